@@ -1,0 +1,5 @@
+export * from './types.js';
+export * from './idx.js';
+export * from './checksums.js';
+export * from './load.js';
+export * from './split.js';

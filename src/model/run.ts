@@ -1,0 +1,104 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import type { DataSource, DatasetName, FileRecord } from '../data/types.js';
+import type { PreprocessSpec } from '../predict/preprocess.js';
+import { UserError } from '../util/errors.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { loadModel } from './io.js';
+
+/**
+ * The layout of a run folder:
+ *   config.json      the final merged training config
+ *   metadata.json    RunMetadata: everything needed to use the model again
+ *   model.json, weights.bin   the best epoch's model (TensorFlow.js layers format)
+ *   history.csv      epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds
+ *   checkpoints/last/  the last epoch's model + optimizer state, for --resume
+ *   metrics.json     evaluation on the test set (evaluate stage)
+ *   plots/           .svg and .png pictures (evaluate stage)
+ *   report.html      the self-contained report (evaluate stage)
+ */
+export const RUN_FILES = {
+  config: 'config.json',
+  metadata: 'metadata.json',
+  history: 'history.csv',
+  metrics: 'metrics.json',
+  report: 'report.html',
+  plots: 'plots',
+  checkpoint: join('checkpoints', 'last'),
+} as const;
+
+export const DEFAULT_RUNS_DIR = 'runs';
+export const LATEST_LINK = 'latest';
+
+export interface RunMetadata {
+  format: 'mnist-cnn-run';
+  formatVersion: 1;
+  arch: string;
+  params: number;
+  createdAt: string;
+  finishedAt?: string;
+  seed: number;
+  /** The final merged training config (same as config.json). */
+  config: Record<string, unknown>;
+  versions: Record<string, string>;
+  backend: string;
+  data: {
+    dataset: DatasetName;
+    source: DataSource;
+    files: FileRecord[];
+    trainCount: number;
+    valCount: number;
+    testCount: number;
+  };
+  preprocessing: PreprocessSpec;
+  classNames: string[];
+  inputShape: [number, number, number];
+  epochsCompleted: number;
+  bestEpoch: number;
+  bestValAccuracy: number;
+  trainingSeconds: number;
+  /** Test-set figures, once evaluated. */
+  test?: { accuracy: number; loss: number; n: number };
+}
+
+/** `runs/latest` or any run folder → its real path; a clear error when it is not a run folder. */
+export function resolveRunDir(dir: string): string {
+  const path = resolve(dir);
+  if (!existsSync(path)) {
+    throw new UserError(`${dir} does not exist${dir.endsWith(LATEST_LINK) ? ' (no run yet: train one with `mnist-cnn train` or `npm start`)' : ''}`, dir);
+  }
+  return realpathSync(path);
+}
+
+export async function readMetadata(dir: string): Promise<RunMetadata> {
+  const path = join(dir, RUN_FILES.metadata);
+  if (!existsSync(path)) throw new UserError(`${path} is missing: ${dir} is not a complete run folder`, path);
+  let meta: RunMetadata;
+  try {
+    meta = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new UserError(`${path}: not valid JSON (${(err as Error).message})`, path);
+  }
+  if (meta.format !== 'mnist-cnn-run') throw new UserError(`${path}: not the metadata of an mnist-cnn run`, path);
+  return meta;
+}
+
+export async function writeMetadata(dir: string, meta: RunMetadata): Promise<void> {
+  await writeJsonAtomic(join(dir, RUN_FILES.metadata), meta);
+}
+
+export interface LoadedRun {
+  dir: string;
+  metadata: RunMetadata;
+  model: tf.LayersModel;
+}
+
+/** Load a run folder's best model and its metadata. The backend must be started first. */
+export async function loadRun(dir: string): Promise<LoadedRun> {
+  const real = resolveRunDir(dir);
+  const metadata = await readMetadata(real);
+  const model = await loadModel(real);
+  return { dir: real, metadata, model };
+}
