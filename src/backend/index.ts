@@ -28,6 +28,8 @@ export async function initBackend(name: BackendName = 'wasm', options: { quiet?:
     registerWasmTrainingKernels();
     trainingKernelsRegistered = true;
   }
+  // PROD silences tfjs's console banners (e.g. the cpu backend's advice to install tfjs-node).
+  tf.env().set('PROD', true);
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`the ${name} backend failed to start`);
   await tf.ready();

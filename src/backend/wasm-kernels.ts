@@ -1,2 +1,43 @@
-// Placeholder: the backend helper registers Conv2DBackpropFilter, Conv2DBackpropInput and MaxPoolGrad for wasm.
-export function registerWasmTrainingKernels(): void {}
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { conv2DBackpropFilter, conv2DBackpropInput } from './conv-grads.js';
+import { batchMatMulTransposing } from './matmul.js';
+import { maxPoolGrad } from './pool-grads.js';
+import { meanOverLeadingAxes, sumOverLeadingAxes } from './reductions.js';
+import { tileByBlocks } from './tile.js';
+import { captureStockKernel } from './wasm-calls.js';
+
+/**
+ * The training kernels the stock wasm backend lacks (Conv2DBackpropFilter) or runs slowly
+ * (Conv2DBackpropInput ~10x, MaxPoolGrad ~4x, Sum and Mean over the batch axes ~2x, Tile as
+ * used by the batch-norm gradient ~50x, transposed matMuls of dense gradients ~8x). They are
+ * registered as kernels, not gradients, because tfjs-layers' fused conv2d calls the conv
+ * kernels directly from its own gradient; each falls back to the stock kernel outside the
+ * cases it speeds up.
+ */
+const OUR_KERNELS: Array<{ name: string; kernelFunc: unknown; replacesStock: boolean }> = [
+  { name: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter, replacesStock: false },
+  { name: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput, replacesStock: true },
+  { name: 'MaxPoolGrad', kernelFunc: maxPoolGrad, replacesStock: true },
+  { name: 'Sum', kernelFunc: sumOverLeadingAxes, replacesStock: true },
+  { name: 'Mean', kernelFunc: meanOverLeadingAxes, replacesStock: true },
+  { name: 'Tile', kernelFunc: tileByBlocks, replacesStock: true },
+  { name: 'BatchMatMul', kernelFunc: batchMatMulTransposing, replacesStock: true },
+];
+
+export const WASM_TRAINING_KERNELS = OUR_KERNELS.map((k) => k.name);
+
+let registered = false;
+
+/** Idempotent. Call before the wasm backend starts (initBackend does), or at any time after. */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  for (const { name, kernelFunc, replacesStock } of OUR_KERNELS) {
+    // The stock kernel's setup (its binding into the wasm module) must still run when the
+    // backend starts: our kernel falls back to it for rare shapes.
+    const stock = replacesStock ? captureStockKernel(name) : undefined;
+    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc, setupFunc: stock?.setupFunc });
+  }
+  registered = true;
+}

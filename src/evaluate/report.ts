@@ -1,0 +1,159 @@
+/**
+ * report.html: one self-contained page per run (pictures inline as PNG data URIs, CSS inline,
+ * no script, nothing fetched), readable offline and attachable to an email.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { readMetadata, resolveRunDir, RUN_FILES, type RunMetadata } from '../model/run.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { evaluateRun, readMetrics, type EvaluationReport, type EvaluationResult } from './evaluate.js';
+import type { AverageScores } from './metrics.js';
+import { PLOT_NAMES, PNG_SCALE, readRunHistory, writePlots, type PlotFile } from './plots.js';
+import { reloadEvalData } from './source.js';
+
+export interface ReportOptions {
+  /** An evaluation just made (with its pictures), e.g. by `npm start` after training: skips re-rendering. */
+  evaluation?: EvaluationResult;
+}
+
+export const REPORT_SECTIONS = ['headline', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'data', 'config'] as const;
+
+function escapeHtml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
+const fixed = (x: number, digits = 4) => x.toFixed(digits);
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return 'n/a';
+  if (seconds < 90) return `${seconds.toFixed(1)} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 90 ? `${minutes} min ${Math.round(seconds % 60)} s` : `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function table(header: string[], rows: (string | number)[][], className = ''): string {
+  const head = header.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(String(cell))}</td>`).join('')}</tr>`).join('\n');
+  return `<table class="${className}"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+async function inlinePicture(plot: PlotFile | undefined, alt: string, whenMissing = `No ${alt} picture.`): Promise<string> {
+  if (!plot) return whenMissing ? `<p class="missing">${escapeHtml(whenMissing)}</p>` : '';
+  const png = await readFile(plot.pngPath);
+  const width = png.readUInt32BE(16) / PNG_SCALE;
+  return `<figure><img alt="${escapeHtml(alt)}" width="${width}" src="data:image/png;base64,${png.toString('base64')}"></figure>`;
+}
+
+function headline(meta: RunMetadata, m: EvaluationReport): string {
+  const cards: [string, string][] = [
+    [m.split === 'test' ? 'test accuracy' : `${m.split} accuracy`, pct(m.accuracy)],
+    ['loss (cross-entropy)', fixed(m.loss)],
+    ['errors', `${m.errors} of ${m.n}`],
+    ['architecture', meta.arch],
+    ['parameters', meta.params.toLocaleString('en-US')],
+    ['training time', duration(meta.trainingSeconds)],
+    ['epochs', `${meta.epochsCompleted} (best ${meta.bestEpoch}, val acc ${pct(meta.bestValAccuracy)})`],
+    ['seed', String(meta.seed)],
+  ];
+  const verified = meta.data.files.filter((f) => f.verified).length;
+  const versions = Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `<div class="cards">${cards.map(([k, v]) => `<div class="card"><div class="k">${escapeHtml(k)}</div><div class="v">${escapeHtml(v)}</div></div>`).join('')}</div>
+<p>Evaluated on ${escapeHtml(m.data)} with the ${escapeHtml(m.backend)} backend, ${escapeHtml(m.evaluatedAt)}. Run created ${escapeHtml(meta.createdAt)}${meta.finishedAt ? `, finished ${escapeHtml(meta.finishedAt)}` : ''}.</p>
+<p>Data: ${escapeHtml(meta.data.dataset)}, ${verified} of ${meta.data.files.length} files verified by SHA-256 (checksums under <a href="#data">Data and versions</a>). Versions: ${escapeHtml(versions)}.</p>`;
+}
+
+function averageRow(name: string, a: AverageScores, n: number): (string | number)[] {
+  return [name, fixed(a.precision), fixed(a.recall), fixed(a.f1), n];
+}
+
+function perClassTable(m: EvaluationReport): string {
+  const rows = m.perClass.map((s) => [m.classNames[s.digit] ?? String(s.digit), fixed(s.precision), fixed(s.recall), fixed(s.f1), s.support]);
+  rows.push(averageRow('macro average', m.macro, m.n), averageRow('weighted average', m.weighted, m.n));
+  return table(['class', 'precision', 'recall', 'F1', 'support'], rows, 'num');
+}
+
+function errorsTables(m: EvaluationReport): string {
+  const name = (k: number) => m.classNames[k] ?? String(k);
+  const pairs = table(['true', 'predicted', 'images'], m.confusedPairs.slice(0, 10).map((p) => [name(p.true), name(p.predicted), p.count]), 'num');
+  const worst = table(
+    ['image', 'true', 'predicted', 'confidence', 'P(true)'],
+    m.worstErrors.slice(0, 10).map((e) => [`#${e.index}`, name(e.true), name(e.predicted), pct(e.confidence, 1), pct(e.trueProbability, 1)]),
+    'num',
+  );
+  return `<div class="side"><div><h3>Most-confused pairs</h3>${pairs}</div><div><h3>Worst errors</h3>${worst}</div></div>`;
+}
+
+function dataSection(meta: RunMetadata): string {
+  const files = table(['file', 'SHA-256', 'verified'], meta.data.files.map((f) => [f.name, f.sha256, f.verified ? 'yes' : 'no']), 'mono');
+  const counts = `<p>Dataset <b>${escapeHtml(meta.data.dataset)}</b> from ${escapeHtml(meta.data.source.kind)} (${escapeHtml(meta.data.source.location)}): ${meta.data.trainCount} training, ${meta.data.valCount} validation, ${meta.data.testCount} test images.</p>`;
+  const versions = table(['library', 'version'], Object.entries(meta.versions).map(([k, v]) => [k, v]));
+  const prep = `<p>Preprocessing: ${escapeHtml(JSON.stringify(meta.preprocessing))}</p>`;
+  return `${counts}${files}${prep}<h3>Versions</h3>${versions}<p>Trained with the ${escapeHtml(meta.backend)} backend.</p>`;
+}
+
+const CSS = `
+body{font-family:"DejaVu Sans",Arial,Helvetica,sans-serif;color:#222;max-width:1100px;margin:0 auto;padding:16px 24px 48px;line-height:1.45}
+h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:2em}h3{font-size:1em;margin:.8em 0 .4em}
+.sub{color:#666;margin-top:0}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
+.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:140px;background:#fafafa}
+.card .k{font-size:.8em;color:#666}.card .v{font-size:1.2em;font-weight:bold}
+table{border-collapse:collapse;margin:8px 0;font-size:.9em}
+th,td{border:1px solid #ddd;padding:3px 8px}th{background:#f3f3f3;text-align:left}
+table.num td{text-align:right}table.num td:first-child{text-align:left}
+table.mono td{font-family:"DejaVu Sans Mono",monospace;font-size:.85em}
+figure{margin:8px 0}img{max-width:100%;height:auto}
+.side{display:flex;flex-wrap:wrap;gap:32px}
+pre{background:#f6f6f6;border:1px solid #ddd;padding:10px;overflow:auto;font-size:.85em}
+.missing{color:#a00}
+nav a{margin-right:12px}
+`;
+
+/** The HTML of a report, from a run's metadata, its metrics and its rendered pictures. */
+export async function renderReportHtml(runDir: string, meta: RunMetadata, m: EvaluationReport, plots: PlotFile[]): Promise<string> {
+  const plot = (name: string) => plots.find((p) => p.name === name);
+  const title = `mnist-cnn run ${basename(runDir)}`;
+  const sections: Record<(typeof REPORT_SECTIONS)[number], [string, string]> = {
+    headline: ['Summary', headline(meta, m)],
+    curves: ['Learning curves', await inlinePicture(plot(PLOT_NAMES.learningCurves), 'learning curves', 'No learning curves: the run has no history.csv.')],
+    confusion: ['Confusion matrix', await inlinePicture(plot(PLOT_NAMES.confusionMatrix), 'confusion matrix')],
+    'per-class': ['Per-class scores', `${perClassTable(m)}<p>Top-2 accuracy ${pct(m.topK.top2)}, top-3 accuracy ${pct(m.topK.top3)}. A score that is 0/0 (a class never predicted, or absent) counts as 0.</p>${await inlinePicture(plot(PLOT_NAMES.perClass), 'per-class scores')}`],
+    calibration: ['Calibration', `<p>Expected calibration error <b>${pct(m.ece)}</b> over ${m.calibration.length} equal-width bins of confidence (the highest probability).</p>${await inlinePicture(plot(PLOT_NAMES.reliability), 'reliability diagram')}`],
+    errors: ['Errors', `${errorsTables(m)}${await inlinePicture(plot(PLOT_NAMES.worstErrors), 'worst errors', 'No errors: every image was classified right.')}${await inlinePicture(plot(PLOT_NAMES.confusedPairs), 'most-confused pairs', '')}`],
+    data: ['Data and versions', dataSection(meta)],
+    config: ['Config', `<pre>${escapeHtml(JSON.stringify(meta.config, null, 2))}</pre>`],
+  };
+  const nav = REPORT_SECTIONS.map((id) => `<a href="#${id}">${escapeHtml(sections[id][0])}</a>`).join('');
+  const body = REPORT_SECTIONS.map((id) => `<section id="${id}"><h2>${escapeHtml(sections[id][0])}</h2>\n${sections[id][1]}\n</section>`).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(title)}</title><style>${CSS}</style></head>
+<body><h1>${escapeHtml(title)}</h1><p class="sub">${escapeHtml(meta.arch)} · ${pct(m.accuracy)} ${escapeHtml(m.split)} accuracy · ${escapeHtml(runDir)}</p>
+<nav>${nav}</nav>
+${body}
+</body></html>
+`;
+}
+
+/**
+ * Write RUN_DIR/report.html (evaluating the run first when it has no metrics.json; the backend
+ * must be started for that). Re-renders the pictures from metrics.json, history.csv and the
+ * evaluated images unless `options.evaluation` brings them. Returns the report's path.
+ */
+export async function buildReport(runDir: string, options: ReportOptions = {}): Promise<string> {
+  const dir = resolveRunDir(runDir);
+  let evaluation = options.evaluation;
+  let metrics = evaluation?.metrics ?? (await readMetrics(dir));
+  if (!metrics) {
+    evaluation = await evaluateRun(dir);
+    metrics = evaluation.metrics;
+  }
+  const meta = await readMetadata(dir);
+  const plots = evaluation && evaluation.outDir === dir && evaluation.plots.length > 0
+    ? evaluation.plots
+    : await writePlots(join(dir, RUN_FILES.plots), metrics, evaluation?.set ?? (await reloadEvalData(metrics.source, dir)), await readRunHistory(dir));
+  const path = join(dir, RUN_FILES.report);
+  await writeFileAtomic(path, await renderReportHtml(dir, meta, metrics, plots));
+  return path;
+}

@@ -1,0 +1,127 @@
+import * as tf from '@tensorflow/tfjs';
+import { createRng, type Rng } from '../util/rng.js';
+import { UserError } from '../util/errors.js';
+import { IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
+
+export const ARCHITECTURES = ['default', 'lenet5', 'keras'] as const;
+export type Arch = (typeof ARCHITECTURES)[number];
+
+export const INPUT_SHAPE: [number, number, number] = [IMAGE_SIZE, IMAGE_SIZE, 1];
+
+/** Seeded initialisers, so that the same seed gives the same starting weights. */
+function init(rng: Rng) {
+  return {
+    he: () => tf.initializers.heNormal({ seed: rng.seed() }),
+    glorot: () => tf.initializers.glorotUniform({ seed: rng.seed() }),
+  };
+}
+
+/**
+ * LeCun et al. 1998 adapted to 28x28: the first convolution pads ('same') where the original
+ * took 32x32 inputs; ReLU and max-pooling in place of the original's tanh and subsampling.
+ */
+function lenet5(rng: Rng): tf.Sequential {
+  const i = init(rng);
+  return tf.sequential({
+    name: 'lenet5',
+    layers: [
+      tf.layers.conv2d({ inputShape: INPUT_SHAPE, filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: i.he() }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 5, padding: 'valid', activation: 'relu', kernelInitializer: i.he() }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 120, activation: 'relu', kernelInitializer: i.he() }),
+      tf.layers.dense({ units: 84, activation: 'relu', kernelInitializer: i.he() }),
+      tf.layers.dense({ units: NUM_CLASSES, kernelInitializer: i.glorot() }),
+      tf.layers.activation({ activation: 'softmax', name: 'probabilities' }),
+    ],
+  });
+}
+
+/** The Keras mnist_convnet example. */
+function keras(rng: Rng): tf.Sequential {
+  const i = init(rng);
+  return tf.sequential({
+    name: 'keras',
+    layers: [
+      tf.layers.conv2d({ inputShape: INPUT_SHAPE, filters: 32, kernelSize: 3, activation: 'relu', kernelInitializer: i.glorot() }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu', kernelInitializer: i.glorot() }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dropout({ rate: 0.5, seed: rng.seed() }),
+      tf.layers.dense({ units: NUM_CLASSES, kernelInitializer: i.glorot() }),
+      tf.layers.activation({ activation: 'softmax', name: 'probabilities' }),
+    ],
+  });
+}
+
+/**
+ * The recipe for this machine: two conv-BN-ReLU blocks (BN lets a high one-cycle learning rate
+ * converge in few epochs), each followed by max-pooling, then a small dense head. Sized so that
+ * a training step stays cheap on one core of the wasm backend.
+ */
+function defaultNet(rng: Rng): tf.Sequential {
+  const i = init(rng);
+  const convBlock = (filters: number, first = false): tf.layers.Layer[] => [
+    tf.layers.conv2d({
+      ...(first ? { inputShape: INPUT_SHAPE } : {}),
+      filters,
+      kernelSize: 3,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: i.he(),
+    }),
+    tf.layers.batchNormalization({ momentum: 0.9 }),
+    tf.layers.activation({ activation: 'relu' }),
+  ];
+  return tf.sequential({
+    name: 'default',
+    layers: [
+      ...convBlock(32, true),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      ...convBlock(64),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 128, useBias: false, kernelInitializer: i.he() }),
+      tf.layers.batchNormalization({ momentum: 0.9 }),
+      tf.layers.activation({ activation: 'relu' }),
+      tf.layers.dense({ units: NUM_CLASSES, kernelInitializer: i.glorot() }),
+      tf.layers.activation({ activation: 'softmax', name: 'probabilities' }),
+    ],
+  });
+}
+
+const BUILDERS: Record<Arch, (rng: Rng) => tf.Sequential> = { default: defaultNet, lenet5, keras };
+
+export function isArch(name: string): name is Arch {
+  return (ARCHITECTURES as readonly string[]).includes(name);
+}
+
+/** Build an architecture with weights drawn from `seed`. Every model ends in a 10-way softmax. */
+export function buildModel(arch: string, seed: number): tf.Sequential {
+  if (!isArch(arch)) throw new UserError(`unknown architecture '${arch}' (choose one of ${ARCHITECTURES.join(', ')})`);
+  return BUILDERS[arch](createRng(seed));
+}
+
+/**
+ * The same network without its final softmax, sharing its weights: training computes the loss
+ * from logits (stable, and label smoothing comes for free).
+ */
+export function logitsModel(model: tf.LayersModel): tf.LayersModel {
+  const last = model.layers[model.layers.length - 1];
+  if (last.getConfig().activation !== 'softmax') throw new Error('the model does not end in a softmax activation layer');
+  const beforeSoftmax = model.layers[model.layers.length - 2];
+  return tf.model({ inputs: model.inputs, outputs: beforeSoftmax.output as tf.SymbolicTensor });
+}
+
+export function countParams(model: tf.LayersModel): number {
+  return model.countParams();
+}
+
+/** A Keras-style summary, as text. */
+export function modelSummary(model: tf.LayersModel): string {
+  const lines: string[] = [];
+  model.summary(90, undefined, (line: string) => lines.push(line));
+  return lines.join('\n');
+}

@@ -1,0 +1,43 @@
+import { PIXELS, type ImageSet } from '../data/types.js';
+import { scalePixels } from '../predict/preprocess.js';
+import type { Rng } from '../util/rng.js';
+import { augmentImage, type AugmentBounds } from './augment.js';
+
+/**
+ * Fills reusable batch buffers from an ImageSet: no allocation per batch. Every image goes
+ * through `scalePixels`, the same last step of preprocessing that prediction uses.
+ */
+export class BatchFiller {
+  readonly x: Float32Array;
+  readonly y: Int32Array;
+  private readonly scratch = new Float32Array(PIXELS);
+
+  constructor(readonly maxBatch: number) {
+    this.x = new Float32Array(maxBatch * PIXELS);
+    this.y = new Int32Array(maxBatch);
+  }
+
+  /** Fill from `order[start..end)`; with `augment`, each image gets a random distortion. Returns the batch size. */
+  fill(set: ImageSet, order: ArrayLike<number>, start: number, end: number, augment?: { rng: Rng; bounds: AugmentBounds }): number {
+    const n = end - start;
+    for (let j = 0; j < n; j++) {
+      const i = order[start + j];
+      const slot = this.x.subarray(j * PIXELS, (j + 1) * PIXELS);
+      if (augment) {
+        augmentImage(set.images, i * PIXELS, this.scratch, augment.rng, augment.bounds);
+        scalePixels(this.scratch, slot);
+      } else {
+        scalePixels(set.images.subarray(i * PIXELS, (i + 1) * PIXELS), slot);
+      }
+      this.y[j] = set.labels[i];
+    }
+    return n;
+  }
+}
+
+/** 0..n-1 in order. */
+export function identityOrder(n: number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  return order;
+}

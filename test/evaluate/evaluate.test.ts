@@ -1,0 +1,152 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { join } from 'node:path';
+import { writeIdx } from '../../src/data/idx.js';
+import { loadMnist } from '../../src/data/load.js';
+import { evaluateRun } from '../../src/evaluate/evaluate.js';
+import { buildReport } from '../../src/evaluate/report.js';
+import { makeRunDir, removeTempDirs, startBackend, tinyModel } from './fixtures.js';
+
+const TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
+
+function cli(...args: string[]) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+before(startBackend);
+
+after(removeTempDirs);
+
+test('`evaluate --json` on a run folder: the whole MNIST test set, consistent metrics, metrics.json and metadata.test written', async () => {
+  const dir = await makeRunDir();
+  const result = cli('evaluate', dir, '--json');
+  assert.equal(result.status, 0, result.stderr);
+  const m = JSON.parse(result.stdout);
+  for (const key of ['accuracy', 'loss', 'n', 'confusionMatrix', 'perClass', 'macro', 'weighted', 'topK', 'ece', 'calibration', 'confusedPairs', 'worstErrors']) {
+    assert.ok(key in m, `--json has ${key}`);
+  }
+  assert.equal(m.n, 10000);
+  assert.deepEqual(m.confusionMatrix.map((row: number[]) => row.reduce((a, b) => a + b, 0)), TEST_CLASS_COUNTS);
+  const trace = m.confusionMatrix.reduce((sum: number, row: number[], k: number) => sum + row[k], 0);
+  assert.equal(m.accuracy, trace / 10000);
+  assert.deepEqual(m.perClass.map((s: { support: number }) => s.support), TEST_CLASS_COUNTS);
+  assert.equal(m.calibration.length, 15);
+  assert.ok(m.loss > 0 && Number.isFinite(m.loss));
+  // An untrained model: near chance.
+  assert.ok(m.accuracy > 0.02 && m.accuracy < 0.4, `accuracy ${m.accuracy}`);
+
+  const saved = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'));
+  assert.deepEqual({ ...saved, evaluatedAt: null }, { ...m, evaluatedAt: null });
+  const meta = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8'));
+  assert.deepEqual(meta.test, { accuracy: m.accuracy, loss: m.loss, n: 10000 });
+  for (const name of ['learning-curves', 'confusion-matrix', 'per-class', 'reliability', 'worst-errors', 'confused-pairs']) {
+    for (const ext of ['svg', 'png']) assert.ok((await readFile(join(dir, 'plots', `${name}.${ext}`))).length > 1000, `${name}.${ext}`);
+  }
+});
+
+test('`evaluate` without --json prints the summary and an aligned confusion matrix', async () => {
+  const dir = await makeRunDir({ history: false });
+  const result = cli('evaluate', dir, '--out', join(dir, 'elsewhere'));
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /accuracy \d+\.\d\d%/);
+  const matrix = result.stdout.split('\n').filter((line) => /^\s+\d\s+\d/.test(line));
+  assert.equal(matrix.length, 10, 'ten matrix rows');
+  assert.equal(new Set(matrix.map((line) => line.length)).size, 1, 'rows of equal width');
+  assert.ok(matrix.every((line, k) => line.trimEnd().endsWith(` ${TEST_CLASS_COUNTS[k]}`)), 'row totals = class counts');
+  // --out: metrics.json goes there, not in the run folder.
+  await readFile(join(dir, 'elsewhere', 'metrics.json'));
+  await assert.rejects(readFile(join(dir, 'metrics.json')));
+});
+
+test('--split val uses the run\'s val-indices.json, and refuses clearly without it', async () => {
+  const dir = await makeRunDir();
+  await assert.rejects(evaluateRun(dir, { split: 'val', write: false }), (err: Error) => err.message.includes(join(dir, 'val-indices.json')) && /missing/.test(err.message));
+  const indices = [5, 0, 59999, 123, 4];
+  await writeFile(join(dir, 'val-indices.json'), JSON.stringify(indices));
+  const { metrics, set } = await evaluateRun(dir, { split: 'val', write: false });
+  assert.equal(metrics.n, 5);
+  assert.equal(metrics.split, 'val');
+  const train = (await loadMnist()).train;
+  assert.deepEqual(Array.from(set.labels), indices.map((i) => train.labels[i]));
+  // Written, then rebuilt into a report from metrics.json alone: the images come back from val-indices.json.
+  await evaluateRun(dir, { split: 'val' });
+  await rm(join(dir, 'plots'), { recursive: true });
+  const html = await readFile(await buildReport(dir), 'utf8');
+  assert.match(html, /val accuracy/);
+  assert.ok((await readFile(join(dir, 'plots', 'confusion-matrix.png'))).length > 0);
+  await writeFile(join(dir, 'val-indices.json'), JSON.stringify([1, 60000]));
+  await assert.rejects(evaluateRun(dir, { split: 'val', write: false }), /entry 1 \(60000\) is not an index/);
+});
+
+test('--data evaluates an IDX images file with its labels beside it', async () => {
+  const dir = await makeRunDir();
+  const test10 = (await loadMnist()).test;
+  const images = test10.images.subarray(0, 30 * 784);
+  const labels = test10.labels.subarray(0, 30);
+  await writeFile(join(dir, 'few-images-idx3-ubyte'), writeIdx([30, 28, 28], images));
+  const path = join(dir, 'few-images-idx3-ubyte');
+  await assert.rejects(evaluateRun(dir, { data: path, write: false }), (err: Error) => err.message.includes('few-labels-idx1-ubyte is missing'));
+  await writeFile(join(dir, 'few-labels-idx1-ubyte'), writeIdx([30], labels));
+  const { metrics } = await evaluateRun(dir, { data: path, write: false });
+  assert.equal(metrics.n, 30);
+  assert.equal(metrics.split, 'data');
+  // The same images from the test split give the same predictions.
+  const full = await evaluateRun(dir, { write: false, plots: false });
+  assert.equal(metrics.predictions, full.metrics.predictions.slice(0, 30));
+});
+
+test('--data reads a labelled Kaggle CSV and a folder of class folders through the data layer', async () => {
+  const dir = await makeRunDir({ history: false });
+  const test10 = (await loadMnist()).test;
+  const n = 12;
+  const header = ['label', ...Array.from({ length: 784 }, (_, i) => `pixel${i}`)].join(',');
+  const rows = Array.from({ length: n }, (_, i) => [test10.labels[i], ...test10.images.subarray(i * 784, (i + 1) * 784)].join(','));
+  await writeFile(join(dir, 'few.csv'), [header, ...rows].join('\n') + '\n');
+  for (let i = 0; i < n; i++) {
+    await mkdir(join(dir, 'folder', String(test10.labels[i])), { recursive: true });
+    const pixels = Buffer.from(test10.images.subarray(i * 784, (i + 1) * 784));
+    await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(dir, 'folder', String(test10.labels[i]), `${String(i).padStart(3, '0')}.png`));
+  }
+  const full = (await evaluateRun(dir, { write: false, plots: false })).metrics;
+  const csv = (await evaluateRun(dir, { data: join(dir, 'few.csv'), write: false, plots: false })).metrics;
+  assert.equal(csv.n, n);
+  assert.equal(csv.predictions, full.predictions.slice(0, n));
+  const folder = (await evaluateRun(dir, { data: join(dir, 'folder'), write: false, plots: false })).metrics;
+  assert.equal(folder.n, n);
+  // The folder comes out in class order: compare as (label, prediction) multisets.
+  const pairs = (labels: ArrayLike<number>, predictions: string) => Array.from(predictions, (p, i) => `${labels[i]}:${p}`).sort();
+  const folderLabels = folder.perClass.flatMap((s) => new Array(s.support).fill(s.digit));
+  assert.deepEqual(pairs(folderLabels, folder.predictions), pairs(test10.labels.subarray(0, n), full.predictions.slice(0, n)));
+  await assert.rejects(evaluateRun(dir, { data: join(dir, 'missing.csv'), write: false }), /missing\.csv does not exist/);
+});
+
+test('truncated or mismatched run folders are refused, naming the file', async () => {
+  const noWeights = await makeRunDir({ history: false });
+  await rm(join(noWeights, 'weights.bin'));
+  await assert.rejects(evaluateRun(noWeights, { write: false }), /weights\.bin is missing/);
+
+  const short = await makeRunDir({ history: false });
+  await truncate(join(short, 'weights.bin'), 100);
+  await assert.rejects(evaluateRun(short, { write: false }), /weights\.bin: is 100 bytes, but model\.json describes 31400 bytes/);
+
+  const noModel = await makeRunDir({ history: false });
+  await rm(join(noModel, 'model.json'));
+  await assert.rejects(evaluateRun(noModel, { write: false }), /model\.json is missing/);
+
+  const noMeta = await makeRunDir({ history: false });
+  await rm(join(noMeta, 'metadata.json'));
+  await assert.rejects(evaluateRun(noMeta, { write: false }), /metadata\.json is missing/);
+
+  const otherTask = await makeRunDir({ model: tinyModel(1, 5), history: false });
+  await assert.rejects(evaluateRun(otherTask, { write: false }), (err: Error) => err.message.includes(join(otherTask, 'model.json')) && err.message.includes('[null, 10]'));
+
+  // Through the CLI: "error: ..." on stderr and exit code 2, no stack trace.
+  const result = cli('evaluate', short, '--json');
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /^error: .*weights\.bin: is 100 bytes/m);
+  assert.doesNotMatch(result.stderr, /    at /);
+});
