@@ -14,4 +14,9 @@ export { evaluateRun, readMetrics, type EvaluateOptions, type EvaluationResult, 
 export { buildReport, type ReportOptions } from './evaluate/report.js';
 export { listRuns, compareRuns, type RunSummary, type Comparison } from './evaluate/runs.js';
 export { computeMetrics, type ClassificationMetrics } from './evaluate/metrics.js';
-export { PREPROCESS_SPEC, scalePixels, type PreprocessSpec } from './predict/preprocess.js';
+export { PREPROCESS_SPEC, scalePixels, preprocessImage, preprocessMnistPixels, type PreprocessSpec, type RawImage, type Preprocessed, type Stage, type NotADigitReason } from './predict/preprocess.js';
+export { segmentNumber, type SegmentedNumber, type DigitBox } from './predict/segment.js';
+export { decodeImage, IMAGE_EXTENSIONS } from './predict/decode.js';
+export { Predictor, topK, DEFAULT_MIN_CONFIDENCE, type Prediction, type PredictorOptions } from './predict/predictor.js';
+export { predictFiles, labelledAccuracy, type PredictionRow } from './predict/files.js';
+export { formatRows, kaggleSubmission, type OutputFormat } from './predict/output.js';

@@ -41,6 +41,11 @@ export interface TrainOptions {
   stopAfterSteps?: number;
   /** Point <runs>/latest at this run (default true). */
   updateLatest?: boolean;
+  /**
+   * Called after every optimizer step with the model being trained; returning 'stop' ends the
+   * run there (no checkpoint). The benchmark uses it to time a run to a target accuracy.
+   */
+  afterStep?: (info: { model: tf.LayersModel; epoch: number; batch: number; step: number; batchesPerEpoch: number }) => 'stop' | void;
 }
 
 export interface TrainResult {
@@ -230,6 +235,10 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
       state.partial.seen += n;
       const elapsed = (performance.now() - epochStart) / 1000;
       reporter.batch({ epoch, epochs: config.epochs, batch, batches: batchesPerEpoch, loss: state.partial.loss / state.partial.seen, imagesPerSecond: state.partial.seen / Math.max(elapsed, 1e-9) });
+      if (options.afterStep?.({ model, epoch, batch, step: state.step, batchesPerEpoch }) === 'stop') {
+        interrupted = true;
+        break epochs;
+      }
       const stopRequested = options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps);
       if (stopRequested && state.batch < batchesPerEpoch) {
         state.partial.seconds = elapsed;

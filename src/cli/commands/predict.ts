@@ -1,4 +1,68 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { BackendName } from '../../backend/index.js';
+import type { OutputFormat } from '../../predict/output.js';
 
-// Placeholder until the predict stage lands.
-export function registerPredict(_program: Command): void {}
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`'${value}' is not a whole number >= 1.`);
+  return n;
+}
+
+function probability(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`'${value}' is not a number between 0 and 1.`);
+  return n;
+}
+
+interface PredictFlags {
+  format: OutputFormat;
+  top: number;
+  minConfidence: number;
+  explain?: string;
+  number?: boolean;
+  kaggleSubmission?: string;
+  backend: BackendName;
+}
+
+export function registerPredict(program: Command): void {
+  program
+    .command('predict')
+    .description('read digits from image files, folders, IDX image files or Kaggle CSVs with a trained model')
+    .argument('<model>', 'run folder (or runs/latest)')
+    .argument('<input...>', 'images (PNG, JPEG, WebP, GIF, TIFF, AVIF, BMP), folders (searched recursively), IDX image files, Kaggle CSVs')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
+    .option('--top <k>', 'show the k most likely digits', wholeNumber, 1)
+    .option('--min-confidence <x>', 'below this confidence answer "no digit" rather than guess', probability, 0.5)
+    .option('--explain <dir>', 'write a PNG of every preprocessing stage of each input into this folder')
+    .option('--number', 'each image is a number written in a row: read every digit, left to right')
+    .option('--kaggle-submission <file>', 'write ImageId,Label for the Kaggle test CSV given as input')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow']).default('wasm'))
+    .action(async (model: string, inputs: string[], flags: PredictFlags) => {
+      const { Predictor } = await import('../../predict/predictor.js');
+      const { predictFiles, labelledAccuracy } = await import('../../predict/files.js');
+      const { formatRows, kaggleSubmission } = await import('../../predict/output.js');
+      const { UserError } = await import('../../util/errors.js');
+      if (flags.kaggleSubmission && flags.number) throw new UserError('--kaggle-submission reads one digit per CSV row; it cannot be combined with --number');
+      const predictor = await Predictor.load(model, { backend: flags.backend, minConfidence: flags.minConfidence });
+      const rows = await predictFiles(predictor, inputs, { number: flags.number, explain: flags.explain !== undefined });
+      process.stdout.write(formatRows(rows, flags.format, { top: flags.top }));
+      const failed = rows.filter((r) => r.error);
+      for (const r of failed) console.error(`error: ${r.file}: ${r.error}`);
+      const accuracy = labelledAccuracy(rows);
+      if (accuracy) console.error(`accuracy on ${accuracy.n} labelled inputs: ${((100 * accuracy.correct) / accuracy.n).toFixed(2)}%`);
+      if (flags.explain) {
+        const { writeExplanations } = await import('../../predict/explain.js');
+        const written = await writeExplanations(rows, flags.explain);
+        console.error(`wrote ${written.length} explanation image(s) to ${flags.explain}`);
+      }
+      if (flags.kaggleSubmission) {
+        if (!rows.some((r) => r.kind === 'csv' && r.prediction)) throw new UserError('--kaggle-submission needs a Kaggle test CSV (pixel0..pixel783) among the inputs');
+        if (failed.length) throw new UserError(`--kaggle-submission: not written, ${failed.length} input(s) failed`);
+        const { writeFileAtomic } = await import('../../util/fs.js');
+        await writeFileAtomic(flags.kaggleSubmission, kaggleSubmission(rows));
+        console.error(`wrote ${flags.kaggleSubmission}`);
+      }
+      predictor.dispose();
+      if (failed.length) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,170 @@
+/**
+ * `npm run bench [-- --json] [--only NAME[,NAME]]`: the project's speed and accuracy figures,
+ * measured on this machine. Parts:
+ *   train        training images/s of the default recipe (steady state, one core, wasm)
+ *   infer        batch inference images/s over the 10,000 test images
+ *   timeTo99     seconds from process start to 99.0% test accuracy (child process; also peak RSS)
+ *   start        the default `npm start` recipe: test accuracy and seconds (child process; minutes)
+ *   http         POST /v1/predict of one PNG on loopback: p50/p99 ms, requests/s (autocannon)
+ *   coldPredict  a whole `mnist-cnn predict` process on one PNG, seconds
+ * Timings live here, never in tests.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { initBackend } from '../src/backend/index.js';
+import { loadMnist } from '../src/data/load.js';
+import type { Dataset } from '../src/data/types.js';
+import { predictProbabilities } from '../src/model/infer.js';
+import { loadModel } from '../src/model/io.js';
+import { resolveConfig } from '../src/train/config.js';
+import { train } from '../src/train/trainer.js';
+import { libraryVersions } from '../src/version.js';
+
+const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'coldPredict'] as const;
+type Part = (typeof PARTS)[number];
+type Figures = Record<string, unknown>;
+
+const program = new Command('bench')
+  .option('--json', 'print one JSON object')
+  .option('--only <parts>', `comma-separated parts: ${PARTS.join(', ')}`)
+  .parse();
+const opts = program.opts<{ json?: boolean; only?: string }>();
+const only = opts.only ? opts.only.split(',').map((s) => s.trim()) : [...PARTS];
+for (const part of only) if (!(PARTS as readonly string[]).includes(part)) program.error(`unknown part '${part}' (parts: ${PARTS.join(', ')})`);
+const wanted = (part: Part) => only.includes(part);
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+/** A small trained run folder for the inference, HTTP and cold-predict parts. */
+async function fixtureRun(data: Dataset, root: string): Promise<string> {
+  log('training a small fixture model (smoke preset)');
+  const result = await train({ config: resolveConfig({ preset: 'smoke' }), outDir: join(root, 'fixture'), data, updateLatest: false });
+  result.model.dispose();
+  return result.dir;
+}
+
+async function trainImagesPerSecond(data: Dataset, root: string): Promise<Figures> {
+  const warmup = 5;
+  const measured = 30;
+  const config = resolveConfig({ flags: { epochs: 1 } });
+  let start = 0;
+  let seconds = 0;
+  await train({
+    config,
+    outDir: join(root, 'train-speed'),
+    data,
+    updateLatest: false,
+    afterStep({ step }) {
+      if (step === warmup) start = performance.now();
+      if (step === warmup + measured) {
+        seconds = (performance.now() - start) / 1000;
+        return 'stop';
+      }
+    },
+  });
+  return { trainImagesPerSecond: Math.round((measured * config.batchSize) / seconds), trainStepMs: +((seconds * 1000) / measured).toFixed(1), trainBatchSize: config.batchSize };
+}
+
+async function inferImagesPerSecond(data: Dataset, runDir: string): Promise<Figures> {
+  const model = await loadModel(runDir);
+  predictProbabilities(model, data.test); // warm-up
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    predictProbabilities(model, data.test);
+    best = Math.min(best, (performance.now() - start) / 1000);
+  }
+  model.dispose();
+  return { inferImagesPerSecond: Math.round(data.test.count / best) };
+}
+
+function runChild(args: string[], what: string): { json: Figures; seconds: number } {
+  const start = performance.now();
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  const seconds = (performance.now() - start) / 1000;
+  if (child.status !== 0) throw new Error(`${what} failed with exit code ${child.status}`);
+  const lines = child.stdout.trim().split('\n');
+  return { json: JSON.parse(lines[lines.length - 1]), seconds };
+}
+
+function timeTo99(): Figures {
+  log('time to 99.0% (fixed recipe: preset fast; test accuracy checked every half epoch)');
+  const { json } = runChild(['--import', 'tsx', 'bench/time-to-99.ts'], 'time-to-99');
+  return { timeTo99Seconds: json.timeTo99Seconds, timeTo99CapSeconds: json.capSeconds, timeTo99Epochs: json.epochs, timeTo99Checks: json.checks, peakRssMB: json.peakRssMB };
+}
+
+async function startRecipe(root: string): Promise<Figures> {
+  log('npm start recipe (default preset, full data): this takes minutes');
+  const out = join(root, 'start');
+  const { seconds } = runChild(['bin/mnist-cnn.js', 'start', '--out', out, '--json'], 'npm start');
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  return { startAccuracy: metrics.accuracy, startSeconds: +seconds.toFixed(1) };
+}
+
+async function httpFigures(runDir: string): Promise<Figures> {
+  const path = resolve('bench/http.ts');
+  if (!existsSync(path)) return { httpP50Ms: null, httpP99Ms: null, httpRequestsPerSecond: null, httpNote: 'bench/http.ts not available' };
+  const { runHttpLoad } = await import(path);
+  const result = await runHttpLoad({ runDir });
+  return { httpP50Ms: result.p50Ms, httpP99Ms: result.p99Ms, httpRequestsPerSecond: result.requestsPerSecond, httpErrors: result.errors };
+}
+
+async function coldPredict(runDir: string, root: string): Promise<Figures> {
+  const sharp = (await import('sharp')).default;
+  const png = join(root, 'seven.png');
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120"><rect width="120" height="120" fill="white"/><text x="60" y="98" font-size="100" font-family="DejaVu Sans" text-anchor="middle">7</text></svg>`;
+  await sharp(Buffer.from(svg)).png().toFile(png);
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    const child = spawnSync(process.execPath, ['bin/mnist-cnn.js', 'predict', runDir, png, '--format', 'json'], { encoding: 'utf8' });
+    times.push((performance.now() - start) / 1000);
+    if (child.status !== 0) return { coldPredictSeconds: null, coldPredictNote: `predict failed: ${child.stderr.trim().split('\n')[0]}` };
+  }
+  return { coldPredictSeconds: +Math.min(...times).toFixed(3) };
+}
+
+const root = await mkdtemp(join(tmpdir(), 'mnist-cnn-bench-'));
+const figures: Figures = {
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
+  versions: libraryVersions(),
+  backend: 'wasm',
+};
+try {
+  await initBackend('wasm');
+  const data = await loadMnist();
+  const needsFixture = wanted('infer') || wanted('http') || wanted('coldPredict');
+  const runDir = needsFixture ? await fixtureRun(data, root) : '';
+  if (wanted('train')) Object.assign(figures, await trainImagesPerSecond(data, root));
+  if (wanted('infer')) Object.assign(figures, await inferImagesPerSecond(data, runDir));
+  if (wanted('http')) Object.assign(figures, await httpFigures(runDir));
+  if (wanted('coldPredict')) Object.assign(figures, await coldPredict(runDir, root));
+  if (wanted('timeTo99')) Object.assign(figures, timeTo99());
+  if (wanted('start')) Object.assign(figures, await startRecipe(root));
+} finally {
+  await rm(root, { recursive: true, force: true });
+}
+
+if (opts.json) {
+  console.log(JSON.stringify(figures, null, 2));
+} else {
+  const rows: [string, unknown, string][] = [
+    ['time to 99.0% test accuracy', figures.timeTo99Seconds, 's (goal ≤ 30)'],
+    ['npm start test accuracy', figures.startAccuracy, '(goal ≥ 0.994)'],
+    ['npm start time', figures.startSeconds, 's (goal ≤ 300)'],
+    ['training', figures.trainImagesPerSecond, 'images/s'],
+    ['batch inference', figures.inferImagesPerSecond, 'images/s (goal ≥ 20,000)'],
+    ['HTTP /v1/predict p50', figures.httpP50Ms, 'ms (goal ≤ 5)'],
+    ['HTTP /v1/predict p99', figures.httpP99Ms, 'ms (goal ≤ 20)'],
+    ['HTTP requests/s', figures.httpRequestsPerSecond, ''],
+    ['cold predict, one PNG', figures.coldPredictSeconds, 's (goal ≤ 1.5)'],
+    ['peak RSS while training', figures.peakRssMB, 'MB (goal ≤ 1,536)'],
+  ];
+  const machine = figures.machine as { cpu: string; cores: number };
+  console.log(`mnist-cnn benchmark, ${figures.date}, ${machine.cpu}, ${machine.cores} cores`);
+  for (const [name, value, unit] of rows) if (value !== undefined) console.log(`${name.padEnd(30)} ${String(value ?? '-').padStart(10)} ${unit}`);
+}

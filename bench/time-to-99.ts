@@ -1,0 +1,59 @@
+/**
+ * Time to 99.0% test accuracy, from process start (module loading, backend start and data
+ * loading included), DAWNBench style: the recipe is fixed in advance (the `fast` preset), and
+ * the test set is only used to check whether 99.0% has been reached, every half epoch.
+ * Prints one JSON object. Run by bench/bench.ts in a child process of its own.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '../src/backend/index.js';
+import { loadMnist } from '../src/data/load.js';
+import { accuracyAndLoss, predictProbabilities } from '../src/model/infer.js';
+import { resolveConfig } from '../src/train/config.js';
+import { train } from '../src/train/trainer.js';
+
+const TARGET = 0.99;
+const CAP_SECONDS = Number(process.env.BENCH_TIME_TO_99_CAP ?? 300);
+const CHECKS_PER_EPOCH = 2;
+
+const config = resolveConfig({ preset: 'fast' });
+await initBackend(config.backend);
+const data = await loadMnist();
+const dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-bench-99-'));
+const checks: { seconds: number; epoch: number; accuracy: number }[] = [];
+let timeTo99Seconds: number | null = null;
+const seconds = () => performance.now() / 1000; // performance.now() counts from process start
+
+await train({
+  config,
+  outDir: join(dir, 'run'),
+  data,
+  updateLatest: false,
+  afterStep({ model, step, batchesPerEpoch }) {
+    const every = Math.ceil(batchesPerEpoch / CHECKS_PER_EPOCH);
+    const lastStep = step === batchesPerEpoch * config.epochs;
+    if (step % every !== 0 && !lastStep) return;
+    const { accuracy } = accuracyAndLoss(predictProbabilities(model, data.test, config.evalBatchSize), data.test.labels);
+    checks.push({ seconds: seconds(), epoch: step / batchesPerEpoch, accuracy });
+    process.stderr.write(`time-to-99: epoch ${(step / batchesPerEpoch).toFixed(2)} test accuracy ${(accuracy * 100).toFixed(2)}% at ${seconds().toFixed(1)} s\n`);
+    if (accuracy >= TARGET) {
+      timeTo99Seconds = seconds();
+      return 'stop';
+    }
+    if (seconds() > CAP_SECONDS) return 'stop';
+  },
+});
+await rm(dir, { recursive: true, force: true });
+const last = checks[checks.length - 1];
+console.log(
+  JSON.stringify({
+    timeTo99Seconds,
+    capSeconds: CAP_SECONDS,
+    recipe: config,
+    checks,
+    finalAccuracy: last?.accuracy ?? null,
+    epochs: last?.epoch ?? 0,
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+  }),
+);

@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CONFIG, PRESETS, resolveConfig } from '../../src/train/config.js';
+import { learningRateAt } from '../../src/train/schedule.js';
+import { augmentImage } from '../../src/train/augment.js';
+import { createRng } from '../../src/util/rng.js';
+
+const writeConfig = (value: unknown): string => {
+  const path = join(mkdtempSync(join(tmpdir(), 'mnist-cnn-config-')), 'train.json');
+  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value));
+  return path;
+};
+
+test('defaults, then a preset, then a config file, then flags: each layer wins over the one before', () => {
+  assert.deepEqual(resolveConfig(), DEFAULT_CONFIG);
+  const file = writeConfig({ epochs: 7, lr: 0.01 });
+  const config = resolveConfig({ preset: 'smoke', configFile: file, flags: { lr: 0.02 } });
+  assert.equal(config.limit, PRESETS.smoke.limit); // from the preset
+  assert.equal(config.epochs, 7); // the file over the preset
+  assert.equal(config.lr, 0.02); // flags over the file
+  assert.equal(config.batchSize, DEFAULT_CONFIG.batchSize); // untouched default
+});
+
+test('unknown keys, wrong types, values out of range and bad files are refused with a clear message', () => {
+  const unknown = writeConfig({ epoch: 3 });
+  assert.throws(() => resolveConfig({ configFile: unknown }), new RegExp(`${unknown.replace(/[\\/.]/g, '.')}: unknown config key 'epoch'`));
+  assert.throws(() => resolveConfig({ configFile: writeConfig({ epochs: '3' }) }), /'epochs' must be a number, got "3"/);
+  assert.throws(() => resolveConfig({ flags: { epochs: 0 } }), /flags: 'epochs' must be a whole number >= 1, got 0/);
+  assert.throws(() => resolveConfig({ flags: { optimizer: 'rmsprop' } }), /'optimizer' must be one of adam, sgd/);
+  assert.throws(() => resolveConfig({ flags: { labelSmoothing: 1 } }), /'labelSmoothing' must be a number in \[0, 1\)/);
+  assert.throws(() => resolveConfig({ configFile: writeConfig('{ not json') }), /train\.json: not valid JSON/);
+  assert.throws(() => resolveConfig({ configFile: writeConfig([1, 2]) }), /must hold a JSON object/);
+  assert.throws(() => resolveConfig({ configFile: '/nonexistent/train.json' }), /config file \/nonexistent\/train\.json does not exist/);
+  assert.throws(() => resolveConfig({ preset: 'fastest' }), /unknown preset 'fastest'/);
+  assert.equal(resolveConfig({ flags: { valCount: null } }).valCount, null);
+});
+
+test('one-cycle warms up from lr/25 to lr, then anneals to near zero; step and cosine decay', () => {
+  const config = { ...DEFAULT_CONFIG, lr: 0.01, schedule: 'onecycle' as const, warmup: 0.2 };
+  assert.ok(Math.abs(learningRateAt(0, 101, 10, config) - 0.01 / 25) < 1e-12);
+  assert.ok(Math.abs(learningRateAt(20, 101, 10, config) - 0.01) < 1e-12);
+  assert.ok(learningRateAt(100, 101, 10, config) < 1e-5);
+  const step = { ...config, schedule: 'step' as const, gamma: 0.5, stepEpochs: 1 };
+  assert.equal(learningRateAt(9, 100, 10, step), 0.01);
+  assert.equal(learningRateAt(10, 100, 10, step), 0.005);
+  const cosine = { ...config, schedule: 'cosine' as const };
+  assert.equal(learningRateAt(0, 101, 10, cosine), 0.01);
+  assert.ok(Math.abs(learningRateAt(50, 101, 10, cosine) - 0.005) < 1e-12);
+});
+
+test('augmentation with zero bounds is the identity; a pure shift moves the ink by that many pixels', () => {
+  const image = new Uint8Array(784);
+  image[10 * 28 + 12] = 200;
+  const out = new Float32Array(784);
+  augmentImage(image, 0, out, createRng(1), { maxShift: 0, maxRotation: 0, maxScale: 0 });
+  assert.deepEqual(Array.from(out), Array.from(image));
+  // maxShift 2 draws a shift in [-2, 2]; the ink's centre moves by exactly the drawn amount, and stays whole.
+  augmentImage(image, 0, out, createRng(3), { maxShift: 2, maxRotation: 0, maxScale: 0 });
+  const total = out.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(total - 200) < 1e-3, `ink preserved: ${total}`);
+  let cx = 0;
+  let cy = 0;
+  out.forEach((v, i) => ((cx += (i % 28) * v), (cy += Math.floor(i / 28) * v)));
+  assert.ok(Math.abs(cx / total - 12) <= 2 && Math.abs(cy / total - 10) <= 2);
+});
+
+test('the CLI rejects unknown flags and bad values with a clear message and exit code', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, ['bin/mnist-cnn.js', ...args], { encoding: 'utf8' });
+  const unknown = run('train', '--epoch', '3');
+  assert.notEqual(unknown.status, 0);
+  assert.match(unknown.stderr, /unknown option '--epoch'/);
+  const notNumber = run('train', '--lr', 'fast');
+  assert.notEqual(notNumber.status, 0);
+  assert.match(notNumber.stderr, /'fast' is not a number/);
+  const badFile = run('train', '--config', writeConfig({ bogus: 1 }));
+  assert.equal(badFile.status, 2);
+  assert.match(badFile.stderr, /error: .*train\.json: unknown config key 'bogus'/);
+  const resumeWithFlags = run('train', '--resume', '/tmp/x', '--epochs', '3');
+  assert.equal(resumeWithFlags.status, 2);
+  assert.match(resumeWithFlags.stderr, /--resume continues a run with its saved config\.json/);
+  const summary = run('train', '--summary', '--arch', 'lenet5');
+  assert.equal(summary.status, 0);
+  assert.match(summary.stdout, /Total params: 61706/);
+  for (const command of ['data', 'train', 'start', 'evaluate', 'report', 'runs', 'compare', 'predict', 'serve']) {
+    const help = run(command, '--help');
+    assert.equal(help.status, 0, `${command} --help`);
+    assert.match(help.stdout, new RegExp(`Usage: mnist-cnn ${command}`));
+  }
+});
