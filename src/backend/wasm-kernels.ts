@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { batchNormOverChannels } from './batch-norm.js';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './conv-grads.js';
 import { batchMatMulTransposing } from './matmul.js';
 import { maxPoolGrad } from './pool-grads.js';
@@ -10,7 +11,8 @@ import { captureStockKernel } from './wasm-calls.js';
 /**
  * The training kernels the stock wasm backend lacks (Conv2DBackpropFilter) or runs slowly
  * (Conv2DBackpropInput ~10x, MaxPoolGrad ~4x, Sum and Mean over the batch axes ~2x, Tile as
- * used by the batch-norm gradient ~50x, transposed matMuls of dense gradients ~8x). They are
+ * used by the batch-norm gradient ~50x, transposed matMuls of dense gradients ~8x, the
+ * batch-norm forward ~3x). They are
  * registered as kernels, not gradients, because tfjs-layers' fused conv2d calls the conv
  * kernels directly from its own gradient; each falls back to the stock kernel outside the
  * cases it speeds up.
@@ -23,6 +25,7 @@ const OUR_KERNELS: Array<{ name: string; kernelFunc: unknown; replacesStock: boo
   { name: 'Mean', kernelFunc: meanOverLeadingAxes, replacesStock: true },
   { name: 'Tile', kernelFunc: tileByBlocks, replacesStock: true },
   { name: 'BatchMatMul', kernelFunc: batchMatMulTransposing, replacesStock: true },
+  { name: 'FusedBatchNorm', kernelFunc: batchNormOverChannels, replacesStock: true },
 ];
 
 export const WASM_TRAINING_KERNELS = OUR_KERNELS.map((k) => k.name);

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { loadMnist, loadImageFolder, decodeDigitImage, looksDarkOnLight, PIXELS, type ImageSet } from '../../src/data/index.js';
+import { loadMnist, loadImageFolder, decodeDigitImage, PIXELS, type ImageSet } from '../../src/data/index.js';
 import { DataError, UserError } from '../../src/util/errors.js';
 
 let work: string;
@@ -45,7 +45,7 @@ test('28x28 grayscale PNGs in class folders read back byte for byte, in class th
   assert.ok(set.paths[0].endsWith(join(String(mnistTest.labels[order[0]]), `img${String(order[0]).padStart(3, '0')}.png`)));
 });
 
-test('a larger, black-on-white, colour JPEG is resized and inverted to white on black', async () => {
+test('a larger, black-on-white, colour JPEG goes through the one preprocessing and comes back close to the MNIST original', async () => {
   const digit = imageAt(0);
   const big = await sharp(Buffer.from(digit), { raw: { width: 28, height: 28, channels: 1 } })
     .resize(112, 112, { kernel: 'nearest' })
@@ -57,12 +57,9 @@ test('a larger, black-on-white, colour JPEG is resized and inverted to white on 
   await writeFile(path, big);
   const pixels = await decodeDigitImage(path);
   assert.equal(pixels.length, PIXELS);
-  assert.equal(looksDarkOnLight(pixels), false, 'comes out with a dark background');
   let error = 0;
   for (let i = 0; i < PIXELS; i++) error += Math.abs(pixels[i] - digit[i]);
   assert.ok(error / PIXELS < 12, `mean absolute difference from the original is ${(error / PIXELS).toFixed(2)}`);
-  const forcedOff = await decodeDigitImage(path, { invert: false });
-  assert.ok(looksDarkOnLight(forcedOff), 'invert: false keeps the light background');
 });
 
 test('a file that is not an image is refused, naming its path', async () => {

@@ -1,0 +1,253 @@
+/**
+ * Micro-benchmark of the wasm training kernels, at the shapes of a small MNIST CNN at batch 128.
+ * Run: node --import tsx bench/kernels.ts [--reps N]   → JSON on stdout.
+ *
+ * Columns: "stock" is the kernel tfjs-backend-wasm 4.22 ships (it has no Conv2DBackpropFilter);
+ * "baseline" is the shared note's formulation (filter gradient as a transposed convolution,
+ * input gradient as a convolution of padded dy, max-pool gradient as upsample + equal +
+ * multiply, stock Sum, Mean, Tile and BatchMatMul); "ours" is what
+ * registerWasmTrainingKernels installs. The training step is timed with the baseline kernels
+ * registered, then with ours, in the same process.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { initBackend } from '../src/backend/index.js';
+import { filterGradByConvolution, inputGradByConvolution } from '../src/backend/conv-grads.js';
+import { WASM_TRAINING_KERNELS } from '../src/backend/wasm-kernels.js';
+import { callStock, release, type Shape4, type TensorInfo } from '../src/backend/wasm-calls.js';
+import { createRng } from '../src/util/rng.js';
+
+const BATCH = 128;
+const reps = Number(process.argv[process.argv.indexOf('--reps') + 1]) || 10;
+
+/**
+ * Fastest of `reps` runs after one warm-up, in ms; `run` must finish its work synchronously.
+ * The minimum, not the median: on a machine shared with other jobs it is the figure least
+ * disturbed by them.
+ */
+function timeMs(run: () => void): number {
+  run();
+  let fastest = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    run();
+    fastest = Math.min(fastest, performance.now() - start);
+  }
+  return Number(fastest.toFixed(2));
+}
+
+/** Baseline and ours alternately, so both see the same load from other jobs; fastest of each. */
+function timeBaselineAndOurs(run: () => void): { baseline: number; ours: number } {
+  const baselineRun = () => withBaselineKernels(run);
+  baselineRun();
+  run();
+  let baseline = Infinity;
+  let ours = Infinity;
+  for (let i = 0; i < reps; i++) {
+    let start = performance.now();
+    baselineRun();
+    baseline = Math.min(baseline, performance.now() - start);
+    start = performance.now();
+    run();
+    ours = Math.min(ours, performance.now() - start);
+  }
+  return { baseline: Number(baseline.toFixed(2)), ours: Number(ours.toFixed(2)) };
+}
+
+const rng = createRng(1);
+function randomTensor(shape: Shape4): tf.Tensor4D {
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < values.length; i++) values[i] = rng.normal();
+  return tf.tensor(values, shape) as tf.Tensor4D;
+}
+
+function randomMatrix(rows: number, columns: number): tf.Tensor2D {
+  return randomTensor([1, 1, rows, columns]).reshape([rows, columns]);
+}
+
+type KernelArgs = { inputs: Record<string, TensorInfo>; backend: BackendWasm; attrs: Record<string, unknown> };
+
+/** The note's filter gradient: always the transposed convolution. */
+function baselineFilterGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { x, dy } = inputs;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, attrs.filterShape as Shape4, attrs.strides as number, 1, attrs.pad as 'same');
+  return filterGradByConvolution(backend, x, dy, info);
+}
+
+/** The note's input gradient: always a convolution of the padded (and dilated) dy. */
+function baselineInputGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { dy, filter } = inputs;
+  const info = tf.backend_util.computeConv2DInfo(attrs.inputShape as Shape4, filter.shape as Shape4, attrs.strides as number, 1, attrs.pad as 'same');
+  return inputGradByConvolution(backend, dy, filter, info);
+}
+
+/** The note's max-pool gradient (2x2, stride 2): upsample y and dy, mask where x equals y, multiply. */
+function baselineMaxPoolGrad({ inputs, backend }: KernelArgs): TensorInfo {
+  const { dy, input, output } = inputs;
+  const size = [input.shape[1], input.shape[2]];
+  const resize = (images: TensorInfo) => callStock(backend, 'ResizeNearestNeighbor', { images }, { size, alignCorners: false, halfPixelCenters: false });
+  const upY = resize(output);
+  const upDy = resize(dy);
+  const mask = callStock(backend, 'Equal', { a: input, b: upY });
+  const maskF = callStock(backend, 'Cast', { x: mask }, { dtype: 'float32' });
+  const dx = callStock(backend, 'Multiply', { a: maskF, b: upDy });
+  release(backend, upY, upDy, mask, maskF);
+  return dx;
+}
+
+function stockKernel(name: string) {
+  return (args: KernelArgs) => callStock(args.backend, name, args.inputs, args.attrs);
+}
+
+const BASELINE: Record<string, (args: KernelArgs) => TensorInfo> = {
+  Conv2DBackpropFilter: baselineFilterGrad,
+  Conv2DBackpropInput: baselineInputGrad,
+  MaxPoolGrad: baselineMaxPoolGrad,
+  Sum: stockKernel('Sum'),
+  Mean: stockKernel('Mean'),
+  Tile: stockKernel('Tile'),
+  BatchMatMul: stockKernel('BatchMatMul'),
+};
+
+/** Runs `measure` with the baseline kernels registered in place of ours, then puts ours back. */
+function withBaselineKernels<T>(measure: () => T): T {
+  const ours = WASM_TRAINING_KERNELS.map((name) => tf.getKernel(name, 'wasm')!);
+  const swap = (configs: tf.KernelConfig[]) => {
+    for (const config of configs) {
+      tf.unregisterKernel(config.kernelName, 'wasm');
+      tf.registerKernel(config);
+    }
+  };
+  const baseline = ours.map((config) => ({ ...config, kernelFunc: (BASELINE[config.kernelName] ?? config.kernelFunc) as tf.KernelFunc }));
+  swap(baseline);
+  try {
+    return measure();
+  } finally {
+    swap(ours);
+  }
+}
+
+function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: object): void {
+  (tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor).dispose();
+}
+
+function runStock(name: string, inputs: tf.NamedTensorMap, attrs: object): void {
+  const backend = tf.backend() as BackendWasm;
+  release(backend, callStock(backend, name, inputs, attrs));
+}
+
+/** stock / baseline / ours for one kernel call; null where that variant does not exist. */
+function compare(name: string, inputs: tf.NamedTensorMap, attrs: object, hasStock: boolean) {
+  const { baseline, ours } = timeBaselineAndOurs(() => runKernel(name, inputs, attrs));
+  return {
+    stock: hasStock ? timeMs(() => runStock(name, inputs, attrs)) : null,
+    baseline: name in BASELINE ? baseline : null,
+    ours,
+  };
+}
+
+function kernelTimings() {
+  const x1 = randomTensor([BATCH, 28, 28, 1]);
+  const w1 = randomTensor([3, 3, 1, 32]);
+  const dy1 = randomTensor([BATCH, 28, 28, 32]);
+  const x2 = randomTensor([BATCH, 14, 14, 32]);
+  const w2 = randomTensor([3, 3, 32, 64]);
+  const dy2 = randomTensor([BATCH, 14, 14, 64]);
+  const conv = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+  const pool = { filterSize: 2, strides: 2, pad: 'valid' };
+  const poolCase = (input: tf.Tensor4D) => {
+    const output = tf.maxPool(input, 2, 2, 'valid');
+    return { dy: randomTensor(output.shape), input, output };
+  };
+  const dense = { x: randomMatrix(BATCH, 3136), w: randomMatrix(3136, 128), dy: randomMatrix(BATCH, 128) };
+  const scale = randomTensor([1, 1, 1, 32]);
+  const pool1 = poolCase(dy1);
+  const pool2 = poolCase(dy2);
+  const result = {
+    'Conv2D 1→32 28x28 (forward, stock)': timeMs(() => runKernel('Conv2D', { x: x1, filter: w1 }, conv)),
+    'Conv2D 32→64 14x14 (forward, stock)': timeMs(() => runKernel('Conv2D', { x: x2, filter: w2 }, conv)),
+    'Conv2DBackpropFilter 1→32 28x28': compare('Conv2DBackpropFilter', { x: x1, dy: dy1 }, { ...conv, filterShape: w1.shape }, false),
+    'Conv2DBackpropFilter 32→64 14x14': compare('Conv2DBackpropFilter', { x: x2, dy: dy2 }, { ...conv, filterShape: w2.shape }, false),
+    'Conv2DBackpropInput 32→64 14x14': compare('Conv2DBackpropInput', { dy: dy2, filter: w2 }, { ...conv, inputShape: x2.shape }, true),
+    'Conv2DBackpropInput 1→32 28x28 (fused first layer)': compare('Conv2DBackpropInput', { dy: dy1, filter: w1 }, { ...conv, inputShape: x1.shape }, true),
+    'MaxPoolGrad 28x28x32 → 14x14': compare('MaxPoolGrad', pool1, pool, true),
+    'MaxPoolGrad 14x14x64 → 7x7': compare('MaxPoolGrad', pool2, pool, true),
+    'BatchMatMul xᵀ·dy [128,3136]ᵀ×[128,128] (dense gradient)': compare('BatchMatMul', { a: dense.x, b: dense.dy }, { transposeA: true, transposeB: false }, true),
+    'BatchMatMul dy·Wᵀ [128,128]×[3136,128]ᵀ (dense gradient)': compare('BatchMatMul', { a: dense.dy, b: dense.w }, { transposeA: false, transposeB: true }, true),
+    'Tile [1,1,1,32] → [128,28,28,32] (batch-norm gradient)': compare('Tile', { x: scale }, { reps: [BATCH, 28, 28, 1] }, true),
+    'Sum [128,28,28,32] over axes 0-2 (bias gradient)': compare('Sum', { x: dy1 }, { axis: [0, 1, 2], keepDims: false }, true),
+    'Sum [128,14,14,64] over axes 0-2 (bias gradient)': compare('Sum', { x: dy2 }, { axis: [0, 1, 2], keepDims: false }, true),
+  };
+  tf.dispose([x1, w1, dy1, x2, w2, dy2, pool1.dy, pool1.output, pool2.dy, pool2.output, dense.x, dense.w, dense.dy, scale]);
+  return result;
+}
+
+/** conv(f1) 3x3 same relu → pool → conv(f2) → pool → dense 10. */
+function plainNet(filters1: number, filters2: number): tf.Sequential {
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: filters1, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: filters2, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+}
+
+/** The shape of the project's default architecture: conv-BN-ReLU blocks (fused linear convs, BN moments). */
+function batchNormNet(): tf.Sequential {
+  const block = (filters: number, first: boolean): tf.layers.Layer[] => [
+    tf.layers.conv2d({ ...(first ? { inputShape: [28, 28, 1] } : {}), filters, kernelSize: 3, padding: 'same', useBias: false }),
+    tf.layers.batchNormalization({ momentum: 0.9 }),
+    tf.layers.activation({ activation: 'relu' }),
+  ];
+  return tf.sequential({
+    layers: [
+      ...block(32, true),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      ...block(64, false),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 128, useBias: false }),
+      tf.layers.batchNormalization({ momentum: 0.9 }),
+      tf.layers.activation({ activation: 'relu' }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+}
+
+/** One Adam training step on a batch of 128, with the baseline kernels and with ours. */
+function trainingStepMs(model: tf.Sequential) {
+  const optimizer = tf.train.adam(1e-3);
+  const x = randomTensor([BATCH, 28, 28, 1]);
+  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 10), 'int32'), 10);
+  const loss = () => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
+  const step = () => tf.tidy(() => void optimizer.minimize(loss, true)!.dataSync());
+  const { baseline, ours } = timeBaselineAndOurs(step);
+  const result = {
+    forward: timeMs(() => tf.tidy(() => void (model.predict(x) as tf.Tensor).dataSync())),
+    stepBaseline: baseline,
+    stepOurs: ours,
+  };
+  tf.dispose([x, labels]);
+  model.dispose();
+  optimizer.dispose();
+  return result;
+}
+
+await initBackend('wasm');
+const report = {
+  backend: tf.getBackend(),
+  batch: BATCH,
+  reps,
+  unit: 'ms, fastest of reps',
+  kernels: kernelTimings(),
+  trainingStep: {
+    'conv32-pool-conv64-pool-dense10, Adam': trainingStepMs(plainNet(32, 64)),
+    'conv16-pool-conv32-pool-dense10, Adam': trainingStepMs(plainNet(16, 32)),
+    'conv32bn-pool-conv64bn-pool-dense128bn-dense10 (default architecture), Adam': trainingStepMs(batchNormNet()),
+  },
+};
+console.log(JSON.stringify(report, null, 2));

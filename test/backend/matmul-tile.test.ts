@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { createRng } from '../../src/util/rng.js';
+import { on, randomValues, relativeError } from './compare.js';
+
+const CASES: Array<{ a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }> = [
+  { a: [7, 5], b: [5, 3], transposeA: false, transposeB: false },
+  { a: [5, 7], b: [5, 3], transposeA: true, transposeB: false },
+  { a: [7, 5], b: [3, 5], transposeA: false, transposeB: true },
+  { a: [5, 7], b: [3, 5], transposeA: true, transposeB: true },
+  { a: [1, 64, 130], b: [1, 64, 33], transposeA: true, transposeB: false },
+  { a: [1, 33, 130], b: [1, 64, 130], transposeA: false, transposeB: true },
+  { a: [4, 6, 5], b: [4, 6, 3], transposeA: true, transposeB: false }, // batched: stock kernel
+  { a: [2, 1, 6, 5], b: [1, 6, 3], transposeA: true, transposeB: false },
+];
+
+function products(a: Float32Array[], b: Float32Array[]): tf.Tensor[] {
+  return CASES.map((c, i) => tf.matMul(tf.tensor(a[i], c.a), tf.tensor(b[i], c.b), c.transposeA, c.transposeB));
+}
+
+test('matMul with every transpose combination, 2-D and batched, matches cpu', async () => {
+  const rng = createRng(50);
+  const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
+  const a = CASES.map((c) => randomValues(rng, size(c.a)));
+  const b = CASES.map((c) => randomValues(rng, size(c.b)));
+  const shapes: number[][] = [];
+  const wasm = await on('wasm', () => {
+    const out = products(a, b);
+    out.forEach((t) => shapes.push(t.shape));
+    return out;
+  });
+  const cpuShapes: number[][] = [];
+  const cpu = await on('cpu', () => {
+    const out = products(a, b);
+    out.forEach((t) => cpuShapes.push(t.shape));
+    return out;
+  });
+  assert.deepEqual(shapes, cpuShapes);
+  wasm.forEach((values, i) => assert.ok(relativeError(values, cpu[i]) <= 1e-5, `case ${i}: ${relativeError(values, cpu[i])}`));
+});
+
+test('a tensor reshaped after serving as matMul weights gives the right product (stock wasm got it wrong)', async () => {
+  const values = Array.from({ length: 24 }, (_, i) => i + 1);
+  const [first, second] = await on('wasm', () => {
+    const x = tf.tensor2d(values, [6, 4]);
+    return [tf.matMul(tf.ones([2, 6]), x), tf.matMul(tf.ones([1, 8]), x.reshape([8, 3]))];
+  });
+  assert.deepEqual(Array.from(first), [66, 72, 78, 84, 66, 72, 78, 84]);
+  assert.deepEqual(Array.from(second), [92, 100, 108]);
+});
+
+test('mismatched inner dimensions are rejected with both shapes in the message', async () => {
+  await on('wasm', () => []);
+  const a = tf.ones([3, 4]);
+  const b = tf.ones([5, 2]);
+  assert.throws(() => tf.engine().runKernel('BatchMatMul', { a, b }, { transposeA: true, transposeB: false }), /inner shapes \(3\) and \(5\).*3,4 and 5,2/);
+  tf.dispose([a, b]);
+});
+
+test('Tile matches cpu for float32, int32 and bool, any rank and repetition', async () => {
+  const rng = createRng(60);
+  const cases = [
+    { shape: [1, 1, 1, 4], reps: [3, 5, 2, 1] },
+    { shape: [2, 3], reps: [2, 3] },
+    { shape: [3, 1, 2], reps: [1, 4, 1] },
+    { shape: [5], reps: [3] },
+    { shape: [2, 2, 2, 2], reps: [2, 1, 3, 2] },
+    { shape: [2, 3], reps: [0, 2] },
+  ];
+  const inputs = cases.map((c) => randomValues(rng, c.shape.reduce((p, d) => p * d, 1)));
+  const run = () =>
+    cases.flatMap((c, i) => {
+      const x = tf.tensor(inputs[i], c.shape);
+      return [tf.tile(x, c.reps), tf.tile(tf.cast(tf.mul(x, 10), 'int32'), c.reps), tf.tile(tf.greater(x, 0), c.reps)];
+    });
+  const wasm = await on('wasm', run);
+  const cpu = await on('cpu', run);
+  wasm.forEach((values, i) => assert.deepEqual(Array.from(values), Array.from(cpu[i]), `tile result ${i}`));
+});
+
+test('FusedBatchNorm matches cpu with and without scale and offset, for a large mean too', async () => {
+  const rng = createRng(70);
+  const shape: [number, number, number, number] = [4, 5, 5, 6];
+  const x = randomValues(rng, 4 * 5 * 5 * 6).map((v) => v + 50); // a mean far from 0
+  const mean = randomValues(rng, 6).map((v) => v + 50);
+  const variance = randomValues(rng, 6).map((v) => Math.abs(v) + 0.1);
+  const scale = randomValues(rng, 6);
+  const offset = randomValues(rng, 6);
+  const run = () => {
+    const xs = tf.tensor(x, shape) as tf.Tensor4D;
+    const [m, v, s, o] = [mean, variance, scale, offset].map((values) => tf.tensor1d(values));
+    return [
+      tf.batchNorm(xs, m, v, o, s, 1e-3),
+      tf.batchNorm(xs, m, v, undefined, undefined, 1e-3),
+      tf.batchNorm(xs, m, v, o, undefined, 1e-3),
+      tf.batchNorm(tf.reshape(xs, [100, 6]), m, v, o, s, 1e-3), // rank 2, as after a dense layer
+      tf.batchNorm(xs, tf.reshape(m, [1, 1, 1, 6]), tf.reshape(v, [1, 1, 1, 6]), tf.reshape(o, [1, 1, 1, 6]), tf.reshape(s, [1, 1, 1, 6]), 1e-3), // stock path
+    ];
+  };
+  const wasm = await on('wasm', run);
+  const cpu = await on('cpu', run);
+  wasm.forEach((values, i) => assert.ok(relativeError(values, cpu[i]) <= 1e-5, `batch norm ${i}: ${relativeError(values, cpu[i])}`));
+});

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { createRng } from '../../src/util/rng.js';
+import { on, pick, randomValues, relativeError } from './compare.js';
+
+interface PoolCase {
+  batch: number;
+  size: number;
+  channels: number;
+  filter: number;
+  stride: number;
+  pad: 'same' | 'valid';
+}
+
+function poolGradient(c: PoolCase, x: Float32Array, r: Float32Array): tf.Tensor[] {
+  const xs = tf.tensor4d(x, [c.batch, c.size, c.size, c.channels]);
+  const f = (a: tf.Tensor) => {
+    const y = tf.maxPool(a as tf.Tensor4D, c.filter, c.stride, c.pad);
+    return tf.sum(tf.mul(y, tf.tensor(r.subarray(0, y.size), y.shape)));
+  };
+  const dx = tf.grad(f)(xs);
+  xs.dispose();
+  return [dx];
+}
+
+async function assertMatchesCpu(c: PoolCase, x: Float32Array, seed: number): Promise<void> {
+  const r = randomValues(createRng(seed), c.batch * c.size * c.size * c.channels);
+  const [wasm] = await on('wasm', () => poolGradient(c, x, r));
+  const [cpu] = await on('cpu', () => poolGradient(c, x, r));
+  const error = relativeError(wasm, cpu);
+  assert.ok(error <= 1e-6, `max-pool gradient ${JSON.stringify(c)}: relative error ${error}`);
+}
+
+test('max-pool gradient matches cpu on random shapes, paddings and overlapping windows', async () => {
+  const rng = createRng(3);
+  for (let i = 0; i < 16; i++) {
+    const filter = pick(rng, [2, 3]);
+    const c: PoolCase = {
+      batch: pick(rng, [1, 2, 7, 128]),
+      size: filter + rng.int(9),
+      channels: pick(rng, [1, 3, 8, 32, 64]),
+      filter,
+      stride: pick(rng, [1, 2]),
+      pad: pick(rng, ['same', 'valid'] as const),
+    };
+    await assertMatchesCpu(c, randomValues(rng, c.batch * c.size * c.size * c.channels), rng.seed());
+  }
+});
+
+test('ties give the whole gradient to the first maximum, as on cpu (relu outputs are full of zeros)', async () => {
+  const rng = createRng(4);
+  const c: PoolCase = { batch: 4, size: 8, channels: 5, filter: 2, stride: 2, pad: 'valid' };
+  const x = new Float32Array(c.batch * c.size * c.size * c.channels).map(() => Math.max(0, rng.int(3) - 1));
+  await assertMatchesCpu(c, x, 9);
+  await assertMatchesCpu({ ...c, filter: 3, stride: 1, pad: 'same' }, x, 10);
+  const odd: PoolCase = { batch: 3, size: 7, channels: 4, filter: 2, stride: 2, pad: 'valid' };
+  await assertMatchesCpu(odd, new Float32Array(3 * 7 * 7 * 4).map(() => rng.int(2)), 11);
+});
