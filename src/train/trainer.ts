@@ -308,23 +308,33 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   return { dir, metadata: meta, history: state.history, interrupted, model: bestModel, data };
 }
 
-/** One optimizer step on the batch in `filler`; returns the mean loss and the number of correct answers. */
+/**
+ * One optimizer step on the batch in `filler`. Returns the mean plain cross-entropy (comparable
+ * with val_loss; the label-smoothed loss that drives the gradients sits higher) and the number
+ * of correct answers. A NaN in either loss is reported as NaN.
+ */
 function trainStep(net: tf.LayersModel, optimizer: tf.Optimizer, filler: BatchFiller, n: number, labelSmoothing: number, shape: [number, number, number, number]): { loss: number; correct: number } {
-  let correctTensor: tf.Tensor | undefined;
-  const lossTensor = tf.tidy(() => {
+  let stats: tf.Tensor | undefined;
+  const smoothedLoss = tf.tidy(() => {
     const xs = tf.tensor4d(filler.x.subarray(0, n * PIXELS), shape);
     const labels = tf.tensor1d(filler.y.subarray(0, n), 'int32');
     const ys = tf.oneHot(labels, NUM_CLASSES);
     return optimizer.minimize(() => {
       const logits = net.apply(xs, { training: true }) as tf.Tensor2D;
-      correctTensor = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')));
+      // Read out alongside the step: [plain cross-entropy, correct answers].
+      stats = tf.keep(
+        tf.stack([
+          tf.losses.softmaxCrossEntropy(ys, logits), // off the path to the returned loss: no gradient
+          tf.cast(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')), 'float32'),
+        ]),
+      );
       return tf.losses.softmaxCrossEntropy(ys, logits, undefined, labelSmoothing) as tf.Scalar;
     }, true) as tf.Scalar;
   });
-  const loss = lossTensor.dataSync()[0];
-  const correct = correctTensor!.dataSync()[0];
-  tf.dispose([lossTensor, correctTensor!]);
-  return { loss, correct };
+  const [plain, correct] = stats!.dataSync();
+  const smoothed = smoothedLoss.dataSync()[0];
+  tf.dispose([smoothedLoss, stats!]);
+  return { loss: Number.isFinite(smoothed) ? plain : smoothed, correct };
 }
 
 /** runs/latest → the newest run (a relative symlink, replaced atomically). */

@@ -3,7 +3,7 @@
  * installed fonts (sharp renders SVG text through fontconfig), MNIST digits put through the
  * distortions of a phone photo or a scan. Shared by the tests and bench/predict-kinds.ts.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { createRng, type Rng } from '../../src/util/rng.js';
 import type { RawImage } from '../../src/predict/preprocess.js';
 
@@ -46,12 +46,12 @@ export async function renderText(p: TextPicture): Promise<RawImage> {
   return toRaw(sharp(Buffer.from(svg)).ensureAlpha());
 }
 
-async function toRaw(image: sharp.Sharp): Promise<RawImage> {
+async function toRaw(image: Sharp): Promise<RawImage> {
   const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data), width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
 }
 
-function sharpOf(image: RawImage): sharp.Sharp {
+function sharpOf(image: RawImage): Sharp {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
 }
 
