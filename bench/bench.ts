@@ -10,10 +10,10 @@
  * Timings live here, never in tests.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { initBackend } from '../src/backend/index.js';
 import { loadMnist } from '../src/data/load.js';
@@ -105,9 +105,7 @@ async function startRecipe(root: string): Promise<Figures> {
 }
 
 async function httpFigures(runDir: string): Promise<Figures> {
-  const path = resolve('bench/http.ts');
-  if (!existsSync(path)) return { httpP50Ms: null, httpP99Ms: null, httpRequestsPerSecond: null, httpNote: 'bench/http.ts not available' };
-  const { runHttpLoad } = await import(path);
+  const { runHttpLoad } = await import('../src/serve/load.js');
   const result = await runHttpLoad({ runDir });
   return { httpP50Ms: result.p50Ms, httpP99Ms: result.p99Ms, httpRequestsPerSecond: result.requestsPerSecond, httpErrors: result.errors };
 }

@@ -118,7 +118,12 @@ export function preprocessMnistPixels(pixels: Uint8Array, spec: PreprocessSpec =
   if (pixels.length !== expected) {
     throw new RangeError(`expected ${expected} pixels (${spec.size}x${spec.size}), got ${pixels.length}`);
   }
-  return { input: scalePixels(pixels, new Float32Array(expected), spec), pixels: Uint8Array.from(pixels) };
+  const result: Preprocessed = { input: scalePixels(pixels, new Float32Array(expected), spec), pixels: Uint8Array.from(pixels) };
+  // Nothing stands out from the black background: an empty canvas, not a digit.
+  let brightest = 0;
+  for (const p of pixels) brightest = Math.max(brightest, p);
+  if (brightest < TUNING.minContrast) result.reason = 'blank';
+  return result;
 }
 
 /** Any picture of one digit → what the model sees. Not a digit → `reason` (input still filled). */

@@ -1,4 +1,52 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 
-// Placeholder until the serve stage lands.
-export function registerServe(_program: Command): void {}
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${value}' is not a whole number.`);
+  return n;
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`'${value}' is not a number from 0 to 1.`);
+  return n;
+}
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  workers: number;
+  bodyLimit?: number;
+  minConfidence?: number;
+  backend: 'wasm' | 'cpu' | 'tensorflow';
+  quiet?: boolean;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a model over HTTP (API, OpenAPI docs, Prometheus metrics) with a draw-a-digit page at /')
+    .argument('[model]', 'run folder', 'runs/latest')
+    .option('--port <n>', 'port (0: any free port)', wholeNumber, 3000)
+    .option('--host <address>', 'address to bind (127.0.0.1 keeps it on this machine)', '127.0.0.1')
+    .option('--workers <n>', 'processes that serve (both cores: 2)', wholeNumber, 1)
+    .option('--body-limit <bytes>', 'largest request body (default 5 MiB)', wholeNumber)
+    .option('--min-confidence <x>', 'below this confidence answer "no digit" (default 0.5)', fraction)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow']).default('wasm'))
+    .option('--quiet', 'print nothing but errors')
+    .action(async (model: string, flags: ServeFlags) => {
+      const { serveUntilStopped } = await import('../../serve/cluster.js');
+      await serveUntilStopped({
+        runDir: model,
+        port: flags.port,
+        host: flags.host,
+        workers: flags.workers,
+        bodyLimit: flags.bodyLimit,
+        minConfidence: flags.minConfidence,
+        backend: flags.backend,
+        log: flags.quiet ? undefined : (message) => console.log(message),
+      });
+      // Served and drained: a cluster worker's IPC channel would otherwise keep the process alive.
+      process.exit(0);
+    });
+}

@@ -1,0 +1,112 @@
+import { VERSION } from '../version.js';
+
+const prediction = {
+  type: 'object',
+  required: ['digit', 'confidence', 'probabilities'],
+  properties: {
+    digit: { type: ['integer', 'null'], minimum: 0, maximum: 9, description: 'null when the input is not a digit (see reason)' },
+    confidence: { type: 'number', description: 'the highest of the ten probabilities' },
+    probabilities: { type: 'array', items: { type: 'number' }, minItems: 10, maxItems: 10 },
+    reason: { type: 'string', description: "why digit is null: 'blank', 'no dominant stroke', 'low confidence (…)'" },
+    input: { type: 'array', items: { type: 'integer' }, minItems: 784, maxItems: 784, description: 'with ?explain=1: the 28x28 image the model saw, 0-255, row by row' },
+  },
+};
+
+const error = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { status: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } } } },
+};
+
+/** JSON bodies: 784 MNIST-form pixels, or a base64 image that the server preprocesses. */
+export const PIXELS_OR_IMAGE = {
+  oneOf: [
+    {
+      type: 'object',
+      required: ['pixels'],
+      additionalProperties: false,
+      properties: { pixels: { type: 'array', items: { type: 'number' }, description: '784 values 0-255: a 28x28 image, white ink on black, centred as MNIST (the page sends these after the shared preprocessing)' } },
+    },
+    {
+      type: 'object',
+      required: ['image'],
+      additionalProperties: false,
+      properties: { image: { type: 'string', description: 'a PNG, JPEG or WebP file, base64 (a data: URL prefix is accepted)' } },
+    },
+  ],
+};
+
+const errors = {
+  '400': { description: 'undecodable image, malformed JSON or request', content: { 'application/json': { schema: error } } },
+  '413': { description: 'body over the size limit', content: { 'application/json': { schema: error } } },
+  '415': { description: 'unsupported content type', content: { 'application/json': { schema: error } } },
+  '422': { description: 'wrong pixel count or values out of 0-255', content: { 'application/json': { schema: error } } },
+};
+
+const explain = [{ name: 'explain', in: 'query', required: false, schema: { type: 'string', enum: ['0', '1'] }, description: '1: add the 28x28 input the model saw' }];
+
+export const OPENAPI = {
+  openapi: '3.0.3',
+  info: { title: 'mnist-cnn', version: VERSION, description: 'Reads handwritten digits with a convolutional network trained on MNIST.' },
+  paths: {
+    '/v1/predict': {
+      post: {
+        summary: 'Read one digit',
+        parameters: explain,
+        requestBody: {
+          required: true,
+          content: {
+            'image/png': { schema: { type: 'string', format: 'binary' } },
+            'image/jpeg': { schema: { type: 'string', format: 'binary' } },
+            'image/webp': { schema: { type: 'string', format: 'binary' } },
+            'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } } } },
+            'application/json': { schema: PIXELS_OR_IMAGE },
+          },
+        },
+        responses: { '200': { description: 'the prediction', content: { 'application/json': { schema: prediction } } }, ...errors },
+      },
+    },
+    '/v1/predict/batch': {
+      post: {
+        summary: 'Read several digits, answered in order',
+        parameters: explain,
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: PIXELS_OR_IMAGE } } } },
+            'multipart/form-data': { schema: { type: 'object', properties: { files: { type: 'array', items: { type: 'string', format: 'binary' } } } } },
+          },
+        },
+        responses: {
+          '200': { description: 'the predictions, in the order given', content: { 'application/json': { schema: { type: 'object', properties: { predictions: { type: 'array', items: prediction } } } } } },
+          ...errors,
+        },
+      },
+    },
+    '/v1/model': { get: { summary: 'The served model: arch, test accuracy, when it was trained, preprocessing', responses: { '200': { description: 'model metadata' } } } },
+    '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: '{status: "ok"}' } } } },
+    '/metrics': { get: { summary: 'Prometheus metrics: requests, latency histogram, errors, tensors in memory', responses: { '200': { description: 'text/plain; version=0.0.4' } } } },
+    '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3 document' } } } },
+    '/docs': { get: { summary: 'Human-readable API documentation', responses: { '200': { description: 'HTML' } } } },
+    '/': { get: { summary: 'The draw-a-digit page', responses: { '200': { description: 'HTML' } } } },
+  },
+};
+
+const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+/** A self-contained page listing the endpoints of OPENAPI. */
+export function docsPage(): string {
+  const rows = Object.entries(OPENAPI.paths).flatMap(([path, methods]) =>
+    Object.entries(methods as Record<string, { summary: string; requestBody?: { content: Record<string, unknown> }; responses: Record<string, unknown> }>).map(
+      ([method, op]) =>
+        `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(op.summary)}</td><td>${op.requestBody ? Object.keys(op.requestBody.content).map((c) => `<code>${c}</code>`).join(' ') : ''}</td><td>${Object.keys(op.responses).join(', ')}</td></tr>`,
+    ),
+  );
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>mnist-cnn API</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head>
+<body><h1>mnist-cnn API</h1><p>${escape(OPENAPI.info.description)} The machine-readable document is at <a href="/openapi.json">/openapi.json</a>; the draw-a-digit page is at <a href="/">/</a>.</p>
+<table><thead><tr><th>method</th><th>path</th><th>what</th><th>bodies</th><th>statuses</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>
+<h2>Examples</h2><pre>curl -s --data-binary @digit.png -H 'Content-Type: image/png' http://127.0.0.1:3000/v1/predict
+curl -s -F file=@digit.jpg http://127.0.0.1:3000/v1/predict
+curl -s -H 'Content-Type: application/json' -d '{"pixels": [0, 0, …784 values…]}' http://127.0.0.1:3000/v1/predict?explain=1</pre>
+<p>Errors are JSON <code>{"error": {"status", "code", "message"}}</code>: 400 undecodable image or malformed JSON, 413 body over the limit, 415 unsupported content type, 422 wrong pixel count or values out of range.</p></body></html>`;
+}

@@ -1,0 +1,51 @@
+/**
+ * The server's JSON API, as the page uses it.
+ */
+
+/** The answer of POST /v1/predict (and of the in-browser model, in the same shape). */
+export interface Prediction {
+  digit: number | null;
+  confidence: number;
+  probabilities: number[];
+  reason?: string;
+}
+
+/** GET /v1/model (the fields the page reads). */
+export interface ModelInfo {
+  arch: string;
+  params: number;
+  testAccuracy: number | null;
+  trainedAt: string;
+  minConfidence?: number;
+  classNames?: string[];
+}
+
+async function readJson<T>(response: Response, what: string): Promise<T> {
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`${what}: the server answered ${response.status} with something that is not JSON`);
+  }
+  if (!response.ok) {
+    const message = (body as { error?: { message?: string }; message?: string }).error?.message ?? (body as { message?: string }).message;
+    throw new Error(`${what}: ${message ?? `HTTP ${response.status}`}`);
+  }
+  return body as T;
+}
+
+export async function fetchModelInfo(): Promise<ModelInfo> {
+  return readJson<ModelInfo>(await fetch('/v1/model'), 'model description');
+}
+
+/** The 28x28 bytes, already preprocessed in the page: the server only scales and reads them. */
+export async function predictOnServer(pixels: Uint8Array, signal?: AbortSignal): Promise<Prediction> {
+  const response = await fetch('/v1/predict', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ pixels: Array.from(pixels) }),
+    signal,
+  });
+  return readJson<Prediction>(response, 'prediction');
+}

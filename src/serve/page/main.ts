@@ -1,0 +1,281 @@
+/**
+ * The draw-a-digit page of `mnist-cnn serve`. The picture (drawing or upload) goes through the
+ * project's one preprocessing (src/predict/preprocess.ts) here in the browser; the server gets
+ * the resulting 28x28 bytes as `{pixels}`, and the optional in-browser model gets the very same
+ * input, so the two answers can be compared.
+ *
+ * Test hooks: body[data-state] is 'ready' once the page is set up; body[data-input] numbers the
+ * latest input (drawing, upload or clear), and each answer <output> carries data-input (which
+ * input it answers), data-digit ('' when none), data-reason and data-confidence.
+ */
+import { PREPROCESS_SPEC, preprocessImage, type Preprocessed } from '../../predict/preprocess.js';
+import { fetchModelInfo, predictOnServer, type ModelInfo, type Prediction } from './api.js';
+import type { BrowserModel } from './browser-model.js';
+import { createChart, formatPercent, updateChart } from './chart.js';
+import { DrawingPad } from './pad.js';
+import { decodePicture, drawPreview, rawImageOf } from './picture.js';
+
+/** While a stroke is drawn, ask for a prediction at most this often (and always on pointer up). */
+const PREDICT_EVERY_MS = 100;
+const DEFAULT_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+/** As the server (src/predict/predictor.ts): below this, no digit is claimed. */
+const DEFAULT_MIN_CONFIDENCE = 0.5;
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`the page has no #${id}`);
+  return found as T;
+}
+
+const ui = {
+  pad: element<HTMLCanvasElement>('pad'),
+  dropZone: element<HTMLDivElement>('drop-zone'),
+  clear: element<HTMLButtonElement>('clear'),
+  file: element<HTMLInputElement>('file'),
+  browserMode: element<HTMLInputElement>('browser-mode'),
+  status: element<HTMLParagraphElement>('status'),
+  modelInfo: element<HTMLParagraphElement>('model-info'),
+  serverDigit: element<HTMLOutputElement>('server-digit'),
+  serverAnswer: element<HTMLOutputElement>('server-answer'),
+  confidence: element<HTMLParagraphElement>('confidence'),
+  browserPart: element<HTMLSpanElement>('browser-part'),
+  browserDigit: element<HTMLOutputElement>('browser-digit'),
+  chart: element<HTMLOListElement>('chart'),
+  preview: element<HTMLCanvasElement>('preview'),
+};
+
+const state = {
+  info: null as ModelInfo | null,
+  /** Numbers every input; an answer about an older input than the one shown is dropped. */
+  inputId: 0,
+  shownServerId: 0,
+  current: null as Preprocessed | null,
+  /** The pad shows an uploaded picture: the next stroke starts on a clean pad. */
+  padShowsPicture: false,
+  lastPredictAt: 0,
+  timer: undefined as ReturnType<typeof setTimeout> | undefined,
+  browserModel: null as Promise<BrowserModel> | null,
+};
+
+function setStatus(message: string, isError = false): void {
+  ui.status.textContent = message;
+  ui.status.classList.toggle('error', isError);
+}
+
+function describe(prediction: Prediction): string {
+  if (prediction.digit !== null) return `${prediction.digit} (${formatPercent(prediction.confidence)})`;
+  return prediction.reason === 'blank' ? 'not a digit (blank)' : `not a digit (${prediction.reason ?? 'unsure'})`;
+}
+
+function markAnswer(output: HTMLOutputElement, id: number, prediction: Prediction | null): void {
+  output.dataset.input = String(id);
+  output.dataset.digit = prediction?.digit === null || !prediction ? '' : String(prediction.digit);
+  output.dataset.reason = prediction?.reason ?? '';
+  output.dataset.confidence = prediction ? String(prediction.confidence) : '';
+}
+
+// ---------------------------------------------------------------------------- showing answers
+
+function showServerAnswer(id: number, prediction: Prediction): void {
+  if (id < state.shownServerId) return;
+  state.shownServerId = id;
+  const isDigit = prediction.digit !== null;
+  ui.serverDigit.textContent = isDigit ? String(prediction.digit) : prediction.reason === 'blank' ? '–' : '?';
+  ui.serverDigit.classList.toggle('none', !isDigit);
+  ui.confidence.textContent = isDigit
+    ? `${formatPercent(prediction.confidence)} sure`
+    : prediction.reason === 'blank'
+      ? 'Not a digit: nothing stands out from the background.'
+      : `Not a digit: ${prediction.reason ?? 'the model is unsure'}.`;
+  ui.serverAnswer.textContent = describe(prediction);
+  updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities);
+  markAnswer(ui.serverDigit, id, prediction);
+  markAnswer(ui.serverAnswer, id, prediction);
+}
+
+function showEmpty(id: number): void {
+  state.shownServerId = id;
+  ui.serverDigit.textContent = '–';
+  ui.serverDigit.classList.add('none');
+  ui.confidence.textContent = 'Draw a digit to start.';
+  ui.serverAnswer.textContent = '–';
+  ui.browserDigit.textContent = '–';
+  updateChart(ui.chart, null);
+  drawPreview(ui.preview, new Uint8Array(PREPROCESS_SPEC.size ** 2), PREPROCESS_SPEC.size);
+  markAnswer(ui.serverDigit, id, null);
+  markAnswer(ui.serverAnswer, id, null);
+  markAnswer(ui.browserDigit, id, null);
+}
+
+/** The in-browser model's probabilities, read with the server's rules (src/predict/predictor.ts). */
+function interpretLocally(probabilities: number[], notADigit?: string): Prediction {
+  const best = probabilities.indexOf(Math.max(...probabilities));
+  const confidence = probabilities[best];
+  const minConfidence = state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
+  if (notADigit) return { digit: null, confidence, probabilities, reason: notADigit };
+  if (confidence < minConfidence) return { digit: null, confidence, probabilities, reason: `low confidence (${confidence.toFixed(2)} < ${minConfidence})` };
+  return { digit: best, confidence, probabilities };
+}
+
+async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
+  if (!ui.browserMode.checked || !state.browserModel) return;
+  const model = await state.browserModel;
+  // The input may have changed while the model was loading.
+  if (id !== state.inputId || !ui.browserMode.checked) return;
+  const prediction = interpretLocally(model.probabilities(input.input), input.reason);
+  ui.browserDigit.textContent = describe(prediction);
+  markAnswer(ui.browserDigit, id, prediction);
+}
+
+// ---------------------------------------------------------------------------- predicting
+
+/** A new input (drawing or picture): preview it, ask the server, and the browser model if on. */
+function predict(input: Preprocessed): void {
+  const id = ++state.inputId;
+  document.body.dataset.input = String(id);
+  state.current = input;
+  drawPreview(ui.preview, input.pixels, PREPROCESS_SPEC.size);
+  predictOnServer(input.pixels)
+    .then((prediction) => {
+      showServerAnswer(id, prediction);
+      // An answer arrived: an earlier failure (server down, say) is over.
+      if (id === state.inputId && ui.status.classList.contains('error')) setStatus('');
+    })
+    .catch((err: Error) => setStatus(err.message, true));
+  runInBrowser(id, input).catch((err: Error) => setStatus(`in-browser model: ${err.message}`, true));
+}
+
+function predictDrawing(): void {
+  clearTimeout(state.timer);
+  state.timer = undefined;
+  state.lastPredictAt = performance.now();
+  predict(preprocessImage(rawImageOf(pad.imageData())));
+}
+
+/** While drawing: at most one prediction per PREDICT_EVERY_MS, the last one with the latest ink. */
+function predictDrawingSoon(): void {
+  if (state.timer !== undefined) return;
+  const wait = state.lastPredictAt + PREDICT_EVERY_MS - performance.now();
+  if (wait <= 0) predictDrawing();
+  else state.timer = setTimeout(predictDrawing, wait);
+}
+
+function clearAll(): void {
+  clearTimeout(state.timer);
+  state.timer = undefined;
+  pad.clear();
+  state.padShowsPicture = false;
+  state.current = null;
+  const id = ++state.inputId;
+  document.body.dataset.input = String(id);
+  showEmpty(id);
+  setStatus('');
+}
+
+async function predictFile(file: File): Promise<void> {
+  setStatus(`Reading ${file.name}…`);
+  try {
+    const { bitmap, pixels } = await decodePicture(file);
+    pad.showPicture(bitmap);
+    bitmap.close();
+    state.padShowsPicture = true;
+    // The picture itself, not its copy on the pad: the preprocessing sees all of its pixels.
+    predict(preprocessImage(rawImageOf(pixels)));
+    setStatus(`Showing ${file.name}.`);
+  } catch (err) {
+    setStatus((err as Error).message, true);
+  }
+}
+
+// ---------------------------------------------------------------------------- in-browser mode
+
+async function toggleBrowserMode(): Promise<void> {
+  const on = ui.browserMode.checked;
+  ui.browserPart.hidden = !on;
+  if (!on) return;
+  if (!state.browserModel) {
+    document.body.dataset.browserModel = 'loading';
+    setStatus('Loading the model into this browser…');
+    state.browserModel = import('./browser-model.js').then((module) => module.loadBrowserModel());
+    try {
+      await state.browserModel;
+      document.body.dataset.browserModel = 'ready';
+      setStatus('The model also runs in this browser now.');
+    } catch (err) {
+      state.browserModel = null;
+      document.body.dataset.browserModel = 'error';
+      ui.browserMode.checked = false;
+      ui.browserPart.hidden = true;
+      setStatus(`Could not run the model in this browser: ${(err as Error).message}`, true);
+      return;
+    }
+  }
+  if (state.current) await runInBrowser(state.inputId, state.current);
+  else markAnswer(ui.browserDigit, state.inputId, null);
+}
+
+// ---------------------------------------------------------------------------- model description
+
+function describeModel(info: ModelInfo): string {
+  const params = info.params >= 1e6 ? `${(info.params / 1e6).toFixed(2)} M` : `${(info.params / 1e3).toFixed(0)} k`;
+  const accuracy = info.testAccuracy === null ? 'not evaluated on the test set yet' : `test accuracy ${(info.testAccuracy * 100).toFixed(2)}%`;
+  return `Model: ${info.arch}, ${params} parameters, ${accuracy}.`;
+}
+
+async function loadModelInfo(): Promise<void> {
+  try {
+    const info = await fetchModelInfo();
+    state.info = info;
+    ui.modelInfo.textContent = describeModel(info);
+    if (info.classNames && info.classNames.length === DEFAULT_CLASS_NAMES.length) createChart(ui.chart, info.classNames);
+  } catch (err) {
+    ui.modelInfo.textContent = `Model description unavailable: ${(err as Error).message}`;
+  }
+}
+
+// ---------------------------------------------------------------------------- wiring
+
+const pad = new DrawingPad(ui.pad, {
+  onStrokeStart() {
+    setStatus('');
+    if (state.padShowsPicture) {
+      pad.clear();
+      state.padShowsPicture = false;
+    }
+  },
+  onInk: predictDrawingSoon,
+  onStrokeEnd: predictDrawing,
+});
+
+function wireDropZone(): void {
+  const zone = ui.dropZone;
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('dragging');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('dragging');
+    const file = e.dataTransfer?.files[0];
+    if (file) void predictFile(file);
+  });
+}
+
+async function start(): Promise<void> {
+  createChart(ui.chart, DEFAULT_CLASS_NAMES);
+  showEmpty(state.inputId);
+  document.body.dataset.input = String(state.inputId);
+  ui.clear.addEventListener('click', clearAll);
+  ui.file.addEventListener('change', () => {
+    const file = ui.file.files?.[0];
+    // Reset so that choosing the same file again still fires `change`.
+    if (file) void predictFile(file).finally(() => (ui.file.value = ''));
+  });
+  ui.browserMode.addEventListener('change', () => void toggleBrowserMode());
+  wireDropZone();
+  await loadModelInfo();
+  document.body.dataset.state = 'ready';
+}
+
+void start();

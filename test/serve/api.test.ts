@@ -1,0 +1,210 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { loadMnist, PIXELS } from '../../src/data/index.js';
+import { startServer, type RunningServer } from '../../src/serve/app.js';
+import { quickRunDir } from '../helpers/quick-run.js';
+
+let runDir: string;
+let server: RunningServer;
+let seven: Uint8Array<ArrayBuffer>;
+let mnistSeven: number[];
+
+const printedDigit = (digit: string) =>
+  sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200"><rect width="200" height="200" fill="white"/><text x="100" y="172" font-size="180" font-family="DejaVu Sans" text-anchor="middle">${digit}</text></svg>`));
+
+before(async () => {
+  runDir = await quickRunDir();
+  server = await startServer({ runDir, port: 0 });
+  seven = bytes(await printedDigit('7').png().toBuffer());
+  const data = await loadMnist();
+  assert.equal(data.test.labels[0], 7);
+  mnistSeven = Array.from(data.test.images.subarray(0, PIXELS));
+});
+after(() => server.close());
+
+/** A copy in a plain ArrayBuffer, which fetch bodies and Blobs take. */
+const bytes = (buffer: Buffer): Uint8Array<ArrayBuffer> => new Uint8Array(buffer);
+const base64 = (data: Uint8Array) => Buffer.from(data).toString('base64');
+
+const post = (path: string, body: BodyInit, type?: string) =>
+  fetch(server.url + path, { method: 'POST', body, headers: type ? { 'content-type': type } : {} });
+const json = (value: unknown) => JSON.stringify(value);
+
+async function expectDigit(response: Response, digit: number) {
+  assert.equal(response.status, 200, await response.clone().text());
+  const body = await response.json();
+  assert.equal(body.digit, digit);
+  assert.equal(body.probabilities.length, 10);
+  assert.ok(Math.abs(body.probabilities.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-3);
+  assert.equal(body.confidence, Math.max(...body.probabilities));
+  return body;
+}
+
+async function expectError(response: Response, status: number, message: RegExp) {
+  assert.equal(response.status, status);
+  assert.match(response.headers.get('content-type') ?? '', /application\/json/);
+  const body = await response.json();
+  assert.equal(body.error.status, status);
+  assert.match(body.error.message, message);
+  assert.doesNotMatch(JSON.stringify(body), /at .*\.(ts|js):\d+/, 'no stack trace');
+}
+
+test('an image body (PNG, JPEG, WebP) of a printed 7 reads as 7', async () => {
+  await expectDigit(await post('/v1/predict', seven, 'image/png'), 7);
+  await expectDigit(await post('/v1/predict', bytes(await printedDigit('7').jpeg().toBuffer()), 'image/jpeg'), 7);
+  await expectDigit(await post('/v1/predict', bytes(await printedDigit('7').webp().toBuffer()), 'image/webp'), 7);
+});
+
+test('a multipart form with one file, JSON base64 and JSON pixels read too; ?explain=1 adds the 28x28 input', async () => {
+  const form = new FormData();
+  form.append('file', new Blob([seven], { type: 'image/png' }), 'seven.png');
+  await expectDigit(await post('/v1/predict', form), 7);
+  await expectDigit(await post('/v1/predict', json({ image: base64(seven) }), 'application/json'), 7);
+  await expectDigit(await post('/v1/predict', json({ image: `data:image/png;base64,${base64(seven)}` }), 'application/json'), 7);
+  const explained = await expectDigit(await post('/v1/predict?explain=1', json({ pixels: mnistSeven }), 'application/json'), 7);
+  assert.deepEqual(explained.input, mnistSeven, 'MNIST-form pixels reach the model as they are');
+});
+
+test('a blank canvas is not a digit: digit null with a reason', async () => {
+  const response = await post('/v1/predict', json({ pixels: new Array(784).fill(0) }), 'application/json');
+  const body = await response.json();
+  assert.equal(body.digit, null);
+  assert.equal(body.reason, 'blank');
+});
+
+test('a batch answers in order, as JSON items or a multipart form of files', async () => {
+  const response = await post('/v1/predict/batch', json({ items: [{ pixels: mnistSeven }, { pixels: new Array(784).fill(0) }, { image: base64(seven) }] }), 'application/json');
+  assert.equal(response.status, 200);
+  const { predictions } = await response.json();
+  assert.deepEqual(predictions.map((p: { digit: number | null }) => p.digit), [7, null, 7]);
+  const form = new FormData();
+  form.append('a', new Blob([seven], { type: 'image/png' }), 'a.png');
+  form.append('b', new Blob([bytes(await printedDigit('7').jpeg().toBuffer())], { type: 'image/jpeg' }), 'b.jpg');
+  const multi = await (await post('/v1/predict/batch', form)).json();
+  assert.deepEqual(multi.predictions.map((p: { digit: number }) => p.digit), [7, 7]);
+});
+
+test('errors are JSON with the right status and message, and the next request is served', async () => {
+  await expectError(await post('/v1/predict', 'this is not an image', 'image/png'), 400, /cannot be read as an image/);
+  await expectError(await post('/v1/predict', seven.subarray(0, seven.length / 2), 'image/png'), 400, /cannot be read as an image/);
+  await expectError(await post('/v1/predict', '{"pixels": [1, 2', 'application/json'), 400, /not valid JSON/);
+  await expectError(await post('/v1/predict', json({ pixel: [1] }), 'application/json'), 400, /must be \{"pixels": \[784 numbers\]\}/);
+  await expectError(await post('/v1/predict', json({ image: '%%%' }), 'application/json'), 400, /not base64/);
+  await expectError(await post('/v1/predict', 'hello', 'text/plain'), 415, /content type text\/plain is not accepted/);
+  await expectError(await post('/v1/predict/batch', seven, 'image/png'), 415, /a batch is JSON/);
+  await expectError(await post('/v1/predict', json({ pixels: [1, 2, 3] }), 'application/json'), 422, /pixels has 3 values; a 28x28 image needs 784/);
+  await expectError(await post('/v1/predict', json({ pixels: [...mnistSeven.slice(0, 783), 300] }), 'application/json'), 422, /pixels\[783\] is 300, outside 0-255/);
+  await expectError(await post('/v1/predict/batch', json({ items: [{ pixels: mnistSeven }, { pixels: [-1] }] }), 'application/json'), 422, /items\[1\]\.pixels has 1 values/);
+  await expectError(await fetch(server.url + '/v2/predict'), 404, /no route for GET \/v2\/predict/);
+  await expectDigit(await post('/v1/predict', seven, 'image/png'), 7);
+});
+
+test('a body over the limit is a 413, for raw bodies and uploads alike', async () => {
+  const small = await startServer({ runDir, port: 0, bodyLimit: 2000 });
+  try {
+    const big = new Uint8Array(5000).fill(1);
+    const response = await fetch(small.url + '/v1/predict', { method: 'POST', body: big, headers: { 'content-type': 'image/png' } });
+    await expectError(response, 413, /larger than the limit of 2000 bytes/);
+    const form = new FormData();
+    form.append('file', new Blob([big], { type: 'image/png' }), 'big.png');
+    await expectError(await fetch(small.url + '/v1/predict', { method: 'POST', body: form }), 413, /larger than the limit of 2000 bytes/);
+    // A body under the limit is still served (784 zeros as JSON is about 1,600 bytes).
+    const blank = await fetch(small.url + '/v1/predict', { method: 'POST', body: json({ pixels: new Array(784).fill(0) }), headers: { 'content-type': 'application/json' } });
+    assert.equal(blank.status, 200);
+  } finally {
+    await small.close();
+  }
+});
+
+test('health, model metadata, Prometheus metrics, OpenAPI and docs', async () => {
+  assert.deepEqual(await (await fetch(server.url + '/healthz')).json(), { status: 'ok' });
+  const model = await (await fetch(server.url + '/v1/model')).json();
+  assert.equal(model.arch, 'default');
+  assert.equal(model.preprocessing.size, 28);
+  assert.equal(model.classNames.length, 10);
+  assert.ok('testAccuracy' in model && 'trainedAt' in model);
+  const metrics = await (await fetch(server.url + '/metrics')).text();
+  assert.match(metrics, /mnist_http_requests_total\{method="POST",route="\/v1\/predict",status="200"\} \d+/);
+  assert.match(metrics, /mnist_http_request_duration_seconds_bucket\{route="\/v1\/predict",le="0.005"\} \d+/);
+  assert.match(metrics, /mnist_http_errors_total [1-9]\d*/);
+  assert.match(metrics, /^tfjs_tensors \d+$/m);
+  const openapi = await (await fetch(server.url + '/openapi.json')).json();
+  assert.equal(openapi.openapi, '3.0.3');
+  assert.ok(openapi.paths['/v1/predict'].post.requestBody.content['image/png']);
+  const docs = await fetch(server.url + '/docs');
+  assert.match(docs.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(await docs.text(), /\/v1\/predict\/batch/);
+  const weights = await fetch(server.url + '/model/weights.bin');
+  assert.equal(weights.status, 200);
+  assert.equal((await weights.arrayBuffer()).byteLength, model.params * 4);
+});
+
+test('no tensor leak: tensors in memory are the same after 1,000 requests as after 10', async () => {
+  const request = (i: number) =>
+    server.app.inject({ method: 'POST', url: '/v1/predict', payload: i % 3 === 0 ? { pixels: [1, 2] } : { pixels: mnistSeven } });
+  for (let i = 0; i < 10; i++) await request(i);
+  const afterTen = tf.memory().numTensors;
+  for (let i = 0; i < 1000; i++) await request(i);
+  assert.equal(tf.memory().numTensors, afterTen);
+});
+
+function spawnServe(args: string[], cwd = process.cwd()) {
+  const child = spawn(process.execPath, [resolve('bin/mnist-cnn.js'), 'serve', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  const url = new Promise<string>((done, fail) => {
+    const timer = setInterval(() => {
+      const match = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      if (match) {
+        clearInterval(timer);
+        done(match[1]);
+      }
+    }, 50);
+    void exited.then(() => {
+      clearInterval(timer);
+      fail(new Error(`serve exited: ${stderr}`));
+    });
+  });
+  // A test of a server that fails to start never awaits the URL: its rejection is expected.
+  url.catch(() => {});
+  return { child, url, exited, output: () => ({ stdout, stderr }) };
+}
+
+test('the CLI: SIGTERM lets an in-flight batch finish, then exits 0', async () => {
+  const serve = spawnServe([runDir, '--port', '0']);
+  const url = await serve.url;
+  const items = Array.from({ length: 200 }, () => ({ image: base64(seven) }));
+  const inFlight = fetch(url + '/v1/predict/batch', { method: 'POST', body: json({ items }), headers: { 'content-type': 'application/json' } });
+  await new Promise((r) => setTimeout(r, 100));
+  serve.child.kill('SIGTERM');
+  const response = await inFlight;
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).predictions.length, 200);
+  assert.equal(await serve.exited, 0);
+});
+
+test('the CLI: --workers 2 serves from two processes and stops on SIGTERM with exit 0', async () => {
+  const serve = spawnServe([runDir, '--port', '0', '--workers', '2']);
+  const url = await serve.url;
+  assert.match(serve.output().stdout, /with 2 worker processes/);
+  const responses = await Promise.all(Array.from({ length: 8 }, () => fetch(url + '/v1/predict', { method: 'POST', body: seven, headers: { 'content-type': 'image/png' } })));
+  assert.ok(responses.every((r) => r.status === 200));
+  serve.child.kill('SIGTERM');
+  assert.equal(await serve.exited, 0);
+});
+
+test('the CLI: with no model to serve it says so clearly', async () => {
+  const empty = await mkdtemp(join(tmpdir(), 'mnist-cnn-serve-'));
+  const serve = spawnServe([], empty);
+  assert.equal(await serve.exited, 2);
+  assert.match(serve.output().stderr, /no model to serve: runs\/latest does not exist/);
+});

@@ -1,0 +1,257 @@
+/**
+ * The draw-a-digit page end to end: the real server on 127.0.0.1 with a trained model, the page
+ * bundled by scripts/build-page.mjs, Debian's Chromium driven by playwright-core. Strokes are
+ * drawn with the mouse, a PNG is uploaded, the model is run in the browser too.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startServer, type RunningServer } from '../../src/serve/app.js';
+import { quickRunDir } from '../helpers/quick-run.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 375, height: 800 };
+/** Screenshots for a person to look at. */
+const SCREENSHOTS = tmpdir();
+
+interface Answer {
+  digit: number | null;
+  reason: string;
+  confidence: number;
+}
+
+/** A picture of a digit as people upload them: dark type on white paper. */
+async function digitPng(digit: number): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">
+    <rect width="200" height="200" fill="#ffffff"/>
+    <text x="100" y="165" font-family="DejaVu Sans" font-size="170" text-anchor="middle" fill="#202020">${digit}</text>
+  </svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+/** Mouse strokes on the pad, in the pad's own 280x280 coordinates. */
+async function drawStrokes(page: Page, strokes: [number, number][][]): Promise<void> {
+  const box = await page.locator('#pad').boundingBox();
+  assert.ok(box, 'the drawing pad is not visible');
+  const at = ([x, y]: [number, number]) => [box.x + (x * box.width) / 280, box.y + (y * box.height) / 280] as const;
+  for (const stroke of strokes) {
+    await page.mouse.move(...at(stroke[0]));
+    await page.mouse.down();
+    for (const point of stroke.slice(1)) await page.mouse.move(...at(point), { steps: 8 });
+    await page.mouse.up();
+  }
+}
+
+const ONE: [number, number][][] = [[[140, 50], [140, 230]]];
+const SEVEN: [number, number][][] = [[[75, 65], [205, 65], [115, 235]]];
+
+/** The answer shown in `selector` for the page's latest input (drawing, upload or clear). */
+async function latestAnswer(page: Page, selector: string): Promise<Answer> {
+  await page.waitForFunction(
+    (sel) => {
+      const output = document.querySelector<HTMLElement>(sel);
+      return output !== null && output.dataset.input === document.body.dataset.input;
+    },
+    selector,
+  );
+  return page.locator(selector).evaluate((output: HTMLElement) => ({
+    digit: output.dataset.digit === '' ? null : Number(output.dataset.digit),
+    reason: output.dataset.reason ?? '',
+    confidence: Number(output.dataset.confidence || 'NaN'),
+  }));
+}
+
+/** The red channel's maximum over a canvas (ink is white, background black). */
+async function brightestPixel(page: Page, selector: string): Promise<number> {
+  return page.locator(selector).evaluate((canvas: HTMLCanvasElement) => {
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    let max = 0;
+    for (let i = 0; i < data.length; i += 4) max = Math.max(max, data[i]);
+    return max;
+  });
+}
+
+async function chartProbabilities(page: Page): Promise<number[]> {
+  return page.locator('#chart li').evaluateAll((items) => items.map((item) => Number((item as HTMLElement).dataset.probability)));
+}
+
+describe('the draw-a-digit page', { skip }, () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let pageDir: string;
+  const problems: string[] = [];
+  const foreignRequests: string[] = [];
+
+  before(async () => {
+    pageDir = await mkdtemp(join(tmpdir(), 'mnist-page-'));
+    execFileSync(process.execPath, ['scripts/build-page.mjs', '--out', join(pageDir, 'page')], { stdio: 'pipe' });
+    server = await startServer({ runDir: await quickRunDir(), host: '127.0.0.1', port: 0, pageDir: join(pageDir, 'page') });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: DESKTOP });
+    page.setDefaultTimeout(60_000);
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    page.on('request', (request) => {
+      if (!request.url().startsWith(server.url) && !request.url().startsWith('data:')) foreignRequests.push(request.url());
+    });
+    await page.goto(server.url + '/');
+    await page.waitForFunction(() => document.body.dataset.state === 'ready');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    if (pageDir) await rm(pageDir, { recursive: true, force: true });
+  });
+
+  test('loads with the model description and an empty chart of ten digits', async () => {
+    const info = await page.locator('#model-info').textContent();
+    assert.match(info ?? '', /^Model: default, .* parameters, /);
+    assert.deepEqual(await page.locator('#chart .label').allTextContents(), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    assert.deepEqual(await chartProbabilities(page), new Array(10).fill(0));
+  });
+
+  test('a drawn "1" (one vertical stroke) is read as 1', async () => {
+    await page.click('#clear');
+    await drawStrokes(page, ONE);
+    const answer = await latestAnswer(page, '#server-digit');
+    assert.equal(answer.digit, 1, `read as ${answer.digit} (${answer.reason})`);
+    assert.equal(await page.locator('#server-digit').textContent(), '1');
+    const probabilities = await chartProbabilities(page);
+    assert.equal(probabilities.indexOf(Math.max(...probabilities)), 1);
+    assert.ok(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-3, `the bars sum to ${probabilities.reduce((a, b) => a + b, 0)}`);
+  });
+
+  test('a drawn "7" (a top bar, then a diagonal down-left) is read as 7, and the preview shows the ink', async () => {
+    await page.click('#clear');
+    await drawStrokes(page, SEVEN);
+    const answer = await latestAnswer(page, '#server-digit');
+    assert.equal(answer.digit, 7, `read as ${answer.digit} (${answer.reason})`);
+    // The 28x28 preview holds the centred digit: ink near the centre, black corners.
+    const preview = await page.locator('#preview').evaluate((canvas: HTMLCanvasElement) => {
+      const data = canvas.getContext('2d')!.getImageData(0, 0, 28, 28).data;
+      let ink = 0;
+      for (let i = 0; i < data.length; i += 4) ink += data[i] > 128 ? 1 : 0;
+      return { ink, corner: data[0] };
+    });
+    assert.ok(preview.ink > 20, `the preview has only ${preview.ink} bright pixels`);
+    assert.equal(preview.corner, 0);
+  });
+
+  test('predictions arrive while the stroke is still being drawn', async () => {
+    await page.click('#clear');
+    const cleared = Number(await page.evaluate(() => document.body.dataset.input));
+    const box = (await page.locator('#pad').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.8, { steps: 10 });
+    // The button is still down: an answer about a newer input than the cleared pad must come anyway.
+    await page.waitForFunction((id) => Number(document.getElementById('server-digit')?.dataset.input) > id, cleared);
+    await page.mouse.up();
+    assert.equal((await latestAnswer(page, '#server-digit')).digit, 1);
+  });
+
+  test('an uploaded PNG (dark type on white) is read through the same preprocessing', async () => {
+    // 3 and 5: the typed digits that even the quick, one-epoch test model reads with > 95%.
+    const png = await digitPng(3);
+    await page.setInputFiles('#file', { name: 'three.png', mimeType: 'image/png', buffer: png });
+    const answer = await latestAnswer(page, '#server-digit');
+    assert.equal(answer.digit, 3, `read as ${answer.digit} (${answer.reason})`);
+    assert.match((await page.locator('#status').textContent()) ?? '', /three\.png/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'mnist-page-upload.png'), animations: 'disabled' });
+  });
+
+  test('an image dropped on the drawing area is read too', async () => {
+    const png = await digitPng(5);
+    const transfer = await page.evaluateHandle((base64) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], 'five.png', { type: 'image/png' }));
+      return data;
+    }, png.toString('base64'));
+    await page.locator('#drop-zone').dispatchEvent('drop', { dataTransfer: transfer });
+    const answer = await latestAnswer(page, '#server-digit');
+    assert.equal(answer.digit, 5, `read as ${answer.digit} (${answer.reason})`);
+  });
+
+  test('a file that is not an image gets a clear message, not a digit', async () => {
+    const before = await page.evaluate(() => document.body.dataset.input);
+    await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture') });
+    await page.waitForFunction(() => document.getElementById('status')?.classList.contains('error'));
+    assert.match((await page.locator('#status').textContent()) ?? '', /notes\.txt is not an image/);
+    assert.equal(await page.evaluate(() => document.body.dataset.input), before, 'a failed upload must not count as a new input');
+  });
+
+  test('the in-browser model, switched on from the keyboard, agrees with the server', async () => {
+    await page.click('#clear');
+    await drawStrokes(page, SEVEN);
+    const server = await latestAnswer(page, '#server-digit');
+    // Keyboard-reachable: Tab from the Clear button reaches the toggle, Space switches it on.
+    await page.focus('#clear');
+    for (let i = 0; i < 5 && !(await page.evaluate(() => document.activeElement?.id === 'browser-mode')); i++) await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'browser-mode', 'Tab does not reach the in-browser toggle');
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.body.dataset.browserModel === 'ready' || document.body.dataset.browserModel === 'error');
+    assert.equal(await page.evaluate(() => document.body.dataset.browserModel), 'ready', (await page.locator('#status').textContent()) ?? '');
+    const local = await latestAnswer(page, '#browser-digit');
+    assert.equal(local.digit, server.digit);
+    assert.ok(Math.abs(local.confidence - server.confidence) < 1e-3, `browser ${local.confidence} vs server ${server.confidence}`);
+    assert.match((await page.locator('#compare').textContent()) ?? '', /server: 7 \(\d+(\.\d)?%\)\s*· browser: 7 \(\d+(\.\d)?%\)/);
+
+    // While on, a new drawing is answered by both.
+    await page.click('#clear');
+    await drawStrokes(page, ONE);
+    const [serverOne, localOne] = [await latestAnswer(page, '#server-digit'), await latestAnswer(page, '#browser-digit')];
+    assert.equal(serverOne.digit, 1);
+    assert.equal(localOne.digit, 1);
+    assert.ok(Math.abs(localOne.confidence - serverOne.confidence) < 1e-3);
+    await page.screenshot({ path: join(SCREENSHOTS, 'mnist-page-desktop.png'), animations: 'disabled' });
+  });
+
+  test('Clear empties the pad, the prediction, the chart and the preview', async () => {
+    await page.click('#clear');
+    const answer = await latestAnswer(page, '#server-digit');
+    assert.equal(answer.digit, null);
+    assert.equal(await page.locator('#server-digit').textContent(), '–');
+    assert.deepEqual(await chartProbabilities(page), new Array(10).fill(0));
+    const brightest = { pad: await brightestPixel(page, '#pad'), preview: await brightestPixel(page, '#preview') };
+    assert.deepEqual(brightest, { pad: 0, preview: 0 });
+  });
+
+  test('desktop: the pad and the chart sit side by side', async () => {
+    const pad = await page.locator('#pad').boundingBox();
+    const chart = await page.locator('#chart').boundingBox();
+    assert.ok(pad && chart);
+    assert.ok(chart.x >= pad.x + pad.width, `chart at x=${chart.x}, pad ends at x=${pad.x + pad.width}`);
+  });
+
+  test('phone (375 px): no sideways scrolling, the chart below the pad, drawing still works', async () => {
+    await page.setViewportSize(PHONE);
+    await page.click('#clear');
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= PHONE.width, `the page is ${width} px wide on a ${PHONE.width} px screen`);
+    const pad = await page.locator('#pad').boundingBox();
+    const chart = await page.locator('#chart').boundingBox();
+    assert.ok(pad && chart);
+    assert.ok(chart.y >= pad.y + pad.height, `chart at y=${chart.y}, pad ends at y=${pad.y + pad.height}`);
+    await drawStrokes(page, ONE);
+    assert.equal((await latestAnswer(page, '#server-digit')).digit, 1);
+    await page.screenshot({ path: join(SCREENSHOTS, 'mnist-page-phone.png'), fullPage: true, animations: 'disabled' });
+  });
+
+  test('works offline: every request went to the server, and nothing failed', () => {
+    assert.deepEqual(foreignRequests, []);
+    assert.deepEqual(problems, []);
+  });
+});
