@@ -20,3 +20,5 @@ export { decodeImage, IMAGE_EXTENSIONS } from './predict/decode.js';
 export { Predictor, topK, DEFAULT_MIN_CONFIDENCE, type Prediction, type PredictorOptions } from './predict/predictor.js';
 export { predictFiles, labelledAccuracy, type PredictionRow } from './predict/files.js';
 export { formatRows, kaggleSubmission, type OutputFormat } from './predict/output.js';
+export { buildApp, startServer, DEFAULT_BODY_LIMIT, type AppOptions, type ServeOptions, type RunningServer } from './serve/app.js';
+export { serveUntilStopped, type ServeProcessOptions } from './serve/cluster.js';

@@ -12,11 +12,14 @@ export interface TrainReporter {
 
 export const quietReporter: TrainReporter = { start() {}, batch() {}, epoch() {}, notice() {}, end() {} };
 
-/** One JSON object per epoch on stdout, for programs. */
+/** One JSON object per epoch on stdout, for programs; notices go to stderr. */
 export const jsonReporter: TrainReporter = {
   ...quietReporter,
   epoch(record) {
     console.log(JSON.stringify(record));
+  },
+  notice(message) {
+    console.error(message);
   },
 };
 
