@@ -1,11 +1,6 @@
-import { Option, InvalidArgumentError, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { DatasetName } from '../../data/types.js';
-
-function wholeNumber(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`'${value}' is not a whole number >= 0.`);
-  return n;
-}
+import { wholeNumber } from '../parse.js';
 
 interface DataFlags {
   dataset: DatasetName;

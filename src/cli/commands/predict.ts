@@ -1,18 +1,7 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { BackendName } from '../../backend/index.js';
 import type { OutputFormat } from '../../predict/output.js';
-
-function wholeNumber(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`'${value}' is not a whole number >= 1.`);
-  return n;
-}
-
-function probability(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`'${value}' is not a number between 0 and 1.`);
-  return n;
-}
+import { countingNumber, probability } from '../parse.js';
 
 interface PredictFlags {
   format: OutputFormat;
@@ -31,7 +20,7 @@ export function registerPredict(program: Command): void {
     .argument('<model>', 'run folder (or runs/latest)')
     .argument('<input...>', 'images (PNG, JPEG, WebP, GIF, TIFF, AVIF, BMP), folders (searched recursively), IDX image files, Kaggle CSVs')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
-    .option('--top <k>', 'show the k most likely digits', wholeNumber, 1)
+    .option('--top <k>', 'show the k most likely digits', countingNumber, 1)
     .option('--min-confidence <x>', 'below this confidence answer "no digit" rather than guess', probability, 0.5)
     .option('--explain <dir>', 'write a PNG of every preprocessing stage of each input into this folder')
     .option('--number', 'each image is a number written in a row: read every digit, left to right')

@@ -1,16 +1,5 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
-
-function wholeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${value}' is not a whole number.`);
-  return n;
-}
-
-function fraction(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`'${value}' is not a number from 0 to 1.`);
-  return n;
-}
+import { type Command, Option } from 'commander';
+import { countingNumber, probability, wholeNumber } from '../parse.js';
 
 interface ServeFlags {
   port: number;
@@ -29,9 +18,9 @@ export function registerServe(program: Command): void {
     .argument('[model]', 'run folder', 'runs/latest')
     .option('--port <n>', 'port (0: any free port)', wholeNumber, 3000)
     .option('--host <address>', 'address to bind (127.0.0.1 keeps it on this machine)', '127.0.0.1')
-    .option('--workers <n>', 'processes that serve (both cores: 2)', wholeNumber, 1)
+    .option('--workers <n>', 'processes that serve (both cores: 2)', countingNumber, 1)
     .option('--body-limit <bytes>', 'largest request body (default 5 MiB)', wholeNumber)
-    .option('--min-confidence <x>', 'below this confidence answer "no digit" (default 0.5)', fraction)
+    .option('--min-confidence <x>', 'below this confidence answer "no digit" (default 0.5)', probability)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow']).default('wasm'))
     .option('--quiet', 'print nothing but errors')
     .action(async (model: string, flags: ServeFlags) => {

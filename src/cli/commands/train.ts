@@ -1,11 +1,6 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { TrainConfig } from '../../train/config.js';
-
-function number(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`'${value}' is not a number.`);
-  return n;
-}
+import { number } from '../parse.js';
 
 interface TrainFlags {
   preset?: string;
