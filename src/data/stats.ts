@@ -33,6 +33,8 @@ export interface DataSummary {
   classNames: string[];
   source: DataSource;
   files: FileRecord[];
+  /** Images in the dataset's files, before any split: 60,000 and 10,000 for MNIST. */
+  counts: { trainFile: number; testFile: number };
   plan: SplitPlan;
   splits: { train: SplitSummary; val: SplitSummary; test: SplitSummary };
   /** Of the training split (after the validation hold-out), on the 0..1 scale. */
@@ -58,6 +60,7 @@ export function summarizeDataset(data: Dataset, plan: SplitPlan, split = applySp
     classNames: data.classNames,
     source: data.source,
     files: data.files,
+    counts: { trainFile: data.train.count, testFile: data.test.count },
     plan,
     splits: { train: summarizeSet(train, numClasses), val: summarizeSet(val, numClasses), test: summarizeSet(data.test, numClasses) },
     pixels: pixelStats(train.images),
@@ -86,7 +89,9 @@ export function formatDataSummary(summary: DataSummary): string {
   );
   lines.push('');
   const limitNote = plan.limit > 0 ? `, limit ${plan.limit}` : '';
-  lines.push(`split (seed ${plan.seed}${limitNote}, ${plan.valCount} held out for validation, stratified)`);
+  lines.push(`images   ${summary.counts.trainFile} in the training file, ${summary.counts.testFile} in the test file`);
+  lines.push('');
+  lines.push(`split (seed ${plan.seed}${limitNote}, ${splits.val.count} held out for validation, stratified)`);
   const header = ['class', 'train', 'val', 'test'];
   const classRows = summary.classNames.map((name, k) => [
     summary.classNames[k] === String(k) ? name : `${k} ${name}`,

@@ -35,6 +35,7 @@ test('data --json reports source, verified checksums, split counts per class and
     ['t10k-images-idx3-ubyte', true],
     ['t10k-labels-idx1-ubyte', true],
   ]);
+  assert.deepEqual(summary.counts, { trainFile: 60000, testFile: 10000 });
   assert.deepEqual(summary.plan, { seed: 5, limit: 3000, valCount: 600 });
   assert.equal(summary.splits.train.count, 2400);
   assert.equal(summary.splits.val.count, 600);
@@ -42,6 +43,14 @@ test('data --json reports source, verified checksums, split counts per class and
   assert.equal(summary.splits.val.perClass.reduce((a, b) => a + b, 0), 600);
   assert.deepEqual(summary.splits.test.perClass, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
   assert.ok(summary.pixels.mean > 0.12 && summary.pixels.mean < 0.14, `mean ${summary.pixels.mean}`);
+});
+
+test('data without --json is a table; the default hold-out is one in twelve', () => {
+  const result = runData();
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /images {3}60000 in the training file, 10000 in the test file/);
+  assert.match(result.stdout, /split \(seed 1, 5000 held out for validation, stratified\)/);
+  assert.match(result.stdout, /total +55000 +5000 +10000/);
 });
 
 test('data without --json prints a readable table with the default 55000/5000/10000 split', () => {
