@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
@@ -15,7 +16,10 @@ const CACHE = resolve('.cache', 'test-runs');
  * an interrupted test run never leaves a half-trained cache.
  */
 export async function quickRunDir(): Promise<string> {
-  const dir = join(CACHE, 'quick-default-6000-e1-s1');
+  // Keyed on the architectures' source: a changed network is never served from a stale cache.
+  const source = readFileSync(resolve('src', 'model', 'architectures.ts'));
+  const key = createHash('sha256').update(source).update(JSON.stringify(QUICK_RUN_CONFIG)).digest('hex').slice(0, 12);
+  const dir = join(CACHE, `quick-default-6000-e1-s1-${key}`);
   if (existsSync(join(dir, 'metadata.json'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });

@@ -16,7 +16,7 @@ before(async () => {
 const EXPECTED_PARAMS: Record<string, number> = {
   lenet5: 156 + 2416 + 48120 + 10164 + 850,
   keras: 320 + 18496 + 16010,
-  default: 288 + 128 + 18432 + 256 + 401408 + 512 + 1290,
+  default: 320 + 18432 + 256 + 401408 + 512 + 1290,
 };
 
 for (const arch of ARCHITECTURES) {

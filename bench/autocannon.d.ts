@@ -1,4 +1,4 @@
-// autocannon ships no types: the part of its API that src/serve/load.ts uses.
+// autocannon ships no types: the part of its API that bench/http-load.ts uses.
 declare module 'autocannon' {
   interface Options {
     url: string;
