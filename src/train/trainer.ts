@@ -251,6 +251,8 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
 
     const trainSeconds = (performance.now() - epochStart) / 1000;
     const val = valSet.count > 0 ? accuracyAndLoss(predictProbabilities(model, valSet, config.evalBatchSize), valSet.labels) : null;
+    // (On wasm, ReLU turns a NaN into 0, so NaN batch-norm statistics show as chance-level
+    // accuracy rather than here; backends that propagate NaN are caught.)
     if (val && !Number.isFinite(val.loss)) {
       throw new TrainingError(`training diverged: the validation loss is ${val.loss} after epoch ${epoch + 1}`);
     }

@@ -97,24 +97,6 @@ test('a NaN loss fails loudly, naming the epoch and batch (a checkpoint with poi
   });
 });
 
-test('a NaN in the validation loss (poisoned batch-norm statistics) fails loudly too', async () => {
-  const dir = join(await tempDir(), 'nan-val');
-  const cut = await train({ config: tiny(), outDir: dir, data, stopAfterSteps: 3, updateLatest: false });
-  cut.model.dispose();
-  const manifest = JSON.parse(readFileSync(join(dir, 'checkpoints/last/model.json'), 'utf8')).weightsManifest[0].weights as { name: string; shape: number[] }[];
-  const weightsPath = join(dir, 'checkpoints/last/weights.bin');
-  const weights = new Float32Array(new Uint8Array(readFileSync(weightsPath)).buffer);
-  let offset = 0;
-  for (const spec of manifest) {
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    // Moving statistics are used only in inference: training goes on, validation must catch it.
-    if (spec.name.includes('moving_variance')) weights.fill(Number.NaN, offset, offset + size);
-    offset += size;
-  }
-  writeFileSync(weightsPath, new Uint8Array(weights.buffer));
-  await assert.rejects(resume(dir, { data, updateLatest: false }), /validation loss is NaN after epoch 1/);
-});
-
 test('the training split holds out one in twelve by default, seeded', () => {
   const a = splitIndices(data.train.labels, { seed: 1, limit: 0, valCount: null });
   assert.equal(a.val.length, 5000);
