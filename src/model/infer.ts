@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { NUM_CLASSES, PIXELS, type ImageSet } from '../data/types.js';
 import { BatchFiller, identityOrder } from '../train/batches.js';
+import { accuracy, argmaxRows, meanCrossEntropy } from '../evaluate/metrics.js';
 
 /**
  * Class probabilities for every image of a set, in batches: an n x 10 row-major array.
@@ -20,17 +21,7 @@ export function predictProbabilities(model: tf.LayersModel, set: ImageSet, batch
   return out;
 }
 
-/** Accuracy and mean cross-entropy of probabilities against labels. */
+/** Accuracy and mean cross-entropy of probabilities against labels (the evaluation stage's definitions). */
 export function accuracyAndLoss(probs: Float32Array, labels: Uint8Array): { accuracy: number; loss: number } {
-  let correct = 0;
-  let loss = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const row = probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
-    let best = 0;
-    for (let k = 1; k < NUM_CLASSES; k++) if (row[k] > row[best]) best = k;
-    if (best === labels[i]) correct++;
-    loss -= Math.log(Math.max(row[labels[i]], 1e-7));
-  }
-  const n = Math.max(1, labels.length);
-  return { accuracy: correct / n, loss: loss / n };
+  return { accuracy: accuracy(labels, argmaxRows(probs)), loss: meanCrossEntropy(probs, labels) };
 }
