@@ -1,6 +1,7 @@
 import { writeFileAtomic } from '../util/fs.js';
 import { createRng } from '../util/rng.js';
 import { IMAGE_SIZE, PIXELS, type ImageSet } from './types.js';
+import { escapeMarkup } from '../util/markup.js';
 
 export interface GridOptions {
   /** Label drawn at the start of each row, one per class. */
@@ -30,10 +31,6 @@ export function pickGridSamples(labels: Uint8Array, numClasses: number, perClass
 /** "7" for a digit, "7 Sneaker" for a named class. */
 function rowLabel(name: string, k: number): string {
   return name === String(k) ? name : `${k} ${name}`;
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** Nearest-neighbour upscale of one 28x28 image into a canvas of `width` bytes per row. */
@@ -104,9 +101,9 @@ export async function renderSampleGrid(set: ImageSet, options: GridOptions): Pro
 
   const labels = options.classNames.map((name, k) => {
     const y = layout.rowTop(k) + cell / 2 + fontSize * 0.35;
-    return `<text x="${labelWidth - 8}" y="${y}" text-anchor="end">${escapeXml(rowLabel(name, k))}</text>`;
+    return `<text x="${labelWidth - 8}" y="${y}" text-anchor="end">${escapeMarkup(rowLabel(name, k))}</text>`;
   });
-  const title = options.title ? `<text x="8" y="${fontSize + 4}">${escapeXml(options.title)}</text>` : '';
+  const title = options.title ? `<text x="8" y="${fontSize + 4}">${escapeMarkup(options.title)}</text>` : '';
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
     `<g font-family="${FONT}" font-size="${fontSize}" fill="#ffd24a">${title}${labels.join('')}</g></svg>`;

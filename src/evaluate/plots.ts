@@ -15,6 +15,7 @@ import { RUN_FILES } from '../model/run.js';
 import { readHistory, type EpochRecord } from '../train/history.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { CalibrationBin, ClassScores, ConfusedPair, WorstError } from './metrics.js';
+import { escapeMarkup } from '../util/markup.js';
 
 /** PNGs are rendered at twice the SVG's size, for sharp text on high-density screens. */
 export const PNG_SCALE = 2;
@@ -240,10 +241,6 @@ export interface GalleryItem {
 const TILE = 84;
 const CAPTION_LINE = 14;
 
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 /** One 28x28 image as a PNG, upscaled without smoothing so that pixels stay square. */
 async function tilePng(set: ImageSet, index: number): Promise<string> {
   const pixels = Buffer.from(set.images.subarray(index * PIXELS, (index + 1) * PIXELS));
@@ -270,7 +267,7 @@ export async function renderGallery(set: ImageSet, title: string, rows: { headin
   const parts: string[] = [];
   for (const row of rows) {
     if (row.heading) {
-      parts.push(`<text x="${pad}" y="${y + 14}" font-size="13" font-weight="bold">${escapeXml(row.heading)}</text>`);
+      parts.push(`<text x="${pad}" y="${y + 14}" font-size="13" font-weight="bold">${escapeMarkup(row.heading)}</text>`);
       y += headingH;
     }
     for (let start = 0; start < row.items.length; start += columns) {
@@ -280,7 +277,7 @@ export async function renderGallery(set: ImageSet, title: string, rows: { headin
         parts.push(`<image x="${x}" y="${y}" width="${TILE}" height="${TILE}" xlink:href="${await tilePng(set, item.index)}" style="image-rendering:pixelated"/>`);
         if (item.wrong) parts.push(`<rect x="${x - 1}" y="${y - 1}" width="${TILE + 2}" height="${TILE + 2}" fill="none" stroke="#d62728" stroke-width="2"/>`);
         item.lines.forEach((text, l) => {
-          parts.push(`<text x="${x}" y="${y + TILE + 14 + l * CAPTION_LINE}" font-size="11">${escapeXml(text)}</text>`);
+          parts.push(`<text x="${x}" y="${y + TILE + 14 + l * CAPTION_LINE}" font-size="11">${escapeMarkup(text)}</text>`);
         });
       }
       y += cellH;
@@ -291,8 +288,8 @@ export async function renderGallery(set: ImageSet, title: string, rows: { headin
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">` +
     `<rect width="${width}" height="${height}" fill="white"/>` +
-    `<text x="${pad}" y="22" font-size="15" font-weight="bold">${escapeXml(title)}</text>` +
-    (subtitle ? `<text x="${pad}" y="40" font-size="11" fill="#555">${escapeXml(subtitle)}</text>` : '') +
+    `<text x="${pad}" y="22" font-size="15" font-weight="bold">${escapeMarkup(title)}</text>` +
+    (subtitle ? `<text x="${pad}" y="40" font-size="11" fill="#555">${escapeMarkup(subtitle)}</text>` : '') +
     parts.join('') +
     '</svg>';
   return { svg, ...(await svgToPng(svg)) };

@@ -10,6 +10,7 @@ import { evaluateRun, readMetrics, type EvaluationReport, type EvaluationResult 
 import type { AverageScores } from './metrics.js';
 import { PLOT_NAMES, PNG_SCALE, readRunHistory, writePlots, type PlotFile } from './plots.js';
 import { reloadEvalData } from './source.js';
+import { escapeMarkup } from '../util/markup.js';
 
 export interface ReportOptions {
   /** An evaluation just made (with its pictures), e.g. by `npm start` after training: skips re-rendering. */
@@ -17,10 +18,6 @@ export interface ReportOptions {
 }
 
 export const REPORT_SECTIONS = ['headline', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'data', 'config'] as const;
-
-function escapeHtml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const fixed = (x: number, digits = 4) => x.toFixed(digits);
@@ -33,16 +30,16 @@ function duration(seconds: number): string {
 }
 
 function table(header: string[], rows: (string | number)[][], className = ''): string {
-  const head = header.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
-  const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(String(cell))}</td>`).join('')}</tr>`).join('\n');
+  const head = header.map((h) => `<th>${escapeMarkup(h)}</th>`).join('');
+  const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeMarkup(String(cell))}</td>`).join('')}</tr>`).join('\n');
   return `<table class="${className}"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
 async function inlinePicture(plot: PlotFile | undefined, alt: string, whenMissing = `No ${alt} picture.`): Promise<string> {
-  if (!plot) return whenMissing ? `<p class="missing">${escapeHtml(whenMissing)}</p>` : '';
+  if (!plot) return whenMissing ? `<p class="missing">${escapeMarkup(whenMissing)}</p>` : '';
   const png = await readFile(plot.pngPath);
   const width = png.readUInt32BE(16) / PNG_SCALE;
-  return `<figure><img alt="${escapeHtml(alt)}" width="${width}" src="data:image/png;base64,${png.toString('base64')}"></figure>`;
+  return `<figure><img alt="${escapeMarkup(alt)}" width="${width}" src="data:image/png;base64,${png.toString('base64')}"></figure>`;
 }
 
 function headline(meta: RunMetadata, m: EvaluationReport): string {
@@ -58,9 +55,9 @@ function headline(meta: RunMetadata, m: EvaluationReport): string {
   ];
   const verified = meta.data.files.filter((f) => f.verified).length;
   const versions = Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `<div class="cards">${cards.map(([k, v]) => `<div class="card"><div class="k">${escapeHtml(k)}</div><div class="v">${escapeHtml(v)}</div></div>`).join('')}</div>
-<p>Evaluated on ${escapeHtml(m.data)} with the ${escapeHtml(m.backend)} backend, ${escapeHtml(m.evaluatedAt)}. Run created ${escapeHtml(meta.createdAt)}${meta.finishedAt ? `, finished ${escapeHtml(meta.finishedAt)}` : ''}.</p>
-<p>Data: ${escapeHtml(meta.data.dataset)}, ${verified} of ${meta.data.files.length} files verified by SHA-256 (checksums under <a href="#data">Data and versions</a>). Versions: ${escapeHtml(versions)}.</p>`;
+  return `<div class="cards">${cards.map(([k, v]) => `<div class="card"><div class="k">${escapeMarkup(k)}</div><div class="v">${escapeMarkup(v)}</div></div>`).join('')}</div>
+<p>Evaluated on ${escapeMarkup(m.data)} with the ${escapeMarkup(m.backend)} backend, ${escapeMarkup(m.evaluatedAt)}. Run created ${escapeMarkup(meta.createdAt)}${meta.finishedAt ? `, finished ${escapeMarkup(meta.finishedAt)}` : ''}.</p>
+<p>Data: ${escapeMarkup(meta.data.dataset)}, ${verified} of ${meta.data.files.length} files verified by SHA-256 (checksums under <a href="#data">Data and versions</a>). Versions: ${escapeMarkup(versions)}.</p>`;
 }
 
 function averageRow(name: string, a: AverageScores, n: number): (string | number)[] {
@@ -86,10 +83,10 @@ function errorsTables(m: EvaluationReport): string {
 
 function dataSection(meta: RunMetadata): string {
   const files = table(['file', 'SHA-256', 'verified'], meta.data.files.map((f) => [f.name, f.sha256, f.verified ? 'yes' : 'no']), 'mono');
-  const counts = `<p>Dataset <b>${escapeHtml(meta.data.dataset)}</b> from ${escapeHtml(meta.data.source.kind)} (${escapeHtml(meta.data.source.location)}): ${meta.data.trainCount} training, ${meta.data.valCount} validation, ${meta.data.testCount} test images.</p>`;
+  const counts = `<p>Dataset <b>${escapeMarkup(meta.data.dataset)}</b> from ${escapeMarkup(meta.data.source.kind)} (${escapeMarkup(meta.data.source.location)}): ${meta.data.trainCount} training, ${meta.data.valCount} validation, ${meta.data.testCount} test images.</p>`;
   const versions = table(['library', 'version'], Object.entries(meta.versions).map(([k, v]) => [k, v]));
-  const prep = `<p>Preprocessing: ${escapeHtml(JSON.stringify(meta.preprocessing))}</p>`;
-  return `${counts}${files}${prep}<h3>Versions</h3>${versions}<p>Trained with the ${escapeHtml(meta.backend)} backend.</p>`;
+  const prep = `<p>Preprocessing: ${escapeMarkup(JSON.stringify(meta.preprocessing))}</p>`;
+  return `${counts}${files}${prep}<h3>Versions</h3>${versions}<p>Trained with the ${escapeMarkup(meta.backend)} backend.</p>`;
 }
 
 const CSS = `
@@ -122,14 +119,14 @@ export async function renderReportHtml(runDir: string, meta: RunMetadata, m: Eva
     calibration: ['Calibration', `<p>Expected calibration error <b>${pct(m.ece)}</b> over ${m.calibration.length} equal-width bins of confidence (the highest probability).</p>${await inlinePicture(plot(PLOT_NAMES.reliability), 'reliability diagram')}`],
     errors: ['Errors', `${errorsTables(m)}${await inlinePicture(plot(PLOT_NAMES.worstErrors), 'worst errors', 'No errors: every image was classified right.')}${await inlinePicture(plot(PLOT_NAMES.confusedPairs), 'most-confused pairs', '')}`],
     data: ['Data and versions', dataSection(meta)],
-    config: ['Config', `<pre>${escapeHtml(JSON.stringify(meta.config, null, 2))}</pre>`],
+    config: ['Config', `<pre>${escapeMarkup(JSON.stringify(meta.config, null, 2))}</pre>`],
   };
-  const nav = REPORT_SECTIONS.map((id) => `<a href="#${id}">${escapeHtml(sections[id][0])}</a>`).join('');
-  const body = REPORT_SECTIONS.map((id) => `<section id="${id}"><h2>${escapeHtml(sections[id][0])}</h2>\n${sections[id][1]}\n</section>`).join('\n');
+  const nav = REPORT_SECTIONS.map((id) => `<a href="#${id}">${escapeMarkup(sections[id][0])}</a>`).join('');
+  const body = REPORT_SECTIONS.map((id) => `<section id="${id}"><h2>${escapeMarkup(sections[id][0])}</h2>\n${sections[id][1]}\n</section>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escapeHtml(title)}</title><style>${CSS}</style></head>
-<body><h1>${escapeHtml(title)}</h1><p class="sub">${escapeHtml(meta.arch)} · ${pct(m.accuracy)} ${escapeHtml(m.split)} accuracy · ${escapeHtml(runDir)}</p>
+<title>${escapeMarkup(title)}</title><style>${CSS}</style></head>
+<body><h1>${escapeMarkup(title)}</h1><p class="sub">${escapeMarkup(meta.arch)} · ${pct(m.accuracy)} ${escapeMarkup(m.split)} accuracy · ${escapeMarkup(runDir)}</p>
 <nav>${nav}</nav>
 ${body}
 </body></html>

@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Stage } from './preprocess.js';
 import type { PredictionRow } from './files.js';
+import { escapeMarkup } from '../util/markup.js';
 
 const TILE = 140;
 const GAP = 8;
@@ -21,10 +22,6 @@ async function stageTile(stage: Stage): Promise<Buffer> {
     .toBuffer();
 }
 
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
-}
-
 export async function stagesStrip(stages: Stage[], title?: string): Promise<Uint8Array> {
   const { default: sharp } = await import('sharp');
   const width = stages.length * (TILE + GAP) + GAP;
@@ -32,9 +29,9 @@ export async function stagesStrip(stages: Stage[], title?: string): Promise<Uint
   const height = top + TILE + CAPTION + GAP;
   const tiles = await Promise.all(stages.map(stageTile));
   const captions = stages
-    .map((s, i) => `<text x="${GAP + i * (TILE + GAP) + TILE / 2}" y="${top + TILE + CAPTION - 4}" text-anchor="middle">${escapeXml(`${s.name} ${s.width}x${s.height}`)}</text>`)
+    .map((s, i) => `<text x="${GAP + i * (TILE + GAP) + TILE / 2}" y="${top + TILE + CAPTION - 4}" text-anchor="middle">${escapeMarkup(`${s.name} ${s.width}x${s.height}`)}</text>`)
     .join('');
-  const heading = title ? `<text x="${GAP}" y="${CAPTION}">${escapeXml(title)}</text>` : '';
+  const heading = title ? `<text x="${GAP}" y="${CAPTION}">${escapeMarkup(title)}</text>` : '';
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><g font-family="DejaVu Sans, sans-serif" font-size="12" fill="#ddd">${heading}${captions}</g></svg>`;
   const png = await sharp({ create: { width, height, channels: 3, background: { r: 24, g: 24, b: 32 } } })
     .composite([

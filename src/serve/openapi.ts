@@ -1,3 +1,4 @@
+import { escapeMarkup } from '../util/markup.js';
 import { VERSION } from '../version.js';
 
 const prediction = {
@@ -91,19 +92,17 @@ export const OPENAPI = {
   },
 };
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-
 /** A self-contained page listing the endpoints of OPENAPI. */
 export function docsPage(): string {
   const rows = Object.entries(OPENAPI.paths).flatMap(([path, methods]) =>
     Object.entries(methods as Record<string, { summary: string; requestBody?: { content: Record<string, unknown> }; responses: Record<string, unknown> }>).map(
       ([method, op]) =>
-        `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(op.summary)}</td><td>${op.requestBody ? Object.keys(op.requestBody.content).map((c) => `<code>${c}</code>`).join(' ') : ''}</td><td>${Object.keys(op.responses).join(', ')}</td></tr>`,
+        `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escapeMarkup(path)}</code></td><td>${escapeMarkup(op.summary)}</td><td>${op.requestBody ? Object.keys(op.requestBody.content).map((c) => `<code>${c}</code>`).join(' ') : ''}</td><td>${Object.keys(op.responses).join(', ')}</td></tr>`,
     ),
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>mnist-cnn API</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head>
-<body><h1>mnist-cnn API</h1><p>${escape(OPENAPI.info.description)} The machine-readable document is at <a href="/openapi.json">/openapi.json</a>; the draw-a-digit page is at <a href="/">/</a>.</p>
+<body><h1>mnist-cnn API</h1><p>${escapeMarkup(OPENAPI.info.description)} The machine-readable document is at <a href="/openapi.json">/openapi.json</a>; the draw-a-digit page is at <a href="/">/</a>.</p>
 <table><thead><tr><th>method</th><th>path</th><th>what</th><th>bodies</th><th>statuses</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>
 <h2>Examples</h2><pre>curl -s --data-binary @digit.png -H 'Content-Type: image/png' http://127.0.0.1:3000/v1/predict
 curl -s -F file=@digit.jpg http://127.0.0.1:3000/v1/predict
