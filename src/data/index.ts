@@ -1,5 +1,6 @@
 export * from './types.js';
 export * from './idx.js';
+export * from './idx-file.js';
 export * from './checksums.js';
 export * from './load.js';
 export * from './split.js';

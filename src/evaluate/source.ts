@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadMnist } from '../data/load.js';
-import { parseIdxImages, parseIdxLabels } from '../data/idx.js';
+import { readIdxImageFile } from '../data/idx-file.js';
 import { takeIndices } from '../data/split.js';
 import type { DatasetName, ImageSet } from '../data/types.js';
 import type { RunMetadata } from '../model/run.js';
@@ -61,23 +61,6 @@ export async function readValIndices(runDir: string, trainCount: number): Promis
   return indices as number[];
 }
 
-/** The labels file beside an IDX images file: `t10k-images-idx3-ubyte` → `t10k-labels-idx1-ubyte`. */
-export function labelsFileFor(imagesPath: string): string {
-  const name = basename(imagesPath);
-  const labels = name.replace(/images/i, (m) => (m === 'IMAGES' ? 'LABELS' : 'labels')).replace(/idx3/, 'idx1');
-  if (labels === name) throw new UserError(`${imagesPath}: cannot tell its labels file (expected a name with "images" in it, like t10k-images-idx3-ubyte)`, imagesPath);
-  return join(dirname(imagesPath), labels);
-}
-
-async function readIdxPair(imagesPath: string): Promise<ImageSet> {
-  const labelsPath = labelsFileFor(imagesPath);
-  if (!existsSync(labelsPath)) throw new UserError(`${labelsPath} is missing: the labels of ${imagesPath} must be beside it`, labelsPath);
-  const { count, images } = parseIdxImages(new Uint8Array(await readFile(imagesPath)), imagesPath);
-  const labels = parseIdxLabels(new Uint8Array(await readFile(labelsPath)), labelsPath);
-  if (labels.length !== count) throw new DataError(labelsPath, `has ${labels.length} labels but ${imagesPath} has ${count} images`);
-  return { images, labels, count };
-}
-
 /**
  * A labelled set from a path the data layer reads: an IDX images file (labels beside it), a CSV
  * (Kaggle's `label,pixel0..pixel783`) or a folder of class folders `0/`..`9/`. CSV and folders
@@ -95,7 +78,8 @@ export async function readLabelledPath(path: string): Promise<ImageSet> {
     const { readLabelledDigitCsv } = await import('../data/csv.js');
     return readLabelledDigitCsv(full);
   }
-  return readIdxPair(full);
+  const { images, labels, count } = await readIdxImageFile(full, { requireLabels: true });
+  return { images, labels: labels!, count };
 }
 
 /** The images to evaluate a run on: its dataset's test split, its validation split, or a path. */

@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
-import { parseIdxImages, parseIdxLabels } from '../data/idx.js';
+import { basename, extname, join } from 'node:path';
+import { readIdxImageFile } from '../data/idx-file.js';
 import { readDigitCsv } from '../data/csv.js';
 import { UserError } from '../util/errors.js';
 import { decodeImage, IMAGE_EXTENSIONS } from './decode.js';
@@ -185,23 +185,8 @@ async function readCsvRows(path: string, spec: PreprocessSpec, explain?: boolean
 }
 
 async function readIdxRows(path: string, spec: PreprocessSpec, explain?: boolean): Promise<PendingRow[]> {
-  const { count, images } = parseIdxImages(await readBytes(path), path);
-  const labelsPath = labelsBeside(path);
-  let labels: Uint8Array | undefined;
-  if (labelsPath) {
-    labels = parseIdxLabels(await readBytes(labelsPath), labelsPath);
-    if (labels.length !== count) throw new UserError(`${labelsPath}: has ${labels.length} labels for the ${count} images of ${path}`, labelsPath);
-  }
+  const { count, images, labels } = await readIdxImageFile(path);
   return mnistRows(path, { kind: 'idx', images, count, labels }, spec, explain);
-}
-
-/** t10k-images-idx3-ubyte(.gz) → t10k-labels-idx1-ubyte(.gz), when that file exists. */
-export function labelsBeside(imagesPath: string): string | undefined {
-  const name = basename(imagesPath);
-  const labelsName = name.replace(/images([-._]idx)3/, 'labels$11');
-  if (labelsName === name) return undefined;
-  const base = labelsName.replace(/\.gz$/, '');
-  return [base, `${base}.gz`].map((n) => join(dirname(imagesPath), n)).find((p) => existsSync(p));
 }
 
 // ---------------------------------------------------------------------------- summaries
