@@ -52,6 +52,42 @@ test('one-cycle warms up from lr/25 to lr, then anneals to near zero; step and c
   assert.ok(Math.abs(learningRateAt(50, 101, 10, cosine) - 0.005) < 1e-12);
 });
 
+/** augmentImage written the plain way: every output pixel mapped back and sampled on its own. */
+function referenceAugment(src: Uint8Array, out: Float32Array, rng: ReturnType<typeof createRng>, b: { maxShift: number; maxRotation: number; maxScale: number }): void {
+  const angle = ((rng.next() * 2 - 1) * b.maxRotation * Math.PI) / 180;
+  const scale = 1 + (rng.next() * 2 - 1) * b.maxScale;
+  const dx = (rng.next() * 2 - 1) * b.maxShift;
+  const dy = (rng.next() * 2 - 1) * b.maxShift;
+  const at = (x: number, y: number) => (x < 0 || y < 0 || x > 27 || y > 27 ? 0 : src[y * 28 + x]);
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      const ox = x - 13.5 - dx;
+      const oy = y - 13.5 - dy;
+      const sx = (Math.cos(angle) * ox + Math.sin(angle) * oy) / scale + 13.5;
+      const sy = (-Math.sin(angle) * ox + Math.cos(angle) * oy) / scale + 13.5;
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      const top = at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx;
+      const bottom = at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx;
+      out[y * 28 + x] = top * (1 - fy) + bottom * fy;
+    }
+  }
+}
+
+test('augmentation matches a plain per-pixel affine warp with bilinear sampling, edges included', () => {
+  const image = new Uint8Array(784).map((_, i) => (i * 37) % 256); // ink up to the borders
+  const fast = new Float32Array(784);
+  const plain = new Float32Array(784);
+  const bounds = { maxShift: 3, maxRotation: 30, maxScale: 0.25 };
+  for (let seed = 1; seed <= 50; seed++) {
+    augmentImage(image, 0, fast, createRng(seed), bounds);
+    referenceAugment(image, plain, createRng(seed), bounds);
+    fast.forEach((v, i) => assert.ok(Math.abs(v - plain[i]) < 1e-3, `seed ${seed}, pixel ${i}: ${v} vs ${plain[i]}`));
+  }
+});
+
 test('augmentation with zero bounds is the identity; a pure shift moves the ink by that many pixels', () => {
   const image = new Uint8Array(784);
   image[10 * 28 + 12] = 200;
