@@ -6,6 +6,7 @@ import { registerTrain } from './commands/train.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
+import { registerEnsemble } from './commands/ensemble.js';
 
 /** The CLI is a thin shell: each command parses flags and calls the library. */
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerPredict(program);
   registerServe(program);
+  registerEnsemble(program);
   // Every subcommand rejects unknown flags and extra arguments.
   for (const command of program.commands) command.allowExcessArguments(false);
   return program;

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { NUM_CLASSES, type ImageSet } from '../data/types.js';
-import { predictProbabilities } from '../model/infer.js';
+import { DEFAULT_INFER_BATCH, predictProbabilities } from '../model/infer.js';
 import { loadModel } from '../model/io.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
 import { UserError } from '../util/errors.js';
@@ -28,6 +28,8 @@ export interface EvaluationReport extends ClassificationMetrics {
   data: string;
   source: EvalSource;
   classNames: string[];
+  /** Probabilities averaged over shifted views of each image (test-time augmentation); absent in older metrics.json. */
+  tta?: boolean;
 }
 
 export interface EvaluateOptions {
@@ -37,12 +39,14 @@ export interface EvaluateOptions {
   data?: string;
   /** Where metrics.json and plots/ go (default: the run folder). */
   out?: string;
-  /** Images per inference batch (default: the run's evalBatchSize, else 512). */
+  /** Images per inference batch (default: the run's evalBatchSize, else DEFAULT_INFER_BATCH). */
   batchSize?: number;
   /** Render the pictures into OUT/plots (default true). */
   plots?: boolean;
   /** Write metrics.json, plots and metadata.json's `test` (default true); false only computes. */
   write?: boolean;
+  /** Test-time augmentation: average each image's probabilities over it and its one-pixel shifts (5x the time). */
+  tta?: boolean;
   /** A model already in memory (right after training); default: the run's model.json + weights.bin. */
   model?: tf.LayersModel;
 }
@@ -71,7 +75,7 @@ function checkModelShape(model: tf.LayersModel, dir: string, classes: number): v
 }
 
 function evalBatchSize(meta: RunMetadata, options: EvaluateOptions): number {
-  const size = options.batchSize ?? (typeof meta.config?.evalBatchSize === 'number' ? meta.config.evalBatchSize : 512);
+  const size = options.batchSize ?? (typeof meta.config?.evalBatchSize === 'number' ? meta.config.evalBatchSize : DEFAULT_INFER_BATCH);
   if (!Number.isInteger(size) || size < 1) throw new UserError(`batch size must be a whole number >= 1, got ${size}`);
   return size;
 }
@@ -91,11 +95,12 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     checkModelShape(model, dir, meta.classNames?.length || NUM_CLASSES);
     data = await loadEvalData(dir, meta, { split: options.split, data: options.data });
     if (data.set.count === 0) throw new UserError(`${data.description}: no images to evaluate`);
-    probs = predictProbabilities(model, data.set, evalBatchSize(meta, options));
+    probs = predictProbabilities(model, data.set, evalBatchSize(meta, options), { tta: options.tta });
   } finally {
     if (!options.model) model.dispose();
   }
   const split = options.data ? 'data' : (options.split ?? 'test');
+  const tta = options.tta === true;
   const metrics: EvaluationReport = {
     format: METRICS_FORMAT,
     formatVersion: 1,
@@ -107,13 +112,17 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     data: data.description,
     source: data.source,
     classNames: meta.classNames,
+    tta,
     ...computeMetrics(probs, data.set.labels),
   };
   const outDir = options.out ? resolve(options.out) : dir;
   const result: EvaluationResult = { runDir: dir, outDir, metrics, set: data.set, plots: [] };
   if (options.write === false) return result;
   await writeJsonAtomic(join(outDir, RUN_FILES.metrics), metrics);
-  if (split === 'test') await writeMetadata(dir, { ...meta, test: { accuracy: metrics.accuracy, loss: metrics.loss, n: metrics.n } });
+  if (split === 'test') {
+    const test = { accuracy: metrics.accuracy, loss: metrics.loss, n: metrics.n, ...(tta ? { tta } : {}) };
+    await writeMetadata(dir, { ...meta, test });
+  }
   if (options.plots !== false) {
     // Imported here: vega, vega-lite and sharp are heavy, and only pictures need them.
     const { readRunHistory, writePlots } = await import('./plots.js');

@@ -59,8 +59,11 @@ export interface RunMetadata {
   bestEpoch: number;
   bestValAccuracy: number;
   trainingSeconds: number;
-  /** Test-set figures, once evaluated. */
-  test?: { accuracy: number; loss: number; n: number };
+  /** Test-set figures, once evaluated; `tta` when with test-time augmentation. */
+  test?: { accuracy: number; loss: number; n: number; tta?: boolean };
+  /** An ensemble (arch 'ensemble'): the run folders it averages, and their seeds. */
+  members?: string[];
+  memberSeeds?: number[];
 }
 
 /** `runs/latest` or any run folder → its real path; a clear error when it is not a run folder. */

@@ -14,6 +14,7 @@ interface EvaluateFlags {
   data?: string;
   json?: boolean;
   out?: string;
+  tta?: boolean;
   backend: BackendName;
 }
 
@@ -26,17 +27,19 @@ export function registerEvaluate(program: Command): void {
     .option('--data <path>', 'evaluate on a labelled dataset instead: IDX images file (labels beside it), CSV or class folder')
     .option('--json', 'print the metrics as one JSON object')
     .option('--out <dir>', 'folder for metrics.json and plots/ (default: the run folder)')
+    .option('--tta', 'test-time augmentation: average each image\'s probabilities over it and its 4 one-pixel shifts (5x the time)')
     .addOption(backendOption())
     .action(async (runDir: string, flags: EvaluateFlags) => {
       await startBackend(flags.backend);
       const { evaluateRun } = await import('../../evaluate/evaluate.js');
-      const { metrics, outDir } = await evaluateRun(runDir, { split: flags.split, data: flags.data, out: flags.out });
+      const { metrics, outDir } = await evaluateRun(runDir, { split: flags.split, data: flags.data, out: flags.out, tta: flags.tta });
       if (flags.json) {
         console.log(JSON.stringify(metrics, null, 2));
         return;
       }
       const { formatSummary } = await import('../../evaluate/format.js');
       console.log(formatSummary(metrics));
+      if (metrics.tta) console.log('(test-time augmentation: each image averaged with its 4 one-pixel shifts)');
       console.log(`\nwrote ${outDir}/metrics.json and ${outDir}/plots/`);
     });
 

@@ -1,0 +1,30 @@
+import { Option, type Command } from 'commander';
+import type { BackendName } from '../../backend/index.js';
+
+interface EnsembleFlags {
+  out: string;
+  json?: boolean;
+  backend: BackendName;
+}
+
+export function registerEnsemble(program: Command): void {
+  program
+    .command('ensemble')
+    .description('average the models of two or more runs into a new run folder (to evaluate, predict and serve like any run)')
+    .argument('<run-dirs...>', 'two or more run folders trained on the same dataset')
+    .requiredOption('--out <dir>', 'the new run folder (must not hold a run yet)')
+    .option('--json', 'print the new run\'s metadata as one JSON object')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow']).default('wasm'))
+    .action(async (runDirs: string[], flags: EnsembleFlags) => {
+      const { initBackend } = await import('../../backend/index.js');
+      await initBackend(flags.backend);
+      const { buildEnsembleRun } = await import('../../model/ensemble.js');
+      const { dir, metadata } = await buildEnsembleRun(runDirs, flags.out);
+      if (flags.json) {
+        console.log(JSON.stringify({ dir, ...metadata }, null, 2));
+        return;
+      }
+      console.log(`wrote ${dir}: an ensemble of ${runDirs.length} runs, ${metadata.params.toLocaleString('en-US')} parameters`);
+      console.log(`evaluate it with: mnist-cnn evaluate ${dir}`);
+    });
+}
