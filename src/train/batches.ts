@@ -12,9 +12,10 @@ export class BatchFiller {
   readonly y: Int32Array;
   private readonly scratch = new Float32Array(PIXELS);
 
-  constructor(readonly maxBatch: number) {
-    this.x = new Float32Array(maxBatch * PIXELS);
-    this.y = new Int32Array(maxBatch);
+  /** `buffers`: fill these instead of fresh ones (e.g. shared with training threads). */
+  constructor(readonly maxBatch: number, buffers?: { x: Float32Array; y: Int32Array }) {
+    this.x = buffers?.x ?? new Float32Array(maxBatch * PIXELS);
+    this.y = buffers?.y ?? new Int32Array(maxBatch);
   }
 
   /** Fill from `order[start..end)`; with `augment`, each image gets a random distortion. Returns the batch size. */

@@ -3,11 +3,12 @@ import { mkdir, rm, symlink, rename, readlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/index.js';
+import { ModelReplicas } from '../backend/replicas.js';
 import { loadMnist } from '../data/load.js';
 import { seededSplitIndices, takeIndices } from '../data/split.js';
-import { NUM_CLASSES, PIXELS, type Dataset } from '../data/types.js';
-import { buildModel, INPUT_SHAPE, logitsModel } from '../model/architectures.js';
-import { accuracyAndLoss, predictProbabilities } from '../model/infer.js';
+import type { Dataset } from '../data/types.js';
+import { buildModel, INPUT_SHAPE } from '../model/architectures.js';
+import { accuracyAndLoss, predictInParallel } from '../model/infer.js';
 import { loadModel, saveModel } from '../model/io.js';
 import { DEFAULT_RUNS_DIR, LATEST_LINK, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
 import { PREPROCESS_SPEC } from '../predict/preprocess.js';
@@ -45,7 +46,7 @@ export interface TrainOptions {
    * Called after every optimizer step with the model being trained; returning 'stop' ends the
    * run there (no checkpoint). The benchmark uses it to time a run to a target accuracy.
    */
-  afterStep?: (info: { model: tf.LayersModel; epoch: number; batch: number; step: number; batchesPerEpoch: number }) => 'stop' | void;
+  afterStep?: (info: { model: tf.LayersModel; replicas: ModelReplicas; epoch: number; batch: number; step: number; batchesPerEpoch: number }) => 'stop' | void | Promise<'stop' | void>;
 }
 
 export interface TrainResult {
@@ -111,6 +112,11 @@ function reseedDropout(model: tf.LayersModel, seed: number, epoch: number, batch
   });
 }
 
+/** The dropout seeds of another training thread's part of the batch (thread 0 uses reseedDropout's). */
+function dropoutSeedsOfThread(model: tf.LayersModel, seed: number, epoch: number, batch: number, thread: number): number[] {
+  return model.layers.flatMap((layer, i) => (layer.getClassName() === 'Dropout' ? [deriveSeed(seed, STREAM.dropout, epoch, batch, i, thread)] : []));
+}
+
 /**
  * Load saved optimizer state. Adam's setWeights recomputes beta^(t+1) with pow, while a run that
  * never stopped got there by t float32 multiplications; the two differ in the last bit, enough to
@@ -167,7 +173,6 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
     model = buildModel(config.arch, deriveSeed(config.seed, STREAM.init));
     state = freshState();
   }
-  const net = logitsModel(model);
   const batchesPerEpoch = Math.ceil(trainSet.count / config.batchSize);
   const totalSteps = batchesPerEpoch * config.epochs;
   const createdAt = new Date().toISOString();
@@ -208,93 +213,99 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
     resumedAt: checkpointDir ? { epoch: state.epoch, batch: state.batch } : undefined,
   });
 
-  const filler = new BatchFiller(config.batchSize);
+  const replicas = await ModelReplicas.start(model, { threads: config.threads, backend, maxBatch: Math.max(config.batchSize, config.evalBatchSize) });
+  const filler = new BatchFiller(config.batchSize, replicas.batch);
   let interrupted = false;
   let stoppedEarly = false;
-  const inputShapeFor = (n: number): [number, number, number, number] => [n, ...INPUT_SHAPE];
-
-  epochs: for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
-    const order = createRng(deriveSeed(config.seed, STREAM.shuffle, epoch)).shuffle(identityOrder(trainSet.count));
-    const epochStart = performance.now() - state.partial.seconds * 1000;
-    for (let batch = state.batch; batch < batchesPerEpoch; batch++) {
-      const lr = learningRateAt(state.step, totalSteps, batchesPerEpoch, config);
-      setLearningRate(optimizer, lr);
-      const start = batch * config.batchSize;
-      const end = Math.min(trainSet.count, start + config.batchSize);
-      const augment = config.augment ? { rng: createRng(deriveSeed(config.seed, STREAM.augment, epoch, batch)), bounds: config } : undefined;
-      const n = filler.fill(trainSet, order, start, end, augment);
-      reseedDropout(model, config.seed, epoch, batch);
-      const { loss, correct } = trainStep(net, optimizer, filler, n, config.labelSmoothing, inputShapeFor(n));
-      if (!Number.isFinite(loss)) {
-        throw new TrainingError(`training diverged: the loss is ${loss} at epoch ${epoch + 1}, batch ${batch + 1} (try a lower --lr)`);
+  try {
+    epochs: for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
+      const order = createRng(deriveSeed(config.seed, STREAM.shuffle, epoch)).shuffle(identityOrder(trainSet.count));
+      const epochStart = performance.now() - state.partial.seconds * 1000;
+      for (let batch = state.batch; batch < batchesPerEpoch; batch++) {
+        const lr = learningRateAt(state.step, totalSteps, batchesPerEpoch, config);
+        setLearningRate(optimizer, lr);
+        const start = batch * config.batchSize;
+        const end = Math.min(trainSet.count, start + config.batchSize);
+        const augment = config.augment ? { rng: createRng(deriveSeed(config.seed, STREAM.augment, epoch, batch)), bounds: config } : undefined;
+        const n = filler.fill(trainSet, order, start, end, augment);
+        reseedDropout(model, config.seed, epoch, batch);
+        const step = await replicas.step(n, optimizer, config.labelSmoothing, (thread) => dropoutSeedsOfThread(model, config.seed, epoch, batch, thread));
+        // A NaN in either loss is reported as NaN.
+        const loss = Number.isFinite(step.smoothedLoss) ? step.loss : step.smoothedLoss;
+        const correct = step.correct;
+        if (!Number.isFinite(loss)) {
+          throw new TrainingError(`training diverged: the loss is ${loss} at epoch ${epoch + 1}, batch ${batch + 1} (try a lower --lr)`);
+        }
+        state.step++;
+        state.batch = batch + 1;
+        state.partial.loss += loss * n;
+        state.partial.correct += correct;
+        state.partial.seen += n;
+        const elapsed = (performance.now() - epochStart) / 1000;
+        reporter.batch({ epoch, epochs: config.epochs, batch, batches: batchesPerEpoch, loss: state.partial.loss / state.partial.seen, imagesPerSecond: state.partial.seen / Math.max(elapsed, 1e-9) });
+        if ((await options.afterStep?.({ model, replicas, epoch, batch, step: state.step, batchesPerEpoch })) === 'stop') {
+          interrupted = true;
+          break epochs;
+        }
+        const stopRequested = options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps);
+        if (stopRequested && state.batch < batchesPerEpoch) {
+          state.partial.seconds = elapsed;
+          await saveCheckpoint(join(dir, RUN_FILES.checkpoint), model, optimizer, state);
+          reporter.notice(`stopped at epoch ${epoch + 1}, batch ${batch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`);
+          interrupted = true;
+          break epochs;
+        }
       }
-      state.step++;
-      state.batch = batch + 1;
-      state.partial.loss += loss * n;
-      state.partial.correct += correct;
-      state.partial.seen += n;
-      const elapsed = (performance.now() - epochStart) / 1000;
-      reporter.batch({ epoch, epochs: config.epochs, batch, batches: batchesPerEpoch, loss: state.partial.loss / state.partial.seen, imagesPerSecond: state.partial.seen / Math.max(elapsed, 1e-9) });
-      if (options.afterStep?.({ model, epoch, batch, step: state.step, batchesPerEpoch }) === 'stop') {
+
+      const trainSeconds = (performance.now() - epochStart) / 1000;
+      const val = valSet.count > 0 ? accuracyAndLoss(await predictInParallel(replicas, valSet, config.evalBatchSize), valSet.labels) : null;
+      // (On wasm, ReLU turns a NaN into 0, so NaN batch-norm statistics show as chance-level
+      // accuracy rather than here; backends that propagate NaN are caught.)
+      if (val && !Number.isFinite(val.loss)) {
+        throw new TrainingError(`training diverged: the validation loss is ${val.loss} after epoch ${epoch + 1}`);
+      }
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        loss: state.partial.loss / state.partial.seen,
+        accuracy: state.partial.correct / state.partial.seen,
+        val_loss: val?.loss ?? null,
+        val_accuracy: val?.accuracy ?? null,
+        lr: learningRateAt(Math.max(0, state.step - 1), totalSteps, batchesPerEpoch, config),
+        seconds: trainSeconds,
+      };
+      const score = val?.accuracy ?? record.accuracy;
+      const best = score > state.bestValAccuracy;
+      if (best) {
+        state.bestValAccuracy = score;
+        state.bestEpoch = epoch + 1;
+        state.epochsWithoutImprovement = 0;
+        await saveModel(model, dir);
+      } else {
+        state.epochsWithoutImprovement++;
+      }
+      state.history.push(record);
+      state.trainingSeconds += trainSeconds;
+      state.epoch = epoch + 1;
+      state.batch = 0;
+      state.partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
+      await writeFileAtomic(join(dir, RUN_FILES.history), historyToCsv(state.history));
+      await saveCheckpoint(join(dir, RUN_FILES.checkpoint), model, optimizer, state);
+      await writeMetadata(dir, metadata());
+      reporter.epoch({ ...record, best });
+
+      if (config.earlyStopping > 0 && state.epochsWithoutImprovement >= config.earlyStopping && epoch + 1 < config.epochs) {
+        reporter.notice(`early stopping: validation accuracy has not improved for ${config.earlyStopping} epochs`);
+        stoppedEarly = true;
+        break;
+      }
+      if (options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps && epoch + 1 < config.epochs)) {
+        reporter.notice(`stopped after epoch ${epoch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`);
         interrupted = true;
-        break epochs;
-      }
-      const stopRequested = options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps);
-      if (stopRequested && state.batch < batchesPerEpoch) {
-        state.partial.seconds = elapsed;
-        await saveCheckpoint(join(dir, RUN_FILES.checkpoint), model, optimizer, state);
-        reporter.notice(`stopped at epoch ${epoch + 1}, batch ${batch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`);
-        interrupted = true;
-        break epochs;
+        break;
       }
     }
-
-    const trainSeconds = (performance.now() - epochStart) / 1000;
-    const val = valSet.count > 0 ? accuracyAndLoss(predictProbabilities(model, valSet, config.evalBatchSize), valSet.labels) : null;
-    // (On wasm, ReLU turns a NaN into 0, so NaN batch-norm statistics show as chance-level
-    // accuracy rather than here; backends that propagate NaN are caught.)
-    if (val && !Number.isFinite(val.loss)) {
-      throw new TrainingError(`training diverged: the validation loss is ${val.loss} after epoch ${epoch + 1}`);
-    }
-    const record: EpochRecord = {
-      epoch: epoch + 1,
-      loss: state.partial.loss / state.partial.seen,
-      accuracy: state.partial.correct / state.partial.seen,
-      val_loss: val?.loss ?? null,
-      val_accuracy: val?.accuracy ?? null,
-      lr: learningRateAt(Math.max(0, state.step - 1), totalSteps, batchesPerEpoch, config),
-      seconds: trainSeconds,
-    };
-    const score = val?.accuracy ?? record.accuracy;
-    const best = score > state.bestValAccuracy;
-    if (best) {
-      state.bestValAccuracy = score;
-      state.bestEpoch = epoch + 1;
-      state.epochsWithoutImprovement = 0;
-      await saveModel(model, dir);
-    } else {
-      state.epochsWithoutImprovement++;
-    }
-    state.history.push(record);
-    state.trainingSeconds += trainSeconds;
-    state.epoch = epoch + 1;
-    state.batch = 0;
-    state.partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
-    await writeFileAtomic(join(dir, RUN_FILES.history), historyToCsv(state.history));
-    await saveCheckpoint(join(dir, RUN_FILES.checkpoint), model, optimizer, state);
-    await writeMetadata(dir, metadata());
-    reporter.epoch({ ...record, best });
-
-    if (config.earlyStopping > 0 && state.epochsWithoutImprovement >= config.earlyStopping && epoch + 1 < config.epochs) {
-      reporter.notice(`early stopping: validation accuracy has not improved for ${config.earlyStopping} epochs`);
-      stoppedEarly = true;
-      break;
-    }
-    if (options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps && epoch + 1 < config.epochs)) {
-      reporter.notice(`stopped after epoch ${epoch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`);
-      interrupted = true;
-      break;
-    }
+  } finally {
+    await replicas.close();
   }
   reporter.end();
   optimizer.dispose();
@@ -308,35 +319,6 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   model.dispose();
   const bestModel = existsSync(join(dir, 'model.json')) ? await loadModel(dir) : buildModel(config.arch, deriveSeed(config.seed, STREAM.init));
   return { dir, metadata: meta, history: state.history, interrupted, model: bestModel, data };
-}
-
-/**
- * One optimizer step on the batch in `filler`. Returns the mean plain cross-entropy (comparable
- * with val_loss; the label-smoothed loss that drives the gradients sits higher) and the number
- * of correct answers. A NaN in either loss is reported as NaN.
- */
-function trainStep(net: tf.LayersModel, optimizer: tf.Optimizer, filler: BatchFiller, n: number, labelSmoothing: number, shape: [number, number, number, number]): { loss: number; correct: number } {
-  let stats: tf.Tensor | undefined;
-  const smoothedLoss = tf.tidy(() => {
-    const xs = tf.tensor4d(filler.x.subarray(0, n * PIXELS), shape);
-    const labels = tf.tensor1d(filler.y.subarray(0, n), 'int32');
-    const ys = tf.oneHot(labels, NUM_CLASSES);
-    return optimizer.minimize(() => {
-      const logits = net.apply(xs, { training: true }) as tf.Tensor2D;
-      // Read out alongside the step: [plain cross-entropy, correct answers].
-      stats = tf.keep(
-        tf.stack([
-          tf.losses.softmaxCrossEntropy(ys, logits), // off the path to the returned loss: no gradient
-          tf.cast(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')), 'float32'),
-        ]),
-      );
-      return tf.losses.softmaxCrossEntropy(ys, logits, undefined, labelSmoothing) as tf.Scalar;
-    }, true) as tf.Scalar;
-  });
-  const [plain, correct] = stats!.dataSync();
-  const smoothed = smoothedLoss.dataSync()[0];
-  tf.dispose([smoothedLoss, stats!]);
-  return { loss: Number.isFinite(smoothed) ? plain : smoothed, correct };
 }
 
 /** runs/latest → the newest run (a relative symlink, replaced atomically). */

@@ -17,6 +17,7 @@ const EXPECTED_PARAMS: Record<string, number> = {
   lenet5: 156 + 2416 + 48120 + 10164 + 850,
   keras: 320 + 18496 + 16010,
   default: 320 + 18432 + 256 + 401408 + 512 + 1290,
+  compact: 160 + 4608 + 128 + 200704 + 512 + 1290,
 };
 
 for (const arch of ARCHITECTURES) {

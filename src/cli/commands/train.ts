@@ -19,7 +19,7 @@ const CONFIG_FLAGS: [string, keyof TrainConfig][] = [
   ['valCount', 'valCount'], ['epochs', 'epochs'], ['batchSize', 'batchSize'], ['optimizer', 'optimizer'], ['lr', 'lr'],
   ['momentum', 'momentum'], ['schedule', 'schedule'], ['stepEpochs', 'stepEpochs'], ['gamma', 'gamma'], ['warmup', 'warmup'],
   ['labelSmoothing', 'labelSmoothing'], ['augment', 'augment'], ['maxShift', 'maxShift'], ['maxRotation', 'maxRotation'],
-  ['maxScale', 'maxScale'], ['earlyStopping', 'earlyStopping'], ['seed', 'seed'], ['backend', 'backend'], ['evalBatchSize', 'evalBatchSize'],
+  ['maxScale', 'maxScale'], ['earlyStopping', 'earlyStopping'], ['seed', 'seed'], ['backend', 'backend'], ['evalBatchSize', 'evalBatchSize'], ['threads', 'threads'],
 ];
 
 function addTrainingOptions(command: Command): Command {
@@ -51,6 +51,7 @@ function addTrainingOptions(command: Command): Command {
     .option('--seed <n>', 'random seed', number)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow']))
     .option('--eval-batch-size <n>', 'batch size for evaluation', number)
+    .option('--threads <n>', 'threads sharing each batch, one per core (data-parallel)', number)
     .option('--out <dir>', 'run folder (default: runs/<timestamp>-<arch>)')
     .option('--quiet', 'print nothing but errors')
     .option('--json', 'print one JSON object per epoch');

@@ -1,0 +1,222 @@
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { NUM_CLASSES, PIXELS } from '../data/types.js';
+import { INPUT_SHAPE, logitsModel } from '../model/architectures.js';
+import { partGradients, trainableVariables } from '../train/step.js';
+import type { BackendName } from './index.js';
+
+/** What a replica worker is started with: the model's topology and the shared memory it works through. */
+export interface ReplicaInit {
+  topology: object;
+  backend: BackendName;
+  /** The batch (images and labels) that the main thread fills; every thread reads its rows. */
+  x: SharedArrayBuffer;
+  y: SharedArrayBuffer;
+  /** All of the model's weights (model.weights order), published by the main thread. */
+  weights: SharedArrayBuffer;
+  /** This worker's results: gradients (trainable weights order) or probabilities (its rows). */
+  output: SharedArrayBuffer;
+}
+export type ReplicaTask =
+  | { type: 'gradients'; loadWeights: boolean; from: number; to: number; share: number; labelSmoothing: number; dropoutSeeds: number[] }
+  | { type: 'predict'; loadWeights: boolean; from: number; to: number };
+export type ReplicaReply =
+  | { type: 'ready' }
+  | { type: 'done'; plainLossSum: number; correct: number; smoothedLoss: number }
+  | { type: 'error'; message: string };
+
+export interface StepResult {
+  /** Mean plain cross-entropy of the batch (comparable with val_loss). */
+  loss: number;
+  /** The label-smoothed loss that drove the gradients (NaN when training diverged). */
+  smoothedLoss: number;
+  correct: number;
+}
+
+const sizeOf = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+
+/** Rows [from, to) of thread k of `threads` in a batch of n. */
+export function batchPart(n: number, threads: number, k: number): { from: number; to: number } {
+  return { from: Math.floor((k * n) / threads), to: Math.floor(((k + 1) * n) / threads) };
+}
+
+/**
+ * A model on several threads: the main thread's model plus threads - 1 workers, each with its
+ * own wasm backend (tfjs runs one backend on one core in Node) and a replica of the model. Work
+ * on a batch is split by rows. Training is data-parallel: every thread computes the gradients
+ * of its rows, the main thread sums them and applies the optimizer, and the workers load the
+ * new weights from shared memory before their next task. The weights and optimizer state live
+ * only on the main thread, so checkpoints and resume work as with one thread. Batch norm
+ * normalises each part by its own statistics ("ghost batch norm"), so training results depend
+ * on the thread count, which is therefore part of the training config.
+ */
+export class ModelReplicas {
+  /** The batch to fill before each step or prediction (shared with the workers). */
+  readonly batch: { x: Float32Array; y: Int32Array };
+  private readonly weights: Float32Array;
+  private readonly outputs: Float32Array[];
+  private net: tf.LayersModel | undefined;
+  private variables: tf.Variable[] | undefined;
+  private offsets: number[] | undefined;
+  /** Whether the workers must reload the weights before their next task. */
+  private stale = true;
+
+  private constructor(
+    readonly model: tf.LayersModel,
+    readonly maxBatch: number,
+    private readonly workers: Worker[],
+    buffers: { x: Float32Array; y: Int32Array; weights: Float32Array; outputs: Float32Array[] },
+  ) {
+    this.batch = { x: buffers.x, y: buffers.y };
+    this.weights = buffers.weights;
+    this.outputs = buffers.outputs;
+  }
+
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  /** Start threads - 1 workers (none for 1) holding replicas of `model`, for batches of up to maxBatch images. */
+  static async start(model: tf.LayersModel, options: { threads: number; backend: BackendName; maxBatch: number }): Promise<ModelReplicas> {
+    const { threads, maxBatch } = options;
+    const shared = (bytes: number) => (threads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const x = new Float32Array(shared(maxBatch * PIXELS * 4));
+    const y = new Int32Array(shared(maxBatch * 4));
+    const weights = new Float32Array(shared(4 * model.weights.reduce((sum, w) => sum + sizeOf(w.shape), 0)));
+    const outputSize = Math.max(maxBatch * NUM_CLASSES, model.trainableWeights.reduce((sum, w) => sum + sizeOf(w.shape), 0));
+    const outputs = Array.from({ length: threads - 1 }, () => new Float32Array(new SharedArrayBuffer(4 * outputSize)));
+    const topology = model.toJSON(null, false) as object;
+    const workers = await Promise.all(
+      outputs.map((output) =>
+        startWorker({
+          topology,
+          backend: options.backend,
+          x: x.buffer as SharedArrayBuffer,
+          y: y.buffer as SharedArrayBuffer,
+          weights: weights.buffer as SharedArrayBuffer,
+          output: output.buffer as SharedArrayBuffer,
+        }),
+      ),
+    );
+    return new ModelReplicas(model, maxBatch, workers, { x, y, weights, outputs });
+  }
+
+  /**
+   * One optimizer step on the first n rows of the batch. `dropoutSeeds(k)` gives worker k's
+   * dropout seeds (the main thread's are already set on the model by the caller).
+   */
+  async step(n: number, optimizer: tf.Optimizer, labelSmoothing: number, dropoutSeeds: (thread: number) => number[]): Promise<StepResult> {
+    this.net ??= logitsModel(this.model);
+    this.variables ??= trainableVariables(this.model);
+    const replies = this.dispatch(n, (from, to, k) => ({ type: 'gradients', from, to, share: (to - from) / n, labelSmoothing, dropoutSeeds: dropoutSeeds(k) }));
+    const own = batchPart(n, this.threads, 0);
+    const { grads, stats } = partGradients(this.net, this.variables, this.batch, own.from, own.to, labelSmoothing, (own.to - own.from) / n);
+    const [plainLossSum, correct, smoothedLoss] = stats.dataSync();
+    stats.dispose();
+    const results = [{ plainLossSum, correct, smoothedLoss }, ...(await Promise.all(replies))];
+    const variables = this.variables;
+    tf.tidy(() => {
+      const total = grads.map((g, v) => this.outputs.reduce((sum, output) => tf.add(sum, tf.tensor(this.gradientOf(output, v), g.shape)), g));
+      optimizer.applyGradients(Object.fromEntries(variables.map((variable, i) => [variable.name, total[i]])));
+    });
+    tf.dispose(grads);
+    this.stale = true;
+    const sum = (key: 'plainLossSum' | 'correct' | 'smoothedLoss') => results.reduce((s, r) => s + r[key], 0);
+    return { loss: sum('plainLossSum') / n, smoothedLoss: sum('smoothedLoss'), correct: sum('correct') };
+  }
+
+  /** The model's probabilities for the first n rows of the batch, written to `out` (n x 10). */
+  async predict(n: number, out: Float32Array): Promise<void> {
+    const replies = this.dispatch(n, (from, to) => ({ type: 'predict', from, to }));
+    const own = batchPart(n, this.threads, 0);
+    const probs = tf.tidy(() => this.model.predict(tf.tensor4d(this.batch.x.subarray(own.from * PIXELS, own.to * PIXELS), [own.to - own.from, ...INPUT_SHAPE])) as tf.Tensor);
+    out.set(probs.dataSync(), own.from * NUM_CLASSES);
+    probs.dispose();
+    await Promise.all(replies);
+    this.outputs.forEach((output, i) => {
+      const { from, to } = batchPart(n, this.threads, i + 1);
+      out.set(output.subarray(from * NUM_CLASSES, to * NUM_CLASSES), from * NUM_CLASSES);
+    });
+  }
+
+  /** The model's weights were changed from outside (e.g. loaded): workers reload them before their next task. */
+  weightsChanged(): void {
+    this.stale = true;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  /** Send each worker its rows of the batch, publishing the weights first when they changed. */
+  private dispatch<T extends ReplicaTask>(n: number, task: (from: number, to: number, thread: number) => Omit<T, 'loadWeights'>): Promise<Extract<ReplicaReply, { type: 'done' }>>[] {
+    const loadWeights = this.stale && this.workers.length > 0;
+    if (loadWeights) this.publishWeights();
+    this.stale = false;
+    return this.workers.map((worker, i) => {
+      const { from, to } = batchPart(n, this.threads, i + 1);
+      return request(worker, { ...task(from, to, i + 1), loadWeights } as ReplicaTask);
+    });
+  }
+
+  /** Trainable variable v's gradient inside a worker's output. */
+  private gradientOf(output: Float32Array, v: number): Float32Array {
+    this.offsets ??= this.variables!.reduce<number[]>((acc, variable) => [...acc, acc[acc.length - 1] + variable.size], [0]);
+    return output.subarray(this.offsets[v], this.offsets[v + 1]);
+  }
+
+  private publishWeights(): void {
+    let offset = 0;
+    for (const w of this.model.weights) {
+      const values = w.read().dataSync() as Float32Array;
+      this.weights.set(values, offset);
+      offset += values.length;
+    }
+  }
+}
+
+/** Run `work` with `model` on `threads` threads, closing the workers afterwards. */
+export async function withReplicas<T>(model: tf.LayersModel, options: { threads: number; backend: BackendName; maxBatch: number }, work: (replicas: ModelReplicas) => Promise<T>): Promise<T> {
+  const replicas = await ModelReplicas.start(model, options);
+  try {
+    return await work(replicas);
+  } finally {
+    await replicas.close();
+  }
+}
+
+/**
+ * The worker's file beside this one: .js when built; .ts when running from source, loaded through
+ * tsx's API (Node 20 does not apply the main thread's --import loaders to workers).
+ */
+function newWorker(init: ReplicaInit): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./replica-worker.js', import.meta.url), { workerData: init });
+  const source = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.tsImport(${JSON.stringify(new URL('./replica-worker.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`;
+  return new Worker(source, { eval: true, workerData: init });
+}
+
+function startWorker(init: ReplicaInit): Promise<Worker> {
+  return new Promise((resolve, reject) => {
+    const worker = newWorker(init);
+    const fail = (err: Error) => reject(new Error(`a model worker thread failed to start: ${err.message}`));
+    worker.once('error', fail);
+    worker.once('message', (reply: ReplicaReply) => {
+      worker.off('error', fail);
+      if (reply.type === 'ready') resolve(worker);
+      else reject(new Error(`a model worker thread failed to start: ${reply.type === 'error' ? reply.message : reply.type}`));
+    });
+  });
+}
+
+function request(worker: Worker, task: ReplicaTask): Promise<Extract<ReplicaReply, { type: 'done' }>> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(new Error(`a model worker thread failed: ${err.message}`));
+    worker.once('error', onError);
+    worker.once('message', (reply: ReplicaReply) => {
+      worker.off('error', onError);
+      if (reply.type === 'done') resolve(reply);
+      else reject(new Error(`a model worker thread failed: ${reply.type === 'error' ? reply.message : reply.type}`));
+    });
+    worker.postMessage(task);
+  });
+}
