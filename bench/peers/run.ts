@@ -200,7 +200,7 @@ async function main(): Promise<void> {
     log(`our side: bench/bench.ts --only ${OUR_PARTS}`);
     ours = await runOurs();
   }
-  if (ours) notes.push('our train images/s is bench.ts\'s steady-state figure (one core, wasm); PyTorch\'s is whole epochs on its thread count');
+  if (ours) notes.push('our train images/s is bench.ts\'s steady-state figure (default net, two threads, wasm); PyTorch\'s is whole epochs on its thread count');
 
   if (options.json) {
     const timeRatio = ratio(row(pytorch).timeTo99, row(ours).timeTo99);
