@@ -5,11 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { NUM_CLASSES, PIXELS } from '../data/types.js';
-import { INPUT_SHAPE, logitsModel } from '../model/architectures.js';
+import { logitsModel } from '../model/architectures.js';
 import { partGradients, trainableVariables } from '../train/step.js';
 import { initBackend } from './index.js';
-import type { ReplicaInit, ReplicaReply, ReplicaTask } from './replicas.js';
+import { predictRows, sizeOf, writeFlat, type ReplicaInit, type ReplicaReply, type ReplicaTask } from './replicas.js';
 
 const init = workerData as ReplicaInit;
 await initBackend(init.backend, { quiet: true });
@@ -24,7 +23,7 @@ const dropoutLayers = model.layers.filter((layer) => layer.getClassName() === 'D
 function loadWeights(): void {
   let offset = 0;
   const values = model.weights.map((w) => {
-    const size = w.shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+    const size = sizeOf(w.shape);
     const t = tf.tensor(weights.subarray(offset, offset + size), w.shape as number[]);
     offset += size;
     return t;
@@ -38,22 +37,14 @@ function gradients(task: Extract<ReplicaTask, { type: 'gradients' }>): ReplicaRe
   variables ??= trainableVariables(model);
   dropoutLayers.forEach((layer, i) => ((layer as unknown as { seed: number }).seed = task.dropoutSeeds[i]));
   const { grads, stats } = partGradients(net, variables, batch, task.from, task.to, task.labelSmoothing, task.share);
-  let offset = 0;
-  for (const g of grads) {
-    const values = g.dataSync();
-    output.set(values, offset);
-    offset += values.length;
-  }
+  writeFlat(grads, output);
   const [plainLossSum, correct, smoothedLoss] = stats.dataSync();
   tf.dispose([...grads, stats]);
   return { type: 'done', plainLossSum, correct, smoothedLoss };
 }
 
 function predict(task: Extract<ReplicaTask, { type: 'predict' }>): ReplicaReply {
-  const n = task.to - task.from;
-  const probs = tf.tidy(() => model.predict(tf.tensor4d(batch.x.subarray(task.from * PIXELS, task.to * PIXELS), [n, ...INPUT_SHAPE])) as tf.Tensor);
-  output.set(probs.dataSync(), task.from * NUM_CLASSES);
-  probs.dispose();
+  predictRows(model, batch.x, task.from, task.to, output);
   return { type: 'done', plainLossSum: 0, correct: 0, smoothedLoss: 0 };
 }
 

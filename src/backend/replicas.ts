@@ -33,7 +33,24 @@ export interface StepResult {
   correct: number;
 }
 
-const sizeOf = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+export const sizeOf = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) => a * (b ?? 1), 1);
+
+/** Copy the tensors' values one after another into `flat` (weights or gradients through shared memory). */
+export function writeFlat(tensors: tf.Tensor[], flat: Float32Array): void {
+  let offset = 0;
+  for (const t of tensors) {
+    const values = t.dataSync() as Float32Array;
+    flat.set(values, offset);
+    offset += values.length;
+  }
+}
+
+/** The model's probabilities for rows [from, to) of a batch buffer, written to the same rows of `out`. */
+export function predictRows(model: tf.LayersModel, x: Float32Array, from: number, to: number, out: Float32Array): void {
+  const probs = tf.tidy(() => model.predict(tf.tensor4d(x.subarray(from * PIXELS, to * PIXELS), [to - from, ...INPUT_SHAPE])) as tf.Tensor);
+  out.set(probs.dataSync(), from * NUM_CLASSES);
+  probs.dispose();
+}
 
 /** Rows [from, to) of thread k of `threads` in a batch of n. */
 export function batchPart(n: number, threads: number, k: number): { from: number; to: number } {
@@ -129,9 +146,7 @@ export class ModelReplicas {
   async predict(n: number, out: Float32Array): Promise<void> {
     const replies = this.dispatch(n, (from, to) => ({ type: 'predict', from, to }));
     const own = batchPart(n, this.threads, 0);
-    const probs = tf.tidy(() => this.model.predict(tf.tensor4d(this.batch.x.subarray(own.from * PIXELS, own.to * PIXELS), [own.to - own.from, ...INPUT_SHAPE])) as tf.Tensor);
-    out.set(probs.dataSync(), own.from * NUM_CLASSES);
-    probs.dispose();
+    predictRows(this.model, this.batch.x, own.from, own.to, out);
     await Promise.all(replies);
     this.outputs.forEach((output, i) => {
       const { from, to } = batchPart(n, this.threads, i + 1);
@@ -166,12 +181,7 @@ export class ModelReplicas {
   }
 
   private publishWeights(): void {
-    let offset = 0;
-    for (const w of this.model.weights) {
-      const values = w.read().dataSync() as Float32Array;
-      this.weights.set(values, offset);
-      offset += values.length;
-    }
+    writeFlat(this.model.weights.map((w) => w.read()), this.weights);
   }
 }
 
