@@ -30,6 +30,7 @@ test('unknown keys, wrong types, values out of range and bad files are refused w
   assert.throws(() => resolveConfig({ configFile: unknown }), new RegExp(`${unknown.replace(/[\\/.]/g, '.')}: unknown config key 'epoch'`));
   assert.throws(() => resolveConfig({ configFile: writeConfig({ epochs: '3' }) }), /'epochs' must be a number, got "3"/);
   assert.throws(() => resolveConfig({ flags: { epochs: 0 } }), /flags: 'epochs' must be a whole number >= 1, got 0/);
+  assert.throws(() => resolveConfig({ flags: { threads: 0 } }), /flags: 'threads' must be a whole number from 1 to 16, got 0/);
   assert.throws(() => resolveConfig({ flags: { optimizer: 'rmsprop' } }), /'optimizer' must be one of adam, sgd/);
   assert.throws(() => resolveConfig({ flags: { labelSmoothing: 1 } }), /'labelSmoothing' must be a number in \[0, 1\)/);
   assert.throws(() => resolveConfig({ configFile: writeConfig('{ not json') }), /train\.json: not valid JSON/);
