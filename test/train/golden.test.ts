@@ -1,0 +1,42 @@
+/**
+ * Golden weights: a short seeded run must give bit-identical weights, before and after any
+ * refactor. The checksums were recorded on 2026-11-29 before the one-way-architecture refactor
+ * (AMD EPYC, Node 20.20.2, tfjs 4.22 wasm); a change to them is a change of behaviour, not of
+ * structure. (Wasm float arithmetic is deterministic across CPUs; if a new tfjs changes a
+ * kernel, record the new values in the commit that upgrades it, and say so.)
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '../../src/backend/index.js';
+import { loadMnist, type Dataset } from '../../src/data/index.js';
+import { resolveConfig } from '../../src/train/config.js';
+import { train } from '../../src/train/trainer.js';
+
+let data: Dataset;
+let dir: string;
+before(async () => {
+  await initBackend('wasm');
+  data = await loadMnist();
+  dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-golden-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const GOLDEN: Record<string, string> = {
+  default: 'a7d73412fb0e9edf367eb1951fcd4c7e98203744b31e8597d6a98684e26fa658',
+  compact: 'cebd6c4c7b6a287a3a7f9c1bcf10ccf7ed6b3c37f98f04a9aad36e5e0f3d0865',
+};
+
+for (const arch of Object.keys(GOLDEN)) {
+  test(`golden weights: ${arch} net, 1 epoch on 1,200 images, seed 7, two threads, augmentation`, async () => {
+    const config = resolveConfig({ flags: { arch, limit: 1200, valCount: 200, epochs: 1, batchSize: 64, seed: 7, threads: 2 } });
+    const result = await train({ config, outDir: join(dir, arch), data, updateLatest: false });
+    result.model.dispose();
+    const sha = createHash('sha256').update(readFileSync(join(result.dir, 'weights.bin'))).digest('hex');
+    assert.equal(sha, GOLDEN[arch], `weights.bin of the ${arch} run`);
+  });
+}
