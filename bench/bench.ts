@@ -21,13 +21,13 @@ import { Command } from 'commander';
 import { initBackend } from '../src/backend/index.js';
 import { loadMnist } from '../src/data/load.js';
 import type { Dataset } from '../src/data/types.js';
-import { withReplicas } from '../src/backend/replicas.js';
 import { buildModel } from '../src/model/architectures.js';
-import { DEFAULT_INFER_BATCH, predictInParallel, predictProbabilities } from '../src/model/infer.js';
+import { DEFAULT_INFER_BATCH } from '../src/predict/set-inference.js';
+import { Predictor } from '../src/predict/predictor.js';
 import { loadModel } from '../src/model/io.js';
 import { resolveConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
-import { libraryVersions } from '../src/version.js';
+import { libraryVersions } from '../src/util/version.js';
 
 const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'coldPredict', 'best'] as const;
 /** Parts run when --only is not given (`best` takes half an hour). */
@@ -95,8 +95,16 @@ async function inferImagesPerSecond(data: Dataset, runDir: string): Promise<Figu
   const models = { default: await loadModel(runDir), compact: buildModel('compact', 1) };
   const figures: Record<string, { oneThread: number; twoThreads: number }> = {};
   for (const [arch, model] of Object.entries(models)) {
-    const oneThread = await imagesPerSecond(data, () => predictProbabilities(model, data.test));
-    const twoThreads = await withReplicas(model, { threads: 2, backend: 'wasm', maxBatch: DEFAULT_INFER_BATCH }, (replicas) => imagesPerSecond(data, () => predictInParallel(replicas, data.test)));
+    const onThreads = async (threads: number) => {
+      const predictor = await Predictor.fromModel(model, { threads });
+      try {
+        return await imagesPerSecond(data, () => predictor.probabilities(data.test));
+      } finally {
+        await predictor.close();
+      }
+    };
+    const oneThread = await onThreads(1);
+    const twoThreads = await onThreads(2);
     figures[arch] = { oneThread, twoThreads };
     model.dispose();
   }

@@ -15,8 +15,8 @@ import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../src/data/index.js';
 import { Predictor } from '../src/predict/predictor.js';
-import { predictFiles } from '../src/predict/files.js';
-import { preprocessMnistPixels } from '../src/predict/preprocess.js';
+import { predictFiles } from '../src/predict/predict-files.js';
+import { preprocessMnistPixels } from '../src/image/preprocess.js';
 import { createRng } from '../src/util/rng.js';
 import { FONTS, MNIST_KINDS, PRINTED_KINDS, encodePng, mnistAs, printedAs, type Generated } from '../test/predict/fixtures.js';
 
@@ -67,7 +67,7 @@ if (!existsSync(outDir)) {
 }
 
 const predictor = await Predictor.load(positionals[0], { minConfidence: Number(values['min-confidence']) });
-const reference = predictor.predict(mnistIndices.map((i) => preprocessMnistPixels(data.test.images.subarray(i * 784, (i + 1) * 784))));
+const reference = await predictor.predict(mnistIndices.map((i) => preprocessMnistPixels(data.test.images.subarray(i * 784, (i + 1) * 784))));
 const referenceRate = reference.filter((p, k) => p.digit === data.test.labels[mnistIndices[k]]).length / perKind;
 
 const rows = await predictFiles(predictor, [outDir]);
@@ -82,10 +82,10 @@ for (const row of rows) {
   else if (row.prediction!.digit === label) stats.correct++;
   byKind.set(kind, stats);
 }
-console.log(`model ${predictor.dir} (${predictor.metadata.arch}); ${perKind} pictures per kind; min confidence ${predictor.minConfidence}`);
+console.log(`model ${predictor.dir} (${predictor.metadata?.arch}); ${perKind} pictures per kind; min confidence ${predictor.rule.minConfidence}`);
 console.log(`${'kind'.padEnd(24)} ${'n'.padStart(5)} ${'rate'.padStart(7)} ${'no digit'.padStart(9)} ${'errors'.padStart(7)}`);
 console.log(`${'mnist-idx (reference)'.padEnd(24)} ${String(perKind).padStart(5)} ${(100 * referenceRate).toFixed(1).padStart(6)}%`);
 for (const [kind, s] of [...byKind.entries()].sort()) {
   console.log(`${kind.padEnd(24)} ${String(s.n).padStart(5)} ${((100 * s.correct) / s.n).toFixed(1).padStart(6)}% ${String(s.abstained).padStart(9)} ${String(s.errors).padStart(7)}`);
 }
-predictor.dispose();
+await predictor.close();

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { loadMnist } from '../src/data/load.js';
-import { accuracyAndLoss, predictInParallel } from '../src/model/infer.js';
+import { accuracyAndLoss } from '../src/metrics/classification.js';
+import { predictSet } from '../src/predict/set-inference.js';
 import { resolveConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 
@@ -35,7 +36,7 @@ await train({
     const every = Math.ceil(batchesPerEpoch / CHECKS_PER_EPOCH);
     const lastStep = step === batchesPerEpoch * config.epochs;
     if (step % every !== 0 && !lastStep) return;
-    const { accuracy } = accuracyAndLoss(await predictInParallel(replicas, data.test, config.evalBatchSize), data.test.labels);
+    const { accuracy } = accuracyAndLoss(await predictSet(replicas, data.test, { batchSize: config.evalBatchSize }), data.test.labels);
     checks.push({ seconds: seconds(), epoch: step / batchesPerEpoch, accuracy });
     process.stderr.write(`time-to-99: epoch ${(step / batchesPerEpoch).toFixed(2)} test accuracy ${(accuracy * 100).toFixed(2)}% at ${seconds().toFixed(1)} s\n`);
     if (accuracy >= TARGET) {

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
-export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
-export const BACKENDS: BackendName[] = ['wasm', 'cpu', 'tensorflow'];
+import type { BackendName } from './names.js';
 
 let trainingKernelsRegistered = false;
 
@@ -36,4 +35,3 @@ export async function initBackend(name: BackendName = 'wasm', options: { quiet?:
   return name;
 }
 
-export { tf };

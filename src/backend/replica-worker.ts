@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { logitsModel } from '../model/architectures.js';
-import { partGradients, trainableVariables } from '../train/step.js';
+import { partGradients, trainableVariables } from '../model/gradients.js';
 import { initBackend } from './index.js';
 import { predictRows, sizeOf, writeFlat, type ReplicaInit, type ReplicaReply, type ReplicaTask } from './replicas.js';
 

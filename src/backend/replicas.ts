@@ -2,8 +2,8 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { NUM_CLASSES, PIXELS } from '../data/types.js';
 import { INPUT_SHAPE, logitsModel } from '../model/architectures.js';
-import { partGradients, trainableVariables } from '../train/step.js';
-import type { BackendName } from './index.js';
+import { partGradients, trainableVariables } from '../model/gradients.js';
+import type { BackendName } from './names.js';
 
 /** What a replica worker is started with: the model's topology and the shared memory it works through. */
 export interface ReplicaInit {
@@ -47,6 +47,8 @@ export function writeFlat(tensors: tf.Tensor[], flat: Float32Array): void {
 
 /** The model's probabilities for rows [from, to) of a batch buffer, written to the same rows of `out`. */
 export function predictRows(model: tf.LayersModel, x: Float32Array, from: number, to: number, out: Float32Array): void {
+  // A batch smaller than the thread count leaves some threads no rows (a single image on two threads).
+  if (to <= from) return;
   const probs = tf.tidy(() => model.predict(tf.tensor4d(x.subarray(from * PIXELS, to * PIXELS), [to - from, ...INPUT_SHAPE])) as tf.Tensor);
   out.set(probs.dataSync(), from * NUM_CLASSES);
   probs.dispose();

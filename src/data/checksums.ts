@@ -1,3 +1,10 @@
+import { createHash } from 'node:crypto';
+
+/** The hex SHA-256 of some bytes: how every data file and download is checked. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
 /**
  * SHA-256 of the original, decompressed IDX files. A file that claims to be one of these is
  * refused unless it matches, whatever its source (data dir, npm package, download).

@@ -1,40 +1,15 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DataError, UserError } from '../util/errors.js';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from './types.js';
+import { UserError } from '../util/errors.js';
+import { NUM_CLASSES, PIXELS, type ImageSet } from './types.js';
 
 /** Images read from class folders, with the path each one came from (for error reports). */
 export interface FolderImageSet extends ImageSet {
   paths: string[];
 }
 
-/**
- * Decode one image file to the 28x28 white-on-black bytes the model sees. An image already in
- * MNIST form (28x28 gray, dark background) is taken as it is; anything else goes through
- * the one preprocessing of person-made images (src/predict/preprocess.ts).
- */
-export async function decodeDigitImage(path: string): Promise<Uint8Array> {
-  const { decodeImage } = await import('../predict/decode.js');
-  const { preprocessImage, preprocessMnistPixels, hasLightBackground, toGrayscale } = await import('../predict/preprocess.js');
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (err) {
-    throw new DataError(path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  let image;
-  try {
-    image = await decodeImage(bytes, path);
-  } catch (err) {
-    throw new DataError(path, `cannot be decoded as an image (${(err as Error).message})`);
-  }
-  if (image.width === IMAGE_SIZE && image.height === IMAGE_SIZE) {
-    // sharp may hand a gray PNG back as RGB: judge by luma, not by the channel count.
-    const gray = toGrayscale(image);
-    if (!hasLightBackground(gray)) return preprocessMnistPixels(Uint8Array.from(gray.data, Math.round)).pixels;
-  }
-  return preprocessImage(image).pixels;
-}
+/** Reads one image file into the 28x28 white-on-black bytes the model sees (image/digit-file.ts). */
+export type DigitDecoder = (path: string) => Promise<Uint8Array>;
 
 const CLASS_FOLDER = /^[0-9]$/;
 
@@ -43,7 +18,7 @@ const CLASS_FOLDER = /^[0-9]$/;
  * files are skipped; a file that is not an image is an error naming its path. Images come
  * out in class order, then file-name order, so a folder always loads the same way.
  */
-export async function loadImageFolder(dir: string): Promise<FolderImageSet> {
+export async function loadImageFolder(dir: string, decode: DigitDecoder): Promise<FolderImageSet> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -67,7 +42,7 @@ export async function loadImageFolder(dir: string): Promise<FolderImageSet> {
   const images = new Uint8Array(files.length * PIXELS);
   const labels = new Uint8Array(files.length);
   for (let i = 0; i < files.length; i++) {
-    images.set(await decodeDigitImage(files[i].path), i * PIXELS);
+    images.set(await decode(files[i].path), i * PIXELS);
     labels[i] = files[i].label;
   }
   return { images, labels, count: files.length, paths: files.map((f) => f.path) };

@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { IMAGE_SIZE } from './types.js';
 import { DataError } from '../util/errors.js';
 
 /** An IDX array of unsigned bytes (the only element type MNIST uses). */
@@ -75,8 +76,8 @@ export function writeIdx(dims: number[], data: Uint8Array): Uint8Array {
 /** Check an images file: 3 dimensions of count x 28 x 28. */
 export function parseIdxImages(raw: Uint8Array, name: string): { count: number; images: Uint8Array } {
   const { dims, data } = parseIdx(raw, name, 3);
-  if (dims[1] !== 28 || dims[2] !== 28) {
-    throw new DataError(name, `images are ${dims[1]}x${dims[2]}, expected 28x28`);
+  if (dims[1] !== IMAGE_SIZE || dims[2] !== IMAGE_SIZE) {
+    throw new DataError(name, `images are ${dims[1]}x${dims[2]}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}`);
   }
   return { count: dims[0], images: data };
 }

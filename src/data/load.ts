@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { UserError, DataError } from '../util/errors.js';
-import { CHECKSUMS, IDX_FILES, type IdxFileName } from './checksums.js';
+import { CHECKSUMS, IDX_FILES, sha256, type IdxFileName } from './checksums.js';
 import { maybeGunzip, parseIdxImages, parseIdxLabels } from './idx.js';
 import type { DataSource, Dataset, DatasetName, FileRecord, ImageSet } from './types.js';
 
@@ -31,10 +30,6 @@ export const CLASS_NAMES: Record<DatasetName, string[]> = {
   idx: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
   'fashion-mnist': ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
 };
-
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /** The spellings a file goes by in the wild: `t10k-images-idx3-ubyte`, `t10k-images.idx3-ubyte`, with or without `.gz`. */
 export function candidateNames(name: IdxFileName): string[] {

@@ -5,7 +5,9 @@ export interface ImageSet {
   count: number;
 }
 
-export type DatasetName = 'mnist' | 'fashion-mnist' | 'idx';
+/** The datasets `loadMnist` reads (data/load.ts): the one list of them. */
+export const DATASETS = ['mnist', 'fashion-mnist', 'idx'] as const;
+export type DatasetName = (typeof DATASETS)[number];
 
 export interface FileRecord {
   /** Canonical file name, e.g. `t10k-labels-idx1-ubyte`. */

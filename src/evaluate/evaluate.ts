@@ -3,16 +3,18 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { NUM_CLASSES, type ImageSet } from '../data/types.js';
-import { DEFAULT_INFER_BATCH, predictProbabilities } from '../model/infer.js';
-import { loadModel } from '../model/io.js';
+import { INPUT_SHAPE } from '../model/architectures.js';
+import type { BackendName } from '../backend/names.js';
+import { DEFAULT_INFER_BATCH } from '../predict/set-inference.js';
+import { Predictor } from '../predict/predictor.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { computeMetrics, type ClassificationMetrics } from './metrics.js';
+import { computeMetrics, type ClassificationMetrics } from '../metrics/classification.js';
 import type { PlotFile } from './plots.js';
-import { loadEvalData, type EvalData, type EvalSource, type EvalSplit } from './source.js';
+import { loadEvalData, type EvalData, type EvalSource, type EvalSplit } from './eval-data.js';
 
-export const METRICS_FORMAT = 'mnist-cnn-metrics';
+const METRICS_FORMAT = 'mnist-cnn-metrics';
 
 /** metrics.json: what was evaluated, then every metric. */
 export interface EvaluationReport extends ClassificationMetrics {
@@ -49,6 +51,10 @@ export interface EvaluateOptions {
   tta?: boolean;
   /** A model already in memory (right after training); default: the run's model.json + weights.bin. */
   model?: tf.LayersModel;
+  /** Threads that share each inference batch (default 1). */
+  threads?: number;
+  /** The TensorFlow.js backend to load the run's model on (default wasm; unused with `model`). */
+  backend?: BackendName;
 }
 
 export interface EvaluationResult {
@@ -64,11 +70,11 @@ export interface EvaluationResult {
 function checkModelShape(model: tf.LayersModel, dir: string, classes: number): void {
   const input = model.inputs[0]?.shape ?? [];
   const output = model.outputs[0]?.shape ?? [];
-  const inputOk = input.length === 4 && input[1] === 28 && input[2] === 28 && input[3] === 1;
+  const inputOk = input.length === 4 && INPUT_SHAPE.every((side, i) => input[i + 1] === side);
   if (!inputOk || output[output.length - 1] !== classes) {
     const path = join(dir, 'model.json');
     throw new UserError(
-      `${path}: the model takes [${input.join(', ')}] to [${output.join(', ')}], expected [null, 28, 28, 1] to [null, ${classes}]: it does not belong with this run's metadata.json`,
+      `${path}: the model takes [${input.join(', ')}] to [${output.join(', ')}], expected [null, ${INPUT_SHAPE.join(', ')}] to [null, ${classes}]: it does not belong with this run's metadata.json`,
       path,
     );
   }
@@ -82,22 +88,25 @@ function evalBatchSize(meta: RunMetadata, options: EvaluateOptions): number {
 
 /**
  * Evaluate a run's model on its test split (default), its validation split, or a labelled
- * dataset; write metrics.json and the pictures, and record test accuracy and loss in
- * metadata.json. The TensorFlow.js backend must be started first (initBackend).
+ * dataset, through the one inference path (Predictor: the run's own preprocessing spec);
+ * write metrics.json and the pictures, and record test accuracy and loss in metadata.json.
  */
 export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const dir = resolveRunDir(runDir);
   const meta = await readMetadata(dir);
-  const model = options.model ?? (await loadModel(dir));
+  const settings = { threads: options.threads, batchSize: evalBatchSize(meta, options), minConfidence: 0 };
+  const predictor = options.model
+    ? await Predictor.fromModel(options.model, { ...settings, dir, metadata: meta })
+    : await Predictor.load(dir, { ...settings, backend: options.backend });
   let data: EvalData;
   let probs: Float32Array;
   try {
-    checkModelShape(model, dir, meta.classNames?.length || NUM_CLASSES);
+    checkModelShape(predictor.model, dir, meta.classNames?.length || NUM_CLASSES);
     data = await loadEvalData(dir, meta, { split: options.split, data: options.data });
     if (data.set.count === 0) throw new UserError(`${data.description}: no images to evaluate`);
-    probs = predictProbabilities(model, data.set, evalBatchSize(meta, options), { tta: options.tta });
+    probs = await predictor.probabilities(data.set, { tta: options.tta });
   } finally {
-    if (!options.model) model.dispose();
+    await predictor.close();
   }
   const split = options.data ? 'data' : (options.split ?? 'test');
   const tta = options.tta === true;
@@ -125,7 +134,8 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   }
   if (options.plots !== false) {
     // Imported here: vega, vega-lite and sharp are heavy, and only pictures need them.
-    const { readRunHistory, writePlots } = await import('./plots.js');
+    const { writePlots } = await import('./plots.js');
+    const { readRunHistory } = await import('../model/history.js');
     result.plots = await writePlots(join(outDir, RUN_FILES.plots), metrics, data.set, await readRunHistory(dir));
   }
   return result;

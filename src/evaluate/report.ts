@@ -6,15 +6,19 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readMetadata, resolveRunDir, RUN_FILES, type RunMetadata } from '../model/run.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { evaluateRun, readMetrics, type EvaluationReport, type EvaluationResult } from './evaluate.js';
-import type { AverageScores } from './metrics.js';
-import { PLOT_NAMES, PNG_SCALE, readRunHistory, writePlots, type PlotFile } from './plots.js';
-import { reloadEvalData } from './source.js';
+import { evaluateRun, readMetrics, type EvaluateOptions, type EvaluationReport, type EvaluationResult } from './evaluate.js';
+import type { AverageScores } from '../metrics/classification.js';
+import { PLOT_NAMES, writePlots, type PlotFile } from './plots.js';
+import { PNG_SCALE } from './picture.js';
+import { readRunHistory } from '../model/history.js';
+import { reloadEvalData } from './eval-data.js';
 import { escapeMarkup } from '../util/markup.js';
 
 export interface ReportOptions {
   /** An evaluation just made (with its pictures), e.g. by `npm start` after training: skips re-rendering. */
   evaluation?: EvaluationResult;
+  /** When the run has no metrics.json yet, it is evaluated first, with these settings. */
+  evaluate?: Pick<EvaluateOptions, 'backend' | 'threads'>;
 }
 
 export const REPORT_SECTIONS = ['headline', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'data', 'config'] as const;
@@ -108,7 +112,7 @@ nav a{margin-right:12px}
 `;
 
 /** The HTML of a report, from a run's metadata, its metrics and its rendered pictures. */
-export async function renderReportHtml(runDir: string, meta: RunMetadata, m: EvaluationReport, plots: PlotFile[]): Promise<string> {
+async function renderReportHtml(runDir: string, meta: RunMetadata, m: EvaluationReport, plots: PlotFile[]): Promise<string> {
   const plot = (name: string) => plots.find((p) => p.name === name);
   const title = `mnist-cnn run ${basename(runDir)}`;
   const sections: Record<(typeof REPORT_SECTIONS)[number], [string, string]> = {
@@ -143,7 +147,7 @@ export async function buildReport(runDir: string, options: ReportOptions = {}): 
   let evaluation = options.evaluation;
   let metrics = evaluation?.metrics ?? (await readMetrics(dir));
   if (!metrics) {
-    evaluation = await evaluateRun(dir);
+    evaluation = await evaluateRun(dir, options.evaluate);
     metrics = evaluation.metrics;
   }
   const meta = await readMetadata(dir);

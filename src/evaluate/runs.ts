@@ -1,11 +1,10 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import * as aq from 'arquero';
 import { DEFAULT_RUNS_DIR, readMetadata, resolveRunDir, RUN_FILES } from '../model/run.js';
 import { UserError } from '../util/errors.js';
-import { evaluateRun, readMetrics, type EvaluationReport } from './evaluate.js';
-import { reloadEvalData, type EvalSource } from './source.js';
+import { evaluateRun, readMetrics, type EvaluateOptions, type EvaluationReport } from './evaluate.js';
+import { reloadEvalData, type EvalSource } from './eval-data.js';
 
 export interface RunSummary {
   run: string;
@@ -29,11 +28,12 @@ export async function listRuns(runsDir: string = DEFAULT_RUNS_DIR): Promise<RunS
     summaries.push({ run: entry, dir, arch: meta.arch, epochs: meta.epochsCompleted, testAccuracy: meta.test?.accuracy ?? null, createdAt: meta.createdAt });
   }
   if (summaries.length === 0) return [];
-  return aq.from(summaries).orderby(aq.desc('createdAt'), 'run').objects() as RunSummary[];
+  // Newest first; runs started in the same instant by name.
+  return summaries.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
 }
 
 /** What `compare` shows of each run. */
-export interface CompareSide {
+interface CompareSide {
   run: string;
   arch: string;
   accuracy: number;
@@ -45,7 +45,7 @@ export interface CompareSide {
   ece: number;
 }
 
-export interface Disagreement {
+interface Disagreement {
   count: number;
   /** The first image indices (of the test split). */
   first: number[];
@@ -63,13 +63,13 @@ export interface Comparison {
   onlyB: Disagreement;
 }
 
-export const COMPARE_FIRST = 20;
+const COMPARE_FIRST = 20;
 
 /** A run's test-split metrics: from metrics.json when it holds them, else evaluated now (nothing written). */
-async function testMetrics(dir: string): Promise<EvaluationReport> {
+async function testMetrics(dir: string, settings: Pick<EvaluateOptions, 'backend' | 'threads'>): Promise<EvaluationReport> {
   const saved = await readMetrics(dir);
   if (saved && saved.split === 'test' && saved.predictions?.length === saved.n) return saved;
-  return (await evaluateRun(dir, { write: false, plots: false })).metrics;
+  return (await evaluateRun(dir, { ...settings, write: false, plots: false })).metrics;
 }
 
 function side(run: string, m: EvaluationReport): CompareSide {
@@ -77,7 +77,7 @@ function side(run: string, m: EvaluationReport): CompareSide {
 }
 
 /** Two runs on the same test images: metrics side by side, and where one is right and the other wrong. */
-export function compareMetrics(runA: string, a: EvaluationReport, runB: string, b: EvaluationReport, labels: ArrayLike<number>): Comparison {
+function compareMetrics(runA: string, a: EvaluationReport, runB: string, b: EvaluationReport, labels: ArrayLike<number>): Comparison {
   if (a.n !== b.n || a.n !== labels.length) {
     throw new UserError(`cannot compare: ${runA} was evaluated on ${a.n} images (${a.data}) and ${runB} on ${b.n} (${b.data})`);
   }
@@ -106,12 +106,12 @@ function sameImages(a: EvalSource, b: EvalSource): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Compare two runs on their dataset's test split (evaluating any run that has no test metrics yet; the backend must be started then). */
-export async function compareRuns(runA: string, runB: string): Promise<Comparison> {
+/** Compare two runs on their dataset's test split (evaluating, with `settings`, any run that has no test metrics yet). */
+export async function compareRuns(runA: string, runB: string, settings: Pick<EvaluateOptions, 'backend' | 'threads'> = {}): Promise<Comparison> {
   const dirA = resolveRunDir(runA);
   const dirB = resolveRunDir(runB);
-  const a = await testMetrics(dirA);
-  const b = await testMetrics(dirB);
+  const a = await testMetrics(dirA, settings);
+  const b = await testMetrics(dirB, settings);
   if (!sameImages(a.source, b.source)) {
     throw new UserError(`cannot compare: ${runA} is evaluated on ${a.data} and ${runB} on ${b.data}`);
   }

@@ -2,9 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
+import { ARCHITECTURES, type Arch } from './arch-names.js';
 
-export const ARCHITECTURES = ['default', 'compact', 'lenet5', 'keras'] as const;
-export type Arch = (typeof ARCHITECTURES)[number];
 
 export const INPUT_SHAPE: [number, number, number] = [IMAGE_SIZE, IMAGE_SIZE, 1];
 
@@ -89,7 +88,7 @@ const compactNet = (rng: Rng) => convBnNet('compact', rng, [16, 32]);
 
 const BUILDERS: Record<Arch, (rng: Rng) => tf.Sequential> = { default: defaultNet, compact: compactNet, lenet5, keras };
 
-export function isArch(name: string): name is Arch {
+function isArch(name: string): name is Arch {
   return (ARCHITECTURES as readonly string[]).includes(name);
 }
 
@@ -108,10 +107,6 @@ export function logitsModel(model: tf.LayersModel): tf.LayersModel {
   if (last.getConfig().activation !== 'softmax') throw new Error('the model does not end in a softmax activation layer');
   const beforeSoftmax = model.layers[model.layers.length - 2];
   return tf.model({ inputs: model.inputs, outputs: beforeSoftmax.output as tf.SymbolicTensor });
-}
-
-export function countParams(model: tf.LayersModel): number {
-  return model.countParams();
 }
 
 /** A Keras-style summary, as text. */

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { VAL_INDICES_FILE } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { loadModel, MODEL_FILE, saveModel } from './io.js';
@@ -100,7 +99,7 @@ function checkFreeOutDir(outDir: string): void {
 /** The members' val-indices.json when all of them have the same one, else undefined. */
 async function sharedValIndices(dirs: string[]): Promise<string | undefined> {
   const texts = await Promise.all(dirs.map(async (dir) => {
-    const path = join(dir, VAL_INDICES_FILE);
+    const path = join(dir, RUN_FILES.valIndices);
     return existsSync(path) ? readFile(path, 'utf8') : undefined;
   }));
   return texts.every((text) => text !== undefined && text === texts[0]) ? texts[0] : undefined;
@@ -155,7 +154,7 @@ export async function buildEnsembleRun(runDirs: string[], outDir: string): Promi
     await saveModel(ensemble, out);
     await writeFileAtomic(join(out, RUN_FILES.config), config);
     const valIndices = await sharedValIndices(dirs);
-    if (valIndices !== undefined) await writeFileAtomic(join(out, VAL_INDICES_FILE), valIndices);
+    if (valIndices !== undefined) await writeFileAtomic(join(out, RUN_FILES.valIndices), valIndices);
     // Last: a folder with metadata.json is a complete run.
     await writeMetadata(out, metadata);
     return { dir: out, metadata };

@@ -18,7 +18,7 @@ function joinWeightData(data: tf.io.WeightData | undefined): ArrayBuffer {
  * (what `tf.loadLayersModel` reads in a browser, as-is), each under a temporary name renamed
  * into place. tfjs-node's `file://` handler is not available without the native binary.
  */
-export function dirSaveHandler(dir: string): tf.io.IOHandler {
+function dirSaveHandler(dir: string): tf.io.IOHandler {
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       const weights = new Uint8Array(joinWeightData(artifacts.weightData));
@@ -37,7 +37,7 @@ export function dirSaveHandler(dir: string): tf.io.IOHandler {
   };
 }
 
-export function dirLoadHandler(dir: string): tf.io.IOHandler {
+function dirLoadHandler(dir: string): tf.io.IOHandler {
   return {
     async load(): Promise<tf.io.ModelArtifacts> {
       const modelPath = join(dir, MODEL_FILE);

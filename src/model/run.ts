@@ -1,9 +1,9 @@
 import { existsSync, realpathSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readFile, rename, rm, symlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { DataSource, DatasetName, FileRecord } from '../data/types.js';
-import type { PreprocessSpec } from '../predict/preprocess.js';
+import type { PreprocessSpec } from '../data/model-input.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { loadModel } from './io.js';
@@ -14,6 +14,7 @@ import { loadModel } from './io.js';
  *   metadata.json    RunMetadata: everything needed to use the model again
  *   model.json, weights.bin   the best epoch's model (TensorFlow.js layers format)
  *   history.csv      epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds
+ *   val-indices.json the validation images (indices into the training file)
  *   checkpoints/last/  the last epoch's model + optimizer state, for --resume
  *   metrics.json     evaluation on the test set (evaluate stage)
  *   plots/           .svg and .png pictures (evaluate stage)
@@ -23,6 +24,7 @@ export const RUN_FILES = {
   config: 'config.json',
   metadata: 'metadata.json',
   history: 'history.csv',
+  valIndices: 'val-indices.json',
   metrics: 'metrics.json',
   report: 'report.html',
   plots: 'plots',
@@ -104,4 +106,19 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const metadata = await readMetadata(real);
   const model = await loadModel(real);
   return { dir: real, metadata, model };
+}
+
+/** runs/latest → the newest run (a relative symlink, replaced atomically). */
+export async function pointLatestAt(dir: string): Promise<void> {
+  const parent = dirname(dir);
+  const link = join(parent, LATEST_LINK);
+  const tmp = `${link}.tmp-${process.pid}`;
+  try {
+    await rm(tmp, { force: true });
+    await symlink(basename(dir), tmp);
+    await rename(tmp, link);
+  } catch {
+    // A filesystem without symlinks: runs/latest is a convenience, not a requirement.
+    await rm(tmp, { force: true });
+  }
 }

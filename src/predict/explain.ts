@@ -4,8 +4,8 @@
  */
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
-import type { Stage } from './preprocess.js';
-import type { PredictionRow } from './files.js';
+import type { Stage } from '../image/preprocess.js';
+import type { PredictionRow } from './predict-files.js';
 import { escapeMarkup } from '../util/markup.js';
 
 const TILE = 140;
@@ -22,7 +22,7 @@ async function stageTile(stage: Stage): Promise<Buffer> {
     .toBuffer();
 }
 
-export async function stagesStrip(stages: Stage[], title?: string): Promise<Uint8Array> {
+async function stagesStrip(stages: Stage[], title?: string): Promise<Uint8Array> {
   const { default: sharp } = await import('sharp');
   const width = stages.length * (TILE + GAP) + GAP;
   const top = title ? CAPTION + GAP : GAP;
@@ -44,7 +44,7 @@ export async function stagesStrip(stages: Stage[], title?: string): Promise<Uint
 }
 
 /** A file name for row `i` that is unique in the folder and still says which input it was. */
-export function explainFileName(row: PredictionRow, i: number): string {
+function explainFileName(row: PredictionRow, i: number): string {
   const name = basename(row.file).replace(/\.[a-z0-9]+$/i, '').replace(/[^\w.-]+/g, '_');
   return `${String(i + 1).padStart(4, '0')}-${name}.png`;
 }

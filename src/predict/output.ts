@@ -3,8 +3,8 @@
  * Pure functions over rows, so the CLI only chooses one and prints it.
  */
 import { NUM_CLASSES } from '../data/types.js';
-import { argmax, topK, type Prediction } from './predictor.js';
-import type { PredictionRow } from './files.js';
+import { argmax, topK, type Prediction } from './interpret.js';
+import type { PredictionRow } from './predict-files.js';
 
 export type OutputFormat = 'table' | 'json' | 'csv';
 export const OUTPUT_FORMATS: OutputFormat[] = ['table', 'json', 'csv'];
@@ -29,7 +29,7 @@ function fixed(p: number): string {
  * `file,digit,confidence,p0..p9`, then `reason` (why there is no digit, or the error) and
  * `expected` when some input carries a label. `--number` rows: `file,number,confidences,reason`.
  */
-export function formatCsv(rows: PredictionRow[]): string {
+function formatCsv(rows: PredictionRow[]): string {
   if (rows.some((r) => r.number)) {
     const lines = ['file,number,confidences,reason'];
     for (const r of rows) {
@@ -59,7 +59,7 @@ function predictionJson(p: Prediction, top?: number): Record<string, unknown> {
   return out;
 }
 
-export function jsonRow(r: PredictionRow, top?: number): Record<string, unknown> {
+function jsonRow(r: PredictionRow, top?: number): Record<string, unknown> {
   const out: Record<string, unknown> = { file: r.file };
   if (r.error) out.error = r.error;
   if (r.prediction) Object.assign(out, predictionJson(r.prediction, top));
@@ -79,7 +79,7 @@ function describe(p: Prediction, top: number): string {
   return p.digit === null ? `-  (${p.reason}; best: ${best})` : top > 1 ? `${p.digit}  (${best})` : `${p.digit}  ${(p.confidence * 100).toFixed(1)}%`;
 }
 
-export function formatTable(rows: PredictionRow[], top = 1): string {
+function formatTable(rows: PredictionRow[], top = 1): string {
   const width = Math.min(60, Math.max(4, ...rows.map((r) => r.file.length)));
   const withExpected = rows.some((r) => r.expected !== undefined);
   const lines = [`${'file'.padEnd(width)}  ${withExpected ? 'expected  ' : ''}reading`];

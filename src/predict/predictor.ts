@@ -1,23 +1,26 @@
 /**
- * A trained run, loaded once, reading batches of preprocessed digits.
+ * The one inference path. A Predictor owns a model, the model-input contract it was trained
+ * with (from its run's metadata.json), the threads it runs on, and the rule that turns
+ * probabilities into answers. `predict`, `evaluate`, `serve`, the ensemble and TTA paths all go
+ * through it: callers hand it image bytes, 28x28 pixels or whole image sets, and it applies
+ * the run's own preprocessing spec, so none of them can forget it.
+ *
+ * Model calls are queued: one batch at a time runs on the threads' shared batch buffer, however
+ * many requests await answers at once.
  */
-import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendName } from '../backend/index.js';
-import { loadRun, type RunMetadata } from '../model/run.js';
+import type * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend/index.js';
+import type { BackendName } from '../backend/names.js';
+import { ModelReplicas } from '../backend/replicas.js';
+import { PREPROCESS_SPEC, type PreprocessSpec } from '../data/model-input.js';
+import type { ImageSet } from '../data/types.js';
 import { NUM_CLASSES } from '../data/types.js';
+import { decodeImage } from '../image/decode.js';
+import { preprocessImage, preprocessMnistPixels, type Preprocessed, type RawImage } from '../image/preprocess.js';
+import { loadRun, type RunMetadata } from '../model/run.js';
 import { UserError } from '../util/errors.js';
-import { PREPROCESS_SPEC, type PreprocessSpec, type Preprocessed } from './preprocess.js';
-
-export interface Prediction {
-  /** null when the input is not a digit, or the model is not sure enough. */
-  digit: number | null;
-  /** The highest probability. */
-  confidence: number;
-  /** All ten class probabilities. */
-  probabilities: number[];
-  /** Why `digit` is null: 'blank', 'no dominant stroke', or 'low confidence (0.31 < 0.5)'. */
-  reason?: string;
-}
+import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from './interpret.js';
+import { DEFAULT_INFER_BATCH, predictRowsOf, predictSet } from './set-inference.js';
 
 export interface PredictorOptions {
   backend?: BackendName;
@@ -25,85 +28,113 @@ export interface PredictorOptions {
   minConfidence?: number;
   /** Images per model call. */
   batchSize?: number;
+  /** Threads that share each model call (1: the main thread only). */
+  threads?: number;
 }
 
-export const DEFAULT_MIN_CONFIDENCE = 0.5;
-
 export class Predictor {
-  readonly minConfidence: number;
+  readonly rule: AnswerRule;
   private readonly batchSize: number;
+  /** The tail of the queue of model calls. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
+    /** The run folder, when loaded from one. */
     readonly dir: string,
-    readonly metadata: RunMetadata,
-    private readonly model: tf.LayersModel,
+    /** The run's metadata.json; absent for a model handed over in memory without one. */
+    readonly metadata: RunMetadata | undefined,
+    private readonly replicas: ModelReplicas,
+    private readonly ownsModel: boolean,
     options: PredictorOptions,
   ) {
-    this.minConfidence = options.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
-    this.batchSize = options.batchSize ?? 256;
-    if (!(this.minConfidence >= 0 && this.minConfidence <= 1)) {
-      throw new UserError(`minimum confidence ${options.minConfidence} is not between 0 and 1`);
-    }
+    const minConfidence = options.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
+    if (!(minConfidence >= 0 && minConfidence <= 1)) throw new UserError(`minimum confidence ${options.minConfidence} is not between 0 and 1`);
+    this.rule = { minConfidence };
+    this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
   }
 
   /** Start the backend (wasm unless told) and load a run folder (or runs/latest). */
   static async load(runDir: string, options: PredictorOptions = {}): Promise<Predictor> {
-    await initBackend(options.backend ?? 'wasm');
+    const backend = await initBackend(options.backend ?? 'wasm');
     const run = await loadRun(runDir);
-    return new Predictor(run.dir, run.metadata, run.model, options);
+    return Predictor.start(run.model, run.dir, run.metadata, true, { ...options, backend });
   }
 
-  /** The preprocessing the model was trained with (every prediction must use it). */
+  /**
+   * A model already in memory (right after training, or built in a test). The caller keeps
+   * ownership of the model: `close` stops the threads but leaves the model alone.
+   */
+  static fromModel(model: tf.LayersModel, options: PredictorOptions & { dir?: string; metadata?: RunMetadata } = {}): Promise<Predictor> {
+    return Predictor.start(model, options.dir ?? '', options.metadata, false, options);
+  }
+
+  private static async start(model: tf.LayersModel, dir: string, metadata: RunMetadata | undefined, ownsModel: boolean, options: PredictorOptions): Promise<Predictor> {
+    const threads = options.threads ?? 1;
+    const maxBatch = options.batchSize ?? DEFAULT_INFER_BATCH;
+    const replicas = await ModelReplicas.start(model, { threads, backend: options.backend ?? 'wasm', maxBatch });
+    try {
+      return new Predictor(dir, metadata, replicas, ownsModel, options);
+    } catch (err) {
+      await replicas.close();
+      throw err;
+    }
+  }
+
+  get model(): tf.LayersModel {
+    return this.replicas.model;
+  }
+
+  get threads(): number {
+    return this.replicas.threads;
+  }
+
+  /** The preprocessing the model was trained with: every input goes through it. */
   get spec(): PreprocessSpec {
-    return this.metadata.preprocessing ?? PREPROCESS_SPEC;
+    return this.metadata?.preprocessing ?? PREPROCESS_SPEC;
   }
 
-  /** Read preprocessed inputs in batches; every tensor is released. */
-  predict(inputs: Preprocessed[]): Prediction[] {
-    const [height, width, channels] = this.metadata.inputShape ?? [28, 28, 1];
-    const size = height * width * channels;
-    const out: Prediction[] = [];
-    for (let start = 0; start < inputs.length; start += this.batchSize) {
-      const batch = inputs.slice(start, start + this.batchSize);
-      const x = new Float32Array(batch.length * size);
-      batch.forEach((p, i) => {
-        if (p.input.length !== size) throw new RangeError(`input ${start + i} has ${p.input.length} values, the model takes ${size}`);
-        x.set(p.input, i * size);
-      });
-      const probs = tf.tidy(() => this.model.predict(tf.tensor4d(x, [batch.length, height, width, channels])) as tf.Tensor);
-      const values = probs.dataSync();
-      probs.dispose();
-      batch.forEach((p, i) => out.push(this.interpret(values.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), p.reason)));
-    }
-    return out;
+  /** A decoded picture → the model's input, with this model's spec. */
+  preprocess(image: RawImage, options: { keepStages?: boolean } = {}): Preprocessed {
+    return preprocessImage(image, { spec: this.spec, keepStages: options.keepStages });
   }
 
-  private interpret(row: ArrayLike<number>, notADigit?: string): Prediction {
-    const probabilities = Array.from(row, (p) => Number(p.toFixed(6)));
-    const best = argmax(probabilities);
-    const confidence = probabilities[best];
-    if (notADigit) return { digit: null, confidence, probabilities, reason: notADigit };
-    if (confidence < this.minConfidence) {
-      return { digit: null, confidence, probabilities, reason: `low confidence (${confidence.toFixed(2)} < ${this.minConfidence})` };
-    }
-    return { digit: best, confidence, probabilities };
+  /** 28x28 white-on-black bytes (MNIST form: IDX, CSV, `{pixels}`) → the model's input. */
+  preprocessPixels(pixels: Uint8Array): Preprocessed {
+    return preprocessMnistPixels(pixels, this.spec);
   }
 
-  dispose(): void {
-    this.model.dispose();
+  /** Image file bytes (PNG, JPEG, WebP, BMP, ...) → decoded → the model's input. */
+  async preprocessBytes(bytes: Uint8Array, name: string, options: { keepStages?: boolean } = {}): Promise<Preprocessed> {
+    return this.preprocess(await decodeImage(bytes, name), options);
   }
-}
 
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let k = 1; k < values.length; k++) if (values[k] > values[best]) best = k;
-  return best;
-}
+  /** Answers for preprocessed inputs, in batches. */
+  async predict(inputs: Preprocessed[]): Promise<Prediction[]> {
+    const probs = await this.enqueue(() => predictRowsOf(this.replicas, inputs.map((p) => p.input), this.batchSize));
+    return inputs.map((p, i) => this.interpret(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), p.reason));
+  }
 
-/** The k most likely digits, most likely first. */
-export function topK(probabilities: number[], k: number): { digit: number; probability: number }[] {
-  return probabilities
-    .map((probability, digit) => ({ digit, probability }))
-    .sort((a, b) => b.probability - a.probability || a.digit - b.digit)
-    .slice(0, Math.max(1, Math.min(k, probabilities.length)));
+  /** Class probabilities for a whole image set (n x 10, row-major); with `tta`, averaged over shifted views. */
+  probabilities(set: ImageSet, options: { tta?: boolean } = {}): Promise<Float32Array> {
+    return this.enqueue(() => predictSet(this.replicas, set, { batchSize: this.batchSize, tta: options.tta, spec: this.spec }));
+  }
+
+  /** One image's probabilities → its answer, by the one rule (interpret.ts). */
+  interpret(row: ArrayLike<number>, notADigit?: string): Prediction {
+    return interpretProbabilities(row, this.rule, notADigit);
+  }
+
+  /** Stop the threads; free the model when this Predictor loaded it. */
+  async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    await this.replicas.close();
+    if (this.ownsModel) this.replicas.model.dispose();
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 }

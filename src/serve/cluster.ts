@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { startServer, type ServeOptions } from './app.js';
+import { startServer, type ServeOptions } from './server.js';
 
 export interface ServeProcessOptions extends ServeOptions {
   /** Processes that serve (node:cluster) so that every core answers requests; 1: this process. */

@@ -1,5 +1,6 @@
+import { PIXELS } from '../data/types.js';
 import { escapeMarkup } from '../util/markup.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../util/version.js';
 
 const prediction = {
   type: 'object',
@@ -9,7 +10,7 @@ const prediction = {
     confidence: { type: 'number', description: 'the highest of the ten probabilities' },
     probabilities: { type: 'array', items: { type: 'number' }, minItems: 10, maxItems: 10 },
     reason: { type: 'string', description: "why digit is null: 'blank', 'no dominant stroke', 'low confidence (…)'" },
-    input: { type: 'array', items: { type: 'integer' }, minItems: 784, maxItems: 784, description: 'with ?explain=1: the 28x28 image the model saw, 0-255, row by row' },
+    input: { type: 'array', items: { type: 'integer' }, minItems: PIXELS, maxItems: PIXELS, description: 'with ?explain=1: the 28x28 image the model saw, 0-255, row by row' },
   },
 };
 
@@ -25,7 +26,7 @@ export const PIXELS_OR_IMAGE = {
       type: 'object',
       required: ['pixels'],
       additionalProperties: false,
-      properties: { pixels: { type: 'array', items: { type: 'number' }, description: '784 values 0-255: a 28x28 image, white ink on black, centred as MNIST (the page sends these after the shared preprocessing)' } },
+      properties: { pixels: { type: 'array', items: { type: 'number' }, description: `${PIXELS} values 0-255: a 28x28 image, white ink on black, centred as MNIST (the page sends these after the shared preprocessing)` } },
     },
     {
       type: 'object',

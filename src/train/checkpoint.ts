@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadModel, saveModel } from '../model/io.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { UserError } from '../util/errors.js';
-import type { EpochRecord } from './history.js';
+import type { EpochRecord } from '../model/history.js';
 
 /** Where training stands: enough, with the weights and optimizer state, to continue exactly. */
 export interface TrainState {
@@ -21,6 +21,21 @@ export interface TrainState {
   trainingSeconds: number;
   /** Running sums of the epoch in progress (for a checkpoint taken mid-epoch). */
   partial: { loss: number; correct: number; seen: number; seconds: number };
+}
+
+/** Where a fresh run starts. */
+export function freshTrainState(): TrainState {
+  return {
+    epoch: 0,
+    batch: 0,
+    step: 0,
+    history: [],
+    bestEpoch: 0,
+    bestValAccuracy: -1,
+    epochsWithoutImprovement: 0,
+    trainingSeconds: 0,
+    partial: { loss: 0, correct: 0, seen: 0, seconds: 0 },
+  };
 }
 
 const STATE_FILE = 'state.json';

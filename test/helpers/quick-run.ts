@@ -6,7 +6,7 @@ import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/trainer.js';
 
 /** The quick run that test files share: the default net, 1 epoch on a stratified 6,000 images. */
-export const QUICK_RUN_CONFIG: Partial<TrainConfig> = { limit: 6000, epochs: 1, seed: 1 };
+const QUICK_RUN_CONFIG: Partial<TrainConfig> = { limit: 6000, epochs: 1, seed: 1 };
 
 const CACHE = resolve('.cache', 'test-runs');
 

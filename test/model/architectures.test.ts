@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
-import { ARCHITECTURES, buildModel, logitsModel, modelSummary } from '../../src/model/architectures.js';
+import { ARCHITECTURES } from '../../src/model/arch-names.js';
+import { buildModel, logitsModel, modelSummary } from '../../src/model/architectures.js';
 import { loadModel, saveModel } from '../../src/model/io.js';
 
 before(async () => {

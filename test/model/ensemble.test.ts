@@ -13,10 +13,10 @@ import { evaluateRun } from '../../src/evaluate/evaluate.js';
 import { buildReport } from '../../src/evaluate/report.js';
 import { buildModel } from '../../src/model/architectures.js';
 import { buildEnsembleRun, ensembleModel } from '../../src/model/ensemble.js';
-import { predictProbabilities } from '../../src/model/infer.js';
+import { probabilitiesOf } from '../helpers/probabilities.js';
 import { loadModel, saveModel } from '../../src/model/io.js';
 import { readMetadata } from '../../src/model/run.js';
-import { startServer } from '../../src/serve/app.js';
+import { startServer } from '../../src/serve/server.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 
 let quickRun: string;
@@ -85,7 +85,8 @@ test('an ensemble computes the mean of its members\' probabilities, and survives
   const sameArch = await loadModel(quickRun);
   perturb(sameArch, 5);
   const members = [trained, sameArch, buildModel('lenet5', 7)];
-  const memberProbs = members.map((m) => predictProbabilities(m, images));
+  const memberProbs: Float32Array[] = [];
+  for (const member of members) memberProbs.push(await probabilitiesOf(member, images));
   assert.ok(maxDifference(memberProbs[0], memberProbs[1]) > 1e-3, 'the perturbed member predicts differently');
   const expected = meanOfRows(memberProbs);
 
@@ -95,14 +96,14 @@ test('an ensemble computes the mean of its members\' probabilities, and survives
   assert.equal(ensemble.countParams(), members.reduce((sum, m) => sum + m.countParams(), 0));
   // The ensemble owns copies of the weights: the members can go.
   for (const member of members) member.dispose();
-  assert.ok(maxDifference(predictProbabilities(ensemble, images), expected) < 1e-6);
+  assert.ok(maxDifference(await probabilitiesOf(ensemble, images), expected) < 1e-6);
 
   const dir = join(work, 'saved-ensemble');
   await saveModel(ensemble, dir);
   const loaded = await loadModel(dir);
   const names = loaded.layers.map((l) => l.name);
   assert.equal(new Set(names).size, names.length, 'layer names are unique');
-  assert.ok(maxDifference(predictProbabilities(loaded, images), expected) < 1e-6);
+  assert.ok(maxDifference(await probabilitiesOf(loaded, images), expected) < 1e-6);
   ensemble.dispose();
   loaded.dispose();
 });
@@ -110,7 +111,7 @@ test('an ensemble computes the mean of its members\' probabilities, and survives
 test('an ensemble of one model computes what the model does', async () => {
   const member = await loadModel(quickRun);
   const ensemble = ensembleModel([member]);
-  assert.ok(maxDifference(predictProbabilities(ensemble, images), predictProbabilities(member, images)) < 1e-6);
+  assert.ok(maxDifference(await probabilitiesOf(ensemble, images), await probabilitiesOf(member, images)) < 1e-6);
   member.dispose();
   ensemble.dispose();
 });
@@ -149,14 +150,14 @@ test('`ensemble` writes a run folder that evaluate, predict and serve use like a
   const { set } = await evaluateRun(out, { split: 'val', write: false });
   const memberProbs = await Promise.all([quickRun, second].map(async (dir) => {
     const model = await loadModel(dir);
-    const probs = predictProbabilities(model, set);
+    const probs = await probabilitiesOf(model, set);
     model.dispose();
     return probs;
   }));
   assert.ok(maxDifference(memberProbs[0], memberProbs[1]) > 1e-3, 'the members predict differently');
   const mean = meanOfRows(memberProbs);
   const saved = await loadModel(out);
-  assert.ok(maxDifference(predictProbabilities(saved, set), mean) < 1e-6);
+  assert.ok(maxDifference(await probabilitiesOf(saved, set), mean) < 1e-6);
   saved.dispose();
   const argmax = Array.from({ length: set.count }, (_, i) => {
     const row = Array.from(mean.subarray(i * 10, (i + 1) * 10));

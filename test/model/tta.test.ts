@@ -10,7 +10,10 @@ import { loadMnist } from '../../src/data/load.js';
 import { PIXELS, type ImageSet } from '../../src/data/types.js';
 import { evaluateRun } from '../../src/evaluate/evaluate.js';
 import { buildReport } from '../../src/evaluate/report.js';
-import { accuracyAndLoss, predictOverViews, predictProbabilities, shiftImages, TTA_VIEWS } from '../../src/model/infer.js';
+import { accuracyAndLoss } from '../../src/metrics/classification.js';
+import { withReplicas } from '../../src/backend/replicas.js';
+import { predictSet, shiftImages, TTA_VIEWS } from '../../src/predict/set-inference.js';
+import { probabilitiesOf } from '../helpers/probabilities.js';
 import { loadModel } from '../../src/model/io.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { makeRunDir, removeTempDirs } from '../evaluate/fixtures.js';
@@ -56,34 +59,35 @@ test('shiftImages moves every image by whole pixels and fills the border it unco
   assert.deepEqual(Array.from(dst.subarray(PIXELS + 27 * 28, 2 * PIXELS)), new Array(28).fill(-3), 'bottom row is background');
 });
 
-test('TTA probabilities: one row of 10 per image, each summing to 1, deterministic, and no tensors left behind', () => {
+test('TTA probabilities: one row of 10 per image, each summing to 1, deterministic, and no tensors left behind', async () => {
   const set = firstImages(200);
-  predictProbabilities(model, set, 64, { tta: true }); // warm-up: the first call may keep tensors of its own
+  await probabilitiesOf(model, set, { batchSize: 64, ...{ tta: true } }); // warm-up: the first call may keep tensors of its own
   const tensors = tf.memory().numTensors;
-  const probs = predictProbabilities(model, set, 64, { tta: true });
+  const probs = await probabilitiesOf(model, set, { batchSize: 64, ...{ tta: true } });
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(probs.length, set.count * 10);
   for (let i = 0; i < set.count; i++) {
     const sum = probs.subarray(i * 10, (i + 1) * 10).reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(sum - 1) < 1e-5, `row ${i} sums to ${sum}`);
   }
-  assert.deepEqual(predictProbabilities(model, set, 64, { tta: true }), probs);
+  assert.deepEqual(await probabilitiesOf(model, set, { batchSize: 64, ...{ tta: true } }), probs);
 });
 
-test('views are what get averaged: two unshifted views equal plain prediction exactly, the TTA views do not', () => {
+test('views are what get averaged: two unshifted views equal plain prediction exactly, the TTA views do not', async () => {
   const set = firstImages(100);
-  const plain = predictProbabilities(model, set, 32);
-  assert.deepEqual(predictOverViews(model, set, 32, [[0, 0], [0, 0]]), plain);
-  assert.deepEqual(predictProbabilities(model, set, 32, {}), plain, 'no options: plain');
-  const tta = predictProbabilities(model, set, 32, { tta: true });
+  const plain = await probabilitiesOf(model, set, { batchSize: 32 });
+  const twice = await withReplicas(model, { threads: 1, backend: 'wasm', maxBatch: 32 }, (replicas) => predictSet(replicas, set, { batchSize: 32, views: [[0, 0], [0, 0]] }));
+  assert.deepEqual(twice, plain);
+  assert.deepEqual(await probabilitiesOf(model, set, { batchSize: 32 }), plain, 'no options: plain');
+  const tta = await probabilitiesOf(model, set, { batchSize: 32, ...{ tta: true } });
   assert.ok(tta.some((p, i) => Math.abs(p - plain[i]) > 1e-3));
   assert.equal(TTA_VIEWS.length, 5);
 });
 
-test('on the quick model, TTA is no less accurate than plain prediction (to within 5 of 1,000 images)', () => {
+test('on the quick model, TTA is no less accurate than plain prediction (to within 5 of 1,000 images)', async () => {
   const set = firstImages(1000);
-  const plain = accuracyAndLoss(predictProbabilities(model, set), set.labels);
-  const tta = accuracyAndLoss(predictProbabilities(model, set, 512, { tta: true }), set.labels);
+  const plain = accuracyAndLoss(await probabilitiesOf(model, set), set.labels);
+  const tta = accuracyAndLoss(await probabilitiesOf(model, set, { batchSize: 512, ...{ tta: true } }), set.labels);
   assert.ok(plain.accuracy > 0.9, `the quick model is trained: ${plain.accuracy}`);
   assert.ok(tta.accuracy >= plain.accuracy - 0.005, `TTA ${tta.accuracy} vs plain ${plain.accuracy}`);
 });

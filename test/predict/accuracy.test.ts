@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadMnist } from '../../src/data/index.js';
-import { decodeImage } from '../../src/predict/decode.js';
+import { decodeImage } from '../../src/image/decode.js';
 import { Predictor } from '../../src/predict/predictor.js';
-import { preprocessImage, preprocessMnistPixels } from '../../src/predict/preprocess.js';
+import { preprocessImage, preprocessMnistPixels } from '../../src/image/preprocess.js';
 import { createRng } from '../../src/util/rng.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { FONTS, MNIST_KINDS, PRINTED_KINDS, mnistAs, printedAs, type Generated } from './fixtures.js';
@@ -22,13 +22,13 @@ const indices = Array.from({ length: PER_KIND }, (_, n) => 17 + n * 331);
 
 async function rate(pictures: Generated[]): Promise<number> {
   const inputs = await Promise.all(pictures.map(async (g, i) => preprocessImage(await decodeImage(g.bytes, `${g.kind}-${i}${g.ext}`))));
-  const predictions = predictor.predict(inputs);
+  const predictions = await predictor.predict(inputs);
   return predictions.filter((p, i) => p.digit === pictures[i].label).length / pictures.length;
 }
 
 test('MNIST test digits as people would send them are read within a few points of the IDX digits', async () => {
   const pixels = (i: number) => data.test.images.subarray(i * 784, (i + 1) * 784);
-  const reference = predictor.predict(indices.map((i) => preprocessMnistPixels(pixels(i))));
+  const reference = await predictor.predict(indices.map((i) => preprocessMnistPixels(pixels(i))));
   const referenceRate = reference.filter((p, k) => p.digit === data.test.labels[indices[k]]).length / PER_KIND;
   const rng = createRng(2);
   for (const kind of MNIST_KINDS) {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadMnist, writeIdx } from '../../src/data/index.js';
 import { Predictor } from '../../src/predict/predictor.js';
-import { preprocessMnistPixels } from '../../src/predict/preprocess.js';
-import { encodeBmp24 } from '../../src/predict/bmp.js';
+import { preprocessMnistPixels } from '../../src/image/preprocess.js';
+import { encodeBmp24 } from '../../src/image/bmp.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { FONTS, encodePng, invertGray, renderText, upscaleMnist } from './fixtures.js';
 
@@ -27,8 +27,8 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 async function surelyReadDigits(count: number): Promise<number[]> {
   const predictor = await Predictor.load(runDir);
   const candidates = Array.from({ length: 200 }, (_, i) => i);
-  const predictions = predictor.predict(candidates.map((i) => preprocessMnistPixels(pixels(i))));
-  predictor.dispose();
+  const predictions = await predictor.predict(candidates.map((i) => preprocessMnistPixels(pixels(i))));
+  await predictor.close();
   return candidates.filter((i) => predictions[i].digit === data.test.labels[i] && predictions[i].confidence > 0.9).slice(0, count);
 }
 

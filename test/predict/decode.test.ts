@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { decodeImage } from '../../src/predict/decode.js';
-import { decodeBmp, encodeBmp24 } from '../../src/predict/bmp.js';
-import { preprocessImage } from '../../src/predict/preprocess.js';
+import { decodeImage } from '../../src/image/decode.js';
+import { decodeBmp, encodeBmp24 } from '../../src/image/bmp.js';
+import { preprocessImage } from '../../src/image/preprocess.js';
 import { UserError } from '../../src/util/errors.js';
 import { FONTS, correlation, encodePng, renderText } from './fixtures.js';
 

@@ -5,7 +5,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { createRng, type Rng } from '../../src/util/rng.js';
-import type { RawImage } from '../../src/predict/preprocess.js';
+import type { RawImage } from '../../src/image/preprocess.js';
 
 /** Fonts of the Debian packages fonts-dejavu-core and fonts-liberation. */
 export const FONTS = [
@@ -59,7 +59,7 @@ export async function encodePng(image: RawImage): Promise<Uint8Array> {
   return new Uint8Array(await sharpOf(image).png().toBuffer());
 }
 
-export async function encodeJpeg(image: RawImage, quality = 70): Promise<Uint8Array> {
+async function encodeJpeg(image: RawImage, quality = 70): Promise<Uint8Array> {
   return new Uint8Array(await sharpOf(image).flatten({ background: '#ffffff' }).jpeg({ quality }).toBuffer());
 }
 
@@ -113,7 +113,7 @@ export async function photoLike(inkOnWhite: RawImage, rng: Rng, options: { dark?
 }
 
 /** Paste a picture into a larger canvas of `background` at (left, top). */
-export async function placeOnCanvas(image: RawImage, width: number, height: number, left: number, top: number, background: number): Promise<RawImage> {
+async function placeOnCanvas(image: RawImage, width: number, height: number, left: number, top: number, background: number): Promise<RawImage> {
   const canvas = sharp({ create: { width, height, channels: 3, background: { r: background, g: background, b: background } } });
   const png = await encodePng(image);
   return toRaw(canvas.composite([{ input: Buffer.from(png), left, top }]).toColourspace('b-w'));
@@ -220,4 +220,4 @@ export async function printedAs(kind: Kind, digit: number, font: Font, rng: Rng)
   }
 }
 
-export { createRng };
+{ createRng };

@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '../../src/data/index.js';
-import { Predictor, topK } from '../../src/predict/predictor.js';
-import { preprocessImage, preprocessMnistPixels } from '../../src/predict/preprocess.js';
+import { Predictor } from '../../src/predict/predictor.js';
+import { topK } from '../../src/predict/interpret.js';
+import { preprocessImage, preprocessMnistPixels } from '../../src/image/preprocess.js';
 import { UserError } from '../../src/util/errors.js';
 import { quickRunDir } from '../helpers/quick-run.js';
+import { INVERTED_SPEC, runWithSpec } from '../helpers/other-spec-run.js';
 
 const runDir = await quickRunDir();
 const data = await loadMnist();
@@ -15,7 +17,7 @@ test('predicts in batches, one answer per input, with ten probabilities that sum
   const predictor = await Predictor.load(runDir, { minConfidence: 0, batchSize: 64 });
   const inputs = Array.from({ length: 300 }, (_, i) => mnist(i));
   const before = tf.memory().numTensors;
-  const predictions = predictor.predict(inputs);
+  const predictions = await predictor.predict(inputs);
   assert.equal(tf.memory().numTensors, before, 'tensors left behind');
   assert.equal(predictions.length, 300);
   for (const p of predictions) {
@@ -28,20 +30,20 @@ test('predicts in batches, one answer per input, with ten probabilities that sum
   // The quick run (1 epoch on 6,000 images) reads MNIST test digits at about 95%.
   assert.ok(correct >= 0.85 * 300, `${correct} of 300 correct`);
   // Batching does not change answers.
-  const single = predictor.predict([inputs[7]])[0];
+  const single = (await predictor.predict([inputs[7]]))[0];
   assert.deepEqual(single, predictions[7]);
-  predictor.dispose();
+  await predictor.close();
 });
 
 test('not a digit, or not sure: digit null with the reason instead of a confident wrong answer', async () => {
   const predictor = await Predictor.load(runDir, { minConfidence: 0.999999 });
   const blank = preprocessImage({ data: new Uint8Array(40 * 40).fill(255), width: 40, height: 40, channels: 1 });
-  const [forBlank, unsure] = predictor.predict([blank, mnist(0)]);
+  const [forBlank, unsure] = await predictor.predict([blank, mnist(0)]);
   assert.equal(forBlank.digit, null);
   assert.equal(forBlank.reason, 'blank');
   assert.equal(unsure.digit, null);
   assert.match(unsure.reason!, /low confidence \(0\.\d\d < 0\.999999\)/);
-  predictor.dispose();
+  await predictor.close();
   await assert.rejects(Predictor.load(runDir, { minConfidence: 2 }), UserError);
   await assert.rejects(Predictor.load('/nonexistent/run'), /does not exist/);
 });
@@ -50,4 +52,58 @@ test('topK orders digits by probability', () => {
   const p = [0.05, 0.5, 0.1, 0.3, 0.05, 0, 0, 0, 0, 0];
   assert.deepEqual(topK(p, 3).map((t) => t.digit), [1, 3, 2]);
   assert.equal(topK(p, 99).length, 10);
+});
+
+test('a run\'s own preprocessing spec (metadata.json) is applied on every path: pixels, bytes and whole sets', async () => {
+  const other = await runWithSpec(runDir);
+  const plain = await Predictor.load(runDir, { minConfidence: 0 });
+  const inverted = await Predictor.load(other.dir, { minConfidence: 0 });
+  try {
+    assert.deepEqual(inverted.spec, INVERTED_SPEC);
+    const pixels = data.test.images.subarray(0, 784);
+    const input = inverted.preprocessPixels(pixels).input;
+    pixels.forEach((p, k) => assert.ok(Math.abs(input[k] - (1 - p / 255)) < 1e-6, `pixel ${k}`));
+    const set = { images: data.test.images.subarray(0, 50 * 784), labels: data.test.labels.subarray(0, 50), count: 50 };
+    const fromSet = await inverted.probabilities(set);
+    const fromPixels = await inverted.predict(Array.from({ length: 50 }, (_, i) => inverted.preprocessPixels(data.test.images.subarray(i * 784, (i + 1) * 784))));
+    fromPixels.forEach((p, i) => p.probabilities.forEach((q, k) => assert.ok(Math.abs(q - fromSet[i * 10 + k]) < 1e-5, `image ${i}, class ${k}`)));
+    const plainSet = await plain.probabilities(set);
+    assert.ok(plainSet.some((p, i) => Math.abs(p - fromSet[i]) > 0.05), 'the inverted spec changes the answers');
+  } finally {
+    await plain.close();
+    await inverted.close();
+    await other.remove();
+  }
+});
+
+test('two threads give the probabilities one thread gives, with and without TTA', async () => {
+  const set = { images: data.test.images.subarray(0, 300 * 784), labels: data.test.labels.subarray(0, 300), count: 300 };
+  const one = await Predictor.load(runDir, { threads: 1, batchSize: 100 });
+  const two = await Predictor.load(runDir, { threads: 2, batchSize: 100 });
+  try {
+    assert.equal(two.threads, 2);
+    for (const tta of [false, true]) {
+      const a = await one.probabilities(set, { tta });
+      const b = await two.probabilities(set, { tta });
+      assert.ok(a.every((p, i) => Math.abs(p - b[i]) < 1e-5), `tta ${tta}`);
+    }
+  } finally {
+    await one.close();
+    await two.close();
+  }
+});
+
+test('predictions asked for at once are queued and answered as if one by one', async () => {
+  const predictor = await Predictor.load(runDir, { minConfidence: 0, threads: 2, batchSize: 8 });
+  try {
+    const inputs = Array.from({ length: 40 }, (_, i) => mnist(i));
+    const together = await predictor.predict(inputs);
+    const concurrent = await Promise.all(inputs.map((input) => predictor.predict([input]).then(([p]) => p)));
+    concurrent.forEach((p, i) => {
+      assert.equal(p.digit, together[i].digit);
+      p.probabilities.forEach((q, k) => assert.ok(Math.abs(q - together[i].probabilities[k]) < 1e-5));
+    });
+  } finally {
+    await predictor.close();
+  }
 });

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadMnist } from '../../src/data/index.js';
-import { decodeImage } from '../../src/predict/decode.js';
-import { preprocessImage, preprocessMnistPixels, scalePixels, type RawImage } from '../../src/predict/preprocess.js';
-import { centreOfMass } from '../../src/predict/image-ops.js';
+import { decodeImage } from '../../src/image/decode.js';
+import { scalePixels } from '../../src/data/model-input.js';
+import { preprocessImage, preprocessMnistPixels, type RawImage } from '../../src/image/preprocess.js';
+import { centreOfMass } from '../../src/image/pixel-ops.js';
 import { createRng } from '../../src/util/rng.js';
 import { FONTS, MNIST_KINDS, correlation, mnistAs, photoLike, renderText, shiftTolerantCorrelation } from './fixtures.js';
 

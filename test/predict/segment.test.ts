@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectedComponents } from '../../src/predict/image-ops.js';
-import { extractInk } from '../../src/predict/preprocess.js';
-import { segmentNumber } from '../../src/predict/segment.js';
-import { preprocessImage, type RawImage } from '../../src/predict/preprocess.js';
+import { connectedComponents } from '../../src/image/pixel-ops.js';
+import { extractInk } from '../../src/image/preprocess.js';
+import { segmentNumber } from '../../src/image/segment.js';
+import { preprocessImage, type RawImage } from '../../src/image/preprocess.js';
 import { createRng } from '../../src/util/rng.js';
 import { FONTS, grayOf, photoLike, renderText, shiftTolerantCorrelation } from './fixtures.js';
 

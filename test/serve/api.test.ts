@@ -7,8 +7,10 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist, PIXELS } from '../../src/data/index.js';
-import { startServer, type RunningServer } from '../../src/serve/app.js';
+import { startServer, type RunningServer } from '../../src/serve/server.js';
+import { Predictor } from '../../src/predict/predictor.js';
 import { quickRunDir } from '../helpers/quick-run.js';
+import { INVERTED_SPEC, runWithSpec } from '../helpers/other-spec-run.js';
 
 let runDir: string;
 let server: RunningServer;
@@ -212,4 +214,35 @@ test('the CLI: with no model to serve it says so clearly', async () => {
   const serve = spawnServe([], empty);
   assert.equal(await serve.exited, 2);
   assert.match(serve.output().stderr, /no model to serve: runs\/latest does not exist/);
+});
+
+test('a served run preprocesses with its own spec (metadata.json), not the default one', async () => {
+  const other = await runWithSpec(runDir);
+  const served = await startServer({ runDir: other.dir, port: 0 });
+  const reference = await Predictor.load(other.dir);
+  try {
+    const info = await (await fetch(`${served.url}/v1/model`)).json();
+    assert.deepEqual(info.preprocessing, INVERTED_SPEC);
+    const answer = await (await fetch(`${served.url}/v1/predict`, { method: 'POST', body: json({ pixels: mnistSeven }), headers: { 'content-type': 'application/json' } })).json();
+    const [expected] = await reference.predict([reference.preprocessPixels(Uint8Array.from(mnistSeven))]);
+    assert.deepEqual(answer, expected);
+    const asDefault = await (await post('/v1/predict', json({ pixels: mnistSeven }), 'application/json')).json();
+    assert.notDeepEqual(answer.probabilities, asDefault.probabilities, 'the default spec would answer otherwise');
+  } finally {
+    await served.close();
+    await reference.close();
+    await other.remove();
+  }
+});
+
+test('/readyz is 200 once the model is loaded and warmed, and 503 while the server drains; /healthz stays liveness', async () => {
+  const own = await startServer({ runDir, port: 0 });
+  const ready = await fetch(`${own.url}/readyz`);
+  assert.equal(ready.status, 200);
+  assert.deepEqual(await ready.json(), { status: 'ready' });
+  assert.equal((await fetch(`${own.url}/healthz`)).status, 200);
+  const closing = own.close();
+  const draining = await own.app.inject({ method: 'GET', url: '/readyz' });
+  assert.equal(draining.statusCode, 503);
+  await closing;
 });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../../src/serve/app.js';
+import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 
 const CHROMIUM = '/usr/bin/chromium';

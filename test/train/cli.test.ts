@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend/index.js';
 import { loadMnist } from '../../src/data/index.js';
-import { accuracyAndLoss, predictProbabilities } from '../../src/model/infer.js';
+import { accuracyAndLoss } from '../../src/metrics/classification.js';
+import { probabilitiesOf } from '../helpers/probabilities.js';
 import { loadModel } from '../../src/model/io.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 
@@ -52,7 +53,7 @@ test("the training issue's quick run (default net, 1 epoch, stratified 6,000 ima
   await initBackend('wasm');
   const data = await loadMnist();
   const model = await loadModel(dir);
-  const { accuracy } = accuracyAndLoss(predictProbabilities(model, data.test), data.test.labels);
+  const { accuracy } = accuracyAndLoss(await probabilitiesOf(model, data.test), data.test.labels);
   model.dispose();
   assert.ok(accuracy >= 0.95, `test accuracy ${accuracy}`);
 });

@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_CONFIG, PRESETS, resolveConfig } from '../../src/train/config.js';
+import { main } from '../../src/cli/program.js';
+import { ARCHITECTURES } from '../../src/model/arch-names.js';
+import { CONFIG_KEY_NAMES, configTableMarkdown, DEFAULT_CONFIG, PRESET_NAMES, PRESETS, resolveConfig, validateOverrides } from '../../src/train/config.js';
 import { learningRateAt } from '../../src/train/schedule.js';
-import { augmentImage } from '../../src/train/augment.js';
+import { augmentImage } from '../../src/data/augment.js';
 import { createRng } from '../../src/util/rng.js';
 
 const writeConfig = (value: unknown): string => {
@@ -127,4 +129,65 @@ test('the CLI rejects unknown flags and bad values with a clear message and exit
     assert.equal(help.status, 0, `${command} --help`);
     assert.match(help.stdout, new RegExp(`Usage: mnist-cnn ${command}`));
   }
+});
+
+// ---------------------------------------------------------------------------- the schema and the README
+
+const readme = readFileSync('README.md', 'utf8');
+
+/** The rows of the README table that follows `heading`: the first cell of each, without backticks. */
+function firstColumn(heading: string): string[] {
+  const at = readme.indexOf(heading);
+  assert.ok(at >= 0, `README.md has "${heading}"`);
+  const lines = readme.slice(at).split('\n').slice(1);
+  const table = lines.slice(lines.findIndex((l) => l.startsWith('|')));
+  return table.slice(0, table.findIndex((l) => !l.startsWith('|'))).slice(2).map((row) => row.split('|')[1].trim().replace(/`/g, ''));
+}
+
+test('the README\'s config table is the one the schema makes (npm run docs:config rewrites it)', () => {
+  const block = readme.match(/<!-- config-table:start[^>]*-->\n([\s\S]*?)\n<!-- config-table:end -->/);
+  assert.ok(block, 'README.md has the config-table block');
+  assert.equal(block[1], configTableMarkdown());
+  assert.deepEqual(firstColumn('<!-- config-table:start'), CONFIG_KEY_NAMES, 'every key documented, none extra');
+});
+
+test('every documented architecture and preset is what the schema accepts, and the other way round', () => {
+  assert.deepEqual(firstColumn('The networks (`--arch`)').sort(), [...ARCHITECTURES].sort());
+  const presetLine = readme.match(/Presets: (.*?)\.\n\nEvery key/s);
+  assert.ok(presetLine, 'README.md names the presets');
+  const documented = [...presetLine[1].matchAll(/`([a-z0-9]+)`\s+\(/g)].map((m) => m[1]);
+  assert.deepEqual(documented.sort(), [...PRESET_NAMES].sort());
+});
+
+test('every choice the schema offers is accepted by the CLI, and each preset resolves to a valid config', async () => {
+  for (const preset of PRESET_NAMES) {
+    const config = resolveConfig({ preset });
+    assert.deepEqual(validateOverrides(config, `preset ${preset}`), config);
+  }
+  // Through the real command line (in this process): --summary builds the network and exits.
+  const logged: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void logged.push(line);
+  try {
+    for (const arch of ARCHITECTURES) {
+      for (const preset of ['default', 'fast']) {
+        process.exitCode = undefined;
+        await main(['node', 'mnist-cnn', 'train', '--arch', arch, '--preset', preset, '--summary']);
+        assert.equal(process.exitCode, undefined, `train --arch ${arch} --preset ${preset} --summary`);
+      }
+    }
+  } finally {
+    console.log = log;
+  }
+  assert.equal(logged.length, ARCHITECTURES.length * 2);
+  assert.ok(logged.every((summary) => /Total params: \d+/.test(summary)));
+});
+
+test('a value outside the schema is refused with the key, the allowed values and where it came from', () => {
+  assert.throws(() => resolveConfig({ flags: { arch: 'resnet' } }), /flags: 'arch' must be one of default, compact, lenet5, keras, got "resnet"/);
+  assert.throws(() => resolveConfig({ flags: { augment: 'yes' } }), /flags: 'augment' must be a boolean, got "yes"/);
+  assert.throws(() => resolveConfig({ flags: { lr: Number.NaN } }), /flags: 'lr' must be a number/);
+  assert.throws(() => resolveConfig({ flags: { dataDir: 3 } }), /flags: 'dataDir' must be a string, got 3/);
+  assert.throws(() => resolveConfig({ flags: { constructor: 1 } }), /unknown config key 'constructor'/);
+  assert.throws(() => resolveConfig({ preset: 'toString' }), /unknown preset 'toString'/);
 });

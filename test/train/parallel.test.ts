@@ -8,11 +8,12 @@ import { initBackend } from '../../src/backend/index.js';
 import { loadMnist, type Dataset } from '../../src/data/index.js';
 import { PIXELS } from '../../src/data/types.js';
 import { buildModel, logitsModel } from '../../src/model/architectures.js';
-import { accuracyAndLoss, predictProbabilities } from '../../src/model/infer.js';
-import { BatchFiller, identityOrder } from '../../src/train/batches.js';
+import { accuracyAndLoss } from '../../src/metrics/classification.js';
+import { probabilitiesOf } from '../helpers/probabilities.js';
+import { BatchFiller, identityOrder } from '../../src/data/batches.js';
 import { resolveConfig } from '../../src/train/config.js';
 import { batchPart } from '../../src/backend/replicas.js';
-import { partGradients, trainableVariables } from '../../src/train/step.js';
+import { partGradients, trainableVariables } from '../../src/model/gradients.js';
 import { train } from '../../src/train/trainer.js';
 
 let data: Dataset;
@@ -74,7 +75,7 @@ test('training on two threads learns as well as on one, and is repeatable', asyn
   for (const [name, threads] of [['one', 1], ['two', 2], ['two again', 2]] as const) {
     const config = resolveConfig({ flags: { arch: 'compact', limit: 3000, valCount: 0, epochs: 1, batchSize: 64, threads } });
     const result = await train({ config, outDir: join(dir, name), data, updateLatest: false });
-    accuracies[name] = accuracyAndLoss(predictProbabilities(result.model, data.test), data.test.labels).accuracy;
+    accuracies[name] = accuracyAndLoss(await probabilitiesOf(result.model, data.test), data.test.labels).accuracy;
     weights[name] = result.model.getWeights()[0].dataSync() as Float32Array;
     result.model.dispose();
   }

@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { loadMnist, seededSplitIndices as splitIndices, type Dataset } from '../../src/data/index.js';
-import { accuracyAndLoss, predictProbabilities } from '../../src/model/infer.js';
+import { accuracyAndLoss } from '../../src/metrics/classification.js';
+import { probabilitiesOf } from '../helpers/probabilities.js';
 import { loadModel } from '../../src/model/io.js';
 import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
-import { parseHistoryCsv } from '../../src/train/history.js';
+import { parseHistoryCsv } from '../../src/model/history.js';
 import { resume, train, TrainingError } from '../../src/train/trainer.js';
 
 let data: Dataset;
@@ -36,7 +37,7 @@ function maxRelativeDifference(a: Float32Array[], b: Float32Array[]): number {
 
 test('a small real fit learns: 1 epoch on a stratified 2,000 images beats 80% on the full test set', async () => {
   const result = await train({ config: resolveConfig({ flags: { limit: 2000, epochs: 1 } }), outDir: join(await tempDir(), 'run'), data, updateLatest: false });
-  const { accuracy } = accuracyAndLoss(predictProbabilities(result.model, data.test), data.test.labels);
+  const { accuracy } = accuracyAndLoss(await probabilitiesOf(result.model, data.test), data.test.labels);
   assert.ok(accuracy > 0.8, `test accuracy ${accuracy}`);
   for (const file of ['config.json', 'metadata.json', 'model.json', 'weights.bin', 'history.csv', 'val-indices.json', 'checkpoints/last/state.json']) {
     assert.ok(existsSync(join(result.dir, file)), `${file} in the run folder`);

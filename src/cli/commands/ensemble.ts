@@ -1,5 +1,6 @@
-import { Option, type Command } from 'commander';
-import type { BackendName } from '../../backend/index.js';
+import type { Command } from 'commander';
+import { configOption } from '../options.js';
+import type { BackendName } from '../../backend/names.js';
 
 interface EnsembleFlags {
   out: string;
@@ -14,7 +15,7 @@ export function registerEnsemble(program: Command): void {
     .argument('<run-dirs...>', 'two or more run folders trained on the same dataset')
     .requiredOption('--out <dir>', 'the new run folder (must not hold a run yet)')
     .option('--json', 'print the new run\'s metadata as one JSON object')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow']).default('wasm'))
+    .addOption(configOption('backend', 'wasm'))
     .action(async (runDirs: string[], flags: EnsembleFlags) => {
       const { initBackend } = await import('../../backend/index.js');
       await initBackend(flags.backend);

@@ -1,25 +1,25 @@
 import { Option, type Command } from 'commander';
-import type { BackendName } from '../../backend/index.js';
-import type { EvalSplit } from '../../evaluate/source.js';
+import type { BackendName } from '../../backend/names.js';
+import type { EvalSplit } from '../../evaluate/eval-data.js';
+import { configOption } from '../options.js';
 
-const backendOption = () => new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow']).default('wasm');
-
-async function startBackend(name: BackendName): Promise<void> {
-  const { initBackend } = await import('../../backend/index.js');
-  await initBackend(name);
+/** Where a model runs: the backend, and the threads that share each batch (both cores by default). */
+interface InferenceFlags {
+  backend: BackendName;
+  threads: number;
 }
+const addInferenceOptions = (command: Command) => command.addOption(configOption('backend', 'wasm')).addOption(configOption('threads', 2));
 
-interface EvaluateFlags {
+interface EvaluateFlags extends InferenceFlags {
   split: EvalSplit;
   data?: string;
   json?: boolean;
   out?: string;
   tta?: boolean;
-  backend: BackendName;
 }
 
 export function registerEvaluate(program: Command): void {
-  program
+  const evaluate = program
     .command('evaluate')
     .description('evaluate a run on the test split (or its validation split, or a labelled dataset): metrics.json, plots/')
     .argument('<run-dir>', 'run folder (runs/latest for the newest)')
@@ -27,12 +27,12 @@ export function registerEvaluate(program: Command): void {
     .option('--data <path>', 'evaluate on a labelled dataset instead: IDX images file (labels beside it), CSV or class folder')
     .option('--json', 'print the metrics as one JSON object')
     .option('--out <dir>', 'folder for metrics.json and plots/ (default: the run folder)')
-    .option('--tta', 'test-time augmentation: average each image\'s probabilities over it and its 4 one-pixel shifts (5x the time)')
-    .addOption(backendOption())
+    .option('--tta', 'test-time augmentation: average each image\'s probabilities over it and its 4 one-pixel shifts (5x the time)');
+  addInferenceOptions(evaluate)
     .action(async (runDir: string, flags: EvaluateFlags) => {
-      await startBackend(flags.backend);
       const { evaluateRun } = await import('../../evaluate/evaluate.js');
-      const { metrics, outDir } = await evaluateRun(runDir, { split: flags.split, data: flags.data, out: flags.out, tta: flags.tta });
+      const { split, data, out, tta, backend, threads } = flags;
+      const { metrics, outDir } = await evaluateRun(runDir, { split, data, out, tta, backend, threads });
       if (flags.json) {
         console.log(JSON.stringify(metrics, null, 2));
         return;
@@ -43,19 +43,15 @@ export function registerEvaluate(program: Command): void {
       console.log(`\nwrote ${outDir}/metrics.json and ${outDir}/plots/`);
     });
 
-  program
-    .command('report')
-    .description('rebuild a run\'s self-contained report.html (evaluating first if it has no metrics.json)')
-    .argument('<run-dir>', 'run folder')
-    .addOption(backendOption())
-    .action(async (runDir: string, flags: { backend: BackendName }) => {
-      const { resolveRunDir } = await import('../../model/run.js');
-      const { readMetrics } = await import('../../evaluate/evaluate.js');
-      // The model only runs when there is no metrics.json yet.
-      if (!(await readMetrics(resolveRunDir(runDir)))) await startBackend(flags.backend);
-      const { buildReport } = await import('../../evaluate/report.js');
-      console.log(`wrote ${await buildReport(runDir)}`);
-    });
+  addInferenceOptions(
+    program
+      .command('report')
+      .description('rebuild a run\'s self-contained report.html (evaluating first if it has no metrics.json)')
+      .argument('<run-dir>', 'run folder'),
+  ).action(async (runDir: string, flags: InferenceFlags) => {
+    const { buildReport } = await import('../../evaluate/report.js');
+    console.log(`wrote ${await buildReport(runDir, { evaluate: flags })}`);
+  });
 
   program
     .command('runs')
@@ -69,18 +65,17 @@ export function registerEvaluate(program: Command): void {
       else console.log((await import('../../evaluate/format.js')).formatRuns(runs));
     });
 
-  program
-    .command('compare')
-    .description('two runs side by side on the test split, and the images one gets right and the other wrong')
-    .argument('<run-a>', 'first run folder')
-    .argument('<run-b>', 'second run folder')
-    .option('--json', 'print one JSON object')
-    .addOption(backendOption())
-    .action(async (runA: string, runB: string, flags: { json?: boolean; backend: BackendName }) => {
-      // A run without test metrics is evaluated in memory, which needs the backend.
-      await startBackend(flags.backend);
+  addInferenceOptions(
+    program
+      .command('compare')
+      .description('two runs side by side on the test split, and the images one gets right and the other wrong')
+      .argument('<run-a>', 'first run folder')
+      .argument('<run-b>', 'second run folder')
+      .option('--json', 'print one JSON object'),
+  ).action(async (runA: string, runB: string, flags: InferenceFlags & { json?: boolean }) => {
+      // A run without test metrics is evaluated in memory.
       const { compareRuns } = await import('../../evaluate/runs.js');
-      const comparison = await compareRuns(runA, runB);
+      const comparison = await compareRuns(runA, runB, { backend: flags.backend, threads: flags.threads });
       if (flags.json) console.log(JSON.stringify(comparison, null, 2));
       else console.log((await import('../../evaluate/format.js')).formatComparison(comparison));
     });

@@ -1,5 +1,8 @@
 import { Option, type Command } from 'commander';
-import type { BackendName } from '../../backend/index.js';
+import { DEFAULT_MIN_CONFIDENCE } from '../../predict/interpret.js';
+import { OUTPUT_FORMATS } from '../../predict/output.js';
+import { configOption } from '../options.js';
+import type { BackendName } from '../../backend/names.js';
 import type { OutputFormat } from '../../predict/output.js';
 import { countingNumber, probability } from '../parse.js';
 
@@ -11,6 +14,7 @@ interface PredictFlags {
   number?: boolean;
   kaggleSubmission?: string;
   backend: BackendName;
+  threads: number;
 }
 
 export function registerPredict(program: Command): void {
@@ -19,20 +23,21 @@ export function registerPredict(program: Command): void {
     .description('read digits from image files, folders, IDX image files or Kaggle CSVs with a trained model')
     .argument('<model>', 'run folder (or runs/latest)')
     .argument('<input...>', 'images (PNG, JPEG, WebP, GIF, TIFF, AVIF, BMP), folders (searched recursively), IDX image files, Kaggle CSVs')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .option('--top <k>', 'show the k most likely digits', countingNumber, 1)
-    .option('--min-confidence <x>', 'below this confidence answer "no digit" rather than guess', probability, 0.5)
+    .option('--min-confidence <x>', 'below this confidence answer "no digit" rather than guess', probability, DEFAULT_MIN_CONFIDENCE)
     .option('--explain <dir>', 'write a PNG of every preprocessing stage of each input into this folder')
     .option('--number', 'each image is a number written in a row: read every digit, left to right')
     .option('--kaggle-submission <file>', 'write ImageId,Label for the Kaggle test CSV given as input')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow']).default('wasm'))
+    .addOption(configOption('backend', 'wasm'))
+    .addOption(configOption('threads', 1))
     .action(async (model: string, inputs: string[], flags: PredictFlags) => {
       const { Predictor } = await import('../../predict/predictor.js');
-      const { predictFiles, labelledAccuracy } = await import('../../predict/files.js');
+      const { predictFiles, labelledAccuracy } = await import('../../predict/predict-files.js');
       const { formatRows, kaggleSubmission } = await import('../../predict/output.js');
       const { UserError } = await import('../../util/errors.js');
       if (flags.kaggleSubmission && flags.number) throw new UserError('--kaggle-submission reads one digit per CSV row; it cannot be combined with --number');
-      const predictor = await Predictor.load(model, { backend: flags.backend, minConfidence: flags.minConfidence });
+      const predictor = await Predictor.load(model, { backend: flags.backend, minConfidence: flags.minConfidence, threads: flags.threads });
       const rows = await predictFiles(predictor, inputs, { number: flags.number, explain: flags.explain !== undefined });
       process.stdout.write(formatRows(rows, flags.format, { top: flags.top }));
       const failed = rows.filter((r) => r.error);
@@ -51,7 +56,7 @@ export function registerPredict(program: Command): void {
         await writeFileAtomic(flags.kaggleSubmission, kaggleSubmission(rows));
         console.error(`wrote ${flags.kaggleSubmission}`);
       }
-      predictor.dispose();
+      await predictor.close();
       if (failed.length) process.exitCode = 1;
     });
 }

@@ -1,4 +1,6 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
+import type { BackendName } from '../../backend/names.js';
+import { configOption } from '../options.js';
 import { countingNumber, probability, wholeNumber } from '../parse.js';
 
 interface ServeFlags {
@@ -7,7 +9,8 @@ interface ServeFlags {
   workers: number;
   bodyLimit?: number;
   minConfidence?: number;
-  backend: 'wasm' | 'cpu' | 'tensorflow';
+  backend: BackendName;
+  threads: number;
   quiet?: boolean;
 }
 
@@ -21,7 +24,8 @@ export function registerServe(program: Command): void {
     .option('--workers <n>', 'processes that serve (both cores: 2)', countingNumber, 1)
     .option('--body-limit <bytes>', 'largest request body (default 5 MiB)', wholeNumber)
     .option('--min-confidence <x>', 'below this confidence answer "no digit" (default 0.5)', probability)
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow']).default('wasm'))
+    .addOption(configOption('backend', 'wasm'))
+    .addOption(configOption('threads', 1))
     .option('--quiet', 'print nothing but errors')
     .action(async (model: string, flags: ServeFlags) => {
       const { serveUntilStopped } = await import('../../serve/cluster.js');
@@ -33,6 +37,7 @@ export function registerServe(program: Command): void {
         bodyLimit: flags.bodyLimit,
         minConfidence: flags.minConfidence,
         backend: flags.backend,
+        threads: flags.threads,
         log: flags.quiet ? undefined : (message) => console.log(message),
       });
       // Served and drained: a cluster worker's IPC channel would otherwise keep the process alive.

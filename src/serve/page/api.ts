@@ -2,13 +2,8 @@
  * The server's JSON API, as the page uses it.
  */
 
-/** The answer of POST /v1/predict (and of the in-browser model, in the same shape). */
-export interface Prediction {
-  digit: number | null;
-  confidence: number;
-  probabilities: number[];
-  reason?: string;
-}
+import type { PreprocessSpec } from '../../data/model-input.js';
+import type { Prediction } from '../../predict/interpret.js';
 
 /** GET /v1/model (the fields the page reads). */
 export interface ModelInfo {
@@ -18,6 +13,8 @@ export interface ModelInfo {
   trainedAt: string;
   minConfidence?: number;
   classNames?: string[];
+  /** The served model's model-input contract: the page preprocesses drawings with it. */
+  preprocessing?: PreprocessSpec;
 }
 
 async function readJson<T>(response: Response, what: string): Promise<T> {

@@ -1,6 +1,6 @@
 /**
  * The draw-a-digit page of `mnist-cnn serve`. The picture (drawing or upload) goes through the
- * project's one preprocessing (src/predict/preprocess.ts) here in the browser; the server gets
+ * project's one preprocessing (src/image/preprocess.ts) here in the browser; the server gets
  * the resulting 28x28 bytes as `{pixels}`, and the optional in-browser model gets the very same
  * input, so the two answers can be compared.
  *
@@ -8,8 +8,10 @@
  * latest input (drawing, upload or clear), and each answer <output> carries data-input (which
  * input it answers), data-digit ('' when none), data-reason and data-confidence.
  */
-import { PREPROCESS_SPEC, preprocessImage, type Preprocessed } from '../../predict/preprocess.js';
-import { fetchModelInfo, predictOnServer, type ModelInfo, type Prediction } from './api.js';
+import { PREPROCESS_SPEC } from '../../data/model-input.js';
+import { preprocessImage, type Preprocessed } from '../../image/preprocess.js';
+import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type Prediction } from '../../predict/interpret.js';
+import { fetchModelInfo, predictOnServer, type ModelInfo } from './api.js';
 import type { BrowserModel } from './browser-model.js';
 import { createChart, formatPercent, updateChart } from './chart.js';
 import { DrawingPad } from './pad.js';
@@ -19,7 +21,6 @@ import { decodePicture, drawPreview, rawImageOf } from './picture.js';
 const PREDICT_EVERY_MS = 100;
 const DEFAULT_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 /** As the server (src/predict/predictor.ts): below this, no digit is claimed. */
-const DEFAULT_MIN_CONFIDENCE = 0.5;
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -101,28 +102,23 @@ function showEmpty(id: number): void {
   ui.serverAnswer.textContent = '–';
   ui.browserDigit.textContent = '–';
   updateChart(ui.chart, null);
-  drawPreview(ui.preview, new Uint8Array(PREPROCESS_SPEC.size ** 2), PREPROCESS_SPEC.size);
+  drawPreview(ui.preview, new Uint8Array(spec().size ** 2), spec().size);
   markAnswer(ui.serverDigit, id, null);
   markAnswer(ui.serverAnswer, id, null);
   markAnswer(ui.browserDigit, id, null);
 }
 
-/** The in-browser model's probabilities, read with the server's rules (src/predict/predictor.ts). */
-function interpretLocally(probabilities: number[], notADigit?: string): Prediction {
-  const best = probabilities.indexOf(Math.max(...probabilities));
-  const confidence = probabilities[best];
-  const minConfidence = state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
-  if (notADigit) return { digit: null, confidence, probabilities, reason: notADigit };
-  if (confidence < minConfidence) return { digit: null, confidence, probabilities, reason: `low confidence (${confidence.toFixed(2)} < ${minConfidence})` };
-  return { digit: best, confidence, probabilities };
-}
+/** The served model's preprocessing spec (the default until the model info arrives). */
+const spec = () => state.info?.preprocessing ?? PREPROCESS_SPEC;
 
 async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
   if (!ui.browserMode.checked || !state.browserModel) return;
   const model = await state.browserModel;
   // The input may have changed while the model was loading.
   if (id !== state.inputId || !ui.browserMode.checked) return;
-  const prediction = interpretLocally(model.probabilities(input.input), input.reason);
+  // The server's own rule (src/predict/interpret.ts), with the server's threshold.
+  const rule = { minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE };
+  const prediction = interpretProbabilities(model.probabilities(input.input), rule, input.reason);
   ui.browserDigit.textContent = describe(prediction);
   markAnswer(ui.browserDigit, id, prediction);
 }
@@ -134,7 +130,7 @@ function predict(input: Preprocessed): void {
   const id = ++state.inputId;
   document.body.dataset.input = String(id);
   state.current = input;
-  drawPreview(ui.preview, input.pixels, PREPROCESS_SPEC.size);
+  drawPreview(ui.preview, input.pixels, spec().size);
   predictOnServer(input.pixels)
     .then((prediction) => {
       showServerAnswer(id, prediction);
@@ -149,7 +145,7 @@ function predictDrawing(): void {
   clearTimeout(state.timer);
   state.timer = undefined;
   state.lastPredictAt = performance.now();
-  predict(preprocessImage(rawImageOf(pad.imageData())));
+  predict(preprocessImage(rawImageOf(pad.imageData()), { spec: spec() }));
 }
 
 /** While drawing: at most one prediction per PREDICT_EVERY_MS, the last one with the latest ink. */
@@ -180,7 +176,7 @@ async function predictFile(file: File): Promise<void> {
     bitmap.close();
     state.padShowsPicture = true;
     // The picture itself, not its copy on the pad: the preprocessing sees all of its pixels.
-    predict(preprocessImage(rawImageOf(pixels)));
+    predict(preprocessImage(rawImageOf(pixels), { spec: spec() }));
     setStatus(`Showing ${file.name}.`);
   } catch (err) {
     setStatus((err as Error).message, true);

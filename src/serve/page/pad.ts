@@ -4,7 +4,7 @@
  */
 
 /** MNIST strokes are 2-3 px wide in the 20 px box a digit is fitted to: ~20 px on 280 px. */
-export const BRUSH_WIDTH = 20;
+const BRUSH_WIDTH = 20;
 const BACKGROUND = '#000';
 const INK = '#fff';
 

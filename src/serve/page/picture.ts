@@ -1,7 +1,7 @@
 /**
  * Pictures in the browser → the RawImage that the shared preprocessing reads.
  */
-import { TUNING, type RawImage } from '../../predict/preprocess.js';
+import { TUNING, type RawImage } from '../../image/preprocess.js';
 
 export function rawImageOf(image: ImageData): RawImage {
   return { data: image.data, width: image.width, height: image.height, channels: 4 };

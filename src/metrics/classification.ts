@@ -12,12 +12,12 @@
 import { NUM_CLASSES } from '../data/types.js';
 
 /** Probabilities are clipped to [EPS, 1 - EPS] before the log, as Keras and sklearn's log_loss do. */
-export const LOSS_EPSILON = 1e-7;
-export const CALIBRATION_BINS = 15;
+const LOSS_EPSILON = 1e-7;
+const CALIBRATION_BINS = 15;
 /** Three rows of the gallery's eight columns. */
-export const WORST_ERRORS = 24;
-export const CONFUSED_PAIRS = 20;
-export const EXAMPLES_PER_PAIR = 8;
+const WORST_ERRORS = 24;
+const CONFUSED_PAIRS = 20;
+const EXAMPLES_PER_PAIR = 8;
 
 export interface ClassScores {
   digit: number;
@@ -286,4 +286,9 @@ export function computeMetrics(probs: ArrayLike<number>, labels: ArrayLike<numbe
     worstErrors: worstErrors(probs, labels, WORST_ERRORS, numClasses),
     predictions: Array.from(predicted, (p) => p.toString(36)).join(''),
   };
+}
+
+/** Accuracy and mean cross-entropy of probabilities against labels: what validation and the benchmarks report. */
+export function accuracyAndLoss(probs: Float32Array, labels: Uint8Array): { accuracy: number; loss: number } {
+  return { accuracy: accuracy(labels, argmaxRows(probs)), loss: meanCrossEntropy(probs, labels) };
 }

@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { RUN_FILES } from './run.js';
 
 /** One row of history.csv. */
 export interface EpochRecord {
@@ -12,7 +14,7 @@ export interface EpochRecord {
   seconds: number;
 }
 
-export const HISTORY_COLUMNS = ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds'] as const;
+const HISTORY_COLUMNS = ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds'] as const;
 
 export function historyToCsv(rows: EpochRecord[]): string {
   const line = (r: EpochRecord) => HISTORY_COLUMNS.map((c) => (r[c] === null ? '' : String(r[c]))).join(',');
@@ -35,7 +37,13 @@ export function parseHistoryCsv(text: string, name = 'history.csv'): EpochRecord
   });
 }
 
-export function readHistory(path: string): EpochRecord[] {
+function readHistory(path: string): EpochRecord[] {
   if (!existsSync(path)) throw new UserError(`${path} is missing`, path);
   return parseHistoryCsv(readFileSync(path, 'utf8'), path);
+}
+
+/** A run folder's history.csv, or undefined when it has none (an ensemble, a run stopped in epoch 1). */
+export async function readRunHistory(runDir: string): Promise<EpochRecord[] | undefined> {
+  const path = join(runDir, RUN_FILES.history);
+  return existsSync(path) ? readHistory(path) : undefined;
 }

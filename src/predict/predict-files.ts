@@ -8,12 +8,13 @@ import { basename, extname, join } from 'node:path';
 import { readIdxImageFile } from '../data/idx-file.js';
 import { readDigitCsv } from '../data/csv.js';
 import { UserError } from '../util/errors.js';
-import { decodeImage, IMAGE_EXTENSIONS } from './decode.js';
-import { preprocessImage, preprocessMnistPixels, type PreprocessSpec, type Preprocessed, type Stage } from './preprocess.js';
-import { segmentNumber } from './segment.js';
-import type { Prediction, Predictor } from './predictor.js';
+import { decodeImage, IMAGE_EXTENSIONS } from '../image/decode.js';
+import type { Preprocessed, Stage } from '../image/preprocess.js';
+import { segmentNumber } from '../image/segment.js';
+import type { Prediction } from './interpret.js';
+import type { Predictor } from './predictor.js';
 
-export type InputKind = 'image' | 'idx' | 'csv';
+type InputKind = 'image' | 'idx' | 'csv';
 
 export interface PredictionRow {
   /** The path as given; `path#index` (0-based) for a row of an IDX or CSV file. */
@@ -53,13 +54,13 @@ export async function predictFiles(predictor: Predictor, paths: string[], option
       continue;
     }
     try {
-      pending.push(...(await readInput(path, predictor.spec, options)));
+      pending.push(...(await readInput(path, predictor, options)));
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       pending.push({ row: { file: path, error: withoutPathPrefix(err.message, path) }, inputs: [] });
     }
   }
-  const predictions = predictor.predict(pending.flatMap((p) => p.inputs));
+  const predictions = await predictor.predict(pending.flatMap((p) => p.inputs));
   let next = 0;
   for (const p of pending) {
     const mine = predictions.slice(next, next + p.inputs.length);
@@ -85,7 +86,7 @@ function withoutPathPrefix(message: string, path: string): string {
 
 // ---------------------------------------------------------------------------- finding inputs
 
-export function inputKind(path: string): InputKind {
+function inputKind(path: string): InputKind {
   const name = basename(path).toLowerCase();
   if (/\.csv(\.gz)?$/.test(name)) return 'csv';
   if (/idx3/.test(name)) return 'idx';
@@ -102,7 +103,7 @@ function isReadableInFolder(path: string): boolean {
  * Files as given, folders searched recursively (sorted, so output order is stable). Inside
  * folders only images, IDX image files and CSVs are taken; a named file is always tried.
  */
-export async function expandInputs(paths: string[]): Promise<{ path: string; problem?: string }[]> {
+async function expandInputs(paths: string[]): Promise<{ path: string; problem?: string }[]> {
   const out: { path: string; problem?: string }[] = [];
   for (const path of paths) {
     if (!existsSync(path)) {
@@ -134,18 +135,18 @@ async function listFolder(dir: string): Promise<string[]> {
 
 // ---------------------------------------------------------------------------- reading one input
 
-async function readInput(path: string, spec: PreprocessSpec, options: PredictFilesOptions): Promise<PendingRow[]> {
+async function readInput(path: string, predictor: Predictor, options: PredictFilesOptions): Promise<PendingRow[]> {
   const kind = inputKind(path);
-  if (kind === 'csv') return readCsvRows(path, spec, options.explain);
-  if (kind === 'idx') return readIdxRows(path, spec, options.explain);
+  if (kind === 'csv') return readCsvRows(path, predictor, options.explain);
+  if (kind === 'idx') return readIdxRows(path, predictor, options.explain);
   const image = await decodeImage(await readBytes(path), path);
   const row: PredictionRow = { file: path, kind };
   if (options.number) {
-    const found = segmentNumber(image, { spec, keepStages: options.explain });
+    const found = segmentNumber(image, { spec: predictor.spec, keepStages: options.explain });
     if (found.stages) row.stages = found.stages;
     return [{ row, inputs: found.digits, numberReason: found.reason }];
   }
-  const preprocessed = preprocessImage(image, { spec, keepStages: options.explain });
+  const preprocessed = predictor.preprocess(image, { keepStages: options.explain });
   if (preprocessed.stages) row.stages = preprocessed.stages;
   return [{ row, inputs: [preprocessed] }];
 }
@@ -166,27 +167,28 @@ interface MnistSet {
 }
 
 /** Rows of a file already in MNIST form: no re-centring, only the model's scaling. */
-function mnistRows(path: string, set: MnistSet, spec: PreprocessSpec, explain?: boolean): PendingRow[] {
+function mnistRows(path: string, set: MnistSet, predictor: Predictor, explain?: boolean): PendingRow[] {
+  const { spec } = predictor;
   const side = spec.size * spec.size;
   const rows: PendingRow[] = [];
   for (let i = 0; i < set.count; i++) {
     const row: PredictionRow = { file: `${path}#${i}`, kind: set.kind, index: i };
     if (set.labels) row.expected = set.labels[i];
-    const preprocessed = preprocessMnistPixels(set.images.subarray(i * side, (i + 1) * side), spec);
+    const preprocessed = predictor.preprocessPixels(set.images.subarray(i * side, (i + 1) * side));
     if (explain) row.stages = [{ name: 'as given', width: spec.size, height: spec.size, pixels: preprocessed.pixels }];
     rows.push({ row, inputs: [preprocessed] });
   }
   return rows;
 }
 
-async function readCsvRows(path: string, spec: PreprocessSpec, explain?: boolean): Promise<PendingRow[]> {
+async function readCsvRows(path: string, predictor: Predictor, explain?: boolean): Promise<PendingRow[]> {
   const set = await readDigitCsv(path);
-  return mnistRows(path, { kind: 'csv', ...set }, spec, explain);
+  return mnistRows(path, { kind: 'csv', ...set }, predictor, explain);
 }
 
-async function readIdxRows(path: string, spec: PreprocessSpec, explain?: boolean): Promise<PendingRow[]> {
+async function readIdxRows(path: string, predictor: Predictor, explain?: boolean): Promise<PendingRow[]> {
   const { count, images, labels } = await readIdxImageFile(path);
-  return mnistRows(path, { kind: 'idx', images, count, labels }, spec, explain);
+  return mnistRows(path, { kind: 'idx', images, count, labels }, predictor, explain);
 }
 
 // ---------------------------------------------------------------------------- summaries

@@ -1,4 +1,4 @@
-import { IMAGE_SIZE, PIXELS } from '../data/types.js';
+import { IMAGE_SIZE } from './types.js';
 import type { Rng } from '../util/rng.js';
 
 export interface AugmentBounds {
@@ -54,5 +54,3 @@ function bilinear(src: Uint8Array, offset: number, x: number, y: number): number
   const bottom = d + (e - d) * fx;
   return top + (bottom - top) * fy;
 }
-
-export const AUGMENT_SCRATCH_SIZE = PIXELS;

@@ -1,4 +1,4 @@
-import type { TrainResult } from './trainer.js';
+import type { TrainResult } from '../train/trainer.js';
 
 /**
  * The end of `npm start`: evaluate the best model on the test set (metrics.json, pictures),
@@ -7,7 +7,9 @@ import type { TrainResult } from './trainer.js';
 export async function evaluateAfterTraining(result: TrainResult, output: { quiet: boolean; json: boolean }): Promise<void> {
   const { evaluateRun } = await import('../evaluate/evaluate.js');
   const { buildReport } = await import('../evaluate/report.js');
-  const evaluation = await evaluateRun(result.dir, { model: result.model });
+  // Evaluated on as many threads as it trained on.
+  const threads = typeof result.metadata.config.threads === 'number' ? result.metadata.config.threads : 1;
+  const evaluation = await evaluateRun(result.dir, { model: result.model, threads });
   const report = await buildReport(result.dir, { evaluation });
   const { accuracy, loss, n } = evaluation.metrics;
   if (output.json) {

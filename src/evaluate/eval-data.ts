@@ -5,8 +5,7 @@ import { loadMnist } from '../data/load.js';
 import { readIdxImageFile } from '../data/idx-file.js';
 import { takeIndices } from '../data/split.js';
 import type { DatasetName, ImageSet } from '../data/types.js';
-import type { RunMetadata } from '../model/run.js';
-import { VAL_INDICES_FILE } from '../train/trainer.js';
+import { RUN_FILES, type RunMetadata } from '../model/run.js';
 import { DataError, UserError } from '../util/errors.js';
 
 export type EvalSplit = 'test' | 'val';
@@ -41,8 +40,8 @@ function loadRunData(data: RunData) {
 }
 
 /** The validation indices training saved (val-indices.json): whole numbers inside the training set. */
-export async function readValIndices(runDir: string, trainCount: number): Promise<number[]> {
-  const path = join(runDir, VAL_INDICES_FILE);
+async function readValIndices(runDir: string, trainCount: number): Promise<number[]> {
+  const path = join(runDir, RUN_FILES.valIndices);
   if (!existsSync(path)) {
     throw new UserError(`${path} is missing: this run did not save its validation split, so --split val cannot re-create it (use --split test)`, path);
   }
@@ -66,12 +65,13 @@ export async function readValIndices(runDir: string, trainCount: number): Promis
  * (Kaggle's `label,pixel0..pixel783`) or a folder of class folders `0/`..`9/`. CSV and folders
  * go through the data layer's readers, imported only when needed (sharp is heavy).
  */
-export async function readLabelledPath(path: string): Promise<ImageSet> {
+async function readLabelledPath(path: string): Promise<ImageSet> {
   const full = resolve(path);
   if (!existsSync(full)) throw new UserError(`${path} does not exist`, path);
   if (statSync(full).isDirectory()) {
     const { loadImageFolder } = await import('../data/folder.js');
-    const { images, labels, count } = await loadImageFolder(full);
+    const { decodeDigitImage } = await import('../image/digit-file.js');
+    const { images, labels, count } = await loadImageFolder(full, decodeDigitImage);
     return { images, labels, count };
   }
   if (/\.csv(\.gz)?$/i.test(full)) {

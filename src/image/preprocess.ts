@@ -22,40 +22,8 @@ import {
   toBytes,
   type Component,
   type Plane,
-} from './image-ops.js';
-
-/** What a model expects; saved in every model's metadata.json. */
-export interface PreprocessSpec {
-  /** Input side in pixels (28). */
-  size: number;
-  /** The ink is scaled to fit a box of this side, aspect kept (20, as the MNIST builders did). */
-  fit: number;
-  /** How the ink is placed in the input: by its centre of mass, as MNIST. */
-  centre: 'mass';
-  /** White ink on black, as MNIST. */
-  polarity: 'white-on-black';
-  /** model input = pixel (0..255) * scale + offset. */
-  scale: number;
-  offset: number;
-}
-
-export const PREPROCESS_SPEC: PreprocessSpec = {
-  size: 28,
-  fit: 20,
-  centre: 'mass',
-  polarity: 'white-on-black',
-  scale: 1 / 255,
-  offset: 0,
-};
-
-/**
- * The last step, the one that training applies to MNIST images: bytes 0..255 of a 28x28
- * white-on-black image → the model's input values. `out` may be a slice of a batch buffer.
- */
-export function scalePixels(pixels: ArrayLike<number>, out: Float32Array = new Float32Array(pixels.length), spec: PreprocessSpec = PREPROCESS_SPEC): Float32Array {
-  for (let i = 0; i < pixels.length; i++) out[i] = pixels[i] * spec.scale + spec.offset;
-  return out;
-}
+} from './pixel-ops.js';
+import { PREPROCESS_SPEC, scalePixels, type PreprocessSpec } from '../data/model-input.js';
 
 /** Decoded pixels, interleaved channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. */
 export interface RawImage {
@@ -160,7 +128,7 @@ export function extractInk(image: RawImage, stages?: Stage[], spec: PreprocessSp
 
 // ---------------------------------------------------------------------------- grayscale
 
-export function checkRawImage(image: RawImage): void {
+function checkRawImage(image: RawImage): void {
   const { width, height, channels, data } = image;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`image size ${width}x${height} is not a positive whole number of pixels`);
@@ -236,7 +204,7 @@ export function hasLightBackground(plane: Plane): boolean {
   return quantile(border, 0.5) > 127;
 }
 
-export function invert(plane: Plane): Plane {
+function invert(plane: Plane): Plane {
   const data = new Float32Array(plane.data.length);
   for (let i = 0; i < data.length; i++) data[i] = 255 - plane.data[i];
   return { data, width: plane.width, height: plane.height };
@@ -251,7 +219,7 @@ export function invert(plane: Plane): Plane {
  * ink's contrast is also divided by the local paper brightness (flat-field correction).
  * On a clean MNIST image the surface is 0 and the stretch is (nearly) the identity.
  */
-export function cleanInk(plane: Plane, options: { lightPaper?: boolean; keepFaint?: boolean } = {}): InkPlane {
+function cleanInk(plane: Plane, options: { lightPaper?: boolean; keepFaint?: boolean } = {}): InkPlane {
   const lightPaper = options.lightPaper ?? false;
   const { width, height } = plane;
   const halo = Math.max(2, Math.round(TUNING.inkHaloShare * (width + height)));
@@ -334,7 +302,7 @@ function inkLevel(residual: Float32Array): number {
 
 // ---------------------------------------------------------------------------- components
 
-export interface InkParts {
+interface InkParts {
   /** The components that make the digit. */
   parts: Component[];
   labels: Int32Array;
@@ -350,7 +318,7 @@ export function isSpeck(c: Component, plane: Plane): boolean {
  * Which components are the digit: specks are dropped; the largest piece must hold a fair share
  * of the ink (else it is scribble, text, noise); pieces of a broken stroke are kept with it.
  */
-export function selectDigitParts(plane: Plane): InkParts {
+function selectDigitParts(plane: Plane): InkParts {
   const { labels, components } = connectedComponents(plane, 0);
   const solid = components.filter((c) => !isSpeck(c, plane));
   if (solid.length === 0) return { parts: [], labels, reason: 'blank' };
@@ -383,7 +351,7 @@ export function placeInk(plane: Plane, spec: PreprocessSpec = PREPROCESS_SPEC, s
   return result;
 }
 
-export function cropToParts(plane: Plane, labels: Int32Array, parts: Component[]): Plane {
+function cropToParts(plane: Plane, labels: Int32Array, parts: Component[]): Plane {
   const minX = Math.min(...parts.map((c) => c.minX));
   const maxX = Math.max(...parts.map((c) => c.maxX));
   const minY = Math.min(...parts.map((c) => c.minY));
@@ -402,7 +370,7 @@ export function cropToParts(plane: Plane, labels: Int32Array, parts: Component[]
 }
 
 /** Longest side → `fit` pixels, aspect kept, anti-aliased (area average when shrinking). */
-export function fitToBox(plane: Plane, fit: number): Plane {
+function fitToBox(plane: Plane, fit: number): Plane {
   const s = fit / Math.max(plane.width, plane.height);
   const width = Math.min(fit, Math.max(1, Math.round(plane.width * s)));
   const height = Math.min(fit, Math.max(1, Math.round(plane.height * s)));
@@ -414,7 +382,7 @@ export function fitToBox(plane: Plane, fit: number): Plane {
  * whole pixels as MNIST's builders did (MNIST test digits have their centre of mass at
  * 14.0 ± 0.5 on both axes, 0-based).
  */
-export function centreByMass(plane: Plane, size: number): Plane {
+function centreByMass(plane: Plane, size: number): Plane {
   const com = centreOfMass(plane);
   const target = size / 2;
   const ox = clamp(Math.round(target - com.x), 0, size - plane.width);

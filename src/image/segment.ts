@@ -2,20 +2,20 @@
  * Reading a number: one picture of several digits in a row → one Preprocessed per digit, left
  * to right. Pure TypeScript, like preprocess.ts, and built from the same steps.
  */
-import { boxHeight, boxWidth, connectedComponents, type Component, type Plane } from './image-ops.js';
+import { boxHeight, boxWidth, connectedComponents, type Component, type Plane } from './pixel-ops.js';
 import {
   extractInk,
   isSpeck,
   placeInk,
-  PREPROCESS_SPEC,
   stageOf,
   type PreprocessOptions,
   type Preprocessed,
   type RawImage,
   type Stage,
 } from './preprocess.js';
+import { PREPROCESS_SPEC } from '../data/model-input.js';
 
-export const NUMBER_TUNING = {
+const NUMBER_TUNING = {
   /** Components are found on ink above this level, so the faint halos of neighbours do not join them. */
   inkLevel: 64,
   /** Two groups whose x-ranges overlap by this share of the narrower one are one digit (a broken 5). */
@@ -85,7 +85,7 @@ function join(a: Group, b: Group): Group {
 }
 
 /** Left to right; pieces stacked in the same columns are one digit. */
-export function mergeOverlapping(components: Component[]): Group[] {
+function mergeOverlapping(components: Component[]): Group[] {
   const sorted = components.map(groupOf).sort((a, b) => a.minX - b.minX);
   const merged: Group[] = [];
   for (const g of sorted) {

@@ -1,5 +1,5 @@
-import { PIXELS, type ImageSet } from '../data/types.js';
-import { scalePixels } from '../predict/preprocess.js';
+import { PIXELS, type ImageSet } from './types.js';
+import { PREPROCESS_SPEC, scalePixels, type PreprocessSpec } from './model-input.js';
 import type { Rng } from '../util/rng.js';
 import { augmentImage, type AugmentBounds } from './augment.js';
 
@@ -12,8 +12,11 @@ export class BatchFiller {
   readonly y: Int32Array;
   private readonly scratch = new Float32Array(PIXELS);
 
-  /** `buffers`: fill these instead of fresh ones (e.g. shared with training threads). */
-  constructor(readonly maxBatch: number, buffers?: { x: Float32Array; y: Int32Array }) {
+  /**
+   * `buffers`: fill these instead of fresh ones (e.g. shared with training threads). `spec`: the
+   * model-input contract of the model the batches are for (a run records its own).
+   */
+  constructor(readonly maxBatch: number, buffers?: { x: Float32Array; y: Int32Array }, private readonly spec: PreprocessSpec = PREPROCESS_SPEC) {
     this.x = buffers?.x ?? new Float32Array(maxBatch * PIXELS);
     this.y = buffers?.y ?? new Int32Array(maxBatch);
   }
@@ -26,9 +29,9 @@ export class BatchFiller {
       const slot = this.x.subarray(j * PIXELS, (j + 1) * PIXELS);
       if (augment) {
         augmentImage(set.images, i * PIXELS, this.scratch, augment.rng, augment.bounds);
-        scalePixels(this.scratch, slot);
+        scalePixels(this.scratch, slot, this.spec);
       } else {
-        scalePixels(set.images.subarray(i * PIXELS, (i + 1) * PIXELS), slot);
+        scalePixels(set.images.subarray(i * PIXELS, (i + 1) * PIXELS), slot, this.spec);
       }
       this.y[j] = set.labels[i];
     }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { NUM_CLASSES, PIXELS } from '../data/types.js';
-import { INPUT_SHAPE } from '../model/architectures.js';
+import { INPUT_SHAPE } from './architectures.js';
 
 /** The variables an optimizer step updates, in the model's own (stable) order. */
 export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
@@ -18,7 +18,7 @@ export interface PartGradients {
  * Gradients of the label-smoothed cross-entropy on rows [from, to) of a batch, scaled by that
  * part's share of the batch: summed over the parts, they are the gradient of the whole batch's
  * mean loss. One thread computes the whole batch with share 1; parallel training gives each
- * thread one part (see parallel.ts). The logits model shares the trained model's weights.
+ * thread one part (see backend/replicas.ts). The logits model shares the trained model's weights.
  */
 export function partGradients(
   net: tf.LayersModel,

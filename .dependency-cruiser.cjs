@@ -1,0 +1,46 @@
+/**
+ * The import rules of src/, checked by `npm test` (scripts/check-architecture.mjs). ARCHITECTURE.md
+ * explains the layers; this list is their one source of truth. A folder may import from its own
+ * folder and from folders of lower layers only: never up, never sideways to a peer of its layer.
+ * A new folder must be added here, or the `unlisted-folder` rule fails.
+ */
+const LAYERS = [
+  ['util'], //                             errors, atomic files, seeded random numbers, markup, versions
+  ['data'], //                             datasets, the model-input contract, splits, batches, augmentation
+  ['image', 'model', 'metrics'], //        photo pipeline | networks, run folders, gradients | scores
+  ['backend'], //                          wasm kernels, a model on several threads
+  ['predict'], //                          the one inference path
+  ['train', 'evaluate', 'export'], //      the training loop | evaluation and report | ONNX export
+  ['serve'], //                            HTTP server and the draw-a-digit page
+  ['cli'], //                              the command line: thin shells over the layers below
+];
+const ENTRY = 'index\\.ts'; // the library's entry, above everything
+
+const folders = LAYERS.flat();
+const layerOf = (folder) => LAYERS.findIndex((layer) => layer.includes(folder));
+const LISTED = `^src/((${folders.join('|')})/|${ENTRY}$)`;
+const notBelow = (folder) => folders.filter((other) => other !== folder && layerOf(other) >= layerOf(folder));
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'No cycles between files (and so none between folders).', from: {}, to: { circular: true } },
+    ...folders.map((folder) => ({
+      name: `${folder}-imports-downward`,
+      severity: 'error',
+      comment: `src/${folder}/ (layer ${layerOf(folder)}) may import only its own folder and lower layers.`,
+      from: { path: `^src/${folder}/` },
+      to: { path: `^src/(${[...notBelow(folder), ENTRY].join('|')})` },
+    })),
+    // Every file of src/ lives in a folder of the layer map (or is the entry index.ts), whether it
+    // imports, is imported, or stands alone.
+    { name: 'unlisted-folder', severity: 'error', from: { path: '^src/', pathNot: LISTED }, to: {} },
+    { name: 'unlisted-folder', severity: 'error', from: {}, to: { path: '^src/', pathNot: LISTED } },
+    { name: 'unlisted-folder', severity: 'error', from: { orphan: true, path: '^src/', pathNot: LISTED }, to: {} },
+    { name: 'not-to-unresolvable', severity: 'error', from: { path: '^src/' }, to: { couldNotResolve: true } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+  },
+};

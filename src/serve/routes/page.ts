@@ -1,0 +1,39 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../errors.js';
+
+/** The project root, from this module's place in src/serve/routes or dist/serve/routes. */
+const PROJECT_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const DEFAULT_PAGE_DIR = join(PROJECT_ROOT, 'dist', 'page');
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+
+/** The built page's files, read once at start-up. */
+function readPage(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  if (!existsSync(dir)) return files;
+  for (const name of readdirSync(dir)) files.set(name, readFileSync(join(dir, name)));
+  return files;
+}
+
+/** GET / and /page/:file: the draw-a-digit page, built by scripts/build-page.mjs into dist/page. */
+export function registerPageRoutes(app: FastifyInstance, pageDir = DEFAULT_PAGE_DIR): void {
+  const page = readPage(pageDir);
+  const sendPageFile = (name: string, reply: FastifyReply) => {
+    const file = page.get(name);
+    if (!file) throw new ApiError(404, 'not_found', page.size === 0 ? 'the page is not built: run `npm run build`' : `no page file ${name}`);
+    return reply.type(CONTENT_TYPES[extname(name)] ?? 'application/octet-stream').send(file);
+  };
+  app.get('/', async (_request, reply) => sendPageFile('index.html', reply));
+  app.get('/page/:file', async (request: FastifyRequest<{ Params: { file: string } }>, reply) => sendPageFile(request.params.file, reply));
+}
