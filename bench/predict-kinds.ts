@@ -18,7 +18,7 @@ import { Predictor } from '../src/predict/predictor.js';
 import { predictFiles } from '../src/predict/predict-files.js';
 import { preprocessMnistPixels } from '../src/image/preprocess.js';
 import { createRng } from '../src/util/rng.js';
-import { FONTS, MNIST_KINDS, PRINTED_KINDS, encodePng, mnistAs, printedAs, type Generated } from '../test/predict/fixtures.js';
+import { FONTS, MNIST_KINDS, PRINTED_KINDS, encodePng, mnistAs, printedAs, type Generated } from '../test/helpers/digit-pictures.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { filterGradByConvolution } from '../../src/backend/conv-grads.js';
 import { createRng } from '../../src/util/rng.js';
-import { on, pick, randomValues, relativeError } from './compare.js';
+import { on, pick, randomValues, relativeError } from '../helpers/backend-compare.js';
 
 const TOLERANCE = 1e-4;
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../../src/util/rng.js';
-import { on, pick, randomValues, relativeError } from './compare.js';
+import { on, pick, randomValues, relativeError } from '../helpers/backend-compare.js';
 
 interface PoolCase {
   batch: number;

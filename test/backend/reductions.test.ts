@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../../src/util/rng.js';
-import { on, randomValues, relativeError } from './compare.js';
+import { on, randomValues, relativeError } from '../helpers/backend-compare.js';
 
 const SHAPE = [5, 6, 7, 3];
 

@@ -8,7 +8,7 @@ import { writeIdx } from '../../src/data/idx.js';
 import { loadMnist } from '../../src/data/load.js';
 import { evaluateRun } from '../../src/evaluate/evaluate.js';
 import { buildReport } from '../../src/evaluate/report.js';
-import { makeRunDir, removeTempDirs, startBackend, tinyModel } from './fixtures.js';
+import { makeRunDir, removeTempDirs, startBackend, tinyModel } from '../helpers/run-fixtures.js';
 
 const TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
 

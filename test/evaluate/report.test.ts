@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildReport, REPORT_SECTIONS } from '../../src/evaluate/report.js';
-import { makeRunDir, removeTempDirs, startBackend } from './fixtures.js';
+import { makeRunDir, removeTempDirs, startBackend } from '../helpers/run-fixtures.js';
 
 before(startBackend);
 

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { loadMnist } from '../../src/data/load.js';
 import { evaluateRun } from '../../src/evaluate/evaluate.js';
 import { compareRuns, listRuns } from '../../src/evaluate/runs.js';
-import { makeRunDir, removeTempDirs, startBackend, tempDir, tinyModel } from './fixtures.js';
+import { makeRunDir, removeTempDirs, startBackend, tempDir, tinyModel } from '../helpers/run-fixtures.js';
 
 before(startBackend);
 

@@ -20,7 +20,6 @@ import { decodePicture, drawPreview, rawImageOf } from './picture.js';
 /** While a stroke is drawn, ask for a prediction at most this often (and always on pointer up). */
 const PREDICT_EVERY_MS = 100;
 const DEFAULT_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-/** As the server (src/predict/predictor.ts): below this, no digit is claimed. */
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);

@@ -5,12 +5,12 @@ import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { loadMnist, writeIdx } from '../../src/data/index.js';
-import { Predictor } from '../../src/predict/predictor.js';
-import { preprocessMnistPixels } from '../../src/image/preprocess.js';
-import { encodeBmp24 } from '../../src/image/bmp.js';
-import { quickRunDir } from '../helpers/quick-run.js';
-import { FONTS, encodePng, invertGray, renderText, upscaleMnist } from './fixtures.js';
+import { loadMnist, writeIdx } from '../../../src/data/index.js';
+import { Predictor } from '../../../src/predict/predictor.js';
+import { preprocessMnistPixels } from '../../../src/image/preprocess.js';
+import { encodeBmp24 } from '../../../src/image/bmp.js';
+import { quickRunDir } from '../../helpers/quick-run.js';
+import { FONTS, encodePng, invertGray, renderText, upscaleMnist } from '../../helpers/digit-pictures.js';
 
 const runDir = await quickRunDir();
 const data = await loadMnist();

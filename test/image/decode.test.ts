@@ -5,7 +5,7 @@ import { decodeImage } from '../../src/image/decode.js';
 import { decodeBmp, encodeBmp24 } from '../../src/image/bmp.js';
 import { preprocessImage } from '../../src/image/preprocess.js';
 import { UserError } from '../../src/util/errors.js';
-import { FONTS, correlation, encodePng, renderText } from './fixtures.js';
+import { FONTS, correlation, encodePng, renderText } from '../helpers/digit-pictures.js';
 
 const picture = await renderText({ text: '5', font: FONTS[0], width: 90, height: 110, size: 90, ink: 'black', paper: 'white' });
 const reference = preprocessImage(picture).pixels;

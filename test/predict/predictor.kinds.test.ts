@@ -6,7 +6,7 @@ import { Predictor } from '../../src/predict/predictor.js';
 import { preprocessImage, preprocessMnistPixels } from '../../src/image/preprocess.js';
 import { createRng } from '../../src/util/rng.js';
 import { quickRunDir } from '../helpers/quick-run.js';
-import { FONTS, MNIST_KINDS, PRINTED_KINDS, mnistAs, printedAs, type Generated } from './fixtures.js';
+import { FONTS, MNIST_KINDS, PRINTED_KINDS, mnistAs, printedAs, type Generated } from '../helpers/digit-pictures.js';
 
 /**
  * The quick run (1 epoch, 6,000 images) reads people-like pictures about as well as MNIST

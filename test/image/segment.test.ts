@@ -5,7 +5,7 @@ import { extractInk } from '../../src/image/preprocess.js';
 import { segmentNumber } from '../../src/image/segment.js';
 import { preprocessImage, type RawImage } from '../../src/image/preprocess.js';
 import { createRng } from '../../src/util/rng.js';
-import { FONTS, grayOf, photoLike, renderText, shiftTolerantCorrelation } from './fixtures.js';
+import { FONTS, grayOf, photoLike, renderText, shiftTolerantCorrelation } from '../helpers/digit-pictures.js';
 
 /** The digits of `text` each rendered alone, preprocessed: what segmentNumber's pieces should look like. */
 async function singles(text: string, font: (typeof FONTS)[number], size = 120): Promise<Uint8Array[]> {

@@ -16,7 +16,7 @@ import { predictSet, shiftImages, TTA_VIEWS } from '../../src/predict/set-infere
 import { probabilitiesOf } from '../helpers/probabilities.js';
 import { loadModel } from '../../src/model/io.js';
 import { quickRunDir } from '../helpers/quick-run.js';
-import { makeRunDir, removeTempDirs } from '../evaluate/fixtures.js';
+import { makeRunDir, removeTempDirs } from '../helpers/run-fixtures.js';
 
 let quickRun: string;
 let model: tf.LayersModel;

@@ -5,12 +5,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../../src/backend/index.js';
-import { loadMnist } from '../../src/data/index.js';
-import { accuracyAndLoss } from '../../src/metrics/classification.js';
-import { probabilitiesOf } from '../helpers/probabilities.js';
-import { loadModel } from '../../src/model/io.js';
-import { quickRunDir } from '../helpers/quick-run.js';
+import { initBackend } from '../../../src/backend/index.js';
+import { loadMnist } from '../../../src/data/index.js';
+import { accuracyAndLoss } from '../../../src/metrics/classification.js';
+import { probabilitiesOf } from '../../helpers/probabilities.js';
+import { loadModel } from '../../../src/model/io.js';
+import { quickRunDir } from '../../helpers/quick-run.js';
 
 function runCli(args: string[]) {
   const child = spawn(process.execPath, ['bin/mnist-cnn.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

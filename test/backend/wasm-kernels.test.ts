@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { createRng } from '../../src/util/rng.js';
-import { on, randomValues, relativeError } from './compare.js';
+import { on, randomValues, relativeError } from '../helpers/backend-compare.js';
 
 const BATCH = 6;
 const CLASSES = 3;

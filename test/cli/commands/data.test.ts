@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { loadMnist, writeIdx, applySplitPlan, gridLayout, pickGridSamples, renderSampleGrid, PIXELS, type DataSummary, type Dataset } from '../../src/data/index.js';
+import { loadMnist, writeIdx, applySplitPlan, gridLayout, pickGridSamples, renderSampleGrid, PIXELS, type DataSummary, type Dataset } from '../../../src/data/index.js';
 
 let work: string;
 let data: Dataset;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../../src/util/rng.js';
-import { on, randomValues, relativeError } from './compare.js';
+import { on, randomValues, relativeError } from '../helpers/backend-compare.js';
 
 const CASES: Array<{ a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }> = [
   { a: [7, 5], b: [5, 3], transposeA: false, transposeB: false },
@@ -56,49 +56,4 @@ test('mismatched inner dimensions are rejected with both shapes in the message',
   const b = tf.ones([5, 2]);
   assert.throws(() => tf.engine().runKernel('BatchMatMul', { a, b }, { transposeA: true, transposeB: false }), /inner shapes \(3\) and \(5\).*3,4 and 5,2/);
   tf.dispose([a, b]);
-});
-
-test('Tile matches cpu for float32, int32 and bool, any rank and repetition', async () => {
-  const rng = createRng(60);
-  const cases = [
-    { shape: [1, 1, 1, 4], reps: [3, 5, 2, 1] },
-    { shape: [2, 3], reps: [2, 3] },
-    { shape: [3, 1, 2], reps: [1, 4, 1] },
-    { shape: [5], reps: [3] },
-    { shape: [2, 2, 2, 2], reps: [2, 1, 3, 2] },
-    { shape: [2, 3], reps: [0, 2] },
-  ];
-  const inputs = cases.map((c) => randomValues(rng, c.shape.reduce((p, d) => p * d, 1)));
-  const run = () =>
-    cases.flatMap((c, i) => {
-      const x = tf.tensor(inputs[i], c.shape);
-      return [tf.tile(x, c.reps), tf.tile(tf.cast(tf.mul(x, 10), 'int32'), c.reps), tf.tile(tf.greater(x, 0), c.reps)];
-    });
-  const wasm = await on('wasm', run);
-  const cpu = await on('cpu', run);
-  wasm.forEach((values, i) => assert.deepEqual(Array.from(values), Array.from(cpu[i]), `tile result ${i}`));
-});
-
-test('FusedBatchNorm matches cpu with and without scale and offset, for a large mean too', async () => {
-  const rng = createRng(70);
-  const shape: [number, number, number, number] = [4, 5, 5, 6];
-  const x = randomValues(rng, 4 * 5 * 5 * 6).map((v) => v + 50); // a mean far from 0
-  const mean = randomValues(rng, 6).map((v) => v + 50);
-  const variance = randomValues(rng, 6).map((v) => Math.abs(v) + 0.1);
-  const scale = randomValues(rng, 6);
-  const offset = randomValues(rng, 6);
-  const run = () => {
-    const xs = tf.tensor(x, shape) as tf.Tensor4D;
-    const [m, v, s, o] = [mean, variance, scale, offset].map((values) => tf.tensor1d(values));
-    return [
-      tf.batchNorm(xs, m, v, o, s, 1e-3),
-      tf.batchNorm(xs, m, v, undefined, undefined, 1e-3),
-      tf.batchNorm(xs, m, v, o, undefined, 1e-3),
-      tf.batchNorm(tf.reshape(xs, [100, 6]), m, v, o, s, 1e-3), // rank 2, as after a dense layer
-      tf.batchNorm(xs, tf.reshape(m, [1, 1, 1, 6]), tf.reshape(v, [1, 1, 1, 6]), tf.reshape(o, [1, 1, 1, 6]), tf.reshape(s, [1, 1, 1, 6]), 1e-3), // stock path
-    ];
-  };
-  const wasm = await on('wasm', run);
-  const cpu = await on('cpu', run);
-  wasm.forEach((values, i) => assert.ok(relativeError(values, cpu[i]) <= 1e-5, `batch norm ${i}: ${relativeError(values, cpu[i])}`));
 });

@@ -6,7 +6,7 @@ import { scalePixels } from '../../src/data/model-input.js';
 import { preprocessImage, preprocessMnistPixels, type RawImage } from '../../src/image/preprocess.js';
 import { centreOfMass } from '../../src/image/pixel-ops.js';
 import { createRng } from '../../src/util/rng.js';
-import { FONTS, MNIST_KINDS, correlation, mnistAs, photoLike, renderText, shiftTolerantCorrelation } from './fixtures.js';
+import { FONTS, MNIST_KINDS, correlation, mnistAs, photoLike, renderText, shiftTolerantCorrelation } from '../helpers/digit-pictures.js';
 
 const data = await loadMnist();
 const digitAt = (i: number) => data.test.images.subarray(i * 784, (i + 1) * 784);
