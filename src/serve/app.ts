@@ -9,6 +9,7 @@ import { UserError } from '../util/errors.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { registerModelRoutes } from './routes/model.js';
+import { defaultModelName, registerV2Routes } from './routes/v2.js';
 import { registerPageRoutes } from './routes/page.js';
 import { MAX_BATCH, registerPredictRoutes } from './routes/predict.js';
 import { registerServiceRoutes } from './routes/service.js';
@@ -23,6 +24,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Folder of the built page (default dist/page of this package). */
   pageDir?: string;
+  /** The model's name in the Open Inference Protocol routes (/v2/models/{name}); default: the run folder's name. */
+  modelName?: string;
   /**
    * Set by whoever stops the server, before it closes: /readyz then answers 503 so that load
    * balancers stop sending. Closing the app sets it too.
@@ -88,6 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerPredictRoutes(app, predictor);
   registerServiceRoutes(app, metrics, () => drain.draining);
   registerModelRoutes(app, predictor, predictor.metadata);
+  registerV2Routes(app, predictor, { modelName: options.modelName ?? defaultModelName(predictor), isReady: () => !drain.draining });
   registerPageRoutes(app, options.pageDir);
   return app;
 }

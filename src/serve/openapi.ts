@@ -1,4 +1,5 @@
 import { PIXELS } from '../data/types.js';
+import { OPENAPI_V2_PATHS } from './openapi-v2.js';
 import { escapeMarkup } from '../util/markup.js';
 import { VERSION } from '../util/version.js';
 
@@ -90,6 +91,8 @@ export const OPENAPI = {
     '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3 document' } } } },
     '/docs': { get: { summary: 'Human-readable API documentation', responses: { '200': { description: 'HTML' } } } },
     '/': { get: { summary: 'The draw-a-digit page', responses: { '200': { description: 'HTML' } } } },
+    '/readyz': { get: { summary: 'Readiness: 200 once the model is loaded and warmed, 503 while draining', responses: { '200': { description: '{status: "ready"}' }, '503': { description: '{status: "draining"}' } } } },
+    ...OPENAPI_V2_PATHS,
   },
 };
 

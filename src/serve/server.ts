@@ -19,6 +19,8 @@ export interface ServeOptions {
   /** Threads per model call (default 1: `--workers` scales a server by processes instead). */
   threads?: number;
   pageDir?: string;
+  /** The model's name in the Open Inference Protocol routes (default: the run folder's name). */
+  modelName?: string;
 }
 
 export interface RunningServer {
@@ -45,7 +47,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   // The first call through a model compiles its kernels: pay for it before the first request.
   await predictor.predict([predictor.preprocessPixels(new Uint8Array(PIXELS))]);
   const drain = { draining: false };
-  const app = await buildApp({ predictor, bodyLimit: options.bodyLimit, pageDir: options.pageDir, drain });
+  const app = await buildApp({ predictor, bodyLimit: options.bodyLimit, pageDir: options.pageDir, drain, modelName: options.modelName });
   const host = options.host ?? '127.0.0.1';
   await app.listen({ host, port: options.port ?? 3000 });
   const address = app.server.address();

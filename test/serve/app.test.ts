@@ -103,7 +103,7 @@ test('errors are JSON with the right status and message, and the next request is
   await expectError(await post('/v1/predict', json({ pixels: [1, 2, 3] }), 'application/json'), 422, /pixels has 3 values; a 28x28 image needs 784/);
   await expectError(await post('/v1/predict', json({ pixels: [...mnistSeven.slice(0, 783), 300] }), 'application/json'), 422, /pixels\[783\] is 300, outside 0-255/);
   await expectError(await post('/v1/predict/batch', json({ items: [{ pixels: mnistSeven }, { pixels: [-1] }] }), 'application/json'), 422, /items\[1\]\.pixels has 1 values/);
-  await expectError(await fetch(server.url + '/v2/predict'), 404, /no route for GET \/v2\/predict/);
+  await expectError(await fetch(server.url + '/v3/predict'), 404, /no route for GET \/v3\/predict/);
   const noFile = new FormData();
   noFile.append('note', 'a form field, but no file');
   await expectError(await post('/v1/predict', noFile), 400, /the multipart form holds no file/);

@@ -12,6 +12,7 @@ interface ServeFlags {
   backend: BackendName;
   threads: number;
   quiet?: boolean;
+  modelName?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -26,6 +27,7 @@ export function registerServe(program: Command): void {
     .option('--min-confidence <x>', 'below this confidence answer "no digit" (default 0.5)', probability)
     .addOption(configOption('backend', 'wasm'))
     .addOption(configOption('threads', 1))
+    .option('--model-name <name>', "the model's name in the Open Inference Protocol routes, /v2/models/<name> (default: the run folder's name)")
     .option('--quiet', 'print nothing but errors')
     .action(async (model: string, flags: ServeFlags) => {
       const { serveUntilStopped } = await import('../../serve/cluster.js');
@@ -37,6 +39,7 @@ export function registerServe(program: Command): void {
         bodyLimit: flags.bodyLimit,
         minConfidence: flags.minConfidence,
         backend: flags.backend,
+        modelName: flags.modelName,
         threads: flags.threads,
         log: flags.quiet ? undefined : (message) => console.log(message),
       });
