@@ -6,7 +6,10 @@
  * the run's own preprocessing spec, so none of them can forget it.
  *
  * Model calls are queued: one batch at a time runs on the threads' shared batch buffer, however
- * many requests await answers at once.
+ * many requests await answers at once. With micro-batching (`batchWindowMs`, the server's
+ * default), predictions asked for while a model call runs, or within the window, are merged
+ * into one call of up to `maxBatch` images: one call of 64 images costs far less than 64 calls
+ * of one, and each caller gets exactly the answers it would have got alone.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/index.js';
@@ -30,13 +33,38 @@ export interface PredictorOptions {
   batchSize?: number;
   /** Threads that share each model call (1: the main thread only). */
   threads?: number;
+  /**
+   * Micro-batching: merge `predict` calls that arrive within this many milliseconds (0: those
+   * that arrive in the same turn of the event loop, or while a model call runs) into one model
+   * call. Undefined: every `predict` call is a model call of its own.
+   */
+  batchWindowMs?: number;
+  /** Most images in one merged model call (default 64). */
+  maxBatch?: number;
 }
+
+/** Callers waiting for a merged model call. */
+interface Waiting {
+  inputs: Preprocessed[];
+  resolve: (predictions: Prediction[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export const DEFAULT_MAX_BATCH = 64;
 
 export class Predictor {
   readonly rule: AnswerRule;
+  /** Model calls made by `predict` and the images they read (what micro-batching saves shows here). */
+  readonly calls = { count: 0, images: 0 };
   private readonly batchSize: number;
   /** The tail of the queue of model calls. */
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly batchWindowMs: number | undefined;
+  private readonly maxBatch: number;
+  /** Micro-batching: callers gathered for the next merged call, and their image count. */
+  private waiting: Waiting[] = [];
+  private waitingImages = 0;
+  private flushTimer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
 
   private constructor(
     /** The run folder, when loaded from one. */
@@ -52,6 +80,10 @@ export class Predictor {
     this.rule = { minConfidence };
     this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
+    this.batchWindowMs = options.batchWindowMs;
+    if (this.batchWindowMs !== undefined && !(this.batchWindowMs >= 0 && this.batchWindowMs <= 1000)) throw new UserError(`batch window must be from 0 to 1000 ms, got ${options.batchWindowMs}`);
+    this.maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, this.batchSize);
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new UserError(`max batch must be a whole number >= 1, got ${options.maxBatch}`);
   }
 
   /** Start the backend (wasm unless told) and load a run folder (or runs/latest). */
@@ -109,10 +141,46 @@ export class Predictor {
     return this.preprocess(await decodeImage(bytes, name), options);
   }
 
-  /** Answers for preprocessed inputs, in batches. */
+  /** Answers for preprocessed inputs, in batches (merged with other callers' with micro-batching). */
   async predict(inputs: Preprocessed[]): Promise<Prediction[]> {
+    if (this.batchWindowMs === undefined || inputs.length === 0) return this.run(inputs);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ inputs, resolve, reject });
+      this.waitingImages += inputs.length;
+      if (this.waitingImages >= this.maxBatch) this.flush();
+      else this.flushTimer ??= this.batchWindowMs! > 0 ? setTimeout(() => this.flush(), this.batchWindowMs) : setImmediate(() => this.flush());
+    });
+  }
+
+  /** One model call (queued) for these inputs, and their answers. */
+  private async run(inputs: Preprocessed[]): Promise<Prediction[]> {
+    this.calls.count++;
+    this.calls.images += inputs.length;
     const probs = await this.enqueue(() => predictRowsOf(this.replicas, inputs.map((p) => p.input), this.batchSize));
     return inputs.map((p, i) => this.interpret(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), p.reason));
+  }
+
+  /** Send the gathered callers' inputs as one model call and hand each caller its own answers. */
+  private flush(): void {
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer as ReturnType<typeof setTimeout>);
+      clearImmediate(this.flushTimer as ReturnType<typeof setImmediate>);
+      this.flushTimer = undefined;
+    }
+    const group = this.waiting;
+    this.waiting = [];
+    this.waitingImages = 0;
+    if (group.length === 0) return;
+    this.run(group.flatMap((g) => g.inputs)).then(
+      (predictions) => {
+        let next = 0;
+        for (const caller of group) {
+          caller.resolve(predictions.slice(next, next + caller.inputs.length));
+          next += caller.inputs.length;
+        }
+      },
+      (err) => group.forEach((caller) => caller.reject(err)),
+    );
   }
 
   /** Class probabilities for a whole image set (n x 10, row-major); with `tta`, averaged over shifted views. */
@@ -127,6 +195,7 @@ export class Predictor {
 
   /** Stop the threads; free the model when this Predictor loaded it. */
   async close(): Promise<void> {
+    this.flush();
     await this.queue.catch(() => undefined);
     await this.replicas.close();
     if (this.ownsModel) this.replicas.model.dispose();

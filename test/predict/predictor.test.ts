@@ -107,3 +107,29 @@ test('predictions asked for at once are queued and answered as if one by one', a
     await predictor.close();
   }
 });
+
+test('micro-batching: predictions that arrive together run as one model call, with the answers each would get alone', async () => {
+  const alone = await Predictor.load(runDir, { minConfidence: 0 });
+  const merged = await Predictor.load(runDir, { minConfidence: 0, batchWindowMs: 20, maxBatch: 64 });
+  try {
+    const inputs = Array.from({ length: 40 }, (_, i) => mnist(i));
+    const expected: Awaited<ReturnType<Predictor['predict']>> = [];
+    for (const input of inputs) expected.push(...(await alone.predict([input])));
+    const answers = await Promise.all(inputs.map((input) => merged.predict([input]).then(([p]) => p)));
+    assert.equal(merged.calls.count, 1, 'one model call for 40 callers');
+    assert.equal(merged.calls.images, 40);
+    answers.forEach((p, i) => {
+      assert.equal(p.digit, expected[i].digit);
+      p.probabilities.forEach((q, k) => assert.ok(Math.abs(q - expected[i].probabilities[k]) < 1e-5, `image ${i}, class ${k}`));
+    });
+    // Past maxBatch, a call goes at once and the rest wait for the next one.
+    const many = Array.from({ length: 100 }, (_, i) => mnist(i));
+    const before = merged.calls.count;
+    const results = await Promise.all(many.map((input) => merged.predict([input])));
+    assert.equal(results.length, 100);
+    assert.equal(merged.calls.count - before, 2, '64 + 36');
+  } finally {
+    await alone.close();
+    await merged.close();
+  }
+});
