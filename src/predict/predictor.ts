@@ -50,7 +50,7 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-export const DEFAULT_MAX_BATCH = 64;
+const DEFAULT_MAX_BATCH = 64;
 
 export class Predictor {
   readonly rule: AnswerRule;
