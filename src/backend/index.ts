@@ -29,9 +29,33 @@ export async function initBackend(name: BackendName = 'wasm', options: { quiet?:
   }
   // PROD silences tfjs's console banners (e.g. the cpu backend's advice to install tfjs-node).
   tf.env().set('PROD', true);
+  const listenersBefore = processListeners();
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`the ${name} backend failed to start`);
   await tf.ready();
+  removeListenersAddedSince(listenersBefore);
   return name;
 }
 
+type Listener = (...args: unknown[]) => void;
+type ProcessListeners = { uncaughtException: Listener[]; unhandledRejection: Listener[] };
+
+function processListeners(): ProcessListeners {
+  return {
+    uncaughtException: process.listeners('uncaughtException') as Listener[],
+    unhandledRejection: process.listeners('unhandledRejection') as Listener[],
+  };
+}
+
+/**
+ * The wasm backend's Emscripten module, when it starts in Node, adds process handlers for
+ * uncaught exceptions and unhandled rejections that throw the error again. Throwing from such a
+ * handler makes Node print the stack and exit with code 7, whatever the program would have done
+ * with the error (the CLI prints one line for a user's mistake). Nothing in TensorFlow.js needs
+ * them (it never calls Emscripten's exit), so they are taken off again.
+ */
+function removeListenersAddedSince(before: ProcessListeners): void {
+  const now = processListeners();
+  for (const listener of now.uncaughtException) if (!before.uncaughtException.includes(listener)) process.removeListener('uncaughtException', listener);
+  for (const listener of now.unhandledRejection) if (!before.unhandledRejection.includes(listener)) process.removeListener('unhandledRejection', listener);
+}

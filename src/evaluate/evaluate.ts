@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { NUM_CLASSES, type ImageSet } from '../data/types.js';
 import { INPUT_SHAPE } from '../model/architectures.js';
@@ -39,7 +40,7 @@ export interface EvaluateOptions {
   split?: EvalSplit;
   /** Evaluate on a labelled dataset at this path instead: IDX images file (labels beside it), CSV, or class folder. */
   data?: string;
-  /** Where metrics.json and plots/ go (default: the run folder). */
+  /** Where metrics.json and plots/ go (default: the run folder; with `data`, its own folder: dataEvaluationDir). */
   out?: string;
   /** Images per inference batch (default: the run's evalBatchSize, else DEFAULT_INFER_BATCH). */
   batchSize?: number;
@@ -78,6 +79,19 @@ function checkModelShape(model: tf.LayersModel, dir: string, classes: number): v
       path,
     );
   }
+}
+
+/**
+ * Where an evaluation on other data (`--data`) goes by default: `RUN/evaluations/NAME-HASH`,
+ * named after the data and a hash of its full path. Its own folder, so that it never replaces
+ * the run's metrics.json (its test figures, what the report shows): a one-image folder must
+ * not make the run read 100%.
+ */
+export function dataEvaluationDir(runDir: string, data: string): string {
+  const path = resolve(data);
+  const name = basename(path).replace(/[^A-Za-z0-9._-]+/g, '_') || 'data';
+  const hash = createHash('sha256').update(path).digest('hex').slice(0, 8);
+  return join(runDir, RUN_FILES.evaluations, `${name}-${hash}`);
 }
 
 function evalBatchSize(meta: RunMetadata, options: EvaluateOptions): number {
@@ -124,7 +138,7 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     tta,
     ...computeMetrics(probs, data.set.labels),
   };
-  const outDir = options.out ? resolve(options.out) : dir;
+  const outDir = options.out ? resolve(options.out) : options.data ? dataEvaluationDir(dir, options.data) : dir;
   const result: EvaluationResult = { runDir: dir, outDir, metrics, set: data.set, plots: [] };
   if (options.write === false) return result;
   await writeJsonAtomic(join(outDir, RUN_FILES.metrics), metrics);

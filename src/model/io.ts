@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { UserError } from '../util/errors.js';
+import { nonFiniteEntry } from './finite.js';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -37,7 +39,28 @@ function dirSaveHandler(dir: string): tf.io.IOHandler {
   };
 }
 
-function dirLoadHandler(dir: string): tf.io.IOHandler {
+export interface LoadModelOptions {
+  /**
+   * The SHA-256 (hex) weights.bin must have, as its run's metadata.json records it: a file
+   * changed or damaged since is refused. Unchecked when absent (runs made before it was recorded).
+   */
+  weightsSha256?: string;
+}
+
+const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** The SHA-256 (hex) of a model folder's weights.bin, or undefined when it has none. */
+export async function weightsSha256(dir: string): Promise<string | undefined> {
+  const path = join(dir, WEIGHTS_FILE);
+  return existsSync(path) ? sha256Hex(await readFile(path)) : undefined;
+}
+
+/**
+ * Reads model.json and weights.bin, refusing (naming the file) a missing file, bad JSON, a
+ * weights.bin of the wrong size, weights that are NaN or infinite (a diverged run, or a damaged
+ * file) and, when told the checksum, a weights.bin that is not the one recorded.
+ */
+function dirLoadHandler(dir: string, options: LoadModelOptions): tf.io.IOHandler {
   return {
     async load(): Promise<tf.io.ModelArtifacts> {
       const modelPath = join(dir, MODEL_FILE);
@@ -51,16 +74,29 @@ function dirLoadHandler(dir: string): tf.io.IOHandler {
       } catch (err) {
         throw new UserError(`${modelPath}: not valid JSON (${(err as Error).message})`, modelPath);
       }
-      if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+      if (typeof json !== 'object' || json === null || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
         throw new UserError(`${modelPath}: has no modelTopology or weightsManifest: not a TensorFlow.js layers model`, modelPath);
       }
-      const weightSpecs = json.weightsManifest.flatMap((group) => group.weights);
+      const weightSpecs = json.weightsManifest.flatMap((group) => group?.weights ?? []);
+      if (!weightSpecs.every((spec) => typeof spec?.name === 'string' && Array.isArray(spec.shape) && spec.shape.every((n) => Number.isSafeInteger(n) && n >= 0))) {
+        throw new UserError(`${modelPath}: its weightsManifest is damaged (an entry without a name or a shape)`, modelPath);
+      }
       const buffer = await readFile(weightsPath);
       const expected = weightSpecs.reduce((sum, spec) => sum + 4 * spec.shape.reduce((a, b) => a * b, 1), 0);
       if (buffer.byteLength !== expected) {
         throw new UserError(`${weightsPath}: is ${buffer.byteLength} bytes, but ${MODEL_FILE} describes ${expected} bytes of weights`, weightsPath);
       }
       const weightData = buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength);
+      const broken = nonFiniteEntry(weightData, weightSpecs);
+      if (broken !== undefined) {
+        throw new UserError(`${weightsPath}: the weights of ${broken} are NaN or infinite: the model is broken (a training that diverged, or a damaged file)`, weightsPath);
+      }
+      if (options.weightsSha256 !== undefined) {
+        const actual = sha256Hex(buffer);
+        if (actual !== options.weightsSha256) {
+          throw new UserError(`${weightsPath}: its SHA-256 is ${actual}, but metadata.json records ${options.weightsSha256}: the weights were changed or damaged since the run was saved`, weightsPath);
+        }
+      }
       return { modelTopology: json.modelTopology, weightSpecs, weightData, format: json.format };
     },
   };
@@ -70,6 +106,14 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
   await model.save(dirSaveHandler(dir));
 }
 
-export async function loadModel(dir: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(dirLoadHandler(dir));
+/** Load a saved model folder (see dirLoadHandler for what is refused). The backend must be started first. */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<tf.LayersModel> {
+  try {
+    return await tf.loadLayersModel(dirLoadHandler(dir, options));
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    // The files read, but TensorFlow.js cannot build a model from them: a damaged or foreign model.json.
+    const path = join(dir, MODEL_FILE);
+    throw new UserError(`${path}: not a model TensorFlow.js can build (${(err as Error).message})`, path);
+  }
 }

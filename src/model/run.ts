@@ -6,7 +6,7 @@ import type { DataSource, DatasetName, FileRecord } from '../data/types.js';
 import type { PreprocessSpec } from '../data/model-input.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { loadModel } from './io.js';
+import { loadModel, weightsSha256 } from './io.js';
 
 /**
  * The layout of a run folder:
@@ -16,9 +16,11 @@ import { loadModel } from './io.js';
  *   history.csv      epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds
  *   val-indices.json the validation images (indices into the training file)
  *   checkpoints/last/  the last epoch's model + optimizer state, for --resume
+ *   training.lock    while a training runs in the folder: its process (util/lock.ts)
  *   metrics.json     evaluation on the test set (evaluate stage)
  *   plots/           .svg and .png pictures (evaluate stage)
  *   report.html      the self-contained report (evaluate stage)
+ *   evaluations/<data>/  metrics.json and plots/ of `evaluate --data` on other datasets
  */
 export const RUN_FILES = {
   config: 'config.json',
@@ -29,6 +31,8 @@ export const RUN_FILES = {
   report: 'report.html',
   plots: 'plots',
   checkpoint: join('checkpoints', 'last'),
+  lock: 'training.lock',
+  evaluations: 'evaluations',
 } as const;
 
 export const DEFAULT_RUNS_DIR = 'runs';
@@ -61,6 +65,8 @@ export interface RunMetadata {
   bestEpoch: number;
   bestValAccuracy: number;
   trainingSeconds: number;
+  /** SHA-256 (hex) of weights.bin, checked when the run is loaded; absent in runs made before it was recorded. */
+  weightsSha256?: string;
   /** Test-set figures, once evaluated; `tta` when with test-time augmentation. */
   test?: { accuracy: number; loss: number; n: number; tta?: boolean };
   /** An ensemble (arch 'ensemble'): the run folders it averages, and their seeds. */
@@ -90,8 +96,13 @@ export async function readMetadata(dir: string): Promise<RunMetadata> {
   return meta;
 }
 
+/**
+ * Write metadata.json, recording the SHA-256 of the weights.bin beside it at this moment (so
+ * write the weights first): loadRun refuses weights that differ from it later.
+ */
 export async function writeMetadata(dir: string, meta: RunMetadata): Promise<void> {
-  await writeJsonAtomic(join(dir, RUN_FILES.metadata), meta);
+  // (Undefined, with no weights.bin: JSON leaves the key out.)
+  await writeJsonAtomic(join(dir, RUN_FILES.metadata), { ...meta, weightsSha256: await weightsSha256(dir) });
 }
 
 export interface LoadedRun {
@@ -100,11 +111,15 @@ export interface LoadedRun {
   model: tf.LayersModel;
 }
 
-/** Load a run folder's best model and its metadata. The backend must be started first. */
+/**
+ * Load a run folder's best model and its metadata, refusing weights that are not finite or not
+ * the ones metadata.json records. The backend must be started first.
+ */
 export async function loadRun(dir: string): Promise<LoadedRun> {
   const real = resolveRunDir(dir);
   const metadata = await readMetadata(real);
-  const model = await loadModel(real);
+  const recorded = typeof metadata.weightsSha256 === 'string' ? metadata.weightsSha256 : undefined;
+  const model = await loadModel(real, { weightsSha256: recorded });
   return { dir: real, metadata, model };
 }
 

@@ -2,8 +2,8 @@
  * `predict` over files (Node only): image files, folders, IDX image files and Kaggle CSVs →
  * one row per digit. A bad file is one error row; the rest are still read.
  */
-import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { readIdxImageFile } from '../data/idx-file.js';
 import { readDigitCsv } from '../data/csv.js';
@@ -36,6 +36,12 @@ export interface PredictionRow {
 export interface PredictFilesOptions {
   number?: boolean;
   explain?: boolean;
+  /**
+   * Told of every entry of a searched folder that is not read, and why: a file of another
+   * kind, a hidden one, a dangling link, a FIFO or device, a folder already searched (a link
+   * loop). Inputs named outright are never skipped: they become rows, with an error if unreadable.
+   */
+  onSkip?: (path: string, reason: string) => void;
 }
 
 interface PendingRow {
@@ -48,7 +54,7 @@ interface PendingRow {
 /** Read every input, run the model once over all of them (batched), and return the rows in order. */
 export async function predictFiles(predictor: Predictor, paths: string[], options: PredictFilesOptions = {}): Promise<PredictionRow[]> {
   const pending: PendingRow[] = [];
-  for (const { path, problem } of await expandInputs(paths)) {
+  for (const { path, problem } of await expandInputs(paths, options.onSkip ?? (() => {}))) {
     if (problem) {
       pending.push({ row: { file: path, error: problem }, inputs: [] });
       continue;
@@ -93,42 +99,99 @@ function inputKind(path: string): InputKind {
   return 'image';
 }
 
-function isReadableInFolder(path: string): boolean {
+/** Why a file found in a folder is not read, or undefined when it is: the kinds predict reads. */
+function reasonToSkip(path: string): string | undefined {
   const name = basename(path).toLowerCase();
-  if (name.startsWith('.')) return false;
-  return inputKind(path) !== 'image' || IMAGE_EXTENSIONS.includes(extname(name));
+  if (name.startsWith('.')) return 'a hidden file';
+  if (inputKind(path) !== 'image' || IMAGE_EXTENSIONS.includes(extname(name))) return undefined;
+  return 'not an image, IDX image file or CSV (by its name)';
 }
 
-/**
- * Files as given, folders searched recursively (sorted, so output order is stable). Inside
- * folders only images, IDX image files and CSVs are taken; a named file is always tried.
- */
-async function expandInputs(paths: string[]): Promise<{ path: string; problem?: string }[]> {
-  const out: { path: string; problem?: string }[] = [];
-  for (const path of paths) {
-    if (!existsSync(path)) {
-      out.push({ path, problem: 'file not found' });
-      continue;
+/** "a FIFO", "a socket", "a device": what a path is when it is neither a file nor a folder. */
+function otherKind(stats: Stats): string {
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/** What a path is, following symbolic links, or why it cannot be followed. */
+async function follow(path: string): Promise<{ stats: Stats } | { problem: string }> {
+  try {
+    return { stats: await stat(path) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return { problem: 'a loop of symbolic links' };
+    if (code === 'ENOENT') {
+      const link = await lstat(path).catch(() => undefined);
+      if (link?.isSymbolicLink()) return { problem: `a dangling symbolic link (to ${await readlink(path).catch(() => '?')})` };
+      return { problem: 'file not found' };
     }
-    if ((await stat(path)).isDirectory()) {
-      const found = await listFolder(path);
+    return { problem: `cannot be read (${code ?? (err as Error).message})` };
+  }
+}
+
+type Found = { path: string; problem?: string };
+type Skip = (path: string, reason: string) => void;
+
+/**
+ * Files as given, folders searched recursively (sorted, so output order is stable). Symbolic
+ * links are followed, to files and to folders; a folder reached twice (a link loop) is searched
+ * once. Inside folders only regular files of the kinds predict reads are taken, and every other
+ * entry is reported to `skip`; a named path is always tried, but only a regular file is ever
+ * opened (a FIFO would block the reader for good).
+ */
+async function expandInputs(paths: string[], skip: Skip): Promise<Found[]> {
+  const out: Found[] = [];
+  const searched = new Map<string, string>();
+  for (const path of paths) {
+    const target = await follow(path);
+    if ('problem' in target) {
+      out.push({ path, problem: target.problem });
+    } else if (target.stats.isDirectory()) {
+      const found = await listFolder(path, searched, skip);
       if (found.length === 0) out.push({ path, problem: 'folder has no images, IDX image files or CSVs' });
-      out.push(...found.map((p) => ({ path: p })));
-    } else {
+      out.push(...found);
+    } else if (target.stats.isFile()) {
       out.push({ path });
+    } else {
+      out.push({ path, problem: `${otherKind(target.stats)}, not a regular file: not opened` });
     }
   }
   return out;
 }
 
-async function listFolder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const files: string[] = [];
-  for (const entry of entries) {
-    const child = join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...(await listFolder(child)));
-    else if (entry.isFile() && isReadableInFolder(child)) files.push(child);
+/** `searched`: the real path of every folder searched so far → the path it was searched as. */
+async function listFolder(dir: string, searched: Map<string, string>, skip: Skip): Promise<Found[]> {
+  const real = await realpath(dir);
+  const already = searched.get(real);
+  if (already !== undefined) {
+    skip(dir, `already searched as ${already} (a symbolic link loop, or a folder linked twice)`);
+    return [];
+  }
+  searched.set(real, dir);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    return [{ path: dir, problem: `folder cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }];
+  }
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const files: Found[] = [];
+  for (const name of names) {
+    const child = join(dir, name);
+    const target = await follow(child);
+    if ('problem' in target) {
+      skip(child, target.problem);
+    } else if (target.stats.isDirectory()) {
+      files.push(...(await listFolder(child, searched, skip)));
+    } else if (!target.stats.isFile()) {
+      skip(child, `${otherKind(target.stats)}: not opened`);
+    } else {
+      const reason = reasonToSkip(child);
+      if (reason) skip(child, reason);
+      else files.push({ path: child });
+    }
   }
   return files;
 }

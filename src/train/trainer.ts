@@ -16,9 +16,11 @@ import type { Dataset } from '../data/types.js';
 import { accuracyAndLoss } from '../metrics/classification.js';
 import { buildModel } from '../model/architectures.js';
 import { historyToCsv, type EpochRecord } from '../model/history.js';
+import { nonFiniteWeight } from '../model/finite.js';
 import { loadModel, MODEL_FILE, saveModel } from '../model/io.js';
 import { RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
 import { predictSet } from '../predict/set-inference.js';
+import { UserError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { freshTrainState, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
@@ -59,19 +61,38 @@ export interface TrainResult {
   data: Dataset;
 }
 
-export class TrainingError extends Error {}
+/**
+ * Training that cannot go on: the loss or the weights became NaN or infinite. A UserError: the
+ * cure is the user's (a lower learning rate), so the CLI prints the message without a stack.
+ */
+export class TrainingError extends UserError {}
 
-/** Train a fresh run. */
+/** Train a fresh run. Its folder is locked while it trains. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const dir = await createRunFolder(options.config, options);
-  return runTraining(dir, options.config, options, undefined);
+  const run = await createRunFolder(options.config, options);
+  try {
+    return await runTraining(run.dir, options.config, options, undefined);
+  } finally {
+    await run.lock.release();
+  }
 }
 
-/** Continue an interrupted run from its last checkpoint; it ends where an uninterrupted run would have. */
-export async function resume(dir: string, options: Omit<TrainOptions, 'config' | 'outDir'> = {}): Promise<TrainResult> {
-  const run = openRunToResume(dir);
-  return runTraining(run.dir, run.config, { ...options, config: run.config }, run.checkpointDir);
+/**
+ * Continue an interrupted run from its last checkpoint; it ends where an uninterrupted run would
+ * have. A config.json changed since the checkpoint is refused unless `allowConfigChange`.
+ */
+export async function resume(dir: string, options: Omit<TrainOptions, 'config' | 'outDir'> & { allowConfigChange?: boolean } = {}): Promise<TrainResult> {
+  const reporter = options.reporter ?? quietReporter;
+  const run = await openRunToResume(dir, { allowConfigChange: options.allowConfigChange, notice: (message) => reporter.notice(message) });
+  try {
+    return await runTraining(run.dir, run.config, { ...options, config: run.config }, run.checkpointDir);
+  } finally {
+    await run.lock.release();
+  }
 }
+
+/** Where a checkpoint stands, for messages: "after epoch 2" or "at epoch 3, batch 17". */
+const checkpointPlace = (at: { epoch: number; batch: number }) => (at.batch === 0 ? `after epoch ${at.epoch}` : `at epoch ${at.epoch + 1}, batch ${at.batch}`);
 
 async function runTraining(dir: string, config: TrainConfig, options: TrainOptions, checkpointDir: string | undefined): Promise<TrainResult> {
   const reporter = options.reporter ?? quietReporter;
@@ -87,7 +108,7 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   let state: TrainState;
   const optimizer = makeOptimizer(config);
   if (checkpointDir) {
-    const checkpoint = await loadCheckpoint(checkpointDir);
+    const checkpoint = await loadCheckpoint(checkpointDir, { optimizer: optimizer.getClassName() });
     model = checkpoint.model;
     state = checkpoint.state;
     await restoreOptimizer(optimizer, checkpoint.optimizerWeights);
@@ -102,6 +123,19 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   const metadata = () => runMetadata({ config, params: model.countParams(), createdAt, backend, data, trainCount: trainSet.count, valCount: valSet.count, state });
   const lrAt = (step: number) => learningRateAt(step, totalSteps, batchesPerEpoch, config);
   const stopRequested = () => options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps);
+  // Where the checkpoint on disk stands; a training that diverges stops without replacing it.
+  let saved = checkpointDir ? { epoch: state.epoch, batch: state.batch } : undefined;
+  const checkpointPath = join(dir, RUN_FILES.checkpoint);
+  const saveCheckpointHere = async () => {
+    await saveCheckpoint(checkpointPath, model, optimizer, state, config);
+    saved = { epoch: state.epoch, batch: state.batch };
+  };
+  const diverged = (what: string) =>
+    new TrainingError(`training diverged: ${what} (try a lower --lr)${saved ? `; the checkpoint ${checkpointPlace(saved)} is kept in ${checkpointPath}` : ''}`);
+  const checkWeights = (when: string) => {
+    const broken = nonFiniteWeight(model);
+    if (broken !== undefined) throw diverged(`the weights of ${broken} are NaN or infinite ${when}`);
+  };
 
   reporter.start({
     dir,
@@ -130,9 +164,7 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
         const step = await replicas.step(n, optimizer, config.labelSmoothing, (thread) => dropoutSeedsOfThread(model, config.seed, epoch, batch, thread));
         // A NaN in either loss is reported as NaN.
         const loss = Number.isFinite(step.smoothedLoss) ? step.loss : step.smoothedLoss;
-        if (!Number.isFinite(loss)) {
-          throw new TrainingError(`training diverged: the loss is ${loss} at epoch ${epoch + 1}, batch ${batch + 1} (try a lower --lr)`);
-        }
+        if (!Number.isFinite(loss)) throw diverged(`the loss is ${loss} at epoch ${epoch + 1}, batch ${batch + 1}`);
         state.step++;
         state.batch = batch + 1;
         state.partial.loss += loss * n;
@@ -147,7 +179,8 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
         // Ctrl-C mid-epoch: save where we are, to resume from this very batch.
         if (stopRequested() && state.batch < batchesPerEpoch) {
           state.partial.seconds = elapsed;
-          await saveCheckpoint(join(dir, RUN_FILES.checkpoint), model, optimizer, state);
+          checkWeights(`at epoch ${epoch + 1}, batch ${batch + 1}`);
+          await saveCheckpointHere();
           reporter.notice(`stopped at epoch ${epoch + 1}, batch ${batch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`);
           interrupted = true;
           break epochs;
@@ -156,11 +189,13 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
 
       // End of the epoch: validate, keep the best model, write history, checkpoint and metadata.
       const trainSeconds = (performance.now() - epochStart) / 1000;
+      // (On wasm, ReLU turns NaN into 0: weights gone NaN can leave the loss finite, so look at them.)
+      checkWeights(`after epoch ${epoch + 1}`);
       const val = valSet.count > 0 ? accuracyAndLoss(await predictSet(replicas, valSet, { batchSize: config.evalBatchSize }), valSet.labels) : null;
       // (On wasm, ReLU turns a NaN into 0, so NaN batch-norm statistics show as chance-level
       // accuracy rather than here; backends that propagate NaN are caught.)
       if (val && !Number.isFinite(val.loss)) {
-        throw new TrainingError(`training diverged: the validation loss is ${val.loss} after epoch ${epoch + 1}`);
+        throw diverged(`the validation loss is ${val.loss} after epoch ${epoch + 1}`);
       }
       const record: EpochRecord = {
         epoch: epoch + 1,
@@ -187,7 +222,7 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
       state.batch = 0;
       state.partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
       await writeFileAtomic(join(dir, RUN_FILES.history), historyToCsv(state.history));
-      await saveCheckpoint(join(dir, RUN_FILES.checkpoint), model, optimizer, state);
+      await saveCheckpointHere();
       await writeMetadata(dir, metadata());
       reporter.epoch({ ...record, best });
 

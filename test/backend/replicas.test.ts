@@ -1,7 +1,5 @@
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
@@ -15,12 +13,14 @@ import { resolveConfig } from '../../src/train/config.js';
 import { batchPart } from '../../src/backend/replicas.js';
 import { partGradients, trainableVariables } from '../../src/model/gradients.js';
 import { train } from '../../src/train/trainer.js';
+import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
 let data: Dataset;
 before(async () => {
   await initBackend('wasm');
   data = await loadMnist();
 });
+after(removeTempDirs);
 
 test('the parts of a batch cover every row once, in order, for any batch size and thread count', () => {
   for (const n of [1, 2, 7, 64, 127, 128]) {
@@ -69,7 +69,7 @@ test("the gradients of a batch's parts, each scaled by its share, sum to the who
 });
 
 test('training on two threads learns as well as on one, and is repeatable', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-parallel-'));
+  const dir = await tempDir('mnist-cnn-parallel-');
   const accuracies: Record<string, number> = {};
   const weights: Record<string, Float32Array> = {};
   for (const [name, threads] of [['one', 1], ['two', 2], ['two again', 2]] as const) {

@@ -1,12 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { join } from 'node:path';
 import { writeIdx } from '../../src/data/idx.js';
 import { loadMnist } from '../../src/data/load.js';
-import { evaluateRun } from '../../src/evaluate/evaluate.js';
+import { dataEvaluationDir, evaluateRun } from '../../src/evaluate/evaluate.js';
 import { buildReport } from '../../src/evaluate/report.js';
 import { makeRunDir, removeTempDirs, startBackend, tinyModel } from '../helpers/run-fixtures.js';
 
@@ -122,6 +123,32 @@ test('--data reads a labelled Kaggle CSV and a folder of class folders through t
   const folderLabels = folder.perClass.flatMap((s) => new Array(s.support).fill(s.digit));
   assert.deepEqual(pairs(folderLabels, folder.predictions), pairs(test10.labels.subarray(0, n), full.predictions.slice(0, n)));
   await assert.rejects(evaluateRun(dir, { data: join(dir, 'missing.csv'), write: false }), /missing\.csv does not exist/);
+});
+
+test('`evaluate --data` writes to a folder of its own, never over the run\'s metrics.json (a one-image folder must not make the run read 100%)', async () => {
+  const dir = await makeRunDir();
+  const runMetrics = join(dir, 'metrics.json');
+  await writeFile(runMetrics, '{"format": "mnist-cnn-metrics", "accuracy": 0.5}\n');
+  const metadataBefore = await readFile(join(dir, 'metadata.json'), 'utf8');
+  const test10 = (await loadMnist()).test;
+  const folder = join(dir, 'one-image');
+  await mkdir(join(folder, String(test10.labels[0])), { recursive: true });
+  await sharp(Buffer.from(test10.images.subarray(0, 784)), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(folder, String(test10.labels[0]), 'a.png'));
+
+  const result = cli('evaluate', dir, '--data', folder);
+  assert.equal(result.status, 0, result.stderr);
+  const own = dataEvaluationDir(dir, folder);
+  assert.match(own, /evaluations\/one-image-[0-9a-f]{8}$/);
+  assert.ok(result.stdout.includes(`wrote ${own}/metrics.json and ${own}/plots/`), result.stdout);
+  assert.equal(JSON.parse(await readFile(join(own, 'metrics.json'), 'utf8')).n, 1);
+  assert.ok(existsSync(join(own, 'plots', 'confusion-matrix.svg')));
+  assert.equal(await readFile(runMetrics, 'utf8'), '{"format": "mnist-cnn-metrics", "accuracy": 0.5}\n', "the run's metrics.json is left alone");
+  assert.equal(await readFile(join(dir, 'metadata.json'), 'utf8'), metadataBefore);
+  assert.equal(existsSync(join(dir, 'plots')), false);
+  // --out still says where.
+  const out = join(dir, 'chosen');
+  assert.equal(cli('evaluate', dir, '--data', folder, '--out', out, '--json').status, 0);
+  assert.equal(JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')).n, 1);
 });
 
 test('truncated or mismatched run folders are refused, naming the file', async () => {

@@ -1,17 +1,17 @@
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { ARCHITECTURES } from '../../src/model/arch-names.js';
 import { buildModel, logitsModel, modelSummary } from '../../src/model/architectures.js';
 import { loadModel, saveModel } from '../../src/model/io.js';
+import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
 before(async () => {
   await initBackend('wasm');
 });
+after(removeTempDirs);
 
 // Parameter counts worked out by hand from the layer shapes (the Keras example's own summary says 34,826).
 const EXPECTED_PARAMS: Record<string, number> = {
@@ -48,7 +48,7 @@ test('the same seed gives the same initial weights, another seed other weights',
 });
 
 test('save → load gives a model with identical predictions, in the TensorFlow.js layers format', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-io-'));
+  const dir = await tempDir('mnist-cnn-io-');
   const model = buildModel('default', 3);
   await saveModel(model, dir);
   const loaded = await loadModel(dir);
@@ -62,7 +62,7 @@ test('save → load gives a model with identical predictions, in the TensorFlow.
 });
 
 test('a weights.bin shorter than model.json says is refused, naming the file', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-io-'));
+  const dir = await tempDir('mnist-cnn-io-');
   await saveModel(buildModel('lenet5', 1), dir);
   const { truncate } = await import('node:fs/promises');
   await truncate(join(dir, 'weights.bin'), 100);

@@ -1,8 +1,6 @@
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
@@ -13,17 +11,20 @@ import { loadModel } from '../../src/model/io.js';
 import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
 import { parseHistoryCsv } from '../../src/model/history.js';
 import { resume, train, TrainingError } from '../../src/train/trainer.js';
+import { UserError } from '../../src/util/errors.js';
+import { removeTempDirs, tempDir as makeTempDir } from '../helpers/run-fixtures.js';
 
 let data: Dataset;
 before(async () => {
   await initBackend('wasm');
   data = await loadMnist();
 });
+after(removeTempDirs);
 
 const tiny = (overrides: Partial<TrainConfig> = {}): TrainConfig =>
   resolveConfig({ flags: { limit: 1200, valCount: 200, epochs: 2, batchSize: 64, ...overrides } });
 
-const tempDir = () => mkdtemp(join(tmpdir(), 'mnist-cnn-train-'));
+const tempDir = () => makeTempDir('mnist-cnn-train-');
 
 function weightsOf(dir: string): Promise<Float32Array[]> {
   return loadModel(dir).then((m) => m.getWeights().map((w) => w.dataSync() as Float32Array));
@@ -82,20 +83,81 @@ for (const optimizer of ['adam', 'sgd'] as const) {
   });
 }
 
-test('a NaN loss fails loudly, naming the epoch and batch (a checkpoint with poisoned weights)', async () => {
-  const config = tiny();
-  const dir = join(await tempDir(), 'nan');
-  const cut = await train({ config, outDir: dir, data, stopAfterSteps: 3, updateLatest: false });
-  cut.model.dispose();
-  const weightsPath = join(dir, 'checkpoints/last/weights.bin');
-  const weights = new Float32Array(new Uint8Array(readFileSync(weightsPath)).buffer);
-  weights.fill(Number.NaN);
-  writeFileSync(weightsPath, new Uint8Array(weights.buffer));
-  await assert.rejects(resume(dir, { data, updateLatest: false }), (err: Error) => {
-    assert.ok(err instanceof TrainingError);
-    assert.match(err.message, /the loss is NaN at epoch 1, batch 4/);
+/** Write NaN into every weight of `model` whose name matches. */
+function poison(model: tf.LayersModel, name: RegExp): void {
+  const weights = model.weights.filter((w) => name.test(w.originalName));
+  assert.ok(weights.length > 0, `a weight named like ${name}`);
+  tf.tidy(() => weights.forEach((w) => w.write(tf.fill(w.read().shape, Number.NaN))));
+}
+
+const stateOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'checkpoints/last/state.json'), 'utf8'));
+
+test('a NaN loss stops training loudly, naming the epoch and batch, and keeps the last checkpoint', async () => {
+  const dir = join(await tempDir(), 'nan-loss');
+  // 16 steps an epoch: NaN weights after step 20 make the loss of epoch 2, batch 5 NaN.
+  const afterStep = ({ model, step }: { model: tf.LayersModel; step: number }) => (step === 20 ? poison(model, /./) : undefined);
+  await assert.rejects(train({ config: tiny(), outDir: dir, data, updateLatest: false, afterStep }), (err: Error) => {
+    assert.ok(err instanceof TrainingError && err instanceof UserError);
+    assert.equal(err.message, `training diverged: the loss is NaN at epoch 2, batch 5 (try a lower --lr); the checkpoint after epoch 1 is kept in ${join(dir, 'checkpoints', 'last')}`);
     return true;
   });
+  assert.equal(stateOf(dir).epoch, 1);
+  assert.equal(existsSync(join(dir, 'training.lock')), false, 'the run folder is unlocked');
+});
+
+test('weights gone NaN while the loss stays finite (batch-norm statistics) stop training at the end of the epoch', async () => {
+  const dir = join(await tempDir(), 'nan-weights');
+  // The moving statistics are not used in training mode: the loss stays finite, only the weights tell.
+  const afterStep = ({ model, step }: { model: tf.LayersModel; step: number }) => (step === 18 ? poison(model, /moving_mean/) : undefined);
+  await assert.rejects(train({ config: tiny(), outDir: dir, data, updateLatest: false, afterStep }), (err: Error) => {
+    assert.ok(err instanceof TrainingError);
+    assert.match(err.message, /^training diverged: the weights of batch_normalization\w*\/moving_mean are NaN or infinite after epoch 2 \(try a lower --lr\); the checkpoint after epoch 1 is kept/);
+    return true;
+  });
+  assert.equal(stateOf(dir).epoch, 1);
+});
+
+test('a checkpoint with NaN weights or a NaN optimizer state is refused at resume, naming the file', async () => {
+  const dir = join(await tempDir(), 'nan-checkpoint');
+  const cut = await train({ config: tiny(), outDir: dir, data, stopAfterSteps: 3, updateLatest: false });
+  cut.model.dispose();
+  for (const file of ['weights.bin', 'optimizer.bin']) {
+    const path = join(dir, 'checkpoints/last', file);
+    const good = readFileSync(path);
+    const values = new Float32Array(new Uint8Array(good).buffer);
+    values.fill(Number.NaN);
+    writeFileSync(path, new Uint8Array(values.buffer));
+    await assert.rejects(resume(dir, { data, updateLatest: false }), (err: Error) => {
+      assert.ok(err instanceof UserError);
+      assert.ok(err.message.startsWith(`${path}: the `), err.message);
+      assert.match(err.message, /are NaN or infinite|is NaN or infinite/);
+      return true;
+    });
+    writeFileSync(path, good);
+  }
+  // Put back, it resumes.
+  const resumed = await resume(dir, { data, updateLatest: false });
+  assert.equal(resumed.interrupted, false);
+  resumed.model.dispose();
+});
+
+test('a second training in a run folder that is training is refused; the folder is unlocked at the end', async () => {
+  const dir = join(await tempDir(), 'locked');
+  const refusals: unknown[] = [];
+  const afterStep = async ({ step }: { step: number }) => {
+    if (step !== 1) return;
+    await train({ config: tiny({ epochs: 5 }), outDir: dir, data, updateLatest: false }).catch((err) => refusals.push(err));
+    await resume(dir, { data, updateLatest: false }).catch((err) => refusals.push(err));
+  };
+  const result = await train({ config: tiny({ epochs: 1 }), outDir: dir, data, updateLatest: false, afterStep });
+  result.model.dispose();
+  assert.equal(refusals.length, 2);
+  for (const err of refusals) {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, new RegExp(`^${dir} is in use by another training \\(process ${process.pid} on this machine`));
+  }
+  assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).epochs, 1, "config.json is the first training's");
+  assert.equal(existsSync(join(dir, 'training.lock')), false);
 });
 
 test('the training split holds out one in twelve by default, seeded', () => {

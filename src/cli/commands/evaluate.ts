@@ -26,7 +26,7 @@ export function registerEvaluate(program: Command): void {
     .addOption(new Option('--split <name>', 'which split of the run\'s dataset').choices(['test', 'val']).default('test'))
     .option('--data <path>', 'evaluate on a labelled dataset instead: IDX images file (labels beside it), CSV or class folder')
     .option('--json', 'print the metrics as one JSON object')
-    .option('--out <dir>', 'folder for metrics.json and plots/ (default: the run folder)')
+    .option('--out <dir>', 'folder for metrics.json and plots/ (default: the run folder; with --data, a folder of its own under RUN/evaluations/)')
     .option('--tta', 'test-time augmentation: average each image\'s probabilities over it and its 4 one-pixel shifts (5x the time)');
   addInferenceOptions(evaluate)
     .action(async (runDir: string, flags: EvaluateFlags) => {

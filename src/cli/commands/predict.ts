@@ -38,25 +38,29 @@ export function registerPredict(program: Command): void {
       const { UserError } = await import('../../util/errors.js');
       if (flags.kaggleSubmission && flags.number) throw new UserError('--kaggle-submission reads one digit per CSV row; it cannot be combined with --number');
       const predictor = await Predictor.load(model, { backend: flags.backend, minConfidence: flags.minConfidence, threads: flags.threads });
-      const rows = await predictFiles(predictor, inputs, { number: flags.number, explain: flags.explain !== undefined });
-      process.stdout.write(formatRows(rows, flags.format, { top: flags.top }));
-      const failed = rows.filter((r) => r.error);
-      for (const r of failed) console.error(`error: ${r.file}: ${r.error}`);
-      const accuracy = labelledAccuracy(rows);
-      if (accuracy) console.error(`accuracy on ${accuracy.n} labelled inputs: ${((100 * accuracy.correct) / accuracy.n).toFixed(2)}%`);
-      if (flags.explain) {
-        const { writeExplanations } = await import('../../predict/explain.js');
-        const written = await writeExplanations(rows, flags.explain);
-        console.error(`wrote ${written.length} explanation image(s) to ${flags.explain}`);
+      try {
+        const onSkip = (path: string, reason: string) => console.error(`skipped ${path}: ${reason}`);
+        const rows = await predictFiles(predictor, inputs, { number: flags.number, explain: flags.explain !== undefined, onSkip });
+        process.stdout.write(formatRows(rows, flags.format, { top: flags.top }));
+        const failed = rows.filter((r) => r.error);
+        for (const r of failed) console.error(`error: ${r.file}: ${r.error}`);
+        const accuracy = labelledAccuracy(rows);
+        if (accuracy) console.error(`accuracy on ${accuracy.n} labelled inputs: ${((100 * accuracy.correct) / accuracy.n).toFixed(2)}%`);
+        if (flags.explain) {
+          const { writeExplanations } = await import('../../predict/explain.js');
+          const written = await writeExplanations(rows, flags.explain);
+          console.error(`wrote ${written.length} explanation image(s) to ${flags.explain}`);
+        }
+        if (flags.kaggleSubmission) {
+          if (!rows.some((r) => r.kind === 'csv' && r.prediction)) throw new UserError('--kaggle-submission needs a Kaggle test CSV (pixel0..pixel783) among the inputs');
+          if (failed.length) throw new UserError(`--kaggle-submission: not written, ${failed.length} input(s) failed`);
+          const { writeFileAtomic } = await import('../../util/fs.js');
+          await writeFileAtomic(flags.kaggleSubmission, kaggleSubmission(rows));
+          console.error(`wrote ${flags.kaggleSubmission}`);
+        }
+        if (failed.length) process.exitCode = 1;
+      } finally {
+        await predictor.close();
       }
-      if (flags.kaggleSubmission) {
-        if (!rows.some((r) => r.kind === 'csv' && r.prediction)) throw new UserError('--kaggle-submission needs a Kaggle test CSV (pixel0..pixel783) among the inputs');
-        if (failed.length) throw new UserError(`--kaggle-submission: not written, ${failed.length} input(s) failed`);
-        const { writeFileAtomic } = await import('../../util/fs.js');
-        await writeFileAtomic(flags.kaggleSubmission, kaggleSubmission(rows));
-        console.error(`wrote ${flags.kaggleSubmission}`);
-      }
-      await predictor.close();
-      if (failed.length) process.exitCode = 1;
     });
 }

@@ -7,6 +7,7 @@ interface TrainFlags {
   config?: string;
   out?: string;
   resume?: string;
+  allowConfigChange?: boolean;
   summary?: boolean;
   quiet?: boolean;
   json?: boolean;
@@ -24,16 +25,33 @@ function addTrainingOptions(command: Command): Command {
     .option('--json', 'print one JSON object per epoch');
 }
 
-/** Ctrl-C stops after the current batch (a checkpoint is saved); a second Ctrl-C quits at once. */
-function interruptOnSigint(): { signal: AbortSignal; dispose: () => void } {
+/** The exit code of a process stopped by a signal: 128 + its number. */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+/**
+ * Ctrl-C (SIGINT) and SIGTERM (`kill`, a container being stopped) stop training after the
+ * current batch, with a checkpoint saved; a second one quits at once. `received` is the first
+ * signal, for the exit code.
+ */
+function interruptOnSignals(): { signal: AbortSignal; received: () => StopSignal | undefined; dispose: () => void } {
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    console.error('\nstopping after the current batch (Ctrl-C again to quit at once)...');
-    controller.abort();
+  let received: StopSignal | undefined;
+  const handlers = (Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]).map((name) => {
+    const handler = () => {
+      if (received) process.exit(SIGNAL_EXIT_CODES[name]);
+      received = name;
+      console.error(`\n${name === 'SIGINT' ? 'Ctrl-C' : name}: stopping after the current batch (again to quit at once)...`);
+      controller.abort();
+    };
+    process.on(name, handler);
+    return { name, handler };
+  });
+  return {
+    signal: controller.signal,
+    received: () => received,
+    dispose: () => handlers.forEach(({ name, handler }) => process.off(name, handler)),
   };
-  process.on('SIGINT', onSigint);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
 }
 
 async function reporterFor(opts: TrainFlags) {
@@ -48,6 +66,7 @@ async function runTrain(opts: TrainFlags, evaluateAfter: boolean): Promise<void>
   if (opts.resume && Object.keys(configOverrides(opts)).length + (opts.preset ? 1 : 0) + (opts.config ? 1 : 0) > 0) {
     throw new UserError('--resume continues a run with its saved config.json; it takes no other training flags');
   }
+  if (opts.allowConfigChange && !opts.resume) throw new UserError('--allow-config-change goes with --resume');
   const reporter = await reporterFor(opts);
   const config = opts.resume ? undefined : resolveConfig({ preset: opts.preset, configFile: opts.config, flags: configOverrides(opts) });
   if (opts.summary) {
@@ -57,13 +76,14 @@ async function runTrain(opts: TrainFlags, evaluateAfter: boolean): Promise<void>
     console.log(modelSummary(buildModel(config!.arch, config!.seed)));
     return;
   }
-  const interrupt = interruptOnSigint();
+  const interrupt = interruptOnSignals();
   try {
     const result = opts.resume
-      ? await resume(opts.resume, { reporter, signal: interrupt.signal })
+      ? await resume(opts.resume, { reporter, signal: interrupt.signal, allowConfigChange: opts.allowConfigChange })
       : await train({ config: config!, outDir: opts.out, reporter, signal: interrupt.signal });
     if (result.interrupted) {
-      process.exitCode = 130;
+      result.model.dispose();
+      process.exitCode = SIGNAL_EXIT_CODES[interrupt.received() ?? 'SIGINT'];
       return;
     }
     if (evaluateAfter) {
@@ -84,6 +104,7 @@ export function registerTrain(program: Command): void {
       .command('train')
       .description('train a model; saves a run folder with the model, metadata, history and checkpoints')
       .option('--resume <dir>', 'continue an interrupted run from its last checkpoint')
+      .option('--allow-config-change', "with --resume: continue although the run's config.json changed since its checkpoint")
       .option('--summary', 'print the architecture (Keras-style summary) and exit'),
   ).action((opts: TrainFlags) => runTrain(opts, false));
 
@@ -91,6 +112,7 @@ export function registerTrain(program: Command): void {
     program
       .command('start')
       .description('the main job: train the default model on the full data, evaluate it on the test set, write metrics and the report')
-      .option('--resume <dir>', 'continue an interrupted run from its last checkpoint'),
+      .option('--resume <dir>', 'continue an interrupted run from its last checkpoint')
+      .option('--allow-config-change', "with --resume: continue although the run's config.json changed since its checkpoint"),
   ).action((opts: TrainFlags) => runTrain(opts, true));
 }

@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -18,10 +18,13 @@ const pixels = (i: number) => data.test.images.subarray(i * 784, (i + 1) * 784);
 const dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-predict-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'predict', runDir, ...args], { encoding: 'utf8' });
+function cliWith(model: string, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  // (The timeout only keeps a hang from stalling the suite: a FIFO among the inputs once did.)
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'predict', model, ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+const cli = (...args: string[]) => cliWith(runDir, ...args);
 
 /** MNIST test digits that the quick run reads correctly and surely, so tests can check values. */
 async function surelyReadDigits(count: number): Promise<number[]> {
@@ -141,8 +144,43 @@ test('--number reads a row of digits left to right; --explain draws every stage'
   assert.ok((await readdir(explainDir)).includes('0001-printed-2026.png'));
 });
 
+test('a FIFO named on the command line is an error row, not a hang; links and FIFOs inside folders are followed or reported', async () => {
+  const pictures = join(dir, 'links');
+  await mkdir(pictures);
+  const good = await surelyReadDigits(1);
+  await writeFile(join(dir, 'target.png'), await encodePng(invertGray(await upscaleMnist(pixels(good[0]), 100))));
+  await symlink(join(dir, 'target.png'), join(pictures, 'link.png'));
+  await symlink(join(dir, 'nothing-here.png'), join(pictures, 'dangling.png'));
+  const fifo = join(dir, 'pipe.png');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  await symlink(fifo, join(pictures, 'pipe-link.png'));
+
+  const { code, stdout, stderr } = cli(fifo, pictures, '--format', 'csv');
+  assert.equal(code, 1, stderr);
+  const rows = new Map(parseCsv(stdout).slice(1).map((r) => [r[0], r]));
+  assert.equal(rows.get(join(pictures, 'link.png'))![1], String(data.test.labels[good[0]]));
+  assert.match(rows.get(fifo)!.join(','), /error: a FIFO, not a regular file: not opened/);
+  assert.match(stderr, new RegExp(`^error: ${fifo}: a FIFO, not a regular file: not opened$`, 'm'));
+  assert.match(stderr, new RegExp(`^skipped ${join(pictures, 'dangling.png')}: a dangling symbolic link \\(to ${join(dir, 'nothing-here.png')}\\)$`, 'm'));
+  assert.match(stderr, new RegExp(`^skipped ${join(pictures, 'pipe-link.png')}: a FIFO: not opened$`, 'm'));
+});
+
+test('a run whose weights are NaN is refused in one line (it used to answer "digit 0, confidence null")', async () => {
+  const broken = join(dir, 'nan-run');
+  await cp(runDir, broken, { recursive: true });
+  const weights = join(broken, 'weights.bin');
+  const values = new Float32Array(new Uint8Array(await readFile(weights)).buffer);
+  await writeFile(weights, new Uint8Array(values.fill(Number.NaN).buffer));
+  await writeFile(join(dir, 'one.png'), await encodePng(invertGray(await upscaleMnist(pixels(0), 100))));
+  const { code, stdout, stderr } = cliWith(broken, join(dir, 'one.png'));
+  assert.equal(code, 2);
+  assert.equal(stdout, '');
+  assert.match(stderr, new RegExp(`^error: ${weights}: the weights of \\S+ are NaN or infinite: the model is broken`));
+  assert.equal(stderr.trim().split('\n').length, 1, stderr);
+});
+
 test('usage errors: unknown format, bad --top, missing model', () => {
-  assert.equal(cli('x.png', '--format', 'xml').code, 1);
+  assert.equal(cli('x.png', '--format', 'xml').code, 2);
   assert.match(cli('x.png', '--top', '0').stderr, /not a whole number >= 1/);
   const missing = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'predict', join(dir, 'no-run'), 'x.png'], { encoding: 'utf8' });
   assert.equal(missing.status, 2);
