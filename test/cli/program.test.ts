@@ -1,4 +1,4 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,17 +9,8 @@ import { CommanderError } from 'commander';
 import { EXIT_BUG, EXIT_FAILURE, failureReport } from '../../src/cli/program.js';
 import { UserError } from '../../src/util/errors.js';
 import { quickRunDir } from '../helpers/quick-run.js';
+import { writeConfig } from '../helpers/config-files.js';
 
-const configDirs: string[] = [];
-after(() => configDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-const writeConfig = (value: unknown): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'mnist-cnn-config-'));
-  configDirs.push(dir);
-  const path = join(dir, 'train.json');
-  writeFileSync(path, JSON.stringify(value));
-  return path;
-};
 
 const run = (...args: string[]) => spawnSync(process.execPath, ['bin/mnist-cnn.js', ...args], { encoding: 'utf8' });
 
@@ -65,7 +56,7 @@ test('the CLI rejects unknown flags and bad values with a clear message and exit
 
 test('ordinary failures are one line and exit 2: an --out the system refuses, an invalid config.json at resume, flags that do not go together', (t) => {
   const work = mkdtempSync(join(tmpdir(), 'mnist-cnn-program-'));
-  configDirs.push(work);
+  t.after(() => rmSync(work, { recursive: true, force: true }));
   writeFileSync(join(work, 'a-file'), '');
   assertOneLineFailure(run('train', '--out', join(work, 'a-file', 'run')), /cannot create the run folder .*a-file\/run: a part of the path is not a folder \(ENOTDIR, mkdir\)$/);
   if (process.getuid?.() === 0) {

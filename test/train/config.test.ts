@@ -1,22 +1,11 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { main } from '../../src/cli/program.js';
 import { ARCHITECTURES } from '../../src/model/arch-names.js';
+import { writeConfig } from '../helpers/config-files.js';
 import { CONFIG_KEY_NAMES, configTableMarkdown, DEFAULT_CONFIG, PRESET_NAMES, PRESETS, resolveConfig, validateOverrides } from '../../src/train/config.js';
 
-const configDirs: string[] = [];
-after(() => configDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-const writeConfig = (value: unknown): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'mnist-cnn-config-'));
-  configDirs.push(dir);
-  const path = join(dir, 'train.json');
-  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value));
-  return path;
-};
 
 test('defaults, then a preset, then a config file, then flags: each layer wins over the one before', () => {
   assert.deepEqual(resolveConfig(), DEFAULT_CONFIG);
