@@ -14,7 +14,7 @@ import { initBackend } from '../src/backend/index.js';
 import { loadMnist } from '../src/data/load.js';
 import { scalePixels } from '../src/data/model-input.js';
 import { buildModel } from '../src/model/architectures.js';
-import { layersModelToOnnx } from '../src/export/onnx.js';
+import { layersModelToOnnx } from '../src/model/onnx.js';
 import { createOnnxSession, onnxProbabilities, VERIFY_BATCH } from '../src/export/verify.js';
 
 const opts = new Command('bench-onnx')

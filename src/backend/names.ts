@@ -4,3 +4,18 @@
  */
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKENDS)[number];
+
+/**
+ * The inference runtimes a Predictor runs its model on (backend/runner.ts `startRunner`):
+ * `tfjs`, the model itself on TensorFlow.js (ModelReplicas, on the backend above), and `onnx`,
+ * the same model converted in memory to ONNX and run by ONNX Runtime (onnxruntime-node), falling
+ * back to `tfjs` with a one-line notice where its binary does not load. Training is always tfjs.
+ */
+export const RUNTIMES = ['tfjs', 'onnx'] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+/**
+ * The runtime of inference unless told (predict, evaluate, serve, Predictor). ONNX Runtime measured
+ * 2.5-5x faster for batch inference (README "Runtimes"); it becomes the default once the whole suite
+ * has run on it.
+ */
+export const DEFAULT_RUNTIME: RuntimeName = 'tfjs';

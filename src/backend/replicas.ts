@@ -70,6 +70,8 @@ export function batchPart(n: number, threads: number, k: number): { from: number
  * on the thread count, which is therefore part of the training config.
  */
 export class ModelReplicas {
+  /** A ModelRunner (runner.ts) of the `tfjs` runtime. */
+  readonly runtime = 'tfjs' as const;
   /** The batch to fill before each step or prediction (shared with the workers). */
   readonly batch: { x: Float32Array; y: Int32Array };
   private readonly weights: Float32Array;

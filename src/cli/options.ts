@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { DEFAULT_RUNTIME, RUNTIMES } from '../backend/names.js';
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, flagOf, type ConfigKey, type KeySpec } from '../train/config.js';
 import { number } from './parse.js';
 
@@ -39,4 +40,9 @@ export function configOverrides(opts: Record<string, unknown>): Record<string, u
   const overrides: Record<string, unknown> = {};
   for (const key of CONFIG_KEY_NAMES) if (opts[key] !== undefined) overrides[key] = opts[key];
   return overrides;
+}
+
+/** `--runtime`: what runs the model for inference (predict, evaluate, report, compare); training is always TensorFlow.js. */
+export function runtimeOption(): Option {
+  return new Option('--runtime <name>', 'what runs the model: tfjs (TensorFlow.js on --backend) or onnx (ONNX Runtime; TensorFlow.js, with a notice, where it does not load)').choices([...RUNTIMES]).default(DEFAULT_RUNTIME);
 }

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { onnxSessionOptions } from '../backend/onnx-runner.js';
 import { loadMnist } from '../data/load.js';
 import { scalePixels } from '../data/model-input.js';
 import type { LoadedRun } from '../model/run.js';
 import { UserError } from '../util/errors.js';
-import { softmaxHeads } from './graph.js';
+import { softmaxHeads } from '../model/onnx-graph.js';
 
 /**
  * The check of an export: run the ONNX model with ONNX Runtime (onnxruntime-node, its CPU build)
@@ -47,13 +48,7 @@ export interface VerifyOptions {
 
 /** An ONNX Runtime session on the CPU, with `threads` intra-op threads and nothing in parallel between ops. */
 export async function createOnnxSession(onnxBytes: Uint8Array, threads = 2): Promise<InferenceSession> {
-  return InferenceSession.create(onnxBytes, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
+  return InferenceSession.create(onnxBytes, onnxSessionOptions(threads));
 }
 
 function imageSize(model: tf.LayersModel): number[] {

@@ -5,7 +5,14 @@
  * through it: callers hand it image bytes, 28x28 pixels or whole image sets, and it applies
  * the run's own preprocessing spec, so none of them can forget it.
  *
- * Model calls are queued: one batch at a time runs on the threads' shared batch buffer, however
+ * The model runs on a runtime (`runtime`): `onnx` (the default: the model converted in memory to
+ * ONNX and run by ONNX Runtime, 2.5-5x the images/s of TensorFlow.js's wasm backend on our 2-core
+ * machines, README "Runtimes") or `tfjs` (the model itself, on ModelReplicas' threads); `onnx`
+ * falls back to `tfjs`, with a one-line notice, where ONNX Runtime does not load. Both give the
+ * same probabilities to about 1e-6, on every path (sets, TTA, the run's spec, ensembles). `model`
+ * is always the TensorFlow.js model (the server serves its files to the page).
+ *
+ * Model calls are queued: one batch at a time runs on the runner's shared batch buffer, however
  * many requests await answers at once. With micro-batching (`batchWindowMs`, the server's
  * default), predictions asked for while a model call runs, or within the window, are merged
  * into one call of up to `maxBatch` images: one call of 64 images costs far less than 64 calls
@@ -13,8 +20,8 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/index.js';
-import type { BackendName } from '../backend/names.js';
-import { ModelReplicas } from '../backend/replicas.js';
+import { DEFAULT_RUNTIME, type BackendName, type RuntimeName } from '../backend/names.js';
+import { startRunner, type ModelRunner } from '../backend/runner.js';
 import { PREPROCESS_SPEC, type PreprocessSpec } from '../data/model-input.js';
 import type { ImageSet } from '../data/types.js';
 import { NUM_CLASSES } from '../data/types.js';
@@ -26,12 +33,18 @@ import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type P
 import { DEFAULT_INFER_BATCH, predictRowsOf, predictSet } from './set-inference.js';
 
 export interface PredictorOptions {
+  /** The TensorFlow.js backend (default wasm): loads the model, and runs it on the `tfjs` runtime. */
   backend?: BackendName;
+  /**
+   * What runs the model (default DEFAULT_RUNTIME, `onnx`): `onnx` (ONNX Runtime, falling back to
+   * `tfjs` with a notice where it does not load) or `tfjs` (TensorFlow.js on `backend`).
+   */
+  runtime?: RuntimeName;
   /** Below this confidence the answer is `digit: null` instead of a likely wrong digit. */
   minConfidence?: number;
   /** Images per model call. */
   batchSize?: number;
-  /** Threads that share each model call (1: the main thread only). */
+  /** Threads that share each model call (1: the main thread only): tfjs worker threads, or ONNX Runtime's intra-op threads. */
   threads?: number;
   /**
    * Micro-batching: merge `predict` calls that arrive within this many milliseconds (0: those
@@ -71,7 +84,9 @@ export class Predictor {
     readonly dir: string,
     /** The run's metadata.json; absent for a model handed over in memory without one. */
     readonly metadata: RunMetadata | undefined,
-    private readonly replicas: ModelReplicas,
+    /** The TensorFlow.js model, whatever the runtime. */
+    readonly model: tf.LayersModel,
+    private readonly runner: ModelRunner,
     private readonly ownsModel: boolean,
     options: PredictorOptions,
   ) {
@@ -86,7 +101,7 @@ export class Predictor {
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new UserError(`max batch must be a whole number >= 1, got ${options.maxBatch}`);
   }
 
-  /** Start the backend (wasm unless told) and load a run folder (or runs/latest). */
+  /** Start the backend (wasm unless told), load a run folder (or runs/latest) and start its runtime. */
   static async load(runDir: string, options: PredictorOptions = {}): Promise<Predictor> {
     const backend = await initBackend(options.backend ?? 'wasm');
     const run = await loadRun(runDir);
@@ -104,21 +119,22 @@ export class Predictor {
   private static async start(model: tf.LayersModel, dir: string, metadata: RunMetadata | undefined, ownsModel: boolean, options: PredictorOptions): Promise<Predictor> {
     const threads = options.threads ?? 1;
     const maxBatch = options.batchSize ?? DEFAULT_INFER_BATCH;
-    const replicas = await ModelReplicas.start(model, { threads, backend: options.backend ?? 'wasm', maxBatch });
+    const runner = await startRunner(model, { runtime: options.runtime ?? DEFAULT_RUNTIME, threads, backend: options.backend ?? 'wasm', maxBatch });
     try {
-      return new Predictor(dir, metadata, replicas, ownsModel, options);
+      return new Predictor(dir, metadata, model, runner, ownsModel, options);
     } catch (err) {
-      await replicas.close();
+      await runner.close();
       throw err;
     }
   }
 
-  get model(): tf.LayersModel {
-    return this.replicas.model;
+  get threads(): number {
+    return this.runner.threads;
   }
 
-  get threads(): number {
-    return this.replicas.threads;
+  /** What runs the model: the runtime asked for, or `tfjs` after a fallback. */
+  get runtime(): RuntimeName {
+    return this.runner.runtime;
   }
 
   /** The preprocessing the model was trained with: every input goes through it. */
@@ -156,7 +172,7 @@ export class Predictor {
   private async run(inputs: Preprocessed[]): Promise<Prediction[]> {
     this.calls.count++;
     this.calls.images += inputs.length;
-    const probs = await this.enqueue(() => predictRowsOf(this.replicas, inputs.map((p) => p.input), this.batchSize));
+    const probs = await this.enqueue(() => predictRowsOf(this.runner, inputs.map((p) => p.input), this.batchSize));
     return inputs.map((p, i) => this.interpret(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), p.reason));
   }
 
@@ -185,7 +201,7 @@ export class Predictor {
 
   /** Class probabilities for a whole image set (n x 10, row-major); with `tta`, averaged over shifted views. */
   probabilities(set: ImageSet, options: { tta?: boolean } = {}): Promise<Float32Array> {
-    return this.enqueue(() => predictSet(this.replicas, set, { batchSize: this.batchSize, tta: options.tta, spec: this.spec }));
+    return this.enqueue(() => predictSet(this.runner, set, { batchSize: this.batchSize, tta: options.tta, spec: this.spec }));
   }
 
   /** One image's probabilities → its answer, by the one rule (interpret.ts). */
@@ -197,8 +213,8 @@ export class Predictor {
   async close(): Promise<void> {
     this.flush();
     await this.queue.catch(() => undefined);
-    await this.replicas.close();
-    if (this.ownsModel) this.replicas.model.dispose();
+    await this.runner.close();
+    if (this.ownsModel) this.model.dispose();
   }
 
   private enqueue<T>(work: () => Promise<T>): Promise<T> {

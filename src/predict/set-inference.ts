@@ -1,12 +1,13 @@
 import { PREPROCESS_SPEC, scalePixels, type PreprocessSpec } from '../data/model-input.js';
 import { BatchFiller, identityOrder } from '../data/batches.js';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../data/types.js';
-import type { ModelReplicas } from '../backend/replicas.js';
+import type { ModelRunner } from '../backend/runner.js';
 
 /**
  * The batched model calls of the one inference path: every probability this project computes
  * (validation during training, `evaluate`, `predict`, the server) comes from `predictSet` or
- * `predictRowsOf` here, on the threads of a ModelReplicas (one thread: the main one only).
+ * `predictRowsOf` here, through a ModelRunner (backend/runner.ts): a ModelReplicas (TensorFlow.js
+ * on its threads; one thread: the main one only) or an OnnxRunner (ONNX Runtime).
  */
 
 /**
@@ -64,18 +65,19 @@ export function shiftImages(src: Float32Array, dst: Float32Array, count: number,
 }
 
 /**
- * Class probabilities for every image of a set, in batches split by rows between the threads
- * of `replicas`: an n x 10 row-major array. With `tta`, the mean over TTA_VIEWS of each image.
+ * Class probabilities for every image of a set, in batches through `runner` (split by rows
+ * between its threads): an n x 10 row-major array. With `tta`, the mean over TTA_VIEWS of each image.
  */
-export async function predictSet(replicas: ModelReplicas, set: ImageSet, options: SetInferenceOptions = {}): Promise<Float32Array> {
+export async function predictSet(runner: ModelRunner, set: ImageSet, options: SetInferenceOptions = {}): Promise<Float32Array> {
   const views = options.views ?? (options.tta ? TTA_VIEWS : PLAIN);
   if (views.length === 0) throw new RangeError('predictSet needs at least one view');
   const spec = options.spec ?? PREPROCESS_SPEC;
-  const size = Math.max(1, Math.min(options.batchSize ?? DEFAULT_INFER_BATCH, replicas.maxBatch, set.count));
+  const size = Math.max(1, Math.min(options.batchSize ?? DEFAULT_INFER_BATCH, runner.maxBatch, set.count));
   const out = new Float32Array(set.count * NUM_CLASSES);
   // Without views, images go straight into the shared batch and probabilities straight out.
   const plain = views.length === 1;
-  const filler = new BatchFiller(size, plain ? replicas.batch : undefined, spec);
+  // The runner's batch holds images only: the labels the filler copies go to a buffer of their own.
+  const filler = new BatchFiller(size, plain ? { x: runner.batch.x, y: new Int32Array(size) } : undefined, spec);
   const probs = new Float32Array(size * NUM_CLASSES);
   const order = identityOrder(set.count);
   const background = scalePixels([0], undefined, spec)[0];
@@ -83,12 +85,12 @@ export async function predictSet(replicas: ModelReplicas, set: ImageSet, options
     const n = filler.fill(set, order, start, Math.min(set.count, start + size));
     const rows = out.subarray(start * NUM_CLASSES, (start + n) * NUM_CLASSES);
     if (plain) {
-      await replicas.predict(n, rows);
+      await runner.predict(n, rows);
       continue;
     }
     for (const view of views) {
-      shiftImages(filler.x, replicas.batch.x, n, view, background);
-      await replicas.predict(n, probs);
+      shiftImages(filler.x, runner.batch.x, n, view, background);
+      await runner.predict(n, probs);
       for (let i = 0; i < rows.length; i++) rows[i] += probs[i] / views.length;
     }
   }
@@ -96,17 +98,17 @@ export async function predictSet(replicas: ModelReplicas, set: ImageSet, options
 }
 
 /** Class probabilities of inputs already at the model's scale (`count` rows of PIXELS values). */
-export async function predictRowsOf(replicas: ModelReplicas, inputs: Float32Array[], batchSize = DEFAULT_INFER_BATCH): Promise<Float32Array> {
-  const size = Math.max(1, Math.min(batchSize, replicas.maxBatch));
+export async function predictRowsOf(runner: ModelRunner, inputs: Float32Array[], batchSize = DEFAULT_INFER_BATCH): Promise<Float32Array> {
+  const size = Math.max(1, Math.min(batchSize, runner.maxBatch));
   const out = new Float32Array(inputs.length * NUM_CLASSES);
   for (let start = 0; start < inputs.length; start += size) {
     const n = Math.min(size, inputs.length - start);
     for (let j = 0; j < n; j++) {
       const input = inputs[start + j];
       if (input.length !== PIXELS) throw new RangeError(`input ${start + j} has ${input.length} values, the model takes ${PIXELS}`);
-      replicas.batch.x.set(input, j * PIXELS);
+      runner.batch.x.set(input, j * PIXELS);
     }
-    await replicas.predict(n, out.subarray(start * NUM_CLASSES, (start + n) * NUM_CLASSES));
+    await runner.predict(n, out.subarray(start * NUM_CLASSES, (start + n) * NUM_CLASSES));
   }
   return out;
 }

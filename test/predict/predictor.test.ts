@@ -1,20 +1,29 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { cp } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_RUNTIME, RUNTIMES, type RuntimeName } from '../../src/backend/names.js';
+import { setOnnxRuntimeLoader } from '../../src/backend/onnx-runner.js';
 import { loadMnist } from '../../src/data/index.js';
+import { buildEnsembleRun } from '../../src/model/ensemble.js';
+import { loadModel, saveModel } from '../../src/model/io.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { topK } from '../../src/predict/interpret.js';
 import { preprocessImage, preprocessMnistPixels } from '../../src/image/preprocess.js';
 import { UserError } from '../../src/util/errors.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { INVERTED_SPEC, runWithSpec } from '../helpers/other-spec-run.js';
+import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
 const runDir = await quickRunDir();
 const data = await loadMnist();
 const mnist = (i: number) => preprocessMnistPixels(data.test.images.subarray(i * 784, (i + 1) * 784));
+after(removeTempDirs);
 
-test('predicts in batches, one answer per input, with ten probabilities that sum to 1, and leaks no tensor', async () => {
-  const predictor = await Predictor.load(runDir, { minConfidence: 0, batchSize: 64 });
+for (const runtime of RUNTIMES) test(`${runtime}: predicts in batches, one answer per input, with ten probabilities that sum to 1, and leaks no tensor`, async () => {
+  const predictor = await Predictor.load(runDir, { minConfidence: 0, batchSize: 64, runtime });
+  assert.equal(predictor.runtime, runtime);
   const inputs = Array.from({ length: 300 }, (_, i) => mnist(i));
   const before = tf.memory().numTensors;
   const predictions = await predictor.predict(inputs);
@@ -76,20 +85,23 @@ test('a run\'s own preprocessing spec (metadata.json) is applied on every path: 
   }
 });
 
-test('two threads give the probabilities one thread gives, with and without TTA', async () => {
+test('two threads give the probabilities one thread gives, with and without TTA, on either runtime', async () => {
   const set = { images: data.test.images.subarray(0, 300 * 784), labels: data.test.labels.subarray(0, 300), count: 300 };
-  const one = await Predictor.load(runDir, { threads: 1, batchSize: 100 });
-  const two = await Predictor.load(runDir, { threads: 2, batchSize: 100 });
-  try {
-    assert.equal(two.threads, 2);
-    for (const tta of [false, true]) {
-      const a = await one.probabilities(set, { tta });
-      const b = await two.probabilities(set, { tta });
-      assert.ok(a.every((p, i) => Math.abs(p - b[i]) < 1e-5), `tta ${tta}`);
+  for (const runtime of RUNTIMES) {
+    const one = await Predictor.load(runDir, { threads: 1, batchSize: 100, runtime });
+    const two = await Predictor.load(runDir, { threads: 2, batchSize: 100, runtime });
+    try {
+      assert.equal(two.threads, 2);
+      assert.equal(two.runtime, runtime);
+      for (const tta of [false, true]) {
+        const a = await one.probabilities(set, { tta });
+        const b = await two.probabilities(set, { tta });
+        assert.ok(a.every((p, i) => Math.abs(p - b[i]) < 1e-5), `${runtime}, tta ${tta}`);
+      }
+    } finally {
+      await one.close();
+      await two.close();
     }
-  } finally {
-    await one.close();
-    await two.close();
   }
 });
 
@@ -131,5 +143,87 @@ test('micro-batching: predictions that arrive together run as one model call, wi
   } finally {
     await alone.close();
     await merged.close();
+  }
+});
+
+/** The largest difference between two runtimes' probabilities. */
+const maxDifference = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+/**
+ * A run folder, both runtimes on it, and the same questions to each: answers of `predict`
+ * (bytes through the run's spec), probabilities of a set with and without TTA.
+ */
+async function sameOnBothRuntimes(dir: string, what: string, count = 500): Promise<void> {
+  const set = { images: data.test.images.subarray(0, count * 784), labels: data.test.labels.subarray(0, count), count };
+  const by: Partial<Record<RuntimeName, Predictor>> = {};
+  try {
+    for (const runtime of RUNTIMES) by[runtime] = await Predictor.load(dir, { runtime, minConfidence: 0, batchSize: 128 });
+    const tfjs = by.tfjs!;
+    const onnx = by.onnx!;
+    assert.equal(tfjs.runtime, 'tfjs');
+    assert.equal(onnx.runtime, 'onnx', `${what}: ONNX Runtime loads here`);
+    // The model is the TensorFlow.js one on both (the server serves its files to the page).
+    assert.ok(onnx.model instanceof tf.LayersModel);
+    assert.deepEqual(onnx.spec, tfjs.spec);
+    const inputs = Array.from({ length: 40 }, (_, i) => onnx.preprocessPixels(data.test.images.subarray(i * 784, (i + 1) * 784)));
+    const [a, b] = [await tfjs.predict(inputs), await onnx.predict(inputs)];
+    a.forEach((p, i) => {
+      assert.equal(b[i].digit, p.digit, `${what}: image ${i}`);
+      assert.ok(maxDifference(b[i].probabilities, p.probabilities) <= 1e-5, `${what}: image ${i}`);
+    });
+    for (const tta of [false, true]) {
+      const difference = maxDifference(await onnx.probabilities(set, { tta }), await tfjs.probabilities(set, { tta }));
+      assert.ok(difference <= 1e-5, `${what}, tta ${tta}: ${difference}`);
+    }
+  } finally {
+    for (const predictor of Object.values(by)) await predictor.close();
+  }
+}
+
+test(`runtime 'onnx' (the default: ${DEFAULT_RUNTIME}) gives the probabilities runtime 'tfjs' gives, within 1e-5: predict, sets, TTA`, async () => {
+  const predictor = await Predictor.load(runDir);
+  assert.equal(predictor.runtime, DEFAULT_RUNTIME);
+  await predictor.close();
+  await sameOnBothRuntimes(runDir, 'the quick run');
+});
+
+test('both runtimes read a run with its own preprocessing spec, and an ensemble run, the same way', async () => {
+  const other = await runWithSpec(runDir);
+  try {
+    await sameOnBothRuntimes(other.dir, 'inverted spec', 200);
+  } finally {
+    await other.remove();
+  }
+  // An ensemble of the quick run and a copy with its first kernel scaled (so the two disagree).
+  const work = await tempDir('mnist-cnn-runtimes-');
+  const second = join(work, 'second');
+  await cp(runDir, second, { recursive: true });
+  const model = await loadModel(second);
+  const [kernel, ...rest] = model.getWeights();
+  const scaled = tf.mul(kernel, 1.5);
+  model.setWeights([scaled, ...rest]);
+  scaled.dispose();
+  await saveModel(model, second);
+  model.dispose();
+  const { dir } = await buildEnsembleRun([runDir, second], join(work, 'ensemble'));
+  await sameOnBothRuntimes(dir, 'ensemble', 200);
+});
+
+test('where ONNX Runtime does not load, a Predictor runs on TensorFlow.js after one notice, with the same answers', async (t) => {
+  const lines: string[] = [];
+  t.mock.method(console, 'error', (...parts: unknown[]) => lines.push(parts.join(' ')));
+  setOnnxRuntimeLoader(() => Promise.reject(new Error('no onnxruntime binary for this platform')));
+  let fallback: Predictor | undefined;
+  const reference = await Predictor.load(runDir, { runtime: 'tfjs', minConfidence: 0 });
+  try {
+    fallback = await Predictor.load(runDir, { runtime: 'onnx', minConfidence: 0 });
+    assert.deepEqual(lines, ['notice: ONNX Runtime does not load here (no onnxruntime binary for this platform); using TensorFlow.js']);
+    assert.equal(fallback.runtime, 'tfjs');
+    const inputs = Array.from({ length: 20 }, (_, i) => mnist(i));
+    assert.deepEqual(await fallback.predict(inputs), await reference.predict(inputs));
+  } finally {
+    setOnnxRuntimeLoader();
+    await fallback?.close();
+    await reference.close();
   }
 });

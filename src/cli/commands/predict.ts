@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_MIN_CONFIDENCE } from '../../predict/interpret.js';
 import { OUTPUT_FORMATS } from '../../predict/output.js';
-import { configOption } from '../options.js';
-import type { BackendName } from '../../backend/names.js';
+import { configOption, runtimeOption } from '../options.js';
+import type { BackendName, RuntimeName } from '../../backend/names.js';
 import type { OutputFormat } from '../../predict/output.js';
 import { countingNumber, probability } from '../parse.js';
 
@@ -15,6 +15,7 @@ interface PredictFlags {
   kaggleSubmission?: string;
   backend: BackendName;
   threads: number;
+  runtime: RuntimeName;
 }
 
 export function registerPredict(program: Command): void {
@@ -31,13 +32,14 @@ export function registerPredict(program: Command): void {
     .option('--kaggle-submission <file>', 'write ImageId,Label for the Kaggle test CSV given as input')
     .addOption(configOption('backend', 'wasm'))
     .addOption(configOption('threads', 1))
+    .addOption(runtimeOption())
     .action(async (model: string, inputs: string[], flags: PredictFlags) => {
       const { Predictor } = await import('../../predict/predictor.js');
       const { predictFiles, labelledAccuracy } = await import('../../predict/predict-files.js');
       const { formatRows, kaggleSubmission } = await import('../../predict/output.js');
       const { UserError } = await import('../../util/errors.js');
       if (flags.kaggleSubmission && flags.number) throw new UserError('--kaggle-submission reads one digit per CSV row; it cannot be combined with --number');
-      const predictor = await Predictor.load(model, { backend: flags.backend, minConfidence: flags.minConfidence, threads: flags.threads });
+      const predictor = await Predictor.load(model, { backend: flags.backend, runtime: flags.runtime, minConfidence: flags.minConfidence, threads: flags.threads });
       try {
         const onSkip = (path: string, reason: string) => console.error(`skipped ${path}: ${reason}`);
         const rows = await predictFiles(predictor, inputs, { number: flags.number, explain: flags.explain !== undefined, onSkip });

@@ -2,10 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 
 /**
- * A TensorFlow.js layers model seen as a graph, for the exporters: its nodes in the order that
- * computes them, and the softmax "heads" whose probabilities make its output. Kept apart from the
- * ONNX writer because the check (verify.ts) needs the same heads to fold a temperature into the
- * TensorFlow.js reference exactly as the export folds it into the ONNX graph.
+ * A TensorFlow.js layers model seen as a graph, for the ONNX converter (onnx.ts): its nodes in
+ * the order that computes them, and the softmax "heads" whose probabilities make its output.
+ * Kept apart from the converter because the export's check (export/verify.ts) needs the same
+ * heads to fold a temperature into the TensorFlow.js reference exactly as the converter folds it
+ * into the ONNX graph.
  */
 
 /** One application of a layer: what tfjs calls a Node (not exported by the package's index). */

@@ -1,0 +1,110 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { InferenceSession } from 'onnxruntime-node';
+import { NUM_CLASSES, PIXELS } from '../data/types.js';
+import { INPUT_SHAPE } from '../model/architectures.js';
+import { layersModelToOnnx } from '../model/onnx.js';
+
+/**
+ * The `onnx` inference runtime: a TensorFlow.js layers model converted in memory to ONNX
+ * (model/onnx.ts, the converter `export` uses, which matches TensorFlow.js to about 1e-6) and run
+ * by ONNX Runtime's CPU build (onnxruntime-node) on the main thread plus `threads - 1` of its own
+ * intra-op threads. It takes the same batch buffer and `predict(n, out)` as ModelReplicas, so the
+ * one inference path (predict/set-inference.ts) runs on either.
+ *
+ * The weights are copied into the ONNX model when it starts: later changes to the tfjs model's
+ * weights are not seen (start another runner), as a ModelReplicas' workers do not see them
+ * without `weightsChanged`.
+ */
+
+/** What `import('onnxruntime-node')` gives. */
+type OnnxRuntimeModule = typeof import('onnxruntime-node');
+type OnnxRuntimeLoader = () => Promise<OnnxRuntimeModule>;
+
+const importOnnxRuntime: OnnxRuntimeLoader = () => import('onnxruntime-node');
+let loader: OnnxRuntimeLoader = importOnnxRuntime;
+
+/**
+ * Import onnxruntime-node, lazily: its native binary loads here, so a missing or broken binary
+ * is an error that `startRunner` can turn into a fallback, not a crash when the program starts.
+ */
+export function loadOnnxRuntime(): Promise<OnnxRuntimeModule> {
+  return loader();
+}
+
+/**
+ * For tests only: replace how onnxruntime-node is imported (e.g. a function that throws, to act
+ * out a binary that does not load); no argument restores the real import.
+ */
+export function setOnnxRuntimeLoader(replacement?: OnnxRuntimeLoader): void {
+  loader = replacement ?? importOnnxRuntime;
+}
+
+/**
+ * The session options of every ONNX Runtime session here (the runtime and export's check): CPU,
+ * `threads` intra-op threads (the caller's thread is one of them), ops one after another, every
+ * graph optimisation (conv + batch-norm fusion, ...).
+ */
+export function onnxSessionOptions(threads: number): InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+}
+
+export interface OnnxRunnerOptions {
+  /** ONNX Runtime intra-op threads that share each call (1: the calling thread only). */
+  threads: number;
+  /** Most images in one call: the size of the batch buffer. */
+  maxBatch: number;
+  /** Divide the logits of the model's softmax by this (as `export` folds a run's temperature in). */
+  temperature?: number;
+}
+
+/** A ModelRunner (runner.ts; structurally, as runner.ts imports this file). */
+export class OnnxRunner {
+  readonly runtime = 'onnx' as const;
+  /** The images of the next call, NHWC float32 at the model's scale: fill the first n rows, then `predict(n, ...)`. */
+  readonly batch: { x: Float32Array };
+
+  private constructor(
+    private readonly ort: OnnxRuntimeModule,
+    private readonly session: InferenceSession,
+    readonly maxBatch: number,
+    readonly threads: number,
+  ) {
+    this.batch = { x: new Float32Array(maxBatch * PIXELS) };
+  }
+
+  /**
+   * Convert `model` (the backend must be started: its weights are read from it) and open an ONNX
+   * Runtime session on the bytes. Throws a UserError when the model has a layer with no ONNX
+   * translation, and whatever onnxruntime-node throws when it does not load (`ort` defaults to
+   * `loadOnnxRuntime()`).
+   */
+  static async start(model: tf.LayersModel, options: OnnxRunnerOptions, ort?: OnnxRuntimeModule): Promise<OnnxRunner> {
+    const { threads, maxBatch } = options;
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number >= 1, got ${threads}`);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a whole number >= 1, got ${maxBatch}`);
+    const bytes = layersModelToOnnx(model, { temperature: options.temperature });
+    const runtime = ort ?? (await loadOnnxRuntime());
+    const session = await runtime.InferenceSession.create(bytes, onnxSessionOptions(threads));
+    return new OnnxRunner(runtime, session, maxBatch, threads);
+  }
+
+  /** The model's probabilities for the first n rows of the batch, written to `out` (n x 10). */
+  async predict(n: number, out: Float32Array): Promise<void> {
+    if (n === 0) return;
+    if (!Number.isInteger(n) || n < 0 || n > this.maxBatch) throw new RangeError(`a call takes 0 to ${this.maxBatch} images, got ${n}`);
+    const input = new this.ort.Tensor('float32', this.batch.x.subarray(0, n * PIXELS), [n, ...INPUT_SHAPE]);
+    const result = await this.session.run({ [this.session.inputNames[0]]: input });
+    const probabilities = result[this.session.outputNames[0]].data as Float32Array;
+    out.set(probabilities.subarray(0, n * NUM_CLASSES));
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
