@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
+import { argmaxRows } from '../../src/metrics/classification.js';
 import { initBackend } from '../../src/backend/index.js';
 import { registerExport } from '../../src/cli/commands/export.js';
 import { loadMnist } from '../../src/data/load.js';
@@ -46,16 +47,6 @@ before(async () => {
 after(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-function argmaxes(probs: Float32Array): number[] {
-  const out: number[] = [];
-  for (let row = 0; row < probs.length; row += CLASSES) {
-    let best = 0;
-    for (let c = 1; c < CLASSES; c++) if (probs[row + c] > probs[row + best]) best = c;
-    out.push(best);
-  }
-  return out;
-}
 
 /** ONNX Runtime's and TensorFlow.js's probabilities on the first `count` test images, compared. */
 async function compare(bytes: Uint8Array, model: tf.LayersModel, count: number) {
@@ -126,7 +117,7 @@ test('a trained run exports to <run>/model.onnx with its input contract; on the 
   const { ours, reference, maxAbsDiff, argmaxAgree } = await compare(bytes, model, ALL);
   assert.ok(maxAbsDiff <= ONNX_TOLERANCE, `max difference ${maxAbsDiff}`);
   assert.equal(argmaxAgree, ALL);
-  const correct = (probs: Float32Array) => argmaxes(probs).filter((digit, i) => digit === labels[i]).length;
+  const correct = (probs: Float32Array) => argmaxRows(probs).filter((digit, i) => digit === labels[i]).length;
   assert.equal(correct(ours), correct(reference));
   assert.ok(correct(ours) > 9000, `a trained net: ${correct(ours)} of 10,000 right`);
   model.dispose();

@@ -2,6 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
+import { argmaxRows } from '../../src/metrics/classification.js';
 import { initBackend } from '../../src/backend/index.js';
 import { loadMnist } from '../../src/data/load.js';
 import { scalePixels } from '../../src/data/model-input.js';
@@ -53,16 +54,6 @@ async function trainBriefly(model: tf.LayersModel, seed: number, steps = 20): Pr
   tf.dispose([x, y]);
 }
 
-function argmaxes(probs: Float32Array): number[] {
-  const out: number[] = [];
-  for (let row = 0; row < probs.length; row += CLASSES) {
-    let best = 0;
-    for (let c = 1; c < CLASSES; c++) if (probs[row + c] > probs[row + best]) best = c;
-    out.push(best);
-  }
-  return out;
-}
-
 /** ONNX Runtime's and TensorFlow.js's probabilities on the first `count` test images, compared. */
 async function compare(bytes: Uint8Array, model: tf.LayersModel, count: number) {
   const session = await createOnnxSession(bytes);
@@ -76,7 +67,7 @@ function assertAgrees(result: { maxAbsDiff: number; argmaxAgree: number; referen
   assert.ok(result.maxAbsDiff <= ONNX_TOLERANCE, `max difference ${result.maxAbsDiff}`);
   assert.equal(result.argmaxAgree, count);
   // A net that put every image in one class would agree trivially.
-  assert.ok(new Set(argmaxes(result.reference)).size >= minClasses, `the net tells ${minClasses} or more classes apart`);
+  assert.ok(new Set(argmaxRows(result.reference)).size >= minClasses, `the net tells ${minClasses} or more classes apart`);
 }
 
 /** What the tests read back from an encoded model, decoded with onnx-proto (plain values, no Longs or nulls). */
