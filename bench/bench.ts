@@ -6,10 +6,14 @@
  *   timeTo99     seconds from process start to 99.0% test accuracy (child process; also peak RSS)
  *   start        the default `npm start` recipe: test accuracy and seconds (child process; minutes)
  *   http         POST /v1/predict of one PNG to a `mnist-cnn serve` process: p50/p99 ms, requests/s (autocannon)
+ *   scale        the same through HAProxy (deploy/haproxy/haproxy.cfg) in front of 1, 2 and 3 serve processes:
+ *                requests/s, p50/p99 ms (needs the haproxy binary; bench/scale.ts)
  *   coldPredict  a whole `mnist-cnn predict` process on one PNG, seconds
  *   best         the best recipe, fixed in advance: three `--preset best` runs (seeds 1, 2, 3), their
  *                `ensemble`, `evaluate --tta`; test accuracy and seconds (about 35 minutes: only
  *                with --only best)
+ *   abuse        the server under abuse (bench/abuse.ts): a fuzz of every route, decompression
+ *                bombs, slow clients, a 100,000-request soak (about a quarter of an hour: only with --only abuse)
  * Timings live here, never in tests.
  */
 import { spawnSync } from 'node:child_process';
@@ -29,9 +33,9 @@ import { resolveConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 import { libraryVersions } from '../src/util/version.js';
 
-const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'coldPredict', 'best'] as const;
-/** Parts run when --only is not given (`best` takes half an hour). */
-const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best');
+const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse'] as const;
+/** Parts run when --only is not given (`best` takes half an hour, `abuse` a quarter of one). */
+const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse');
 type Part = (typeof PARTS)[number];
 type Figures = Record<string, unknown>;
 
@@ -202,15 +206,17 @@ const figures: Figures = {
 try {
   await initBackend('wasm');
   const data = await loadMnist();
-  const needsFixture = wanted('infer') || wanted('http') || wanted('coldPredict');
+  const needsFixture = wanted('infer') || wanted('http') || wanted('scale') || wanted('coldPredict') || wanted('abuse');
   const runDir = needsFixture ? await fixtureRun(data, root) : '';
   if (wanted('train')) Object.assign(figures, await trainImagesPerSecond(data, root));
   if (wanted('infer')) Object.assign(figures, await inferImagesPerSecond(data, runDir));
   if (wanted('http')) Object.assign(figures, await httpFigures(runDir, data));
+  if (wanted('scale')) Object.assign(figures, await (await import('./scale.js')).scaleFigures(runDir, data));
   if (wanted('coldPredict')) Object.assign(figures, await coldPredict(runDir, root));
   if (wanted('timeTo99')) Object.assign(figures, timeTo99());
   if (wanted('start')) Object.assign(figures, await startRecipe(root));
   if (wanted('best')) Object.assign(figures, await bestRecipe(root));
+  if (wanted('abuse')) Object.assign(figures, await (await import('./abuse.js')).abuseFigures(runDir, log));
 } finally {
   await rm(root, { recursive: true, force: true });
 }
@@ -232,10 +238,14 @@ if (opts.json) {
     ['HTTP 280x280 PNG p50', figures.httpCanvasP50Ms, 'ms'],
     ['HTTP 280x280 PNG p99', figures.httpCanvasP99Ms, 'ms'],
     ['HTTP requests/s (2 workers)', figures.httpRequestsPerSecond, '280x280 PNGs, 8 connections'],
+    ['HAProxy, 1 server', figures.scale1RequestsPerSecond, 'requests/s, 28x28 PNGs, 16 connections'],
+    ['HAProxy, 2 servers', figures.scale2RequestsPerSecond, 'requests/s (2 cores: see scale.machine)'],
+    ['HAProxy, 3 servers', figures.scale3RequestsPerSecond, 'requests/s'],
     ['cold predict, one PNG', figures.coldPredictSeconds, 's (goal ≤ 1.5)'],
     ['peak RSS while training', figures.peakRssMB, 'MB (goal ≤ 1,536)'],
   ];
   const machine = figures.machine as { cpu: string; cores: number };
   console.log(`mnist-cnn benchmark, ${figures.date}, ${machine.cpu}, ${machine.cores} cores`);
   for (const [name, value, unit] of rows) if (value !== undefined) console.log(`${name.padEnd(30)} ${String(value ?? '-').padStart(10)} ${unit}`);
+  if (figures.abuse) for (const line of (await import('./abuse.js')).abuseTable(figures)) console.log(line);
 }

@@ -8,6 +8,7 @@ import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
 import { registerEnsemble } from './commands/ensemble.js';
 import { registerExport } from './commands/export.js';
+import { registerInspect } from './commands/inspect.js';
 
 /**
  * Exit codes. 0: done. 1: `predict` read some inputs but not all. 2: an expected failure (a
@@ -32,6 +33,7 @@ function buildProgram(): Command {
   registerServe(program);
   registerEnsemble(program);
   registerExport(program);
+  registerInspect(program);
   // Every subcommand rejects unknown flags and extra arguments, and hands its usage errors to main.
   for (const command of program.commands) command.allowExcessArguments(false).exitOverride();
   return program;

@@ -1,6 +1,7 @@
 /**
  * The pictures of the evaluate stage, written into a run's plots/ folder: every chart
- * (charts.ts) and gallery (galleries.ts) as .svg and .png.
+ * (charts.ts) and gallery (galleries.ts) as .svg and .png; the report adds the pictures of
+ * inside the network (inside.ts).
  */
 import { join } from 'node:path';
 import type { ImageSet } from '../data/types.js';
@@ -26,6 +27,11 @@ export const PLOT_NAMES = {
   reliability: 'reliability',
   worstErrors: 'worst-errors',
   confusedPairs: 'confused-pairs',
+  // Inside the network (inside.ts): written by the report, which loads the model.
+  filters: 'filters',
+  featureMaps: 'feature-maps',
+  embedding: 'embedding',
+  saliency: 'saliency',
 } as const;
 
 export interface PlotInputs {
@@ -38,7 +44,8 @@ export interface PlotInputs {
   confusedPairs: ConfusedPair[];
 }
 
-async function savePicture(dir: string, name: string, title: string, picture: Picture): Promise<PlotFile> {
+/** Write a picture as plots/NAME.svg and plots/NAME.png. */
+export async function savePicture(dir: string, name: string, title: string, picture: Picture): Promise<PlotFile> {
   const svgPath = join(dir, `${name}.svg`);
   const pngPath = join(dir, `${name}.png`);
   await writeFileAtomic(svgPath, picture.svg);

@@ -1,6 +1,7 @@
 /**
- * report.html: one self-contained page per run (pictures inline as PNG data URIs, CSS inline,
- * no script, nothing fetched), readable offline and attachable to an email.
+ * report.html: one self-contained page per run (pictures inline as PNG data URIs, or as SVG
+ * around PNG data URIs for the tile pictures of inside the network; CSS inline, no script,
+ * nothing fetched), readable offline and attachable to an email.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -13,6 +14,12 @@ import { PNG_SCALE } from './picture.js';
 import { readRunHistory } from '../model/history.js';
 import { reloadEvalData } from './eval-data.js';
 import { escapeMarkup } from '../util/markup.js';
+import * as tf from '@tensorflow/tfjs';
+import type { ImageSet } from '../data/types.js';
+import { BACKENDS, type BackendName } from '../backend/names.js';
+import { Predictor } from '../predict/predictor.js';
+import { SUMMARY_HEADER, summaryCells, summaryTotals } from '../model/summary.js';
+import { writeInsidePlots, type InsideResult } from './inside.js';
 
 export interface ReportOptions {
   /** An evaluation just made (with its pictures), e.g. by `npm start` after training: skips re-rendering. */
@@ -21,7 +28,7 @@ export interface ReportOptions {
   evaluate?: Pick<EvaluateOptions, 'backend' | 'threads'>;
 }
 
-export const REPORT_SECTIONS = ['headline', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'data', 'config'] as const;
+export const REPORT_SECTIONS = ['headline', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'network', 'feature-maps', 'embedding', 'data', 'config'] as const;
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const fixed = (x: number, digits = 4) => x.toFixed(digits);
@@ -44,6 +51,30 @@ async function inlinePicture(plot: PlotFile | undefined, alt: string, whenMissin
   const png = await readFile(plot.pngPath);
   const width = png.readUInt32BE(16) / PNG_SCALE;
   return `<figure><img alt="${escapeMarkup(alt)}" width="${width}" src="data:image/png;base64,${png.toString('base64')}"></figure>`;
+}
+
+/** A picture drawn as SVG around small PNG tiles (inside.ts): the SVG itself, crisp and a fraction of the PNG's bytes. */
+async function inlineSvg(plot: PlotFile | undefined, whenMissing: string): Promise<string> {
+  if (!plot) return whenMissing ? `<p class="missing">${escapeMarkup(whenMissing)}</p>` : '';
+  const svg = (await readFile(plot.svgPath, 'utf8')).replace(/^<\?xml[^>]*>\s*/, '');
+  return `<figure class="svg">${svg}</figure>`;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function networkSection(inside: InsideResult): string {
+  const totals = summaryTotals(inside.summary).map((line) => `<li>${escapeMarkup(line)}</li>`).join('');
+  return `<p>Layer by layer, as <code>mnist-cnn train --summary</code> prints it: each layer's output shape for one image, its parameters, and its multiply-adds for one image (a multiplication and an addition count as one; pooling and activations only compare).</p>
+${table([...SUMMARY_HEADER], summaryCells(inside.summary), 'num summary')}<ul class="totals">${totals}</ul>`;
+}
+
+function embeddingText(inside: InsideResult, meta: RunMetadata): string {
+  const e = inside.embedding;
+  if (!e) return '<p class="missing">No embedding map: the model has no hidden layer before its last dense layer.</p>';
+  const count = (n: number) => n.toLocaleString('en-US');
+  const sample = e.points < e.of ? `${count(e.points)} of the ${count(e.of)} images, a sample stratified by class (UMAP's time grows faster than the number of points)` : `all ${count(e.of)} images`;
+  const training = Number.isFinite(meta.trainingSeconds) && meta.trainingSeconds > 0 ? `, ${((e.activationMs + e.umapMs) / 10 / meta.trainingSeconds).toFixed(1)}% of the training time` : '';
+  return `<p>Each point is an image: the ${e.dimensions} values of <code>${escapeMarkup(e.layer)}</code>, what the last dense layer reads, projected to two dimensions by UMAP (umap-js, 15 neighbours, seeded from the run's seed), for ${sample}. Images of one class that land together were told apart by the layers before; ${count(e.misclassified)} of these ${count(e.points)} are misclassified (ringed). Computed in ${seconds(e.activationMs + e.umapMs)} (the layer's values ${seconds(e.activationMs)}, UMAP ${seconds(e.umapMs)}${training}).</p>`;
 }
 
 function headline(meta: RunMetadata, m: EvaluationReport): string {
@@ -105,6 +136,8 @@ th,td{border:1px solid #ddd;padding:3px 8px}th{background:#f3f3f3;text-align:lef
 table.num td{text-align:right}table.num td:first-child{text-align:left}
 table.mono td{font-family:"DejaVu Sans Mono",monospace;font-size:.85em}
 figure{margin:8px 0}img{max-width:100%;height:auto}
+figure.svg svg{max-width:100%;height:auto;display:block}
+table.summary td:first-child{font-family:"DejaVu Sans Mono",monospace;font-size:.9em}ul.totals{margin:4px 0;padding-left:20px}
 .side{display:flex;flex-wrap:wrap;gap:32px}
 pre{background:#f6f6f6;border:1px solid #ddd;padding:10px;overflow:auto;font-size:.85em}
 .missing{color:#a00}
@@ -112,8 +145,8 @@ nav a{margin-right:12px}
 `;
 
 /** The HTML of a report, from a run's metadata, its metrics and its rendered pictures. */
-async function renderReportHtml(runDir: string, meta: RunMetadata, m: EvaluationReport, plots: PlotFile[]): Promise<string> {
-  const plot = (name: string) => plots.find((p) => p.name === name);
+async function renderReportHtml(runDir: string, meta: RunMetadata, m: EvaluationReport, plots: PlotFile[], inside: InsideResult): Promise<string> {
+  const plot = (name: string) => plots.find((p) => p.name === name) ?? inside.plots.find((p) => p.name === name);
   const title = `mnist-cnn run ${basename(runDir)}`;
   const sections: Record<(typeof REPORT_SECTIONS)[number], [string, string]> = {
     headline: ['Summary', headline(meta, m)],
@@ -121,7 +154,10 @@ async function renderReportHtml(runDir: string, meta: RunMetadata, m: Evaluation
     confusion: ['Confusion matrix', await inlinePicture(plot(PLOT_NAMES.confusionMatrix), 'confusion matrix')],
     'per-class': ['Per-class scores', `${perClassTable(m)}<p>Top-2 accuracy ${pct(m.topK.top2)}, top-3 accuracy ${pct(m.topK.top3)}. A score that is 0/0 (a class never predicted, or absent) counts as 0.</p>${await inlinePicture(plot(PLOT_NAMES.perClass), 'per-class scores')}`],
     calibration: ['Calibration', `<p>Expected calibration error <b>${pct(m.ece)}</b> over ${m.calibration.length} equal-width bins of confidence (the highest probability).</p>${await inlinePicture(plot(PLOT_NAMES.reliability), 'reliability diagram')}`],
-    errors: ['Errors', `${errorsTables(m)}${await inlinePicture(plot(PLOT_NAMES.worstErrors), 'worst errors', 'No errors: every image was classified right.')}${await inlinePicture(plot(PLOT_NAMES.confusedPairs), 'most-confused pairs', '')}`],
+    errors: ['Errors', `${errorsTables(m)}${await inlinePicture(plot(PLOT_NAMES.worstErrors), 'worst errors', 'No errors: every image was classified right.')}${await inlineSvg(plot(PLOT_NAMES.saliency), '')}${await inlinePicture(plot(PLOT_NAMES.confusedPairs), 'most-confused pairs', '')}`],
+    network: ['The network', `${networkSection(inside)}${await inlineSvg(plot(PLOT_NAMES.filters), 'No filters: the model has no convolution.')}`],
+    'feature-maps': ['Feature maps', `<p>What each convolution and pooling layer computes from one test image of each class (the first of each in the set), every channel as a small map, after the layer's batch norm and activation; then the hidden dense layer's values, one cell each. Early maps respond to strokes and edges at each place; later ones, smaller, to larger parts.</p>${await inlineSvg(plot(PLOT_NAMES.featureMaps), 'No feature maps: the model has no convolution or pooling layer.')}`],
+    embedding: ['Embedding map', `${embeddingText(inside, meta)}${await inlinePicture(plot(PLOT_NAMES.embedding), 'embedding map', '')}`],
     data: ['Data and versions', dataSection(meta)],
     config: ['Config', `<pre>${escapeMarkup(JSON.stringify(meta.config, null, 2))}</pre>`],
   };
@@ -140,7 +176,8 @@ ${body}
 /**
  * Write RUN_DIR/report.html (evaluating the run first when it has no metrics.json; the backend
  * must be started for that). Re-renders the pictures from metrics.json, history.csv and the
- * evaluated images unless `options.evaluation` brings them. Returns the report's path.
+ * evaluated images unless `options.evaluation` brings them; draws the pictures of inside the
+ * network (inside.ts) with the run's model, loaded here. Returns the report's path.
  */
 export async function buildReport(runDir: string, options: ReportOptions = {}): Promise<string> {
   const dir = resolveRunDir(runDir);
@@ -151,10 +188,27 @@ export async function buildReport(runDir: string, options: ReportOptions = {}): 
     metrics = evaluation.metrics;
   }
   const meta = await readMetadata(dir);
+  const set = evaluation?.set ?? (await reloadEvalData(metrics.source, dir));
   const plots = evaluation && evaluation.outDir === dir && evaluation.plots.length > 0
     ? evaluation.plots
-    : await writePlots(join(dir, RUN_FILES.plots), metrics, evaluation?.set ?? (await reloadEvalData(metrics.source, dir)), await readRunHistory(dir));
+    : await writePlots(join(dir, RUN_FILES.plots), metrics, set, await readRunHistory(dir));
+  const inside = await insideTheNetwork(dir, meta, metrics, set, options);
   const path = join(dir, RUN_FILES.report);
-  await writeFileAtomic(path, await renderReportHtml(dir, meta, metrics, plots));
+  await writeFileAtomic(path, await renderReportHtml(dir, meta, metrics, plots, inside));
   return path;
+}
+
+/**
+ * The pictures of inside the network, from the run's model and spec as a Predictor loads them,
+ * on the backend asked for, or the one already running (after training), or wasm.
+ */
+async function insideTheNetwork(dir: string, meta: RunMetadata, metrics: EvaluationReport, set: ImageSet, options: ReportOptions): Promise<InsideResult> {
+  const running = tf.engine().backendName;
+  const backend = options.evaluate?.backend ?? ((BACKENDS as readonly string[]).includes(running) ? (running as BackendName) : undefined);
+  const predictor = await Predictor.load(dir, { backend });
+  try {
+    return await writeInsidePlots(join(dir, RUN_FILES.plots), predictor.model, set, { classNames: metrics.classNames, worstErrors: metrics.worstErrors }, { spec: predictor.spec, seed: meta.seed });
+  } finally {
+    await predictor.close();
+  }
 }

@@ -10,8 +10,14 @@ const BI_RGB = 0;
 const BI_BITFIELDS = 3;
 const BI_ALPHABITFIELDS = 6;
 
-export function isBmp(bytes: Uint8Array): boolean {
-  return bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d;
+/** Width and height from a BMP header, without reading its pixels (for the pixel limit). */
+export function readBmpSize(bytes: Uint8Array, name: string): { width: number; height: number } {
+  if (bytes.length < 26) throw new UserError(`${name}: is ${bytes.length} bytes long, too short for a BMP header`, name);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const width = view.getInt32(18, true);
+  const height = Math.abs(view.getInt32(22, true));
+  if (width <= 0 || height === 0) throw new UserError(`${name}: BMP size ${width}x${height} is not a usable image size`, name);
+  return { width, height };
 }
 
 export function decodeBmp(bytes: Uint8Array, name: string): RawImage {

@@ -3,6 +3,7 @@ import { createRng, type Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
 import { ARCHITECTURES, type Arch } from './arch-names.js';
+import { formatModelSummary, modelSummaryRows } from './summary.js';
 
 
 export const INPUT_SHAPE: [number, number, number] = [IMAGE_SIZE, IMAGE_SIZE, 1];
@@ -109,9 +110,7 @@ export function logitsModel(model: tf.LayersModel): tf.LayersModel {
   return tf.model({ inputs: model.inputs, outputs: beforeSoftmax.output as tf.SymbolicTensor });
 }
 
-/** A Keras-style summary, as text. */
+/** A Keras-style summary, as text, with multiply-adds: the table the report shows (summary.ts). */
 export function modelSummary(model: tf.LayersModel): string {
-  const lines: string[] = [];
-  model.summary(90, undefined, (line: string) => lines.push(line));
-  return lines.join('\n');
+  return formatModelSummary(modelSummaryRows(model));
 }

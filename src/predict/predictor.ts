@@ -5,9 +5,10 @@
  * through it: callers hand it image bytes, 28x28 pixels or whole image sets, and it applies
  * the run's own preprocessing spec, so none of them can forget it.
  *
- * The model runs on a runtime (`runtime`): `onnx` (the default: the model converted in memory to
- * ONNX and run by ONNX Runtime, 2.5-5x the images/s of TensorFlow.js's wasm backend on our 2-core
- * machines, README "Runtimes") or `tfjs` (the model itself, on ModelReplicas' threads); `onnx`
+ * The model runs on a runtime (`runtime`): `tfjs` (the default: the model itself, on
+ * ModelReplicas' threads) or `onnx` (the model converted in memory to ONNX and run by ONNX
+ * Runtime, 2.5-5x the images/s of TensorFlow.js's wasm backend on our 2-core machines, README
+ * "Runtimes"); `onnx`
  * falls back to `tfjs`, with a one-line notice, where ONNX Runtime does not load. Both give the
  * same probabilities to about 1e-6, on every path (sets, TTA, the run's spec, ensembles). `model`
  * is always the TensorFlow.js model (the server serves its files to the page).
@@ -36,7 +37,7 @@ export interface PredictorOptions {
   /** The TensorFlow.js backend (default wasm): loads the model, and runs it on the `tfjs` runtime. */
   backend?: BackendName;
   /**
-   * What runs the model (default DEFAULT_RUNTIME, `onnx`): `onnx` (ONNX Runtime, falling back to
+   * What runs the model (default DEFAULT_RUNTIME, `tfjs`): `onnx` (ONNX Runtime, falling back to
    * `tfjs` with a notice where it does not load) or `tfjs` (TensorFlow.js on `backend`).
    */
   runtime?: RuntimeName;

@@ -6,7 +6,9 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
-import { ApiError, errorBody, toApiError } from './errors.js';
+import { ApiError, errorBody, faultLine, MAX_FIELDS, toApiError } from './errors.js';
+import { DEFAULT_LIMITS, limitOptions, registerHardening, type Limits } from './hardening.js';
+import { API_MEDIA_TYPES, DEFAULT_IMAGE_RULES, setImageRules } from './inputs.js';
 import { ServerMetrics } from './metrics.js';
 import { registerModelRoutes } from './routes/model.js';
 import { defaultModelName, registerV2Routes } from './routes/v2.js';
@@ -15,7 +17,6 @@ import { MAX_BATCH, registerPredictRoutes } from './routes/predict.js';
 import { registerServiceRoutes } from './routes/service.js';
 
 export const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
-const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
 
 export interface AppOptions {
   /** A Predictor loaded from a run folder (its metadata and model files are served). */
@@ -31,6 +32,14 @@ export interface AppOptions {
    * balancers stop sending. Closing the app sets it too.
    */
   drain?: { draining: boolean };
+  /** Largest image, width x height, decoded (`--max-pixels`; default 4096x4096). */
+  maxPixels?: number;
+  /** Request and idle timeouts, requests in flight (default DEFAULT_LIMITS). */
+  limits?: Partial<Limits>;
+  /** An origin whose pages may call the API (`--cors`); CORS is off without it. */
+  corsOrigin?: string;
+  /** Requests a minute from one address (`--rate-limit`); no limit without it. */
+  rateLimit?: number;
 }
 
 /** Build the HTTP API and page around a loaded Predictor. Does not listen. */
@@ -39,17 +48,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (!predictor.metadata) throw new UserError('the server needs a model loaded from a run folder (Predictor.load)');
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const metrics = new ServerMetrics();
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  setImageRules(predictor, { ...DEFAULT_IMAGE_RULES, maxPixels: options.maxPixels ?? DEFAULT_IMAGE_RULES.maxPixels });
   const app = Fastify({
     bodyLimit,
     logger: false,
+    ...limitOptions(limits),
     // The request schemas use oneOf: no coercion or stripping that could make both branches match.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 
   // Only JSON, images and multipart forms are bodies here: anything else is a 415.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(IMAGE_TYPES, { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
-  await app.register(multipart, { limits: { fileSize: bodyLimit, files: MAX_BATCH, fields: 10 } });
+  app.addContentTypeParser(API_MEDIA_TYPES, { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
+  // The body limit caps a whole form too (inputs.ts: readFormFiles); these are busboy's own caps.
+  await app.register(multipart, { limits: { fileSize: bodyLimit, files: MAX_BATCH, fields: MAX_FIELDS, parts: MAX_BATCH + MAX_FIELDS, fieldSize: 64 * 1024, headerPairs: 100 } });
 
   app.addHook('onRequest', async (request) => {
     (request as FastifyRequest & { startedAt: bigint }).startedAt = process.hrtime.bigint();
@@ -61,8 +74,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // While draining, answers close their connection: a kept-alive idle socket would otherwise hold
-  // the process open for Fastify's 72 s keep-alive timeout after the last in-flight request.
+  // the process open for the keep-alive timeout after the last in-flight request.
   const drain = options.drain ?? { draining: false };
+  await registerHardening(app, { limits, corsOrigin: options.corsOrigin, rateLimit: options.rateLimit, isDraining: () => drain.draining });
   app.addHook('preClose', async () => {
     drain.draining = true;
     app.server.closeIdleConnections();
@@ -72,17 +86,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, request, reply) => {
-    let apiError = toApiError(err, bodyLimit);
+    let apiError = toApiError(err, { bodyLimit, maxFiles: MAX_BATCH });
     if (err.validation && request.url.startsWith('/v1/predict')) {
       const shape = request.url.startsWith('/v1/predict/batch') ? '{"items": [{"pixels": [784 numbers]} or {"image": "<base64>"}, ...]}' : '{"pixels": [784 numbers]} or {"image": "<base64>"}';
       apiError = new ApiError(400, 'bad_request', `the JSON body must be ${shape} (${err.message})`);
     }
     if (apiError.status === 415 && apiError.message === 'Unsupported Media Type') {
       const type = request.headers['content-type'] ?? '(none)';
-      apiError = new ApiError(415, apiError.code, `content type ${type} is not accepted: send image/png, image/jpeg, image/webp, multipart/form-data or application/json`);
+      apiError = new ApiError(415, apiError.code, `content type ${type} is not accepted: send image/png, image/jpeg, image/webp, image/bmp, multipart/form-data or application/json`);
     }
-    if (apiError.status >= 500) console.error(`${request.method} ${request.url}: ${err.stack ?? err.message}`);
-    void reply.status(apiError.status).type('application/json').send(errorBody(apiError));
+    if (apiError.status >= 500 && apiError.code === 'internal') console.error(faultLine(request.method, request.url, err));
+    void reply.status(apiError.status).headers(apiError.headers).type('application/json').send(errorBody(apiError));
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(errorBody(new ApiError(404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]} (see /docs)`)));

@@ -1,5 +1,6 @@
-import cluster from 'node:cluster';
-import { startServer, type ServeOptions } from './server.js';
+import cluster, { type Worker } from 'node:cluster';
+import { UserError } from '../util/errors.js';
+import { checkServeOptions, DEFAULT_DRAIN_TIMEOUT_MS, startServer, type ServeOptions } from './server.js';
 
 export interface ServeProcessOptions extends ServeOptions {
   /** Processes that serve (node:cluster) so that every core answers requests; 1: this process. */
@@ -8,17 +9,35 @@ export interface ServeProcessOptions extends ServeOptions {
   log?: (message: string) => void;
 }
 
+/** What a worker tells the primary. */
+interface WorkerMessage {
+  listening?: string;
+  /** The one-line reason a worker could not start (a UserError's message). */
+  failed?: string;
+}
+
 /**
- * Serve until SIGTERM or SIGINT, then stop accepting, let in-flight requests finish, and exit 0.
- * With workers > 1 this process forks the workers (they share the port) and forwards the signal.
+ * Serve until SIGTERM or SIGINT, then stop accepting, let in-flight requests finish (for the
+ * drain timeout at most), and exit 0. With workers > 1 this process forks the workers (they
+ * share the port), forwards the signal, and replaces a worker that dies while serving.
  */
 export async function serveUntilStopped(options: ServeProcessOptions): Promise<void> {
   const log = options.log ?? (() => {});
   const workers = Math.max(1, options.workers ?? 1);
-  if (workers > 1 && cluster.isPrimary) return runPrimary(options, workers, log);
-
-  const server = await startServer(options);
-  if (cluster.isWorker) process.send?.({ listening: server.url });
+  if (workers > 1 && cluster.isPrimary) {
+    checkServeOptions(options);
+    return runPrimary(options, workers, log);
+  }
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(options);
+  } catch (err) {
+    if (!cluster.isWorker || !(err instanceof UserError)) throw err;
+    // The primary says it, once: a worker leaves quietly.
+    process.send?.({ failed: err.message } satisfies WorkerMessage, () => process.exit(2));
+    return new Promise<never>(() => {});
+  }
+  if (cluster.isWorker) process.send?.({ listening: server.url } satisfies WorkerMessage);
   else log(`serving ${server.predictor.dir} at ${server.url} (docs: ${server.url}/docs)`);
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -37,32 +56,59 @@ export async function serveUntilStopped(options: ServeProcessOptions): Promise<v
 
 async function runPrimary(options: ServeProcessOptions, workers: number, log: (message: string) => void): Promise<void> {
   let listening = 0;
+  let ready = false;
   let stopping = false;
-  const fork = () => {
+  let failure: string | undefined;
+  /** Replacements in a row that died before listening: a broken start is not retried forever. */
+  let failedReplacements = 0;
+  const started = new WeakSet<Worker>();
+  const fork = (): Worker => {
     const worker = cluster.fork();
-    worker.on('message', (message: { listening?: string }) => {
-      if (message.listening && ++listening === workers) log(`serving at ${message.listening} with ${workers} worker processes (docs: ${message.listening}/docs)`);
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.failed) failure ??= message.failed;
+      if (!message.listening) return;
+      started.add(worker);
+      failedReplacements = 0;
+      if (++listening === workers && !ready) {
+        ready = true;
+        log(`serving at ${message.listening} with ${workers} worker processes (docs: ${message.listening}/docs)`);
+      }
     });
     return worker;
   };
   for (let i = 0; i < workers; i++) fork();
+  const drainMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
-    cluster.on('exit', (worker, code) => {
+    const stopAll = (signal: NodeJS.Signals) => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    };
+    /** Set when workers could not start: the reason the primary fails with once all are gone. */
+    let startFailure: string | undefined;
+    const allGone = () => Object.keys(cluster.workers ?? {}).length === 0;
+    const finish = () => (startFailure === undefined ? resolve() : reject(new UserError(startFailure)));
+    cluster.on('exit', (worker, code, signal) => {
       if (stopping) {
-        if (Object.keys(cluster.workers ?? {}).length === 0) resolve();
+        if (allGone()) finish();
         return;
       }
       // A worker that dies at start-up (bad model, port taken) would die again: stop, do not loop.
-      if (listening < workers) reject(new Error(`a server worker exited with code ${code} while starting`));
-      else {
-        log(`worker ${worker.process.pid} exited with code ${code}; starting another`);
-        fork();
+      if (!ready || (!started.has(worker) && ++failedReplacements >= 3)) {
+        stopping = true;
+        startFailure = failure ?? `a server worker exited with ${signal ? `signal ${signal}` : `code ${code}`} while starting`;
+        stopAll('SIGTERM');
+        if (allGone()) finish();
+        return;
       }
+      log(`worker ${worker.process.pid} exited with ${signal ? `signal ${signal}` : `code ${code}`}; starting another`);
+      if (started.has(worker)) listening--;
+      fork();
     });
     const stop = () => {
       if (stopping) return;
       stopping = true;
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+      stopAll('SIGTERM');
+      // Workers drain for drainMs at most; one that is still up a little after is killed.
+      setTimeout(() => stopAll('SIGKILL'), drainMs + 5_000).unref();
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

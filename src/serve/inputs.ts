@@ -1,15 +1,48 @@
 /**
- * Request bodies → the model's input: `{pixels}`, `{image}` (base64) and raw image bytes, each
- * through the served model's own preprocessing (the Predictor holds its spec). Bad input is an
- * ApiError naming what is wrong and where (`items[3].pixels[7] is 300`).
+ * Request bodies → the model's input: `{pixels}`, `{image}` (base64), raw image bytes and
+ * multipart files, each through the served model's own preprocessing (the Predictor holds its
+ * spec). Bad input is an ApiError naming what is wrong and where (`items[3].pixels[7] is 300`).
+ *
+ * Image bytes are checked before anything decodes them (image/decode.ts): the format from the
+ * magic bytes must be one the API reads (PNG, JPEG, WebP, BMP) and the one the content type
+ * says, and the header's size must be within the server's pixel limit. Every route that takes
+ * image files goes through fromImageBytes, with the rules buildApp set for its Predictor.
  */
+import type { FastifyRequest } from 'fastify';
 import { PIXELS } from '../data/types.js';
+import { DEFAULT_DECODE_SECONDS, DEFAULT_MAX_PIXELS, decodeImage, ImageError } from '../image/decode.js';
+import { API_FORMATS, FORMAT_NAMES, MEDIA_TYPES, formatList, formatOfMediaType, sniffImageFormat, type ImageFormat } from '../image/formats.js';
 import type { Preprocessed } from '../image/preprocess.js';
 import type { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
 import { ApiError } from './errors.js';
 
 export type JsonItem = { pixels: number[] } | { image: string };
+
+/** What image files a server accepts. */
+export interface ImageRules {
+  formats: readonly ImageFormat[];
+  /** Largest width x height (`serve --max-pixels`). */
+  maxPixels: number;
+  /** Longest a decode may take, in seconds. */
+  timeoutSeconds: number;
+}
+
+export const DEFAULT_IMAGE_RULES: ImageRules = { formats: API_FORMATS, maxPixels: DEFAULT_MAX_PIXELS, timeoutSeconds: DEFAULT_DECODE_SECONDS };
+
+/** The media types of the formats the API reads, for the body parser and the docs. */
+export const API_MEDIA_TYPES: string[] = API_FORMATS.flatMap((format) => MEDIA_TYPES[format]);
+
+/** The rules of the app serving each Predictor (set by buildApp), so every route applies the same ones. */
+const rulesOf = new WeakMap<Predictor, ImageRules>();
+
+export function setImageRules(predictor: Predictor, rules: ImageRules): void {
+  rulesOf.set(predictor, rules);
+}
+
+export function imageRules(predictor: Predictor): ImageRules {
+  return rulesOf.get(predictor) ?? DEFAULT_IMAGE_RULES;
+}
 
 /** {pixels: [...]} → MNIST-form input; count and range checked (422). */
 function fromPixels(predictor: Predictor, pixels: number[], where: string): Preprocessed {
@@ -19,24 +52,98 @@ function fromPixels(predictor: Predictor, pixels: number[], where: string): Prep
   return predictor.preprocessPixels(Uint8Array.from(pixels, Math.round));
 }
 
-/** Image file bytes → decoded → the shared preprocessing. Undecodable: 400. */
-export async function fromImageBytes(predictor: Predictor, bytes: Uint8Array, name: string): Promise<Preprocessed> {
+/** Each refusal of the image reader → its status. */
+const IMAGE_STATUS: Record<ImageError['problem'], { status: number; code: string }> = {
+  empty: { status: 400, code: 'bad_image' },
+  unrecognised: { status: 400, code: 'bad_image' },
+  corrupt: { status: 400, code: 'bad_image' },
+  unsupported: { status: 415, code: 'unsupported_image_format' },
+  too_large: { status: 413, code: 'image_too_large' },
+  timeout: { status: 422, code: 'image_too_complex' },
+};
+
+/**
+ * Image file bytes → checked → decoded → the shared preprocessing. `declaredType` is the media
+ * type the client sent with the bytes (Content-Type, a multipart part's type, a data: URL's).
+ */
+export async function fromImageBytes(predictor: Predictor, bytes: Uint8Array, name: string, declaredType?: string): Promise<Preprocessed> {
+  const rules = imageRules(predictor);
   if (bytes.length === 0) throw new ApiError(400, 'bad_image', `${name} is empty`);
+  checkDeclaredType(bytes, declaredType, name, rules.formats);
   try {
-    return await predictor.preprocessBytes(bytes, name);
+    return predictor.preprocess(await decodeImage(bytes, name, rules));
   } catch (err) {
+    if (err instanceof ImageError) {
+      const { status, code } = IMAGE_STATUS[err.problem];
+      throw new ApiError(status, code, err.message);
+    }
     if (err instanceof UserError) throw new ApiError(400, 'bad_image', err.message);
     throw err;
   }
 }
 
+/**
+ * Media types that say nothing about an image: a multipart file part with no Content-Type is
+ * text/plain by RFC 7578 (busboy reports it so), and clients label unknown files octet-stream.
+ */
+const GENERIC_TYPES = new Set(['application/octet-stream', 'text/plain', 'image/*']);
+
+/** The bytes must be what their media type says, and a type the API reads. Generic types say nothing. */
+function checkDeclaredType(bytes: Uint8Array, declaredType: string | undefined, name: string, formats: readonly ImageFormat[]): void {
+  const type = declaredType?.split(';')[0].trim().toLowerCase();
+  if (!type || GENERIC_TYPES.has(type)) return;
+  const declared = formatOfMediaType(type);
+  const accepted = formats.map((f) => MEDIA_TYPES[f][0]).join(', ');
+  if (!declared || !formats.includes(declared)) {
+    throw new ApiError(415, 'unsupported_image_format', `${name} is sent as ${type}: send ${formatList(formats)} (${accepted})`);
+  }
+  const actual = sniffImageFormat(bytes);
+  if (actual && actual !== declared) {
+    throw new ApiError(415, 'content_type_mismatch', `${name} is sent as ${type} but its bytes are ${FORMAT_NAMES[actual]}; send it as ${MEDIA_TYPES[actual][0]}${formats.includes(actual) ? '' : ` (which this server does not read: send ${formatList(formats)})`}`);
+  }
+}
+
 function fromBase64(predictor: Predictor, image: string, name: string): Promise<Preprocessed> {
-  const payload = image.replace(/^data:[^,]*,/, '');
+  const dataUrl = /^data:([^,]*),/.exec(image);
+  const payload = dataUrl ? image.slice(dataUrl[0].length) : image;
   if (!/^[A-Za-z0-9+/=\s_-]*$/.test(payload)) throw new ApiError(400, 'bad_image', `${name} is not base64`);
-  return fromImageBytes(predictor, new Uint8Array(Buffer.from(payload, 'base64')), name);
+  const declared = dataUrl?.[1].split(';')[0] || undefined;
+  return fromImageBytes(predictor, new Uint8Array(Buffer.from(payload, 'base64')), name, declared);
 }
 
 export function fromJsonItem(predictor: Predictor, item: JsonItem, where: string): Promise<Preprocessed> {
   if (typeof item !== 'object' || item === null) throw new ApiError(415, 'unsupported_media_type', 'send an image, a multipart form or JSON');
   return 'pixels' in item ? Promise.resolve(fromPixels(predictor, item.pixels, where)) : fromBase64(predictor, item.image, `${where}image`);
+}
+
+export interface FormFile {
+  bytes: Uint8Array;
+  filename: string;
+  mimetype: string;
+}
+
+/**
+ * The files of a multipart form, read one after another. The body limit caps the whole request
+ * (the Content-Length when the client sends one, and the bytes of all files read), at most
+ * `maxFiles` files (more: 400, naming the route that takes more), text fields are skipped
+ * (busboy refuses more than MAX_FIELDS).
+ */
+export async function readFormFiles(request: FastifyRequest, options: { bodyLimit: number; maxFiles: number; tooMany: string }): Promise<FormFile[]> {
+  const { bodyLimit, maxFiles } = options;
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > bodyLimit) throw new ApiError(413, 'body_too_large', `the body is larger than the limit of ${bodyLimit} bytes`);
+  const files: FormFile[] = [];
+  let total = 0;
+  for await (const part of request.parts()) {
+    if (part.type !== 'file') continue;
+    if (files.length === maxFiles) {
+      // Not read: the rest of the body is dropped with the connection.
+      throw new ApiError(400, 'too_many_files', options.tooMany);
+    }
+    const buffer = await part.toBuffer();
+    total += buffer.length;
+    if (total > bodyLimit) throw new ApiError(413, 'body_too_large', `the files add up to more than the body limit of ${bodyLimit} bytes`);
+    files.push({ bytes: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length), filename: part.filename, mimetype: part.mimetype });
+  }
+  return files;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PIXELS } from '../data/types.js';
 import { OPENAPI_V2_PATHS } from './openapi-v2.js';
 import { escapeMarkup } from '../util/markup.js';
@@ -33,19 +34,42 @@ export const PIXELS_OR_IMAGE = {
       type: 'object',
       required: ['image'],
       additionalProperties: false,
-      properties: { image: { type: 'string', description: 'a PNG, JPEG or WebP file, base64 (a data: URL prefix is accepted)' } },
+      properties: { image: { type: 'string', description: 'a PNG, JPEG, WebP or BMP file, base64 (a data: URL prefix is accepted; its media type must match the bytes)' } },
     },
   ],
 };
 
+const json = { 'application/json': { schema: error } };
 const errors = {
-  '400': { description: 'undecodable image, malformed JSON or request', content: { 'application/json': { schema: error } } },
-  '413': { description: 'body over the size limit', content: { 'application/json': { schema: error } } },
-  '415': { description: 'unsupported content type', content: { 'application/json': { schema: error } } },
-  '422': { description: 'wrong pixel count or values out of 0-255', content: { 'application/json': { schema: error } } },
+  '400': { description: 'undecodable image, malformed JSON, multipart or request; more than one file to /v1/predict', content: json },
+  '408': { description: 'the request was not received within the request timeout', content: json },
+  '413': { description: 'body over the size limit, or an image over the pixel limit (its header says so; nothing is decoded)', content: json },
+  '415': { description: 'unsupported content type, an image format other than PNG, JPEG, WebP or BMP, or bytes that are not what the content type says', content: json },
+  '422': { description: 'wrong pixel count or values out of 0-255; an image that takes too long to decode', content: json },
+  '429': { description: 'over the rate limit (only with serve --rate-limit); Retry-After says when to retry', content: json },
+  '503': { description: 'the server is at its limit of requests in flight, or draining; Retry-After says when to retry', content: json },
 };
 
 const explain = [{ name: 'explain', in: 'query', required: false, schema: { type: 'string', enum: ['0', '1'] }, description: '1: add the 28x28 input the model saw' }];
+const layers = { name: 'layers', in: 'query', required: false, schema: { type: 'string', enum: ['0', '1'] }, description: "1: add what the network computes inside for the input: each convolution's maps and the hidden dense layers' values, quantised to bytes (about 26 kB of JSON for the default network)" };
+const layerView = {
+  type: 'object',
+  required: ['kind', 'label', 'layer', 'shape', 'height', 'width', 'channels', 'lo', 'hi', 'factor', 'data'],
+  properties: {
+    kind: { type: 'string', enum: ['conv', 'dense'], description: "'conv': feature maps; 'dense': a hidden layer's values" },
+    label: { type: 'string', description: "e.g. 'conv 1'" },
+    layer: { type: 'string', description: 'the layer name in the model' },
+    after: { type: 'string', description: 'the layers folded into this view (activation, batch norm)' },
+    shape: { type: 'array', items: { type: 'integer' }, description: "the layer's output shape: [height, width, channels] or [units]" },
+    height: { type: 'integer' },
+    width: { type: 'integer' },
+    channels: { type: 'integer' },
+    lo: { type: 'number', description: 'each byte b stands for lo + b / 255 * (hi - lo)' },
+    hi: { type: 'number' },
+    factor: { type: 'integer', description: 'layer pixels per view pixel, per side (maps shrunk by their maximum)' },
+    data: { type: 'string', format: 'byte', description: 'base64 of channels*height*width bytes, map by map' },
+  },
+};
 
 export const OPENAPI = {
   openapi: '3.0.3',
@@ -54,18 +78,19 @@ export const OPENAPI = {
     '/v1/predict': {
       post: {
         summary: 'Read one digit',
-        parameters: explain,
+        parameters: [...explain, layers],
         requestBody: {
           required: true,
           content: {
             'image/png': { schema: { type: 'string', format: 'binary' } },
             'image/jpeg': { schema: { type: 'string', format: 'binary' } },
             'image/webp': { schema: { type: 'string', format: 'binary' } },
+            'image/bmp': { schema: { type: 'string', format: 'binary' } },
             'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } } } },
             'application/json': { schema: PIXELS_OR_IMAGE },
           },
         },
-        responses: { '200': { description: 'the prediction', content: { 'application/json': { schema: prediction } } }, ...errors },
+        responses: { '200': { description: 'the prediction', content: { 'application/json': { schema: { ...prediction, properties: { ...prediction.properties, layers: { type: 'array', items: layerView, description: 'with ?layers=1' } } } } } }, ...errors },
       },
     },
     '/v1/predict/batch': {
@@ -96,6 +121,11 @@ export const OPENAPI = {
   },
 };
 
+/** The docs page's one inline style; the Content-Security-Policy allows it by this hash. */
+const DOCS_STYLE =
+  'body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}';
+export const DOCS_STYLE_HASH = `sha256-${createHash('sha256').update(DOCS_STYLE).digest('base64')}`;
+
 /** A self-contained page listing the endpoints of OPENAPI. */
 export function docsPage(): string {
   const rows = Object.entries(OPENAPI.paths).flatMap(([path, methods]) =>
@@ -105,11 +135,11 @@ export function docsPage(): string {
     ),
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>mnist-cnn API</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head>
+<style>${DOCS_STYLE}</style></head>
 <body><h1>mnist-cnn API</h1><p>${escapeMarkup(OPENAPI.info.description)} The machine-readable document is at <a href="/openapi.json">/openapi.json</a>; the draw-a-digit page is at <a href="/">/</a>.</p>
 <table><thead><tr><th>method</th><th>path</th><th>what</th><th>bodies</th><th>statuses</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>
 <h2>Examples</h2><pre>curl -s --data-binary @digit.png -H 'Content-Type: image/png' http://127.0.0.1:3000/v1/predict
 curl -s -F file=@digit.jpg http://127.0.0.1:3000/v1/predict
 curl -s -H 'Content-Type: application/json' -d '{"pixels": [0, 0, …784 values…]}' http://127.0.0.1:3000/v1/predict?explain=1</pre>
-<p>Errors are JSON <code>{"error": {"status", "code", "message"}}</code>: 400 undecodable image or malformed JSON, 413 body over the limit, 415 unsupported content type, 422 wrong pixel count or values out of range.</p></body></html>`;
+<p>Errors are JSON <code>{"error": {"status", "code", "message"}}</code>: 400 undecodable image or malformed JSON, 408 request too slow, 413 body or image over the limit, 415 unsupported content type or image format, 422 wrong pixel count or values out of range, 429 over the rate limit, 503 busy or draining (with Retry-After).</p></body></html>`;
 }

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
@@ -11,6 +11,11 @@ import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { INVERTED_SPEC, runWithSpec } from '../helpers/other-spec-run.js';
+import fc from 'fast-check';
+import { defaultModelName } from '../../src/serve/routes/v2.js';
+import { headerBombs } from './fixtures/bombs.js';
+import { answerProblem, fuzzRequests, sendFuzzRequest, type FuzzAssets } from './fixtures/fuzz.js';
+import { captureStderr } from './fixtures/http.js';
 
 let runDir: string;
 let server: RunningServer;
@@ -211,9 +216,13 @@ test('the CLI: --workers 2 serves from two processes and stops on SIGTERM with e
 
 test('the CLI: with no model to serve it says so clearly', async () => {
   const empty = await mkdtemp(join(tmpdir(), 'mnist-cnn-serve-'));
-  const serve = spawnServe([], empty);
-  assert.equal(await serve.exited, 2);
-  assert.match(serve.output().stderr, /no model to serve: runs\/latest does not exist/);
+  try {
+    const serve = spawnServe([], empty);
+    assert.equal(await serve.exited, 2);
+    assert.match(serve.output().stderr, /no model to serve: runs\/latest does not exist/);
+  } finally {
+    await rm(empty, { recursive: true, force: true });
+  }
 });
 
 test('a served run preprocesses with its own spec (metadata.json), not the default one', async () => {
@@ -245,4 +254,24 @@ test('/readyz is 200 once the model is loaded and warmed, and 503 while the serv
   const draining = await own.app.inject({ method: 'GET', url: '/readyz' });
   assert.equal(draining.statusCode, 503);
   await closing;
+});
+
+test('a bounded fuzz of every route (fast-check, 300 requests): no 5xx, no stack trace, the error shape, nothing logged, no tensor leak', async () => {
+  const assets: FuzzAssets = {
+    images: [seven, bytes(await printedDigit('3').jpeg().toBuffer()), bytes(await printedDigit('5').webp().toBuffer())],
+    bombs: await headerBombs(),
+    modelName: defaultModelName(server.predictor),
+  };
+  const tensors = tf.memory().numTensors;
+  const { stderr } = await captureStderr(() =>
+    fc.assert(
+      fc.asyncProperty(fuzzRequests(assets), async (request) => {
+        const problem = answerProblem(request, await sendFuzzRequest(server.url, request));
+        if (problem) throw new Error(problem);
+      }),
+      { numRuns: 300, seed: 15, endOnFailure: true },
+    ),
+  );
+  assert.equal(stderr, '', 'nothing logged');
+  assert.equal(tf.memory().numTensors, tensors);
 });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { BackendName } from '../../backend/names.js';
 import { configOption } from '../options.js';
-import { countingNumber, probability, wholeNumber } from '../parse.js';
+import { countingNumber, number, probability, wholeNumber } from '../parse.js';
 
 interface ServeFlags {
   port: number;
@@ -13,7 +13,17 @@ interface ServeFlags {
   threads: number;
   quiet?: boolean;
   modelName?: string;
+  maxPixels?: number;
+  requestTimeout?: number;
+  idleTimeout?: number;
+  maxConnections?: number;
+  maxInFlight?: number;
+  drainTimeout?: number;
+  cors?: string;
+  rateLimit?: number;
 }
+
+const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : Math.round(seconds * 1000));
 
 export function registerServe(program: Command): void {
   program
@@ -28,6 +38,14 @@ export function registerServe(program: Command): void {
     .addOption(configOption('backend', 'wasm'))
     .addOption(configOption('threads', 1))
     .option('--model-name <name>', "the model's name in the Open Inference Protocol routes, /v2/models/<name> (default: the run folder's name)")
+    .option('--max-pixels <n>', 'largest image accepted, width x height; larger is refused from its header, undecoded (default 16777216: 4096x4096)', wholeNumber)
+    .option('--request-timeout <s>', 'seconds a client has to send a whole request (408 after; default 30)', number)
+    .option('--idle-timeout <s>', 'seconds a kept-alive connection may stay idle (default 5)', number)
+    .option('--max-connections <n>', 'connections open at once; more are answered 503 (default 256)', wholeNumber)
+    .option('--max-in-flight <n>', 'requests being received or answered at once; more are answered 503 with Retry-After (default 64)', wholeNumber)
+    .option('--drain-timeout <s>', 'on SIGTERM, seconds in-flight requests get to finish before their connections are closed (default 10)', number)
+    .option('--cors <origin>', 'let pages from this origin call the API (https://example.com, or *); off by default')
+    .option('--rate-limit <n>', 'requests a minute from one client address; more are answered 429 (default: no limit)', wholeNumber)
     .option('--quiet', 'print nothing but errors')
     .action(async (model: string, flags: ServeFlags) => {
       const { serveUntilStopped } = await import('../../serve/cluster.js');
@@ -41,6 +59,16 @@ export function registerServe(program: Command): void {
         backend: flags.backend,
         modelName: flags.modelName,
         threads: flags.threads,
+        maxPixels: flags.maxPixels,
+        limits: {
+          ...(flags.requestTimeout === undefined ? {} : { requestTimeoutMs: ms(flags.requestTimeout) }),
+          ...(flags.idleTimeout === undefined ? {} : { idleTimeoutMs: ms(flags.idleTimeout) }),
+          ...(flags.maxInFlight === undefined ? {} : { maxInFlight: flags.maxInFlight }),
+        },
+        maxConnections: flags.maxConnections,
+        drainTimeoutMs: ms(flags.drainTimeout),
+        corsOrigin: flags.cors,
+        rateLimit: flags.rateLimit,
         log: flags.quiet ? undefined : (message) => console.log(message),
       });
       // Served and drained: a cluster worker's IPC channel would otherwise keep the process alive.

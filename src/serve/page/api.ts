@@ -3,7 +3,11 @@
  */
 
 import type { PreprocessSpec } from '../../data/model-input.js';
+import type { LayerViewJson } from '../../model/layer-views.js';
 import type { Prediction } from '../../predict/interpret.js';
+
+/** A prediction, with what the network computes inside when asked (`?layers=1`). */
+export type ServerAnswer = Prediction & { layers?: LayerViewJson[] };
 
 /** GET /v1/model (the fields the page reads). */
 export interface ModelInfo {
@@ -36,13 +40,16 @@ export async function fetchModelInfo(): Promise<ModelInfo> {
   return readJson<ModelInfo>(await fetch('/v1/model'), 'model description');
 }
 
-/** The 28x28 bytes, already preprocessed in the page: the server only scales and reads them. */
-export async function predictOnServer(pixels: Uint8Array, signal?: AbortSignal): Promise<Prediction> {
-  const response = await fetch('/v1/predict', {
+/**
+ * The 28x28 bytes, already preprocessed in the page: the server only scales and reads them.
+ * With `layers`, the answer carries the views inside the network too (about 26 kB more).
+ */
+export async function predictOnServer(pixels: Uint8Array, options: { layers?: boolean; signal?: AbortSignal } = {}): Promise<ServerAnswer> {
+  const response = await fetch(options.layers ? '/v1/predict?layers=1' : '/v1/predict', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ pixels: Array.from(pixels) }),
-    signal,
+    signal: options.signal,
   });
-  return readJson<Prediction>(response, 'prediction');
+  return readJson<ServerAnswer>(response, 'prediction');
 }

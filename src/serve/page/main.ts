@@ -6,13 +6,19 @@
  *
  * Test hooks: body[data-state] is 'ready' once the page is set up; body[data-input] numbers the
  * latest input (drawing, upload or clear), and each answer <output> carries data-input (which
- * input it answers), data-digit ('' when none), data-reason and data-confidence.
+ * input it answers), data-digit ('' when none), data-reason and data-confidence. The "Inside the
+ * network" panel has its own (layers-panel.ts).
+ *
+ * The panel, collapsed by default, costs nothing while closed: its code is a chunk fetched when
+ * it first opens, and only while it is open do predictions ask the server for the layers
+ * (`?layers=1`, on the same request) or the in-browser model compute them.
  */
 import { PREPROCESS_SPEC } from '../../data/model-input.js';
 import { preprocessImage, type Preprocessed } from '../../image/preprocess.js';
 import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type Prediction } from '../../predict/interpret.js';
-import { fetchModelInfo, predictOnServer, type ModelInfo } from './api.js';
+import { fetchModelInfo, predictOnServer, type ModelInfo, type ServerAnswer } from './api.js';
 import type { BrowserModel } from './browser-model.js';
+import type { LayersPanel, LayersSource, ShownView } from './layers-panel.js';
 import { createChart, formatPercent, updateChart } from './chart.js';
 import { DrawingPad } from './pad.js';
 import { decodePicture, drawPreview, rawImageOf } from './picture.js';
@@ -42,6 +48,8 @@ const ui = {
   browserDigit: element<HTMLOutputElement>('browser-digit'),
   chart: element<HTMLOListElement>('chart'),
   preview: element<HTMLCanvasElement>('preview'),
+  inside: element<HTMLDetailsElement>('inside'),
+  insideBody: element<HTMLDivElement>('inside-layers'),
 };
 
 const state = {
@@ -55,6 +63,8 @@ const state = {
   lastPredictAt: 0,
   timer: undefined as ReturnType<typeof setTimeout> | undefined,
   browserModel: null as Promise<BrowserModel> | null,
+  /** The "Inside the network" panel and its module, loaded when it first opens. */
+  panel: null as Promise<{ panel: LayersPanel; fromServer: (views: NonNullable<ServerAnswer['layers']>) => ShownView[] }> | null,
 };
 
 function setStatus(message: string, isError = false): void {
@@ -120,6 +130,30 @@ async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
   const prediction = interpretProbabilities(model.probabilities(input.input), rule, input.reason);
   ui.browserDigit.textContent = describe(prediction);
   markAnswer(ui.browserDigit, id, prediction);
+  if (ui.inside.open) await showLayers(id, 'browser', input, model.layers(input.input));
+}
+
+// ---------------------------------------------------------------------------- inside the network
+
+function loadPanel(): NonNullable<typeof state.panel> {
+  state.panel ??= import('./layers-panel.js').then((module) => ({ panel: new module.LayersPanel(ui.insideBody), fromServer: module.fromServer }));
+  return state.panel;
+}
+
+async function showLayers(id: number, source: LayersSource, input: Preprocessed, views: ShownView[] | NonNullable<ServerAnswer['layers']>): Promise<void> {
+  const { panel, fromServer } = await loadPanel();
+  const shown = source === 'server' ? fromServer(views as NonNullable<ServerAnswer['layers']>) : (views as ShownView[]);
+  panel.show(id, source, input.pixels, spec().size, shown);
+}
+
+/** The panel opened, or the mode changed while it is open: show the current input's layers. */
+async function refreshLayers(): Promise<void> {
+  if (!ui.inside.open) return;
+  const { panel } = await loadPanel();
+  const id = state.inputId;
+  if (!state.current) return panel.clear(id);
+  if (ui.browserMode.checked && state.browserModel) await runInBrowser(id, state.current);
+  else askServer(id, state.current);
 }
 
 // ---------------------------------------------------------------------------- predicting
@@ -130,14 +164,21 @@ function predict(input: Preprocessed): void {
   document.body.dataset.input = String(id);
   state.current = input;
   drawPreview(ui.preview, input.pixels, spec().size);
-  predictOnServer(input.pixels)
+  askServer(id, input);
+  runInBrowser(id, input).catch((err: Error) => setStatus(`in-browser model: ${err.message}`, true));
+}
+
+/** The server's answer for an input; with the layers when the panel is open and the model does not run here. */
+function askServer(id: number, input: Preprocessed): void {
+  const layers = ui.inside.open && !ui.browserMode.checked;
+  predictOnServer(input.pixels, { layers })
     .then((prediction) => {
       showServerAnswer(id, prediction);
+      if (prediction.layers) void showLayers(id, 'server', input, prediction.layers);
       // An answer arrived: an earlier failure (server down, say) is over.
       if (id === state.inputId && ui.status.classList.contains('error')) setStatus('');
     })
     .catch((err: Error) => setStatus(err.message, true));
-  runInBrowser(id, input).catch((err: Error) => setStatus(`in-browser model: ${err.message}`, true));
 }
 
 function predictDrawing(): void {
@@ -165,6 +206,7 @@ function clearAll(): void {
   document.body.dataset.input = String(id);
   showEmpty(id);
   setStatus('');
+  if (state.panel) void state.panel.then(({ panel }) => panel.clear(id));
 }
 
 async function predictFile(file: File): Promise<void> {
@@ -187,7 +229,7 @@ async function predictFile(file: File): Promise<void> {
 async function toggleBrowserMode(): Promise<void> {
   const on = ui.browserMode.checked;
   ui.browserPart.hidden = !on;
-  if (!on) return;
+  if (!on) return void refreshLayers().catch((err: Error) => setStatus(err.message, true));
   if (!state.browserModel) {
     document.body.dataset.browserModel = 'loading';
     setStatus('Loading the model into this browser…');
@@ -268,6 +310,7 @@ async function start(): Promise<void> {
     if (file) void predictFile(file).finally(() => (ui.file.value = ''));
   });
   ui.browserMode.addEventListener('change', () => void toggleBrowserMode());
+  ui.inside.addEventListener('toggle', () => void refreshLayers().catch((err: Error) => setStatus(`inside the network: ${err.message}`, true)));
   wireDropZone();
   await loadModelInfo();
   document.body.dataset.state = 'ready';

@@ -36,7 +36,7 @@ import type { Prediction } from '../../predict/interpret.js';
 import type { Predictor } from '../../predict/predictor.js';
 import { UserError } from '../../util/errors.js';
 import { VERSION } from '../../util/version.js';
-import { ApiError, toApiError } from '../errors.js';
+import { ApiError, faultLine, toApiError } from '../errors.js';
 import { fromImageBytes } from '../inputs.js';
 import { V2_NAMES } from '../openapi-v2.js';
 import { MAX_BATCH } from './predict.js';
@@ -290,7 +290,8 @@ export function registerV2Routes(app: FastifyInstance, predictor: Predictor, opt
       v2.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
       v2.setErrorHandler((err: Error & { code?: string; statusCode?: number }, request, reply) => {
         const apiError = toApiError(err, bodyLimit);
-        if (apiError.status >= 500) console.error(`${request.method} ${request.url}: ${err.stack ?? err.message}`);
+        // One line, and only for our own faults (not for a 503 while draining): errors.ts's faultLine.
+        if (apiError.status >= 500 && apiError.code === 'internal') console.error(faultLine(request.method, request.url, err));
         void reply.status(apiError.status).type('application/json; charset=utf-8').send({ error: apiError.message });
       });
       v2.setNotFoundHandler((request, reply) => {

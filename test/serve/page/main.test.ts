@@ -1,7 +1,8 @@
 /**
  * The draw-a-digit page end to end: the real server on 127.0.0.1 with a trained model, the page
  * bundled by scripts/build-page.mjs, Debian's Chromium driven by playwright-core. Strokes are
- * drawn with the mouse, a PNG is uploaded, the model is run in the browser too.
+ * drawn with the mouse, a PNG is uploaded, the model is run in the browser too, and the "Inside
+ * the network" panel shows every layer's maps from the server and from the browser.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +40,8 @@ async function digitPng(digit: number): Promise<Buffer> {
 
 /** Mouse strokes on the pad, in the pad's own 280x280 coordinates. */
 async function drawStrokes(page: Page, strokes: [number, number][][]): Promise<void> {
+  // (On a phone, an open panel below may have scrolled the pad out of view: mouse events need it on screen.)
+  await page.locator('#pad').scrollIntoViewIfNeeded();
   const box = await page.locator('#pad').boundingBox();
   assert.ok(box, 'the drawing pad is not visible');
   const at = ([x, y]: [number, number]) => [box.x + (x * box.width) / 280, box.y + (y * box.height) / 280] as const;
@@ -79,6 +82,28 @@ async function brightestPixel(page: Page, selector: string): Promise<number> {
   });
 }
 
+interface ShownLayer {
+  layer: string;
+  ink: number;
+  sum: number;
+}
+
+/** The panel's figures once every one shows the page's latest input, from `source`. */
+async function latestLayers(page: Page, source: 'server' | 'browser'): Promise<ShownLayer[]> {
+  await page.waitForFunction((from) => {
+    const figures = Array.from(document.querySelectorAll<HTMLElement>('#inside-layers figure'));
+    return figures.length > 1 && figures.every((f) => f.dataset.input === document.body.dataset.input && f.dataset.source === from);
+  }, source);
+  return page.locator('#inside-layers figure').evaluateAll((figures) =>
+    figures.map((f) => ({ layer: (f as HTMLElement).dataset.layer ?? '', ink: Number((f as HTMLElement).dataset.ink), sum: Number((f as HTMLElement).dataset.sum) })),
+  );
+}
+
+async function setBrowserMode(page: Page, on: boolean): Promise<void> {
+  if ((await page.locator('#browser-mode').isChecked()) !== on) await page.click('#browser-mode');
+  if (on) await page.waitForFunction(() => document.body.dataset.browserModel === 'ready');
+}
+
 async function chartProbabilities(page: Page): Promise<number[]> {
   return page.locator('#chart li').evaluateAll((items) => items.map((item) => Number((item as HTMLElement).dataset.probability)));
 }
@@ -90,6 +115,9 @@ describe('the draw-a-digit page', { skip }, () => {
   let pageDir: string;
   const problems: string[] = [];
   const foreignRequests: string[] = [];
+  /** Every request that asked for the layers (`?layers=1`). */
+  const layerRequests: string[] = [];
+  let contentSecurityPolicy = '';
 
   before(async () => {
     pageDir = await mkdtemp(join(tmpdir(), 'mnist-page-'));
@@ -104,8 +132,16 @@ describe('the draw-a-digit page', { skip }, () => {
     });
     page.on('request', (request) => {
       if (!request.url().startsWith(server.url) && !request.url().startsWith('data:')) foreignRequests.push(request.url());
+      if (new URL(request.url()).searchParams.get('layers') === '1') layerRequests.push(`${request.method()} ${request.url().slice(server.url.length)}`);
     });
-    await page.goto(server.url + '/');
+    // Every Content-Security-Policy violation, reported or not, is collected in the page.
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+      document.addEventListener('securitypolicyviolation', (event) => seen.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}`));
+    });
+    const response = await page.goto(server.url + '/');
+    contentSecurityPolicy = (await response?.allHeaders())?.['content-security-policy'] ?? '';
     await page.waitForFunction(() => document.body.dataset.state === 'ready');
   });
 
@@ -250,8 +286,89 @@ describe('the draw-a-digit page', { skip }, () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'mnist-page-phone.png'), fullPage: true, animations: 'disabled' });
   });
 
+  test('"Inside the network" is closed by default and cost nothing so far: no layers asked for, no panel built', async () => {
+    assert.equal(await page.locator('#inside').evaluate((details: HTMLDetailsElement) => details.open), false);
+    assert.ok((await page.evaluate(() => Number(document.body.dataset.input))) > 5, 'the tests before drew and uploaded');
+    assert.deepEqual(layerRequests, []);
+    assert.equal(await page.locator('#inside-layers figure').count(), 0);
+  });
+
+  test('open, answered by the server: drawing a 7 updates the maps of every layer', async () => {
+    await setBrowserMode(page, false);
+    await page.click('#inside summary');
+    await page.click('#clear');
+    await drawStrokes(page, ONE);
+    const one = await latestLayers(page, 'server');
+    await page.click('#clear');
+    await drawStrokes(page, SEVEN);
+    assert.equal((await latestAnswer(page, '#server-digit')).digit, 7);
+    const seven = await latestLayers(page, 'server');
+    // The input, then each convolution and the dense layer (conv 1, conv 2, dense 1 for the default network).
+    assert.deepEqual(seven.map((l) => l.layer), one.map((l) => l.layer));
+    assert.equal(seven[0].layer, 'input');
+    assert.equal(seven.length, 4);
+    assert.deepEqual(await page.locator('#inside-layers figure b').allTextContents(), ['input', 'conv 1', 'conv 2', 'dense 1']);
+    for (const [k, layer] of seven.entries()) {
+      assert.ok(layer.ink > 0, `${layer.layer} shows nothing`);
+      assert.notEqual(layer.sum, one[k].sum, `${layer.layer}: the same maps for a 1 and a 7`);
+    }
+    assert.ok(layerRequests.length > 0 && layerRequests.every((r) => r === 'POST /v1/predict?layers=1'), layerRequests.join(', '));
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    const viewport = page.viewportSize()!.width;
+    assert.ok(width <= viewport, `the open panel makes the page ${width} px wide on a ${viewport} px screen`);
+    await page.locator('#inside').screenshot({ path: join(SCREENSHOTS, 'mnist-page-inside-server.png'), animations: 'disabled' });
+  });
+
+  test('open, with the model in the browser: drawing a 7 updates every layer from the page\'s own model, as the server showed it, asking the server for no layers', async () => {
+    await page.setViewportSize(DESKTOP);
+    await page.click('#clear');
+    await drawStrokes(page, SEVEN);
+    const server = await latestLayers(page, 'server');
+    const asked = layerRequests.length;
+    await setBrowserMode(page, true);
+    const switched = await latestLayers(page, 'browser');
+    await page.click('#clear');
+    await drawStrokes(page, ONE);
+    const one = await latestLayers(page, 'browser');
+    await page.click('#clear');
+    await drawStrokes(page, SEVEN);
+    assert.equal((await latestAnswer(page, '#browser-digit')).digit, 7);
+    const local = await latestLayers(page, 'browser');
+    assert.deepEqual(local.map((l) => l.layer), server.map((l) => l.layer));
+    for (const [k, layer] of local.entries()) {
+      assert.ok(layer.ink > 0, `${layer.layer} shows nothing`);
+      assert.notEqual(layer.sum, one[k].sum, `${layer.layer}: the same maps for a 1 and a 7`);
+      // The same drawing, the same views: the cpu backend here and wasm there differ in rounding only.
+      assert.ok(Math.abs(layer.sum - server[k].sum) <= 0.01 * server[k].sum + 2, `${layer.layer}: browser ${layer.sum}, server ${server[k].sum}`);
+      assert.ok(Math.abs(switched[k].sum - server[k].sum) <= 0.01 * server[k].sum + 2);
+    }
+    assert.equal(layerRequests.length, asked, 'the in-browser mode computes the layers itself');
+    await page.locator('#inside').screenshot({ path: join(SCREENSHOTS, 'mnist-page-inside-browser.png'), animations: 'disabled' });
+  });
+
+  test('closed again: drawing asks for no layers', async () => {
+    await setBrowserMode(page, false);
+    await page.click('#inside summary');
+    assert.equal(await page.locator('#inside').evaluate((details: HTMLDetailsElement) => details.open), false);
+    const asked = layerRequests.length;
+    await page.click('#clear');
+    await drawStrokes(page, SEVEN);
+    assert.equal((await latestAnswer(page, '#server-digit')).digit, 7);
+    assert.equal(layerRequests.length, asked);
+  });
+
   test('works offline: every request went to the server, and nothing failed', () => {
     assert.deepEqual(foreignRequests, []);
     assert.deepEqual(problems, []);
+  });
+
+  test("everything above, the in-browser model included, ran under the server's strict Content-Security-Policy", async () => {
+    assert.match(contentSecurityPolicy, /script-src 'self';/);
+    assert.match(contentSecurityPolicy, /frame-ancestors 'none'/);
+    assert.doesNotMatch(contentSecurityPolicy, /unsafe-eval|unsafe-inline/);
+    // The one refusal: long.js (TensorFlow.js's 64-bit integers) tries to compile a tiny
+    // WebAssembly multiplier, in a try, and falls back to plain JavaScript; no wasm is allowed.
+    const violations = await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
+    for (const violation of violations) assert.match(violation, /^script-src wasm-eval http:\/\/127\.0\.0\.1:\d+\/page\/chunk-\w+\.js$/);
   });
 });

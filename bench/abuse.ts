@@ -1,0 +1,422 @@
+/**
+ * `npm run bench -- --only abuse`: the server under abuse (issue #15), against a real
+ * `mnist-cnn serve` process on 127.0.0.1. Four sets, each bounded:
+ *   fuzz    ten thousand random requests to every route (fast-check: bodies, headers, content
+ *           types, methods): no 5xx, the error shape, no crash, nothing on stderr, tensors flat
+ *   bombs   decompression bombs of every format sharp reads (and SVG): time to the refusal and
+ *           the server's peak RSS growth per request (/proc: VmHWM after clear_refs)
+ *   slow    slow clients: 20 POST bodies trickled a byte a second (closed by the request
+ *           timeout?), requests in flight and connections past their caps (503s), and a normal
+ *           request answered meanwhile
+ *   soak    100,000 requests of a mix (valid PNGs and JSON, bad bodies, bombs) over 8
+ *           connections: RSS and tensors at start and end
+ * Linux only (/proc). BENCH_ABUSE_SOAK and BENCH_ABUSE_FUZZ change the counts, BENCH_ABUSE_SETS
+ * (e.g. "bombs,slow") the sets run, BENCH_ABUSE_SEED the fuzz seed (1515).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import sharp from 'sharp';
+import { encodedBombs, headerBombs, type Bomb } from '../test/serve/fixtures/bombs.js';
+import { answerProblem, fuzzRequests, sendFuzzRequest, type FuzzRequest } from '../test/serve/fixtures/fuzz.js';
+import { connect, head, multipartBody, rawRequest } from '../test/serve/fixtures/http.js';
+
+type Figures = Record<string, unknown>;
+const CLI = fileURLToPath(new URL('../bin/mnist-cnn.js', import.meta.url));
+const MODEL_NAME = 'mnist';
+
+interface ServeChild {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  stderr: () => string;
+  stop: () => Promise<number | null>;
+}
+
+async function startServe(runDir: string, args: string[] = []): Promise<ServeChild> {
+  const child = spawn(process.execPath, [CLI, 'serve', runDir, '--port', '0', '--model-name', MODEL_NAME, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((done) => child.on('exit', done));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const match = / at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      if (match) {
+        clearInterval(timer);
+        resolve(match[1]);
+      }
+    }, 50);
+    void exited.then((code) => {
+      clearInterval(timer);
+      reject(new Error(`mnist-cnn serve exited with ${code}: ${stdout}${stderr}`));
+    });
+  });
+  return {
+    url,
+    pid: child.pid ?? 0,
+    child,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(kill);
+      return code;
+    },
+  };
+}
+
+/** kB fields of /proc/<pid>/status, in MB. */
+function memory(pid: number): { rssMB: number; peakMB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMB: kb('VmRSS') / 1024, peakMB: kb('VmHWM') / 1024 };
+}
+
+/** Reset the peak RSS to the current RSS (Linux ≥ 4.0). */
+const resetPeak = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
+
+/** Seconds the server has spent answering POST /v1/predict so far (its latency histogram's sum). */
+async function serverSeconds(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^mnist_http_request_duration_seconds_sum\{route="\/v1\/predict"\} ([\d.e+-]+)$/m.exec(text)?.[1] ?? 0);
+}
+
+async function tensors(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^tfjs_tensors (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function digitFiles(): Promise<{ png28: Buffer; drawing: Buffer; printed: Buffer[] }> {
+  const svg = (digit: string) =>
+    Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200"><rect width="200" height="200" fill="white"/><text x="100" y="172" font-size="180" font-family="DejaVu Sans" text-anchor="middle">${digit}</text></svg>`);
+  const drawing = await sharp(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="280" height="280"><rect width="280" height="280" fill="black"/><path d="M70 56 H210 L126 238" stroke="white" stroke-width="20" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>')).png().toBuffer();
+  const png28 = await sharp(svg('4')).resize(28, 28).png().toBuffer();
+  return { png28, drawing, printed: [await sharp(svg('7')).png().toBuffer(), await sharp(svg('3')).jpeg().toBuffer(), await sharp(svg('5')).webp().toBuffer()] };
+}
+
+// ---------------------------------------------------------------------------- fuzz
+
+async function fuzz(runDir: string, count: number, log: (m: string) => void): Promise<Figures> {
+  const files = await digitFiles();
+  const assets = { images: files.printed.map((b) => new Uint8Array(b)), bombs: await headerBombs(), modelName: MODEL_NAME };
+  const server = await startServe(runDir);
+  try {
+    const requests = fc.sample(fuzzRequests(assets), { numRuns: count, seed: Number(process.env.BENCH_ABUSE_SEED ?? 1515) });
+    const tensorsStart = await tensors(server.url);
+    const rssStart = memory(server.pid).rssMB;
+    const byStatus: Record<string, number> = {};
+    const problems: string[] = [];
+    const started = performance.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < requests.length) {
+        const request: FuzzRequest = requests[next++];
+        try {
+          const answer = await sendFuzzRequest(server.url, request);
+          byStatus[answer.status] = (byStatus[answer.status] ?? 0) + 1;
+          const problem = answerProblem(request, answer);
+          if (problem && problems.length < 20) problems.push(problem);
+        } catch (err) {
+          if (problems.length < 20) problems.push(`${request.method} ${request.path}: ${(err as Error).message}`);
+        }
+        if (next % 2000 === 0) log(`fuzz: ${next} of ${count}`);
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(worker));
+    const seconds = (performance.now() - started) / 1000;
+    const alive = (await fetch(`${server.url}/healthz`)).status === 200;
+    const tensorsEnd = await tensors(server.url);
+    const stackLines = server.stderr().split('\n').filter((line) => /^\s+at /.test(line)).length;
+    return {
+      cases: count,
+      seconds: round(seconds),
+      byStatus,
+      fiveHundreds: Object.entries(byStatus).filter(([s]) => Number(s) >= 500 && Number(s) !== 503).reduce((n, [, c]) => n + c, 0),
+      problems,
+      serverAlive: alive,
+      stderrLines: server.stderr().split('\n').filter(Boolean).length,
+      stackLines,
+      tensorsStart,
+      tensorsEnd,
+      rssStartMB: round(rssStart),
+      rssEndMB: round(memory(server.pid).rssMB),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------- bombs
+
+async function sendBomb(url: string, bomb: Bomb): Promise<number> {
+  const raw = bomb.type !== 'application/octet-stream';
+  const body = raw ? bomb.bytes : new Uint8Array(multipartBody([{ name: 'file', filename: 'f', type: 'application/octet-stream', data: bomb.bytes }]));
+  const type = raw ? bomb.type : 'multipart/form-data; boundary=XBOUNDARYX';
+  const response = await fetch(`${url}/v1/predict`, { method: 'POST', body, headers: { 'content-type': type } });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function bombs(runDir: string, log: (m: string) => void): Promise<Figures> {
+  log('bombs: making the encoded set (cached under .cache/bombs-v1; half a minute the first time)');
+  const set = [...(await headerBombs()), ...(await encodedBombs())];
+  const server = await startServe(runDir);
+  try {
+    // Warm the paths once (the first request of a kind loads code).
+    for (const bomb of set) await sendBomb(server.url, bomb);
+    const rows: Figures[] = [];
+    for (const bomb of set) {
+      const times: number[] = [];
+      const serverTimes: number[] = [];
+      let growth = 0;
+      const statuses = new Set<number>();
+      for (let i = 0; i < 5; i++) {
+        const serverBefore = await serverSeconds(server.url);
+        resetPeak(server.pid);
+        const before = memory(server.pid).rssMB;
+        const started = performance.now();
+        statuses.add(await sendBomb(server.url, bomb));
+        times.push(performance.now() - started);
+        growth = Math.max(growth, memory(server.pid).peakMB - before);
+        serverTimes.push((await serverSeconds(server.url)) - serverBefore);
+      }
+      rows.push({
+        name: bomb.name,
+        bytes: bomb.bytes.length,
+        claims: `${bomb.width}x${bomb.height}`,
+        status: [...statuses].join('/'),
+        expected: bomb.status,
+        medianMs: round(median(times)),
+        maxMs: round(Math.max(...times)),
+        serverMedianMs: round(median(serverTimes) * 1000, 2),
+        peakRssGrowthMB: round(growth),
+      });
+    }
+    // Three of the 16000x16000 PNGs at once (the issue: 5.4 GB before).
+    const png = set.find((b) => b.name === 'png') as Bomb;
+    resetPeak(server.pid);
+    const before = memory(server.pid).rssMB;
+    const started = performance.now();
+    const three = await Promise.all([0, 1, 2].map(() => sendBomb(server.url, png)));
+    const threeAtOnce = { statuses: three, ms: round(performance.now() - started), peakRssGrowthMB: round(memory(server.pid).peakMB - before) };
+    // A picture at the limit (4096x4096 PNG): read, not refused; what it costs.
+    const atLimit = await sharp({ create: { width: 4096, height: 4096, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const limitTimes: number[] = [];
+    let limitGrowth = 0;
+    for (let i = 0; i < 3; i++) {
+      resetPeak(server.pid);
+      const rss = memory(server.pid).rssMB;
+      const t = performance.now();
+      const response = await fetch(`${server.url}/v1/predict`, { method: 'POST', body: new Uint8Array(atLimit), headers: { 'content-type': 'image/png' } });
+      await response.arrayBuffer();
+      limitTimes.push(performance.now() - t);
+      limitGrowth = Math.max(limitGrowth, memory(server.pid).peakMB - rss);
+    }
+    return {
+      rows,
+      threeAtOnce,
+      atLimit4096: { medianMs: round(median(limitTimes)), peakRssGrowthMB: round(limitGrowth) },
+      allRefusedAsExpected: rows.every((r) => String(r.status) === String(r.expected)),
+      maxMedianMs: Math.max(...rows.map((r) => r.medianMs as number)),
+      maxServerMedianMs: Math.max(...rows.map((r) => r.serverMedianMs as number)),
+      maxPeakRssGrowthMB: Math.max(...rows.map((r) => r.peakRssGrowthMB as number)),
+      stderrLines: server.stderr().split('\n').filter(Boolean).length,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------- slow clients
+
+async function slowClients(runDir: string, log: (m: string) => void): Promise<Figures> {
+  const files = await digitFiles();
+  const server = await startServe(runDir);
+  const figures: Figures = {};
+  try {
+    log('slow: 20 POST bodies trickled a byte a second (default request timeout)');
+    const body = JSON.stringify({ pixels: new Array(784).fill(0) });
+    const started = performance.now();
+    const slow = await Promise.all(Array.from({ length: 20 }, () => connect(server.url, { closeAfterMs: 120_000 })));
+    const closedAt: number[] = [];
+    const statuses: number[] = [];
+    for (const connection of slow) {
+      connection.write(head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': body.length }));
+      let at = 0;
+      const timer = setInterval(() => connection.write(body[at++ % body.length]), 1_000);
+      void connection.closed.then((answer) => {
+        clearInterval(timer);
+        closedAt.push((performance.now() - started) / 1000);
+        statuses.push(answer.status);
+      });
+    }
+    // Meanwhile a normal request is answered.
+    const t = performance.now();
+    const normal = await fetch(`${server.url}/v1/predict`, { method: 'POST', body: new Uint8Array(files.drawing), headers: { 'content-type': 'image/png' } });
+    const normalMs = performance.now() - t;
+    await Promise.all(slow.map((c) => c.closed));
+    figures.trickled = { connections: 20, statuses: [...new Set(statuses)], closedAfterSeconds: { min: round(Math.min(...closedAt)), max: round(Math.max(...closedAt)) }, normalRequestStatus: normal.status, normalRequestMs: round(normalMs) };
+
+    log('slow: 80 requests in flight at once (cap 64), then 300 idle connections (cap 256)');
+    const inFlight = await Promise.all(Array.from({ length: 80 }, () => connect(server.url, { closeAfterMs: 60_000 })));
+    for (const c of inFlight) c.write(head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': body.length, Connection: 'close' }) + body.slice(0, 10));
+    await new Promise((r) => setTimeout(r, 1_000));
+    const probe = await fetch(`${server.url}/v1/predict`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const readyz = (await fetch(`${server.url}/readyz`)).status;
+    for (const c of inFlight) c.write(body.slice(10));
+    const inFlightStatuses = (await Promise.all(inFlight.map((c) => c.closed))).map((a) => a.status);
+    figures.inFlight = { sent: 80, ok: inFlightStatuses.filter((s) => s === 200).length, busy503: inFlightStatuses.filter((s) => s === 503).length, extraRequestStatus: probe.status, retryAfter: probe.headers.get('retry-after'), readyzMeanwhile: readyz };
+
+    const idle = await Promise.all(Array.from({ length: 300 }, () => connect(server.url, { closeAfterMs: 60_000 })));
+    await new Promise((r) => setTimeout(r, 500));
+    const over = await rawRequest(server.url, head('GET', '/healthz', { Connection: 'close' }));
+    for (const c of idle) c.socket.destroy();
+    const refusedIdle = (await Promise.all(idle.map((c) => c.closed))).filter((a) => a.status === 503).length;
+    figures.connections = { opened: 300, refused503: refusedIdle, nextStatus: over.status, retryAfter: over.headers['retry-after'] ?? null };
+    figures.stderrLines = server.stderr().split('\n').filter(Boolean).length;
+  } finally {
+    await server.stop();
+  }
+  return figures;
+}
+
+// ---------------------------------------------------------------------------- soak
+
+async function soak(runDir: string, total: number, log: (m: string) => void): Promise<Figures> {
+  const files = await digitFiles();
+  const set = await headerBombs();
+  const png = set.find((b) => b.name === 'png') as Bomb;
+  const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+  const mix: { path: string; type: string; body: Buffer; ok: boolean }[] = [
+    { path: '/v1/predict', type: 'image/png', body: files.png28, ok: true },
+    { path: '/v1/predict', type: 'image/png', body: files.drawing, ok: true },
+    { path: '/v1/predict', type: 'image/jpeg', body: files.printed[1], ok: true },
+    { path: '/v1/predict', type: 'application/json', body: json({ pixels: Array.from({ length: 784 }, (_, i) => (i * 7) % 256) }), ok: true },
+    { path: '/v1/predict/batch', type: 'application/json', body: json({ items: [{ pixels: new Array(784).fill(0) }, { image: files.png28.toString('base64') }] }), ok: true },
+    { path: '/v1/predict', type: 'image/png', body: Buffer.from('not a png'), ok: false },
+    { path: '/v1/predict', type: 'application/json', body: json({ pixels: [1, 2, 3] }), ok: false },
+    { path: '/v1/predict', type: 'image/png', body: Buffer.from(png.bytes), ok: false },
+    { path: '/v1/predict', type: 'image/png', body: Buffer.from(set[0].bytes), ok: false },
+    { path: '/v1/predict', type: 'multipart/form-data; boundary=XBOUNDARYX', body: multipartBody([{ name: 'a', filename: 'a.png', type: 'image/png', data: files.png28 }, { name: 'b', filename: 'b.png', type: 'image/png', data: files.png28 }]), ok: false },
+  ];
+  const server = await startServe(runDir);
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const send = (i: number) =>
+    new Promise<number>((resolve) => {
+      const item = mix[i % mix.length];
+      const { hostname, port } = new URL(server.url);
+      const req = httpRequest({ host: hostname, port, path: item.path, method: 'POST', agent, headers: { 'content-type': item.type, 'content-length': item.body.length } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', () => resolve(-1));
+      req.end(item.body);
+    });
+  try {
+    const run = async (count: number, onProgress?: (done: number) => void) => {
+      const byStatus: Record<string, number> = {};
+      let next = 0;
+      const worker = async () => {
+        while (next < count) {
+          const i = next++;
+          const status = await send(i);
+          byStatus[status] = (byStatus[status] ?? 0) + 1;
+          if (onProgress && (i + 1) % 10_000 === 0) onProgress(i + 1);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      return byStatus;
+    };
+    await run(2_000); // warm-up: every kind of request once, caches filled
+    const start = { rssMB: round(memory(server.pid).rssMB), tensors: await tensors(server.url) };
+    const started = performance.now();
+    const byStatus = await run(total, (done) => log(`soak: ${done} of ${total} (RSS ${round(memory(server.pid).rssMB)} MB)`));
+    const seconds = (performance.now() - started) / 1000;
+    const end = { rssMB: round(memory(server.pid).rssMB), tensors: await tensors(server.url) };
+    return {
+      requests: total,
+      seconds: round(seconds),
+      requestsPerSecond: Math.round(total / seconds),
+      byStatus,
+      start,
+      end,
+      rssGrowthMB: round(end.rssMB - start.rssMB),
+      peakRssMB: round(memory(server.pid).peakMB),
+      stderrLines: server.stderr().split('\n').filter(Boolean).length,
+    };
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+}
+
+export async function abuseFigures(runDir: string, log: (message: string) => void): Promise<Figures> {
+  const fuzzCount = Number(process.env.BENCH_ABUSE_FUZZ ?? 10_000);
+  const soakCount = Number(process.env.BENCH_ABUSE_SOAK ?? 100_000);
+  const sets = (process.env.BENCH_ABUSE_SETS ?? 'fuzz,bombs,slow,soak').split(',');
+  const started = performance.now();
+  const abuse: Figures = {};
+  if (sets.includes('fuzz')) {
+    log(`abuse: fuzz (${fuzzCount} requests)`);
+    abuse.fuzz = await fuzz(runDir, fuzzCount, log);
+  }
+  if (sets.includes('bombs')) {
+    log('abuse: bombs');
+    abuse.bombs = await bombs(runDir, log);
+  }
+  if (sets.includes('slow')) {
+    log('abuse: slow clients (about a minute)');
+    abuse.slow = await slowClients(runDir, log);
+  }
+  if (sets.includes('soak')) {
+    log(`abuse: soak (${soakCount} requests)`);
+    abuse.soak = await soak(runDir, soakCount, log);
+  }
+  return { abuse: { ...abuse, seconds: round((performance.now() - started) / 1000) } };
+}
+
+/** The one table of the abuse figures (of the sets that ran). */
+export function abuseTable(figures: Figures): string[] {
+  const abuse = figures.abuse as Record<string, Record<string, unknown> | undefined> | undefined;
+  if (!abuse) return [];
+  const { fuzz: f, bombs: b, slow: s, soak: k } = abuse;
+  const lines = ['', 'abuse (issue #15)'];
+  if (b) {
+    const row = (name: string, claims: string, bytes: string, answer: string, median: unknown, max: unknown, server: unknown, growth: unknown) =>
+      `${name.padEnd(22)} ${claims.padEnd(12)} ${bytes.padStart(9)} ${answer.padEnd(11)} ${String(median).padStart(9)} ${String(max).padStart(7)} ${String(server).padStart(10)} ${String(growth).padStart(12)}`;
+    lines.push(row('bomb', 'claims', 'bytes', 'answer', 'median ms', 'max ms', 'server ms', 'peak RSS +MB'));
+    for (const r of b.rows as Record<string, unknown>[]) lines.push(row(String(r.name), String(r.claims), String(r.bytes), String(r.status), r.medianMs, r.maxMs, r.serverMedianMs ?? '', r.peakRssGrowthMB));
+    const three = b.threeAtOnce as Record<string, unknown>;
+    lines.push(row('png, three at once', '16000x16000', '', (three.statuses as number[]).join('/'), three.ms, '', '', three.peakRssGrowthMB));
+    const limit = b.atLimit4096 as Record<string, unknown>;
+    lines.push(row('a PNG at the limit', '4096x4096', '', '200 (read)', limit.medianMs, '', '', limit.peakRssGrowthMB));
+  }
+  if (f) {
+    lines.push(`fuzz: ${f.cases} requests in ${f.seconds} s; 5xx ${f.fiveHundreds}; problems ${(f.problems as string[]).length}; server alive ${f.serverAlive}; stderr lines ${f.stderrLines}; tensors ${f.tensorsStart} -> ${f.tensorsEnd}`);
+    lines.push(`      statuses ${Object.entries(f.byStatus as Record<string, number>).map(([st, n]) => `${st}:${n}`).join(' ')}`);
+  }
+  if (s) {
+    const t = s.trickled as Record<string, unknown>;
+    const closed = t.closedAfterSeconds as Record<string, number>;
+    lines.push(`slow: 20 trickled bodies answered ${(t.statuses as number[]).join('/')} and closed after ${closed.min}-${closed.max} s; a normal request meanwhile ${t.normalRequestStatus} in ${t.normalRequestMs} ms`);
+    const inflight = s.inFlight as Record<string, unknown>;
+    const conns = s.connections as Record<string, unknown>;
+    lines.push(`      80 in flight: ${inflight.ok} answered, ${inflight.busy503} refused 503; the next ${inflight.extraRequestStatus} (Retry-After ${inflight.retryAfter}); /readyz ${inflight.readyzMeanwhile}`);
+    lines.push(`      300 idle connections: ${conns.refused503} refused 503; the next ${conns.nextStatus}`);
+  }
+  if (k) {
+    const start = k.start as Record<string, number>;
+    const end = k.end as Record<string, number>;
+    lines.push(`soak: ${k.requests} requests in ${k.seconds} s (${k.requestsPerSecond}/s); RSS ${start.rssMB} -> ${end.rssMB} MB (peak ${k.peakRssMB}); tensors ${start.tensors} -> ${end.tensors}; stderr lines ${k.stderrLines}`);
+    lines.push(`      statuses ${Object.entries(k.byStatus as Record<string, number>).map(([st, n]) => `${st}:${n}`).join(' ')}`);
+  }
+  return lines;
+}
