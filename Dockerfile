@@ -85,8 +85,8 @@ COPY package.json ./
 COPY bin/ ./bin/
 USER 1000:1000
 EXPOSE 3000
-# Liveness only: the server listens once the model is loaded and warmed up, and /healthz answers
-# while it lives. Readiness (/readyz) is the orchestrator's business (deploy/kubernetes/).
+# Liveness only: the server listens at once, and /healthz answers while it lives (/readyz says
+# 503 until the model is loaded and warmed). Readiness (/readyz) is the orchestrator's business (deploy/kubernetes/).
 # No curl in the image: Node's own fetch does the request.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:3000/healthz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

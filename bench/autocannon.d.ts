@@ -23,6 +23,10 @@ declare module 'autocannon' {
     non2xx: number;
     duration: number;
   }
-  function autocannon(options: Options): Promise<Result>;
+  /** A running load: a promise of its result that also tells of each answer as it comes. */
+  interface Instance extends PromiseLike<Result> {
+    on(event: 'response', listener: () => void): this;
+  }
+  function autocannon(options: Options): Instance;
   export default autocannon;
 }

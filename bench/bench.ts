@@ -2,10 +2,11 @@
  * `npm run bench [-- --json] [--only NAME[,NAME]]`: the project's speed and accuracy figures,
  * measured on this machine. Parts:
  *   train        training images/s of the default recipe (steady state, one core, wasm)
- *   infer        batch inference images/s over the 10,000 test images
+ *   infer        batch inference images/s over the 10,000 test images, tfjs and onnx side by side (--runtime: one)
  *   timeTo99     seconds from process start to 99.0% test accuracy (child process; also peak RSS)
  *   start        the default `npm start` recipe: test accuracy and seconds (child process; minutes)
- *   http         POST /v1/predict of one PNG to a `mnist-cnn serve` process: p50/p99 ms, requests/s (autocannon)
+ *   http         POST /v1/predict of one PNG to `mnist-cnn serve` processes, tfjs and onnx, micro-batching off
+ *                and on, 1 and 64 connections: p50/p99 ms, requests/s (autocannon)
  *   scale        the same through HAProxy (deploy/haproxy/haproxy.cfg) in front of 1, 2 and 3 serve processes:
  *                requests/s, p50/p99 ms (needs the haproxy binary; bench/scale.ts)
  *   coldPredict  a whole `mnist-cnn predict` process on one PNG, seconds
@@ -14,6 +15,8 @@
  *                with --only best)
  *   abuse        the server under abuse (bench/abuse.ts): a fuzz of every route, decompression
  *                bombs, slow clients, a 100,000-request soak (about a quarter of an hour: only with --only abuse)
+ *   trust        answers to trust (bench/trust.ts) of a trained run (--run, default runs/latest): its temperature,
+ *                test ECE/NLL/Brier before and after it, accuracy (only with --only trust)
  * Timings live here, never in tests.
  */
 import { spawnSync } from 'node:child_process';
@@ -24,7 +27,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { initBackend } from '../src/backend/index.js';
 import { loadMnist } from '../src/data/load.js';
+import { DEFAULT_RUNTIME, RUNTIMES, type RuntimeName } from '../src/backend/names.js';
 import type { Dataset } from '../src/data/types.js';
+import type { HttpLoadResult } from './http-load.js';
 import { buildModel } from '../src/model/architectures.js';
 import { DEFAULT_INFER_BATCH } from '../src/predict/set-inference.js';
 import { Predictor } from '../src/predict/predictor.js';
@@ -33,20 +38,26 @@ import { resolveConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 import { libraryVersions } from '../src/util/version.js';
 
-const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse'] as const;
+const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse', 'trust'] as const;
 /** Parts run when --only is not given (`best` takes half an hour, `abuse` a quarter of one). */
-const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse');
+const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse' && part !== 'trust');
 type Part = (typeof PARTS)[number];
 type Figures = Record<string, unknown>;
 
 const program = new Command('bench')
   .option('--json', 'print one JSON object')
   .option('--only <parts>', `comma-separated parts: ${PARTS.join(', ')}`)
+  .option('--run <dir>', 'the trained run the `trust` part measures (default runs/latest)')
+  .option('--runtime <names>', `comma-separated runtimes the infer and http parts measure side by side (default: ${RUNTIMES.join(',')})`)
   .parse();
-const opts = program.opts<{ json?: boolean; only?: string }>();
+const opts = program.opts<{ json?: boolean; only?: string; run?: string; runtime?: string }>();
 const only = opts.only ? opts.only.split(',').map((s) => s.trim()) : [...DEFAULT_PARTS];
 for (const part of only) if (!(PARTS as readonly string[]).includes(part)) program.error(`unknown part '${part}' (parts: ${PARTS.join(', ')})`);
 const wanted = (part: Part) => only.includes(part);
+const runtimes = (opts.runtime ? opts.runtime.split(',').map((s) => s.trim()) : [...RUNTIMES]) as RuntimeName[];
+for (const runtime of runtimes) if (!(RUNTIMES as readonly string[]).includes(runtime)) program.error(`unknown runtime '${runtime}' (runtimes: ${RUNTIMES.join(', ')})`);
+/** The runtime of the headline figures: the default one, when measured. */
+const mainRuntime: RuntimeName = runtimes.includes(DEFAULT_RUNTIME) ? DEFAULT_RUNTIME : runtimes[0];
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
 /** A small trained run folder for the inference, HTTP and cold-predict parts. */
@@ -79,41 +90,64 @@ async function trainImagesPerSecond(data: Dataset, root: string): Promise<Figure
   return { trainImagesPerSecond: Math.round((measured * config.batchSize) / seconds), trainStepMs: +((seconds * 1000) / measured).toFixed(1), trainBatchSize: config.batchSize };
 }
 
-/** Best of three passes over the 10,000 test images, after a warm-up pass. */
+/** One timed pass over the 10,000 test images, after a warm-up pass; images/s. */
 async function imagesPerSecond(data: Dataset, predict: () => unknown): Promise<number> {
   await predict();
-  let best = Infinity;
-  for (let i = 0; i < 3; i++) {
-    const start = performance.now();
-    await predict();
-    best = Math.min(best, (performance.now() - start) / 1000);
-  }
-  return Math.round(data.test.count / best);
+  const start = performance.now();
+  await predict();
+  return Math.round(data.test.count / ((performance.now() - start) / 1000));
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+};
+
 /**
- * Batch inference over the test set: the default model (what `npm start` trains) and the compact
- * one, on one thread and on two (ModelReplicas: each batch split between two wasm backends).
+ * Batch inference over the test set on both runtimes side by side: the default model (what
+ * `npm start` trains) and the compact one, on one thread and on two (tfjs: ModelReplicas, each
+ * batch split between two wasm backends; onnx: two ONNX Runtime intra-op threads). The machine may
+ * be shared: each figure is the best of 5 rounds of one pass each, the runtimes alternating which
+ * goes first, all their Predictors loaded at once.
  */
 async function inferImagesPerSecond(data: Dataset, runDir: string): Promise<Figures> {
+  const rounds = 5;
   const models = { default: await loadModel(runDir), compact: buildModel('compact', 1) };
-  const figures: Record<string, { oneThread: number; twoThreads: number }> = {};
+  const figures: Record<string, Record<string, Record<RuntimeName, number>>> = {};
+  const spread: Record<string, Record<RuntimeName, number[]>> = {};
   for (const [arch, model] of Object.entries(models)) {
-    const onThreads = async (threads: number) => {
-      const predictor = await Predictor.fromModel(model, { threads });
+    figures[arch] = {};
+    for (const threads of [1, 2]) {
+      log(`infer: ${arch} net, ${threads} thread(s), ${runtimes.join(' and ')}, ${rounds} rounds`);
+      const predictors = await Promise.all(runtimes.map((runtime) => Predictor.fromModel(model, { threads, runtime })));
+      const rates = Object.fromEntries(runtimes.map((runtime) => [runtime, [] as number[]])) as Record<RuntimeName, number[]>;
       try {
-        return await imagesPerSecond(data, () => predictor.probabilities(data.test));
+        predictors.forEach((predictor, i) => {
+          if (predictor.runtime !== runtimes[i]) throw new Error(`asked for ${runtimes[i]}, got ${predictor.runtime}`);
+        });
+        for (let round = 0; round < rounds; round++) {
+          const order = round % 2 ? [...predictors].reverse() : predictors;
+          for (const predictor of order) rates[predictor.runtime].push(await imagesPerSecond(data, () => predictor.probabilities(data.test)));
+        }
       } finally {
-        await predictor.close();
+        for (const predictor of predictors) await predictor.close();
       }
-    };
-    const oneThread = await onThreads(1);
-    const twoThreads = await onThreads(2);
-    figures[arch] = { oneThread, twoThreads };
+      figures[arch][threads === 1 ? 'oneThread' : 'twoThreads'] = Object.fromEntries(runtimes.map((runtime) => [runtime, Math.max(...rates[runtime])])) as Record<RuntimeName, number>;
+      spread[`${arch}/${threads}`] = Object.fromEntries(runtimes.map((runtime) => [runtime, [median(rates[runtime]), Math.min(...rates[runtime])]])) as Record<RuntimeName, number[]>;
+    }
     model.dispose();
   }
-  // The headline is the fastest model we ship (compact: 99.1% after the time-to-99% recipe).
-  return { inferImagesPerSecond: figures.compact.twoThreads, inferDefaultImagesPerSecond: figures.default.twoThreads, inferBatchSize: DEFAULT_INFER_BATCH, inferByModel: figures };
+  const fastest = (arch: string) => Math.max(...Object.values(figures[arch]).flatMap((r) => Object.values(r)));
+  // The headline is the fastest runtime on the fastest model we ship (compact: 99.1% after the time-to-99% recipe).
+  return {
+    inferImagesPerSecond: fastest('compact'),
+    inferDefaultImagesPerSecond: fastest('default'),
+    inferBatchSize: DEFAULT_INFER_BATCH,
+    inferByModel: figures,
+    inferMedianAndWorst: spread,
+    inferRounds: rounds,
+  };
 }
 
 /** Run a node child process to its end; its output and how long it took. */
@@ -155,28 +189,48 @@ async function startRecipe(root: string): Promise<Figures> {
 }
 
 /**
- * Latency: one connection, a 28x28 PNG (an MNIST test digit) and a 280x280 PNG (the size of the
- * page's canvas, where preprocessing costs most). Throughput: 8 connections, 1 and 2 workers.
+ * POST /v1/predict to `mnist-cnn serve` processes, on each runtime: a 28x28 PNG (an MNIST test
+ * digit) at 1 and 64 connections, micro-batching off (`--batch-window off`) and on (the default
+ * window), and a 280x280 PNG (the page's canvas, where preprocessing costs most) at one
+ * connection. Throughput of 280x280 PNGs over 8 connections with 1 and 2 workers, on the default
+ * runtime. p50/p99 ms as autocannon saw them; requests/s from the first request to the last answer.
  */
 async function httpFigures(runDir: string, data: Dataset): Promise<Figures> {
-  const { runHttpLoad } = await import('./http-load.js');
+  const { runHttpLoads } = await import('./http-load.js');
   const sharp = (await import('sharp')).default;
   const small = await sharp(Buffer.from(data.test.images.subarray(0, 784)), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
   const canvas = await sharp(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="280" height="280"><rect width="280" height="280" fill="black"/><path d="M70 56 H210 L126 238" stroke="white" stroke-width="20" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>')).png().toBuffer();
-  log('HTTP: 28x28 PNG, one connection');
-  const latency = await runHttpLoad({ runDir, png: small, connections: 1, requests: 1000 });
-  log('HTTP: 280x280 PNG, one connection');
-  const canvasLatency = await runHttpLoad({ runDir, png: canvas, connections: 1, requests: 500 });
-  log('HTTP: 280x280 PNG, 8 connections, 1 and 2 workers');
-  const one = await runHttpLoad({ runDir, png: canvas, connections: 8, requests: 2000, workers: 1 });
-  const two = await runHttpLoad({ runDir, png: canvas, connections: 8, requests: 2000, workers: 2 });
+  const byRuntime: Record<string, Record<string, unknown>> = {};
+  for (const runtime of runtimes) {
+    for (const batching of ['off', 'on'] as const) {
+      log(`HTTP: ${runtime}, micro-batching ${batching}: 28x28 PNG at 1 and 64 connections${batching === 'on' ? ', 280x280 PNG at 1' : ''}`);
+      const loads = [
+        { png: small, connections: 1, requests: 2000 },
+        { png: small, connections: 64, requests: 20_000 },
+        ...(batching === 'on' ? [{ png: canvas, connections: 1, requests: 500 }] : []),
+      ];
+      const [one, many, canvasOne] = await runHttpLoads({ runDir, serveArgs: ['--runtime', runtime, ...(batching === 'off' ? ['--batch-window', 'off'] : [])] }, loads);
+      byRuntime[runtime] = { ...byRuntime[runtime], [`batching${batching === 'on' ? 'On' : 'Off'}`]: { c1: one, c64: many, ...(canvasOne ? { canvasC1: canvasOne } : {}) } };
+    }
+  }
+  log(`HTTP: ${mainRuntime}, 280x280 PNG, 8 connections, 1 and 2 workers`);
+  const [one] = await runHttpLoads({ runDir, workers: 1, serveArgs: ['--runtime', mainRuntime] }, [{ png: canvas, connections: 8, requests: 2000 }]);
+  const [two] = await runHttpLoads({ runDir, workers: 2, serveArgs: ['--runtime', mainRuntime] }, [{ png: canvas, connections: 8, requests: 2000 }]);
+  type Loads = { c1: HttpLoadResult; c64: HttpLoadResult; canvasC1: HttpLoadResult };
+  const headline = (byRuntime[mainRuntime] as { batchingOn: Loads }).batchingOn;
+  const errors = Object.values(byRuntime).flatMap((r) => Object.values(r as Record<string, Record<string, HttpLoadResult>>).flatMap((l) => Object.values(l))).reduce((sum, l) => sum + l.errors, one.errors + two.errors);
   return {
-    httpP50Ms: latency.p50Ms,
-    httpP99Ms: latency.p99Ms,
+    httpRuntime: mainRuntime,
+    httpP50Ms: headline.c1.p50Ms,
+    httpP99Ms: headline.c1.p99Ms,
+    http64RequestsPerSecond: headline.c64.requestsPerSecond,
+    http64P50Ms: headline.c64.p50Ms,
+    http64P99Ms: headline.c64.p99Ms,
     httpRequestsPerSecond: two.requestsPerSecond,
-    httpErrors: latency.errors + canvasLatency.errors + one.errors + two.errors,
-    httpCanvasP50Ms: canvasLatency.p50Ms,
-    httpCanvasP99Ms: canvasLatency.p99Ms,
+    httpErrors: errors,
+    httpCanvasP50Ms: headline.canvasC1.p50Ms,
+    httpCanvasP99Ms: headline.canvasC1.p99Ms,
+    httpByRuntime: byRuntime,
     httpLoad: { oneWorker: one, twoWorkers: two },
   };
 }
@@ -194,6 +248,31 @@ async function coldPredict(runDir: string, root: string): Promise<Figures> {
     if (child.status !== 0) return { coldPredictSeconds: null, coldPredictNote: `predict failed: ${child.stderr.trim().split('\n')[0]}` };
   }
   return { coldPredictSeconds: +Math.min(...times).toFixed(3) };
+}
+
+/** The infer and http parts' runtimes side by side, as Markdown tables (README "Runtimes"). */
+function runtimeTables(figures: Figures): string[] {
+  const lines: string[] = [];
+  const n = (v: number) => v.toLocaleString('en-US');
+  const infer = figures.inferByModel as Record<string, Record<string, Record<RuntimeName, number>>> | undefined;
+  if (infer) {
+    const both = runtimes.length === 2;
+    lines.push('', `| net | threads | ${runtimes.map((r) => `${r} images/s`).join(' | ')} |${both ? ' onnx / tfjs |' : ''}`, `|---|---|${runtimes.map(() => '---|').join('')}${both ? '---|' : ''}`);
+    for (const [net, byThreads] of Object.entries(infer)) {
+      for (const [threads, r] of Object.entries(byThreads)) lines.push(`| ${net} | ${threads === 'oneThread' ? 1 : 2} | ${runtimes.map((runtime) => n(r[runtime])).join(' | ')} |${both ? ` ${(r.onnx / r.tfjs).toFixed(1)}x |` : ''}`);
+    }
+  }
+  const http = figures.httpByRuntime as Record<string, Record<string, Record<string, HttpLoadResult>>> | undefined;
+  if (http) {
+    lines.push('', '| runtime | micro-batching | 1 conn. p50 / p99 ms | 1 conn. requests/s | 64 conn. p50 / p99 ms | 64 conn. requests/s | errors |', '|---|---|---|---|---|---|---|');
+    for (const [runtime, byBatching] of Object.entries(http)) {
+      for (const [batching, l] of Object.entries(byBatching)) {
+        const errors = Object.values(l).reduce((sum, x) => sum + x.errors, 0);
+        lines.push(`| ${runtime} | ${batching === 'batchingOn' ? 'on' : 'off'} | ${l.c1.p50Ms} / ${l.c1.p99Ms} | ${n(l.c1.requestsPerSecond)} | ${l.c64.p50Ms} / ${l.c64.p99Ms} | ${n(l.c64.requestsPerSecond)} | ${errors} |`);
+      }
+    }
+  }
+  return lines;
 }
 
 const root = await mkdtemp(join(tmpdir(), 'mnist-cnn-bench-'));
@@ -217,6 +296,7 @@ try {
   if (wanted('start')) Object.assign(figures, await startRecipe(root));
   if (wanted('best')) Object.assign(figures, await bestRecipe(root));
   if (wanted('abuse')) Object.assign(figures, await (await import('./abuse.js')).abuseFigures(runDir, log));
+  if (wanted('trust')) Object.assign(figures, await (await import('./trust.js')).trustFigures(opts.run));
 } finally {
   await rm(root, { recursive: true, force: true });
 }
@@ -231,10 +311,12 @@ if (opts.json) {
     ['best recipe test accuracy', figures.bestAccuracy, '(goal ≥ 0.997)'],
     ['best recipe time', figures.bestSeconds, 's'],
     ['training', figures.trainImagesPerSecond, 'images/s'],
-    ['batch inference, compact net', figures.inferImagesPerSecond, 'images/s, 2 threads (goal ≥ 20,000)'],
-    ['batch inference, default net', figures.inferDefaultImagesPerSecond, 'images/s, 2 threads'],
-    ['HTTP 28x28 PNG p50', figures.httpP50Ms, 'ms (goal ≤ 5)'],
-    ['HTTP 28x28 PNG p99', figures.httpP99Ms, 'ms (goal ≤ 20)'],
+    ['batch inference, compact net', figures.inferImagesPerSecond, 'images/s, fastest runtime and threads (goal ≥ 50,000)'],
+    ['batch inference, default net', figures.inferDefaultImagesPerSecond, 'images/s, fastest runtime and threads (goal ≥ 20,000)'],
+    ['HTTP 28x28 PNG p50', figures.httpP50Ms, `ms, 1 connection, ${figures.httpRuntime} (goal ≤ 5)`],
+    ['HTTP 28x28 PNG p99', figures.httpP99Ms, 'ms, 1 connection (goal ≤ 20)'],
+    ['HTTP 28x28 PNG requests/s', figures.http64RequestsPerSecond, '64 connections, one process (goal ≥ 5,000)'],
+    ['HTTP 28x28 PNG p99, 64 conn.', figures.http64P99Ms, 'ms (goal ≤ 20)'],
     ['HTTP 280x280 PNG p50', figures.httpCanvasP50Ms, 'ms'],
     ['HTTP 280x280 PNG p99', figures.httpCanvasP99Ms, 'ms'],
     ['HTTP requests/s (2 workers)', figures.httpRequestsPerSecond, '280x280 PNGs, 8 connections'],
@@ -247,5 +329,7 @@ if (opts.json) {
   const machine = figures.machine as { cpu: string; cores: number };
   console.log(`mnist-cnn benchmark, ${figures.date}, ${machine.cpu}, ${machine.cores} cores`);
   for (const [name, value, unit] of rows) if (value !== undefined) console.log(`${name.padEnd(30)} ${String(value ?? '-').padStart(10)} ${unit}`);
+  for (const line of runtimeTables(figures)) console.log(line);
   if (figures.abuse) for (const line of (await import('./abuse.js')).abuseTable(figures)) console.log(line);
+  if (figures.trust) for (const line of (await import('./trust.js')).trustLines(figures.trust as import('./trust.js').TrustFigures)) console.log(line);
 }

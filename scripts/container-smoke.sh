@@ -10,7 +10,7 @@
 # 3. a run folder: RUN_DIR, or a tiny one trained inside the image (`train --preset smoke`);
 # 4. the container, run as Kubernetes runs it (deploy/kubernetes/deployment.yaml): read-only
 #    root filesystem, no capabilities, the pod's memory and CPU limits, run mounted read-only at
-#    /models; waits for /healthz, runs the image's own HEALTHCHECK, POSTs a 28x28 PNG of MNIST's
+#    /models; waits for /healthz, runs the image's own HEALTHCHECK, waits for /readyz, POSTs a 28x28 PNG of MNIST's
 #    first test image (a 7) to /v1/predict and checks the answer;
 # 5. SIGTERM: the container must exit 0 well within the pod's terminationGracePeriodSeconds;
 # 6. the same for the `baked` target (the model copied into the image), which the Deployment uses.
@@ -191,10 +191,13 @@ serve_and_check() {
 
   step "$name: checks"
   podman healthcheck run "$name" >/dev/null 2>&1 || fail "$name: the image's HEALTHCHECK fails"
-  # /readyz: 200 once the route exists (503 would mean still starting; /healthz answered, so the
-  # model is loaded); 404 until the server has it.
+  # /readyz: the server listens at once and answers 503 "starting" until its model is loaded and
+  # warmed, then 200; 404 until the server has the route.
   local ready
-  ready=$(curl -s -o /dev/null -w '%{http_code}' -m 2 "$url/readyz")
+  until ready=$(curl -s -o /dev/null -w '%{http_code}' -m 2 "$url/readyz"); [ "$ready" != 503 ]; do
+    [ $SECONDS -lt $deadline ] || { podman logs "$name" >&2; fail "$name: /readyz still 503 after 60 s"; }
+    sleep 0.2
+  done
   case $ready in
     200) ;;
     404) echo "note: the server has no /readyz route yet" ;;

@@ -37,7 +37,47 @@ export class BatchFiller {
     }
     return n;
   }
+
+  /**
+   * Add non-digit pictures (28x28 bytes each in `images`, those at `picks`) after the first n rows,
+   * labelled NON_DIGIT_LABEL and augmented like the digits, then spread them evenly through the
+   * batch, so that every training thread's part (and its batch-norm statistics) gets its share.
+   * Returns the new batch size.
+   */
+  fillNonDigits(images: Uint8Array, picks: ArrayLike<number>, n: number, augment?: { rng: Rng; bounds: AugmentBounds }): number {
+    const k = picks.length;
+    for (let j = 0; j < k; j++) {
+      const slot = this.x.subarray((n + j) * PIXELS, (n + j + 1) * PIXELS);
+      if (augment) {
+        augmentImage(images, picks[j] * PIXELS, this.scratch, augment.rng, augment.bounds);
+        scalePixels(this.scratch, slot, this.spec);
+      } else {
+        scalePixels(images.subarray(picks[j] * PIXELS, (picks[j] + 1) * PIXELS), slot, this.spec);
+      }
+      this.y[n + j] = NON_DIGIT_LABEL;
+    }
+    for (let j = 0; j < k; j++) {
+      const to = Math.floor(((j + 0.5) * (n + k)) / k);
+      if (to < n + j) this.swapRows(to, n + j);
+    }
+    return n + k;
+  }
+
+  private swapRows(a: number, b: number): void {
+    this.scratch.set(this.x.subarray(a * PIXELS, (a + 1) * PIXELS));
+    this.x.copyWithin(a * PIXELS, b * PIXELS, (b + 1) * PIXELS);
+    this.x.set(this.scratch, b * PIXELS);
+    const y = this.y[a];
+    this.y[a] = this.y[b];
+    this.y[b] = y;
+  }
 }
+
+/**
+ * The label of a non-digit row (outlier exposure): model/gradients.ts trains such rows towards
+ * the uniform distribution; they count in no accuracy.
+ */
+export const NON_DIGIT_LABEL = -1;
 
 /** 0..n-1 in order. */
 export function identityOrder(n: number): Uint32Array {

@@ -125,12 +125,36 @@ export function perClassSpec(perClass: ClassScores[], classNames: string[]): VlS
   } as VlSpec;
 }
 
-/** Accuracy against confidence per bin, with the diagonal of perfect calibration. */
-export function reliabilitySpec(bins: CalibrationBin[], ece: number): VlSpec {
+/** The model's own probabilities before the calibration temperature, drawn beside the answers'. */
+export interface BeforeTemperature {
+  bins: CalibrationBin[];
+  ece: number;
+  temperature: number;
+}
+
+/**
+ * Accuracy against confidence per bin, with the diagonal of perfect calibration: bars (and red
+ * points at each bin's mean confidence) for the answers; with `before`, an orange line for the
+ * model's own probabilities before the temperature, so that both calibrations show at once.
+ */
+export function reliabilitySpec(bins: CalibrationBin[], ece: number, before?: BeforeTemperature): VlSpec {
   const filled = bins.filter((b) => b.count > 0).map((b) => ({ ...b, mid: (b.lo + b.hi) / 2 }));
+  const percent = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const subtitle = before
+    ? [`bars, red points: after temperature T = ${before.temperature.toFixed(3)}, ECE ${percent(ece)}`, `orange line: before (T = 1), ECE ${percent(before.ece)}; ${bins.length} bins; labels: images per bin`]
+    : `ECE ${percent(ece)}, ${bins.length} bins; labels: images per bin`;
+  const beforeLayers = before
+    ? [
+        {
+          data: { values: before.bins.filter((b) => b.count > 0) },
+          mark: { type: 'line', point: { filled: true, size: 30, color: '#f58518' }, color: '#f58518', strokeWidth: 1.5 },
+          encoding: { x: { field: 'confidence', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' } },
+        },
+      ]
+    : [];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'Reliability diagram', subtitle: `ECE ${(ece * 100).toFixed(2)}%, ${bins.length} bins; labels: images per bin` },
+    title: { text: 'Reliability diagram', subtitle },
     width: 380,
     height: 300,
     layer: [
@@ -164,6 +188,7 @@ export function reliabilitySpec(bins: CalibrationBin[], ece: number): VlSpec {
         mark: { type: 'line', strokeDash: [4, 4], color: 'gray' },
         encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
       },
+      ...beforeLayers,
     ],
     config: CONFIG,
   } as VlSpec;

@@ -5,13 +5,14 @@ import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { NUM_CLASSES, type ImageSet } from '../data/types.js';
 import { INPUT_SHAPE } from '../model/architectures.js';
-import type { BackendName } from '../backend/names.js';
+import type { BackendName, RuntimeName } from '../backend/names.js';
 import { DEFAULT_INFER_BATCH } from '../predict/set-inference.js';
 import { Predictor } from '../predict/predictor.js';
-import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
+import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type RunMetadata, type TemperatureFitRecord } from '../model/run.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { computeMetrics, type ClassificationMetrics } from '../metrics/classification.js';
+import { calibration, computeMetrics, type CalibrationBin, type ClassificationMetrics } from '../metrics/classification.js';
+import { calibrationScores, temperatureFit, type CalibrationScores } from '../metrics/calibration.js';
 import type { PlotFile } from './plots.js';
 import { loadEvalData, type EvalData, type EvalSource, type EvalSplit } from './eval-data.js';
 
@@ -33,6 +34,16 @@ export interface EvaluationReport extends ClassificationMetrics {
   classNames: string[];
   /** Probabilities averaged over shifted views of each image (test-time augmentation); absent in older metrics.json. */
   tta?: boolean;
+  /**
+   * The run's calibration temperature T (metadata.json; 1 when it has none). Every other figure
+   * here is of the answers, softmax(log p / T) of the model's p, as predict and serve give them;
+   * accuracy is the same either way (T never moves the argmax). Absent in older metrics.json.
+   */
+  temperature?: number;
+  /** ECE, NLL and Brier score of the model's own probabilities (`before` T) and of the answers (`after`). */
+  calibrationScores?: { before: CalibrationScores; after: CalibrationScores };
+  /** The reliability table of the model's own probabilities, before T (`calibration` is after). */
+  calibrationBefore?: CalibrationBin[];
 }
 
 export interface EvaluateOptions {
@@ -56,6 +67,8 @@ export interface EvaluateOptions {
   threads?: number;
   /** The TensorFlow.js backend to load the run's model on (default wasm; unused with `model`). */
   backend?: BackendName;
+  /** What runs the model (default DEFAULT_RUNTIME, backend/names.ts): `onnx` or `tfjs`. */
+  runtime?: RuntimeName;
 }
 
 export interface EvaluationResult {
@@ -102,23 +115,29 @@ function evalBatchSize(meta: RunMetadata, options: EvaluateOptions): number {
 
 /**
  * Evaluate a run's model on its test split (default), its validation split, or a labelled
- * dataset, through the one inference path (Predictor: the run's own preprocessing spec);
- * write metrics.json and the pictures, and record test accuracy and loss in metadata.json.
+ * dataset, through the one inference path (Predictor: the run's own preprocessing spec and
+ * temperature; calibration is scored before and after the temperature); write metrics.json
+ * and the pictures, and record test accuracy and loss in metadata.json.
  */
 export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const dir = resolveRunDir(runDir);
   const meta = await readMetadata(dir);
-  const settings = { threads: options.threads, batchSize: evalBatchSize(meta, options), minConfidence: 0 };
+  const settings = { threads: options.threads, runtime: options.runtime, batchSize: evalBatchSize(meta, options), minConfidence: 0 };
   const predictor = options.model
     ? await Predictor.fromModel(options.model, { ...settings, dir, metadata: meta })
     : await Predictor.load(dir, { ...settings, backend: options.backend });
   let data: EvalData;
+  let raw: Float32Array;
   let probs: Float32Array;
+  let temperature: number;
   try {
     checkModelShape(predictor.model, dir, meta.classNames?.length || NUM_CLASSES);
     data = await loadEvalData(dir, meta, { split: options.split, data: options.data });
     if (data.set.count === 0) throw new UserError(`${data.description}: no images to evaluate`);
-    probs = await predictor.probabilities(data.set, { tta: options.tta });
+    // The model's own probabilities, then the answers' (calibrated by the run's temperature).
+    raw = await predictor.probabilities(data.set, { tta: options.tta, calibrated: false });
+    probs = predictor.calibrate(raw);
+    temperature = predictor.temperature;
   } finally {
     await predictor.close();
   }
@@ -137,6 +156,9 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     classNames: meta.classNames,
     tta,
     ...computeMetrics(probs, data.set.labels),
+    temperature,
+    calibrationScores: { before: calibrationScores(raw, data.set.labels), after: calibrationScores(probs, data.set.labels) },
+    calibrationBefore: calibration(raw, data.set.labels).table,
   };
   const outDir = options.out ? resolve(options.out) : options.data ? dataEvaluationDir(dir, options.data) : dir;
   const result: EvaluationResult = { runDir: dir, outDir, metrics, set: data.set, plots: [] };
@@ -152,6 +174,35 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     const { readRunHistory } = await import('../model/history.js');
     result.plots = await writePlots(join(outDir, RUN_FILES.plots), metrics, data.set, await readRunHistory(dir));
   }
+  return result;
+}
+
+/**
+ * Fit a run's calibration temperature on its validation split (val-indices.json) with its own
+ * model, and record it in metadata.json: what `ensemble` does for a new ensemble (its mean of
+ * the members' probabilities has a calibration of its own, not any member's). Training fits its
+ * runs' temperatures itself (train/trainer.ts), on the same split with the same function
+ * (metrics/calibration.ts `temperatureFit`). Without a validation split, T = 1 and the reason.
+ */
+export async function calibrateRun(runDir: string, options: { backend?: BackendName; threads?: number; runtime?: RuntimeName } = {}): Promise<{ temperature: number; temperatureFit: TemperatureFitRecord }> {
+  const dir = resolveRunDir(runDir);
+  const meta = await readMetadata(dir);
+  let result: { temperature: number; temperatureFit: TemperatureFitRecord };
+  if (!existsSync(join(dir, RUN_FILES.valIndices)) || meta.data?.valCount === 0) {
+    const reason = meta.data?.valCount === 0 ? 'no validation split (valCount 0): nothing held out to fit a temperature on' : `no ${RUN_FILES.valIndices} (for an ensemble: its members held out different images), so no held-out images to fit a temperature on`;
+    result = { temperature: 1, temperatureFit: { on: 'none', reason } };
+  } else {
+    const predictor = await Predictor.load(dir, { backend: options.backend, threads: options.threads, runtime: options.runtime, batchSize: evalBatchSize(meta, {}), temperature: 1 });
+    try {
+      const data = await loadEvalData(dir, meta, { split: 'val' });
+      const probs = await predictor.probabilities(data.set, { calibrated: false });
+      const { temperature, n, before, after } = temperatureFit(probs, data.set.labels);
+      result = { temperature, temperatureFit: { on: 'val', n, before, after } };
+    } finally {
+      await predictor.close();
+    }
+  }
+  await writeMetadata(dir, { ...meta, ...result });
   return result;
 }
 

@@ -22,6 +22,13 @@ export function formatConfusionMatrix(cm: number[][], classNames: string[]): str
   return formatTable(header, rows);
 }
 
+/** "calibration (T = 0.740): ECE 9.10% → 0.40%  NLL ...  Brier ...", when metrics.json has the scores. */
+function calibrationLines(m: EvaluationReport): string[] {
+  if (!m.calibrationScores || m.temperature === undefined) return [];
+  const { before, after } = m.calibrationScores;
+  return [`calibration, before → after temperature T = ${m.temperature.toFixed(3)}:  ECE ${pct(before.ece)} → ${pct(after.ece)}  NLL ${fixed(before.nll)} → ${fixed(after.nll)}  Brier ${fixed(before.brier)} → ${fixed(after.brier)}`];
+}
+
 export function formatSummary(m: EvaluationReport): string {
   const name = (k: number) => m.classNames[k] ?? String(k);
   const perClass = formatTable(
@@ -36,6 +43,7 @@ export function formatSummary(m: EvaluationReport): string {
   return [
     `${m.arch} on ${m.data}`,
     `accuracy ${pct(m.accuracy)}  loss ${fixed(m.loss)}  errors ${m.errors}/${m.n}  top-2 ${pct(m.topK.top2)}  top-3 ${pct(m.topK.top3)}  ECE ${pct(m.ece)}`,
+    ...calibrationLines(m),
     '',
     'confusion matrix (rows: true, columns: predicted)',
     formatConfusionMatrix(m.confusionMatrix, m.classNames),

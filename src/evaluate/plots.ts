@@ -8,7 +8,7 @@ import type { ImageSet } from '../data/types.js';
 import type { EpochRecord } from '../model/history.js';
 import type { CalibrationBin, ClassScores, ConfusedPair, WorstError } from '../metrics/classification.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { confusionMatrixSpec, learningCurvesSpec, perClassSpec, reliabilitySpec, renderSpec } from './charts.js';
+import { confusionMatrixSpec, learningCurvesSpec, perClassSpec, reliabilitySpec, renderSpec, type BeforeTemperature } from './charts.js';
 import { confusedPairsGallery, worstErrorsGallery } from './galleries.js';
 import type { Picture } from './picture.js';
 
@@ -40,8 +40,19 @@ export interface PlotInputs {
   perClass: ClassScores[];
   calibration: CalibrationBin[];
   ece: number;
+  /** Before the calibration temperature (metrics.json's `calibrationBefore`, `calibrationScores`, `temperature`), when known. */
+  calibrationBefore?: CalibrationBin[];
+  calibrationScores?: { before: { ece: number } };
+  temperature?: number;
   worstErrors: WorstError[];
   confusedPairs: ConfusedPair[];
+}
+
+/** The reliability diagram's "before" line: only when a temperature other than 1 changed the probabilities. */
+function beforeTemperature(metrics: PlotInputs): BeforeTemperature | undefined {
+  const { calibrationBefore, calibrationScores, temperature } = metrics;
+  if (!calibrationBefore || !calibrationScores || temperature === undefined || temperature === 1) return undefined;
+  return { bins: calibrationBefore, ece: calibrationScores.before.ece, temperature };
 }
 
 /** Write a picture as plots/NAME.svg and plots/NAME.png. */
@@ -64,7 +75,7 @@ export async function writePlots(plotsDir: string, metrics: PlotInputs, set: Ima
   }
   files.push(await savePicture(plotsDir, PLOT_NAMES.confusionMatrix, 'Confusion matrix', await renderSpec(confusionMatrixSpec(metrics.confusionMatrix, metrics.classNames))));
   files.push(await savePicture(plotsDir, PLOT_NAMES.perClass, 'Per-class scores', await renderSpec(perClassSpec(metrics.perClass, metrics.classNames))));
-  files.push(await savePicture(plotsDir, PLOT_NAMES.reliability, 'Calibration', await renderSpec(reliabilitySpec(metrics.calibration, metrics.ece))));
+  files.push(await savePicture(plotsDir, PLOT_NAMES.reliability, 'Calibration', await renderSpec(reliabilitySpec(metrics.calibration, metrics.ece, beforeTemperature(metrics)))));
   if (metrics.worstErrors.length > 0) {
     files.push(await savePicture(plotsDir, PLOT_NAMES.worstErrors, 'Worst errors', await worstErrorsGallery(set, metrics.worstErrors, metrics.classNames)));
   }

@@ -144,6 +144,24 @@ pre{background:#f6f6f6;border:1px solid #ddd;padding:10px;overflow:auto;font-siz
 nav a{margin-right:12px}
 `;
 
+/**
+ * ECE, NLL and Brier score before and after the run's temperature, and where the temperature
+ * came from; nothing for a metrics.json made before calibration.
+ */
+function calibrationTable(m: EvaluationReport, meta: RunMetadata): string {
+  if (!m.calibrationScores || m.temperature === undefined) return '';
+  const { before, after } = m.calibrationScores;
+  const fit = meta.temperatureFit;
+  const origin = fit?.on === 'val'
+    ? `fitted after training on the ${fit.n.toLocaleString('en-US')} validation images by minimising their NLL`
+    : fit?.on === 'none'
+      ? `not fitted: ${escapeMarkup(fit.reason)}`
+      : 'none recorded (a run made before calibration): T = 1';
+  const row = (name: string, s: { ece: number; nll: number; brier: number }) => `<tr><td>${name}</td><td>${pct(s.ece)}</td><td>${s.nll.toFixed(4)}</td><td>${s.brier.toFixed(4)}</td></tr>`;
+  return `<p>Every answer's probabilities are softmax(log p / T) of the network's p, with the temperature <b>T = ${m.temperature.toFixed(3)}</b> (${origin}); the argmax, hence accuracy, is the same either way.</p>
+<table class="summary"><tr><th></th><th>ECE</th><th>NLL</th><th>Brier</th></tr>${row('before (T = 1)', before)}${row(`after (T = ${m.temperature.toFixed(3)})`, after)}</table>`;
+}
+
 /** The HTML of a report, from a run's metadata, its metrics and its rendered pictures. */
 async function renderReportHtml(runDir: string, meta: RunMetadata, m: EvaluationReport, plots: PlotFile[], inside: InsideResult): Promise<string> {
   const plot = (name: string) => plots.find((p) => p.name === name) ?? inside.plots.find((p) => p.name === name);
@@ -153,7 +171,7 @@ async function renderReportHtml(runDir: string, meta: RunMetadata, m: Evaluation
     curves: ['Learning curves', await inlinePicture(plot(PLOT_NAMES.learningCurves), 'learning curves', 'No learning curves: the run has no history.csv.')],
     confusion: ['Confusion matrix', await inlinePicture(plot(PLOT_NAMES.confusionMatrix), 'confusion matrix')],
     'per-class': ['Per-class scores', `${perClassTable(m)}<p>Top-2 accuracy ${pct(m.topK.top2)}, top-3 accuracy ${pct(m.topK.top3)}. A score that is 0/0 (a class never predicted, or absent) counts as 0.</p>${await inlinePicture(plot(PLOT_NAMES.perClass), 'per-class scores')}`],
-    calibration: ['Calibration', `<p>Expected calibration error <b>${pct(m.ece)}</b> over ${m.calibration.length} equal-width bins of confidence (the highest probability).</p>${await inlinePicture(plot(PLOT_NAMES.reliability), 'reliability diagram')}`],
+    calibration: ['Calibration', `<p>Expected calibration error <b>${pct(m.ece)}</b> over ${m.calibration.length} equal-width bins of confidence (the highest probability).</p>${calibrationTable(m, meta)}${await inlinePicture(plot(PLOT_NAMES.reliability), 'reliability diagram')}`],
     errors: ['Errors', `${errorsTables(m)}${await inlinePicture(plot(PLOT_NAMES.worstErrors), 'worst errors', 'No errors: every image was classified right.')}${await inlineSvg(plot(PLOT_NAMES.saliency), '')}${await inlinePicture(plot(PLOT_NAMES.confusedPairs), 'most-confused pairs', '')}`],
     network: ['The network', `${networkSection(inside)}${await inlineSvg(plot(PLOT_NAMES.filters), 'No filters: the model has no convolution.')}`],
     'feature-maps': ['Feature maps', `<p>What each convolution and pooling layer computes from one test image of each class (the first of each in the set), every channel as a small map, after the layer's batch norm and activation; then the hidden dense layer's values, one cell each. Early maps respond to strokes and edges at each place; later ones, smaller, to larger parts.</p>${await inlineSvg(plot(PLOT_NAMES.featureMaps), 'No feature maps: the model has no convolution or pooling layer.')}`],

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { loadRun, type LoadedRun, type RunMetadata } from '../model/run.js';
+import { loadRun, runTemperature as temperatureOf, type LoadedRun, type RunMetadata } from '../model/run.js';
 import { layersModelToOnnx } from '../model/onnx.js';
-import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 
 /**
@@ -12,14 +11,11 @@ import { writeFileAtomic } from '../util/fs.js';
  */
 
 /**
- * A run's calibration temperature, when its metadata.json records one (`temperature`, a number;
- * RunMetadata has no such field yet: calibration writes it).
+ * The temperature to fold into a run's export: metadata.json's `temperature` (checked by
+ * model/run.ts `runTemperature`), or undefined for a run without one (nothing to fold).
  */
 export function runTemperature(metadata: RunMetadata): number | undefined {
-  const t = (metadata as RunMetadata & { temperature?: unknown }).temperature;
-  if (t === undefined || t === null) return undefined;
-  if (typeof t !== 'number') throw new UserError(`metadata.json: temperature ${JSON.stringify(t)} is not a number`);
-  return t;
+  return metadata.temperature === undefined || metadata.temperature === null ? undefined : temperatureOf(metadata);
 }
 
 /** The metadata_props of a run's export: its input contract, as JSON where it is not a plain string. */

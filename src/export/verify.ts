@@ -6,6 +6,7 @@ import { scalePixels } from '../data/model-input.js';
 import type { LoadedRun } from '../model/run.js';
 import { UserError } from '../util/errors.js';
 import { softmaxHeads } from '../model/onnx-graph.js';
+import { applyTemperature } from '../metrics/calibration.js';
 
 /**
  * The check of an export: run the ONNX model with ONNX Runtime (onnxruntime-node, its CPU build)
@@ -89,11 +90,12 @@ function concat(parts: Float32Array[]): Float32Array {
 }
 
 /**
- * TensorFlow.js's probabilities for `count` images, in batches. With a temperature: each softmax
- * head's probabilities p become softmax(log p / T) = p^(1/T) / sum(p^(1/T)), which is
- * softmax(logits / T) exactly (log p differs from the logits by a constant per image), combined
- * with the heads' weights (an ensemble's mean). Computed in float64 from tfjs's float32 p; where p
- * underflows to 0 the true value is below exp(-87/T), far under the tolerance.
+ * TensorFlow.js's probabilities for `count` images, in batches. With a temperature: the model's
+ * probabilities p become softmax(log p / T), by the very function the Predictor applies
+ * (metrics/calibration.ts `applyTemperature`, float64 from tfjs's float32 p): for one network that
+ * is softmax(logits / T) exactly (log p differs from the logits by a constant per image), for an
+ * ensemble the mean's own calibration. Where p underflows to 0 the true value is below
+ * exp(-87/T), far under the tolerance.
  */
 export function tfjsProbabilities(model: tf.LayersModel, images: Float32Array, count: number, options: { temperature?: number; batchSize?: number } = {}): Float32Array {
   const shape = imageSize(model);
@@ -101,44 +103,20 @@ export function tfjsProbabilities(model: tf.LayersModel, images: Float32Array, c
   checkImages(images, count, perImage);
   const batchSize = options.batchSize ?? VERIFY_BATCH;
   const { temperature } = options;
-  let reference = model;
-  let weights = [1];
   if (temperature !== undefined) {
     const heads = softmaxHeads(model);
     if (typeof heads === 'string') throw new UserError(`a temperature cannot be applied to model '${model.name}': ${heads}`);
-    reference = tf.model({ inputs: model.inputs, outputs: heads.map((h) => h.probabilities) });
-    weights = heads.map((h) => h.weight);
   }
   const parts: Float32Array[] = [];
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
-    const outputs = tf.tidy(() => {
+    const output = tf.tidy(() => {
       const x = tf.tensor(images.subarray(start * perImage, (start + n) * perImage), [n, ...shape], 'float32');
-      const y = reference.predict(x, { batchSize: n });
-      return (Array.isArray(y) ? y : [y]).map((t) => t.dataSync() as Float32Array);
+      return (model.predict(x, { batchSize: n }) as tf.Tensor).dataSync() as Float32Array;
     });
-    parts.push(temperature === undefined ? outputs[0] : withTemperature(outputs, weights, temperature, n));
+    parts.push(temperature === undefined ? output : applyTemperature(output, temperature, output.length / n));
   }
   return concat(parts);
-}
-
-function withTemperature(heads: Float32Array[], weights: number[], temperature: number, n: number): Float32Array {
-  const classes = heads[0].length / n;
-  const out = new Float32Array(heads[0].length);
-  const row = new Float64Array(classes);
-  for (let i = 0; i < n; i++) {
-    const mixed = new Float64Array(classes);
-    heads.forEach((probs, k) => {
-      let sum = 0;
-      for (let c = 0; c < classes; c++) {
-        row[c] = Math.pow(probs[i * classes + c], 1 / temperature);
-        sum += row[c];
-      }
-      for (let c = 0; c < classes; c++) mixed[c] += (weights[k] * row[c]) / sum;
-    });
-    out.set(mixed, i * classes);
-  }
-  return out;
 }
 
 /** Max |a - b| and how many rows (of `classes`) have the same argmax. */

@@ -13,6 +13,7 @@
 import type { Sharp } from 'sharp';
 import { TUNING, type RawImage } from './preprocess.js';
 import { decodeBmp, readBmpSize } from './bmp.js';
+import { decodeSmallPng } from './png.js';
 import { FILE_FORMATS, FORMAT_NAMES, formatList, readImageSize, sniffImageFormat, type ImageFormat } from './formats.js';
 import { UserError } from '../util/errors.js';
 
@@ -79,6 +80,9 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
     }, name);
     return Math.max(image.width, image.height) > maxSide ? shrinkRaw(image, maxSide, seconds, name) : image;
   }
+  // A small plain PNG (a 28x28 digit): our own decoder, the same bytes as sharp's at a thirtieth of the cost (png.ts).
+  const small = format === 'png' ? decodeSmallPng(bytes) : undefined;
+  if (small) return small;
   const { default: sharp } = await import('sharp');
   // metadata() reads the header only: no pixel data is decoded here, whatever the size.
   let header: { width?: number; height?: number; format?: string };

@@ -33,7 +33,7 @@ export interface RawImage {
   channels: 1 | 2 | 3 | 4;
 }
 
-export type NotADigitReason = 'blank' | 'no dominant stroke';
+export type NotADigitReason = 'blank' | 'no dominant stroke' | 'too small';
 
 export interface Stage {
   name: string;
@@ -78,6 +78,15 @@ export const TUNING = {
   minPartShare: 0.08,
   /** Below this share of all (non-speck) ink, the largest component does not make a digit. */
   minDominantShare: 0.4,
+  /**
+   * Ink whose box's longer side is below this share of the picture's longer side is too small to
+   * be a digit: a dot, a tick, a speck of dirt, which scaling to the 20x20 box would blow up into
+   * a blob the model reads as a 0. The smallest digits of our sets (MNIST digits 56 px high
+   * pasted on a 480x320 sheet, test/helpers/digit-pictures.ts) span 8.3% of the sheet; 3% leaves
+   * room for a digit written small on a photographed page. A model trained with non-digits
+   * refuses larger dots itself.
+   */
+  minInkShare: 0.03,
 } as const;
 
 /** Images already in MNIST form (IDX, Kaggle CSV, a `{pixels}` body): only the last step. */
@@ -325,8 +334,15 @@ function selectDigitParts(plane: Plane): InkParts {
   const total = solid.reduce((s, c) => s + c.mass, 0);
   const largest = solid.reduce((a, b) => (b.mass > a.mass ? b : a));
   const parts = solid.filter((c) => c.mass >= TUNING.minPartShare * largest.mass);
-  const reason = largest.mass < TUNING.minDominantShare * total ? 'no dominant stroke' : undefined;
+  const reason = largest.mass < TUNING.minDominantShare * total ? 'no dominant stroke' : tooSmall(parts, plane) ? 'too small' : undefined;
   return { parts, labels, reason };
+}
+
+/** The digit's parts span less than TUNING.minInkShare of the picture's longer side. */
+function tooSmall(parts: Component[], plane: Plane): boolean {
+  const width = Math.max(...parts.map((c) => c.maxX)) - Math.min(...parts.map((c) => c.minX)) + 1;
+  const height = Math.max(...parts.map((c) => c.maxY)) - Math.min(...parts.map((c) => c.minY)) + 1;
+  return Math.max(width, height) < TUNING.minInkShare * Math.max(plane.width, plane.height);
 }
 
 // ---------------------------------------------------------------------------- crop, fit, centre

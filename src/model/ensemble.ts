@@ -108,8 +108,9 @@ async function sharedValIndices(dirs: string[]): Promise<string | undefined> {
 function ensembleMetadata(metas: RunMetadata[], dirs: string[], params: number): RunMetadata {
   const [first] = metas;
   const now = new Date().toISOString();
-  // The first member's record, less what described its training alone (and its test figures).
-  const { test: _test, ...rest } = first;
+  // The first member's record, less what described its training alone (its test figures and
+  // temperature: the mean of the members is calibrated on its own, by `ensemble` after this).
+  const { test: _test, temperature: _temperature, temperatureFit: _fit, nonDigitRule: _rule, ...rest } = first;
   return {
     ...rest,
     arch: ENSEMBLE_ARCH,
@@ -119,7 +120,20 @@ function ensembleMetadata(metas: RunMetadata[], dirs: string[], params: number):
     trainingSeconds: metas.reduce((sum, m) => sum + (m.trainingSeconds ?? 0), 0),
     members: dirs,
     memberSeeds: metas.map((m) => m.seed),
+    ...ensembleNonDigitRule(metas),
   };
+}
+
+/**
+ * The not-a-digit rule of an ensemble whose members all have one: the lowest of their thresholds
+ * (the one that refuses fewest digits), with that member's validation rates. Members that each
+ * spread their probability over the ten digits for a non-digit average to spread probabilities,
+ * so the mean stands out little there too. (Not refitted: members may have held out different images.)
+ */
+function ensembleNonDigitRule(metas: RunMetadata[]): Pick<RunMetadata, 'nonDigitRule'> {
+  const rules = metas.map((m) => m.nonDigitRule);
+  if (rules.some((r) => r === undefined)) return {};
+  return { nonDigitRule: rules.reduce((a, b) => (b!.below < a!.below ? b : a)) };
 }
 
 export interface EnsembleRun {
@@ -132,7 +146,9 @@ export interface EnsembleRun {
  * weights.bin of the ensemble, metadata.json (the first member's, with arch 'ensemble', the
  * members' parameters summed, `members` and `memberSeeds`), config.json copied from the first
  * member, and val-indices.json when every member held out the same images. The result is for
- * evaluate, predict and serve; it has no checkpoint to resume training from. The backend must
+ * evaluate, predict and serve; it has no checkpoint to resume training from. It has no
+ * temperature yet (T = 1): `mnist-cnn ensemble` then fits the ensemble's own on that validation
+ * split (evaluate/evaluate.ts `calibrateRun`; inference is above this layer). The backend must
  * be started first.
  */
 export async function buildEnsembleRun(runDirs: string[], outDir: string): Promise<EnsembleRun> {

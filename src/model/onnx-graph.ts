@@ -63,8 +63,9 @@ function isLastAxisSoftmax(layer: tf.layers.Layer, rank: number): boolean {
  * Where the model's output probabilities come from: the softmax heads reached from the output
  * through pass-through layers (Dropout and kin, linear activations) and averages (an ensemble's
  * `probabilities` layer averages its members' heads, each with weight 1/n; nested averages
- * multiply). A temperature T is folded in by dividing every head's logits by T, which for an
- * ensemble means each member is calibrated with the same T before the average.
+ * multiply). A temperature T is folded in by dividing the logits of the head by T when the
+ * output is one softmax (weight 1), and otherwise as softmax(log p / T) of the mean p: an ensemble
+ * is calibrated as a whole, as the Predictor does (metrics/calibration.ts).
  *
  * Returns the heads, or a reason (naming the layer) why the output is not such a mean of softmaxes.
  */

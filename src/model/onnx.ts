@@ -49,7 +49,11 @@ function irVersionFor(opset: number): number {
 }
 
 export interface OnnxExportOptions {
-  /** Divide the logits of the output's softmax (every member's, for an ensemble) by this before the softmax. */
+  /**
+   * The calibration temperature T: the output becomes softmax(log p / T) of the model's p, as the
+   * Predictor computes it (metrics/calibration.ts). For one network this is its softmax's logits
+   * divided by T; for an ensemble (a mean of softmaxes), Log → Div → Softmax after the mean.
+   */
   temperature?: number;
   /** Written as the model's metadata_props, key → value, as given. */
   metadata?: Record<string, string>;
@@ -410,8 +414,9 @@ function tensorType(shape: (number | null)[]) {
  * The model as an ONNX model (ModelProto bytes). Every architecture of this project and their
  * ensembles convert, and any other model made of the layers `Converter.convert` knows; anything
  * else is refused with a UserError naming the layer and its class. The backend must be started
- * (weights are read from it). `temperature` divides the logits of the output's softmax heads
- * (see onnx-graph.ts `softmaxHeads`) before the softmax.
+ * (weights are read from it). `temperature` makes the output softmax(log p / T) (see
+ * `OnnxExportOptions.temperature`; the output must be a softmax or a mean of softmaxes:
+ * onnx-graph.ts `softmaxHeads`).
  */
 export function layersModelToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
   const opset = options.opset ?? MIN_OPSET;
@@ -422,7 +427,8 @@ export function layersModelToOnnx(model: tf.LayersModel, options: OnnxExportOpti
     if (!(Number.isFinite(temperature) && temperature > 0)) throw new UserError(`temperature ${temperature} is not a positive number`);
     const found = softmaxHeads(model);
     if (typeof found === 'string') throw new UserError(`a temperature cannot be folded into model '${model.name}': ${found}`);
-    heads = new Set(found.map((h) => h.node));
+    // One softmax that is the whole output: divide its logits. A mean of several: temper the mean (below).
+    if (found.length === 1 && found[0].weight === 1) heads = new Set(found.map((h) => h.node));
   }
   const { input, output } = singleInputOutput(model);
   const converter = new Converter(temperature, heads);
@@ -441,6 +447,12 @@ export function layersModelToOnnx(model: tf.LayersModel, options: OnnxExportOpti
   if (!result) throw new Error('the model output is not computed by its layers');
   let outName = result.name;
   if (result.nchw) outName = g.op('Transpose', [outName], `${ONNX_OUTPUT}/nhwc`, { perm: [0, 2, 3, 1] });
+  if (temperature !== undefined && heads.size === 0) {
+    // softmax(log p / T) of the mean p: exactly what the Predictor applies to an ensemble's output.
+    const logs = g.op('Log', [outName], `${ONNX_OUTPUT}/log`);
+    const tempered = g.op('Div', [logs, g.floats(`${ONNX_OUTPUT}/temperature`, [], [temperature])], `${ONNX_OUTPUT}/log_over_temperature`);
+    outName = g.op('Softmax', [tempered], `${ONNX_OUTPUT}/tempered`, { axis: -1 });
+  }
   // The output keeps its contract name: rename the value, or copy it when it is an input or a weight.
   if (g.nodes.some((n) => n.output.includes(outName)) && outName !== inputName) g.rename(outName, ONNX_OUTPUT);
   else g.op('Identity', [outName], ONNX_OUTPUT);

@@ -69,9 +69,61 @@ export interface RunMetadata {
   weightsSha256?: string;
   /** Test-set figures, once evaluated; `tta` when with test-time augmentation. */
   test?: { accuracy: number; loss: number; n: number; tta?: boolean };
+  /**
+   * The calibration temperature T: every answer's probabilities are softmax(log p / T)
+   * (metrics/calibration.ts), fitted after training on the validation split by minimising its
+   * NLL. Absent in runs made before calibration: T = 1 (`runTemperature`).
+   */
+  temperature?: number;
+  /** How `temperature` was found: on which images, and the scores before and after it there. */
+  temperatureFit?: TemperatureFitRecord;
+  /**
+   * The "not a digit" rule of a run trained with non-digits (`nonDigits` > 0): answers whose best
+   * digit stands out less than `below` are `digit: null`. Fitted after training on validation data
+   * only (predict/non-digit-rule.ts); the rates say how it did there.
+   */
+  nonDigitRule?: NonDigitRuleRecord;
   /** An ensemble (arch 'ensemble'): the run folders it averages, and their seeds. */
   members?: string[];
   memberSeeds?: number[];
+}
+
+/** metadata.json's `nonDigitRule` (see RunMetadata). */
+export interface NonDigitRuleRecord {
+  /**
+   * Threshold on the stand-out of the model's own probabilities (temperature 1): top logit minus
+   * mean logit (predict/interpret.ts `standOut`); the Predictor divides it by the temperature.
+   */
+  below: number;
+  /** Share of validation digits and of validation non-digits (image/non-digits.ts, never the test split) refused. */
+  digitsRefused: number;
+  nonDigitsRefused: number;
+  digits: number;
+  nonDigits: number;
+}
+
+/** ECE, NLL and Brier score (metrics/calibration.ts `CalibrationScores`). */
+interface CalibrationScoresRecord {
+  ece: number;
+  nll: number;
+  brier: number;
+}
+
+/**
+ * metadata.json's `temperatureFit`: fitted on `n` validation images (`on: 'val'`), or not fitted
+ * (`on: 'none'`, T = 1) and why: a run without a validation split (`valCount` 0, the `fast`
+ * preset), an ensemble whose members held out different images.
+ */
+export type TemperatureFitRecord =
+  | { on: 'val'; n: number; before: CalibrationScoresRecord; after: CalibrationScoresRecord }
+  | { on: 'none'; reason: string };
+
+/** A run's calibration temperature: metadata.json's `temperature`, 1 when absent (older runs); a clear error when it is not a positive number. */
+export function runTemperature(metadata: Pick<RunMetadata, 'temperature'>, path: string = RUN_FILES.metadata): number {
+  const t: unknown = metadata.temperature;
+  if (t === undefined || t === null) return 1;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) throw new UserError(`${path}: temperature ${JSON.stringify(t)} is not a positive number`, path);
+  return t;
 }
 
 /** `runs/latest` or any run folder → its real path; a clear error when it is not a run folder. */

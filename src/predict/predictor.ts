@@ -3,12 +3,12 @@
  * with (from its run's metadata.json), the threads it runs on, and the rule that turns
  * probabilities into answers. `predict`, `evaluate`, `serve`, the ensemble and TTA paths all go
  * through it: callers hand it image bytes, 28x28 pixels or whole image sets, and it applies
- * the run's own preprocessing spec, so none of them can forget it.
+ * the run's own preprocessing spec, so none of them can forget it, and every probability it
+ * hands out is calibrated by the run's temperature (`temperature`, metrics/calibration.ts).
  *
- * The model runs on a runtime (`runtime`): `tfjs` (the default: the model itself, on
- * ModelReplicas' threads) or `onnx` (the model converted in memory to ONNX and run by ONNX
- * Runtime, 2.5-5x the images/s of TensorFlow.js's wasm backend on our 2-core machines, README
- * "Runtimes"); `onnx`
+ * The model runs on a runtime (`runtime`): `onnx` (the default: the model converted in memory to
+ * ONNX and run by ONNX Runtime, 2.5-5x the images/s of TensorFlow.js's wasm backend on our 2-core
+ * machines, README "Runtimes") or `tfjs` (the model itself, on ModelReplicas' threads); `onnx`
  * falls back to `tfjs`, with a one-line notice, where ONNX Runtime does not load. Both give the
  * same probabilities to about 1e-6, on every path (sets, TTA, the run's spec, ensembles). `model`
  * is always the TensorFlow.js model (the server serves its files to the page).
@@ -28,7 +28,8 @@ import type { ImageSet } from '../data/types.js';
 import { NUM_CLASSES } from '../data/types.js';
 import { decodeImage } from '../image/decode.js';
 import { preprocessImage, preprocessMnistPixels, type Preprocessed, type RawImage } from '../image/preprocess.js';
-import { loadRun, type RunMetadata } from '../model/run.js';
+import { applyTemperature } from '../metrics/calibration.js';
+import { loadRun, runTemperature, type RunMetadata } from '../model/run.js';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from './interpret.js';
 import { DEFAULT_INFER_BATCH, predictRowsOf, predictSet } from './set-inference.js';
@@ -37,12 +38,17 @@ export interface PredictorOptions {
   /** The TensorFlow.js backend (default wasm): loads the model, and runs it on the `tfjs` runtime. */
   backend?: BackendName;
   /**
-   * What runs the model (default DEFAULT_RUNTIME, `tfjs`): `onnx` (ONNX Runtime, falling back to
+   * What runs the model (default DEFAULT_RUNTIME, `onnx`): `onnx` (ONNX Runtime, falling back to
    * `tfjs` with a notice where it does not load) or `tfjs` (TensorFlow.js on `backend`).
    */
   runtime?: RuntimeName;
   /** Below this confidence the answer is `digit: null` instead of a likely wrong digit. */
   minConfidence?: number;
+  /**
+   * The calibration temperature applied to every answer's probabilities (default: the run's
+   * metadata.json `temperature`, 1 when it has none).
+   */
+  temperature?: number;
   /** Images per model call. */
   batchSize?: number;
   /** Threads that share each model call (1: the main thread only): tfjs worker threads, or ONNX Runtime's intra-op threads. */
@@ -68,6 +74,12 @@ const DEFAULT_MAX_BATCH = 64;
 
 export class Predictor {
   readonly rule: AnswerRule;
+  /**
+   * The calibration temperature T: every probability this Predictor hands out is
+   * softmax(log p / T) of the model's p (metrics/calibration.ts), so `confidence` is a calibrated
+   * probability. The argmax, hence the digit, is the model's.
+   */
+  readonly temperature: number;
   /** Model calls made by `predict` and the images they read (what micro-batching saves shows here). */
   readonly calls = { count: 0, images: 0 };
   private readonly batchSize: number;
@@ -93,7 +105,12 @@ export class Predictor {
   ) {
     const minConfidence = options.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
     if (!(minConfidence >= 0 && minConfidence <= 1)) throw new UserError(`minimum confidence ${options.minConfidence} is not between 0 and 1`);
-    this.rule = { minConfidence };
+    this.temperature = options.temperature ?? (metadata ? runTemperature(metadata, dir ? `${dir}/metadata.json` : undefined) : 1);
+    if (!(Number.isFinite(this.temperature) && this.temperature > 0)) throw new UserError(`temperature ${options.temperature} is not a positive number`);
+    // A run trained with non-digits brings its not-a-digit threshold (metadata.json), fitted on the
+    // model's own probabilities: divided by T, it applies to the calibrated ones (interpret.ts standOut).
+    const notADigit = metadata?.nonDigitRule?.below;
+    this.rule = notADigit === undefined ? { minConfidence } : { minConfidence, notADigitBelow: notADigit / this.temperature };
     this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
     this.batchWindowMs = options.batchWindowMs;
@@ -173,7 +190,7 @@ export class Predictor {
   private async run(inputs: Preprocessed[]): Promise<Prediction[]> {
     this.calls.count++;
     this.calls.images += inputs.length;
-    const probs = await this.enqueue(() => predictRowsOf(this.runner, inputs.map((p) => p.input), this.batchSize));
+    const probs = this.calibrate(await this.enqueue(() => predictRowsOf(this.runner, inputs.map((p) => p.input), this.batchSize)));
     return inputs.map((p, i) => this.interpret(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), p.reason));
   }
 
@@ -200,9 +217,20 @@ export class Predictor {
     );
   }
 
-  /** Class probabilities for a whole image set (n x 10, row-major); with `tta`, averaged over shifted views. */
-  probabilities(set: ImageSet, options: { tta?: boolean } = {}): Promise<Float32Array> {
-    return this.enqueue(() => predictSet(this.runner, set, { batchSize: this.batchSize, tta: options.tta, spec: this.spec }));
+  /**
+   * Class probabilities for a whole image set (n x 10, row-major), calibrated by the temperature
+   * unless `calibrated: false` (what the temperature is fitted on, and what `evaluate` compares
+   * against). With `tta`, the model's probabilities are averaged over shifted views first and the
+   * temperature applies to the mean, as it applies to an ensemble's mean.
+   */
+  async probabilities(set: ImageSet, options: { tta?: boolean; calibrated?: boolean } = {}): Promise<Float32Array> {
+    const probs = await this.enqueue(() => predictSet(this.runner, set, { batchSize: this.batchSize, tta: options.tta, spec: this.spec }));
+    return options.calibrated === false ? probs : this.calibrate(probs);
+  }
+
+  /** The model's probabilities (rows of 10) → calibrated by this Predictor's temperature (T = 1: the same array). */
+  calibrate(probs: Float32Array): Float32Array {
+    return this.temperature === 1 ? probs : applyTemperature(probs, this.temperature);
   }
 
   /** One image's probabilities → its answer, by the one rule (interpret.ts). */

@@ -2,6 +2,7 @@
  * The HTTP API and page around a loaded Predictor: the Fastify instance, its body parsers,
  * hooks and error shape. The routes live in routes/, one file per group; server.ts listens.
  */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { Predictor } from '../predict/predictor.js';
@@ -40,6 +41,12 @@ export interface AppOptions {
   corsOrigin?: string;
   /** Requests a minute from one address (`--rate-limit`); no limit without it. */
   rateLimit?: number;
+  /**
+   * An HTTP server already listening (server.ts listens before the model loads, answering
+   * `answerWhileStarting`): the app takes over its requests. Whoever made it sets its timeouts
+   * and closes it; the app does neither. Default: the app makes its own, for `app.listen`.
+   */
+  server?: Server;
 }
 
 /** Build the HTTP API and page around a loaded Predictor. Does not listen. */
@@ -50,10 +57,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = new ServerMetrics();
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   setImageRules(predictor, { ...DEFAULT_IMAGE_RULES, maxPixels: options.maxPixels ?? DEFAULT_IMAGE_RULES.maxPixels });
+  const server = options.server;
   const app = Fastify({
     bodyLimit,
     logger: false,
     ...limitOptions(limits),
+    ...(server ? { serverFactory: (handler: (request: IncomingMessage, response: ServerResponse) => void) => adopt(server, handler) } : {}),
     // The request schemas use oneOf: no coercion or stripping that could make both branches match.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
@@ -108,4 +117,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerV2Routes(app, predictor, { modelName: options.modelName ?? defaultModelName(predictor), isReady: () => !drain.draining });
   registerPageRoutes(app, options.pageDir);
   return app;
+}
+
+/** Hand a listening server's requests (and its client errors: Fastify adds its own handler) to the app. */
+function adopt(server: Server, handler: (request: IncomingMessage, response: ServerResponse) => void): Server {
+  server.removeAllListeners('request');
+  server.removeAllListeners('clientError');
+  server.on('request', handler);
+  return server;
 }

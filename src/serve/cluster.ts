@@ -11,7 +11,10 @@ export interface ServeProcessOptions extends ServeOptions {
 
 /** What a worker tells the primary. */
 interface WorkerMessage {
+  /** The URL, once the worker's model is loaded and warmed. */
   listening?: string;
+  /** What runs its model (`tfjs` after a fallback from `onnx`). */
+  runtime?: string;
   /** The one-line reason a worker could not start (a UserError's message). */
   failed?: string;
 }
@@ -37,8 +40,8 @@ export async function serveUntilStopped(options: ServeProcessOptions): Promise<v
     process.send?.({ failed: err.message } satisfies WorkerMessage, () => process.exit(2));
     return new Promise<never>(() => {});
   }
-  if (cluster.isWorker) process.send?.({ listening: server.url } satisfies WorkerMessage);
-  else log(`serving ${server.predictor.dir} at ${server.url} (docs: ${server.url}/docs)`);
+  if (cluster.isWorker) process.send?.({ listening: server.url, runtime: server.predictor.runtime } satisfies WorkerMessage);
+  else log(`serving ${server.predictor.dir} on ${server.predictor.runtime} at ${server.url} (docs: ${server.url}/docs)`);
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGTERM', stop);
@@ -71,7 +74,7 @@ async function runPrimary(options: ServeProcessOptions, workers: number, log: (m
       failedReplacements = 0;
       if (++listening === workers && !ready) {
         ready = true;
-        log(`serving at ${message.listening} with ${workers} worker processes (docs: ${message.listening}/docs)`);
+        log(`serving on ${message.runtime ?? 'tfjs'} at ${message.listening} with ${workers} worker processes (docs: ${message.listening}/docs)`);
       }
     });
     return worker;

@@ -112,7 +112,7 @@ const modelVersion = { name: 'version', in: 'path', required: true, schema: { ty
 
 const health = (summary: string, body: string) => ({
   summary,
-  responses: { '200': { description: body, content: { 'application/json': { schema: { type: 'object' } } } }, '503': { description: 'not ready (the server is draining)', content: { 'application/json': { schema: { type: 'object' } } } } },
+  responses: { '200': { description: body, content: { 'application/json': { schema: { type: 'object' } } } }, '503': { description: 'not ready (the server is starting or draining)', content: { 'application/json': { schema: { type: 'object' } } } } },
 });
 
 const modelMetadata = (params: object[]) => ({

@@ -116,7 +116,7 @@ export const OPENAPI = {
     '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3 document' } } } },
     '/docs': { get: { summary: 'Human-readable API documentation', responses: { '200': { description: 'HTML' } } } },
     '/': { get: { summary: 'The draw-a-digit page', responses: { '200': { description: 'HTML' } } } },
-    '/readyz': { get: { summary: 'Readiness: 200 once the model is loaded and warmed, 503 while draining', responses: { '200': { description: '{status: "ready"}' }, '503': { description: '{status: "draining"}' } } } },
+    '/readyz': { get: { summary: 'Readiness: 200 once the model is loaded and warmed, 503 while starting or draining', responses: { '200': { description: '{status: "ready"}' }, '503': { description: '{status: "starting"} or {status: "draining"}' } } } },
     ...OPENAPI_V2_PATHS,
   },
 };

@@ -81,6 +81,12 @@ export const CONFIG_KEYS = {
   gamma: num(0.7, '`step` schedule: decay factor', between('in (0, 1]', (v) => v > 0 && v <= 1), 'x'),
   warmup: num(0.2, '`onecycle` schedule: share of the steps spent warming up', between('in [0, 1)', (v) => v >= 0 && v < 1), 'x'),
   labelSmoothing: num(0.1, 'label smoothing of the training loss', between('in [0, 1)', (v) => v >= 0 && v < 1), 'x'),
+  nonDigits: num(
+    0,
+    'outlier exposure: non-digit pictures (image/non-digits.ts) added to each batch, as a share of batchSize, trained towards uniform probabilities; the run then fits its "not a digit" threshold (0: off)',
+    between('from 0 to 1', (v) => v >= 0 && v <= 1),
+    'x',
+  ),
   augment: flag(true, 'augment training images (random shifts, rotations, scaling)', 'no augmentation'),
   maxShift: num(2, 'augmentation: largest shift in pixels', between('from 0 to 8', (v) => v >= 0 && v <= 8), 'px'),
   maxRotation: num(10, 'augmentation: largest rotation in degrees', between('from 0 to 45', (v) => v >= 0 && v <= 45), 'deg'),
@@ -122,6 +128,14 @@ export const PRESETS = {
   fast: { arch: 'compact', epochs: 1, batchSize: 64, lr: 0.006, augment: false, labelSmoothing: 0.1, valCount: 0 },
   /** Longer, with augmentation: for the best accuracy. */
   best: { epochs: 15, lr: 0.004 },
+  /**
+   * What `start` (`npm start`) trains unless given another preset: the defaults with outlier
+   * exposure (a quarter as many non-digits as digits in every batch), so that its answers refuse
+   * what is no digit. Measured (AMD EPYC, 2 cores, README "What `null` means"), seed 1: 99.50%
+   * test accuracy (99.47% without), 97.0% of the non-digits' test split refused; seed 2: 99.39%
+   * (99.61% without), 96.6%; with half as many non-digits as digits (seed 1), 99.40% and 97.3%.
+   */
+  start: { nonDigits: 0.25 },
 } as const satisfies Record<string, Partial<TrainConfig>>;
 
 export type PresetName = keyof typeof PRESETS;

@@ -8,7 +8,7 @@ import { createRng, deriveSeed, type Rng } from '../util/rng.js';
  * so that a run repeats exactly and resumes exactly (a stream depends only on seed, epoch and
  * batch, never on how many draws came before). 1 and 2 are the split's (data/split.ts SPLIT_STREAMS).
  */
-const STREAM = { init: 3, shuffle: 4, augment: 5, dropout: 6 } as const;
+const STREAM = { init: 3, shuffle: 4, augment: 5, dropout: 6, nonDigits: 7 } as const;
 
 /** The seed of a fresh network's initial weights. */
 export const initSeed = (seed: number): number => deriveSeed(seed, STREAM.init);
@@ -21,6 +21,12 @@ export function epochOrder(seed: number, epoch: number, count: number): Uint32Ar
 /** The augmentation draws of one batch (undefined: no augmentation). */
 export function batchAugmentation(seed: number, epoch: number, batch: number, bounds: AugmentBounds & { augment: boolean }): { rng: Rng; bounds: AugmentBounds } | undefined {
   return bounds.augment ? { rng: createRng(deriveSeed(seed, STREAM.augment, epoch, batch)), bounds } : undefined;
+}
+
+/** Which of the `available` non-digit pictures go into a batch (outlier exposure), `count` of them. */
+export function nonDigitPicks(seed: number, epoch: number, batch: number, available: number, count: number): Uint32Array {
+  const rng = createRng(deriveSeed(seed, STREAM.nonDigits, epoch, batch));
+  return Uint32Array.from({ length: count }, () => rng.int(available));
 }
 
 /**

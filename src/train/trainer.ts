@@ -12,20 +12,25 @@ import { ModelReplicas } from '../backend/replicas.js';
 import { BatchFiller } from '../data/batches.js';
 import { loadMnist } from '../data/load.js';
 import { seededSplitIndices, takeIndices } from '../data/split.js';
-import type { Dataset } from '../data/types.js';
+import type { Dataset, ImageSet } from '../data/types.js';
+import type { BackendName } from '../backend/names.js';
+import { temperatureFit } from '../metrics/calibration.js';
 import { accuracyAndLoss } from '../metrics/classification.js';
 import { buildModel } from '../model/architectures.js';
 import { historyToCsv, type EpochRecord } from '../model/history.js';
 import { nonFiniteWeight } from '../model/finite.js';
 import { loadModel, MODEL_FILE, saveModel } from '../model/io.js';
 import { RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
+import { Predictor } from '../predict/predictor.js';
 import { predictSet } from '../predict/set-inference.js';
+import { fitNonDigitRule } from '../predict/non-digit-rule.js';
+import { nonDigitTrainingImages } from '../image/non-digits.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { freshTrainState, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { makeOptimizer, restoreOptimizer, setLearningRate } from './optimizer.js';
-import { batchAugmentation, dropoutSeedsOfThread, epochOrder, initSeed, reseedDropout } from './randomness.js';
+import { batchAugmentation, dropoutSeedsOfThread, epochOrder, initSeed, nonDigitPicks, reseedDropout } from './randomness.js';
 import { quietReporter, type TrainReporter } from './reporter.js';
 import { closeRun, createRunFolder, openRunToResume, runMetadata } from './run-folder.js';
 import { learningRateAt } from './schedule.js';
@@ -48,6 +53,11 @@ export interface TrainOptions {
    * Called after every optimizer step with the model being trained; returning 'stop' ends the
    * run there (no checkpoint). The benchmark uses it to time a run to a target accuracy.
    */
+  /**
+   * Non-digit pictures for outlier exposure (`nonDigits` > 0), 28x28 bytes one after another;
+   * generated from the run's seed (image/non-digits.ts) when not given (tests hand in fewer).
+   */
+  nonDigitImages?: { images: Uint8Array; count: number };
   afterStep?: (info: { model: tf.LayersModel; replicas: ModelReplicas; epoch: number; batch: number; step: number; batchesPerEpoch: number }) => 'stop' | void | Promise<'stop' | void>;
 }
 
@@ -147,8 +157,12 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
     resumedAt: checkpointDir ? { epoch: state.epoch, batch: state.batch } : undefined,
   });
 
-  const replicas = await ModelReplicas.start(model, { threads: config.threads, backend, maxBatch: Math.max(config.batchSize, config.evalBatchSize) });
-  const filler = new BatchFiller(config.batchSize, replicas.batch);
+  // Outlier exposure: this many non-digit pictures ride along in every batch.
+  const nonDigitsPerBatch = Math.round(config.nonDigits * config.batchSize);
+  const nonDigits = nonDigitsPerBatch > 0 ? (options.nonDigitImages ?? (await nonDigitTrainingImages(config.seed))) : undefined;
+  const rowsPerBatch = config.batchSize + (nonDigits ? nonDigitsPerBatch : 0);
+  const replicas = await ModelReplicas.start(model, { threads: config.threads, backend, maxBatch: Math.max(rowsPerBatch, config.evalBatchSize) });
+  const filler = new BatchFiller(rowsPerBatch, replicas.batch);
   let interrupted = false;
   let stoppedEarlyAtEpoch: number | undefined;
   try {
@@ -159,11 +173,14 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
         // One optimizer step on all threads.
         setLearningRate(optimizer, lrAt(state.step));
         const start = batch * config.batchSize;
-        const n = filler.fill(trainSet, order, start, Math.min(trainSet.count, start + config.batchSize), batchAugmentation(config.seed, epoch, batch, config));
+        const augment = batchAugmentation(config.seed, epoch, batch, config);
+        const n = filler.fill(trainSet, order, start, Math.min(trainSet.count, start + config.batchSize), augment);
+        const rows = nonDigits ? filler.fillNonDigits(nonDigits.images, nonDigitPicks(config.seed, epoch, batch, nonDigits.count, nonDigitsPerBatch), n, augment) : n;
         reseedDropout(model, config.seed, epoch, batch);
-        const step = await replicas.step(n, optimizer, config.labelSmoothing, (thread) => dropoutSeedsOfThread(model, config.seed, epoch, batch, thread));
+        const step = await replicas.step(rows, optimizer, config.labelSmoothing, (thread) => dropoutSeedsOfThread(model, config.seed, epoch, batch, thread));
         // A NaN in either loss is reported as NaN.
-        const loss = Number.isFinite(step.smoothedLoss) ? step.loss : step.smoothedLoss;
+        // (Non-digit rows add nothing to the plain loss: it is a mean over the n digits.)
+        const loss = (Number.isFinite(step.smoothedLoss) ? step.loss : step.smoothedLoss) * (rows === n ? 1 : rows / n);
         if (!Number.isFinite(loss)) throw diverged(`the loss is ${loss} at epoch ${epoch + 1}, batch ${batch + 1}`);
         state.step++;
         state.batch = batch + 1;
@@ -243,9 +260,37 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   reporter.end();
   optimizer.dispose();
 
-  const meta = await closeRun(dir, metadata(), { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false });
+  const last = metadata();
   // Hand back the best model (the one saved in the run folder), not the last one.
   model.dispose();
-  const bestModel = existsSync(join(dir, MODEL_FILE)) ? await loadModel(dir) : buildModel(config.arch, initSeed(config.seed));
+  const hasBest = existsSync(join(dir, MODEL_FILE));
+  const bestModel = hasBest ? await loadModel(dir) : buildModel(config.arch, initSeed(config.seed));
+  // A finished run's answers are calibrated: its temperature, fitted with the best weights.
+  const calibration = hasBest && !interrupted ? await fitRunTemperature(bestModel, valSet, config, backend) : {};
+  // A run trained with non-digits fits its not-a-digit threshold (on validation data only).
+  const nonDigitRule =
+    hasBest && !interrupted && nonDigits && valSet.count > 0
+      ? { nonDigitRule: await fitNonDigitRule(bestModel, valSet, { seed: config.seed, threads: config.threads, backend, batchSize: config.evalBatchSize }) }
+      : {};
+  const meta = await closeRun(dir, { ...last, ...calibration, ...nonDigitRule }, { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false });
   return { dir, metadata: meta, history: state.history, interrupted, model: bestModel, data };
+}
+
+/**
+ * The temperature of a finished run (metrics/calibration.ts): fitted on the validation split's
+ * probabilities from the best model, by the one inference path. Inference only: the weights and
+ * every random stream of training are untouched. Without a validation split (`valCount` 0, the
+ * `fast` preset) there is nothing held out to fit on: T = 1, and metadata.json says why (the
+ * test split is never used to fit anything).
+ */
+async function fitRunTemperature(model: tf.LayersModel, valSet: ImageSet, config: TrainConfig, backend: BackendName): Promise<Pick<RunMetadata, 'temperature' | 'temperatureFit'>> {
+  if (valSet.count === 0) return { temperature: 1, temperatureFit: { on: 'none', reason: 'no validation split (valCount 0): nothing held out to fit a temperature on' } };
+  const predictor = await Predictor.fromModel(model, { threads: config.threads, backend, batchSize: config.evalBatchSize });
+  try {
+    const probs = await predictor.probabilities(valSet, { calibrated: false });
+    const { temperature, n, before, after } = temperatureFit(probs, valSet.labels);
+    return { temperature, temperatureFit: { on: 'val', n, before, after } };
+  } finally {
+    await predictor.close();
+  }
 }

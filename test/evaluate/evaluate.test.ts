@@ -9,7 +9,7 @@ import { writeIdx } from '../../src/data/idx.js';
 import { loadMnist } from '../../src/data/load.js';
 import { dataEvaluationDir, evaluateRun } from '../../src/evaluate/evaluate.js';
 import { buildReport } from '../../src/evaluate/report.js';
-import { makeRunDir, removeTempDirs, startBackend, tinyModel } from '../helpers/run-fixtures.js';
+import { makeRunDir, removeTempDirs, startBackend, tempDir, tinyModel } from '../helpers/run-fixtures.js';
 
 const TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
 
@@ -176,4 +176,34 @@ test('truncated or mismatched run folders are refused, naming the file', async (
   assert.equal(result.status, 2);
   assert.match(result.stderr, /^error: .*weights\.bin: is 100 bytes/m);
   assert.doesNotMatch(result.stderr, /    at /);
+});
+
+test('a quick real training writes a temperature; evaluate scores the answers before and after it, with the same accuracy, in metrics.json, the summary, the diagram and the report', async () => {
+  const { train } = await import('../../src/train/trainer.js');
+  const { resolveConfig } = await import('../../src/train/config.js');
+  const { formatSummary } = await import('../../src/evaluate/format.js');
+  const run = await train({ config: resolveConfig({ flags: { limit: 2000, epochs: 1, valCount: 500 } }), outDir: join(await tempDir(), 'run'), updateLatest: false });
+  run.model.dispose();
+  const temperature = run.metadata.temperature!;
+  assert.equal(run.metadata.temperatureFit?.on, 'val');
+  assert.ok(Math.abs(temperature - 1) > 0.02, `a label-smoothed net needs a temperature (T = ${temperature})`);
+  const { metrics: m } = await evaluateRun(run.dir);
+  assert.equal(m.temperature, temperature);
+  const { before, after } = m.calibrationScores!;
+  // The argmax is the model's: the raw probabilities' reliability table holds the same right answers.
+  const rightBefore = m.calibrationBefore!.reduce((sum, bin) => sum + bin.count * bin.accuracy, 0);
+  assert.ok(Math.abs(rightBefore - m.accuracy * m.n) < 1e-6, `${rightBefore} right before the temperature, ${m.accuracy * m.n} after`);
+  // `ece` and `loss` are the answers' (after), as predict and serve give them.
+  assert.equal(m.ece, after.ece);
+  assert.ok(Math.abs(m.loss - after.nll) < 1e-12);
+  // Fitted on 500 validation images, it lowers the test NLL (what it minimises); the ECE of so
+  // small a net can go either way (the `npm start` model's is measured in the README).
+  assert.ok(after.nll < before.nll, `test NLL ${before.nll} → ${after.nll}`);
+  assert.notEqual(after.ece, before.ece);
+  assert.match(formatSummary(m), new RegExp(`calibration, before → after temperature T = ${temperature.toFixed(3)}:  ECE \\d+\\.\\d\\d% → \\d+\\.\\d\\d%  NLL `));
+  const svg = await readFile(join(run.dir, 'plots', 'reliability.svg'), 'utf8');
+  assert.match(svg, /orange line: before \(T = 1\)/);
+  const html = await readFile(await buildReport(run.dir), 'utf8');
+  assert.match(html, new RegExp(`temperature <b>T = ${temperature.toFixed(3)}</b> \\(fitted after training on the 500 validation images`));
+  assert.match(html, /<td>before \(T = 1\)<\/td>/);
 });

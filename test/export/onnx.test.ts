@@ -20,6 +20,9 @@ import { layersModelToOnnx } from '../../src/model/onnx.js';
 import { exportRunToOnnx } from '../../src/export/onnx.js';
 import { assertOnnxAgrees, compareProbabilities, createOnnxSession, onnxProbabilities, ONNX_TOLERANCE, tfjsProbabilities, verifyOnnx } from '../../src/export/verify.js';
 import { quickRunDir } from '../helpers/quick-run.js';
+import { calibratedRun } from '../helpers/calibrated-run.js';
+import { calibrateRun } from '../../src/evaluate/evaluate.js';
+import { Predictor } from '../../src/predict/predictor.js';
 
 /**
  * A run folder's model as an ONNX file (src/export/onnx.ts), the check against TensorFlow.js
@@ -72,7 +75,7 @@ function softmaxOfLogits(model: tf.LayersModel, count: number, t: number): Float
   });
 }
 
-test("verifyOnnx's reference with a temperature (p^(1/T), renormalised) is softmax(logits / T), as the ONNX model computes it", async () => {
+test("verifyOnnx's reference with a temperature (softmax(log p / T)) is softmax(logits / T), as the ONNX model computes it", async () => {
   const count = 1000;
   const model = await loadModel(await quickRunDir());
   const bytes = layersModelToOnnx(model, { temperature: 2 });
@@ -99,6 +102,9 @@ test('verifyOnnx catches a model that does not reproduce TensorFlow.js', async (
 test('a trained run exports to <run>/model.onnx with its input contract; on the 10,000 test images it scores as TensorFlow.js does', async () => {
   const run = join(work, 'trained');
   await cp(await quickRunDir(), run, { recursive: true });
+  // A run made before calibration: nothing to fold in.
+  const { temperature: _t, ...uncalibrated } = JSON.parse(await readFile(join(run, 'metadata.json'), 'utf8'));
+  await writeFile(join(run, 'metadata.json'), JSON.stringify(uncalibrated));
   const result = await exportRunToOnnx(run);
   assert.equal(result.path, join(run, 'model.onnx'));
   assert.equal(result.temperature, undefined);
@@ -184,4 +190,32 @@ test('`export --format onnx` folds in a temperature from metadata.json, checks o
   await assert.rejects(exportCli(t, run, '--format', 'onnx'), /temperature -1 is not a positive number/);
   assert.deepEqual((await readdir(run)).filter((f) => f.includes('onnx')), []);
   await assert.rejects(exportCli(t, run, '--out', out), /required option '--format <format>' not specified/);
+});
+
+test('an export folds in the run\'s fitted temperature: ONNX Runtime gives the Predictor\'s calibrated probabilities, for a run and for an ensemble', async () => {
+  const count = 1000;
+  const set = { images: (await loadMnist()).test.images.subarray(0, count * PIXELS), labels: labels.subarray(0, count), count };
+  const calibrated = await calibratedRun(await quickRunDir());
+  const ensembleDir = join(work, 'ensemble-calibrated');
+  try {
+    await buildEnsembleRun([calibrated.dir, await quickRunDir()], ensembleDir);
+    const { temperature: ensembleT } = await calibrateRun(ensembleDir);
+    for (const [dir, temperature] of [[calibrated.dir, calibrated.temperature], [ensembleDir, ensembleT]] as const) {
+      assert.ok(Math.abs(temperature - 1) > 0.02, `${dir}: T = ${temperature}`);
+      const result = await exportRunToOnnx(dir, join(work, 'calibrated-check.onnx'));
+      assert.equal(result.temperature, temperature);
+      const session = await createOnnxSession(new Uint8Array(await readFile(result.path)));
+      const ours = await onnxProbabilities(session, [28, 28, 1], images, count);
+      await session.release();
+      const predictor = await Predictor.load(dir);
+      const [answers, raw] = [await predictor.probabilities(set), await predictor.probabilities(set, { calibrated: false })];
+      await predictor.close();
+      const check = compareProbabilities(ours, answers, CLASSES);
+      assert.ok(check.maxAbsDiff <= ONNX_TOLERANCE, `${dir}: max difference ${check.maxAbsDiff}`);
+      assert.equal(check.argmaxAgree, count);
+      assert.ok(compareProbabilities(ours, raw, CLASSES).maxAbsDiff > 1e-2, 'the temperature changes the probabilities');
+    }
+  } finally {
+    await calibrated.remove();
+  }
 });

@@ -151,6 +151,27 @@ test('scattered marks with no dominant stroke are not a digit', async () => {
   assert.equal(preprocessImage(text).reason, 'no dominant stroke');
 });
 
+test('ink too small for the picture (a dot, a tick) is not a digit; the smallest digits of our pictures are', async () => {
+  const sheet = (width: number, height: number, ink: (x: number, y: number) => boolean): RawImage => {
+    const data = new Uint8Array(width * height).fill(235);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (ink(x, y)) data[y * width + x] = 30;
+    return { data, width, height, channels: 1 };
+  };
+  // A dot 9 px across on a 400x300 sheet (2.2%; under 8 px it would be a speck), and a tick 10 px long.
+  assert.equal(preprocessImage(sheet(400, 300, (x, y) => (x - 200) ** 2 + (y - 120) ** 2 < 20)).reason, 'too small');
+  assert.equal(preprocessImage(sheet(400, 300, (x, y) => x >= 100 && x < 110 && y >= 50 && y < 53)).reason, 'too small');
+  assert.equal(preprocessImage(sheet(400, 300, (x, y) => (x - 200) ** 2 + (y - 120) ** 2 < 64)).reason, undefined, 'a dot 16 px across (4%) is left to the model');
+  // The same dot filling a third of a small picture is left to the model.
+  assert.equal(preprocessImage(sheet(40, 40, (x, y) => (x - 20) ** 2 + (y - 20) ** 2 < 36)).reason, undefined);
+  // MNIST digits 56 px high pasted on a 480x320 sheet (8.3% of it), and MNIST itself, are digits.
+  const rng = createRng(4);
+  for (const i of [0, 1, 2, 3, 4, 7, 11, 18]) {
+    const picture = await mnistAs('mnist-small-offcentre', digitAt(i), data.test.labels[i], rng);
+    assert.equal(preprocessImage(await decodeImage(picture.bytes, 'digit.png')).reason, undefined, `test digit ${i}`);
+    assert.equal(preprocessImage(gray28(digitAt(i))).reason, undefined);
+  }
+});
+
 test('keepStages returns every stage, ending with the 28x28 the model sees', async () => {
   const image = await renderText({ text: '3', font: FONTS[1], width: 160, height: 200, size: 150, ink: 'black', paper: 'white' });
   const p = preprocessImage(image, { keepStages: true });

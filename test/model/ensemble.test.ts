@@ -17,6 +17,7 @@ import { probabilitiesOf } from '../helpers/probabilities.js';
 import { loadModel, saveModel } from '../../src/model/io.js';
 import { readMetadata } from '../../src/model/run.js';
 import { startServer } from '../../src/serve/server.js';
+import { temperatureFit } from '../../src/metrics/calibration.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 
 let quickRun: string;
@@ -156,6 +157,12 @@ test('`ensemble` writes a run folder that evaluate, predict and serve use like a
   }));
   assert.ok(maxDifference(memberProbs[0], memberProbs[1]) > 1e-3, 'the members predict differently');
   const mean = meanOfRows(memberProbs);
+  // Its own temperature, fitted on the same validation split on the mean of the members (not a member's).
+  const fit = temperatureFit(mean, set.labels);
+  assert.ok(Math.abs(meta.temperature! - fit.temperature) < 1e-3 * fit.temperature, `ensemble T ${meta.temperature}, on the mean ${fit.temperature}`);
+  assert.ok(meta.temperatureFit?.on === 'val' && meta.temperatureFit.n === set.count, JSON.stringify(meta.temperatureFit));
+  assert.equal(JSON.parse(made.stdout).temperature, meta.temperature);
+  assert.equal(metrics.temperature, meta.temperature);
   const saved = await loadModel(out);
   assert.ok(maxDifference(await probabilitiesOf(saved, set), mean) < 1e-6);
   saved.dispose();
@@ -178,6 +185,7 @@ test('`ensemble` writes a run folder that evaluate, predict and serve use like a
   try {
     const info = await (await fetch(`${server.url}/v1/model`)).json();
     assert.equal(info.arch, 'ensemble');
+    assert.equal(info.temperature, meta.temperature);
     const response = await fetch(`${server.url}/v1/predict`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -214,4 +222,16 @@ test('an ensemble run is refused for fewer than 2 runs, a missing model, another
   const refused = cli('ensemble', quickRun, '--out', out('x4'));
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /error: an ensemble needs at least 2 runs/);
+});
+
+test('an ensemble of runs with not-a-digit thresholds takes the lowest; one member without a threshold gives none', async () => {
+  const rule = (below: number) => ({ below, digitsRefused: 0.003, nonDigitsRefused: 0.9, digits: 5000, nonDigits: 520 });
+  const [a, b, c] = ['nd-a', 'nd-b', 'nd-c'].map((name) => join(work, name));
+  for (const dir of [a, b, c]) await cp(quickRun, dir, { recursive: true });
+  await rewriteMetadata(a, (meta) => ({ ...meta, nonDigitRule: rule(3.5) }));
+  await rewriteMetadata(b, (meta) => ({ ...meta, nonDigitRule: rule(2.5) }));
+  const both = await buildEnsembleRun([a, b], join(work, 'nd-ab'));
+  assert.equal(both.metadata.nonDigitRule?.below, 2.5);
+  const mixed = await buildEnsembleRun([a, c], join(work, 'nd-ac'));
+  assert.equal(mixed.metadata.nonDigitRule, undefined);
 });

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_RUNTIME, RUNTIMES, type RuntimeName } from '../../src/backend/names.js';
@@ -13,6 +13,9 @@ import { topK } from '../../src/predict/interpret.js';
 import { preprocessImage, preprocessMnistPixels } from '../../src/image/preprocess.js';
 import { UserError } from '../../src/util/errors.js';
 import { quickRunDir } from '../helpers/quick-run.js';
+import { calibratedRun } from '../helpers/calibrated-run.js';
+import { applyTemperature } from '../../src/metrics/calibration.js';
+import { argmaxRows } from '../../src/metrics/classification.js';
 import { INVERTED_SPEC, runWithSpec } from '../helpers/other-spec-run.js';
 import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
@@ -225,5 +228,49 @@ test('where ONNX Runtime does not load, a Predictor runs on TensorFlow.js after 
     setOnnxRuntimeLoader();
     await fallback?.close();
     await reference.close();
+  }
+});
+
+test('the run\'s temperature calibrates every answer: predict, sets and TTA get softmax(log p / T), with the argmax of the raw p; a run without one gets T = 1', async () => {
+  const calibrated = await calibratedRun(runDir);
+  const withT = await Predictor.load(calibrated.dir, { minConfidence: 0 });
+  const raw = await Predictor.load(calibrated.dir, { minConfidence: 0, temperature: 1 });
+  try {
+    assert.equal(withT.temperature, calibrated.temperature);
+    assert.ok(Math.abs(withT.temperature - 1) > 0.02, `the quick run is miscalibrated enough to test with (T = ${withT.temperature})`);
+    const set = { images: data.test.images.subarray(0, 200 * 784), labels: data.test.labels.subarray(0, 200), count: 200 };
+    const rawProbs = await raw.probabilities(set);
+    assert.deepEqual(await withT.probabilities(set, { calibrated: false }), rawProbs);
+    const expected = applyTemperature(rawProbs, withT.temperature);
+    const answers = await withT.predict(Array.from({ length: 200 }, (_, i) => mnist(i)));
+    const rawAnswers = await raw.predict(Array.from({ length: 200 }, (_, i) => mnist(i)));
+    let moved = 0;
+    answers.forEach((a, i) => {
+      a.probabilities.forEach((q, k) => assert.ok(Math.abs(q - expected[i * 10 + k]) < 1e-5, `image ${i}, class ${k}`));
+      assert.equal(a.digit, rawAnswers[i].digit, `image ${i}: the temperature must not change the digit`);
+      if (Math.abs(a.confidence - rawAnswers[i].confidence) > 1e-3) moved++;
+    });
+    assert.ok(moved > 100, `the temperature changes confidences (${moved} of 200 moved)`);
+    const tta = await withT.probabilities(set, { tta: true });
+    const ttaRaw = await withT.probabilities(set, { tta: true, calibrated: false });
+    assert.deepEqual(tta, applyTemperature(ttaRaw, withT.temperature));
+    assert.deepEqual(argmaxRows(tta), argmaxRows(ttaRaw));
+    // A run made before calibration (no `temperature` in metadata.json) answers with T = 1.
+    const metaPath = join(calibrated.dir, 'metadata.json');
+    const { temperature: _t, temperatureFit: _f, ...old } = JSON.parse(await readFile(metaPath, 'utf8'));
+    await writeFile(metaPath, JSON.stringify(old));
+    const older = await Predictor.load(calibrated.dir, { minConfidence: 0 });
+    try {
+      assert.equal(older.temperature, 1);
+      assert.deepEqual(await older.probabilities(set), rawProbs);
+    } finally {
+      await older.close();
+    }
+    await writeFile(metaPath, JSON.stringify({ ...old, temperature: 'hot' }));
+    await assert.rejects(Predictor.load(calibrated.dir), /metadata\.json: temperature "hot" is not a positive number/);
+  } finally {
+    await withT.close();
+    await raw.close();
+    await calibrated.remove();
   }
 });

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { defaultModelName } from '../../src/serve/routes/v2.js';
 import { headerBombs } from './fixtures/bombs.js';
 import { answerProblem, fuzzRequests, sendFuzzRequest, type FuzzAssets } from './fixtures/fuzz.js';
-import { captureStderr } from './fixtures/http.js';
+import { captureStderr, connect, head } from './fixtures/http.js';
 
 let runDir: string;
 let server: RunningServer;
@@ -244,15 +244,45 @@ test('a served run preprocesses with its own spec (metadata.json), not the defau
   }
 });
 
-test('/readyz is 200 once the model is loaded and warmed, and 503 while the server drains; /healthz stays liveness', async () => {
-  const own = await startServer({ runDir, port: 0 });
+test('/readyz is 503 while the server starts, 200 once the model is loaded and warmed, and 503 while it drains; /healthz stays liveness', async () => {
+  const starting: Record<string, { status: number; body: unknown; retryAfter: string | null }> = {};
+  const own = await startServer({
+    runDir,
+    port: 0,
+    // Listening, before the model loads: what probes and clients get meanwhile.
+    async onListening(url) {
+      for (const [path, method] of [['/readyz', 'GET'], ['/healthz', 'GET'], ['/v2/health/ready', 'GET'], ['/v2/health/live', 'GET'], ['/v1/predict', 'POST'], ['/v2/models/x/infer', 'POST']] as const) {
+        const response = await fetch(url + path, { method, ...(method === 'POST' ? { body: '{}', headers: { 'content-type': 'application/json' } } : {}) });
+        starting[`${method} ${path}`] = { status: response.status, body: await response.json(), retryAfter: response.headers.get('retry-after') };
+      }
+    },
+  });
+  assert.deepEqual(starting['GET /readyz'], { status: 503, body: { status: 'starting' }, retryAfter: '1' });
+  assert.deepEqual(starting['GET /healthz'], { status: 200, body: { status: 'ok' }, retryAfter: null });
+  assert.deepEqual(starting['GET /v2/health/ready'], { status: 503, body: { ready: false }, retryAfter: '1' });
+  assert.deepEqual(starting['GET /v2/health/live'], { status: 200, body: { live: true }, retryAfter: null });
+  assert.equal(starting['POST /v1/predict'].status, 503);
+  assert.equal(starting['POST /v1/predict'].retryAfter, '1');
+  assert.deepEqual((starting['POST /v1/predict'].body as { error: { code: string } }).error.code, 'starting');
+  assert.equal(starting['POST /v2/models/x/infer'].status, 503);
+  assert.match((starting['POST /v2/models/x/infer'].body as { error: string }).error, /starting/);
   const ready = await fetch(`${own.url}/readyz`);
   assert.equal(ready.status, 200);
   assert.deepEqual(await ready.json(), { status: 'ready' });
   assert.equal((await fetch(`${own.url}/healthz`)).status, 200);
+  // A request in flight when the server starts draining (its body half sent) is still answered.
+  const body = JSON.stringify({ pixels: mnistSeven });
+  const inFlight = await connect(own.url);
+  inFlight.write(head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }) + body.slice(0, 100));
+  await new Promise((r) => setTimeout(r, 100));
   const closing = own.close();
   const draining = await own.app.inject({ method: 'GET', url: '/readyz' });
   assert.equal(draining.statusCode, 503);
+  assert.deepEqual(draining.json(), { status: 'draining' });
+  inFlight.write(body.slice(100));
+  const answer = await inFlight.closed;
+  assert.equal(answer.status, 200, answer.text);
+  assert.equal(JSON.parse(answer.body).digit, 7);
   await closing;
 });
 

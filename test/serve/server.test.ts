@@ -6,7 +6,9 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { checkServeOptions, startServer, type ServeOptions } from '../../src/serve/server.js';
+import sharp from 'sharp';
+import { loadMnist, PIXELS } from '../../src/data/index.js';
+import { checkServeOptions, startServer, type RunningServer, type ServeOptions } from '../../src/serve/server.js';
 import { UserError } from '../../src/util/errors.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { connect, head } from './fixtures/http.js';
@@ -42,9 +44,13 @@ test('flags out of range are refused before anything loads, naming the flag', ()
     [{ corsOrigin: 'example.com' }, /^--cors "example\.com" is not an origin/],
     [{ corsOrigin: 'https://example.com/path' }, /is not an origin/],
     [{ host: 'a host' }, /^--host "a host" is not a host name or address$/],
+    [{ maxBatch: 0 }, /^--max-batch 0: the largest merged model call \(images\) must be a whole number from 1 to 256$/],
+    [{ maxBatch: 1.5 }, /^--max-batch 1\.5/],
+    [{ batchWindowMs: -1 }, /^--batch-window -1: the micro-batching window must be from 0 to 1000 ms$/],
+    [{ batchWindowMs: Number.NaN }, /^--batch-window NaN/],
   ];
   for (const [options, message] of refused) assert.throws(() => checkServeOptions(options), (err: Error) => err instanceof UserError && message.test(err.message), JSON.stringify(options));
-  for (const fine of [{ port: 0, bodyLimit: 1, corsOrigin: 'https://example.com:8443' }, { corsOrigin: '*', host: '::1' }]) checkServeOptions(fine);
+  for (const fine of [{ port: 0, bodyLimit: 1, corsOrigin: 'https://example.com:8443' }, { corsOrigin: '*', host: '::1' }, { batchWindowMs: null, maxBatch: 256 }, { batchWindowMs: 0 }]) checkServeOptions(fine);
 });
 
 test('a port in use, an address not of this machine and an unknown host are one line each, naming the address', async () => {
@@ -73,3 +79,36 @@ test('stopping lets in-flight requests finish, but for the drain timeout at most
   assert.notEqual(answer.status, 200);
 });
 
+
+test('micro-batching: concurrent requests merged into few model calls get exactly the answers they get one by one', async () => {
+  const data = await loadMnist();
+  const png = (i: number) => sharp(Buffer.from(data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS)), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+  const requests = await Promise.all(
+    Array.from({ length: 48 }, async (_, i) =>
+      i % 3 === 0
+        ? { body: JSON.stringify({ pixels: Array.from(data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS)) }), type: 'application/json' }
+        : { body: new Uint8Array(await png(i)), type: 'image/png' },
+    ),
+  );
+  const answers = async (server: RunningServer) => {
+    const bodies = await Promise.all(requests.map(async ({ body, type }) => (await fetch(`${server.url}/v1/predict`, { method: 'POST', body, headers: { 'content-type': type } })).text()));
+    return { bodies, calls: { ...server.predictor.calls } };
+  };
+  // A wide window, so that the concurrent requests surely meet in it.
+  const batching = await startServer({ runDir, port: 0, batchWindowMs: 50, maxBatch: 16 });
+  const alone = await startServer({ runDir, port: 0, batchWindowMs: null });
+  try {
+    const merged = await answers(batching);
+    const single = await answers(alone);
+    assert.deepEqual(merged.bodies, single.bodies);
+    for (const body of merged.bodies) assert.ok('probabilities' in JSON.parse(body), body);
+    // Warm-up call + one call per request without batching; far fewer, of at most 16 images, with it.
+    assert.equal(single.calls.count, 1 + requests.length);
+    assert.ok(merged.calls.count - 1 <= requests.length / 2, `${merged.calls.count - 1} model calls for ${requests.length} requests`);
+    assert.ok(merged.calls.count - 1 >= requests.length / 16);
+    assert.equal(merged.calls.images, 1 + requests.length);
+  } finally {
+    await batching.close();
+    await alone.close();
+  }
+});

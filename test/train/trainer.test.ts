@@ -174,3 +174,23 @@ test('the training split holds out one in twelve by default, seeded', () => {
   assert.equal(limited.train.length + limited.val.length, 6000);
   assert.equal(limited.val.length, 500);
 });
+
+test('a finished run records its calibration temperature fitted on the validation split; without one (valCount 0) T = 1 and why', async () => {
+  const withVal = await train({ config: tiny({ epochs: 1 }), outDir: join(await tempDir(), 'run'), data, updateLatest: false });
+  try {
+    const fit = withVal.metadata.temperatureFit;
+    assert.ok(fit?.on === 'val', JSON.stringify(fit));
+    assert.equal(fit.n, 200);
+    const t = withVal.metadata.temperature!;
+    assert.ok(t > 0.05 && t < 20 && t !== 1, `temperature ${t}`);
+    // Minimising the validation NLL cannot make it worse than T = 1.
+    assert.ok(fit.after.nll <= fit.before.nll + 1e-9, `NLL ${fit.before.nll} → ${fit.after.nll}`);
+    assert.deepEqual(JSON.parse(readFileSync(join(withVal.dir, 'metadata.json'), 'utf8')).temperatureFit, fit);
+  } finally {
+    withVal.model.dispose();
+  }
+  const noVal = await train({ config: tiny({ epochs: 1, valCount: 0 }), outDir: join(await tempDir(), 'run'), data, updateLatest: false });
+  noVal.model.dispose();
+  assert.equal(noVal.metadata.temperature, 1);
+  assert.deepEqual(noVal.metadata.temperatureFit, { on: 'none', reason: 'no validation split (valCount 0): nothing held out to fit a temperature on' });
+});

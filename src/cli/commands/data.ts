@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { DatasetName } from '../../data/types.js';
+import { NON_DIGIT_SPLITS, type NonDigitSplit } from '../../image/non-digits.js';
 import { wholeNumber } from '../parse.js';
 
 interface DataFlags {
@@ -15,7 +16,7 @@ interface DataFlags {
 }
 
 export function registerData(program: Command): void {
-  program
+  const data = program
     .command('data')
     .description('load and verify the dataset; show its source, checksums, split counts per class and pixel statistics')
     .addOption(new Option('--dataset <name>', 'which dataset').choices(['mnist', 'fashion-mnist', 'idx']).default('mnist'))
@@ -47,5 +48,18 @@ export function registerData(program: Command): void {
       }
       if (flags.json) console.log(JSON.stringify(flags.grid ? { ...summary, grid: flags.grid } : summary, null, 2));
       else console.log(formatDataSummary(summary) + (flags.grid ? `\n\ngrid written to ${flags.grid}` : ''));
+    });
+
+  data
+    .command('non-digits')
+    .description('write generated pictures that are not digits (blank paper, dots, noise, scribbles, hatching, letters, shapes, strokes) as PNGs: OUT/<category>/<n>.png')
+    .requiredOption('--out <dir>', 'folder to write them to')
+    .addOption(new Option('--split <name>', 'train (what `nonDigits` training uses, other seeds) or test (other fonts and shapes too)').choices(NON_DIGIT_SPLITS).default('test'))
+    .option('--per-category <n>', 'pictures of each category', wholeNumber, 60)
+    .option('--seed <n>', 'seed: the same seed, split and count give the same files', wholeNumber, 1)
+    .action(async (flags: { out: string; split: NonDigitSplit; perCategory: number; seed: number }) => {
+      const { writeNonDigitPictures } = await import('../../image/non-digits.js');
+      const written = await writeNonDigitPictures(flags.out, { split: flags.split, perCategory: flags.perCategory, seed: flags.seed });
+      console.log(`wrote ${written} pictures to ${flags.out} (${flags.split} split, seed ${flags.seed})`);
     });
 }

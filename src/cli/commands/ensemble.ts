@@ -21,11 +21,16 @@ export function registerEnsemble(program: Command): void {
       await initBackend(flags.backend);
       const { buildEnsembleRun } = await import('../../model/ensemble.js');
       const { dir, metadata } = await buildEnsembleRun(runDirs, flags.out);
+      // The ensemble's own temperature, on the members' shared validation split.
+      const { calibrateRun } = await import('../../evaluate/evaluate.js');
+      const calibration = await calibrateRun(dir, { backend: flags.backend });
       if (flags.json) {
-        console.log(JSON.stringify({ dir, ...metadata }, null, 2));
+        console.log(JSON.stringify({ dir, ...metadata, ...calibration }, null, 2));
         return;
       }
       console.log(`wrote ${dir}: an ensemble of ${runDirs.length} runs, ${metadata.params.toLocaleString('en-US')} parameters`);
+      const fit = calibration.temperatureFit;
+      console.log(fit.on === 'val' ? `calibration temperature ${calibration.temperature.toFixed(3)}, fitted on ${fit.n} validation images (ECE ${(fit.before.ece * 100).toFixed(2)}% → ${(fit.after.ece * 100).toFixed(2)}%)` : `calibration temperature 1: ${fit.reason}`);
       console.log(`evaluate it with: mnist-cnn evaluate ${dir}`);
     });
 }

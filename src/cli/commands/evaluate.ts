@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import type { BackendName } from '../../backend/names.js';
+import type { BackendName, RuntimeName } from '../../backend/names.js';
 import type { EvalSplit } from '../../evaluate/eval-data.js';
-import { configOption } from '../options.js';
+import { configOption, runtimeOption } from '../options.js';
 
 /** Where a model runs: the backend, and the threads that share each batch (both cores by default). */
 interface InferenceFlags {
@@ -11,6 +11,7 @@ interface InferenceFlags {
 const addInferenceOptions = (command: Command) => command.addOption(configOption('backend', 'wasm')).addOption(configOption('threads', 2));
 
 interface EvaluateFlags extends InferenceFlags {
+  runtime: RuntimeName;
   split: EvalSplit;
   data?: string;
   json?: boolean;
@@ -29,10 +30,11 @@ export function registerEvaluate(program: Command): void {
     .option('--out <dir>', 'folder for metrics.json and plots/ (default: the run folder; with --data, a folder of its own under RUN/evaluations/)')
     .option('--tta', 'test-time augmentation: average each image\'s probabilities over it and its 4 one-pixel shifts (5x the time)');
   addInferenceOptions(evaluate)
+    .addOption(runtimeOption())
     .action(async (runDir: string, flags: EvaluateFlags) => {
       const { evaluateRun } = await import('../../evaluate/evaluate.js');
-      const { split, data, out, tta, backend, threads } = flags;
-      const { metrics, outDir } = await evaluateRun(runDir, { split, data, out, tta, backend, threads });
+      const { split, data, out, tta, backend, threads, runtime } = flags;
+      const { metrics, outDir } = await evaluateRun(runDir, { split, data, out, tta, backend, threads, runtime });
       if (flags.json) {
         console.log(JSON.stringify(metrics, null, 2));
         return;

@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
-import type { BackendName } from '../../backend/names.js';
-import { configOption } from '../options.js';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { BackendName, RuntimeName } from '../../backend/names.js';
+import { configOption, runtimeOption } from '../options.js';
 import { countingNumber, number, probability, wholeNumber } from '../parse.js';
 
 interface ServeFlags {
@@ -11,6 +11,9 @@ interface ServeFlags {
   minConfidence?: number;
   backend: BackendName;
   threads: number;
+  runtime: RuntimeName;
+  batchWindow?: number | 'off';
+  maxBatch?: number;
   quiet?: boolean;
   modelName?: string;
   maxPixels?: number;
@@ -21,6 +24,14 @@ interface ServeFlags {
   drainTimeout?: number;
   cors?: string;
   rateLimit?: number;
+}
+
+/** `--batch-window`: milliseconds from 0 to 1000, or `off`. */
+function batchWindow(value: string): number | 'off' {
+  if (value.trim() === 'off') return 'off';
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1000)) throw new InvalidArgumentError(`'${value}' is not a number of milliseconds from 0 to 1000, nor off.`);
+  return n;
 }
 
 const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : Math.round(seconds * 1000));
@@ -37,6 +48,9 @@ export function registerServe(program: Command): void {
     .option('--min-confidence <x>', 'below this confidence answer "no digit" (default 0.5)', probability)
     .addOption(configOption('backend', 'wasm'))
     .addOption(configOption('threads', 1))
+    .addOption(runtimeOption())
+    .option('--batch-window <ms>', 'micro-batching: predictions that arrive within this many ms (0: at once, or while a model call runs) are one model call; off: one call each (default 0)', batchWindow)
+    .option('--max-batch <n>', 'most images in one merged model call (default 64)', countingNumber)
     .option('--model-name <name>', "the model's name in the Open Inference Protocol routes, /v2/models/<name> (default: the run folder's name)")
     .option('--max-pixels <n>', 'largest image accepted, width x height; larger is refused from its header, undecoded (default 16777216: 4096x4096)', wholeNumber)
     .option('--request-timeout <s>', 'seconds a client has to send a whole request (408 after; default 30)', number)
@@ -59,6 +73,9 @@ export function registerServe(program: Command): void {
         backend: flags.backend,
         modelName: flags.modelName,
         threads: flags.threads,
+        runtime: flags.runtime,
+        batchWindowMs: flags.batchWindow === 'off' ? null : flags.batchWindow,
+        maxBatch: flags.maxBatch,
         maxPixels: flags.maxPixels,
         limits: {
           ...(flags.requestTimeout === undefined ? {} : { requestTimeoutMs: ms(flags.requestTimeout) }),

@@ -16,6 +16,10 @@ export interface ModelInfo {
   testAccuracy: number | null;
   trainedAt: string;
   minConfidence?: number;
+  /** The run's fitted not-a-digit threshold (AnswerRule.notADigitBelow); null when it has none. */
+  notADigitBelow?: number | null;
+  /** The calibration temperature the server applies to every answer's probabilities (absent: 1). */
+  temperature?: number;
   classNames?: string[];
   /** The served model's model-input contract: the page preprocesses drawings with it. */
   preprocessing?: PreprocessSpec;

@@ -15,6 +15,7 @@
  */
 import { PREPROCESS_SPEC } from '../../data/model-input.js';
 import { preprocessImage, type Preprocessed } from '../../image/preprocess.js';
+import { applyTemperature } from '../../metrics/calibration.js';
 import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type Prediction } from '../../predict/interpret.js';
 import { fetchModelInfo, predictOnServer, type ModelInfo, type ServerAnswer } from './api.js';
 import type { BrowserModel } from './browser-model.js';
@@ -74,7 +75,20 @@ function setStatus(message: string, isError = false): void {
 
 function describe(prediction: Prediction): string {
   if (prediction.digit !== null) return `${prediction.digit} (${formatPercent(prediction.confidence)})`;
+  // The run's own rule already says 'not a digit (confidence 0.31; stand-out 1.20 < 2.95)'.
+  if (prediction.reason?.startsWith('not a digit')) return prediction.reason;
   return prediction.reason === 'blank' ? 'not a digit (blank)' : `not a digit (${prediction.reason ?? 'unsure'})`;
+}
+
+/** Why an answer is not a digit, in words for the page. */
+function explainNotADigit(reason: string | undefined): string {
+  if (reason === 'blank') return 'Not a digit: nothing stands out from the background.';
+  if (reason === 'too small') return 'Not a digit: the ink is too small for the picture (a dot?).';
+  if (reason === 'no dominant stroke') return 'Not a digit: no single stroke stands out (text, scribbles, noise?).';
+  // The run's fitted rule: 'not a digit (confidence 0.31; stand-out 1.20 < 2.95)'.
+  const fitted = /^not a digit \((.*)\)$/.exec(reason ?? '');
+  if (fitted) return `Not a digit: it looks like none of the ten digits (${fitted[1]}).`;
+  return `Not a digit: ${reason ?? 'the model is unsure'}.`;
 }
 
 function markAnswer(output: HTMLOutputElement, id: number, prediction: Prediction | null): void {
@@ -92,11 +106,7 @@ function showServerAnswer(id: number, prediction: Prediction): void {
   const isDigit = prediction.digit !== null;
   ui.serverDigit.textContent = isDigit ? String(prediction.digit) : prediction.reason === 'blank' ? '–' : '?';
   ui.serverDigit.classList.toggle('none', !isDigit);
-  ui.confidence.textContent = isDigit
-    ? `${formatPercent(prediction.confidence)} sure`
-    : prediction.reason === 'blank'
-      ? 'Not a digit: nothing stands out from the background.'
-      : `Not a digit: ${prediction.reason ?? 'the model is unsure'}.`;
+  ui.confidence.textContent = isDigit ? `${formatPercent(prediction.confidence)} sure` : explainNotADigit(prediction.reason);
   ui.serverAnswer.textContent = describe(prediction);
   updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities);
   markAnswer(ui.serverDigit, id, prediction);
@@ -126,8 +136,13 @@ async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
   // The input may have changed while the model was loading.
   if (id !== state.inputId || !ui.browserMode.checked) return;
   // The server's own rule (src/predict/interpret.ts), with the server's threshold.
-  const rule = { minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE };
-  const prediction = interpretProbabilities(model.probabilities(input.input), rule, input.reason);
+  const notADigitBelow = state.info?.notADigitBelow ?? undefined;
+  const rule = { minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };
+  // Calibrated by the server's temperature (src/metrics/calibration.ts), as the server's answers are.
+  const temperature = state.info?.temperature ?? 1;
+  const raw = model.probabilities(input.input);
+  const probabilities = temperature === 1 ? raw : applyTemperature(raw, temperature);
+  const prediction = interpretProbabilities(probabilities, rule, input.reason);
   ui.browserDigit.textContent = describe(prediction);
   markAnswer(ui.browserDigit, id, prediction);
   if (ui.inside.open) await showLayers(id, 'browser', input, model.layers(input.input));

@@ -93,6 +93,13 @@ export class DrawingPad {
     context.lineCap = 'round';
     context.lineJoin = 'round';
     context.beginPath();
+    if (from.x === to.x && from.y === to.y) {
+      // A tap: Chromium prunes a zero-length line and draws no cap, so the dot is drawn as a disc.
+      context.fillStyle = INK;
+      context.arc(from.x, from.y, BRUSH_WIDTH / 2, 0, 2 * Math.PI);
+      context.fill();
+      return;
+    }
     context.moveTo(from.x, from.y);
     context.lineTo(to.x, to.y);
     context.stroke();

@@ -7,8 +7,8 @@ import type { Predictor } from '../../predict/predictor.js';
 import { ApiError } from '../errors.js';
 
 /**
- * GET /v1/model (what is served: arch, test figures, the preprocessing spec and answer rule the
- * page applies in its in-browser mode) and /model/:file (the model files for that mode).
+ * GET /v1/model (what is served: arch, test figures, the preprocessing spec, calibration
+ * temperature and answer rule the page applies in its in-browser mode) and /model/:file (the model files for that mode).
  */
 export function registerModelRoutes(app: FastifyInstance, predictor: Predictor, meta: RunMetadata): void {
   app.get('/v1/model', async () => ({
@@ -23,6 +23,9 @@ export function registerModelRoutes(app: FastifyInstance, predictor: Predictor, 
     classNames: meta.classNames,
     inputShape: meta.inputShape,
     minConfidence: predictor.rule.minConfidence,
+    notADigitBelow: predictor.rule.notADigitBelow ?? null,
+    // The calibration temperature every answer's probabilities went through: the page's in-browser mode applies it too.
+    temperature: predictor.temperature,
     versions: meta.versions,
   }));
 

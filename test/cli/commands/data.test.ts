@@ -134,3 +134,22 @@ test('data --dataset idx --data-dir takes a small generated pair with structural
   assert.equal(summary.pixels.mean, 0.2);
   assert.equal(summary.pixels.std, 0);
 });
+
+test('data non-digits writes the generated non-digits as PNGs, the same bytes for the same seed; a bad split is refused', async () => {
+  const [a, b] = [join(work, 'non-digits-a'), join(work, 'non-digits-b')];
+  for (const out of [a, b]) {
+    const result = runData('non-digits', '--out', out, '--per-category', '1', '--split', 'train', '--seed', '3');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /wrote 8 pictures/);
+  }
+  const categories = (await readdir(a)).sort();
+  assert.equal(categories.length, 8);
+  for (const category of categories) {
+    const [file] = await readdir(join(a, category));
+    const [pa, pb] = await Promise.all([a, b].map((dir) => sharp(join(dir, category, file)).raw().toBuffer()));
+    assert.ok(pa.equals(pb), category);
+  }
+  const bad = runData('non-digits', '--out', join(work, 'x'), '--split', 'val');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /split/);
+});

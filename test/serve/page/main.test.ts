@@ -15,6 +15,8 @@ import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../../src/serve/server.js';
 import { quickRunDir } from '../../helpers/quick-run.js';
+import { nonDigitRunDir } from '../../helpers/non-digit-run.js';
+import { calibratedRun } from '../../helpers/calibrated-run.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
@@ -113,6 +115,8 @@ describe('the draw-a-digit page', { skip }, () => {
   let browser: Browser;
   let page: Page;
   let pageDir: string;
+  /** The quick run with its calibration temperature fitted: the in-browser mode must apply it as the server does. */
+  let calibrated: Awaited<ReturnType<typeof calibratedRun>>;
   const problems: string[] = [];
   const foreignRequests: string[] = [];
   /** Every request that asked for the layers (`?layers=1`). */
@@ -122,7 +126,8 @@ describe('the draw-a-digit page', { skip }, () => {
   before(async () => {
     pageDir = await mkdtemp(join(tmpdir(), 'mnist-page-'));
     execFileSync(process.execPath, ['scripts/build-page.mjs', '--out', join(pageDir, 'page')], { stdio: 'pipe' });
-    server = await startServer({ runDir: await quickRunDir(), host: '127.0.0.1', port: 0, pageDir: join(pageDir, 'page') });
+    calibrated = await calibratedRun(await quickRunDir());
+    server = await startServer({ runDir: calibrated.dir, host: '127.0.0.1', port: 0, pageDir: join(pageDir, 'page') });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     page = await browser.newPage({ viewport: DESKTOP });
     page.setDefaultTimeout(60_000);
@@ -148,6 +153,7 @@ describe('the draw-a-digit page', { skip }, () => {
   after(async () => {
     await browser?.close();
     await server?.close();
+    await calibrated?.remove();
     if (pageDir) await rm(pageDir, { recursive: true, force: true });
   });
 
@@ -242,6 +248,8 @@ describe('the draw-a-digit page', { skip }, () => {
     assert.equal(await page.evaluate(() => document.body.dataset.browserModel), 'ready', (await page.locator('#status').textContent()) ?? '');
     const local = await latestAnswer(page, '#browser-digit');
     assert.equal(local.digit, server.digit);
+    // Calibrated alike: the served temperature is not 1, so a page that ignored it would differ.
+    assert.ok(Math.abs(calibrated.temperature - 1) > 0.02 && (await (await fetch(`${new URL(page.url()).origin}/v1/model`)).json()).temperature === calibrated.temperature);
     assert.ok(Math.abs(local.confidence - server.confidence) < 1e-3, `browser ${local.confidence} vs server ${server.confidence}`);
     assert.match((await page.locator('#compare').textContent()) ?? '', /server: 7 \(\d+(\.\d)?%\)\s*· browser: 7 \(\d+(\.\d)?%\)/);
 
@@ -370,5 +378,51 @@ describe('the draw-a-digit page', { skip }, () => {
     // WebAssembly multiplier, in a try, and falls back to plain JavaScript; no wasm is allowed.
     const violations = await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
     for (const violation of violations) assert.match(violation, /^script-src wasm-eval http:\/\/127\.0\.0\.1:\d+\/page\/chunk-\w+\.js$/);
+  });
+});
+
+describe('the draw-a-digit page with a run trained to say "not a digit"', { skip }, () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let pageDir: string;
+  const problems: string[] = [];
+
+  before(async () => {
+    pageDir = await mkdtemp(join(tmpdir(), 'mnist-page-'));
+    execFileSync(process.execPath, ['scripts/build-page.mjs', '--out', join(pageDir, 'page')], { stdio: 'pipe' });
+    server = await startServer({ runDir: await nonDigitRunDir(), host: '127.0.0.1', port: 0, pageDir: join(pageDir, 'page') });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: DESKTOP });
+    page.setDefaultTimeout(60_000);
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    await page.goto(server.url + '/');
+    await page.waitForFunction(() => document.body.dataset.state === 'ready');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    if (pageDir) await rm(pageDir, { recursive: true, force: true });
+  });
+
+  test('a drawn dot is "not a digit", with the reason, on the server and in the browser; a drawn 7 is still a 7', async () => {
+    // A tap: the pad draws one dot of the brush's width, which preprocessing blows up to fill the 20x20 box.
+    await drawStrokes(page, [[[140, 140]]]);
+    const served = await latestAnswer(page, '#server-digit');
+    assert.equal(served.digit, null, `the dot was read as ${served.digit}`);
+    assert.match(served.reason, /^not a digit \(confidence [\d.]+; stand-out [\d.]+ < [\d.]+\)$/);
+    assert.match((await page.locator('#confidence').textContent()) ?? '', /^Not a digit: it looks like none of the ten digits/);
+    await setBrowserMode(page, true);
+    await page.click('#clear');
+    await drawStrokes(page, [[[100, 160]]]);
+    const inBrowser = await latestAnswer(page, '#browser-digit');
+    assert.equal(inBrowser.digit, null);
+    assert.match(inBrowser.reason, /^not a digit/);
+    await page.click('#clear');
+    await drawStrokes(page, SEVEN);
+    assert.equal((await latestAnswer(page, '#server-digit')).digit, 7);
+    assert.equal((await latestAnswer(page, '#browser-digit')).digit, 7);
+    assert.deepEqual(problems, []);
   });
 });

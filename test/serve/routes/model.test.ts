@@ -32,3 +32,18 @@ test('/v1/model describes the served model and its preprocessing', async () => {
   assert.equal(info.inputShape.join('x'), '28x28x1');
   assert.equal(typeof info.preprocessing.size, 'number');
 });
+
+test('/v1/model gives the calibration temperature the answers went through (1 for a run without one), for the page\'s in-browser mode', async () => {
+  const { readMetadata, runTemperature } = await import('../../../src/model/run.js');
+  const info = await (await fetch(`${server.url}/v1/model`)).json();
+  assert.equal(info.temperature, runTemperature(await readMetadata(await quickRunDir())));
+  const { calibratedRun } = await import('../../helpers/calibrated-run.js');
+  const calibrated = await calibratedRun(await quickRunDir());
+  const served = await startServer({ runDir: calibrated.dir, port: 0 });
+  try {
+    assert.equal((await (await fetch(`${served.url}/v1/model`)).json()).temperature, calibrated.temperature);
+  } finally {
+    await served.close();
+    await calibrated.remove();
+  }
+});

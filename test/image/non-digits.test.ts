@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeImage } from '../../src/image/decode.js';
+import { NON_DIGIT_CATEGORIES, NON_DIGIT_FONTS, NON_DIGIT_LETTERS, drawNonDigit, drawNonDigitInk, nonDigitRng, nonDigitSet, writeNonDigitPictures } from '../../src/image/non-digits.js';
+import { connectedComponents } from '../../src/image/pixel-ops.js';
+import { readFile } from 'node:fs/promises';
+
+test('the same split, seed and number give the same bytes; another seed or split other ones', async () => {
+  for (const category of NON_DIGIT_CATEGORIES) {
+    const a = await drawNonDigit(category, 'train', nonDigitRng('train', 1, category, 3));
+    const b = await drawNonDigit(category, 'train', nonDigitRng('train', 1, category, 3));
+    assert.deepEqual(a, b, category);
+    const c = await drawNonDigit(category, 'train', nonDigitRng('train', 2, category, 3));
+    const d = await drawNonDigit(category, 'test', nonDigitRng('test', 1, category, 3));
+    assert.notDeepEqual(a.data, c.data, `${category}: seed`);
+    assert.notDeepEqual(a.data, d.data, `${category}: split`);
+  }
+  const set1 = await nonDigitSet({ split: 'test', perCategory: 2, seed: 5 });
+  const set2 = await nonDigitSet({ split: 'test', perCategory: 2, seed: 5 });
+  assert.deepEqual(set1, set2);
+  assert.equal(set1.length, 2 * NON_DIGIT_CATEGORIES.length);
+  assert.ok(set1.every((s) => s.pixels.length === 784));
+});
+
+test('the test split uses none of the train split\'s fonts, and no letter that reads as a digit', () => {
+  const key = (f: { family: string; weight: string; style: string }) => `${f.family}/${f.weight}/${f.style}`;
+  const train = new Set(NON_DIGIT_FONTS.train.map(key));
+  assert.ok(NON_DIGIT_FONTS.test.every((f) => !train.has(key(f))));
+  for (const digitLike of 'oOlIiSsZzBgqbGDTt17') assert.ok(!NON_DIGIT_LETTERS.includes(digitLike), digitLike);
+});
+
+/** Ink (coverage > 0.5) of a category's picture n, as components. */
+async function inkOf(category: (typeof NON_DIGIT_CATEGORIES)[number], n: number) {
+  const canvas = await drawNonDigitInk(category, 'test', nonDigitRng('test', 1, category, n));
+  const plane = { data: canvas.ink, width: canvas.width, height: canvas.height };
+  const inked = canvas.ink.filter((v) => v > 0.5).length;
+  return { canvas, inked, components: connectedComponents(plane, 0.5).components };
+}
+
+test('each category draws what it says', async () => {
+  for (let n = 0; n < 12; n++) {
+    const blank = await inkOf('blank', n);
+    assert.equal(blank.inked, 0, 'blank paper has no ink (at most a faint smudge)');
+    assert.ok(Math.max(...blank.canvas.ink) <= 0.1);
+
+    const dot = await inkOf('dot', n);
+    assert.equal(dot.components.length, 1, 'one dot');
+    const [c] = dot.components;
+    const [w, h] = [c.maxX - c.minX + 1, c.maxY - c.minY + 1];
+    assert.ok(Math.max(w, h) / Math.min(w, h) < 2, `a round dot, ${w}x${h}`);
+    assert.ok(c.area >= 0.5 * w * h, 'filled');
+
+    for (const category of ['scribble', 'hatching', 'letter', 'shape', 'strokes', 'noise'] as const) {
+      const { inked } = await inkOf(category, n);
+      assert.ok(inked > 0, `${category} ${n} has ink`);
+    }
+    const strokes = await inkOf('strokes', n);
+    const longest = Math.max(...strokes.components.map((s) => Math.max(s.maxX - s.minX, s.maxY - s.minY) + 1));
+    assert.ok(longest < Math.max(strokes.canvas.width, strokes.canvas.height), 'strokes stay short of crossing the sheet');
+    const hatching = await inkOf('hatching', n);
+    assert.ok(hatching.inked >= 4 * Math.min(hatching.canvas.width, hatching.canvas.height) * 0.3, 'hatching: several lines across part of the sheet');
+  }
+});
+
+test('through the preprocessing, blank paper is blank and the rest reaches the model as ink', async () => {
+  const set = await nonDigitSet({ split: 'test', perCategory: 20 });
+  const blanks = set.filter((s) => s.category === 'blank');
+  assert.ok(blanks.filter((s) => s.reason === 'blank').length >= 18, 'blank paper is found blank (a steep gradient may not be)');
+  for (const category of ['dot', 'scribble', 'letter', 'shape'] as const) {
+    const reached = set.filter((s) => s.category === category && !s.reason);
+    assert.ok(reached.length >= 15, `${category}: most reach the model (${reached.length} of 20)`);
+    assert.ok(reached.every((s) => s.pixels.some((v) => v > 128)), `${category}: with ink in the 28x28 input`);
+  }
+});
+
+test('writeNonDigitPictures writes decodable PNGs, one folder per category', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-non-digits-'));
+  try {
+    assert.equal(await writeNonDigitPictures(dir, { split: 'test', perCategory: 2 }), 2 * NON_DIGIT_CATEGORIES.length);
+    assert.deepEqual((await readdir(dir)).sort(), [...NON_DIGIT_CATEGORIES].sort());
+    const file = join(dir, 'dot', '0001.png');
+    const decoded = await decodeImage(new Uint8Array(await readFile(file)), file);
+    const drawn = await drawNonDigit('dot', 'test', nonDigitRng('test', 1, 'dot', 1));
+    assert.equal(decoded.width, drawn.width);
+    assert.equal(decoded.height, drawn.height);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

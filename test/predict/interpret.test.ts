@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyTemperature } from '../../src/metrics/calibration.js';
+import { interpretProbabilities, standOut } from '../../src/predict/interpret.js';
+import { createRng } from '../../src/util/rng.js';
+
+const softmax = (logits: number[]) => {
+  const m = Math.max(...logits);
+  const e = logits.map((l) => Math.exp(l - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+};
+
+test('standOut is the top logit minus the mean logit: 0 for uniform, divided by the temperature', () => {
+  assert.ok(Math.abs(standOut(new Array(10).fill(0.1))) < 1e-12);
+  const rng = createRng(3);
+  for (let t = 0; t < 20; t++) {
+    const logits = Array.from({ length: 10 }, () => 4 * rng.normal());
+    const expected = Math.max(...logits) - logits.reduce((a, b) => a + b, 0) / 10;
+    const p = softmax(logits);
+    assert.ok(Math.abs(standOut(p) - expected) < 1e-9);
+    for (const T of [0.4, 2]) assert.ok(Math.abs(standOut(applyTemperature(Float32Array.from(p), T)) - expected / T) < 1e-3 * Math.max(1, expected / T));
+  }
+  // Probabilities that underflowed to 0 count as tiny, not as -Infinity.
+  assert.ok(Number.isFinite(standOut([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])));
+});
+
+test('the not-a-digit threshold refuses with its reason; preprocessing\'s verdict comes first; then the minimum confidence', () => {
+  const rule = { minConfidence: 0.5, notADigitBelow: 2 };
+  const flat = softmax([0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0.4]);
+  const refused = interpretProbabilities(flat, rule);
+  assert.equal(refused.digit, null);
+  assert.match(refused.reason!, /^not a digit \(confidence 0\.\d\d; stand-out 0\.\d\d < 2\.00\)$/);
+  const sure = softmax([8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.equal(interpretProbabilities(sure, rule).digit, 0);
+  assert.equal(interpretProbabilities(sure, rule, 'too small').reason, 'too small');
+  // Without a fitted threshold (runs trained without non-digits) only the minimum confidence applies.
+  assert.match(interpretProbabilities(flat, { minConfidence: 0.5 }).reason!, /^low confidence/);
+  // Stands out enough, yet below the minimum confidence: two digits share the probability.
+  const two = softmax([6, 6, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.match(interpretProbabilities(two, rule).reason!, /^low confidence/);
+});
