@@ -15,6 +15,8 @@ export interface ModelRunner {
   readonly maxBatch: number;
   /** Threads that share each call. */
   readonly threads: number;
+  /** Images per call that run fastest, when smaller than `maxBatch` (whole sets are cut into calls of this size). */
+  readonly bestCallSize?: number;
   /** What runs the model (`onnx` asked for may be `tfjs` after a fallback). */
   readonly runtime: RuntimeName;
   predict(n: number, out: Float32Array): Promise<void>;

@@ -72,7 +72,7 @@ export async function predictSet(runner: ModelRunner, set: ImageSet, options: Se
   const views = options.views ?? (options.tta ? TTA_VIEWS : PLAIN);
   if (views.length === 0) throw new RangeError('predictSet needs at least one view');
   const spec = options.spec ?? PREPROCESS_SPEC;
-  const size = Math.max(1, Math.min(options.batchSize ?? DEFAULT_INFER_BATCH, runner.maxBatch, set.count));
+  const size = Math.max(1, Math.min(options.batchSize ?? DEFAULT_INFER_BATCH, runner.maxBatch, runner.bestCallSize ?? Infinity, set.count));
   const out = new Float32Array(set.count * NUM_CLASSES);
   // Without views, images go straight into the shared batch and probabilities straight out.
   const plain = views.length === 1;
