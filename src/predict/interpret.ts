@@ -84,9 +84,19 @@ export function interpretProbabilities(row: ArrayLike<number>, rule: AnswerRule,
     return { digit: null, confidence, probabilities, reason: `not a digit (confidence ${confidence.toFixed(2)}; stand-out ${lead.toFixed(2)} < ${rule.notADigitBelow.toFixed(2)})` };
   }
   if (confidence < rule.minConfidence) {
-    return { digit: null, confidence, probabilities, reason: `low confidence (${confidence.toFixed(2)} < ${rule.minConfidence})` };
+    return { digit: null, confidence, probabilities, reason: `low confidence (${below(confidence, rule.minConfidence)} < ${rule.minConfidence})` };
   }
   return { digit: best, confidence, probabilities };
+}
+
+/**
+ * `value` (< `limit`) with as many decimals as `limit` has (at least 2), cut rather than rounded,
+ * so that the reason never reads "1.00 < 0.999999".
+ */
+function below(value: number, limit: number): string {
+  const decimals = Math.max(2, Math.min(DECIMALS, (String(limit).split('.')[1] ?? '').length));
+  const scale = 10 ** decimals;
+  return (Math.floor(value * scale) / scale).toFixed(decimals);
 }
 
 /** The k most likely digits, most likely first. */

@@ -40,3 +40,10 @@ test('the not-a-digit threshold refuses with its reason; preprocessing\'s verdic
   const two = softmax([6, 6, 0, 0, 0, 0, 0, 0, 0, 0]);
   assert.match(interpretProbabilities(two, rule).reason!, /^low confidence/);
 });
+
+test('a low-confidence reason shows the confidence below its threshold, never rounded up to it', () => {
+  const row = [0.9999984, 0.0000016, 0, 0, 0, 0, 0, 0, 0, 0];
+  assert.equal(interpretProbabilities(row, { minConfidence: 0.999999 }).reason, 'low confidence (0.999998 < 0.999999)');
+  const plain = [0.314, 0.286, 0.4, 0, 0, 0, 0, 0, 0, 0];
+  assert.equal(interpretProbabilities(plain, { minConfidence: 0.5 }).reason, 'low confidence (0.40 < 0.5)');
+});

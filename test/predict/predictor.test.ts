@@ -54,7 +54,7 @@ test('not a digit, or not sure: digit null with the reason instead of a confiden
   assert.equal(forBlank.digit, null);
   assert.equal(forBlank.reason, 'blank');
   assert.equal(unsure.digit, null);
-  assert.match(unsure.reason!, /low confidence \(0\.\d\d < 0\.999999\)/);
+  assert.match(unsure.reason!, /^low confidence \(0\.\d{6} < 0\.999999\)$/);
   await predictor.close();
   await assert.rejects(Predictor.load(runDir, { minConfidence: 2 }), UserError);
   await assert.rejects(Predictor.load('/nonexistent/run'), /does not exist/);
