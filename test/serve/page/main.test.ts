@@ -22,8 +22,12 @@ const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 800 };
-/** Screenshots for a person to look at. */
-const SCREENSHOTS = tmpdir();
+/**
+ * Screenshots for a person to look at, written only where MNIST_SCREENSHOTS names a folder (tests
+ * leave nothing behind); without it they are still taken, which renders the page, and dropped.
+ */
+const SCREENSHOTS = process.env.MNIST_SCREENSHOTS;
+const screenshotPath = (name: string) => (SCREENSHOTS ? join(SCREENSHOTS, name) : undefined);
 
 interface Answer {
   digit: number | null;
@@ -211,7 +215,7 @@ describe('the draw-a-digit page', { skip }, () => {
     const answer = await latestAnswer(page, '#server-digit');
     assert.equal(answer.digit, 3, `read as ${answer.digit} (${answer.reason})`);
     assert.match((await page.locator('#status').textContent()) ?? '', /three\.png/);
-    await page.screenshot({ path: join(SCREENSHOTS, 'mnist-page-upload.png'), animations: 'disabled' });
+    await page.screenshot({ path: screenshotPath('mnist-page-upload.png'), animations: 'disabled' });
   });
 
   test('an image dropped on the drawing area is read too', async () => {
@@ -260,7 +264,7 @@ describe('the draw-a-digit page', { skip }, () => {
     assert.equal(serverOne.digit, 1);
     assert.equal(localOne.digit, 1);
     assert.ok(Math.abs(localOne.confidence - serverOne.confidence) < 1e-3);
-    await page.screenshot({ path: join(SCREENSHOTS, 'mnist-page-desktop.png'), animations: 'disabled' });
+    await page.screenshot({ path: screenshotPath('mnist-page-desktop.png'), animations: 'disabled' });
   });
 
   test('Clear empties the pad, the prediction, the chart and the preview', async () => {
@@ -291,7 +295,7 @@ describe('the draw-a-digit page', { skip }, () => {
     assert.ok(chart.y >= pad.y + pad.height, `chart at y=${chart.y}, pad ends at y=${pad.y + pad.height}`);
     await drawStrokes(page, ONE);
     assert.equal((await latestAnswer(page, '#server-digit')).digit, 1);
-    await page.screenshot({ path: join(SCREENSHOTS, 'mnist-page-phone.png'), fullPage: true, animations: 'disabled' });
+    await page.screenshot({ path: screenshotPath('mnist-page-phone.png'), fullPage: true, animations: 'disabled' });
   });
 
   test('"Inside the network" is closed by default and cost nothing so far: no layers asked for, no panel built', async () => {
@@ -324,7 +328,7 @@ describe('the draw-a-digit page', { skip }, () => {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     const viewport = page.viewportSize()!.width;
     assert.ok(width <= viewport, `the open panel makes the page ${width} px wide on a ${viewport} px screen`);
-    await page.locator('#inside').screenshot({ path: join(SCREENSHOTS, 'mnist-page-inside-server.png'), animations: 'disabled' });
+    await page.locator('#inside').screenshot({ path: screenshotPath('mnist-page-inside-server.png'), animations: 'disabled' });
   });
 
   test('open, with the model in the browser: drawing a 7 updates every layer from the page\'s own model, as the server showed it, asking the server for no layers', async () => {
@@ -351,7 +355,7 @@ describe('the draw-a-digit page', { skip }, () => {
       assert.ok(Math.abs(switched[k].sum - server[k].sum) <= 0.01 * server[k].sum + 2);
     }
     assert.equal(layerRequests.length, asked, 'the in-browser mode computes the layers itself');
-    await page.locator('#inside').screenshot({ path: join(SCREENSHOTS, 'mnist-page-inside-browser.png'), animations: 'disabled' });
+    await page.locator('#inside').screenshot({ path: screenshotPath('mnist-page-inside-browser.png'), animations: 'disabled' });
   });
 
   test('closed again: drawing asks for no layers', async () => {
