@@ -13,14 +13,16 @@ import { registerExport } from '../../src/cli/commands/export.js';
 import { loadMnist } from '../../src/data/load.js';
 import { scalePixels } from '../../src/data/model-input.js';
 import { PIXELS } from '../../src/data/types.js';
-import { buildModel, logitsModel } from '../../src/model/architectures.js';
+import { buildModel } from '../../src/model/architectures.js';
 import { buildEnsembleRun } from '../../src/model/ensemble.js';
-import { loadModel, saveModel } from '../../src/model/io.js';
+import { loadModel } from '../../src/model/io.js';
 import { layersModelToOnnx } from '../../src/model/onnx.js';
 import { exportRunToOnnx } from '../../src/export/onnx.js';
 import { assertOnnxAgrees, compareProbabilities, createOnnxSession, onnxProbabilities, ONNX_TOLERANCE, tfjsProbabilities, verifyOnnx } from '../../src/export/verify.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { calibratedRun } from '../helpers/calibrated-run.js';
+import { softmaxOfLogits } from '../helpers/probabilities.js';
+import { disagreeingCopy } from '../helpers/run-fixtures.js';
 import { calibrateRun } from '../../src/evaluate/evaluate.js';
 import { Predictor } from '../../src/predict/predictor.js';
 
@@ -66,23 +68,14 @@ function decode(bytes: Uint8Array) {
   return { producer: proto.producerName, props: Object.fromEntries(proto.metadataProps.map((p) => [p.key ?? '', p.value ?? ''])) };
 }
 
-/** softmax(logits / t), from the logits TensorFlow.js computes. */
-function softmaxOfLogits(model: tf.LayersModel, count: number, t: number): Float32Array {
-  const logits = logitsModel(model);
-  return tf.tidy(() => {
-    const x = tf.tensor(images.subarray(0, count * PIXELS), [count, 28, 28, 1]);
-    return tf.softmax(tf.div(logits.predict(x) as tf.Tensor, t)).dataSync() as Float32Array;
-  });
-}
-
 test("verifyOnnx's reference with a temperature (softmax(log p / T)) is softmax(logits / T), as the ONNX model computes it", async () => {
   const count = 1000;
   const model = await loadModel(await quickRunDir());
   const bytes = layersModelToOnnx(model, { temperature: 2 });
   const reference = tfjsProbabilities(model, images, count, { temperature: 2 });
-  assert.ok(compareProbabilities(reference, softmaxOfLogits(model, count, 2), CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
+  assert.ok(compareProbabilities(reference, softmaxOfLogits(model, images, count, 2), CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
   // Really tempered: far from the untempered probabilities.
-  assert.ok(compareProbabilities(reference, softmaxOfLogits(model, count, 1), CLASSES).maxAbsDiff > 1e-2);
+  assert.ok(compareProbabilities(reference, softmaxOfLogits(model, images, count, 1), CLASSES).maxAbsDiff > 1e-2);
   const check = await verifyOnnx(bytes, model, images, count, { temperature: 2 });
   assert.ok(check.maxAbsDiff <= ONNX_TOLERANCE && check.argmaxAgree === count, `max difference ${check.maxAbsDiff}`);
   model.dispose();
@@ -131,16 +124,7 @@ test('a trained run exports to <run>/model.onnx with its input contract; on the 
 
 test('an ensemble run folder (saved by `ensemble`, loaded back) exports, with arch ensemble in its metadata', async () => {
   const quick = await quickRunDir();
-  const second = join(work, 'second');
-  await cp(quick, second, { recursive: true });
-  const model = await loadModel(second);
-  // Another member: the same net with its first kernel scaled, so the two disagree.
-  const [kernel, ...rest] = model.getWeights();
-  const scaled = tf.mul(kernel, 1.5);
-  model.setWeights([scaled, ...rest]);
-  scaled.dispose();
-  await saveModel(model, second);
-  model.dispose();
+  const second = await disagreeingCopy(quick, join(work, 'second'));
   const { dir } = await buildEnsembleRun([quick, second], join(work, 'ensemble-run'));
   const { path } = await exportRunToOnnx(dir);
   const bytes = new Uint8Array(await readFile(path));
@@ -178,7 +162,7 @@ test('`export --format onnx` folds in a temperature from metadata.json, checks o
   const session = await createOnnxSession(bytes);
   const ours = await onnxProbabilities(session, [28, 28, 1], images, 1000);
   await session.release();
-  assert.ok(compareProbabilities(ours, softmaxOfLogits(model, 1000, 1.5), CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
+  assert.ok(compareProbabilities(ours, softmaxOfLogits(model, images, 1000, 1.5), CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
   model.dispose();
 
   assert.deepEqual(await exportCli(t, run, '--format', 'onnx', '--no-verify', '--quiet'), []);

@@ -1,5 +1,7 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { RuntimeName } from '../../src/backend/names.js';
+import { PIXELS } from '../../src/data/types.js';
+import { logitsModel } from '../../src/model/architectures.js';
 import type { ImageSet } from '../../src/data/types.js';
 import { Predictor } from '../../src/predict/predictor.js';
 
@@ -15,4 +17,13 @@ export async function probabilitiesOf(model: tf.LayersModel, set: ImageSet, opti
   } finally {
     await predictor.close();
   }
+}
+
+/** softmax(logits / t) of the first `count` of `images` (28x28x1 at the model's scale), from the logits TensorFlow.js computes: the reference for a folded-in temperature. */
+export function softmaxOfLogits(model: tf.LayersModel, images: Float32Array, count: number, t: number): Float32Array {
+  const logits = logitsModel(model);
+  return tf.tidy(() => {
+    const x = tf.tensor(images.subarray(0, count * PIXELS), [count, 28, 28, 1]);
+    return tf.softmax(tf.div(logits.predict(x) as tf.Tensor, t)).dataSync() as Float32Array;
+  });
 }

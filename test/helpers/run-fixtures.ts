@@ -3,12 +3,12 @@
  * softmax, seeded) saved with saveModel, a metadata.json of type RunMetadata, and a history.csv.
  * Accuracy is near chance (~10%): enough to check shapes, sums and files.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
-import { saveModel } from '../../src/model/io.js';
+import { loadModel, saveModel } from '../../src/model/io.js';
 import type { RunMetadata } from '../../src/model/run.js';
 import { PREPROCESS_SPEC } from '../../src/data/model-input.js';
 import { writeJsonAtomic } from '../../src/util/fs.js';
@@ -65,6 +65,22 @@ export const FIXTURE_HISTORY =
   '3,0.6,0.86,0.55,0.88,0.001,20\n';
 
 const made: string[] = [];
+
+/**
+ * A copy of run folder `from` at `to` whose first kernel is scaled by 1.5: a second member that
+ * disagrees with the first, for ensembles.
+ */
+export async function disagreeingCopy(from: string, to: string): Promise<string> {
+  await cp(from, to, { recursive: true });
+  const model = await loadModel(to);
+  const [kernel, ...rest] = model.getWeights();
+  const scaled = tf.mul(kernel, 1.5);
+  model.setWeights([scaled, ...rest]);
+  scaled.dispose();
+  await saveModel(model, to);
+  model.dispose();
+  return to;
+}
 
 /** A fresh temp folder, removed by removeTempDirs(). */
 export async function tempDir(prefix = 'mnist-cnn-eval-'): Promise<string> {

@@ -14,6 +14,7 @@ import { ensembleModel } from '../../src/model/ensemble.js';
 import { layersModelToOnnx } from '../../src/model/onnx.js';
 // The export's check runs ONNX Runtime and compares: the tools of these tests too.
 import { compareProbabilities, createOnnxSession, onnxProbabilities, ONNX_TOLERANCE, tfjsProbabilities } from '../../src/export/verify.js';
+import { softmaxOfLogits } from '../helpers/probabilities.js';
 
 /**
  * The converter (src/model/onnx.ts): every architecture, an ensemble, a temperature and layers
@@ -118,15 +119,6 @@ test('an ensemble of two members (default with batch norm, lenet5) exports as on
   for (const m of [...members, ensemble]) m.dispose();
 });
 
-/** softmax(logits / t), from the logits TensorFlow.js computes. */
-function softmaxOfLogits(model: tf.LayersModel, count: number, t: number): Float32Array {
-  const logits = logitsModel(model);
-  return tf.tidy(() => {
-    const x = tf.tensor(images.subarray(0, count * PIXELS), [count, 28, 28, 1]);
-    return tf.softmax(tf.div(logits.predict(x) as tf.Tensor, t)).dataSync() as Float32Array;
-  });
-}
-
 test('temperature 2 gives softmax(logits / 2) for one net, and softmax(log(mean) / 2) for an ensemble, as the Predictor calibrates it', async () => {
   const count = 1000;
   const model = buildModel('default', 31);
@@ -136,11 +128,11 @@ test('temperature 2 gives softmax(logits / 2) for one net, and softmax(log(mean)
   const session = await createOnnxSession(bytes);
   const ours = await onnxProbabilities(session, [28, 28, 1], images, count);
   await session.release();
-  const expected = softmaxOfLogits(model, count, 2);
+  const expected = softmaxOfLogits(model, images, count, 2);
   assert.ok(compareProbabilities(ours, expected, CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
   assert.equal(compareProbabilities(ours, expected, CLASSES).argmaxAgree, count);
   // Really tempered: far from the untempered probabilities.
-  assert.ok(compareProbabilities(ours, softmaxOfLogits(model, count, 1), CLASSES).maxAbsDiff > 1e-2);
+  assert.ok(compareProbabilities(ours, softmaxOfLogits(model, images, count, 1), CLASSES).maxAbsDiff > 1e-2);
 
   const members = [model, buildModel('keras', 32)];
   const ensemble = ensembleModel(members);
@@ -149,7 +141,7 @@ test('temperature 2 gives softmax(logits / 2) for one net, and softmax(log(mean)
   const ensembleSession = await createOnnxSession(tempered);
   const mixed = await onnxProbabilities(ensembleSession, [28, 28, 1], images, count);
   await ensembleSession.release();
-  const parts = members.map((m) => softmaxOfLogits(m, count, 1));
+  const parts = members.map((m) => softmaxOfLogits(m, images, count, 1));
   const mean = parts[0].map((p, i) => (p + parts[1][i]) / 2);
   assert.ok(compareProbabilities(mixed, applyTemperature(mean, 2), CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
   assert.ok(compareProbabilities(mixed, mean, CLASSES).maxAbsDiff > 1e-2);

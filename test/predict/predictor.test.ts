@@ -1,13 +1,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_RUNTIME, RUNTIMES, type RuntimeName } from '../../src/backend/names.js';
 import { setOnnxRuntimeLoader } from '../../src/backend/onnx-runner.js';
 import { loadMnist } from '../../src/data/index.js';
 import { buildEnsembleRun } from '../../src/model/ensemble.js';
-import { loadModel, saveModel } from '../../src/model/io.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { topK } from '../../src/predict/interpret.js';
 import { preprocessImage, preprocessMnistPixels } from '../../src/image/preprocess.js';
@@ -17,7 +16,7 @@ import { calibratedRun } from '../helpers/calibrated-run.js';
 import { applyTemperature } from '../../src/metrics/calibration.js';
 import { argmaxRows } from '../../src/metrics/classification.js';
 import { INVERTED_SPEC, runWithSpec } from '../helpers/other-spec-run.js';
-import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
+import { disagreeingCopy, removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
 const runDir = await quickRunDir();
 const data = await loadMnist();
@@ -199,15 +198,7 @@ test('both runtimes read a run with its own preprocessing spec, and an ensemble 
   }
   // An ensemble of the quick run and a copy with its first kernel scaled (so the two disagree).
   const work = await tempDir('mnist-cnn-runtimes-');
-  const second = join(work, 'second');
-  await cp(runDir, second, { recursive: true });
-  const model = await loadModel(second);
-  const [kernel, ...rest] = model.getWeights();
-  const scaled = tf.mul(kernel, 1.5);
-  model.setWeights([scaled, ...rest]);
-  scaled.dispose();
-  await saveModel(model, second);
-  model.dispose();
+  const second = await disagreeingCopy(runDir, join(work, 'second'));
   const { dir } = await buildEnsembleRun([runDir, second], join(work, 'ensemble'));
   await sameOnBothRuntimes(dir, 'ensemble', 200);
 });
