@@ -21,7 +21,7 @@ import { exportRunToOnnx } from '../../src/export/onnx.js';
 import { assertOnnxAgrees, compareProbabilities, createOnnxSession, onnxProbabilities, ONNX_TOLERANCE, tfjsProbabilities, verifyOnnx } from '../../src/export/verify.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { calibratedRun } from '../helpers/calibrated-run.js';
-import { softmaxOfLogits } from '../helpers/probabilities.js';
+import { onnxAgainstTfjs, softmaxOfLogits } from '../helpers/probabilities.js';
 import { disagreeingCopy } from '../helpers/run-fixtures.js';
 import { calibrateRun } from '../../src/evaluate/evaluate.js';
 import { Predictor } from '../../src/predict/predictor.js';
@@ -54,13 +54,7 @@ after(async () => {
 });
 
 /** ONNX Runtime's and TensorFlow.js's probabilities on the first `count` test images, compared. */
-async function compare(bytes: Uint8Array, model: tf.LayersModel, count: number) {
-  const session = await createOnnxSession(bytes);
-  const ours = await onnxProbabilities(session, [28, 28, 1], images, count);
-  await session.release();
-  const reference = tfjsProbabilities(model, images, count);
-  return { ours, reference, ...compareProbabilities(ours, reference, CLASSES) };
-}
+const compare = (bytes: Uint8Array, model: tf.LayersModel, count: number) => onnxAgainstTfjs(bytes, model, images, count);
 
 /** The model's metadata_props and producer, decoded with onnx-proto. */
 function decode(bytes: Uint8Array) {

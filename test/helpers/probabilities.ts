@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RuntimeName } from '../../src/backend/names.js';
-import { PIXELS } from '../../src/data/types.js';
+import { NUM_CLASSES, PIXELS } from '../../src/data/types.js';
+import { compareProbabilities, createOnnxSession, onnxProbabilities, tfjsProbabilities } from '../../src/export/verify.js';
 import { logitsModel } from '../../src/model/architectures.js';
 import type { ImageSet } from '../../src/data/types.js';
 import { Predictor } from '../../src/predict/predictor.js';
@@ -26,4 +27,13 @@ export function softmaxOfLogits(model: tf.LayersModel, images: Float32Array, cou
     const x = tf.tensor(images.subarray(0, count * PIXELS), [count, 28, 28, 1]);
     return tf.softmax(tf.div(logits.predict(x) as tf.Tensor, t)).dataSync() as Float32Array;
   });
+}
+
+/** ONNX Runtime's (on `bytes`) and TensorFlow.js's (on `model`) probabilities on the first `count` of `images`, compared. */
+export async function onnxAgainstTfjs(bytes: Uint8Array, model: tf.LayersModel, images: Float32Array, count: number) {
+  const session = await createOnnxSession(bytes);
+  const ours = await onnxProbabilities(session, [28, 28, 1], images, count);
+  await session.release();
+  const reference = tfjsProbabilities(model, images, count);
+  return { ours, reference, ...compareProbabilities(ours, reference, NUM_CLASSES) };
 }

@@ -14,7 +14,7 @@ import { ensembleModel } from '../../src/model/ensemble.js';
 import { layersModelToOnnx } from '../../src/model/onnx.js';
 // The export's check runs ONNX Runtime and compares: the tools of these tests too.
 import { compareProbabilities, createOnnxSession, onnxProbabilities, ONNX_TOLERANCE, tfjsProbabilities } from '../../src/export/verify.js';
-import { softmaxOfLogits } from '../helpers/probabilities.js';
+import { onnxAgainstTfjs, softmaxOfLogits } from '../helpers/probabilities.js';
 
 /**
  * The converter (src/model/onnx.ts): every architecture, an ensemble, a temperature and layers
@@ -57,13 +57,7 @@ async function trainBriefly(model: tf.LayersModel, seed: number, steps = 20): Pr
 }
 
 /** ONNX Runtime's and TensorFlow.js's probabilities on the first `count` test images, compared. */
-async function compare(bytes: Uint8Array, model: tf.LayersModel, count: number) {
-  const session = await createOnnxSession(bytes);
-  const ours = await onnxProbabilities(session, [28, 28, 1], images, count);
-  await session.release();
-  const reference = tfjsProbabilities(model, images, count);
-  return { ours, reference, ...compareProbabilities(ours, reference, CLASSES) };
-}
+const compare = (bytes: Uint8Array, model: tf.LayersModel, count: number) => onnxAgainstTfjs(bytes, model, images, count);
 
 function assertAgrees(result: { maxAbsDiff: number; argmaxAgree: number; reference: Float32Array }, count: number, minClasses = 10): void {
   assert.ok(result.maxAbsDiff <= ONNX_TOLERANCE, `max difference ${result.maxAbsDiff}`);
