@@ -74,6 +74,8 @@ export function classCounts(labels: Uint8Array, numClasses = NUM_CLASSES): numbe
 /** How a run picks its images from the training file: the same rule for `train` and `data`. */
 export interface SplitPlan {
   seed: number;
+  /** Seed of the split when it is not `seed` (config `splitSeed`): members of an ensemble share one. */
+  splitSeed?: number | null;
   /** Stratified subset of the training file to use (0: all of it). */
   limit: number;
   /** Images of that subset held out for validation (stratified); null: one in twelve (5,000 of 60,000). */
@@ -96,15 +98,16 @@ export const SPLIT_STREAMS = { limit: 1, split: 2 } as const;
  * validation hold-out of `valCount` from it. Both results sorted; together they are the subset.
  */
 export function seededSplitIndices(labels: Uint8Array, plan: SplitPlan): { train: Uint32Array; val: Uint32Array } {
+  const seed = plan.splitSeed ?? plan.seed;
   let base: Uint32Array = Uint32Array.from({ length: labels.length }, (_, i) => i);
   if (plan.limit > 0 && plan.limit < labels.length) {
-    base = stratifiedIndices(labels, plan.limit, createRng(deriveSeed(plan.seed, SPLIT_STREAMS.limit))).picked;
+    base = stratifiedIndices(labels, plan.limit, createRng(deriveSeed(seed, SPLIT_STREAMS.limit))).picked;
   }
   const valCount = resolveValCount(plan, base.length);
   if (valCount >= base.length) {
     throw new UserError(`val-count ${valCount} leaves no training images out of ${base.length}`);
   }
   const baseLabels = Uint8Array.from(base, (i) => labels[i]);
-  const { picked, rest } = stratifiedIndices(baseLabels, valCount, createRng(deriveSeed(plan.seed, SPLIT_STREAMS.split)));
+  const { picked, rest } = stratifiedIndices(baseLabels, valCount, createRng(deriveSeed(seed, SPLIT_STREAMS.split)));
   return { train: Uint32Array.from(rest, (j) => base[j]), val: Uint32Array.from(picked, (j) => base[j]) };
 }

@@ -6,8 +6,8 @@ import { writeFileAtomic } from '../util/fs.js';
 /**
  * A run folder's model as an ONNX file: the conversion itself is the model layer's
  * (model/onnx.ts, `layersModelToOnnx`); here the run's input contract goes into the file's
- * metadata_props, its temperature into the graph, and the file is written atomically after an
- * optional check (verify.ts).
+ * metadata_props with its not-a-digit rule, its temperature into the graph, and the file is
+ * written atomically after an optional check (verify.ts).
  */
 
 /**
@@ -18,7 +18,30 @@ export function runTemperature(metadata: RunMetadata): number | undefined {
   return metadata.temperature === undefined || metadata.temperature === null ? undefined : temperatureOf(metadata);
 }
 
-/** The metadata_props of a run's export: its input contract, as JSON where it is not a plain string. */
+/**
+ * The not-a-digit threshold on the exported model's output: metadata.json's `nonDigitRule.below`
+ * is on the network's own probabilities (T = 1), and the output has the temperature folded in, so
+ * divided by it, as the Predictor applies it (predict/predictor.ts); undefined for a run without one.
+ */
+function runNotADigitBelow(metadata: RunMetadata): number | undefined {
+  const below = metadata.nonDigitRule?.below;
+  return below === undefined ? undefined : below / (runTemperature(metadata) ?? 1);
+}
+
+/**
+ * metadata_props `notADigitRule`: how an ONNX user applies `notADigitBelow` to the output, the rule
+ * of predict/interpret.ts (`standOut`, `interpretProbabilities`) in words.
+ */
+const NOT_A_DIGIT_RULE_DOC =
+  'not a digit (answer null) when s < notADigitBelow, where p = the 10 output probabilities (`probabilities`, temperature already folded in) ' +
+  'and s = ln(max_k p_k) - (1/10) * sum_k ln(max(p_k, 1e-30)): how far the best digit stands out (0 when all ten are equal). ' +
+  'Fitted on validation data to refuse at most 0.3% of the validation digits (mnist-cnn src/predict/non-digit-rule.ts). ' +
+  'mnist-cnn checks it before any minimum confidence, and after its preprocessing (`preprocessing`), which also answers null for a blank picture, ink too small, or no dominant stroke.';
+
+/**
+ * The metadata_props of a run's export: its input contract, as JSON where it is not a plain
+ * string, its temperature, and its not-a-digit rule (`notADigitBelow` and `notADigitRule`, the formula).
+ */
 function runMetadataProps(metadata: RunMetadata): Record<string, string> {
   const props: Record<string, string> = {
     arch: metadata.arch,
@@ -28,6 +51,11 @@ function runMetadataProps(metadata: RunMetadata): Record<string, string> {
   };
   const temperature = runTemperature(metadata);
   if (temperature !== undefined) props.temperature = String(temperature);
+  const notADigitBelow = runNotADigitBelow(metadata);
+  if (notADigitBelow !== undefined) {
+    props.notADigitBelow = String(notADigitBelow);
+    props.notADigitRule = NOT_A_DIGIT_RULE_DOC;
+  }
   return props;
 }
 
@@ -40,6 +68,8 @@ export interface RunExport {
   bytes: number;
   arch: string;
   temperature?: number;
+  /** The not-a-digit threshold on the output's stand-out (metadata_props `notADigitBelow`), for a run that has one. */
+  notADigitBelow?: number;
 }
 
 export interface RunExportOptions {
@@ -54,8 +84,8 @@ export interface RunExportOptions {
 /**
  * Export a run folder's model to ONNX at `outFile` (default `<run>/model.onnx`), written under a
  * temporary name and renamed. The metadata_props carry the run's input contract (arch,
- * inputShape, preprocessing, classNames) and its temperature, which is also folded into the
- * graph. The backend must be started first.
+ * inputShape, preprocessing, classNames), its temperature, which is also folded into the
+ * graph, and its not-a-digit rule (`notADigitBelow`, `notADigitRule`). The backend must be started first.
  */
 export async function exportRunToOnnx(runDir: string, outFile?: string, options: RunExportOptions = {}): Promise<RunExport> {
   const run = await loadRun(runDir);
@@ -65,7 +95,8 @@ export async function exportRunToOnnx(runDir: string, outFile?: string, options:
     await options.check?.(bytes, run);
     const path = outFile ?? join(run.dir, ONNX_FILE);
     await writeFileAtomic(path, bytes);
-    return { path, bytes: bytes.length, arch: run.metadata.arch, temperature };
+    const notADigitBelow = runNotADigitBelow(run.metadata);
+    return { path, bytes: bytes.length, arch: run.metadata.arch, temperature, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };
   } finally {
     run.model.dispose();
   }

@@ -125,10 +125,12 @@ function ensembleMetadata(metas: RunMetadata[], dirs: string[], params: number):
 }
 
 /**
- * The not-a-digit rule of an ensemble whose members all have one: the lowest of their thresholds
- * (the one that refuses fewest digits), with that member's validation rates. Members that each
- * spread their probability over the ten digits for a non-digit average to spread probabilities,
- * so the mean stands out little there too. (Not refitted: members may have held out different images.)
+ * The not-a-digit rule an ensemble starts with when its members all have one: the lowest of their
+ * thresholds (the one that refuses fewest digits), with that member's validation rates. Only a
+ * stand-in: the mean of the members' probabilities has a stand-out distribution of its own, so
+ * `mnist-cnn ensemble` refits the threshold on the members' shared validation split, after the
+ * temperature (evaluate/evaluate.ts `calibrateRun`). It stays when the members held out different
+ * images (their `temperatureFit` then says so too); none when a member has no rule.
  */
 function ensembleNonDigitRule(metas: RunMetadata[]): Pick<RunMetadata, 'nonDigitRule'> {
   const rules = metas.map((m) => m.nonDigitRule);
@@ -147,8 +149,9 @@ export interface EnsembleRun {
  * members' parameters summed, `members` and `memberSeeds`), config.json copied from the first
  * member, and val-indices.json when every member held out the same images. The result is for
  * evaluate, predict and serve; it has no checkpoint to resume training from. It has no
- * temperature yet (T = 1): `mnist-cnn ensemble` then fits the ensemble's own on that validation
- * split (evaluate/evaluate.ts `calibrateRun`; inference is above this layer). The backend must
+ * temperature yet (T = 1) and at most a stand-in not-a-digit rule: `mnist-cnn ensemble` then
+ * fits the ensemble's own temperature and threshold on that validation split
+ * (evaluate/evaluate.ts `calibrateRun`; inference is above this layer). The backend must
  * be started first.
  */
 export async function buildEnsembleRun(runDirs: string[], outDir: string): Promise<EnsembleRun> {

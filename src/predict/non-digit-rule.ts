@@ -69,13 +69,22 @@ export async function fitNonDigitRule(
   valDigits: ImageSet,
   options: { seed: number; threads?: number; backend?: BackendName; batchSize?: number; nonDigits?: ImageSet },
 ): Promise<NonDigitRuleRecord> {
-  const nonDigits = options.nonDigits ?? (await nonDigitValidationSet(options.seed));
   const predictor = await Predictor.fromModel(model, { threads: options.threads, backend: options.backend, batchSize: options.batchSize, temperature: 1 });
   try {
-    const digits = standOuts(await predictor.probabilities(valDigits, { calibrated: false }));
-    const others = standOuts(await predictor.probabilities(nonDigits, { calibrated: false }));
-    return fitThreshold(digits, others);
+    return await fitNonDigitRuleWith(predictor, valDigits, options);
   } finally {
     await predictor.close();
   }
+}
+
+/**
+ * The same fit with a Predictor already running (its temperature does not matter: the fit reads
+ * the model's own probabilities): what `ensemble` does after fitting the ensemble's temperature
+ * (evaluate/evaluate.ts `calibrateRun`), with the run's seed for the validation non-digits.
+ */
+export async function fitNonDigitRuleWith(predictor: Predictor, valDigits: ImageSet, options: { seed: number; nonDigits?: ImageSet }): Promise<NonDigitRuleRecord> {
+  const nonDigits = options.nonDigits ?? (await nonDigitValidationSet(options.seed));
+  const digits = standOuts(await predictor.probabilities(valDigits, { calibrated: false }));
+  const others = standOuts(await predictor.probabilities(nonDigits, { calibrated: false }));
+  return fitThreshold(digits, others);
 }

@@ -44,6 +44,16 @@ test('the same seed gives the same split; another seed a different one', () => {
   assert.deepEqual(classCounts(Uint8Array.from(a.val, (i) => data.train.labels[i])), classCounts(Uint8Array.from(c.val, (i) => data.train.labels[i])), 'different images, same class counts');
 });
 
+test('a split seed overrides the seed: runs of other seeds with one split seed hold out the same images', () => {
+  const plan = { limit: 0, valCount: 5000 };
+  const seed1 = seededSplitIndices(data.train.labels, { ...plan, seed: 1 });
+  const seed2split1 = seededSplitIndices(data.train.labels, { ...plan, seed: 2, splitSeed: 1 });
+  const seed1split2 = seededSplitIndices(data.train.labels, { ...plan, seed: 1, splitSeed: 2 });
+  assert.deepEqual(seed2split1.val, seed1.val);
+  assert.deepEqual(seed1split2.val, seededSplitIndices(data.train.labels, { ...plan, seed: 2 }).val);
+  assert.deepEqual(seededSplitIndices(data.train.labels, { ...plan, seed: 1, splitSeed: null }).val, seed1.val, 'null: the seed');
+});
+
 test('--limit takes a stratified subset first, then the validation hold-out from it', () => {
   const { train, val } = seededSplitIndices(data.train.labels, { seed: 3, limit: 2000, valCount: 500 });
   assert.equal(train.length + val.length, 2000);

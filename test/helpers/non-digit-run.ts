@@ -16,17 +16,22 @@ const PER_CATEGORY = 200;
 
 const CACHE = resolve('.cache', 'test-runs');
 
-/** Trained once and cached under .cache/test-runs/ (keyed on the sources it depends on), like quickRunDir. */
-export async function nonDigitRunDir(): Promise<string> {
+/**
+ * Trained once and cached under .cache/test-runs/ (keyed on the sources it depends on), like
+ * quickRunDir. `changes` make another run of the same kind (an ensemble's second member: with the
+ * same seed, limit and valCount it holds out the same validation images).
+ */
+export async function nonDigitRunDir(changes: Partial<TrainConfig> = {}): Promise<string> {
+  const config = { ...CONFIG, ...changes };
   const hash = createHash('sha256');
   for (const file of ['model/architectures.ts', 'model/gradients.ts', 'image/non-digits.ts', 'image/ink-canvas.ts', 'image/preprocess.ts', 'predict/non-digit-rule.ts', 'predict/interpret.ts']) hash.update(readFileSync(resolve('src', file)));
-  const key = hash.update(JSON.stringify({ CONFIG, PER_CATEGORY })).digest('hex').slice(0, 12);
-  const dir = join(CACHE, `non-digits-compact-12000-e3-s1-${key}`);
+  const key = hash.update(JSON.stringify(Object.keys(changes).length ? { CONFIG: config, PER_CATEGORY } : { CONFIG, PER_CATEGORY })).digest('hex').slice(0, 12);
+  const dir = join(CACHE, `non-digits-${config.arch}-12000-e3-s1-${key}`);
   if (existsSync(join(dir, 'metadata.json'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   const nonDigitImages = await nonDigitTrainingImages(1, PER_CATEGORY);
-  const result = await train({ config: resolveConfig({ flags: CONFIG }), outDir: tmp, updateLatest: false, nonDigitImages });
+  const result = await train({ config: resolveConfig({ flags: config }), outDir: tmp, updateLatest: false, nonDigitImages });
   result.model.dispose();
   await rm(join(tmp, 'checkpoints'), { recursive: true, force: true });
   await rm(dir, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { loadMnist } from '../../src/data/load.js';
 import { PIXELS, type ImageSet } from '../../src/data/types.js';
-import { evaluateRun } from '../../src/evaluate/evaluate.js';
+import { calibrateRun, evaluateRun } from '../../src/evaluate/evaluate.js';
 import { buildReport } from '../../src/evaluate/report.js';
 import { buildModel } from '../../src/model/architectures.js';
 import { buildEnsembleRun, ensembleModel } from '../../src/model/ensemble.js';
@@ -224,7 +224,7 @@ test('an ensemble run is refused for fewer than 2 runs, a missing model, another
   assert.match(refused.stderr, /error: an ensemble needs at least 2 runs/);
 });
 
-test('an ensemble of runs with not-a-digit thresholds takes the lowest; one member without a threshold gives none', async () => {
+test('an ensemble of runs with not-a-digit thresholds starts with the lowest, and keeps it where nothing is held out to refit it on; one member without a threshold gives none', async () => {
   const rule = (below: number) => ({ below, digitsRefused: 0.003, nonDigitsRefused: 0.9, digits: 5000, nonDigits: 520 });
   const [a, b, c] = ['nd-a', 'nd-b', 'nd-c'].map((name) => join(work, name));
   for (const dir of [a, b, c]) await cp(quickRun, dir, { recursive: true });
@@ -234,4 +234,12 @@ test('an ensemble of runs with not-a-digit thresholds takes the lowest; one memb
   assert.equal(both.metadata.nonDigitRule?.below, 2.5);
   const mixed = await buildEnsembleRun([a, c], join(work, 'nd-ac'));
   assert.equal(mixed.metadata.nonDigitRule, undefined);
+  // Members that held out different images: no val-indices.json, so `ensemble`'s refit
+  // (calibrateRun; test/model/ensemble.non-digits.test.ts) leaves the stand-in, as it leaves T = 1.
+  await writeFile(join(b, 'val-indices.json'), '[0, 1, 2]');
+  const apart = await buildEnsembleRun([a, b], join(work, 'nd-apart'));
+  const calibration = await calibrateRun(apart.dir);
+  assert.equal(calibration.nonDigitRule, undefined);
+  assert.equal(calibration.temperatureFit.on, 'none');
+  assert.equal((await readMetadata(apart.dir)).nonDigitRule?.below, 2.5);
 });

@@ -21,7 +21,7 @@ export function registerEnsemble(program: Command): void {
       await initBackend(flags.backend);
       const { buildEnsembleRun } = await import('../../model/ensemble.js');
       const { dir, metadata } = await buildEnsembleRun(runDirs, flags.out);
-      // The ensemble's own temperature, on the members' shared validation split.
+      // The ensemble's own temperature and not-a-digit threshold, on the members' shared validation split.
       const { calibrateRun } = await import('../../evaluate/evaluate.js');
       const calibration = await calibrateRun(dir, { backend: flags.backend });
       if (flags.json) {
@@ -31,6 +31,10 @@ export function registerEnsemble(program: Command): void {
       console.log(`wrote ${dir}: an ensemble of ${runDirs.length} runs, ${metadata.params.toLocaleString('en-US')} parameters`);
       const fit = calibration.temperatureFit;
       console.log(fit.on === 'val' ? `calibration temperature ${calibration.temperature.toFixed(3)}, fitted on ${fit.n} validation images (ECE ${(fit.before.ece * 100).toFixed(2)}% → ${(fit.after.ece * 100).toFixed(2)}%)` : `calibration temperature 1: ${fit.reason}`);
+      const rule = calibration.nonDigitRule;
+      const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+      if (rule) console.log(`not-a-digit threshold ${rule.below}, fitted on the same images: refuses ${percent(rule.digitsRefused)} of them and ${percent(rule.nonDigitsRefused)} of ${rule.nonDigits} validation non-digits`);
+      else if (metadata.nonDigitRule) console.log(`not-a-digit threshold ${metadata.nonDigitRule.below}: the most lenient member's, not refitted (no shared validation split)`);
       console.log(`evaluate it with: mnist-cnn evaluate ${dir}`);
     });
 }
