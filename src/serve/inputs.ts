@@ -93,8 +93,8 @@ function checkDeclaredType(bytes: Uint8Array, declaredType: string | undefined, 
   const type = declaredType?.split(';')[0].trim().toLowerCase();
   if (!type || GENERIC_TYPES.has(type)) return;
   const declared = formatOfMediaType(type);
-  const accepted = formats.map((f) => MEDIA_TYPES[f][0]).join(', ');
   if (!declared || !formats.includes(declared)) {
+    const accepted = formats.map((f) => MEDIA_TYPES[f][0]).join(', ');
     throw new ApiError(415, 'unsupported_image_format', `${name} is sent as ${type}: send ${formatList(formats)} (${accepted})`);
   }
   const actual = sniffImageFormat(bytes);
