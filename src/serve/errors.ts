@@ -40,7 +40,6 @@ const KNOWN_ERRORS: Record<string, KnownError> = {
   FST_ERR_VALIDATION: { status: 400, code: 'bad_request' },
   FST_ERR_BAD_URL: { status: 400, code: 'bad_url', message: () => 'the URL is not valid (a bad percent-encoding?)' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'bad_request', message: () => 'the request could not be routed' },
-  FST_ERR_HANDLER_TIMEOUT: { status: 503, code: 'timeout', message: () => 'the request took longer than the time limit' },
   FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 400, code: 'bad_request', message: () => 'the body is not a multipart form' },
   FST_FILES_LIMIT: { status: 400, code: 'too_many_files', message: (_err, limits) => `the form holds more than ${limits.maxFiles ?? 'the allowed number of'} files` },
   FST_FIELDS_LIMIT: { status: 400, code: 'too_many_fields', message: () => `the form holds more than ${MAX_FIELDS} fields that are not files` },
@@ -65,7 +64,7 @@ export function toApiError(err: Error & { code?: string; statusCode?: number; va
   if (err instanceof ApiError) return err;
   if (err instanceof SyntaxError) return new ApiError(400, 'bad_json', `the body is not valid JSON: ${err.message}`);
   const known = err.code ? KNOWN_ERRORS[err.code] : undefined;
-  if (known) return new ApiError(known.status, known.code, known.message?.(err, lim) ?? err.message, known.status === 503 ? { 'retry-after': '1' } : {});
+  if (known) return new ApiError(known.status, known.code, known.message?.(err, lim) ?? err.message);
   for (const [pattern, message] of MULTIPART_MESSAGES) if (pattern.test(err.message ?? '')) return new ApiError(400, 'bad_multipart', message);
   const status = err.statusCode;
   if (status === 413) return new ApiError(413, 'body_too_large', tooLarge(err, lim));

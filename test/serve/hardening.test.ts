@@ -6,10 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { Predictor } from '../../src/predict/predictor.js';
 import { buildApp, type AppOptions } from '../../src/serve/app.js';
-import { capConnections } from '../../src/serve/hardening.js';
+import { capConnections, handlerTimeLimitMs, limitOptions, registerHardening } from '../../src/serve/hardening.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { connect, head, rawRequest } from './fixtures/http.js';
 
@@ -169,4 +169,34 @@ test('while the server drains, new requests are answered 503 (draining) with Ret
   assert.equal((await refused.json()).error.code, 'draining');
   assert.equal((await fetch(`${draining}/healthz`)).status, 200, 'alive');
   assert.equal((await fetch(`${draining}/readyz`)).status, 503, 'not ready');
+});
+
+test('a handler that does not answer within the time limit gets a 503 timeout for its client; other requests are unaffected', async () => {
+  const limits = { requestTimeoutMs: 1_000, idleTimeoutMs: 5_000, maxInFlight: 8 };
+  const app = Fastify(limitOptions(limits));
+  await registerHardening(app, { limits, isDraining: () => false });
+  let release = () => {};
+  const stuck = new Promise<void>((resolve) => (release = resolve));
+  app.get('/stuck', async () => {
+    await stuck;
+    return { late: true };
+  });
+  app.get('/quick', async () => ({ quick: true }));
+  apps.push(app);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const started = Date.now();
+  const stuckAnswer = fetch(`${base}/stuck`);
+  assert.deepEqual(await (await fetch(`${base}/quick`)).json(), { quick: true });
+  const answer = await stuckAnswer;
+  const waited = Date.now() - started;
+  release();
+  assert.equal(answer.status, 503);
+  assert.equal(answer.headers.get('retry-after'), '1');
+  const body = (await answer.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'timeout');
+  assert.match(body.error.message, /time limit of 6 s/);
+  // The sweep runs once a second: the answer comes between the limit and a second after it.
+  assert.ok(waited >= handlerTimeLimitMs(limits) - 50, `answered after ${waited} ms`);
 });
