@@ -1,24 +1,38 @@
 /**
- * Micro-benchmark of the wasm training kernels, at the shapes of a small MNIST CNN at batch 128.
- * Run: node --import tsx bench/kernels.ts [--reps N]   → JSON on stdout.
+ * Micro-benchmark of the wasm training kernels, at the shapes of a small MNIST CNN at batch 128
+ * (and of the compact architecture at batch 64, what `--preset fast` trains).
+ * Run: node --import tsx bench/kernels.ts [--reps N] [--cpu-time]   → JSON on stdout, with the CPU model.
+ * --cpu-time times by the process's CPU time instead of the wall clock: on a machine busy with
+ * other jobs (load 4-8 on 2 cores) wall-clock minima of the same kernel varied by ±30% between
+ * columns, CPU-time minima by a few percent.
  *
  * Columns: "stock" is the kernel tfjs-backend-wasm 4.22 ships (it has no Conv2DBackpropFilter);
  * "baseline" is the shared note's formulation (filter gradient as a transposed convolution,
  * input gradient as a convolution of padded dy, max-pool gradient as upsample + equal +
- * multiply, stock Sum, Mean, Tile and BatchMatMul); "ours" is what
+ * multiply, stock Sum, Mean, Tile, BatchMatMul, Identity and Cast); "ours" is what
  * registerWasmTrainingKernels installs. The training step is timed with the baseline kernels
  * registered, then with ours, in the same process.
  */
+import { cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from '../src/backend/index.js';
 import { filterGradByConvolution, inputGradByConvolution } from '../src/backend/conv-grads.js';
 import { WASM_TRAINING_KERNELS } from '../src/backend/wasm-kernels.js';
 import { callStock, release, type Shape4, type TensorInfo } from '../src/backend/wasm-calls.js';
+import { buildModel, logitsModel } from '../src/model/architectures.js';
 import { createRng } from '../src/util/rng.js';
 
 const BATCH = 128;
 const reps = Number(process.argv[process.argv.indexOf('--reps') + 1]) || 10;
+const cpuTime = process.argv.includes('--cpu-time');
+
+/** Milliseconds on the chosen clock. */
+function now(): number {
+  if (!cpuTime) return performance.now();
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
 
 /**
  * Fastest of `reps` runs after one warm-up, in ms; `run` must finish its work synchronously.
@@ -29,9 +43,9 @@ function timeMs(run: () => void): number {
   run();
   let fastest = Infinity;
   for (let i = 0; i < reps; i++) {
-    const start = performance.now();
+    const start = now();
     run();
-    fastest = Math.min(fastest, performance.now() - start);
+    fastest = Math.min(fastest, now() - start);
   }
   return Number(fastest.toFixed(2));
 }
@@ -44,12 +58,12 @@ function timeBaselineAndOurs(run: () => void): { baseline: number; ours: number 
   let baseline = Infinity;
   let ours = Infinity;
   for (let i = 0; i < reps; i++) {
-    let start = performance.now();
+    let start = now();
     baselineRun();
-    baseline = Math.min(baseline, performance.now() - start);
-    start = performance.now();
+    baseline = Math.min(baseline, now() - start);
+    start = now();
     run();
-    ours = Math.min(ours, performance.now() - start);
+    ours = Math.min(ours, now() - start);
   }
   return { baseline: Number(baseline.toFixed(2)), ours: Number(ours.toFixed(2)) };
 }
@@ -107,6 +121,8 @@ const BASELINE: Record<string, (args: KernelArgs) => TensorInfo> = {
   Mean: stockKernel('Mean'),
   Tile: stockKernel('Tile'),
   BatchMatMul: stockKernel('BatchMatMul'),
+  Identity: stockKernel('Identity'),
+  Cast: stockKernel('Cast'),
 };
 
 /** Runs `measure` with the baseline kernels registered in place of ours, then puts ours back. */
@@ -160,9 +176,12 @@ function kernelTimings() {
     return { dy: randomTensor(output.shape), input, output };
   };
   const dense = { x: randomMatrix(BATCH, 3136), w: randomMatrix(3136, 128), dy: randomMatrix(BATCH, 128) };
+  // The compact architecture (16 and 32 filters) at batch 64.
+  const small = { x1: randomTensor([64, 28, 28, 1]), dy1: randomTensor([64, 28, 28, 16]), x2: randomTensor([64, 14, 14, 16]), w2: randomTensor([3, 3, 16, 32]), dy2: randomTensor([64, 14, 14, 32]) };
   const scale = randomTensor([1, 1, 1, 32]);
   const pool1 = poolCase(dy1);
   const pool2 = poolCase(dy2);
+  const pool3 = poolCase(small.dy1);
   const result = {
     'Conv2D 1→32 28x28 (forward, stock)': timeMs(() => runKernel('Conv2D', { x: x1, filter: w1 }, conv)),
     'Conv2D 32→64 14x14 (forward, stock)': timeMs(() => runKernel('Conv2D', { x: x2, filter: w2 }, conv)),
@@ -170,15 +189,19 @@ function kernelTimings() {
     'Conv2DBackpropFilter 32→64 14x14': compare('Conv2DBackpropFilter', { x: x2, dy: dy2 }, { ...conv, filterShape: w2.shape }, false),
     'Conv2DBackpropInput 32→64 14x14': compare('Conv2DBackpropInput', { dy: dy2, filter: w2 }, { ...conv, inputShape: x2.shape }, true),
     'Conv2DBackpropInput 1→32 28x28 (fused first layer)': compare('Conv2DBackpropInput', { dy: dy1, filter: w1 }, { ...conv, inputShape: x1.shape }, true),
+    'Conv2DBackpropFilter 1→16 28x28, batch 64': compare('Conv2DBackpropFilter', { x: small.x1, dy: small.dy1 }, { ...conv, filterShape: [3, 3, 1, 16] }, false),
+    'Conv2DBackpropFilter 16→32 14x14, batch 64': compare('Conv2DBackpropFilter', { x: small.x2, dy: small.dy2 }, { ...conv, filterShape: small.w2.shape }, false),
+    'Conv2DBackpropInput 16→32 14x14, batch 64': compare('Conv2DBackpropInput', { dy: small.dy2, filter: small.w2 }, { ...conv, inputShape: small.x2.shape }, true),
     'MaxPoolGrad 28x28x32 → 14x14': compare('MaxPoolGrad', pool1, pool, true),
     'MaxPoolGrad 14x14x64 → 7x7': compare('MaxPoolGrad', pool2, pool, true),
+    'MaxPoolGrad 28x28x16 → 14x14, batch 64': compare('MaxPoolGrad', pool3, pool, true),
     'BatchMatMul xᵀ·dy [128,3136]ᵀ×[128,128] (dense gradient)': compare('BatchMatMul', { a: dense.x, b: dense.dy }, { transposeA: true, transposeB: false }, true),
     'BatchMatMul dy·Wᵀ [128,128]×[3136,128]ᵀ (dense gradient)': compare('BatchMatMul', { a: dense.dy, b: dense.w }, { transposeA: false, transposeB: true }, true),
     'Tile [1,1,1,32] → [128,28,28,32] (batch-norm gradient)': compare('Tile', { x: scale }, { reps: [BATCH, 28, 28, 1] }, true),
     'Sum [128,28,28,32] over axes 0-2 (bias gradient)': compare('Sum', { x: dy1 }, { axis: [0, 1, 2], keepDims: false }, true),
     'Sum [128,14,14,64] over axes 0-2 (bias gradient)': compare('Sum', { x: dy2 }, { axis: [0, 1, 2], keepDims: false }, true),
   };
-  tf.dispose([x1, w1, dy1, x2, w2, dy2, pool1.dy, pool1.output, pool2.dy, pool2.output, dense.x, dense.w, dense.dy, scale]);
+  tf.dispose([x1, w1, dy1, x2, w2, dy2, pool1.dy, pool1.output, pool2.dy, pool2.output, pool3.dy, pool3.output, dense.x, dense.w, dense.dy, scale, ...Object.values(small)]);
   return result;
 }
 
@@ -196,7 +219,7 @@ function plainNet(filters1: number, filters2: number): tf.Sequential {
   });
 }
 
-/** The shape of the project's default architecture: conv-BN-ReLU blocks (fused linear convs, BN moments). */
+/** conv-BN-ReLU blocks throughout: every conv runs fused and linear, so even the first layer's input gradient is computed. */
 function batchNormNet(): tf.Sequential {
   const block = (filters: number, first: boolean): tf.layers.Layer[] => [
     tf.layers.conv2d({ ...(first ? { inputShape: [28, 28, 1] } : {}), filters, kernelSize: 3, padding: 'same', useBias: false }),
@@ -218,11 +241,11 @@ function batchNormNet(): tf.Sequential {
   });
 }
 
-/** One Adam training step on a batch of 128, with the baseline kernels and with ours. */
-function trainingStepMs(model: tf.Sequential) {
+/** One Adam training step, with the baseline kernels and with ours. */
+function trainingStepMs(model: tf.LayersModel, batch = BATCH) {
   const optimizer = tf.train.adam(1e-3);
-  const x = randomTensor([BATCH, 28, 28, 1]);
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 10), 'int32'), 10);
+  const x = randomTensor([batch, 28, 28, 1]);
+  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32'), 10);
   const loss = () => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
   const step = () => tf.tidy(() => void optimizer.minimize(loss, true)!.dataSync());
   const { baseline, ours } = timeBaselineAndOurs(step);
@@ -237,17 +260,28 @@ function trainingStepMs(model: tf.Sequential) {
   return result;
 }
 
+/** A project architecture as training runs it: logits out, the softmax left to the loss. */
+function projectNet(arch: 'default' | 'compact'): tf.LayersModel {
+  return logitsModel(buildModel(arch, 1));
+}
+
 await initBackend('wasm');
+const loadAtStart = loadavg()[0];
 const report = {
+  cpu: cpus()[0]?.model ?? 'unknown',
   backend: tf.getBackend(),
   batch: BATCH,
   reps,
-  unit: 'ms, fastest of reps',
+  unit: cpuTime ? 'ms of process CPU time, fastest of reps' : 'ms (wall clock), fastest of reps',
   kernels: kernelTimings(),
   trainingStep: {
     'conv32-pool-conv64-pool-dense10, Adam': trainingStepMs(plainNet(32, 64)),
     'conv16-pool-conv32-pool-dense10, Adam': trainingStepMs(plainNet(16, 32)),
-    'conv32bn-pool-conv64bn-pool-dense128bn-dense10 (default architecture), Adam': trainingStepMs(batchNormNet()),
+    'conv32bn-pool-conv64bn-pool-dense128bn-dense10, Adam': trainingStepMs(batchNormNet()),
+    'default architecture (conv32-pool-conv64bn-pool-dense128bn-dense10), Adam, batch 128': trainingStepMs(projectNet('default')),
+    'compact architecture (conv16-pool-conv32bn-pool-dense128bn-dense10), Adam, batch 64': trainingStepMs(projectNet('compact'), 64),
   },
+  // Other jobs on the machine inflate every figure: compare columns within one run.
+  loadAverage1m: { atStart: loadAtStart, atEnd: loadavg()[0] },
 };
 console.log(JSON.stringify(report, null, 2));

@@ -11,20 +11,27 @@ interface MaxPoolGradArgs {
 /**
  * Max-pool gradient as one pass over the input in wasm memory: each window's gradient goes to
  * its first maximum in row-major order, as the cpu backend does (so ties match it exactly).
- * The stock wasm kernel took ~48 ms for a [128, 28, 28, 32] input; this loop ~14 ms, about as
- * fast as the upsample-compare-multiply formulation, which mishandles ties.
+ * The stock wasm kernel took ~48 ms for a [128, 28, 28, 32] input; a first JS loop ~14-17 ms,
+ * about as fast as the upsample-compare-multiply formulation, which mishandles ties; the loop
+ * for the usual 2x2 tiling now ~10-13 ms (routeGradientInTwoByTwoTiles).
  */
 export function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): TensorInfo {
-  const { dy, input } = inputs;
-  assertSupported('MaxPoolGrad', undefined, dy, input);
+  const { dy, input, output } = inputs;
+  assertSupported('MaxPoolGrad', undefined, dy, input, output);
   const info = tf.backend_util.computePool2DInfo(input.shape as Shape4, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const [n, oh, ow, c] = dy.shape;
   if (n !== info.batchSize || oh !== info.outHeight || ow !== info.outWidth || c !== info.outChannels) {
     throw new Error(`MaxPoolGrad: dy has shape [${dy.shape}], expected [${info.outShape}] for this pooling`);
   }
+  if (output.shape.join() !== dy.shape.join()) {
+    throw new Error(`MaxPoolGrad: the pooled output has shape [${output.shape}], expected dy's [${dy.shape}]`);
+  }
   const dx = backend.makeOutput(input.shape, 'float32');
-  const route = isTwoByTwoTiling(info) ? routeGradientInTwoByTwoTiles : routeGradientToMaxima;
-  route(heapView(backend, input), heapView(backend, dy), heapView(backend, dx), info);
+  if (isTwoByTwoTiling(info)) {
+    routeGradientInTwoByTwoTiles(heapView(backend, input), heapView(backend, output), heapView(backend, dy), heapView(backend, dx), info);
+  } else {
+    routeGradientToMaxima(heapView(backend, input), heapView(backend, dy), heapView(backend, dx), info);
+  }
   return dx;
 }
 
@@ -37,39 +44,48 @@ function isTwoByTwoTiling(info: tf.backend_util.Conv2DInfo): boolean {
   );
 }
 
-function routeGradientInTwoByTwoTiles(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+/**
+ * dx zeroed in one fill (a memset), then each window's gradient written once, at the first of
+ * its four inputs that equals the pooled output y (the forward kernel returns one of them
+ * exactly): one read of y and on average under three of x, against four reads of x, three
+ * comparisons and four writes of dx per window before. A/B in one process (AMD EPYC, one
+ * thread, CPU time, fastest of 12): [128, 28, 28, 32] ~13.8 ms against ~16.3 ms,
+ * [128, 14, 14, 64] ~6.5 against ~8.3, [64, 28, 28, 16] ~3.4 against ~4.3.
+ * A window where no input equals y (a NaN, or a y not from this input) falls back to the
+ * first maximum by comparison.
+ */
+function routeGradientInTwoByTwoTiles(x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
   const { batchSize, inHeight, inWidth, outHeight, outWidth, inChannels: channels } = info;
-  // An odd row or column at the end belongs to no window and gets no gradient.
-  if (2 * outHeight !== inHeight || 2 * outWidth !== inWidth) dx.fill(0);
+  // Also zeroes an odd row or column at the end, which belongs to no window.
+  dx.fill(0);
   const rowStride = inWidth * channels;
+  const diagonal = rowStride + channels;
   let g = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let oy = 0; oy < outHeight; oy++) {
       let a = (b * inHeight + 2 * oy) * rowStride; // top-left of the window, channel 0
       for (let ox = 0; ox < outWidth; ox++, a += 2 * channels) {
-        const right = a + channels;
-        const below = a + rowStride;
-        const belowRight = below + channels;
-        for (let ch = 0; ch < channels; ch++, g++) {
-          const v0 = x[a + ch];
-          const v1 = x[right + ch];
-          const v2 = x[below + ch];
-          const v3 = x[belowRight + ch];
-          // First maximum in row-major order wins ties, as on the cpu backend.
-          let m = v0;
-          let at = 0;
-          if (v1 > m) { m = v1; at = 1; }
-          if (v2 > m) { m = v2; at = 2; }
-          if (v3 > m) at = 3;
-          const grad = dy[g];
-          dx[a + ch] = at === 0 ? grad : 0;
-          dx[right + ch] = at === 1 ? grad : 0;
-          dx[below + ch] = at === 2 ? grad : 0;
-          dx[belowRight + ch] = at === 3 ? grad : 0;
+        const end = a + channels;
+        for (let i = a; i < end; i++, g++) {
+          const m = y[g];
+          let at: number;
+          if (x[i] === m) at = i;
+          else if (x[i + channels] === m) at = i + channels;
+          else if (x[i + rowStride] === m) at = i + rowStride;
+          else if (x[i + diagonal] === m) at = i + diagonal;
+          else at = firstMaximumOfFour(x, i, channels, rowStride);
+          dx[at] = dy[g];
         }
       }
     }
   }
+}
+
+/** Where the first maximum of a 2x2 window sits, by comparison (row-major order wins ties). */
+function firstMaximumOfFour(x: Float32Array, i: number, channels: number, rowStride: number): number {
+  let at = i;
+  for (const j of [i + channels, i + rowStride, i + rowStride + channels]) if (x[j] > x[at]) at = j;
+  return at;
 }
 
 function routeGradientToMaxima(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {

@@ -51,7 +51,7 @@ export function reshape(backend: BackendWasm, x: TensorInfo, shape: number[]): T
  * dropped (with its operator) right after.
  */
 export function matMul(backend: BackendWasm, a: TensorInfo, b: TensorInfo): TensorInfo {
-  const weights = aliasWithFreshId(backend, b);
+  const weights = aliasAt(backend, b, b.shape);
   try {
     return callStock(backend, 'BatchMatMul', { a, b: weights }, { transposeA: false, transposeB: false });
   } finally {
@@ -67,13 +67,20 @@ export function matMulTransposedA(backend: BackendWasm, a: TensorInfo, b: Tensor
   return callStock(backend, 'BatchMatMul', { a, b }, { transposeA: true, transposeB: false });
 }
 
-function aliasWithFreshId(backend: BackendWasm, x: TensorInfo): TensorInfo {
+/**
+ * A tensor of `shape` over x's float32 memory from element `offset` on (a chunk of images, say),
+ * under a fresh id: no copy. Free it with dropAlias, never release (that would free x's memory).
+ */
+export function aliasAt(backend: BackendWasm, x: TensorInfo, shape: number[], offset = 0): TensorInfo {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const total = x.shape.reduce((a, b) => a * b, 1);
+  if (offset < 0 || offset + size > total) throw new Error(`aliasAt: ${size} values from ${offset} do not fit in a tensor of shape [${x.shape}]`);
   const { memoryOffset } = backend.dataIdMap.get(x.dataId)!;
-  return backend.makeOutput(x.shape, x.dtype, memoryOffset);
+  return backend.makeOutput(shape, x.dtype, memoryOffset + offset * Float32Array.BYTES_PER_ELEMENT);
 }
 
 /** Unregisters the alias (which runs its disposal callbacks) without freeing the shared memory. */
-function dropAlias(backend: BackendWasm, alias: TensorInfo): void {
+export function dropAlias(backend: BackendWasm, alias: TensorInfo): void {
   const { id } = backend.dataIdMap.get(alias.dataId)!;
   (backend.wasm as unknown as { tfjs: { disposeData(id: number): void } }).tfjs.disposeData(id);
   backend.dataIdMap.delete(alias.dataId);

@@ -5,6 +5,7 @@ import { conv2DBackpropFilter, conv2DBackpropInput } from './conv-grads.js';
 import { batchMatMulTransposing } from './matmul.js';
 import { maxPoolGrad } from './pool-grads.js';
 import { meanOverLeadingAxes, sumOverLeadingAxes } from './reductions.js';
+import { castSharingData, identitySharingData } from './shared-copies.js';
 import { tileByBlocks } from './tile.js';
 import { captureStockKernel } from './wasm-calls.js';
 
@@ -12,7 +13,7 @@ import { captureStockKernel } from './wasm-calls.js';
  * The training kernels the stock wasm backend lacks (Conv2DBackpropFilter) or runs slowly
  * (Conv2DBackpropInput ~10x, MaxPoolGrad ~4x, Sum and Mean over the batch axes ~2x, Tile as
  * used by the batch-norm gradient ~50x, transposed matMuls of dense gradients ~8x, the
- * batch-norm forward ~3x). They are
+ * batch-norm forward ~3x, Identity and same-dtype Cast, which copied where sharing does). They are
  * registered as kernels, not gradients, because tfjs-layers' fused conv2d calls the conv
  * kernels directly from its own gradient; each falls back to the stock kernel outside the
  * cases it speeds up.
@@ -26,6 +27,8 @@ const OUR_KERNELS: Array<{ name: string; kernelFunc: unknown; replacesStock: boo
   { name: 'Tile', kernelFunc: tileByBlocks, replacesStock: true },
   { name: 'BatchMatMul', kernelFunc: batchMatMulTransposing, replacesStock: true },
   { name: 'FusedBatchNorm', kernelFunc: batchNormOverChannels, replacesStock: true },
+  { name: 'Identity', kernelFunc: identitySharingData, replacesStock: true },
+  { name: 'Cast', kernelFunc: castSharingData, replacesStock: true },
 ];
 
 export const WASM_TRAINING_KERNELS = OUR_KERNELS.map((k) => k.name);

@@ -83,17 +83,33 @@ test('conv gradients match cpu on random shapes (batch 1..128, channels 1..64)',
   await assertMatchesCpu({ batch: 128, size: 5, kernel: 3, inChannels: 4, outChannels: 6, stride: 2, pad: 'valid' }, 8);
 });
 
-test('both formulations of the filter and input gradients (patches · matMul for few input channels, convolution otherwise) match cpu', async () => {
+test('every formulation of the filter and input gradients (taps, patch rows, convolution) matches cpu', async () => {
   let seed = 30;
   for (const stride of [1, 2] as const) {
     for (const pad of ['same', 'valid'] as const) {
-      // 9 and 18 patch columns < 32 and 24 output channels: the patches path.
+      // Stride 1 'same': the filter gradient by taps. Otherwise 9 and 18 patch columns < 32 and
+      // 24 output channels: patch rows; 5·5·3 = 75 columns > 16 output channels: convolution.
       await assertMatchesCpu({ batch: 16, size: 10, kernel: 3, inChannels: 1, outChannels: 32, stride, pad }, seed++);
       await assertMatchesCpu({ batch: 4, size: 9, kernel: 3, inChannels: 2, outChannels: 24, stride, pad }, seed++);
-      // 5·5·3 = 75 patch columns > 16 output channels: the convolution path.
       await assertMatchesCpu({ batch: 4, size: 9, kernel: 5, inChannels: 3, outChannels: 16, stride, pad }, seed++);
     }
   }
+});
+
+test('the filter gradient by taps matches cpu: kernels 1 to 5 (even ones pad unevenly), batch 1, up to 32 channels, several chunks with a short last one', async () => {
+  let seed = 50;
+  for (const kernel of [1, 2, 3, 4, 5]) {
+    await assertMatchesCpu({ batch: 1, size: 6, kernel, inChannels: 1, outChannels: 3, stride: 1, pad: 'same' }, seed++);
+    await assertMatchesCpu({ batch: 3, size: 5, kernel, inChannels: 16, outChannels: 4, stride: 1, pad: 'same' }, seed++);
+  }
+  // A filter wider than the image: some taps see only padding.
+  await assertMatchesCpu({ batch: 2, size: 2, kernel: 5, inChannels: 2, outChannels: 3, stride: 1, pad: 'same' }, seed++);
+  // 5·5·32 columns · 8·8 pixels: 10 images per chunk, so 13 images run as 10 + 3.
+  await assertMatchesCpu({ batch: 13, size: 8, kernel: 5, inChannels: 32, outChannels: 8, stride: 1, pad: 'same' }, seed++);
+  // The first layer of the nets: 74 1-channel 28x28 images per chunk, so 77 run as 74 + 3.
+  await assertMatchesCpu({ batch: 77, size: 28, kernel: 3, inChannels: 1, outChannels: 8, stride: 1, pad: 'same' }, seed++);
+  // 33 input channels: past the taps' limit, the convolution.
+  await assertMatchesCpu({ batch: 2, size: 5, kernel: 3, inChannels: 33, outChannels: 4, stride: 1, pad: 'same' }, seed++);
 });
 
 test('the convolution formulation of the filter gradient, called directly, matches cpu (incl. strides leaving unused rows)', async () => {

@@ -13,6 +13,10 @@ const CASES: Array<{ a: number[]; b: number[]; transposeA: boolean; transposeB: 
   { a: [1, 33, 130], b: [1, 64, 130], transposeA: false, transposeB: true },
   { a: [4, 6, 5], b: [4, 6, 3], transposeA: true, transposeB: false }, // batched: stock kernel
   { a: [2, 1, 6, 5], b: [1, 6, 3], transposeA: true, transposeB: false },
+  // ≥ 64 K values to pack and fewer rows than columns: multiplied the other way round, (bᵀ·aᵀ)ᵀ.
+  { a: [8, 128], b: [600, 128], transposeA: false, transposeB: true },
+  { a: [128, 8], b: [128, 600], transposeA: true, transposeB: false },
+  { a: [1, 128, 8], b: [1, 600, 128], transposeA: true, transposeB: true },
 ];
 
 function products(a: Float32Array[], b: Float32Array[]): tf.Tensor[] {
