@@ -46,6 +46,12 @@ export interface HttpLoadResult {
   errors: number;
   /** CPU time (user + system) the server process spent per request, in µs; null where /proc is not there. */
   serverCpuUsPerRequest: number | null;
+  /**
+   * CPU time the load generator (autocannon, in this process) spent per request, in µs: it
+   * shares the machine's cores with the server, so 1e6 × cores / (server + client µs) bounds
+   * the requests/s one machine can show.
+   */
+  clientCpuUsPerRequest: number;
 }
 
 const CLI = fileURLToPath(new URL('../bin/mnist-cnn.js', import.meta.url));
@@ -96,6 +102,7 @@ async function load(url: string, { png, connections = 8, requests = 2000 }: Http
   const request = { url: `${url}/v1/predict`, method: 'POST' as const, headers: { 'content-type': 'image/png' }, body: png };
   await autocannon({ ...request, connections: Math.min(connections, 8), amount: 50 * Math.min(connections, 8) }); // warm-up
   const cpuBefore = cpuSeconds();
+  const clientBefore = process.cpuUsage();
   const start = performance.now();
   let last = start;
   const run = autocannon({ ...request, connections, amount: requests, timeout: 10 });
@@ -104,6 +111,7 @@ async function load(url: string, { png, connections = 8, requests = 2000 }: Http
   });
   const result = await run;
   const cpuAfter = cpuSeconds();
+  const client = process.cpuUsage(clientBefore);
   return {
     requests: result.requests.total,
     requestsPerSecond: Math.round(result.requests.total / ((last - start) / 1000)),
@@ -111,6 +119,7 @@ async function load(url: string, { png, connections = 8, requests = 2000 }: Http
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
     serverCpuUsPerRequest: cpuBefore === null || cpuAfter === null || result.requests.total === 0 ? null : Math.round(((cpuAfter - cpuBefore) * 1e6) / result.requests.total),
+    clientCpuUsPerRequest: result.requests.total === 0 ? 0 : Math.round((client.user + client.system) / result.requests.total),
   };
 }
 
