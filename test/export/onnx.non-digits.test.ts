@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
 import { initBackend } from '../../src/backend/index.js';
 import { loadMnist } from '../../src/data/load.js';
-import { PIXELS } from '../../src/data/types.js';
+import { NUM_CLASSES, PIXELS } from '../../src/data/types.js';
 import { exportRunToOnnx } from '../../src/export/onnx.js';
 import { createOnnxSession, onnxProbabilities } from '../../src/export/verify.js';
 import { NON_DIGIT_CATEGORIES, drawNonDigit, nonDigitRng } from '../../src/image/non-digits.js';
@@ -21,8 +20,8 @@ import type { Preprocessed } from '../../src/image/preprocess.js';
 import { readMetadata } from '../../src/model/run.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { nonDigitRunDir } from '../helpers/non-digit-run.js';
+import { metadataProps } from '../helpers/onnx.js';
 
-const CLASSES = 10;
 const PER_CATEGORY = 25;
 const DIGITS = 2000;
 
@@ -53,7 +52,7 @@ function onnxUserSaysNotADigit(p: ArrayLike<number>, notADigitBelow: number): bo
 test('an export carries the not-a-digit rule; the documented formula on ONNX Runtime\'s output decides as the Predictor does', async () => {
   const result = await exportRunToOnnx(runDir, join(work, 'model.onnx'));
   const bytes = new Uint8Array(await readFile(result.path));
-  const props = Object.fromEntries(onnxProto.onnx.ModelProto.decode(bytes).metadataProps.map((p) => [p.key ?? '', p.value ?? '']));
+  const props = metadataProps(bytes);
   const meta = await readMetadata(runDir);
   // The threshold on the output (the temperature is folded into the graph): the fitted one over T.
   const below = Number(props.notADigitBelow);
@@ -74,7 +73,7 @@ test('an export carries the not-a-digit rule; the documented formula on ONNX Run
       const images = new Float32Array(inputs.length * PIXELS);
       inputs.forEach((p, i) => images.set(p.input, i * PIXELS));
       const probs = await onnxProbabilities(session, [28, 28, 1], images, inputs.length);
-      const onnx = inputs.map((p, i) => p.reason !== undefined || onnxUserSaysNotADigit(probs.subarray(i * CLASSES, (i + 1) * CLASSES), below));
+      const onnx = inputs.map((p, i) => p.reason !== undefined || onnxUserSaysNotADigit(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), below));
       return { predictor: answers.map((a) => a.digit === null), onnx, byRule: answers.filter((a) => a.reason?.startsWith('not a digit')).length };
     };
 
@@ -104,7 +103,7 @@ test('an export carries the not-a-digit rule; the documented formula on ONNX Run
 test('a run without a not-a-digit rule exports none', async () => {
   const { quickRunDir } = await import('../helpers/quick-run.js');
   const result = await exportRunToOnnx(await quickRunDir(), join(work, 'plain.onnx'));
-  const props = onnxProto.onnx.ModelProto.decode(new Uint8Array(await readFile(result.path))).metadataProps.map((p) => p.key);
+  const props = Object.keys(metadataProps(new Uint8Array(await readFile(result.path))));
   assert.equal(result.notADigitBelow, undefined);
   assert.ok(!props.includes('notADigitBelow') && !props.includes('notADigitRule') && props.includes('preprocessing'), props.join(', '));
 });

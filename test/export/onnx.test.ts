@@ -8,20 +8,19 @@ import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
 import { argmaxRows } from '../../src/metrics/classification.js';
-import { initBackend } from '../../src/backend/index.js';
 import { registerExport } from '../../src/cli/commands/export.js';
 import { loadMnist } from '../../src/data/load.js';
-import { scalePixels } from '../../src/data/model-input.js';
-import { PIXELS } from '../../src/data/types.js';
+import { NUM_CLASSES, PIXELS } from '../../src/data/types.js';
 import { buildModel } from '../../src/model/architectures.js';
 import { buildEnsembleRun } from '../../src/model/ensemble.js';
 import { loadModel } from '../../src/model/io.js';
 import { layersModelToOnnx } from '../../src/model/onnx.js';
 import { exportRunToOnnx } from '../../src/export/onnx.js';
-import { assertOnnxAgrees, compareProbabilities, createOnnxSession, onnxProbabilities, ONNX_TOLERANCE, tfjsProbabilities, verifyOnnx } from '../../src/export/verify.js';
+import { assertOnnxAgrees, compareProbabilities, ONNX_TOLERANCE, tfjsProbabilities, verifyOnnx } from '../../src/export/verify.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { calibratedRun } from '../helpers/calibrated-run.js';
-import { onnxAgainstTfjs, softmaxOfLogits } from '../helpers/probabilities.js';
+import { ALL, metadataProps, scaledTestSet, SOME } from '../helpers/onnx.js';
+import { onnxAgainstTfjs, onnxRuntimeProbabilities, softmaxOfLogits } from '../helpers/probabilities.js';
 import { disagreeingCopy } from '../helpers/run-fixtures.js';
 import { calibrateRun } from '../../src/evaluate/evaluate.js';
 import { Predictor } from '../../src/predict/predictor.js';
@@ -31,22 +30,13 @@ import { Predictor } from '../../src/predict/predictor.js';
  * (src/export/verify.ts) and `mnist-cnn export`. The converter itself is test/model/onnx.test.ts's.
  */
 
-const { onnx } = onnxProto;
-const CLASSES = 10;
-const SOME = 2000;
-const ALL = 10000;
-
 let work: string;
 let images: Float32Array;
 let labels: Uint8Array;
 
 before(async () => {
-  await initBackend('wasm');
+  ({ images, labels } = await scaledTestSet());
   work = await mkdtemp(join(tmpdir(), 'mnist-cnn-onnx-'));
-  const test10k = (await loadMnist()).test;
-  assert.equal(test10k.count, ALL);
-  images = scalePixels(test10k.images);
-  labels = test10k.labels;
 });
 
 after(async () => {
@@ -56,20 +46,14 @@ after(async () => {
 /** ONNX Runtime's and TensorFlow.js's probabilities on the first `count` test images, compared. */
 const compare = (bytes: Uint8Array, model: tf.LayersModel, count: number) => onnxAgainstTfjs(bytes, model, images, count);
 
-/** The model's metadata_props and producer, decoded with onnx-proto. */
-function decode(bytes: Uint8Array) {
-  const proto = onnx.ModelProto.decode(bytes);
-  return { producer: proto.producerName, props: Object.fromEntries(proto.metadataProps.map((p) => [p.key ?? '', p.value ?? ''])) };
-}
-
 test("verifyOnnx's reference with a temperature (softmax(log p / T)) is softmax(logits / T), as the ONNX model computes it", async () => {
   const count = 1000;
   const model = await loadModel(await quickRunDir());
   const bytes = layersModelToOnnx(model, { temperature: 2 });
   const reference = tfjsProbabilities(model, images, count, { temperature: 2 });
-  assert.ok(compareProbabilities(reference, softmaxOfLogits(model, images, count, 2), CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
+  assert.ok(compareProbabilities(reference, softmaxOfLogits(model, images, count, 2), NUM_CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
   // Really tempered: far from the untempered probabilities.
-  assert.ok(compareProbabilities(reference, softmaxOfLogits(model, images, count, 1), CLASSES).maxAbsDiff > 1e-2);
+  assert.ok(compareProbabilities(reference, softmaxOfLogits(model, images, count, 1), NUM_CLASSES).maxAbsDiff > 1e-2);
   const check = await verifyOnnx(bytes, model, images, count, { temperature: 2 });
   assert.ok(check.maxAbsDiff <= ONNX_TOLERANCE && check.argmaxAgree === count, `max difference ${check.maxAbsDiff}`);
   model.dispose();
@@ -97,14 +81,14 @@ test('a trained run exports to <run>/model.onnx with its input contract; on the 
   assert.equal(result.temperature, undefined);
   const bytes = new Uint8Array(await readFile(result.path));
   assert.equal(bytes.length, result.bytes);
-  const { props, producer } = decode(bytes);
+  const props = metadataProps(bytes);
   const metadata = JSON.parse(await readFile(join(run, 'metadata.json'), 'utf8'));
   assert.deepEqual(JSON.parse(props.preprocessing), metadata.preprocessing);
   assert.deepEqual(JSON.parse(props.classNames), metadata.classNames);
   assert.deepEqual(JSON.parse(props.inputShape), [28, 28, 1]);
   assert.equal(props.arch, 'default');
   assert.equal(props.temperature, undefined);
-  assert.equal(producer, 'mnist-cnn');
+  assert.equal(onnxProto.onnx.ModelProto.decode(bytes).producerName, 'mnist-cnn');
 
   const model = await loadModel(run);
   const { ours, reference, maxAbsDiff, argmaxAgree } = await compare(bytes, model, ALL);
@@ -122,7 +106,7 @@ test('an ensemble run folder (saved by `ensemble`, loaded back) exports, with ar
   const { dir } = await buildEnsembleRun([quick, second], join(work, 'ensemble-run'));
   const { path } = await exportRunToOnnx(dir);
   const bytes = new Uint8Array(await readFile(path));
-  assert.equal(decode(bytes).props.arch, 'ensemble');
+  assert.equal(metadataProps(bytes).arch, 'ensemble');
   const ensemble = await loadModel(dir);
   const { maxAbsDiff, argmaxAgree } = await compare(bytes, ensemble, SOME);
   assert.ok(maxAbsDiff <= ONNX_TOLERANCE, `max difference ${maxAbsDiff}`);
@@ -151,12 +135,10 @@ test('`export --format onnx` folds in a temperature from metadata.json, checks o
   assert.match(lines[0], /^checked on 10,000 test images: max probability difference \S+ \(allowed 1e-5\), 10,000 of 10,000 predicted classes equal/);
   assert.match(lines[1], /^wrote .*calibrated\.onnx \(1\.7 MB, ONNX opset 13, temperature 1\.5 folded in\)$/);
   const bytes = new Uint8Array(await readFile(out));
-  assert.equal(decode(bytes).props.temperature, '1.5');
+  assert.equal(metadataProps(bytes).temperature, '1.5');
   const model = await loadModel(run);
-  const session = await createOnnxSession(bytes);
-  const ours = await onnxProbabilities(session, [28, 28, 1], images, 1000);
-  await session.release();
-  assert.ok(compareProbabilities(ours, softmaxOfLogits(model, images, 1000, 1.5), CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
+  const ours = await onnxRuntimeProbabilities(bytes, images, 1000);
+  assert.ok(compareProbabilities(ours, softmaxOfLogits(model, images, 1000, 1.5), NUM_CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
   model.dispose();
 
   assert.deepEqual(await exportCli(t, run, '--format', 'onnx', '--no-verify', '--quiet'), []);
@@ -182,16 +164,14 @@ test('an export folds in the run\'s fitted temperature: ONNX Runtime gives the P
       assert.ok(Math.abs(temperature - 1) > 0.02, `${dir}: T = ${temperature}`);
       const result = await exportRunToOnnx(dir, join(work, 'calibrated-check.onnx'));
       assert.equal(result.temperature, temperature);
-      const session = await createOnnxSession(new Uint8Array(await readFile(result.path)));
-      const ours = await onnxProbabilities(session, [28, 28, 1], images, count);
-      await session.release();
+      const ours = await onnxRuntimeProbabilities(new Uint8Array(await readFile(result.path)), images, count);
       const predictor = await Predictor.load(dir);
       const [answers, raw] = [await predictor.probabilities(set), await predictor.probabilities(set, { calibrated: false })];
       await predictor.close();
-      const check = compareProbabilities(ours, answers, CLASSES);
+      const check = compareProbabilities(ours, answers, NUM_CLASSES);
       assert.ok(check.maxAbsDiff <= ONNX_TOLERANCE, `${dir}: max difference ${check.maxAbsDiff}`);
       assert.equal(check.argmaxAgree, count);
-      assert.ok(compareProbabilities(ours, raw, CLASSES).maxAbsDiff > 1e-2, 'the temperature changes the probabilities');
+      assert.ok(compareProbabilities(ours, raw, NUM_CLASSES).maxAbsDiff > 1e-2, 'the temperature changes the probabilities');
     }
   } finally {
     await calibrated.remove();

@@ -29,11 +29,19 @@ export function softmaxOfLogits(model: tf.LayersModel, images: Float32Array, cou
   });
 }
 
+/** ONNX Runtime's probabilities for the model in `bytes` on the first `count` of `images` (28x28x1 at the model's scale), in a session of its own. */
+export async function onnxRuntimeProbabilities(bytes: Uint8Array, images: Float32Array, count: number): Promise<Float32Array> {
+  const session = await createOnnxSession(bytes);
+  try {
+    return await onnxProbabilities(session, [28, 28, 1], images, count);
+  } finally {
+    await session.release();
+  }
+}
+
 /** ONNX Runtime's (on `bytes`) and TensorFlow.js's (on `model`) probabilities on the first `count` of `images`, compared. */
 export async function onnxAgainstTfjs(bytes: Uint8Array, model: tf.LayersModel, images: Float32Array, count: number) {
-  const session = await createOnnxSession(bytes);
-  const ours = await onnxProbabilities(session, [28, 28, 1], images, count);
-  await session.release();
+  const ours = await onnxRuntimeProbabilities(bytes, images, count);
   const reference = tfjsProbabilities(model, images, count);
   return { ours, reference, ...compareProbabilities(ours, reference, NUM_CLASSES) };
 }

@@ -4,17 +4,16 @@ import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
 import { argmaxRows } from '../../src/metrics/classification.js';
 import { applyTemperature } from '../../src/metrics/calibration.js';
-import { initBackend } from '../../src/backend/index.js';
-import { loadMnist } from '../../src/data/load.js';
 import { scalePixels } from '../../src/data/model-input.js';
-import { PIXELS, type ImageSet } from '../../src/data/types.js';
+import { NUM_CLASSES, PIXELS, type ImageSet } from '../../src/data/types.js';
 import { ARCHITECTURES } from '../../src/model/arch-names.js';
 import { buildModel, logitsModel } from '../../src/model/architectures.js';
 import { ensembleModel } from '../../src/model/ensemble.js';
 import { layersModelToOnnx } from '../../src/model/onnx.js';
 // The export's check runs ONNX Runtime and compares: the tools of these tests too.
-import { compareProbabilities, createOnnxSession, onnxProbabilities, ONNX_TOLERANCE, tfjsProbabilities } from '../../src/export/verify.js';
-import { onnxAgainstTfjs, softmaxOfLogits } from '../helpers/probabilities.js';
+import { compareProbabilities, ONNX_TOLERANCE, tfjsProbabilities } from '../../src/export/verify.js';
+import { ALL, scaledTestSet, SOME } from '../helpers/onnx.js';
+import { onnxAgainstTfjs, onnxRuntimeProbabilities, softmaxOfLogits } from '../helpers/probabilities.js';
 
 /**
  * The converter (src/model/onnx.ts): every architecture, an ensemble, a temperature and layers
@@ -24,20 +23,12 @@ import { onnxAgainstTfjs, softmaxOfLogits } from '../helpers/probabilities.js';
  */
 
 const { onnx } = onnxProto;
-const CLASSES = 10;
-/** Images per net; the compact net gets all 10,000. */
-const SOME = 2000;
-const ALL = 10000;
 
 let images: Float32Array;
 let train: ImageSet;
 
 before(async () => {
-  await initBackend('wasm');
-  const data = await loadMnist();
-  train = data.train;
-  assert.equal(data.test.count, ALL);
-  images = scalePixels(data.test.images);
+  ({ images, train } = await scaledTestSet());
 });
 
 /**
@@ -50,7 +41,7 @@ async function trainBriefly(model: tf.LayersModel, seed: number, steps = 20): Pr
   const n = steps * 64;
   const offset = (seed * 997) % (train.count - n);
   const x = tf.tensor4d(scalePixels(train.images.subarray(offset * PIXELS, (offset + n) * PIXELS)), [n, 28, 28, 1]);
-  const y = tf.oneHot(tf.tensor1d(train.labels.subarray(offset, offset + n), 'int32'), CLASSES);
+  const y = tf.oneHot(tf.tensor1d(train.labels.subarray(offset, offset + n), 'int32'), NUM_CLASSES);
   model.compile({ optimizer: tf.train.adam(3e-3), loss: 'categoricalCrossentropy' });
   await model.fit(x, y, { batchSize: 64, epochs: 1, shuffle: false, verbose: 0 });
   tf.dispose([x, y]);
@@ -73,8 +64,6 @@ function decode(bytes: Uint8Array) {
   const dims = (info: onnxProto.onnx.IValueInfoProto) => (info.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)));
   return {
     opset: Number(proto.opsetImport[0]?.version),
-    producer: proto.producerName,
-    props: Object.fromEntries(proto.metadataProps.map((p) => [p.key ?? '', p.value ?? ''])),
     ops: (graph.node ?? []).map((n) => n.opType ?? ''),
     inputs: (graph.input ?? []).map((i) => ({ name: i.name, dims: dims(i) })),
     outputs: (graph.output ?? []).map((o) => ({ name: o.name, dims: dims(o) })),
@@ -109,7 +98,7 @@ test('an ensemble of two members (default with batch norm, lenet5) exports as on
   const result = await compare(bytes, ensemble, SOME);
   assertAgrees(result, SOME);
   // The mean really is of both: it differs from each member alone.
-  for (const member of members) assert.ok(compareProbabilities(result.ours, tfjsProbabilities(member, images, SOME), CLASSES).maxAbsDiff > 1e-2);
+  for (const member of members) assert.ok(compareProbabilities(result.ours, tfjsProbabilities(member, images, SOME), NUM_CLASSES).maxAbsDiff > 1e-2);
   for (const m of [...members, ensemble]) m.dispose();
 });
 
@@ -119,26 +108,22 @@ test('temperature 2 gives softmax(logits / 2) for one net, and softmax(log(mean)
   await trainBriefly(model, 4);
   const bytes = layersModelToOnnx(model, { temperature: 2 });
   assert.deepEqual(decode(bytes).ops.slice(-3), ['Gemm', 'Div', 'Softmax']);
-  const session = await createOnnxSession(bytes);
-  const ours = await onnxProbabilities(session, [28, 28, 1], images, count);
-  await session.release();
+  const ours = await onnxRuntimeProbabilities(bytes, images, count);
   const expected = softmaxOfLogits(model, images, count, 2);
-  assert.ok(compareProbabilities(ours, expected, CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
-  assert.equal(compareProbabilities(ours, expected, CLASSES).argmaxAgree, count);
+  assert.ok(compareProbabilities(ours, expected, NUM_CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
+  assert.equal(compareProbabilities(ours, expected, NUM_CLASSES).argmaxAgree, count);
   // Really tempered: far from the untempered probabilities.
-  assert.ok(compareProbabilities(ours, softmaxOfLogits(model, images, count, 1), CLASSES).maxAbsDiff > 1e-2);
+  assert.ok(compareProbabilities(ours, softmaxOfLogits(model, images, count, 1), NUM_CLASSES).maxAbsDiff > 1e-2);
 
   const members = [model, buildModel('keras', 32)];
   const ensemble = ensembleModel(members);
   const tempered = layersModelToOnnx(ensemble, { temperature: 2 });
   assert.deepEqual(decode(tempered).ops.slice(-4), ['Mean', 'Log', 'Div', 'Softmax'], 'the mean is tempered as a whole');
-  const ensembleSession = await createOnnxSession(tempered);
-  const mixed = await onnxProbabilities(ensembleSession, [28, 28, 1], images, count);
-  await ensembleSession.release();
+  const mixed = await onnxRuntimeProbabilities(tempered, images, count);
   const parts = members.map((m) => softmaxOfLogits(m, images, count, 1));
   const mean = parts[0].map((p, i) => (p + parts[1][i]) / 2);
-  assert.ok(compareProbabilities(mixed, applyTemperature(mean, 2), CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
-  assert.ok(compareProbabilities(mixed, mean, CLASSES).maxAbsDiff > 1e-2);
+  assert.ok(compareProbabilities(mixed, applyTemperature(mean, 2), NUM_CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
+  assert.ok(compareProbabilities(mixed, mean, NUM_CLASSES).maxAbsDiff > 1e-2);
   for (const m of [...members, ensemble]) m.dispose();
 });
 
