@@ -23,7 +23,14 @@ export interface TrainState {
   step: number;
   history: EpochRecord[];
   bestEpoch: number;
+  /** The best epoch's validation accuracy (training accuracy without a validation split). */
   bestValAccuracy: number;
+  /**
+   * The best epoch's validation loss (training loss without a validation split): what picks the
+   * best epoch (trainer.ts). Null before the first epoch; derived from the history when resuming
+   * a checkpoint written before it was recorded.
+   */
+  bestValLoss: number | null;
   epochsWithoutImprovement: number;
   trainingSeconds: number;
   /** Running sums of the epoch in progress (for a checkpoint taken mid-epoch). */
@@ -39,6 +46,7 @@ export function freshTrainState(): TrainState {
     history: [],
     bestEpoch: 0,
     bestValAccuracy: -1,
+    bestValLoss: null,
     epochsWithoutImprovement: 0,
     trainingSeconds: 0,
     partial: { loss: 0, correct: 0, seen: 0, seconds: 0 },
@@ -186,6 +194,13 @@ function checkState(value: unknown, path: string): TrainState {
   }
   if (!Array.isArray(state.history) || !state.history.every((r) => typeof r === 'object' && r !== null && isWhole((r as EpochRecord).epoch))) {
     fail(`'history' must be a list of epoch records`);
+  }
+  if (state.bestValLoss === undefined) {
+    // Written before the best epoch was picked by loss: its loss is in the history.
+    const record = (state.history as EpochRecord[]).find((r) => r.epoch === state.bestEpoch);
+    state.bestValLoss = record ? (record.val_loss ?? record.loss) : null;
+  } else if (state.bestValLoss !== null && !isFiniteNumber(state.bestValLoss)) {
+    fail(`'bestValLoss' must be a number or null, got ${JSON.stringify(state.bestValLoss)}`);
   }
   const partial = state.partial as Record<string, unknown> | null | undefined;
   if (typeof partial !== 'object' || partial === null) return fail(`'partial' must be an object`);

@@ -91,7 +91,7 @@ export const CONFIG_KEYS = {
   maxShift: num(2, 'augmentation: largest shift in pixels', between('from 0 to 8', (v) => v >= 0 && v <= 8), 'px'),
   maxRotation: num(10, 'augmentation: largest rotation in degrees', between('from 0 to 45', (v) => v >= 0 && v <= 45), 'deg'),
   maxScale: num(0.1, 'augmentation: largest scale change (0.1 = ±10%)', between('in [0, 0.5)', (v) => v >= 0 && v < 0.5), 'x'),
-  earlyStopping: num(0, 'stop after this many epochs without a better validation accuracy (0: never)', whole(0)),
+  earlyStopping: num(0, 'stop after this many epochs without a lower validation loss (0: never)', whole(0)),
   seed: num(1, 'random seed: the same seed and config give the same weights', { test: Number.isInteger, text: 'a whole number' }),
   splitSeed: numOrNull(
     null,

@@ -71,6 +71,24 @@ test('a damaged state.json, optimizer.json or optimizer.bin is refused, naming t
   }
 });
 
+test('a checkpoint written before the best epoch was picked by loss gets its loss from the history', async () => {
+  const dir = await savedCheckpoint();
+  const path = join(dir, 'state.json');
+  const { bestValLoss: _dropped, ...older } = JSON.parse(await readFile(path, 'utf8')) as TrainState;
+  const epoch = (n: number, valLoss: number | null, loss: number) => ({ epoch: n, loss, accuracy: 0.9, val_loss: valLoss, val_accuracy: valLoss === null ? null : 0.95, lr: 0.001, seconds: 1 });
+  await writeFile(path, JSON.stringify({ ...older, bestEpoch: 2, history: [epoch(1, 0.3, 0.5), epoch(2, 0.2, 0.4), epoch(3, 0.25, 0.35)] }));
+  const loaded = await loadCheckpoint(dir);
+  assert.equal(loaded.state.bestValLoss, 0.2);
+  loaded.model.dispose();
+  tf.dispose(loaded.optimizerWeights.map((w) => w.tensor));
+  // Without a validation split, the training loss.
+  await writeFile(path, JSON.stringify({ ...older, bestEpoch: 1, history: [epoch(1, null, 0.5)] }));
+  const noVal = await loadCheckpoint(dir);
+  assert.equal(noVal.state.bestValLoss, 0.5);
+  noVal.model.dispose();
+  tf.dispose(noVal.optimizerWeights.map((w) => w.tensor));
+});
+
 test('a save cut short between its renames is recovered from the copy beside it, and leftovers are removed', async () => {
   // The process died after moving the old checkpoint aside: only last.old-PID is left, with an unfinished last.tmp-PID.
   const dir = await savedCheckpoint(5);

@@ -77,6 +77,10 @@ for (const optimizer of ['adam', 'sgd'] as const) {
     const resumed = await resume(dir, { data, updateLatest: false });
     assert.equal(resumed.interrupted, false);
     assert.deepEqual(resumed.history.map((r) => r.val_accuracy), whole.history.map((r) => r.val_accuracy));
+    // The best epoch is the one with the lowest validation loss.
+    const losses = whole.history.map((r) => r.val_loss!);
+    assert.equal(whole.metadata.bestEpoch, losses.indexOf(Math.min(...losses)) + 1);
+    assert.equal(resumed.metadata.bestEpoch, whole.metadata.bestEpoch);
     const diff = maxRelativeDifference(await weightsOf(join(whole.dir, 'checkpoints/last')), await weightsOf(join(dir, 'checkpoints/last')));
     assert.ok(diff < 1e-4, `largest relative weight difference ${diff}`);
     [whole, cut, resumed].forEach((r) => r.model.dispose());
