@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { NUM_CLASSES, PIXELS } from '../data/types.js';
 import { INPUT_SHAPE, logitsModel } from '../model/architectures.js';
 import { partGradients, trainableVariables } from '../model/gradients.js';
+import { startModuleWorker } from '../util/worker.js';
 import type { BackendName } from './names.js';
 
 /** What a replica worker is started with: the model's topology and the shared memory it works through. */
@@ -199,19 +200,9 @@ export async function withReplicas<T>(model: tf.LayersModel, options: { threads:
   }
 }
 
-/**
- * The worker's file beside this one: .js when built; .ts when running from source, loaded through
- * tsx's API (Node 20 does not apply the main thread's --import loaders to workers).
- */
-function newWorker(init: ReplicaInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./replica-worker.js', import.meta.url), { workerData: init });
-  const source = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.tsImport(${JSON.stringify(new URL('./replica-worker.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`;
-  return new Worker(source, { eval: true, workerData: init });
-}
-
 function startWorker(init: ReplicaInit): Promise<Worker> {
   return new Promise((resolve, reject) => {
-    const worker = newWorker(init);
+    const worker = startModuleWorker(new URL('./replica-worker.js', import.meta.url), init);
     const fail = (err: Error) => reject(new Error(`a model worker thread failed to start: ${err.message}`));
     worker.once('error', fail);
     worker.once('message', (reply: ReplicaReply) => {

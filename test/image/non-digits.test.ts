@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { decodeImage } from '../../src/image/decode.js';
 import { NON_DIGIT_CATEGORIES, NON_DIGIT_FONTS, NON_DIGIT_LETTERS, drawNonDigit, drawNonDigitInk, nonDigitRng, nonDigitSet, writeNonDigitPictures } from '../../src/image/non-digits.js';
 import { connectedComponents } from '../../src/image/pixel-ops.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 test('the same split, seed and number give the same bytes; another seed or split other ones', async () => {
   for (const category of NON_DIGIT_CATEGORIES) {
@@ -89,4 +92,47 @@ test('writeNonDigitPictures writes decodable PNGs, one folder per category', asy
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('drawn on worker threads, a set is byte for byte the one drawn on this thread, in the same order', async () => {
+  // 5 categories x 3 pictures: 15, dealt unevenly over 2 and 4 threads; 7 threads for 3 pictures use 3.
+  const options = { split: 'test', perCategory: 3, seed: 5, categories: ['blank', 'dot', 'letter', 'noise', 'shape'] } as const;
+  const one = await nonDigitSet({ ...options, threads: 1 });
+  assert.equal(one.length, 15);
+  assert.ok(one.some((s) => s.reason) && one.some((s) => !s.reason), 'the set has samples with and without a reason, so reasons are compared');
+  for (const threads of [2, 4]) assert.deepStrictEqual(await nonDigitSet({ ...options, threads }), one, `${threads} threads`);
+  const small = { split: 'train', perCategory: 3, seed: 2, categories: ['scribble'] } as const;
+  assert.deepStrictEqual(await nonDigitSet({ ...small, threads: 7 }), await nonDigitSet({ ...small, threads: 1 }));
+  assert.deepStrictEqual(await nonDigitSet({ ...options, perCategory: 0, threads: 2 }), []);
+  await assert.rejects(nonDigitSet({ ...options, threads: 0 }), /threads must be a whole number >= 1, got 0/);
+});
+
+test('a failing drawing thread fails the set, and no thread is left running to keep the process alive', async () => {
+  // Thread 0 fails on its first picture (a category that does not exist); thread 1 has 20,000
+  // dots to draw (minutes): unless it is ended, the child process does not exit by itself.
+  const dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-non-digit-threads-'));
+  try {
+    const script = join(dir, 'fail.mts');
+    const module = pathToFileURL(join(import.meta.dirname, '../../src/image/non-digits.ts')).href;
+    await writeFile(
+      script,
+      `import { nonDigitSet } from ${JSON.stringify(module)};\n` +
+        `const categories = ['no such category', ...Array(40000).fill('dot')];\n` +
+        `await nonDigitSet({ split: 'train', perCategory: 1, categories, threads: 2 }).then(() => console.log('drawn'), (err) => console.log(err.message.split('\\n')[0]));\n`,
+    );
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(child.signal, null, `the process did not exit by itself: ${child.stderr}`);
+    assert.equal(child.status, 0, child.stderr);
+    assert.match(child.stdout, /^a non-digit drawing thread failed: TypeError: .*not a function/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('built, the set is drawn on the built worker (dist/image/non-digit-worker.js) with the same bytes', async (t) => {
+  const built = new URL('../../dist/image/non-digits.js', import.meta.url);
+  if (!existsSync(built)) return t.skip('dist/ is not built: run `npm run build` (npm test does)');
+  const { nonDigitSet: builtSet } = (await import(built.href)) as typeof import('../../src/image/non-digits.js');
+  const options = { split: 'train', perCategory: 2, seed: 3 } as const;
+  assert.deepStrictEqual(await builtSet({ ...options, threads: 2 }), await nonDigitSet({ ...options, threads: 1 }));
 });
