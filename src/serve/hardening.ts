@@ -12,7 +12,7 @@ import cors from '@fastify/cors';
 import helmet, { type HelmetOptions } from 'helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, errorBody, toApiError } from './errors.js';
+import { ApiError, errorBody, toApiError, type ApiErrorBody } from './errors.js';
 import { DOCS_STYLE_HASH } from './openapi.js';
 
 export interface Limits {
@@ -155,6 +155,11 @@ export async function registerHardening(app: FastifyInstance, options: Hardening
 /** How long a handler may take to answer, from its request's arrival: a little past the request timeout. */
 export const handlerTimeLimitMs = (limits: Pick<Limits, 'requestTimeoutMs'>) => limits.requestTimeoutMs + 5_000;
 
+/** A 503 that asks the client to retry in a second, on a fresh connection. */
+function refuse(reply: FastifyReply, body: ApiErrorBody): void {
+  void reply.status(503).header('retry-after', '1').header('connection', 'close').type('application/json; charset=utf-8').send(body);
+}
+
 /**
  * At most `max` requests in flight (received, being answered); the next one is a 503 with
  * Retry-After, as is every request that arrives while the server drains. A request not answered
@@ -177,7 +182,7 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isDraining: () => b
     for (const [reply, deadline] of deadlines) {
       if (deadline > now) break;
       deadlines.delete(reply);
-      if (!reply.sent) void reply.status(503).header('retry-after', '1').header('connection', 'close').type('application/json; charset=utf-8').send(timeout);
+      if (!reply.sent) refuse(reply, timeout);
     }
   }, 1_000);
   sweep.unref();
@@ -193,7 +198,7 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isDraining: () => b
         ? new ApiError(503, 'busy', `the server is answering ${max} requests, its limit: retry in a second`)
         : undefined;
     if (refusal) {
-      void reply.status(503).header('retry-after', '1').header('connection', 'close').type('application/json; charset=utf-8').send(errorBody(refusal));
+      refuse(reply, errorBody(refusal));
       return;
     }
     inFlight++;
