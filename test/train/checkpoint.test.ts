@@ -54,6 +54,7 @@ test('a damaged state.json, optimizer.json or optimizer.bin is refused, naming t
     ['state.json', () => '{"epoch": 0, "batch"', /state\.json: not valid JSON/],
     ['state.json', (text) => JSON.stringify({ ...JSON.parse(Buffer.from(text).toString()), epoch: 'one' }), /state\.json: not a training state this program wrote \('epoch' must be a whole number >= 0, got "one"\); the checkpoint is damaged/],
     ['state.json', (text) => JSON.stringify({ ...JSON.parse(Buffer.from(text).toString()), partial: { loss: null, correct: 0, seen: 0, seconds: 0 } }), /state\.json: .*'partial\.loss' must be a number, got null/],
+    ['state.json', (text) => JSON.stringify({ ...JSON.parse(Buffer.from(text).toString()), bestValLoss: 'low' }), /state\.json: .*'bestValLoss' must be a number or null, got "low"/],
     ['optimizer.json', () => '{"className": "Adam"}', /optimizer\.json: not an optimizer state this program wrote/],
     ['optimizer.bin', (bytes) => bytes.subarray(0, 100), /optimizer\.bin: is 100 bytes, but optimizer\.json describes \d+ bytes; the checkpoint is damaged/],
     ['optimizer.bin', (bytes) => new Uint8Array(new Float32Array(bytes.byteLength / 4).fill(Number.NaN).buffer), /optimizer\.bin: the optimizer state .* is NaN or infinite/],
