@@ -75,8 +75,8 @@ export async function nonDigitFigures(runDir: string, options: { perCategory?: n
     let answeredRight = 0;
     let argmaxRight = 0;
     for (let i = 0; i < data.test.count; i++) {
-      const row = probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
-      if (argmax(row) === data.test.labels[i]) argmaxRight++;
+      const row = probs.subarray(i * predictor.outputs, (i + 1) * predictor.outputs);
+      if (argmax(row.subarray(0, NUM_CLASSES)) === data.test.labels[i]) argmaxRight++;
       const answer = predictor.interpret(row);
       if (answer.digit === null) refused++;
       else if (answer.digit === data.test.labels[i]) answeredRight++;

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { InferenceSession } from 'onnxruntime-node';
-import { NUM_CLASSES, PIXELS } from '../data/types.js';
-import { INPUT_SHAPE } from '../model/architectures.js';
+import { PIXELS } from '../data/types.js';
+import { INPUT_SHAPE, outputCount } from '../model/architectures.js';
 import { layersModelToOnnx } from '../model/onnx.js';
 
 /**
@@ -83,6 +83,7 @@ export class OnnxRunner {
     private readonly session: InferenceSession,
     readonly maxBatch: number,
     readonly threads: number,
+    readonly outputs: number,
   ) {
     this.batch = { x: new Float32Array(maxBatch * PIXELS) };
   }
@@ -100,17 +101,17 @@ export class OnnxRunner {
     const bytes = layersModelToOnnx(model, { temperature: options.temperature });
     const runtime = ort ?? (await loadOnnxRuntime());
     const session = await runtime.InferenceSession.create(bytes, onnxSessionOptions(threads));
-    return new OnnxRunner(runtime, session, maxBatch, threads);
+    return new OnnxRunner(runtime, session, maxBatch, threads, outputCount(model));
   }
 
-  /** The model's probabilities for the first n rows of the batch, written to `out` (n x 10). */
+  /** The model's probabilities for the first n rows of the batch, written to `out` (n x outputs). */
   async predict(n: number, out: Float32Array): Promise<void> {
     if (n === 0) return;
     if (!Number.isInteger(n) || n < 0 || n > this.maxBatch) throw new RangeError(`a call takes 0 to ${this.maxBatch} images, got ${n}`);
     const input = new this.ort.Tensor('float32', this.batch.x.subarray(0, n * PIXELS), [n, ...INPUT_SHAPE]);
     const result = await this.session.run({ [this.session.inputNames[0]]: input });
     const probabilities = result[this.session.outputNames[0]].data as Float32Array;
-    out.set(probabilities.subarray(0, n * NUM_CLASSES));
+    out.set(probabilities.subarray(0, n * this.outputs));
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { NUM_CLASSES, PIXELS } from '../data/types.js';
-import { INPUT_SHAPE, logitsModel } from '../model/architectures.js';
+import { PIXELS } from '../data/types.js';
+import { INPUT_SHAPE, logitsModel, outputCount } from '../model/architectures.js';
 import { partGradients, trainableVariables } from '../model/gradients.js';
 import { startModuleWorker } from '../util/worker.js';
 import type { BackendName } from './names.js';
@@ -51,7 +51,7 @@ export function predictRows(model: tf.LayersModel, x: Float32Array, from: number
   // A batch smaller than the thread count leaves some threads no rows (a single image on two threads).
   if (to <= from) return;
   const probs = tf.tidy(() => model.predict(tf.tensor4d(x.subarray(from * PIXELS, to * PIXELS), [to - from, ...INPUT_SHAPE])) as tf.Tensor);
-  out.set(probs.dataSync(), from * NUM_CLASSES);
+  out.set(probs.dataSync(), from * (probs.shape[1] as number));
   probs.dispose();
 }
 
@@ -76,7 +76,10 @@ export class ModelReplicas {
   /** The batch to fill before each step or prediction (shared with the workers). */
   readonly batch: { x: Float32Array; y: Int32Array };
   private readonly weights: Float32Array;
-  private readonly outputs: Float32Array[];
+  /** Each worker's output buffer (its probabilities, or its gradients). */
+  private readonly workerOutputs: Float32Array[];
+  /** Probabilities per image: 10, or 11 with the not-a-digit output. */
+  readonly outputs: number;
   private net: tf.LayersModel | undefined;
   private variables: tf.Variable[] | undefined;
   private offsets: number[] | undefined;
@@ -91,7 +94,8 @@ export class ModelReplicas {
   ) {
     this.batch = { x: buffers.x, y: buffers.y };
     this.weights = buffers.weights;
-    this.outputs = buffers.outputs;
+    this.workerOutputs = buffers.outputs;
+    this.outputs = outputCount(model);
   }
 
   get threads(): number {
@@ -105,7 +109,7 @@ export class ModelReplicas {
     const x = new Float32Array(shared(maxBatch * PIXELS * 4));
     const y = new Int32Array(shared(maxBatch * 4));
     const weights = new Float32Array(shared(4 * model.weights.reduce((sum, w) => sum + sizeOf(w.shape), 0)));
-    const outputSize = Math.max(maxBatch * NUM_CLASSES, model.trainableWeights.reduce((sum, w) => sum + sizeOf(w.shape), 0));
+    const outputSize = Math.max(maxBatch * outputCount(model), model.trainableWeights.reduce((sum, w) => sum + sizeOf(w.shape), 0));
     const outputs = Array.from({ length: threads - 1 }, () => new Float32Array(new SharedArrayBuffer(4 * outputSize)));
     const topology = model.toJSON(null, false) as object;
     const workers = await Promise.all(
@@ -138,7 +142,7 @@ export class ModelReplicas {
     const results = [{ plainLossSum, correct, smoothedLoss }, ...(await Promise.all(replies))];
     const variables = this.variables;
     tf.tidy(() => {
-      const total = grads.map((g, v) => this.outputs.reduce((sum, output) => tf.add(sum, tf.tensor(this.gradientOf(output, v), g.shape)), g));
+      const total = grads.map((g, v) => this.workerOutputs.reduce((sum, output) => tf.add(sum, tf.tensor(this.gradientOf(output, v), g.shape)), g));
       optimizer.applyGradients(Object.fromEntries(variables.map((variable, i) => [variable.name, total[i]])));
     });
     tf.dispose(grads);
@@ -147,15 +151,15 @@ export class ModelReplicas {
     return { loss: sum('plainLossSum') / n, smoothedLoss: sum('smoothedLoss'), correct: sum('correct') };
   }
 
-  /** The model's probabilities for the first n rows of the batch, written to `out` (n x 10). */
+  /** The model's probabilities for the first n rows of the batch, written to `out` (n x outputs). */
   async predict(n: number, out: Float32Array): Promise<void> {
     const replies = this.dispatch(n, (from, to) => ({ type: 'predict', from, to }));
     const own = batchPart(n, this.threads, 0);
     predictRows(this.model, this.batch.x, own.from, own.to, out);
     await Promise.all(replies);
-    this.outputs.forEach((output, i) => {
+    this.workerOutputs.forEach((output, i) => {
       const { from, to } = batchPart(n, this.threads, i + 1);
-      out.set(output.subarray(from * NUM_CLASSES, to * NUM_CLASSES), from * NUM_CLASSES);
+      out.set(output.subarray(from * this.outputs, to * this.outputs), from * this.outputs);
     });
   }
 

@@ -7,7 +7,7 @@ import { ModelReplicas } from './replicas.js';
  * A model ready for batched inference, whatever runs it: ModelReplicas (TensorFlow.js on
  * `threads` threads) or OnnxRunner (the model converted to ONNX, run by ONNX Runtime). Fill the
  * first n rows of `batch.x` (NHWC, at the model's scale), then `predict(n, out)` writes n rows of
- * probabilities. One call at a time: the batch buffer is shared (Predictor queues its calls).
+ * `outputs` probabilities. One call at a time: the batch buffer is shared (Predictor queues its calls).
  */
 export interface ModelRunner {
   readonly batch: { x: Float32Array };
@@ -15,6 +15,8 @@ export interface ModelRunner {
   readonly maxBatch: number;
   /** Threads that share each call. */
   readonly threads: number;
+  /** Probabilities per image: 10, or 11 for a model with the not-a-digit output (model/architectures.ts `outputCount`). */
+  readonly outputs: number;
   /** Images per call that run fastest, when smaller than `maxBatch` (whole sets are cut into calls of this size). */
   readonly bestCallSize?: number;
   /** What runs the model (`onnx` asked for may be `tfjs` after a fallback). */

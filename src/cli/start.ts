@@ -1,7 +1,7 @@
 import type { PresetName } from '../train/config.js';
 import type { TrainResult } from '../train/trainer.js';
 
-/** The preset `start` trains with when not given one: the defaults with outlier exposure (train/config.ts). */
+/** The preset `start` trains with when not given one: the defaults with non-digit pictures (train/config.ts). */
 export const START_PRESET: PresetName = 'start';
 
 /**

@@ -1,4 +1,4 @@
-import { PIXELS, type ImageSet } from './types.js';
+import { NOT_A_DIGIT, PIXELS, type ImageSet } from './types.js';
 import { PREPROCESS_SPEC, scalePixels, type PreprocessSpec } from './model-input.js';
 import type { Rng } from '../util/rng.js';
 import { augmentImage, type AugmentBounds } from './augment.js';
@@ -40,7 +40,7 @@ export class BatchFiller {
 
   /**
    * Add non-digit pictures (28x28 bytes each in `images`, those at `picks`) after the first n rows,
-   * labelled NON_DIGIT_LABEL and augmented like the digits, then spread them evenly through the
+   * labelled NOT_A_DIGIT (the model's not-a-digit output) and augmented like the digits, then spread them evenly through the
    * batch, so that every training thread's part (and its batch-norm statistics) gets its share.
    * Returns the new batch size.
    */
@@ -54,7 +54,7 @@ export class BatchFiller {
       } else {
         scalePixels(images.subarray(picks[j] * PIXELS, (picks[j] + 1) * PIXELS), slot, this.spec);
       }
-      this.y[n + j] = NON_DIGIT_LABEL;
+      this.y[n + j] = NOT_A_DIGIT;
     }
     for (let j = 0; j < k; j++) {
       const to = Math.floor(((j + 0.5) * (n + k)) / k);
@@ -72,12 +72,6 @@ export class BatchFiller {
     this.y[b] = y;
   }
 }
-
-/**
- * The label of a non-digit row (outlier exposure): model/gradients.ts trains such rows towards
- * the uniform distribution; they count in no accuracy.
- */
-export const NON_DIGIT_LABEL = -1;
 
 /** 0..n-1 in order. */
 export function identityOrder(n: number): Uint32Array {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { NUM_CLASSES, type ImageSet } from '../data/types.js';
+import { NOT_A_DIGIT, NUM_CLASSES, type ImageSet } from '../data/types.js';
 import { INPUT_SHAPE } from '../model/architectures.js';
 import type { BackendName, RuntimeName } from '../backend/names.js';
 import { DEFAULT_INFER_BATCH } from '../predict/set-inference.js';
@@ -12,7 +12,7 @@ import { fitNonDigitRuleWith } from '../predict/non-digit-rule.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type NonDigitRuleRecord, type RunMetadata, type TemperatureFitRecord } from '../model/run.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { calibration, computeMetrics, type CalibrationBin, type ClassificationMetrics } from '../metrics/classification.js';
+import { calibration, computeMetrics, digitColumns, type CalibrationBin, type ClassificationMetrics } from '../metrics/classification.js';
 import { calibrationScores, temperatureFit, type CalibrationScores } from '../metrics/calibration.js';
 import type { PlotFile } from './plots.js';
 import { loadEvalData, type EvalData, type EvalSource, type EvalSplit } from './eval-data.js';
@@ -81,15 +81,19 @@ export interface EvaluationResult {
   plots: PlotFile[];
 }
 
-/** A model that does not take 28x28x1 images to 10 classes belongs to another task: say so, naming the file. */
+/**
+ * A model that does not take 28x28x1 images to 10 classes (11 with the not-a-digit output, for
+ * digits) belongs to another task: say so, naming the file.
+ */
 function checkModelShape(model: tf.LayersModel, dir: string, classes: number): void {
   const input = model.inputs[0]?.shape ?? [];
   const output = model.outputs[0]?.shape ?? [];
   const inputOk = input.length === 4 && INPUT_SHAPE.every((side, i) => input[i + 1] === side);
-  if (!inputOk || output[output.length - 1] !== classes) {
+  const widths = classes === NUM_CLASSES ? [classes, NOT_A_DIGIT + 1] : [classes];
+  if (!inputOk || !widths.includes(output[output.length - 1] ?? -1)) {
     const path = join(dir, 'model.json');
     throw new UserError(
-      `${path}: the model takes [${input.join(', ')}] to [${output.join(', ')}], expected [null, ${INPUT_SHAPE.join(', ')}] to [null, ${classes}]: it does not belong with this run's metadata.json`,
+      `${path}: the model takes [${input.join(', ')}] to [${output.join(', ')}], expected [null, ${INPUT_SHAPE.join(', ')}] to [null, ${widths.join(' or ')}]: it does not belong with this run's metadata.json`,
       path,
     );
   }
@@ -136,8 +140,10 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     data = await loadEvalData(dir, meta, { split: options.split, data: options.data });
     if (data.set.count === 0) throw new UserError(`${data.description}: no images to evaluate`);
     // The model's own probabilities, then the answers' (calibrated by the run's temperature).
-    raw = await predictor.probabilities(data.set, { tta: options.tta, calibrated: false });
-    probs = predictor.calibrate(raw);
+    // (The scores are of the ten digits' probabilities, as answers show them: classification.ts `digitColumns`.)
+    const outputs = await predictor.probabilities(data.set, { tta: options.tta, calibrated: false });
+    raw = digitColumns(outputs, predictor.outputs);
+    probs = digitColumns(predictor.calibrate(outputs), predictor.outputs);
     temperature = predictor.temperature;
   } finally {
     await predictor.close();
@@ -188,7 +194,7 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
  * A run with a not-a-digit rule (an ensemble of members trained with non-digits carries the most
  * lenient member's, model/ensemble.ts) has it refitted after the temperature, on the same split
  * with training's function and budget (predict/non-digit-rule.ts): the mean of the members'
- * probabilities has a stand-out distribution of its own. Measured (a compact net and LeNet-5, 3
+ * probabilities has a not-a-digit score distribution of its own. Measured (a compact net and LeNet-5, 3
  * epochs each, AMD EPYC): the most lenient member's threshold refused 0.05% of the shared
  * validation digits instead of 0.3%, and 76% of the non-digits' test split against 90% refitted.
  * Without a validation split the members' rule stays, not refitted, and `nonDigitRule` is absent
@@ -209,7 +215,7 @@ export async function calibrateRun(
     try {
       const data = await loadEvalData(dir, meta, { split: 'val' });
       const probs = await predictor.probabilities(data.set, { calibrated: false });
-      const { temperature, n, before, after } = temperatureFit(probs, data.set.labels);
+      const { temperature, n, before, after } = temperatureFit(probs, data.set.labels, predictor.outputs);
       result = { temperature, temperatureFit: { on: 'val', n, before, after } };
       if (meta.nonDigitRule) result.nonDigitRule = await fitNonDigitRuleWith(predictor, data.set, { seed: meta.seed });
     } finally {

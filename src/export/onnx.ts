@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { loadRun, runTemperature as temperatureOf, type LoadedRun, type RunMetadata } from '../model/run.js';
 import { layersModelToOnnx } from '../model/onnx.js';
+import { outputCount } from '../model/architectures.js';
+import { NUM_CLASSES } from '../data/types.js';
 import { writeFileAtomic } from '../util/fs.js';
 
 /**
@@ -30,19 +32,30 @@ function runNotADigitBelow(metadata: RunMetadata): number | undefined {
 
 /**
  * metadata_props `notADigitRule`: how an ONNX user applies `notADigitBelow` to the output, the rule
- * of predict/interpret.ts (`standOut`, `interpretProbabilities`) in words.
+ * of predict/interpret.ts (`notADigitScore`, `interpretProbabilities`) in words, for a model with
+ * the 11th "not a digit" output (`outputs` 11) or one trained with outlier exposure before it.
  */
-const NOT_A_DIGIT_RULE_DOC =
-  'not a digit (answer null) when s < notADigitBelow, where p = the 10 output probabilities (`probabilities`, temperature already folded in) ' +
-  'and s = ln(max_k p_k) - (1/10) * sum_k ln(max(p_k, 1e-30)): how far the best digit stands out (0 when all ten are equal). ' +
-  'Fitted on validation data to refuse at most 0.3% of the validation digits (mnist-cnn src/predict/non-digit-rule.ts). ' +
-  'mnist-cnn checks it before any minimum confidence, and after its preprocessing (`preprocessing`), which also answers null for a blank picture, ink too small, or no dominant stroke.';
+function notADigitRuleDoc(outputs: number): string {
+  const score =
+    outputs === NUM_CLASSES + 1
+      ? 'where p = the 11 output probabilities (`probabilities`: digits 0-9, then p_10 = not a digit; temperature already folded in) ' +
+        'and s = ln(max(max_{k<10} p_k, 1e-30)) - ln(max(p_10, 1e-30)): the margin of the best digit over "not a digit". The digit answered is the argmax of p_0..p_9. '
+      : 'where p = the 10 output probabilities (`probabilities`, temperature already folded in) ' +
+        'and s = ln(max_k p_k) - (1/10) * sum_k ln(max(p_k, 1e-30)): how far the best digit stands out (0 when all ten are equal). ';
+  return (
+    'not a digit (answer null) when s < notADigitBelow, ' +
+    score +
+    'Fitted on validation data to refuse at most 0.3% of the validation digits (mnist-cnn src/predict/non-digit-rule.ts). ' +
+    'mnist-cnn checks it before any minimum confidence, and after its preprocessing (`preprocessing`), which also answers null for a blank picture, ink too small, or no dominant stroke.'
+  );
+}
 
 /**
  * The metadata_props of a run's export: its input contract, as JSON where it is not a plain
- * string, its temperature, and its not-a-digit rule (`notADigitBelow` and `notADigitRule`, the formula).
+ * string, its temperature, and its not-a-digit rule (`notADigitBelow` and `notADigitRule`, the
+ * formula for a model of `outputs` probabilities).
  */
-function runMetadataProps(metadata: RunMetadata): Record<string, string> {
+function runMetadataProps(metadata: RunMetadata, outputs: number): Record<string, string> {
   const props: Record<string, string> = {
     arch: metadata.arch,
     inputShape: JSON.stringify(metadata.inputShape),
@@ -54,7 +67,7 @@ function runMetadataProps(metadata: RunMetadata): Record<string, string> {
   const notADigitBelow = runNotADigitBelow(metadata);
   if (notADigitBelow !== undefined) {
     props.notADigitBelow = String(notADigitBelow);
-    props.notADigitRule = NOT_A_DIGIT_RULE_DOC;
+    props.notADigitRule = notADigitRuleDoc(outputs);
   }
   return props;
 }
@@ -68,7 +81,7 @@ export interface RunExport {
   bytes: number;
   arch: string;
   temperature?: number;
-  /** The not-a-digit threshold on the output's stand-out (metadata_props `notADigitBelow`), for a run that has one. */
+  /** The not-a-digit threshold on the output's not-a-digit score (metadata_props `notADigitBelow`), for a run that has one. */
   notADigitBelow?: number;
 }
 
@@ -91,7 +104,7 @@ export async function exportRunToOnnx(runDir: string, outFile?: string, options:
   const run = await loadRun(runDir);
   try {
     const temperature = runTemperature(run.metadata);
-    const bytes = layersModelToOnnx(run.model, { temperature, metadata: runMetadataProps(run.metadata), opset: options.opset });
+    const bytes = layersModelToOnnx(run.model, { temperature, metadata: runMetadataProps(run.metadata, outputCount(run.model)), opset: options.opset });
     await options.check?.(bytes, run);
     const path = outFile ?? join(run.dir, ONNX_FILE);
     await writeFileAtomic(path, bytes);

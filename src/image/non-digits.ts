@@ -1,6 +1,6 @@
 /**
  * A seeded generator of pictures that are not digits, for teaching the model to say so
- * (outlier exposure, `nonDigits` in train/config.ts) and for measuring how often it does
+ * (the 11th "not a digit" output, `nonDigits` in train/config.ts) and for measuring how often it does
  * (`mnist-cnn data non-digits`, bench/non-digits.ts). Each picture is drawn as people would
  * hand one in (dark ink on light paper of any size, lit unevenly, with noise; sometimes light on
  * dark) and then put through the project's own preprocessing (preprocess.ts), so that a model
@@ -500,7 +500,7 @@ function smoothNoise(width: number, height: number, cells: number, rng: Rng): Fl
 }
 
 /**
- * Pictures of each category in the training set of outlier exposure: 4,000 drawn, 2,624 reach the
+ * Pictures of each category in the training set of non-digits: 4,000 drawn, 2,624 reach the
  * model (seed 1). On a shared 2-core AMD EPYC, from dist/: 23.6 s on one thread, 15.5 s on two
  * (`threads` of nonDigitSet) while other processes used 0.4 of a core; no faster while they held
  * a whole core (Linux autogroup shares the CPU between sessions, not threads). Two threads cost

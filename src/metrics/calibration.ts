@@ -16,7 +16,7 @@
  * Pure functions over plain arrays (no tf), so the page bundles `applyTemperature` too.
  */
 import { NUM_CLASSES } from '../data/types.js';
-import { calibration, meanCrossEntropy } from './classification.js';
+import { calibration, digitColumns, meanCrossEntropy } from './classification.js';
 
 /** log(p) for p = 0 (a float32 softmax output that underflowed): log of the smallest float32. */
 const LOG_ZERO = Math.log(1.4e-45);
@@ -157,13 +157,18 @@ export interface TemperatureFit {
   after: CalibrationScores;
 }
 
-/** Fit a temperature on (probs, labels) and score the probabilities before and after it. */
-export function temperatureFit(probs: ArrayLike<number>, labels: ArrayLike<number>, numClasses = NUM_CLASSES): TemperatureFit {
-  const temperature = fitTemperature(probs, labels, numClasses);
+/**
+ * Fit a temperature on (probs, labels) and score the probabilities before and after it. Rows of
+ * `outputs` (10, or 11 with the not-a-digit output): the temperature is fitted on all of them
+ * (the NLL of the digits' labels among the eleven), the scores are of the ten digits' columns,
+ * as answers show them and `evaluate` scores them (classification.ts `digitColumns`).
+ */
+export function temperatureFit(probs: Float32Array, labels: ArrayLike<number>, outputs = NUM_CLASSES): TemperatureFit {
+  const temperature = fitTemperature(probs, labels, outputs);
   return {
     temperature,
     n: labels.length,
-    before: calibrationScores(probs, labels, numClasses),
-    after: calibrationScores(applyTemperature(probs, temperature, numClasses), labels, numClasses),
+    before: calibrationScores(digitColumns(probs, outputs), labels),
+    after: calibrationScores(digitColumns(applyTemperature(probs, temperature, outputs), outputs), labels),
   };
 }

@@ -288,7 +288,27 @@ export function computeMetrics(probs: ArrayLike<number>, labels: ArrayLike<numbe
   };
 }
 
-/** Accuracy and mean cross-entropy of probabilities against labels: what validation and the benchmarks report. */
-export function accuracyAndLoss(probs: Float32Array, labels: Uint8Array): { accuracy: number; loss: number } {
-  return { accuracy: accuracy(labels, argmaxRows(probs)), loss: meanCrossEntropy(probs, labels) };
+/**
+ * Accuracy and mean cross-entropy of probabilities (rows of `outputs`: 10, or 11 with the
+ * not-a-digit output) against digit labels: what validation and the benchmarks report. The
+ * accuracy is the argmax over the ten digits.
+ */
+export function accuracyAndLoss(probs: Float32Array, labels: Uint8Array, outputs = NUM_CLASSES): { accuracy: number; loss: number } {
+  const digits = digitColumns(probs, outputs);
+  return { accuracy: accuracy(labels, argmaxRows(digits)), loss: meanCrossEntropy(digits, labels) };
+}
+
+/**
+ * The ten digits' probabilities of rows of `outputs` (n x 10; the same array when `outputs` is
+ * 10). With the 11th "not a digit" output they are not renormalised: they are what an answer shows
+ * (predict/interpret.ts), so scores computed on them (accuracy over the ten, the likelihood of the
+ * true digit, the calibration of the top one) are the scores of the answers.
+ */
+export function digitColumns(probs: Float32Array, outputs: number): Float32Array {
+  if (outputs === NUM_CLASSES) return probs;
+  if (outputs < NUM_CLASSES || probs.length % outputs !== 0) throw new RangeError(`${probs.length} probabilities are not rows of ${outputs} outputs`);
+  const n = probs.length / outputs;
+  const out = new Float32Array(n * NUM_CLASSES);
+  for (let i = 0; i < n; i++) out.set(probs.subarray(i * outputs, i * outputs + NUM_CLASSES), i * NUM_CLASSES);
+  return out;
 }

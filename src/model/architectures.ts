@@ -20,7 +20,7 @@ function init(rng: Rng) {
  * LeCun et al. 1998 adapted to 28x28: the first convolution pads ('same') where the original
  * took 32x32 inputs; ReLU and max-pooling in place of the original's tanh and subsampling.
  */
-function lenet5(rng: Rng): tf.Sequential {
+function lenet5(rng: Rng, outputs: number): tf.Sequential {
   const i = init(rng);
   return tf.sequential({
     name: 'lenet5',
@@ -32,14 +32,14 @@ function lenet5(rng: Rng): tf.Sequential {
       tf.layers.flatten(),
       tf.layers.dense({ units: 120, activation: 'relu', kernelInitializer: i.he() }),
       tf.layers.dense({ units: 84, activation: 'relu', kernelInitializer: i.he() }),
-      tf.layers.dense({ units: NUM_CLASSES, kernelInitializer: i.glorot() }),
+      tf.layers.dense({ units: outputs, kernelInitializer: i.glorot() }),
       tf.layers.activation({ activation: 'softmax', name: 'probabilities' }),
     ],
   });
 }
 
 /** The Keras mnist_convnet example. */
-function keras(rng: Rng): tf.Sequential {
+function keras(rng: Rng, outputs: number): tf.Sequential {
   const i = init(rng);
   return tf.sequential({
     name: 'keras',
@@ -50,7 +50,7 @@ function keras(rng: Rng): tf.Sequential {
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dropout({ rate: 0.5, seed: rng.seed() }),
-      tf.layers.dense({ units: NUM_CLASSES, kernelInitializer: i.glorot() }),
+      tf.layers.dense({ units: outputs, kernelInitializer: i.glorot() }),
       tf.layers.activation({ activation: 'softmax', name: 'probabilities' }),
     ],
   });
@@ -62,7 +62,7 @@ function keras(rng: Rng): tf.Sequential {
  * it is left off the first convolution, where normalising 28x28 activations cost more time per
  * step (on one wasm core) than all the rest of the network.
  */
-function convBnNet(name: string, rng: Rng, filters: [number, number]): tf.Sequential {
+function convBnNet(name: string, rng: Rng, filters: [number, number], outputs: number): tf.Sequential {
   const i = init(rng);
   return tf.sequential({
     name,
@@ -77,26 +77,39 @@ function convBnNet(name: string, rng: Rng, filters: [number, number]): tf.Sequen
       tf.layers.dense({ units: 128, useBias: false, kernelInitializer: i.he() }),
       tf.layers.batchNormalization({ momentum: 0.9 }),
       tf.layers.activation({ activation: 'relu' }),
-      tf.layers.dense({ units: NUM_CLASSES, kernelInitializer: i.glorot() }),
+      tf.layers.dense({ units: outputs, kernelInitializer: i.glorot() }),
       tf.layers.activation({ activation: 'softmax', name: 'probabilities' }),
     ],
   });
 }
 
-const defaultNet = (rng: Rng) => convBnNet('default', rng, [32, 64]);
+const defaultNet = (rng: Rng, outputs: number) => convBnNet('default', rng, [32, 64], outputs);
 /** Half the filters (16 and 32): under a third of the arithmetic per image. For the time-to-99% run and fast inference. */
-const compactNet = (rng: Rng) => convBnNet('compact', rng, [16, 32]);
+const compactNet = (rng: Rng, outputs: number) => convBnNet('compact', rng, [16, 32], outputs);
 
-const BUILDERS: Record<Arch, (rng: Rng) => tf.Sequential> = { default: defaultNet, compact: compactNet, lenet5, keras };
+const BUILDERS: Record<Arch, (rng: Rng, outputs: number) => tf.Sequential> = { default: defaultNet, compact: compactNet, lenet5, keras };
 
 function isArch(name: string): name is Arch {
   return (ARCHITECTURES as readonly string[]).includes(name);
 }
 
-/** Build an architecture with weights drawn from `seed`. Every model ends in a 10-way softmax. */
-export function buildModel(arch: string, seed: number): tf.Sequential {
+/**
+ * Build an architecture with weights drawn from `seed`. Every model ends in a softmax over the ten
+ * digits, or with `notADigit` over eleven outputs: the ten digits, then "not a digit"
+ * (data/types.ts `NOT_A_DIGIT`), for training with non-digit pictures. The 11th output changes
+ * only the last layer's shape; the weights before it are drawn as without it.
+ */
+export function buildModel(arch: string, seed: number, options: { notADigit?: boolean } = {}): tf.Sequential {
   if (!isArch(arch)) throw new UserError(`unknown architecture '${arch}' (choose one of ${ARCHITECTURES.join(', ')})`);
-  return BUILDERS[arch](createRng(seed));
+  return BUILDERS[arch](createRng(seed), options.notADigit ? NUM_CLASSES + 1 : NUM_CLASSES);
+}
+
+/** How many probabilities the model gives per image: 10, or 11 with the not-a-digit output. */
+export function outputCount(model: tf.LayersModel): number {
+  const shape = model.outputs[0].shape;
+  const outputs = shape[shape.length - 1];
+  if (typeof outputs !== 'number') throw new Error(`model '${model.name}' has an output of unknown width`);
+  return outputs;
 }
 
 /**

@@ -127,7 +127,7 @@ function ensembleMetadata(metas: RunMetadata[], dirs: string[], params: number):
 /**
  * The not-a-digit rule an ensemble starts with when its members all have one: the lowest of their
  * thresholds (the one that refuses fewest digits), with that member's validation rates. Only a
- * stand-in: the mean of the members' probabilities has a stand-out distribution of its own, so
+ * stand-in: the mean of the members' probabilities has a not-a-digit score distribution of its own, so
  * `mnist-cnn ensemble` refits the threshold on the members' shared validation split, after the
  * temperature (evaluate/evaluate.ts `calibrateRun`). It stays when the members held out different
  * images (their `temperatureFit` then says so too); none when a member has no rule.

@@ -12,28 +12,37 @@ export interface EpochRecord {
   val_accuracy: number | null;
   lr: number;
   seconds: number;
+  /**
+   * The validation loss at the temperature fitted on these very probabilities: what picks the
+   * best epoch (train/trainer.ts). Absent in histories written before it was recorded.
+   */
+  val_loss_calibrated?: number | null;
 }
 
-const HISTORY_COLUMNS = ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds'] as const;
+const HISTORY_COLUMNS = ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds', 'val_loss_calibrated'] as const;
+/** The columns of history.csv files written before `val_loss_calibrated`: still read. */
+const OLDER_COLUMNS = HISTORY_COLUMNS.slice(0, -1);
 
 export function historyToCsv(rows: EpochRecord[]): string {
-  const line = (r: EpochRecord) => HISTORY_COLUMNS.map((c) => (r[c] === null ? '' : String(r[c]))).join(',');
+  const line = (r: EpochRecord) => HISTORY_COLUMNS.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))).join(',');
   return [HISTORY_COLUMNS.join(','), ...rows.map(line)].join('\n') + '\n';
 }
 
 export function parseHistoryCsv(text: string, name = 'history.csv'): EpochRecord[] {
   const lines = text.trim().split(/\r?\n/);
-  if (lines[0] !== HISTORY_COLUMNS.join(',')) {
+  const columns = [HISTORY_COLUMNS, OLDER_COLUMNS].find((c) => lines[0] === c.join(','));
+  if (!columns) {
     throw new UserError(`${name}: header must be '${HISTORY_COLUMNS.join(',')}', got '${lines[0]}'`, name);
   }
   return lines.slice(1).map((line, i) => {
     const cells = line.split(',');
-    if (cells.length !== HISTORY_COLUMNS.length) {
-      throw new UserError(`${name} line ${i + 2}: expected ${HISTORY_COLUMNS.length} values, got ${cells.length}`, name);
+    if (cells.length !== columns.length) {
+      throw new UserError(`${name} line ${i + 2}: expected ${columns.length} values, got ${cells.length}`, name);
     }
     const num = (s: string) => (s === '' ? null : Number(s));
-    const [epoch, loss, accuracy, valLoss, valAccuracy, lr, seconds] = cells.map(num);
-    return { epoch: epoch!, loss: loss!, accuracy: accuracy!, val_loss: valLoss, val_accuracy: valAccuracy, lr: lr!, seconds: seconds! };
+    const [epoch, loss, accuracy, valLoss, valAccuracy, lr, seconds, calibrated] = cells.map(num);
+    const record: EpochRecord = { epoch: epoch!, loss: loss!, accuracy: accuracy!, val_loss: valLoss, val_accuracy: valAccuracy, lr: lr!, seconds: seconds! };
+    return columns === HISTORY_COLUMNS ? { ...record, val_loss_calibrated: calibrated } : record;
   });
 }
 

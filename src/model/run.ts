@@ -13,7 +13,7 @@ import { loadModel, weightsSha256 } from './io.js';
  *   config.json      the final merged training config
  *   metadata.json    RunMetadata: everything needed to use the model again
  *   model.json, weights.bin   the best epoch's model (TensorFlow.js layers format)
- *   history.csv      epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds
+ *   history.csv      epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds,val_loss_calibrated
  *   val-indices.json the validation images (indices into the training file)
  *   checkpoints/last/  the last epoch's model + optimizer state, for --resume
  *   training.lock    while a training runs in the folder: its process (util/lock.ts)
@@ -78,8 +78,8 @@ export interface RunMetadata {
   /** How `temperature` was found: on which images, and the scores before and after it there. */
   temperatureFit?: TemperatureFitRecord;
   /**
-   * The "not a digit" rule of a run trained with non-digits (`nonDigits` > 0): answers whose best
-   * digit stands out less than `below` are `digit: null`. Fitted after training on validation data
+   * The "not a digit" rule of a run trained with non-digits (`nonDigits` > 0): answers whose
+   * not-a-digit score (predict/interpret.ts `notADigitScore`) is below `below` are `digit: null`. Fitted after training on validation data
    * only (predict/non-digit-rule.ts); the rates say how it did there.
    */
   nonDigitRule?: NonDigitRuleRecord;
@@ -91,8 +91,10 @@ export interface RunMetadata {
 /** metadata.json's `nonDigitRule` (see RunMetadata). */
 export interface NonDigitRuleRecord {
   /**
-   * Threshold on the stand-out of the model's own probabilities (temperature 1): top logit minus
-   * mean logit (predict/interpret.ts `standOut`); the Predictor divides it by the temperature.
+   * Threshold on the not-a-digit score of the model's own probabilities (temperature 1): with the
+   * 11th output, ln p(best digit) − ln p(not a digit); in runs trained with outlier exposure
+   * before it, the stand-out, top logit minus mean logit (predict/interpret.ts `notADigitScore`).
+   * The Predictor divides it by the temperature.
    */
   below: number;
   /** Share of validation digits and of validation non-digits (image/non-digits.ts, never the test split) refused. */

@@ -1,21 +1,28 @@
 /**
- * The rule that turns a model's ten probabilities into an answer: a digit, or `null` with the
- * reason. The one copy of it: Predictor (CLI, API, evaluation) and the page's in-browser mode
- * (bundled from this file) both call `interpretProbabilities`. Pure TypeScript with no imports,
- * so that the page bundle stays small.
+ * The rule that turns a model's probabilities (ten digits, or ten digits and "not a digit") into
+ * an answer: a digit, or `null` with the reason. The one copy of it: Predictor (CLI, API,
+ * evaluation) and the page's in-browser mode (bundled from this file) both call
+ * `interpretProbabilities`. Pure TypeScript with no imports but two constants, so that the page
+ * bundle stays small.
  */
+import { NOT_A_DIGIT, NUM_CLASSES } from '../data/types.js';
 
 export interface Prediction {
   /** null when the input is not a digit, or the model is not sure enough. */
   digit: number | null;
-  /** The highest probability. */
+  /** The highest of the ten digits' probabilities. */
   confidence: number;
-  /** All ten class probabilities. */
+  /**
+   * The ten digits' probabilities. With a not-a-digit output they sum to 1 − `notADigit`: each is
+   * the probability that the picture is that digit.
+   */
   probabilities: number[];
+  /** The probability that the picture is no digit at all: models with the 11th output only. */
+  notADigit?: number;
   /**
    * Why `digit` is null: preprocessing's verdict ('blank', 'no dominant stroke', 'too small'),
-   * 'not a digit (confidence 0.31; stand-out 1.20 < 2.95)' (the run's fitted threshold, see
-   * `standOut`), or 'low confidence (0.31 < 0.5)'.
+   * the run's fitted not-a-digit threshold ('not a digit (not-a-digit 0.93, best digit 0.05: margin
+   * -2.92 < 1.20)', see `notADigitScore`), or 'low confidence (0.31 < 0.5)'.
    */
   reason?: string;
 }
@@ -25,11 +32,10 @@ export interface AnswerRule {
   /** Below this confidence the answer is `digit: null` instead of a likely wrong digit. */
   minConfidence: number;
   /**
-   * When the best digit's `standOut` is below this, the picture is taken for no digit at all: the
-   * threshold a run trained with non-digits (outlier exposure) fitted on its validation digits, so
-   * that about 0.3% of them fall below it (metadata.json `nonDigitRule`, predict/non-digit-rule.ts),
-   * divided by the calibration temperature of the probabilities it is applied to. Such a model
-   * spreads its probability evenly over the ten digits for anything that is none of them.
+   * When the `notADigitScore` of the probabilities is below this, the picture is taken for no digit
+   * at all: the threshold a run trained with non-digits fitted on its validation digits, so that
+   * about 0.3% of them fall below it (metadata.json `nonDigitRule`, predict/non-digit-rule.ts),
+   * divided by the calibration temperature of the probabilities it is applied to.
    */
   notADigitBelow?: number;
 }
@@ -51,7 +57,8 @@ const SMALLEST_PROBABILITY = 1e-30;
 /**
  * How far the most likely class stands out from the average class: log p_max − mean_k log p_k,
  * that is the top logit minus the mean logit, divided by the temperature the probabilities were
- * calibrated with. 0 for uniform probabilities (what outlier exposure teaches for non-digits).
+ * calibrated with. 0 for uniform probabilities (what outlier exposure, the not-a-digit training
+ * before the 11th output, taught for non-digits).
  * The ranking of pictures by it is the same at every temperature, and it separated the generated
  * non-digits from MNIST digits better than the calibrated top probability did: on a compact net
  * with outlier exposure, at 0.3% of validation digits refused, 86.3% of the non-digits' test split
@@ -69,24 +76,46 @@ export function standOut(row: ArrayLike<number>): number {
 }
 
 /**
- * One image's answer. `notADigit` is preprocessing's verdict ('blank', 'no dominant stroke',
- * 'too small'), which wins over any probability; then the run's not-a-digit threshold; then the
- * caller's minimum confidence.
+ * How much a row of probabilities looks like a digit; the run's threshold (`notADigitBelow`)
+ * refuses the rows below it. Both kinds of score are a difference of logits, so a temperature T
+ * divides them by T and the threshold divided by T makes the same decisions at every T.
+ * - With the 11th "not a digit" output (11 values): the margin of the best digit over it,
+ *   ln p(best digit) − ln p(not a digit). (It refuses a 50/50 between two digits a little sooner
+ *   than ln p(any digit) − ln p(not a digit) would, by ln 2; such answers are the likeliest wrong.)
+ * - Ten digits only: `standOut`, for runs trained with outlier exposure before the 11th output.
+ */
+export function notADigitScore(row: ArrayLike<number>): number {
+  if (row.length !== NUM_CLASSES + 1) return standOut(row);
+  let best = 0;
+  for (let k = 1; k < NUM_CLASSES; k++) if (row[k] > row[best]) best = k;
+  return Math.log(Math.max(row[best], SMALLEST_PROBABILITY)) - Math.log(Math.max(row[NOT_A_DIGIT], SMALLEST_PROBABILITY));
+}
+
+/**
+ * One image's answer from its row of probabilities (10 digits, or 10 digits and not-a-digit).
+ * `notADigit` is preprocessing's verdict ('blank', 'no dominant stroke', 'too small'), which wins
+ * over any probability; then the run's not-a-digit threshold; then the caller's minimum confidence.
  */
 export function interpretProbabilities(row: ArrayLike<number>, rule: AnswerRule, notADigit?: string): Prediction {
-  // (The stand-out is read before rounding: rounding turns small probabilities into 0.)
-  const lead = rule.notADigitBelow === undefined || notADigit ? 0 : standOut(row);
-  const probabilities = Array.from(row, (p) => Number(p.toFixed(DECIMALS)));
+  // (The score is read before rounding: rounding turns small probabilities into 0.)
+  const score = rule.notADigitBelow === undefined || notADigit ? 0 : notADigitScore(row);
+  const rounded = Array.from(row, (p) => Number(p.toFixed(DECIMALS)));
+  const probabilities = rounded.slice(0, NUM_CLASSES);
   const best = argmax(probabilities);
   const confidence = probabilities[best];
-  if (notADigit) return { digit: null, confidence, probabilities, reason: notADigit };
-  if (rule.notADigitBelow !== undefined && lead < rule.notADigitBelow) {
-    return { digit: null, confidence, probabilities, reason: `not a digit (confidence ${confidence.toFixed(2)}; stand-out ${lead.toFixed(2)} < ${rule.notADigitBelow.toFixed(2)})` };
+  const answer = rounded.length > NUM_CLASSES ? { confidence, probabilities, notADigit: rounded[NOT_A_DIGIT] } : { confidence, probabilities };
+  if (notADigit) return { digit: null, ...answer, reason: notADigit };
+  if (rule.notADigitBelow !== undefined && score < rule.notADigitBelow) {
+    const why =
+      answer.notADigit === undefined
+        ? `confidence ${confidence.toFixed(2)}; stand-out ${score.toFixed(2)}`
+        : `not-a-digit ${answer.notADigit.toFixed(2)}, best digit ${confidence.toFixed(2)}: margin ${score.toFixed(2)}`;
+    return { digit: null, ...answer, reason: `not a digit (${why} < ${rule.notADigitBelow.toFixed(2)})` };
   }
   if (confidence < rule.minConfidence) {
-    return { digit: null, confidence, probabilities, reason: `low confidence (${below(confidence, rule.minConfidence)} < ${rule.minConfidence})` };
+    return { digit: null, ...answer, reason: `low confidence (${below(confidence, rule.minConfidence)} < ${rule.minConfidence})` };
   }
-  return { digit: best, confidence, probabilities };
+  return { digit: best, ...answer };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * Fitting the "not a digit" threshold of a run trained with non-digits (outlier exposure): the
- * stand-out (interpret.ts `standOut`: top logit minus mean logit) below which an answer is
- * `digit: null`. It is fitted on the model's own probabilities (temperature 1), so it does not
+ * Fitting the "not a digit" threshold of a run trained with non-digits: the score (interpret.ts
+ * `notADigitScore`: the best digit's margin over the 11th "not a digit" output, or for older runs
+ * trained with outlier exposure the stand-out, top logit minus mean logit) below which an answer
+ * is `digit: null`. It is fitted on the model's own probabilities (temperature 1), so it does not
  * depend on the calibration; the Predictor divides it by the run's temperature to apply it to
  * calibrated probabilities (AnswerRule.notADigitBelow). Chosen on validation data only: the run's
  * MNIST validation split sets it (at most DIGIT_REFUSAL_BUDGET of those digits fall below it),
@@ -10,10 +11,10 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../backend/names.js';
-import { NUM_CLASSES, type ImageSet } from '../data/types.js';
+import type { ImageSet } from '../data/types.js';
 import { nonDigitSet, packPixels } from '../image/non-digits.js';
 import type { NonDigitRuleRecord } from '../model/run.js';
-import { standOut } from './interpret.js';
+import { notADigitScore } from './interpret.js';
 import { Predictor } from './predictor.js';
 
 /**
@@ -27,10 +28,10 @@ export const DIGIT_REFUSAL_BUDGET = 0.003;
 const NON_DIGIT_VAL_SEED_OFFSET = 1000;
 const NON_DIGIT_VAL_PER_CATEGORY = 100;
 
-/** The stand-out of each row of n x classes probabilities. */
-function standOuts(probs: Float32Array, classes = NUM_CLASSES): Float32Array {
-  const n = Math.floor(probs.length / classes);
-  return Float32Array.from({ length: n }, (_, i) => standOut(probs.subarray(i * classes, (i + 1) * classes)));
+/** The not-a-digit score of each row of n x `outputs` probabilities. */
+export function notADigitScores(probs: Float32Array, outputs: number): Float32Array {
+  const n = Math.floor(probs.length / outputs);
+  return Float32Array.from({ length: n }, (_, i) => notADigitScore(probs.subarray(i * outputs, (i + 1) * outputs)));
 }
 
 /**
@@ -84,7 +85,7 @@ export async function fitNonDigitRule(
  */
 export async function fitNonDigitRuleWith(predictor: Predictor, valDigits: ImageSet, options: { seed: number; nonDigits?: ImageSet }): Promise<NonDigitRuleRecord> {
   const nonDigits = options.nonDigits ?? (await nonDigitValidationSet(options.seed));
-  const digits = standOuts(await predictor.probabilities(valDigits, { calibrated: false }));
-  const others = standOuts(await predictor.probabilities(nonDigits, { calibrated: false }));
+  const digits = notADigitScores(await predictor.probabilities(valDigits, { calibrated: false }), predictor.outputs);
+  const others = notADigitScores(await predictor.probabilities(nonDigits, { calibrated: false }), predictor.outputs);
   return fitThreshold(digits, others);
 }

@@ -26,8 +26,8 @@ function fixed(p: number): string {
 }
 
 /**
- * `file,digit,confidence,p0..p9`, then `reason` (why there is no digit, or the error) and
- * `expected` when some input carries a label. `--number` rows: `file,number,confidences,reason`.
+ * `file,digit,confidence,p0..p9`, then `not_a_digit` for a model with that output, `reason` (why
+ * there is no digit, or the error) and `expected` when some input carries a label. `--number` rows: `file,number,confidences,reason`.
  */
 function formatCsv(rows: PredictionRow[]): string {
   if (rows.some((r) => r.number)) {
@@ -39,13 +39,16 @@ function formatCsv(rows: PredictionRow[]): string {
     return lines.join('\n') + '\n';
   }
   const withExpected = rows.some((r) => r.expected !== undefined);
-  const header = ['file', 'digit', 'confidence', ...PROBABILITY_COLUMNS, 'reason', ...(withExpected ? ['expected'] : [])];
+  const withNotADigit = rows.some((r) => r.prediction?.notADigit !== undefined);
+  const probabilityColumns = [...PROBABILITY_COLUMNS, ...(withNotADigit ? ['not_a_digit'] : [])];
+  const header = ['file', 'digit', 'confidence', ...probabilityColumns, 'reason', ...(withExpected ? ['expected'] : [])];
   const lines = [header.join(',')];
   for (const r of rows) {
     const p = r.prediction;
+    const notADigit = withNotADigit ? [p?.notADigit === undefined ? '' : fixed(p.notADigit)] : [];
     const cells = p
-      ? [p.digit === null ? '' : String(p.digit), fixed(p.confidence), ...p.probabilities.map(fixed), csvField(p.reason ?? '')]
-      : ['', '', ...PROBABILITY_COLUMNS.map(() => ''), csvField(`error: ${r.error ?? 'no prediction'}`)];
+      ? [p.digit === null ? '' : String(p.digit), fixed(p.confidence), ...p.probabilities.map(fixed), ...notADigit, csvField(p.reason ?? '')]
+      : ['', '', ...probabilityColumns.map(() => ''), csvField(`error: ${r.error ?? 'no prediction'}`)];
     if (withExpected) cells.push(r.expected === undefined ? '' : String(r.expected));
     lines.push([csvField(r.file), ...cells].join(','));
   }
@@ -54,6 +57,7 @@ function formatCsv(rows: PredictionRow[]): string {
 
 function predictionJson(p: Prediction, top?: number): Record<string, unknown> {
   const out: Record<string, unknown> = { digit: p.digit, confidence: p.confidence, probabilities: p.probabilities };
+  if (p.notADigit !== undefined) out.notADigit = p.notADigit;
   if (p.reason) out.reason = p.reason;
   if (top) out.top = topK(p.probabilities, top);
   return out;

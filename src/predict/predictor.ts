@@ -25,7 +25,6 @@ import { DEFAULT_RUNTIME, type BackendName, type RuntimeName } from '../backend/
 import { startRunner, type ModelRunner } from '../backend/runner.js';
 import { PREPROCESS_SPEC, type PreprocessSpec } from '../data/model-input.js';
 import type { ImageSet } from '../data/types.js';
-import { NUM_CLASSES } from '../data/types.js';
 import { decodeImage } from '../image/decode.js';
 import { preprocessImage, preprocessMnistPixels, type Preprocessed, type RawImage } from '../image/preprocess.js';
 import { applyTemperature } from '../metrics/calibration.js';
@@ -108,7 +107,7 @@ export class Predictor {
     this.temperature = options.temperature ?? (metadata ? runTemperature(metadata, dir ? `${dir}/metadata.json` : undefined) : 1);
     if (!(Number.isFinite(this.temperature) && this.temperature > 0)) throw new UserError(`temperature ${options.temperature} is not a positive number`);
     // A run trained with non-digits brings its not-a-digit threshold (metadata.json), fitted on the
-    // model's own probabilities: divided by T, it applies to the calibrated ones (interpret.ts standOut).
+    // model's own probabilities: divided by T, it applies to the calibrated ones (interpret.ts notADigitScore).
     const notADigit = metadata?.nonDigitRule?.below;
     this.rule = notADigit === undefined ? { minConfidence } : { minConfidence, notADigitBelow: notADigit / this.temperature };
     this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
@@ -148,6 +147,14 @@ export class Predictor {
 
   get threads(): number {
     return this.runner.threads;
+  }
+
+  /**
+   * Probabilities per image in `probabilities`' rows: 10, or 11 for a model trained with
+   * non-digits (the ten digits, then "not a digit": data/types.ts `NOT_A_DIGIT`).
+   */
+  get outputs(): number {
+    return this.runner.outputs;
   }
 
   /** What runs the model: the runtime asked for, or `tfjs` after a fallback. */
@@ -191,7 +198,8 @@ export class Predictor {
     this.calls.count++;
     this.calls.images += inputs.length;
     const probs = this.calibrate(await this.enqueue(() => predictRowsOf(this.runner, inputs.map((p) => p.input), this.batchSize)));
-    return inputs.map((p, i) => this.interpret(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), p.reason));
+    const width = this.outputs;
+    return inputs.map((p, i) => this.interpret(probs.subarray(i * width, (i + 1) * width), p.reason));
   }
 
   /** Send the gathered callers' inputs as one model call and hand each caller its own answers. */
@@ -218,7 +226,7 @@ export class Predictor {
   }
 
   /**
-   * Class probabilities for a whole image set (n x 10, row-major), calibrated by the temperature
+   * Class probabilities for a whole image set (n x `outputs`, row-major), calibrated by the temperature
    * unless `calibrated: false` (what the temperature is fitted on, and what `evaluate` compares
    * against). With `tta`, the model's probabilities are averaged over shifted views first and the
    * temperature applies to the mean, as it applies to an ensemble's mean.
@@ -228,9 +236,13 @@ export class Predictor {
     return options.calibrated === false ? probs : this.calibrate(probs);
   }
 
-  /** The model's probabilities (rows of 10) → calibrated by this Predictor's temperature (T = 1: the same array). */
+  /**
+   * The model's probabilities (rows of `outputs`) → calibrated by this Predictor's temperature
+   * (T = 1: the same array). With the not-a-digit output the temperature applies to all eleven,
+   * as it was fitted (on the validation digits' eleven outputs).
+   */
   calibrate(probs: Float32Array): Float32Array {
-    return this.temperature === 1 ? probs : applyTemperature(probs, this.temperature);
+    return this.temperature === 1 ? probs : applyTemperature(probs, this.temperature, this.outputs);
   }
 
   /** One image's probabilities → its answer, by the one rule (interpret.ts). */

@@ -1,6 +1,6 @@
 import { PREPROCESS_SPEC, scalePixels, type PreprocessSpec } from '../data/model-input.js';
 import { BatchFiller, identityOrder } from '../data/batches.js';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../data/types.js';
+import { IMAGE_SIZE, PIXELS, type ImageSet } from '../data/types.js';
 import type { ModelRunner } from '../backend/runner.js';
 
 /**
@@ -66,24 +66,25 @@ export function shiftImages(src: Float32Array, dst: Float32Array, count: number,
 
 /**
  * Class probabilities for every image of a set, in batches through `runner` (split by rows
- * between its threads): an n x 10 row-major array. With `tta`, the mean over TTA_VIEWS of each image.
+ * between its threads): an n x `runner.outputs` row-major array (10, or 11 with not-a-digit). With `tta`, the mean over TTA_VIEWS of each image.
  */
 export async function predictSet(runner: ModelRunner, set: ImageSet, options: SetInferenceOptions = {}): Promise<Float32Array> {
   const views = options.views ?? (options.tta ? TTA_VIEWS : PLAIN);
   if (views.length === 0) throw new RangeError('predictSet needs at least one view');
   const spec = options.spec ?? PREPROCESS_SPEC;
   const size = Math.max(1, Math.min(options.batchSize ?? DEFAULT_INFER_BATCH, runner.maxBatch, runner.bestCallSize ?? Infinity, set.count));
-  const out = new Float32Array(set.count * NUM_CLASSES);
+  const width = runner.outputs;
+  const out = new Float32Array(set.count * width);
   // Without views, images go straight into the shared batch and probabilities straight out.
   const plain = views.length === 1;
   // The runner's batch holds images only: the labels the filler copies go to a buffer of their own.
   const filler = new BatchFiller(size, plain ? { x: runner.batch.x, y: new Int32Array(size) } : undefined, spec);
-  const probs = new Float32Array(size * NUM_CLASSES);
+  const probs = new Float32Array(size * width);
   const order = identityOrder(set.count);
   const background = scalePixels([0], undefined, spec)[0];
   for (let start = 0; start < set.count; start += size) {
     const n = filler.fill(set, order, start, Math.min(set.count, start + size));
-    const rows = out.subarray(start * NUM_CLASSES, (start + n) * NUM_CLASSES);
+    const rows = out.subarray(start * width, (start + n) * width);
     if (plain) {
       await runner.predict(n, rows);
       continue;
@@ -100,7 +101,8 @@ export async function predictSet(runner: ModelRunner, set: ImageSet, options: Se
 /** Class probabilities of inputs already at the model's scale (`count` rows of PIXELS values). */
 export async function predictRowsOf(runner: ModelRunner, inputs: Float32Array[], batchSize = DEFAULT_INFER_BATCH): Promise<Float32Array> {
   const size = Math.max(1, Math.min(batchSize, runner.maxBatch));
-  const out = new Float32Array(inputs.length * NUM_CLASSES);
+  const width = runner.outputs;
+  const out = new Float32Array(inputs.length * width);
   for (let start = 0; start < inputs.length; start += size) {
     const n = Math.min(size, inputs.length - start);
     for (let j = 0; j < n; j++) {
@@ -108,7 +110,7 @@ export async function predictRowsOf(runner: ModelRunner, inputs: Float32Array[],
       if (input.length !== PIXELS) throw new RangeError(`input ${start + j} has ${input.length} values, the model takes ${PIXELS}`);
       runner.batch.x.set(input, j * PIXELS);
     }
-    await runner.predict(n, out.subarray(start * NUM_CLASSES, (start + n) * NUM_CLASSES));
+    await runner.predict(n, out.subarray(start * width, (start + n) * width));
   }
   return out;
 }

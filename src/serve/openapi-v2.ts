@@ -15,6 +15,8 @@ export const V2_NAMES = {
   probabilities: 'probabilities',
   /** INT64 [N]: the answer, -1 when the input is not a digit (blank, no dominant stroke, low confidence). */
   digit: 'digit',
+  /** FP32 [N]: the probability that the input is no digit (models with the 11th output only). */
+  notADigit: 'not_a_digit',
   /** Platform names are "<project>_<format>" in the protocol. */
   platform: 'tensorflowjs_layers',
   /** The version served when none is asked for (a run folder holds one model). */
@@ -69,7 +71,7 @@ const inferenceRequest = {
     },
     outputs: {
       type: 'array',
-      description: `the outputs to return (default: all): "${V2_NAMES.probabilities}", "${V2_NAMES.digit}"`,
+      description: `the outputs to return (default: all): "${V2_NAMES.probabilities}", "${V2_NAMES.digit}", and "${V2_NAMES.notADigit}" for a model trained with non-digits`,
       items: {
         type: 'object',
         required: ['name'],

@@ -9,9 +9,10 @@ const prediction = {
   required: ['digit', 'confidence', 'probabilities'],
   properties: {
     digit: { type: ['integer', 'null'], minimum: 0, maximum: 9, description: 'null when the input is not a digit (see reason)' },
-    confidence: { type: 'number', description: 'the highest of the ten probabilities' },
-    probabilities: { type: 'array', items: { type: 'number' }, minItems: 10, maxItems: 10 },
-    reason: { type: 'string', description: "why digit is null: 'blank', 'no dominant stroke', 'low confidence (…)'" },
+    confidence: { type: 'number', description: 'the highest of the ten digits\' probabilities' },
+    probabilities: { type: 'array', items: { type: 'number' }, minItems: 10, maxItems: 10, description: 'the probability of each digit 0-9 (calibrated); with notADigit they sum to 1 - notADigit' },
+    notADigit: { type: 'number', description: 'the probability that the picture is no digit at all (models trained with non-digits: their 11th output)' },
+    reason: { type: 'string', description: "why digit is null: 'blank', 'too small', 'no dominant stroke', 'not a digit (…)' (the model's fitted rule), 'low confidence (…)'" },
     input: { type: 'array', items: { type: 'integer' }, minItems: PIXELS, maxItems: PIXELS, description: 'with ?explain=1: the 28x28 image the model saw, 0-255, row by row' },
   },
 };

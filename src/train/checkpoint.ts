@@ -26,9 +26,10 @@ export interface TrainState {
   /** The best epoch's validation accuracy (training accuracy without a validation split). */
   bestValAccuracy: number;
   /**
-   * The best epoch's validation loss (training loss without a validation split): what picks the
-   * best epoch (trainer.ts). Null before the first epoch; derived from the history when resuming
-   * a checkpoint written before it was recorded.
+   * The best epoch's validation loss at its own fitted temperature (training loss without a
+   * validation split): what picks the best epoch (trainer.ts). Null before the first epoch; taken
+   * from the history (the plain validation loss, an upper bound of the calibrated one) when
+   * resuming a checkpoint written before it was recorded.
    */
   bestValLoss: number | null;
   epochsWithoutImprovement: number;

@@ -83,7 +83,7 @@ export const CONFIG_KEYS = {
   labelSmoothing: num(0.1, 'label smoothing of the training loss', between('in [0, 1)', (v) => v >= 0 && v < 1), 'x'),
   nonDigits: num(
     0,
-    'outlier exposure: non-digit pictures (image/non-digits.ts) added to each batch, as a share of batchSize, trained towards uniform probabilities; the run then fits its "not a digit" threshold (0: off)',
+    'non-digit pictures (image/non-digits.ts) added to each batch, as a share of batchSize, labelled with an 11th "not a digit" output the model then has; the run fits its "not a digit" threshold (0: off, ten outputs)',
     between('from 0 to 1', (v) => v >= 0 && v <= 1),
     'x',
   ),

@@ -23,7 +23,7 @@ export function batchAugmentation(seed: number, epoch: number, batch: number, bo
   return bounds.augment ? { rng: createRng(deriveSeed(seed, STREAM.augment, epoch, batch)), bounds } : undefined;
 }
 
-/** Which of the `available` non-digit pictures go into a batch (outlier exposure), `count` of them. */
+/** Which of the `available` non-digit pictures go into a batch (labelled "not a digit"), `count` of them. */
 export function nonDigitPicks(seed: number, epoch: number, batch: number, available: number, count: number): Uint32Array {
   const rng = createRng(deriveSeed(seed, STREAM.nonDigits, epoch, batch));
   return Uint32Array.from({ length: count }, () => rng.int(available));

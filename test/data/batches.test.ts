@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchFiller, NON_DIGIT_LABEL, identityOrder } from '../../src/data/batches.js';
+import { BatchFiller, identityOrder } from '../../src/data/batches.js';
 import { batchPart } from '../../src/backend/replicas.js';
-import { PIXELS } from '../../src/data/types.js';
+import { NOT_A_DIGIT, PIXELS } from '../../src/data/types.js';
 
 /** n digit images whose pixels all equal their index + 1, labels i % 10; k non-digits whose pixels are 200 + j. */
 function sets(n: number, k: number) {
@@ -26,14 +26,14 @@ test('non-digit rows are added after the digits, labelled, unchanged, and spread
     const rows = Array.from({ length: n + k }, (_, r) => ({ value: Math.round(filler.x[r * PIXELS] * 255), label: filler.y[r] }));
     // Every row is one whole image (no row was torn by the spreading).
     for (let r = 0; r < n + k; r++) assert.ok(filler.x.subarray(r * PIXELS, (r + 1) * PIXELS).every((v) => v === filler.x[r * PIXELS]));
-    const nonDigits = rows.filter((r) => r.label === NON_DIGIT_LABEL);
+    const nonDigits = rows.filter((r) => r.label === NOT_A_DIGIT);
     assert.deepEqual(nonDigits.map((r) => r.value).sort(), Array.from(picks, (j) => 200 + j).sort());
-    const digitRows = rows.filter((r) => r.label !== NON_DIGIT_LABEL);
+    const digitRows = rows.filter((r) => r.label !== NOT_A_DIGIT);
     assert.deepEqual(digitRows.map((r) => r.value).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i + 1));
     assert.ok(digitRows.every((r) => r.label === (r.value - 1) % 10), 'labels move with their images');
     // Each of two threads' parts gets about half of the non-digits.
     for (const part of [batchPart(n + k, 2, 0), batchPart(n + k, 2, 1)]) {
-      const inPart = rows.slice(part.from, part.to).filter((r) => r.label === NON_DIGIT_LABEL).length;
+      const inPart = rows.slice(part.from, part.to).filter((r) => r.label === NOT_A_DIGIT).length;
       assert.ok(Math.abs(inPart - k / 2) <= 1, `${n}+${k}: ${inPart} non-digits in a part`);
     }
   }

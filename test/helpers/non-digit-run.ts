@@ -7,7 +7,7 @@ import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/trainer.js';
 
 /**
- * The quick run with outlier exposure that test files share: the compact net, 3 epochs on a
+ * The quick run with non-digits (the 11th "not a digit" output) that test files share: the compact net, 3 epochs on a
  * stratified 12,000 images, with `npm start`'s share of non-digits (200 drawn per category instead
  * of the 500 of a real run, to keep it to a few minutes), and its fitted not-a-digit threshold.
  */
@@ -24,7 +24,7 @@ const CACHE = resolve('.cache', 'test-runs');
 export async function nonDigitRunDir(changes: Partial<TrainConfig> = {}): Promise<string> {
   const config = { ...CONFIG, ...changes };
   const hash = createHash('sha256');
-  for (const file of ['model/architectures.ts', 'model/gradients.ts', 'image/non-digits.ts', 'image/ink-canvas.ts', 'image/preprocess.ts', 'predict/non-digit-rule.ts', 'predict/interpret.ts']) hash.update(readFileSync(resolve('src', file)));
+  for (const file of ['train/trainer.ts', 'model/architectures.ts', 'model/gradients.ts', 'image/non-digits.ts', 'image/ink-canvas.ts', 'image/preprocess.ts', 'predict/non-digit-rule.ts', 'predict/interpret.ts']) hash.update(readFileSync(resolve('src', file)));
   const key = hash.update(JSON.stringify(Object.keys(changes).length ? { CONFIG: config, PER_CATEGORY } : { CONFIG, PER_CATEGORY })).digest('hex').slice(0, 12);
   const dir = join(CACHE, `non-digits-${config.arch}-12000-e3-s1-${key}`);
   if (existsSync(join(dir, 'metadata.json'))) return dir;

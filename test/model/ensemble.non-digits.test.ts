@@ -2,7 +2,7 @@
  * An ensemble of runs trained with non-digits gets a not-a-digit threshold of its own: `mnist-cnn
  * ensemble` refits it on the members' shared validation split after the temperature
  * (evaluate/evaluate.ts `calibrateRun`, predict/non-digit-rule.ts), since the mean of the members'
- * probabilities has a stand-out distribution of its own. Two real quick runs (test/helpers/non-digit-run.ts:
+ * probabilities has a not-a-digit score distribution of its own. Two real quick runs (test/helpers/non-digit-run.ts:
  * the same seed, hence the same validation images; the compact net and LeNet-5, trained once, then cached).
  */
 import { after, before, test } from 'node:test';
@@ -19,8 +19,7 @@ import { NON_DIGIT_CATEGORIES, drawNonDigit, nonDigitRng, type NonDigitCategory 
 import type { RawImage } from '../../src/image/preprocess.js';
 import { loadModel } from '../../src/model/io.js';
 import { readMetadata, type RunMetadata } from '../../src/model/run.js';
-import { standOut } from '../../src/predict/interpret.js';
-import { DIGIT_REFUSAL_BUDGET } from '../../src/predict/non-digit-rule.js';
+import { DIGIT_REFUSAL_BUDGET, notADigitScores } from '../../src/predict/non-digit-rule.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { nonDigitRunDir } from '../helpers/non-digit-run.js';
 
@@ -93,10 +92,12 @@ test('`ensemble` refits the not-a-digit threshold on the shared validation split
   // With TTA the rule applies to the mean over the views, after T; the threshold fitted without
   // TTA stays near its budget there (measured when written: 0.35% of these digits against 0.30%).
   const tta = await predictor.probabilities(val, { tta: true });
-  const refusedWithTta = Array.from({ length: val.count }, (_, i) => predictor.interpret(tta.subarray(i * 10, (i + 1) * 10))).filter((a) => a.reason?.startsWith('not a digit')).length;
+  const refusedWithTta = Array.from({ length: val.count }, (_, i) => predictor.interpret(tta.subarray(i * predictor.outputs, (i + 1) * predictor.outputs))).filter((a) => a.reason?.startsWith('not a digit')).length;
+  const outputs = predictor.outputs;
   await predictor.close();
+  assert.equal(outputs, 11, 'the members and their mean have the not-a-digit output');
   assert.ok(refusedWithTta / val.count <= 2 * DIGIT_REFUSAL_BUDGET, `${refusedWithTta} of ${val.count} validation digits refused with TTA`);
-  const scores = Array.from({ length: val.count }, (_, i) => standOut(probs.subarray(i * 10, (i + 1) * 10)));
+  const scores = notADigitScores(probs, outputs);
   const share = (below: number) => scores.filter((s) => s < below).length / val.count;
   assert.ok(share(rule.below) <= DIGIT_REFUSAL_BUDGET, `${share(rule.below)} of the validation digits under the refitted threshold`);
   assert.ok(share(rule.below + 0.01) > 0.8 * DIGIT_REFUSAL_BUDGET, 'the highest threshold within the budget');

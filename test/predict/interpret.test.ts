@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyTemperature } from '../../src/metrics/calibration.js';
-import { interpretProbabilities, standOut } from '../../src/predict/interpret.js';
+import { interpretProbabilities, notADigitScore, standOut } from '../../src/predict/interpret.js';
 import { createRng } from '../../src/util/rng.js';
 
 const softmax = (logits: number[]) => {
@@ -46,4 +46,34 @@ test('a low-confidence reason shows the confidence below its threshold, never ro
   assert.equal(interpretProbabilities(row, { minConfidence: 0.999999 }).reason, 'low confidence (0.999998 < 0.999999)');
   const plain = [0.314, 0.286, 0.4, 0, 0, 0, 0, 0, 0, 0];
   assert.equal(interpretProbabilities(plain, { minConfidence: 0.5 }).reason, 'low confidence (0.40 < 0.5)');
+});
+
+test('with the 11th output: the score is ln p(best digit) - ln p(not a digit), its decisions the same at every temperature, and answers show ten digits and notADigit', () => {
+  const rng = createRng(5);
+  for (let t = 0; t < 20; t++) {
+    const logits = Array.from({ length: 11 }, () => 4 * rng.normal());
+    const expected = Math.max(...logits.slice(0, 10)) - logits[10];
+    const p = softmax(logits);
+    assert.ok(Math.abs(notADigitScore(p) - expected) < 1e-9);
+    for (const T of [0.4, 2]) {
+      const tempered = applyTemperature(Float32Array.from(p), T, 11);
+      assert.ok(Math.abs(notADigitScore(tempered) - expected / T) < 1e-3 * Math.max(1, Math.abs(expected / T)));
+      // The threshold divided by T refuses the same rows.
+      assert.equal(interpretProbabilities(tempered, { minConfidence: 0, notADigitBelow: 1 / T }).digit === null, expected < 1);
+    }
+  }
+  // Ten digit logits ≈ 0 and "not a digit" far above them: refused, with both probabilities in the reason.
+  const dot = softmax([0, 0, 0.5, 0, 0, 0, 0, 0, 0, 0, 5]);
+  const refused = interpretProbabilities(dot, { minConfidence: 0.5, notADigitBelow: 1.2 });
+  assert.equal(refused.digit, null);
+  assert.equal(refused.probabilities.length, 10);
+  assert.ok(Math.abs(refused.notADigit! - dot[10]) < 1e-6);
+  assert.match(refused.reason!, /^not a digit \(not-a-digit 0\.93, best digit 0\.01: margin -4\.50 < 1\.20\)$/);
+  // A clear 3: answered, its probabilities sum with notADigit to 1.
+  const three = softmax([0, 0, 0, 9, 0, 0, 0, 0, 0, 0, -3]);
+  const answered = interpretProbabilities(three, { minConfidence: 0.5, notADigitBelow: 1.2 });
+  assert.equal(answered.digit, 3);
+  assert.ok(Math.abs(answered.probabilities.reduce((a, b) => a + b, 0) + answered.notADigit! - 1) < 1e-5);
+  // Ten outputs: no notADigit field.
+  assert.equal('notADigit' in interpretProbabilities(softmax([8, 0, 0, 0, 0, 0, 0, 0, 0, 0]), { minConfidence: 0.5 }), false);
 });

@@ -1,5 +1,5 @@
 /**
- * The not-a-digit rule end to end, on a small model trained with outlier exposure
+ * The not-a-digit rule end to end, on a small model trained with non-digits on its 11th output
  * (test/helpers/non-digit-run.ts: trained once, then cached): it refuses the generated
  * non-digits' test split in every category, and answers real digits.
  */
@@ -39,11 +39,16 @@ after(() => predictor?.close());
 test('the run records its threshold, fitted on validation data, and the Predictor applies it', async () => {
   const meta = await readMetadata(predictor.dir);
   const rule = meta.nonDigitRule!;
-  assert.ok(rule.below > 0);
+  assert.ok(Number.isFinite(rule.below));
   assert.ok(rule.digitsRefused <= DIGIT_REFUSAL_BUDGET);
   assert.equal(rule.digits, 2000);
   assert.ok(rule.nonDigits > 300 && rule.nonDigitsRefused > 0.5);
   assert.ok(Math.abs(predictor.rule.notADigitBelow! - rule.below / predictor.temperature) < 1e-9);
+  // The model has the not-a-digit output, and its answers show its probability.
+  assert.equal(predictor.outputs, 11);
+  const [dot] = await predictor.predict([predictor.preprocess(await drawNonDigit('scribble', 'test', nonDigitRng('test', 1, 'scribble', 0)))]);
+  assert.equal(dot.probabilities.length, 10);
+  assert.ok(dot.notADigit !== undefined && Math.abs(dot.probabilities.reduce((a, b) => a + b, 0) + dot.notADigit - 1) < 1e-4);
 });
 
 test('the non-digits\' test split is answered null in every category, far more often than by a run trained without them', async () => {
@@ -82,7 +87,7 @@ test('real digits are answered: MNIST test digits (what it refuses are mostly it
   let wrong = 0;
   let wrongRefused = 0;
   for (let i = 0; i < n; i++) {
-    const answer = predictor.interpret(probs.subarray(i * 10, (i + 1) * 10));
+    const answer = predictor.interpret(probs.subarray(i * predictor.outputs, (i + 1) * predictor.outputs));
     const right = answer.probabilities.indexOf(answer.confidence) === test.labels[i];
     if (answer.digit === null) refused++;
     if (!right) wrong++;

@@ -77,8 +77,9 @@ for (const optimizer of ['adam', 'sgd'] as const) {
     const resumed = await resume(dir, { data, updateLatest: false });
     assert.equal(resumed.interrupted, false);
     assert.deepEqual(resumed.history.map((r) => r.val_accuracy), whole.history.map((r) => r.val_accuracy));
-    // The best epoch is the one with the lowest validation loss.
-    const losses = whole.history.map((r) => r.val_loss!);
+    // The best epoch is the one with the lowest validation loss at its own fitted temperature.
+    const losses = whole.history.map((r) => r.val_loss_calibrated!);
+    whole.history.forEach((r) => assert.ok(r.val_loss_calibrated! <= r.val_loss! + 1e-6, 'T = 1 is among the temperatures tried'));
     assert.equal(whole.metadata.bestEpoch, losses.indexOf(Math.min(...losses)) + 1);
     assert.equal(resumed.metadata.bestEpoch, whole.metadata.bestEpoch);
     const diff = maxRelativeDifference(await weightsOf(join(whole.dir, 'checkpoints/last')), await weightsOf(join(dir, 'checkpoints/last')));

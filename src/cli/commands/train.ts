@@ -68,14 +68,15 @@ async function runTrain(opts: TrainFlags, evaluateAfter: boolean): Promise<void>
   }
   if (opts.allowConfigChange && !opts.resume) throw new UserError('--allow-config-change goes with --resume');
   const reporter = await reporterFor(opts);
-  // `start` trains its own recipe (START_PRESET: the defaults with outlier exposure) unless given a preset.
+  // `start` trains its own recipe (START_PRESET: the defaults with non-digit pictures) unless given a preset.
   const preset = opts.preset ?? (evaluateAfter ? (await import('../start.js')).START_PRESET : undefined);
   const config = opts.resume ? undefined : resolveConfig({ preset, configFile: opts.config, flags: configOverrides(opts) });
   if (opts.summary) {
     const { initBackend } = await import('../../backend/index.js');
-    const { buildModel, modelSummary } = await import('../../model/architectures.js');
+    const { modelSummary } = await import('../../model/architectures.js');
+    const { newModel } = await import('../../train/trainer.js');
     await initBackend('cpu');
-    console.log(modelSummary(buildModel(config!.arch, config!.seed)));
+    console.log(modelSummary(newModel(config!)));
     return;
   }
   const interrupt = interruptOnSignals();

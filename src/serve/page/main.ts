@@ -75,7 +75,7 @@ function setStatus(message: string, isError = false): void {
 
 function describe(prediction: Prediction): string {
   if (prediction.digit !== null) return `${prediction.digit} (${formatPercent(prediction.confidence)})`;
-  // The run's own rule already says 'not a digit (confidence 0.31; stand-out 1.20 < 2.95)'.
+  // The run's own rule already says 'not a digit (not-a-digit 0.93, best digit 0.05: margin -2.92 < 1.20)'.
   if (prediction.reason?.startsWith('not a digit')) return prediction.reason;
   return prediction.reason === 'blank' ? 'not a digit (blank)' : `not a digit (${prediction.reason ?? 'unsure'})`;
 }
@@ -85,7 +85,7 @@ function explainNotADigit(reason: string | undefined): string {
   if (reason === 'blank') return 'Not a digit: nothing stands out from the background.';
   if (reason === 'too small') return 'Not a digit: the ink is too small for the picture (a dot?).';
   if (reason === 'no dominant stroke') return 'Not a digit: no single stroke stands out (text, scribbles, noise?).';
-  // The run's fitted rule: 'not a digit (confidence 0.31; stand-out 1.20 < 2.95)'.
+  // The run's fitted rule: 'not a digit (not-a-digit 0.93, best digit 0.05: margin -2.92 < 1.20)'.
   const fitted = /^not a digit \((.*)\)$/.exec(reason ?? '');
   if (fitted) return `Not a digit: it looks like none of the ten digits (${fitted[1]}).`;
   return `Not a digit: ${reason ?? 'the model is unsure'}.`;
@@ -141,7 +141,7 @@ async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
   // Calibrated by the server's temperature (src/metrics/calibration.ts), as the server's answers are.
   const temperature = state.info?.temperature ?? 1;
   const raw = model.probabilities(input.input);
-  const probabilities = temperature === 1 ? raw : applyTemperature(raw, temperature);
+  const probabilities = temperature === 1 ? raw : applyTemperature(raw, temperature, raw.length);
   const prediction = interpretProbabilities(probabilities, rule, input.reason);
   ui.browserDigit.textContent = describe(prediction);
   markAnswer(ui.browserDigit, id, prediction);

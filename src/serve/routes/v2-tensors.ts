@@ -52,6 +52,8 @@ export function v2Model(predictor: Predictor, name: string): V2Model {
     outputs: [
       { name: V2_NAMES.probabilities, datatype: 'FP32', shape: [-1, NUM_CLASSES] },
       { name: V2_NAMES.digit, datatype: 'INT64', shape: [-1] },
+      // A model trained with non-digits: its 11th output, the probability of "not a digit".
+      ...(predictor.outputs > NUM_CLASSES ? [{ name: V2_NAMES.notADigit, datatype: 'FP32', shape: [-1] }] : []),
     ],
   };
   return { predictor, name, imageShape, values: height * width * channels, metadata };
@@ -276,7 +278,7 @@ export function requestedOutputs(model: V2Model, body: Json): RequestedOutput[] 
   if (!Array.isArray(body.outputs)) throw bad(`"outputs" is ${show(body.outputs)}, not a list`);
   return body.outputs.map((output: unknown, i) => {
     if (!isObject(output) || typeof output.name !== 'string') throw bad(`outputs[${i}] is ${show(output)}: each requested output is {"name": ...}`);
-    if (!names.includes(output.name)) throw bad(`unknown output '${output.name}': model '${model.name}' gives ${names.map((n) => `'${n}'`).join(' and ')}`);
+    if (!names.includes(output.name)) throw bad(`unknown output '${output.name}': model '${model.name}' gives ${names.map((n) => `'${n}'`).join(', ')}`);
     const p = output.parameters === undefined ? {} : output.parameters;
     if (!isObject(p)) throw bad(`outputs[${i}].parameters is ${show(p)}, not an object`);
     if (p.classification !== undefined) throw bad(`outputs[${i}]: the classification extension is not supported by this server; ask for '${V2_NAMES.probabilities}' and '${V2_NAMES.digit}'`);
@@ -295,7 +297,9 @@ export function buildAnswer(model: V2Model, id: string | undefined, outputs: Req
     const isDigit = name === V2_NAMES.digit;
     const tensor = isDigit
       ? { name, datatype: 'INT64', shape: [n], data: predictions.map((p) => p.digit ?? -1) }
-      : { name, datatype: 'FP32', shape: [n, NUM_CLASSES], data: predictions.flatMap((p) => p.probabilities) };
+      : name === V2_NAMES.notADigit
+        ? { name, datatype: 'FP32', shape: [n], data: predictions.map((p) => p.notADigit ?? 0) }
+        : { name, datatype: 'FP32', shape: [n, NUM_CLASSES], data: predictions.flatMap((p) => p.probabilities) };
     if (!binary) return tensor;
     // Little-endian, row-major, as the binary tensor data extension says.
     const bytes = Buffer.alloc(tensor.data.length * (isDigit ? 8 : 4));

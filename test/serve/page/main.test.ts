@@ -415,7 +415,7 @@ describe('the draw-a-digit page with a run trained to say "not a digit"', { skip
     await drawStrokes(page, [[[140, 140]]]);
     const served = await latestAnswer(page, '#server-digit');
     assert.equal(served.digit, null, `the dot was read as ${served.digit}`);
-    assert.match(served.reason, /^not a digit \(confidence [\d.]+; stand-out [\d.]+ < [\d.]+\)$/);
+    assert.match(served.reason, /^not a digit \(not-a-digit [\d.]+, best digit [\d.]+: margin -?[\d.]+ < -?[\d.]+\)$/);
     assert.match((await page.locator('#confidence').textContent()) ?? '', /^Not a digit: it looks like none of the ten digits/);
     await setBrowserMode(page, true);
     await page.click('#clear');

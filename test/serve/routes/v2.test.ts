@@ -429,7 +429,7 @@ test('every malformed request is a 400 {"error"} naming what is wrong', async ()
     [{ inputs: [] }, /"inputs" is \[\]/],
     [{}, /"inputs" is missing/],
     [{ inputs: [input({}).inputs[0], input({}).inputs[0]] }, /2 input tensors/],
-    [{ ...input({}), outputs: [{ name: 'logits' }] }, /unknown output 'logits': model 'mnist' gives 'probabilities' and 'digit'/],
+    [{ ...input({}), outputs: [{ name: 'logits' }] }, /unknown output 'logits': model 'mnist' gives 'probabilities', 'digit'/],
     [{ ...input({}), outputs: [{ name: 'probabilities', parameters: { classification: 3 } }] }, /classification extension is not supported/],
     [{ ...input({}), outputs: 'digit' }, /"outputs" is "digit", not a list/],
     [{ ...input({}), parameters: { binary_data_output: 'yes' } }, /binary_data_output is "yes", not true or false/],
