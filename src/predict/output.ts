@@ -80,7 +80,9 @@ function describe(p: Prediction, top: number): string {
   const best = topK(p.probabilities, top)
     .map((t) => `${t.digit} ${(t.probability * 100).toFixed(1)}%`)
     .join(', ');
-  return p.digit === null ? `-  (${p.reason}; best: ${best})` : top > 1 ? `${p.digit}  (${best})` : `${p.digit}  ${(p.confidence * 100).toFixed(1)}%`;
+  // A model with the not-a-digit output: its probability beside the best digits of a refused picture.
+  const notADigit = p.notADigit === undefined ? '' : `; not a digit ${(p.notADigit * 100).toFixed(1)}%`;
+  return p.digit === null ? `-  (${p.reason}; best: ${best}${notADigit})` : top > 1 ? `${p.digit}  (${best})` : `${p.digit}  ${(p.confidence * 100).toFixed(1)}%`;
 }
 
 function formatTable(rows: PredictionRow[], top = 1): string {
