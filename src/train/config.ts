@@ -87,6 +87,12 @@ export const CONFIG_KEYS = {
     between('from 0 to 1', (v) => v >= 0 && v <= 1),
     'x',
   ),
+  picturedDigits: num(
+    0,
+    'share of the training digits replaced, once before training, by a picture of them (enlarged, on paper, photo-like) put through the photo pipeline, as people\'s digits and all non-digits are (image/digit-pictures.ts; 0: off)',
+    between('from 0 to 1', (v) => v >= 0 && v <= 1),
+    'x',
+  ),
   augment: flag(true, 'augment training images (random shifts, rotations, scaling)', 'no augmentation'),
   maxShift: num(2, 'augmentation: largest shift in pixels', between('from 0 to 8', (v) => v >= 0 && v <= 8), 'px'),
   maxRotation: num(10, 'augmentation: largest rotation in degrees', between('from 0 to 45', (v) => v >= 0 && v <= 45), 'deg'),

@@ -8,10 +8,13 @@ import { createRng, deriveSeed, type Rng } from '../util/rng.js';
  * so that a run repeats exactly and resumes exactly (a stream depends only on seed, epoch and
  * batch, never on how many draws came before). 1 and 2 are the split's (data/split.ts SPLIT_STREAMS).
  */
-const STREAM = { init: 3, shuffle: 4, augment: 5, dropout: 6, nonDigits: 7 } as const;
+const STREAM = { init: 3, shuffle: 4, augment: 5, dropout: 6, nonDigits: 7, picturedDigits: 8 } as const;
 
 /** The seed of a fresh network's initial weights. */
 export const initSeed = (seed: number): number => deriveSeed(seed, STREAM.init);
+
+/** Which training digits become pictures, and how each picture looks (`picturedDigits`). */
+export const picturedDigitsRng = (seed: number): Rng => createRng(deriveSeed(seed, STREAM.picturedDigits));
 
 /** The order of the training images in an epoch. */
 export function epochOrder(seed: number, epoch: number, count: number): Uint32Array {

@@ -25,12 +25,13 @@ import { Predictor } from '../predict/predictor.js';
 import { predictSet } from '../predict/set-inference.js';
 import { fitNonDigitRule } from '../predict/non-digit-rule.js';
 import { nonDigitTrainingImages } from '../image/non-digits.js';
+import { withPicturedDigits } from '../image/digit-pictures.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { freshTrainState, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { makeOptimizer, restoreOptimizer, setLearningRate } from './optimizer.js';
-import { batchAugmentation, dropoutSeedsOfThread, epochOrder, initSeed, nonDigitPicks, reseedDropout } from './randomness.js';
+import { batchAugmentation, dropoutSeedsOfThread, epochOrder, initSeed, nonDigitPicks, picturedDigitsRng, reseedDropout } from './randomness.js';
 import { quietReporter, type TrainReporter } from './reporter.js';
 import { closeRun, createRunFolder, openRunToResume, runMetadata } from './run-folder.js';
 import { learningRateAt } from './schedule.js';
@@ -117,7 +118,8 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   const backend = await initBackend(config.backend, { quiet: reporter === quietReporter });
   const data = options.data ?? (await loadMnist({ dataset: config.dataset, dataDir: config.dataDir ?? undefined, mirror: config.mirror ?? undefined }));
   const split = seededSplitIndices(data.train.labels, config);
-  const trainSet = takeIndices(data.train, split.train);
+  // Some training digits as people's pictures of them, through the photo pipeline (image/digit-pictures.ts).
+  const trainSet = withPicturedDigits(takeIndices(data.train, split.train), config.picturedDigits, picturedDigitsRng(config.seed));
   const valSet = takeIndices(data.train, split.val);
   await writeJsonAtomic(join(dir, RUN_FILES.valIndices), Array.from(split.val));
 
