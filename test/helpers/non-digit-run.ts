@@ -8,10 +8,10 @@ import { train } from '../../src/train/trainer.js';
 
 /**
  * The quick run with non-digits (the 11th "not a digit" output) that test files share: the compact net, 3 epochs on a
- * stratified 12,000 images, with `npm start`'s share of non-digits (200 drawn per category instead
+ * stratified 12,000 images, with `npm start`'s share of non-digits and of pictured digits (200 non-digits drawn per category instead
  * of the 500 of a real run, to keep it to a few minutes), and its fitted not-a-digit threshold.
  */
-const CONFIG: Partial<TrainConfig> = { arch: 'compact', limit: 12000, valCount: 2000, epochs: 3, seed: 1, nonDigits: 0.25 };
+const CONFIG: Partial<TrainConfig> = { arch: 'compact', limit: 12000, valCount: 2000, epochs: 3, seed: 1, nonDigits: 0.25, picturedDigits: 0.05 };
 const PER_CATEGORY = 200;
 
 const CACHE = resolve('.cache', 'test-runs');
@@ -24,7 +24,7 @@ const CACHE = resolve('.cache', 'test-runs');
 export async function nonDigitRunDir(changes: Partial<TrainConfig> = {}): Promise<string> {
   const config = { ...CONFIG, ...changes };
   const hash = createHash('sha256');
-  for (const file of ['train/trainer.ts', 'model/architectures.ts', 'model/gradients.ts', 'image/non-digits.ts', 'image/ink-canvas.ts', 'image/preprocess.ts', 'predict/non-digit-rule.ts', 'predict/interpret.ts']) hash.update(readFileSync(resolve('src', file)));
+  for (const file of ['train/trainer.ts', 'image/digit-pictures.ts', 'model/architectures.ts', 'model/gradients.ts', 'image/non-digits.ts', 'image/ink-canvas.ts', 'image/preprocess.ts', 'predict/non-digit-rule.ts', 'predict/interpret.ts']) hash.update(readFileSync(resolve('src', file)));
   const key = hash.update(JSON.stringify(Object.keys(changes).length ? { CONFIG: config, PER_CATEGORY } : { CONFIG, PER_CATEGORY })).digest('hex').slice(0, 12);
   const dir = join(CACHE, `non-digits-${config.arch}-12000-e3-s1-${key}`);
   if (existsSync(join(dir, 'metadata.json'))) return dir;
