@@ -7,8 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend/index.js';
 import { loadMnist } from '../../src/data/load.js';
@@ -21,6 +20,7 @@ import { readMetadata } from '../../src/model/run.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { nonDigitRunDir } from '../helpers/non-digit-run.js';
 import { metadataProps } from '../helpers/onnx.js';
+import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
 const PER_CATEGORY = 25;
 const DIGITS = 2000;
@@ -31,12 +31,10 @@ let runDir: string;
 before(async () => {
   await initBackend('wasm');
   runDir = await nonDigitRunDir();
-  work = await mkdtemp(join(tmpdir(), 'mnist-cnn-onnx-rule-'));
+  work = await tempDir('mnist-cnn-onnx-rule-');
 });
 
-after(async () => {
-  await rm(work, { recursive: true, force: true });
-});
+after(removeTempDirs);
 
 /** The rule as metadata_props `notADigitRule` words it for 11 outputs, written from those words alone (not from src/). */
 function onnxUserSaysNotADigit(p: ArrayLike<number>, notADigitBelow: number): boolean {

@@ -1,8 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
@@ -19,6 +18,7 @@ import { readMetadata } from '../../src/model/run.js';
 import { startServer } from '../../src/serve/server.js';
 import { temperatureFit } from '../../src/metrics/calibration.js';
 import { quickRunDir } from '../helpers/quick-run.js';
+import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
 let quickRun: string;
 let work: string;
@@ -27,15 +27,13 @@ let images: ImageSet;
 before(async () => {
   await initBackend('wasm');
   quickRun = await quickRunDir();
-  work = await mkdtemp(join(tmpdir(), 'mnist-cnn-ensemble-'));
+  work = await tempDir('mnist-cnn-ensemble-');
   const test10k = (await loadMnist()).test;
   const n = 64;
   images = { images: test10k.images.subarray(0, n * PIXELS), labels: test10k.labels.subarray(0, n), count: n };
 });
 
-after(async () => {
-  await rm(work, { recursive: true, force: true });
-});
+after(removeTempDirs);
 
 function cli(...args: string[]) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });

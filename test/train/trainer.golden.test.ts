@@ -12,22 +12,21 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend/index.js';
 import { loadMnist, type Dataset } from '../../src/data/index.js';
 import { resolveConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/trainer.js';
+import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
 let data: Dataset;
 let dir: string;
 before(async () => {
   await initBackend('wasm');
   data = await loadMnist();
-  dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-golden-'));
+  dir = await tempDir('mnist-cnn-golden-');
 });
-after(() => rm(dir, { recursive: true, force: true }));
+after(removeTempDirs);
 
 const GOLDEN: Record<string, string> = {
   default: 'f989fc3a7ac60726934e28a82a157893ed483f5ed121e4fbbf634c815a355af2',
