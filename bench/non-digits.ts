@@ -76,7 +76,7 @@ export async function nonDigitFigures(runDir: string, options: { perCategory?: n
     let argmaxRight = 0;
     for (let i = 0; i < data.test.count; i++) {
       const row = probs.subarray(i * predictor.outputs, (i + 1) * predictor.outputs);
-      if (argmax(row.subarray(0, NUM_CLASSES)) === data.test.labels[i]) argmaxRight++;
+      if (argmax(row, NUM_CLASSES) === data.test.labels[i]) argmaxRight++;
       const answer = predictor.interpret(row);
       if (answer.digit === null) refused++;
       else if (answer.digit === data.test.labels[i]) answeredRight++;

@@ -26,10 +26,11 @@ function countNonDigits(y: Int32Array, from: number, to: number): number {
  * "not a digit" output: cross-entropy over the eleven outputs, a mean over all rows. Digit rows
  * aim at their label smoothed over the ten digits only (none of the smoothing goes to the
  * not-a-digit output: a digit is never a bit of a non-digit); non-digit rows at the 11th output.
- * (A part without non-digits takes the plain path, so runs without them train exactly as before.)
+ * `isDigitRow` is 1 for a digit row, 0 for a non-digit (the readout's mask, computed once).
+ * (A ten-output model takes the plain path, so runs without non-digits train exactly as before.)
  */
-function notADigitLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, labelSmoothing: number): tf.Scalar {
-  const isDigit = tf.reshape(tf.cast(tf.less(labels, NUM_CLASSES), 'float32'), [-1, 1]);
+function notADigitLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, isDigitRow: tf.Tensor1D, labelSmoothing: number): tf.Scalar {
+  const isDigit = tf.reshape(isDigitRow, [-1, 1]);
   const digitColumns = tf.concat([tf.ones([1, NUM_CLASSES]), tf.zeros([1, 1])], 1);
   const smoothing = tf.mul(isDigit, labelSmoothing);
   const targets = tf.add(tf.mul(tf.oneHot(labels, NUM_CLASSES + 1), tf.sub(1, smoothing)), tf.mul(tf.mul(smoothing, digitColumns), 1 / NUM_CLASSES));
@@ -68,13 +69,13 @@ export function partGradients(
       // the plain cross-entropy summed over the digit rows, and how many of those were right.
       // (Kept: variableGrads disposes everything else made in here.)
       const hits = tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32');
-      const isDigit = withNotADigit ? tf.cast(tf.less(labels, NUM_CLASSES), 'float32') : undefined;
+      const isDigit = withNotADigit ? (tf.cast(tf.less(labels, NUM_CLASSES), 'float32') as tf.Tensor1D) : undefined;
       readout = (
         isDigit
           ? [tf.sum(tf.losses.softmaxCrossEntropy(ys, logits, isDigit, 0, tf.Reduction.NONE)), tf.sum(tf.mul(hits, isDigit))]
           : [tf.mul(tf.losses.softmaxCrossEntropy(ys, logits), n), tf.sum(hits)]
       ).map((t) => tf.keep(t));
-      const loss = withNotADigit ? notADigitLoss(logits, labels, labelSmoothing) : (tf.losses.softmaxCrossEntropy(ys, logits, undefined, labelSmoothing) as tf.Scalar);
+      const loss = isDigit ? notADigitLoss(logits, labels, isDigit, labelSmoothing) : (tf.losses.softmaxCrossEntropy(ys, logits, undefined, labelSmoothing) as tf.Scalar);
       return share === 1 ? loss : tf.mul(loss, share);
     }, variables);
     const stats = tf.stack([...readout, value]) as tf.Tensor1D;

@@ -45,9 +45,10 @@ export const DEFAULT_MIN_CONFIDENCE = 0.5;
 /** Probabilities are rounded to 6 decimals: more digits are noise, and they make answers long. */
 const DECIMALS = 6;
 
-export function argmax(values: ArrayLike<number>): number {
+/** The index of the largest of the first `count` values (all of them by default). */
+export function argmax(values: ArrayLike<number>, count = values.length): number {
   let best = 0;
-  for (let k = 1; k < values.length; k++) if (values[k] > values[best]) best = k;
+  for (let k = 1; k < count; k++) if (values[k] > values[best]) best = k;
   return best;
 }
 
@@ -86,8 +87,7 @@ export function standOut(row: ArrayLike<number>): number {
  */
 export function notADigitScore(row: ArrayLike<number>): number {
   if (row.length !== NUM_CLASSES + 1) return standOut(row);
-  let best = 0;
-  for (let k = 1; k < NUM_CLASSES; k++) if (row[k] > row[best]) best = k;
+  const best = argmax(row, NUM_CLASSES);
   return Math.log(Math.max(row[best], SMALLEST_PROBABILITY)) - Math.log(Math.max(row[NOT_A_DIGIT], SMALLEST_PROBABILITY));
 }
 
