@@ -146,6 +146,21 @@ test('a checkpoint with NaN weights or a NaN optimizer state is refused at resum
   resumed.model.dispose();
 });
 
+test('a ten-output checkpoint (outlier exposure, before the 11th output) does not resume with non-digits, naming the checkpoint', async () => {
+  // A ten-output run cut short, its config then asking for non-digits: what an older run trained
+  // with outlier exposure looks like to this code.
+  const dir = join(await tempDir(), 'ten-outputs');
+  const cut = await train({ config: tiny(), outDir: dir, data, stopAfterSteps: 3, updateLatest: false });
+  cut.model.dispose();
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), nonDigits: 0.25 }));
+  await assert.rejects(resume(dir, { data, updateLatest: false, allowConfigChange: true }), (err: Error) => {
+    assert.ok(err instanceof UserError);
+    assert.ok(err.message.startsWith(`${join(dir, 'checkpoints', 'last')}: this checkpoint's model has no "not a digit" output`), err.message);
+    return true;
+  });
+});
+
 test('a second training in a run folder that is training is refused; the folder is unlocked at the end', async () => {
   const dir = join(await tempDir(), 'locked');
   const refusals: unknown[] = [];
