@@ -7,6 +7,7 @@ import type { PreprocessSpec } from '../data/model-input.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { loadModel, weightsSha256 } from './io.js';
+import { isShippedModelName, shippedModelDir } from './shipped.js';
 
 /**
  * The layout of a run folder:
@@ -128,10 +129,14 @@ export function runTemperature(metadata: Pick<RunMetadata, 'temperature'>, path:
   return t;
 }
 
-/** `runs/latest` or any run folder → its real path; a clear error when it is not a run folder. */
+/**
+ * `runs/latest`, any run folder, or the name of a model shipped in the package (`default`, when
+ * no such folder exists here) → its real path; a clear error when it is none of these.
+ */
 export function resolveRunDir(dir: string): string {
   const path = resolve(dir);
   if (!existsSync(path)) {
+    if (isShippedModelName(dir)) return realpathSync(shippedModelDir(dir));
     throw new UserError(`${dir} does not exist${dir.endsWith(LATEST_LINK) ? ' (no run yet: train one with `mnist-cnn train` or `npm start`)' : ''}`, dir);
   }
   return realpathSync(path);
