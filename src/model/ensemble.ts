@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { loadModel, MODEL_FILE, saveModel } from './io.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type RunMetadata } from './run.js';
 
-export const ENSEMBLE_ARCH = 'ensemble';
+const ENSEMBLE_ARCH = 'ensemble';
 
 type LayerClass = new (args: tf.serialization.ConfigDict) => tf.layers.Layer;
 
