@@ -62,5 +62,8 @@ export function describeInput(input: unknown, index?: number): string {
   if (input instanceof URL) return input.href;
   if (input instanceof Uint8Array) return `${at}${input.length} bytes`;
   if (isImageDataLike(input)) return `${at}a ${input.width}x${input.height} picture`;
-  return `${at}${input === null ? 'null' : typeof input}`;
+  if (typeof input !== 'object' || input === null) return `${at}${input === null ? 'null' : typeof input}`;
+  // A File says its name; other objects (a Blob, an <img>, a canvas) their kind.
+  const { name } = input as { name?: unknown };
+  return typeof name === 'string' && name ? name : `${at}a ${input.constructor?.name ?? 'object'}`;
 }
