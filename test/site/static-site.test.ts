@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { nonDigitRunDir } from '../helpers/non-digit-run.js';
-import { DOT, drawStrokes, SEVEN } from '../helpers/page-drawing.js';
+import { DOT, drawStrokes, paintedBars, SEVEN } from '../helpers/page-drawing.js';
 import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 import { startStaticServer } from '../helpers/static-server.js';
 
@@ -79,11 +79,14 @@ describe('the static site (npm run build:site)', { skip }, () => {
     assert.equal(await page.locator('#compare').isVisible(), false);
   });
 
-  test('a drawn 7 is read as 7', async () => {
+  test('a drawn 7 is read as 7, and the bars are painted as tall as the numbers', async () => {
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
     const answer = await shownAnswer(page);
     assert.equal(answer.text, '7', `read as ${answer.text} (${answer.reason})`);
+    for (const bar of await paintedBars(page)) {
+      assert.ok(Math.abs(bar.painted - bar.expected) <= 2, `digit ${bar.digit} at ${(bar.probability * 100).toFixed(1)}%: ${bar.painted} px painted, ${bar.expected.toFixed(1)} px expected`);
+    }
   });
 
   test('a drawn dot is "not a digit"', async () => {

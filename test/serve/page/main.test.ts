@@ -17,7 +17,7 @@ import { quickRunDir } from '../../helpers/quick-run.js';
 import { nonDigitRunDir } from '../../helpers/non-digit-run.js';
 import { calibratedRun } from '../../helpers/calibrated-run.js';
 import { printedDigitPng as digitPng } from '../../helpers/printed-digit.js';
-import { drawStrokes, ONE, SEVEN } from '../../helpers/page-drawing.js';
+import { drawStrokes, FOUR, ONE, paintedBars, SEVEN } from '../../helpers/page-drawing.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
@@ -167,6 +167,16 @@ describe('the draw-a-digit page', { skip }, () => {
     });
     assert.ok(preview.ink > 20, `the preview has only ${preview.ink} bright pixels`);
     assert.equal(preview.corner, 0);
+  });
+
+  test('a "4" drawn in two strokes: every bar is painted as tall as its probability, the nine near 0% flat', async () => {
+    await page.click('#clear');
+    await drawStrokes(page, FOUR);
+    const answer = await latestAnswer(page, '#digit');
+    assert.equal(answer.digit, 4, `read as ${answer.digit} (${answer.reason})`);
+    for (const bar of await paintedBars(page)) {
+      assert.ok(Math.abs(bar.painted - bar.expected) <= 2, `digit ${bar.digit} at ${(bar.probability * 100).toFixed(1)}%: ${bar.painted} px painted, ${bar.expected.toFixed(1)} px expected`);
+    }
   });
 
   test('predictions arrive while the stroke is still being drawn', async () => {
