@@ -96,8 +96,9 @@ describe('digitReader (Node)', () => {
     assert.match(answers[2].reason ?? '', /not a digit|too small/);
   });
 
-  test('an http: URL is fetched and read; a missing one is a clear error naming it', async () => {
+  test('http: and data: URLs are fetched and read; a missing one is a clear error naming it', async () => {
     assert.deepEqual(await read(`${base}/seven`), cli.get(files.seven));
+    assert.deepEqual(await read(`data:image/png;base64,${(await printedDigitPng(7)).toString('base64')}`), cli.get(files.seven));
     await assert.rejects(read(`${base}/nothing`), { name: 'UserError', message: `${base}/nothing: the server answered HTTP 404` });
   });
 
