@@ -326,6 +326,8 @@ async function loadStaticModel(modelUrl: string): Promise<void> {
     const { loadModelWithMetadata } = await import('../../browser/digit-reader.js');
     const loaded = loadModelWithMetadata(new URL(modelUrl, document.baseURI));
     state.browserModel = loaded.then(({ model }) => model);
+    // (A failure is reported below, once.)
+    state.browserModel.catch(() => undefined);
     const { metadata } = await loaded;
     state.staticSettings = settingsOf(metadata);
     showModelInfo(staticModelInfo(metadata, state.staticSettings));
