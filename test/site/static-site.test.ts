@@ -89,12 +89,13 @@ describe('the static site (npm run build:site)', { skip }, () => {
     }
   });
 
-  test('a drawn dot is "not a digit"', async () => {
+  test('a drawn dot is "not a digit", and no bar is highlighted', async () => {
     await page.click('#clear');
     await drawStrokes(page, DOT);
     const answer = await shownAnswer(page);
     assert.equal(answer.text, 'not a digit');
     assert.match(answer.reason, /^not a digit|too small/);
+    assert.equal(await page.locator('#chart li.best').count(), 0, 'no digit is highlighted as the answer');
   });
 
   test('every request stayed inside the site, and nothing failed', () => {

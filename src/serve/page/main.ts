@@ -122,7 +122,7 @@ function showAnswer(id: number, prediction: Prediction): void {
   ui.digit.textContent = isDigit ? String(prediction.digit) : 'not a digit';
   ui.digit.classList.toggle('none', !isDigit);
   ui.confidence.textContent = isDigit ? `${formatPercent(prediction.confidence)} sure` : explainNotADigit(prediction.reason);
-  updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities);
+  updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities, isDigit || prediction.reason?.startsWith('low confidence'));
   markAnswer(ui.digit, id, prediction);
 }
 
