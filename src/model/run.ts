@@ -6,7 +6,7 @@ import type { DataSource, DatasetName, FileRecord } from '../data/types.js';
 import type { PreprocessSpec } from '../data/model-input.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { loadModel, weightsSha256 } from './io.js';
+import { weightsSha256 } from './model-files.js';
 import { isShippedModelName, shippedModelDir } from './shipped.js';
 
 /**
@@ -178,6 +178,8 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const real = resolveRunDir(dir);
   const metadata = await readMetadata(real);
   const recorded = typeof metadata.weightsSha256 === 'string' ? metadata.weightsSha256 : undefined;
+  // Imported here: io.ts loads TensorFlow.js, which what only reads metadata never needs.
+  const { loadModel } = await import('./io.js');
   const model = await loadModel(real, { weightsSha256: recorded });
   return { dir: real, metadata, model };
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -17,4 +18,13 @@ export function isShippedModelName(name: string): name is ShippedModelName {
 /** The folder of a shipped model: `models/<name>` two levels above this file, in src/ and in dist/ alike. */
 export function shippedModelDir(name: ShippedModelName = DEFAULT_SHIPPED_MODEL): string {
   return fileURLToPath(new URL(`../../models/${name}`, import.meta.url));
+}
+
+/**
+ * The shipped model a folder is, if any. Such a folder is part of the installed package and
+ * read-only to every command: what they would write into a run folder goes elsewhere.
+ */
+export function shippedModelOf(dir: string): ShippedModelName | undefined {
+  const real = resolve(dir);
+  return SHIPPED_MODELS.find((name) => resolve(shippedModelDir(name)) === real);
 }
