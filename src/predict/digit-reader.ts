@@ -77,7 +77,8 @@ export interface DigitReader {
 export async function digitReader(options: DigitReaderOptions = {}): Promise<DigitReader> {
   // Not the name 'default' when none is given: a folder of that name where the program runs must not shadow the shipped model.
   const model = options.model ?? shippedModelDir(DEFAULT_SHIPPED_MODEL);
-  const predictor = await Predictor.load(model, { runtime: options.runtime, threads: options.threads, minConfidence: options.minConfidence });
+  // quickStart, as `mnist-cnn predict`: a release (the shipped model) runs its exported ONNX file without loading TensorFlow.js.
+  const predictor = await Predictor.load(model, { runtime: options.runtime, threads: options.threads, minConfidence: options.minConfidence, quickStart: true });
   let closed = false;
 
   async function toInput(input: DigitInput, index?: number): Promise<Preprocessed> {

@@ -1,9 +1,9 @@
 /**
  * `import { digitReader } from 'mnist-cnn/browser'` in Chromium: the built bundle
  * (dist/browser/mnist-cnn.js, what package.json's "./browser" export names) served from a
- * folder laid out like the installed package by a static file server that is not ours, with a
- * model at models/default/. It reads the printed 7 the Node test reads, from every kind of
- * browser input, with the Node reader's answer.
+ * folder laid out like the installed package (dist/browser/ beside models/default/, the shipped
+ * model) by a static file server that is not ours. It reads the printed 7 the Node test reads,
+ * from every kind of browser input, with the Node reader's answer.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,6 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { digitReader, type Prediction } from '../../src/index.js';
-import { nonDigitRunDir } from '../helpers/non-digit-run.js';
 import { printedDigitPng } from '../helpers/printed-digit.js';
 import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 import { startStaticServer } from '../helpers/static-server.js';
@@ -43,17 +42,16 @@ describe('digitReader in the browser (mnist-cnn/browser)', { skip }, () => {
   before(async () => {
     assert.equal(EXPORTS.default, `./${BUNDLE}`, 'package.json exports "./browser" names the bundle');
     assert.ok(existsSync(BUNDLE), `${BUNDLE} is not built: npm run build`);
-    const runDir = await nonDigitRunDir();
     const root = await tempDir('mnist-browser-');
     // The installed package's layout: dist/browser/ and models/default/ side by side.
     await mkdir(join(root, 'dist', 'browser'), { recursive: true });
     await copyFile(BUNDLE, join(root, BUNDLE));
     await mkdir(join(root, 'models', 'default'), { recursive: true });
-    for (const file of ['model.json', 'weights.bin', 'metadata.json']) await copyFile(join(runDir, file), join(root, 'models', 'default', file));
+    for (const file of ['model.json', 'weights.bin', 'metadata.json']) await copyFile(join('models', 'default', file), join(root, 'models', 'default', file));
     const seven = await printedDigitPng(7);
     await writeFile(join(root, 'seven.png'), seven);
     await writeFile(join(root, 'index.html'), '<!doctype html><meta charset="utf-8"><title>reader</title><img id="seven" src="seven.png" alt="">');
-    const read = await digitReader({ model: runDir });
+    const read = await digitReader();
     inNode = await read(seven);
     await read.close();
     server = await startStaticServer(root);

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -21,9 +22,10 @@ import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
 const run = promisify(execFile);
 
-/** `mnist-cnn predict RUN FILES --format json` → the answer for each file, by file. */
-async function cliAnswers(runDir: string, files: string[]): Promise<Map<string, Prediction>> {
-  const { stdout } = await run(process.execPath, ['bin/mnist-cnn.js', 'predict', runDir, ...files, '--format', 'json', '--threads', '1'], { maxBuffer: 1 << 24 });
+/** `mnist-cnn predict [--model RUN] FILES --format json` → the answer for each file, by file (no RUN: the shipped model). */
+async function cliAnswers(runDir: string | undefined, files: string[]): Promise<Map<string, Prediction>> {
+  const model = runDir === undefined ? [] : ['--model', runDir];
+  const { stdout } = await run(process.execPath, ['bin/mnist-cnn.js', 'predict', ...model, ...files, '--format', 'json', '--threads', '1'], { maxBuffer: 1 << 24 });
   const answers = new Map<string, Prediction>();
   for (const line of stdout.trim().split('\n')) {
     // (`top`, the --top view of the probabilities, is the CLI's own.)
@@ -72,6 +74,21 @@ describe('digitReader (Node)', () => {
     await read?.close();
     await new Promise((resolve) => server?.close(resolve));
     await removeTempDirs();
+  });
+
+  test('with no options, the model shipped in the package: the answers of `mnist-cnn predict` with no model named', async () => {
+    const shipped = await digitReader();
+    try {
+      assert.equal(shipped.model, realpathSync(join('models', 'default')));
+      const names = [files.seven, files.three, files.dot];
+      const expected = await cliAnswers(undefined, names);
+      const answers = await shipped(names);
+      assert.deepEqual(answers, names.map((name) => expected.get(name)));
+      assert.deepEqual(answers.map((a) => a.digit), [7, 3, null]);
+      assert.match(answers[2].reason ?? '', /^not a digit/);
+    } finally {
+      await shipped.close();
+    }
   });
 
   test('a printed 7 from a file path: 7, the very answer `mnist-cnn predict --format json` gives', async () => {

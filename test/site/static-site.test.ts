@@ -12,7 +12,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { nonDigitRunDir } from '../helpers/non-digit-run.js';
 import { DOT, drawStrokes, paintedBars, SEVEN } from '../helpers/page-drawing.js';
 import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 import { startStaticServer } from '../helpers/static-server.js';
@@ -42,7 +41,8 @@ describe('the static site (npm run build:site)', { skip }, () => {
   before(async () => {
     const root = await tempDir('mnist-site-');
     site = join(root, 'digits', 'site');
-    await run(process.execPath, ['scripts/build-site.mjs', '--out', site, '--model', await nonDigitRunDir()]);
+    // The model shipped in the package, the site's default.
+    await run(process.execPath, ['scripts/build-site.mjs', '--out', site]);
     server = await startStaticServer(root);
     base = `${server.url}/digits/site/`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
@@ -67,6 +67,7 @@ describe('the static site (npm run build:site)', { skip }, () => {
     const files = await readdir(site);
     for (const file of ['index.html', 'app.js', 'style.css', 'model']) assert.ok(files.includes(file), `${file} is missing from the site`);
     assert.deepEqual((await readdir(join(site, 'model'))).sort(), ['metadata.json', 'model.json', 'weights.bin']);
+    assert.deepEqual(await readFile(join(site, 'model', 'weights.bin')), await readFile(join('models', 'default', 'weights.bin')));
     const html = await readFile(join(site, 'index.html'), 'utf8');
     assert.doesNotMatch(html, /(href|src)="\//, 'an absolute URL in index.html');
     assert.match(html, /data-model="model\/model\.json"/);
@@ -74,7 +75,7 @@ describe('the static site (npm run build:site)', { skip }, () => {
 
   test('loads with the model in the browser and no server toggle', async () => {
     assert.equal(await page.evaluate(() => document.body.dataset.browserModel), 'ready', (await page.locator('#status').textContent()) ?? '');
-    assert.match((await page.locator('#model-info').textContent()) ?? '', /^Model: compact, .* parameters, /);
+    assert.match((await page.locator('#model-info').textContent()) ?? '', /^Model: default, .* parameters, test accuracy \d+\.\d+%\.$/);
     assert.equal(await page.locator('#browser-toggle').isVisible(), false);
     assert.equal(await page.locator('#compare').isVisible(), false);
   });
