@@ -4,7 +4,15 @@
  * becomes public by accident; api/mnist-cnn.api.md records it and `npm test` compares
  * (`npm run api:update` after a deliberate change). The browser has its own entry,
  * `mnist-cnn/browser` (src/browser/index.ts).
+ *
+ * Importing it stays quick (no TensorFlow.js, Fastify or ONNX tooling): reading digits with the
+ * shipped model needs none of them, and training, evaluating, exporting and serving load their
+ * part of the library on first call.
  */
+import type { EvaluateOptions, EvaluationResult } from './evaluate/evaluate.js';
+import type { RunExport, RunExportOptions } from './export/onnx.js';
+import type { RunningServer, ServeOptions } from './serve/server.js';
+import type { TrainOptions, TrainResult } from './train/trainer.js';
 
 // Reading digits: one call (docs/library.md).
 /** @public */
@@ -26,11 +34,9 @@ export type { PreprocessSpec } from './data/model-input.js';
 /** @public */
 export type { BackendName, RuntimeName } from './backend/names.js';
 /** @public */
-export { loadMnist, type Dataset, type ImageSet } from './data/index.js';
+export { loadMnist, type LoadOptions } from './data/load.js';
 /** @public */
-export type { LoadOptions } from './data/load.js';
-/** @public */
-export type { DatasetName } from './data/types.js';
+export type { Dataset, DatasetName, ImageSet } from './data/types.js';
 /** @public */
 export type { RunMetadata } from './model/run.js';
 
@@ -38,17 +44,58 @@ export type { RunMetadata } from './model/run.js';
 /** @public */
 export { resolveConfig, type TrainConfig } from './train/config.js';
 /** @public */
-export { train, resume, TrainingError, type TrainOptions, type TrainResult } from './train/trainer.js';
+export type { TrainOptions, TrainResult } from './train/trainer.js';
 /** @public */
 export type { TrainReporter } from './train/reporter.js';
 /** @public */
 export type { EpochRecord } from './model/history.js';
 /** @public */
-export { evaluateRun, type EvaluateOptions, type EvaluationResult, type EvaluationReport } from './evaluate/evaluate.js';
+export type { EvaluateOptions, EvaluationResult, EvaluationReport } from './evaluate/evaluate.js';
 /** @public */
-export { exportRunToOnnx, type RunExport, type RunExportOptions } from './export/onnx.js';
+export type { RunExport, RunExportOptions } from './export/onnx.js';
 /** @public */
-export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';
+export type { ServeOptions, RunningServer } from './serve/server.js';
+
+/**
+ * Train a model, as `mnist-cnn train` does: `train({ config: resolveConfig({ preset: 'fast' }) })`.
+ * A run that cannot go on (a loss gone NaN, say) rejects with a UserError saying why.
+ * @public
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  return (await import('./train/trainer.js')).train(options);
+}
+
+/**
+ * Go on with an interrupted training from its run folder's last checkpoint, as `mnist-cnn train --resume`.
+ * @public
+ */
+export async function resume(dir: string, options: Omit<TrainOptions, 'config' | 'outDir'> & { allowConfigChange?: boolean } = {}): Promise<TrainResult> {
+  return (await import('./train/trainer.js')).resume(dir, options);
+}
+
+/**
+ * Evaluate a run on the test set (metrics.json, plots, report.html), as `mnist-cnn evaluate`.
+ * @public
+ */
+export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  return (await import('./evaluate/evaluate.js')).evaluateRun(runDir, options);
+}
+
+/**
+ * Write a run as an ONNX file, checked against TensorFlow.js, as `mnist-cnn export`.
+ * @public
+ */
+export async function exportRunToOnnx(runDir: string, outFile?: string, options: RunExportOptions = {}): Promise<RunExport> {
+  return (await import('./export/onnx.js')).exportRunToOnnx(runDir, outFile, options);
+}
+
+/**
+ * Start the HTTP API and the draw-a-digit page, as `mnist-cnn serve`.
+ * @public
+ */
+export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
+  return (await import('./serve/server.js')).startServer(options);
+}
 
 /** @public */
 export { UserError, DataError } from './util/errors.js';
