@@ -6,8 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { configTableMarkdown } from '../src/train/config.js';
 
-export const START = '<!-- config-table:start (made by `npm run docs:config` from src/train/config.ts) -->';
-export const END = '<!-- config-table:end -->';
+const START = '<!-- config-table:start (made by `npm run docs:config` from src/train/config.ts) -->';
+const END = '<!-- config-table:end -->';
 
 const readme = readFileSync('README.md', 'utf8');
 const from = readme.indexOf(START);

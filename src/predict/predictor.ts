@@ -30,7 +30,7 @@ import { applyTemperature } from '../metrics/calibration.js';
 import { releasedOnnxFile } from '../model/release.js';
 import { loadRun, readMetadata, resolveRunDir, runTemperature, type RunMetadata } from '../model/run.js';
 import { UserError } from '../util/errors.js';
-import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from './interpret.js';
+import { answerRule, DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from './interpret.js';
 import { DEFAULT_INFER_BATCH, predictRowsOf, predictSet } from './set-inference.js';
 
 export interface PredictorOptions {
@@ -117,8 +117,7 @@ export class Predictor {
     if (!(Number.isFinite(this.temperature) && this.temperature > 0)) throw new UserError(`temperature ${options.temperature} is not a positive number`);
     // A run trained with non-digits brings its not-a-digit threshold (metadata.json), fitted on the
     // model's own probabilities: divided by T, it applies to the calibrated ones (interpret.ts notADigitScore).
-    const notADigit = metadata?.nonDigitRule?.below;
-    this.rule = notADigit === undefined ? { minConfidence } : { minConfidence, notADigitBelow: notADigit / this.temperature };
+    this.rule = answerRule(minConfidence, this.temperature, metadata?.nonDigitRule);
     this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
     this.batchWindowMs = options.batchWindowMs;
