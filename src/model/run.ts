@@ -37,7 +37,7 @@ export const RUN_FILES = {
 } as const;
 
 export const DEFAULT_RUNS_DIR = 'runs';
-export const LATEST_LINK = 'latest';
+const LATEST_LINK = 'latest';
 
 export interface RunMetadata {
   format: 'mnist-cnn-run';
