@@ -1,5 +1,5 @@
 /**
- * The import rules of src/, checked by `npm test` (scripts/check-architecture.mjs). ARCHITECTURE.md
+ * The import rules of src/, checked by `npm test` (test/architecture/layers.test.ts). ARCHITECTURE.md
  * explains the layers; this list is their one source of truth. A folder may import from its own
  * folder and from folders of lower layers only: never up, never sideways to a peer of its layer.
  * A new folder must be added here, or the `unlisted-folder` rule fails.
