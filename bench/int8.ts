@@ -1,5 +1,6 @@
 /**
- * `node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--json]`: what a run's int8 ONNX copy
+ * `node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--json]` (or `--from FIGURES.json`: the
+ * Markdown of figures saved with --json): what a run's int8 ONNX copy
  * (`export --int8`, model/onnx-quantize.ts) gives against its float ONNX export, both on ONNX
  * Runtime's CPU provider in this one process: the figures behind docs/int8.md and the decision
  * whether to ship it (issue 23: test accuracy within 0.05 points, the not-a-digit targets kept:
@@ -37,7 +38,8 @@ import { layersModelToOnnx } from '../src/model/onnx.js';
 import { loadRun } from '../src/model/run.js';
 import { Predictor } from '../src/predict/predictor.js';
 import { nonDigitFigures, type NonDigitFigures } from './non-digits.js';
-import { loadAverage, machine, onnxRow } from './onnx.js';
+import { machine, onnxRow } from './onnx.js';
+import { loadAverage } from './runtimes.js';
 
 const CASES = ['onnx', 'onnx-int8'] as const;
 type Case = (typeof CASES)[number];
@@ -197,12 +199,15 @@ export function int8Lines(f: Int8Figures): string[] {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, json: { type: 'boolean' } } });
-  if (positionals.length !== 1) {
-    console.error('usage: node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--json]');
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, json: { type: 'boolean' }, from: { type: 'string' } } });
+  if (values.from) {
+    // The Markdown of figures saved before with --json (docs/int8.md's tables from docs/int8.json).
+    console.log(int8Lines((JSON.parse(await readFile(values.from, 'utf8')) as { int8: Int8Figures }).int8).join('\n'));
+  } else if (positionals.length !== 1) {
+    console.error('usage: node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--json] | --from FIGURES.json');
     process.exit(2);
+  } else {
+    const figures = await int8Figures(positionals[0], { rounds: Number(values.rounds), log: (m) => process.stderr.write(`bench: ${m}\n`) });
+    console.log(values.json ? JSON.stringify(figures, null, 2) : int8Lines(figures.int8).join('\n'));
   }
-  const figures = await int8Figures(positionals[0], { rounds: Number(values.rounds), log: (m) => process.stderr.write(`bench: ${m}\n`) });
-  console.log(values.json ? JSON.stringify(figures, null, 2) : int8Lines(figures.int8).join('\n'));
 }
-

@@ -16,7 +16,7 @@
  * figure is the median over the rounds (the best one is in the JSON too), with the load average
  * before and after. TensorFlow.js is the best of 3 passes.
  */
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
@@ -29,6 +29,7 @@ import { quantizeOnnx } from '../src/model/onnx-quantize.js';
 import { loadRun } from '../src/model/run.js';
 import { calibrateRanges, quantizeRunOnnx } from '../src/export/int8.js';
 import { createOnnxSession, onnxProbabilities, VERIFY_BATCH } from '../src/export/verify.js';
+import { loadAverage, median } from './runtimes.js';
 
 const SHAPE = [28, 28, 1];
 const PIXELS = 784;
@@ -39,12 +40,6 @@ export interface OnnxCase {
   bytes: Uint8Array;
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-export const loadAverage = () => loadavg().map((x) => +x.toFixed(2));
 export const machine = () => ({ cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, date: new Date().toISOString().slice(0, 10) });
 /** Round r's order of the cases: rotated by r, so that each goes first in turn. */
 const orderOf = <T>(items: readonly T[], round: number): T[] => items.map((_, k) => items[(k + round) % items.length]);

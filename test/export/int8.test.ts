@@ -3,15 +3,13 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { registerExport } from '../../src/cli/commands/export.js';
 import { exportRunToOnnx } from '../../src/export/onnx.js';
 import { quantizeRunOnnx } from '../../src/export/int8.js';
 import { assertInt8Agrees, describeInt8Check, INT8_MAX_ACCURACY_DROP, INT8_MIN_AGREEMENT, type Int8Check } from '../../src/export/verify.js';
 import { layersModelToOnnx } from '../../src/model/onnx.js';
 import { loadRun } from '../../src/model/run.js';
 import { quickRunDir } from '../helpers/quick-run.js';
-import { metadataProps, scaledTestSet } from '../helpers/onnx.js';
+import { exportCli, metadataProps, scaledTestSet } from '../helpers/onnx.js';
 
 /**
  * A run's int8 ONNX copy (src/export/int8.ts), its check (src/export/verify.ts) and
@@ -35,17 +33,6 @@ before(async () => {
 after(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-/** `mnist-cnn export ...` in this process; what it printed. */
-async function exportCli(t: { mock: { method: (object: Console, name: 'log', fn: (...args: unknown[]) => void) => unknown } }, ...args: string[]): Promise<string[]> {
-  const lines: string[] = [];
-  t.mock.method(console, 'log', (...parts: unknown[]) => lines.push(parts.join(' ')));
-  const program = new Command('mnist-cnn').exitOverride().configureOutput({ writeErr: () => {} });
-  registerExport(program);
-  for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
-  await program.parseAsync(['node', 'mnist-cnn', 'export', ...args]);
-  return lines;
-}
 
 test('`export --format onnx --int8` writes <run>/model.int8.onnx, checked on the 10,000 test images, with the float export\'s metadata_props', async (t) => {
   const lines = await exportCli(t, run, '--format', 'onnx', '--int8');
