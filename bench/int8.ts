@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--json]` (or `--from FIGURES.json`: the
+ * `node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--weight-bits 8|7] [--json]` (or `--from FIGURES.json`: the
  * Markdown of figures saved with --json): what a run's int8 ONNX copy
  * (`export --int8`, model/onnx-quantize.ts) gives against its float ONNX export, both on ONNX
  * Runtime's CPU provider in this one process: the figures behind docs/int8.md and the decision
@@ -60,7 +60,7 @@ async function qoperatorForm(bytes: Uint8Array, dir: string): Promise<Uint8Array
   return new Uint8Array(await readFile(path));
 }
 
-export async function int8Figures(runDir: string, options: { rounds?: number; log?: (m: string) => void } = {}) {
+export async function int8Figures(runDir: string, options: { rounds?: number; weightBits?: 7 | 8; log?: (m: string) => void } = {}) {
   const log = options.log ?? (() => {});
   const rounds = options.rounds ?? 5;
   const loadBefore = loadAverage();
@@ -73,11 +73,11 @@ export async function int8Figures(runDir: string, options: { rounds?: number; lo
     log('exporting the float and int8 files');
     const files = {
       onnx: new Uint8Array(await readFile((await exportRunToOnnx(run.dir, join(work, 'model.onnx'))).path)),
-      'onnx-int8': new Uint8Array(await readFile((await exportRunToOnnx(run.dir, join(work, 'model.int8.onnx'), { int8: true })).path)),
+      'onnx-int8': new Uint8Array(await readFile((await exportRunToOnnx(run.dir, join(work, 'model.int8.onnx'), { int8: { weightBits: options.weightBits } })).path)),
     } satisfies Record<Case, Uint8Array>;
     // What the Predictor runs: the same networks without the temperature (it applies the run's own).
     const untempered = layersModelToOnnx(run.model);
-    const networks: Record<Case, Uint8Array> = { onnx: untempered, 'onnx-int8': await quantizeRunOnnx(untempered, run) };
+    const networks: Record<Case, Uint8Array> = { onnx: untempered, 'onnx-int8': await quantizeRunOnnx(untempered, run, { weightBits: options.weightBits }) };
 
     const probabilities = {} as Record<Case, Float32Array>;
     const quality = {} as Record<Case, Omit<Quality, 'sameAnswerAsFloat'>>;
@@ -134,6 +134,7 @@ export async function int8Figures(runDir: string, options: { rounds?: number; lo
       int8: {
         run: run.dir,
         arch: run.metadata.arch,
+        weightBits: options.weightBits ?? 8,
         temperature: runTemperature(run.metadata) ?? 1,
         machine: { ...machine(), loadBefore, loadAfter: loadAverage() },
         seconds: +((performance.now() - started) / 1000).toFixed(1),
@@ -169,7 +170,7 @@ export function int8Lines(f: Int8Figures): string[] {
   const categories = Object.keys(o('onnx').nonDigits.byCategory) as (keyof NonDigitFigures['nonDigits']['byCategory'])[];
   const speedRow = (label: string, get: (name: string) => string) => `| ${label} | ${get('onnx')} | ${get('onnx-int8')} | ${get('onnx-int8-qoperator')} |`;
   return [
-    `Run ${f.run} (${f.arch}, temperature ${f.temperature.toFixed(4)}); ${f.machine.cpu}, ${f.machine.cores} cores, Node ${f.machine.node}, ${f.machine.date}; load average ${f.machine.loadBefore.join(' ')} before, ${f.machine.loadAfter.join(' ')} after.`,
+    `Run ${f.run} (${f.arch}, temperature ${f.temperature.toFixed(4)}), int8 weights of ${f.weightBits ?? 8} bits; ${f.machine.cpu}, ${f.machine.cores} cores, Node ${f.machine.node}, ${f.machine.date}; load average ${f.machine.loadBefore.join(' ')} before, ${f.machine.loadAfter.join(' ')} after.`,
     '',
     '| on the MNIST test set (10,000) | float ONNX | int8 ONNX |',
     '|---|---|---|',
@@ -199,15 +200,15 @@ export function int8Lines(f: Int8Figures): string[] {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, json: { type: 'boolean' }, from: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'weight-bits': { type: 'string', default: '8' }, json: { type: 'boolean' }, from: { type: 'string' } } });
   if (values.from) {
     // The Markdown of figures saved before with --json (docs/int8.md's tables from docs/int8.json).
     console.log(int8Lines((JSON.parse(await readFile(values.from, 'utf8')) as { int8: Int8Figures }).int8).join('\n'));
   } else if (positionals.length !== 1) {
-    console.error('usage: node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--json] | --from FIGURES.json');
+    console.error('usage: node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--weight-bits 8|7] [--json] | --from FIGURES.json');
     process.exit(2);
   } else {
-    const figures = await int8Figures(positionals[0], { rounds: Number(values.rounds), log: (m) => process.stderr.write(`bench: ${m}\n`) });
+    const figures = await int8Figures(positionals[0], { rounds: Number(values.rounds), weightBits: Number(values['weight-bits']) as 7 | 8, log: (m) => process.stderr.write(`bench: ${m}\n`) });
     console.log(values.json ? JSON.stringify(figures, null, 2) : int8Lines(figures.int8).join('\n'));
   }
 }
