@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--weight-bits 8|7] [--json]` (or `--from FIGURES.json`: the
+ * `node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--weight-bits 7|8] [--json]` (or `--from FIGURES.json`: the
  * Markdown of figures saved with --json): what a run's int8 ONNX copy
  * (`export --int8`, model/onnx-quantize.ts) gives against its float ONNX export, both on ONNX
  * Runtime's CPU provider in this one process: the figures behind docs/int8.md and the decision
@@ -134,7 +134,7 @@ export async function int8Figures(runDir: string, options: { rounds?: number; we
       int8: {
         run: run.dir,
         arch: run.metadata.arch,
-        weightBits: options.weightBits ?? 8,
+        weightBits: options.weightBits ?? 7,
         temperature: runTemperature(run.metadata) ?? 1,
         machine: { ...machine(), loadBefore, loadAfter: loadAverage() },
         seconds: +((performance.now() - started) / 1000).toFixed(1),
@@ -200,15 +200,15 @@ export function int8Lines(f: Int8Figures): string[] {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'weight-bits': { type: 'string', default: '8' }, json: { type: 'boolean' }, from: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'weight-bits': { type: 'string' }, json: { type: 'boolean' }, from: { type: 'string' } } });
   if (values.from) {
     // The Markdown of figures saved before with --json (docs/int8.md's tables from docs/int8.json).
     console.log(int8Lines((JSON.parse(await readFile(values.from, 'utf8')) as { int8: Int8Figures }).int8).join('\n'));
   } else if (positionals.length !== 1) {
-    console.error('usage: node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--weight-bits 8|7] [--json] | --from FIGURES.json');
+    console.error('usage: node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--weight-bits 7|8] [--json] | --from FIGURES.json');
     process.exit(2);
   } else {
-    const figures = await int8Figures(positionals[0], { rounds: Number(values.rounds), weightBits: Number(values['weight-bits']) as 7 | 8, log: (m) => process.stderr.write(`bench: ${m}\n`) });
+    const figures = await int8Figures(positionals[0], { rounds: Number(values.rounds), weightBits: values['weight-bits'] ? (Number(values['weight-bits']) as 7 | 8) : undefined, log: (m) => process.stderr.write(`bench: ${m}\n`) });
     console.log(values.json ? JSON.stringify(figures, null, 2) : int8Lines(figures.int8).join('\n'));
   }
 }

@@ -20,7 +20,7 @@ const CALIBRATION_BATCH = 256;
 export interface Int8Options {
   /** Folder with the run's IDX files (default: where training found them). */
   dataDir?: string;
-  /** 8 (default) or 7 bits of weight precision (model/onnx-quantize.ts `QuantizeOptions`). */
+  /** 7 (default) or 8 bits of weight precision (model/onnx-quantize.ts `QuantizeOptions`). */
   weightBits?: 7 | 8;
   /** ONNX Runtime threads for the calibration (default 2). */
   threads?: number;

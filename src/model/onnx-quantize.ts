@@ -9,8 +9,8 @@ import { GraphBuilder } from './onnx.js';
  * (QLinearConv, QGemm, QLinearMatMul / MatMulIntegerToFloat: its QDQ selector rules), so one file
  * is both a plain ONNX model any runtime can read and ONNX Runtime's fastest form of it.
  *
- *   weights       int8, symmetric (zero point 0), one scale per output channel: max |w| / 127
- *                 (or / 63 with `weightBits: 7`, see below); a zero point of 0 also lets ONNX
+ *   weights       int8, symmetric (zero point 0), one scale per output channel: max |w| / 63
+ *                 (7 bits, the default, see below; / 127 with `weightBits: 8`); a zero point of 0 also lets ONNX
  *                 Runtime take its symmetric convolution kernels;
  *   biases        int32 at scale (input scale x weight scale), as QLinearConv and QGemm add them;
  *   activations   uint8, one scale and zero point per tensor, from a calibrated range (the caller
@@ -25,8 +25,10 @@ import { GraphBuilder } from './onnx.js';
  * Why uint8 activations with int8 weights: it is the one pairing that x86's integer dot product
  * instructions take (u8 x s8: AVX-512 VNNI's vpdpbusd, AVX2's vpmaddubsw), and ONNX Runtime's
  * QDQ selectors on x86 fuse only uint8 activations. AVX2 without VNNI sums pairs of products
- * into int16 with saturation, which 8-bit weights can overflow (2 x 255 x 127 > 32767);
- * `weightBits: 7` keeps every pair under it, at the cost of one bit of weight precision.
+ * into int16 with saturation, which 8-bit weights can overflow (2 x 255 x 127 > 32767): 7-bit
+ * weights keep every pair under it, so a file made here gives the same answers on any x86 CPU.
+ * The bit they cost did not show (docs/int8.md: the same test accuracy and not-a-digit figures
+ * as with 8 bits on the `npm start` model); `weightBits: 8` is for CPUs known to have VNNI.
  *
  * Batch normalisation is folded into the Conv or Gemm before it first (`foldBatchNorms`): ONNX
  * Runtime fuses it into a float convolution at load, but not once the weights come out of a
@@ -58,7 +60,7 @@ export interface ValueRange {
 }
 
 export interface QuantizeOptions {
-  /** Bits of weight precision: 8 ([-127, 127], default) or 7 ([-63, 63]: no int16 saturation on x86 without VNNI). */
+  /** Bits of weight precision: 7 ([-63, 63], default: no int16 saturation on x86 without VNNI) or 8 ([-127, 127]). */
   weightBits?: 7 | 8;
   /** Written into metadata_props `quantization` (e.g. what the ranges were calibrated on). */
   calibration?: string;
@@ -327,7 +329,7 @@ export function quantizeWeights(w: Float32Array, dims: number[], axis: number, q
  * file). The graph's input and output, their names and shapes, and its metadata_props are kept.
  */
 export function quantizeOnnx(bytes: Uint8Array, ranges: ReadonlyMap<string, ValueRange>, options: QuantizeOptions = {}): Uint8Array {
-  const weightBits = options.weightBits ?? 8;
+  const weightBits = options.weightBits ?? 7;
   if (weightBits !== 7 && weightBits !== 8) throw new UserError(`weights can be quantised to 7 or 8 bits, not ${String(weightBits)}`);
   const qmax = weightBits === 8 ? 127 : 63;
   const model = decode(foldBatchNorms(bytes));
