@@ -10,10 +10,6 @@ import { PIXELS } from '../../src/data/types.js';
 import { buildModel, logitsModel } from '../../src/model/architectures.js';
 import { loadModel } from '../../src/model/io.js';
 import { quickRunDir } from '../helpers/quick-run.js';
-import { layersModelToOnnx } from '../../src/model/onnx.js';
-import { quantizeOnnx } from '../../src/model/onnx-quantize.js';
-import { calibrateRanges } from '../../src/export/int8.js';
-import { argmaxRows } from '../../src/metrics/classification.js';
 
 let images: Float32Array;
 let model: tf.LayersModel;
@@ -90,24 +86,6 @@ test('the weights are read when it starts: a model changed later is not seen', a
   } finally {
     await runner.close();
     own.dispose();
-  }
-});
-
-test('given an ONNX model of the network (its int8 copy), it runs that one instead of converting the network', async () => {
-  const float = layersModelToOnnx(model);
-  const calibration = scalePixels((await loadMnist()).train.images.subarray(0, 500 * PIXELS));
-  const int8 = quantizeOnnx(float, await calibrateRanges(float, calibration, 500, [28, 28, 1]));
-  const reference = await tfjsProbabilities(300);
-  const runner = await OnnxRunner.start(model, { threads: 1, maxBatch: 300, onnx: int8 });
-  try {
-    runner.batch.x.set(images);
-    const out = new Float32Array(300 * 10);
-    await runner.predict(300, out);
-    assert.ok(maxDifference(out, reference) > 1e-5, 'not the float conversion');
-    const agree = argmaxRows(out).filter((digit, i) => digit === argmaxRows(reference)[i]).length;
-    assert.ok(agree >= 297, `${agree} of 300 answers agree`);
-  } finally {
-    await runner.close();
   }
 });
 

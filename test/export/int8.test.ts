@@ -5,15 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportRunToOnnx } from '../../src/export/onnx.js';
 import { quantizeRunOnnx } from '../../src/export/int8.js';
-import { assertInt8Agrees, describeInt8Check, INT8_MAX_ACCURACY_DROP, INT8_MIN_AGREEMENT, type Int8Check } from '../../src/export/verify.js';
+import { assertInt8Agrees, compareProbabilities, describeInt8Check, INT8_MAX_ACCURACY_DROP, INT8_MIN_AGREEMENT, type Int8Check } from '../../src/export/verify.js';
+import { loadMnist } from '../../src/data/load.js';
+import { NUM_CLASSES, PIXELS } from '../../src/data/types.js';
+import { Predictor } from '../../src/predict/predictor.js';
 import { layersModelToOnnx } from '../../src/model/onnx.js';
 import { loadRun } from '../../src/model/run.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { exportCli, metadataProps, scaledTestSet } from '../helpers/onnx.js';
 
 /**
- * A run's int8 ONNX copy (src/export/int8.ts), its check (src/export/verify.ts) and
- * `mnist-cnn export --int8`. The quantisation itself is test/model/onnx-quantize.test.ts's.
+ * A run's int8 ONNX copy (src/export/int8.ts), its check (src/export/verify.ts),
+ * `mnist-cnn export --int8`, and the file run by the Predictor (Predictor.fromOnnxFile). The
+ * quantisation itself is test/model/onnx-quantize.test.ts's.
  */
 
 let work: string;
@@ -73,6 +77,31 @@ test('the int8 copy is calibrated on the run\'s validation split: other val-indi
   } finally {
     loaded.model.dispose();
   }
+});
+
+test("the int8 file answers through Predictor.fromOnnxFile with the run's spec, temperature and not-a-digit rule: the float file's answers on 99% of 2,000 test images", async () => {
+  const count = 2000;
+  const test = (await loadMnist()).test;
+  const set = { images: test.images.subarray(0, count * PIXELS), labels: test.labels.subarray(0, count), count };
+  const files = [(await exportRunToOnnx(run, join(work, 'answers.onnx'))).path, (await exportRunToOnnx(run, join(work, 'answers.int8.onnx'), { int8: true })).path];
+  const [float, int8] = await Promise.all(files.map(async (path) => new Uint8Array(await readFile(path))));
+  const answers: Float32Array[] = [];
+  for (const file of [float, int8]) {
+    const predictor = (await Predictor.fromOnnxFile(run, file))!;
+    try {
+      assert.equal(predictor.runtime, 'onnx');
+      assert.equal(predictor.temperature, 1.5);
+      assert.equal(predictor.rule.notADigitBelow, 1.2 / 1.5);
+      assert.throws(() => predictor.model, /has no TensorFlow\.js model/);
+      answers.push(await predictor.probabilities(set));
+      await assert.rejects(predictor.probabilities(set, { calibrated: false }), /probabilities are calibrated/);
+    } finally {
+      await predictor.close();
+    }
+  }
+  const { argmaxAgree } = compareProbabilities(answers[1], answers[0], NUM_CLASSES);
+  assert.ok(argmaxAgree >= 0.99 * count, `${argmaxAgree} of ${count}`);
+  await assert.rejects(Predictor.fromOnnxFile(run, int8, { temperature: 1 }), (err: Error) => err.name === 'UserError' && /temperature 1\.5 folded in: it cannot answer at temperature 1/.test(err.message));
 });
 
 test('the int8 check: what it reports, and a copy that strays too far is refused', () => {
