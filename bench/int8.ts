@@ -20,7 +20,7 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InferenceSession } from 'onnxruntime-node';
@@ -115,7 +115,7 @@ export async function int8Figures(runDir: string, options: { rounds?: number; we
     const targetsKept = Object.entries(quality['onnx-int8'].openSet.targets).every(([k, t]) => t.met || !floatTargets[k as keyof typeof floatTargets].met);
     return {
       int8: {
-        run: run.dir,
+        run: relative(process.cwd(), run.dir) || run.dir,
         arch: run.metadata.arch,
         weightBits: options.weightBits ?? 7,
         temperature: runTemperature(run.metadata) ?? 1,
