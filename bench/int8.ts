@@ -56,7 +56,7 @@ async function qoperatorForm(bytes: Uint8Array, dir: string): Promise<Uint8Array
   return new Uint8Array(await readFile(path));
 }
 
-export async function int8Figures(runDir: string, options: { rounds?: number; weightBits?: 7 | 8; log?: (m: string) => void } = {}) {
+async function int8Figures(runDir: string, options: { rounds?: number; weightBits?: 7 | 8; log?: (m: string) => void } = {}) {
   const log = options.log ?? (() => {});
   const rounds = options.rounds ?? 5;
   const loadBefore = loadAverage();
@@ -141,7 +141,7 @@ export async function int8Figures(runDir: string, options: { rounds?: number; we
 type Int8Figures = Awaited<ReturnType<typeof int8Figures>>['int8'];
 
 /** The figures as Markdown (docs/int8.md). */
-export function int8Lines(f: Int8Figures): string[] {
+function int8Lines(f: Int8Figures): string[] {
   const pct = (x: number, digits = 2) => `${(100 * x).toFixed(digits)}%`;
   const n = (v: number) => v.toLocaleString('en-US');
   const q = f.quality;

@@ -48,7 +48,7 @@ const orderOf = <T>(items: readonly T[], round: number): T[] => items.map((_, k)
  * Images/s of each case over `count` images in batches of 256 on `threads` intra-op threads:
  * `rounds` interleaved rounds of one timed pass per case, after one warm-up pass each.
  */
-export async function onnxRates(
+async function onnxRates(
   cases: readonly OnnxCase[],
   images: Float32Array,
   count: number,
@@ -78,7 +78,7 @@ export async function onnxRates(
 }
 
 /** Median milliseconds of one image through each case, one thread: `rounds` interleaved rounds of 300 calls (after 50 untimed). */
-export async function onnxLatencies(cases: readonly OnnxCase[], images: Float32Array, rounds: number): Promise<Record<string, number>> {
+async function onnxLatencies(cases: readonly OnnxCase[], images: Float32Array, rounds: number): Promise<Record<string, number>> {
   const sessions = await Promise.all(cases.map((c) => createOnnxSession(c.bytes, 1)));
   const medians: number[][] = cases.map(() => []);
   try {

@@ -13,7 +13,7 @@ import { shippedModelDir } from '../src/model/shipped.js';
 import { configTableMarkdown } from '../src/train/config.js';
 
 /** The files that may hold generated blocks. */
-export const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md'];
+const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md'];
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
