@@ -36,8 +36,3 @@ test('serve, evaluate, export: the argument or --model, not both; else the shipp
   assert.equal(modelOf(undefined, run), run);
   assert.throws(() => modelOf(run, 'default'), /the model is given twice/);
 });
-
-test('report refuses the shipped model (read-only), saying where its figures are', async () => {
-  const { buildReport } = await import('../../src/evaluate/report.js');
-  await assert.rejects(buildReport('default'), /is the model shipped in the package, read-only: its figures are in release\.json/);
-});
