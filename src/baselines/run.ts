@@ -17,10 +17,12 @@ import { seededSplitIndices, stratifiedSubset, takeIndices } from '../data/split
 import { PIXELS, type Dataset, type ImageSet } from '../data/types.js';
 import { argmaxRows, digitColumns } from '../metrics/classification.js';
 import { WEIGHTS_FILE } from '../model/io.js';
+import { RUN_FILES } from '../model/run.js';
 import { Predictor } from '../predict/predictor.js';
 import { createRng, deriveSeed } from '../util/rng.js';
 import { libraryVersions } from '../util/version.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { describeOwner, liveLockOwner } from '../util/lock.js';
 import { denseNet, trainDenseNet, type DenseNetName } from './dense-nets.js';
 import { trainForest } from './forest.js';
 import { chooseK, knnVote, nearestNeighbours } from './knn.js';
@@ -43,9 +45,9 @@ export const RECIPE = {
   pcaComponents: [20, 40, 80],
   dense: {
     batchSize: 128,
-    logistic: { epochs: 10, lr: 0.001 },
-    mlp300: { epochs: 15, lr: 0.001 },
-    mlp300x100: { epochs: 15, lr: 0.001 },
+    logistic: { epochs: 5, lr: 0.001 },
+    mlp300: { epochs: 10, lr: 0.001 },
+    mlp300x100: { epochs: 10, lr: 0.001 },
   },
   svm: {
     components: 50,
@@ -381,8 +383,22 @@ async function forestBaseline(context: ModelContext): Promise<BaselineResult[]> 
   ];
 }
 
+/**
+ * A run still training (its folder's lock held by a live process) is waited for: its best model
+ * is not final until training ends.
+ */
+async function untilTrained(dir: string, log: (message: string) => void): Promise<void> {
+  for (let told = false; ; told = true) {
+    const owner = await liveLockOwner(join(dir, RUN_FILES.lock));
+    if (!owner) return;
+    if (!told) log(`waiting for ${dir} to finish training (${describeOwner(owner)})`);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+  }
+}
+
 /** A CNN run folder read through the one inference path (Predictor): its test predictions, its training time. */
 async function readCnnRun(run: CnnRun, test: ImageSet, context: ModelContext): Promise<BaselineResult> {
+  await untilTrained(run.dir, context.log);
   const predictor = await Predictor.load(run.dir, { threads: context.threads, runtime: context.runtime, backend: context.backend });
   try {
     const meta = predictor.metadata!;

@@ -32,7 +32,7 @@ export function registerBaselines(program: Command): void {
     .option('--out <dir>', `folder for baselines.json (default: the first --run, else ${DEFAULT_OUT})`)
     .option('--limit <n>', 'a stratified subset of the training images, for a quick look (0: all)', wholeNumber, 0)
     .option('--json', 'print the figures as one JSON object')
-    .option('--quiet', 'print nothing but errors and the result')
+    .option('--quiet', 'print no progress, only errors and the result')
     .addOption(configOption('threads', 2))
     .addOption(configOption('backend', 'wasm'))
     .addOption(runtimeOption())
@@ -42,9 +42,9 @@ export function registerBaselines(program: Command): void {
       if (flags.run.length === 0 && !existsSync(SHIPPED_MODEL)) {
         throw new UserError(`no --run given, and this package ships no trained model at ${SHIPPED_MODEL}: pass --run RUN (e.g. runs/latest after npm start)`);
       }
-      const quiet = flags.quiet || flags.json;
-      const log = quiet ? undefined : (message: string) => console.error(message);
-      const lenet = flags.lenet ?? (await trainLenet5(flags, Boolean(quiet)));
+      // Progress goes to stderr, so that --json's stdout stays one JSON object.
+      const log = flags.quiet ? undefined : (message: string) => console.error(message);
+      const lenet = flags.lenet ?? (await trainLenet5(flags, Boolean(flags.quiet || flags.json)));
       const { runBaselines } = await import('../../baselines/run.js');
       const outDir = flags.out ?? (flags.run[0] ?? DEFAULT_OUT);
       const report = await runBaselines({
