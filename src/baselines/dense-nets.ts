@@ -18,7 +18,7 @@ import { createRng, deriveSeed } from '../util/rng.js';
  */
 
 /** Hidden layer widths of each fully connected baseline (none: logistic regression). */
-export const DENSE_NETS = {
+const DENSE_NETS = {
   logistic: [],
   mlp300: [300],
   mlp300x100: [300, 100],

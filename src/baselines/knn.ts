@@ -108,7 +108,7 @@ function tfjsSearch(reference: Float32Array, norms: Float32Array, dims: number, 
  * The ONNX graph of a block search: reference rows and their norms as initializers, the block
  * of queries as input `queries` [n, dims], outputs `partial` and `indices` [n, k].
  */
-export function knnGraph(reference: Float32Array, norms: Float32Array, dims: number, k: number): Uint8Array {
+function knnGraph(reference: Float32Array, norms: Float32Array, dims: number, k: number): Uint8Array {
   const { onnx } = onnxProto;
   const { FLOAT, INT64 } = onnx.TensorProto.DataType;
   const floats = (name: string, dimsOf: number[], values: Float32Array) =>

@@ -46,5 +46,3 @@ export const PAPER_FIGURES = {
   lenet5Distorted: { method: '[dist] LeNet-5', errorPercent: 0.8, note: 'training set with distortions' },
   boostedLenet4: { method: '[dist] Boosted LeNet-4', errorPercent: 0.7, note: 'training set with distortions' },
 } as const satisfies Record<string, PaperFigure>;
-
-export type PaperFigureName = keyof typeof PAPER_FIGURES;

@@ -15,7 +15,7 @@ export const BASELINES_FILE = 'baselines.json';
 const BASELINES_FORMAT = 'mnist-cnn-baselines';
 
 /** `traditional`: no convolution. `lenet5`: the paper's network, trained here. `cnn`: a run of ours. */
-export type BaselineKind = 'traditional' | 'lenet5' | 'cnn';
+type BaselineKind = 'traditional' | 'lenet5' | 'cnn';
 
 export interface BaselineResult {
   /** Short and stable: `logistic`, `knn`, `knn-pca40`, `svm-rbf`, `cnn`... */
@@ -127,7 +127,7 @@ export function formatSeconds(seconds: number): string {
 }
 
 /** Bytes as people read them. */
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
   return `${(bytes / 1024 ** 2).toFixed(1)} MB`;

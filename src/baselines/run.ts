@@ -63,13 +63,13 @@ export const RECIPE = {
   },
   forest: { components: 40, images: 1000, trees: 30, featureShare: 0.5 },
 };
-export type Recipe = typeof RECIPE;
+type Recipe = typeof RECIPE;
 
 /** Every traditional model, in the table's order. */
 export const TRADITIONAL_MODELS = ['logistic', 'knn', 'knn-pca', 'mlp300', 'mlp300x100', 'svm-rbf', 'random-forest'] as const;
-export type TraditionalModel = (typeof TRADITIONAL_MODELS)[number];
+type TraditionalModel = (typeof TRADITIONAL_MODELS)[number];
 
-export interface CnnRun {
+interface CnnRun {
   dir: string;
   /** `lenet5`: the paper's network; `cnn`: ours. */
   kind: 'lenet5' | 'cnn';
