@@ -11,7 +11,7 @@ test('runBaselines: models on the CNN split, a CNN run beside them, baselines.js
   const cnn = await quickRunDir();
   const out = await mkdtemp(join(tmpdir(), 'baselines-run-'));
   try {
-    const recipe = { ...RECIPE, dense: { ...RECIPE.dense, logistic: { epochs: 1, lr: 0.002 } }, pcaComponents: [20], forest: { ...RECIPE.forest, components: 20 }, svm: { ...RECIPE.svm, components: 20 } };
+    const recipe = { ...RECIPE, dense: { ...RECIPE.dense, logistic: { epochs: 3, lr: 0.01 } }, pcaComponents: [20], forest: { ...RECIPE.forest, components: 20 }, svm: { ...RECIPE.svm, components: 20 } };
     const lines: string[] = [];
     const report = await runBaselines({ limit: 1200, models: ['logistic', 'knn-pca'], cnnRuns: [{ dir: cnn, kind: 'cnn' }], recipe, outDir: out, log: (line) => lines.push(line) });
     assert.deepEqual(report.models.map((m) => m.id), ['logistic', 'knn-pca20', 'cnn']);
