@@ -35,13 +35,14 @@ export function baselinesChartSpec(report: BaselinesReport): vl.TopLevelSpec {
     height: { step: 26 },
     data: { values },
     encoding: {
-      y: { field: 'model', type: 'nominal', sort: order, title: null, axis: { labelLimit: 260 } },
+      y: { field: 'model', type: 'nominal', sort: order, title: null, axis: { labelLimit: 340 } },
       yOffset: { field: 'source', sort: [SOURCES.ours, SOURCES.paper] },
-      x: { field: 'error', type: 'quantitative', title: 'test error (%)', scale: { type: 'log', domain: [0.1, 100] } },
-      color: { field: 'source', type: 'nominal', title: null, sort: [SOURCES.ours, SOURCES.paper], scale: { range: ['#4c78a8', '#bab0ac'] }, legend: { orient: 'bottom' } },
+      x: { field: 'error', type: 'quantitative', title: 'test error (%)', scale: { type: 'log', domain: [0.1, 30] } },
+      color: { field: 'source', type: 'nominal', title: null, sort: [SOURCES.ours, SOURCES.paper], scale: { range: ['#4c78a8', '#bab0ac'] }, legend: { orient: 'bottom', labelLimit: 300 } },
     },
     layer: [
-      { mark: { type: 'bar' } },
+      // A log axis has no zero: bars start at its left end.
+      { mark: { type: 'bar' }, encoding: { x2: { datum: 0.1 } } },
       { mark: { type: 'text', align: 'left', dx: 3, fontSize: 10 }, encoding: { text: { field: 'error', type: 'quantitative', format: '.2f' } } },
     ],
     config: { font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif', background: 'white' },
