@@ -42,6 +42,9 @@ export function registerBaselines(program: Command): void {
       if (flags.run.length === 0 && !existsSync(SHIPPED_MODEL)) {
         throw new UserError(`no --run given, and this package ships no trained model at ${SHIPPED_MODEL}: pass --run RUN (e.g. runs/latest after npm start)`);
       }
+      // A run folder that does not exist is said now, not after the hour of training the others.
+      const { resolveRunDir } = await import('../../model/run.js');
+      for (const dir of [...runs, ...(flags.lenet ? [flags.lenet] : [])]) resolveRunDir(dir);
       // Progress goes to stderr, so that --json's stdout stays one JSON object.
       const log = flags.quiet ? undefined : (message: string) => console.error(message);
       const lenet = flags.lenet ?? (await trainLenet5(flags, Boolean(flags.quiet || flags.json)));
