@@ -150,7 +150,7 @@ async function startServer(model: tf.LayersModel, metadata: RunMetadata, runDir:
   };
 }
 
-export async function runtimeFigures(runDir: string, data: Dataset, log: (message: string) => void, rounds = 3): Promise<Figures> {
+async function runtimeFigures(runDir: string, data: Dataset, log: (message: string) => void, rounds = 3): Promise<Figures> {
   const loadBefore = loadAverage();
   const started = performance.now();
   const png = await sharp(Buffer.from(data.test.images.subarray(0, PIXELS)), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
@@ -217,7 +217,7 @@ export async function runtimeFigures(runDir: string, data: Dataset, log: (messag
 }
 
 /** The figures as Markdown tables (README "Runtimes"). */
-export function runtimesTable(figures: Figures): string[] {
+function runtimesTable(figures: Figures): string[] {
   const r = figures.runtimes as { machine: { cpu: string; cores: number; loadBefore: number[]; loadAfter: number[] }; rounds: number; batch: Figures[]; http: Figures[] } | undefined;
   if (!r) return [];
   const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v));

@@ -1,8 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { InferenceSession } from 'onnxruntime-node';
-import { PIXELS } from '../data/types.js';
-import { INPUT_SHAPE, outputCount } from '../model/architectures.js';
-import { layersModelToOnnx } from '../model/onnx.js';
+import { INPUT_SHAPE, PIXELS } from '../data/types.js';
 
 /**
  * The `onnx` inference runtime: a TensorFlow.js layers model converted in memory to ONNX
@@ -71,6 +69,11 @@ export interface OnnxRunnerOptions {
  */
 const ONNX_BEST_CALL_SIZE = 64;
 
+function checkRunnerOptions({ threads, maxBatch }: OnnxRunnerOptions): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number >= 1, got ${threads}`);
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a whole number >= 1, got ${maxBatch}`);
+}
+
 /** A ModelRunner (runner.ts; structurally, as runner.ts imports this file). */
 export class OnnxRunner {
   readonly runtime = 'onnx' as const;
@@ -95,13 +98,26 @@ export class OnnxRunner {
    * `loadOnnxRuntime()`).
    */
   static async start(model: tf.LayersModel, options: OnnxRunnerOptions, ort?: OnnxRuntimeModule): Promise<OnnxRunner> {
-    const { threads, maxBatch } = options;
-    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number >= 1, got ${threads}`);
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a whole number >= 1, got ${maxBatch}`);
+    checkRunnerOptions(options);
+    // Imported here, not at the top: the converter needs TensorFlow.js, which `fromFile` never loads.
+    const [{ layersModelToOnnx }, { outputCount }] = await Promise.all([import('../model/onnx.js'), import('../model/architectures.js')]);
     const bytes = layersModelToOnnx(model, { temperature: options.temperature });
     const runtime = ort ?? (await loadOnnxRuntime());
-    const session = await runtime.InferenceSession.create(bytes, onnxSessionOptions(threads));
-    return new OnnxRunner(runtime, session, maxBatch, threads, outputCount(model));
+    const session = await runtime.InferenceSession.create(bytes, onnxSessionOptions(options.threads));
+    return new OnnxRunner(runtime, session, options.maxBatch, options.threads, outputCount(model));
+  }
+
+  /**
+   * An ONNX file the project exported (`export`: input [N,28,28,1], probabilities first), run
+   * as it is: no TensorFlow.js is loaded, so this is the quickest start. Its outputs are counted
+   * by one call on a blank image.
+   */
+  static async fromFile(bytes: Uint8Array, options: OnnxRunnerOptions, ort?: OnnxRuntimeModule): Promise<OnnxRunner> {
+    checkRunnerOptions(options);
+    const runtime = ort ?? (await loadOnnxRuntime());
+    const session = await runtime.InferenceSession.create(bytes, onnxSessionOptions(options.threads));
+    const probe = await session.run({ [session.inputNames[0]]: new runtime.Tensor('float32', new Float32Array(PIXELS), [1, ...INPUT_SHAPE]) });
+    return new OnnxRunner(runtime, session, options.maxBatch, options.threads, probe[session.outputNames[0]].data.length);
   }
 
   /** The model's probabilities for the first n rows of the batch, written to `out` (n x outputs). */

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { PIXELS } from '../data/types.js';
-import { INPUT_SHAPE, logitsModel, outputCount } from '../model/architectures.js';
+import { INPUT_SHAPE, PIXELS } from '../data/types.js';
+import { logitsModel, outputCount } from '../model/architectures.js';
 import { partGradients, trainableVariables } from '../model/gradients.js';
 import { startModuleWorker } from '../util/worker.js';
 import type { BackendName } from './names.js';

@@ -1,7 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import type { BackendName, RuntimeName } from './names.js';
-import { ModelReplicas } from './replicas.js';
 
 /**
  * A model ready for batched inference, whatever runs it: ModelReplicas (TensorFlow.js on
@@ -48,7 +47,8 @@ function reason(err: unknown): string {
  */
 export async function startRunner(model: tf.LayersModel, options: RunnerOptions): Promise<ModelRunner> {
   const { threads, maxBatch, backend } = options;
-  const tfjs = () => ModelReplicas.start(model, { threads, backend, maxBatch });
+  // Imported when used: the `onnx` runtime never loads the tfjs threads' code.
+  const tfjs = async () => (await import('./replicas.js')).ModelReplicas.start(model, { threads, backend, maxBatch });
   if ((options.runtime ?? 'tfjs') === 'tfjs') return tfjs();
   const { OnnxRunner, loadOnnxRuntime } = await import('./onnx-runner.js');
   let ort: Awaited<ReturnType<typeof loadOnnxRuntime>>;
@@ -65,5 +65,21 @@ export async function startRunner(model: tf.LayersModel, options: RunnerOptions)
     const why = err instanceof UserError ? `model '${model.name}' does not convert to ONNX (${reason(err)})` : `ONNX Runtime does not load here (${reason(err)})`;
     console.error(`notice: ${why}; using TensorFlow.js`);
     return tfjs();
+  }
+}
+
+/**
+ * An exported ONNX file (`export`) on ONNX Runtime, with no TensorFlow.js at all: undefined, with
+ * the one-line notice, where ONNX Runtime does not load, so that the caller loads the model
+ * itself instead (startRunner).
+ */
+export async function startOnnxFileRunner(bytes: Uint8Array, options: { threads: number; maxBatch: number }): Promise<ModelRunner | undefined> {
+  const { OnnxRunner, loadOnnxRuntime } = await import('./onnx-runner.js');
+  try {
+    return await OnnxRunner.fromFile(bytes, options, await loadOnnxRuntime());
+  } catch (err) {
+    if (err instanceof RangeError) throw err;
+    console.error(`notice: ONNX Runtime does not load here (${reason(err)}); using TensorFlow.js`);
+    return undefined;
   }
 }

@@ -148,12 +148,6 @@ export function tableRows(report: BaselinesReport): { header: string[]; rows: st
   return { header, rows };
 }
 
-/** Where docs/baselines.md holds the table (`npm run docs:baselines` rewrites what lies between). */
-export const DOCS_TABLE_MARKERS = {
-  start: '<!-- baselines-table:start (made by `npm run docs:baselines` from bench/results/baselines.json) -->',
-  end: '<!-- baselines-table:end -->',
-} as const;
-
 /** The table as Markdown, with its footnotes (subsets, machine): the CLI's output and docs/baselines.md's table. */
 export function baselinesTableMarkdown(report: BaselinesReport): string {
   const { header, rows } = tableRows(report);

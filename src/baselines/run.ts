@@ -16,7 +16,7 @@ import { PREPROCESS_SPEC, scalePixels } from '../data/model-input.js';
 import { seededSplitIndices, stratifiedSubset, takeIndices } from '../data/split.js';
 import { PIXELS, type Dataset, type ImageSet } from '../data/types.js';
 import { argmaxRows, digitColumns } from '../metrics/classification.js';
-import { WEIGHTS_FILE } from '../model/io.js';
+import { WEIGHTS_FILE } from '../model/model-files.js';
 import { RUN_FILES } from '../model/run.js';
 import { Predictor } from '../predict/predictor.js';
 import { createRng, deriveSeed } from '../util/rng.js';

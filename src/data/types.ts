@@ -36,6 +36,8 @@ export interface Dataset {
 
 export const IMAGE_SIZE = 28;
 export const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
+/** What every network takes: one 28x28 gray image, NHWC without the batch axis. */
+export const INPUT_SHAPE: [number, number, number] = [IMAGE_SIZE, IMAGE_SIZE, 1];
 export const NUM_CLASSES = 10;
 /**
  * The "not a digit" output: a model trained with non-digits (`nonDigits` > 0) has an 11th output

@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { NOT_A_DIGIT, NUM_CLASSES, type ImageSet } from '../data/types.js';
-import { INPUT_SHAPE } from '../model/architectures.js';
+import { INPUT_SHAPE, NOT_A_DIGIT, NUM_CLASSES, type ImageSet } from '../data/types.js';
 import type { BackendName, RuntimeName } from '../backend/names.js';
 import { DEFAULT_INFER_BATCH } from '../predict/set-inference.js';
 import { Predictor } from '../predict/predictor.js';
 import { fitNonDigitRuleWith } from '../predict/non-digit-rule.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type NonDigitRuleRecord, type RunMetadata, type TemperatureFitRecord } from '../model/run.js';
+import { shippedModelOf } from '../model/shipped.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { calibration, computeMetrics, digitColumns, type CalibrationBin, type ClassificationMetrics } from '../metrics/classification.js';
@@ -167,11 +167,19 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     calibrationScores: { before: calibrationScores(raw, data.set.labels), after: calibrationScores(probs, data.set.labels) },
     calibrationBefore: calibration(raw, data.set.labels).table,
   };
-  const outDir = options.out ? resolve(options.out) : options.data ? dataEvaluationDir(dir, options.data) : dir;
+  // A model shipped in the package is read-only: its evaluations go to the working folder.
+  const shipped = shippedModelOf(dir);
+  const outDir = options.out
+    ? resolve(options.out)
+    : shipped
+      ? resolve(RUN_FILES.evaluations, `${shipped}-${options.data ? basename(dataEvaluationDir(dir, options.data)) : split}`)
+      : options.data
+        ? dataEvaluationDir(dir, options.data)
+        : dir;
   const result: EvaluationResult = { runDir: dir, outDir, metrics, set: data.set, plots: [] };
   if (options.write === false) return result;
   await writeJsonAtomic(join(outDir, RUN_FILES.metrics), metrics);
-  if (split === 'test') {
+  if (split === 'test' && !shipped) {
     const test = { accuracy: metrics.accuracy, loss: metrics.loss, n: metrics.n, ...(tta ? { tta } : {}) };
     await writeMetadata(dir, { ...meta, test });
   }

@@ -1,5 +1,6 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadRun, runTemperature as temperatureOf, type LoadedRun, type RunMetadata } from '../model/run.js';
+import { shippedModelOf } from '../model/shipped.js';
 import { layersModelToOnnx } from '../model/onnx.js';
 import { outputCount } from '../model/architectures.js';
 import { NUM_CLASSES } from '../data/types.js';
@@ -95,7 +96,8 @@ export interface RunExportOptions {
 }
 
 /**
- * Export a run folder's model to ONNX at `outFile` (default `<run>/model.onnx`), written under a
+ * Export a run folder's model to ONNX at `outFile` (default `<run>/model.onnx`; `model.onnx` in
+ * the working folder for a model shipped in the package), written under a
  * temporary name and renamed. The metadata_props carry the run's input contract (arch,
  * inputShape, preprocessing, classNames), its temperature, which is also folded into the
  * graph, and its not-a-digit rule (`notADigitBelow`, `notADigitRule`). The backend must be started first.
@@ -106,7 +108,8 @@ export async function exportRunToOnnx(runDir: string, outFile?: string, options:
     const temperature = runTemperature(run.metadata);
     const bytes = layersModelToOnnx(run.model, { temperature, metadata: runMetadataProps(run.metadata, outputCount(run.model)), opset: options.opset });
     await options.check?.(bytes, run);
-    const path = outFile ?? join(run.dir, ONNX_FILE);
+    // A model shipped in the package is read-only: its export goes to the working folder.
+    const path = outFile ?? (shippedModelOf(run.dir) ? resolve(ONNX_FILE) : join(run.dir, ONNX_FILE));
     await writeFileAtomic(path, bytes);
     const notADigitBelow = runNotADigitBelow(run.metadata);
     return { path, bytes: bytes.length, arch: run.metadata.arch, temperature, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };

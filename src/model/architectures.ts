@@ -1,12 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
-import { IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
+import { INPUT_SHAPE, NUM_CLASSES } from '../data/types.js';
 import { ARCHITECTURES, type Arch } from './arch-names.js';
 import { formatModelSummary, modelSummaryRows } from './summary.js';
 
-
-export const INPUT_SHAPE: [number, number, number] = [IMAGE_SIZE, IMAGE_SIZE, 1];
 
 /** Seeded initialisers, so that the same seed gives the same starting weights. */
 function init(rng: Rng) {

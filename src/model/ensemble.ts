@@ -4,10 +4,11 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { loadModel, MODEL_FILE, saveModel } from './io.js';
+import { loadModel, saveModel } from './io.js';
+import { MODEL_FILE } from './model-files.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type RunMetadata } from './run.js';
 
-export const ENSEMBLE_ARCH = 'ensemble';
+const ENSEMBLE_ARCH = 'ensemble';
 
 type LayerClass = new (args: tf.serialization.ConfigDict) => tf.layers.Layer;
 

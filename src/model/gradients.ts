@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { NOT_A_DIGIT, NUM_CLASSES, PIXELS } from '../data/types.js';
+import { INPUT_SHAPE, NOT_A_DIGIT, NUM_CLASSES, PIXELS } from '../data/types.js';
 import { UserError } from '../util/errors.js';
-import { INPUT_SHAPE, outputCount } from './architectures.js';
+import { outputCount } from './architectures.js';
 
 /** The variables an optimizer step updates, in the model's own (stable) order. */
 export function trainableVariables(model: tf.LayersModel): tf.Variable[] {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,9 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { UserError } from '../util/errors.js';
 import { nonFiniteEntry } from './finite.js';
+import { MODEL_FILE, sha256Hex, WEIGHTS_FILE } from './model-files.js';
 
-export const MODEL_FILE = 'model.json';
-export const WEIGHTS_FILE = 'weights.bin';
 
 function joinWeightData(data: tf.io.WeightData | undefined): ArrayBuffer {
   if (!data) return new ArrayBuffer(0);
@@ -47,13 +45,6 @@ export interface LoadModelOptions {
   weightsSha256?: string;
 }
 
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** The SHA-256 (hex) of a model folder's weights.bin, or undefined when it has none. */
-export async function weightsSha256(dir: string): Promise<string | undefined> {
-  const path = join(dir, WEIGHTS_FILE);
-  return existsSync(path) ? sha256Hex(await readFile(path)) : undefined;
-}
 
 /**
  * Reads model.json and weights.bin, refusing (naming the file) a missing file, bad JSON, a

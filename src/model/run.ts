@@ -6,7 +6,8 @@ import type { DataSource, DatasetName, FileRecord } from '../data/types.js';
 import type { PreprocessSpec } from '../data/model-input.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { loadModel, weightsSha256 } from './io.js';
+import { weightsSha256 } from './model-files.js';
+import { isShippedModelName, shippedModelDir } from './shipped.js';
 
 /**
  * The layout of a run folder:
@@ -36,7 +37,7 @@ export const RUN_FILES = {
 } as const;
 
 export const DEFAULT_RUNS_DIR = 'runs';
-export const LATEST_LINK = 'latest';
+const LATEST_LINK = 'latest';
 
 export interface RunMetadata {
   format: 'mnist-cnn-run';
@@ -128,10 +129,14 @@ export function runTemperature(metadata: Pick<RunMetadata, 'temperature'>, path:
   return t;
 }
 
-/** `runs/latest` or any run folder → its real path; a clear error when it is not a run folder. */
+/**
+ * `runs/latest`, any run folder, or the name of a model shipped in the package (`default`, when
+ * no such folder exists here) → its real path; a clear error when it is none of these.
+ */
 export function resolveRunDir(dir: string): string {
   const path = resolve(dir);
   if (!existsSync(path)) {
+    if (isShippedModelName(dir)) return realpathSync(shippedModelDir(dir));
     throw new UserError(`${dir} does not exist${dir.endsWith(LATEST_LINK) ? ' (no run yet: train one with `mnist-cnn train` or `npm start`)' : ''}`, dir);
   }
   return realpathSync(path);
@@ -173,6 +178,8 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const real = resolveRunDir(dir);
   const metadata = await readMetadata(real);
   const recorded = typeof metadata.weightsSha256 === 'string' ? metadata.weightsSha256 : undefined;
+  // Imported here: io.ts loads TensorFlow.js, which what only reads metadata never needs.
+  const { loadModel } = await import('./io.js');
   const model = await loadModel(real, { weightsSha256: recorded });
   return { dir: real, metadata, model };
 }

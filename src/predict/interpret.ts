@@ -42,6 +42,18 @@ export interface AnswerRule {
 
 export const DEFAULT_MIN_CONFIDENCE = 0.5;
 
+/**
+ * A model's answer rule from what its run records: the caller's minimum confidence, and the
+ * not-a-digit threshold of metadata.json's `nonDigitRule` (fitted on the model's own
+ * probabilities) divided by the calibration temperature, so that it applies to the calibrated
+ * probabilities every answer is read from (see `notADigitScore`). Predictor (Node) and the
+ * browser reader (src/browser/) both build their rule here.
+ */
+export function answerRule(minConfidence: number, temperature: number, nonDigitRule?: { below: number }): AnswerRule {
+  const below = nonDigitRule?.below;
+  return below === undefined ? { minConfidence } : { minConfidence, notADigitBelow: below / temperature };
+}
+
 /** Probabilities are rounded to 6 decimals: more digits are noise, and they make answers long. */
 const DECIMALS = 6;
 

@@ -20,17 +20,17 @@
  * of one, and each caller gets exactly the answers it would have got alone.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend/index.js';
 import { DEFAULT_RUNTIME, type BackendName, type RuntimeName } from '../backend/names.js';
-import { startRunner, type ModelRunner } from '../backend/runner.js';
+import { startOnnxFileRunner, startRunner, type ModelRunner } from '../backend/runner.js';
 import { PREPROCESS_SPEC, type PreprocessSpec } from '../data/model-input.js';
 import type { ImageSet } from '../data/types.js';
 import { decodeImage } from '../image/decode.js';
 import { preprocessImage, preprocessMnistPixels, type Preprocessed, type RawImage } from '../image/preprocess.js';
 import { applyTemperature } from '../metrics/calibration.js';
-import { loadRun, runTemperature, type RunMetadata } from '../model/run.js';
+import { releasedOnnxFile } from '../model/release.js';
+import { loadRun, readMetadata, resolveRunDir, runTemperature, type RunMetadata } from '../model/run.js';
 import { UserError } from '../util/errors.js';
-import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from './interpret.js';
+import { answerRule, DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from './interpret.js';
 import { DEFAULT_INFER_BATCH, predictRowsOf, predictSet } from './set-inference.js';
 
 export interface PredictorOptions {
@@ -60,6 +60,13 @@ export interface PredictorOptions {
   batchWindowMs?: number;
   /** Most images in one merged model call (default 64). */
   maxBatch?: number;
+  /**
+   * Start quickly: where the run folder is a release (release.json, as the model shipped in the
+   * package is) and the runtime is `onnx`, run its exported ONNX file as it is, without loading
+   * TensorFlow.js. Such a Predictor answers as any other, but has no `model` and gives only
+   * calibrated probabilities. Ignored (the model is loaded as usual) with another `temperature`.
+   */
+  quickStart?: boolean;
 }
 
 /** Callers waiting for a merged model call. */
@@ -96,11 +103,13 @@ export class Predictor {
     readonly dir: string,
     /** The run's metadata.json; absent for a model handed over in memory without one. */
     readonly metadata: RunMetadata | undefined,
-    /** The TensorFlow.js model, whatever the runtime. */
-    readonly model: tf.LayersModel,
+    /** The TensorFlow.js model (absent when started from an exported file: `quickStart`). */
+    private readonly layersModel: tf.LayersModel | undefined,
     private readonly runner: ModelRunner,
     private readonly ownsModel: boolean,
     options: PredictorOptions,
+    /** The temperature already folded into the runner's probabilities (an exported file), if any. */
+    private readonly foldedTemperature?: number,
   ) {
     const minConfidence = options.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
     if (!(minConfidence >= 0 && minConfidence <= 1)) throw new UserError(`minimum confidence ${options.minConfidence} is not between 0 and 1`);
@@ -108,8 +117,7 @@ export class Predictor {
     if (!(Number.isFinite(this.temperature) && this.temperature > 0)) throw new UserError(`temperature ${options.temperature} is not a positive number`);
     // A run trained with non-digits brings its not-a-digit threshold (metadata.json), fitted on the
     // model's own probabilities: divided by T, it applies to the calibrated ones (interpret.ts notADigitScore).
-    const notADigit = metadata?.nonDigitRule?.below;
-    this.rule = notADigit === undefined ? { minConfidence } : { minConfidence, notADigitBelow: notADigit / this.temperature };
+    this.rule = answerRule(minConfidence, this.temperature, metadata?.nonDigitRule);
     this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
     this.batchWindowMs = options.batchWindowMs;
@@ -118,11 +126,38 @@ export class Predictor {
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new UserError(`max batch must be a whole number >= 1, got ${options.maxBatch}`);
   }
 
-  /** Start the backend (wasm unless told), load a run folder (or runs/latest) and start its runtime. */
+  /**
+   * Start the backend (wasm unless told), load a run folder (or runs/latest, or a shipped
+   * model's name) and start its runtime; with `quickStart`, a release's exported file instead.
+   */
   static async load(runDir: string, options: PredictorOptions = {}): Promise<Predictor> {
+    if (options.quickStart && (options.runtime ?? DEFAULT_RUNTIME) === 'onnx') {
+      const quick = await Predictor.startExported(runDir, options);
+      if (quick) return quick;
+    }
+    // Imported here: a quick start never loads TensorFlow.js.
+    const { initBackend } = await import('../backend/index.js');
     const backend = await initBackend(options.backend ?? 'wasm');
     const run = await loadRun(runDir);
     return Predictor.start(run.model, run.dir, run.metadata, true, { ...options, backend });
+  }
+
+  /** A release's exported ONNX file on ONNX Runtime (quickStart), or undefined where that cannot be. */
+  private static async startExported(runDir: string, options: PredictorOptions): Promise<Predictor | undefined> {
+    const dir = resolveRunDir(runDir);
+    const metadata = await readMetadata(dir);
+    const temperature = runTemperature(metadata, `${dir}/metadata.json`);
+    if (options.temperature !== undefined && options.temperature !== temperature) return undefined;
+    const file = await releasedOnnxFile(dir, metadata);
+    if (!file) return undefined;
+    const runner = await startOnnxFileRunner(file, { threads: options.threads ?? 1, maxBatch: options.batchSize ?? DEFAULT_INFER_BATCH });
+    if (!runner) return undefined;
+    try {
+      return new Predictor(dir, metadata, undefined, runner, false, options, temperature);
+    } catch (err) {
+      await runner.close();
+      throw err;
+    }
   }
 
   /**
@@ -143,6 +178,12 @@ export class Predictor {
       await runner.close();
       throw err;
     }
+  }
+
+  /** The TensorFlow.js model, whatever the runtime; a Predictor started from an exported file (`quickStart`) has none. */
+  get model(): tf.LayersModel {
+    if (!this.layersModel) throw new Error(`this Predictor runs ${this.dir}'s exported ONNX file (quickStart) and has no TensorFlow.js model: load it without quickStart`);
+    return this.layersModel;
   }
 
   get threads(): number {
@@ -232,6 +273,7 @@ export class Predictor {
    * temperature applies to the mean, as it applies to an ensemble's mean.
    */
   async probabilities(set: ImageSet, options: { tta?: boolean; calibrated?: boolean } = {}): Promise<Float32Array> {
+    if (options.calibrated === false && this.foldedTemperature !== undefined) throw new Error(`this Predictor runs ${this.dir}'s exported ONNX file (quickStart), whose probabilities are calibrated: load it without quickStart for the model's own`);
     const probs = await this.enqueue(() => predictSet(this.runner, set, { batchSize: this.batchSize, tta: options.tta, spec: this.spec }));
     return options.calibrated === false ? probs : this.calibrate(probs);
   }
@@ -242,7 +284,9 @@ export class Predictor {
    * as it was fitted (on the validation digits' eleven outputs).
    */
   calibrate(probs: Float32Array): Float32Array {
-    return this.temperature === 1 ? probs : applyTemperature(probs, this.temperature, this.outputs);
+    // An exported file's probabilities come calibrated (quickStart only starts one at this temperature).
+    if (this.foldedTemperature !== undefined || this.temperature === 1) return probs;
+    return applyTemperature(probs, this.temperature, this.outputs);
   }
 
   /** One image's probabilities → its answer, by the one rule (interpret.ts). */
@@ -255,7 +299,7 @@ export class Predictor {
     this.flush();
     await this.queue.catch(() => undefined);
     await this.runner.close();
-    if (this.ownsModel) this.model.dispose();
+    if (this.ownsModel) this.layersModel?.dispose();
   }
 
   private enqueue<T>(work: () => Promise<T>): Promise<T> {

@@ -7,9 +7,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Dataset } from '../data/types.js';
+import { INPUT_SHAPE, type Dataset } from '../data/types.js';
 import { PREPROCESS_SPEC } from '../data/model-input.js';
-import { INPUT_SHAPE } from '../model/architectures.js';
 import { DEFAULT_RUNS_DIR, pointLatestAt, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
 import { asUserError, UserError } from '../util/errors.js';
 import { removeStaleTemporaries, writeJsonAtomic } from '../util/fs.js';

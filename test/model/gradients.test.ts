@@ -5,7 +5,8 @@ import { initBackend } from '../../src/backend/index.js';
 import { BatchFiller, identityOrder } from '../../src/data/batches.js';
 import { loadMnist } from '../../src/data/load.js';
 import { NOT_A_DIGIT, PIXELS, type Dataset } from '../../src/data/types.js';
-import { INPUT_SHAPE, buildModel, logitsModel } from '../../src/model/architectures.js';
+import { buildModel, logitsModel } from '../../src/model/architectures.js';
+import { INPUT_SHAPE } from '../../src/data/types.js';
 import { partGradients, trainableVariables } from '../../src/model/gradients.js';
 import { nonDigitSet, packPixels } from '../../src/image/non-digits.js';
 

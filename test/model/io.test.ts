@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadModel, saveModel, weightsSha256 } from '../../src/model/io.js';
+import { loadModel, saveModel } from '../../src/model/io.js';
+import { weightsSha256 } from '../../src/model/model-files.js';
 import { UserError } from '../../src/util/errors.js';
 import { removeTempDirs, startBackend, tempDir, tinyModel } from '../helpers/run-fixtures.js';
 

@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { BackendName, RuntimeName } from '../../backend/names.js';
 import { configOption, runtimeOption } from '../options.js';
@@ -17,8 +15,6 @@ interface BaselinesFlags {
   runtime: RuntimeName;
 }
 
-/** The trained model the package ships (a run folder), compared when no --run is given. */
-const SHIPPED_MODEL = fileURLToPath(new URL('../../../models/default', import.meta.url));
 const DEFAULT_OUT = 'runs/baselines';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -37,19 +33,17 @@ export function registerBaselines(program: Command): void {
     .addOption(configOption('backend', 'wasm'))
     .addOption(runtimeOption())
     .action(async (flags: BaselinesFlags) => {
-      const { UserError } = await import('../../util/errors.js');
-      const runs = flags.run.length > 0 ? flags.run : [SHIPPED_MODEL];
-      if (flags.run.length === 0 && !existsSync(SHIPPED_MODEL)) {
-        throw new UserError(`no --run given, and this package ships no trained model at ${SHIPPED_MODEL}: pass --run RUN (e.g. runs/latest after npm start)`);
-      }
-      // A run folder that does not exist is said now, not after the hour of training the others.
+      const { shippedModelDir, shippedModelOf } = await import('../../model/shipped.js');
       const { resolveRunDir } = await import('../../model/run.js');
-      for (const dir of [...runs, ...(flags.lenet ? [flags.lenet] : [])]) resolveRunDir(dir);
+      // A run folder that does not exist is said now, not after the hour of training the others.
+      const runs = (flags.run.length > 0 ? flags.run : [shippedModelDir()]).map(resolveRunDir);
+      const lenetRun = flags.lenet === undefined ? undefined : resolveRunDir(flags.lenet);
       // Progress goes to stderr, so that --json's stdout stays one JSON object.
       const log = flags.quiet ? undefined : (message: string) => console.error(message);
-      const lenet = flags.lenet ?? (await trainLenet5(flags, Boolean(flags.quiet || flags.json)));
+      const lenet = lenetRun ?? (await trainLenet5(flags, Boolean(flags.quiet || flags.json)));
       const { runBaselines } = await import('../../baselines/run.js');
-      const outDir = flags.out ?? (flags.run[0] ?? DEFAULT_OUT);
+      // The shipped model's folder is part of the installed package: nothing is written into it.
+      const outDir = flags.out ?? (flags.run.length > 0 && !shippedModelOf(runs[0]) ? runs[0] : DEFAULT_OUT);
       const report = await runBaselines({
         limit: flags.limit,
         cnnRuns: [{ dir: lenet, kind: 'lenet5' }, ...runs.map((dir) => ({ dir, kind: 'cnn' as const }))],
@@ -65,7 +59,7 @@ export function registerBaselines(program: Command): void {
         return;
       }
       console.log(baselinesTableMarkdown(report));
-      console.log(`\nwrote ${outDir}/${BASELINES_FILE}${flags.run[0] ? `; \`mnist-cnn report ${flags.run[0]}\` adds it to the run's report.html` : ''}`);
+      console.log(`\nwrote ${outDir}/${BASELINES_FILE}${outDir === runs[0] ? `; \`mnist-cnn report ${flags.run[0]}\` adds it to the run's report.html` : ''}`);
     });
 }
 

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import type { BackendName, RuntimeName } from '../../backend/names.js';
 import type { EvalSplit } from '../../evaluate/eval-data.js';
 import { configOption, runtimeOption } from '../options.js';
+import { modelOf, modelOption } from '../model-arg.js';
 
 /** Where a model runs: the backend, and the threads that share each batch (both cores by default). */
 interface InferenceFlags {
@@ -17,21 +18,24 @@ interface EvaluateFlags extends InferenceFlags {
   json?: boolean;
   out?: string;
   tta?: boolean;
+  model?: string;
 }
 
 export function registerEvaluate(program: Command): void {
   const evaluate = program
     .command('evaluate')
     .description('evaluate a run on the test split (or its validation split, or a labelled dataset): metrics.json, plots/')
-    .argument('<run-dir>', 'run folder (runs/latest for the newest)')
+    .argument('[run-dir]', 'run folder (runs/latest for the newest); default: the model shipped in the package')
+    .addOption(modelOption())
     .addOption(new Option('--split <name>', 'which split of the run\'s dataset').choices(['test', 'val']).default('test'))
     .option('--data <path>', 'evaluate on a labelled dataset instead: IDX images file (labels beside it), CSV or class folder')
     .option('--json', 'print the metrics as one JSON object')
-    .option('--out <dir>', 'folder for metrics.json and plots/ (default: the run folder; with --data, a folder of its own under RUN/evaluations/)')
+    .option('--out <dir>', 'folder for metrics.json and plots/ (default: the run folder; with --data, a folder of its own under RUN/evaluations/; for a shipped model, evaluations/<model>-<split> here)')
     .option('--tta', 'test-time augmentation: average each image\'s probabilities over it and its 4 one-pixel shifts (5x the time)');
   addInferenceOptions(evaluate)
     .addOption(runtimeOption())
-    .action(async (runDir: string, flags: EvaluateFlags) => {
+    .action(async (arg: string | undefined, flags: EvaluateFlags) => {
+      const runDir = modelOf(arg, flags.model);
       const { evaluateRun } = await import('../../evaluate/evaluate.js');
       const { split, data, out, tta, backend, threads, runtime } = flags;
       const { metrics, outDir } = await evaluateRun(runDir, { split, data, out, tta, backend, threads, runtime });

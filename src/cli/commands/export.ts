@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { BACKENDS, type BackendName } from '../../backend/names.js';
 import { countingNumber } from '../parse.js';
+import { modelOf, modelOption } from '../model-arg.js';
 
 interface ExportFlags {
   format: 'onnx';
@@ -10,6 +11,7 @@ interface ExportFlags {
   opset?: number;
   quiet?: boolean;
   backend: BackendName;
+  model?: string;
 }
 
 function megabytes(bytes: number): string {
@@ -27,15 +29,17 @@ export function registerExport(program: Command): void {
   program
     .command('export')
     .description('write a run\'s model as an ONNX file (input `image` [N,28,28,1] NHWC, output `probabilities` [N,10]), checked against TensorFlow.js on the test images')
-    .argument('<run-dir>', 'run folder (runs/latest for the newest; ensembles too)')
+    .argument('[run-dir]', 'run folder (runs/latest for the newest; ensembles too); default: the model shipped in the package')
+    .addOption(modelOption())
     .addOption(new Option('--format <format>', 'file format').choices(['onnx']).makeOptionMandatory())
-    .option('--out <file>', 'where to write (default: <run-dir>/model.onnx)')
+    .option('--out <file>', 'where to write (default: <run-dir>/model.onnx; for a shipped model, model.onnx here)')
     .option('--no-verify', 'skip the check: run the ONNX model with ONNX Runtime on the test images and compare with TensorFlow.js')
     .option('--data-dir <dir>', 'folder with the test IDX files for the check (default: where training found them)')
     .option('--opset <n>', 'ONNX opset, 13 to 21', countingNumber, 13)
     .option('--quiet', 'print nothing but errors')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices([...BACKENDS]).default('wasm'))
-    .action(async (runDir: string, flags: ExportFlags) => {
+    .action(async (arg: string | undefined, flags: ExportFlags) => {
+      const runDir = modelOf(arg, flags.model);
       const { initBackend } = await import('../../backend/index.js');
       await initBackend(flags.backend, { quiet: flags.quiet });
       const { exportRunToOnnx } = await import('../../export/onnx.js');

@@ -5,6 +5,7 @@ import { configOption, runtimeOption } from '../options.js';
 import type { BackendName, RuntimeName } from '../../backend/names.js';
 import type { OutputFormat } from '../../predict/output.js';
 import { countingNumber, probability } from '../parse.js';
+import { modelAndInputs, modelOption } from '../model-arg.js';
 
 interface PredictFlags {
   format: OutputFormat;
@@ -16,14 +17,15 @@ interface PredictFlags {
   backend: BackendName;
   threads: number;
   runtime: RuntimeName;
+  model?: string;
 }
 
 export function registerPredict(program: Command): void {
   program
     .command('predict')
     .description('read digits from image files, folders, IDX image files or Kaggle CSVs with a trained model')
-    .argument('<model>', 'run folder (or runs/latest)')
-    .argument('<input...>', 'images (PNG, JPEG, WebP, GIF, TIFF, AVIF, BMP), folders (searched recursively), IDX image files, Kaggle CSVs')
+    .argument('<input...>', 'images (PNG, JPEG, WebP, GIF, TIFF, AVIF, BMP), folders (searched recursively), IDX image files, Kaggle CSVs; a run folder first reads them with that model (as --model does)')
+    .addOption(modelOption())
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .option('--top <k>', 'show the k most likely digits', countingNumber, 1)
     .option('--min-confidence <x>', 'below this confidence answer "no digit" rather than guess', probability, DEFAULT_MIN_CONFIDENCE)
@@ -33,13 +35,15 @@ export function registerPredict(program: Command): void {
     .addOption(configOption('backend', 'wasm'))
     .addOption(configOption('threads', 1))
     .addOption(runtimeOption())
-    .action(async (model: string, inputs: string[], flags: PredictFlags) => {
+    .action(async (args: string[], flags: PredictFlags) => {
+      const { model, inputs } = modelAndInputs(args, flags.model, 'input');
       const { Predictor } = await import('../../predict/predictor.js');
       const { predictFiles, labelledAccuracy } = await import('../../predict/predict-files.js');
       const { formatRows, kaggleSubmission } = await import('../../predict/output.js');
       const { UserError } = await import('../../util/errors.js');
       if (flags.kaggleSubmission && flags.number) throw new UserError('--kaggle-submission reads one digit per CSV row; it cannot be combined with --number');
-      const predictor = await Predictor.load(model, { backend: flags.backend, runtime: flags.runtime, minConfidence: flags.minConfidence, threads: flags.threads });
+      // A quick start where the model is a release (the shipped one): its ONNX file, no TensorFlow.js.
+      const predictor = await Predictor.load(model, { backend: flags.backend, runtime: flags.runtime, minConfidence: flags.minConfidence, threads: flags.threads, quickStart: true });
       try {
         const onSkip = (path: string, reason: string) => console.error(`skipped ${path}: ${reason}`);
         const rows = await predictFiles(predictor, inputs, { number: flags.number, explain: flags.explain !== undefined, onSkip });

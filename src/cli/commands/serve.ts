@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { BackendName, RuntimeName } from '../../backend/names.js';
 import { configOption, runtimeOption } from '../options.js';
+import { modelOf, modelOption } from '../model-arg.js';
 import { countingNumber, number, probability, wholeNumber } from '../parse.js';
 
 interface ServeFlags {
@@ -24,6 +25,7 @@ interface ServeFlags {
   drainTimeout?: number;
   cors?: string;
   rateLimit?: number;
+  model?: string;
 }
 
 /** `--batch-window`: milliseconds from 0 to 1000, or `off`. */
@@ -40,7 +42,8 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve a model over HTTP (API, OpenAPI docs, Prometheus metrics) with a draw-a-digit page at /')
-    .argument('[model]', 'run folder', 'runs/latest')
+    .argument('[model]', 'run folder (default: the model shipped in the package)')
+    .addOption(modelOption())
     .option('--port <n>', 'port (0: any free port)', wholeNumber, 3000)
     .option('--host <address>', 'address to bind (127.0.0.1 keeps it on this machine)', '127.0.0.1')
     .option('--workers <n>', 'processes that serve (both cores: 2)', countingNumber, 1)
@@ -61,10 +64,10 @@ export function registerServe(program: Command): void {
     .option('--cors <origin>', 'let pages from this origin call the API (https://example.com, or *); off by default')
     .option('--rate-limit <n>', 'requests a minute from one client address; more are answered 429 (default: no limit)', wholeNumber)
     .option('--quiet', 'print nothing but errors')
-    .action(async (model: string, flags: ServeFlags) => {
+    .action(async (arg: string | undefined, flags: ServeFlags) => {
       const { serveUntilStopped } = await import('../../serve/cluster.js');
       await serveUntilStopped({
-        runDir: model,
+        runDir: modelOf(arg, flags.model),
         port: flags.port,
         host: flags.host,
         workers: flags.workers,

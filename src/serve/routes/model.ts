@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MODEL_FILE, WEIGHTS_FILE } from '../../model/io.js';
+import { MODEL_FILE, WEIGHTS_FILE } from '../../model/model-files.js';
 import type { RunMetadata } from '../../model/run.js';
 import type { Predictor } from '../../predict/predictor.js';
 import { ApiError } from '../errors.js';

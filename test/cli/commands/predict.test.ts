@@ -182,7 +182,23 @@ test('a run whose weights are NaN is refused in one line (it used to answer "dig
 test('usage errors: unknown format, bad --top, missing model', () => {
   assert.equal(cli('x.png', '--format', 'xml').code, 2);
   assert.match(cli('x.png', '--top', '0').stderr, /not a whole number >= 1/);
-  const missing = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'predict', join(dir, 'no-run'), 'x.png'], { encoding: 'utf8' });
+  const missing = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'predict', '--model', join(dir, 'no-run'), 'x.png'], { encoding: 'utf8' });
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /error: .*no-run does not exist/);
+  // Without --model, a first argument that is no run folder is an input like the others (read by the shipped model).
+  const asInput = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'predict', join(dir, 'no-run'), 'x.png'], { encoding: 'utf8' });
+  assert.equal(asInput.status, 1);
+  assert.match(asInput.stderr, /error: .*no-run: /);
+  assert.match(asInput.stderr, /error: x\.png: /);
+});
+
+test('with no run given, the model shipped in the package reads a printed 7: alone, as `default` first, or with --model default', async () => {
+  const seven = join(dir, 'printed-7.png');
+  await writeFile(seven, await encodePng(await renderText({ text: '7', font: FONTS[0], width: 200, height: 200, size: 150, ink: 'black', paper: 'white' })));
+  for (const args of [[seven], ['default', seven], ['--model', 'default', seven]]) {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'predict', ...args, '--format', 'json'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(result.status, 0, result.stderr);
+    // (JSON lines: one object per input.)
+    assert.equal(JSON.parse(result.stdout).digit, 7, `${args.join(' ')}: ${result.stdout}`);
+  }
 });
