@@ -4,10 +4,9 @@ import { asRows } from './rows.js';
 /**
  * A random forest: ml.js's ml-random-forest (CART trees by ml-cart, each on a bootstrap sample
  * and a random share of the features). Its trees search every split point of a feature by
- * re-partitioning the node's samples, so a tree costs time quadratic in the samples: on 40 PCA
- * features, 20 trees took 32 s of CPU on 1,000 images and 124 s on 2,000, and on the 784 pixels
- * 20 trees on 2,000 images had not finished after 280 s. The forest therefore learns from a small
- * stratified subset (results.ts records how many), on PCA features.
+ * re-partitioning the node's samples, so a tree costs time quadratic in the samples
+ * (docs/baselines.md has the measurements). The forest therefore learns from a small stratified
+ * subset (baselines.json records how many), on PCA features.
  */
 
 export interface ForestParams {

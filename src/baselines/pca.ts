@@ -5,7 +5,7 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
  * Principal component analysis of image rows: the covariance matrix as one matrix product on
  * TensorFlow.js (784 x n times n x 784), its eigenvectors by ml-matrix (a symmetric 784 x 784
  * eigendecomposition). ml-pca's own fit builds the covariance in JavaScript from arrays of rows,
- * which did not finish in minutes on the 55,000 training images; the product takes seconds.
+ * far too slow on the 55,000 training images (docs/baselines.md).
  */
 export interface Pca {
   /** Values per input row. */
