@@ -5,7 +5,7 @@
 // scripts/container-smoke.sh (it needs podman and root).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { parseAllDocuments } from 'yaml';
@@ -184,6 +184,27 @@ test('kustomization.yaml lists every manifest', () => {
   assert.equal(kustomization.doc.apiVersion, 'kustomize.config.k8s.io/v1beta1');
   const files = [...new Set(clusterObjects.map(({ file }) => file))].sort();
   assert.deepEqual([...(kustomization.doc.resources as string[])].sort(), files);
+});
+
+// ---- the build context -----------------------------------------------------------------------
+
+test('every file the Dockerfile copies from the build context passes .dockerignore and exists', () => {
+  // .dockerignore is an allowlist: `*`, then `!path` for each file or folder the build copies.
+  // A COPY of a file left out fails only inside `podman build`, which npm test does not run.
+  const allowed = readFileSync(resolve('.dockerignore'), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('!'))
+    .map((line) => line.slice(1).replace(/\/$/, ''));
+  const sources = dockerfile
+    .filter((i) => i.instruction === 'COPY' && !/--from=/.test(i.rest))
+    .flatMap((i) => i.rest.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1));
+  assert.ok(sources.includes('package.json') && sources.some((s) => s.startsWith('scripts/')), `COPY sources read: ${sources.join(' ')}`);
+  for (const source of sources) {
+    const path = source.replace(/\/$/, '');
+    assert.ok(allowed.some((a) => path === a || path.startsWith(`${a}/`)), `${source} is copied by the Dockerfile but .dockerignore leaves it out`);
+    assert.ok(existsSync(resolve(path)), `${source} is copied by the Dockerfile but does not exist`);
+  }
 });
 
 // ---- ports --------------------------------------------------------------------------------
