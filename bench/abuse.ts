@@ -13,13 +13,16 @@
  * Linux only (/proc). BENCH_ABUSE_SOAK and BENCH_ABUSE_FUZZ change the counts, BENCH_ABUSE_SETS
  * (e.g. "bombs,slow") the sets run, BENCH_ABUSE_SEED the fuzz seed (1515).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import sharp from 'sharp';
-import { encodedBombs, headerBombs, type Bomb } from '../test/serve/fixtures/bombs.js';
+import { encodedBombs, headerBombs, inLimitBombs, thirtyByteWebp, type Bomb } from '../test/serve/fixtures/bombs.js';
 import { answerProblem, fuzzRequests, sendFuzzRequest, type FuzzRequest } from '../test/serve/fixtures/fuzz.js';
 import { connect, head, multipartBody, rawRequest } from '../test/serve/fixtures/http.js';
 
@@ -288,6 +291,208 @@ async function slowClients(runDir: string, log: (m: string) => void): Promise<Fi
   return figures;
 }
 
+// ---------------------------------------------------------------------------- in-limit bombs at once
+
+/** CPU seconds (user + system) a process has used so far (/proc/<pid>/stat, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+const quantile = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] : NaN);
+const countBy = (xs: (number | string)[]) => xs.reduce<Record<string, number>>((counts, x) => ({ ...counts, [x]: (counts[x] ?? 0) + 1 }), {});
+
+/**
+ * A probe as the kubelet sends it (a fresh connection, `Connection: close`) every `everyMs`,
+ * whatever the earlier ones are doing, until stopped: latencies and statuses.
+ */
+function probeLoop(url: string, paths: string[] = ['/healthz'], everyMs = 50) {
+  const times: number[] = [];
+  const statuses: Record<string, (number | string)[]> = Object.fromEntries(paths.map((p) => [p, []]));
+  const pending: Promise<void>[] = [];
+  let tick = 0;
+  const timer = setInterval(() => {
+    const path = paths[tick++ % paths.length];
+    const started = performance.now();
+    pending.push(
+      rawRequest(url, head('GET', path, { Connection: 'close' }), 120_000).then(
+        (answer) => {
+          times.push(performance.now() - started);
+          statuses[path].push(answer.status === 503 ? `503 ${/"(?:code|status)":"(\w+)"/.exec(answer.body)?.[1] ?? ''}`.trim() : answer.status);
+        },
+        () => void statuses[path].push('error'),
+      ),
+    );
+  }, everyMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(pending);
+      return {
+        probes: times.length,
+        p50Ms: round(quantile(times, 0.5)),
+        p99Ms: round(quantile(times, 0.99)),
+        maxMs: round(Math.max(...times)),
+        statuses: Object.fromEntries(Object.entries(statuses).map(([p, s]) => [p, countBy(s)])),
+      };
+    },
+  };
+}
+
+/**
+ * Send `count` requests at once with `send`, probing /healthz meanwhile: the answers, the
+ * server's peak RSS (VmHWM, reset before), /healthz latency while they run, and the CPU the
+ * server spends in the second that starts 1 s after the last answer (work left behind).
+ */
+async function atOnce(server: ServeChild, count: number, send: (i: number) => Promise<number | string>): Promise<Figures> {
+  await sleep(500);
+  resetPeak(server.pid);
+  const rssBefore = memory(server.pid).rssMB;
+  const cpuBefore = cpuSeconds(server.pid);
+  const probe = probeLoop(server.url);
+  const started = performance.now();
+  const statuses = await Promise.all(Array.from({ length: count }, (_, i) => send(i).catch((err: Error) => `error ${err.name}`)));
+  const lastAnswer = performance.now();
+  const healthz = await probe.stop();
+  const peak = memory(server.pid).peakMB;
+  const cpuDuring = cpuSeconds(server.pid) - cpuBefore;
+  await sleep(1000 - (performance.now() - lastAnswer));
+  const cpuAt1s = cpuSeconds(server.pid);
+  await sleep(1000);
+  return {
+    requests: count,
+    statuses: countBy(statuses),
+    seconds: round((lastAnswer - started) / 1000),
+    rssBeforeMB: round(rssBefore),
+    peakRssMB: round(peak),
+    serverCpuSeconds: round(cpuDuring),
+    cpuSecondsInTheSecondAfter1s: round(cpuSeconds(server.pid) - cpuAt1s, 2),
+    healthz,
+  };
+}
+
+/** POST `body` to `path`; the status, with the error code of a 503. */
+async function post(url: string, path: string, body: Uint8Array | Buffer, type: string, signal?: AbortSignal): Promise<number | string> {
+  const response = await fetch(`${url}${path}`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': type }, signal });
+  const text = await response.text();
+  return response.status === 503 || response.status === 413 ? `${response.status} ${/"code":"(\w+)"/.exec(text)?.[1] ?? ''}`.trim() : response.status;
+}
+
+async function inLimit(runDir: string, log: (m: string) => void): Promise<Figures> {
+  log('inlimit: making the pictures (cached under .cache/bombs-v1)');
+  const { png16, jpegProgressive, bmp1 } = await inLimitBombs();
+  const server = await startServe(runDir);
+  const figures: Figures = { bytes: { png16: png16.length, jpegProgressive: jpegProgressive.length, bmp1: bmp1.length } };
+  try {
+    const n = 64;
+    log('inlimit: 64 x 4096x4096 16-bit interlaced PNG at once');
+    figures.png16 = await atOnce(server, n, () => post(server.url, '/v1/predict', png16, 'image/png'));
+    log('inlimit: 64 x 4000x4000 progressive JPEG at once');
+    figures.jpegProgressive = await atOnce(server, n, () => post(server.url, '/v1/predict', jpegProgressive, 'image/jpeg'));
+    log('inlimit: 64 x 4096x4096 1-bit BMP at once');
+    figures.bmp1 = await atOnce(server, n, () => post(server.url, '/v1/predict', bmp1, 'image/bmp'));
+    log('inlimit: 6 multipart batches of 38 such PNGs at once');
+    const batch = multipartBody(Array.from({ length: 38 }, (_, i) => ({ name: 'files', filename: `${i}.png`, type: 'image/png', data: png16 })));
+    figures.batches = { bodyBytes: batch.length, ...(await atOnce(server, 6, () => post(server.url, '/v1/predict/batch', batch, 'multipart/form-data; boundary=XBOUNDARYX'))) };
+    log('inlimit: 64 such PNGs whose clients give up after 500 ms');
+    figures.clientsGone = await atOnce(server, n, async () => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 500);
+      try {
+        return await post(server.url, '/v1/predict', png16, 'image/png', controller.signal);
+      } catch {
+        return 'gave up';
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+    figures.stderrLines = server.stderr().split('\n').filter(Boolean).length;
+  } finally {
+    await server.stop();
+  }
+  figures.idle = await idleConnections(runDir, log);
+  return figures;
+}
+
+/**
+ * 256 connections opened and held idle (each reopened as soon as the server closes it, as an
+ * attacker would), and /healthz and /readyz probed meanwhile on fresh connections for 15 s.
+ */
+async function idleConnections(runDir: string, log: (m: string) => void): Promise<Figures> {
+  log('inlimit: 256 idle connections held for 15 s, /healthz and /readyz probed meanwhile');
+  const server = await startServe(runDir);
+  let holding = true;
+  let reopened = 0;
+  const hold = async (): Promise<void> => {
+    while (holding) {
+      const connection = await connect(server.url).catch(() => undefined);
+      if (!connection) {
+        await sleep(100);
+        continue;
+      }
+      const stop = () => connection.socket.destroy();
+      const closed = connection.closed;
+      const check = setInterval(() => {
+        if (!holding) stop();
+      }, 100);
+      await closed;
+      clearInterval(check);
+      if (holding) reopened++;
+    }
+  };
+  try {
+    const holders = Array.from({ length: 256 }, hold);
+    await sleep(1000);
+    const probe = probeLoop(server.url, ['/healthz', '/readyz'], 100);
+    await sleep(15_000);
+    const probes = await probe.stop();
+    const predict = await post(server.url, '/v1/predict', new Uint8Array(JSON.stringify({ pixels: new Array(784).fill(0) }).split('').map((c) => c.charCodeAt(0))), 'application/json');
+    holding = false;
+    await Promise.all(holders);
+    return { held: 256, reopenedByTheServerClosing: reopened, probes, predictMeanwhile: predict };
+  } finally {
+    holding = false;
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------- the 30-byte WebP
+
+/** The 30-byte WebP of issue #24 through every route that takes images, and through `mnist-cnn predict` beside a good PNG. */
+async function webp30(runDir: string): Promise<Figures> {
+  const webp = thirtyByteWebp();
+  const { png28 } = await digitFiles();
+  const server = await startServe(runDir);
+  const base64 = Buffer.from(webp).toString('base64');
+  const code = async (response: Response) => `${response.status} ${/"code":"(\w+)"|"error":"([^"]{0,60})/.exec(await response.text())?.slice(1).find(Boolean) ?? ''}`.trim();
+  const json = (path: string, value: unknown) => fetch(`${server.url}${path}`, { method: 'POST', body: JSON.stringify(value), headers: { 'content-type': 'application/json' } }).then(code);
+  const form = (path: string) =>
+    fetch(`${server.url}${path}`, { method: 'POST', body: new Uint8Array(multipartBody([{ name: 'file', filename: 'w.webp', type: 'image/webp', data: webp }])), headers: { 'content-type': 'multipart/form-data; boundary=XBOUNDARYX' } }).then(code);
+  try {
+    const routes = {
+      raw: await fetch(`${server.url}/v1/predict`, { method: 'POST', body: webp, headers: { 'content-type': 'image/webp' } }).then(code),
+      dataUrl: await json('/v1/predict', { image: `data:image/webp;base64,${base64}` }),
+      multipart: await form('/v1/predict'),
+      batchMultipart: await form('/v1/predict/batch'),
+      batchJson: await json('/v1/predict/batch', { items: [{ image: base64 }] }),
+      v2Bytes: await json(`/v2/models/${MODEL_NAME}/infer`, { inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [base64] }] }),
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'abuse-webp30-'));
+    try {
+      await writeFile(join(dir, 'w.webp'), webp);
+      await writeFile(join(dir, 'other.png'), png28);
+      const cli = spawnSync(process.execPath, [CLI, 'predict', runDir, join(dir, 'w.webp'), join(dir, 'other.png'), '--format', 'json'], { encoding: 'utf8' });
+      const otherRead = /other\.png/.test(cli.stdout) && /"digit"/.test(cli.stdout);
+      return { bytes: webp.length, routes, stderrLines: server.stderr().split('\n').filter(Boolean).length, predictCli: { exitCode: cli.status, otherRead, stderr: cli.stderr.trim().split('\n').slice(0, 3) } };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 // ---------------------------------------------------------------------------- soak
 
 async function soak(runDir: string, total: number, log: (m: string) => void): Promise<Figures> {
@@ -361,9 +566,18 @@ async function soak(runDir: string, total: number, log: (m: string) => void): Pr
 export async function abuseFigures(runDir: string, log: (message: string) => void): Promise<Figures> {
   const fuzzCount = Number(process.env.BENCH_ABUSE_FUZZ ?? 10_000);
   const soakCount = Number(process.env.BENCH_ABUSE_SOAK ?? 100_000);
-  const sets = (process.env.BENCH_ABUSE_SETS ?? 'fuzz,bombs,slow,soak').split(',');
+  const sets = (process.env.BENCH_ABUSE_SETS ?? 'webp30,inlimit,headerfuzz,fuzz,bombs,slow,soak').split(',');
   const started = performance.now();
+  const loadStart = round(loadavg()[0], 2);
   const abuse: Figures = {};
+  if (sets.includes('webp30')) {
+    log('abuse: the 30-byte WebP through every route and predict');
+    abuse.webp30 = await webp30(runDir);
+  }
+  if (sets.includes('inlimit')) {
+    log('abuse: pictures within the limits, 64 at once (a few minutes)');
+    abuse.inLimit = await inLimit(runDir, log);
+  }
   if (sets.includes('fuzz')) {
     log(`abuse: fuzz (${fuzzCount} requests)`);
     abuse.fuzz = await fuzz(runDir, fuzzCount, log);
@@ -380,15 +594,35 @@ export async function abuseFigures(runDir: string, log: (message: string) => voi
     log(`abuse: soak (${soakCount} requests)`);
     abuse.soak = await soak(runDir, soakCount, log);
   }
-  return { abuse: { ...abuse, seconds: round((performance.now() - started) / 1000) } };
+  // The machine is shared: the load average (1 min) as the sets started and ended goes with the figures.
+  return { abuse: { ...abuse, seconds: round((performance.now() - started) / 1000), loadAverage: { start: loadStart, end: round(loadavg()[0], 2) } } };
 }
 
 /** The one table of the abuse figures (of the sets that ran). */
 export function abuseTable(figures: Figures): string[] {
   const abuse = figures.abuse as Record<string, Record<string, unknown> | undefined> | undefined;
   if (!abuse) return [];
-  const { fuzz: f, bombs: b, slow: s, soak: k } = abuse;
-  const lines = ['', 'abuse (issue #15)'];
+  const { fuzz: f, bombs: b, slow: s, soak: k, webp30: w, inLimit: l } = abuse;
+  const lines = ['', 'abuse (issues #15, #24)'];
+  if (w) {
+    lines.push(`30-byte WebP: ${Object.entries(w.routes as Record<string, string>).map(([route, answer]) => `${route} ${answer}`).join('; ')}`);
+    const cli = w.predictCli as Record<string, unknown>;
+    lines.push(`      predict w.webp other.png: exit ${cli.exitCode}, other.png read ${cli.otherRead}`);
+  }
+  if (l) {
+    lines.push(`${'at once'.padEnd(34)} ${'answers'.padEnd(40)} ${'s'.padStart(6)} ${'peak RSS MB'.padStart(11)} ${'/healthz p99 ms'.padStart(15)} ${'CPU s, 1-2 s after'.padStart(18)}`);
+    for (const [name, label] of [['png16', '64 x 4096² 16-bit interlaced PNG'], ['jpegProgressive', '64 x 4000² progressive JPEG'], ['bmp1', '64 x 4096² 1-bit BMP'], ['batches', '6 batches of 38 such PNGs'], ['clientsGone', '64 PNGs, clients gone after 0.5 s']] as const) {
+      const c = l[name] as Record<string, unknown> | undefined;
+      if (!c) continue;
+      const answers = Object.entries(c.statuses as Record<string, number>).map(([st, count]) => `${st}:${count}`).join(' ');
+      lines.push(`${label.padEnd(34)} ${answers.padEnd(40)} ${String(c.seconds).padStart(6)} ${String(c.peakRssMB).padStart(11)} ${String((c.healthz as Record<string, unknown>).p99Ms).padStart(15)} ${String(c.cpuSecondsInTheSecondAfter1s).padStart(18)}`);
+    }
+    const idle = l.idle as Record<string, unknown> | undefined;
+    if (idle) {
+      const probes = idle.probes as Record<string, unknown>;
+      lines.push(`256 idle connections held: ${Object.entries(probes.statuses as Record<string, Record<string, number>>).map(([path, st]) => `${path} ${Object.entries(st).map(([k, v]) => `${k}:${v}`).join(' ')}`).join('; ')}; p99 ${probes.p99Ms} ms; a prediction meanwhile ${idle.predictMeanwhile}`);
+    }
+  }
   if (b) {
     const row = (name: string, claims: string, bytes: string, answer: string, median: unknown, max: unknown, server: unknown, growth: unknown) =>
       `${name.padEnd(22)} ${claims.padEnd(12)} ${bytes.padStart(9)} ${answer.padEnd(11)} ${String(median).padStart(9)} ${String(max).padStart(7)} ${String(server).padStart(10)} ${String(growth).padStart(12)}`;
