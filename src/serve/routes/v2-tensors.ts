@@ -13,7 +13,7 @@ import type { Preprocessed } from '../../image/preprocess.js';
 import type { Prediction } from '../../predict/interpret.js';
 import type { Predictor } from '../../predict/predictor.js';
 import { ApiError } from '../errors.js';
-import { fromImageBytes } from '../inputs.js';
+import { fromImageFiles } from '../inputs.js';
 import { V2_NAMES } from '../openapi-v2.js';
 import { MAX_BATCH } from './predict.js';
 
@@ -165,12 +165,10 @@ function inputBinary(input: Json, binary: Buffer | undefined): Buffer | undefine
   return binary;
 }
 
-/** The checked input tensor → the model's inputs: FP32 values as given, or BYTES image files preprocessed. */
-export async function readInputs(model: V2Model, tensor: InputTensor): Promise<Preprocessed[]> {
+/** The checked input tensor → the model's inputs: FP32 values as given, or BYTES image files preprocessed (as the `request`'s: inputs.ts). */
+export async function readInputs(model: V2Model, tensor: InputTensor, request?: FastifyRequest): Promise<Preprocessed[]> {
   if (tensor.datatype === 'FP32') return fromTensor(model, readFp32(tensor), tensor.n);
-  const inputs: Preprocessed[] = [];
-  for (const [i, file] of readImageFiles(tensor).entries()) inputs.push(await fromImageBytes(model.predictor, file, `${tensor.what} element ${i}`));
-  return inputs;
+  return fromImageFiles(model.predictor, readImageFiles(tensor).map((bytes, i) => ({ bytes, name: `${tensor.what} element ${i}` })), request);
 }
 
 /** FP32 values, little-endian binary or JSON numbers, all finite. */
