@@ -18,10 +18,11 @@ export const DEFAULT_MAX_MEMORY = 1024 * 1024 * 1024;
 
 /**
  * The share of that memory decodes may hold at once. The rest is the process itself (runtime,
- * model, sharp: about 170 MB when measured), the pictures once decoded and shrunk, request
- * bodies, and what the allocator keeps after a decode is freed.
+ * model, sharp: about 160 MB when measured), the bodies of the requests in flight (up to
+ * `--max-in-flight` x `--body-limit`: 320 MiB by default), the pictures once decoded and shrunk,
+ * and what the allocator keeps after a decode is freed.
  */
-export const DECODE_SHARE = 3 / 8;
+export const DECODE_SHARE = 1 / 4;
 
 /** Smallest budget: one 4096x4096 8-bit RGB picture decoded whole. */
 const MIN_BUDGET = 64 * 1024 * 1024;

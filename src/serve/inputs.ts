@@ -10,7 +10,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { PIXELS } from '../data/types.js';
-import { DEFAULT_DECODE_SECONDS, DEFAULT_MAX_PIXELS, decodeImage, ImageError, type DecodeCost, type DecodeOptions } from '../image/decode.js';
+import { DEFAULT_DECODE_SECONDS, DEFAULT_MAX_PIXELS, decodeImage, ImageError, INLINE_PIXELS, type DecodeCost, type DecodeOptions } from '../image/decode.js';
+import { PictureTimeoutError, preprocessOffThread } from '../image/picture-pool.js';
 import { API_FORMATS, FORMAT_NAMES, MEDIA_TYPES, formatList, formatOfMediaType, readImageSize, sniffImageFormat, type ImageFormat } from '../image/formats.js';
 import type { Preprocessed } from '../image/preprocess.js';
 import type { Predictor } from '../predict/predictor.js';
@@ -83,13 +84,19 @@ export async function fromImageBytes(predictor: Predictor, bytes: Uint8Array, na
   if (bytes.length === 0) throw new ApiError(400, 'bad_image', `${name} is empty`);
   checkDeclaredType(bytes, declaredType, name, rules.formats);
   try {
-    return predictor.preprocess(await decodeImage(bytes, name, decodeOptions(rules, request)));
+    const options = decodeOptions(rules, request);
+    const image = await decodeImage(bytes, name, options);
+    if (image.width * image.height <= INLINE_PIXELS) return predictor.preprocess(image);
+    // The photo pipeline on a large picture is a few hundred milliseconds of per-pixel work: on a
+    // picture thread, with the run's spec, as predictor.preprocess would do it here.
+    return await preprocessOffThread(image, predictor.spec, name, { signal: options.signal, timeoutMs: (options.timeoutSeconds ?? rules.timeoutSeconds) * 1000 });
   } catch (err) {
     if (err instanceof ImageError) {
       const { status, code } = IMAGE_STATUS[err.problem];
       throw new ApiError(status, code, err.message);
     }
     if (err instanceof UserError) throw new ApiError(400, 'bad_image', err.message);
+    if (err instanceof PictureTimeoutError) throw new ApiError(IMAGE_STATUS.timeout.status, IMAGE_STATUS.timeout.code, `${name}: took too long to read (over the time limit)`);
     throw err;
   }
 }

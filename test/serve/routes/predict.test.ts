@@ -10,7 +10,7 @@ import { startServer, type RunningServer } from '../../../src/serve/server.js';
 import { MAX_BATCH } from '../../../src/serve/routes/predict.js';
 import { encodeBmp24 } from '../../../src/image/bmp.js';
 import { quickRunDir } from '../../helpers/quick-run.js';
-import { decodePoolLoad } from '../../../src/image/decode-pool.js';
+import { picturePoolLoad } from '../../../src/image/picture-pool.js';
 import { imageRules } from '../../../src/serve/inputs.js';
 import { greyPng, headerBombs, oneBitBmp, thirtyByteWebp, type Bomb } from '../fixtures/bombs.js';
 import { captureStderr, head, multipartBody, rawRequest, type FormPart } from '../fixtures/http.js';
@@ -188,12 +188,12 @@ test('a request given up (its client gone) leaves no decode behind: queued ones 
   const controllers = [0, 1, 2, 3].map(() => new AbortController());
   const sent = controllers.map((controller) => post('/v1/predict', bmp, 'image/bmp', controller.signal).catch(() => 'gone'));
   // Until the server has them decoding or waiting.
-  for (let i = 0; i < 100 && decodePoolLoad().running === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.ok(decodePoolLoad().running > 0, 'a decode is running');
+  for (let i = 0; i < 100 && picturePoolLoad().running === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(picturePoolLoad().running > 0, 'a decode is running');
   for (const controller of controllers) controller.abort();
   await Promise.all(sent);
-  for (let i = 0; i < 100 && (decodePoolLoad().running + decodePoolLoad().queued > 0 || rules.budget?.state.usedBytes); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.deepEqual({ running: decodePoolLoad().running, queued: decodePoolLoad().queued }, { running: 0, queued: 0 });
+  for (let i = 0; i < 100 && (picturePoolLoad().running + picturePoolLoad().queued > 0 || rules.budget?.state.usedBytes); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual({ running: picturePoolLoad().running, queued: picturePoolLoad().queued }, { running: 0, queued: 0 });
   assert.deepEqual(rules.budget?.state, { usedBytes: 0, waiting: 0 });
   assert.equal((await post('/v1/predict', seven, 'image/png')).status, 200, 'and the server answers');
 });
