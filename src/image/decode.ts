@@ -43,9 +43,10 @@ export interface DecodeOptions {
   /**
    * Aborted when the picture is no longer wanted (the server's request timed out, or its client
    * left): decoding stops at its next step, a decode on a worker thread is ended at once, and
-   * decodeImage rejects with the signal's reason.
+   * decodeImage rejects with the signal's reason. Read only for pictures over INLINE_PIXELS (a
+   * getter may make it when first read: the small ones, decoded at once, never need one).
    */
-  signal?: AbortSignal;
+  readonly signal?: AbortSignal;
   /**
    * Asked before any pixel is decoded, with what the decode will cost (from the header), and
    * awaited when it answers a promise: the server's decode budget waits here for memory, or
@@ -90,7 +91,6 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const maxSide = options.maxSide ?? TUNING.maxWorkingSide;
   const seconds = Math.max(1, Math.ceil(options.timeoutSeconds ?? DEFAULT_DECODE_SECONDS));
-  const { signal } = options;
   if (bytes.length === 0) throw new ImageError('empty', name, `${name}: is empty (0 bytes), not an image`);
   const format = sniffImageFormat(bytes);
   if (!format) throw new ImageError('unrecognised', name, `${name}: cannot be read as an image (not a ${formatList(formats)} file)`);
@@ -102,21 +102,24 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
   // before any library parses it. The decoder's header reader below has the last word.
   const claimed = asImageError(() => readImageSize(bytes, format, name), name, format);
   if (claimed) checkPixels(claimed, maxPixels, name, format);
-  signal?.throwIfAborted();
   if (format === 'bmp') {
     const size = asImageError(() => readBmpSize(bytes, name), name, format);
     checkPixels(size, maxPixels, name, format);
-    return admitted(options, { format, ...size, bytes: bytes.length + decodeBytes(size.width, size.height, 4, 'uchar', maxSide) }, async () => {
-      const image = size.width * size.height <= INLINE_PIXELS ? asImageError(() => decodeBmp(bytes, name), name, format) : await bmpOffThread(bytes, name, seconds, signal);
-      return Math.max(image.width, image.height) > maxSide ? shrinkRaw(image, maxSide, seconds, name, signal) : image;
+    const cost = { format, ...size, bytes: bytes.length + decodeBytes(size.width, size.height, 4, 'uchar', maxSide) };
+    if (size.width * size.height <= INLINE_PIXELS) return admitted(options, cost, async () => asImageError(() => decodeBmp(bytes, name), name, format), false);
+    options.signal?.throwIfAborted();
+    return admitted(options, cost, async () => {
+      const image = await bmpOffThread(bytes, name, seconds, options.signal);
+      return Math.max(image.width, image.height) > maxSide ? shrinkRaw(image, maxSide, seconds, name, options.signal) : image;
     });
   }
   // A small plain PNG (a 28x28 digit): our own decoder, the same bytes as sharp's at a thirtieth of the cost (png.ts).
   if (format === 'png' && claimed && claimed.width * claimed.height <= INLINE_PIXELS) {
     const cost = { format, ...claimed, bytes: claimed.width * claimed.height * 4 };
-    const small = await admitted(options, cost, async () => asImageError(() => decodeSmallPng(bytes, name), name, format));
+    const small = await admitted(options, cost, async () => asImageError(() => decodeSmallPng(bytes, name), name, format), false);
     if (small) return small;
   }
+  options.signal?.throwIfAborted();
   const { default: sharp } = await import('sharp');
   // metadata() reads the header only: no pixel data is decoded here, whatever the size.
   let header: { width?: number; height?: number; format?: string; channels?: number; depth?: string };
@@ -130,7 +133,7 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
   }
   const { width, height } = header;
   checkPixels({ width, height }, maxPixels, name, format);
-  signal?.throwIfAborted();
+  options.signal?.throwIfAborted();
   return admitted(options, { format, width, height, bytes: decodeBytes(width, height, header.channels, header.depth, maxSide) }, async () => {
     const started = performance.now();
     try {
@@ -162,13 +165,16 @@ export function decodeBytes(width: number, height: number, channels = 4, depth =
   return Math.ceil(frame * 1.25) + 2 * Math.ceil(width * scale) * Math.ceil(height * scale) * 4;
 }
 
-/** Run `decode` once `options.admit` lets it (at once without one), releasing what it admitted afterwards. */
-async function admitted<T>(options: DecodeOptions, cost: DecodeCost, decode: () => Promise<T>): Promise<T> {
+/**
+ * Run `decode` once `options.admit` lets it (at once without one), releasing what it admitted
+ * afterwards; unless `stoppable` is false (a decode done at once), not after the signal aborts.
+ */
+async function admitted<T>(options: DecodeOptions, cost: DecodeCost, decode: () => Promise<T>, stoppable = true): Promise<T> {
   if (!options.admit) return decode();
   const admission = options.admit(cost);
   const release = admission instanceof Promise ? await admission : admission;
   try {
-    options.signal?.throwIfAborted();
+    if (stoppable) options.signal?.throwIfAborted();
     return await decode();
   } finally {
     release();
