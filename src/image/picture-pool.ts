@@ -152,15 +152,18 @@ interface ThreadOptions {
  * one, a PictureTimeoutError after `timeoutMs`, or the signal's reason once it is aborted.
  */
 export async function decodeBmpOffThread(bytes: Uint8Array, name: string, options: ThreadOptions): Promise<RawImage> {
-  // A copy of its own, transferred: a view into a larger buffer (a request body) would send the whole buffer.
-  const copy = bytes.slice();
+  // A copy of its own, transferred: a view into a larger buffer (a request body) would send the
+  // whole buffer (and a Buffer's slice() is a view, not a copy).
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
   return (await pool.run({ kind: 'bmp', bytes: copy, name }, [copy.buffer], options)).image as RawImage;
 }
 
 /** The photo pipeline (preprocessImage with `spec`) on a picture thread. */
 export async function preprocessOffThread(image: RawImage, spec: PreprocessSpec, name: string, options: ThreadOptions): Promise<Preprocessed> {
   // A copy, transferred: sharp's buffers live outside V8 and cannot be.
-  const data = image.data.slice();
+  const data = new Uint8Array(image.data.length);
+  data.set(image.data);
   return (await pool.run({ kind: 'preprocess', image: { ...image, data }, spec, name }, [data.buffer], options)).preprocessed as Preprocessed;
 }
 

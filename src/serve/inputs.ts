@@ -22,6 +22,13 @@ import { requestSignal, requestTimeLeftMs } from './hardening.js';
 
 export type JsonItem = { pixels: number[] } | { image: string };
 
+/**
+ * A body's bytes as a plain Uint8Array over the same memory: no copy (`new Uint8Array(buffer)`
+ * copies: 2 MB a request, and the garbage it makes, were a third of the main thread's time under
+ * 64 BMP uploads, CPU profile), and not a Buffer, whose `slice` is a view rather than a copy.
+ */
+export const bytesView = (buffer: Uint8Array): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+
 /** What image files a server accepts. */
 export interface ImageRules {
   formats: readonly ImageFormat[];
@@ -192,7 +199,7 @@ function fromBase64(predictor: Predictor, image: string, name: string, request?:
   const payload = dataUrl ? image.slice(dataUrl[0].length) : image;
   if (!/^[A-Za-z0-9+/=\s_-]*$/.test(payload)) throw new ApiError(400, 'bad_image', `${name} is not base64`);
   const declared = dataUrl?.[1].split(';')[0] || undefined;
-  return fromImageBytes(predictor, new Uint8Array(Buffer.from(payload, 'base64')), name, declared, request);
+  return fromImageBytes(predictor, bytesView(Buffer.from(payload, 'base64')), name, declared, request);
 }
 
 /** One JSON item, `{pixels}` or `{image}`; an image is decoded as the `request`'s (see fromImageBytes). */
@@ -228,7 +235,7 @@ export async function readFormFiles(request: FastifyRequest, options: { bodyLimi
     const buffer = await part.toBuffer();
     total += buffer.length;
     if (total > bodyLimit) throw new ApiError(413, 'body_too_large', `the files add up to more than the body limit of ${bodyLimit} bytes`);
-    files.push({ bytes: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length), filename: part.filename, mimetype: part.mimetype });
+    files.push({ bytes: bytesView(buffer), filename: part.filename, mimetype: part.mimetype });
   }
   return files;
 }

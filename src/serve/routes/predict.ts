@@ -3,7 +3,7 @@ import type { Preprocessed } from '../../image/preprocess.js';
 import type { Prediction } from '../../predict/interpret.js';
 import type { Predictor } from '../../predict/predictor.js';
 import { ApiError } from '../errors.js';
-import { fromImageBytes, fromImageFiles, fromJsonItem, readFormFiles, type JsonItem } from '../inputs.js';
+import { bytesView, fromImageBytes, fromImageFiles, fromJsonItem, readFormFiles, type JsonItem } from '../inputs.js';
 import { PIXELS_OR_IMAGE } from '../openapi.js';
 import { layersAnswer } from './layers.js';
 
@@ -30,7 +30,7 @@ export function registerPredictRoutes(app: FastifyInstance, predictor: Predictor
       const [file] = files;
       input = await fromImageBytes(predictor, file.bytes, `uploaded file ${file.filename || '(no name)'}`, file.mimetype, request);
     } else if (Buffer.isBuffer(request.body)) {
-      input = await fromImageBytes(predictor, new Uint8Array(request.body), 'the request body', request.headers['content-type'], request);
+      input = await fromImageBytes(predictor, bytesView(request.body), 'the request body', request.headers['content-type'], request);
     } else {
       input = await fromJsonItem(predictor, request.body as JsonItem, '', request);
     }
