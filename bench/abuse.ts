@@ -294,7 +294,8 @@ async function slowClients(runDir: string, log: (m: string) => void): Promise<Fi
     figures.inFlight = { sent: 80, ok: inFlightStatuses.filter((s) => s === 200).length, busy503: inFlightStatuses.filter((s) => s === 503).length, extraRequestStatus: probe.status, retryAfter: probe.headers.get('retry-after'), readyzMeanwhile: readyz };
 
     const idle = await Promise.all(Array.from({ length: 300 }, () => connect(server.url, { closeAfterMs: 60_000 })));
-    await new Promise((r) => setTimeout(r, 500));
+    // Past the cap a connection is given a second to send a probe's request line, then refused.
+    await new Promise((r) => setTimeout(r, 1_500));
     const over = await rawRequest(server.url, head('GET', '/healthz', { Connection: 'close' }));
     for (const c of idle) c.socket.destroy();
     const refusedIdle = (await Promise.all(idle.map((c) => c.closed))).filter((a) => a.status === 503).length;
@@ -561,10 +562,11 @@ async function headerFuzz(runDir: string, count: number, log: (m: string) => voi
   try {
     const started = performance.now();
     let next = 0;
+    let done = 0;
     const worker = async () => {
       while (next < count) {
         await send(next++);
-        if (next % 10_000 === 0) log(`headerfuzz: ${next} of ${count}`);
+        if (++done % 10_000 === 0) log(`headerfuzz: ${done} of ${count}`);
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
@@ -783,7 +785,7 @@ export function abuseTable(figures: Figures): string[] {
     const inflight = s.inFlight as Record<string, unknown>;
     const conns = s.connections as Record<string, unknown>;
     lines.push(`      80 in flight: ${inflight.ok} answered, ${inflight.busy503} refused 503; the next ${inflight.extraRequestStatus} (Retry-After ${inflight.retryAfter}); /readyz ${inflight.readyzMeanwhile}`);
-    lines.push(`      300 idle connections: ${conns.refused503} refused 503; the next ${conns.nextStatus}`);
+    lines.push(`      300 idle connections: ${conns.refused503} refused 503; a /healthz meanwhile ${conns.nextStatus}`);
   }
   if (k) {
     const start = k.start as Record<string, number>;
