@@ -23,7 +23,8 @@
  *               connections: RSS and tensors at start and end
  * Linux only (/proc). BENCH_ABUSE_SOAK, BENCH_ABUSE_FUZZ and BENCH_ABUSE_HEADER_FUZZ change the
  * counts, BENCH_ABUSE_SETS (e.g. "bombs,slow") the sets run, BENCH_ABUSE_SEED the fuzz seeds,
- * BENCH_ABUSE_SERVER_ENV (e.g. "MALLOC_ARENA_MAX=2") the environment of the inlimit servers.
+ * BENCH_ABUSE_SERVER_ENV (e.g. "MALLOC_MMAP_THRESHOLD_=131072") the environment of the inlimit
+ * servers, BENCH_ABUSE_CLI another build's bin/mnist-cnn.js to run the servers from (an A/B).
  * The machine's load average goes with the figures.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -42,7 +43,8 @@ import { headerFiles, mutatedHeaders } from '../test/serve/fixtures/headers.js';
 import { connect, head, multipartBody, rawRequest } from '../test/serve/fixtures/http.js';
 
 type Figures = Record<string, unknown>;
-const CLI = fileURLToPath(new URL('../bin/mnist-cnn.js', import.meta.url));
+/** The CLI the servers run: this checkout's, or another's (BENCH_ABUSE_CLI: an A/B against another build). */
+const CLI = process.env.BENCH_ABUSE_CLI ?? fileURLToPath(new URL('../bin/mnist-cnn.js', import.meta.url));
 const MODEL_NAME = 'mnist';
 
 interface ServeChild {
@@ -730,7 +732,7 @@ export async function abuseFigures(runDir: string, log: (message: string) => voi
     abuse.soak = await soak(runDir, soakCount, log);
   }
   // The machine is shared: the load average (1 min) as the sets started and ended goes with the figures.
-  return { abuse: { ...abuse, seconds: round((performance.now() - started) / 1000), loadAverage: { start: loadStart, end: round(loadavg()[0], 2) } } };
+  return { abuse: { ...abuse, cli: CLI, seconds: round((performance.now() - started) / 1000), loadAverage: { start: loadStart, end: round(loadavg()[0], 2) } } };
 }
 
 /** The one table of the abuse figures (of the sets that ran). */
