@@ -28,7 +28,7 @@ export const DECODE_SHARE = 1 / 4;
 const MIN_BUDGET = 64 * 1024 * 1024;
 
 /** Longest a decode waits for memory before its request is answered 503 `busy` (ms). */
-export const DEFAULT_DECODE_WAIT_MS = 10_000;
+const DEFAULT_DECODE_WAIT_MS = 10_000;
 
 /** Limits of cgroup v1 at or above this mean "none" (it writes the largest page-aligned int64). */
 const NO_LIMIT = 2 ** 60;

@@ -13,9 +13,6 @@ export interface ProbeAnswer {
   body: object;
 }
 
-/** Paths of the probes: liveness and readiness, ours and the Open Inference Protocol's. */
-export const PROBE_PATHS = ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready'] as const;
-
 /**
  * The answer of a probe path (GET or HEAD) in each phase, the one source for the routes below,
  * the server while it starts (`answerWhileStarting`) and the connection cap (hardening.ts), which
