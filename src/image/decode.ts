@@ -154,9 +154,7 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
  * The memory decoding a width x height picture may hold at its peak: the whole frame at its own
  * depth (an interlaced PNG or a progressive JPEG is decoded whole before it can be shrunk; a
  * plain one streams and costs less) and a quarter more for libvips' working copies, and the
- * picture it is shrunk to, twice (libvips' and ours). Measured alone on 4096x4096 pictures: a
- * 16-bit interlaced PNG 131 MB (estimate 131), a 4000x4000 progressive JPEG 52 MB (65), a 1-bit
- * BMP 80-92 MB with its decode thread (91).
+ * picture it is shrunk to, twice (libvips' and ours). docs/limits.md sets it beside measured peaks.
  */
 export function decodeBytes(width: number, height: number, channels = 4, depth = 'uchar', maxSide: number = TUNING.maxWorkingSide): number {
   const sampleBytes = depth === 'ushort' || depth === 'short' ? 2 : depth === 'float' || depth === 'uint' || depth === 'int' ? 4 : depth === 'double' ? 8 : 1;

@@ -1,9 +1,8 @@
 /**
  * The per-pixel work of large pictures on worker threads, so that it never holds the main thread,
- * where the server answers its other requests and its probes (64 4096x4096 BMPs at once held
- * `/healthz` for half a minute, issue #24): decoding a BMP with our reader, and the photo
- * pipeline (preprocess.ts), which takes a few hundred milliseconds on an 800x800 picture on a
- * busy machine. sharp needs none of this: libvips decodes on threads of its own. Small pictures
+ * where the server answers its other requests and its probes (issue #24: large BMPs sent
+ * together held `/healthz`): decoding a BMP with our reader, and the photo pipeline
+ * (preprocess.ts), per-pixel work on a picture up to the working size. sharp needs none of this: libvips decodes on threads of its own. Small pictures
  * (decode.ts, INLINE_PIXELS) stay on the calling thread: a hop to a thread costs more than their
  * whole work.
  *

@@ -1,6 +1,6 @@
 /**
- * The memory the server lets its decodes hold at once, across all requests (issue #24: 64
- * pictures within the pixel limit, sent together, took 1-2.7 GB and the pod was killed). Each
+ * The memory the server lets its decodes hold at once, across all requests (issue #24: pictures
+ * within the pixel limit, sent together, took more than the pod's memory limit). Each
  * decode asks for what its header says it will cost (image/decode.ts, `admit`) and waits, first
  * come first served, until that much is free; one that would wait past `maxWaitMs`, or whose
  * request is given up (its AbortSignal), leaves the queue. A decode larger than the whole budget
@@ -18,7 +18,7 @@ export const DEFAULT_MAX_MEMORY = 1024 * 1024 * 1024;
 
 /**
  * The share of that memory decodes may hold at once. The rest is the process itself (runtime,
- * model, sharp: about 160 MB when measured), the bodies of the requests in flight (up to
+ * model, sharp), the bodies of the requests in flight (up to
  * `--max-in-flight` x `--body-limit`: 320 MiB by default), the pictures once decoded and shrunk,
  * and what the allocator keeps after a decode is freed.
  */

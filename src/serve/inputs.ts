@@ -24,8 +24,8 @@ export type JsonItem = { pixels: number[] } | { image: string };
 
 /**
  * A body's bytes as a plain Uint8Array over the same memory: no copy (`new Uint8Array(buffer)`
- * copies: 2 MB a request, and the garbage it makes, were a third of the main thread's time under
- * 64 BMP uploads, CPU profile), and not a Buffer, whose `slice` is a view rather than a copy.
+ * copies the whole body, and with the garbage it makes kept the main thread busy under large
+ * uploads), and not a Buffer, whose `slice` is a view rather than a copy.
  */
 export const bytesView = (buffer: Uint8Array): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 
@@ -147,8 +147,7 @@ const NOTHING_HELD = () => {};
  * decode budget and its signal. A picture the size our readers decode at once (INLINE_PIXELS:
  * 64 KB at most) does not wait for the budget, so a 28x28 digit never queues behind large
  * pictures; and the request's AbortSignal is made only when a large picture asks for it (a
- * getter: making one per request cost ~13 µs of a 28x28 PNG's request, CPU profile, busy 2-core
- * AMD EPYC).
+ * getter: an AbortController per request was a visible part of a small picture's CPU profile).
  */
 function decodeOptions(rules: ImageRules, request: FastifyRequest | undefined): DecodeOptions {
   // A decode never runs past its request's time limit (libvips counts whole seconds).

@@ -41,7 +41,7 @@ const DEFAULT_BATCH_WINDOW_MS = 0;
 const DEFAULT_SERVE_MAX_BATCH = 64;
 /** The largest body limit accepted: 1 GiB. */
 const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
-/** The smallest memory limit accepted: 256 MiB (the process alone is about 170 MB). */
+/** The smallest memory limit accepted: 256 MiB (the process alone, model loaded, takes most of it). */
 const MIN_MAX_MEMORY = 256 * 1024 * 1024;
 
 export interface ServeOptions {
