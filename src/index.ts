@@ -26,7 +26,7 @@ export { SHIPPED_MODELS, type ShippedModelName } from './model/shipped.js';
 
 // The inference path underneath: batches, whole image sets, probabilities.
 /** @public */
-export { Predictor, type PredictorOptions } from './predict/predictor.js';
+export { Predictor, type ModelCall, type PredictorOptions } from './predict/predictor.js';
 /** @public */
 export type { Preprocessed, RawImage, Stage, NotADigitReason } from './image/preprocess.js';
 /** @public */

@@ -74,6 +74,16 @@ interface Waiting {
   inputs: Preprocessed[];
   resolve: (predictions: Prediction[]) => void;
   reject: (err: unknown) => void;
+  /** When the caller asked (performance.now()). */
+  since: number;
+}
+
+/** A model call of `predict`: the images it reads, and how long each caller waited for it to start (s). */
+export interface ModelCall {
+  /** Images the call reads (micro-batching merges callers' images into one call). */
+  images: number;
+  /** For each caller the call answers, the seconds from its `predict` to the call's start. */
+  waitSeconds: number[];
 }
 
 const DEFAULT_MAX_BATCH = 64;
@@ -88,6 +98,8 @@ export class Predictor {
   readonly temperature: number;
   /** Model calls made by `predict` and the images they read (what micro-batching saves shows here). */
   readonly calls = { count: 0, images: 0 };
+  /** Told of each model call `predict` makes (the server's metrics). */
+  private readonly callListeners = new Set<(call: ModelCall) => void>();
   private readonly batchSize: number;
   /** The tail of the queue of model calls. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -237,20 +249,34 @@ export class Predictor {
 
   /** Answers for preprocessed inputs, in batches (merged with other callers' with micro-batching). */
   async predict(inputs: Preprocessed[]): Promise<Prediction[]> {
-    if (this.batchWindowMs === undefined || inputs.length === 0) return this.run(inputs);
+    if (this.batchWindowMs === undefined || inputs.length === 0) return this.run(inputs, [performance.now()]);
     return new Promise((resolve, reject) => {
-      this.waiting.push({ inputs, resolve, reject });
+      this.waiting.push({ inputs, resolve, reject, since: performance.now() });
       this.waitingImages += inputs.length;
       if (this.waitingImages >= this.maxBatch) this.flush();
       else this.flushTimer ??= this.batchWindowMs! > 0 ? setTimeout(() => this.flush(), this.batchWindowMs) : setImmediate(() => this.flush());
     });
   }
 
-  /** One model call (queued) for these inputs, and their answers. */
-  private async run(inputs: Preprocessed[]): Promise<Prediction[]> {
+  /** Tell `listener` of each model call `predict` makes, until the function returned is called. */
+  onModelCall(listener: (call: ModelCall) => void): () => void {
+    this.callListeners.add(listener);
+    return () => this.callListeners.delete(listener);
+  }
+
+  /** One model call (queued) for these inputs, and their answers; `since`: when each caller asked (performance.now()). */
+  private async run(inputs: Preprocessed[], since: number[]): Promise<Prediction[]> {
     this.calls.count++;
     this.calls.images += inputs.length;
-    const probs = this.calibrate(await this.enqueue(() => predictRowsOf(this.runner, inputs.map((p) => p.input), this.batchSize)));
+    const call = () => {
+      if (this.callListeners.size > 0) {
+        const now = performance.now();
+        const waitSeconds = since.map((t) => (now - t) / 1000);
+        for (const listener of this.callListeners) listener({ images: inputs.length, waitSeconds });
+      }
+      return predictRowsOf(this.runner, inputs.map((p) => p.input), this.batchSize);
+    };
+    const probs = this.calibrate(await this.enqueue(call));
     const width = this.outputs;
     return inputs.map((p, i) => this.interpret(probs.subarray(i * width, (i + 1) * width), p.reason));
   }
@@ -266,7 +292,10 @@ export class Predictor {
     this.waiting = [];
     this.waitingImages = 0;
     if (group.length === 0) return;
-    this.run(group.flatMap((g) => g.inputs)).then(
+    this.run(
+      group.flatMap((g) => g.inputs),
+      group.map((g) => g.since),
+    ).then(
       (predictions) => {
         let next = 0;
         for (const caller of group) {

@@ -3,20 +3,32 @@
  * hooks and error shape. The routes live in routes/, one file per group; server.ts listens.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
 import { serverDecodeBudget, type DecodeBudget } from './decode-budget.js';
 import { ApiError, errorBody, faultLine, MAX_FIELDS, toApiError } from './errors.js';
 import { DEFAULT_LIMITS, limitOptions, registerHardening, type Limits } from './hardening.js';
-import { API_MEDIA_TYPES, DEFAULT_IMAGE_RULES, setImageRules } from './inputs.js';
+import { API_MEDIA_TYPES, DEFAULT_IMAGE_RULES, type ImageRules } from './inputs.js';
 import { ServerMetrics } from './metrics.js';
-import { registerModelRoutes } from './routes/model.js';
-import { defaultModelName, registerV2Routes } from './routes/v2.js';
-import { registerPageRoutes } from './routes/page.js';
-import { MAX_BATCH, registerPredictRoutes } from './routes/predict.js';
-import { registerServiceRoutes } from './routes/service.js';
+import { openApiRoutes, registerOpenApi } from './openapi.js';
+import { modelRoutes } from './routes/model.js';
+import { defaultModelName, V2_PREFIX, v2Routes } from './routes/v2.js';
+import { pageRoutes } from './routes/page.js';
+import { MAX_BATCH, predictRoutes } from './routes/predict.js';
+import { serviceRoutes } from './routes/service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** When the request arrived (process.hrtime.bigint()), for its latency in the metrics. */
+    startedAt: bigint;
+  }
+  interface FastifyInstance {
+    /** The image rules the app's routes read pictures by (its plugins are registered with them). */
+    imageRules: ImageRules;
+  }
+}
 
 export const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
 
@@ -66,14 +78,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { predictor } = options;
   if (!predictor.metadata) throw new UserError('the server needs a model loaded from a run folder (Predictor.load)');
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const metrics = new ServerMetrics();
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  setImageRules(predictor, {
+  const rules: ImageRules = {
     ...DEFAULT_IMAGE_RULES,
     maxPixels: options.maxPixels ?? DEFAULT_IMAGE_RULES.maxPixels,
     maxRequestPixels: options.maxRequestPixels ?? DEFAULT_IMAGE_RULES.maxRequestPixels,
     budget: options.decodeBudget ?? serverDecodeBudget(),
-  });
+  };
   const server = options.server;
   const app = Fastify({
     bodyLimit,
@@ -81,8 +92,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...limitOptions(limits),
     ...(server ? { serverFactory: (handler: (request: IncomingMessage, response: ServerResponse) => void) => adopt(server, handler) } : {}),
     // The request schemas use oneOf: no coercion or stripping that could make both branches match.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // strictTypes off: a multipart form's schema lists its file parts with no `type` (Fastify
+    // validates null there, @fastify/multipart reads the parts), and Ajv would log each one.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, strictTypes: false } },
   });
+  app.decorate('imageRules', rules);
 
   // Only JSON, images and multipart forms are bodies here: anything else is a 415.
   app.removeContentTypeParser('text/plain');
@@ -90,11 +104,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // The body limit caps a whole form too (inputs.ts: readFormFiles); these are busboy's own caps.
   await app.register(multipart, { limits: { fileSize: bodyLimit, files: MAX_BATCH, fields: MAX_FIELDS, parts: MAX_BATCH + MAX_FIELDS, fieldSize: 64 * 1024, headerPairs: 100 } });
 
+  let inFlight = () => 0;
+  const metrics = new ServerMetrics(() => inFlight());
+  const stopObserving = predictor.onModelCall((call) => metrics.modelCall(call));
+  app.addHook('onClose', async () => stopObserving());
+  app.decorateRequest('startedAt', 0n);
   app.addHook('onRequest', async (request) => {
-    (request as FastifyRequest & { startedAt: bigint }).startedAt = process.hrtime.bigint();
+    request.startedAt = process.hrtime.bigint();
   });
   app.addHook('onResponse', async (request, reply) => {
-    const started = (request as FastifyRequest & { startedAt?: bigint }).startedAt ?? process.hrtime.bigint();
+    const started = request.startedAt || process.hrtime.bigint();
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.observe(request.method, route, reply.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
   });
@@ -102,7 +121,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // While draining, answers close their connection: a kept-alive idle socket would otherwise hold
   // the process open for the keep-alive timeout after the last in-flight request.
   const drain = options.drain ?? { draining: false, closing: false };
-  await registerHardening(app, { limits, corsOrigin: options.corsOrigin, rateLimit: options.rateLimit, isClosing: () => drain.closing });
+  ({ inFlight } = await registerHardening(app, { limits, corsOrigin: options.corsOrigin, rateLimit: options.rateLimit, isClosing: () => drain.closing, onRefusal: (reason) => metrics.refused(reason) }));
   app.addHook('preClose', async () => {
     drain.draining = true;
     drain.closing = true;
@@ -112,12 +131,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (drain.draining) void reply.header('connection', 'close');
   });
 
+  // The API's error shape for every route; a route or plugin with its own (routes/predict.ts's
+  // body shapes, routes/v2.ts's protocol shape) sets it on itself.
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, request, reply) => {
     let apiError = toApiError(err, { bodyLimit, maxFiles: MAX_BATCH });
-    if (err.validation && request.url.startsWith('/v1/predict')) {
-      const shape = request.url.startsWith('/v1/predict/batch') ? '{"items": [{"pixels": [784 numbers]} or {"image": "<base64>"}, ...]}' : '{"pixels": [784 numbers]} or {"image": "<base64>"}';
-      apiError = new ApiError(400, 'bad_request', `the JSON body must be ${shape} (${err.message})`);
-    }
     if (apiError.status === 415 && apiError.message === 'Unsupported Media Type') {
       const type = request.headers['content-type'] ?? '(none)';
       apiError = new ApiError(415, apiError.code, `content type ${type} is not accepted: send image/png, image/jpeg, image/webp, image/bmp, multipart/form-data or application/json`);
@@ -129,11 +146,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     void reply.status(404).send(errorBody(new ApiError(404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]} (see /docs)`)));
   });
 
-  registerPredictRoutes(app, predictor);
-  registerServiceRoutes(app, metrics, () => drain.draining);
-  registerModelRoutes(app, predictor, predictor.metadata);
-  registerV2Routes(app, predictor, { modelName: options.modelName ?? defaultModelName(predictor), isReady: () => !drain.draining });
-  registerPageRoutes(app, options.pageDir);
+  // @fastify/swagger first: it documents the routes registered after it, from their schemas.
+  await registerOpenApi(app);
+  const reader = { predictor, rules };
+  await app.register(predictRoutes, reader);
+  await app.register(serviceRoutes, { metrics, isDraining: () => drain.draining });
+  await app.register(openApiRoutes);
+  await app.register(modelRoutes, { predictor });
+  await app.register(v2Routes, { ...reader, prefix: V2_PREFIX, modelName: options.modelName ?? defaultModelName(predictor), isReady: () => !drain.draining });
+  await app.register(pageRoutes, { pageDir: options.pageDir });
   return app;
 }
 

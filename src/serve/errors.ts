@@ -1,11 +1,48 @@
 /**
  * Every error the API returns is JSON `{error: {status, code, message}}` with the right status,
- * never a stack trace; a server fault is logged as one line.
+ * never a stack trace; a server fault is logged as one line. Every `code` an answer carries is in
+ * API_ERRORS, the one registry: the OpenAPI document lists them (routes/schemas.ts) and so does
+ * docs/serving.md (test/serve/errors.test.ts holds both to it).
  */
+
+/** Each error code of the API: the statuses it comes with, and what it means to a client. */
+export const API_ERRORS = {
+  bad_request: { statuses: [400], description: 'the request is malformed: a JSON body of the wrong shape, a form with no file, no Host header (or another 4xx that Fastify itself gives, with its status)' },
+  bad_json: { statuses: [400], description: 'the body is not valid JSON, or is empty' },
+  bad_multipart: { statuses: [400], description: 'the multipart body is cut off, malformed or has no boundary' },
+  bad_url: { statuses: [400], description: 'the URL is not valid (a bad percent-encoding)' },
+  bad_http: { statuses: [400], description: 'the request is not valid HTTP (answered by the server before any route)' },
+  bad_image: { statuses: [400], description: 'an image is empty, not base64, unrecognised or corrupt' },
+  too_many_files: { statuses: [400], description: 'a multipart form holds more files than the route reads' },
+  too_many_fields: { statuses: [400], description: 'a multipart form holds too many fields that are not files' },
+  too_many_parts: { statuses: [400], description: 'a multipart form holds too many parts' },
+  not_found: { statuses: [404], description: 'no route, model file or page file of that name' },
+  request_timeout: { statuses: [408], description: 'the request was not received within the request timeout' },
+  body_too_large: { statuses: [413], description: 'the body is larger than the body limit' },
+  image_too_large: { statuses: [413], description: 'an image is over the pixel limit (its header says so: nothing is decoded)' },
+  request_too_large: { statuses: [413], description: "the images of one request add up to more than the request's pixel limit" },
+  unsupported_media_type: { statuses: [415], description: 'the content type is not one the route reads' },
+  unsupported_image_format: { statuses: [415], description: 'an image format other than PNG, JPEG, WebP or BMP' },
+  content_type_mismatch: { statuses: [415], description: 'the bytes are not what their content type says' },
+  wrong_pixel_count: { statuses: [422], description: '`pixels` does not hold 784 values' },
+  pixel_out_of_range: { statuses: [422], description: 'a pixel value is outside 0-255' },
+  image_too_complex: { statuses: [422], description: 'an image took too long to decode' },
+  rate_limited: { statuses: [429], description: 'over the rate limit (serve --rate-limit); Retry-After says when to retry' },
+  headers_too_large: { statuses: [431], description: 'the request headers are too large' },
+  client_gone: { statuses: [499], description: 'the client closed the connection before the answer (never sent: the reason work for the request stops)' },
+  internal: { statuses: [500], description: 'a fault of the server (logged as one line)' },
+  busy: { statuses: [503], description: 'the server is at its limit of requests in flight or connections, or a large image waited too long for decoding memory; Retry-After says when to retry' },
+  draining: { statuses: [503], description: 'the server is shutting down: retry (another server will answer)' },
+  starting: { statuses: [503], description: 'the server is loading and warming its model: retry in a second' },
+  timeout: { statuses: [503], description: 'the answer took longer than its time limit' },
+} as const satisfies Record<string, { statuses: readonly number[]; description: string }>;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     /** Extra response headers (Retry-After on a 503 or 429). */
     readonly headers: Record<string, string> = {},
@@ -15,7 +52,7 @@ export class ApiError extends Error {
 }
 
 export interface ApiErrorBody {
-  error: { status: number; code: string; message: string };
+  error: { status: number; code: ApiErrorCode; message: string };
 }
 
 /** The limits the messages name. */
@@ -24,7 +61,7 @@ export interface ErrorLimits {
   maxFiles?: number;
 }
 
-type KnownError = { status: number; code: string; message?: (err: Error, limits: ErrorLimits) => string };
+type KnownError = { status: number; code: ApiErrorCode; message?: (err: Error, limits: ErrorLimits) => string };
 
 const tooLarge = (_err: Error, limits: ErrorLimits) => `the body is larger than the limit of ${limits.bodyLimit} bytes`;
 

@@ -12,7 +12,8 @@ import cors from '@fastify/cors';
 import helmet, { type HelmetOptions } from 'helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, errorBody, toApiError, type ApiErrorBody } from './errors.js';
+import { ApiError, errorBody, toApiError, type ApiErrorBody, type ApiErrorCode } from './errors.js';
+import type { RefusalReason } from './metrics.js';
 import { DOCS_STYLE_HASH } from './openapi.js';
 
 export interface Limits {
@@ -59,7 +60,7 @@ export function limitOptions(limits: Limits): Partial<FastifyHttpOptions<Server>
 /** Node's own refusals (malformed HTTP, headers too large, a request too slow) as JSON in our shape, then close. */
 function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] =
+  const [status, code, message]: [number, ApiErrorCode, string] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'request_timeout', 'the request was not received in time']
       : err.code === 'HPE_HEADER_OVERFLOW'
@@ -126,10 +127,16 @@ export interface HardeningOptions {
   rateLimit?: number;
   /** True once the server is closing: new requests are answered 503 `draining` (probes still answer). */
   isClosing: () => boolean;
+  /** Told of each request refused by these limits, with the reason (the server's metrics). */
+  onRefusal?: (reason: RefusalReason) => void;
 }
 
-/** Register the headers, CORS, rate limit and in-flight cap on the app (before its routes). */
-export async function registerHardening(app: FastifyInstance, options: HardeningOptions): Promise<void> {
+/**
+ * Register the headers, CORS, rate limit and in-flight cap on the app (before its routes).
+ * Returns the count of requests in flight, for the metrics.
+ */
+export async function registerHardening(app: FastifyInstance, options: HardeningOptions): Promise<{ inFlight: () => number }> {
+  const onRefusal = options.onRefusal ?? (() => {});
   const headers = securityHeaders(helmetOptions(options.corsOrigin));
   app.addHook('onRequest', (_request, reply, done) => {
     void reply.headers(headers);
@@ -144,19 +151,24 @@ export async function registerHardening(app: FastifyInstance, options: Hardening
       max,
       timeWindow: 60_000,
       allowList: (request) => isServiceRoute(request.url),
-      errorResponseBuilder: (_request, context) =>
-        new ApiError(429, 'rate_limited', `more than ${max} requests a minute from this address: retry in ${context.after}`, { 'retry-after': String(Math.ceil(context.ttl / 1000)) }),
+      errorResponseBuilder: (_request, context) => {
+        onRefusal('rate_limited');
+        return new ApiError(429, 'rate_limited', `more than ${max} requests a minute from this address: retry in ${context.after}`, { 'retry-after': String(Math.ceil(context.ttl / 1000)) });
+      },
     });
   }
-  limitInFlight(app, options.limits, options.isClosing);
+  return limitInFlight(app, options.limits, options.isClosing, onRefusal);
 }
 
 /** How long a handler may take to answer, from its request's arrival: a little past the request timeout. */
 export const handlerTimeLimitMs = (limits: Pick<Limits, 'requestTimeoutMs'>) => limits.requestTimeoutMs + 5_000;
 
-/** A 503 that asks the client to retry in a second, on a fresh connection. */
+/**
+ * A 503 that asks the client to retry in a second, on a fresh connection. Sent as JSON text, so
+ * that the route's response schemas (the /v2 routes' error shape) do not reshape it.
+ */
 function refuse(reply: FastifyReply, body: ApiErrorBody): void {
-  void reply.status(503).header('retry-after', '1').header('connection', 'close').type('application/json; charset=utf-8').send(body);
+  void reply.status(503).header('retry-after', '1').header('connection', 'close').type('application/json; charset=utf-8').send(JSON.stringify(body));
 }
 
 /** A request in flight: when it is given up, and what aborts the work done for it (made when first asked for). */
@@ -165,7 +177,13 @@ interface RequestWork {
   controller?: AbortController;
 }
 
-const workOf = new WeakMap<FastifyRequest, RequestWork>();
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the in-flight cap (limitInFlight) for each request it counts; null for probes. */
+    work: RequestWork | null;
+  }
+}
+
 const NEVER = new AbortController().signal;
 
 /** Why work for a request stops: it was answered 503 `timeout`, or its client went away. */
@@ -179,7 +197,7 @@ const CLIENT_GONE = new ApiError(499, 'client_gone', 'the client closed the conn
  * signal that never aborts.
  */
 export function requestSignal(request: FastifyRequest): AbortSignal {
-  const work = workOf.get(request);
+  const work = request.work;
   if (!work) return NEVER;
   work.controller ??= new AbortController();
   return work.controller.signal;
@@ -187,7 +205,7 @@ export function requestSignal(request: FastifyRequest): AbortSignal {
 
 /** Milliseconds left before `request` is answered 503 `timeout` (Infinity for one not counted in flight). */
 export function requestTimeLeftMs(request: FastifyRequest): number {
-  const work = workOf.get(request);
+  const work = request.work;
   return work ? work.deadline - Date.now() : Infinity;
 }
 
@@ -206,7 +224,7 @@ export function requestTimeLeftMs(request: FastifyRequest): number {
  * An HTTP/1.1 request with no Host header (which Node would answer with an empty 400) is a 400
  * in the API's shape here.
  */
-function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => boolean): void {
+function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => boolean, onRefusal: (reason: RefusalReason) => void): { inFlight: () => number } {
   const max = limits.maxInFlight;
   const limitMs = handlerTimeLimitMs(limits);
   let inFlight = 0;
@@ -214,12 +232,16 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => bo
   const deadlines = new Map<FastifyReply, RequestWork>();
   const timeout = errorBody(new ApiError(503, 'timeout', `the answer took longer than the time limit of ${limitMs / 1000} s`));
   const noHost = errorBody(new ApiError(400, 'bad_request', 'the request has no Host header, which HTTP/1.1 requires'));
+  app.decorateRequest('work', null);
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const [reply, work] of deadlines) {
       if (work.deadline > now) break;
       deadlines.delete(reply);
-      if (!reply.sent) refuse(reply, timeout);
+      if (!reply.sent) {
+        onRefusal('timeout');
+        refuse(reply, timeout);
+      }
       work.controller?.abort(TIMED_OUT);
     }
   }, 1_000);
@@ -231,7 +253,7 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => bo
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw;
     if (request.headers.host === undefined && raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1) {
-      void reply.status(400).header('connection', 'close').type('application/json; charset=utf-8').send(noHost);
+      void reply.status(400).header('connection', 'close').type('application/json; charset=utf-8').send(JSON.stringify(noHost));
       return;
     }
     if (isServiceRoute(request.url)) return done();
@@ -241,13 +263,14 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => bo
         ? new ApiError(503, 'busy', `the server is answering ${max} requests, its limit: retry in a second`)
         : undefined;
     if (refusal) {
+      onRefusal(refusal.code === 'draining' ? 'draining' : 'busy');
       refuse(reply, errorBody(refusal));
       return;
     }
     inFlight++;
     const work: RequestWork = { deadline: Date.now() + limitMs };
     deadlines.set(reply, work);
-    workOf.set(request, work);
+    request.work = work;
     let counted = true;
     // 'close' comes once the answer is sent or the client has gone, whichever is first.
     const response = reply.raw as ServerResponse<IncomingMessage>;
@@ -259,6 +282,7 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => bo
     });
     done();
   });
+  return { inFlight: () => inFlight };
 }
 
 /** What a probe path answers now (routes/service.ts's probeAnswer in the server's phase); undefined for any other path. */

@@ -6,9 +6,10 @@
  * Image bytes are checked before anything decodes them (image/decode.ts): the format from the
  * magic bytes must be one the API reads (PNG, JPEG, WebP, BMP) and the one the content type
  * says, and the header's size must be within the server's pixel limit. Every route that takes
- * image files goes through fromImageBytes, with the rules buildApp set for its Predictor.
+ * image files goes through fromImageBytes, with the ImageReader its plugin was registered with
+ * (the served Predictor and the server's ImageRules: app.ts passes both as plugin options).
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PIXELS } from '../data/types.js';
 import { DEFAULT_DECODE_SECONDS, DEFAULT_MAX_PIXELS, decodeImage, ImageError, INLINE_PIXELS, type DecodeCost, type DecodeOptions } from '../image/decode.js';
 import { PictureTimeoutError, preprocessOffThread } from '../image/picture-pool.js';
@@ -17,7 +18,7 @@ import type { Preprocessed } from '../image/preprocess.js';
 import type { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
 import type { DecodeBudget } from './decode-budget.js';
-import { ApiError } from './errors.js';
+import { ApiError, type ApiErrorCode } from './errors.js';
 import { requestSignal, requestTimeLeftMs } from './hardening.js';
 
 export type JsonItem = { pixels: number[] } | { image: string };
@@ -50,15 +51,22 @@ export const DEFAULT_IMAGE_RULES: ImageRules = { formats: API_FORMATS, maxPixels
 /** The media types of the formats the API reads, for the body parser and the docs. */
 export const API_MEDIA_TYPES: string[] = API_FORMATS.flatMap((format) => MEDIA_TYPES[format]);
 
-/** The rules of the app serving each Predictor (set by buildApp), so every route applies the same ones. */
-const rulesOf = new WeakMap<Predictor, ImageRules>();
-
-export function setImageRules(predictor: Predictor, rules: ImageRules): void {
-  rulesOf.set(predictor, rules);
+/** What reads a request's images: the served Predictor (its preprocessing) and the server's rules. */
+export interface ImageReader {
+  predictor: Predictor;
+  rules: ImageRules;
 }
 
-export function imageRules(predictor: Predictor): ImageRules {
-  return rulesOf.get(predictor) ?? DEFAULT_IMAGE_RULES;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Pixels of the pictures this request has had decoded so far (against ImageRules.maxRequestPixels). */
+    decodedPixels: number;
+  }
+}
+
+/** Give the requests of a plugin that reads images their pixel count (registered by each such plugin). */
+export function decorateImageRequests(app: FastifyInstance): void {
+  app.decorateRequest('decodedPixels', 0);
 }
 
 /** {pixels: [...]} → MNIST-form input; count and range checked (422). */
@@ -70,7 +78,7 @@ function fromPixels(predictor: Predictor, pixels: number[], where: string): Prep
 }
 
 /** Each refusal of the image reader → its status. */
-const IMAGE_STATUS: Record<ImageError['problem'], { status: number; code: string }> = {
+const IMAGE_STATUS: Record<ImageError['problem'], { status: number; code: ApiErrorCode }> = {
   empty: { status: 400, code: 'bad_image' },
   unrecognised: { status: 400, code: 'bad_image' },
   corrupt: { status: 400, code: 'bad_image' },
@@ -86,8 +94,7 @@ const IMAGE_STATUS: Record<ImageError['problem'], { status: number; code: string
  * request's pixels (413 `request_too_large` past the limit), waits for the server's decode
  * budget, and stops when the request is given up (hardening.ts, requestSignal).
  */
-export async function fromImageBytes(predictor: Predictor, bytes: Uint8Array, name: string, declaredType?: string, request?: FastifyRequest): Promise<Preprocessed> {
-  const rules = imageRules(predictor);
+export async function fromImageBytes({ predictor, rules }: ImageReader, bytes: Uint8Array, name: string, declaredType?: string, request?: FastifyRequest): Promise<Preprocessed> {
   if (bytes.length === 0) throw new ApiError(400, 'bad_image', `${name} is empty`);
   checkDeclaredType(bytes, declaredType, name, rules.formats);
   try {
@@ -113,8 +120,8 @@ export async function fromImageBytes(predictor: Predictor, bytes: Uint8Array, na
  * sizes are read from their headers first: pictures within the pixel limit that add up to more
  * than the request's limit are refused (413) before any is decoded, rather than after the first few.
  */
-export async function fromImageFiles(predictor: Predictor, files: { bytes: Uint8Array; name: string; type?: string }[], request?: FastifyRequest): Promise<Preprocessed[]> {
-  const rules = imageRules(predictor);
+export async function fromImageFiles(reader: ImageReader, files: { bytes: Uint8Array; name: string; type?: string }[], request?: FastifyRequest): Promise<Preprocessed[]> {
+  const { rules } = reader;
   let pixels = 0;
   for (const { bytes, name } of files) {
     const format = sniffImageFormat(bytes);
@@ -129,15 +136,12 @@ export async function fromImageFiles(predictor: Predictor, files: { bytes: Uint8
   }
   if (pixels > rules.maxRequestPixels) throw tooManyPixels(pixels, rules.maxRequestPixels);
   const inputs: Preprocessed[] = [];
-  for (const file of files) inputs.push(await fromImageBytes(predictor, file.bytes, file.name, file.type, request));
+  for (const file of files) inputs.push(await fromImageBytes(reader, file.bytes, file.name, file.type, request));
   return inputs;
 }
 
 const tooManyPixels = (pixels: number, max: number) =>
   new ApiError(413, 'request_too_large', `the pictures of this request add up to ${(pixels / 1e6).toFixed(1)} million pixels, over the limit of ${(max / 1e6).toFixed(1)} million for one request: send fewer at once`);
-
-/** Pixels of the pictures each request has had decoded so far. */
-const requestPixels = new WeakMap<FastifyRequest, number>();
 
 /** Nothing to release: a small picture's decode does not wait for the budget. */
 const NOTHING_HELD = () => {};
@@ -162,9 +166,9 @@ function decodeOptions(rules: ImageRules, request: FastifyRequest | undefined): 
     admit(cost: DecodeCost) {
       const pixels = cost.width * cost.height;
       if (request) {
-        const total = (requestPixels.get(request) ?? 0) + pixels;
+        const total = (request.decodedPixels ?? 0) + pixels;
         if (total > rules.maxRequestPixels) throw tooManyPixels(total, rules.maxRequestPixels);
-        requestPixels.set(request, total);
+        request.decodedPixels = total;
       }
       return rules.budget && pixels > INLINE_PIXELS ? rules.budget.acquire(cost.bytes, options.signal) : NOTHING_HELD;
     },
@@ -193,18 +197,18 @@ function checkDeclaredType(bytes: Uint8Array, declaredType: string | undefined, 
   }
 }
 
-function fromBase64(predictor: Predictor, image: string, name: string, request?: FastifyRequest): Promise<Preprocessed> {
+function fromBase64(reader: ImageReader, image: string, name: string, request?: FastifyRequest): Promise<Preprocessed> {
   const dataUrl = /^data:([^,]*),/.exec(image);
   const payload = dataUrl ? image.slice(dataUrl[0].length) : image;
   if (!/^[A-Za-z0-9+/=\s_-]*$/.test(payload)) throw new ApiError(400, 'bad_image', `${name} is not base64`);
   const declared = dataUrl?.[1].split(';')[0] || undefined;
-  return fromImageBytes(predictor, bytesView(Buffer.from(payload, 'base64')), name, declared, request);
+  return fromImageBytes(reader, bytesView(Buffer.from(payload, 'base64')), name, declared, request);
 }
 
 /** One JSON item, `{pixels}` or `{image}`; an image is decoded as the `request`'s (see fromImageBytes). */
-export function fromJsonItem(predictor: Predictor, item: JsonItem, where: string, request?: FastifyRequest): Promise<Preprocessed> {
+export function fromJsonItem(reader: ImageReader, item: JsonItem, where: string, request?: FastifyRequest): Promise<Preprocessed> {
   if (typeof item !== 'object' || item === null) throw new ApiError(415, 'unsupported_media_type', 'send an image, a multipart form or JSON');
-  return 'pixels' in item ? Promise.resolve(fromPixels(predictor, item.pixels, where)) : fromBase64(predictor, item.image, `${where}image`, request);
+  return 'pixels' in item ? Promise.resolve(fromPixels(reader.predictor, item.pixels, where)) : fromBase64(reader, item.image, `${where}image`, request);
 }
 
 export interface FormFile {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, errorBody, faultLine, toApiError } from '../../src/serve/errors.js';
+import { API_ERRORS, ApiError, errorBody, faultLine, toApiError } from '../../src/serve/errors.js';
 
 const coded = (code: string, message = 'x', statusCode?: number) => Object.assign(new Error(message), { code, statusCode });
 
@@ -27,9 +27,9 @@ test("Fastify's, @fastify/multipart's and busboy's own errors become 4xx with me
     assert.equal(apiError.code, code, err.message);
     assert.match(apiError.message, message);
   }
-  const own = new ApiError(422, 'x', 'y');
+  const own = new ApiError(422, 'wrong_pixel_count', 'y');
   assert.equal(toApiError(own, 1), own);
-  assert.deepEqual(errorBody(own), { error: { status: 422, code: 'x', message: 'y' } });
+  assert.deepEqual(errorBody(own), { error: { status: 422, code: 'wrong_pixel_count', message: 'y' } });
 });
 
 test('a server fault is logged as one line: the error and where it was thrown, never the stack', () => {
@@ -38,4 +38,26 @@ test('a server fault is logged as one line: the error and where it was thrown, n
   assert.doesNotMatch(line, /\n/);
   assert.match(line, /^error: POST \/v1\/predict\?explain=1: TypeError: bad thing \(.*errors\.test\.ts:\d+:\d+\)+$/);
   assert.ok(faultLine('GET', '/'.repeat(10_000), new Error('x'.repeat(10_000))).length < 800, 'bounded');
+});
+
+test('every error code is in the one registry, and the registry is documented: in docs/serving.md and in the OpenAPI error schema', async () => {
+  const { readFile, readdir } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const codes = Object.keys(API_ERRORS);
+  // No code written anywhere in src/serve that is not the registry's (TypeScript holds ApiError to
+  // it; this also catches a code put in a body by hand).
+  const files = (await readdir('src/serve', { recursive: true })).filter((f) => f.endsWith('.ts') && !f.startsWith('page'));
+  for (const file of files) {
+    const text = await readFile(join('src/serve', file), 'utf8');
+    for (const match of text.matchAll(/new ApiError\(\s*[^,]+,\s*'([a-z_]+)'|\bcode: '([a-z_]+)'|\[\d{3}, '([a-z_]+)'/g)) {
+      const code = match[1] ?? match[2] ?? match[3];
+      assert.ok(codes.includes(code), `${file}: code '${code}' is not in API_ERRORS`);
+    }
+  }
+  const serving = await readFile('docs/serving.md', 'utf8');
+  for (const code of codes) assert.match(serving, new RegExp(`\\| \`${code}\` \\|`), `docs/serving.md's table of error codes has ${code}`);
+  const { ERROR_SCHEMA } = await import('../../src/serve/schemas.js');
+  const documented = ERROR_SCHEMA.properties.error.properties.code;
+  assert.deepEqual([...documented.enum], codes);
+  for (const code of codes) assert.ok(documented.description.includes(`\`${code}\``), code);
 });

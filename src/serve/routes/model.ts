@@ -1,17 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { MODEL_FILE, WEIGHTS_FILE } from '../../model/model-files.js';
-import type { RunMetadata } from '../../model/run.js';
 import type { Predictor } from '../../predict/predictor.js';
+import { UserError } from '../../util/errors.js';
 import { ApiError } from '../errors.js';
+import { BINARY, ERROR_RESPONSES, MODEL_INFO } from '../schemas.js';
 
 /**
  * GET /v1/model (what is served: arch, test figures, the preprocessing spec, calibration
  * temperature and answer rule the page applies in its in-browser mode) and /model/:file (the model files for that mode).
  */
-export function registerModelRoutes(app: FastifyInstance, predictor: Predictor, meta: RunMetadata): void {
-  app.get('/v1/model', async () => ({
+export const modelRoutes: FastifyPluginAsync<{ predictor: Predictor }> = async (app, { predictor }) => {
+  const meta = predictor.metadata;
+  if (!meta) throw new UserError('the model routes need a model loaded from a run folder (Predictor.load)');
+  const summary = 'The served model: arch, test accuracy, when it was trained, preprocessing';
+  app.get('/v1/model', { schema: { summary, response: { 200: { description: 'model metadata', ...MODEL_INFO } } } }, async () => ({
     arch: meta.arch,
     params: meta.params,
     testAccuracy: meta.test?.accuracy ?? null,
@@ -35,9 +39,14 @@ export function registerModelRoutes(app: FastifyInstance, predictor: Predictor, 
     [MODEL_FILE, readFileSync(join(predictor.dir, MODEL_FILE))],
     [WEIGHTS_FILE, readFileSync(join(predictor.dir, WEIGHTS_FILE))],
   ]);
-  app.get('/model/:file', async (request: FastifyRequest<{ Params: { file: string } }>, reply) => {
+  const schema = {
+    summary: "The model's files, for the page's in-browser mode",
+    params: { type: 'object', properties: { file: { type: 'string', description: [...modelFiles.keys()].join(' or ') } } },
+    response: { 200: { description: `${MODEL_FILE} (JSON) or ${WEIGHTS_FILE} (the weights)`, ...BINARY }, ...ERROR_RESPONSES },
+  };
+  app.get('/model/:file', { schema }, async (request: FastifyRequest<{ Params: { file: string } }>, reply) => {
     const file = modelFiles.get(request.params.file);
     if (!file) throw new ApiError(404, 'not_found', `no model file ${request.params.file}`);
     return reply.type(request.params.file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(file);
   });
-}
+};

@@ -1,8 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
+import { BINARY, ERROR_RESPONSES } from '../schemas.js';
 
 /** The project root, from this module's place in src/serve/routes or dist/serve/routes. */
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -27,13 +28,15 @@ function readPage(dir: string): Map<string, Buffer> {
 }
 
 /** GET / and /page/:file: the draw-a-digit page, built by scripts/build-page.mjs into dist/page. */
-export function registerPageRoutes(app: FastifyInstance, pageDir = DEFAULT_PAGE_DIR): void {
-  const page = readPage(pageDir);
+export const pageRoutes: FastifyPluginAsync<{ pageDir?: string }> = async (app, options) => {
+  const page = readPage(options.pageDir ?? DEFAULT_PAGE_DIR);
   const sendPageFile = (name: string, reply: FastifyReply) => {
     const file = page.get(name);
     if (!file) throw new ApiError(404, 'not_found', page.size === 0 ? 'the page is not built: run `npm run build`' : `no page file ${name}`);
     return reply.type(CONTENT_TYPES[extname(name)] ?? 'application/octet-stream').send(file);
   };
-  app.get('/', async (_request, reply) => sendPageFile('index.html', reply));
-  app.get('/page/:file', async (request: FastifyRequest<{ Params: { file: string } }>, reply) => sendPageFile(request.params.file, reply));
-}
+  const html = { 200: { description: 'HTML', type: 'string' }, ...ERROR_RESPONSES };
+  app.get('/', { schema: { summary: 'The draw-a-digit page', produces: ['text/html'], response: html } }, async (_request, reply) => sendPageFile('index.html', reply));
+  const file = { summary: "The page's scripts, styles and pictures", params: { type: 'object', properties: { file: { type: 'string' } } }, response: { 200: { description: 'a file of the page', ...BINARY }, ...ERROR_RESPONSES } };
+  app.get('/page/:file', { schema: file }, async (request: FastifyRequest<{ Params: { file: string } }>, reply) => sendPageFile(request.params.file, reply));
+};

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { ApiError, errorBody } from '../errors.js';
 import type { ServerMetrics } from '../metrics.js';
-import { docsPage, OPENAPI } from '../openapi.js';
 
 /** Where a server is in its life, as its probes say it. */
 export type ServerPhase = 'starting' | 'ready' | 'draining';
@@ -35,27 +34,42 @@ export function probeAnswer(path: string, phase: ServerPhase): ProbeAnswer | und
   }
 }
 
+export interface ServiceOptions {
+  metrics: ServerMetrics;
+  /** True once the server drains: /readyz answers 503. */
+  isDraining: () => boolean;
+}
+
+const status = (values: string[]) => ({ type: 'object', required: ['status'], properties: { status: { type: 'string', enum: values } } });
+
 /**
  * GET /healthz (liveness: the process answers), /readyz (readiness: the model is loaded and
- * warmed, and the server is not draining), /metrics (Prometheus), /openapi.json and /docs.
- * Before the model is loaded and warmed the server already listens, and `answerWhileStarting`
- * answers in their place: a probe tells "starting" from "gone".
+ * warmed, and the server is not draining) and /metrics (Prometheus). Before the model is loaded
+ * and warmed the server already listens, and `answerWhileStarting` answers in their place: a
+ * probe tells "starting" from "gone".
  */
-export function registerServiceRoutes(app: FastifyInstance, metrics: ServerMetrics, isDraining: () => boolean): void {
+export const serviceRoutes: FastifyPluginAsync<ServiceOptions> = async (app, { metrics, isDraining }) => {
   const probe = (path: string) => async (_request: unknown, reply: FastifyReply) => {
     const answer = probeAnswer(path, isDraining() ? 'draining' : 'ready') as ProbeAnswer;
     if (answer.status === 503) void reply.header('retry-after', '1');
     return reply.status(answer.status).send(answer.body);
   };
-  app.get('/healthz', probe('/healthz'));
-  app.get('/readyz', probe('/readyz'));
-  app.get('/metrics', async (_request, reply) => {
-    void reply.type('text/plain; version=0.0.4; charset=utf-8');
-    return metrics.render();
-  });
-  app.get('/openapi.json', async () => OPENAPI);
-  app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docsPage()));
-}
+  app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: { description: 'the process answers', ...status(['ok']) } } } }, probe('/healthz'));
+  const readiness = {
+    summary: 'Readiness: 200 once the model is loaded and warmed, 503 while starting or draining',
+    response: { 200: { description: 'ready', ...status(['ready']) }, 503: { description: 'starting or draining (Retry-After: 1)', ...status(['starting', 'draining']) } },
+  };
+  app.get('/readyz', { schema: readiness }, probe('/readyz'));
+  const scrape = {
+    summary: 'Prometheus metrics: requests, latency, model calls (batch size, queue wait), requests in flight, refusals, the process (event loop, heap, GC, CPU), tensors in memory',
+    produces: [METRICS_CONTENT_TYPE],
+    response: { 200: { description: 'the Prometheus text format, version 0.0.4', type: 'string' } },
+  };
+  app.get('/metrics', { schema: scrape }, async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.render()));
+};
+
+/** The Prometheus text format's media type. */
+const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
  * Every request while the server starts (listening, its model not yet loaded and warmed; server.ts

@@ -13,8 +13,8 @@ import type { Preprocessed } from '../../image/preprocess.js';
 import type { Prediction } from '../../predict/interpret.js';
 import type { Predictor } from '../../predict/predictor.js';
 import { ApiError } from '../errors.js';
-import { bytesView, fromImageFiles } from '../inputs.js';
-import { V2_NAMES } from '../openapi-v2.js';
+import { bytesView, fromImageFiles, type ImageReader } from '../inputs.js';
+import { V2_NAMES } from './v2-schemas.js';
 import { MAX_BATCH } from './predict.js';
 
 type Json = Record<string, unknown>;
@@ -26,6 +26,8 @@ const show = (value: unknown) => (value === undefined ? 'missing' : JSON.stringi
 /** The served model as the protocol describes it, with what reading its inputs needs. */
 export interface V2Model {
   predictor: Predictor;
+  /** How its image inputs are read (the server's rules). */
+  reader: ImageReader;
   name: string;
   /** One input's shape, [28, 28, 1], and its number of values. */
   imageShape: number[];
@@ -40,7 +42,8 @@ export interface V2Model {
   };
 }
 
-export function v2Model(predictor: Predictor, name: string): V2Model {
+export function v2Model(reader: ImageReader, name: string): V2Model {
+  const { predictor } = reader;
   const spec = predictor.spec;
   const [height, width, channels] = predictor.metadata?.inputShape ?? [spec.size, spec.size, 1];
   const imageShape = [height, width, channels];
@@ -56,7 +59,7 @@ export function v2Model(predictor: Predictor, name: string): V2Model {
       ...(predictor.outputs > NUM_CLASSES ? [{ name: V2_NAMES.notADigit, datatype: 'FP32', shape: [-1] }] : []),
     ],
   };
-  return { predictor, name, imageShape, values: height * width * channels, metadata };
+  return { predictor, reader, name, imageShape, values: height * width * channels, metadata };
 }
 
 // ------------------------------------------------------------------ the request body
@@ -168,7 +171,7 @@ function inputBinary(input: Json, binary: Buffer | undefined): Buffer | undefine
 /** The checked input tensor → the model's inputs: FP32 values as given, or BYTES image files preprocessed (as the `request`'s: inputs.ts). */
 export async function readInputs(model: V2Model, tensor: InputTensor, request?: FastifyRequest): Promise<Preprocessed[]> {
   if (tensor.datatype === 'FP32') return fromTensor(model, readFp32(tensor), tensor.n);
-  return fromImageFiles(model.predictor, readImageFiles(tensor).map((bytes, i) => ({ bytes, name: `${tensor.what} element ${i}` })), request);
+  return fromImageFiles(model.reader, readImageFiles(tensor).map((bytes, i) => ({ bytes, name: `${tensor.what} element ${i}` })), request);
 }
 
 /** FP32 values, little-endian binary or JSON numbers, all finite. */

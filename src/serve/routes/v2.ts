@@ -24,22 +24,28 @@
  * `parameters.binary_data` (or the request's `parameters.binary_data_output`) come back the same
  * way. Any content type is read as the protocol's body (tritonclient sends none, `curl -d` sends
  * a form type); gzip and deflate bodies are accepted. Errors are the protocol's `{"error": "..."}`,
- * including Fastify's own (bad JSON, body too large) and unknown /v2 routes: the routes live in an
- * encapsulated plugin with its own error handler, not-found handler and body parser.
+ * including Fastify's own (bad JSON, body too large) and unknown /v2 routes: the routes are an
+ * encapsulated plugin (registered at the prefix /v2) with its own error handler, not-found handler
+ * and body parser. Its schemas are routes/v2-schemas.ts's.
  *
  * This file holds the routes, one function each; reading the infer request's tensors and building
  * its answer is routes/v2-tensors.ts's.
  */
 import { basename } from 'node:path';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Predictor } from '../../predict/predictor.js';
 import { UserError } from '../../util/errors.js';
 import { VERSION } from '../../util/version.js';
 import { ApiError, faultLine, toApiError } from '../errors.js';
-import { V2_NAMES } from '../openapi-v2.js';
+import { decorateImageRequests, type ImageReader } from '../inputs.js';
+import { INFERENCE_BODIES, INFERENCE_HEADERS, INFERENCE_RESPONSE, LIVE, MODEL_METADATA, modelParams, readyAnswer, SERVER_METADATA, V2_ERRORS, V2_NAMES } from './v2-schemas.js';
 import { buildAnswer, parseRequest, readInputs, requestedOutputs, requestInput, splitBody, v2Model, type V2Model } from './v2-tensors.js';
 
-export interface V2Options {
+/** Where the v2 routes are registered. */
+export const V2_PREFIX = '/v2';
+
+/** The v2 routes' options: the served model and the server's image rules (ImageReader), its name and readiness. */
+export interface V2Options extends ImageReader {
   /** The name clients use in /v2/models/{name} (`serve --model-name`; see defaultModelName). */
   modelName: string;
   /** False while the server drains: the ready routes answer 503. */
@@ -58,29 +64,31 @@ type ModelRequest = FastifyRequest<{ Params: Params }>;
 const MODEL_PATHS = ['/models/:name', '/models/:name/versions/:version'];
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** Register the v2 routes under /v2, in their own plugin (error shape, 404s, body parsing). */
-export function registerV2Routes(app: FastifyInstance, predictor: Predictor, options: V2Options): void {
+/** The Open Inference Protocol's routes, an encapsulated plugin to register at V2_PREFIX (error shape, 404s, body parsing). */
+export const v2Routes: FastifyPluginAsync<V2Options> = async (v2, options) => {
   const { modelName, isReady } = options;
   if (!modelName || modelName.includes('/')) throw new UserError(`model name ${JSON.stringify(modelName)} must be non-empty, with no '/'`);
-  const model = v2Model(predictor, modelName);
-  const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
+  const model = v2Model(options, modelName);
+  const bodyLimit = v2.initialConfig.bodyLimit ?? 1024 * 1024;
 
-  void app.register(
-    async (v2) => {
-      useProtocolShape(v2, model, bodyLimit);
-      v2.get('/', serverMetadata);
-      v2.get('/health/live', healthLive);
-      v2.get('/health/ready', healthReady(isReady));
-      const [metadata, ready, infer] = [modelMetadata(model), modelReady(model, isReady), inferRoute(model, bodyLimit)];
-      for (const prefix of MODEL_PATHS) {
-        v2.get(prefix, metadata);
-        v2.get(`${prefix}/ready`, ready);
-        v2.post(`${prefix}/infer`, infer);
-      }
-    },
-    { prefix: '/v2' },
-  );
-}
+  useProtocolShape(v2, model, bodyLimit);
+  decorateImageRequests(v2);
+  const schema = (summary: string, response: object, more: FastifySchema = {}): FastifySchema => ({ summary: `Open Inference Protocol: ${summary}`, ...more, response: { ...response, ...V2_ERRORS } });
+  const ready = (withName: boolean) => ({ 200: { description: 'ready', ...readyAnswer(withName) }, 503: { description: 'not ready (the server is starting or draining; Retry-After: 1)', ...readyAnswer(withName) } });
+  v2.get('/', { schema: schema('server metadata (name, version, extensions)', { 200: SERVER_METADATA }) }, serverMetadata);
+  v2.get('/health/live', { schema: schema('liveness', { 200: { description: '{"live": true}', ...LIVE } }) }, healthLive);
+  v2.get('/health/ready', { schema: schema('readiness (the model is loaded and warmed, the server is not draining)', ready(false)) }, healthReady(isReady));
+  const [metadata, modelIsReady, infer] = [modelMetadata(model), modelReady(model, isReady), inferRoute(model, bodyLimit)];
+  for (const prefix of MODEL_PATHS) {
+    const params = modelParams(prefix.includes(':version'));
+    v2.get(prefix, { schema: schema('model metadata (name, versions, platform, input and output tensors)', { 200: MODEL_METADATA }, { params }) }, metadata);
+    v2.get(`${prefix}/ready`, { schema: schema('is the model ready', ready(true), { params }) }, modelIsReady);
+    const inferSchema = schema('inference on FP32 [N,28,28,1] tensors or (extension) BYTES image files', { 200: INFERENCE_RESPONSE }, { params, headers: INFERENCE_HEADERS, body: INFERENCE_BODIES });
+    // The body is any bytes (the parser above) that the route reads and checks itself, naming
+    // the tensor and the problem (routes/v2-tensors.ts): the schemas document, they do not validate.
+    v2.post(`${prefix}/infer`, { schema: inferSchema, validatorCompiler: () => () => true }, infer);
+  }
+};
 
 // ------------------------------------------------------------------ the routes
 

@@ -11,7 +11,6 @@ import { MAX_BATCH } from '../../../src/serve/routes/predict.js';
 import { encodeBmp24 } from '../../../src/image/bmp.js';
 import { quickRunDir } from '../../helpers/quick-run.js';
 import { picturePoolLoad } from '../../../src/image/picture-pool.js';
-import { imageRules } from '../../../src/serve/inputs.js';
 import { greyPng, headerBombs, oneBitBmp, thirtyByteWebp, type Bomb } from '../fixtures/bombs.js';
 import { captureStderr, head, multipartBody, rawRequest, type FormPart } from '../fixtures/http.js';
 
@@ -184,7 +183,7 @@ test("a request's pictures add up to at most --max-request-pixels: a batch over 
 
 test('a request given up (its client gone) leaves no decode behind: queued ones leave, the running one is ended', async () => {
   const bmp = oneBitBmp(4096);
-  const rules = imageRules(server.predictor);
+  const rules = server.app.imageRules;
   const controllers = [0, 1, 2, 3].map(() => new AbortController());
   const sent = controllers.map((controller) => post('/v1/predict', bmp, 'image/bmp', controller.signal).catch(() => 'gone'));
   // Until the server has them decoding or waiting.

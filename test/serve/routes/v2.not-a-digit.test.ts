@@ -10,8 +10,9 @@ import { loadMnist, PIXELS } from '../../../src/data/index.js';
 import { drawNonDigit, nonDigitRng } from '../../../src/image/non-digits.js';
 import type { Preprocessed } from '../../../src/image/preprocess.js';
 import { Predictor } from '../../../src/predict/predictor.js';
-import { V2_NAMES } from '../../../src/serve/openapi-v2.js';
-import { registerV2Routes } from '../../../src/serve/routes/v2.js';
+import { V2_NAMES } from '../../../src/serve/routes/v2-schemas.js';
+import { DEFAULT_IMAGE_RULES } from '../../../src/serve/inputs.js';
+import { V2_PREFIX, v2Routes } from '../../../src/serve/routes/v2.js';
 import { nonDigitRunDir } from '../../helpers/non-digit-run.js';
 
 let predictor: Predictor;
@@ -21,7 +22,7 @@ let base: string;
 before(async () => {
   predictor = await Predictor.load(await nonDigitRunDir());
   app = Fastify({ logger: false });
-  registerV2Routes(app, predictor, { modelName: 'mnist', isReady: () => true });
+  await app.register(v2Routes, { prefix: V2_PREFIX, predictor, rules: DEFAULT_IMAGE_RULES, modelName: 'mnist', isReady: () => true });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

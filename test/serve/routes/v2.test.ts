@@ -10,9 +10,11 @@ import { loadMnist, PIXELS } from '../../../src/data/index.js';
 import { Predictor } from '../../../src/predict/predictor.js';
 import type { Prediction } from '../../../src/predict/interpret.js';
 import { errorBody, toApiError } from '../../../src/serve/errors.js';
-import { OPENAPI_V2_PATHS, V2_NAMES } from '../../../src/serve/openapi-v2.js';
-import { registerPredictRoutes } from '../../../src/serve/routes/predict.js';
-import { defaultModelName, registerV2Routes } from '../../../src/serve/routes/v2.js';
+import { V2_NAMES } from '../../../src/serve/routes/v2-schemas.js';
+import { DEFAULT_IMAGE_RULES } from '../../../src/serve/inputs.js';
+import { registerOpenApi } from '../../../src/serve/openapi.js';
+import { predictRoutes } from '../../../src/serve/routes/predict.js';
+import { defaultModelName, V2_PREFIX, v2Routes } from '../../../src/serve/routes/v2.js';
 import { VERSION } from '../../../src/util/version.js';
 import { quickRunDir } from '../../helpers/quick-run.js';
 
@@ -53,8 +55,9 @@ before(async () => {
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD' && route.url.startsWith('/v2')) routes.push({ method, url: route.url });
   });
-  registerPredictRoutes(app, predictor);
-  registerV2Routes(app, predictor, { modelName: MODEL, isReady: () => readiness.ready });
+  await registerOpenApi(app);
+  await app.register(predictRoutes, { predictor, rules: DEFAULT_IMAGE_RULES });
+  await app.register(v2Routes, { prefix: V2_PREFIX, predictor, rules: DEFAULT_IMAGE_RULES, modelName: MODEL, isReady: () => readiness.ready });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   port = typeof address === 'object' && address ? address.port : 0;
@@ -206,10 +209,13 @@ test('an unknown model or version is a 404 {"error"} on every model route; an un
   await expectError(send('GET', `/v2/models/${MODEL}/infer`), 404, /no route/);
 });
 
-test('the default model name is the run folder\'s name; a name with a slash is refused', () => {
+test('the default model name is the run folder\'s name; a name with a slash is refused', async () => {
   assert.equal(defaultModelName(predictor), basename(runDir));
-  assert.throws(() => registerV2Routes(Fastify(), predictor, { modelName: 'a/b', isReady: () => true }), /model name/);
-  assert.throws(() => registerV2Routes(Fastify(), predictor, { modelName: '', isReady: () => true }), /model name/);
+  for (const modelName of ['a/b', '']) {
+    const other = Fastify();
+    await assert.rejects(async () => other.register(v2Routes, { predictor, rules: DEFAULT_IMAGE_RULES, modelName, isReady: () => true }), /model name/);
+    await other.close();
+  }
 });
 
 // ------------------------------------------------------------------ inference, JSON
@@ -486,10 +492,12 @@ test('binary data that does not add up, bad encodings and oversized bodies are r
 
 // ------------------------------------------------------------------ OpenAPI
 
-test('the OpenAPI path items describe exactly the registered v2 routes', () => {
-  const documented = Object.entries(OPENAPI_V2_PATHS).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+test('the OpenAPI document (made by @fastify/swagger from the route schemas) describes exactly the registered v2 routes', () => {
+  const paths = (app.swagger() as { paths: Record<string, Record<string, { summary?: unknown }>> }).paths;
+  const v2Paths = Object.entries(paths).filter(([path]) => path.startsWith('/v2'));
+  const documented = v2Paths.flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
   const registered = routes.map(({ method, url }) => `${method} ${url.replace(/\/$/, '').replace(/:(\w+)/g, '{$1}')}`);
   assert.deepEqual([...new Set(registered)].sort(), [...documented].sort());
-  for (const item of Object.values(OPENAPI_V2_PATHS)) for (const op of Object.values(item)) assert.equal(typeof (op as { summary: unknown }).summary, 'string');
+  for (const [, item] of v2Paths) for (const op of Object.values(item)) assert.equal(typeof op.summary, 'string');
   assert.deepEqual(V2_NAMES.extensions, ['binary_tensor_data', 'image_bytes_input']);
 });
