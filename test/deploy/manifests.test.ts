@@ -134,10 +134,10 @@ type Validate = (doc: Manifest) => void;
 // missing required field or a malformed quantity.
 const SCHEMAS: Record<string, Validate> = {
   'apps/v1 Deployment': (doc) => new Deployment(doc as ConstructorParameters<typeof Deployment>[0]).validate(),
-  'v1 Service': (doc) => new Service(doc as ConstructorParameters<typeof Service>[0]).validate(),
+  'v1 Service': (doc) => new Service(doc).validate(),
   'autoscaling/v2 HorizontalPodAutoscaler': (doc) =>
     new HorizontalPodAutoscaler(doc as ConstructorParameters<typeof HorizontalPodAutoscaler>[0]).validate(),
-  'policy/v1 PodDisruptionBudget': (doc) => new PodDisruptionBudget(doc as ConstructorParameters<typeof PodDisruptionBudget>[0]).validate(),
+  'policy/v1 PodDisruptionBudget': (doc) => new PodDisruptionBudget(doc).validate(),
 };
 
 /**
