@@ -203,7 +203,7 @@ export function validateOverrides(overrides: Record<string, unknown>, origin: st
     }
     checkValue(key as ConfigKey, value, origin);
   }
-  return overrides as Partial<TrainConfig>;
+  return overrides;
 }
 
 /** A JSON file of config keys (`--config`, or a run's config.json at resume); errors name the file. */
