@@ -152,8 +152,8 @@ export const PRESETS = {
    * What `start` (`npm start`) trains unless given another preset: the defaults with non-digits
    * on the 11th "not a digit" output (a quarter as many non-digits as digits in every batch), so
    * that its answers refuse what is no digit, and 5% of the training digits as pictures through the
-   * photo pipeline, so that the pipeline's look is less of a sign of "not a digit" (README "What
-   * `null` means"). Chosen on validation (seed 1; the run's 5,000 validation digits,
+   * photo pipeline, so that the pipeline's look is less of a sign of "not a digit" (docs/trust.md,
+   * "What `null` means"). Chosen on validation (seed 1; the run's 5,000 validation digits,
    * threshold fitted on them as MNIST images): the same digits enlarged into pictures were refused
    * 1.82% without pictured digits, 0.48% with 5%, 0.12% with 15%; validation non-digits refused
    * 98.5%, 98.3%, 97.6%; ECE after the temperature 0.34%, 0.45%, 0.72% (15% was over the 0.5% the
