@@ -20,7 +20,7 @@ function filesUnder(dir: string): string[] {
 }
 
 /** A short hash of the training sources and `settings`: the cache key of one kind of run. */
-export function trainingKey(settings: unknown): string {
+function trainingKey(settings: unknown): string {
   const hash = createHash('sha256');
   for (const folder of TRAINING_SOURCES) {
     for (const file of filesUnder(resolve('src', folder))) hash.update(relative('src', file)).update(readFileSync(file));
