@@ -34,7 +34,7 @@ import { buildModel } from '../src/model/architectures.js';
 import { DEFAULT_INFER_BATCH } from '../src/predict/set-inference.js';
 import { Predictor } from '../src/predict/predictor.js';
 import { loadModel } from '../src/model/io.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/train/config-file.js';
 import { train } from '../src/train/trainer.js';
 import { libraryVersions } from '../src/util/version.js';
 

@@ -15,7 +15,8 @@ import { removeStaleTemporaries, writeJsonAtomic } from '../util/fs.js';
 import { acquireLock, describeOwner, type HeldLock } from '../util/lock.js';
 import { libraryVersions } from '../util/version.js';
 import { readCheckpointConfig, recoverCheckpoint, type TrainState } from './checkpoint.js';
-import { readConfigFile, resolveConfig, type TrainConfig } from './config.js';
+import type { TrainConfig } from './config.js';
+import { readConfigFile, resolveConfig } from './config-file.js';
 
 function defaultRunDir(runsDir: string, arch: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);

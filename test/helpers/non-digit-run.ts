@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { nonDigitTrainingImages } from '../../src/image/non-digits.js';
-import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
+import type { TrainConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/train/config-file.js';
 import { train } from '../../src/train/trainer.js';
 
 /**

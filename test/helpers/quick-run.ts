@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
+import type { TrainConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/train/config-file.js';
 import { train } from '../../src/train/trainer.js';
 
 /** The quick run that test files share: the default net, 1 epoch on a stratified 6,000 images. */
