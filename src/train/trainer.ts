@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/index.js';
+import { startNodeReplicaThread } from '../backend/node-replica-thread.js';
 import { ModelReplicas } from '../backend/replicas.js';
 import { BatchFiller } from '../data/batches.js';
 import { loadMnist } from '../data/load.js';
@@ -176,7 +177,7 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   const nonDigitsPerBatch = Math.round(config.nonDigits * config.batchSize);
   const nonDigits = nonDigitsPerBatch > 0 ? (options.nonDigitImages ?? (await nonDigitTrainingImages(config.seed))) : undefined;
   const rowsPerBatch = config.batchSize + (nonDigits ? nonDigitsPerBatch : 0);
-  const replicas = await ModelReplicas.start(model, { threads: config.threads, backend, maxBatch: Math.max(rowsPerBatch, config.evalBatchSize) });
+  const replicas = await ModelReplicas.start(model, { threads: config.threads, backend, maxBatch: Math.max(rowsPerBatch, config.evalBatchSize), startThread: startNodeReplicaThread });
   const filler = new BatchFiller(rowsPerBatch, replicas.batch);
   let interrupted = false;
   let stoppedEarlyAtEpoch: number | undefined;
