@@ -74,7 +74,7 @@ async function runTrain(opts: TrainFlags, evaluateAfter: boolean): Promise<void>
   if (opts.summary) {
     const { initBackend } = await import('../../backend/index.js');
     const { modelSummary } = await import('../../model/architectures.js');
-    const { newModel } = await import('../../train/trainer.js');
+    const { newModel } = await import('../../train/step.js');
     await initBackend('cpu');
     console.log(modelSummary(newModel(config!)));
     return;
