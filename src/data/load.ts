@@ -32,7 +32,7 @@ function candidateNames(name: IdxFileName): string[] {
   return [name, `${name}.gz`, dotted, `${dotted}.gz`];
 }
 
-function findIdxFile(dir: string, name: IdxFileName): string | undefined {
+export function findIdxFile(dir: string, name: IdxFileName): string | undefined {
   for (const candidate of candidateNames(name)) {
     const path = join(dir, candidate);
     if (existsSync(path)) return path;
