@@ -46,6 +46,8 @@ export interface StepProgress {
   /** Seconds of training so far, and of checks (the test set, the validation split). */
   trainingSeconds: number;
   checkSeconds: number;
+  /** Seconds since `run` began, pauses and checks included (when this step ended). */
+  elapsedSeconds: number;
 }
 
 /** Accuracy and mean cross-entropy of the model on a set. */
@@ -165,6 +167,7 @@ export class TrainingSession {
     const { config, data } = this.options;
     const { trainSet, replicas } = this.steps;
     const createdAt = new Date().toISOString();
+    const runStarted = performance.now();
     const { batchesPerEpoch, totalSteps } = this.plan;
     const checkEvery = Math.ceil(batchesPerEpoch / CHECKS_PER_EPOCH);
     const checks: Check[] = [];
@@ -197,7 +200,8 @@ export class TrainingSession {
           step++;
           seen += n;
           right += correct;
-          const progress = { step, totalSteps, epoch: step / batchesPerEpoch, loss, accuracy: correct / n, lr, imagesPerSecond: seen / Math.max(trainingSeconds, 1e-9), trainingSeconds, checkSeconds };
+          const elapsedSeconds = (performance.now() - runStarted) / 1000;
+          const progress = { step, totalSteps, epoch: step / batchesPerEpoch, loss, accuracy: correct / n, lr, imagesPerSecond: seen / Math.max(trainingSeconds, 1e-9), trainingSeconds, checkSeconds, elapsedSeconds };
           await this.options.onStep?.(progress, this.steps.model);
           if (step % checkEvery === 0 || batch === batchesPerEpoch - 1) await check();
         }
