@@ -50,24 +50,13 @@ async function openCache(): Promise<Cache | undefined> {
 
 /** A response's body, counting its bytes as they come. */
 async function readBody(response: Response, onBytes: (n: number) => void): Promise<Uint8Array> {
-  if (!response.body) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    onBytes(bytes.length);
-    return bytes;
-  }
-  const parts: Uint8Array[] = [];
-  const reader = response.body.getReader();
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    parts.push(read.value);
-    onBytes(read.value.length);
-  }
-  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
+  const counting = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      onBytes(chunk.length);
+      controller.enqueue(chunk);
+    },
+  });
+  return new Uint8Array(await new Response(response.body?.pipeThrough(counting) ?? null).arrayBuffer());
 }
 
 /** One file, verified: from the cache when it holds a copy that checks out, else from the network (then cached). */

@@ -28,6 +28,7 @@ import { DEFAULT_MIN_CONFIDENCE, type Prediction } from '../../predict/interpret
 import { fetchModelInfo, predictOnServer, type ModelInfo, type ServerAnswer } from './api.js';
 import type { LayersPanel, LayersSource } from './layers-panel.js';
 import { createChart, formatPercent, updateChart } from './chart.js';
+import { element } from './elements.js';
 import { DrawingPad } from './pad.js';
 import { drawPreview } from './picture.js';
 import { wireTrainPanel } from './train-panel.js';
@@ -37,12 +38,6 @@ const PREDICT_EVERY_MS = 100;
 const DEFAULT_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 /** The static site's model.json (relative to the page): no server, the model runs here. */
 const STATIC_MODEL = document.body.dataset.model;
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`the page has no #${id}`);
-  return found as T;
-}
 
 const ui = {
   pad: element<HTMLCanvasElement>('pad'),

@@ -22,6 +22,8 @@ import type { ModelMetadata } from '../../browser/answer.js';
 import type { BrowserModel } from '../../browser/model.js';
 import { describeShape, filterTiles, mapsImage, type RgbaImage } from '../../model/layer-views.js';
 import type { Check, StepProgress } from '../../train/session.js';
+import { element } from './elements.js';
+import { drawPreview, drawRgba } from './picture.js';
 import { downloadModel, handlerOf, readUploadedModel, type ModelFiles } from './model-files.js';
 import { TrainChart } from './train-chart.js';
 import { recipeConfig, TRAIN_RECIPES, type FromWorker, type ToWorker, type TrainArch, type TrainViews } from './train-protocol.js';
@@ -36,29 +38,12 @@ export interface TrainPanelHooks {
 
 type PanelState = 'idle' | 'loading' | 'training' | 'paused' | 'done' | 'error';
 
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`the page has no #${id}`);
-  return found as T;
-}
-
 const percent = (p: number) => `${(p * 100).toFixed(2)}%`;
 
 function seconds(s: number): string {
   if (!Number.isFinite(s)) return '–';
   const whole = Math.max(0, Math.round(s));
   return whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, '0')} s`;
-}
-
-/** An RGBA image onto a canvas at its own size (the stylesheet scales it up, pixelated). */
-function draw(canvas: HTMLCanvasElement, image: RgbaImage): void {
-  if (canvas.width !== image.width) canvas.width = image.width;
-  if (canvas.height !== image.height) canvas.height = image.height;
-  const context = canvas.getContext('2d');
-  if (!context) return;
-  const data = context.createImageData(image.width, image.height);
-  data.data.set(image.rgba);
-  context.putImageData(data, 0, 0);
 }
 
 /** Tiles side by side, `columns` to a row, one transparent pixel apart. */
@@ -163,7 +148,7 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
   function onViews(views: TrainViews): void {
     if (views.filters) {
       const { max, tiles } = filterTiles(views.filters.values, views.filters.shape);
-      draw(ui.filters, grid(tiles, 8));
+      drawRgba(ui.filters, grid(tiles, 8));
       const [kh, kw, , count] = views.filters.shape;
       ui.filtersCaption.textContent = `The first convolution's ${count} filters (${kh}x${kw}) at step ${views.step}: red positive, blue negative weights (largest |w| ${max.toPrecision(2)})`;
       ui.filters.dataset.step = String(views.step);
@@ -173,17 +158,14 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
       const canvas = document.createElement('canvas');
       canvas.setAttribute('role', 'img');
       canvas.setAttribute('aria-label', `${view.label} feature maps`);
-      draw(canvas, mapsImage(view, { columns: 8 }));
+      drawRgba(canvas, mapsImage(view, { columns: 8 }));
       const caption = document.createElement('figcaption');
       caption.textContent = `${view.label}${view.after ? ` (${view.after})` : ''}: ${describeShape(view.shape)}${view.factor > 1 ? `, shown ${view.height}x${view.width}` : ''}`;
       figure.append(canvas, caption);
       return figure;
     });
-    const digit = document.createElement('canvas');
-    digit.className = 'train-digit';
-    const rgba = new Uint8ClampedArray(views.digit.pixels.length * 4);
-    views.digit.pixels.forEach((v, i) => rgba.set([v, v, v, 255], i * 4));
-    draw(digit, { width: 28, height: 28, rgba });
+    const digit = Object.assign(document.createElement('canvas'), { className: 'train-digit', width: 28, height: 28 });
+    drawPreview(digit, views.digit.pixels, 28);
     ui.maps.replaceChildren(digit, ...figures);
     ui.maps.dataset.step = String(views.step);
     ui.mapsCaption.textContent = `Feature maps of one test digit (a ${views.digit.label}) at step ${views.step}: bright where a filter finds its pattern`;
@@ -262,6 +244,10 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
     }
     ui.accuracy.dataset.value = '';
     ui.accuracy.textContent = '–';
+    ui.progress.dataset.step = '0';
+    ui.progress.dataset.elapsed = '';
+    ui.speed.dataset.value = '';
+    for (const output of [ui.progress, ui.speed, ui.eta]) output.textContent = '–';
     setState('loading');
     const threads = threadsHere();
     showThreads(threads);

@@ -58,8 +58,18 @@ async function train(start: Extract<ToWorker, { type: 'start' }>): Promise<void>
   stopAsked = false;
   const config = recipeConfig(start.arch, { epochs: start.epochs, threads: start.threads });
   send({ type: 'status', text: 'Loading the MNIST files…' });
+  let reported = -Infinity;
   data ??= fetchMnist(new URL(start.dataUrl), {
-    onProgress: (progress) => send({ type: 'status', text: progress.from === 'cache' ? 'Reading the MNIST files from this browser’s cache…' : 'Downloading the MNIST files…', data: progress }),
+    onProgress: (progress) => {
+      // A line a megabyte is plenty for the page.
+      if (progress.loaded - reported < 1e6 && progress.loaded < progress.total) return;
+      reported = progress.loaded;
+      send({ type: 'status', text: progress.from === 'cache' ? 'Reading the MNIST files from this browser’s cache…' : 'Downloading the MNIST files…', data: progress });
+    },
+  }).catch((err: unknown) => {
+    // Tried again at the next start (the server may have been down).
+    data = undefined;
+    throw err;
   });
   const [dataset] = await Promise.all([data, startWasmInBrowser(start.wasmUrl)]);
   send({ type: 'status', text: `Starting ${config.threads} worker${config.threads > 1 ? 's' : ''}…` });

@@ -94,8 +94,19 @@ describe('the Train panel', { skip }, () => {
     assert.equal(await page.locator('#train-epochs').inputValue(), '1', "the fast recipe's one epoch");
   });
 
-  test(`a quarter epoch of the compact net: the curves grow, the views are drawn, the test accuracy is at least ${QUARTER_EPOCH_BAR * 100}%`, async () => {
+  test(`a quarter epoch of the compact net, paused and resumed on the way: the curves grow, the views are drawn, the test accuracy is at least ${QUARTER_EPOCH_BAR * 100}%`, async () => {
     await page.click('#train');
+    // Pause holds it between steps; Resume goes on.
+    await page.waitForFunction(() => Number(document.getElementById('train-progress')!.dataset.step) >= 3);
+    await page.click('#train-pause');
+    assert.equal(await page.locator('#train-pause').textContent(), 'Resume');
+    await page.waitForTimeout(500);
+    const held = (await panel(page)).step;
+    await page.waitForTimeout(1000);
+    assert.equal((await panel(page)).step, held, 'no step while paused');
+    assert.equal((await panel(page)).state, 'paused');
+    await page.click('#train-pause');
+    await page.waitForFunction((at) => Number(document.getElementById('train-progress')!.dataset.step) > at, held);
     await page.waitForFunction(() => document.getElementById('train-accuracy')!.dataset.value !== '');
     await page.click('#train-stop');
     await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('training')!.dataset.state!));
