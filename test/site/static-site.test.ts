@@ -7,18 +7,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { IDX_FILES } from '../../src/data/checksums.js';
 import { DOT, drawStrokes, paintedBars, SEVEN } from '../helpers/page-drawing.js';
 import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 import { startStaticServer } from '../helpers/static-server.js';
+import { launchChromium, recordProblems, skipWithoutChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
+const skip = skipWithoutChromium;
 const run = promisify(execFile);
 
 /** The page's answer (#digit) once it answers the latest input. */
@@ -46,14 +45,11 @@ describe('the static site (npm run build:site)', { skip }, () => {
     await run(process.execPath, ['scripts/build-site.mjs', '--out', site]);
     server = await startStaticServer(root);
     base = `${server.url}/digits/site/`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(60_000);
     page.on('request', (request) => requests.push(request.url()));
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
+    recordProblems(page, problems);
     await page.goto(base);
     await page.waitForFunction(() => document.body.dataset.state === 'ready');
   });

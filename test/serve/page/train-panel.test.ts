@@ -9,18 +9,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { loadMnist } from '../../../src/data/load.js';
 import { accuracyAndLoss } from '../../../src/metrics/classification.js';
 import { Predictor } from '../../../src/predict/predictor.js';
 import { startServer, type RunningServer } from '../../../src/serve/server.js';
 import { drawStrokes, SEVEN } from '../../helpers/page-drawing.js';
 import { removeTempDirs, tempDir } from '../../helpers/run-fixtures.js';
+import { launchChromium, recordProblems, skipWithoutChromium } from '../../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
+const skip = skipWithoutChromium;
 /**
  * What a quarter epoch of the fast recipe must reach on the 10,000 test images. It reaches
  * 97.6% in Node and in the page alike (seed 1, two threads): the bar leaves room, not luck.
@@ -59,14 +58,11 @@ describe('the Train panel', { skip }, () => {
     root = await tempDir('mnist-train-panel-');
     execFileSync(process.execPath, ['scripts/build-page.mjs', '--out', join(root, 'page')], { stdio: 'pipe' });
     server = await startServer({ host: '127.0.0.1', port: 0, pageDir: join(root, 'page') });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
     page.setDefaultTimeout(120_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
+    recordProblems(page, problems);
     context.on('request', (request) => {
       if (!request.url().startsWith(server.url) && !/^(data|blob):/.test(request.url())) foreign.push(request.url());
     });
