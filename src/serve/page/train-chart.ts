@@ -1,7 +1,7 @@
 /**
  * The Train panel's curves: a line chart on a canvas, epochs across, one series per set
  * (training: every step, drawn smoothed over the raw values; validation and test: a point per
- * check). Redrawn at most once a frame, however often values come.
+ * check). Redrawn at most four times a second, however often values come.
  *
  * Test hooks: the canvas carries, per series, data-<series>-points (how many values) and
  * data-<series>-last (the last value; smoothed for training).
@@ -14,6 +14,8 @@ const LABELS: Record<SeriesName, string> = { train: 'training', val: 'validation
 /** Weight of the newest value in the training curve's moving average (about the last 20 steps). */
 const SMOOTHING = 0.05;
 const MARGIN = { left: 44, right: 10, top: 22, bottom: 24 };
+/** Least time between two redraws of a chart. */
+const REDRAW_MS = 250;
 
 interface Point {
   x: number;
@@ -27,7 +29,8 @@ export class TrainChart {
   private average = 0;
   private weight = 0;
   private xMax = 1;
-  private frame: number | undefined;
+  private pending = false;
+  private drawnAt = -Infinity;
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -63,11 +66,19 @@ export class TrainChart {
     this.canvas.dataset[`${series}Last`] = values.length ? String(values[values.length - 1].y) : '';
   }
 
+  /**
+   * At most one redraw every REDRAW_MS, in an animation frame: values come at every step, and
+   * the page's main thread stays free for drawing digits (training runs in workers, but on the
+   * same cores).
+   */
   private redraw(): void {
-    this.frame ??= requestAnimationFrame(() => {
-      this.frame = undefined;
+    if (this.pending) return;
+    this.pending = true;
+    setTimeout(() => requestAnimationFrame(() => {
+      this.pending = false;
+      this.drawnAt = performance.now();
       this.draw();
-    });
+    }), Math.max(0, this.drawnAt + REDRAW_MS - performance.now()));
   }
 
   /** The y range shown: loss from 0 to the highest smoothed value after the first steps; accuracy from a floor under the values to 1. */
