@@ -127,7 +127,7 @@ const BASELINE: Record<string, (args: KernelArgs) => TensorInfo> = {
 
 /** Runs `measure` with the baseline kernels registered in place of ours, then puts ours back. */
 function withBaselineKernels<T>(measure: () => T): T {
-  const ours = WASM_TRAINING_KERNELS.map((name) => tf.getKernel(name, 'wasm')!);
+  const ours = WASM_TRAINING_KERNELS.map((name) => tf.getKernel(name, 'wasm'));
   const swap = (configs: tf.KernelConfig[]) => {
     for (const config of configs) {
       tf.unregisterKernel(config.kernelName, 'wasm');

@@ -21,8 +21,8 @@ export function tileByBlocks({ inputs, backend, attrs }: TileArgs): TensorInfo {
   const outShape = x.shape.map((size, axis) => size * attrs.reps[axis]);
   const out = backend.makeOutput(outShape, x.dtype);
   if (outShape.some((size) => size === 0)) return out;
-  const source = backend.typedArrayFromHeap(x) as Numbers;
-  const target = backend.typedArrayFromHeap(out) as Numbers;
+  const source = backend.typedArrayFromHeap(x);
+  const target = backend.typedArrayFromHeap(out);
   fillTiled(source, x.shape, attrs.reps, target);
   return out;
 }

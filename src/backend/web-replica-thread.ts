@@ -59,14 +59,17 @@ export function webReplicaThreads(newWorker: () => Worker): StartReplicaThread {
  */
 export function serveReplicaInWorker(scope: WorkerScope, startBackend: () => Promise<void>): void {
   let run: ((task: ReplicaTask) => ReplicaReply) | undefined;
-  scope.onmessage = async (event: MessageEvent<ReplicaInit | ReplicaTask>) => {
-    if (run) return scope.postMessage(run(event.data as ReplicaTask));
+  const start = async (init: ReplicaInit) => {
     try {
       await startBackend();
-      run = await replicaOf(event.data as ReplicaInit);
+      run = await replicaOf(init);
       scope.postMessage({ type: 'ready' } satisfies ReplicaReply);
     } catch (err) {
       scope.postMessage(errorReply(err));
     }
+  };
+  scope.onmessage = (event: MessageEvent<ReplicaInit | ReplicaTask>) => {
+    if (run) scope.postMessage(run(event.data as ReplicaTask));
+    else void start(event.data as ReplicaInit);
   };
 }

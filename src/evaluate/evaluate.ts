@@ -240,7 +240,7 @@ export async function readMetrics(dir: string): Promise<EvaluationReport | undef
   if (!existsSync(path)) return undefined;
   let metrics: EvaluationReport;
   try {
-    metrics = JSON.parse(await readFile(path, 'utf8'));
+    metrics = JSON.parse(await readFile(path, 'utf8')) as EvaluationReport;
   } catch (err) {
     throw new UserError(`${path}: not valid JSON (${(err as Error).message})`, path);
   }

@@ -530,15 +530,15 @@ export function packPixels(samples: readonly { pixels: Uint8Array }[]): { images
  * the number of files written.
  */
 export async function writeNonDigitPictures(dir: string, options: Omit<NonDigitSetOptions, 'spec'>): Promise<number> {
-  const [{ default: sharp }, { mkdir }, { join }, { writeFileAtomic }] = await Promise.all([import('sharp'), import('node:fs/promises'), import('node:path'), import('../util/fs.js')]);
+  const [{ default: sharp }, { mkdir }, path, { writeFileAtomic }] = await Promise.all([import('sharp'), import('node:fs/promises'), import('node:path'), import('../util/fs.js')]);
   const seed = options.seed ?? 1;
   let written = 0;
   for (const category of options.categories ?? NON_DIGIT_CATEGORIES) {
-    await mkdir(join(dir, category), { recursive: true });
+    await mkdir(path.join(dir, category), { recursive: true });
     for (let n = 0; n < options.perCategory; n++) {
       const picture = await drawNonDigit(category, options.split, nonDigitRng(options.split, seed, category, n));
       const png = await sharp(picture.data, { raw: { width: picture.width, height: picture.height, channels: picture.channels } }).png().toBuffer();
-      await writeFileAtomic(join(dir, category, `${String(n).padStart(4, '0')}.png`), png);
+      await writeFileAtomic(path.join(dir, category, `${String(n).padStart(4, '0')}.png`), png);
       written++;
     }
   }

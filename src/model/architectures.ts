@@ -118,7 +118,7 @@ export function logitsModel(model: tf.LayersModel): tf.LayersModel {
   const last = model.layers[model.layers.length - 1];
   if (last.getConfig().activation !== 'softmax') throw new Error('the model does not end in a softmax activation layer');
   const beforeSoftmax = model.layers[model.layers.length - 2];
-  return tf.model({ inputs: model.inputs, outputs: beforeSoftmax.output as tf.SymbolicTensor });
+  return tf.model({ inputs: model.inputs, outputs: beforeSoftmax.output });
 }
 
 /** A Keras-style summary, as text, with multiply-adds: the table the report shows (summary.ts). */

@@ -113,7 +113,7 @@ function securityHeaders(options: HelmetOptions): Record<string, string> {
     removeHeader() {},
   };
   helmet(options)({} as IncomingMessage, collect as unknown as ServerResponse, (err?: unknown) => {
-    if (err) throw err;
+    if (err) throw err instanceof Error ? err : new Error('helmet failed', { cause: err });
   });
   return headers;
 }
@@ -266,7 +266,7 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => bo
     workOf.set(request, work);
     let counted = true;
     // 'close' comes once the answer is sent or the client has gone, whichever is first.
-    const response = reply.raw as ServerResponse<IncomingMessage>;
+    const response = reply.raw;
     response.once('close', () => {
       if (counted) inFlight--;
       counted = false;

@@ -204,14 +204,14 @@ export function validateOverrides(overrides: Record<string, unknown>, origin: st
     }
     checkValue(key as ConfigKey, value, origin);
   }
-  return overrides as Partial<TrainConfig>;
+  return overrides;
 }
 
 /** defaults → a preset (default: 'default') → each layer of overrides, already checked, in turn. */
 export function presetConfig(presetName = 'default', ...overrides: Partial<TrainConfig>[]): TrainConfig {
   if (!Object.hasOwn(PRESETS, presetName)) throw new UserError(`unknown preset '${presetName}' (choose one of ${PRESET_NAMES.join(', ')})`);
   const preset = validateOverrides(PRESETS[presetName as PresetName], `preset '${presetName}'`);
-  return Object.assign({ ...DEFAULT_CONFIG, ...preset }, ...overrides);
+  return overrides.reduce<TrainConfig>((config, layer) => ({ ...config, ...layer }), { ...DEFAULT_CONFIG, ...preset });
 }
 
 /** The kebab-case flag of a key: `batchSize` → `--batch-size`. */

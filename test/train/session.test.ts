@@ -70,17 +70,16 @@ test("the session's weights are trainer.ts's for the same recipe, and it checks 
 
 test('pause holds it between steps, resume goes on, stop ends it with a last check of the model as it stands', async () => {
   const steps: number[] = [];
-  let running: TrainingSession | undefined;
   let pausedAt = -1;
-  running = await session(smoke({ valCount: 0, epochs: 2 }), {
+  const running: TrainingSession = await session(smoke({ valCount: 0, epochs: 2 }), {
     onStep: ({ step }) => {
       steps.push(step);
       if (step === 3) {
-        running!.pause();
+        running.pause();
         pausedAt = steps.length;
-        setTimeout(() => running!.resume(), 200);
+        setTimeout(() => running.resume(), 200);
       }
-      if (step === 5) running!.stop();
+      if (step === 5) running.stop();
     },
   });
   const started = performance.now();

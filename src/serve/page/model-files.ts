@@ -46,7 +46,7 @@ async function readJson<T>(file: File): Promise<T> {
   try {
     return JSON.parse(await file.text()) as T;
   } catch (err) {
-    throw new Error(`${file.name}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`${file.name}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
 }
 

@@ -7,4 +7,4 @@
 import { startWasmInBrowser } from '../../backend/web-start.js';
 import { serveReplicaInWorker } from '../../backend/web-replica-thread.js';
 
-serveReplicaInWorker(self as unknown as Parameters<typeof serveReplicaInWorker>[0], () => startWasmInBrowser(new URL('./', self.location.href).href));
+serveReplicaInWorker(self, () => startWasmInBrowser(new URL('./', self.location.href).href));
