@@ -55,7 +55,7 @@ function keras(rng: Rng, outputs: number): tf.Sequential {
 }
 
 /**
- * The recipe for this machine: conv-ReLU, then conv-BN-ReLU, each followed by max-pooling, then
+ * The recipe for training on a CPU: conv-ReLU, then conv-BN-ReLU, each followed by max-pooling, then
  * a dense-BN-ReLU head. Batch norm lets a high one-cycle learning rate converge in few epochs;
  * it is left off the first convolution, where normalising 28x28 activations cost more time per
  * step (on one wasm core) than all the rest of the network.
