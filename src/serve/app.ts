@@ -16,6 +16,7 @@ import { openApiRoutes, registerOpenApi } from './openapi.js';
 import { modelRoutes } from './routes/model.js';
 import { defaultModelName, V2_PREFIX, v2Routes } from './routes/v2.js';
 import { pageRoutes } from './routes/page.js';
+import { dataRoutes } from './routes/data.js';
 import { MAX_BATCH, predictRoutes } from './routes/predict.js';
 import { serviceRoutes } from './routes/service.js';
 
@@ -155,6 +156,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(modelRoutes, { predictor });
   await app.register(v2Routes, { ...reader, prefix: V2_PREFIX, modelName: options.modelName ?? defaultModelName(predictor), isReady: () => !drain.draining });
   await app.register(pageRoutes, { pageDir: options.pageDir });
+  // The MNIST files, for the page's Train panel.
+  await app.register(dataRoutes);
   return app;
 }
 

@@ -31,6 +31,7 @@ export const API_ERRORS = {
   headers_too_large: { statuses: [431], description: 'the request headers are too large' },
   client_gone: { statuses: [499], description: 'the client closed the connection before the answer (never sent: the reason work for the request stops)' },
   internal: { statuses: [500], description: 'a fault of the server (logged as one line)' },
+  data_invalid: { statuses: [500], description: "the server's MNIST file is not the original (its SHA-256 differs): it is not sent" },
   busy: { statuses: [503], description: 'the server is at its limit of requests in flight or connections, or a large image waited too long for decoding memory; Retry-After says when to retry' },
   draining: { statuses: [503], description: 'the server is shutting down: retry (another server will answer)' },
   starting: { statuses: [503], description: 'the server is loading and warming its model: retry in a second' },

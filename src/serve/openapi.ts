@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import swagger, { type SwaggerOptions } from '@fastify/swagger';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { escapeMarkup } from '../util/markup.js';
+import { mediaAnswer } from './schemas.js';
 import { VERSION } from '../util/version.js';
 
 const DESCRIPTION = 'Reads handwritten digits with a convolutional network trained on MNIST.';
@@ -29,7 +30,7 @@ export const openApiRoutes: FastifyPluginAsync = async (app) => {
   const document = () => app.swagger() as unknown as ApiDocument;
   const openapi = { summary: 'This document', response: { 200: { description: 'the OpenAPI 3.0.3 document', type: 'object', additionalProperties: true } } };
   app.get('/openapi.json', { schema: openapi }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(document())));
-  const docs = { summary: 'Human-readable API documentation', produces: ['text/html'], response: { 200: { description: 'HTML', type: 'string' } } };
+  const docs = { summary: 'Human-readable API documentation', response: { 200: mediaAnswer('text/html', 'the operations of the document', { type: 'string' }) } };
   let page: string | undefined;
   app.get('/docs', { schema: docs }, async (_request, reply) => reply.type('text/html; charset=utf-8').send((page ??= docsPage(document()))));
 };

@@ -114,3 +114,6 @@ export const flag = (description: string) => ({ description }) as const;
 
 /** A file in a request or answer, as OpenAPI shows it (`contentEncoding: binary` → `format: binary`); any body passes. */
 export const BINARY = { contentEncoding: 'binary' } as const;
+
+/** A 200 answer that is not JSON: its media type and what it is (`{}` for a string, BINARY for bytes). */
+export const mediaAnswer = (type: string, description: string, schema: object = BINARY) => ({ description, content: { [type]: { schema } } });

@@ -49,6 +49,7 @@ test('it describes exactly the routes the app answers, each with a summary and i
     ['GET', '/docs'],
     ['GET', '/'],
     ['GET', '/page/{file}'],
+    ['GET', '/data/mnist/{file}'],
     ['GET', '/v2'],
     ['POST', '/v2/models/{name}/infer'],
     ['POST', '/v2/models/{name}/versions/{version}/infer'],
@@ -61,7 +62,7 @@ test('it describes exactly the routes the app answers, each with a summary and i
       assert.ok(op.responses['200'], `${method} ${path} documents its answer`);
     }
   }
-  assert.equal(documented.length, 20, documented.join('\n'));
+  assert.equal(documented.length, 21, documented.join('\n'));
 });
 
 test('/docs lists every operation of the document', async () => {

@@ -49,7 +49,7 @@ export const modelRoutes: FastifyPluginAsync<{ predictor: Predictor }> = async (
   const schema = {
     summary: "The model's files, for the page's in-browser mode",
     params: { type: 'object', properties: { file: { type: 'string', description: [...modelFiles.keys()].join(' or ') } } },
-    response: { 200: { description: `${MODEL_FILE} (JSON) or ${WEIGHTS_FILE} (the weights)`, ...BINARY }, ...ERROR_RESPONSES },
+    response: { 200: { description: `${MODEL_FILE} (JSON) or ${WEIGHTS_FILE} (the weights)`, content: { 'application/json': { schema: { type: 'object', additionalProperties: true } }, 'application/octet-stream': { schema: BINARY } } }, ...ERROR_RESPONSES },
   };
   app.get('/model/:file', { schema }, async (request: FastifyRequest<{ Params: { file: string } }>, reply) => {
     const file = modelFiles.get(request.params.file);

@@ -3,7 +3,7 @@ import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
-import { BINARY, ERROR_RESPONSES } from '../schemas.js';
+import { ERROR_RESPONSES, mediaAnswer } from '../schemas.js';
 
 /** The project root, from this module's place in src/serve/routes or dist/serve/routes. */
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -17,6 +17,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.ico': 'image/x-icon',
+  // The Train panel's wasm backend (compiled as it streams in only when served as application/wasm).
+  '.wasm': 'application/wasm',
 };
 
 /** The built page's files, read once at start-up. */
@@ -35,8 +37,8 @@ export const pageRoutes: FastifyPluginAsync<{ pageDir?: string }> = async (app, 
     if (!file) throw new ApiError(404, 'not_found', page.size === 0 ? 'the page is not built: run `npm run build`' : `no page file ${name}`);
     return reply.type(CONTENT_TYPES[extname(name)] ?? 'application/octet-stream').send(file);
   };
-  const html = { 200: { description: 'HTML', type: 'string' }, ...ERROR_RESPONSES };
-  app.get('/', { schema: { summary: 'The draw-a-digit page', produces: ['text/html'], response: html } }, async (_request, reply) => sendPageFile('index.html', reply));
-  const file = { summary: "The page's scripts, styles and pictures", params: { type: 'object', properties: { file: { type: 'string' } } }, response: { 200: { description: 'a file of the page', ...BINARY }, ...ERROR_RESPONSES } };
+  const html = { 200: mediaAnswer('text/html', 'the page', { type: 'string' }), ...ERROR_RESPONSES };
+  app.get('/', { schema: { summary: 'The draw-a-digit page', response: html } }, async (_request, reply) => sendPageFile('index.html', reply));
+  const file = { summary: "The page's scripts, styles and pictures", params: { type: 'object', properties: { file: { type: 'string' } } }, response: { 200: mediaAnswer('application/octet-stream', 'a file of the page (its own media type: JavaScript, CSS, SVG, PNG, wasm)'), ...ERROR_RESPONSES } };
   app.get('/page/:file', { schema: file }, async (request: FastifyRequest<{ Params: { file: string } }>, reply) => sendPageFile(request.params.file, reply));
 };

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { ApiError, errorBody } from '../errors.js';
 import type { ServerMetrics } from '../metrics.js';
+import { mediaAnswer } from '../schemas.js';
 
 /** Where a server is in its life, as its probes say it. */
 export type ServerPhase = 'starting' | 'ready' | 'draining';
@@ -62,8 +63,7 @@ export const serviceRoutes: FastifyPluginAsync<ServiceOptions> = async (app, { m
   app.get('/readyz', { schema: readiness }, probe('/readyz'));
   const scrape = {
     summary: 'Prometheus metrics: requests, latency, model calls (batch size, queue wait), requests in flight, refusals, the process (event loop, heap, GC, CPU), tensors in memory',
-    produces: [METRICS_CONTENT_TYPE],
-    response: { 200: { description: 'the Prometheus text format, version 0.0.4', type: 'string' } },
+    response: { 200: mediaAnswer('text/plain', 'the Prometheus text format, version 0.0.4', { type: 'string' }) },
   };
   app.get('/metrics', { schema: scrape }, async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.render()));
 };
