@@ -260,3 +260,326 @@ export function columnSums(x: usize, out: usize, rows: i32, columns: i32, scale:
     for (let c: usize = 0; c < rowBytes; c += 16) v128.store(out + c, f32x4.mul(v128.load(out + c), k));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Winograd F(2x2, 3x3) for stride-1 3x3 convolutions (channels divisible by 4, output channels
+// by 8): each 4x4 tile of the padded input gives a 2x2 tile of the output through 16 products
+// per channel pair instead of 36. With Bᵀ, G, Aᵀ the usual matrices:
+//   forward       Y  = Aᵀ [ U ⊙ V ] A,          U = G g Gᵀ (filter), V = Bᵀ d B (input tile)
+//   filter grad   dU = Σ over tiles V ⊙ Z,      Z = A dY Aᵀ (output-gradient tile), dg = Gᵀ dU G
+// the sums over channels (forward) and over tiles (filter gradient) being 16 matrix products.
+// The input gradient is the forward convolution of dy with the flipped, channel-swapped filter.
+// Per image, scratch holds the padded image, V [16, tiles, cin] and M or Z [16, tiles, cout].
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * U [16, cin, cout] = G g Gᵀ for every channel pair of w. Forward: w is [3, 3, cin, cout]. For
+ * the input gradient (flipped = 1) w is the forward filter [3, 3, cout, cin] of the convolution
+ * whose input gradient this is: g[ky][kx][ci][co] = w[2 - ky][2 - kx][co][ci].
+ */
+export function winogradFilter(w: usize, u: usize, cin: i32, cout: i32, flipped: i32): void {
+  const plane = cin * cout;
+  for (let ci = 0; ci < cin; ci++) {
+    for (let co = 0; co < cout; co++) {
+      // g as 9 values, row-major
+      let g0: f32, g1: f32, g2: f32, g3: f32, g4: f32, g5: f32, g6: f32, g7: f32, g8: f32;
+      if (flipped) {
+        const at = co * cin + ci;
+        g0 = load<f32>(w + (<usize>(8 * plane + at) << 2)); g1 = load<f32>(w + (<usize>(7 * plane + at) << 2)); g2 = load<f32>(w + (<usize>(6 * plane + at) << 2));
+        g3 = load<f32>(w + (<usize>(5 * plane + at) << 2)); g4 = load<f32>(w + (<usize>(4 * plane + at) << 2)); g5 = load<f32>(w + (<usize>(3 * plane + at) << 2));
+        g6 = load<f32>(w + (<usize>(2 * plane + at) << 2)); g7 = load<f32>(w + (<usize>(plane + at) << 2)); g8 = load<f32>(w + (<usize>at << 2));
+      } else {
+        const at = ci * cout + co;
+        g0 = load<f32>(w + (<usize>at << 2)); g1 = load<f32>(w + (<usize>(plane + at) << 2)); g2 = load<f32>(w + (<usize>(2 * plane + at) << 2));
+        g3 = load<f32>(w + (<usize>(3 * plane + at) << 2)); g4 = load<f32>(w + (<usize>(4 * plane + at) << 2)); g5 = load<f32>(w + (<usize>(5 * plane + at) << 2));
+        g6 = load<f32>(w + (<usize>(6 * plane + at) << 2)); g7 = load<f32>(w + (<usize>(7 * plane + at) << 2)); g8 = load<f32>(w + (<usize>(8 * plane + at) << 2));
+      }
+      // rows of G g (4 x 3)
+      const a0 = g0, a1 = g1, a2 = g2;
+      const b0: f32 = 0.5 * (g0 + g3 + g6), b1: f32 = 0.5 * (g1 + g4 + g7), b2: f32 = 0.5 * (g2 + g5 + g8);
+      const c0: f32 = 0.5 * (g0 - g3 + g6), c1: f32 = 0.5 * (g1 - g4 + g7), c2: f32 = 0.5 * (g2 - g5 + g8);
+      const d0 = g6, d1 = g7, d2 = g8;
+      const o = u + (<usize>(ci * cout + co) << 2);
+      const step = <usize>plane << 2;
+      storeRowTimesGt(o, step, 0, a0, a1, a2);
+      storeRowTimesGt(o, step, 4, b0, b1, b2);
+      storeRowTimesGt(o, step, 8, c0, c1, c2);
+      storeRowTimesGt(o, step, 12, d0, d1, d2);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function storeRowTimesGt(o: usize, step: usize, k: i32, r0: f32, r1: f32, r2: f32): void {
+  store<f32>(o + step * <usize>k, r0);
+  store<f32>(o + step * <usize>(k + 1), 0.5 * (r0 + r1 + r2));
+  store<f32>(o + step * <usize>(k + 2), 0.5 * (r0 - r1 + r2));
+  store<f32>(o + step * <usize>(k + 3), r2);
+}
+
+/** Bytes of scratch winogradConv and winogradFilterGrad need (one padded image, V, and M or Z). */
+export function winogradScratchBytes(oh: i32, ow: i32, cin: i32, cout: i32): i32 {
+  const th = (oh + 1) >> 1, tw = (ow + 1) >> 1;
+  return ((2 * th + 2) * (2 * tw + 2) * cin + 16 * th * tw * (cin + cout)) << 2;
+}
+
+/** V [16, tiles, cin] = Bᵀ d B for every 4x4 tile (stride 2) of the padded image xp [ph, pw, cin]. */
+function inputTransform(xp: usize, v: usize, th: i32, tw: i32, pw: i32, cin: i32): void {
+  const tiles = th * tw;
+  const cb = <usize>cin << 2;
+  const row = cb * <usize>pw;
+  const kStep = cb * <usize>tiles;
+  for (let ty = 0; ty < th; ty++) {
+    for (let tx = 0; tx < tw; tx++) {
+      const base = xp + row * <usize>(2 * ty) + cb * <usize>(2 * tx);
+      const out = v + cb * <usize>(ty * tw + tx);
+      for (let c: usize = 0; c < cb; c += 16) {
+        const p = base + c;
+        // t = Bᵀ d: combine rows
+        const d00 = v128.load(p), d01 = v128.load(p + cb), d02 = v128.load(p + 2 * cb), d03 = v128.load(p + 3 * cb);
+        const d10 = v128.load(p + row), d11 = v128.load(p + row + cb), d12 = v128.load(p + row + 2 * cb), d13 = v128.load(p + row + 3 * cb);
+        const d20 = v128.load(p + 2 * row), d21 = v128.load(p + 2 * row + cb), d22 = v128.load(p + 2 * row + 2 * cb), d23 = v128.load(p + 2 * row + 3 * cb);
+        const d30 = v128.load(p + 3 * row), d31 = v128.load(p + 3 * row + cb), d32 = v128.load(p + 3 * row + 2 * cb), d33 = v128.load(p + 3 * row + 3 * cb);
+        const o = out + c;
+        transformRowB(o, kStep, 0, f32x4.sub(d00, d20), f32x4.sub(d01, d21), f32x4.sub(d02, d22), f32x4.sub(d03, d23));
+        transformRowB(o, kStep, 4, f32x4.add(d10, d20), f32x4.add(d11, d21), f32x4.add(d12, d22), f32x4.add(d13, d23));
+        transformRowB(o, kStep, 8, f32x4.sub(d20, d10), f32x4.sub(d21, d11), f32x4.sub(d22, d12), f32x4.sub(d23, d13));
+        transformRowB(o, kStep, 12, f32x4.sub(d10, d30), f32x4.sub(d11, d31), f32x4.sub(d12, d32), f32x4.sub(d13, d33));
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function transformRowB(o: usize, kStep: usize, k: i32, t0: v128, t1: v128, t2: v128, t3: v128): void {
+  v128.store(o + kStep * <usize>k, f32x4.sub(t0, t2));
+  v128.store(o + kStep * <usize>(k + 1), f32x4.add(t1, t2));
+  v128.store(o + kStep * <usize>(k + 2), f32x4.sub(t2, t1));
+  v128.store(o + kStep * <usize>(k + 3), f32x4.sub(t1, t3));
+}
+
+/**
+ * out [batch, oh, ow, cout] = the convolution of x [batch, h, w, cin] with the filter whose
+ * transform is u (winogradFilter), plus bias (if not 0) and then ReLU (if relu).
+ */
+export function winogradConv(
+  x: usize, u: usize, bias: usize, out: usize, scratch: usize,
+  batch: i32, h: i32, w: i32, cin: i32, oh: i32, ow: i32, cout: i32, padTop: i32, padLeft: i32, relu: i32,
+): void {
+  const th = (oh + 1) >> 1, tw = (ow + 1) >> 1;
+  const tiles = th * tw;
+  const ph = 2 * th + 2, pw = 2 * tw + 2;
+  const xp = scratch;
+  const v = xp + (<usize>(ph * pw * cin) << 2);
+  const m = v + (<usize>(16 * tiles * cin) << 2);
+  const cinB = <usize>cin << 2, coutB = <usize>cout << 2;
+  for (let image = 0; image < batch; image++) {
+    padImage(x, xp, image, h, w, cin, ph, pw, padTop, padLeft);
+    inputTransform(xp, v, th, tw, pw, cin);
+    for (let k = 0; k < 16; k++) {
+      const vk = v + cinB * <usize>(k * tiles);
+      const uk = u + coutB * <usize>(k * cin);
+      const mk = m + coutB * <usize>(k * tiles);
+      for (let co = 0; co < cout; co += 8) {
+        let t = 0;
+        for (; t + 4 <= tiles; t += 4) gemm4x8(vk + cinB * <usize>t, cinB, 4, uk + (<usize>co << 2), coutB, mk + coutB * <usize>t + (<usize>co << 2), coutB, cin, false);
+        for (; t < tiles; t++) gemm1x8(vk + cinB * <usize>t, 4, uk + (<usize>co << 2), coutB, mk + coutB * <usize>t + (<usize>co << 2), cin, false);
+      }
+    }
+    outputTransform(m, out + coutB * <usize>(image * oh * ow), bias, th, tw, oh, ow, cout, relu);
+  }
+}
+
+/** Y = Aᵀ M A for every tile, into the image's output (rows and columns past oh, ow dropped). */
+function outputTransform(m: usize, out: usize, bias: usize, th: i32, tw: i32, oh: i32, ow: i32, cout: i32, relu: i32): void {
+  const tiles = th * tw;
+  const cb = <usize>cout << 2;
+  const kStep = cb * <usize>tiles;
+  const zero = f32x4.splat(0);
+  for (let ty = 0; ty < th; ty++) {
+    for (let tx = 0; tx < tw; tx++) {
+      const src = m + cb * <usize>(ty * tw + tx);
+      const y0 = 2 * ty, x0 = 2 * tx;
+      const dst = out + cb * <usize>(y0 * ow + x0);
+      const right = x0 + 1 < ow, below = y0 + 1 < oh;
+      for (let c: usize = 0; c < cb; c += 16) {
+        const p = src + c;
+        const m0 = v128.load(p), m1 = v128.load(p + kStep), m2 = v128.load(p + 2 * kStep), m3 = v128.load(p + 3 * kStep);
+        const m4 = v128.load(p + 4 * kStep), m5 = v128.load(p + 5 * kStep), m6 = v128.load(p + 6 * kStep), m7 = v128.load(p + 7 * kStep);
+        const m8 = v128.load(p + 8 * kStep), m9 = v128.load(p + 9 * kStep), m10 = v128.load(p + 10 * kStep), m11 = v128.load(p + 11 * kStep);
+        const m12 = v128.load(p + 12 * kStep), m13 = v128.load(p + 13 * kStep), m14 = v128.load(p + 14 * kStep), m15 = v128.load(p + 15 * kStep);
+        // s = Aᵀ m: rows 0 + 1 + 2 and 1 - 2 - 3
+        const s0 = f32x4.add(f32x4.add(m0, m4), m8), s1 = f32x4.add(f32x4.add(m1, m5), m9), s2 = f32x4.add(f32x4.add(m2, m6), m10), s3 = f32x4.add(f32x4.add(m3, m7), m11);
+        const r0 = f32x4.sub(f32x4.sub(m4, m8), m12), r1 = f32x4.sub(f32x4.sub(m5, m9), m13), r2 = f32x4.sub(f32x4.sub(m6, m10), m14), r3 = f32x4.sub(f32x4.sub(m7, m11), m15);
+        let y00 = f32x4.add(f32x4.add(s0, s1), s2), y01 = f32x4.sub(f32x4.sub(s1, s2), s3);
+        let y10 = f32x4.add(f32x4.add(r0, r1), r2), y11 = f32x4.sub(f32x4.sub(r1, r2), r3);
+        if (bias) {
+          const b = v128.load(bias + c);
+          y00 = f32x4.add(y00, b); y01 = f32x4.add(y01, b); y10 = f32x4.add(y10, b); y11 = f32x4.add(y11, b);
+        }
+        if (relu) {
+          y00 = f32x4.max(y00, zero); y01 = f32x4.max(y01, zero); y10 = f32x4.max(y10, zero); y11 = f32x4.max(y11, zero);
+        }
+        const q = dst + c;
+        v128.store(q, y00);
+        if (right) v128.store(q + cb, y01);
+        if (below) {
+          v128.store(q + cb * <usize>ow, y10);
+          if (right) v128.store(q + cb * <usize>(ow + 1), y11);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Adds to du [16, cin, cout] the Winograd-domain filter gradient of images [first, first + count):
+ * Σ over tiles of V [16, tiles, cin] ⊙ Z [16, tiles, cout]. winogradFilterGradOut turns du into dW.
+ */
+export function winogradFilterGrad(
+  x: usize, dy: usize, du: usize, scratch: usize,
+  first: i32, count: i32, h: i32, w: i32, cin: i32, oh: i32, ow: i32, cout: i32, padTop: i32, padLeft: i32,
+): void {
+  const th = (oh + 1) >> 1, tw = (ow + 1) >> 1;
+  const tiles = th * tw;
+  const ph = 2 * th + 2, pw = 2 * tw + 2;
+  const xp = scratch;
+  const v = xp + (<usize>(ph * pw * cin) << 2);
+  const z = v + (<usize>(16 * tiles * cin) << 2);
+  const cinB = <usize>cin << 2, coutB = <usize>cout << 2;
+  for (let image = first; image < first + count; image++) {
+    padImage(x, xp, image, h, w, cin, ph, pw, padTop, padLeft);
+    inputTransform(xp, v, th, tw, pw, cin);
+    gradientTransform(dy + coutB * <usize>(image * oh * ow), z, th, tw, oh, ow, cout);
+    for (let k = 0; k < 16; k++) {
+      const vk = v + cinB * <usize>(k * tiles);
+      const zk = z + coutB * <usize>(k * tiles);
+      const uk = du + coutB * <usize>(k * cin);
+      for (let ci = 0; ci < cin; ci += 4) {
+        for (let co = 0; co < cout; co += 8) gemm4x8(vk + (<usize>ci << 2), 4, cinB, zk + (<usize>co << 2), coutB, uk + coutB * <usize>ci + (<usize>co << 2), coutB, tiles, true);
+      }
+    }
+  }
+}
+
+/** Z = A dY Aᵀ for every 2x2 tile of one image's dy [oh, ow, cout] (zeros past oh, ow). */
+function gradientTransform(dy: usize, z: usize, th: i32, tw: i32, oh: i32, ow: i32, cout: i32): void {
+  const tiles = th * tw;
+  const cb = <usize>cout << 2;
+  const kStep = cb * <usize>tiles;
+  const zero = f32x4.splat(0);
+  for (let ty = 0; ty < th; ty++) {
+    for (let tx = 0; tx < tw; tx++) {
+      const y0 = 2 * ty, x0 = 2 * tx;
+      const src = dy + cb * <usize>(y0 * ow + x0);
+      const dst = z + cb * <usize>(ty * tw + tx);
+      const right = x0 + 1 < ow, below = y0 + 1 < oh;
+      for (let c: usize = 0; c < cb; c += 16) {
+        const p = src + c;
+        const a = v128.load(p);
+        const b = right ? v128.load(p + cb) : zero;
+        const e = below ? v128.load(p + cb * <usize>ow) : zero;
+        const f = right && below ? v128.load(p + cb * <usize>(ow + 1)) : zero;
+        // rows of A dY (4 x 2): (a, b), (a + e, b + f), (a - e, b - f), (-e, -f); then each row times Aᵀ
+        const o = dst + c;
+        gradientRow(o, kStep, 0, a, b);
+        gradientRow(o, kStep, 4, f32x4.add(a, e), f32x4.add(b, f));
+        gradientRow(o, kStep, 8, f32x4.sub(a, e), f32x4.sub(b, f));
+        gradientRow(o, kStep, 12, f32x4.neg(e), f32x4.neg(f));
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function gradientRow(o: usize, kStep: usize, k: i32, p: v128, q: v128): void {
+  v128.store(o + kStep * <usize>k, p);
+  v128.store(o + kStep * <usize>(k + 1), f32x4.add(p, q));
+  v128.store(o + kStep * <usize>(k + 2), f32x4.sub(p, q));
+  v128.store(o + kStep * <usize>(k + 3), f32x4.neg(q));
+}
+
+/** dW [3, 3, cin, cout] = Gᵀ dU G for every channel pair of du [16, cin, cout]. */
+export function winogradFilterGradOut(du: usize, dw: usize, cin: i32, cout: i32): void {
+  const plane = <usize>(cin * cout) << 2;
+  const half = f32x4.splat(0.5);
+  for (let i: usize = 0; i < plane; i += 16) {
+    const p = du + i;
+    const u0 = v128.load(p), u1 = v128.load(p + plane), u2 = v128.load(p + 2 * plane), u3 = v128.load(p + 3 * plane);
+    const u4 = v128.load(p + 4 * plane), u5 = v128.load(p + 5 * plane), u6 = v128.load(p + 6 * plane), u7 = v128.load(p + 7 * plane);
+    const u8 = v128.load(p + 8 * plane), u9 = v128.load(p + 9 * plane), u10 = v128.load(p + 10 * plane), u11 = v128.load(p + 11 * plane);
+    const u12 = v128.load(p + 12 * plane), u13 = v128.load(p + 13 * plane), u14 = v128.load(p + 14 * plane), u15 = v128.load(p + 15 * plane);
+    // rows of Gᵀ dU (3 x 4): u_0 + (u_1 + u_2)/2, (u_1 - u_2)/2, (u_1 + u_2)/2 + u_3, by rows of four
+    const a0 = f32x4.add(u0, f32x4.mul(half, f32x4.add(u4, u8))), a1 = f32x4.add(u1, f32x4.mul(half, f32x4.add(u5, u9)));
+    const a2 = f32x4.add(u2, f32x4.mul(half, f32x4.add(u6, u10))), a3 = f32x4.add(u3, f32x4.mul(half, f32x4.add(u7, u11)));
+    const b0 = f32x4.mul(half, f32x4.sub(u4, u8)), b1 = f32x4.mul(half, f32x4.sub(u5, u9));
+    const b2 = f32x4.mul(half, f32x4.sub(u6, u10)), b3 = f32x4.mul(half, f32x4.sub(u7, u11));
+    const c0 = f32x4.add(u12, f32x4.mul(half, f32x4.add(u4, u8))), c1 = f32x4.add(u13, f32x4.mul(half, f32x4.add(u5, u9)));
+    const c2 = f32x4.add(u14, f32x4.mul(half, f32x4.add(u6, u10))), c3 = f32x4.add(u15, f32x4.mul(half, f32x4.add(u7, u11)));
+    const o = dw + i;
+    rowTimesG(o, plane, 0, a0, a1, a2, a3, half);
+    rowTimesG(o, plane, 3, b0, b1, b2, b3, half);
+    rowTimesG(o, plane, 6, c0, c1, c2, c3, half);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function rowTimesG(o: usize, plane: usize, k: i32, r0: v128, r1: v128, r2: v128, r3: v128, half: v128): void {
+  const mid = f32x4.mul(half, f32x4.add(r1, r2));
+  v128.store(o + plane * <usize>k, f32x4.add(r0, mid));
+  v128.store(o + plane * <usize>(k + 1), f32x4.mul(half, f32x4.sub(r1, r2)));
+  v128.store(o + plane * <usize>(k + 2), f32x4.add(mid, r3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix products by blocks of 4 rows x 8 columns held in registers. A's elements are read one
+// at a time (splat), at a + i·aRow + k·aStep bytes for row i and step k; B's rows of 8 at
+// b + k·bStep; C's rows at c + i·cRow. `accumulate` adds to C instead of overwriting it.
+// ---------------------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline
+function gemm4x8(a: usize, aRow: usize, aStep: usize, b: usize, bStep: usize, c: usize, cRow: usize, k: i32, accumulate: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  if (accumulate) {
+    c00 = v128.load(c); c01 = v128.load(c, 16); c10 = v128.load(c + cRow); c11 = v128.load(c + cRow, 16);
+    c20 = v128.load(c + 2 * cRow); c21 = v128.load(c + 2 * cRow, 16); c30 = v128.load(c + 3 * cRow); c31 = v128.load(c + 3 * cRow, 16);
+  }
+  let p0 = a, p1 = a + aRow, p2 = a + 2 * aRow, p3 = a + 3 * aRow;
+  let q = b;
+  for (let i = 0; i < k; i++) {
+    const b0 = v128.load(q), b1 = v128.load(q, 16);
+    const s0 = v128.load32_splat(p0);
+    c00 = f32x4.add(c00, f32x4.mul(s0, b0)); c01 = f32x4.add(c01, f32x4.mul(s0, b1));
+    const s1 = v128.load32_splat(p1);
+    c10 = f32x4.add(c10, f32x4.mul(s1, b0)); c11 = f32x4.add(c11, f32x4.mul(s1, b1));
+    const s2 = v128.load32_splat(p2);
+    c20 = f32x4.add(c20, f32x4.mul(s2, b0)); c21 = f32x4.add(c21, f32x4.mul(s2, b1));
+    const s3 = v128.load32_splat(p3);
+    c30 = f32x4.add(c30, f32x4.mul(s3, b0)); c31 = f32x4.add(c31, f32x4.mul(s3, b1));
+    p0 += aStep; p1 += aStep; p2 += aStep; p3 += aStep;
+    q += bStep;
+  }
+  v128.store(c, c00); v128.store(c, c01, 16); v128.store(c + cRow, c10); v128.store(c + cRow, c11, 16);
+  v128.store(c + 2 * cRow, c20); v128.store(c + 2 * cRow, c21, 16); v128.store(c + 3 * cRow, c30); v128.store(c + 3 * cRow, c31, 16);
+}
+
+function gemm1x8(a: usize, aStep: usize, b: usize, bStep: usize, c: usize, k: i32, accumulate: bool): void {
+  let c0 = accumulate ? v128.load(c) : f32x4.splat(0);
+  let c1 = accumulate ? v128.load(c, 16) : f32x4.splat(0);
+  let p = a, q = b;
+  for (let i = 0; i < k; i++) {
+    const s = v128.load32_splat(p);
+    c0 = f32x4.add(c0, f32x4.mul(s, v128.load(q)));
+    c1 = f32x4.add(c1, f32x4.mul(s, v128.load(q, 16)));
+    p += aStep;
+    q += bStep;
+  }
+  v128.store(c, c0);
+  v128.store(c, c1, 16);
+}

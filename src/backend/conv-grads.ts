@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { addPatchesByPosition, fillPatchesByPosition, fillTapsShifted, tapsAreShifts, type PatchGeometry } from './patches.js';
 import { addressOf, simdKernels } from './simd.js';
+import { winogradApplies, winogradConv, winogradFilterGrad } from './winograd.js';
 import {
   aliasAt,
   assertSupported,
@@ -55,6 +56,7 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: FilterGradArgs)
   assertSupported('Conv2DBackpropFilter', attrs.dataFormat, x, dy);
   const info = convGeometry(x.shape as Shape4, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode);
   assertOutputMatches('Conv2DBackpropFilter', info, dy);
+  if (winogradApplies(info)) return winogradFilterGrad(backend, x, dy, info);
   if (info.strideHeight === 1 && info.strideWidth === 1 && info.outChannels % 4 === 0) return filterGradSimd(backend, x, dy, info);
   if (tapsAreShifts(patchGeometry(info)) && info.inChannels <= MAX_CHANNELS_FOR_TAPS) return filterGradFromTaps(backend, x, dy, info);
   return hasFewInputChannels(info) ? filterGradFromPatches(backend, x, dy, info) : filterGradByConvolution(backend, x, dy, info);
@@ -205,12 +207,25 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: InputGradArgs): 
   assertSupported('Conv2DBackpropInput', attrs.dataFormat, dy, filter);
   const info = convGeometry(attrs.inputShape, filter.shape as Shape4, attrs.strides, attrs.pad, attrs.dimRoundingMode);
   assertOutputMatches('Conv2DBackpropInput', info, dy);
+  if (inputGradByWinograd(info)) {
+    const geometry = { outShape: info.inShape, inChannels: info.outChannels, padTop: 2 - info.padInfo.top, padLeft: 2 - info.padInfo.left };
+    return winogradConv(backend, dy, filter, geometry, { flipped: true });
+  }
   if (hasFewInputChannels(info)) return inputGradFromPatches(backend, dy, filter, info);
   if (info.padInfo.top > info.filterHeight - 1 || info.padInfo.left > info.filterWidth - 1) {
     // Padding wider than the filter would need negative padding below; rare enough for the stock kernel.
     return callStock(backend, 'Conv2DBackpropInput', inputs, attrs);
   }
   return inputGradByConvolution(backend, dy, filter, info);
+}
+
+/**
+ * The input gradient is a 3x3 stride-1 convolution of dy (its channels in, x's out) with the
+ * flipped filter: Winograd when that convolution fits it.
+ */
+function inputGradByWinograd(info: Conv2DInfo): boolean {
+  const swapped = { ...info, inChannels: info.outChannels, outChannels: info.inChannels };
+  return winogradApplies(swapped);
 }
 
 /**

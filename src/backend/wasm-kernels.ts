@@ -7,18 +7,22 @@ import { maxPoolGrad } from './pool-grads.js';
 import { meanOverLeadingAxes, sumOverLeadingAxes } from './reductions.js';
 import { castSharingData, identitySharingData } from './shared-copies.js';
 import { tileByBlocks } from './tile.js';
+import { conv2DForward } from './winograd.js';
 import { captureStockKernel } from './wasm-calls.js';
 
 /**
  * The training kernels the stock wasm backend lacks (Conv2DBackpropFilter) or runs slowly
  * (Conv2DBackpropInput ~10x, MaxPoolGrad ~4x, Sum and Mean over the batch axes ~2x, Tile as
  * used by the batch-norm gradient ~50x, transposed matMuls of dense gradients ~8x, the
- * batch-norm forward ~3x, Identity and same-dtype Cast, which copied where sharing does). They are
+ * batch-norm forward ~3x, Identity and same-dtype Cast, which copied where sharing does), and 3x3
+ * convolutions, forward and backward, through Winograd (winograd.ts). They are
  * registered as kernels, not gradients, because tfjs-layers' fused conv2d calls the conv
  * kernels directly from its own gradient; each falls back to the stock kernel outside the
  * cases it speeds up.
  */
 const OUR_KERNELS: Array<{ name: string; kernelFunc: unknown; replacesStock: boolean }> = [
+  { name: 'Conv2D', kernelFunc: conv2DForward('Conv2D'), replacesStock: true },
+  { name: 'FusedConv2D', kernelFunc: conv2DForward('FusedConv2D'), replacesStock: true },
   { name: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter, replacesStock: false },
   { name: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput, replacesStock: true },
   { name: 'MaxPoolGrad', kernelFunc: maxPoolGrad, replacesStock: true },
