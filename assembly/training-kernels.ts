@@ -583,3 +583,28 @@ function gemm1x8(a: usize, aStep: usize, b: usize, bStep: usize, c: usize, k: i3
   v128.store(c, c0);
   v128.store(c, c1, 16);
 }
+
+/**
+ * C [m, n] = A · B (n divisible by 8), A's element (i, k) at a + i·aRow + k·aStep bytes (so A
+ * may be stored transposed), B [k, n] row-major. Then + bias (if not 0) and ReLU (if relu).
+ */
+export function matMul(a: usize, aRow: usize, aStep: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bias: usize, relu: i32): void {
+  const rowB = <usize>n << 2;
+  for (let j = 0; j < n; j += 8) {
+    const bj = b + (<usize>j << 2);
+    let i = 0;
+    for (; i + 4 <= m; i += 4) gemm4x8(a + aRow * <usize>i, aRow, aStep, bj, rowB, c + rowB * <usize>i + (<usize>j << 2), rowB, k, false);
+    for (; i < m; i++) gemm1x8(a + aRow * <usize>i, aStep, bj, rowB, c + rowB * <usize>i + (<usize>j << 2), k, false);
+  }
+  if (bias == 0 && !relu) return;
+  const zero = f32x4.splat(0);
+  for (let i = 0; i < m; i++) {
+    const row = c + rowB * <usize>i;
+    for (let j: usize = 0; j < rowB; j += 16) {
+      let value = v128.load(row + j);
+      if (bias) value = f32x4.add(value, v128.load(bias + j));
+      if (relu) value = f32x4.max(value, zero);
+      v128.store(row + j, value);
+    }
+  }
+}

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { batchNormOverChannels } from './batch-norm.js';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './conv-grads.js';
-import { batchMatMulTransposing } from './matmul.js';
+import { batchMatMulTransposing, fusedMatMul } from './matmul.js';
 import { maxPoolGrad } from './pool-grads.js';
 import { meanOverLeadingAxes, sumOverLeadingAxes } from './reductions.js';
 import { castSharingData, identitySharingData } from './shared-copies.js';
@@ -30,6 +30,7 @@ const OUR_KERNELS: Array<{ name: string; kernelFunc: unknown; replacesStock: boo
   { name: 'Mean', kernelFunc: meanOverLeadingAxes, replacesStock: true },
   { name: 'Tile', kernelFunc: tileByBlocks, replacesStock: true },
   { name: 'BatchMatMul', kernelFunc: batchMatMulTransposing, replacesStock: true },
+  { name: '_FusedMatMul', kernelFunc: fusedMatMul, replacesStock: true },
   { name: 'FusedBatchNorm', kernelFunc: batchNormOverChannels, replacesStock: true },
   { name: 'Identity', kernelFunc: identitySharingData, replacesStock: true },
   { name: 'Cast', kernelFunc: castSharingData, replacesStock: true },
