@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { INPUT_SHAPE, PIXELS } from '../data/types.js';
 import { logitsModel, outputCount } from '../model/architectures.js';
 import { partGradients, trainableVariables } from '../model/gradients.js';
@@ -36,11 +37,17 @@ export interface StepResult {
 
 export const sizeOf = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) => a * (b ?? 1), 1);
 
-/** Copy the tensors' values one after another into `flat` (weights or gradients through shared memory). */
+/**
+ * Copy the tensors' values one after another into `flat` (weights or gradients through shared
+ * memory). On the wasm backend they are read in place in its memory: dataSync would copy each
+ * into a new array first, megabytes per step for the garbage collector's threads to free.
+ */
 export function writeFlat(tensors: tf.Tensor[], flat: Float32Array): void {
   let offset = 0;
+  const backend = tf.backend();
+  const inPlace = tf.getBackend() === 'wasm' ? (t: tf.Tensor) => (backend as BackendWasm).typedArrayFromHeap(t) : (t: tf.Tensor) => t.dataSync();
   for (const t of tensors) {
-    const values = t.dataSync() as Float32Array;
+    const values = inPlace(t) as Float32Array;
     flat.set(values, offset);
     offset += values.length;
   }
