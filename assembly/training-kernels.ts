@@ -535,6 +535,9 @@ function rowTimesG(o: usize, plane: usize, k: i32, r0: v128, r1: v128, r2: v128,
   v128.store(o + plane * <usize>(k + 2), f32x4.add(mid, r3));
 }
 
+/** B up to this size (bytes) is multiplied in one piece: it stays in the core's L2 cache. */
+const SMALL_B_BYTES: usize = 256 << 10;
+
 // ---------------------------------------------------------------------------------------------
 // Matrix products by blocks of 4 rows x 8 columns held in registers. A's elements are read one
 // at a time (splat), at a + i·aRow + k·aStep bytes for row i and step k; B's rows of 8 at
@@ -587,15 +590,51 @@ function gemm1x8(a: usize, aStep: usize, b: usize, bStep: usize, c: usize, k: i3
 /**
  * C [m, n] = A · B (n divisible by 8), A's element (i, k) at a + i·aRow + k·aStep bytes (so A
  * may be stored transposed), B [k, n] row-major. Then + bias (if not 0) and ReLU (if relu).
+ * `packed` (if not 0) is scratch for k·8 floats: each 8-column strip of B is first copied there
+ * contiguously, so that the products read it sequentially rather than a row stride apart.
  */
-export function matMul(a: usize, aRow: usize, aStep: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bias: usize, relu: i32): void {
+export function matMul(a: usize, aRow: usize, aStep: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bias: usize, relu: i32, packed: usize): void {
+  const rowB = <usize>n << 2;
+  if (rowB * <usize>k <= SMALL_B_BYTES) {
+    // B stays in cache: each block of 4 rows of A is read once, for every strip of B in turn.
+    let i = 0;
+    for (; i + 4 <= m; i += 4) {
+      for (let j = 0; j < n; j += 8) gemm4x8(a + aRow * <usize>i, aRow, aStep, b + (<usize>j << 2), rowB, c + rowB * <usize>i + (<usize>j << 2), rowB, k, false);
+    }
+    for (; i < m; i++) {
+      for (let j = 0; j < n; j += 8) gemm1x8(a + aRow * <usize>i, aStep, b + (<usize>j << 2), rowB, c + rowB * <usize>i + (<usize>j << 2), k, false);
+    }
+  } else {
+    matMulByStrips(a, aRow, aStep, b, c, m, n, k, packed);
+  }
+  finishRows(c, m, n, bias, relu);
+}
+
+/** B larger than the cache: strip by strip of 8 columns (packed first if asked), all of A against each. */
+function matMulByStrips(a: usize, aRow: usize, aStep: usize, b: usize, c: usize, m: i32, n: i32, k: i32, packed: usize): void {
   const rowB = <usize>n << 2;
   for (let j = 0; j < n; j += 8) {
-    const bj = b + (<usize>j << 2);
+    let bj = b + (<usize>j << 2);
+    let bStep = rowB;
+    if (packed) {
+      for (let r = 0; r < k; r++) {
+        const from = bj + rowB * <usize>r;
+        const to = packed + (<usize>r << 5);
+        v128.store(to, v128.load(from));
+        v128.store(to, v128.load(from, 16), 16);
+      }
+      bj = packed;
+      bStep = 32;
+    }
     let i = 0;
-    for (; i + 4 <= m; i += 4) gemm4x8(a + aRow * <usize>i, aRow, aStep, bj, rowB, c + rowB * <usize>i + (<usize>j << 2), rowB, k, false);
-    for (; i < m; i++) gemm1x8(a + aRow * <usize>i, aStep, bj, rowB, c + rowB * <usize>i + (<usize>j << 2), k, false);
+    for (; i + 4 <= m; i += 4) gemm4x8(a + aRow * <usize>i, aRow, aStep, bj, bStep, c + rowB * <usize>i + (<usize>j << 2), rowB, k, false);
+    for (; i < m; i++) gemm1x8(a + aRow * <usize>i, aStep, bj, bStep, c + rowB * <usize>i + (<usize>j << 2), k, false);
   }
+}
+
+/** The rows of C [m, n] plus bias (if not 0), then ReLU (if relu). */
+function finishRows(c: usize, m: i32, n: i32, bias: usize, relu: i32): void {
+  const rowB = <usize>n << 2;
   if (bias == 0 && !relu) return;
   const zero = f32x4.splat(0);
   for (let i = 0; i < m; i++) {

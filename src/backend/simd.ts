@@ -26,7 +26,7 @@ export interface SimdKernels {
     first: number, count: number, h: number, w: number, cin: number, oh: number, ow: number, cout: number, padTop: number, padLeft: number,
   ): void;
   winogradFilterGradOut(du: number, dw: number, cin: number, cout: number): void;
-  matMul(a: number, aRow: number, aStep: number, b: number, c: number, m: number, n: number, k: number, bias: number, relu: number): void;
+  matMul(a: number, aRow: number, aStep: number, b: number, c: number, m: number, n: number, k: number, bias: number, relu: number, packed: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
