@@ -14,7 +14,7 @@
  * registerWasmTrainingKernels installs. The training step is timed with the baseline kernels
  * registered, then with ours, in the same process.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -28,6 +28,7 @@ import { createRng } from '../src/util/rng.js';
 import { loadMnist } from '../src/data/index.js';
 import { resolveConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
+import { threadCpuMs } from './thread-cpu.js';
 
 const BATCH = 128;
 const reps = Number(process.argv[process.argv.indexOf('--reps') + 1]) || 10;
@@ -270,21 +271,6 @@ function trainingStepMs(model: tf.LayersModel, batch = BATCH) {
 /** A project architecture as training runs it: logits out, the softmax left to the loss. */
 function projectNet(arch: 'default' | 'compact'): tf.LayersModel {
   return logitsModel(buildModel(arch, 1));
-}
-
-/** CPU ms used so far by each thread of this process (Linux: /proc/self/task/<tid>/stat), by thread id. */
-function threadCpuMs(): Map<string, number> {
-  const ticks = 10; // ms per clock tick (USER_HZ 100)
-  const result = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
-      result.set(tid, (Number(fields[11]) + Number(fields[12])) * ticks);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return result;
 }
 
 /**
