@@ -647,3 +647,20 @@ function finishRows(c: usize, m: i32, n: i32, bias: usize, relu: i32): void {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Batch norm with its statistics given, in one pass.
+// ---------------------------------------------------------------------------------------------
+
+/** out = (x - mean) · factor + offset per channel (the last axis, c divisible by 4); offset may be 0. */
+export function batchNormRows(x: usize, mean: usize, factor: usize, offset: usize, out: usize, n: i32, c: i32): void {
+  const end = x + (<usize>n << 2);
+  const rowBytes = <usize>c << 2;
+  for (let row = x, o = out; row < end; row += rowBytes, o += rowBytes) {
+    for (let j: usize = 0; j < rowBytes; j += 16) {
+      let v = f32x4.mul(f32x4.sub(v128.load(row + j), v128.load(mean + j)), v128.load(factor + j));
+      if (offset) v = f32x4.add(v, v128.load(offset + j));
+      v128.store(o + j, v);
+    }
+  }
+}

@@ -26,6 +26,7 @@ export interface SimdKernels {
     first: number, count: number, h: number, w: number, cin: number, oh: number, ow: number, cout: number, padTop: number, padLeft: number,
   ): void;
   winogradFilterGradOut(du: number, dw: number, cin: number, cout: number): void;
+  batchNormRows(x: number, mean: number, factor: number, offset: number, out: number, n: number, c: number): void;
   matMul(a: number, aRow: number, aStep: number, b: number, c: number, m: number, n: number, k: number, bias: number, relu: number, packed: number): void;
 }
 
