@@ -29,7 +29,7 @@ import { createRng } from '../src/util/rng.js';
 import { loadMnist } from '../src/data/index.js';
 import { resolveConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
-import { threadCpuMs } from './thread-cpu.js';
+import { cpuPerStep, threadCpuMs } from './thread-cpu.js';
 
 const BATCH = 128;
 const reps = Number(process.argv[process.argv.indexOf('--reps') + 1]) || 10;
@@ -351,15 +351,10 @@ async function trainingOnThreads() {
           wallStart = performance.now();
         }
         if (step === warmup + measured) {
-          const after = threadCpuMs();
-          const perThread = [...after].map(([tid, ms]) => (ms - (before.get(tid) ?? ms)) / measured).filter((ms) => ms > 0).sort((a, b) => b - a);
-          const busiest = perThread[0];
           result = {
             threads: config.threads,
             batch: config.batchSize,
-            cpuMsPerStepByThread: perThread.slice(0, config.threads).map((ms) => +ms.toFixed(1)),
-            otherThreadsCpuMsPerStep: +perThread.slice(config.threads).reduce((a, b) => a + b, 0).toFixed(1),
-            estimatedImagesPerSecondOnFreeCores: Math.round((config.batchSize * 1000) / busiest),
+            ...cpuPerStep(before, measured, config.threads, config.batchSize),
             wallMsPerStep: +((performance.now() - wallStart) / measured).toFixed(1),
           };
           return 'stop';

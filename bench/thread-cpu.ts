@@ -28,3 +28,18 @@ export function busiestThreadCpuSeconds(): number {
     return 0;
   }
 }
+
+/**
+ * CPU ms per step of each thread between two readings (`before` from threadCpuMs), busiest first:
+ * the first `threads` are the training threads; the rest (V8's helpers, GC) are summed. Images/s
+ * are what the busiest training thread allows on free cores (the threads wait for each other only
+ * at a step's ends).
+ */
+export function cpuPerStep(before: Map<string, number>, steps: number, threads: number, batchSize: number) {
+  const perThread = [...threadCpuMs()].map(([tid, ms]) => (ms - (before.get(tid) ?? ms)) / steps).filter((ms) => ms > 0).sort((a, b) => b - a);
+  return {
+    cpuMsPerStepByThread: perThread.slice(0, threads).map((ms) => +ms.toFixed(1)),
+    otherThreadsCpuMsPerStep: +perThread.slice(threads).reduce((a, b) => a + b, 0).toFixed(1),
+    estimatedImagesPerSecondOnFreeCores: Math.round((batchSize * 1000) / perThread[0]),
+  };
+}
