@@ -130,6 +130,34 @@ function kernelsTable(): string {
   return lines.join('\n');
 }
 
+/** `node --import tsx bench/step-profile.ts --json` (bench/results/step-profile.json). */
+interface StepProfile {
+  cpu: string;
+  loadAverage: number[];
+  arch: string;
+  batch: number;
+  stepFastest: number;
+  stepProfiledMean: number;
+  inKernels: number;
+  byKernel: Record<string, number>;
+  byKernelAndShapes: { kernel: string; ms: number; calls: number }[];
+}
+
+/** A training step's CPU time by kernel, and the kernel calls (with their input shapes) that take most. */
+function stepProfileTable(): string {
+  const profile = readJson<StepProfile>('bench/results/step-profile.json');
+  const share = (ms: number) => `${((ms / profile.inKernels) * 100).toFixed(0)}%`;
+  const lines = ['| kernel | ms per step | share of the time in kernels |', '|---|---|---|'];
+  for (const [name, ms] of Object.entries(profile.byKernel).slice(0, 12)) lines.push(`| ${name} | ${ms.toFixed(1)} | ${share(ms)} |`);
+  lines.push('', '| kernel and input shapes | calls per step | ms per step |', '|---|---|---|');
+  for (const row of profile.byKernelAndShapes.slice(0, 12)) lines.push(`| ${row.kernel.trim()} | ${row.calls} | ${row.ms.toFixed(2)} |`);
+  lines.push(
+    '',
+    `The ${profile.arch} net with the not-a-digit output, batch ${profile.batch}, one wasm thread, Adam: ${profile.stepFastest} ms of CPU per step unprofiled (fastest of 8), ${profile.stepProfiledMean} profiled, ${profile.inKernels} of it in kernels. ${profile.cpu}, load average ${profile.loadAverage[0].toFixed(1)}.`,
+  );
+  return lines.join('\n');
+}
+
 /** Every block name and what makes it. A block whose source is missing says so rather than vanish. */
 export const BLOCKS: Record<string, () => string> = {
   'config-table': configTableMarkdown,
@@ -139,6 +167,7 @@ export const BLOCKS: Record<string, () => string> = {
   // `npm run bench -- --only train,timeTo99 --json` for this branch and main in turn, kept in bench/results/.
   'performance-ab': performanceAb,
   'kernels-table': kernelsTable,
+  'step-profile': stepProfileTable,
 };
 
 const BLOCK = /<!-- generated:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g;
