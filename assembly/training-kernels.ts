@@ -42,8 +42,8 @@ export function convFilterGrad(
     padImage(x, pad, image, h, w, cin, ph, pw, padTop, padLeft);
     const d = dy + dyImage * <usize>image;
     let co = 0;
-    // 4 rows x 8 channels where the rows divide by 4 (32→64: ~33 GFLOP/s against ~25 for 3x16),
-    // else 3 x 16 (a first layer's 3 rows of kx taps: ~22 GFLOP/s against ~8 by single rows).
+    // 4 rows x 8 channels where the rows divide by 4 (faster than 3 x 16 for 32→64), else 3 x 16
+    // (a first layer's 3 rows of kx taps: faster than single rows; npm run bench:kernels).
     const fourRows = rowLen % 4 == 0;
     const width = fourRows ? 8 : 16;
     const rows = fourRows ? 4 : 3;
