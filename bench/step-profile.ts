@@ -45,7 +45,7 @@ for (const config of tf.getKernelsForBackend('wasm')) {
       const start = cpuMs();
       const result = inner(args);
       const ms = cpuMs() - start;
-      const shapes = Object.values(args.inputs).map((input) => (input ? `[${(input as tf.TensorInfo).shape}]` : '')).join(' ');
+      const shapes = Object.values(args.inputs).map((input) => (input ? `[${input.shape}]` : '')).join(' ');
       const key = `${config.kernelName} ${shapes}`;
       const entry = totals.get(key) ?? { ms: 0, calls: 0 };
       entry.ms += ms;

@@ -63,7 +63,7 @@ export function fusedMatMul({ inputs, backend, attrs }: FusedMatMulArgs): Tensor
     batchSize(a) === 1 && batchSize(b) === 1 && a.dtype === 'float32' && b.dtype === 'float32' && n % 8 === 0 &&
     !preluActivationWeights && (activation === 'linear' || activation === 'relu') &&
     (!bias || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === n));
-  if (!supported || (!transposeA && !transposeB && seenAsWeights(b))) return callStock(backend, '_FusedMatMul', inputs as unknown as Record<string, TensorInfo>, attrs);
+  if (!supported || (!transposeA && !transposeB && seenAsWeights(b))) return callStock(backend, '_FusedMatMul', inputs, attrs);
   const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   return matMulSimd(backend, a, b, { transposeA, transposeB, outShape: [...outer, m, n], bias, relu: activation === 'relu' });

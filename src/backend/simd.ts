@@ -46,5 +46,5 @@ export function simdKernels(backend: BackendWasm): SimdKernels {
 
 /** Where a tensor's values start in the backend's memory, in bytes: what the kernels take. */
 export function addressOf(backend: BackendWasm, info: TensorInfo): number {
-  return backend.dataIdMap.get(info.dataId)!.memoryOffset;
+  return backend.dataIdMap.get(info.dataId).memoryOffset;
 }

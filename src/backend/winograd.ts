@@ -90,9 +90,9 @@ export function conv2DForward(kernelName: 'Conv2D' | 'FusedConv2D') {
     if (supported) {
       const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
       if (winogradApplies(info)) {
-        return winogradConv(backend, x, filter, { outShape: info.outShape as Shape4, inChannels: info.inChannels, padTop: info.padInfo.top, padLeft: info.padInfo.left }, { bias, relu: activation === 'relu' });
+        return winogradConv(backend, x, filter, { outShape: info.outShape, inChannels: info.inChannels, padTop: info.padInfo.top, padLeft: info.padInfo.left }, { bias, relu: activation === 'relu' });
       }
     }
-    return callStock(backend, kernelName, inputs as unknown as Record<string, TensorInfo>, attrs);
+    return callStock(backend, kernelName, inputs, attrs);
   };
 }

@@ -75,7 +75,7 @@ test('a pooled output that matches no input of its window (not from this input) 
       return Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
     };
     const bogus = new Float32Array(2 * 3 * 3 * channels).map((_, i) => (i % 3 === 0 ? windowMax(i) : 1234.5));
-    const run = () => [tf.engine().runKernel('MaxPoolGrad', { dy: tf.tensor4d(dy, [2, 3, 3, channels]), input: tf.tensor4d(x, shape), output: tf.tensor4d(bogus, [2, 3, 3, channels]) }, { filterSize: 2, strides: 2, pad: 'valid' } as never) as tf.Tensor];
+    const run = () => [tf.engine().runKernel('MaxPoolGrad', { dy: tf.tensor4d(dy, [2, 3, 3, channels]), input: tf.tensor4d(x, shape), output: tf.tensor4d(bogus, [2, 3, 3, channels]) }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor];
     const [wasm] = await on('wasm', run);
     const [cpu] = await on('cpu', run);
     assert.equal(relativeError(wasm, cpu), 0, `${channels} channels`);
