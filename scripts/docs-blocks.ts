@@ -158,6 +158,33 @@ function stepProfileTable(): string {
   return lines.join('\n');
 }
 
+/** `npm run bench -- --only trust --run RUN --json` of an `npm start` run (bench/results/start-trust.json). */
+interface StartTrust {
+  commit: string | null;
+  machine: { cpu: string };
+  trust: {
+    calibration: { accuracy: number; after: { ece: number }; eceTarget: number };
+    openSet: { nonDigits: { refused: number }; mnistTest: { refused: number }; targets: Record<string, { target: number; met: boolean }> };
+  };
+}
+
+/** The trust targets of `npm start`'s recipe, as a run trained on these kernels meets them. */
+function startTrust(): string {
+  const { commit, machine, trust } = readJson<StartTrust>('bench/results/start-trust.json');
+  const targets = trust.openSet.targets;
+  const met = (ok: boolean) => (ok ? 'met' : 'missed');
+  return [
+    '| target | goal | this run | |',
+    '|---|---|---|---|',
+    `| MNIST test accuracy | ≥ 99.40% | ${pct(trust.calibration.accuracy)} | ${met(trust.calibration.accuracy >= 0.994)} |`,
+    `| calibration error (ECE), test set | ≤ ${pct(trust.calibration.eceTarget, 1)} | ${pct(trust.calibration.after.ece)} | ${met(trust.calibration.after.ece <= trust.calibration.eceTarget)} |`,
+    `| generated non-digits refused, test split | ≥ ${pct(targets.nonDigitsRefused.target, 0)} | ${pct(trust.openSet.nonDigits.refused, 1)} | ${met(targets.nonDigitsRefused.met)} |`,
+    `| MNIST test digits refused | ≤ ${pct(targets.mnistTestRefused.target, 1)} | ${pct(trust.openSet.mnistTest.refused)} | ${met(targets.mnistTestRefused.met)} |`,
+    '',
+    `A run of \`npm start\` (seed 1) on this branch's kernels, measured by \`npm run bench -- --only trust --run RUN --json\` at commit ${commit ?? '?'}; ${machine.cpu}.`,
+  ].join('\n');
+}
+
 /** Every block name and what makes it. A block whose source is missing says so rather than vanish. */
 export const BLOCKS: Record<string, () => string> = {
   'config-table': configTableMarkdown,
@@ -168,6 +195,7 @@ export const BLOCKS: Record<string, () => string> = {
   'performance-ab': performanceAb,
   'kernels-table': kernelsTable,
   'step-profile': stepProfileTable,
+  'start-trust': startTrust,
 };
 
 const BLOCK = /<!-- generated:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g;
