@@ -27,7 +27,7 @@ import { callStock, release, type Shape4, type TensorInfo } from '../src/backend
 import { buildModel, logitsModel } from '../src/model/architectures.js';
 import { createRng } from '../src/util/rng.js';
 import { loadMnist } from '../src/data/index.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/train/config-file.js';
 import { train } from '../src/train/trainer.js';
 import { cpuPerStep, threadCpuMs } from './thread-cpu.js';
 

@@ -36,7 +36,8 @@ const instances = new WeakMap<BackendWasm, SimdKernels>();
 export function simdKernels(backend: BackendWasm): SimdKernels {
   let kernels = instances.get(backend);
   if (!kernels) {
-    compiled ??= new WebAssembly.Module(Buffer.from(SIMD_KERNELS_BASE64, 'base64'));
+    // atob, not Buffer: the page bundles this module too.
+    compiled ??= new WebAssembly.Module(Uint8Array.from(atob(SIMD_KERNELS_BASE64), (c) => c.charCodeAt(0)));
     const memory = (backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
     kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as SimdKernels;
     instances.set(backend, kernels);
