@@ -119,6 +119,9 @@ export class Predictor {
     // model's own probabilities: divided by T, it applies to the calibrated ones (interpret.ts notADigitScore).
     const notADigit = metadata?.nonDigitRule?.below;
     this.rule = notADigit === undefined ? { minConfidence } : { minConfidence, notADigitBelow: notADigit / this.temperature };
+    // Its prediction sets (metadata.json), fitted on the probabilities at the run's temperature: at another one, none.
+    const sets = metadata?.predictionSets;
+    if (sets && Math.abs(sets.temperature - this.temperature) <= 1e-9 * this.temperature) this.rule.sets = { unsureBelow: sets.unsureBelow, sure: sets.sure, unsure: sets.unsure };
     this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
     this.batchWindowMs = options.batchWindowMs;
