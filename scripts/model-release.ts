@@ -117,11 +117,12 @@ try {
     test: { accuracy: metrics.accuracy, loss: metrics.loss, n: metrics.n },
     calibration: { temperature: trust.calibration.temperature, eceBefore: trust.calibration.before.ece, eceAfter: trust.calibration.after.ece },
     notADigit: {
-      nonDigitsRefused: trust.openSet.nonDigits.refused,
-      byCategory: Object.fromEntries(Object.entries(trust.openSet.nonDigits.byCategory).map(([k, v]) => [k, v.refused])),
-      mnistTestRefused: trust.openSet.mnistTest.refused,
-      accuracyAnswered: trust.openSet.mnistTest.accuracyAnswered,
+      nonDigitsRefused: trust.nonDigits?.refused ?? 0,
+      byCategory: Object.fromEntries(Object.entries(trust.nonDigits?.byCategory ?? {}).map(([k, v]) => [k, v.refused])),
+      mnistTestRefused: trust.mnistTest.refused,
+      accuracyAnswered: trust.mnistTest.accuracyAnswered,
     },
+    ...(trust.mnistTest.sets ? { predictionSets: { coverage: trust.mnistTest.sets.coverage, meanSize: trust.mnistTest.sets.meanSize } } : {}),
     onnx: { file: ONNX_FILE, bytes: exported.bytes },
     files,
   };
