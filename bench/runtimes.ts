@@ -56,12 +56,12 @@ interface HttpLoad {
   errors: number;
 }
 
-const median = (values: number[]) => {
+export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-const loadAverage = () => loadavg().map((x) => +x.toFixed(2));
+export const loadAverage = () => loadavg().map((x) => +x.toFixed(2));
 /** Round r's order of the runtimes: alternate which goes first. */
 const orderOf = (round: number): readonly RuntimeName[] => (round % 2 === 0 ? RUNTIMES : [...RUNTIMES].reverse());
 
@@ -150,7 +150,7 @@ async function startServer(model: tf.LayersModel, metadata: RunMetadata, runDir:
   };
 }
 
-export async function runtimeFigures(runDir: string, data: Dataset, log: (message: string) => void, rounds = 3): Promise<Figures> {
+async function runtimeFigures(runDir: string, data: Dataset, log: (message: string) => void, rounds = 3): Promise<Figures> {
   const loadBefore = loadAverage();
   const started = performance.now();
   const png = await sharp(Buffer.from(data.test.images.subarray(0, PIXELS)), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
@@ -217,7 +217,7 @@ export async function runtimeFigures(runDir: string, data: Dataset, log: (messag
 }
 
 /** The figures as Markdown tables (README "Runtimes"). */
-export function runtimesTable(figures: Figures): string[] {
+function runtimesTable(figures: Figures): string[] {
   const r = figures.runtimes as { machine: { cpu: string; cores: number; loadBefore: number[]; loadAfter: number[] }; rounds: number; batch: Figures[]; http: Figures[] } | undefined;
   if (!r) return [];
   const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v));

@@ -1,31 +1,101 @@
-/** The library API; the CLI and the server are thin shells over it. */
-export * from './data/index.js';
-export { createRng, deriveSeed, type Rng } from './util/rng.js';
-export { UserError, DataError } from './util/errors.js';
-export { initBackend } from './backend/index.js';
-export { BACKENDS, type BackendName } from './backend/names.js';
-export { ModelReplicas, withReplicas, type StepResult } from './backend/replicas.js';
-export { buildModel, modelSummary } from './model/architectures.js';
-export { ARCHITECTURES, type Arch } from './model/arch-names.js';
-export { saveModel, loadModel } from './model/io.js';
-export { predictSet, TTA_VIEWS, DEFAULT_INFER_BATCH, type SetInferenceOptions, type PixelShift } from './predict/set-inference.js';
-export { ensembleModel, buildEnsembleRun, ENSEMBLE_ARCH, type EnsembleRun } from './model/ensemble.js';
-export { loadRun, readMetadata, resolveRunDir, RUN_FILES, type RunMetadata, type LoadedRun } from './model/run.js';
-export { resolveConfig, DEFAULT_CONFIG, PRESETS, type TrainConfig } from './train/config.js';
-export { train, resume, TrainingError, type TrainOptions, type TrainResult } from './train/trainer.js';
-export { humanReporter, jsonReporter, quietReporter, type TrainReporter } from './train/reporter.js';
-export { evaluateRun, readMetrics, type EvaluateOptions, type EvaluationResult, type EvaluationReport } from './evaluate/evaluate.js';
-export { buildReport, type ReportOptions } from './evaluate/report.js';
-export { listRuns, compareRuns, type RunSummary, type Comparison } from './evaluate/runs.js';
-export { computeMetrics, accuracyAndLoss, type ClassificationMetrics } from './metrics/classification.js';
-export { PREPROCESS_SPEC, scalePixels, type PreprocessSpec } from './data/model-input.js';
-export { preprocessImage, preprocessMnistPixels, type RawImage, type Preprocessed, type Stage, type NotADigitReason } from './image/preprocess.js';
-export { segmentNumber, type SegmentedNumber, type DigitBox } from './image/segment.js';
-export { decodeImage, IMAGE_EXTENSIONS } from './image/decode.js';
+/**
+ * The library's public API (`import { ... } from 'mnist-cnn'`): what a user needs to read digits,
+ * and to train, evaluate and serve a model of their own. Named exports only, so that nothing
+ * becomes public by accident; api/mnist-cnn.api.md records it and `npm test` compares
+ * (`npm run api:update` after a deliberate change). The browser has its own entry,
+ * `mnist-cnn/browser` (src/browser/index.ts).
+ *
+ * Importing it stays quick (no TensorFlow.js, Fastify or ONNX tooling): reading digits with the
+ * shipped model needs none of them, and training, evaluating, exporting and serving load their
+ * part of the library on first call.
+ */
+import type { EvaluateOptions, EvaluationResult } from './evaluate/evaluate.js';
+import type { RunExport, RunExportOptions } from './export/onnx.js';
+import type { RunningServer, ServeOptions } from './serve/server.js';
+import type { TrainOptions, TrainResult } from './train/trainer.js';
+
+// Reading digits: one call (docs/library.md).
+/** @public */
+export { digitReader, type DigitReader, type DigitReaderOptions, type DigitInput } from './predict/digit-reader.js';
+/** @public */
+export type { ImageDataLike } from './predict/reader-input.js';
+/** @public */
+export { DEFAULT_MIN_CONFIDENCE, type Prediction, type AnswerRule } from './predict/interpret.js';
+/** @public */
+export { SHIPPED_MODELS, type ShippedModelName } from './model/shipped.js';
+
+// The inference path underneath: batches, whole image sets, probabilities.
+/** @public */
 export { Predictor, type PredictorOptions } from './predict/predictor.js';
-export { interpretProbabilities, topK, DEFAULT_MIN_CONFIDENCE, type Prediction, type AnswerRule } from './predict/interpret.js';
-export { predictFiles, labelledAccuracy, type PredictionRow } from './predict/predict-files.js';
-export { formatRows, kaggleSubmission, type OutputFormat } from './predict/output.js';
-export { buildApp, DEFAULT_BODY_LIMIT, type AppOptions } from './serve/app.js';
-export { startServer, type ServeOptions, type RunningServer } from './serve/server.js';
-export { serveUntilStopped, type ServeProcessOptions } from './serve/cluster.js';
+/** @public */
+export type { Preprocessed, RawImage, Stage, NotADigitReason } from './image/preprocess.js';
+/** @public */
+export type { PreprocessSpec } from './data/model-input.js';
+/** @public */
+export type { BackendName, RuntimeName } from './backend/names.js';
+/** @public */
+export { loadMnist, type LoadOptions } from './data/load.js';
+/** @public */
+export type { Dataset, DatasetName, ImageSet } from './data/types.js';
+/** @public */
+export type { RunMetadata } from './model/run.js';
+
+// Training, evaluating, serving a model of one's own.
+/** @public */
+export { resolveConfig, type TrainConfig } from './train/config.js';
+/** @public */
+export type { TrainOptions, TrainResult } from './train/trainer.js';
+/** @public */
+export type { TrainReporter } from './train/reporter.js';
+/** @public */
+export type { EpochRecord } from './model/history.js';
+/** @public */
+export type { EvaluateOptions, EvaluationResult, EvaluationReport } from './evaluate/evaluate.js';
+/** @public */
+export type { RunExport, RunExportOptions } from './export/onnx.js';
+/** @public */
+export type { ServeOptions, RunningServer } from './serve/server.js';
+
+/**
+ * Train a model, as `mnist-cnn train` does: `train({ config: resolveConfig({ preset: 'fast' }) })`.
+ * A run that cannot go on (a loss gone NaN, say) rejects with a UserError saying why.
+ * @public
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  return (await import('./train/trainer.js')).train(options);
+}
+
+/**
+ * Go on with an interrupted training from its run folder's last checkpoint, as `mnist-cnn train --resume`.
+ * @public
+ */
+export async function resume(dir: string, options: Omit<TrainOptions, 'config' | 'outDir'> & { allowConfigChange?: boolean } = {}): Promise<TrainResult> {
+  return (await import('./train/trainer.js')).resume(dir, options);
+}
+
+/**
+ * Evaluate a run on the test set (metrics.json, plots, report.html), as `mnist-cnn evaluate`.
+ * @public
+ */
+export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  return (await import('./evaluate/evaluate.js')).evaluateRun(runDir, options);
+}
+
+/**
+ * Write a run as an ONNX file, checked against TensorFlow.js, as `mnist-cnn export`.
+ * @public
+ */
+export async function exportRunToOnnx(runDir: string, outFile?: string, options: RunExportOptions = {}): Promise<RunExport> {
+  return (await import('./export/onnx.js')).exportRunToOnnx(runDir, outFile, options);
+}
+
+/**
+ * Start the HTTP API and the draw-a-digit page, as `mnist-cnn serve`.
+ * @public
+ */
+export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
+  return (await import('./serve/server.js')).startServer(options);
+}
+
+/** @public */
+export { UserError, DataError } from './util/errors.js';

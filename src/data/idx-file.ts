@@ -9,7 +9,7 @@ import { parseIdxImages, parseIdxLabels } from './idx.js';
  * raw or gzipped. `expected` is the name to report when it is missing, `found` the file that
  * exists. Undefined when the name does not say "images".
  */
-export function labelsFileFor(imagesPath: string): { expected: string; found?: string } | undefined {
+function labelsFileFor(imagesPath: string): { expected: string; found?: string } | undefined {
   const name = basename(imagesPath);
   const labelsName = name.replace(/images/i, (m) => (m === 'IMAGES' ? 'LABELS' : 'labels')).replace(/idx3/, 'idx1');
   if (labelsName === name) return undefined;

@@ -11,7 +11,7 @@ export interface IdxArray {
 const UBYTE = 0x08;
 const GZIP_MAGIC = [0x1f, 0x8b];
 
-export function isGzip(bytes: Uint8Array): boolean {
+function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
 }
 

@@ -25,19 +25,19 @@ export interface LoadOptions {
   log?: (message: string) => void;
 }
 
-export const CLASS_NAMES: Record<DatasetName, string[]> = {
+const CLASS_NAMES: Record<DatasetName, string[]> = {
   mnist: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
   idx: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
   'fashion-mnist': ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
 };
 
 /** The spellings a file goes by in the wild: `t10k-images-idx3-ubyte`, `t10k-images.idx3-ubyte`, with or without `.gz`. */
-export function candidateNames(name: IdxFileName): string[] {
+function candidateNames(name: IdxFileName): string[] {
   const dotted = name.replace(/-(idx\d)/, '.$1');
   return [name, `${name}.gz`, dotted, `${dotted}.gz`];
 }
 
-export function findIdxFile(dir: string, name: IdxFileName): string | undefined {
+function findIdxFile(dir: string, name: IdxFileName): string | undefined {
   for (const candidate of candidateNames(name)) {
     const path = join(dir, candidate);
     if (existsSync(path)) return path;
@@ -60,7 +60,7 @@ export function packageDataDir(): string | undefined {
 export const SYSTEM_FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** Read one IDX file, decompress it, and check it against the dataset's checksum table. */
-export async function readVerified(path: string, name: IdxFileName, dataset: DatasetName): Promise<{ bytes: Uint8Array; record: FileRecord }> {
+async function readVerified(path: string, name: IdxFileName, dataset: DatasetName): Promise<{ bytes: Uint8Array; record: FileRecord }> {
   let raw: Uint8Array;
   try {
     raw = new Uint8Array(await readFile(path));

@@ -83,7 +83,7 @@ export interface SplitPlan {
 }
 
 /** The validation hold-out for a training subset of n images. */
-export function resolveValCount(plan: Pick<SplitPlan, 'valCount'>, n: number): number {
+function resolveValCount(plan: Pick<SplitPlan, 'valCount'>, n: number): number {
   return plan.valCount ?? Math.round(n / 12);
 }
 
@@ -91,7 +91,7 @@ export function resolveValCount(plan: Pick<SplitPlan, 'valCount'>, n: number): n
  * Streams of randomness the split draws from. The trainer uses this very function, so `mnist-cnn data`
  * shows the very split `mnist-cnn train` with the same seed, limit and val-count trains on.
  */
-export const SPLIT_STREAMS = { limit: 1, split: 2 } as const;
+const SPLIT_STREAMS = { limit: 1, split: 2 } as const;
 
 /**
  * Indices into the training file: an optional stratified subset (`limit`), then a stratified

@@ -23,7 +23,7 @@ export function pixelStats(images: Uint8Array): PixelStats {
   return { mean: mean / 255, std: Math.sqrt(variance) / 255 };
 }
 
-export interface SplitSummary {
+interface SplitSummary {
   count: number;
   perClass: number[];
 }

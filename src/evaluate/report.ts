@@ -6,6 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readMetadata, resolveRunDir, RUN_FILES, type RunMetadata } from '../model/run.js';
+import { shippedModelOf } from '../model/shipped.js';
+import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { evaluateRun, readMetrics, type EvaluateOptions, type EvaluationReport, type EvaluationResult } from './evaluate.js';
 import type { AverageScores } from '../metrics/classification.js';
@@ -195,6 +197,8 @@ ${body}
  */
 export async function buildReport(runDir: string, options: ReportOptions = {}): Promise<string> {
   const dir = resolveRunDir(runDir);
+  const shipped = shippedModelOf(dir);
+  if (shipped) throw new UserError(`${dir} is the model shipped in the package, read-only: its figures are in release.json; \`mnist-cnn evaluate\` writes its metrics and pictures to evaluations/${shipped}-test here`, dir);
   let evaluation = options.evaluation;
   let metrics = evaluation?.metrics ?? (await readMetrics(dir));
   if (!metrics) {

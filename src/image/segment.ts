@@ -30,7 +30,7 @@ const NUMBER_TUNING = {
   valleyShare: 0.35,
 } as const;
 
-export interface DigitBox {
+interface DigitBox {
   x: number;
   y: number;
   width: number;

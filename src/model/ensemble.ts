@@ -8,7 +8,7 @@ import { loadModel, saveModel } from './io.js';
 import { MODEL_FILE } from './model-files.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type RunMetadata } from './run.js';
 
-export const ENSEMBLE_ARCH = 'ensemble';
+const ENSEMBLE_ARCH = 'ensemble';
 
 type LayerClass = new (args: tf.serialization.ConfigDict) => tf.layers.Layer;
 

@@ -67,6 +67,24 @@ export interface SetRule {
 
 export const DEFAULT_MIN_CONFIDENCE = 0.5;
 
+/**
+ * A model's answer rule from what its run records: the caller's minimum confidence, the
+ * not-a-digit threshold of metadata.json's `nonDigitRule` (fitted on the model's own
+ * probabilities) divided by the calibration temperature, so that it applies to the calibrated
+ * probabilities every answer is read from (see `notADigitScore`), and the prediction sets of
+ * `predictionSets` when they were fitted at that temperature (a Predictor told another one gives
+ * the top digit alone). Predictor (Node) and the browser reader (src/browser/) both build their
+ * rule here.
+ */
+export function answerRule(minConfidence: number, temperature: number, nonDigitRule?: { below: number }, predictionSets?: SetRule & { temperature: number }): AnswerRule {
+  const below = nonDigitRule?.below;
+  const rule: AnswerRule = below === undefined ? { minConfidence } : { minConfidence, notADigitBelow: below / temperature };
+  if (predictionSets && Math.abs(predictionSets.temperature - temperature) <= 1e-9 * temperature) {
+    rule.sets = { unsureBelow: predictionSets.unsureBelow, sure: predictionSets.sure, unsure: predictionSets.unsure };
+  }
+  return rule;
+}
+
 /** Probabilities are rounded to 6 decimals: more digits are noise, and they make answers long. */
 const DECIMALS = 6;
 

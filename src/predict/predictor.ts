@@ -30,7 +30,7 @@ import { applyTemperature } from '../metrics/calibration.js';
 import { releasedOnnxFile } from '../model/release.js';
 import { loadRun, readMetadata, resolveRunDir, runTemperature, type RunMetadata } from '../model/run.js';
 import { UserError } from '../util/errors.js';
-import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from './interpret.js';
+import { answerRule, DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from './interpret.js';
 import { DEFAULT_INFER_BATCH, predictRowsOf, predictSet } from './set-inference.js';
 
 export interface PredictorOptions {
@@ -117,11 +117,8 @@ export class Predictor {
     if (!(Number.isFinite(this.temperature) && this.temperature > 0)) throw new UserError(`temperature ${options.temperature} is not a positive number`);
     // A run trained with non-digits brings its not-a-digit threshold (metadata.json), fitted on the
     // model's own probabilities: divided by T, it applies to the calibrated ones (interpret.ts notADigitScore).
-    const notADigit = metadata?.nonDigitRule?.below;
-    this.rule = notADigit === undefined ? { minConfidence } : { minConfidence, notADigitBelow: notADigit / this.temperature };
-    // Its prediction sets (metadata.json), fitted on the probabilities at the run's temperature: at another one, none.
-    const sets = metadata?.predictionSets;
-    if (sets && Math.abs(sets.temperature - this.temperature) <= 1e-9 * this.temperature) this.rule.sets = { unsureBelow: sets.unsureBelow, sure: sets.sure, unsure: sets.unsure };
+    // And its prediction sets, fitted on the probabilities at the run's temperature (at another one, none).
+    this.rule = answerRule(minConfidence, this.temperature, metadata?.nonDigitRule, metadata?.predictionSets);
     this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
     this.batchWindowMs = options.batchWindowMs;
@@ -153,7 +150,19 @@ export class Predictor {
     const temperature = runTemperature(metadata, `${dir}/metadata.json`);
     if (options.temperature !== undefined && options.temperature !== temperature) return undefined;
     const file = await releasedOnnxFile(dir, metadata);
-    if (!file) return undefined;
+    return file && Predictor.fromOnnxFile(dir, file, options);
+  }
+
+  /**
+   * A run folder with an ONNX file `export` wrote of it (its temperature folded in: the float file
+   * or its int8 copy), run as it is on ONNX Runtime with the run's spec and answer rule, without
+   * TensorFlow.js; undefined, with a notice, where ONNX Runtime does not load.
+   */
+  static async fromOnnxFile(runDir: string, file: Uint8Array, options: PredictorOptions = {}): Promise<Predictor | undefined> {
+    const dir = resolveRunDir(runDir);
+    const metadata = await readMetadata(dir);
+    const temperature = runTemperature(metadata, `${dir}/metadata.json`);
+    if (options.temperature !== undefined && options.temperature !== temperature) throw new UserError(`an exported ONNX file of ${dir} has its temperature ${temperature} folded in: it cannot answer at temperature ${options.temperature}`);
     const runner = await startOnnxFileRunner(file, { threads: options.threads ?? 1, maxBatch: options.batchSize ?? DEFAULT_INFER_BATCH });
     if (!runner) return undefined;
     try {

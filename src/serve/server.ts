@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { BackendName, RuntimeName } from '../backend/names.js';
 import { PIXELS } from '../data/types.js';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
-import { DEFAULT_RUNS_DIR, LATEST_LINK } from '../model/run.js';
+import { resolveRunDir } from '../model/run.js';
+import { DEFAULT_SHIPPED_MODEL } from '../model/shipped.js';
 import { Predictor } from '../predict/predictor.js';
 import { DEFAULT_INFER_BATCH } from '../predict/set-inference.js';
 import { UserError } from '../util/errors.js';
@@ -35,7 +34,7 @@ const DEFAULT_SERVE_MAX_BATCH = 64;
 const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
 
 export interface ServeOptions {
-  /** A run folder (default runs/latest). */
+  /** A run folder, or a shipped model's name (default: the model shipped in the package). */
   runDir?: string;
   host?: string;
   port?: number;
@@ -175,16 +174,8 @@ async function closeWithin(server: Server, timeoutMs: number): Promise<void> {
  */
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
   checkServeOptions(options);
-  const latest = join(DEFAULT_RUNS_DIR, LATEST_LINK);
-  const runDir = options.runDir ?? latest;
-  if (!existsSync(runDir)) {
-    throw new UserError(
-      runDir === latest
-        ? `no model to serve: ${latest} does not exist (train one with \`npm start\`, or name a run folder: mnist-cnn serve RUN_DIR)`
-        : `${runDir} does not exist`,
-      runDir,
-    );
-  }
+  // The model shipped in the package unless told; a clear error naming a run folder that is not there.
+  const runDir = resolveRunDir(options.runDir ?? DEFAULT_SHIPPED_MODEL);
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 3000;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };

@@ -7,10 +7,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { encodePng, FONTS, renderText } from '../helpers/digit-pictures.js';
 
 const root = resolve('.');
 let dir = '';
@@ -23,13 +22,13 @@ before(async () => {
   const packed = execFileSync('npm', ['pack', '--pack-destination', dir, '--json'], { cwd: root, encoding: 'utf8' });
   tarball = join(dir, (JSON.parse(packed.slice(packed.indexOf('['))) as { filename: string }[])[0].filename);
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'user-app', private: true, type: 'module' }));
-  await writeFile(join(dir, 'seven.png'), await encodePng(await renderText({ text: '7', font: FONTS[0], width: 200, height: 200, size: 150, ink: 'black', paper: 'white' })));
+  await copyFile(join(root, 'test', 'fixtures', 'printed-7.png'), join(dir, 'seven.png'));
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
 test('the packed tarball holds the built code and the shipped model, and no tests or sources', () => {
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const file of ['package/dist/cli/main.js', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/bin/mnist-cnn.js', 'package/models/default/model.json', 'package/models/default/weights.bin', 'package/models/default/metadata.json', 'package/models/default/release.json', 'package/models/default/model.onnx']) {
+  for (const file of ['package/dist/cli/main.js', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/bin/mnist-cnn.js', 'package/models/default/model.json', 'package/models/default/weights.bin', 'package/models/default/metadata.json', 'package/models/default/release.json', 'package/models/default/model.onnx', 'package/dist/browser/mnist-cnn.js']) {
     assert.ok(listing.includes(file), `${file} is in the tarball`);
   }
   assert.equal(listing.filter((f) => f.startsWith('package/test/') || f.startsWith('package/src/')).length, 0);
@@ -44,12 +43,11 @@ test('npm install of the tarball into an empty folder succeeds, and its CLI read
   assert.equal(JSON.parse(predict.stdout).digit, 7, predict.stdout);
 });
 
-test('the installed library, imported by its package name, reads the same 7', () => {
-  const script = `import { Predictor } from 'mnist-cnn';
-import { readFile } from 'node:fs/promises';
-const predictor = await Predictor.load('default', { quickStart: true });
-const [answer] = await predictor.predict([await predictor.preprocessBytes(await readFile('seven.png'), 'seven.png')]);
-await predictor.close();
+test('the installed library, imported by its package name, reads the same 7 in one call', () => {
+  const script = `import { digitReader } from 'mnist-cnn';
+const read = await digitReader();
+const answer = await read('seven.png');
+await read.close();
 console.log(JSON.stringify(answer));`;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);

@@ -214,12 +214,12 @@ test('the CLI: --workers 2 serves from two processes and stops on SIGTERM with e
   assert.equal(await serve.exited, 0);
 });
 
-test('the CLI: with no model to serve it says so clearly', async () => {
+test('the CLI: a run folder that is not there is named, in one line', async () => {
   const empty = await mkdtemp(join(tmpdir(), 'mnist-cnn-serve-'));
   try {
-    const serve = spawnServe([], empty);
+    const serve = spawnServe(['runs/latest'], empty);
     assert.equal(await serve.exited, 2);
-    assert.match(serve.output().stderr, /no model to serve: runs\/latest does not exist/);
+    assert.match(serve.output().stderr, /^error: runs\/latest does not exist \(no run yet: train one with `mnist-cnn train` or `npm start`\)\n$/);
   } finally {
     await rm(empty, { recursive: true, force: true });
   }

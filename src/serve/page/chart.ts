@@ -23,10 +23,13 @@ export function formatPercent(p: number): string {
   return `${percent >= 99.95 || percent < 0.05 ? percent.toFixed(0) : percent.toFixed(1)}%`;
 }
 
-/** No probabilities (cleared, or not a digit): all bars empty. */
-export function updateChart(list: HTMLOListElement, probabilities: number[] | null): void {
+/**
+ * No probabilities (cleared, or blank): all bars empty. `highlight`: mark the most likely digit
+ * (not when the picture is no digit at all: its "best" digit may stand at 0%).
+ */
+export function updateChart(list: HTMLOListElement, probabilities: number[] | null, highlight = true): void {
   const items = Array.from(list.children) as HTMLLIElement[];
-  const best = probabilities ? probabilities.indexOf(Math.max(...probabilities)) : -1;
+  const best = probabilities && highlight ? probabilities.indexOf(Math.max(...probabilities)) : -1;
   items.forEach((item, k) => {
     const p = probabilities?.[k] ?? 0;
     const text = formatPercent(p);

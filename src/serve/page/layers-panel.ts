@@ -7,10 +7,8 @@
  * ('server' or 'browser') it shows; each figure carries data-layer, data-input, data-source and
  * data-ink (its non-zero bytes) and data-sum (the sum of its bytes).
  */
-import { describeShape, mapsImage, type LayerView, type LayerViewJson, type QuantisedView } from '../../model/layer-views.js';
-
-/** One view of one input, ready to draw. */
-export type ShownView = Omit<LayerView, 'first'> & QuantisedView;
+import type { ShownView } from '../../browser/model.js';
+import { describeShape, mapsImage, type LayerViewJson } from '../../model/layer-views.js';
 
 export type LayersSource = 'server' | 'browser';
 

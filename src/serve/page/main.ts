@@ -1,32 +1,41 @@
 /**
- * The draw-a-digit page of `mnist-cnn serve`. The picture (drawing or upload) goes through the
- * project's one preprocessing (src/image/preprocess.ts) here in the browser; the server gets
- * the resulting 28x28 bytes as `{pixels}`, and the optional in-browser model gets the very same
- * input, so the two answers can be compared.
+ * The draw-a-digit page, in two modes:
+ * - served (`mnist-cnn serve`): the picture (drawing or upload) goes through the project's one
+ *   preprocessing (src/image/preprocess.ts) here in the browser; the server gets the resulting
+ *   28x28 bytes as `{pixels}`, and the optional in-browser model gets the very same input, so
+ *   the two answers can be compared;
+ * - static (`npm run build:site`, body[data-model] names the model.json): no server at all, the
+ *   model runs in this browser from the start and its answer is the page's.
+ * In both, the in-browser model answers through the browser reader's code (src/browser/).
  *
- * Test hooks: body[data-state] is 'ready' once the page is set up; body[data-input] numbers the
- * latest input (drawing, upload or clear), and each answer <output> carries data-input (which
- * input it answers), data-digit ('' when none), data-reason and data-confidence. The "Inside the
- * network" panel has its own (layers-panel.ts).
+ * Test hooks: body[data-state] is 'ready' once the page is set up (in the static mode, once the
+ * model is loaded); body[data-input] numbers the latest input (drawing, upload or clear); #digit
+ * shows the page's answer (its text: the digit, or "not a digit"), and it and each answer
+ * <output> (#server-answer, #browser-digit) carry data-input (which input it answers),
+ * data-digit ('' when none), data-reason and data-confidence. The "Inside the network" panel has
+ * its own (layers-panel.ts).
  *
  * The panel, collapsed by default, costs nothing while closed: its code is a chunk fetched when
  * it first opens, and only while it is open do predictions ask the server for the layers
  * (`?layers=1`, on the same request) or the in-browser model compute them.
  */
+import { answerWith, settingsOf, type AnswerSettings, type ModelMetadata } from '../../browser/answer.js';
+import type { BrowserModel, ShownView } from '../../browser/model.js';
+import { decodePicture, rawImageOfImageData } from '../../browser/pictures.js';
 import { PREPROCESS_SPEC } from '../../data/model-input.js';
 import { preprocessImage, type Preprocessed } from '../../image/preprocess.js';
-import { applyTemperature } from '../../metrics/calibration.js';
-import { DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type Prediction } from '../../predict/interpret.js';
+import { DEFAULT_MIN_CONFIDENCE, type Prediction } from '../../predict/interpret.js';
 import { fetchModelInfo, predictOnServer, type ModelInfo, type ServerAnswer } from './api.js';
-import type { BrowserModel } from './browser-model.js';
-import type { LayersPanel, LayersSource, ShownView } from './layers-panel.js';
+import type { LayersPanel, LayersSource } from './layers-panel.js';
 import { createChart, formatPercent, updateChart } from './chart.js';
 import { DrawingPad } from './pad.js';
-import { decodePicture, drawPreview, rawImageOf } from './picture.js';
+import { drawPreview } from './picture.js';
 
 /** While a stroke is drawn, ask for a prediction at most this often (and always on pointer up). */
 const PREDICT_EVERY_MS = 100;
 const DEFAULT_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+/** The static site's model.json (relative to the page): no server, the model runs here. */
+const STATIC_MODEL = document.body.dataset.model;
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -42,9 +51,11 @@ const ui = {
   browserMode: element<HTMLInputElement>('browser-mode'),
   status: element<HTMLParagraphElement>('status'),
   modelInfo: element<HTMLParagraphElement>('model-info'),
-  serverDigit: element<HTMLOutputElement>('server-digit'),
+  digit: element<HTMLOutputElement>('digit'),
   serverAnswer: element<HTMLOutputElement>('server-answer'),
   confidence: element<HTMLParagraphElement>('confidence'),
+  compare: element<HTMLParagraphElement>('compare'),
+  browserToggle: element<HTMLLabelElement>('browser-toggle'),
   browserPart: element<HTMLSpanElement>('browser-part'),
   browserDigit: element<HTMLOutputElement>('browser-digit'),
   chart: element<HTMLOListElement>('chart'),
@@ -57,13 +68,16 @@ const state = {
   info: null as ModelInfo | null,
   /** Numbers every input; an answer about an older input than the one shown is dropped. */
   inputId: 0,
-  shownServerId: 0,
+  /** The input the main answer (#digit, the chart) shows. */
+  shownId: 0,
   current: null as Preprocessed | null,
   /** The pad shows an uploaded picture: the next stroke starts on a clean pad. */
   padShowsPicture: false,
   lastPredictAt: 0,
   timer: undefined as ReturnType<typeof setTimeout> | undefined,
   browserModel: null as Promise<BrowserModel> | null,
+  /** The static site's answer settings, from the run's metadata.json (the served page asks the server). */
+  staticSettings: null as AnswerSettings | null,
   /** The "Inside the network" panel and its module, loaded when it first opens. */
   panel: null as Promise<{ panel: LayersPanel; fromServer: (views: NonNullable<ServerAnswer['layers']>) => ShownView[] }> | null,
 };
@@ -100,29 +114,35 @@ function markAnswer(output: HTMLOutputElement, id: number, prediction: Predictio
 
 // ---------------------------------------------------------------------------- showing answers
 
-function showServerAnswer(id: number, prediction: Prediction): void {
-  if (id < state.shownServerId) return;
-  state.shownServerId = id;
+/** The page's answer for an input: the server's, or in the static site the in-browser model's. */
+function showAnswer(id: number, prediction: Prediction): void {
+  if (id < state.shownId) return;
+  state.shownId = id;
   const isDigit = prediction.digit !== null;
-  ui.serverDigit.textContent = isDigit ? String(prediction.digit) : prediction.reason === 'blank' ? '–' : '?';
-  ui.serverDigit.classList.toggle('none', !isDigit);
+  ui.digit.textContent = isDigit ? String(prediction.digit) : 'not a digit';
+  ui.digit.classList.toggle('none', !isDigit);
   ui.confidence.textContent = isDigit ? `${formatPercent(prediction.confidence)} sure` : explainNotADigit(prediction.reason);
+  updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities, isDigit || prediction.reason?.startsWith('low confidence'));
+  markAnswer(ui.digit, id, prediction);
+}
+
+function showServerAnswer(id: number, prediction: Prediction): void {
+  if (id < state.shownId) return;
+  showAnswer(id, prediction);
   ui.serverAnswer.textContent = describe(prediction);
-  updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities);
-  markAnswer(ui.serverDigit, id, prediction);
   markAnswer(ui.serverAnswer, id, prediction);
 }
 
 function showEmpty(id: number): void {
-  state.shownServerId = id;
-  ui.serverDigit.textContent = '–';
-  ui.serverDigit.classList.add('none');
+  state.shownId = id;
+  ui.digit.textContent = '–';
+  ui.digit.classList.add('none');
   ui.confidence.textContent = 'Draw a digit to start.';
   ui.serverAnswer.textContent = '–';
   ui.browserDigit.textContent = '–';
   updateChart(ui.chart, null);
   drawPreview(ui.preview, new Uint8Array(spec().size ** 2), spec().size);
-  markAnswer(ui.serverDigit, id, null);
+  markAnswer(ui.digit, id, null);
   markAnswer(ui.serverAnswer, id, null);
   markAnswer(ui.browserDigit, id, null);
 }
@@ -130,21 +150,30 @@ function showEmpty(id: number): void {
 /** The served model's preprocessing spec (the default until the model info arrives). */
 const spec = () => state.info?.preprocessing ?? PREPROCESS_SPEC;
 
-async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
-  if (!ui.browserMode.checked || !state.browserModel) return;
-  const model = await state.browserModel;
-  // The input may have changed while the model was loading.
-  if (id !== state.inputId || !ui.browserMode.checked) return;
-  // The server's own rule (src/predict/interpret.ts), with the server's threshold.
+/**
+ * How the in-browser model's answers are read: the run's metadata.json in the static site; in
+ * the served page the server's own settings (its rule, threshold and temperature, GET
+ * /v1/model), so that both answers are read alike.
+ */
+function browserSettings(): AnswerSettings {
+  if (state.staticSettings) return state.staticSettings;
   const notADigitBelow = state.info?.notADigitBelow ?? undefined;
   const rule = { minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };
-  // Calibrated by the server's temperature (src/metrics/calibration.ts), as the server's answers are.
-  const temperature = state.info?.temperature ?? 1;
-  const raw = model.probabilities(input.input);
-  const probabilities = temperature === 1 ? raw : applyTemperature(raw, temperature, raw.length);
-  const prediction = interpretProbabilities(probabilities, rule, input.reason);
+  return { spec: spec(), temperature: state.info?.temperature ?? 1, rule };
+}
+
+/** The in-browser model is on: always in the static site, by the toggle in the served page. */
+const browserOn = () => STATIC_MODEL !== undefined || ui.browserMode.checked;
+
+async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
+  if (!browserOn() || !state.browserModel) return;
+  const model = await state.browserModel;
+  // The input may have changed while the model was loading.
+  if (id !== state.inputId || !browserOn()) return;
+  const prediction = answerWith(model, browserSettings(), input);
   ui.browserDigit.textContent = describe(prediction);
   markAnswer(ui.browserDigit, id, prediction);
+  if (STATIC_MODEL !== undefined) showAnswer(id, prediction);
   if (ui.inside.open) await showLayers(id, 'browser', input, model.layers(input.input));
 }
 
@@ -167,7 +196,7 @@ async function refreshLayers(): Promise<void> {
   const { panel } = await loadPanel();
   const id = state.inputId;
   if (!state.current) return panel.clear(id);
-  if (ui.browserMode.checked && state.browserModel) await runInBrowser(id, state.current);
+  if (browserOn() && state.browserModel) await runInBrowser(id, state.current);
   else askServer(id, state.current);
 }
 
@@ -179,7 +208,7 @@ function predict(input: Preprocessed): void {
   document.body.dataset.input = String(id);
   state.current = input;
   drawPreview(ui.preview, input.pixels, spec().size);
-  askServer(id, input);
+  if (STATIC_MODEL === undefined) askServer(id, input);
   runInBrowser(id, input).catch((err: Error) => setStatus(`in-browser model: ${err.message}`, true));
 }
 
@@ -200,7 +229,7 @@ function predictDrawing(): void {
   clearTimeout(state.timer);
   state.timer = undefined;
   state.lastPredictAt = performance.now();
-  predict(preprocessImage(rawImageOf(pad.imageData()), { spec: spec() }));
+  predict(preprocessImage(rawImageOfImageData(pad.imageData()), { spec: spec() }));
 }
 
 /** While drawing: at most one prediction per PREDICT_EVERY_MS, the last one with the latest ink. */
@@ -232,7 +261,7 @@ async function predictFile(file: File): Promise<void> {
     bitmap.close();
     state.padShowsPicture = true;
     // The picture itself, not its copy on the pad: the preprocessing sees all of its pixels.
-    predict(preprocessImage(rawImageOf(pixels), { spec: spec() }));
+    predict(preprocessImage(rawImageOfImageData(pixels), { spec: spec() }));
     setStatus(`Showing ${file.name}.`);
   } catch (err) {
     setStatus((err as Error).message, true);
@@ -248,7 +277,7 @@ async function toggleBrowserMode(): Promise<void> {
   if (!state.browserModel) {
     document.body.dataset.browserModel = 'loading';
     setStatus('Loading the model into this browser…');
-    state.browserModel = import('./browser-model.js').then((module) => module.loadBrowserModel());
+    state.browserModel = import('../../browser/model.js').then((module) => module.loadBrowserModel('/model/model.json'));
     try {
       await state.browserModel;
       document.body.dataset.browserModel = 'ready';
@@ -274,15 +303,55 @@ function describeModel(info: ModelInfo): string {
   return `Model: ${info.arch}, ${params} parameters, ${accuracy}.`;
 }
 
+function showModelInfo(info: ModelInfo): void {
+  state.info = info;
+  ui.modelInfo.textContent = describeModel(info);
+  if (info.classNames && info.classNames.length === DEFAULT_CLASS_NAMES.length) createChart(ui.chart, info.classNames);
+}
+
 async function loadModelInfo(): Promise<void> {
   try {
-    const info = await fetchModelInfo();
-    state.info = info;
-    ui.modelInfo.textContent = describeModel(info);
-    if (info.classNames && info.classNames.length === DEFAULT_CLASS_NAMES.length) createChart(ui.chart, info.classNames);
+    showModelInfo(await fetchModelInfo());
   } catch (err) {
     ui.modelInfo.textContent = `Model description unavailable: ${(err as Error).message}`;
   }
+}
+
+/** The static site: the model and its run's metadata.json, loaded into this browser at once. */
+async function loadStaticModel(modelUrl: string): Promise<void> {
+  ui.browserToggle.hidden = true;
+  ui.compare.hidden = true;
+  setStatus('Loading the model into this browser…');
+  try {
+    const { loadModelWithMetadata } = await import('../../browser/digit-reader.js');
+    const loaded = loadModelWithMetadata(new URL(modelUrl, document.baseURI));
+    state.browserModel = loaded.then(({ model }) => model);
+    // (A failure is reported below, once.)
+    state.browserModel.catch(() => undefined);
+    const { metadata } = await loaded;
+    state.staticSettings = settingsOf(metadata);
+    showModelInfo(staticModelInfo(metadata, state.staticSettings));
+    document.body.dataset.browserModel = 'ready';
+    setStatus('');
+  } catch (err) {
+    document.body.dataset.browserModel = 'error';
+    setStatus(`Could not load the model: ${(err as Error).message}`, true);
+  }
+}
+
+/** The run's metadata.json, described as the server's GET /v1/model describes it. */
+function staticModelInfo(metadata: ModelMetadata, settings: AnswerSettings): ModelInfo {
+  return {
+    arch: metadata.arch,
+    params: metadata.params,
+    testAccuracy: metadata.test?.accuracy ?? null,
+    trainedAt: metadata.finishedAt ?? metadata.createdAt,
+    minConfidence: settings.rule.minConfidence,
+    notADigitBelow: settings.rule.notADigitBelow ?? null,
+    temperature: settings.temperature,
+    classNames: metadata.classNames,
+    preprocessing: settings.spec,
+  };
 }
 
 // ---------------------------------------------------------------------------- wiring
@@ -327,7 +396,8 @@ async function start(): Promise<void> {
   ui.browserMode.addEventListener('change', () => void toggleBrowserMode());
   ui.inside.addEventListener('toggle', () => void refreshLayers().catch((err: Error) => setStatus(`inside the network: ${err.message}`, true)));
   wireDropZone();
-  await loadModelInfo();
+  if (STATIC_MODEL !== undefined) await loadStaticModel(STATIC_MODEL);
+  else await loadModelInfo();
   document.body.dataset.state = 'ready';
 }
 

@@ -11,12 +11,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../../src/serve/server.js';
 import { quickRunDir } from '../../helpers/quick-run.js';
 import { nonDigitRunDir } from '../../helpers/non-digit-run.js';
 import { calibratedRun } from '../../helpers/calibrated-run.js';
+import { printedDigitPng as digitPng } from '../../helpers/printed-digit.js';
+import { drawStrokes, FOUR, ONE, paintedBars, SEVEN } from '../../helpers/page-drawing.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
@@ -34,33 +35,6 @@ interface Answer {
   reason: string;
   confidence: number;
 }
-
-/** A picture of a digit as people upload them: dark type on white paper. */
-async function digitPng(digit: number): Promise<Buffer> {
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">
-    <rect width="200" height="200" fill="#ffffff"/>
-    <text x="100" y="165" font-family="DejaVu Sans" font-size="170" text-anchor="middle" fill="#202020">${digit}</text>
-  </svg>`;
-  return sharp(Buffer.from(svg)).png().toBuffer();
-}
-
-/** Mouse strokes on the pad, in the pad's own 280x280 coordinates. */
-async function drawStrokes(page: Page, strokes: [number, number][][]): Promise<void> {
-  // (On a phone, an open panel below may have scrolled the pad out of view: mouse events need it on screen.)
-  await page.locator('#pad').scrollIntoViewIfNeeded();
-  const box = await page.locator('#pad').boundingBox();
-  assert.ok(box, 'the drawing pad is not visible');
-  const at = ([x, y]: [number, number]) => [box.x + (x * box.width) / 280, box.y + (y * box.height) / 280] as const;
-  for (const stroke of strokes) {
-    await page.mouse.move(...at(stroke[0]));
-    await page.mouse.down();
-    for (const point of stroke.slice(1)) await page.mouse.move(...at(point), { steps: 8 });
-    await page.mouse.up();
-  }
-}
-
-const ONE: [number, number][][] = [[[140, 50], [140, 230]]];
-const SEVEN: [number, number][][] = [[[75, 65], [205, 65], [115, 235]]];
 
 /** The answer shown in `selector` for the page's latest input (drawing, upload or clear). */
 async function latestAnswer(page: Page, selector: string): Promise<Answer> {
@@ -171,9 +145,9 @@ describe('the draw-a-digit page', { skip }, () => {
   test('a drawn "1" (one vertical stroke) is read as 1', async () => {
     await page.click('#clear');
     await drawStrokes(page, ONE);
-    const answer = await latestAnswer(page, '#server-digit');
+    const answer = await latestAnswer(page, '#digit');
     assert.equal(answer.digit, 1, `read as ${answer.digit} (${answer.reason})`);
-    assert.equal(await page.locator('#server-digit').textContent(), '1');
+    assert.equal(await page.locator('#digit').textContent(), '1');
     const probabilities = await chartProbabilities(page);
     assert.equal(probabilities.indexOf(Math.max(...probabilities)), 1);
     assert.ok(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-3, `the bars sum to ${probabilities.reduce((a, b) => a + b, 0)}`);
@@ -182,7 +156,7 @@ describe('the draw-a-digit page', { skip }, () => {
   test('a drawn "7" (a top bar, then a diagonal down-left) is read as 7, and the preview shows the ink', async () => {
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
-    const answer = await latestAnswer(page, '#server-digit');
+    const answer = await latestAnswer(page, '#digit');
     assert.equal(answer.digit, 7, `read as ${answer.digit} (${answer.reason})`);
     // The 28x28 preview holds the centred digit: ink near the centre, black corners.
     const preview = await page.locator('#preview').evaluate((canvas: HTMLCanvasElement) => {
@@ -195,6 +169,16 @@ describe('the draw-a-digit page', { skip }, () => {
     assert.equal(preview.corner, 0);
   });
 
+  test('a "4" drawn in two strokes: every bar is painted as tall as its probability, the nine near 0% flat', async () => {
+    await page.click('#clear');
+    await drawStrokes(page, FOUR);
+    const answer = await latestAnswer(page, '#digit');
+    assert.equal(answer.digit, 4, `read as ${answer.digit} (${answer.reason})`);
+    for (const bar of await paintedBars(page)) {
+      assert.ok(Math.abs(bar.painted - bar.expected) <= 2, `digit ${bar.digit} at ${(bar.probability * 100).toFixed(1)}%: ${bar.painted} px painted, ${bar.expected.toFixed(1)} px expected`);
+    }
+  });
+
   test('predictions arrive while the stroke is still being drawn', async () => {
     await page.click('#clear');
     const cleared = Number(await page.evaluate(() => document.body.dataset.input));
@@ -203,16 +187,16 @@ describe('the draw-a-digit page', { skip }, () => {
     await page.mouse.down();
     await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.8, { steps: 10 });
     // The button is still down: an answer about a newer input than the cleared pad must come anyway.
-    await page.waitForFunction((id) => Number(document.getElementById('server-digit')?.dataset.input) > id, cleared);
+    await page.waitForFunction((id) => Number(document.getElementById('digit')?.dataset.input) > id, cleared);
     await page.mouse.up();
-    assert.equal((await latestAnswer(page, '#server-digit')).digit, 1);
+    assert.equal((await latestAnswer(page, '#digit')).digit, 1);
   });
 
   test('an uploaded PNG (dark type on white) is read through the same preprocessing', async () => {
     // 3 and 5: the typed digits that even the quick, one-epoch test model reads with > 95%.
     const png = await digitPng(3);
     await page.setInputFiles('#file', { name: 'three.png', mimeType: 'image/png', buffer: png });
-    const answer = await latestAnswer(page, '#server-digit');
+    const answer = await latestAnswer(page, '#digit');
     assert.equal(answer.digit, 3, `read as ${answer.digit} (${answer.reason})`);
     assert.match((await page.locator('#status').textContent()) ?? '', /three\.png/);
     await page.screenshot({ path: screenshotPath('mnist-page-upload.png'), animations: 'disabled' });
@@ -227,7 +211,7 @@ describe('the draw-a-digit page', { skip }, () => {
       return data;
     }, png.toString('base64'));
     await page.locator('#drop-zone').dispatchEvent('drop', { dataTransfer: transfer });
-    const answer = await latestAnswer(page, '#server-digit');
+    const answer = await latestAnswer(page, '#digit');
     assert.equal(answer.digit, 5, `read as ${answer.digit} (${answer.reason})`);
   });
 
@@ -242,7 +226,7 @@ describe('the draw-a-digit page', { skip }, () => {
   test('the in-browser model, switched on from the keyboard, agrees with the server', async () => {
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
-    const server = await latestAnswer(page, '#server-digit');
+    const server = await latestAnswer(page, '#digit');
     // Keyboard-reachable: Tab from the Clear button reaches the toggle, Space switches it on.
     await page.focus('#clear');
     for (let i = 0; i < 5 && !(await page.evaluate(() => document.activeElement?.id === 'browser-mode')); i++) await page.keyboard.press('Tab');
@@ -260,7 +244,7 @@ describe('the draw-a-digit page', { skip }, () => {
     // While on, a new drawing is answered by both.
     await page.click('#clear');
     await drawStrokes(page, ONE);
-    const [serverOne, localOne] = [await latestAnswer(page, '#server-digit'), await latestAnswer(page, '#browser-digit')];
+    const [serverOne, localOne] = [await latestAnswer(page, '#digit'), await latestAnswer(page, '#browser-digit')];
     assert.equal(serverOne.digit, 1);
     assert.equal(localOne.digit, 1);
     assert.ok(Math.abs(localOne.confidence - serverOne.confidence) < 1e-3);
@@ -269,9 +253,9 @@ describe('the draw-a-digit page', { skip }, () => {
 
   test('Clear empties the pad, the prediction, the chart and the preview', async () => {
     await page.click('#clear');
-    const answer = await latestAnswer(page, '#server-digit');
+    const answer = await latestAnswer(page, '#digit');
     assert.equal(answer.digit, null);
-    assert.equal(await page.locator('#server-digit').textContent(), '–');
+    assert.equal(await page.locator('#digit').textContent(), '–');
     assert.deepEqual(await chartProbabilities(page), new Array(10).fill(0));
     const brightest = { pad: await brightestPixel(page, '#pad'), preview: await brightestPixel(page, '#preview') };
     assert.deepEqual(brightest, { pad: 0, preview: 0 });
@@ -294,7 +278,7 @@ describe('the draw-a-digit page', { skip }, () => {
     assert.ok(pad && chart);
     assert.ok(chart.y >= pad.y + pad.height, `chart at y=${chart.y}, pad ends at y=${pad.y + pad.height}`);
     await drawStrokes(page, ONE);
-    assert.equal((await latestAnswer(page, '#server-digit')).digit, 1);
+    assert.equal((await latestAnswer(page, '#digit')).digit, 1);
     await page.screenshot({ path: screenshotPath('mnist-page-phone.png'), fullPage: true, animations: 'disabled' });
   });
 
@@ -313,7 +297,7 @@ describe('the draw-a-digit page', { skip }, () => {
     const one = await latestLayers(page, 'server');
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
-    assert.equal((await latestAnswer(page, '#server-digit')).digit, 7);
+    assert.equal((await latestAnswer(page, '#digit')).digit, 7);
     const seven = await latestLayers(page, 'server');
     // The input, then each convolution and the dense layer (conv 1, conv 2, dense 1 for the default network).
     assert.deepEqual(seven.map((l) => l.layer), one.map((l) => l.layer));
@@ -365,7 +349,7 @@ describe('the draw-a-digit page', { skip }, () => {
     const asked = layerRequests.length;
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
-    assert.equal((await latestAnswer(page, '#server-digit')).digit, 7);
+    assert.equal((await latestAnswer(page, '#digit')).digit, 7);
     assert.equal(layerRequests.length, asked);
   });
 
@@ -413,10 +397,11 @@ describe('the draw-a-digit page with a run trained to say "not a digit"', { skip
   test('a drawn dot is "not a digit", with the reason, on the server and in the browser; a drawn 7 is still a 7', async () => {
     // A tap: the pad draws one dot of the brush's width, which preprocessing blows up to fill the 20x20 box.
     await drawStrokes(page, [[[140, 140]]]);
-    const served = await latestAnswer(page, '#server-digit');
+    const served = await latestAnswer(page, '#digit');
     assert.equal(served.digit, null, `the dot was read as ${served.digit}`);
     assert.match(served.reason, /^not a digit \(not-a-digit [\d.]+, best digit [\d.]+: margin -?[\d.]+ < -?[\d.]+\)$/);
     assert.match((await page.locator('#confidence').textContent()) ?? '', /^Not a digit: it looks like none of the ten digits/);
+    assert.equal(await page.locator('#digit').textContent(), 'not a digit');
     await setBrowserMode(page, true);
     await page.click('#clear');
     await drawStrokes(page, [[[100, 160]]]);
@@ -425,7 +410,7 @@ describe('the draw-a-digit page with a run trained to say "not a digit"', { skip
     assert.match(inBrowser.reason, /^not a digit/);
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
-    assert.equal((await latestAnswer(page, '#server-digit')).digit, 7);
+    assert.equal((await latestAnswer(page, '#digit')).digit, 7);
     assert.equal((await latestAnswer(page, '#browser-digit')).digit, 7);
     assert.deepEqual(problems, []);
   });

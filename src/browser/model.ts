@@ -1,21 +1,27 @@
 /**
- * The served model, run in this browser with TensorFlow.js. Loaded only when asked for: this
- * module and TensorFlow.js form a separate chunk of the bundle, fetched on first use.
+ * A model of this project run in a browser with TensorFlow.js: the browser reader
+ * (digit-reader.ts) and the draw-a-digit page's in-browser mode both load it here. The page
+ * imports this module only when asked, so that it and TensorFlow.js form a chunk of its bundle
+ * fetched on first use.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadLayersModel, model as functionalModel, type LayersModel, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { layerViews, PAGE_VIEW_KINDS, PAGE_VIEW_MAX_BYTES, quantiseView, type LayerInfo } from '../../model/layer-views.js';
-import type { ShownView } from './layers-panel.js';
+import { layerViews, PAGE_VIEW_KINDS, PAGE_VIEW_MAX_BYTES, quantiseView, type LayerInfo, type LayerView, type QuantisedView } from '../model/layer-views.js';
+
+/** One view inside the network for one input, ready to draw. */
+export type ShownView = Omit<LayerView, 'first'> & QuantisedView;
 
 export interface BrowserModel {
-  /** The ten class probabilities for one preprocessed 28x28 input. */
+  /** The model's class probabilities (10, or 11 with "not a digit") for one preprocessed input. */
   probabilities(input: Float32Array): number[];
   /**
    * What the network computes inside for the input, as the server's `?layers=1` answers it (the
    * same views, shrunk and quantised alike: model/layer-views.ts), here in the page.
    */
   layers(input: Float32Array): ShownView[];
+  /** Free the model's weights. */
+  dispose(): void;
 }
 
 /** The layers as the shared view code describes them (model/activations.ts does the same in Node). */
@@ -33,10 +39,11 @@ function layerInfos(model: LayersModel): LayerInfo[] {
 }
 
 /**
- * One 28x28 image per call: the plain-JavaScript 'cpu' backend answers in milliseconds and needs
- * no GPU (nor WebGL in a headless browser).
+ * Load a model.json (TensorFlow.js layers format; its weights beside it). One 28x28 image per
+ * call: the plain-JavaScript 'cpu' backend answers in milliseconds and needs no GPU (nor WebGL
+ * in a headless browser), nor WebAssembly (which a strict Content-Security-Policy forbids).
  */
-export async function loadBrowserModel(url = '/model/model.json'): Promise<BrowserModel> {
+export async function loadBrowserModel(url: string): Promise<BrowserModel> {
   await tf.setBackend('cpu');
   await tf.ready();
   const model: LayersModel = await loadLayersModel(url);
@@ -67,6 +74,9 @@ export async function loadBrowserModel(url = '/model/model.json'): Promise<Brows
       } finally {
         tf.dispose(outputs);
       }
+    },
+    dispose(): void {
+      model.dispose();
     },
   };
 }
