@@ -310,13 +310,16 @@ const DRAW: Record<NonDigitCategory, Draw> = {
     const digits = [0, 2, 3, 4, 5, 6, 7, 8, 9];
     const first = digits[rng.int(digits.length)];
     const others = digits.filter((d) => d !== first);
-    const glyph = await drawDigitGlyph(canvas, rng, pen, split, first);
+    // Both in one hand, or both printed in one font: a bold printed digit over a thin drawn one
+    // reads as the printed one alone.
+    const style = { hand: rng.next() < 0.6, font: NON_DIGIT_FONTS[split][rng.int(NON_DIGIT_FONTS[split].length)] };
+    const glyph = await drawDigitGlyph(canvas, rng, pen, split, first, undefined, style);
     const count = split === 'test' && rng.next() < 0.3 ? 2 : 1;
     for (let k = 0; k < count; k++) {
       const shift = (0.33 + 0.27 * rng.next()) * (rng.next() < 0.5 ? -1 : 1) * (k + 1);
       const scale = 0.8 + 0.4 * rng.next();
       const centre = { x: glyph.cx + shift * glyph.w, y: glyph.cy + 0.25 * (rng.next() - 0.5) * glyph.h };
-      await drawDigitGlyph(canvas, rng, pen, split, others[rng.int(others.length)], { centre, height: glyph.h * scale });
+      await drawDigitGlyph(canvas, rng, pen, split, others[rng.int(others.length)], { centre, height: glyph.h * scale }, style);
     }
   },
   'round-letter': async (canvas, rng, pen, split) => {
@@ -341,8 +344,9 @@ function glyphBox(canvas: InkCanvas, rng: Rng): { cx: number; cy: number; w: num
 }
 
 /**
- * A digit on the sheet, drawn by hand (60% in the train split) or printed in one of the split's
- * fonts; its box (where the ink is) comes back, so that it can be crossed out or overlapped.
+ * A digit on the sheet, drawn by hand (60% of the time) or printed in one of the split's fonts,
+ * unless `style` says which; its box (where the ink is) comes back, so that it can be crossed out
+ * or overlapped.
  */
 async function drawDigitGlyph(
   canvas: InkCanvas,
@@ -351,6 +355,7 @@ async function drawDigitGlyph(
   split: NonDigitSplit,
   digit: number,
   at?: { centre: Point; height: number },
+  style?: { hand: boolean; font: (typeof NON_DIGIT_FONTS)[NonDigitSplit][number] },
 ): Promise<{ cx: number; cy: number; w: number; h: number }> {
   const box = glyphBox(canvas, rng);
   if (at) {
@@ -359,19 +364,24 @@ async function drawDigitGlyph(
     box.cx = at.centre.x;
     box.cy = at.centre.y;
   }
-  if (rng.next() < 0.6) {
+  if (style ? style.hand : rng.next() < 0.6) {
     drawHandDigit(canvas, digit, handPlacement(rng, { x: box.cx - box.w / 2, y: box.cy - box.h / 2, w: box.w, h: box.h }), rng, pen);
     return box;
   }
-  const coverage = await renderGlyphText(canvas, rng, split, String(digit), box);
+  const coverage = await renderGlyphText(canvas, rng, split, String(digit), box, style?.font);
   canvas.add(coverage);
   return inkBox(coverage, canvas.width, canvas.height) ?? box;
 }
 
 /** One glyph of text from the split's fonts, filling about the box's height, as ink coverage. */
-function renderGlyphText(canvas: InkCanvas, rng: Rng, split: NonDigitSplit, text: string, box: { cx: number; cy: number; w: number; h: number }): Promise<Float32Array> {
-  const fonts = NON_DIGIT_FONTS[split];
-  const font = fonts[rng.int(fonts.length)];
+function renderGlyphText(
+  canvas: InkCanvas,
+  rng: Rng,
+  split: NonDigitSplit,
+  text: string,
+  box: { cx: number; cy: number; w: number; h: number },
+  font = NON_DIGIT_FONTS[split][rng.int(NON_DIGIT_FONTS[split].length)],
+): Promise<Float32Array> {
   const size = box.h * 1.35;
   return renderSvgText(canvas.width, canvas.height, { text, font, size, x: box.cx, y: box.cy + 0.36 * size, rotate: 20 * (rng.next() - 0.5) });
 }
@@ -742,13 +752,13 @@ function smoothNoise(width: number, height: number, cells: number, rng: Rng): Fl
 }
 
 /**
- * Pictures of each category in the training set of non-digits: 4,000 drawn, 2,624 reach the
- * model (seed 1). On a shared 2-core AMD EPYC, from dist/: 23.6 s on one thread, 15.5 s on two
- * (`threads` of nonDigitSet) while other processes used 0.4 of a core; no faster while they held
- * a whole core (Linux autogroup shares the CPU between sessions, not threads). Two threads cost
- * 3-11% more CPU time (the second worker's start and warm-up).
+ * Pictures of each category in the training set of non-digits. 1,000 rather than the 500 of the
+ * eight first categories: a scribble or a shape seen about 20 times over a run was learnt as
+ * itself, and validation scribbles stayed the least refused (docs/trust.md). Drawing 500 of the
+ * eight took 15.5 s on two threads (`threads` of nonDigitSet) of a shared 2-core AMD EPYC; Linux
+ * autogroup shares the CPU between sessions, not threads, so no faster while others hold a core.
  */
-const NON_DIGIT_TRAIN_PER_CATEGORY = 500;
+const NON_DIGIT_TRAIN_PER_CATEGORY = 1000;
 
 /**
  * The non-digits a run trains on (`nonDigits` > 0): the train split drawn with the run's seed,

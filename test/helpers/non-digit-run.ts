@@ -24,7 +24,7 @@ const CACHE = resolve('.cache', 'test-runs');
 export async function nonDigitRunDir(changes: Partial<TrainConfig> = {}): Promise<string> {
   const config = { ...CONFIG, ...changes };
   const hash = createHash('sha256');
-  for (const file of ['train/trainer.ts', 'image/digit-pictures.ts', 'model/architectures.ts', 'model/gradients.ts', 'image/non-digits.ts', 'image/ink-canvas.ts', 'image/preprocess.ts', 'predict/non-digit-rule.ts', 'predict/interpret.ts']) hash.update(readFileSync(resolve('src', file)));
+  for (const file of ['train/trainer.ts', 'image/digit-pictures.ts', 'model/architectures.ts', 'model/gradients.ts', 'image/non-digits.ts', 'image/hand-glyphs.ts', 'image/ink-canvas.ts', 'image/preprocess.ts', 'predict/non-digit-rule.ts', 'predict/prediction-sets.ts', 'predict/interpret.ts']) hash.update(readFileSync(resolve('src', file)));
   const key = hash.update(JSON.stringify(Object.keys(changes).length ? { CONFIG: config, PER_CATEGORY } : { CONFIG, PER_CATEGORY })).digest('hex').slice(0, 12);
   const dir = join(CACHE, `non-digits-${config.arch}-12000-e3-s1-${key}`);
   if (existsSync(join(dir, 'metadata.json'))) return dir;
