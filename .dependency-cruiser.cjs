@@ -10,6 +10,7 @@ const LAYERS = [
   ['image', 'model', 'metrics'], //        photo pipeline | networks, run folders, gradients | scores
   ['backend'], //                          wasm kernels, a model on several threads
   ['predict'], //                          the one inference path
+  ['baselines'], //                        the traditional models of LeCun et al. 1998's comparison
   ['train', 'evaluate', 'export', 'browser'], // the training loop | evaluation and report | ONNX export | the browser entry
   ['serve'], //                            HTTP server and the draw-a-digit page
   ['cli'], //                              the command line: thin shells over the layers below

@@ -11,9 +11,10 @@ import type { ReleaseRecord } from '../src/model/release.js';
 import { RELEASE_FILE } from '../src/model/release.js';
 import { shippedModelDir } from '../src/model/shipped.js';
 import { configTableMarkdown } from '../src/train/config.js';
+import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
 
 /** The files that may hold generated blocks. */
-const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md'];
+const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md'];
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
@@ -39,6 +40,8 @@ function shippedModel(): string {
 export const BLOCKS: Record<string, () => string> = {
   'config-table': configTableMarkdown,
   'shipped-model': shippedModel,
+  // `mnist-cnn baselines --json` on the full data, kept in bench/results/.
+  'baselines-table': () => baselinesTableMarkdown(readJson<BaselinesReport>('bench/results/baselines.json')),
 };
 
 const BLOCK = /<!-- generated:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g;
