@@ -12,6 +12,7 @@ import { RELEASE_FILE } from '../src/model/release.js';
 import { shippedModelDir } from '../src/model/shipped.js';
 import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
+import { trustTable } from './docs-trust.js';
 
 /** The files that may hold generated blocks. */
 const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md'];
@@ -42,6 +43,7 @@ export const BLOCKS: Record<string, () => string> = {
   'shipped-model': shippedModel,
   // `mnist-cnn baselines --json` on the full data, kept in bench/results/.
   'baselines-table': () => baselinesTableMarkdown(readJson<BaselinesReport>('bench/results/baselines.json')),
+  'trust-figures': trustTable,
 };
 
 const BLOCK = /<!-- generated:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g;

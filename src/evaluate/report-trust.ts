@@ -27,7 +27,7 @@ export interface ReportSection {
   html: string;
 }
 
-export const TRUST_PLOT_NAMES = {
+const TRUST_PLOT_NAMES = {
   riskCoverage: 'risk-coverage',
   refusedNonDigits: 'refused-non-digits',
   answeredNonDigits: 'answered-non-digits',

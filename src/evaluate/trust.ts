@@ -20,13 +20,13 @@ import type { Predictor } from '../predict/predictor.js';
 import { createRng } from '../util/rng.js';
 
 /** The answered accuracy the default minimum confidence must keep (on validation: MNIST and pictured digits). */
-export const ACCURACY_TARGET = 0.995;
+const ACCURACY_TARGET = 0.995;
 
 /** The seed of the pictures made of the evaluated digits: the same pictures for every run. */
 const PICTURED_SEED = 1;
 
 /** Non-digits of each category drawn from the test split (seed 1): a refusal rate to within about ±1.2 points at 97%. */
-export const NON_DIGITS_PER_CATEGORY = 200;
+const NON_DIGITS_PER_CATEGORY = 200;
 
 /** Most images listed for a gallery (refused digits, answered non-digits). */
 const LISTED = 48;
@@ -159,7 +159,7 @@ export async function nonDigitTrust(predictor: Predictor, options: { perCategory
 }
 
 /** The evaluated digits as pictures through the run's photo pipeline (the same pictures for every run). */
-export function picturedDigits(set: ImageSet, predictor: Predictor): ImageSet {
+function picturedDigits(set: ImageSet, predictor: Predictor): ImageSet {
   return withPicturedDigits(set, 1, createRng(PICTURED_SEED), predictor.spec);
 }
 

@@ -125,8 +125,9 @@ export interface PredictionSetRecord {
   temperature: number;
   /** Answers whose top digit's share is below this are `unsure`; the others `sure`. */
   unsureBelow: number;
-  /** The probability (of the ten digits' shares) a digit needs to join the top one in a set, per group. */
+  /** The probability (of the ten digits' shares) a digit needs to join the top one in a `sure` answer's set. */
   sure: number;
+  /** The same, in an `unsure` answer's set. */
   unsure: number;
   /** Validation digits per group the thresholds were fitted on. */
   n: { sure: number; unsure: number };

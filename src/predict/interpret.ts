@@ -60,8 +60,11 @@ export interface AnswerRule {
  * sum to 1 (`digitShares`): which digit, if it is one.
  */
 export interface SetRule {
+  /** Answers whose top digit's share is below this are in the `unsure` group; the others are `sure`. */
   unsureBelow: number;
+  /** The share another digit needs to join a `sure` answer's set. */
   sure: number;
+  /** The share another digit needs to join an `unsure` answer's set. */
   unsure: number;
 }
 

@@ -33,7 +33,7 @@ import { digitShares, interpretProbabilities, type AnswerRule, type SetRule } fr
 import { Predictor } from './predictor.js';
 
 /** The coverage sets are fitted for unless told: they hold the true digit 99% of the time. */
-export const DEFAULT_COVERAGE = 0.99;
+const DEFAULT_COVERAGE = 0.99;
 
 /**
  * The conformal quantile: the ⌈(n + 1) × coverage⌉-th smallest score, or Infinity when n is too
