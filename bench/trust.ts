@@ -74,6 +74,12 @@ export interface TrustFigures {
   picturedTest: DigitFigures;
   /** Printed and photographed digits per kind (bench/non-digits.ts). */
   digitKinds: DigitKindFigures;
+  /**
+   * The validation split (MNIST digits and their pictures), where the default minimum confidence
+   * is chosen: the answers at it, and the lowest one keeping the answered right 99.5% of the time
+   * on both together.
+   */
+  validation: { n: number; atDefault: { digits: DigitTrust['atDefault']; pictured: DigitTrust['atDefault'] }; forTargetBoth: DigitTrust['forTarget'] | null };
   /** Issue 26's targets (and issue 13's that still hold), and whether they are met. */
   targets: Record<string, { target: number; value: number; met: boolean }>;
 }
@@ -124,6 +130,8 @@ export async function trustFigures(runDir = DEFAULT_TRUST_RUN, options: { thread
   const threads = options.threads ?? Math.min(2, cpus().length);
   const loadAtStart = loadavg()[0];
   const { metrics: m } = await evaluateRun(dir, { write: false, plots: false, threads });
+  const { metrics: val } = await evaluateRun(dir, { split: 'val', write: false, plots: false, threads, trust: { nonDigits: false } });
+  if (!val.trust) throw new Error('evaluate did not score trust on the validation split');
   const scores = m.calibrationScores;
   const trust = m.trust;
   if (!scores || m.temperature === undefined || !m.calibrationBefore || !trust) throw new Error('evaluate did not score calibration and trust');
@@ -150,6 +158,7 @@ export async function trustFigures(runDir = DEFAULT_TRUST_RUN, options: { thread
       mnistTest,
       picturedTest,
       digitKinds: await digitKindFigures(dir, { threads }),
+      validation: { n: val.n, atDefault: { digits: val.trust.digits.atDefault, pictured: val.trust.pictured.atDefault }, forTargetBoth: val.trust.forTargetBoth ?? null },
       targets: targets(m, mnistTest, picturedTest, nonDigits),
     },
   };
@@ -172,6 +181,7 @@ export function trustLines(trust: TrustFigures): string[] {
       : '  non-digits: the run cannot say "not a digit"',
     digits('MNIST test', trust.mnistTest),
     digits('MNIST test as pictures', trust.picturedTest),
+    `  validation (${trust.validation.n} digits and their pictures): the answered right ${pct(trust.validation.forTargetBoth?.accuracy ?? 0)} from minimum confidence ${trust.validation.forTargetBoth?.threshold.toFixed(3) ?? '-'} (the default is ${trust.minConfidence})`,
     `  targets: ${Object.entries(trust.targets).map(([k, v]) => `${k} ${v.met ? 'met' : 'NOT met'}`).join(', ')}`,
   ];
 }

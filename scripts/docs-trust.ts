@@ -32,6 +32,10 @@ const ROWS: Row[] = [
   ['non-digits refused, all (≥ 95%)', (t) => target(t, 'nonDigitsRefused', t.nonDigits ? pct(t.nonDigits.refused, 1) : '-')],
   ['worst category (≥ 97%)', (t) => target(t, 'everyCategoryRefused', worst(t))],
   ['printed and photographed digits read (5 + 4 kinds × 60)', (t) => digitKinds(t)],
+  [
+    'validation: lowest minimum confidence keeping 99.5% right (digits and their pictures); the default',
+    (t) => (t.validation.forTargetBoth ? `${t.validation.forTargetBoth.threshold.toFixed(3)} (${pct(t.validation.forTargetBoth.coverage)} answered); ${t.minConfidence}` : `-; ${t.minConfidence}`),
+  ],
   ['load average during the bench', (t) => `${t.load.start.toFixed(1)} → ${t.load.end.toFixed(1)}`],
 ];
 
