@@ -31,7 +31,7 @@ function shippedModel(): string {
     `| accuracy on the ${release.test.n.toLocaleString('en-US')} MNIST test images | ${pct(release.test.accuracy)} |`,
     `| calibration error (ECE) of its confidences, same images | ${pct(release.calibration.eceAfter)} |`,
     `| MNIST test digits answered "not a digit" | ${pct(n.mnistTestRefused)} |`,
-    `| generated pictures that are no digit answered "not a digit" | ${pct(n.nonDigitsRefused, 1)} (every kind ≥ ${pct(worst[1], 0)}) |`,
+    `| generated pictures that are no digit answered "not a digit" | ${pct(n.nonDigitsRefused, 1)} (every kind ≥ ${Math.floor(worst[1] * 100)}%) |`,
     '',
     `Made by \`${release.command}\` (the \`${release.recipe}\` recipe, seed ${release.seed}) on ${release.madeAt.slice(0, 10)}, ${release.cpu}${release.commit ? `, commit ${release.commit.slice(0, 7)}` : ''}; \`models/default/release.json\` holds every figure and file checksum.`,
   ].join('\n');
