@@ -99,7 +99,11 @@ async function notADigitSection(meta: RunMetadata, trust: TrustEvaluation, nonDi
   for (const c of NON_DIGIT_CATEGORIES) {
     const answered = new Set(nonDigits.byCategory[c].answered.map((a) => a.n));
     let taken = 0;
-    for (let n = 0; n < nonDigits.perCategory && taken < 2; n++) if (!answered.has(n)) refusedItems.push({ category: c, n }), taken++;
+    for (let n = 0; n < nonDigits.perCategory && taken < 2; n++) {
+      if (answered.has(n)) continue;
+      refusedItems.push({ category: c, n });
+      taken++;
+    }
   }
   const refusedPicture = refusedItems.length === 0 ? undefined : await gallery(
     await Promise.all(refusedItems.map((r) => nonDigitInput(nonDigits, r.category, r.n, meta))),

@@ -133,7 +133,7 @@ export async function nonDigitTrust(predictor: Predictor, options: { perCategory
   const reaching = samples.filter((s) => !s.reason);
   const probs = await predictor.probabilities({ ...packPixels(reaching), labels: new Uint8Array(reaching.length) });
   const rule = { ...predictor.rule, minConfidence: DEFAULT_MIN_CONFIDENCE };
-  const byCategory = Object.fromEntries(NON_DIGIT_CATEGORIES.map((c) => [c, { n: 0, refused: 0, reasons: {} as Record<string, number>, answered: [] as { n: number; digit: number; confidence: number }[] }])) as NonDigitTrust['byCategory'];
+  const byCategory = Object.fromEntries(NON_DIGIT_CATEGORIES.map((c) => [c, { n: 0, refused: 0, reasons: {}, answered: [] as { n: number; digit: number; confidence: number }[] }])) as NonDigitTrust['byCategory'];
   let row = 0;
   samples.forEach((sample, i) => {
     const figures = byCategory[sample.category];

@@ -552,8 +552,8 @@ export function nonDigitRng(split: NonDigitSplit, seed: number, category: NonDig
 
 /**
  * Fewest pictures for which a set is drawn on worker threads by default: starting a worker and
- * loading the drawing code in it took 0.25 s from dist/ and about 1 s from source under tsx
- * (AMD EPYC, 2 cores, busy), the time of 25-100 pictures at about 10 ms each.
+ * loading the drawing code in it took as long as drawing a few dozen pictures from dist/, and
+ * several times that from source under tsx.
  */
 const PICTURES_PER_WORKER = 100;
 
@@ -753,10 +753,11 @@ function smoothNoise(width: number, height: number, cells: number, rng: Rng): Fl
 
 /**
  * Pictures of each category in the training set of non-digits. 1,000 rather than the 500 of the
- * eight first categories: a scribble or a shape seen about 20 times over a run was learnt as
- * itself, and validation scribbles stayed the least refused (docs/trust.md). Drawing 500 of the
- * eight took 15.5 s on two threads (`threads` of nonDigitSet) of a shared 2-core AMD EPYC; Linux
- * autogroup shares the CPU between sessions, not threads, so no faster while others hold a core.
+ * eight first categories: a scribble or a shape seen only a few tens of times over a run was
+ * learnt as itself, and validation scribbles stayed the least refused (docs/trust.md). Two
+ * threads (`threads` of nonDigitSet) draw them faster than one while other processes leave a core
+ * mostly free, and no faster while they hold a whole core (Linux autogroup shares the CPU between
+ * sessions, not threads).
  */
 const NON_DIGIT_TRAIN_PER_CATEGORY = 1000;
 
@@ -782,15 +783,15 @@ export function packPixels(samples: readonly { pixels: Uint8Array }[]): { images
  * the number of files written.
  */
 export async function writeNonDigitPictures(dir: string, options: Omit<NonDigitSetOptions, 'spec'>): Promise<number> {
-  const [{ default: sharp }, { mkdir }, { join }, { writeFileAtomic }] = await Promise.all([import('sharp'), import('node:fs/promises'), import('node:path'), import('../util/fs.js')]);
+  const [{ default: sharp }, { mkdir }, path, { writeFileAtomic }] = await Promise.all([import('sharp'), import('node:fs/promises'), import('node:path'), import('../util/fs.js')]);
   const seed = options.seed ?? 1;
   let written = 0;
   for (const category of options.categories ?? NON_DIGIT_CATEGORIES) {
-    await mkdir(join(dir, category), { recursive: true });
+    await mkdir(path.join(dir, category), { recursive: true });
     for (let n = 0; n < options.perCategory; n++) {
       const picture = await drawNonDigit(category, options.split, nonDigitRng(options.split, seed, category, n));
       const png = await sharp(picture.data, { raw: { width: picture.width, height: picture.height, channels: picture.channels } }).png().toBuffer();
-      await writeFileAtomic(join(dir, category, `${String(n).padStart(4, '0')}.png`), png);
+      await writeFileAtomic(path.join(dir, category, `${String(n).padStart(4, '0')}.png`), png);
       written++;
     }
   }

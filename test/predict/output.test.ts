@@ -29,8 +29,8 @@ test('with the not-a-digit output, CSV has a not_a_digit column and JSON a notAD
   assert.equal(json[1].probabilities.length, 10);
   // The table: a refused picture shows the not-a-digit probability beside its best digit.
   const table = formatRows(rows, 'table');
-  assert.match(table, /dot\.png +-  \(not a digit \(.*\); best: 0 2\.0%; not a digit 98\.0%\)/);
-  assert.match(table, /three\.png +3  98\.9%/);
+  assert.match(table, /dot\.png +- {2}\(not a digit \(.*\); best: 0 2\.0%; not a digit 98\.0%\)/);
+  assert.match(table, /three\.png +3 {2}98\.9%/);
 });
 
 test('a ten-output model\'s rows have no not_a_digit column', () => {
@@ -48,8 +48,8 @@ test('a set of more than one digit shows in every format: "4 or 9" in the table,
     { file: 'blur.png', prediction: unsurer },
   ];
   const table = formatRows(rows, 'table');
-  assert.match(table, /four\.png +4  58\.0%  set: 4, 9 or 7\n/);
-  assert.match(table, /blur\.png +-  \(low confidence \(0\.45 < 0\.5\); best: 4 45\.0%; set: 4, 9 or 7\)/);
+  assert.match(table, /four\.png +4 {2}58\.0% {2}set: 4, 9 or 7\n/);
+  assert.match(table, /blur\.png +- {2}\(low confidence \(0\.45 < 0\.5\); best: 4 45\.0%; set: 4, 9 or 7\)/);
   assert.match(formatRows(rows, 'csv').split('\n')[1], /,4 9 7,$/);
   assert.deepEqual(JSON.parse(formatRows(rows, 'json').split('\n')[1]).set, [4, 9, 7]);
 });
