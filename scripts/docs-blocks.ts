@@ -12,10 +12,11 @@ import { RELEASE_FILE } from '../src/model/release.js';
 import { shippedModelDir } from '../src/model/shipped.js';
 import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
+import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
 import { trustTable } from './docs-trust.js';
 
 /** The files that may hold generated blocks. */
-const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md'];
+const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md', 'docs/browser-training.md'];
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
@@ -43,6 +44,9 @@ export const BLOCKS: Record<string, () => string> = {
   'shipped-model': shippedModel,
   // `mnist-cnn baselines --json` on the full data, kept in bench/results/.
   'baselines-table': () => baselinesTableMarkdown(readJson<BaselinesReport>('bench/results/baselines.json')),
+  // `npm run bench -- --only browserTrain --json`: the page's Train panel in Chromium against Node.
+  'browser-training': () => browserTrainTable(readJson<{ date: string; browserTrain: BrowserTrainFigures }>('bench/results/browser-train.json')),
+  // `npm run bench -- --only trust --json --run models/default`, kept in bench/results/ (scripts/docs-trust.ts).
   'trust-figures': trustTable,
 };
 

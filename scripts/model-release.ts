@@ -25,7 +25,7 @@ import { RELEASE_FILE, type ReleaseRecord } from '../src/model/release.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata } from '../src/model/run.js';
 import { DEFAULT_SHIPPED_MODEL, shippedModelDir } from '../src/model/shipped.js';
 import { humanReporter, quietReporter } from '../src/train/reporter.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/train/config-file.js';
 import { train } from '../src/train/trainer.js';
 import { writeJsonAtomic } from '../src/util/fs.js';
 

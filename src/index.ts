@@ -42,7 +42,9 @@ export type { RunMetadata, PredictionSetRecord } from './model/run.js';
 
 // Training, evaluating, serving a model of one's own.
 /** @public */
-export { resolveConfig, type TrainConfig } from './train/config.js';
+export type { TrainConfig } from './train/config.js';
+/** @public */
+export { resolveConfig } from './train/config-file.js';
 /** @public */
 export type { TrainOptions, TrainResult } from './train/trainer.js';
 /** @public */

@@ -15,6 +15,7 @@ import { ServerMetrics } from './metrics.js';
 import { registerModelRoutes } from './routes/model.js';
 import { defaultModelName, registerV2Routes } from './routes/v2.js';
 import { registerPageRoutes } from './routes/page.js';
+import { registerDataRoutes } from './routes/data.js';
 import { MAX_BATCH, registerPredictRoutes } from './routes/predict.js';
 import { registerServiceRoutes } from './routes/service.js';
 
@@ -134,6 +135,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerModelRoutes(app, predictor, predictor.metadata);
   registerV2Routes(app, predictor, { modelName: options.modelName ?? defaultModelName(predictor), isReady: () => !drain.draining });
   registerPageRoutes(app, options.pageDir);
+  // The MNIST files, for the page's Train panel.
+  registerDataRoutes(app);
   return app;
 }
 

@@ -123,6 +123,7 @@ export const OPENAPI = {
     '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3 document' } } } },
     '/docs': { get: { summary: 'Human-readable API documentation', responses: { '200': { description: 'HTML' } } } },
     '/': { get: { summary: 'The draw-a-digit page', responses: { '200': { description: 'HTML' } } } },
+    '/data/mnist/{file}': { get: { summary: "MNIST's four original IDX files (checked against their SHA-256), for the page's Train panel", responses: { '200': { description: 'application/octet-stream' }, '404': { description: 'no such file, or no MNIST data on this server', content: json } } } },
     '/readyz': { get: { summary: 'Readiness: 200 once the model is loaded and warmed, 503 while starting or draining', responses: { '200': { description: '{status: "ready"}' }, '503': { description: '{status: "starting"} or {status: "draining"}' } } } },
     ...OPENAPI_V2_PATHS,
   },

@@ -29,20 +29,16 @@ import { DEFAULT_MIN_CONFIDENCE, setInWords, type AnswerRule, type Prediction } 
 import { fetchModelInfo, predictOnServer, type ModelInfo, type ServerAnswer } from './api.js';
 import type { LayersPanel, LayersSource } from './layers-panel.js';
 import { createChart, formatPercent, updateChart } from './chart.js';
+import { element } from './elements.js';
 import { DrawingPad } from './pad.js';
 import { drawPreview } from './picture.js';
+import { wireTrainPanel } from './train-panel.js';
 
 /** While a stroke is drawn, ask for a prediction at most this often (and always on pointer up). */
 const PREDICT_EVERY_MS = 100;
 const DEFAULT_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 /** The static site's model.json (relative to the page): no server, the model runs here. */
 const STATIC_MODEL = document.body.dataset.model;
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`the page has no #${id}`);
-  return found as T;
-}
 
 const ui = {
   pad: element<HTMLCanvasElement>('pad'),
@@ -79,6 +75,8 @@ const state = {
   browserModel: null as Promise<BrowserModel> | null,
   /** The static site's answer settings, from the run's metadata.json (the served page asks the server). */
   staticSettings: null as AnswerSettings | null,
+  /** Which model answers when it is one of the Train panel's (trained in this tab, or uploaded); null: the page's own. */
+  localModel: null as string | null,
   /** The "Inside the network" panel and its module, loaded when it first opens. */
   panel: null as Promise<{ panel: LayersPanel; fromServer: (views: NonNullable<ServerAnswer['layers']>) => ShownView[] }> | null,
 };
@@ -175,8 +173,10 @@ function browserSettings(): AnswerSettings {
   return { spec: spec(), temperature: state.info?.temperature ?? 1, rule };
 }
 
-/** The in-browser model is on: always in the static site, by the toggle in the served page. */
-const browserOn = () => STATIC_MODEL !== undefined || ui.browserMode.checked;
+/** The in-browser model is the page's answer: in the static site, and once the Train panel gave a model. */
+const answersHere = () => STATIC_MODEL !== undefined || state.localModel !== null;
+/** The in-browser model is on: where it answers, or by the toggle in the served page. */
+const browserOn = () => answersHere() || ui.browserMode.checked;
 
 async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
   if (!browserOn() || !state.browserModel) return;
@@ -186,7 +186,7 @@ async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
   const prediction = answerWith(model, browserSettings(), input);
   ui.browserDigit.textContent = describe(prediction);
   markAnswer(ui.browserDigit, id, prediction);
-  if (STATIC_MODEL !== undefined) showAnswer(id, prediction);
+  if (answersHere()) showAnswer(id, prediction);
   if (ui.inside.open) await showLayers(id, 'browser', input, model.layers(input.input));
 }
 
@@ -221,7 +221,7 @@ function predict(input: Preprocessed): void {
   document.body.dataset.input = String(id);
   state.current = input;
   drawPreview(ui.preview, input.pixels, spec().size);
-  if (STATIC_MODEL === undefined) askServer(id, input);
+  if (!answersHere()) askServer(id, input);
   runInBrowser(id, input).catch((err: Error) => setStatus(`in-browser model: ${err.message}`, true));
 }
 
@@ -313,6 +313,7 @@ async function toggleBrowserMode(): Promise<void> {
 function describeModel(info: ModelInfo): string {
   const params = info.params >= 1e6 ? `${(info.params / 1e6).toFixed(2)} M` : `${(info.params / 1e3).toFixed(0)} k`;
   const accuracy = info.testAccuracy === null ? 'not evaluated on the test set yet' : `test accuracy ${(info.testAccuracy * 100).toFixed(2)}%`;
+  if (state.localModel !== null) return `Answering: ${state.localModel}, ${params} parameters, ${accuracy}.`;
   return `Model: ${info.arch}, ${params} parameters, ${accuracy}.`;
 }
 
@@ -350,6 +351,22 @@ async function loadStaticModel(modelUrl: string): Promise<void> {
     document.body.dataset.browserModel = 'error';
     setStatus(`Could not load the model: ${(err as Error).message}`, true);
   }
+}
+
+/**
+ * The Train panel's model (trained in this tab, or uploaded) reads the drawings from now on, in
+ * this browser, as the static site's does; #model-info says which model answers.
+ */
+function useLocalModel(model: BrowserModel, metadata: ModelMetadata, label: string): void {
+  state.browserModel = Promise.resolve(model);
+  state.staticSettings = settingsOf(metadata);
+  state.localModel = label;
+  ui.browserToggle.hidden = true;
+  ui.compare.hidden = true;
+  document.body.dataset.browserModel = 'ready';
+  document.body.dataset.answering = 'local';
+  showModelInfo(staticModelInfo(metadata, state.staticSettings));
+  if (state.current) predict(state.current);
 }
 
 /** The run's metadata.json, described as the server's GET /v1/model describes it. */
@@ -409,6 +426,7 @@ async function start(): Promise<void> {
   ui.browserMode.addEventListener('change', () => void toggleBrowserMode());
   ui.inside.addEventListener('toggle', () => void refreshLayers().catch((err: Error) => setStatus(`inside the network: ${err.message}`, true)));
   wireDropZone();
+  wireTrainPanel({ useModel: useLocalModel });
   if (STATIC_MODEL !== undefined) await loadStaticModel(STATIC_MODEL);
   else await loadModelInfo();
   document.body.dataset.state = 'ready';

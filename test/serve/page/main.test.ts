@@ -7,21 +7,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../../src/serve/server.js';
 import { quickRunDir } from '../../helpers/quick-run.js';
 import { nonDigitRunDir } from '../../helpers/non-digit-run.js';
 import { calibratedRun } from '../../helpers/calibrated-run.js';
 import { printedDigitPng as digitPng } from '../../helpers/printed-digit.js';
 import { drawStrokes, FOUR, FOUR_OR_NINE, ONE, paintedBars, SEVEN, ZIGZAG } from '../../helpers/page-drawing.js';
+import { launchChromium, recordProblems, skipWithoutChromium } from '../../helpers/chromium.js';
 import { shippedModelDir } from '../../../src/model/shipped.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
+const skip = skipWithoutChromium;
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 800 };
 /**
@@ -110,13 +109,10 @@ describe('the draw-a-digit page', { skip }, () => {
     execFileSync(process.execPath, ['scripts/build-page.mjs', '--out', join(pageDir, 'page')], { stdio: 'pipe' });
     calibrated = await calibratedRun(await quickRunDir());
     server = await startServer({ runDir: calibrated.dir, host: '127.0.0.1', port: 0, pageDir: join(pageDir, 'page') });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: DESKTOP });
     page.setDefaultTimeout(60_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
+    recordProblems(page, problems);
     page.on('request', (request) => {
       if (!request.url().startsWith(server.url) && !request.url().startsWith('data:')) foreignRequests.push(request.url());
       if (new URL(request.url()).searchParams.get('layers') === '1') layerRequests.push(`${request.method()} ${request.url().slice(server.url.length)}`);
@@ -387,10 +383,10 @@ async function openPage(runDir: string): Promise<{ page: Page; problems: string[
   try {
     execFileSync(process.execPath, ['scripts/build-page.mjs', '--out', join(pageDir, 'page')], { stdio: 'pipe' });
     server = await startServer({ runDir, host: '127.0.0.1', port: 0, pageDir: join(pageDir, 'page') });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: DESKTOP });
     page.setDefaultTimeout(60_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    recordProblems(page, problems);
     await page.goto(server.url + '/');
     await page.waitForFunction(() => document.body.dataset.state === 'ready');
     return { page, problems, close };
