@@ -13,6 +13,7 @@ import { shippedModelDir } from '../src/model/shipped.js';
 import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
 import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
+import { trustTable } from './docs-trust.js';
 
 /** The files that may hold generated blocks. */
 const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md', 'docs/browser-training.md'];
@@ -31,7 +32,7 @@ function shippedModel(): string {
     `| accuracy on the ${release.test.n.toLocaleString('en-US')} MNIST test images | ${pct(release.test.accuracy)} |`,
     `| calibration error (ECE) of its confidences, same images | ${pct(release.calibration.eceAfter)} |`,
     `| MNIST test digits answered "not a digit" | ${pct(n.mnistTestRefused)} |`,
-    `| generated pictures that are no digit answered "not a digit" | ${pct(n.nonDigitsRefused, 1)} (every kind ≥ ${pct(worst[1], 0)}) |`,
+    `| generated pictures that are no digit answered "not a digit" | ${pct(n.nonDigitsRefused, 1)} (every kind ≥ ${Math.floor(worst[1] * 100)}%) |`,
     '',
     `Made by \`${release.command}\` (the \`${release.recipe}\` recipe, seed ${release.seed}) on ${release.madeAt.slice(0, 10)}, ${release.cpu}${release.commit ? `, commit ${release.commit.slice(0, 7)}` : ''}; \`models/default/release.json\` holds every figure and file checksum.`,
   ].join('\n');
@@ -199,6 +200,8 @@ export const BLOCKS: Record<string, () => string> = {
   'start-trust': startTrust,
   // `npm run bench -- --only browserTrain --json`: the page's Train panel in Chromium against Node.
   'browser-training': () => browserTrainTable(readJson<{ date: string; browserTrain: BrowserTrainFigures }>('bench/results/browser-train.json')),
+  // `npm run bench -- --only trust --json --run models/default`, kept in bench/results/ (scripts/docs-trust.ts).
+  'trust-figures': trustTable,
 };
 
 const BLOCK = /<!-- generated:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g;
