@@ -20,7 +20,7 @@ export { digitReader, type DigitReader, type DigitReaderOptions, type DigitInput
 /** @public */
 export type { ImageDataLike } from './predict/reader-input.js';
 /** @public */
-export { DEFAULT_MIN_CONFIDENCE, type Prediction, type AnswerRule } from './predict/interpret.js';
+export { DEFAULT_MIN_CONFIDENCE, type Prediction, type AnswerRule, type SetRule } from './predict/interpret.js';
 /** @public */
 export { SHIPPED_MODELS, type ShippedModelName } from './model/shipped.js';
 
@@ -38,7 +38,7 @@ export { loadMnist, type LoadOptions } from './data/load.js';
 /** @public */
 export type { Dataset, DatasetName, ImageSet } from './data/types.js';
 /** @public */
-export type { RunMetadata } from './model/run.js';
+export type { RunMetadata, PredictionSetRecord } from './model/run.js';
 
 // Training, evaluating, serving a model of one's own.
 /** @public */

@@ -51,6 +51,12 @@ export interface RunMetadata {
    * only (predict/non-digit-rule.ts); the rates say how it did there.
    */
   nonDigitRule?: NonDigitRuleRecord;
+  /**
+   * The prediction sets' thresholds (predict/interpret.ts `SetRule`), fitted after training on the
+   * validation digits by split conformal prediction (predict/prediction-sets.ts), for the answers'
+   * probabilities at `temperature`.
+   */
+  predictionSets?: PredictionSetRecord;
   /** An ensemble (arch 'ensemble'): the run folders it averages, and their seeds. */
   members?: string[];
   memberSeeds?: number[];
@@ -70,6 +76,26 @@ export interface NonDigitRuleRecord {
   nonDigitsRefused: number;
   digits: number;
   nonDigits: number;
+}
+
+/** metadata.json's `predictionSets` (see RunMetadata). */
+export interface PredictionSetRecord {
+  /** In words: how the thresholds were fitted. */
+  method: string;
+  /** The share of digits whose set holds the true one, asked of each group. */
+  coverage: number;
+  /** The temperature of the probabilities the thresholds apply to (the run's). */
+  temperature: number;
+  /** Answers whose top digit's share is below this are `unsure`; the others `sure`. */
+  unsureBelow: number;
+  /** The probability (of the ten digits' shares) a digit needs to join the top one in a `sure` answer's set. */
+  sure: number;
+  /** The same, in an `unsure` answer's set. */
+  unsure: number;
+  /** Validation digits per group the thresholds were fitted on. */
+  n: { sure: number; unsure: number };
+  /** The sets on those validation digits (in-sample): coverage, mean size, sizes, and digits refused as no digit (empty sets). */
+  validation: { coverage: number; meanSize: number; sizes: Record<string, number>; emptySets: number; digits: number };
 }
 
 /** ECE, NLL and Brier score (metrics/calibration.ts `CalibrationScores`). */

@@ -42,7 +42,7 @@ export const RUN_FILES = {
 export const DEFAULT_RUNS_DIR = 'runs';
 const LATEST_LINK = 'latest';
 
-export type { NonDigitRuleRecord, RunMetadata, TemperatureFitRecord } from './metadata.js';
+export type { NonDigitRuleRecord, PredictionSetRecord, RunMetadata, TemperatureFitRecord } from './metadata.js';
 
 /** A run's calibration temperature: metadata.json's `temperature`, 1 when absent (older runs); a clear error when it is not a positive number. */
 export function runTemperature(metadata: Pick<RunMetadata, 'temperature'>, path: string = RUN_FILES.metadata): number {

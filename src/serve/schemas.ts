@@ -56,12 +56,19 @@ export const PIXELS_OR_IMAGE = {
 /** One answer (predict/interpret.ts's Prediction), and with ?explain=1 the input the model saw. */
 export const PREDICTION = {
   type: 'object',
-  required: ['digit', 'confidence', 'probabilities'],
+  required: ['digit', 'confidence', 'probabilities', 'set'],
   properties: {
     digit: { type: ['integer', 'null'], minimum: 0, maximum: 9, description: 'null when the input is not a digit (see reason)' },
     confidence: { type: 'number', description: "the highest of the ten digits' probabilities" },
     probabilities: { type: 'array', items: { type: 'number' }, minItems: 10, maxItems: 10, description: 'the probability of each digit 0-9 (calibrated); with notADigit they sum to 1 - notADigit' },
     notADigit: { type: 'number', description: 'the probability that the picture is no digit at all (models trained with non-digits: their 11th output)' },
+    set: {
+      type: 'array',
+      items: { type: 'integer', minimum: 0, maximum: 9 },
+      maxItems: 10,
+      description:
+        "the prediction set: the digits, most likely first, that hold the true one with the run's coverage (99%, fitted on its validation split by split conformal prediction): [4] when sure, [4, 9] when unsure between them (also with a low-confidence null digit); [] when the picture is taken for no digit. Runs fitted before sets give the most likely digit alone",
+    },
     reason: { type: 'string', description: "why digit is null: 'blank', 'too small', 'no dominant stroke', 'not a digit (…)' (the model's fitted rule), 'low confidence (…)'" },
     input: { type: 'array', items: { type: 'integer' }, minItems: PIXELS, maxItems: PIXELS, description: 'with ?explain=1: the 28x28 image the model saw, 0-255, row by row' },
   },
@@ -90,7 +97,7 @@ export const LAYER_VIEW = {
 /** GET /v1/model's answer (routes/model.ts). */
 export const MODEL_INFO = {
   type: 'object',
-  required: ['arch', 'params', 'testAccuracy', 'testLoss', 'preprocessing', 'classNames', 'inputShape', 'minConfidence', 'notADigitBelow', 'temperature'],
+  required: ['arch', 'params', 'testAccuracy', 'testLoss', 'preprocessing', 'classNames', 'inputShape', 'minConfidence', 'notADigitBelow', 'sets', 'temperature'],
   properties: {
     arch: { type: 'string', description: 'the network (`train --arch`)' },
     params: { type: 'integer', description: 'trainable parameters' },
@@ -104,6 +111,16 @@ export const MODEL_INFO = {
     inputShape: { type: 'array', items: { type: 'integer' } },
     minConfidence: { type: 'number', description: 'below it the answer is digit null' },
     notADigitBelow: { type: ['number', 'null'], description: "the run's fitted not-a-digit threshold, if it has one" },
+    sets: {
+      type: ['object', 'null'],
+      additionalProperties: true,
+      properties: {
+        unsureBelow: { type: 'number', description: "answers whose top digit's share is below this are in the unsure group" },
+        sure: { type: 'number', description: "the share another digit needs to join a sure answer's set" },
+        unsure: { type: 'number', description: "the share another digit needs to join an unsure answer's set" },
+      },
+      description: "the run's prediction sets' thresholds; null when it has none",
+    },
     temperature: { type: 'number', description: 'the calibration temperature every answer went through' },
     versions: { type: 'object', additionalProperties: true, description: 'versions of the code and libraries that trained the run' },
   },

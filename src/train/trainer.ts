@@ -26,6 +26,7 @@ import { RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
 import { Predictor } from '../predict/predictor.js';
 import { predictSet } from '../predict/set-inference.js';
 import { fitNonDigitRule } from '../predict/non-digit-rule.js';
+import { fitPredictionSets } from '../predict/prediction-sets.js';
 import { nonDigitTrainingImages } from '../image/non-digits.js';
 import { withPicturedDigits } from '../image/digit-pictures.js';
 import { UserError } from '../util/errors.js';
@@ -286,7 +287,20 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
     hasBest && !interrupted && nonDigits && valSet.count > 0
       ? { nonDigitRule: await fitNonDigitRule(bestModel, valSet, { seed: config.seed, threads: config.threads, backend, batchSize: config.evalBatchSize }) }
       : {};
-  const meta = await closeRun(dir, { ...last, ...calibration, ...nonDigitRule }, { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false });
+  // And its prediction sets, for the answers' probabilities at that temperature (validation digits only).
+  const predictionSets =
+    hasBest && !interrupted && valSet.count > 0 && calibration.temperature !== undefined
+      ? {
+          predictionSets: await fitPredictionSets(bestModel, valSet, {
+            temperature: calibration.temperature,
+            nonDigitBelow: nonDigitRule.nonDigitRule?.below,
+            threads: config.threads,
+            backend,
+            batchSize: config.evalBatchSize,
+          }),
+        }
+      : {};
+  const meta = await closeRun(dir, { ...last, ...calibration, ...nonDigitRule, ...predictionSets }, { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false });
   return { dir, metadata: meta, history: state.history, interrupted, model: bestModel, data };
 }
 

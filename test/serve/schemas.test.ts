@@ -50,6 +50,6 @@ test('/v1/predict and /v1/predict/batch answer every field of the prediction, th
 test('/v1/model answers every field it builds', async () => {
   const model = (await app.inject({ method: 'GET', url: '/v1/model' })).json<Record<string, unknown>>();
   assert.deepEqual(model, asJson(modelInfo(predictor, predictor.metadata!)));
-  assert.equal(Object.keys(model).length, 14);
+  assert.equal(Object.keys(model).length, 15);
   assert.equal(typeof model.notADigitBelow, 'number', "the run's fitted not-a-digit threshold");
 });

@@ -12,7 +12,8 @@
  * model is loaded); body[data-input] numbers the latest input (drawing, upload or clear); #digit
  * shows the page's answer (its text: the digit, or "not a digit"), and it and each answer
  * <output> (#server-answer, #browser-digit) carry data-input (which input it answers),
- * data-digit ('' when none), data-reason and data-confidence. The "Inside the network" panel has
+ * data-digit ('' when none), data-reason, data-confidence and data-set (the prediction set, "4 9";
+ * '' when refused). When the set holds more than one digit, #digit shows it ("4 or 9"). The "Inside the network" panel has
  * its own (layers-panel.ts).
  *
  * The panel, collapsed by default, costs nothing while closed: its code is a chunk fetched when
@@ -24,7 +25,7 @@ import type { BrowserModel, ShownView } from '../../browser/model.js';
 import { decodePicture, rawImageOfImageData } from '../../browser/pictures.js';
 import { PREPROCESS_SPEC } from '../../data/model-input.js';
 import { preprocessImage, type Preprocessed } from '../../image/preprocess.js';
-import { DEFAULT_MIN_CONFIDENCE, type Prediction } from '../../predict/interpret.js';
+import { DEFAULT_MIN_CONFIDENCE, setInWords, type AnswerRule, type Prediction } from '../../predict/interpret.js';
 import { fetchModelInfo, predictOnServer, type ModelInfo, type ServerAnswer } from './api.js';
 import type { LayersPanel, LayersSource } from './layers-panel.js';
 import { createChart, formatPercent, updateChart } from './chart.js';
@@ -85,21 +86,26 @@ function setStatus(message: string, isError = false): void {
   ui.status.classList.toggle('error', isError);
 }
 
+/** An answer whose prediction set holds more than one digit: the model is unsure between them. */
+const unsure = (prediction: Prediction) => prediction.set.length > 1;
+
 function describe(prediction: Prediction): string {
-  if (prediction.digit !== null) return `${prediction.digit} (${formatPercent(prediction.confidence)})`;
+  if (prediction.digit !== null) return `${unsure(prediction) ? setInWords(prediction.set) : prediction.digit} (${formatPercent(prediction.confidence)})`;
   // The run's own rule already says 'not a digit (not-a-digit 0.93, best digit 0.05: margin -2.92 < 1.20)'.
   if (prediction.reason?.startsWith('not a digit')) return prediction.reason;
   return prediction.reason === 'blank' ? 'not a digit (blank)' : `not a digit (${prediction.reason ?? 'unsure'})`;
 }
 
 /** Why an answer is not a digit, in words for the page. */
-function explainNotADigit(reason: string | undefined): string {
+function explainNotADigit({ reason, set }: Prediction): string {
   if (reason === 'blank') return 'Not a digit: nothing stands out from the background.';
   if (reason === 'too small') return 'Not a digit: the ink is too small for the picture (a dot?).';
   if (reason === 'no dominant stroke') return 'Not a digit: no single stroke stands out (text, scribbles, noise?).';
   // The run's fitted rule: 'not a digit (not-a-digit 0.93, best digit 0.05: margin -2.92 < 1.20)'.
   const fitted = /^not a digit \((.*)\)$/.exec(reason ?? '');
   if (fitted) return `Not a digit: it looks like none of the ten digits (${fitted[1]}).`;
+  // Under the minimum confidence: the prediction set still says which digits it might be.
+  if (reason?.startsWith('low confidence') && set.length > 1) return `Not sure enough to answer: ${setInWords(set)}? (${reason}).`;
   return `Not a digit: ${reason ?? 'the model is unsure'}.`;
 }
 
@@ -108,6 +114,7 @@ function markAnswer(output: HTMLOutputElement, id: number, prediction: Predictio
   output.dataset.digit = prediction?.digit === null || !prediction ? '' : String(prediction.digit);
   output.dataset.reason = prediction?.reason ?? '';
   output.dataset.confidence = prediction ? String(prediction.confidence) : '';
+  output.dataset.set = prediction?.set.join(' ') ?? '';
 }
 
 // ---------------------------------------------------------------------------- showing answers
@@ -117,9 +124,14 @@ function showAnswer(id: number, prediction: Prediction): void {
   if (id < state.shownId) return;
   state.shownId = id;
   const isDigit = prediction.digit !== null;
-  ui.digit.textContent = isDigit ? String(prediction.digit) : 'not a digit';
+  ui.digit.textContent = isDigit ? (unsure(prediction) ? setInWords(prediction.set) : String(prediction.digit)) : 'not a digit';
   ui.digit.classList.toggle('none', !isDigit);
-  ui.confidence.textContent = isDigit ? `${formatPercent(prediction.confidence)} sure` : explainNotADigit(prediction.reason);
+  ui.digit.classList.toggle('unsure', isDigit && unsure(prediction));
+  ui.confidence.textContent = !isDigit
+    ? explainNotADigit(prediction)
+    : unsure(prediction)
+      ? `Unsure: ${setInWords(prediction.set)} (most likely ${prediction.digit}, ${formatPercent(prediction.confidence)} sure).`
+      : `${formatPercent(prediction.confidence)} sure`;
   updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities, isDigit || prediction.reason?.startsWith('low confidence'));
   markAnswer(ui.digit, id, prediction);
 }
@@ -156,7 +168,8 @@ const spec = () => state.info?.preprocessing ?? PREPROCESS_SPEC;
 function browserSettings(): AnswerSettings {
   if (state.staticSettings) return state.staticSettings;
   const notADigitBelow = state.info?.notADigitBelow ?? undefined;
-  const rule = { minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };
+  const rule: AnswerRule = { minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };
+  if (state.info?.sets) rule.sets = state.info.sets;
   return { spec: spec(), temperature: state.info?.temperature ?? 1, rule };
 }
 
