@@ -27,7 +27,7 @@ export interface CorrectionLimits {
   maxDrawnBytes: number;
 }
 
-const DEFAULT_CORRECTION_LIMITS: CorrectionLimits = { maxFiles: 10_000, maxBytes: 256 * 1024 * 1024, maxDrawnBytes: 512 * 1024 };
+export const DEFAULT_CORRECTION_LIMITS: CorrectionLimits = { maxFiles: 10_000, maxBytes: 256 * 1024 * 1024, maxDrawnBytes: 512 * 1024 };
 
 /** The store is full or the picture too large: the request is refused, nothing is written. */
 export class CorrectionLimitError extends UserError {}

@@ -5,12 +5,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
+import type { CorrectionStore } from '../data/corrections.js';
 import type { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
 import { ApiError, errorBody, faultLine, MAX_FIELDS, toApiError } from './errors.js';
 import { DEFAULT_LIMITS, limitOptions, registerHardening, type Limits } from './hardening.js';
 import { API_MEDIA_TYPES, DEFAULT_IMAGE_RULES, setImageRules } from './inputs.js';
 import { ServerMetrics } from './metrics.js';
+import { registerCorrectionRoutes } from './routes/corrections.js';
 import { registerModelRoutes } from './routes/model.js';
 import { defaultModelName, registerV2Routes } from './routes/v2.js';
 import { registerPageRoutes } from './routes/page.js';
@@ -47,6 +49,8 @@ export interface AppOptions {
    * and closes it; the app does neither. Default: the app makes its own, for `app.listen`.
    */
   server?: Server;
+  /** The corrections folder of `serve --corrections DIR` (routes/corrections.ts); none filed without it. */
+  corrections?: CorrectionStore;
 }
 
 /** Build the HTTP API and page around a loaded Predictor. Does not listen. */
@@ -116,6 +120,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerModelRoutes(app, predictor, predictor.metadata);
   registerV2Routes(app, predictor, { modelName: options.modelName ?? defaultModelName(predictor), isReady: () => !drain.draining });
   registerPageRoutes(app, options.pageDir);
+  registerCorrectionRoutes(app, options.corrections);
   return app;
 }
 

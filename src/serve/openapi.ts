@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PIXELS } from '../data/types.js';
 import { OPENAPI_V2_PATHS } from './openapi-v2.js';
+import { OPENAPI_CORRECTIONS_PATHS } from './routes/corrections.js';
 import { escapeMarkup } from '../util/markup.js';
 import { VERSION } from '../util/version.js';
 
@@ -119,6 +120,7 @@ export const OPENAPI = {
     '/': { get: { summary: 'The draw-a-digit page', responses: { '200': { description: 'HTML' } } } },
     '/readyz': { get: { summary: 'Readiness: 200 once the model is loaded and warmed, 503 while starting or draining', responses: { '200': { description: '{status: "ready"}' }, '503': { description: '{status: "starting"} or {status: "draining"}' } } } },
     ...OPENAPI_V2_PATHS,
+    ...OPENAPI_CORRECTIONS_PATHS,
   },
 };
 
