@@ -28,6 +28,7 @@ import { DEFAULT_MIN_CONFIDENCE, type Prediction } from '../../predict/interpret
 import { fetchModelInfo, predictOnServer, type ModelInfo, type ServerAnswer } from './api.js';
 import type { LayersPanel, LayersSource } from './layers-panel.js';
 import { createChart, formatPercent, updateChart } from './chart.js';
+import { CorrectionsBar } from './corrections.js';
 import { DrawingPad } from './pad.js';
 import { drawPreview } from './picture.js';
 
@@ -124,6 +125,7 @@ function showAnswer(id: number, prediction: Prediction): void {
   ui.confidence.textContent = isDigit ? `${formatPercent(prediction.confidence)} sure` : explainNotADigit(prediction.reason);
   updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities, isDigit || prediction.reason?.startsWith('low confidence'));
   markAnswer(ui.digit, id, prediction);
+  corrections.offer();
 }
 
 function showServerAnswer(id: number, prediction: Prediction): void {
@@ -249,6 +251,7 @@ function clearAll(): void {
   const id = ++state.inputId;
   document.body.dataset.input = String(id);
   showEmpty(id);
+  corrections.hide();
   setStatus('');
   if (state.panel) void state.panel.then(({ panel }) => panel.clear(id));
 }
@@ -356,6 +359,9 @@ function staticModelInfo(metadata: ModelMetadata, settings: AnswerSettings): Mod
 
 // ---------------------------------------------------------------------------- wiring
 
+/** "Wrong? It is a …": the current input, as the model saw it and as drawn (corrections.ts). */
+const corrections = new CorrectionsBar(element('correct'), { pixels: () => state.current?.pixels ?? null, drawn: () => ui.pad.toDataURL('image/png') });
+
 const pad = new DrawingPad(ui.pad, {
   onStrokeStart() {
     setStatus('');
@@ -398,6 +404,7 @@ async function start(): Promise<void> {
   wireDropZone();
   if (STATIC_MODEL !== undefined) await loadStaticModel(STATIC_MODEL);
   else await loadModelInfo();
+  await corrections.start(STATIC_MODEL === undefined);
   document.body.dataset.state = 'ready';
 }
 
