@@ -20,6 +20,7 @@ import { BACKENDS, type BackendName } from '../backend/names.js';
 import { Predictor } from '../predict/predictor.js';
 import { SUMMARY_HEADER, summaryCells, summaryTotals } from '../model/summary.js';
 import { writeInsidePlots, type InsideResult } from './inside.js';
+import { finetuneSection } from './report-finetune.js';
 
 export interface ReportOptions {
   /** An evaluation just made (with its pictures), e.g. by `npm start` after training: skips re-rendering. */
@@ -28,7 +29,7 @@ export interface ReportOptions {
   evaluate?: Pick<EvaluateOptions, 'backend' | 'threads'>;
 }
 
-export const REPORT_SECTIONS = ['headline', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'network', 'feature-maps', 'embedding', 'data', 'config'] as const;
+export const REPORT_SECTIONS = ['headline', 'finetune', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'network', 'feature-maps', 'embedding', 'data', 'config'] as const;
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const fixed = (x: number, digits = 4) => x.toFixed(digits);
@@ -168,6 +169,7 @@ async function renderReportHtml(runDir: string, meta: RunMetadata, m: Evaluation
   const title = `mnist-cnn run ${basename(runDir)}`;
   const sections: Record<(typeof REPORT_SECTIONS)[number], [string, string]> = {
     headline: ['Summary', headline(meta, m)],
+    finetune: ['Fine-tuning', finetuneSection(meta, m)],
     curves: ['Learning curves', await inlinePicture(plot(PLOT_NAMES.learningCurves), 'learning curves', 'No learning curves: the run has no history.csv.')],
     confusion: ['Confusion matrix', await inlinePicture(plot(PLOT_NAMES.confusionMatrix), 'confusion matrix')],
     'per-class': ['Per-class scores', `${perClassTable(m)}<p>Top-2 accuracy ${pct(m.topK.top2)}, top-3 accuracy ${pct(m.topK.top3)}. A score that is 0/0 (a class never predicted, or absent) counts as 0.</p>${await inlinePicture(plot(PLOT_NAMES.perClass), 'per-class scores')}`],
@@ -179,8 +181,10 @@ async function renderReportHtml(runDir: string, meta: RunMetadata, m: Evaluation
     data: ['Data and versions', dataSection(meta)],
     config: ['Config', `<pre>${escapeMarkup(JSON.stringify(meta.config, null, 2))}</pre>`],
   };
-  const nav = REPORT_SECTIONS.map((id) => `<a href="#${id}">${escapeMarkup(sections[id][0])}</a>`).join('');
-  const body = REPORT_SECTIONS.map((id) => `<section id="${id}"><h2>${escapeMarkup(sections[id][0])}</h2>\n${sections[id][1]}\n</section>`).join('\n');
+  // A section with nothing to say (Fine-tuning, for a run that was not) is left out.
+  const shown = REPORT_SECTIONS.filter((id) => sections[id][1] !== '');
+  const nav = shown.map((id) => `<a href="#${id}">${escapeMarkup(sections[id][0])}</a>`).join('');
+  const body = shown.map((id) => `<section id="${id}"><h2>${escapeMarkup(sections[id][0])}</h2>\n${sections[id][1]}\n</section>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeMarkup(title)}</title><style>${CSS}</style></head>
