@@ -1,5 +1,5 @@
 /**
- * The import rules of src/, checked by `npm test` (scripts/check-architecture.mjs). ARCHITECTURE.md
+ * The import rules of src/, checked by `npm test` (test/architecture/layers.test.ts). ARCHITECTURE.md
  * explains the layers; this list is their one source of truth. A folder may import from its own
  * folder and from folders of lower layers only: never up, never sideways to a peer of its layer.
  * A new folder must be added here, or the `unlisted-folder` rule fails.
@@ -10,6 +10,7 @@ const LAYERS = [
   ['image', 'model', 'metrics'], //        photo pipeline | networks, run folders, gradients | scores
   ['backend'], //                          wasm kernels, a model on several threads
   ['predict'], //                          the one inference path
+  ['baselines'], //                        the traditional models of LeCun et al. 1998's comparison
   ['train', 'evaluate', 'export', 'browser'], // the training loop | evaluation and report | ONNX export | the browser entry
   ['serve'], //                            HTTP server and the draw-a-digit page
   ['cli'], //                              the command line: thin shells over the layers below

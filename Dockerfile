@@ -69,7 +69,10 @@ RUN --mount=type=secret,id=extra_ca --mount=type=cache,id=mnist-cnn-npm,target=/
 
 # ---- the server, model mounted at /models -------------------------------------------------
 FROM ${BASE} AS runtime
-ENV NODE_ENV=production
+# MALLOC_MMAP_THRESHOLD_: glibc keeps what libvips' decode threads free in per-thread arenas, so
+# a burst of large pictures left the server's memory high long after; a fixed mmap threshold
+# hands every block of 128 KiB or more back to the system when it is freed (docs/limits.md).
+ENV NODE_ENV=production MALLOC_MMAP_THRESHOLD_=131072
 # A numeric user, so that Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
 # The official node images already have uid 1000 ("node"); a plain Debian base gets one here,
 # because os.homedir() and friends expect the user to exist.

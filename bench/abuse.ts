@@ -1,30 +1,50 @@
 /**
- * `npm run bench -- --only abuse`: the server under abuse (issue #15), against a real
- * `mnist-cnn serve` process on 127.0.0.1. Four sets, each bounded:
- *   fuzz    ten thousand random requests to every route (fast-check: bodies, headers, content
- *           types, methods): no 5xx, the error shape, no crash, nothing on stderr, tensors flat
- *   bombs   decompression bombs of every format sharp reads (and SVG): time to the refusal and
- *           the server's peak RSS growth per request (/proc: VmHWM after clear_refs)
- *   slow    slow clients: 20 POST bodies trickled a byte a second (closed by the request
- *           timeout?), requests in flight and connections past their caps (503s), and a normal
- *           request answered meanwhile
- *   soak    100,000 requests of a mix (valid PNGs and JSON, bad bodies, bombs) over 8
- *           connections: RSS and tensors at start and end
- * Linux only (/proc). BENCH_ABUSE_SOAK and BENCH_ABUSE_FUZZ change the counts, BENCH_ABUSE_SETS
- * (e.g. "bombs,slow") the sets run, BENCH_ABUSE_SEED the fuzz seed (1515).
+ * `npm run bench -- --only abuse`: the server under abuse (issues #15 and #24), against real
+ * `mnist-cnn serve` processes on 127.0.0.1. Sets, each bounded:
+ *   webp30      the 30-byte WebP of issue #24 on every route that takes images, and through
+ *               `mnist-cnn predict` beside a good PNG
+ *   headerfuzz  100,000 real headers of every format cut and mutated, to POST /v1/predict: no
+ *               5xx, no stack trace, nothing on stderr
+ *   inlimit     pictures within the limits sent 64 at once (4096x4096 16-bit interlaced PNG,
+ *               4000x4000 progressive JPEG, 4096x4096 1-bit BMP), 6 multipart batches of 38 such
+ *               PNGs, 64 clients that give up: peak RSS, /healthz latency meanwhile (from a thread
+ *               of its own, a fresh connection each time, as the kubelet probes), the CPU the
+ *               server spends in the second that starts 1 s after the last answer; a fresh server
+ *               each, then the three on one server; 256 idle connections held with /healthz and
+ *               /readyz probed; an idle server's /healthz latency (what the machine's load costs)
+ *   fuzz        ten thousand random requests to every route (fast-check: bodies, headers, content
+ *               types, methods): no 5xx, the error shape, no crash, nothing on stderr, tensors flat
+ *   bombs       decompression bombs of every format sharp reads (and SVG): time to the refusal and
+ *               the server's peak RSS growth per request (/proc: VmHWM after clear_refs)
+ *   slow        slow clients: 20 POST bodies trickled a byte a second (closed by the request
+ *               timeout?), requests in flight and connections past their caps (503s), and a
+ *               normal request answered meanwhile
+ *   soak        100,000 requests of a mix (valid PNGs and JSON, bad bodies, bombs) over 8
+ *               connections: RSS and tensors at start and end
+ * Linux only (/proc). BENCH_ABUSE_SOAK, BENCH_ABUSE_FUZZ and BENCH_ABUSE_HEADER_FUZZ change the
+ * counts, BENCH_ABUSE_SETS (e.g. "bombs,slow") the sets run, BENCH_ABUSE_SEED the fuzz seeds,
+ * BENCH_ABUSE_SERVER_ENV (e.g. "MALLOC_MMAP_THRESHOLD_=131072") the environment of the inlimit
+ * servers, BENCH_ABUSE_CLI another build's bin/mnist-cnn.js to run the servers from (an A/B).
+ * The machine's load average goes with the figures.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, request as httpRequest } from 'node:http';
+import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import sharp from 'sharp';
-import { encodedBombs, headerBombs, type Bomb } from '../test/serve/fixtures/bombs.js';
+import { encodedBombs, headerBombs, inLimitBombs, thirtyByteWebp, type Bomb } from '../test/serve/fixtures/bombs.js';
 import { answerProblem, fuzzRequests, sendFuzzRequest, type FuzzRequest } from '../test/serve/fixtures/fuzz.js';
+import { headerFiles, mutatedHeaders } from '../test/serve/fixtures/headers.js';
 import { connect, head, multipartBody, rawRequest } from '../test/serve/fixtures/http.js';
 
 type Figures = Record<string, unknown>;
-const CLI = fileURLToPath(new URL('../bin/mnist-cnn.js', import.meta.url));
+/** The CLI the servers run: this checkout's, or another's (BENCH_ABUSE_CLI: an A/B against another build). */
+const CLI = process.env.BENCH_ABUSE_CLI ?? fileURLToPath(new URL('../bin/mnist-cnn.js', import.meta.url));
 const MODEL_NAME = 'mnist';
 
 interface ServeChild {
@@ -35,8 +55,8 @@ interface ServeChild {
   stop: () => Promise<number | null>;
 }
 
-async function startServe(runDir: string, args: string[] = []): Promise<ServeChild> {
-  const child = spawn(process.execPath, [CLI, 'serve', runDir, '--port', '0', '--model-name', MODEL_NAME, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServe(runDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<ServeChild> {
+  const child = spawn(process.execPath, [CLI, 'serve', runDir, '--port', '0', '--model-name', MODEL_NAME, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => (stdout += d));
@@ -276,7 +296,8 @@ async function slowClients(runDir: string, log: (m: string) => void): Promise<Fi
     figures.inFlight = { sent: 80, ok: inFlightStatuses.filter((s) => s === 200).length, busy503: inFlightStatuses.filter((s) => s === 503).length, extraRequestStatus: probe.status, retryAfter: probe.headers.get('retry-after'), readyzMeanwhile: readyz };
 
     const idle = await Promise.all(Array.from({ length: 300 }, () => connect(server.url, { closeAfterMs: 60_000 })));
-    await new Promise((r) => setTimeout(r, 500));
+    // Past the cap a connection is given a second to send a probe's request line, then refused.
+    await new Promise((r) => setTimeout(r, 1_500));
     const over = await rawRequest(server.url, head('GET', '/healthz', { Connection: 'close' }));
     for (const c of idle) c.socket.destroy();
     const refusedIdle = (await Promise.all(idle.map((c) => c.closed))).filter((a) => a.status === 503).length;
@@ -286,6 +307,322 @@ async function slowClients(runDir: string, log: (m: string) => void): Promise<Fi
     await server.stop();
   }
   return figures;
+}
+
+// ---------------------------------------------------------------------------- in-limit bombs at once
+
+/** CPU seconds (user + system) a process has used so far (/proc/<pid>/stat, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+const quantile = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] : NaN);
+const countBy = (xs: (number | string)[]) => xs.reduce<Record<string, number>>((counts, x) => ({ ...counts, [x]: (counts[x] ?? 0) + 1 }), {});
+
+/**
+ * The probe loop, run on a thread of its own (its own event loop, as the kubelet is a process of
+ * its own): sending 64 bodies of 2 MB from the bench's main thread must not delay its probes.
+ * Every `everyMs` a probe as the kubelet sends it (a fresh connection, `Connection: close`),
+ * whatever the earlier ones are doing; on 'stop', the latencies and statuses.
+ */
+const PROBE_THREAD = `
+const net = require('node:net');
+const { parentPort, workerData } = require('node:worker_threads');
+const { port, paths, everyMs } = workerData;
+const times = [];
+const statuses = {};
+let pending = 0;
+let stopping = false;
+let tick = 0;
+const finish = () => parentPort.postMessage({ times, statuses });
+const probe = (path) => {
+  const started = performance.now();
+  pending++;
+  let text = '';
+  const socket = net.connect(port, '127.0.0.1', () => socket.write('GET ' + path + ' HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nConnection: close\\r\\n\\r\\n'));
+  socket.setTimeout(120000, () => socket.destroy());
+  socket.on('data', (d) => (text += d.toString('latin1')));
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    const status = Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(text)?.[1] ?? 0);
+    const code = status === 503 ? ' ' + (/"(?:code|status)":"(\\w+)"/.exec(text)?.[1] ?? '') : '';
+    const key = path + ' ' + (status ? status + code : 'error');
+    statuses[key] = (statuses[key] ?? 0) + 1;
+    if (status) times.push(performance.now() - started);
+    if (--pending === 0 && stopping) finish();
+  });
+};
+const timer = setInterval(() => probe(paths[tick++ % paths.length]), everyMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  stopping = true;
+  if (pending === 0) finish();
+});
+`;
+
+function probeLoop(url: string, paths: string[] = ['/healthz'], everyMs = 50) {
+  const worker = new Worker(PROBE_THREAD, { eval: true, workerData: { port: Number(new URL(url).port), paths, everyMs } });
+  const result = new Promise<{ times: number[]; statuses: Record<string, number> }>((resolve) => worker.once('message', resolve));
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      const { times, statuses } = await result;
+      await worker.terminate();
+      return { probes: times.length, p50Ms: round(quantile(times, 0.5)), p99Ms: round(quantile(times, 0.99)), maxMs: round(Math.max(...times)), statuses };
+    },
+  };
+}
+
+/** /healthz latency of a server doing nothing, over `seconds`: what the machine's own load costs a probe. */
+async function idleProbes(server: ServeChild, seconds: number): Promise<Figures> {
+  const probe = probeLoop(server.url);
+  await sleep(seconds * 1000);
+  return { seconds, machineLoad: round(loadavg()[0], 2), ...(await probe.stop()) };
+}
+
+/**
+ * Send `count` requests at once with `send`, probing /healthz meanwhile: the answers, the
+ * server's peak RSS (VmHWM, reset before), /healthz latency while they run, and the CPU the
+ * server spends in the second that starts 1 s after the last answer (work left behind).
+ */
+async function atOnce(server: ServeChild, count: number, send: (i: number) => Promise<number | string>): Promise<Figures> {
+  await sleep(500);
+  resetPeak(server.pid);
+  const rssBefore = memory(server.pid).rssMB;
+  const cpuBefore = cpuSeconds(server.pid);
+  const probe = probeLoop(server.url);
+  const started = performance.now();
+  const statuses = await Promise.all(Array.from({ length: count }, (_, i) => send(i).catch((err: Error) => `error ${err.name}`)));
+  const lastAnswer = performance.now();
+  const healthz = await probe.stop();
+  const peak = memory(server.pid).peakMB;
+  const cpuDuring = cpuSeconds(server.pid) - cpuBefore;
+  await sleep(1000 - (performance.now() - lastAnswer));
+  const cpuAt1s = cpuSeconds(server.pid);
+  await sleep(1000);
+  return {
+    requests: count,
+    statuses: countBy(statuses),
+    seconds: round((lastAnswer - started) / 1000),
+    rssBeforeMB: round(rssBefore),
+    peakRssMB: round(peak),
+    serverCpuSeconds: round(cpuDuring),
+    cpuSecondsInTheSecondAfter1s: round(cpuSeconds(server.pid) - cpuAt1s, 2),
+    healthz,
+  };
+}
+
+/** POST `body` to `path`; the status, with the error code of a 503. */
+async function post(url: string, path: string, body: Uint8Array | Buffer, type: string, signal?: AbortSignal): Promise<number | string> {
+  const response = await fetch(`${url}${path}`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': type }, signal });
+  const text = await response.text();
+  return response.status === 503 || response.status === 413 ? `${response.status} ${/"code":"(\w+)"/.exec(text)?.[1] ?? ''}`.trim() : response.status;
+}
+
+/** `run` against a fresh `mnist-cnn serve` process, stopped after (each case's memory figures are its own). */
+async function withServer(runDir: string, run: (server: ServeChild) => Promise<Figures>): Promise<Figures> {
+  const server = await startServe(runDir, [], process.env.BENCH_ABUSE_SERVER_ENV ? Object.fromEntries(process.env.BENCH_ABUSE_SERVER_ENV.split(',').map((kv) => kv.split('='))) : {});
+  try {
+    const figures = await run(server);
+    return { ...figures, stderrLines: server.stderr().split('\n').filter(Boolean).length };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function inLimit(runDir: string, log: (m: string) => void): Promise<Figures> {
+  log('inlimit: making the pictures (cached under .cache/bombs-v1)');
+  const { png16, jpegProgressive, bmp1 } = await inLimitBombs();
+  const figures: Figures = { bytes: { png16: png16.length, jpegProgressive: jpegProgressive.length, bmp1: bmp1.length }, serverEnv: process.env.BENCH_ABUSE_SERVER_ENV ?? '' };
+  const n = 64;
+  log('inlimit: /healthz of an idle server for 10 s (what the machine costs a probe)');
+  figures.idleServer = await withServer(runDir, (server) => idleProbes(server, 10));
+  log('inlimit: 64 x 4096x4096 16-bit interlaced PNG at once');
+  figures.png16 = await withServer(runDir, (server) => atOnce(server, n, () => post(server.url, '/v1/predict', png16, 'image/png')));
+  log('inlimit: 64 x 4000x4000 progressive JPEG at once');
+  figures.jpegProgressive = await withServer(runDir, (server) => atOnce(server, n, () => post(server.url, '/v1/predict', jpegProgressive, 'image/jpeg')));
+  log('inlimit: 64 x 4096x4096 1-bit BMP at once');
+  figures.bmp1 = await withServer(runDir, (server) => atOnce(server, n, () => post(server.url, '/v1/predict', bmp1, 'image/bmp')));
+  log('inlimit: 6 multipart batches of 38 such PNGs at once');
+  const batch = multipartBody(Array.from({ length: 38 }, (_, i) => ({ name: 'files', filename: `${i}.png`, type: 'image/png', data: png16 })));
+  figures.batches = { bodyBytes: batch.length, ...(await withServer(runDir, (server) => atOnce(server, 6, () => post(server.url, '/v1/predict/batch', batch, 'multipart/form-data; boundary=XBOUNDARYX')))) };
+  log('inlimit: 64 such PNGs whose clients give up after 500 ms');
+  figures.clientsGone = await withServer(runDir, (server) =>
+    atOnce(server, n, async () => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 500);
+      try {
+        return await post(server.url, '/v1/predict', png16, 'image/png', controller.signal);
+      } catch {
+        return 'gave up';
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  log('inlimit: the three kinds one after another on one server (64 of each at once): what the allocator keeps');
+  figures.sequence = await withServer(runDir, async (server) => {
+    const rows: Figures[] = [];
+    for (const [name, bytes, type] of [['png16', png16, 'image/png'], ['jpegProgressive', jpegProgressive, 'image/jpeg'], ['bmp1', bmp1, 'image/bmp']] as const) {
+      const row = await atOnce(server, n, () => post(server.url, '/v1/predict', bytes, type));
+      rows.push({ name, rssBeforeMB: row.rssBeforeMB, peakRssMB: row.peakRssMB, statuses: row.statuses });
+    }
+    return { rows, rssAfterMB: round(memory(server.pid).rssMB) };
+  });
+  figures.idle = await idleConnections(runDir, log);
+  return figures;
+}
+
+/**
+ * 256 connections opened and held idle (each reopened as soon as the server closes it, as an
+ * attacker would), and /healthz and /readyz probed meanwhile on fresh connections for 15 s.
+ */
+async function idleConnections(runDir: string, log: (m: string) => void): Promise<Figures> {
+  log('inlimit: 256 idle connections held for 15 s, /healthz and /readyz probed meanwhile');
+  const server = await startServe(runDir);
+  let holding = true;
+  let reopened = 0;
+  const hold = async (): Promise<void> => {
+    while (holding) {
+      const connection = await connect(server.url).catch(() => undefined);
+      if (!connection) {
+        await sleep(100);
+        continue;
+      }
+      const stop = () => connection.socket.destroy();
+      const closed = connection.closed;
+      const check = setInterval(() => {
+        if (!holding) stop();
+      }, 100);
+      await closed;
+      clearInterval(check);
+      if (holding) reopened++;
+    }
+  };
+  try {
+    const holders = Array.from({ length: 256 }, hold);
+    await sleep(1000);
+    const probe = probeLoop(server.url, ['/healthz', '/readyz'], 100);
+    await sleep(15_000);
+    const probes = await probe.stop();
+    const predict = await post(server.url, '/v1/predict', new Uint8Array(JSON.stringify({ pixels: new Array(784).fill(0) }).split('').map((c) => c.charCodeAt(0))), 'application/json');
+    holding = false;
+    await Promise.all(holders);
+    return { held: 256, reopenedByTheServerClosing: reopened, probes, predictMeanwhile: predict };
+  } finally {
+    holding = false;
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------- header fuzz
+
+/**
+ * Real headers of every format the API reads, cut and mutated (test/serve/fixtures/headers.ts,
+ * the cases of test/image/header-reader.test.ts), sent to POST /v1/predict over 8 keep-alive
+ * connections, with their own type or as application/octet-stream: no 5xx but 503, the error
+ * shape, no stack trace, nothing on stderr.
+ */
+async function headerFuzz(runDir: string, count: number, log: (m: string) => void): Promise<Figures> {
+  // All the cases of one seed, made a thousand at a time (a hundred thousand files at once is hundreds of MB).
+  const cases = mutatedHeaders(await headerFiles());
+  const seed = Number(process.env.BENCH_ABUSE_SEED ?? 2424);
+  const all = fc.sample(fc.infiniteStream(cases), { numRuns: 1, seed })[0];
+  const batch: { what: string; bytes: Uint8Array; type: string }[] = [];
+  const take = (): { what: string; bytes: Uint8Array; type: string } => {
+    if (batch.length === 0) for (const one of all.take(1000)) batch.push(one);
+    return batch.shift() as { what: string; bytes: Uint8Array; type: string };
+  };
+  const server = await startServe(runDir);
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const { hostname, port } = new URL(server.url);
+  const byStatus: Record<string, number> = {};
+  const problems: string[] = [];
+  const send = (i: number) =>
+    new Promise<void>((resolve) => {
+      const { what, bytes, type } = take();
+      const request: FuzzRequest = { method: 'POST', path: '/v1/predict', headers: { 'content-type': i % 2 ? type : 'application/octet-stream' }, body: bytes };
+      const req = httpRequest({ host: hostname, port, path: request.path, method: 'POST', agent, headers: { ...request.headers, 'content-length': bytes.length } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          byStatus[status] = (byStatus[status] ?? 0) + 1;
+          const problem = answerProblem(request, { status, body: Buffer.concat(chunks).toString('utf8') });
+          if (problem && problems.length < 20) problems.push(`${what}: ${problem}`);
+          resolve();
+        });
+      });
+      req.on('error', (err) => {
+        if (problems.length < 20) problems.push(`${what}: ${err.message}`);
+        resolve();
+      });
+      req.end(bytes);
+    });
+  try {
+    const started = performance.now();
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < count) {
+        await send(next++);
+        if (++done % 10_000 === 0) log(`headerfuzz: ${done} of ${count}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const stderr = server.stderr();
+    return {
+      cases: count,
+      seconds: round((performance.now() - started) / 1000),
+      byStatus,
+      fiveHundreds: Object.entries(byStatus).filter(([st]) => Number(st) >= 500 && Number(st) !== 503).reduce((n, [, c]) => n + c, 0),
+      problems,
+      serverAlive: (await fetch(`${server.url}/healthz`)).status === 200,
+      stderrLines: stderr.split('\n').filter(Boolean).length,
+      stackLines: stderr.split('\n').filter((line) => /^\s+at /.test(line)).length,
+    };
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------- the 30-byte WebP
+
+/** The 30-byte WebP of issue #24 through every route that takes images, and through `mnist-cnn predict` beside a good PNG. */
+async function webp30(runDir: string): Promise<Figures> {
+  const webp = thirtyByteWebp();
+  const { png28 } = await digitFiles();
+  const server = await startServe(runDir);
+  const base64 = Buffer.from(webp).toString('base64');
+  const code = async (response: Response) => `${response.status} ${/"code":"(\w+)"|"error":"([^"]{0,60})/.exec(await response.text())?.slice(1).find(Boolean) ?? ''}`.trim();
+  const json = (path: string, value: unknown) => fetch(`${server.url}${path}`, { method: 'POST', body: JSON.stringify(value), headers: { 'content-type': 'application/json' } }).then(code);
+  const form = (path: string) =>
+    fetch(`${server.url}${path}`, { method: 'POST', body: new Uint8Array(multipartBody([{ name: 'file', filename: 'w.webp', type: 'image/webp', data: webp }])), headers: { 'content-type': 'multipart/form-data; boundary=XBOUNDARYX' } }).then(code);
+  try {
+    const routes = {
+      raw: await fetch(`${server.url}/v1/predict`, { method: 'POST', body: webp, headers: { 'content-type': 'image/webp' } }).then(code),
+      dataUrl: await json('/v1/predict', { image: `data:image/webp;base64,${base64}` }),
+      multipart: await form('/v1/predict'),
+      batchMultipart: await form('/v1/predict/batch'),
+      batchJson: await json('/v1/predict/batch', { items: [{ image: base64 }] }),
+      v2Bytes: await json(`/v2/models/${MODEL_NAME}/infer`, { inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [base64] }] }),
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'abuse-webp30-'));
+    try {
+      await writeFile(join(dir, 'w.webp'), webp);
+      await writeFile(join(dir, 'other.png'), png28);
+      const cli = spawnSync(process.execPath, [CLI, 'predict', runDir, join(dir, 'w.webp'), join(dir, 'other.png'), '--format', 'json'], { encoding: 'utf8' });
+      const otherRead = /other\.png/.test(cli.stdout) && /"digit"/.test(cli.stdout);
+      return { bytes: webp.length, routes, stderrLines: server.stderr().split('\n').filter(Boolean).length, predictCli: { exitCode: cli.status, otherRead, stderr: cli.stderr.trim().split('\n').slice(0, 3) } };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } finally {
+    await server.stop();
+  }
 }
 
 // ---------------------------------------------------------------------------- soak
@@ -361,9 +698,23 @@ async function soak(runDir: string, total: number, log: (m: string) => void): Pr
 export async function abuseFigures(runDir: string, log: (message: string) => void): Promise<Figures> {
   const fuzzCount = Number(process.env.BENCH_ABUSE_FUZZ ?? 10_000);
   const soakCount = Number(process.env.BENCH_ABUSE_SOAK ?? 100_000);
-  const sets = (process.env.BENCH_ABUSE_SETS ?? 'fuzz,bombs,slow,soak').split(',');
+  const sets = (process.env.BENCH_ABUSE_SETS ?? 'webp30,inlimit,headerfuzz,fuzz,bombs,slow,soak').split(',');
   const started = performance.now();
+  const loadStart = round(loadavg()[0], 2);
   const abuse: Figures = {};
+  if (sets.includes('webp30')) {
+    log('abuse: the 30-byte WebP through every route and predict');
+    abuse.webp30 = await webp30(runDir);
+  }
+  if (sets.includes('headerfuzz')) {
+    const count = Number(process.env.BENCH_ABUSE_HEADER_FUZZ ?? 100_000);
+    log(`abuse: header fuzz (${count} real headers cut and mutated)`);
+    abuse.headerFuzz = await headerFuzz(runDir, count, log);
+  }
+  if (sets.includes('inlimit')) {
+    log('abuse: pictures within the limits, 64 at once (a few minutes)');
+    abuse.inLimit = await inLimit(runDir, log);
+  }
   if (sets.includes('fuzz')) {
     log(`abuse: fuzz (${fuzzCount} requests)`);
     abuse.fuzz = await fuzz(runDir, fuzzCount, log);
@@ -380,15 +731,41 @@ export async function abuseFigures(runDir: string, log: (message: string) => voi
     log(`abuse: soak (${soakCount} requests)`);
     abuse.soak = await soak(runDir, soakCount, log);
   }
-  return { abuse: { ...abuse, seconds: round((performance.now() - started) / 1000) } };
+  // The machine is shared: the load average (1 min) as the sets started and ended goes with the figures.
+  return { abuse: { ...abuse, cli: CLI, seconds: round((performance.now() - started) / 1000), loadAverage: { start: loadStart, end: round(loadavg()[0], 2) } } };
 }
 
 /** The one table of the abuse figures (of the sets that ran). */
 export function abuseTable(figures: Figures): string[] {
   const abuse = figures.abuse as Record<string, Record<string, unknown> | undefined> | undefined;
   if (!abuse) return [];
-  const { fuzz: f, bombs: b, slow: s, soak: k } = abuse;
-  const lines = ['', 'abuse (issue #15)'];
+  const { fuzz: f, bombs: b, slow: s, soak: k, webp30: w, inLimit: l, headerFuzz: h } = abuse;
+  const lines = ['', 'abuse (issues #15, #24)'];
+  if (w) {
+    lines.push(`30-byte WebP: ${Object.entries(w.routes as Record<string, string>).map(([route, answer]) => `${route} ${answer}`).join('; ')}`);
+    const cli = w.predictCli as Record<string, unknown>;
+    lines.push(`      predict w.webp other.png: exit ${cli.exitCode}, other.png read ${cli.otherRead}`);
+  }
+  if (h) {
+    lines.push(`header fuzz: ${h.cases} cut and mutated real headers in ${h.seconds} s; 5xx ${h.fiveHundreds}; problems ${(h.problems as string[]).length}; stack lines ${h.stackLines}; stderr lines ${h.stderrLines}; server alive ${h.serverAlive}`);
+    lines.push(`      statuses ${Object.entries(h.byStatus as Record<string, number>).map(([st, n]) => `${st}:${n}`).join(' ')}`);
+  }
+  if (l) {
+    const baseline = l.idleServer as Record<string, unknown> | undefined;
+    if (baseline) lines.push(`an idle server: /healthz p50 ${baseline.p50Ms} ms, p99 ${baseline.p99Ms} ms (machine load ${baseline.machineLoad})`);
+    lines.push(`${'at once'.padEnd(34)} ${'answers'.padEnd(40)} ${'s'.padStart(6)} ${'peak RSS MB'.padStart(11)} ${'/healthz p99 ms'.padStart(15)} ${'CPU s, 1-2 s after'.padStart(18)}`);
+    for (const [name, label] of [['png16', '64 x 4096² 16-bit interlaced PNG'], ['jpegProgressive', '64 x 4000² progressive JPEG'], ['bmp1', '64 x 4096² 1-bit BMP'], ['batches', '6 batches of 38 such PNGs'], ['clientsGone', '64 PNGs, clients gone after 0.5 s']] as const) {
+      const c = l[name] as Record<string, unknown> | undefined;
+      if (!c) continue;
+      const answers = Object.entries(c.statuses as Record<string, number>).map(([st, count]) => `${st}:${count}`).join(' ');
+      lines.push(`${label.padEnd(34)} ${answers.padEnd(40)} ${String(c.seconds).padStart(6)} ${String(c.peakRssMB).padStart(11)} ${String((c.healthz as Record<string, unknown>).p99Ms).padStart(15)} ${String(c.cpuSecondsInTheSecondAfter1s).padStart(18)}`);
+    }
+    const idle = l.idle as Record<string, unknown> | undefined;
+    if (idle) {
+      const probes = idle.probes as Record<string, unknown>;
+      lines.push(`256 idle connections held: ${Object.entries(probes.statuses as Record<string, number>).map(([answer, count]) => `${answer} x${count}`).join('; ')}; p99 ${probes.p99Ms} ms; a prediction meanwhile ${idle.predictMeanwhile}`);
+    }
+  }
   if (b) {
     const row = (name: string, claims: string, bytes: string, answer: string, median: unknown, max: unknown, server: unknown, growth: unknown) =>
       `${name.padEnd(22)} ${claims.padEnd(12)} ${bytes.padStart(9)} ${answer.padEnd(11)} ${String(median).padStart(9)} ${String(max).padStart(7)} ${String(server).padStart(10)} ${String(growth).padStart(12)}`;
@@ -410,7 +787,7 @@ export function abuseTable(figures: Figures): string[] {
     const inflight = s.inFlight as Record<string, unknown>;
     const conns = s.connections as Record<string, unknown>;
     lines.push(`      80 in flight: ${inflight.ok} answered, ${inflight.busy503} refused 503; the next ${inflight.extraRequestStatus} (Retry-After ${inflight.retryAfter}); /readyz ${inflight.readyzMeanwhile}`);
-    lines.push(`      300 idle connections: ${conns.refused503} refused 503; the next ${conns.nextStatus}`);
+    lines.push(`      300 idle connections: ${conns.refused503} refused 503; a /healthz meanwhile ${conns.nextStatus}`);
   }
   if (k) {
     const start = k.start as Record<string, number>;

@@ -22,7 +22,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { initBackend } from '../src/backend/index.js';
@@ -290,9 +290,12 @@ function runtimeTables(figures: Figures): string[] {
 }
 
 const root = await mkdtemp(join(tmpdir(), 'mnist-cnn-bench-'));
+const gitCommit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || null;
 const figures: Figures = {
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
+  commit: gitCommit,
+  // The load average when the bench began: figures taken on a busy machine are worth less than a quiet one's.
+  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, loadAverage: loadavg().map((x) => +x.toFixed(2)) },
   versions: libraryVersions(),
   backend: 'wasm',
 };

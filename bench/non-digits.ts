@@ -50,11 +50,14 @@ const TARGETS = { nonDigitsRefused: 0.95, everyCategoryRefused: 0.9, mnistTestRe
 /** Reason without its numbers: 'not a digit (confidence 0.31 < 0.62)' → 'not a digit'. */
 const reasonKind = (reason: string) => reason.replace(/\s*\(.*\)$/, '');
 
-export async function nonDigitFigures(runDir: string, options: { perCategory?: number; perKind?: number; threads?: number; seed?: number } = {}): Promise<NonDigitFigures> {
+/** `onnxFile`: measure this ONNX file `export` wrote of the run (e.g. its int8 copy) instead of the run's model (Predictor.fromOnnxFile). */
+export async function nonDigitFigures(runDir: string, options: { perCategory?: number; perKind?: number; threads?: number; seed?: number; onnxFile?: Uint8Array } = {}): Promise<NonDigitFigures> {
   const perCategory = options.perCategory ?? 100;
   const perKind = options.perKind ?? 60;
   const seed = options.seed ?? 1;
-  const predictor = await Predictor.load(runDir, { threads: options.threads ?? 2 });
+  const threads = options.threads ?? 2;
+  const predictor = options.onnxFile ? await Predictor.fromOnnxFile(runDir, options.onnxFile, { threads }) : await Predictor.load(runDir, { threads });
+  if (!predictor) throw new Error('ONNX Runtime does not load here: the ONNX file cannot be measured');
   try {
     // Non-digits of the test split, one picture at a time through the run's own preprocessing.
     const byCategory = {} as NonDigitFigures['nonDigits']['byCategory'];

@@ -56,12 +56,12 @@ interface HttpLoad {
   errors: number;
 }
 
-const median = (values: number[]) => {
+export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-const loadAverage = () => loadavg().map((x) => +x.toFixed(2));
+export const loadAverage = () => loadavg().map((x) => +x.toFixed(2));
 /** Round r's order of the runtimes: alternate which goes first. */
 const orderOf = (round: number): readonly RuntimeName[] => (round % 2 === 0 ? RUNTIMES : [...RUNTIMES].reverse());
 

@@ -20,7 +20,7 @@ import { trustFigures } from '../bench/trust.js';
 import { initBackend } from '../src/backend/index.js';
 import { evaluateRun } from '../src/evaluate/evaluate.js';
 import { exportRunToOnnx, runTemperature } from '../src/export/onnx.js';
-import { assertOnnxAgrees, verifyOnTestImages } from '../src/export/verify.js';
+import { assertInt8Agrees, assertOnnxAgrees, describeInt8Check, verifyInt8OnTestImages, verifyOnTestImages, type Int8Check } from '../src/export/verify.js';
 import { RELEASE_FILE, type ReleaseRecord } from '../src/model/release.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata } from '../src/model/run.js';
 import { DEFAULT_SHIPPED_MODEL, shippedModelDir } from '../src/model/shipped.js';
@@ -32,7 +32,6 @@ import { writeJsonAtomic } from '../src/util/fs.js';
 const RECIPE = 'start' as const;
 /** What the package keeps of the run: the model, what made it, and what measured it (no plots or report). */
 const KEPT = ['model.json', 'weights.bin', RUN_FILES.config, RUN_FILES.history, RUN_FILES.valIndices, RUN_FILES.metrics] as const;
-const ONNX_FILE = 'model.onnx';
 
 const { values: args } = parseArgs({
   options: {
@@ -92,13 +91,30 @@ try {
   await writeMetadata(staging, { ...meta, data });
 
   await initBackend('wasm', { quiet: true });
-  const exported = await exportRunToOnnx(staging, join(staging, ONNX_FILE), {
+  const exported = await exportRunToOnnx(staging, join(staging, RUN_FILES.onnx), {
     check: async (bytes, run) => {
       const check = await verifyOnTestImages(bytes, run, { temperature: runTemperature(run.metadata) });
       assertOnnxAgrees(check);
       say(`ONNX export checked on ${check.count} test images: max probability difference ${check.maxAbsDiff.toExponential(1)}`);
     },
   });
+
+  // Its int8 copy, for ONNX Runtime's quick start: shipped only when it passes export's check.
+  let int8: { check: Int8Check; bytes: number } | undefined;
+  try {
+    let check: Int8Check | undefined;
+    const written = await exportRunToOnnx(staging, join(staging, RUN_FILES.onnxInt8), {
+      int8: true,
+      check: async (bytes, run) => {
+        check = await verifyInt8OnTestImages(bytes, run, { temperature: runTemperature(run.metadata) });
+        say(`int8 copy ${describeInt8Check(check)}`);
+        assertInt8Agrees(check);
+      },
+    });
+    int8 = { check: check!, bytes: written.bytes };
+  } catch (err) {
+    say(`int8 copy not shipped: ${(err as Error).message}`);
+  }
 
   // 4. What the package says of itself: the trust figures, measured on the folder it ships.
   const { trust } = await trustFigures(staging, { threads: 2 });
@@ -122,7 +138,9 @@ try {
       mnistTestRefused: trust.openSet.mnistTest.refused,
       accuracyAnswered: trust.openSet.mnistTest.accuracyAnswered,
     },
-    onnx: { file: ONNX_FILE, bytes: exported.bytes },
+    onnx: { file: RUN_FILES.onnx, bytes: exported.bytes },
+    ...(int8 ? { int8: { file: RUN_FILES.onnxInt8, bytes: int8.bytes, accuracy: int8.check.accuracy, sameAnswers: int8.check.argmaxAgree / int8.check.count } } : {}),
+    quickStart: int8 ? RUN_FILES.onnxInt8 : RUN_FILES.onnx,
     files,
   };
   await writeJsonAtomic(join(staging, RELEASE_FILE), release);

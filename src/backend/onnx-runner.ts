@@ -14,6 +14,15 @@ import { INPUT_SHAPE, PIXELS } from '../data/types.js';
  * without `weightsChanged`.
  */
 
+/**
+ * ONNX Runtime 1.30 on Linux starts Microsoft's telemetry client (1DS) when a process creates its
+ * first session; that client opens an empty `mat-debug-<pid>.log` in the system temp folder, one
+ * per process, never removed, and would send usage events. ORT_DISABLE_TELEMETRY, read then,
+ * turns the client off (onnxruntime's `IsTelemetryDisabledByEnvironment`): set here, before any
+ * session (export's check imports this module too). A value the user set is kept.
+ */
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /** What `import('onnxruntime-node')` gives. */
 type OnnxRuntimeModule = typeof import('onnxruntime-node');
 type OnnxRuntimeLoader = () => Promise<OnnxRuntimeModule>;

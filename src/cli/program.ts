@@ -10,6 +10,7 @@ import { registerEnsemble } from './commands/ensemble.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerFinetune } from './commands/finetune.js';
+import { registerBaselines } from './commands/baselines.js';
 
 /**
  * Exit codes. 0: done. 1: `predict` read some inputs but not all. 2: an expected failure (a
@@ -36,6 +37,7 @@ function buildProgram(): Command {
   registerExport(program);
   registerInspect(program);
   registerFinetune(program);
+  registerBaselines(program);
   // Every subcommand rejects unknown flags and extra arguments, and hands its usage errors to main.
   for (const command of program.commands) command.allowExcessArguments(false).exitOverride();
   return program;

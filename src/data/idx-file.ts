@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError, UserError } from '../util/errors.js';
+import { readRegularFile } from '../util/fs.js';
 import { parseIdxImages, parseIdxLabels } from './idx.js';
 
 /**
@@ -18,15 +18,9 @@ function labelsFileFor(imagesPath: string): { expected: string; found?: string }
   return { expected, found: [expected, other].find((path) => existsSync(path)) };
 }
 
-/** The bytes of a regular file (a FIFO or a device named as data would hang or never end: refused). */
+/** The bytes of a regular file (a FIFO or a device named as data would hang or never end: refused, util/fs.ts). */
 async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    if (!(await stat(path)).isFile()) throw new UserError(`${path}: is not a regular file (a folder, FIFO or device), so it is not read as IDX data`, path);
-    return new Uint8Array(await readFile(path));
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    throw new UserError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path);
-  }
+  return new Uint8Array(await readRegularFile(path, 'IDX data'));
 }
 
 /**

@@ -1,12 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadMnist } from '../data/load.js';
 import { readIdxImageFile } from '../data/idx-file.js';
 import { takeIndices } from '../data/split.js';
 import type { DatasetName, ImageSet } from '../data/types.js';
-import { RUN_FILES, type RunMetadata } from '../model/run.js';
-import { DataError, UserError } from '../util/errors.js';
+import { readValIndices, RUN_FILES, type RunMetadata } from '../model/run.js';
+import { UserError } from '../util/errors.js';
 
 export type EvalSplit = 'test' | 'val';
 
@@ -39,25 +38,14 @@ function loadRunData(data: RunData) {
   return loadMnist({ dataset: data.dataset, dataDir: data.dataDir ?? undefined, mirror: data.mirror ?? undefined });
 }
 
-/** The validation indices training saved (val-indices.json): whole numbers inside the training set. */
-async function readValIndices(runDir: string, trainCount: number): Promise<number[]> {
-  const path = join(runDir, RUN_FILES.valIndices);
-  if (!existsSync(path)) {
+/** The validation indices training saved (val-indices.json), or a UserError saying --split val cannot work without them. */
+async function valIndicesOf(runDir: string, trainCount: number): Promise<number[]> {
+  const indices = await readValIndices(runDir, trainCount);
+  if (!indices) {
+    const path = join(runDir, RUN_FILES.valIndices);
     throw new UserError(`${path} is missing: this run did not save its validation split, so --split val cannot re-create it (use --split test)`, path);
   }
-  let indices: unknown;
-  try {
-    indices = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new DataError(path, `not valid JSON (${(err as Error).message})`);
-  }
-  if (!Array.isArray(indices)) throw new DataError(path, 'must hold a JSON array of image indices');
-  indices.forEach((i, at) => {
-    if (!Number.isInteger(i) || i < 0 || i >= trainCount) {
-      throw new DataError(path, `entry ${at} (${JSON.stringify(i)}) is not an index into the ${trainCount} training images`);
-    }
-  });
-  return indices as number[];
+  return indices;
 }
 
 /**
@@ -94,7 +82,7 @@ export async function loadEvalData(runDir: string, meta: RunMetadata, options: {
   if ((options.split ?? 'test') === 'test') {
     return { source: { kind: 'test', ...runSource }, set: data.test, description: `${dataset} test (${data.test.count} images)` };
   }
-  const indices = await readValIndices(runDir, data.train.count);
+  const indices = await valIndicesOf(runDir, data.train.count);
   const set = takeIndices(data.train, indices);
   return {
     source: { kind: 'val', ...runSource },
@@ -108,5 +96,5 @@ export async function reloadEvalData(source: EvalSource, runDir: string): Promis
   if (source.kind === 'path') return readLabelledPath(source.path);
   const data = await loadRunData(source);
   if (source.kind === 'test') return data.test;
-  return takeIndices(data.train, await readValIndices(runDir, data.train.count));
+  return takeIndices(data.train, await valIndicesOf(runDir, data.train.count));
 }

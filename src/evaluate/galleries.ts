@@ -8,7 +8,7 @@ import type { ConfusedPair, WorstError } from '../metrics/classification.js';
 import { escapeMarkup } from '../util/markup.js';
 import { FONT, PNG_SCALE, svgToPng, type Picture } from './picture.js';
 
-interface GalleryItem {
+export interface GalleryItem {
   /** Index of the image in the set. */
   index: number;
   lines: string[];
@@ -34,7 +34,7 @@ async function tilePng(set: ImageSet, index: number): Promise<string> {
  * A grid of images with captions, as SVG. Rows may start with a heading (the confused-pairs
  * gallery has one row per pair).
  */
-async function renderGallery(set: ImageSet, title: string, rows: { heading?: string; items: GalleryItem[] }[], columns: number, subtitle?: string): Promise<Picture> {
+export async function renderGallery(set: ImageSet, title: string, rows: { heading?: string; items: GalleryItem[] }[], columns: number, subtitle?: string): Promise<Picture> {
   const pad = 12;
   const captionLines = Math.max(1, ...rows.flatMap((r) => r.items.map((i) => i.lines.length)));
   const cellW = TILE + 26;

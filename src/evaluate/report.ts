@@ -6,6 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readMetadata, resolveRunDir, RUN_FILES, type RunMetadata } from '../model/run.js';
+import { shippedModelOf } from '../model/shipped.js';
+import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { evaluateRun, readMetrics, type EvaluateOptions, type EvaluationReport, type EvaluationResult } from './evaluate.js';
 import type { AverageScores } from '../metrics/classification.js';
@@ -21,6 +23,7 @@ import { Predictor } from '../predict/predictor.js';
 import { SUMMARY_HEADER, summaryCells, summaryTotals } from '../model/summary.js';
 import { writeInsidePlots, type InsideResult } from './inside.js';
 import { finetuneSection } from './report-finetune.js';
+import { baselinesSection } from './baselines-section.js';
 
 export interface ReportOptions {
   /** An evaluation just made (with its pictures), e.g. by `npm start` after training: skips re-rendering. */
@@ -29,7 +32,7 @@ export interface ReportOptions {
   evaluate?: Pick<EvaluateOptions, 'backend' | 'threads'>;
 }
 
-export const REPORT_SECTIONS = ['headline', 'finetune', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'network', 'feature-maps', 'embedding', 'data', 'config'] as const;
+export const REPORT_SECTIONS = ['headline', 'finetune', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'network', 'feature-maps', 'embedding', 'baselines', 'data', 'config'] as const;
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const fixed = (x: number, digits = 4) => x.toFixed(digits);
@@ -178,6 +181,7 @@ async function renderReportHtml(runDir: string, meta: RunMetadata, m: Evaluation
     network: ['The network', `${networkSection(inside)}${await inlineSvg(plot(PLOT_NAMES.filters), 'No filters: the model has no convolution.')}`],
     'feature-maps': ['Feature maps', `<p>What each convolution and pooling layer computes from one test image of each class (the first of each in the set), every channel as a small map, after the layer's batch norm and activation; then the hidden dense layer's values, one cell each. Early maps respond to strokes and edges at each place; later ones, smaller, to larger parts.</p>${await inlineSvg(plot(PLOT_NAMES.featureMaps), 'No feature maps: the model has no convolution or pooling layer.')}`],
     embedding: ['Embedding map', `${embeddingText(inside, meta)}${await inlinePicture(plot(PLOT_NAMES.embedding), 'embedding map', '')}`],
+    baselines: ['The CNN against traditional models', await baselinesSection(runDir, join(runDir, RUN_FILES.plots), inlinePicture)],
     data: ['Data and versions', dataSection(meta)],
     config: ['Config', `<pre>${escapeMarkup(JSON.stringify(meta.config, null, 2))}</pre>`],
   };
@@ -203,6 +207,8 @@ ${body}
  */
 export async function buildReport(runDir: string, options: ReportOptions = {}): Promise<string> {
   const dir = resolveRunDir(runDir);
+  const shipped = shippedModelOf(dir);
+  if (shipped) throw new UserError(`${dir} is the model shipped in the package, read-only: its figures are in release.json; \`mnist-cnn evaluate\` writes its metrics and pictures to evaluations/${shipped}-test here`, dir);
   let evaluation = options.evaluation;
   let metrics = evaluation?.metrics ?? (await readMetrics(dir));
   if (!metrics) {

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
-import { loadRun, runTemperature as temperatureOf, type LoadedRun, type RunMetadata } from '../model/run.js';
+import { loadRun, RUN_FILES, runTemperature as temperatureOf, type LoadedRun, type RunMetadata } from '../model/run.js';
 import { shippedModelOf } from '../model/shipped.js';
+import type { Int8Options } from './int8.js';
 import { layersModelToOnnx } from '../model/onnx.js';
 import { outputCount } from '../model/architectures.js';
 import { NUM_CLASSES } from '../data/types.js';
@@ -73,8 +74,6 @@ function runMetadataProps(metadata: RunMetadata, outputs: number): Record<string
   return props;
 }
 
-const ONNX_FILE = 'model.onnx';
-
 export interface RunExport {
   /** Where the model was written. */
   path: string;
@@ -89,6 +88,11 @@ export interface RunExport {
 export interface RunExportOptions {
   opset?: number;
   /**
+   * Write the int8-quantised copy instead (export/int8.ts: calibrated on the run's validation
+   * images), by default as `<run>/model.int8.onnx`; options of the quantisation, or true.
+   */
+  int8?: boolean | Int8Options;
+  /**
    * Called with the encoded model and the loaded run before anything is written: a check that
    * throws leaves no file behind (the CLI verifies against TensorFlow.js here).
    */
@@ -96,8 +100,9 @@ export interface RunExportOptions {
 }
 
 /**
- * Export a run folder's model to ONNX at `outFile` (default `<run>/model.onnx`; `model.onnx` in
- * the working folder for a model shipped in the package), written under a
+ * Export a run folder's model to ONNX at `outFile` (default `<run>/model.onnx`, or
+ * `<run>/model.int8.onnx` for the int8 copy of `options.int8`; in the working folder for a model
+ * shipped in the package), written under a
  * temporary name and renamed. The metadata_props carry the run's input contract (arch,
  * inputShape, preprocessing, classNames), its temperature, which is also folded into the
  * graph, and its not-a-digit rule (`notADigitBelow`, `notADigitRule`). The backend must be started first.
@@ -106,10 +111,16 @@ export async function exportRunToOnnx(runDir: string, outFile?: string, options:
   const run = await loadRun(runDir);
   try {
     const temperature = runTemperature(run.metadata);
-    const bytes = layersModelToOnnx(run.model, { temperature, metadata: runMetadataProps(run.metadata, outputCount(run.model)), opset: options.opset });
+    let bytes = layersModelToOnnx(run.model, { temperature, metadata: runMetadataProps(run.metadata, outputCount(run.model)), opset: options.opset });
+    if (options.int8) {
+      // ONNX Runtime (which calibrates) loads only for an int8 export.
+      const { quantizeRunOnnx } = await import('./int8.js');
+      bytes = await quantizeRunOnnx(bytes, run, options.int8 === true ? {} : options.int8);
+    }
     await options.check?.(bytes, run);
     // A model shipped in the package is read-only: its export goes to the working folder.
-    const path = outFile ?? (shippedModelOf(run.dir) ? resolve(ONNX_FILE) : join(run.dir, ONNX_FILE));
+    const file = options.int8 ? RUN_FILES.onnxInt8 : RUN_FILES.onnx;
+    const path = outFile ?? (shippedModelOf(run.dir) ? resolve(file) : join(run.dir, file));
     await writeFileAtomic(path, bytes);
     const notADigitBelow = runNotADigitBelow(run.metadata);
     return { path, bytes: bytes.length, arch: run.metadata.arch, temperature, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };

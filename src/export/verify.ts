@@ -7,6 +7,7 @@ import type { LoadedRun } from '../model/run.js';
 import { UserError } from '../util/errors.js';
 import { softmaxHeads } from '../model/onnx-graph.js';
 import { applyTemperature } from '../metrics/calibration.js';
+import { accuracyAndLoss } from '../metrics/classification.js';
 
 /**
  * The check of an export: run the ONNX model with ONNX Runtime (onnxruntime-node, its CPU build)
@@ -139,12 +140,8 @@ export function compareProbabilities(a: Float32Array, b: Float32Array, classes: 
   return { maxAbsDiff, argmaxAgree };
 }
 
-/**
- * Run `onnxBytes` with ONNX Runtime (batches of 256, `threads` intra-op threads, default 2) and
- * `model` with TensorFlow.js on the first `count` images, and compare. `images` are model inputs
- * (already scaled), NHWC, one after another. The backend must be started.
- */
-export async function verifyOnnx(onnxBytes: Uint8Array, model: tf.LayersModel, images: Float32Array, count: number, options: VerifyOptions = {}): Promise<OnnxCheck> {
+/** Both runtimes' probabilities for the same images, and their wall-clock seconds. */
+async function bothRuntimes(onnxBytes: Uint8Array, model: tf.LayersModel, images: Float32Array, count: number, options: VerifyOptions) {
   const session = await createOnnxSession(onnxBytes, options.threads ?? 2);
   try {
     const shape = imageSize(model);
@@ -154,11 +151,20 @@ export async function verifyOnnx(onnxBytes: Uint8Array, model: tf.LayersModel, i
     start = performance.now();
     const reference = tfjsProbabilities(model, images, count, options);
     const tfjsSeconds = (performance.now() - start) / 1000;
-    const classes = reference.length / count;
-    return { count, ...compareProbabilities(onnx, reference, classes), onnxSeconds, tfjsSeconds };
+    return { onnx, reference, classes: reference.length / count, onnxSeconds, tfjsSeconds };
   } finally {
     await session.release();
   }
+}
+
+/**
+ * Run `onnxBytes` with ONNX Runtime (batches of 256, `threads` intra-op threads, default 2) and
+ * `model` with TensorFlow.js on the first `count` images, and compare. `images` are model inputs
+ * (already scaled), NHWC, one after another. The backend must be started.
+ */
+export async function verifyOnnx(onnxBytes: Uint8Array, model: tf.LayersModel, images: Float32Array, count: number, options: VerifyOptions = {}): Promise<OnnxCheck> {
+  const { onnx, reference, classes, onnxSeconds, tfjsSeconds } = await bothRuntimes(onnxBytes, model, images, count, options);
+  return { count, ...compareProbabilities(onnx, reference, classes), onnxSeconds, tfjsSeconds };
 }
 
 /** Throw a UserError unless every probability is within ONNX_TOLERANCE and every argmax agrees. */
@@ -171,12 +177,70 @@ export function assertOnnxAgrees(check: OnnxCheck): void {
   }
 }
 
+/** The run's test images (all 10,000 for MNIST), scaled by the run's own preprocessing spec, with their labels. */
+async function runTestImages(run: LoadedRun, dataDir?: string): Promise<{ images: Float32Array; labels: Uint8Array; count: number }> {
+  const data = await loadMnist({ dataset: run.metadata.data?.dataset, dataDir });
+  return { images: scalePixels(data.test.images, undefined, run.metadata.preprocessing), labels: data.test.labels, count: data.test.count };
+}
+
 /**
  * Verify an export on the run's test images (all 10,000 for MNIST), scaled by the run's own
  * preprocessing spec, with the run's temperature applied to the reference.
  */
 export async function verifyOnTestImages(onnxBytes: Uint8Array, run: LoadedRun, options: { dataDir?: string; temperature?: number; threads?: number } = {}): Promise<OnnxCheck> {
-  const data = await loadMnist({ dataset: run.metadata.data?.dataset, dataDir: options.dataDir });
-  const images = scalePixels(data.test.images, undefined, run.metadata.preprocessing);
-  return verifyOnnx(onnxBytes, run.model, images, data.test.count, { temperature: options.temperature, threads: options.threads });
+  const { images, count } = await runTestImages(run, options.dataDir);
+  return verifyOnnx(onnxBytes, run.model, images, count, { temperature: options.temperature, threads: options.threads });
+}
+
+/**
+ * The check of an int8 copy (export/int8.ts): its probabilities are meant to differ from the
+ * float model's by the rounding of weights and activations, so it is held to what that rounding
+ * may cost, on the test images: the same answer as TensorFlow.js on at least INT8_MIN_AGREEMENT
+ * of them, and a test accuracy at most INT8_MAX_ACCURACY_DROP below TensorFlow.js's (issue 23's
+ * bar for shipping an int8 copy: within 0.05 points).
+ */
+export const INT8_MIN_AGREEMENT = 0.99;
+export const INT8_MAX_ACCURACY_DROP = 0.0005;
+
+export interface Int8Check extends OnnxCheck {
+  /** Test accuracy (argmax over the ten digits) of the int8 model and of the TensorFlow.js model. */
+  accuracy: number;
+  referenceAccuracy: number;
+}
+
+/** Run an int8 copy and the run's TensorFlow.js model (with the run's temperature) on the run's test images, and compare answers and accuracy. */
+export async function verifyInt8OnTestImages(onnxBytes: Uint8Array, run: LoadedRun, options: { dataDir?: string; temperature?: number; threads?: number } = {}): Promise<Int8Check> {
+  const { images, labels, count } = await runTestImages(run, options.dataDir);
+  const { onnx, reference, classes, onnxSeconds, tfjsSeconds } = await bothRuntimes(onnxBytes, run.model, images, count, { temperature: options.temperature, threads: options.threads });
+  return {
+    count,
+    ...compareProbabilities(onnx, reference, classes),
+    onnxSeconds,
+    tfjsSeconds,
+    accuracy: accuracyAndLoss(onnx, labels, classes).accuracy,
+    referenceAccuracy: accuracyAndLoss(reference, labels, classes).accuracy,
+  };
+}
+
+/** One line of what the check of an int8 copy found. */
+export function describeInt8Check(check: Int8Check): string {
+  const n = (k: number) => k.toLocaleString('en-US');
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  return (
+    `checked on ${n(check.count)} test images: ${n(check.argmaxAgree)} of ${n(check.count)} predicted classes equal (at least ${pct(INT8_MIN_AGREEMENT)} wanted), ` +
+    `test accuracy ${pct(check.accuracy)} against TensorFlow.js's ${pct(check.referenceAccuracy)} (at most ${(100 * INT8_MAX_ACCURACY_DROP).toFixed(2)} points lower allowed)`
+  );
+}
+
+/** Throw a UserError unless an int8 copy agrees with the model on INT8_MIN_AGREEMENT of the answers and loses at most INT8_MAX_ACCURACY_DROP of accuracy. */
+export function assertInt8Agrees(check: Int8Check): void {
+  const agreement = check.argmaxAgree / check.count;
+  const drop = check.referenceAccuracy - check.accuracy;
+  if (!(agreement >= INT8_MIN_AGREEMENT) || !(drop <= INT8_MAX_ACCURACY_DROP)) {
+    const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+    throw new UserError(
+      `the int8 model strays too far from the TensorFlow.js model: the same answer on ${pct(agreement)} of ${check.count} test images (at least ${pct(INT8_MIN_AGREEMENT)} wanted), ` +
+        `test accuracy ${pct(check.accuracy)} against ${pct(check.referenceAccuracy)} (at most ${(100 * INT8_MAX_ACCURACY_DROP).toFixed(2)} points lower allowed)`,
+    );
+  }
 }

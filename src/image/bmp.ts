@@ -5,6 +5,7 @@
  */
 import type { RawImage } from './preprocess.js';
 import { UserError } from '../util/errors.js';
+import { HeaderReader } from './header-reader.js';
 
 const BI_RGB = 0;
 const BI_BITFIELDS = 3;
@@ -12,39 +13,57 @@ const BI_ALPHABITFIELDS = 6;
 
 /** Width and height from a BMP header, without reading its pixels (for the pixel limit). */
 export function readBmpSize(bytes: Uint8Array, name: string): { width: number; height: number } {
-  if (bytes.length < 26) throw new UserError(`${name}: is ${bytes.length} bytes long, too short for a BMP header`, name);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const width = view.getInt32(18, true);
-  const height = Math.abs(view.getInt32(22, true));
+  const r = new HeaderReader(bytes, name, 'BMP');
+  const width = r.i32le(18, 'width');
+  const height = Math.abs(r.i32le(22, 'height'));
   if (width <= 0 || height === 0) throw new UserError(`${name}: BMP size ${width}x${height} is not a usable image size`, name);
   return { width, height };
 }
 
-export function decodeBmp(bytes: Uint8Array, name: string): RawImage {
+/** The facts of a BMP header that decoding needs, every one read within the file and checked. */
+interface BmpLayout {
+  width: number;
+  height: number;
+  topDown: boolean;
+  bitCount: number;
+  dataOffset: number;
+  rowBytes: number;
+  masks: Masks | null;
+  /** RGB triples of a 1, 4 or 8-bit file (256 entries, unused ones black). */
+  palette: Uint8Array | null;
+}
+
+/** Read and check a BMP's header: a UserError naming the file for anything cut short or not supported. */
+function readBmpLayout(bytes: Uint8Array, name: string): BmpLayout {
   const fail = (problem: string): never => {
     throw new UserError(`${name}: ${problem}`, name);
   };
-  if (bytes.length < 26) fail(`is ${bytes.length} bytes long, too short for a BMP header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dataOffset = view.getUint32(10, true);
-  const headerSize = view.getUint32(14, true);
+  const r = new HeaderReader(bytes, name, 'BMP');
+  const dataOffset = r.u32le(10, 'pixel data offset');
+  const headerSize = r.u32le(14, 'header size');
   if (headerSize < 40) fail(`BMP header of ${headerSize} bytes (OS/2 bitmap) is not supported; save it as PNG`);
-  if (bytes.length < 14 + headerSize) fail('is truncated inside the BMP header');
-  const width = view.getInt32(18, true);
-  const rawHeight = view.getInt32(22, true);
-  const bitCount = view.getUint16(28, true);
-  const compression = view.getUint32(30, true);
-  const topDown = rawHeight < 0;
+  r.need(14, headerSize, 'header');
+  const width = r.i32le(18, 'width');
+  const rawHeight = r.i32le(22, 'height');
+  const bitCount = r.u16le(28, 'bits per pixel');
+  const compression = r.u32le(30, 'compression');
   const height = Math.abs(rawHeight);
   if (width <= 0 || height === 0 || width * height > 100_000_000) fail(`BMP size ${width}x${height} is not a usable image size`);
-  const masks = readMasks(view, headerSize, bitCount, compression, fail);
+  const masks = readMasks(r, headerSize, bitCount, compression);
   if (compression !== BI_RGB && !masks) fail(`BMP compression ${compression} (RLE or embedded JPEG/PNG) is not supported; save it as PNG`);
   if (![1, 4, 8, 24, 32].includes(bitCount)) fail(`BMP with ${bitCount} bits per pixel is not supported; save it as PNG`);
-  const palette = bitCount <= 8 ? readPalette(bytes, view, headerSize, bitCount) : null;
+  const palette = bitCount <= 8 ? readPalette(r, headerSize, bitCount) : null;
   const rowBytes = Math.ceil((width * bitCount) / 32) * 4;
+  // The pixel rows, all of them in the file: the loop of decodeBmp reads nothing outside it.
   if (dataOffset + rowBytes * height > bytes.length) {
     fail(`is truncated: the pixel data needs ${dataOffset + rowBytes * height} bytes, the file has ${bytes.length}`);
   }
+  return { width, height, topDown: rawHeight < 0, bitCount, dataOffset, rowBytes, masks, palette };
+}
+
+export function decodeBmp(bytes: Uint8Array, name: string): RawImage {
+  const { width, height, topDown, bitCount, dataOffset, rowBytes, masks, palette } = readBmpLayout(bytes, name);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hasAlpha = bitCount === 32 && masks !== null && masks.a !== 0;
   const channels = hasAlpha ? 4 : 3;
   const out = new Uint8Array(width * height * channels);
@@ -53,8 +72,10 @@ export function decodeBmp(bytes: Uint8Array, name: string): RawImage {
     for (let x = 0; x < width; x++) {
       const o = (y * width + x) * channels;
       if (palette) {
-        const index = paletteIndex(bytes, row, x, bitCount);
-        out.set(palette.subarray(index * 3, index * 3 + 3), o);
+        const p = paletteIndex(bytes, row, x, bitCount) * 3;
+        out[o] = palette[p];
+        out[o + 1] = palette[p + 1];
+        out[o + 2] = palette[p + 2];
       } else if (bitCount === 24 || !masks) {
         const p = row + x * (bitCount / 8);
         out[o] = bytes[p + 2];
@@ -79,19 +100,18 @@ interface Masks {
   a: number;
 }
 
-function readMasks(view: DataView, headerSize: number, bitCount: number, compression: number, fail: (p: string) => never): Masks | null {
+function readMasks(r: HeaderReader, headerSize: number, bitCount: number, compression: number): Masks | null {
   if (bitCount !== 32) return null;
   if (compression === BI_RGB) return { r: 0x00ff0000, g: 0x0000ff00, b: 0x000000ff, a: 0 };
   if (compression !== BI_BITFIELDS && compression !== BI_ALPHABITFIELDS) return null;
   // Masks follow a 40-byte header, or sit inside a V4/V5 header.
-  if (view.byteLength < 14 + 40 + 12) fail('is truncated inside the BMP colour masks');
   const at = 14 + 40;
   const withAlpha = headerSize >= 56 || compression === BI_ALPHABITFIELDS;
   return {
-    r: view.getUint32(at, true),
-    g: view.getUint32(at + 4, true),
-    b: view.getUint32(at + 8, true),
-    a: withAlpha && view.byteLength >= at + 16 ? view.getUint32(at + 12, true) : 0,
+    r: r.u32le(at, 'red mask'),
+    g: r.u32le(at + 4, 'green mask'),
+    b: r.u32le(at + 8, 'blue mask'),
+    a: withAlpha && r.has(at + 12, 4) ? r.u32le(at + 12, 'alpha mask') : 0,
   };
 }
 
@@ -103,15 +123,16 @@ function channelOf(value: number, mask: number): number {
   return Math.round((((value & mask) >>> shift) * 255) / max);
 }
 
-function readPalette(bytes: Uint8Array, view: DataView, headerSize: number, bitCount: number): Uint8Array {
-  const declared = view.getUint32(46, true);
-  const count = declared || 1 << bitCount;
+/** The colour table: as many entries as declared (or 2^bits), at most 256, as far as the file holds them. */
+function readPalette(r: HeaderReader, headerSize: number, bitCount: number): Uint8Array {
+  const declared = r.u32le(46, 'palette size');
+  const count = Math.min(256, declared || 1 << bitCount);
   const palette = new Uint8Array(256 * 3);
   const at = 14 + headerSize;
-  for (let i = 0; i < count && at + i * 4 + 2 < bytes.length; i++) {
-    palette[i * 3] = bytes[at + i * 4 + 2];
-    palette[i * 3 + 1] = bytes[at + i * 4 + 1];
-    palette[i * 3 + 2] = bytes[at + i * 4];
+  for (let i = 0; i < count && r.has(at + i * 4, 3); i++) {
+    palette[i * 3] = r.u8(at + i * 4 + 2, 'palette');
+    palette[i * 3 + 1] = r.u8(at + i * 4 + 1, 'palette');
+    palette[i * 3 + 2] = r.u8(at + i * 4, 'palette');
   }
   return palette;
 }

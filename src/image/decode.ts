@@ -13,7 +13,8 @@
 import type { Sharp } from 'sharp';
 import { TUNING, type RawImage } from './preprocess.js';
 import { decodeBmp, readBmpSize } from './bmp.js';
-import { decodeSmallPng } from './png.js';
+import { decodeBmpOffThread, PictureTimeoutError } from './picture-pool.js';
+import { decodeSmallPng, SMALL_PNG_PIXELS } from './png.js';
 import { FILE_FORMATS, FORMAT_NAMES, formatList, readImageSize, sniffImageFormat, type ImageFormat } from './formats.js';
 import { UserError } from '../util/errors.js';
 
@@ -39,7 +40,35 @@ export interface DecodeOptions {
   maxSide?: number;
   /** Seconds a decode may take (default DEFAULT_DECODE_SECONDS; whole seconds, at least 1). */
   timeoutSeconds?: number;
+  /**
+   * Aborted when the picture is no longer wanted (the server's request timed out, or its client
+   * left): decoding stops at its next step, a decode on a worker thread is ended at once, and
+   * decodeImage rejects with the signal's reason. Read only for pictures over INLINE_PIXELS (a
+   * getter may make it when first read: the small ones, decoded at once, never need one).
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Asked before any pixel is decoded, with what the decode will cost (from the header), and
+   * awaited when it answers a promise: the server's decode budget waits here for memory, or
+   * refuses (throws). What it returns is called once the decode is over, whatever its outcome.
+   */
+  admit?: (cost: DecodeCost) => Release | Promise<Release>;
 }
+
+/** Called once a decode admitted by `DecodeOptions.admit` is over. */
+export type Release = () => void;
+
+/** What decoding a picture costs, known from its header before any pixel is decoded. */
+export interface DecodeCost {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  /** Memory the decode may hold at its peak, in bytes (an estimate from the header: decodeBytes). */
+  bytes: number;
+}
+
+/** Pictures up to this many pixels (128x128) are decoded by our readers at once, on the calling thread: a hop to a thread would cost more than the decode. */
+export const INLINE_PIXELS = SMALL_PNG_PIXELS;
 
 /** Why a file was refused: the server answers each with its own status. */
 export type ImageProblem = 'empty' | 'unrecognised' | 'unsupported' | 'too_large' | 'corrupt' | 'timeout';
@@ -71,21 +100,29 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
   }
   // Our own header reader first (PNG, JPEG, WebP, GIF, BMP): an oversized picture is refused
   // before any library parses it. The decoder's header reader below has the last word.
-  const claimed = readImageSize(bytes, format);
+  const claimed = asImageError(() => readImageSize(bytes, format, name), name, format);
   if (claimed) checkPixels(claimed, maxPixels, name, format);
   if (format === 'bmp') {
-    const image = bmpOrError(() => {
-      checkPixels(readBmpSize(bytes, name), maxPixels, name, format);
-      return decodeBmp(bytes, name);
-    }, name);
-    return Math.max(image.width, image.height) > maxSide ? shrinkRaw(image, maxSide, seconds, name) : image;
+    const size = asImageError(() => readBmpSize(bytes, name), name, format);
+    checkPixels(size, maxPixels, name, format);
+    const cost = { format, ...size, bytes: bytes.length + decodeBytes(size.width, size.height, 4, 'uchar', maxSide) };
+    if (size.width * size.height <= INLINE_PIXELS) return admitted(options, cost, async () => asImageError(() => decodeBmp(bytes, name), name, format), false);
+    options.signal?.throwIfAborted();
+    return admitted(options, cost, async () => {
+      const image = await bmpOffThread(bytes, name, seconds, options.signal);
+      return Math.max(image.width, image.height) > maxSide ? shrinkRaw(image, maxSide, seconds, name, options.signal) : image;
+    });
   }
   // A small plain PNG (a 28x28 digit): our own decoder, the same bytes as sharp's at a thirtieth of the cost (png.ts).
-  const small = format === 'png' ? decodeSmallPng(bytes) : undefined;
-  if (small) return small;
+  if (format === 'png' && claimed && claimed.width * claimed.height <= INLINE_PIXELS) {
+    const cost = { format, ...claimed, bytes: claimed.width * claimed.height * 4 };
+    const small = await admitted(options, cost, async () => asImageError(() => decodeSmallPng(bytes, name), name, format), false);
+    if (small) return small;
+  }
+  options.signal?.throwIfAborted();
   const { default: sharp } = await import('sharp');
   // metadata() reads the header only: no pixel data is decoded here, whatever the size.
-  let header: { width?: number; height?: number; format?: string };
+  let header: { width?: number; height?: number; format?: string; channels?: number; depth?: string };
   try {
     header = await sharp(bytes, { limitInputPixels: false, animated: false }).metadata();
   } catch (err) {
@@ -94,25 +131,72 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
   if (sharpFormat(header.format) !== format || !header.width || !header.height) {
     throw new ImageError('corrupt', name, `${name}: cannot be read as an image (its ${FORMAT_NAMES[format]} header is not valid)`, format);
   }
-  checkPixels({ width: header.width, height: header.height }, maxPixels, name, format);
+  const { width, height } = header;
+  checkPixels({ width, height }, maxPixels, name, format);
+  options.signal?.throwIfAborted();
+  return admitted(options, { format, width, height, bytes: decodeBytes(width, height, header.channels, header.depth, maxSide) }, async () => {
+    const started = performance.now();
+    try {
+      // rotate(): phone photos are stored sideways with an EXIF orientation tag.
+      // failOn 'error': a truncated file is an error, not a half-grey picture.
+      // limitInputPixels: the header was checked; libvips checks again on the pixels it opens.
+      const pipeline = sharp(bytes, { failOn: 'error', animated: false, limitInputPixels: maxPixels }).timeout({ seconds }).rotate();
+      return await toRawImage(Math.max(width, height) > maxSide ? fitInside(pipeline, maxSide) : pipeline);
+    } catch (err) {
+      // libvips stopped at its time limit sometimes says only "Unknown error": the clock tells.
+      const timedOut = performance.now() - started >= seconds * 1000 - 50;
+      throw decodeError(err as Error, name, format, formats, timedOut);
+    }
+  });
+}
+
+/**
+ * The memory decoding a width x height picture may hold at its peak: the whole frame at its own
+ * depth (an interlaced PNG or a progressive JPEG is decoded whole before it can be shrunk; a
+ * plain one streams and costs less) and a quarter more for libvips' working copies, and the
+ * picture it is shrunk to, twice (libvips' and ours). docs/limits.md sets it beside measured peaks.
+ */
+export function decodeBytes(width: number, height: number, channels = 4, depth = 'uchar', maxSide: number = TUNING.maxWorkingSide): number {
+  const sampleBytes = depth === 'ushort' || depth === 'short' ? 2 : depth === 'float' || depth === 'uint' || depth === 'int' ? 4 : depth === 'double' ? 8 : 1;
+  const scale = Math.min(1, maxSide / Math.max(width, height));
+  const frame = width * height * channels * sampleBytes;
+  return Math.ceil(frame * 1.25) + 2 * Math.ceil(width * scale) * Math.ceil(height * scale) * 4;
+}
+
+/**
+ * Run `decode` once `options.admit` lets it (at once without one), releasing what it admitted
+ * afterwards; unless `stoppable` is false (a decode done at once), not after the signal aborts.
+ */
+async function admitted<T>(options: DecodeOptions, cost: DecodeCost, decode: () => Promise<T>, stoppable = true): Promise<T> {
+  if (!options.admit) return decode();
+  const admission = options.admit(cost);
+  const release = admission instanceof Promise ? await admission : admission;
   try {
-    // rotate(): phone photos are stored sideways with an EXIF orientation tag.
-    // failOn 'error': a truncated file is an error, not a half-grey picture.
-    // limitInputPixels: the header was checked; libvips checks again on the pixels it opens.
-    const pipeline = sharp(bytes, { failOn: 'error', animated: false, limitInputPixels: maxPixels }).timeout({ seconds }).rotate();
-    return await toRawImage(Math.max(header.width, header.height) > maxSide ? fitInside(pipeline, maxSide) : pipeline);
-  } catch (err) {
-    throw decodeError(err as Error, name, format, formats);
+    if (stoppable) options.signal?.throwIfAborted();
+    return await decode();
+  } finally {
+    release();
   }
 }
 
-/** Our BMP reader's refusals (UserErrors naming the file) as ImageErrors. */
-function bmpOrError(read: () => RawImage, name: string): RawImage {
+/** A header reader's or our decoders' refusal (a UserError naming the file) as an ImageError. */
+function asImageError<T>(read: () => T, name: string, format: ImageFormat): T {
   try {
     return read();
   } catch (err) {
     if (err instanceof ImageError || !(err instanceof UserError)) throw err;
-    throw new ImageError('corrupt', name, err.message, 'bmp');
+    throw new ImageError('corrupt', name, err.message, format);
+  }
+}
+
+/** A large BMP on a decode thread (picture-pool.ts); its refusals as ImageErrors. */
+async function bmpOffThread(bytes: Uint8Array, name: string, seconds: number, signal: AbortSignal | undefined): Promise<RawImage> {
+  try {
+    return await decodeBmpOffThread(bytes, name, { signal, timeoutMs: seconds * 1000 });
+  } catch (err) {
+    if (err instanceof PictureTimeoutError) throw new ImageError('timeout', name, `${name}: took too long to decode (over the time limit): not decoded`, 'bmp');
+    if (err instanceof UserError && !(err instanceof ImageError)) throw new ImageError('corrupt', name, err.message, 'bmp');
+    throw err;
   }
 }
 
@@ -151,7 +235,8 @@ async function toRawImage(pipeline: Sharp): Promise<RawImage> {
 }
 
 /** A BMP larger than the working size goes through the same libvips shrink as every other format. */
-async function shrinkRaw(image: RawImage, side: number, seconds: number, name: string): Promise<RawImage> {
+async function shrinkRaw(image: RawImage, side: number, seconds: number, name: string, signal: AbortSignal | undefined): Promise<RawImage> {
+  signal?.throwIfAborted();
   const { default: sharp } = await import('sharp');
   try {
     const pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }).timeout({ seconds });
@@ -161,9 +246,9 @@ async function shrinkRaw(image: RawImage, side: number, seconds: number, name: s
   }
 }
 
-function decodeError(err: Error, name: string, format: ImageFormat, formats: readonly ImageFormat[]): ImageError {
+function decodeError(err: Error, name: string, format: ImageFormat, formats: readonly ImageFormat[], timedOut = false): ImageError {
   const message = err.message.trim().split('\n')[0];
-  if (/timeout/i.test(message)) return new ImageError('timeout', name, `${name}: took too long to decode (over the time limit): not decoded`, format);
+  if (/timeout/i.test(message) || (timedOut && /unknown error/i.test(message))) return new ImageError('timeout', name, `${name}: took too long to decode (over the time limit): not decoded`, format);
   if (/exceeds pixel limit/i.test(message)) return new ImageError('too_large', name, `${name}: is over the pixel limit once opened: not decoded`, format);
   return new ImageError('corrupt', name, `${name}: cannot be read as an image (${describeSharpError(err, formats)})`, format);
 }

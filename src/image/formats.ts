@@ -3,6 +3,7 @@
  * sent with it), and the media types that name each format. Pure TypeScript: nothing here
  * decodes, so it is safe on any bytes.
  */
+import { HeaderReader } from './header-reader.js';
 
 /** Formats we recognise. `svg` is recognised only to be refused by name: it is never decoded. */
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'bmp' | 'gif' | 'tiff' | 'heif' | 'svg';
@@ -79,44 +80,50 @@ function looksLikeSvg(bytes: Uint8Array): boolean {
 
 /**
  * Width and height from the header of a PNG, JPEG, WebP, GIF or BMP file, read here in a few
- * microseconds; undefined for other formats or a header too short or malformed to say (the
- * decoder's own header reader then decides). A quick refusal of oversized pictures, before any
- * library parses them.
+ * microseconds, before any library parses the file: a quick refusal of oversized pictures.
+ * Undefined for other formats, or a header that does not say (a JPEG whose frame header comes
+ * after the scan, an unknown WebP chunk): the decoder's own header reader then decides. A header
+ * cut short, or a field that points outside the file, is a UserError naming `name` (every read
+ * goes through HeaderReader), never a RangeError.
  */
-export function readImageSize(bytes: Uint8Array, format: ImageFormat): { width: number; height: number } | undefined {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const has = (length: number) => bytes.length >= length;
+export function readImageSize(bytes: Uint8Array, format: ImageFormat, name = 'the image'): { width: number; height: number } | undefined {
+  const r = new HeaderReader(bytes, name, FORMAT_NAMES[format]);
   switch (format) {
     case 'png':
-      return has(24) && ascii(bytes, 12, 4) === 'IHDR' ? { width: view.getUint32(16), height: view.getUint32(20) } : undefined;
+      return r.ascii(12, 4, 'first chunk type') === 'IHDR' ? { width: r.u32be(16, 'width'), height: r.u32be(20, 'height') } : undefined;
     case 'gif':
-      return has(10) ? { width: view.getUint16(6, true), height: view.getUint16(8, true) } : undefined;
+      return { width: r.u16le(6, 'screen width'), height: r.u16le(8, 'screen height') };
     case 'bmp':
-      return has(26) ? { width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) } : undefined;
-    case 'webp': {
-      if (!has(30)) return undefined;
-      const chunk = ascii(bytes, 12, 4);
-      if (chunk === 'VP8 ') return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff };
-      if (chunk === 'VP8L' && bytes[20] === 0x2f) {
-        const bits = view.getUint32(21, true);
-        return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
-      }
-      if (chunk === 'VP8X') return { width: (view.getUint32(24, true) & 0xffffff) + 1, height: (view.getUint32(27, true) & 0xffffff) + 1 };
-      return undefined;
-    }
+      return { width: Math.abs(r.i32le(18, 'width')), height: Math.abs(r.i32le(22, 'height')) };
+    case 'webp':
+      return webpSize(r);
     case 'jpeg':
-      return jpegSize(bytes, view);
+      return jpegSize(r);
     default:
       return undefined;
   }
 }
 
+/** The canvas of a lossy ('VP8 '), lossless ('VP8L') or extended ('VP8X') WebP. */
+function webpSize(r: HeaderReader): { width: number; height: number } | undefined {
+  const chunk = r.ascii(12, 4, 'first chunk type');
+  if (chunk === 'VP8 ') return { width: r.u16le(26, 'frame width') & 0x3fff, height: r.u16le(28, 'frame height') & 0x3fff };
+  if (chunk === 'VP8L') {
+    if (r.u8(20, 'lossless signature') !== 0x2f) return undefined;
+    const bits = r.u32le(21, 'lossless size');
+    return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+  }
+  // Canvas width and height minus one, 24 bits each.
+  if (chunk === 'VP8X') return { width: r.u24le(24, 'canvas width') + 1, height: r.u24le(27, 'canvas height') + 1 };
+  return undefined;
+}
+
 /** The frame size of the first SOFn segment, walking the markers before the scan. */
-function jpegSize(bytes: Uint8Array, view: DataView): { width: number; height: number } | undefined {
+function jpegSize(r: HeaderReader): { width: number; height: number } | undefined {
   let at = 2;
-  while (at + 4 <= bytes.length) {
-    if (bytes[at] !== 0xff) return undefined;
-    const marker = bytes[at + 1];
+  while (r.has(at, 4)) {
+    if (r.u8(at, 'marker') !== 0xff) return undefined;
+    const marker = r.u8(at + 1, 'marker');
     if (marker === 0xff) {
       at++; // fill byte
       continue;
@@ -126,9 +133,9 @@ function jpegSize(bytes: Uint8Array, view: DataView): { width: number; height: n
       continue;
     }
     if (marker === 0xd9 || marker === 0xda) return undefined; // end of image, or the scan: no frame header before it
-    const length = view.getUint16(at + 2);
+    const length = r.u16be(at + 2, 'segment length');
     const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isFrame) return at + 9 <= bytes.length ? { height: view.getUint16(at + 5), width: view.getUint16(at + 7) } : undefined;
+    if (isFrame) return { height: r.u16be(at + 5, 'frame height'), width: r.u16be(at + 7, 'frame width') };
     at += 2 + length;
   }
   return undefined;

@@ -1,5 +1,6 @@
 import zlib from 'node:zlib';
 import type { RawImage } from './preprocess.js';
+import { HeaderReader } from './header-reader.js';
 
 /**
  * Our own decoder for the PNGs that the server gets most (a 28x28 digit, a small drawing): the
@@ -25,27 +26,30 @@ const IGNORED_CHUNKS = new Set(['tEXt', 'zTXt', 'iTXt', 'tIME', 'pHYs']);
 
 const crc32: ((data: Uint8Array) => number) | undefined = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 
-/** A small, plain PNG's pixels, or undefined for sharp to decode (or refuse). */
-export function decodeSmallPng(bytes: Uint8Array): RawImage | undefined {
+/**
+ * A small, plain PNG's pixels, or undefined for sharp to decode (or refuse). Chunk lengths come
+ * from the file: every field is read through HeaderReader, within the file.
+ */
+export function decodeSmallPng(bytes: Uint8Array, name = 'the image'): RawImage | undefined {
   if (!crc32 || bytes.length < 8 + 25 || SIGNATURE.some((b, i) => bytes[i] !== b)) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = new HeaderReader(bytes, name, 'PNG');
   let width = 0;
   let height = 0;
   let channels: RawImage['channels'] | undefined;
   const idat: Uint8Array[] = [];
   let ended = false;
-  for (let at = 8; at + 12 <= bytes.length && !ended; ) {
-    const length = view.getUint32(at);
+  for (let at = 8; r.has(at, 12) && !ended; ) {
+    const length = r.u32be(at, 'chunk length');
     const end = at + 12 + length;
     if (end > bytes.length) return undefined;
-    const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
-    if (crc32(bytes.subarray(at + 4, at + 8 + length)) !== view.getUint32(at + 8 + length)) return undefined;
-    const data = bytes.subarray(at + 8, at + 8 + length);
+    const type = r.ascii(at + 4, 4, 'chunk type');
+    if (crc32(r.slice(at + 4, 4 + length, 'chunk')) !== r.u32be(at + 8 + length, 'chunk CRC')) return undefined;
+    const data = r.slice(at + 8, length, 'chunk data');
     if (at === 8) {
       // IHDR first: 8-bit, a colour type above, compression and filter method 0, not interlaced.
       if (type !== 'IHDR' || length !== 13) return undefined;
-      width = view.getUint32(at + 8);
-      height = view.getUint32(at + 12);
+      width = r.u32be(at + 8, 'width');
+      height = r.u32be(at + 12, 'height');
       channels = CHANNELS[data[9]];
       if (data[8] !== 8 || !channels || data[10] !== 0 || data[11] !== 0 || data[12] !== 0) return undefined;
       if (width < 1 || height < 1 || width * height > SMALL_PNG_PIXELS) return undefined;

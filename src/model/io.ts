@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
+import { readRegularFile, writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { UserError } from '../util/errors.js';
 import { nonFiniteEntry } from './finite.js';
 import { MODEL_FILE, sha256Hex, WEIGHTS_FILE } from './model-files.js';
@@ -59,9 +58,12 @@ function dirLoadHandler(dir: string, options: LoadModelOptions): tf.io.IOHandler
       for (const path of [modelPath, weightsPath]) {
         if (!existsSync(path)) throw new UserError(`${path} is missing: not a saved model folder`, path);
       }
+      // Each read names its own file: a weights.bin that cannot be read, or is a folder or a FIFO
+      // (which would block for good), is a weights.bin error, not a model.json one.
+      const modelText = (await readRegularFile(modelPath, 'the model')).toString('utf8');
       let json: { modelTopology?: object; weightsManifest?: { weights: tf.io.WeightsManifestEntry[] }[]; format?: string };
       try {
-        json = JSON.parse(await readFile(modelPath, 'utf8'));
+        json = JSON.parse(modelText);
       } catch (err) {
         throw new UserError(`${modelPath}: not valid JSON (${(err as Error).message})`, modelPath);
       }
@@ -72,7 +74,7 @@ function dirLoadHandler(dir: string, options: LoadModelOptions): tf.io.IOHandler
       if (!weightSpecs.every((spec) => typeof spec?.name === 'string' && Array.isArray(spec.shape) && spec.shape.every((n) => Number.isSafeInteger(n) && n >= 0))) {
         throw new UserError(`${modelPath}: its weightsManifest is damaged (an entry without a name or a shape)`, modelPath);
       }
-      const buffer = await readFile(weightsPath);
+      const buffer = await readRegularFile(weightsPath, 'the weights');
       const expected = weightSpecs.reduce((sum, spec) => sum + 4 * spec.shape.reduce((a, b) => a * b, 1), 0);
       if (buffer.byteLength !== expected) {
         throw new UserError(`${weightsPath}: is ${buffer.byteLength} bytes, but ${MODEL_FILE} describes ${expected} bytes of weights`, weightsPath);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRegularFile } from '../util/fs.js';
 
 /**
  * The files of a model in the TensorFlow.js layers format, and the checksum of its weights, kept
@@ -15,5 +15,5 @@ export const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(byte
 /** The SHA-256 (hex) of a model folder's weights.bin, or undefined when it has none. */
 export async function weightsSha256(dir: string): Promise<string | undefined> {
   const path = join(dir, WEIGHTS_FILE);
-  return existsSync(path) ? sha256Hex(await readFile(path)) : undefined;
+  return existsSync(path) ? sha256Hex(await readRegularFile(path, 'the weights')) : undefined;
 }

@@ -92,8 +92,8 @@ function samePads(size: number, kernel: number, stride: number, dilation: number
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
-/** Builds one GraphProto: nodes, FLOAT/INT64 initializers with unique names. */
-class GraphBuilder {
+/** Builds one GraphProto: nodes, initializers with unique names (also the quantiser's, onnx-quantize.ts). */
+export class GraphBuilder {
   readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   private readonly used = new Set<string>();
@@ -105,14 +105,19 @@ class GraphBuilder {
     return candidate;
   }
 
+  /** An initializer of any type from its raw_data bytes (little-endian, as ONNX requires). */
+  tensor(name: string, dims: number[], dataType: number, rawData: Uint8Array): string {
+    const unique = this.unique(name);
+    this.initializers.push(onnx.TensorProto.create({ name: unique, dims, dataType, rawData }));
+    return unique;
+  }
+
   /** A float32 initializer; its bytes little-endian as ONNX's raw_data requires, whatever this machine's order. */
   floats(name: string, dims: number[], values: ArrayLike<number>): string {
     const raw = new Uint8Array(values.length * 4);
     const view = new DataView(raw.buffer);
     for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
-    const unique = this.unique(name);
-    this.initializers.push(onnx.TensorProto.create({ name: unique, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw }));
-    return unique;
+    return this.tensor(name, dims, onnx.TensorProto.DataType.FLOAT, raw);
   }
 
   int64s(name: string, values: number[]): string {

@@ -31,14 +31,22 @@ export interface ReleaseRecord {
   calibration: { temperature: number; eceBefore: number; eceAfter: number };
   /** The trust bench's open-set figures (bench/non-digits.ts) of the shipped files. */
   notADigit: { nonDigitsRefused: number; byCategory: Record<string, number>; mnistTestRefused: number; accuracyAnswered: number };
+  /** The ONNX export (temperature folded in), what `mnist-cnn export` writes. */
   onnx: { file: string; bytes: number };
+  /**
+   * Its int8 copy (`export --int8`), shipped when it keeps the test accuracy within the bar of
+   * export/verify.ts: the same answer as the model on `sameAnswers` of the test images.
+   */
+  int8?: { file: string; bytes: number; accuracy: number; sameAnswers: number };
+  /** The ONNX file a quick start runs (Predictor `quickStart`): the int8 copy when shipped, the export otherwise. */
+  quickStart?: string;
   /** SHA-256 (hex) of each file of the folder but release.json itself. */
   files: Record<string, string>;
 }
 
 /**
- * A release's exported ONNX file (temperature and not-a-digit rule of its metadata.json folded
- * in), when the folder is a release whose files are still the ones it recorded: the bytes, or
+ * The ONNX file a release starts quickly with (its int8 copy, or its export: temperature and
+ * not-a-digit rule of its metadata.json folded in), when the folder is a release whose files are still the ones it recorded: the bytes, or
  * undefined (not a release, or anything changed since, in which case the model itself is used).
  */
 export async function releasedOnnxFile(dir: string, metadata: RunMetadata): Promise<Uint8Array | undefined> {
@@ -51,7 +59,7 @@ export async function releasedOnnxFile(dir: string, metadata: RunMetadata): Prom
     return undefined;
   }
   const files = release.files ?? {};
-  const onnxFile = release.onnx?.file;
+  const onnxFile = release.quickStart ?? release.onnx?.file;
   if (!onnxFile || files[WEIGHTS_FILE] !== metadata.weightsSha256) return undefined;
   const [bytes, metadataBytes] = await Promise.all([readFile(join(dir, onnxFile)).catch(() => undefined), readFile(join(dir, RUN_FILES.metadata))]);
   if (!bytes || sha256Hex(bytes) !== files[onnxFile] || sha256Hex(metadataBytes) !== files[RUN_FILES.metadata]) return undefined;

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { DataSource, DatasetName, FileRecord } from '../data/types.js';
 import type { PreprocessSpec } from '../data/model-input.js';
-import { UserError } from '../util/errors.js';
+import { DataError, UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { weightsSha256 } from './model-files.js';
 import { isShippedModelName, shippedModelDir } from './shipped.js';
@@ -24,6 +24,8 @@ import { isShippedModelName, shippedModelDir } from './shipped.js';
  *   evaluations/<data>/  metrics.json and plots/ of `evaluate --data` on other datasets
  *   holdout-images-idx3-ubyte, holdout-labels-idx1-ubyte   a fine-tuned run's held-out
  *                    corrections (train/finetune.ts; `evaluate --data` reads them)
+ *   model.onnx       `export --format onnx`: the model for ONNX Runtime, temperature folded in
+ *   model.int8.onnx  `export --format onnx --int8`: its int8-quantised copy (model/onnx-quantize.ts)
  */
 export const RUN_FILES = {
   config: 'config.json',
@@ -38,6 +40,8 @@ export const RUN_FILES = {
   evaluations: 'evaluations',
   holdoutImages: 'holdout-images-idx3-ubyte',
   holdoutLabels: 'holdout-labels-idx1-ubyte',
+  onnx: 'model.onnx',
+  onnxInt8: 'model.int8.onnx',
 } as const;
 
 export const DEFAULT_RUNS_DIR = 'runs';
@@ -195,6 +199,28 @@ export async function readMetadata(dir: string): Promise<RunMetadata> {
 export async function writeMetadata(dir: string, meta: RunMetadata): Promise<void> {
   // (Undefined, with no weights.bin: JSON leaves the key out.)
   await writeJsonAtomic(join(dir, RUN_FILES.metadata), { ...meta, weightsSha256: await weightsSha256(dir) });
+}
+
+/**
+ * The validation images training held out (val-indices.json: indices into the training file),
+ * checked to be whole numbers inside its `trainCount` images; undefined when the run has no such file.
+ */
+export async function readValIndices(runDir: string, trainCount: number): Promise<number[] | undefined> {
+  const path = join(runDir, RUN_FILES.valIndices);
+  if (!existsSync(path)) return undefined;
+  let indices: unknown;
+  try {
+    indices = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new DataError(path, `not valid JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(indices)) throw new DataError(path, 'must hold a JSON array of image indices');
+  indices.forEach((i, at) => {
+    if (!Number.isInteger(i) || i < 0 || i >= trainCount) {
+      throw new DataError(path, `entry ${at} (${JSON.stringify(i)}) is not an index into the ${trainCount} training images`);
+    }
+  });
+  return indices as number[];
 }
 
 export interface LoadedRun {

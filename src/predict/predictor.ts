@@ -149,7 +149,19 @@ export class Predictor {
     const temperature = runTemperature(metadata, `${dir}/metadata.json`);
     if (options.temperature !== undefined && options.temperature !== temperature) return undefined;
     const file = await releasedOnnxFile(dir, metadata);
-    if (!file) return undefined;
+    return file && Predictor.fromOnnxFile(dir, file, options);
+  }
+
+  /**
+   * A run folder with an ONNX file `export` wrote of it (its temperature folded in: the float file
+   * or its int8 copy), run as it is on ONNX Runtime with the run's spec and answer rule, without
+   * TensorFlow.js; undefined, with a notice, where ONNX Runtime does not load.
+   */
+  static async fromOnnxFile(runDir: string, file: Uint8Array, options: PredictorOptions = {}): Promise<Predictor | undefined> {
+    const dir = resolveRunDir(runDir);
+    const metadata = await readMetadata(dir);
+    const temperature = runTemperature(metadata, `${dir}/metadata.json`);
+    if (options.temperature !== undefined && options.temperature !== temperature) throw new UserError(`an exported ONNX file of ${dir} has its temperature ${temperature} folded in: it cannot answer at temperature ${options.temperature}`);
     const runner = await startOnnxFileRunner(file, { threads: options.threads ?? 1, maxBatch: options.batchSize ?? DEFAULT_INFER_BATCH });
     if (!runner) return undefined;
     try {

@@ -8,6 +8,7 @@ import multipart from '@fastify/multipart';
 import type { CorrectionStore } from '../data/corrections.js';
 import type { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
+import { serverDecodeBudget, type DecodeBudget } from './decode-budget.js';
 import { ApiError, errorBody, faultLine, MAX_FIELDS, toApiError } from './errors.js';
 import { DEFAULT_LIMITS, limitOptions, registerHardening, type Limits } from './hardening.js';
 import { API_MEDIA_TYPES, DEFAULT_IMAGE_RULES, setImageRules } from './inputs.js';
@@ -21,6 +22,12 @@ import { registerServiceRoutes } from './routes/service.js';
 
 export const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
 
+/** Where a stopping server is: not ready (`draining`: /readyz 503), then refusing new requests (`closing`). */
+export interface DrainState {
+  draining: boolean;
+  closing: boolean;
+}
+
 export interface AppOptions {
   /** A Predictor loaded from a run folder (its metadata and model files are served). */
   predictor: Predictor;
@@ -31,12 +38,17 @@ export interface AppOptions {
   /** The model's name in the Open Inference Protocol routes (/v2/models/{name}); default: the run folder's name. */
   modelName?: string;
   /**
-   * Set by whoever stops the server, before it closes: /readyz then answers 503 so that load
-   * balancers stop sending. Closing the app sets it too.
+   * Set by whoever stops the server: `draining` first, and /readyz answers 503 so that load
+   * balancers stop sending while requests are still answered (`serve --drain-delay`); then
+   * `closing`, and new requests are answered 503 `draining`. Closing the app sets both.
    */
-  drain?: { draining: boolean };
+  drain?: DrainState;
   /** Largest image, width x height, decoded (`--max-pixels`; default 4096x4096). */
   maxPixels?: number;
+  /** Most pixels of the pictures of one request, added up (`--max-request-pixels`; default DEFAULT_MAX_REQUEST_PIXELS). */
+  maxRequestPixels?: number;
+  /** The memory decodes share across requests (default: a share of the container's limit, or of DEFAULT_MAX_MEMORY). */
+  decodeBudget?: DecodeBudget;
   /** Request and idle timeouts, requests in flight (default DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
   /** An origin whose pages may call the API (`--cors`); CORS is off without it. */
@@ -60,7 +72,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const metrics = new ServerMetrics();
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  setImageRules(predictor, { ...DEFAULT_IMAGE_RULES, maxPixels: options.maxPixels ?? DEFAULT_IMAGE_RULES.maxPixels });
+  setImageRules(predictor, {
+    ...DEFAULT_IMAGE_RULES,
+    maxPixels: options.maxPixels ?? DEFAULT_IMAGE_RULES.maxPixels,
+    maxRequestPixels: options.maxRequestPixels ?? DEFAULT_IMAGE_RULES.maxRequestPixels,
+    budget: options.decodeBudget ?? serverDecodeBudget(),
+  });
   const server = options.server;
   const app = Fastify({
     bodyLimit,
@@ -88,10 +105,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // While draining, answers close their connection: a kept-alive idle socket would otherwise hold
   // the process open for the keep-alive timeout after the last in-flight request.
-  const drain = options.drain ?? { draining: false };
-  await registerHardening(app, { limits, corsOrigin: options.corsOrigin, rateLimit: options.rateLimit, isDraining: () => drain.draining });
+  const drain = options.drain ?? { draining: false, closing: false };
+  await registerHardening(app, { limits, corsOrigin: options.corsOrigin, rateLimit: options.rateLimit, isClosing: () => drain.closing });
   app.addHook('preClose', async () => {
     drain.draining = true;
+    drain.closing = true;
     app.server.closeIdleConnections();
   });
   app.addHook('onSend', async (_request, reply) => {

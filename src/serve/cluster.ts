@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { UserError } from '../util/errors.js';
-import { checkServeOptions, DEFAULT_DRAIN_TIMEOUT_MS, startServer, type ServeOptions } from './server.js';
+import { checkServeOptions, DEFAULT_DRAIN_DELAY_MS, DEFAULT_DRAIN_TIMEOUT_MS, startServer, type ServeOptions } from './server.js';
 
 export interface ServeProcessOptions extends ServeOptions {
   /** Processes that serve (node:cluster) so that every core answers requests; 1: this process. */
@@ -33,7 +33,8 @@ export async function serveUntilStopped(options: ServeProcessOptions): Promise<v
   }
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(options);
+    // The workers share the memory limit: each decodes within its part of it.
+    server = await startServer({ ...options, processes: workers });
   } catch (err) {
     if (!cluster.isWorker || !(err instanceof UserError)) throw err;
     // The primary says it, once: a worker leaves quietly.
@@ -43,15 +44,16 @@ export async function serveUntilStopped(options: ServeProcessOptions): Promise<v
   if (cluster.isWorker) process.send?.({ listening: server.url, runtime: server.predictor.runtime } satisfies WorkerMessage);
   else log(`serving ${server.predictor.dir} on ${server.predictor.runtime} at ${server.url} (docs: ${server.url}/docs)`);
   await new Promise<void>((resolve) => {
-    const stop = () => {
+    // SIGTERM (an orchestrator, a load balancer's host) drains with the drain delay; Ctrl-C stops at once.
+    const stop = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      server.close().then(resolve, resolve);
+      server.close(signal === 'SIGINT' ? { drainDelayMs: 0 } : {}).then(resolve, resolve);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     // A worker whose primary is gone has nobody to serve for.
-    if (cluster.isWorker) process.on('disconnect', stop);
+    if (cluster.isWorker) process.on('disconnect', () => stop('SIGTERM'));
   });
   // A worker's IPC channel to the primary would keep it alive after the server closed.
   if (cluster.isWorker && process.connected) process.disconnect();
@@ -80,7 +82,7 @@ async function runPrimary(options: ServeProcessOptions, workers: number, log: (m
     return worker;
   };
   for (let i = 0; i < workers; i++) fork();
-  const drainMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  const drainMs = (options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS) + (options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
   await new Promise<void>((resolve, reject) => {
     const stopAll = (signal: NodeJS.Signals) => {
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
@@ -106,11 +108,11 @@ async function runPrimary(options: ServeProcessOptions, workers: number, log: (m
       if (started.has(worker)) listening--;
       fork();
     });
-    const stop = () => {
+    const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
-      stopAll('SIGTERM');
-      // Workers drain for drainMs at most; one that is still up a little after is killed.
+      stopAll(signal);
+      // Workers wait out the drain delay and drain for the drain timeout at most; one that is still up a little after is killed.
       setTimeout(() => stopAll('SIGKILL'), drainMs + 5_000).unref();
     };
     process.on('SIGTERM', stop);

@@ -45,7 +45,9 @@ export function limitOptions(limits: Limits): Partial<FastifyHttpOptions<Server>
     // No `handlerTimeout`: limitInFlight bounds the handlers' time itself (see there).
     // Requests that arrive while the server drains are answered in limitInFlight, in our shape.
     return503OnClosing: false,
-    http: { connectionsCheckingInterval: 1_000, headersTimeout: Math.min(10_000, requestTimeoutMs) },
+    // requireHostHeader: Node's own refusal of a request with no Host header is an empty 400;
+    // limitInFlight refuses it in the API's shape instead.
+    http: { connectionsCheckingInterval: 1_000, headersTimeout: Math.min(10_000, requestTimeoutMs), requireHostHeader: false },
     clientErrorHandler,
     frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
       const apiError = toApiError(error, 0);
@@ -65,10 +67,7 @@ function clientErrorHandler(err: Error & { code?: string }, socket: Socket): voi
         : [400, 'bad_http', `the request is not valid HTTP${err.code ? ` (${err.code})` : ''}`];
   // A response already on its way cannot be replaced: only close.
   const response = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-  if (socket.writable && !response?.headersSent) {
-    const body = JSON.stringify(errorBody(new ApiError(status, code, message)));
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  }
+  if (socket.writable && !response?.headersSent) socket.write(answerText(status, errorBody(new ApiError(status, code, message)), {}));
   socket.destroy();
 }
 
@@ -125,8 +124,8 @@ export interface HardeningOptions {
   corsOrigin?: string;
   /** Requests a minute from one client address (`--rate-limit`); 0 or absent: no limit. */
   rateLimit?: number;
-  /** True once the server is stopping: new requests are answered 503 (probes still answer). */
-  isDraining: () => boolean;
+  /** True once the server is closing: new requests are answered 503 `draining` (probes still answer). */
+  isClosing: () => boolean;
 }
 
 /** Register the headers, CORS, rate limit and in-flight cap on the app (before its routes). */
@@ -149,7 +148,7 @@ export async function registerHardening(app: FastifyInstance, options: Hardening
         new ApiError(429, 'rate_limited', `more than ${max} requests a minute from this address: retry in ${context.after}`, { 'retry-after': String(Math.ceil(context.ttl / 1000)) }),
     });
   }
-  limitInFlight(app, options.limits, options.isDraining);
+  limitInFlight(app, options.limits, options.isClosing);
 }
 
 /** How long a handler may take to answer, from its request's arrival: a little past the request timeout. */
@@ -160,29 +159,68 @@ function refuse(reply: FastifyReply, body: ApiErrorBody): void {
   void reply.status(503).header('retry-after', '1').header('connection', 'close').type('application/json; charset=utf-8').send(body);
 }
 
+/** A request in flight: when it is given up, and what aborts the work done for it (made when first asked for). */
+interface RequestWork {
+  deadline: number;
+  controller?: AbortController;
+}
+
+const workOf = new WeakMap<FastifyRequest, RequestWork>();
+const NEVER = new AbortController().signal;
+
+/** Why work for a request stops: it was answered 503 `timeout`, or its client went away. */
+const TIMED_OUT = new ApiError(503, 'timeout', 'the answer took longer than its time limit');
+const CLIENT_GONE = new ApiError(499, 'client_gone', 'the client closed the connection before the answer');
+
+/**
+ * Aborted once `request` is given up: answered 503 `timeout` at the handler time limit, or its
+ * client gone before the answer. Work done for a request (decoding its pictures) takes it, so
+ * that none is left once nobody waits for it. A request not counted in flight (a probe) gets a
+ * signal that never aborts.
+ */
+export function requestSignal(request: FastifyRequest): AbortSignal {
+  const work = workOf.get(request);
+  if (!work) return NEVER;
+  work.controller ??= new AbortController();
+  return work.controller.signal;
+}
+
+/** Milliseconds left before `request` is answered 503 `timeout` (Infinity for one not counted in flight). */
+export function requestTimeLeftMs(request: FastifyRequest): number {
+  const work = workOf.get(request);
+  return work ? work.deadline - Date.now() : Infinity;
+}
+
 /**
  * At most `max` requests in flight (received, being answered); the next one is a 503 with
- * Retry-After, as is every request that arrives while the server drains. A request not answered
- * within the handler time limit is answered 503 `timeout` (what is still working on it finds the
- * answer sent). That limit is kept here, by one sweep a second over the requests in flight,
- * rather than by Fastify's `handlerTimeout`: Fastify 5.12 gives every request an AbortController
- * for it and aborts it when the answer is sent, building a DOMException each time, ~50 µs of CPU
- * per request, a sixth of all the server spent on a 28x28 PNG (CPU profile under 64 connections,
- * AMD EPYC; fastify/fastify#7033).
+ * Retry-After, as is every request that arrives while the server closes. A request not answered
+ * within the handler time limit is answered 503 `timeout`, and the work for it is aborted
+ * (requestSignal), as it is when its client goes away first. That limit is kept here, by one
+ * sweep a second over the requests in flight, rather than by Fastify's `handlerTimeout`: Fastify
+ * 5.12 gives every request an AbortController for it and aborts it when the answer is sent,
+ * building a DOMException each time, ~50 µs of CPU per request, a sixth of all the server spent
+ * on a 28x28 PNG (CPU profile under 64 connections, AMD EPYC; fastify/fastify#7033). Here a
+ * request's controller is made only when work asks for its signal, and aborted only when the
+ * request is given up, with a reason of ours (no DOMException).
+ *
+ * An HTTP/1.1 request with no Host header (which Node would answer with an empty 400) is a 400
+ * in the API's shape here.
  */
-function limitInFlight(app: FastifyInstance, limits: Limits, isDraining: () => boolean): void {
+function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => boolean): void {
   const max = limits.maxInFlight;
   const limitMs = handlerTimeLimitMs(limits);
   let inFlight = 0;
   // In arrival order, so in deadline order: the sweep stops at the first one not yet due.
-  const deadlines = new Map<FastifyReply, number>();
+  const deadlines = new Map<FastifyReply, RequestWork>();
   const timeout = errorBody(new ApiError(503, 'timeout', `the answer took longer than the time limit of ${limitMs / 1000} s`));
+  const noHost = errorBody(new ApiError(400, 'bad_request', 'the request has no Host header, which HTTP/1.1 requires'));
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const [reply, deadline] of deadlines) {
-      if (deadline > now) break;
+    for (const [reply, work] of deadlines) {
+      if (work.deadline > now) break;
       deadlines.delete(reply);
       if (!reply.sent) refuse(reply, timeout);
+      work.controller?.abort(TIMED_OUT);
     }
   }, 1_000);
   sweep.unref();
@@ -191,8 +229,13 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isDraining: () => b
     done();
   });
   app.addHook('onRequest', (request, reply, done) => {
+    const raw = request.raw;
+    if (request.headers.host === undefined && raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1) {
+      void reply.status(400).header('connection', 'close').type('application/json; charset=utf-8').send(noHost);
+      return;
+    }
     if (isServiceRoute(request.url)) return done();
-    const refusal = isDraining()
+    const refusal = isClosing()
       ? new ApiError(503, 'draining', 'the server is shutting down: retry (another server will answer)')
       : inFlight >= max
         ? new ApiError(503, 'busy', `the server is answering ${max} requests, its limit: retry in a second`)
@@ -202,40 +245,82 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isDraining: () => b
       return;
     }
     inFlight++;
-    deadlines.set(reply, Date.now() + limitMs);
+    const work: RequestWork = { deadline: Date.now() + limitMs };
+    deadlines.set(reply, work);
+    workOf.set(request, work);
     let counted = true;
     // 'close' comes once the answer is sent or the client has gone, whichever is first.
-    (reply.raw as ServerResponse<IncomingMessage>).once('close', () => {
+    const response = reply.raw as ServerResponse<IncomingMessage>;
+    response.once('close', () => {
       if (counted) inFlight--;
       counted = false;
       deadlines.delete(reply);
+      if (!response.writableFinished) work.controller?.abort(CLIENT_GONE);
     });
     done();
   });
 }
 
+/** What a probe path answers now (routes/service.ts's probeAnswer in the server's phase); undefined for any other path. */
+export type ProbeAnswerer = (path: string) => { status: number; body: object } | undefined;
+
+/** How long a connection over the cap may take to send its request line before it is refused (ms). */
+const PROBE_WAIT_MS = 1_000;
+
 /**
- * At most `max` connections open at once. Beyond it a connection is answered 503 with
- * Retry-After and closed, before any HTTP parsing: the server's own connection handlers see
- * only connections under the cap.
+ * At most `max` connections open at once. Beyond it a connection is not handed to the HTTP
+ * server: its request line is read here, and a probe (GET or HEAD of a probe path: `probes`
+ * says which, and what it answers) is answered at once; anything else, or nothing within a
+ * second, is answered 503 `busy` with Retry-After. Then the connection is closed. So holding every
+ * connection (idle ones, issue #24) never makes `/healthz` or `/readyz` fail, and the answer
+ * costs no HTTP parsing. At most `max` connections more are read this way at once; beyond that
+ * they are refused at once.
  */
-export function capConnections(server: Server, max: number): void {
+export function capConnections(server: Server, max: number, probes?: ProbeAnswerer): void {
   const handlers = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   let open = 0;
-  const body = JSON.stringify(errorBody(new ApiError(503, 'busy', `the server has ${max} connections open, its limit: retry in a second`)));
-  const refusal = `HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  let reading = 0;
+  const refusal = answerText(503, errorBody(new ApiError(503, 'busy', `the server has ${max} connections open, its limit: retry in a second`)), { 'Retry-After': '1' });
+  const finish = (socket: Socket, answer: string) => {
+    // Read and drop what the client sends, so that closing does not reset the answer away.
+    socket.resume();
+    socket.end(answer);
+    socket.setTimeout(2_000, () => socket.destroy());
+  };
   server.on('connection', (socket: Socket) => {
-    if (open >= max) {
-      socket.on('error', () => {});
-      // Read and drop what the client sends, so that closing does not reset the answer away.
-      socket.resume();
-      socket.end(refusal);
-      socket.setTimeout(2_000, () => socket.destroy());
+    if (open < max) {
+      open++;
+      socket.once('close', () => open--);
+      for (const handler of handlers) handler.call(server, socket);
       return;
     }
-    open++;
-    socket.once('close', () => open--);
-    for (const handler of handlers) handler.call(server, socket);
+    socket.on('error', () => {});
+    if (!probes || reading >= max) return finish(socket, refusal);
+    reading++;
+    let head = '';
+    const done = (answer: string) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      reading--;
+      finish(socket, answer);
+    };
+    const timer = setTimeout(() => done(refusal), PROBE_WAIT_MS);
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n');
+      if (end < 0 && head.length < 2048) return;
+      const line = /^(GET|HEAD) ([^ ?]*)\S* HTTP\/1\.[01]$/.exec(head.slice(0, end));
+      const answer = line ? probes(line[2]) : undefined;
+      done(answer ? answerText(answer.status, answer.body, answer.status === 503 ? { 'Retry-After': '1' } : {}, line?.[1] === 'HEAD') : refusal);
+    };
+    socket.on('data', onData);
   });
+}
+
+/** A whole HTTP/1.1 answer with a JSON body that closes its connection. */
+function answerText(status: number, body: object, headers: Record<string, string>, headOnly = false): string {
+  const text = JSON.stringify(body);
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), 'Content-Type: application/json; charset=utf-8', 'X-Content-Type-Options: nosniff', `Content-Length: ${Buffer.byteLength(text)}`, 'Connection: close'];
+  return `${lines.join('\r\n')}\r\n\r\n${headOnly ? '' : text}`;
 }

@@ -10,14 +10,24 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { PIXELS } from '../data/types.js';
-import { DEFAULT_DECODE_SECONDS, DEFAULT_MAX_PIXELS, decodeImage, ImageError } from '../image/decode.js';
-import { API_FORMATS, FORMAT_NAMES, MEDIA_TYPES, formatList, formatOfMediaType, sniffImageFormat, type ImageFormat } from '../image/formats.js';
+import { DEFAULT_DECODE_SECONDS, DEFAULT_MAX_PIXELS, decodeImage, ImageError, INLINE_PIXELS, type DecodeCost, type DecodeOptions } from '../image/decode.js';
+import { PictureTimeoutError, preprocessOffThread } from '../image/picture-pool.js';
+import { API_FORMATS, FORMAT_NAMES, MEDIA_TYPES, formatList, formatOfMediaType, readImageSize, sniffImageFormat, type ImageFormat } from '../image/formats.js';
 import type { Preprocessed } from '../image/preprocess.js';
 import type { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
+import type { DecodeBudget } from './decode-budget.js';
 import { ApiError } from './errors.js';
+import { requestSignal, requestTimeLeftMs } from './hardening.js';
 
 export type JsonItem = { pixels: number[] } | { image: string };
+
+/**
+ * A body's bytes as a plain Uint8Array over the same memory: no copy (`new Uint8Array(buffer)`
+ * copies the whole body, and with the garbage it makes kept the main thread busy under large
+ * uploads), and not a Buffer, whose `slice` is a view rather than a copy.
+ */
+export const bytesView = (buffer: Uint8Array): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 
 /** What image files a server accepts. */
 export interface ImageRules {
@@ -26,9 +36,16 @@ export interface ImageRules {
   maxPixels: number;
   /** Longest a decode may take, in seconds. */
   timeoutSeconds: number;
+  /** Most pixels (width x height, added up) of the pictures of one request (`serve --max-request-pixels`). */
+  maxRequestPixels: number;
+  /** The memory decodes share across requests (decode-budget.ts); none: decodes do not wait. */
+  budget?: DecodeBudget;
 }
 
-export const DEFAULT_IMAGE_RULES: ImageRules = { formats: API_FORMATS, maxPixels: DEFAULT_MAX_PIXELS, timeoutSeconds: DEFAULT_DECODE_SECONDS };
+/** Most pixels decoded for one request by default: four pictures at the pixel limit (a batch of 38 such pictures would be 38 times the work of one). */
+export const DEFAULT_MAX_REQUEST_PIXELS = 4 * DEFAULT_MAX_PIXELS;
+
+export const DEFAULT_IMAGE_RULES: ImageRules = { formats: API_FORMATS, maxPixels: DEFAULT_MAX_PIXELS, timeoutSeconds: DEFAULT_DECODE_SECONDS, maxRequestPixels: DEFAULT_MAX_REQUEST_PIXELS };
 
 /** The media types of the formats the API reads, for the body parser and the docs. */
 export const API_MEDIA_TYPES: string[] = API_FORMATS.flatMap((format) => MEDIA_TYPES[format]);
@@ -65,21 +82,94 @@ const IMAGE_STATUS: Record<ImageError['problem'], { status: number; code: string
 /**
  * Image file bytes → checked → decoded → the shared preprocessing. `declaredType` is the media
  * type the client sent with the bytes (Content-Type, a multipart part's type, a data: URL's).
+ * With the `request` they come with, the decode is the request's: it counts towards the
+ * request's pixels (413 `request_too_large` past the limit), waits for the server's decode
+ * budget, and stops when the request is given up (hardening.ts, requestSignal).
  */
-export async function fromImageBytes(predictor: Predictor, bytes: Uint8Array, name: string, declaredType?: string): Promise<Preprocessed> {
+export async function fromImageBytes(predictor: Predictor, bytes: Uint8Array, name: string, declaredType?: string, request?: FastifyRequest): Promise<Preprocessed> {
   const rules = imageRules(predictor);
   if (bytes.length === 0) throw new ApiError(400, 'bad_image', `${name} is empty`);
   checkDeclaredType(bytes, declaredType, name, rules.formats);
   try {
-    return predictor.preprocess(await decodeImage(bytes, name, rules));
+    const options = decodeOptions(rules, request);
+    const image = await decodeImage(bytes, name, options);
+    if (image.width * image.height <= INLINE_PIXELS) return predictor.preprocess(image);
+    // The photo pipeline on a large picture is a few hundred milliseconds of per-pixel work: on a
+    // picture thread, with the run's spec, as predictor.preprocess would do it here.
+    return await preprocessOffThread(image, predictor.spec, name, { signal: options.signal, timeoutMs: (options.timeoutSeconds ?? rules.timeoutSeconds) * 1000 });
   } catch (err) {
     if (err instanceof ImageError) {
       const { status, code } = IMAGE_STATUS[err.problem];
       throw new ApiError(status, code, err.message);
     }
     if (err instanceof UserError) throw new ApiError(400, 'bad_image', err.message);
+    if (err instanceof PictureTimeoutError) throw new ApiError(IMAGE_STATUS.timeout.status, IMAGE_STATUS.timeout.code, `${name}: took too long to read (over the time limit)`);
     throw err;
   }
+}
+
+/**
+ * Several image files of one request (a multipart batch, a /v2 BYTES tensor), in order. Their
+ * sizes are read from their headers first: pictures within the pixel limit that add up to more
+ * than the request's limit are refused (413) before any is decoded, rather than after the first few.
+ */
+export async function fromImageFiles(predictor: Predictor, files: { bytes: Uint8Array; name: string; type?: string }[], request?: FastifyRequest): Promise<Preprocessed[]> {
+  const rules = imageRules(predictor);
+  let pixels = 0;
+  for (const { bytes, name } of files) {
+    const format = sniffImageFormat(bytes);
+    let size: { width: number; height: number } | undefined;
+    try {
+      size = format && rules.formats.includes(format) ? readImageSize(bytes, format, name) : undefined;
+    } catch {
+      size = undefined; // a damaged header: decoding it says so, naming the file
+    }
+    // A picture over the pixel limit is refused on its own, as image_too_large, when reached.
+    if (size && size.width * size.height <= rules.maxPixels) pixels += size.width * size.height;
+  }
+  if (pixels > rules.maxRequestPixels) throw tooManyPixels(pixels, rules.maxRequestPixels);
+  const inputs: Preprocessed[] = [];
+  for (const file of files) inputs.push(await fromImageBytes(predictor, file.bytes, file.name, file.type, request));
+  return inputs;
+}
+
+const tooManyPixels = (pixels: number, max: number) =>
+  new ApiError(413, 'request_too_large', `the pictures of this request add up to ${(pixels / 1e6).toFixed(1)} million pixels, over the limit of ${(max / 1e6).toFixed(1)} million for one request: send fewer at once`);
+
+/** Pixels of the pictures each request has had decoded so far. */
+const requestPixels = new WeakMap<FastifyRequest, number>();
+
+/** Nothing to release: a small picture's decode does not wait for the budget. */
+const NOTHING_HELD = () => {};
+
+/**
+ * How a request's pictures are decoded: the server's rules, its time left, its pixel count, the
+ * decode budget and its signal. A picture the size our readers decode at once (INLINE_PIXELS:
+ * 64 KB at most) does not wait for the budget, so a 28x28 digit never queues behind large
+ * pictures; and the request's AbortSignal is made only when a large picture asks for it (a
+ * getter: an AbortController per request was a visible part of a small picture's CPU profile).
+ */
+function decodeOptions(rules: ImageRules, request: FastifyRequest | undefined): DecodeOptions {
+  // A decode never runs past its request's time limit (libvips counts whole seconds).
+  const timeoutSeconds = request ? Math.max(1, Math.min(rules.timeoutSeconds, Math.ceil(requestTimeLeftMs(request) / 1000))) : rules.timeoutSeconds;
+  const options: DecodeOptions = {
+    formats: rules.formats,
+    maxPixels: rules.maxPixels,
+    timeoutSeconds,
+    get signal() {
+      return request ? requestSignal(request) : undefined;
+    },
+    admit(cost: DecodeCost) {
+      const pixels = cost.width * cost.height;
+      if (request) {
+        const total = (requestPixels.get(request) ?? 0) + pixels;
+        if (total > rules.maxRequestPixels) throw tooManyPixels(total, rules.maxRequestPixels);
+        requestPixels.set(request, total);
+      }
+      return rules.budget && pixels > INLINE_PIXELS ? rules.budget.acquire(cost.bytes, options.signal) : NOTHING_HELD;
+    },
+  };
+  return options;
 }
 
 /**
@@ -103,17 +193,18 @@ function checkDeclaredType(bytes: Uint8Array, declaredType: string | undefined, 
   }
 }
 
-function fromBase64(predictor: Predictor, image: string, name: string): Promise<Preprocessed> {
+function fromBase64(predictor: Predictor, image: string, name: string, request?: FastifyRequest): Promise<Preprocessed> {
   const dataUrl = /^data:([^,]*),/.exec(image);
   const payload = dataUrl ? image.slice(dataUrl[0].length) : image;
   if (!/^[A-Za-z0-9+/=\s_-]*$/.test(payload)) throw new ApiError(400, 'bad_image', `${name} is not base64`);
   const declared = dataUrl?.[1].split(';')[0] || undefined;
-  return fromImageBytes(predictor, new Uint8Array(Buffer.from(payload, 'base64')), name, declared);
+  return fromImageBytes(predictor, bytesView(Buffer.from(payload, 'base64')), name, declared, request);
 }
 
-export function fromJsonItem(predictor: Predictor, item: JsonItem, where: string): Promise<Preprocessed> {
+/** One JSON item, `{pixels}` or `{image}`; an image is decoded as the `request`'s (see fromImageBytes). */
+export function fromJsonItem(predictor: Predictor, item: JsonItem, where: string, request?: FastifyRequest): Promise<Preprocessed> {
   if (typeof item !== 'object' || item === null) throw new ApiError(415, 'unsupported_media_type', 'send an image, a multipart form or JSON');
-  return 'pixels' in item ? Promise.resolve(fromPixels(predictor, item.pixels, where)) : fromBase64(predictor, item.image, `${where}image`);
+  return 'pixels' in item ? Promise.resolve(fromPixels(predictor, item.pixels, where)) : fromBase64(predictor, item.image, `${where}image`, request);
 }
 
 export interface FormFile {
@@ -143,7 +234,7 @@ export async function readFormFiles(request: FastifyRequest, options: { bodyLimi
     const buffer = await part.toBuffer();
     total += buffer.length;
     if (total > bodyLimit) throw new ApiError(413, 'body_too_large', `the files add up to more than the body limit of ${bodyLimit} bytes`);
-    files.push({ bytes: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length), filename: part.filename, mimetype: part.mimetype });
+    files.push({ bytes: bytesView(buffer), filename: part.filename, mimetype: part.mimetype });
   }
   return files;
 }

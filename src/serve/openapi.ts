@@ -45,11 +45,11 @@ const json = { 'application/json': { schema: error } };
 const errors = {
   '400': { description: 'undecodable image, malformed JSON, multipart or request; more than one file to /v1/predict', content: json },
   '408': { description: 'the request was not received within the request timeout', content: json },
-  '413': { description: 'body over the size limit, or an image over the pixel limit (its header says so; nothing is decoded)', content: json },
+  '413': { description: 'body over the size limit, an image over the pixel limit, or the images of one request adding up to more than its pixel limit (request_too_large); their headers say so, nothing is decoded', content: json },
   '415': { description: 'unsupported content type, an image format other than PNG, JPEG, WebP or BMP, or bytes that are not what the content type says', content: json },
   '422': { description: 'wrong pixel count or values out of 0-255; an image that takes too long to decode', content: json },
   '429': { description: 'over the rate limit (only with serve --rate-limit); Retry-After says when to retry', content: json },
-  '503': { description: 'the server is at its limit of requests in flight, or draining; Retry-After says when to retry', content: json },
+  '503': { description: 'the server is at its limit of requests in flight, a large image waited too long for decoding memory (busy), or the server is draining; Retry-After says when to retry', content: json },
 };
 
 const explain = [{ name: 'explain', in: 'query', required: false, schema: { type: 'string', enum: ['0', '1'] }, description: '1: add the 28x28 input the model saw' }];

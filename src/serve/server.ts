@@ -9,14 +9,23 @@ import { CorrectionStore } from '../data/corrections.js';
 import { Predictor } from '../predict/predictor.js';
 import { DEFAULT_INFER_BATCH } from '../predict/set-inference.js';
 import { UserError } from '../util/errors.js';
-import { buildApp, DEFAULT_BODY_LIMIT } from './app.js';
+import { buildApp, DEFAULT_BODY_LIMIT, type DrainState } from './app.js';
+import { serverDecodeBudget } from './decode-budget.js';
 import { capConnections, DEFAULT_LIMITS, limitOptions, type Limits } from './hardening.js';
-import { answerWhileStarting } from './routes/service.js';
+import { DEFAULT_MAX_REQUEST_PIXELS } from './inputs.js';
+import { answerWhileStarting, probeAnswer } from './routes/service.js';
 
 /** Connections open at once (`--max-connections`); more are answered 503. */
 const DEFAULT_MAX_CONNECTIONS = 256;
 /** How long a stopping server lets in-flight requests finish before it closes their connections (ms). */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/**
+ * How long a server told to stop (SIGTERM) stays open with /readyz answering 503 `draining`
+ * before it closes its port (ms; `--drain-delay`): load balancers see it leave and stop sending,
+ * while what they still send is answered. 0 by default (a server stopped by hand stops at once);
+ * the Kubernetes manifest sets 5 s.
+ */
+export const DEFAULT_DRAIN_DELAY_MS = 0;
 /** The largest pixel limit: libvips' own, 16383x16383. */
 const MAX_PIXEL_LIMIT = 0x3fff * 0x3fff;
 /**
@@ -33,6 +42,8 @@ const DEFAULT_BATCH_WINDOW_MS = 0;
 const DEFAULT_SERVE_MAX_BATCH = 64;
 /** The largest body limit accepted: 1 GiB. */
 const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
+/** The smallest memory limit accepted: 256 MiB (the process alone, model loaded, takes most of it). */
+const MIN_MAX_MEMORY = 256 * 1024 * 1024;
 
 export interface ServeOptions {
   /** A run folder, or a shipped model's name (default: the model shipped in the package). */
@@ -55,6 +66,17 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Time in-flight requests get to finish once stopping (ms, default DEFAULT_DRAIN_TIMEOUT_MS). */
   drainTimeoutMs?: number;
+  /** Time between the stop signal and closing the port, /readyz 503 meanwhile (ms, default DEFAULT_DRAIN_DELAY_MS). */
+  drainDelayMs?: number;
+  /**
+   * Bytes of memory the server may use (`--max-memory`; default: the container's limit, else
+   * DEFAULT_MAX_MEMORY): decodes share a part of it (decode-budget.ts).
+   */
+  maxMemory?: number;
+  /** Serving processes that share that memory (`--workers`; default 1). */
+  processes?: number;
+  /** Most pixels of the pictures of one request, added up (default DEFAULT_MAX_REQUEST_PIXELS). */
+  maxRequestPixels?: number;
   /** An origin whose pages may call the API; CORS is off without it. */
   corsOrigin?: string;
   /** Requests a minute from one client address; no limit without it. */
@@ -81,8 +103,12 @@ export interface RunningServer {
   url: string;
   app: FastifyInstance;
   predictor: Predictor;
-  /** Stop accepting, let in-flight requests finish (for the drain timeout at most), free the model. */
-  close(): Promise<void>;
+  /**
+   * Turn /readyz 503 for the drain delay (answering everything else meanwhile), then stop
+   * accepting, let in-flight requests finish (for the drain timeout at most), free the model.
+   * `drainDelayMs` overrides the server's (0: a stop by hand).
+   */
+  close(options?: { drainDelayMs?: number }): Promise<void>;
 }
 
 const isWhole = (value: number, min: number, max = Number.MAX_SAFE_INTEGER) => Number.isInteger(value) && value >= min && value <= max;
@@ -95,6 +121,10 @@ export function checkServeOptions(options: ServeOptions): void {
   check(options.port, '--port', 0, 65535, 'the port');
   check(options.bodyLimit, '--body-limit', 1, MAX_BODY_LIMIT, 'the body limit in bytes');
   check(options.maxPixels, '--max-pixels', 1, MAX_PIXEL_LIMIT, 'the pixel limit (width x height)');
+  check(options.maxRequestPixels, '--max-request-pixels', 1, Number.MAX_SAFE_INTEGER, 'the pixel limit of one request');
+  if (options.maxMemory !== undefined && !(Number.isFinite(options.maxMemory) && options.maxMemory >= MIN_MAX_MEMORY)) {
+    throw new UserError(`--max-memory ${Math.round(options.maxMemory / 2 ** 20)}: the memory the server may use must be at least ${MIN_MAX_MEMORY / 2 ** 20} MiB`);
+  }
   check(options.maxConnections, '--max-connections', 1, 1_000_000, 'the connection limit');
   check(options.limits?.maxInFlight, '--max-in-flight', 1, 1_000_000, 'the limit of requests in flight');
   check(options.maxBatch, '--max-batch', 1, DEFAULT_INFER_BATCH, 'the largest merged model call (images)');
@@ -106,6 +136,7 @@ export function checkServeOptions(options: ServeOptions): void {
   seconds(options.limits?.requestTimeoutMs, '--request-timeout', 1, 'the request timeout');
   seconds(options.limits?.idleTimeoutMs, '--idle-timeout', 1, 'the idle timeout');
   seconds(options.drainTimeoutMs, '--drain-timeout', 0, 'the drain timeout');
+  seconds(options.drainDelayMs, '--drain-delay', 0, 'the drain delay');
   check(options.rateLimit, '--rate-limit', 1, 1_000_000, 'the rate limit (requests a minute)');
   if (options.host !== undefined && !/^[A-Za-z0-9.:%_-]+$/.test(options.host)) throw new UserError(`--host ${JSON.stringify(options.host)} is not a host name or address`);
   const origin = options.corsOrigin;
@@ -183,6 +214,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const port = options.port ?? 3000;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  const drain: DrainState = { draining: false, closing: false };
+  let ready = false;
   // The timeouts Fastify would set on a server of its own (hardening.ts), set here: this one is ours.
   const http = limitOptions(limits);
   const server = createServer(http.http ?? {}, answerWhileStarting);
@@ -190,15 +223,20 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   server.requestTimeout = limits.requestTimeoutMs;
   server.setTimeout(http.connectionTimeout ?? 0);
   if (http.clientErrorHandler) server.on('clientError', http.clientErrorHandler);
-  capConnections(server, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+  // Probes are answered even when every connection is taken: the cap answers them itself.
+  capConnections(server, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, (path) => probeAnswer(path, !ready ? 'starting' : drain.draining ? 'draining' : 'ready'));
   await listenOn(server, host, port);
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  // Decodes of every request share a part of the memory the server may use.
+  const decodeBudget = serverDecodeBudget(options.maxMemory, options.processes);
+  // libvips' cache of recent operations holds decoded pictures for a repeat that never comes
+  // (each upload is new): memory kept for nothing.
+  (await import('sharp')).default.cache(false);
 
   let predictor: Predictor | undefined;
   let app: FastifyInstance | undefined;
-  const drain = { draining: false };
   try {
     await options.onListening?.(url);
     predictor = await Predictor.load(runDir, {
@@ -218,6 +256,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       drain,
       modelName: options.modelName,
       maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+      maxRequestPixels: options.maxRequestPixels ?? DEFAULT_MAX_REQUEST_PIXELS,
+      decodeBudget,
       limits,
       corsOrigin: options.corsOrigin,
       rateLimit: options.rateLimit,
@@ -225,6 +265,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       corrections: options.corrections === undefined ? undefined : await CorrectionStore.open(options.corrections),
     });
     await app.ready();
+    ready = true;
   } catch (err) {
     await closeWithin(server, 0);
     await app?.close().catch(() => undefined);
@@ -237,10 +278,14 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     url,
     app: running,
     predictor: loaded,
-    async close() {
-      // /readyz turns 503 and answers close their connections (app.ts); in-flight requests get
-      // the drain timeout, then their connections are closed under them.
+    async close(closeOptions = {}) {
+      // /readyz turns 503 and answers close their connections (app.ts), requests still answered
+      // for the drain delay; then the port closes, new requests on open connections are refused,
+      // and in-flight requests get the drain timeout before their connections are closed under them.
       drain.draining = true;
+      const delayMs = closeOptions.drainDelayMs ?? options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS;
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      drain.closing = true;
       await closeWithin(server, drainTimeoutMs);
       await running.close();
       await loaded.close();

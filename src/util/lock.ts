@@ -92,3 +92,10 @@ export function describeOwner(owner: LockOwner): string {
   const where = owner.hostname === hostname() ? 'on this machine' : `on ${owner.hostname}`;
   return `process ${owner.pid} ${where}, since ${owner.since}`;
 }
+
+/** Who holds the lock file `path` now: its owner when that process is alive on this machine, else undefined (no lock, or a stale one). */
+export async function liveLockOwner(path: string): Promise<LockOwner | undefined> {
+  const found = await readOwnerText(path);
+  const owner = found === undefined ? undefined : parseOwner(found);
+  return owner && owner.hostname === hostname() && processIsAlive(owner.pid) ? owner : undefined;
+}

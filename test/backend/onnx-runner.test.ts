@@ -1,5 +1,9 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { loadOnnxRuntime, OnnxRunner, setOnnxRuntimeLoader } from '../../src/backend/onnx-runner.js';
@@ -108,4 +112,29 @@ test('onnxruntime-node is imported through a replaceable loader (for tests of a 
     setOnnxRuntimeLoader();
   }
   assert.equal(await loadOnnxRuntime(), real);
+});
+
+test("a process that runs the model on ONNX Runtime leaves no mat-debug-<pid>.log in the temp folder (ONNX Runtime 1.30's telemetry client), where onnxruntime-node alone leaves one", async () => {
+  const tmp = await mkdtemp(join(tmpdir(), 'onnx-telemetry-'));
+  try {
+    const session = (module: string) =>
+      `import * as ort from ${JSON.stringify(module)}; const runtime = ${module.endsWith('.ts') ? 'await ort.loadOnnxRuntime()' : 'ort'}; ` +
+      `await runtime.InferenceSession.create(new Uint8Array([1, 2, 3])).catch(() => undefined); console.log(process.pid);`;
+    const run = (code: string) => {
+      // No ORT_DISABLE_TELEMETRY from the test's own environment: the module must set it.
+      const env = { ...process.env, TMPDIR: tmp, ORT_DISABLE_TELEMETRY: undefined };
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env, encoding: 'utf8', cwd: process.cwd() });
+      assert.equal(child.status, 0, child.stderr);
+      return Number(child.stdout.trim());
+    };
+    // (tsx keeps its cache in the temp folder too: only ONNX Runtime's files count.)
+    const logs = async () => (await readdir(tmp)).filter((name) => name.startsWith('mat-debug-'));
+    const ours = run(session(new URL('../../src/backend/onnx-runner.ts', import.meta.url).href));
+    assert.deepEqual(await logs(), [], `pid ${ours} left nothing`);
+    // The control: without the setting, ONNX Runtime writes the file (else this test shows nothing).
+    const bare = run(session('onnxruntime-node'));
+    assert.deepEqual(await logs(), [`mat-debug-${bare}.log`]);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 });

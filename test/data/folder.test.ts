@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { loadMnist, loadImageFolder, PIXELS, type ImageSet } from '../../src/data/index.js';
 import { decodeDigitImage } from '../../src/image/digit-file.js';
 import { DataError, UserError } from '../../src/util/errors.js';
+import { thirtyByteWebp } from '../serve/fixtures/bombs.js';
 
 let work: string;
 let mnistTest: ImageSet;
@@ -71,6 +72,19 @@ test('a file that is not an image is refused, naming its path', async () => {
     assert.ok(err instanceof DataError);
     assert.equal(err.file, bad);
     assert.match(err.message, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot be decoded as an image \\(`));
+    return true;
+  });
+});
+
+test('a picture whose header is cut short (the 30-byte WebP of issue #24) is refused as what it is, naming its path, not as a RangeError', async () => {
+  const dir = await pngTree(2);
+  const bad = join(dir, String(mnistTest.labels[0]), 'w.webp');
+  await writeFile(bad, thirtyByteWebp());
+  await assert.rejects(loadImageFolder(dir, decodeDigitImage), (err: unknown) => {
+    assert.ok(err instanceof DataError, String(err));
+    assert.equal(err.file, bad);
+    assert.match(err.message, /cannot be decoded as an image \(.*truncated or corrupt/);
+    assert.doesNotMatch(err.message, /Offset|DataView|RangeError/);
     return true;
   });
 });

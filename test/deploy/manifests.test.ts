@@ -5,7 +5,7 @@
 // scripts/container-smoke.sh (it needs podman and root).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { parseAllDocuments } from 'yaml';
@@ -14,6 +14,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/Horizo
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Service } from 'kubernetes-models/v1/Service';
 import { buildApp } from '../../src/serve/app.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS } from '../../src/serve/server.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 
@@ -186,6 +187,27 @@ test('kustomization.yaml lists every manifest', () => {
   assert.deepEqual([...(kustomization.doc.resources as string[])].sort(), files);
 });
 
+// ---- the build context -----------------------------------------------------------------------
+
+test('every file the Dockerfile copies from the build context passes .dockerignore and exists', () => {
+  // .dockerignore is an allowlist: `*`, then `!path` for each file or folder the build copies.
+  // A COPY of a file left out fails only inside `podman build`, which npm test does not run.
+  const allowed = readFileSync(resolve('.dockerignore'), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('!'))
+    .map((line) => line.slice(1).replace(/\/$/, ''));
+  const sources = dockerfile
+    .filter((i) => i.instruction === 'COPY' && !/--from=/.test(i.rest))
+    .flatMap((i) => i.rest.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1));
+  assert.ok(sources.includes('package.json') && sources.some((s) => s.startsWith('scripts/')), `COPY sources read: ${sources.join(' ')}`);
+  for (const source of sources) {
+    const path = source.replace(/\/$/, '');
+    assert.ok(allowed.some((a) => path === a || path.startsWith(`${a}/`)), `${source} is copied by the Dockerfile but .dockerignore leaves it out`);
+    assert.ok(existsSync(resolve(path)), `${source} is copied by the Dockerfile but does not exist`);
+  }
+});
+
 // ---- ports --------------------------------------------------------------------------------
 
 test('the Dockerfile serves on one port, on all addresses only inside the container', () => {
@@ -202,7 +224,7 @@ test('the Dockerfile serves on one port, on all addresses only inside the contai
 });
 
 test('the Deployment, its probes, its metrics annotation and the Service use the image port', () => {
-  assert.deepEqual(server.args, JSON.parse(dockerInstruction('CMD')), 'the Deployment serves the model at /models, as the image does');
+  assert.deepEqual(server.args?.slice(0, 1), JSON.parse(dockerInstruction('CMD')), 'the Deployment serves the model at /models, as the image does');
   assert.equal(containerPort('http'), imagePort, 'the container port named http');
   for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe'] as const) {
     assert.equal(containerPort(server[probe]?.httpGet?.port), imagePort, `${probe} port`);
@@ -222,10 +244,15 @@ test('the Deployment selects its pods, leaves the count to the HPA and drains gr
   assert.equal(server.readinessProbe?.httpGet?.path, '/readyz');
   assert.equal(server.livenessProbe?.httpGet?.path, '/healthz');
   assert.equal(server.image?.includes(':') && !server.image.endsWith(':latest'), true, `image ${server.image} has a fixed tag`);
-  const preStop = server.lifecycle?.preStop?.exec?.command ?? [];
-  assert.equal(preStop[0], 'sleep', 'preStop sleeps while the endpoints are removed');
+  // The server's own drain delay (readiness 503, requests still answered) covers the endpoints'
+  // removal: no preStop sleep before SIGTERM as well.
+  const args = server.args ?? [];
+  const delay = Number(flag(args, '--drain-delay'));
+  assert.ok(delay >= 3, `--drain-delay ${flag(args, '--drain-delay')}: a few seconds for kube-proxy and load balancers to follow`);
+  assert.equal(server.lifecycle?.preStop, undefined, 'no preStop sleep on top of the drain delay');
+  const drainTimeout = Number(flag(args, '--drain-timeout') ?? DEFAULT_DRAIN_TIMEOUT_MS / 1000);
   const grace = podTemplate.spec.terminationGracePeriodSeconds ?? 30;
-  assert.ok(grace >= Number(preStop[1]) + 10, `terminationGracePeriodSeconds ${grace} leaves at least 10 s to drain after the ${preStop[1]} s preStop`);
+  assert.ok(grace >= delay + drainTimeout + 5, `terminationGracePeriodSeconds ${grace} covers the ${delay} s drain delay and the ${drainTimeout} s drain timeout, with margin`);
   const { requests = {}, limits = {} } = server.resources ?? {};
   for (const resource of ['cpu', 'memory']) {
     assert.ok(requests[resource] && limits[resource], `${resource} request and limit`);

@@ -4,11 +4,9 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
 import { argmaxRows } from '../../src/metrics/classification.js';
-import { registerExport } from '../../src/cli/commands/export.js';
 import { loadMnist } from '../../src/data/load.js';
 import { NUM_CLASSES, PIXELS } from '../../src/data/types.js';
 import { buildModel } from '../../src/model/architectures.js';
@@ -19,7 +17,7 @@ import { exportRunToOnnx } from '../../src/export/onnx.js';
 import { assertOnnxAgrees, compareProbabilities, ONNX_TOLERANCE, tfjsProbabilities, verifyOnnx } from '../../src/export/verify.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { calibratedRun } from '../helpers/calibrated-run.js';
-import { ALL, metadataProps, scaledTestSet, SOME } from '../helpers/onnx.js';
+import { ALL, exportCli, metadataProps, scaledTestSet, SOME } from '../helpers/onnx.js';
 import { onnxAgainstTfjs, onnxRuntimeProbabilities, softmaxOfLogits } from '../helpers/probabilities.js';
 import { disagreeingCopy } from '../helpers/run-fixtures.js';
 import { calibrateRun } from '../../src/evaluate/evaluate.js';
@@ -113,17 +111,6 @@ test('an ensemble run folder (saved by `ensemble`, loaded back) exports, with ar
   assert.equal(argmaxAgree, SOME);
   ensemble.dispose();
 });
-
-/** `mnist-cnn export ...` in this process; what it printed. */
-async function exportCli(t: { mock: { method: (object: Console, name: 'log', fn: (...args: unknown[]) => void) => unknown } }, ...args: string[]): Promise<string[]> {
-  const lines: string[] = [];
-  t.mock.method(console, 'log', (...parts: unknown[]) => lines.push(parts.join(' ')));
-  const program = new Command('mnist-cnn').exitOverride().configureOutput({ writeErr: () => {} });
-  registerExport(program);
-  for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
-  await program.parseAsync(['node', 'mnist-cnn', 'export', ...args]);
-  return lines;
-}
 
 test('`export --format onnx` folds in a temperature from metadata.json, checks on the 10,000 test images, and refuses what it cannot write', async (t) => {
   const run = join(work, 'calibrated');

@@ -133,7 +133,7 @@ const FORMS: Form[][] = [
 
 // ---------------------------------------------------------------------------- writers
 
-export interface WriterStyle {
+interface WriterStyle {
   id: number;
   /** Which form of each digit this writer uses (an index into that digit's forms). */
   forms: number[];
@@ -152,7 +152,7 @@ export interface WriterStyle {
 }
 
 /** A writer's style, from the writer's own stream. */
-export function writerStyle(id: number, rng: Rng): WriterStyle {
+function writerStyle(id: number, rng: Rng): WriterStyle {
   return {
     id,
     forms: FORMS.map((forms) => rng.int(forms.length)),
@@ -198,7 +198,7 @@ function tremble(points: Point[], step: number, amount: number, rng: Rng): Point
 }
 
 /** One picture of `digit` by `writer`, as the page's pad or a photo of paper would give it. */
-export function drawWriterDigit(writer: WriterStyle, digit: number, rng: Rng): RawImage {
+function drawWriterDigit(writer: WriterStyle, digit: number, rng: Rng): RawImage {
   const forms = FORMS[digit];
   // Now and then a writer writes a digit another way than usual.
   const form = forms[rng.next() < 0.1 ? rng.int(forms.length) : writer.forms[digit]];
@@ -259,7 +259,7 @@ export interface PopulationOptions {
 }
 
 /** Every writer of a population (writer k's style from its own stream). */
-export function populationWriters(seed: number, writers: number): WriterStyle[] {
+function populationWriters(seed: number, writers: number): WriterStyle[] {
   return Array.from({ length: writers }, (_, id) => writerStyle(id, createRng(deriveSeed(seed, 0x3717, id))));
 }
 

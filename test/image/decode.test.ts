@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { decodeImage, ImageError, type DecodeOptions } from '../../src/image/decode.js';
+import { decodeBytes, decodeImage, ImageError, type DecodeCost, type DecodeOptions } from '../../src/image/decode.js';
+import { picturePoolLoad } from '../../src/image/picture-pool.js';
 import { decodeBmp, encodeBmp24 } from '../../src/image/bmp.js';
 import { API_FORMATS, FILE_FORMATS } from '../../src/image/formats.js';
 import { preprocessImage, TUNING } from '../../src/image/preprocess.js';
@@ -11,7 +12,7 @@ import { UserError } from '../../src/util/errors.js';
 import { createRng } from '../../src/util/rng.js';
 import { FONTS, MNIST_KINDS, PRINTED_KINDS, correlation, encodePng, mnistAs, printedAs, renderText, type Generated } from '../helpers/digit-pictures.js';
 import { quickRunDir } from '../helpers/quick-run.js';
-import { SVG_BOMB, headerBombs } from '../serve/fixtures/bombs.js';
+import { SVG_BOMB, headerBombs, oneBitBmp } from '../serve/fixtures/bombs.js';
 
 const picture = await renderText({ text: '5', font: FONTS[0], width: 90, height: 110, size: 90, ink: 'black', paper: 'white' });
 const reference = preprocessImage(picture).pixels;
@@ -92,6 +93,67 @@ test('truncated, empty and non-image files are refused with the file named and t
   const rle = bmp.slice();
   new DataView(rle.buffer).setUint32(30, 1, true);
   assert.match((await rejection(rle, 'rle.bmp')).message, /compression 1/);
+});
+
+// ---------------------------------------------------------------------------- off the main thread, admitted, stopped
+
+test('a BMP over 128x128 is decoded on a decode thread, to the pixels the reader gives on this thread; small ones and damaged ones as before', async () => {
+  const wide = { data: new Uint8Array(300 * 200 * 3).map((_, i) => (i * 31) % 251), width: 300, height: 200, channels: 3 as const };
+  const bmp = encodeBmp24(wide);
+  const before = picturePoolLoad().threads;
+  const image = await decodeImage(bmp, 'wide.bmp', { maxSide: 1000 });
+  assert.deepEqual(image, decodeBmp(bmp, 'wide.bmp'));
+  assert.ok(picturePoolLoad().threads >= Math.max(1, before), 'a decode thread ran it');
+  const cut = bmp.subarray(0, bmp.length - 100);
+  const err = await refusal(cut, 'cut.bmp', { maxSide: 1000 });
+  assert.equal(err.problem, 'corrupt');
+  assert.match(err.message, /^cut\.bmp: is truncated: the pixel data needs/);
+  assert.deepEqual(picturePoolLoad(), { ...picturePoolLoad(), queued: 0, running: 0 });
+});
+
+test('admit is asked before any pixel is decoded, with the cost its header says; its release comes once the decode is over, whatever the outcome; its refusal is the answer', async () => {
+  const costs: DecodeCost[] = [];
+  let held = 0;
+  const admit = (cost: DecodeCost) => {
+    costs.push(cost);
+    held++;
+    return () => void held--;
+  };
+  const big = new Uint8Array(await sharp({ create: { width: 1000, height: 500, channels: 3, background: '#888' } }).png().toBuffer());
+  await decodeImage(big, 'big.png', { admit });
+  assert.deepEqual(costs.at(-1), { format: 'png', width: 1000, height: 500, bytes: decodeBytes(1000, 500, 3, 'uchar') });
+  assert.equal(costs.at(-1)?.bytes, 1000 * 500 * 3 * 1.25 + 2 * 800 * 400 * 4, 'the frame and its working copies, and the picture it is shrunk to');
+  await decodeImage(encodeBmp24(picture), 'five.bmp', { admit });
+  assert.equal(costs.at(-1)?.format, 'bmp');
+  // A file that fails after admission releases what it held.
+  const broken = big.slice();
+  broken.fill(0, 200);
+  await refusal(broken, 'broken.png', { admit });
+  assert.equal(held, 0, 'every admission released');
+  // A refusal from admit is what decodeImage throws, and nothing is decoded.
+  const full = new Error('no room');
+  await assert.rejects(decodeImage(big, 'big.png', { admit: () => { throw full; } }), (err) => err === full);
+  // A 16-bit picture costs two bytes a sample.
+  const deep = new Uint8Array(await sharp({ create: { width: 200, height: 200, channels: 3, background: '#888' } }).toColourspace('rgb16').png().toBuffer());
+  await decodeImage(deep, 'deep.png', { admit });
+  assert.equal(costs.at(-1)?.bytes, 200 * 200 * 3 * 2 * 1.25 + 2 * 200 * 200 * 4);
+});
+
+test('a decode whose signal aborts stops: a BMP being decoded on its thread is ended, and nothing is left running or queued', async () => {
+  const bmp = oneBitBmp(4096);
+  // Twice at once: one runs, one waits for the thread (one thread on a 2-core machine).
+  const controller = new AbortController();
+  const reason = new Error('the client left');
+  const decodes = [0, 1].map(() => decodeImage(bmp, 'stripes.bmp', { signal: controller.signal }));
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.ok(picturePoolLoad().running + picturePoolLoad().queued >= 1, 'under way');
+  controller.abort(reason);
+  for (const decode of decodes) await assert.rejects(decode, (err) => err === reason);
+  assert.deepEqual({ queued: picturePoolLoad().queued, running: picturePoolLoad().running }, { queued: 0, running: 0 });
+  // An already aborted signal decodes nothing; the next decode gets a fresh thread.
+  await assert.rejects(decodeImage(bmp, 'stripes.bmp', { signal: controller.signal }), (err) => err === reason);
+  const image = await decodeImage(bmp, 'stripes.bmp');
+  assert.equal(image.width, TUNING.maxWorkingSide, 'shrunk to the working size');
 });
 
 // ---------------------------------------------------------------------------- bombs and limits

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { encodeBmp24 } from '../../src/image/bmp.js';
 import { formatList, formatOfMediaType, readImageSize, sniffImageFormat } from '../../src/image/formats.js';
+import { UserError } from '../../src/util/errors.js';
 import { SVG_BOMB } from '../serve/fixtures/bombs.js';
 
 test('the format comes from the magic bytes of each format, whatever the file is called', async () => {
@@ -52,8 +53,9 @@ test('our header reader agrees with libvips on the size of PNG, JPEG (baseline, 
     assert.deepEqual(readImageSize(new Uint8Array(bytes), format as 'png'), { width, height }, `${format} ${width}x${height}`);
   }
   assert.deepEqual(readImageSize(encodeBmp24({ data: new Uint8Array(5 * 3 * 3), width: 5, height: 3, channels: 3 }), 'bmp'), { width: 5, height: 3 });
-  // Too short, or a format it leaves to libvips: no answer rather than a wrong one.
-  assert.equal(readImageSize(new Uint8Array(files[0][1].subarray(0, 20)), 'png'), undefined);
+  // Cut inside its size fields: the file's error, naming it; a format it leaves to libvips, or a
+  // JPEG with no frame header before its end: no answer rather than a wrong one.
+  assert.throws(() => readImageSize(new Uint8Array(files[0][1].subarray(0, 20)), 'png', 'cut.png'), (err: Error) => err instanceof UserError && err.message === 'cut.png: is cut short or damaged: its PNG height needs 24 bytes, the file has 20');
   assert.equal(readImageSize(new Uint8Array([0xff, 0xd8, 0xff, 0xd9]), 'jpeg'), undefined);
   assert.equal(readImageSize(new Uint8Array(await make(8, 8).tiff().toBuffer()), 'tiff'), undefined);
 });

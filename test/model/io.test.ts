@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadModel, saveModel } from '../../src/model/io.js';
 import { weightsSha256 } from '../../src/model/model-files.js';
@@ -62,4 +63,28 @@ test('a model.json TensorFlow.js cannot build from is refused as a UserError nam
   await assert.rejects(loadModel(dir), (err: Error) => err instanceof UserError && err.message.startsWith(`${path}: not a model TensorFlow.js can build (`));
   await writeFile(path, JSON.stringify({ ...json, weightsManifest: [{ paths: ['./weights.bin'], weights: [{ name: 'x' }] }] }));
   await assert.rejects(loadModel(dir), /model\.json: its weightsManifest is damaged/);
+});
+
+test('a weights.bin that is a folder, a FIFO or unreadable is a weights.bin error, not a model.json one, and a FIFO never blocks the load', { skip: process.platform === 'win32' }, async () => {
+  const weightsError = (dir: string, kind: RegExp) => (err: Error) => {
+    assert.ok(err instanceof UserError, `${err.name}: ${err.message}`);
+    assert.ok(err.message.startsWith(`${join(dir, 'weights.bin')}: `), err.message);
+    assert.match(err.message, kind);
+    return true;
+  };
+  const folder = await savedTinyModel();
+  await rm(join(folder, 'weights.bin'));
+  await mkdir(join(folder, 'weights.bin'));
+  await assert.rejects(loadModel(folder), weightsError(folder, /is a folder, not a regular file, so it is not read as the weights$/));
+  await assert.rejects(weightsSha256(folder), weightsError(folder, /is a folder/));
+  const fifo = await savedTinyModel();
+  await rm(join(fifo, 'weights.bin'));
+  assert.equal(spawnSync('mkfifo', [join(fifo, 'weights.bin')]).status, 0, 'mkfifo');
+  await assert.rejects(loadModel(fifo), weightsError(fifo, /is a FIFO, not a regular file/));
+  // Permissions bind everyone but root (these tests may run as root, who reads anything).
+  if (process.getuid?.() !== 0) {
+    const locked = await savedTinyModel();
+    await chmod(join(locked, 'weights.bin'), 0);
+    await assert.rejects(loadModel(locked), weightsError(locked, /cannot be read as the weights \(EACCES\)$/));
+  }
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadRun, readMetadata, writeMetadata } from '../../src/model/run.js';
+import { loadRun, readMetadata, readValIndices, writeMetadata } from '../../src/model/run.js';
 import { makeRunDir, removeTempDirs, startBackend } from '../helpers/run-fixtures.js';
 
 before(startBackend);
@@ -29,4 +29,16 @@ test('metadata.json records the SHA-256 of weights.bin; loadRun refuses weights 
   weights[0] ^= 1; // still a finite float: only the checksum tells
   await writeFile(join(dir, 'weights.bin'), weights);
   await assert.rejects(loadRun(dir), new RegExp(`weights\\.bin: its SHA-256 is [0-9a-f]{64}, but metadata\\.json records ${meta.weightsSha256}`));
+});
+
+test('readValIndices: the held-out indices, undefined without the file, a DataError naming it when they are not indices into the training set', async () => {
+  const dir = await makeRunDir({ history: false });
+  assert.equal(await readValIndices(dir, 100), undefined);
+  const path = join(dir, 'val-indices.json');
+  await writeFile(path, JSON.stringify([3, 0, 99]));
+  assert.deepEqual(await readValIndices(dir, 100), [3, 0, 99]);
+  for (const [content, problem] of [['[1, 100]', /entry 1 \(100\) is not an index into the 100 training images/], ['[1.5]', /entry 0 \(1\.5\)/], ['{"a": 1}', /must hold a JSON array/], ['[1,', /not valid JSON/]] as const) {
+    await writeFile(path, content);
+    await assert.rejects(readValIndices(dir, 100), (err: Error) => err.name === 'DataError' && err.message.includes(path) && problem.test(err.message), content);
+  }
 });

@@ -48,7 +48,7 @@ test("the metadata names the recipe that made the model: npm start's preset at t
   assert.ok(meta.nonDigitRule && meta.temperature, 'the not-a-digit rule and the temperature travel with the model');
 });
 
-test(`the shipped model reads the MNIST test set at >= ${MIN_TEST_ACCURACY * 100}%, as its release says, and its ONNX file agrees`, async () => {
+test(`the shipped model reads the MNIST test set at >= ${MIN_TEST_ACCURACY * 100}%, as its release says, its ONNX file agrees, and its int8 copy keeps the accuracy`, async () => {
   const data = await loadMnist();
   const predictor = await Predictor.load(DEFAULT_SHIPPED_MODEL, { threads: 2 });
   let probs: Float32Array;
@@ -78,6 +78,17 @@ test(`the shipped model reads the MNIST test set at >= ${MIN_TEST_ACCURACY * 100
     if (a.indexOf(Math.max(...a)) !== b.indexOf(Math.max(...b))) disagree++;
   }
   assert.equal(disagree, 0);
+
+  // The int8 copy a quick start runs: within 0.05 points of the model's test accuracy, as the release measured.
+  assert.equal(release.quickStart, release.int8?.file);
+  const int8 = await onnxRuntimeProbabilities(await readFile(join(dir, release.int8!.file)), images, data.test.count);
+  let int8Right = 0;
+  for (let i = 0; i < data.test.count; i++) {
+    const row = int8.subarray(i * width, i * width + 10);
+    if (row.indexOf(Math.max(...row)) === data.test.labels[i]) int8Right++;
+  }
+  assert.ok(int8Right / data.test.count >= accuracy - 0.0005, `int8 test accuracy ${int8Right / data.test.count}`);
+  assert.equal(int8Right / data.test.count, release.int8!.accuracy);
 });
 
 test('a shipped model is found by its name, and known as shipped (read-only) by its folder', () => {

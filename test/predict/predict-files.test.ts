@@ -7,6 +7,7 @@ import { loadMnist } from '../../src/data/load.js';
 import { predictFiles } from '../../src/predict/predict-files.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { encodePng } from '../helpers/digit-pictures.js';
+import { thirtyByteWebp } from '../serve/fixtures/bombs.js';
 import { makeRunDir, removeTempDirs, startBackend, tempDir } from '../helpers/run-fixtures.js';
 
 let predictor: Predictor;
@@ -71,4 +72,16 @@ test('named outright, a FIFO or a dangling link is an error row, never opened (a
     rows.map((r) => r.error ?? 'read'),
     [`a dangling symbolic link (to ${join(root, 'gone.png')})`, 'read', 'file not found', ...(paths.length > 3 ? ['a FIFO, not a regular file: not opened'] : [])],
   );
+});
+
+test('a header cut short (the 30-byte WebP of issue #24, a PNG cut in its size) is an error row naming the problem, and the files after it are read', async () => {
+  const root = await tempDir('mnist-cnn-predict-files-');
+  await writeFile(join(root, 'w.webp'), thirtyByteWebp());
+  await writeFile(join(root, 'cut.png'), png.subarray(0, 20));
+  await writeFile(join(root, 'other.png'), png);
+  const rows = await predictFiles(predictor, ['w.webp', 'cut.png', 'other.png'].map((name) => join(root, name)));
+  assert.match(rows[0].error ?? '', /^cannot be read as an image \(truncated or corrupt/);
+  assert.equal(rows[1].error, 'is cut short or damaged: its PNG height needs 24 bytes, the file has 20');
+  assert.equal(rows[2].error, undefined);
+  assert.equal(typeof rows[2].prediction?.probabilities[0], 'number', 'other.png is read');
 });

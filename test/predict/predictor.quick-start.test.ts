@@ -32,18 +32,18 @@ async function answersOf(dir: string, quickStart: boolean) {
   }
 }
 
-test('the shipped model quick-started gives the loaded model\'s answers (calibrated probabilities within 1e-5, the same digits and refusals), without a TensorFlow.js model', async () => {
+test("the shipped model quick-started runs the release's int8 copy: the loaded model's answers on all but a few images, its temperature and rule, without a TensorFlow.js model", async () => {
   const quick = await answersOf('default', true);
   const loaded = await answersOf('default', false);
   assert.equal(quick.hasModel, false);
   assert.equal(loaded.hasModel, true);
   assert.equal(quick.temperature, loaded.temperature);
   assert.deepEqual(quick.rule, loaded.rule);
-  for (let i = 0; i < inputs.length; i++) {
-    assert.equal(quick.answers[i].digit, loaded.answers[i].digit, `image ${i}`);
-    assert.equal(quick.answers[i].reason, loaded.answers[i].reason, `image ${i}`);
-    for (let k = 0; k < 10; k++) assert.ok(Math.abs(quick.answers[i].probabilities[k] - loaded.answers[i].probabilities[k]) < 1e-5, `image ${i}, digit ${k}`);
-  }
+  // The int8 copy answered as the model on 9,997 of the 10,000 test images when it was released (release.json).
+  const differ = inputs.filter((_, i) => quick.answers[i].digit !== loaded.answers[i].digit || quick.answers[i].reason !== loaded.answers[i].reason).length;
+  assert.ok(differ <= inputs.length * 0.01, `${differ} of ${inputs.length} answers differ`);
+  const largest = Math.max(...inputs.flatMap((_, i) => quick.answers[i].probabilities.map((p, k) => Math.abs(p - loaded.answers[i].probabilities[k]))));
+  assert.ok(largest > 0 && largest < 0.1, `the int8 copy's probabilities are its own, and close: largest difference ${largest}`);
 });
 
 test('a quick-started Predictor refuses to give uncalibrated probabilities, saying why', async () => {
@@ -55,13 +55,14 @@ test('a quick-started Predictor refuses to give uncalibrated probabilities, sayi
   }
 });
 
-test('a release folder whose ONNX file or metadata changed since is not quick-started: the model itself answers', async () => {
-  for (const file of ['model.onnx', 'metadata.json']) {
+test('a release folder whose quick-start ONNX file or metadata changed since is not quick-started: the model itself answers', async () => {
+  const release = JSON.parse(await readFile(join(shippedModelDir(), 'release.json'), 'utf8')) as { quickStart: string };
+  for (const file of [release.quickStart, 'metadata.json']) {
     const dir = join(await tempDir('mnist-cnn-quick-start-'), 'release');
     await cp(shippedModelDir(), dir, { recursive: true });
     const path = join(dir, file);
     const bytes = await readFile(path);
-    // Not the bytes the release recorded: metadata.json still valid JSON, model.onnx cut short.
+    // Not the bytes the release recorded: metadata.json still valid JSON, the ONNX file cut short.
     await writeFile(path, file === 'metadata.json' ? Buffer.concat([bytes, Buffer.from('\n')]) : bytes.subarray(0, bytes.length - 1));
     const { hasModel } = await answersOf(dir, true);
     assert.equal(hasModel, true, `${file} changed: the model is loaded`);

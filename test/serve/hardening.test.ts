@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Predictor } from '../../src/predict/predictor.js';
 import { buildApp, type AppOptions } from '../../src/serve/app.js';
-import { capConnections, handlerTimeLimitMs, limitOptions, registerHardening } from '../../src/serve/hardening.js';
+import { capConnections, handlerTimeLimitMs, limitOptions, registerHardening, requestSignal } from '../../src/serve/hardening.js';
+import { probeAnswer } from '../../src/serve/routes/service.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { connect, head, rawRequest } from './fixtures/http.js';
 
@@ -19,7 +20,7 @@ let url: string;
 
 async function serve(options: Omit<AppOptions, 'predictor'> = {}, maxConnections?: number): Promise<string> {
   const app = await buildApp({ predictor, ...options });
-  if (maxConnections) capConnections(app.server, maxConnections);
+  if (maxConnections) capConnections(app.server, maxConnections, (path) => probeAnswer(path, 'ready'));
   apps.push(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -105,20 +106,49 @@ test('requests in flight are capped: the next one is a 503 with Retry-After; pro
   assert.equal((await postBlank(capped)).status, 200);
 });
 
-test('connections are capped: the next one is answered 503 with Retry-After and closed, before any parsing', async () => {
-  const capped = await serve({}, 2);
-  const idle = await Promise.all([0, 1].map(() => connect(capped)));
-  // Let the server account for both before the third arrives.
+test('connections are capped: past the cap a probe is answered by the cap itself, anything else 503 busy with Retry-After, and the connection closed', async () => {
+  const capped = await serve({}, 4);
+  // Every connection held idle (issue #24: 256 of them made /healthz 503).
+  const idle = await Promise.all([0, 1, 2, 3].map(() => connect(capped)));
+  // Let the server account for them before the next arrives.
   await new Promise((r) => setTimeout(r, 100));
-  const third = await rawRequest(capped, head('GET', '/healthz', { Connection: 'close' }));
-  assert.equal(third.status, 503, third.text);
-  assert.equal(third.headers['retry-after'], '1');
-  assert.equal(JSON.parse(third.body).error.code, 'busy');
+  const over = (request: string) => rawRequest(capped, request);
+  const healthz = await over(head('GET', '/healthz?probe=1', { Connection: 'close' }));
+  assert.equal(healthz.status, 200, healthz.text);
+  assert.deepEqual(JSON.parse(healthz.body), { status: 'ok' });
+  assert.equal(healthz.headers['connection'], 'close');
+  assert.deepEqual(JSON.parse((await over(head('GET', '/readyz'))).body), { status: 'ready' });
+  assert.deepEqual(JSON.parse((await over(head('GET', '/v2/health/ready'))).body), { ready: true });
+  const headOnly = await over(head('HEAD', '/healthz'));
+  assert.equal(headOnly.status, 200);
+  assert.equal(headOnly.body, '', 'HEAD: no body');
+  for (const request of [head('GET', '/v1/model', { Connection: 'close' }), head('POST', '/healthz', { 'Content-Length': 0 }), 'GET /healthz HTTP/2.0\r\n\r\n']) {
+    const refused = await over(request);
+    assert.equal(refused.status, 503, request);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(JSON.parse(refused.body).error.code, 'busy');
+  }
+  // A connection over the cap that says nothing is refused within a second or so.
+  const started = Date.now();
+  const silent = await connect(capped, { closeAfterMs: 10_000 });
+  assert.equal((await silent.closed).status, 503);
+  assert.ok(Date.now() - started < 5_000, `closed after ${Date.now() - started} ms`);
   idle[0].socket.destroy();
   await idle[0].closed;
   await new Promise((r) => setTimeout(r, 100));
-  assert.equal((await rawRequest(capped, head('GET', '/healthz', { Connection: 'close' }))).status, 200);
-  idle[1].socket.destroy();
+  // Under the cap, the app answers (its security headers show it is the app).
+  const underCap = await rawRequest(capped, head('GET', '/healthz', { Connection: 'close' }));
+  assert.equal(underCap.status, 200);
+  assert.ok(underCap.headers['content-security-policy']);
+  for (const connection of idle.slice(1)) connection.socket.destroy();
+});
+
+test('a request with no Host header is a 400 in the API error shape (Node would send an empty 400); HTTP/1.0 needs none', async () => {
+  const noHost = await rawRequest(url, 'GET /v1/model HTTP/1.1\r\nConnection: close\r\n\r\n');
+  assert.equal(noHost.status, 400, noHost.text);
+  assert.deepEqual(JSON.parse(noHost.body).error, { status: 400, code: 'bad_request', message: 'the request has no Host header, which HTTP/1.1 requires' });
+  const old = await rawRequest(url, 'GET /healthz HTTP/1.0\r\n\r\n');
+  assert.equal(old.status, 200, old.text);
 });
 
 test('a request trickled too slowly is ended with a 408 in the API error shape; an idle kept-alive connection is closed', async () => {
@@ -157,11 +187,18 @@ test("Node's and Fastify's own refusals use the API error shape: malformed HTTP,
   assert.equal(shaped(badLength.body).status, 400);
 });
 
-test('while the server drains, new requests are answered 503 (draining) with Retry-After in the API error shape; probes still answer', async () => {
-  const drain = { draining: false };
+test('draining: /readyz 503 while requests are still answered; once closing, new requests are 503 (draining) with Retry-After in the API error shape; probes still answer', async () => {
+  const drain = { draining: false, closing: false };
   const draining = await serve({ drain });
   assert.equal((await postBlank(draining)).status, 200);
   drain.draining = true;
+  const readyz = await fetch(`${draining}/readyz`);
+  assert.equal(readyz.status, 503);
+  assert.deepEqual(await readyz.json(), { status: 'draining' });
+  const stillAnswered = await postBlank(draining);
+  assert.equal(stillAnswered.status, 200, 'a prediction during the drain delay is answered');
+  assert.equal(stillAnswered.headers.get('connection'), 'close', 'and its connection closed, so that the client reconnects elsewhere');
+  drain.closing = true;
   const refused = await postBlank(draining);
   assert.equal(refused.status, 503);
   assert.equal(refused.headers.get('retry-after'), '1');
@@ -174,10 +211,12 @@ test('while the server drains, new requests are answered 503 (draining) with Ret
 test('a handler that does not answer within the time limit gets a 503 timeout for its client; other requests are unaffected', async () => {
   const limits = { requestTimeoutMs: 1_000, idleTimeoutMs: 5_000, maxInFlight: 8 };
   const app = Fastify(limitOptions(limits));
-  await registerHardening(app, { limits, isDraining: () => false });
+  await registerHardening(app, { limits, isClosing: () => false });
   let release = () => {};
   const stuck = new Promise<void>((resolve) => (release = resolve));
-  app.get('/stuck', async () => {
+  let signal: AbortSignal | undefined;
+  app.get('/stuck', async (request) => {
+    signal = requestSignal(request);
     await stuck;
     return { late: true };
   });
@@ -199,4 +238,7 @@ test('a handler that does not answer within the time limit gets a 503 timeout fo
   assert.match(body.error.message, /time limit of 6 s/);
   // The sweep runs once a second: the answer comes between the limit and a second after it.
   assert.ok(waited >= handlerTimeLimitMs(limits) - 50, `answered after ${waited} ms`);
+  // The work for it is told to stop, with our own reason.
+  assert.equal(signal?.aborted, true);
+  assert.equal((signal?.reason as { code?: string }).code, 'timeout');
 });

@@ -112,3 +112,21 @@ test('micro-batching: concurrent requests merged into few model calls get exactl
     await alone.close();
   }
 });
+
+test('stopping with a drain delay: /readyz answers 503 "draining" and predictions are still answered, then the port closes', async () => {
+  const server = await startServer({ runDir, port: 0, drainDelayMs: 1_500 });
+  const blank = JSON.stringify({ pixels: new Array(PIXELS).fill(0) });
+  const predict = () => fetch(`${server.url}/v1/predict`, { method: 'POST', body: blank, headers: { 'content-type': 'application/json' } });
+  assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+  const closing = server.close();
+  const readyz = await fetch(`${server.url}/readyz`);
+  assert.equal(readyz.status, 503);
+  assert.equal(readyz.headers.get('retry-after'), '1');
+  assert.deepEqual(await readyz.json(), { status: 'draining' });
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200, 'alive while draining');
+  const answered = await predict();
+  assert.equal(answered.status, 200, 'still answered during the delay');
+  assert.equal(answered.headers.get('connection'), 'close');
+  await closing;
+  await assert.rejects(predict(), 'the port is closed once the delay is over');
+});

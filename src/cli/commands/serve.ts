@@ -23,6 +23,9 @@ interface ServeFlags {
   maxConnections?: number;
   maxInFlight?: number;
   drainTimeout?: number;
+  drainDelay?: number;
+  maxMemory?: number;
+  maxRequestPixels?: number;
   cors?: string;
   rateLimit?: number;
   model?: string;
@@ -61,6 +64,9 @@ export function registerServe(program: Command): void {
     .option('--idle-timeout <s>', 'seconds a kept-alive connection may stay idle (default 5)', number)
     .option('--max-connections <n>', 'connections open at once; more are answered 503 (default 256)', wholeNumber)
     .option('--max-in-flight <n>', 'requests being received or answered at once; more are answered 503 with Retry-After (default 64)', wholeNumber)
+    .option('--max-request-pixels <n>', 'most pixels of the pictures of one request, added up; more is refused from their headers, undecoded (default 67108864: four of 4096x4096)', wholeNumber)
+    .option('--max-memory <MiB>', "memory the server may use; decodes across requests wait for a share of it (default: the container's limit, else 1024)", countingNumber)
+    .option('--drain-delay <s>', 'on SIGTERM, seconds /readyz answers 503 "draining" while requests are still answered, before the port closes (default 0)', number)
     .option('--drain-timeout <s>', 'on SIGTERM, seconds in-flight requests get to finish before their connections are closed (default 10)', number)
     .option('--cors <origin>', 'let pages from this origin call the API (https://example.com, or *); off by default')
     .option('--rate-limit <n>', 'requests a minute from one client address; more are answered 429 (default: no limit)', wholeNumber)
@@ -89,6 +95,9 @@ export function registerServe(program: Command): void {
         },
         maxConnections: flags.maxConnections,
         drainTimeoutMs: ms(flags.drainTimeout),
+        drainDelayMs: ms(flags.drainDelay),
+        maxMemory: flags.maxMemory === undefined ? undefined : flags.maxMemory * 1024 * 1024,
+        maxRequestPixels: flags.maxRequestPixels,
         corsOrigin: flags.cors,
         rateLimit: flags.rateLimit,
         corrections: flags.corrections,

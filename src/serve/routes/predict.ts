@@ -3,7 +3,7 @@ import type { Preprocessed } from '../../image/preprocess.js';
 import type { Prediction } from '../../predict/interpret.js';
 import type { Predictor } from '../../predict/predictor.js';
 import { ApiError } from '../errors.js';
-import { fromImageBytes, fromJsonItem, readFormFiles, type JsonItem } from '../inputs.js';
+import { bytesView, fromImageBytes, fromImageFiles, fromJsonItem, readFormFiles, type JsonItem } from '../inputs.js';
 import { PIXELS_OR_IMAGE } from '../openapi.js';
 import { layersAnswer } from './layers.js';
 
@@ -28,11 +28,11 @@ export function registerPredictRoutes(app: FastifyInstance, predictor: Predictor
       const files = await readFormFiles(request, { bodyLimit, maxFiles: 1, tooMany: 'the form holds more than one file: /v1/predict reads one (send several to /v1/predict/batch)' });
       if (files.length === 0) throw new ApiError(400, 'bad_request', 'the multipart form holds no file');
       const [file] = files;
-      input = await fromImageBytes(predictor, file.bytes, `uploaded file ${file.filename || '(no name)'}`, file.mimetype);
+      input = await fromImageBytes(predictor, file.bytes, `uploaded file ${file.filename || '(no name)'}`, file.mimetype, request);
     } else if (Buffer.isBuffer(request.body)) {
-      input = await fromImageBytes(predictor, new Uint8Array(request.body), 'the request body', request.headers['content-type']);
+      input = await fromImageBytes(predictor, bytesView(request.body), 'the request body', request.headers['content-type'], request);
     } else {
-      input = await fromJsonItem(predictor, request.body as JsonItem, '');
+      input = await fromJsonItem(predictor, request.body as JsonItem, '', request);
     }
     const [prediction] = await predictor.predict([input]);
     const body = answer(prediction, input, wantsExplain(request));
@@ -46,13 +46,13 @@ export function registerPredictRoutes(app: FastifyInstance, predictor: Predictor
     if (request.isMultipart()) {
       const files = await readFormFiles(request, { bodyLimit, maxFiles: MAX_BATCH, tooMany: `the form holds more than ${MAX_BATCH} files, the most a batch takes` });
       if (files.length === 0) throw new ApiError(400, 'bad_request', 'the multipart form holds no file');
-      for (const [i, file] of files.entries()) inputs.push(await fromImageBytes(predictor, file.bytes, `uploaded file ${i} (${file.filename || 'no name'})`, file.mimetype));
+      inputs.push(...(await fromImageFiles(predictor, files.map((file, i) => ({ bytes: file.bytes, name: `uploaded file ${i} (${file.filename || 'no name'})`, type: file.mimetype })), request)));
     } else if (typeof request.body !== 'object' || request.body === null || Buffer.isBuffer(request.body)) {
       // An image body, or no body at all.
       throw new ApiError(415, 'unsupported_media_type', 'a batch is JSON {"items": [...]} or a multipart form of files');
     } else {
       const { items } = request.body as { items: JsonItem[] };
-      for (const [i, item] of items.entries()) inputs.push(await fromJsonItem(predictor, item, `items[${i}].`));
+      for (const [i, item] of items.entries()) inputs.push(await fromJsonItem(predictor, item, `items[${i}].`, request));
     }
     const explain = wantsExplain(request);
     return { predictions: (await predictor.predict(inputs)).map((p, i) => answer(p, inputs[i], explain)) };

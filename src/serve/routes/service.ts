@@ -1,8 +1,39 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError, errorBody } from '../errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import { docsPage, OPENAPI } from '../openapi.js';
+
+/** Where a server is in its life, as its probes say it. */
+export type ServerPhase = 'starting' | 'ready' | 'draining';
+
+/** A probe's answer: status and JSON body. */
+export interface ProbeAnswer {
+  status: number;
+  body: object;
+}
+
+/**
+ * The answer of a probe path (GET or HEAD) in each phase, the one source for the routes below,
+ * the server while it starts (`answerWhileStarting`) and the connection cap (hardening.ts), which
+ * answers probes itself when every connection is taken. Liveness is 200 in every phase;
+ * readiness is 200 only once the model is loaded and warmed and until the server drains.
+ * Undefined for a path that is not a probe.
+ */
+export function probeAnswer(path: string, phase: ServerPhase): ProbeAnswer | undefined {
+  switch (path) {
+    case '/healthz':
+      return { status: 200, body: { status: 'ok' } };
+    case '/v2/health/live':
+      return { status: 200, body: { live: true } };
+    case '/readyz':
+      return phase === 'ready' ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: phase } };
+    case '/v2/health/ready':
+      return { status: phase === 'ready' ? 200 : 503, body: { ready: phase === 'ready' } };
+    default:
+      return undefined;
+  }
+}
 
 /**
  * GET /healthz (liveness: the process answers), /readyz (readiness: the model is loaded and
@@ -11,11 +42,13 @@ import { docsPage, OPENAPI } from '../openapi.js';
  * answers in their place: a probe tells "starting" from "gone".
  */
 export function registerServiceRoutes(app: FastifyInstance, metrics: ServerMetrics, isDraining: () => boolean): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    if (isDraining()) return reply.status(503).header('retry-after', '1').send({ status: 'draining' });
-    return { status: 'ready' };
-  });
+  const probe = (path: string) => async (_request: unknown, reply: FastifyReply) => {
+    const answer = probeAnswer(path, isDraining() ? 'draining' : 'ready') as ProbeAnswer;
+    if (answer.status === 503) void reply.header('retry-after', '1');
+    return reply.status(answer.status).send(answer.body);
+  };
+  app.get('/healthz', probe('/healthz'));
+  app.get('/readyz', probe('/readyz'));
   app.get('/metrics', async (_request, reply) => {
     void reply.type('text/plain; version=0.0.4; charset=utf-8');
     return metrics.render();
@@ -26,10 +59,10 @@ export function registerServiceRoutes(app: FastifyInstance, metrics: ServerMetri
 
 /**
  * Every request while the server starts (listening, its model not yet loaded and warmed; server.ts
- * hands the server to the app once it is): liveness says alive (/healthz, /v2/health/live: 200),
- * readiness says not yet (/readyz `{"status": "starting"}`, /v2/health/ready: 503), and any other
- * route 503 `starting` with Retry-After, in the error shape of its API (`{"error": "..."}` on /v2).
- * Load balancers and Kubernetes send nothing until /readyz turns 200.
+ * hands the server to the app once it is): the probes answer as `probeAnswer` says for
+ * 'starting' (liveness 200, readiness 503), and any other route 503 `starting` with Retry-After,
+ * in the error shape of its API (`{"error": "..."}` on /v2). Load balancers and Kubernetes send
+ * nothing until /readyz turns 200.
  */
 export function answerWhileStarting(request: IncomingMessage, response: ServerResponse): void {
   const path = (request.url ?? '/').split('?')[0];
@@ -46,10 +79,8 @@ export function answerWhileStarting(request: IncomingMessage, response: ServerRe
   };
   // The body is not read: drop it, so that the answer is not reset away by a half-read request.
   request.resume();
-  if (get && path === '/healthz') return send(200, { status: 'ok' });
-  if (get && path === '/readyz') return send(503, { status: 'starting' });
-  if (get && path === '/v2/health/live') return send(200, { live: true });
-  if (get && path === '/v2/health/ready') return send(503, { ready: false });
+  const probe = get ? probeAnswer(path, 'starting') : undefined;
+  if (probe) return send(probe.status, probe.body);
   const message = 'the server is starting (loading and warming its model): retry in a second';
   send(503, path === '/v2' || path.startsWith('/v2/') ? { error: message } : errorBody(new ApiError(503, 'starting', message)));
 }

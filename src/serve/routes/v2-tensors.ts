@@ -13,7 +13,7 @@ import type { Preprocessed } from '../../image/preprocess.js';
 import type { Prediction } from '../../predict/interpret.js';
 import type { Predictor } from '../../predict/predictor.js';
 import { ApiError } from '../errors.js';
-import { fromImageBytes } from '../inputs.js';
+import { bytesView, fromImageFiles } from '../inputs.js';
 import { V2_NAMES } from '../openapi-v2.js';
 import { MAX_BATCH } from './predict.js';
 
@@ -165,12 +165,10 @@ function inputBinary(input: Json, binary: Buffer | undefined): Buffer | undefine
   return binary;
 }
 
-/** The checked input tensor → the model's inputs: FP32 values as given, or BYTES image files preprocessed. */
-export async function readInputs(model: V2Model, tensor: InputTensor): Promise<Preprocessed[]> {
+/** The checked input tensor → the model's inputs: FP32 values as given, or BYTES image files preprocessed (as the `request`'s: inputs.ts). */
+export async function readInputs(model: V2Model, tensor: InputTensor, request?: FastifyRequest): Promise<Preprocessed[]> {
   if (tensor.datatype === 'FP32') return fromTensor(model, readFp32(tensor), tensor.n);
-  const inputs: Preprocessed[] = [];
-  for (const [i, file] of readImageFiles(tensor).entries()) inputs.push(await fromImageBytes(model.predictor, file, `${tensor.what} element ${i}`));
-  return inputs;
+  return fromImageFiles(model.predictor, readImageFiles(tensor).map((bytes, i) => ({ bytes, name: `${tensor.what} element ${i}` })), request);
 }
 
 /** FP32 values, little-endian binary or JSON numbers, all finite. */
@@ -204,7 +202,7 @@ function readImageFiles({ input, what, shape, count, binary }: InputTensor): Uin
     if (typeof v !== 'string') throw bad(`${what}: element ${i} is ${show(v)}; BYTES elements are base64 strings of image files`);
     const payload = v.replace(/^data:[^,]*,/, '');
     if (!/^[A-Za-z0-9+/=\s_-]*$/.test(payload)) throw bad(`${what}: element ${i} is not base64`);
-    return new Uint8Array(Buffer.from(payload, 'base64'));
+    return bytesView(Buffer.from(payload, 'base64'));
   });
 }
 
@@ -253,7 +251,7 @@ function splitBytesTensor(binary: Buffer, what: string): Uint8Array[] {
     const length = binary.readUInt32LE(at);
     at += 4;
     if (at + length > binary.length) throw bad(`${what}: binary BYTES element ${elements.length} says ${length} bytes, but only ${binary.length - at} remain`);
-    elements.push(new Uint8Array(binary.subarray(at, at + length)));
+    elements.push(bytesView(binary.subarray(at, at + length)));
     at += length;
   }
   return elements;

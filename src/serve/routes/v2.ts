@@ -128,7 +128,7 @@ function inferRoute(model: V2Model, bodyLimit: number) {
     // The input tensor's name, datatype and shape, and the outputs asked for, are checked before any data is read.
     const input = requestInput(model, body, binary);
     const outputs = requestedOutputs(model, body);
-    const predictions = await model.predictor.predict(await readInputs(model, input));
+    const predictions = await model.predictor.predict(await readInputs(model, input, request));
     const { answer, chunks } = buildAnswer(model, body.id as string | undefined, outputs, predictions);
     if (chunks.length === 0) return reply.type(JSON_TYPE).send(answer);
     const head = Buffer.from(JSON.stringify(answer));

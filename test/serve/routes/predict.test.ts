@@ -1,6 +1,7 @@
 /**
- * The image routes under abuse (issue #15): decompression bombs on every route that takes image
- * files, content types that lie, the pixel limit, and multipart forms past their limits.
+ * The image routes under abuse (issues #15, #24): decompression bombs on every route that takes
+ * image files, content types that lie, the pixel limits of a picture and of a request, multipart
+ * forms past their limits, a header cut short, and requests given up while their pictures decode.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,9 @@ import { startServer, type RunningServer } from '../../../src/serve/server.js';
 import { MAX_BATCH } from '../../../src/serve/routes/predict.js';
 import { encodeBmp24 } from '../../../src/image/bmp.js';
 import { quickRunDir } from '../../helpers/quick-run.js';
-import { headerBombs, type Bomb } from '../fixtures/bombs.js';
+import { picturePoolLoad } from '../../../src/image/picture-pool.js';
+import { imageRules } from '../../../src/serve/inputs.js';
+import { greyPng, headerBombs, oneBitBmp, thirtyByteWebp, type Bomb } from '../fixtures/bombs.js';
 import { captureStderr, head, multipartBody, rawRequest, type FormPart } from '../fixtures/http.js';
 
 let server: RunningServer;
@@ -27,7 +30,7 @@ before(async () => {
 after(() => server.close());
 
 const base64 = (data: Uint8Array) => Buffer.from(data).toString('base64');
-const post = (path: string, body: BodyInit, type?: string) => fetch(server.url + path, { method: 'POST', body, headers: type ? { 'content-type': type } : {} });
+const post = (path: string, body: BodyInit, type?: string, signal?: AbortSignal) => fetch(server.url + path, { method: 'POST', body, headers: type ? { 'content-type': type } : {}, signal });
 const postJson = (path: string, value: unknown) => post(path, JSON.stringify(value), 'application/json');
 const form = (parts: FormPart[]) => ({ body: new Uint8Array(multipartBody(parts)), type: 'multipart/form-data; boundary=XBOUNDARYX' });
 const postForm = (path: string, parts: FormPart[]) => {
@@ -146,4 +149,51 @@ test('multipart: one file to /v1/predict, at most 256 to the batch, 10 text fiel
 
 test('a request with no body at all (no type, 0 bytes) is a 415 on both routes, not a 500 (found by the fuzz)', async () => {
   for (const path of ['/v1/predict', '/v1/predict/batch']) await expectError(await fetch(server.url + path, { method: 'POST' }), 415, 'unsupported_media_type');
+});
+
+test('the 30-byte WebP of issue #24 is a 400 bad_image on every route that takes images (it was a 500), naming where it came from', async () => {
+  const webp = thirtyByteWebp();
+  const { stderr } = await captureStderr(async () => {
+    await expectError(await post('/v1/predict', webp, 'image/webp'), 400, 'bad_image', /^the request body: cannot be read as an image/);
+    await expectError(await postJson('/v1/predict', { image: `data:image/webp;base64,${base64(webp)}` }), 400, 'bad_image', /^image: /);
+    await expectError(await postForm('/v1/predict', [{ name: 'file', filename: 'w.webp', type: 'image/webp', data: webp }]), 400, 'bad_image', /^uploaded file w\.webp: /);
+    await expectError(await postForm('/v1/predict/batch', [{ name: 'a', filename: 'a.png', type: 'image/png', data: seven }, { name: 'b', filename: 'w.webp', data: webp }]), 400, 'bad_image', /^uploaded file 1 \(w\.webp\): /);
+    await expectError(await postJson('/v1/predict/batch', { items: [{ image: base64(webp) }] }), 400, 'bad_image', /^items\[0\]\.image: /);
+    const v2 = await postJson('/v2/models/mnist/infer', { inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [base64(webp)] }] });
+    assert.equal(v2.status, 400);
+    assert.match((await v2.json()).error, /element 0: cannot be read as an image/);
+  });
+  assert.equal(stderr, '', 'a client error, not logged');
+});
+
+test("a request's pictures add up to at most --max-request-pixels: a batch over it is refused from the headers before any is decoded; a JSON batch as it goes", async () => {
+  const large = greyPng(4096);
+  const files = Array.from({ length: 38 }, (_, i) => ({ name: `f${i}`, filename: `${i}.png`, type: 'image/png', data: large }));
+  // All 38 (637.5 million pixels) counted from their headers: none decoded.
+  await expectError(await postForm('/v1/predict/batch', files), 413, 'request_too_large', /^the pictures of this request add up to 637\.5 million pixels, over the limit of 67\.1 million for one request: send fewer at once$/);
+  const v2 = await postJson('/v2/models/mnist/infer', { inputs: [{ name: 'image', datatype: 'BYTES', shape: [5], data: Array.from({ length: 5 }, () => base64(large)) }] });
+  assert.equal(v2.status, 413);
+  assert.match((await v2.json()).error, /add up to 83\.9 million pixels/);
+  // JSON items are counted as each is reached: the fifth picture at the limit is one too many.
+  await expectError(await postJson('/v1/predict/batch', { items: Array.from({ length: 5 }, () => ({ image: base64(large) })) }), 413, 'request_too_large', /add up to 83\.9 million pixels/);
+  // Four are read, and so is a batch of small ones.
+  const four = await postForm('/v1/predict/batch', files.slice(0, 4));
+  assert.equal(four.status, 200, await four.clone().text());
+  assert.equal((await four.json()).predictions.length, 4);
+});
+
+test('a request given up (its client gone) leaves no decode behind: queued ones leave, the running one is ended', async () => {
+  const bmp = oneBitBmp(4096);
+  const rules = imageRules(server.predictor);
+  const controllers = [0, 1, 2, 3].map(() => new AbortController());
+  const sent = controllers.map((controller) => post('/v1/predict', bmp, 'image/bmp', controller.signal).catch(() => 'gone'));
+  // Until the server has them decoding or waiting.
+  for (let i = 0; i < 100 && picturePoolLoad().running === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(picturePoolLoad().running > 0, 'a decode is running');
+  for (const controller of controllers) controller.abort();
+  await Promise.all(sent);
+  for (let i = 0; i < 100 && (picturePoolLoad().running + picturePoolLoad().queued > 0 || rules.budget?.state.usedBytes); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual({ running: picturePoolLoad().running, queued: picturePoolLoad().queued }, { running: 0, queued: 0 });
+  assert.deepEqual(rules.budget?.state, { usedBytes: 0, waiting: 0 });
+  assert.equal((await post('/v1/predict', seven, 'image/png')).status, 200, 'and the server answers');
 });
