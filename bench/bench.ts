@@ -17,6 +17,9 @@
  *                bombs, slow clients, a 100,000-request soak (about a quarter of an hour: only with --only abuse)
  *   trust        answers to trust (bench/trust.ts) of a trained run (--run, default runs/latest): its temperature,
  *                test ECE/NLL/Brier before and after it, accuracy (only with --only trust)
+ *   finetune     `mnist-cnn finetune` of the shipped model on 100 and 500 corrections from a population of
+ *                writers made here (bench/finetune.ts): new writers before and after, MNIST test, non-digits,
+ *                ECE, wall and CPU seconds with the load (about a quarter of an hour: only with --only finetune)
  * Timings live here, never in tests.
  */
 import { spawnSync } from 'node:child_process';
@@ -38,9 +41,9 @@ import { resolveConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 import { libraryVersions } from '../src/util/version.js';
 
-const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse', 'trust'] as const;
+const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse', 'trust', 'finetune'] as const;
 /** Parts run when --only is not given (`best` takes half an hour, `abuse` a quarter of one). */
-const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse' && part !== 'trust');
+const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse' && part !== 'trust' && part !== 'finetune');
 type Part = (typeof PARTS)[number];
 type Figures = Record<string, unknown>;
 
@@ -314,6 +317,7 @@ try {
   if (wanted('best')) Object.assign(figures, await bestRecipe(root));
   if (wanted('abuse')) Object.assign(figures, await (await import('./abuse.js')).abuseFigures(runDir, log));
   if (wanted('trust')) Object.assign(figures, await (await import('./trust.js')).trustFigures(opts.run));
+  if (wanted('finetune')) Object.assign(figures, await (await import('./finetune.js')).finetuneFigures());
 } finally {
   await rm(root, { recursive: true, force: true });
 }
@@ -349,4 +353,5 @@ if (opts.json) {
   for (const line of runtimeTables(figures)) console.log(line);
   if (figures.abuse) for (const line of (await import('./abuse.js')).abuseTable(figures)) console.log(line);
   if (figures.trust) for (const line of (await import('./trust.js')).trustLines(figures.trust as import('./trust.js').TrustFigures)) console.log(line);
+  if (figures.finetune) for (const line of (await import('./finetune-table.js')).finetuneLines(figures.finetune as import('./finetune-table.js').FinetuneFigures)) console.log(line);
 }
