@@ -101,6 +101,7 @@ export interface RunMetadata {
 
 /** Scores of answers on a set of labelled digits (a fine-tuned run's held-out corrections). */
 export interface AnswerScores {
+  /** Digits answered. */
   n: number;
   /** Share answered with the right digit (a refusal counts as wrong). */
   accuracy: number;

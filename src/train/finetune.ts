@@ -44,6 +44,7 @@ import type { TrainReporter } from './reporter.js';
 import { FINETUNE_DEFAULTS, type FinetuneSettings } from './finetune-settings.js';
 import { train } from './trainer.js';
 
+/** What to fine-tune, on what, into where (`mnist-cnn finetune`'s flags). */
 export interface FinetuneOptions {
   /** The run to start from: a run folder, or a shipped model's name (default `default`). */
   base?: string;
@@ -53,9 +54,11 @@ export interface FinetuneOptions {
   outDir?: string;
   /** Point <runs>/latest at the new run (default true). */
   updateLatest?: boolean;
+  /** What to change of FINETUNE_DEFAULTS (docs/finetune.md says how they were chosen). */
   settings?: Partial<FinetuneSettings>;
   /** Threads sharing each batch (default: the base run's). */
   threads?: number;
+  /** The training's progress (epochs, batches), as `train` reports it; quiet by default. */
   reporter?: TrainReporter;
   /** Told what is done before training (the corrections read, the mix). */
   log?: (message: string) => void;
@@ -65,9 +68,13 @@ export interface FinetuneOptions {
   nonDigitImages?: { images: Uint8Array; count: number };
 }
 
+/** The new run: its folder, its metadata.json, and the `finetune` record in it. */
 export interface FinetuneResult {
+  /** The new run folder. */
   dir: string;
+  /** Its metadata.json as written. */
   metadata: RunMetadata;
+  /** The `finetune` record of its metadata: base, data, held-out digits before and after, mix. */
   record: FinetuneRecord;
 }
 
