@@ -17,7 +17,7 @@
  * - validation: the base run's MNIST validation split plus the held-out corrections: it picks the
  *   best epoch, and the run's temperature and not-a-digit threshold are fitted on it afresh.
  *
- * A fine-tuning is not resumed: it takes under a minute; run it again.
+ * A fine-tuning is not resumed: it is one short epoch over a small mix; run it again.
  */
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

@@ -86,7 +86,7 @@ export async function openRunToResume(dir: string, options: ResumeOptions = {}):
     // Over the defaults, as at the start: a key added to the schema since keeps its default.
     const config = { ...resolveConfig(), ...readConfigFile(configPath, 'the run\'s config') };
     if (existsSync(join(runDir, RUN_FILES.metadata)) && (await readMetadata(runDir)).finetune) {
-      throw new UserError(`${runDir} was made by \`mnist-cnn finetune\`, which is not resumed: run the fine-tuning again (it takes about a minute)`, runDir);
+      throw new UserError(`${runDir} was made by \`mnist-cnn finetune\`, which is not resumed: run the fine-tuning again (it is one short epoch)`, runDir);
     }
     const checkpointDir = join(runDir, RUN_FILES.checkpoint);
     const recovered = await recoverCheckpoint(checkpointDir);
