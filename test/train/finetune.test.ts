@@ -30,6 +30,14 @@ let corrections: string;
 let result: FinetuneResult;
 /** The corrected digits, as the model sees them. */
 let digits: ImageSet;
+/** Other digits by the same writers, never filed: what learning their hand (not their pictures) shows on. */
+let unseen: ImageSet;
+
+const setOf = (samples: { label: number; pixels: Uint8Array }[]): ImageSet => {
+  const set = { images: new Uint8Array(samples.length * 784), labels: Uint8Array.from(samples, (s) => s.label), count: samples.length };
+  samples.forEach((s, i) => set.images.set(s.pixels, i * 784));
+  return set;
+};
 
 /** Share of a set a Predictor reads right (a refusal counts as wrong). */
 async function readRight(dir: string, set: ImageSet): Promise<number> {
@@ -53,8 +61,9 @@ before(async () => {
   for (const s of samples) await store.add(makeCorrection(CORRECTION_LABELS[s.label], s.pixels));
   const others = (await nonDigitSet({ split: 'train', perCategory: 2, seed: 77, categories: ['scribble', 'letter', 'shape'], threads: 1 })).filter((s) => !s.reason);
   for (const s of others) await store.add(makeCorrection('not-a-digit', s.pixels));
-  digits = { images: new Uint8Array(samples.length * 784), labels: Uint8Array.from(samples, (s) => s.label), count: samples.length };
-  samples.forEach((s, i) => digits.images.set(s.pixels, i * 784));
+  digits = setOf(samples);
+  // Each sample has its own stream (writer, digit, n): samples 2 and 3 of each digit are new ones by the same writers.
+  unseen = setOf(writerPopulation({ seed: 7, writers: 4, perDigit: 4 }).filter((_, i) => i % 4 >= 2));
   const nonDigitImages = await nonDigitTrainingImages(1, 20);
   result = await finetune({ base, data: corrections, outDir: join(await tempDir('mnist-finetune-run-'), 'run'), mnist, settings: { rehearsal: 2000, epochs: 1, userShare: 0.4 }, nonDigitImages, updateLatest: false });
 });
@@ -91,6 +100,11 @@ test('the fine-tuned run is a normal run folder: it loads and answers, and its m
 test('it learnt its corrections: the corrected digits are read right more often than by the base, most of them', async () => {
   const [before, after] = [await readRight(base, digits), await readRight(result.dir, digits)];
   assert.ok(after > before && after >= 0.85, `read right: base ${before}, fine-tuned ${after}`);
+});
+
+test("it learnt the writers' hand: their digits it never saw are read right more often than by the base", async () => {
+  const [before, after] = [await readRight(base, unseen), await readRight(result.dir, unseen)];
+  assert.ok(after > before && after >= 0.9, `read right: base ${before}, fine-tuned ${after}`);
 });
 
 test('a fine-tuned run is not resumed; a folder with no corrected digit is refused, naming it', async () => {
