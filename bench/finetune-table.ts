@@ -4,6 +4,8 @@
  * made from bench/results/finetune.json). Kept apart from the bench so that the docs generator
  * loads no model code.
  */
+import { FINETUNE_DEFAULTS } from '../src/train/finetune-settings.js';
+
 export interface ReadFigures {
   n: number;
   /** Share read right (a refusal counts as wrong). */
@@ -73,4 +75,52 @@ export function finetuneLines(f: FinetuneFigures): string[] {
     ),
     `  targets: ${Object.entries(f.targets).map(([k, v]) => `${k} ${v.met ? 'met' : 'NOT met'}`).join(', ')}`,
   ];
+}
+
+/** One setting of the mix measured by `bench/finetune.ts --mix` (finetune's flags). */
+export interface MixSetting {
+  name: string;
+  args: string[];
+}
+
+export interface FinetuneMixFigures {
+  date: string;
+  cpu: string;
+  cores: number;
+  population: { seed: number; writers: number; perDigit: number; corrections: number; measuredOn: number };
+  base: { newWriters: ReadFigures; mnistVal: number };
+  settings: (MixSetting & {
+    seconds: number;
+    cpuSeconds: number;
+    loadBefore: number;
+    loadAfter: number;
+    mix: { corrections: number; copies: number; rehearsal: number; share: number };
+    newWriters: ReadFigures;
+    mnistVal: number;
+  })[];
+}
+
+/** The mix setting that is finetune's default (the others at their defaults: rehearsal, lr, epochs). */
+const DEFAULT_MIX = `user share ${FINETUNE_DEFAULTS.userShare}`;
+
+/** docs/finetune.md's table of the mix (the `finetune-mix` block, from bench/results/finetune-mix.json). */
+export function finetuneMixTable(f: FinetuneMixFigures): string {
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const rows = f.settings.map(
+    (s) =>
+      `| ${s.name === DEFAULT_MIX ? `**${s.name}: the default**` : s.name} | ${s.mix.corrections} x ${s.mix.copies} + ${s.mix.rehearsal.toLocaleString('en-US')} MNIST (${pct(s.mix.share)}) | ${pct(s.newWriters.accuracy)} | ${pct(s.mnistVal)} (${s.mnistVal >= f.base.mnistVal ? '+' : '−'}${Math.abs((s.mnistVal - f.base.mnistVal) * 100).toFixed(2)}) | ${s.cpuSeconds} |`,
+  );
+  return [
+    '| setting | trained on: corrections x copies + MNIST (corrections\' share) | new writers read right | MNIST validation | CPU s |',
+    '|---|---|---|---|---|',
+    `| the shipped model | | ${pct(f.base.newWriters.accuracy)} | ${pct(f.base.mnistVal)} | |`,
+    ...rows,
+    '',
+    `Measured ${f.date.slice(0, 10)} on ${f.cpu}, ${f.cores} cores (\`npx tsx bench/finetune.ts --mix\`, bench/results/finetune-mix.json; load ${Math.min(...f.settings.map((s) => s.loadBefore))}-${Math.max(...f.settings.map((s) => s.loadAfter))}); development population seed ${f.population.seed}: ${f.population.corrections} corrections, read right on the other ${f.population.measuredOn.toLocaleString('en-US')} digits.`,
+  ].join('\n');
+}
+
+/** The text output of `bench/finetune.ts --mix`. */
+export function finetuneMixLines(f: FinetuneMixFigures): string[] {
+  return finetuneMixTable(f).split('\n');
 }

@@ -13,6 +13,7 @@
  *
  *   npm run bench -- --only finetune --json           (the figures as one JSON object)
  *   npx tsx bench/finetune.ts [--json] [--out bench/results/finetune.json]
+ *   npx tsx bench/finetune.ts --mix --out bench/results/finetune-mix.json   (the mix, on the development population)
  *
  * The population's seed is BENCH_SEED, never used while choosing finetune's defaults (those were
  * chosen on another seed's population and on MNIST validation figures: docs/finetune.md).
@@ -27,6 +28,7 @@ import { CORRECTION_LABELS, makeCorrection } from '../src/data/correction-files.
 import { CorrectionStore } from '../src/data/corrections.js';
 import { stratifiedIndices } from '../src/data/split.js';
 import { PIXELS, type ImageSet } from '../src/data/types.js';
+import { evaluateRun } from '../src/evaluate/evaluate.js';
 import { readMetadata, resolveRunDir } from '../src/model/run.js';
 import { Predictor } from '../src/predict/predictor.js';
 import { createRng } from '../src/util/rng.js';
@@ -34,10 +36,12 @@ import { libraryVersions } from '../src/util/version.js';
 import { writerPopulation, type WriterSample } from '../test/helpers/hand-writers.js';
 import { nonDigitFigures } from './non-digits.js';
 import { calibrationFigures } from './trust.js';
-import { finetuneLines, type FinetuneFigures, type ReadFigures, type RunFigures, type TimedFinetune } from './finetune-table.js';
+import { finetuneLines, finetuneMixLines, type FinetuneFigures, type FinetuneMixFigures, type MixSetting, type ReadFigures, type RunFigures, type TimedFinetune } from './finetune-table.js';
 
 /** The measured population: writers and samples of each digit by each. */
 const BENCH_SEED = 2028;
+/** The population the defaults were chosen on (--mix), never the measured one. */
+const DEVELOPMENT_SEED = 1;
 const WRITERS = 40;
 const PER_DIGIT = 5;
 /** Corrections per digit of the two timed fine-tunings (100 and 500 corrections). */
@@ -52,6 +56,14 @@ function setOf(samples: WriterSample[]): ImageSet {
   const images = new Uint8Array(samples.length * PIXELS);
   samples.forEach((s, i) => images.set(s.pixels, i * PIXELS));
   return { images, labels: Uint8Array.from(samples, (s) => s.label), count: samples.length };
+}
+
+/** `count` corrections drawn from a population (stratified by digit) filed into a new folder; the rest of it as a set. */
+async function fileCorrections(population: WriterSample[], count: number, seed: number, folder: string): Promise<{ filed: number; rest: ImageSet }> {
+  const { picked, rest } = stratifiedIndices(Uint8Array.from(population, (s) => s.label), count, createRng(seed));
+  const store = await CorrectionStore.open(folder);
+  for (const i of picked) await store.add(makeCorrection(CORRECTION_LABELS[population[i].label], population[i].pixels));
+  return { filed: store.count, rest: setOf(Array.from(rest, (i) => population[i])) };
 }
 
 /** How a run reads a set of digits (one picture each, through the run's own rule). */
@@ -77,11 +89,11 @@ async function runFigures(runDir: string, newWriters: ImageSet): Promise<RunFigu
 }
 
 /** A whole `mnist-cnn finetune` process: its wall and CPU seconds (the child reports its own CPU time on stderr's last line). */
-function timedFinetune(data: string, out: string): { seconds: number; cpuSeconds: number; loadBefore: number; loadAfter: number } {
+function timedFinetune(data: string, out: string, extra: string[] = []): { seconds: number; cpuSeconds: number; loadBefore: number; loadAfter: number } {
   const loadBefore = loadavg()[0];
   const start = performance.now();
   const report = 'data:text/javascript,process.on("exit",()=>{const u=process.cpuUsage();process.stderr.write("\\ncpu "+(u.user+u.system)/1e6)})';
-  const child = spawnSync(process.execPath, ['--import', report, 'bin/mnist-cnn.js', 'finetune', BASE, '--data', data, '--out', out, '--quiet'], { encoding: 'utf8' });
+  const child = spawnSync(process.execPath, ['--import', report, 'bin/mnist-cnn.js', 'finetune', BASE, '--data', data, '--out', out, '--quiet', ...extra], { encoding: 'utf8' });
   const seconds = (performance.now() - start) / 1000;
   if (child.status !== 0) throw new Error(`mnist-cnn finetune failed (exit ${child.status}): ${child.stderr.trim().split('\n').slice(-3).join(' / ')}`);
   return { seconds: +seconds.toFixed(1), cpuSeconds: +Number(/cpu ([\d.]+)\s*$/.exec(child.stderr)?.[1]).toFixed(1), loadBefore: +loadBefore.toFixed(2), loadAfter: +loadavg()[0].toFixed(2) };
@@ -98,18 +110,15 @@ export async function finetuneFigures(): Promise<{ finetune: FinetuneFigures }> 
     const base = await runFigures(baseDir, all);
     const runs: TimedFinetune[] = [];
     for (const perDigit of CORRECTIONS_PER_DIGIT) {
-      const { picked, rest } = stratifiedIndices(all.labels, perDigit * 10, createRng(BENCH_SEED + perDigit));
       const folder = join(root, `corrections-${perDigit}`);
-      const store = await CorrectionStore.open(folder);
-      for (const i of picked) await store.add(makeCorrection(CORRECTION_LABELS[population[i].label], population[i].pixels));
+      const { filed, rest: others } = await fileCorrections(population, perDigit * 10, BENCH_SEED + perDigit, folder);
       const out = join(root, `run-${perDigit}`);
-      log(`mnist-cnn finetune on ${store.count} corrections (load ${loadavg()[0].toFixed(1)})`);
+      log(`mnist-cnn finetune on ${filed} corrections (load ${loadavg()[0].toFixed(1)})`);
       const timing = timedFinetune(folder, out);
       log(`${timing.seconds} s wall, ${timing.cpuSeconds} s CPU; measuring the fine-tuned run`);
       const record = (await readMetadata(out)).finetune;
-      const others = setOf(Array.from(rest, (i) => population[i]));
       runs.push({
-        corrections: store.count,
+        corrections: filed,
         before: await readFigures(baseDir, others),
         ...timing,
         after: await runFigures(out, others),
@@ -149,9 +158,55 @@ export async function finetuneFigures(): Promise<{ finetune: FinetuneFigures }> 
   }
 }
 
+/**
+ * The mix, measured where the defaults were chosen (`npx tsx bench/finetune.ts --mix`): the
+ * development population (DEVELOPMENT_SEED), 10 corrections per digit, fine-tuned with the share
+ * of corrections among the digits trained on from a tenth to nine tenths (each named by its flags,
+ * so that the figures stay true when a default moves) (at nine tenths with
+ * 1,000 MNIST images rehearsed, so that it trains about as many steps), and a higher learning
+ * rate; each read on the rest of that population and on the MNIST validation split (never test).
+ */
+const MIX_SETTINGS: MixSetting[] = [
+  { name: 'user share 0.25', args: ['--user-share', '0.25'] },
+  { name: 'user share 0.1', args: ['--user-share', '0.1'] },
+  { name: 'user share 0.5', args: ['--user-share', '0.5'] },
+  { name: 'user share 0.9, rehearsal 1,000', args: ['--user-share', '0.9', '--rehearsal', '1000'] },
+  { name: 'lr 0.001', args: ['--lr', '0.001'] },
+];
+
+/** MNIST validation accuracy of a run (its val-indices.json: the base's split), argmax as metrics.json. */
+async function validationAccuracy(runDir: string): Promise<number> {
+  return (await evaluateRun(runDir, { split: 'val', write: false, plots: false, threads: 2 })).metrics.accuracy;
+}
+
+export async function finetuneMixFigures(): Promise<{ finetuneMix: FinetuneMixFigures }> {
+  const root = await mkdtemp(join(tmpdir(), 'mnist-cnn-bench-finetune-mix-'));
+  try {
+    const population = writerPopulation({ seed: DEVELOPMENT_SEED, writers: WRITERS, perDigit: PER_DIGIT });
+    const folder = join(root, 'corrections');
+    const { filed, rest } = await fileCorrections(population, 100, DEVELOPMENT_SEED, folder);
+    const baseDir = resolveRunDir(BASE);
+    log(`mix: the base on the development population (seed ${DEVELOPMENT_SEED}) and MNIST validation`);
+    const base = { newWriters: await readFigures(baseDir, rest), mnistVal: await validationAccuracy(baseDir) };
+    const settings = [];
+    for (const setting of MIX_SETTINGS) {
+      const out = join(root, `run-${settings.length}`);
+      log(`mix: ${setting.name} (load ${loadavg()[0].toFixed(1)})`);
+      const timing = timedFinetune(folder, out, setting.args);
+      const record = (await readMetadata(out)).finetune;
+      settings.push({ ...setting, ...timing, mix: record!.mix, newWriters: await readFigures(out, rest), mnistVal: await validationAccuracy(out) });
+      await rm(out, { recursive: true, force: true });
+    }
+    return { finetuneMix: { date: new Date().toISOString(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, population: { seed: DEVELOPMENT_SEED, writers: WRITERS, perDigit: PER_DIGIT, corrections: filed, measuredOn: rest.count }, base, settings } };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { json: { type: 'boolean' }, out: { type: 'string' } } });
-  const figures = await finetuneFigures();
+  const { values } = parseArgs({ options: { json: { type: 'boolean' }, out: { type: 'string' }, mix: { type: 'boolean' } } });
+  const figures = values.mix ? await finetuneMixFigures() : await finetuneFigures();
   if (values.out) await writeFile(values.out, JSON.stringify(figures, null, 2) + '\n');
-  console.log(values.json ? JSON.stringify(figures, null, 2) : finetuneLines(figures.finetune).join('\n'));
+  const lines = 'finetuneMix' in figures ? finetuneMixLines(figures.finetuneMix) : finetuneLines(figures.finetune);
+  console.log(values.json ? JSON.stringify(figures, null, 2) : lines.join('\n'));
 }
