@@ -46,7 +46,7 @@ export interface FinetuneFigures {
 }
 
 /** docs/finetune.md's measured table, from the bench's JSON (`npm run docs` writes it; test/docs/generated.test.ts keeps the two the same). */
-export function finetuneTable(f: FinetuneFigures): string {
+export function finetuneTable(f: FinetuneFigures, bench: { commit?: string | null } = {}): string {
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const [small] = f.runs;
   const cells = (pick: (r: TimedFinetune) => string) => f.runs.map(pick).join(' | ');
@@ -59,7 +59,7 @@ export function finetuneTable(f: FinetuneFigures): string {
     `| generated non-digits' test split refused | ${pct(f.base.nonDigitsRefused)} | ${cells((r) => pct(r.after.nonDigitsRefused))} | ≥ 95% |`,
     `| \`mnist-cnn finetune\`, whole process: wall seconds (CPU seconds; load average before → after) | | ${cells((r) => `${r.seconds} s (${r.cpuSeconds} s CPU; load ${r.loadBefore} → ${r.loadAfter})`)} | ≤ 60 s |`,
   ];
-  const note = `Measured ${f.date.slice(0, 10)} on ${f.cpu}, ${f.cores} cores (\`npm run bench -- --only finetune\`, bench/results/finetune.json); population seed ${f.population.seed}: ${f.population.writers} writers, ${f.population.digits.toLocaleString('en-US')} digits.`;
+  const note = `Measured ${f.date.slice(0, 10)} on ${f.cpu}, ${f.cores} cores (\`npm run bench -- --only finetune\`${bench.commit ? ` at commit ${bench.commit}, finetune's defaults` : ''}, bench/results/finetune.json); population seed ${f.population.seed}: ${f.population.writers} writers, ${f.population.digits.toLocaleString('en-US')} digits.`;
   return [header, `|---|---|${f.runs.map(() => '---|').join('')}---|`, ...rows, '', note].join('\n');
 }
 
