@@ -9,7 +9,7 @@
  * 0.4 s read as 1,000/s, not 5,000/s).
  *
  * Each load also reports the server's CPU time per request (from /proc, Linux only): on a
- * shared 2-core machine where the load generator and other work compete for the cores,
+ * shared machine where the load generator and other work compete for the cores,
  * requests/s move with the neighbours, while the server's CPU µs per request is what a change
  * to the serving path changes.
  */

@@ -3,8 +3,8 @@
  * (and of the compact architecture at batch 64, what `--preset fast` trains).
  * Run: node --import tsx bench/kernels.ts [--reps N] [--cpu-time]   → JSON on stdout, with the CPU model.
  * --cpu-time times by the process's CPU time instead of the wall clock: on a machine busy with
- * other jobs (load 4-8 on 2 cores) wall-clock minima of the same kernel varied by ±30% between
- * columns, CPU-time minima by a few percent.
+ * other jobs, wall-clock minima of the same kernel varied between columns many times more than
+ * CPU-time minima.
  *
  * Columns: "stock" is the kernel tfjs-backend-wasm 4.22 ships (it has no Conv2DBackpropFilter);
  * "baseline" is the shared note's formulation (filter gradient as a transposed convolution,
@@ -127,7 +127,7 @@ const BASELINE: Record<string, (args: KernelArgs) => TensorInfo> = {
 
 /** Runs `measure` with the baseline kernels registered in place of ours, then puts ours back. */
 function withBaselineKernels<T>(measure: () => T): T {
-  const ours = WASM_TRAINING_KERNELS.map((name) => tf.getKernel(name, 'wasm')!);
+  const ours = WASM_TRAINING_KERNELS.map((name) => tf.getKernel(name, 'wasm'));
   const swap = (configs: tf.KernelConfig[]) => {
     for (const config of configs) {
       tf.unregisterKernel(config.kernelName, 'wasm');

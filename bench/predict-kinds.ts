@@ -35,7 +35,7 @@ if (positionals.length !== 1) {
 }
 const perKind = Number(values['per-kind']);
 const seed = Number(values.seed);
-const outDir = join(values.out!, `seed${seed}-n${perKind}`);
+const outDir = join(values.out, `seed${seed}-n${perKind}`);
 
 async function save(dir: string, g: Generated, n: number): Promise<void> {
   const path = join(dir, g.kind, `${g.label}-${String(n).padStart(4, '0')}${g.ext}`);

@@ -39,7 +39,7 @@ import { Predictor } from '../src/predict/predictor.js';
 import { buildApp } from '../src/serve/app.js';
 
 type Figures = Record<string, unknown>;
-const NETS = ['compact', 'default'] as const;
+type Net = 'compact' | 'default';
 const THREADS = [1, 2] as const;
 const CONNECTIONS = [1, 64] as const;
 /** Requests per measurement at each connection count, after HTTP_WARM_UP untimed ones. */
@@ -66,7 +66,7 @@ export const loadAverage = () => loadavg().map((x) => +x.toFixed(2));
 const orderOf = (round: number): readonly RuntimeName[] => (round % 2 === 0 ? RUNTIMES : [...RUNTIMES].reverse());
 
 /** The nets, each with the metadata its server answers with (the fixture run's, with the net's arch). */
-async function nets(runDir: string): Promise<{ net: (typeof NETS)[number]; model: tf.LayersModel; metadata: RunMetadata }[]> {
+async function nets(runDir: string): Promise<{ net: Net; model: tf.LayersModel; metadata: RunMetadata }[]> {
   const metadata = await readMetadata(runDir);
   const compact = buildModel('compact', 1);
   return [

@@ -4,9 +4,9 @@
  * the test set is only used to check whether 99.0% has been reached, every quarter epoch.
  * A check runs the weights of the moment on the fastest runtime, as `predict` does (ONNX Runtime
  * on both threads, converted anew each check; TensorFlow.js on the training threads where it does
- * not load): on a 2-core AMD EPYC a check of the 10,000 test images took 170-220 ms against
- * 790-830 ms on the training threads, with the same accuracies at every check; the whole run,
- * interleaved, 20.8-23.5 s (22.6 s mean of four) against 23.6-25.2 s (24.2 s mean of three).
+ * not load): a check of the 10,000 test images took a fraction of its time on the training
+ * threads, with the same accuracies at every check, and the whole run (interleaved A/B) finished
+ * sooner.
  * Prints one JSON object. Run by bench/bench.ts in a child process of its own.
  */
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -2,7 +2,7 @@
  * `npm run bench:peers [-- --json] [--skip-ours] [--skip-pytorch] [PYTORCH FLAGS]`: mnist-cnn
  * against the PyTorch examples/mnist recipe on the same IDX files, in one table (time to 99.0%
  * test accuracy, train images/s, final test accuracy, epochs) plus the ratio. Not part of CI:
- * the PyTorch side alone takes ~65 s per epoch on two cores.
+ * the PyTorch side alone trains for minutes.
  *
  * Every flag this script does not know goes to bench/peers/pytorch_mnist.py (--epochs,
  * --max-seconds, --seed, --threads, --data-dir). Progress goes to stderr; the table or, with

@@ -11,7 +11,7 @@ interface BatchNormArgs {
 /**
  * Batch norm over the last axis as (x - mean) · (scale / √(variance + ε)) + offset: the
  * per-channel factor is computed once (c values), then three broadcast kernels run over x.
- * The stock kernel took ~11 ms for a [128, 28, 28, 32] activation, this ~4 ms. x - mean comes
+ * The stock kernel took nearly three times as long for a [128, 28, 28, 32] activation. x - mean comes
  * first, as on cpu, so a large mean does not cancel away precision.
  */
 export function batchNormOverChannels({ inputs, backend, attrs }: BatchNormArgs): TensorInfo {

@@ -75,14 +75,12 @@ const TAP_CHUNK_FLOATS = 1 << 19;
  * [positions, cout], for stride-1 'same' convolutions. The patches come tap by tap as shifted
  * block copies (fillTapsShifted) of x seen as [cin, n, h, w]; dy is used in place, a chunk at a
  * time, as the matMul's right operand. XNNPACK packs that operand afresh at every call, at a
- * cost that grows faster than its size (a whole [25088, 64] dy: ~14 ms to pack; in 16 chunks,
+ * cost that grows faster than its size (a whole [25088, 64] dy was slow to pack; in 16 chunks,
  * 16 fresh products ran as fast as 16 with the operand cached), hence the chunks. The product
  * comes out in the filter's own [kh, kw, cin, cout] order: no transposes of dy or of the result.
- * A/B in one process (AMD EPYC, one thread, CPU time, fastest of 20 alternating runs on a busy
- * machine): 32→64 channels at 14x14, batch 128, ~42 ms against ~52 ms as a convolution; 1→32
- * at 28x28, batch 128, ~16 ms against ~23 ms by patch rows and ~28 ms as a convolution; 1→16
- * at batch 64 ~3.2 ms against ~5.3 ms by patch rows; 16→32 at 14x14, batch 64, ~8.3 ms
- * against ~10.4 ms as a convolution.
+ * A/B in one process (one thread, CPU time, alternating runs): faster than the convolution at
+ * every layer of the default and compact nets (1→32, 32→64, 16→32), and than patch rows
+ * (filterGradFromPatches) on their 1-channel first layers. Bench: `npm run bench:kernels`.
  */
 function filterGradFromTaps(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
   const geometry = patchGeometry(info);
@@ -123,7 +121,7 @@ function hasFewInputChannels(info: Conv2DInfo): boolean {
 /**
  * dWᵀ = dyᵀ [cout, positions] · patches [positions, kh·kw·cin], for inputs with few channels
  * where the taps form does not apply (strides, 'valid' padding). For a 1-channel 28x28 first
- * layer it took ~11-17 ms against ~29 ms as a convolution at batch 128. The matMul runs on
+ * layer it ran about twice as fast as a convolution at batch 128. The matMul runs on
  * XNNPACK, whose cost here is mostly packing its right-hand operand afresh each step; that is
  * why this form is used only when the patches are narrower than dy.
  */
@@ -133,7 +131,7 @@ function filterGradFromPatches(backend: BackendWasm, x: TensorInfo, dy: TensorIn
   const positions = info.batchSize * pixels;
   const patches = backend.makeOutput([positions, columns], 'float32');
   fillPatchesByPosition(heapView(backend, x), patchGeometry(info), info.inChannels, heapView(backend, patches));
-  // A rank-3 transpose: the backend's rank-2 one runs ~8x slower on this shape.
+  // A rank-3 transpose: the backend's rank-2 one runs several times slower on this shape.
   const dy3 = reshape(backend, dy, [info.batchSize, pixels, info.outChannels]);
   const dyT3 = transpose(backend, dy3, [2, 0, 1]);
   const dyT = reshape(backend, dyT3, [info.outChannels, positions]);
@@ -222,8 +220,8 @@ export function inputGradByConvolution(backend: BackendWasm, dy: TensorInfo, fil
 /**
  * dx = col2im(dy · Wᵀ): the patch gradients [positions, kh·kw·cin] from one matMul, then added
  * back onto the pixels they were read from. tfjs' fused conv2d computes the input gradient even
- * for the first layer, where it goes unused: ~4 ms this way against ~18 ms as a convolution
- * with a 1-channel output at batch 128.
+ * for the first layer, where it goes unused: several times faster this way than as a
+ * convolution with a 1-channel output at batch 128.
  */
 function inputGradFromPatches(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, info: Conv2DInfo): TensorInfo {
   const columns = info.filterHeight * info.filterWidth * info.inChannels;

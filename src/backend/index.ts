@@ -13,6 +13,8 @@ let trainingKernelsRegistered = false;
 export async function initBackend(name: BackendName = 'wasm', options: { quiet?: boolean } = {}): Promise<BackendName> {
   if (name === 'tensorflow') {
     try {
+      // `as string`: an optional package, not installed where it cannot be built; TypeScript must not resolve it.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
       await import('@tensorflow/tfjs-node' as string);
       await tf.setBackend('tensorflow');
       await tf.ready();

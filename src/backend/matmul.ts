@@ -12,7 +12,7 @@ interface BatchMatMulArgs {
  * Two fixes to the stock matMul of a single pair of float32 matrices:
  * - A transposed operand is transposed explicitly, then XNNPACK runs the product. The stock
  *   kernel sends any transpose flag to a plain blocked loop: a dense layer's gradients (xᵀ·dy,
- *   dy·Wᵀ for a [128, 3136] × [3136, 128] layer) took ~28 ms each that way, ~3 ms this way.
+ *   dy·Wᵀ for a [128, 3136] × [3136, 128] layer) ran about ten times slower that way than this way.
  *   Where that would have XNNPACK pack a large Wᵀ, the product is taken the other way round.
  * - XNNPACK's operator is cached under b's tensor id with b's first shape packed in, so b
  *   reshaped (same id, other shape) silently gave wrong products. Such a b goes in under a
@@ -52,9 +52,9 @@ function multiplyAsMatrices(backend: BackendWasm, a: TensorInfo, b: TensorInfo, 
 /**
  * XNNPACK packs the right operand ([k, n]) afresh at every call, which costs more per value
  * than the product's own transposes. A dense layer's dy·Wᵀ ([m = batch, k] × [k, n = units
- * in]) packs the whole Wᵀ; (W·dyᵀ)ᵀ packs only dyᵀ. A/B in one process (AMD EPYC, one thread,
- * fastest of 25, twice): [64, 128] × [128, 1568] ~0.9 ms against ~1.5 ms, [128, 128] ×
- * [128, 3136] ~3.9-4.3 against ~4.8. Below ~64 K packed values the extra transposes cost more than they save.
+ * in]) packs the whole Wᵀ; (W·dyᵀ)ᵀ packs only dyᵀ. A/B in one process (one thread): the other
+ * way round was faster for [64, 128] × [128, 1568] and [128, 128] × [128, 3136]. Below ~64 K
+ * packed values the extra transposes cost more than they save.
  */
 function packsLessTheOtherWay(m: number, k: number, n: number): boolean {
   return m < n && k * n >= 1 << 16;

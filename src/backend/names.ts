@@ -15,8 +15,9 @@ export const RUNTIMES = ['tfjs', 'onnx'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 /**
  * The runtime of inference unless told (predict, evaluate, serve, the bench, Predictor): ONNX
- * Runtime, measured 2.5-5x the images/s of TensorFlow.js's wasm backend for batch inference and
- * faster over HTTP on our 2-core AMD EPYC (README "Runtimes"). Where its binary does not load,
- * inference runs on `tfjs` after a one-line notice (backend/runner.ts). Training is always tfjs.
+ * Runtime, several times the images/s of TensorFlow.js's wasm backend for batch inference and
+ * faster over HTTP (`npm run bench -- --only infer,http`; docs/serving.md "Runtimes"). Where its
+ * binary does not load, inference runs on `tfjs` after a one-line notice (backend/runner.ts).
+ * Training is always tfjs.
  */
 export const DEFAULT_RUNTIME: RuntimeName = 'onnx';

@@ -72,9 +72,9 @@ export interface OnnxRunnerOptions {
 
 /**
  * Images per ONNX Runtime call that ran fastest. The 10,000 test images through the Predictor,
- * 2 threads, quiet 2-core AMD EPYC (2026-11-29), best of 5: compact net 60,800 images/s in calls
- * of 64, 55,900 of 256, 46,300 of 1,024; default net 20,800 / 18,100 / 18,300 (its working set
- * stays in cache). TensorFlow.js's wasm backend prefers large calls, so this is ONNX's own.
+ * 2 threads: calls of 64 beat calls of 256 and 1,024, by most for the compact net (the default
+ * net's working set stays in cache, so its call size matters less). TensorFlow.js's wasm backend
+ * prefers large calls, so this is ONNX's own.
  */
 const ONNX_BEST_CALL_SIZE = 64;
 

@@ -11,9 +11,10 @@ interface MaxPoolGradArgs {
 /**
  * Max-pool gradient as one pass over the input in wasm memory: each window's gradient goes to
  * its first maximum in row-major order, as the cpu backend does (so ties match it exactly).
- * The stock wasm kernel took ~48 ms for a [128, 28, 28, 32] input; a first JS loop ~14-17 ms,
- * about as fast as the upsample-compare-multiply formulation, which mishandles ties; the loop
- * for the usual 2x2 tiling now ~10-13 ms (routeGradientInTwoByTwoTiles).
+ * The stock wasm kernel was several times slower for a [128, 28, 28, 32] input than a first JS
+ * loop, which was about as fast as the upsample-compare-multiply formulation (that one mishandles
+ * ties); the loop for the usual 2x2 tiling (routeGradientInTwoByTwoTiles) is faster still.
+ * Bench: `npm run bench:kernels`.
  */
 export function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): TensorInfo {
   const { dy, input, output } = inputs;
@@ -48,9 +49,9 @@ function isTwoByTwoTiling(info: tf.backend_util.Conv2DInfo): boolean {
  * dx zeroed in one fill (a memset), then each window's gradient written once, at the first of
  * its four inputs that equals the pooled output y (the forward kernel returns one of them
  * exactly): one read of y and on average under three of x, against four reads of x, three
- * comparisons and four writes of dx per window before. A/B in one process (AMD EPYC, one
- * thread, CPU time, fastest of 12): [128, 28, 28, 32] ~13.8 ms against ~16.3 ms,
- * [128, 14, 14, 64] ~6.5 against ~8.3, [64, 28, 28, 16] ~3.4 against ~4.3.
+ * comparisons and four writes of dx per window before. A/B in one process (one thread, CPU
+ * time): faster at each pooled shape of the default and compact nets ([128, 28, 28, 32],
+ * [128, 14, 14, 64], [64, 28, 28, 16]).
  * A window where no input equals y (a NaN, or a y not from this input) falls back to the
  * first maximum by comparison.
  */

@@ -120,7 +120,7 @@ export class ModelReplicas {
           x: x.buffer as SharedArrayBuffer,
           y: y.buffer as SharedArrayBuffer,
           weights: weights.buffer as SharedArrayBuffer,
-          output: output.buffer as SharedArrayBuffer,
+          output: output.buffer,
         }),
       ),
     );

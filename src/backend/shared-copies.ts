@@ -16,9 +16,9 @@ interface CopyArgs {
  * tensor it saves for the backward pass (10 clones of [128, 14, 14, 64] and 3 of
  * [128, 28, 28, 32] per step of the default architecture) and the ReLU and square gradients
  * cast float32 masks to float32; the stock wasm kernels copied each one (~6 MB memcpy apiece).
- * A/B in one process (AMD EPYC, one thread, CPU time, fastest of 15 alternating Adam steps):
- * default architecture at batch 128 ~229 → ~213 ms per step, compact at batch 64 ~51 → ~46
- * (sharing Identity; same-dtype Cast adds ~0-5 ms more).
+ * A/B in one process (one thread, CPU time, alternating Adam steps): sharing Identity made a
+ * step of the default architecture at batch 128 and of the compact one at batch 64 several
+ * percent faster; sharing same-dtype Cast saved a little more. Bench: `npm run bench:kernels`.
  */
 export function identitySharingData({ inputs, backend }: CopyArgs): TensorInfo {
   const { x } = inputs;

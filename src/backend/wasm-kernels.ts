@@ -11,9 +11,10 @@ import { captureStockKernel } from './wasm-calls.js';
 
 /**
  * The training kernels the stock wasm backend lacks (Conv2DBackpropFilter) or runs slowly
- * (Conv2DBackpropInput ~10x, MaxPoolGrad ~4x, Sum and Mean over the batch axes ~2x, Tile as
- * used by the batch-norm gradient ~50x, transposed matMuls of dense gradients ~8x, the
- * batch-norm forward ~3x, Identity and same-dtype Cast, which copied where sharing does). They are
+ * (Conv2DBackpropInput, MaxPoolGrad, Sum and Mean over the batch axes, Tile as used by the
+ * batch-norm gradient, transposed matMuls of dense gradients, the batch-norm forward, Identity
+ * and same-dtype Cast, which copied where sharing does; stock against ours:
+ * `npm run bench:kernels`). They are
  * registered as kernels, not gradients, because tfjs-layers' fused conv2d calls the conv
  * kernels directly from its own gradient; each falls back to the stock kernel outside the
  * cases it speeds up.

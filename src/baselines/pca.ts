@@ -25,7 +25,7 @@ export async function fitPca(x: Float32Array, dims: number, components: number):
   const n = x.length / dims;
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`PCA needs at least 2 rows of ${dims} values`);
   if (!Number.isInteger(components) || components < 1 || components > dims) throw new RangeError(`components must be from 1 to ${dims}, got ${components}`);
-  const [meanTensor, covariance] = tf.tidy(() => {
+  const [meanTensor, covariance] = tf.tidy((): [tf.Tensor, tf.Tensor] => {
     const rows = tf.tensor2d(x, [n, dims]);
     const mean = tf.mean(rows, 0);
     const centred = tf.sub(rows, mean);

@@ -83,7 +83,7 @@ export async function readBaselines(dir: string): Promise<BaselinesReport | unde
   if (!existsSync(path)) return undefined;
   let report: BaselinesReport;
   try {
-    report = JSON.parse(await readFile(path, 'utf8'));
+    report = JSON.parse(await readFile(path, 'utf8')) as BaselinesReport;
   } catch (err) {
     throw new UserError(`${path}: not valid JSON (${(err as Error).message})`, path);
   }

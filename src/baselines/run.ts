@@ -414,7 +414,7 @@ async function readCnnRun(run: CnnRun, test: ImageSet, context: ModelContext): P
       ...(lenet ? { paper: PAPER_FIGURES.lenet5 } : {}),
       ...measured(predicted, test),
       trainedOn: meta.data.trainCount,
-      settings: { arch: meta.arch, epochs: meta.epochsCompleted, augment: String(meta.config.augment ?? ''), seed: meta.seed },
+      settings: { arch: meta.arch, epochs: meta.epochsCompleted, augment: String((meta.config.augment as boolean | undefined) ?? ''), seed: meta.seed },
       trainSeconds: meta.trainingSeconds,
       predictSeconds,
       sizeBytes: weights,

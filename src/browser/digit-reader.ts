@@ -53,7 +53,7 @@ async function fetchOk(url: URL, what: string): Promise<Response> {
   try {
     response = await fetch(url);
   } catch (err) {
-    throw new Error(`${what}: cannot be fetched (${(err as Error).message})`);
+    throw new Error(`${what}: cannot be fetched (${(err as Error).message})`, { cause: err });
   }
   if (!response.ok) throw new Error(`${what}: the server answered HTTP ${response.status}`);
   return response;
@@ -65,9 +65,9 @@ export async function loadModelWithMetadata(modelUrl: URL): Promise<{ model: Bro
   const metadataResponse = await fetchOk(metadataUrl, `${metadataUrl.href} (the run's metadata.json, beside model.json)`);
   let metadata: ModelMetadata;
   try {
-    metadata = await metadataResponse.json();
+    metadata = (await metadataResponse.json()) as ModelMetadata;
   } catch (err) {
-    throw new Error(`${metadataUrl.href}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`${metadataUrl.href}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
   return { model: await loadBrowserModel(modelUrl.href), metadata };
 }

@@ -31,14 +31,14 @@ export function pixelsOf(source: Drawable, what = 'the picture'): ImageData {
   const width = Math.max(1, Math.round(size.width * scale));
   const height = Math.max(1, Math.round(size.height * scale));
   const canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(width, height) : Object.assign(document.createElement('canvas'), { width, height });
-  const context = canvas.getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
+  const context = canvas.getContext('2d', { willReadFrequently: true });
   if (!context) throw new Error('this browser cannot draw on a canvas');
   context.drawImage(source, 0, 0, width, height);
   try {
     return context.getImageData(0, 0, width, height);
   } catch (err) {
     // A picture from another origin without CORS taints the canvas: its pixels cannot be read.
-    throw new Error(`${what}: its pixels cannot be read (${(err as Error).message}); a picture from another site needs CORS (crossorigin="anonymous")`);
+    throw new Error(`${what}: its pixels cannot be read (${(err as Error).message}); a picture from another site needs CORS (crossorigin="anonymous")`, { cause: err });
   }
 }
 

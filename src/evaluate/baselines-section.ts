@@ -46,7 +46,7 @@ export function baselinesChartSpec(report: BaselinesReport): vl.TopLevelSpec {
       { mark: { type: 'text', align: 'left', dx: 3, fontSize: 10 }, encoding: { text: { field: 'error', type: 'quantitative', format: '.2f' } } },
     ],
     config: { font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif', background: 'white' },
-  } as vl.TopLevelSpec;
+  };
 }
 
 const pct = (share: number) => `${(share * 100).toFixed(2)}%`;

@@ -51,7 +51,7 @@ export function learningCurvesSpec(history: EpochRecord[]): VlSpec {
     data: { values: long },
     hconcat: [panel('loss', 'Loss (cross-entropy)'), panel('accuracy', 'Accuracy')],
     config: CONFIG,
-  } as VlSpec;
+  };
 }
 
 /** Digits sit upright under their column; longer class names (Fashion-MNIST) are slanted so they do not overlap. */
@@ -95,7 +95,7 @@ export function confusionMatrixSpec(cm: number[][], classNames: string[]): VlSpe
       },
     ],
     config: CONFIG,
-  } as VlSpec;
+  };
 }
 
 /** Grouped bars of precision, recall and F1 per class. The axis starts near the lowest score: the differences are small. */
@@ -122,7 +122,7 @@ export function perClassSpec(perClass: ClassScores[], classNames: string[]): VlS
       tooltip: [{ field: 'class' }, { field: 'score' }, { field: 'value', format: '.4f' }],
     },
     config: CONFIG,
-  } as VlSpec;
+  };
 }
 
 /** The model's own probabilities before the calibration temperature, drawn beside the answers'. */

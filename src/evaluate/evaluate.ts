@@ -202,8 +202,8 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
  * A run with a not-a-digit rule (an ensemble of members trained with non-digits carries the most
  * lenient member's, model/ensemble.ts) has it refitted after the temperature, on the same split
  * with training's function and budget (predict/non-digit-rule.ts): the mean of the members'
- * probabilities has a not-a-digit score distribution of its own. Measured (a compact net and LeNet-5, 3
- * epochs each, AMD EPYC): the most lenient member's threshold refused 0.05% of the shared
+ * probabilities has a not-a-digit score distribution of its own. Measured (a compact net and
+ * LeNet-5, 3 epochs each): the most lenient member's threshold refused 0.05% of the shared
  * validation digits instead of 0.3%, and 76% of the non-digits' test split against 90% refitted.
  * Without a validation split the members' rule stays, not refitted, and `nonDigitRule` is absent
  * from the result.
@@ -240,7 +240,7 @@ export async function readMetrics(dir: string): Promise<EvaluationReport | undef
   if (!existsSync(path)) return undefined;
   let metrics: EvaluationReport;
   try {
-    metrics = JSON.parse(await readFile(path, 'utf8'));
+    metrics = JSON.parse(await readFile(path, 'utf8')) as EvaluationReport;
   } catch (err) {
     throw new UserError(`${path}: not valid JSON (${(err as Error).message})`, path);
   }

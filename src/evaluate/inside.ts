@@ -283,7 +283,7 @@ export function embeddingSpec(embedding: Embedding, classNames: string[]): TopLe
       },
     ],
     config: { font: FONT, background: 'white', view: { stroke: null }, title: { fontSize: 15, anchor: 'start', offset: 12 }, legend: { labelFontSize: 11, titleFontSize: 12 } },
-  } as TopLevelSpec;
+  };
 }
 
 // ---------------------------------------------------------------------------- saliency

@@ -15,7 +15,7 @@ import { accuracyAndLoss } from '../metrics/classification.js';
  *
  * The tolerance, 1e-5 on any probability, is the issue's. What the two runtimes really differ by
  * is float32 rounding (other summation orders, ONNX Runtime's conv + batch-norm fusion). Measured
- * (2026-11-29, wasm backend): the test suite's trained default net (one epoch on 6,000 images)
+ * (wasm backend): the test suite's trained default net (one epoch on 6,000 images)
  * differs by at most 1.3e-6 over the 10,000 test images, and by 1.7e-6 with ONNX Runtime's graph
  * optimisations off, which is the size of the gap between two TensorFlow.js backends on the same
  * model (wasm against cpu: 1.3e-6); untrained nets, whose probabilities sit near 0.1, differ by

@@ -229,7 +229,7 @@ function fitInside(pipeline: Sharp, side: number): Sharp {
 
 async function toRawImage(pipeline: Sharp): Promise<RawImage> {
   const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  const channels = info.channels as RawImage['channels'];
+  const channels = info.channels;
   if (![1, 2, 3, 4].includes(channels)) throw new Error(`${info.channels} colour channels`);
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels };
 }

@@ -310,8 +310,8 @@ export function nonDigitRng(split: NonDigitSplit, seed: number, category: NonDig
 
 /**
  * Fewest pictures for which a set is drawn on worker threads by default: starting a worker and
- * loading the drawing code in it took 0.25 s from dist/ and about 1 s from source under tsx
- * (AMD EPYC, 2 cores, busy), the time of 25-100 pictures at about 10 ms each.
+ * loading the drawing code in it took as long as drawing a few dozen pictures from dist/, and
+ * several times that from source under tsx.
  */
 const PICTURES_PER_WORKER = 100;
 
@@ -501,10 +501,10 @@ function smoothNoise(width: number, height: number, cells: number, rng: Rng): Fl
 
 /**
  * Pictures of each category in the training set of non-digits: 4,000 drawn, 2,624 reach the
- * model (seed 1). On a shared 2-core AMD EPYC, from dist/: 23.6 s on one thread, 15.5 s on two
- * (`threads` of nonDigitSet) while other processes used 0.4 of a core; no faster while they held
- * a whole core (Linux autogroup shares the CPU between sessions, not threads). Two threads cost
- * 3-11% more CPU time (the second worker's start and warm-up).
+ * model (seed 1). Two threads (`threads` of nonDigitSet) drew them markedly faster than one while
+ * other processes left a core mostly free, and no faster while they held a whole core (Linux
+ * autogroup shares the CPU between sessions, not threads). Two threads cost somewhat more CPU
+ * time (the second worker's start and warm-up).
  */
 const NON_DIGIT_TRAIN_PER_CATEGORY = 500;
 
@@ -530,15 +530,15 @@ export function packPixels(samples: readonly { pixels: Uint8Array }[]): { images
  * the number of files written.
  */
 export async function writeNonDigitPictures(dir: string, options: Omit<NonDigitSetOptions, 'spec'>): Promise<number> {
-  const [{ default: sharp }, { mkdir }, { join }, { writeFileAtomic }] = await Promise.all([import('sharp'), import('node:fs/promises'), import('node:path'), import('../util/fs.js')]);
+  const [{ default: sharp }, { mkdir }, path, { writeFileAtomic }] = await Promise.all([import('sharp'), import('node:fs/promises'), import('node:path'), import('../util/fs.js')]);
   const seed = options.seed ?? 1;
   let written = 0;
   for (const category of options.categories ?? NON_DIGIT_CATEGORIES) {
-    await mkdir(join(dir, category), { recursive: true });
+    await mkdir(path.join(dir, category), { recursive: true });
     for (let n = 0; n < options.perCategory; n++) {
       const picture = await drawNonDigit(category, options.split, nonDigitRng(options.split, seed, category, n));
       const png = await sharp(picture.data, { raw: { width: picture.width, height: picture.height, channels: picture.channels } }).png().toBuffer();
-      await writeFileAtomic(join(dir, category, `${String(n).padStart(4, '0')}.png`), png);
+      await writeFileAtomic(path.join(dir, category, `${String(n).padStart(4, '0')}.png`), png);
       written++;
     }
   }

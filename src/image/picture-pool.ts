@@ -56,7 +56,7 @@ class PicturePool {
 
   run(task: PictureTask, transfer: ArrayBuffer[], options: { signal?: AbortSignal; timeoutMs: number }): Promise<PictureReply> {
     const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<PictureReply>((resolve, reject) => {
       const pending: Pending = { task, transfer, resolve, reject, signal, timeoutMs: options.timeoutMs };
       if (signal) {

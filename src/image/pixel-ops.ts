@@ -14,8 +14,8 @@ export interface Plane {
 
 /**
  * Temporaries reused from call to call for pictures up to this many pixels (a 28x28 digit, a
- * page canvas): a fresh typed array of a 28x28 plane costs 0.6-0.9 µs to allocate and
- * collect, and the pipeline made about fifty per picture (2-core AMD EPYC).
+ * page canvas): allocating and collecting a fresh typed array of a 28x28 plane is a visible
+ * cost beside a small picture's work, and the pipeline made about fifty per picture.
  * Larger pictures allocate as before (their per-pixel work dwarfs it) and keep nothing alive.
  */
 export const SCRATCH_PIXELS = 128 * 128;
@@ -163,8 +163,8 @@ export function otsuThreshold(values: Float32Array, take?: (i: number) => boolea
  * reorders `values` (the same numbers stay in it). The two order statistics are found by
  * selection (Hoare's FIND, O(n)) where a sorted copy was taken before (O(n log n) and an
  * allocation): the same two values go into the same formula, so the answer is the same bits
- * (a zero comes out +0 either way: `lo + (hi - lo)·f` never gives -0). The median of a
- * 28x28 digit's ~700 paper samples: 16 µs sorted, 3 µs selected (2-core AMD EPYC, busy).
+ * (a zero comes out +0 either way: `lo + (hi - lo)·f` never gives -0). Selecting the median of
+ * a 28x28 digit's ~700 paper samples is several times faster than sorting them.
  * A NaN has no place in an order by `<`: then the values are sorted as before.
  */
 export function quantileInPlace(values: Float64Array, q: number): number {
@@ -251,8 +251,8 @@ export function dilate(mask: Uint8Array, width: number, height: number, r: numbe
   return out;
 }
 
-// Two functions, not one: V8 compiles the two loop nests apart, and the whole dilation took
-// 5.9 µs as one function against 4.3 µs as two (28x28, 2-core AMD EPYC).
+// Two functions, not one: V8 compiles the two loop nests apart, and the whole dilation of a
+// 28x28 mask ran about a quarter faster as two functions than as one.
 function dilateRows(mask: Uint8Array, width: number, height: number, r: number, rows: Uint8Array): void {
   const head = Math.min(r, width);
   for (let y = 0; y < height; y++) {
@@ -288,9 +288,9 @@ function dilateColumns(rows: Uint8Array, width: number, height: number, r: numbe
  *
  * The normal equations' 21 distinct sums and 6 right-hand sides are accumulated in local
  * variables, each the same products added in the same order as a loop over a 6x6 matrix would:
- * the same bits, without 27 typed-array loads and stores and a callback per sample: 46 µs →
- * 7.6 µs a call on a 28x28 digit (2-core AMD EPYC, busy), where the old fit was the largest
- * single cost of a 28x28 PNG's preprocessing.
+ * the same bits, without 27 typed-array loads and stores and a callback per sample: several
+ * times faster a call on a 28x28 digit, where the old fit was the largest single cost of a
+ * 28x28 PNG's preprocessing.
  */
 export function fitQuadraticSurface(plane: Plane, inkMask: Uint8Array, out?: Float32Array): Float32Array {
   const { width, height, data } = plane;

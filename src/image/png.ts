@@ -10,9 +10,9 @@ import { HeaderReader } from './header-reader.js';
  * result has 3 or 4 channels: a grey file comes out as RGB, grey + alpha as RGBA.
  *
  * Why: sharp's per-call cost (a libvips pipeline, a hop to the thread pool and back, twice with
- * the header read) was 1.6 ms of a 28x28 PNG's 2.7 ms request on a busy 2-core AMD EPYC, against
- * tens of microseconds here (README "Runtimes"). Pixel values are the file's own: PNG is lossless,
- * and test/image/png.test.ts checks every decoded byte against sharp's.
+ * the header read) was more than half of a 28x28 PNG's request, against a small fraction of that
+ * here (the server's CPU per request: `npm run bench -- --only http`). Pixel values are the
+ * file's own: PNG is lossless, and test/image/png.test.ts checks every decoded byte against sharp's.
  */
 
 /** Largest picture decoded here, width x height (128x128); larger goes to sharp, off the main thread. */
@@ -88,7 +88,7 @@ export function decodeSmallPng(bytes: Uint8Array, name = 'the image'): RawImage 
  * filter byte at `from`, with the row above (`hasUp`) already in `out`. false: an unknown filter.
  * One loop per filter type, with the left edge (no left neighbour) apart: the same bytes as
  * one loop that asks for each byte which filter applies and whether it has neighbours: a
- * 28x28 grey PNG decodes in 18 µs instead of 29.5 µs (2-core AMD EPYC, busy).
+ * 28x28 grey PNG decodes in about two thirds of the time.
  */
 function unfilterRow(filtered: Uint8Array, from: number, out: Uint8Array, row: number, stride: number, channels: number, hasUp: boolean): boolean {
   const filter = filtered[from];

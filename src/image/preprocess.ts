@@ -63,7 +63,7 @@ export interface PreprocessOptions {
  * digits put through the distortions of test/predict (photo-like paper, JPEG, inversion, scale).
  */
 export const TUNING = {
-  /** Larger pictures are shrunk (area average) to this side first: a phone photo costs ~1 s otherwise. */
+  /** Larger pictures are shrunk (area average) to this side first: a phone photo at full size costs far more. */
   maxWorkingSide: 800,
   /** Ink less than this many gray levels above the paper is no ink. */
   minContrast: 24,
@@ -231,10 +231,11 @@ function invert(plane: Plane): Plane {
  * ink's contrast is also divided by the local paper brightness (flat-field correction).
  * On a clean MNIST image the surface is 0 and the stretch is (nearly) the identity.
  *
- * Cost: the preprocessing of a 28x28 PNG digit (the API's commonest input) went from 270 µs
- * to 80 µs of CPU (2-core AMD EPYC, busy), with bit-identical answers
- * (test/image/preprocess.golden.test.ts): rounds stop once nothing would change, temporaries
- * are reused, quantiles select instead of sorting, the surface fit keeps its sums in registers.
+ * Cost: the preprocessing of a 28x28 PNG digit (the API's commonest input) was cut to under a
+ * third of its CPU time (the server's CPU per request: `npm run bench -- --only http`), with
+ * bit-identical answers (test/image/preprocess.golden.test.ts): rounds stop once nothing would
+ * change, temporaries are reused, quantiles select instead of sorting, the surface fit keeps its
+ * sums in registers.
  */
 function cleanInk(plane: Plane, options: { lightPaper?: boolean; keepFaint?: boolean } = {}): InkPlane {
   const lightPaper = options.lightPaper ?? false;

@@ -63,7 +63,7 @@ const probes = new WeakMap<tf.LayersModel, Map<string, tf.LayersModel>>();
 
 function probeOf(model: tf.LayersModel, layers: tf.layers.Layer[]): tf.LayersModel {
   let byNames = probes.get(model);
-  if (!byNames) probes.set(model, (byNames = new Map()));
+  if (!byNames) probes.set(model, (byNames = new Map<string, tf.LayersModel>()));
   const key = layers.map((l) => l.name).join('\n');
   let probe = byNames.get(key);
   if (!probe) {
@@ -94,7 +94,7 @@ export function layerActivations(model: tf.LayersModel, inputs: Float32Array, n:
         return layer;
       })
     : all;
-  const inputShape = (model.inputs[0].shape as (number | null)[]).slice(1).map((d) => d ?? 1);
+  const inputShape = (model.inputs[0].shape).slice(1).map((d) => d ?? 1);
   const perImage = inputShape.reduce((a, b) => a * b, 1);
   if (!Number.isInteger(n) || n < 0 || inputs.length !== n * perImage) throw new Error(`${inputs.length} input values are not ${n} inputs of ${perImage}`);
   const results = layers.map((layer) => {
@@ -114,7 +114,7 @@ export function layerActivations(model: tf.LayersModel, inputs: Float32Array, n:
     try {
       outputs.forEach((output, k) => {
         const size = results[k].values.length / n;
-        results[k].values.set(output.dataSync() as Float32Array, from * size);
+        results[k].values.set(output.dataSync(), from * size);
       });
     } finally {
       tf.dispose(outputs);

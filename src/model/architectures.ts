@@ -55,7 +55,7 @@ function keras(rng: Rng, outputs: number): tf.Sequential {
 }
 
 /**
- * The recipe for this machine: conv-ReLU, then conv-BN-ReLU, each followed by max-pooling, then
+ * The recipe for training on a CPU: conv-ReLU, then conv-BN-ReLU, each followed by max-pooling, then
  * a dense-BN-ReLU head. Batch norm lets a high one-cycle learning rate converge in few epochs;
  * it is left off the first convolution, where normalising 28x28 activations cost more time per
  * step (on one wasm core) than all the rest of the network.
@@ -118,7 +118,7 @@ export function logitsModel(model: tf.LayersModel): tf.LayersModel {
   const last = model.layers[model.layers.length - 1];
   if (last.getConfig().activation !== 'softmax') throw new Error('the model does not end in a softmax activation layer');
   const beforeSoftmax = model.layers[model.layers.length - 2];
-  return tf.model({ inputs: model.inputs, outputs: beforeSoftmax.output as tf.SymbolicTensor });
+  return tf.model({ inputs: model.inputs, outputs: beforeSoftmax.output });
 }
 
 /** A Keras-style summary, as text, with multiply-adds: the table the report shows (summary.ts). */

@@ -74,7 +74,7 @@ function copyMemberLayers(member: tf.LayersModel, input: tf.SymbolicTensor, pref
 export function ensembleModel(members: tf.LayersModel[], names: string[] = members.map((m, k) => `member ${k + 1} (${m.name})`)): tf.LayersModel {
   if (members.length === 0) throw new UserError('an ensemble needs at least one model');
   checkSameShapes(members, names);
-  const input = tf.input({ shape: members[0].inputs[0].shape.slice(1) as number[], name: 'image' });
+  const input = tf.input({ shape: members[0].inputs[0].shape.slice(1), name: 'image' });
   const outputs = members.map((member, k) => copyMemberLayers(member, input, `m${k + 1}_`));
   const mean = outputs.length === 1 ? outputs[0] : (tf.layers.average({ name: 'probabilities' }).apply(outputs) as tf.SymbolicTensor);
   return tf.model({ name: ENSEMBLE_ARCH, inputs: input, outputs: mean });

@@ -63,7 +63,7 @@ function dirLoadHandler(dir: string, options: LoadModelOptions): tf.io.IOHandler
       const modelText = (await readRegularFile(modelPath, 'the model')).toString('utf8');
       let json: { modelTopology?: object; weightsManifest?: { weights: tf.io.WeightsManifestEntry[] }[]; format?: string };
       try {
-        json = JSON.parse(modelText);
+        json = JSON.parse(modelText) as typeof json;
       } catch (err) {
         throw new UserError(`${modelPath}: not valid JSON (${(err as Error).message})`, modelPath);
       }

@@ -52,6 +52,8 @@ interface GraphProto {
   output: ValueInfoProto[];
 }
 const { DataType } = onnx.TensorProto;
+/** DataType.FLOAT as the number a TensorProto's dataType field holds. */
+const FLOAT: number = DataType.FLOAT;
 
 /** A calibrated activation range. */
 export interface ValueRange {
@@ -93,7 +95,7 @@ function floatAttribute(node: NodeProto, name: string, fallback: number): number
 
 /** A FLOAT initializer's values (raw_data little-endian, or float_data). */
 function floatsOf(tensor: TensorProto): Float32Array {
-  if (tensor.dataType !== DataType.FLOAT) throw new UserError(`initializer '${tensor.name}' is not float32`);
+  if (tensor.dataType !== FLOAT) throw new UserError(`initializer '${tensor.name}' is not float32`);
   if (tensor.rawData && tensor.rawData.length > 0) {
     const view = new DataView(tensor.rawData.buffer, tensor.rawData.byteOffset, tensor.rawData.byteLength);
     return Float32Array.from({ length: tensor.rawData.byteLength / 4 }, (_, i) => view.getFloat32(i * 4, true));
@@ -140,7 +142,7 @@ class GraphView {
   /** A node input that is an initializer of the given rank, or undefined. */
   constant(name: string | undefined, rank?: number): TensorProto | undefined {
     const t = name ? this.initializers.get(name) : undefined;
-    return t && t.dataType === DataType.FLOAT && (rank === undefined || t.dims.length === rank) ? t : undefined;
+    return t && t.dataType === FLOAT && (rank === undefined || t.dims.length === rank) ? t : undefined;
   }
 
   /** Read by this node only, and not a graph output. */

@@ -80,6 +80,11 @@ function pair(value: unknown, what: string, layer: tf.layers.Layer): [number, nu
   return [v[0] as number, v[1] as number];
 }
 
+/** A layer config value as text: strings as they are (an activation's name), anything else as JSON. */
+function configText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 function unsupported(layer: tf.layers.Layer, detail?: string): UserError {
   return new UserError(`layer '${layer.name}' (${layer.getClassName()}) cannot be exported to ONNX${detail ? `: ${detail}` : ''}`);
 }
@@ -304,7 +309,7 @@ class Converter {
           group: depthwise ? ci : 1,
           ...this.pads(node, [kh, kw], strides, dilations, layer),
         });
-        return set(this.activation(String(config.activation ?? 'linear'), { name: conv, rank: 4, nchw: true }, layer, node), true);
+        return set(this.activation(configText(config.activation ?? 'linear'), { name: conv, rank: 4, nchw: true }, layer, node), true);
       }
       case 'MaxPooling2D':
       case 'AveragePooling2D': {
@@ -350,7 +355,7 @@ class Converter {
           inputs.push(g.floats(`${p}/bias`, bias.shape, bias.data));
         }
         const gemm = g.op('Gemm', inputs, `${p}/gemm`);
-        return set(this.activation(String(config.activation ?? 'linear'), { name: gemm, rank: 2, nchw: false }, layer, node), false);
+        return set(this.activation(configText(config.activation ?? 'linear'), { name: gemm, rank: 2, nchw: false }, layer, node), false);
       }
       case 'Flatten':
         if (x.rank === 2) return set(x.name, false);
@@ -363,7 +368,7 @@ class Converter {
         return set(g.op('Transpose', [reshaped], `${p}/to_nchw`, { perm: [0, 3, 1, 2] }), true);
       }
       case 'Activation':
-        return set(this.activation(String(config.activation), x, layer, node));
+        return set(this.activation(configText(config.activation), x, layer, node));
       case 'ReLU': {
         const maxValue = config.maxValue as number | null | undefined;
         if (maxValue === null || maxValue === undefined) return set(g.op('Relu', [x.name], `${p}/relu`));
@@ -397,7 +402,7 @@ class Converter {
   private pads(node: LayerNode, kernel: [number, number], strides: [number, number], dilations: [number, number], layer: tf.layers.Layer): Record<string, AttributeValue> {
     const padding = layer.getConfig().padding;
     if (padding === 'valid') return { pads: [0, 0, 0, 0] };
-    if (padding !== 'same') throw unsupported(layer, `padding '${String(padding)}'`);
+    if (padding !== 'same') throw unsupported(layer, `padding '${configText(padding)}'`);
     const [, height, width] = node.inputTensors[0].shape;
     if (height === null || width === null) return { auto_pad: 'SAME_UPPER' };
     const [top, bottom] = samePads(height, kernel[0], strides[0], dilations[0]);

@@ -54,7 +54,7 @@ export async function releasedOnnxFile(dir: string, metadata: RunMetadata): Prom
   if (!existsSync(recordPath)) return undefined;
   let release: Partial<ReleaseRecord>;
   try {
-    release = JSON.parse(await readFile(recordPath, 'utf8'));
+    release = JSON.parse(await readFile(recordPath, 'utf8')) as Partial<ReleaseRecord>;
   } catch {
     return undefined;
   }

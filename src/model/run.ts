@@ -185,7 +185,7 @@ export async function readMetadata(dir: string): Promise<RunMetadata> {
   if (!existsSync(path)) throw new UserError(`${path} is missing: ${dir} is not a complete run folder`, path);
   let meta: RunMetadata;
   try {
-    meta = JSON.parse(await readFile(path, 'utf8'));
+    meta = JSON.parse(await readFile(path, 'utf8')) as RunMetadata;
   } catch (err) {
     throw new UserError(`${path}: not valid JSON (${(err as Error).message})`, path);
   }

@@ -34,7 +34,7 @@ export interface SaliencyOptions {
  * with respect to the input. In batches; every tensor is disposed.
  */
 export function saliencyMaps(model: tf.LayersModel, inputs: Float32Array, n: number, options: SaliencyOptions = {}): Saliency {
-  const inputShape = (model.inputs[0].shape as (number | null)[]).slice(1).map((d) => d ?? 1);
+  const inputShape = (model.inputs[0].shape).slice(1).map((d) => d ?? 1);
   const perImage = inputShape.reduce((a, b) => a * b, 1);
   if (!Number.isInteger(n) || n < 0 || inputs.length !== n * perImage) throw new Error(`${inputs.length} input values are not ${n} inputs of ${perImage}`);
   if (options.classes && options.classes.length !== n) throw new Error(`${options.classes.length} classes given for ${n} inputs`);
@@ -47,7 +47,7 @@ export function saliencyMaps(model: tf.LayersModel, inputs: Float32Array, n: num
     const [gradient, picked, chosen] = tf.tidy(() => {
       const x = tf.tensor(inputs.subarray(from * perImage, (from + count) * perImage), [count, ...inputShape]);
       const given = options.classes?.slice(from, from + count);
-      const which = given ? tf.tensor1d(given as number[], 'int32') : tf.argMax(model.predict(x) as tf.Tensor2D, 1).toInt();
+      const which = given ? tf.tensor1d(given, 'int32') : tf.argMax(model.predict(x) as tf.Tensor2D, 1).toInt();
       const mask = tf.oneHot(which, (model.outputs[0].shape as number[])[1]);
       // The inputs are independent: the gradient of the sum is each input's own gradient.
       const probabilityOf = (input: tf.Tensor) => tf.sum(tf.mul(model.apply(input, { training: false }) as tf.Tensor2D, mask));
@@ -68,7 +68,7 @@ export function saliencyMaps(model: tf.LayersModel, inputs: Float32Array, n: num
       return [map, probs, which];
     });
     try {
-      maps.set(gradient.dataSync() as Float32Array, from * perImage);
+      maps.set(gradient.dataSync(), from * perImage);
       probabilities.push(...Array.from(picked.dataSync()));
       classes.push(...Array.from(chosen.dataSync()));
     } finally {

@@ -30,9 +30,9 @@ const product = (xs: readonly (number | null)[]) => xs.reduce<number>((a, b) => 
  */
 function multiplyAdds(layer: tf.layers.Layer): number {
   const output = (layer.outputShape as (number | null)[]).slice(1);
-  const input = (layer.inboundNodes[0]?.inputShapes ?? []) as (number | null)[] | (number | null)[][];
+  const input = (layer.inboundNodes[0]?.inputShapes ?? []);
   // One input (every layer here): its shape without the batch axis.
-  const inputShape = (Array.isArray(input[0]) ? (input[0] as (number | null)[]) : (input as (number | null)[])).slice(1);
+  const inputShape = (Array.isArray(input[0]) ? (input[0]) : (input as (number | null)[])).slice(1);
   const config = layer.getConfig();
   const kernel = (config.kernelSize as number[] | number | undefined) ?? 1;
   const kernelArea = Array.isArray(kernel) ? kernel[0] * kernel[1] : kernel * kernel;

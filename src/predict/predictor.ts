@@ -7,11 +7,12 @@
  * hands out is calibrated by the run's temperature (`temperature`, metrics/calibration.ts).
  *
  * The model runs on a runtime (`runtime`): `onnx` (the default: the model converted in memory to
- * ONNX and run by ONNX Runtime, 2.5-5x the images/s of TensorFlow.js's wasm backend on our 2-core
- * machines, README "Runtimes") or `tfjs` (the model itself, on ModelReplicas' threads); `onnx`
- * falls back to `tfjs`, with a one-line notice, where ONNX Runtime does not load. Both give the
- * same probabilities to about 1e-6, on every path (sets, TTA, the run's spec, ensembles). `model`
- * is always the TensorFlow.js model (the server serves its files to the page).
+ * ONNX and run by ONNX Runtime, several times the images/s of TensorFlow.js's wasm backend:
+ * `npm run bench -- --only infer`, docs/serving.md "Runtimes") or `tfjs` (the model itself, on
+ * ModelReplicas' threads); `onnx` falls back to `tfjs`, with a one-line notice, where ONNX
+ * Runtime does not load. Both give the same probabilities to about 1e-6, on every path (sets,
+ * TTA, the run's spec, ensembles). `model` is always the TensorFlow.js model (the server serves
+ * its files to the page).
  *
  * Model calls are queued: one batch at a time runs on the runner's shared batch buffer, however
  * many requests await answers at once. With micro-batching (`batchWindowMs`, the server's

@@ -12,7 +12,7 @@ import type { ModelRunner } from '../backend/runner.js';
 
 /**
  * Images per inference batch. Smaller batches stay in cache: over the test set, 256 ran faster
- * than 512, 1,000 or more (on two threads, compact net: 21,400 vs 20,600 vs 17,600 images/s).
+ * than 512, 1,000 or more (on two threads, compact net).
  */
 export const DEFAULT_INFER_BATCH = 256;
 
@@ -22,8 +22,9 @@ export type PixelShift = readonly [dx: number, dy: number];
 /**
  * The views test-time augmentation averages: the image itself and its one-pixel shifts right,
  * left, down and up. Measured on the quick test model (MNIST test set): +0.26 points of
- * accuracy for ~4.8x the time; adding the four diagonal shifts gained no more (on 2,000
- * images) for twice the time, and left/right alone gained a third as much.
+ * accuracy for about five times the time (a model call per view); adding the four diagonal
+ * shifts gained no more (on 2,000 images) for twice the time, and left/right alone gained a
+ * third as much.
  */
 export const TTA_VIEWS: readonly PixelShift[] = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]];
 const PLAIN: readonly PixelShift[] = [[0, 0]];
@@ -42,8 +43,8 @@ export interface SetInferenceOptions {
 /**
  * Copy `count` 28x28 images from `src` to `dst`, each moved by `shift`; pixels moved in from
  * outside are `background`. Shifting the batch buffer in JavaScript and calling the model once
- * per view measured faster than tf pad+slice per view (~10%) or one model call over all views
- * concatenated (~40%: the big batch falls out of cache).
+ * per view measured faster than tf pad+slice per view, and faster still than one model call over
+ * all views concatenated (the big batch falls out of cache).
  */
 export function shiftImages(src: Float32Array, dst: Float32Array, count: number, [dx, dy]: PixelShift, background: number): void {
   for (let i = 0; i < count; i++) {

@@ -89,7 +89,7 @@ export class DecodeBudget {
   acquire(bytes: number, signal?: AbortSignal): Release | Promise<Release> {
     const size = Math.min(Math.max(0, bytes), this.capacity);
     if (this.queue.length === 0 && this.used + size <= this.capacity) return this.take(size);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<Release>((resolve, reject) => {
       const timer = setTimeout(() => {
         leave();
@@ -97,7 +97,7 @@ export class DecodeBudget {
       }, this.maxWaitMs);
       const onAbort = () => {
         leave();
-        reject(signal?.reason);
+        reject(signal?.reason as Error);
       };
       const cleanup = () => {
         clearTimeout(timer);

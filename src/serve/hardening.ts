@@ -101,8 +101,9 @@ function helmetOptions(corsOrigin: string | undefined): HelmetOptions {
 /**
  * helmet's headers for these settings, worked out once: with no nonces every one is a constant,
  * so each answer gets them in one `reply.headers` call. @fastify/helmet ran helmet's middleware
- * on every request (an async hook, the CSP string built again): ~30-39 µs of CPU per request,
- * a tenth of what the server spent on a 28x28 PNG (CPU profile, 64 connections, AMD EPYC).
+ * on every request (an async hook, the CSP string built again): a visible share of the CPU the
+ * server spent on a 28x28 PNG (CPU profile under many connections; the server's CPU per request:
+ * `npm run bench -- --only http`).
  */
 function securityHeaders(options: HelmetOptions): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -113,7 +114,7 @@ function securityHeaders(options: HelmetOptions): Record<string, string> {
     removeHeader() {},
   };
   helmet(options)({} as IncomingMessage, collect as unknown as ServerResponse, (err?: unknown) => {
-    if (err) throw err;
+    if (err) throw err instanceof Error ? err : new Error('helmet failed', { cause: err });
   });
   return headers;
 }
@@ -198,8 +199,8 @@ export function requestTimeLeftMs(request: FastifyRequest): number {
  * (requestSignal), as it is when its client goes away first. That limit is kept here, by one
  * sweep a second over the requests in flight, rather than by Fastify's `handlerTimeout`: Fastify
  * 5.12 gives every request an AbortController for it and aborts it when the answer is sent,
- * building a DOMException each time, ~50 µs of CPU per request, a sixth of all the server spent
- * on a 28x28 PNG (CPU profile under 64 connections, AMD EPYC; fastify/fastify#7033). Here a
+ * building a DOMException each time, a visible share of all the server spent on a 28x28 PNG
+ * (CPU profile under many connections; fastify/fastify#7033). Here a
  * request's controller is made only when work asks for its signal, and aborted only when the
  * request is given up, with a reason of ours (no DOMException).
  *
@@ -250,7 +251,7 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => bo
     workOf.set(request, work);
     let counted = true;
     // 'close' comes once the answer is sent or the client has gone, whichever is first.
-    const response = reply.raw as ServerResponse<IncomingMessage>;
+    const response = reply.raw;
     response.once('close', () => {
       if (counted) inFlight--;
       counted = false;

@@ -31,11 +31,10 @@ const MAX_PIXEL_LIMIT = 0x3fff * 0x3fff;
 /**
  * Micro-batching window of `serve` (ms; `--batch-window`). 0 waits for nothing: it merges the
  * predictions already queued when the event loop turns and those that arrive while a model call
- * runs, so one connection pays no delay. Measured (README "Runtimes": onnx, 28x28 PNGs, 64
- * connections, busy 2-core AMD EPYC): 1,149 requests/s and p99 116 ms against 825 and 178 ms with
- * it off. In two more interleaved rounds: off 658-1,081/s, 0 ms 1,102-1,425/s, 1 ms 1,305-1,506/s,
- * 2 ms 1,155/s; but a window holds every lone request for its length (p50 at one connection
- * 0-1 ms at 0, 2-3 ms at 1 ms), so the default waits for nothing.
+ * runs, so one connection pays no delay. Under many connections (onnx, 28x28 PNGs) it answered
+ * more requests per second, with a lower p99, than micro-batching off; windows of 1 or 2 ms added
+ * little to that, but a window holds every lone request for its length, so the default
+ * waits for nothing. Off against on: `npm run bench -- --only http`.
  */
 const DEFAULT_BATCH_WINDOW_MS = 0;
 /** Most images in one merged model call (`--max-batch`). */

@@ -221,7 +221,7 @@ function checkOptimizerSpecs(value: unknown, path: string): { className?: string
   if (typeof saved !== 'object' || saved === null || !Array.isArray(specs) || !specs.every(entryOk)) {
     throw new UserError(`${path}: not an optimizer state this program wrote (no list of weight entries); the checkpoint is damaged`, path);
   }
-  return { className: typeof saved.className === 'string' ? saved.className : undefined, specs };
+  return { className: typeof saved.className === 'string' ? saved.className : undefined, specs: specs as tf.io.WeightsManifestEntry[] };
 }
 
 /**

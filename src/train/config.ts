@@ -137,9 +137,10 @@ export const PRESETS = {
    * images (settings chosen on the validation split, never the test set). Batch 128 at lr 0.01
    * rather than 64 at 0.006: on a 10,000-image validation split, checked every eighth of an
    * epoch, both reached the same accuracy at every check (98.9% at 0.75 epoch, 99.0% at 0.88),
-   * and 128 trains 1.14-1.25x more images/s (fewer steps, so less per-step overhead; interleaved
-   * in one process, AMD EPYC, 2026-11-29). Batch 256 (lr 0.015) fell behind (98.8% at 0.89),
-   * as did label smoothing 0 (98.8%); warm-up 0.1 or 0.3 and lr 0.015 changed nothing.
+   * and 128 trains more images/s (fewer steps, so less per-step overhead; interleaved in one
+   * process; the recipe's time: `npm run bench -- --only timeTo99`). Batch 256 (lr 0.015) fell
+   * behind (98.8% at 0.89), as did label smoothing 0 (98.8%); warm-up 0.1 or 0.3 and lr 0.015
+   * changed nothing.
    */
   fast: { arch: 'compact', epochs: 1, batchSize: 128, lr: 0.01, augment: false, labelSmoothing: 0.1, valCount: 0 },
   /**
@@ -151,8 +152,8 @@ export const PRESETS = {
    * What `start` (`npm start`) trains unless given another preset: the defaults with non-digits
    * on the 11th "not a digit" output (a quarter as many non-digits as digits in every batch), so
    * that its answers refuse what is no digit, and 5% of the training digits as pictures through the
-   * photo pipeline, so that the pipeline's look is less of a sign of "not a digit" (README "What
-   * `null` means"). Chosen on validation (seed 1, AMD EPYC; the run's 5,000 validation digits,
+   * photo pipeline, so that the pipeline's look is less of a sign of "not a digit" (docs/trust.md,
+   * "What `null` means"). Chosen on validation (seed 1; the run's 5,000 validation digits,
    * threshold fitted on them as MNIST images): the same digits enlarged into pictures were refused
    * 1.82% without pictured digits, 0.48% with 5%, 0.12% with 15%; validation non-digits refused
    * 98.5%, 98.3%, 97.6%; ECE after the temperature 0.34%, 0.45%, 0.72% (15% was over the 0.5% the
@@ -203,7 +204,7 @@ export function validateOverrides(overrides: Record<string, unknown>, origin: st
     }
     checkValue(key as ConfigKey, value, origin);
   }
-  return overrides as Partial<TrainConfig>;
+  return overrides;
 }
 
 /** A JSON file of config keys (`--config`, or a run's config.json at resume); errors name the file. */

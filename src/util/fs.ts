@@ -50,7 +50,7 @@ export async function readRegularFile(path: string, what: string): Promise<Buffe
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new UserError(`${path}: is ${kindOf(stats)}, not a regular file, so it is not read as ${what}`, path);
-    return (await handle.readFile()) as Buffer<ArrayBuffer>;
+    return (await handle.readFile());
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw new UserError(`${path}: cannot be read as ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path);

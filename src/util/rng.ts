@@ -5,7 +5,7 @@
  */
 export interface Rng {
   /** Uniform in [0, 1). */
-  next(): number;
+  next: () => number;
   /** Uniform integer in [0, n). */
   int(n: number): number;
   /** Standard normal (Box-Muller). */

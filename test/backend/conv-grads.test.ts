@@ -109,7 +109,7 @@ test('the filter gradient by taps matches cpu: kernels 1 to 5 (even ones pad une
   // The first layer of the nets: 74 1-channel 28x28 images per chunk, so 77 run as 74 + 3.
   await assertMatchesCpu({ batch: 77, size: 28, kernel: 3, inChannels: 1, outChannels: 8, stride: 1, pad: 'same' }, seed++);
   // 33 input channels: past the taps' limit, the convolution.
-  await assertMatchesCpu({ batch: 2, size: 5, kernel: 3, inChannels: 33, outChannels: 4, stride: 1, pad: 'same' }, seed++);
+  await assertMatchesCpu({ batch: 2, size: 5, kernel: 3, inChannels: 33, outChannels: 4, stride: 1, pad: 'same' }, seed);
 });
 
 test('the convolution formulation of the filter gradient, called directly, matches cpu (incl. strides leaving unused rows)', async () => {
@@ -128,7 +128,7 @@ test('the convolution formulation of the filter gradient, called directly, match
       return [tf.engine().makeTensorFromTensorInfo(out)];
     });
     const [cpu] = await on('cpu', () => [
-      tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, [3, info.outHeight, info.outWidth, 5]) }, { strides: stride, pad, dataFormat: 'NHWC', filterShape } as never) as tf.Tensor,
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, [3, info.outHeight, info.outWidth, 5]) }, { strides: stride, pad, dataFormat: 'NHWC', filterShape }) as tf.Tensor,
     ]);
     const error = relativeError(viaConvolution, cpu);
     assert.ok(error <= TOLERANCE, `stride ${stride} ${pad} k${kernel}: relative error ${error}`);
@@ -150,7 +150,7 @@ test('explicit padding wider than the filter falls back to the stock input-gradi
   const dy = randomValues(rng, 2 * 6 * 6 * 3);
   const w = randomValues(rng, 3 * 3 * 2 * 3);
   const attrs = { strides: 1, pad: [[0, 0], [3, 0], [3, 0], [0, 0]], dataFormat: 'NHWC', inputShape: [2, 5, 5, 2] };
-  const run = () => [tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dy, [2, 6, 6, 3]), filter: tf.tensor4d(w, [3, 3, 2, 3]) }, attrs as never) as tf.Tensor];
+  const run = () => [tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dy, [2, 6, 6, 3]), filter: tf.tensor4d(w, [3, 3, 2, 3]) }, attrs) as tf.Tensor];
   const [wasm] = await on('wasm', run);
   const [cpu] = await on('cpu', run);
   assert.ok(relativeError(wasm, cpu) <= TOLERANCE);
@@ -161,7 +161,7 @@ test('NCHW data is rejected with a message naming the kernel and the format', as
   const x = tf.zeros([1, 4, 4, 1]);
   const dy = tf.zeros([1, 4, 4, 2]);
   assert.throws(
-    () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 1, 2] } as never),
+    () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 1, 2] }),
     /Conv2DBackpropFilter .*NHWC only, got NCHW/,
   );
   tf.dispose([x, dy]);

@@ -64,7 +64,7 @@ test('a pooled output that matches no input of its window (not from this input) 
   const x = randomValues(rng, 2 * 6 * 6 * 3);
   const dy = randomValues(rng, 2 * 3 * 3 * 3);
   const bogus = new Float32Array(2 * 3 * 3 * 3).fill(1234.5);
-  const run = () => [tf.engine().runKernel('MaxPoolGrad', { dy: tf.tensor4d(dy, [2, 3, 3, 3]), input: tf.tensor4d(x, shape), output: tf.tensor4d(bogus, [2, 3, 3, 3]) }, { filterSize: 2, strides: 2, pad: 'valid' } as never) as tf.Tensor];
+  const run = () => [tf.engine().runKernel('MaxPoolGrad', { dy: tf.tensor4d(dy, [2, 3, 3, 3]), input: tf.tensor4d(x, shape), output: tf.tensor4d(bogus, [2, 3, 3, 3]) }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor];
   const [wasm] = await on('wasm', run);
   const [cpu] = await on('cpu', run);
   assert.equal(relativeError(wasm, cpu), 0);

@@ -114,6 +114,6 @@ test('failureReport: one line and exit 2 for what the user can act on, the stack
   assert.deepEqual(failureReport(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)')), { exitCode: 0 });
   const bug = failureReport(new TypeError("Cannot read properties of undefined (reading 'shape')"));
   assert.equal(bug.exitCode, EXIT_BUG);
-  assert.match(bug.text!, /^error: an internal error, which is a bug in mnist-cnn [\d.]+; please report it with what follows:\nTypeError: Cannot read properties of undefined \(reading 'shape'\)\n    at /);
+  assert.match(bug.text!, /^error: an internal error, which is a bug in mnist-cnn [\d.]+; please report it with what follows:\nTypeError: Cannot read properties of undefined \(reading 'shape'\)\n {4}at /);
   assert.match(failureReport('thrown as a string').text!, /bug.*\nthrown as a string$/);
 });

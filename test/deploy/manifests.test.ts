@@ -134,10 +134,10 @@ type Validate = (doc: Manifest) => void;
 // missing required field or a malformed quantity.
 const SCHEMAS: Record<string, Validate> = {
   'apps/v1 Deployment': (doc) => new Deployment(doc as ConstructorParameters<typeof Deployment>[0]).validate(),
-  'v1 Service': (doc) => new Service(doc as ConstructorParameters<typeof Service>[0]).validate(),
+  'v1 Service': (doc) => new Service(doc).validate(),
   'autoscaling/v2 HorizontalPodAutoscaler': (doc) =>
     new HorizontalPodAutoscaler(doc as ConstructorParameters<typeof HorizontalPodAutoscaler>[0]).validate(),
-  'policy/v1 PodDisruptionBudget': (doc) => new PodDisruptionBudget(doc as ConstructorParameters<typeof PodDisruptionBudget>[0]).validate(),
+  'policy/v1 PodDisruptionBudget': (doc) => new PodDisruptionBudget(doc).validate(),
 };
 
 /**
@@ -292,11 +292,7 @@ before(async () => {
 
 after(async () => {
   await app?.close();
-  // The predictor frees its model and threads with close() (dispose() before the serve
-  // refactor): whichever this version has.
-  const free = predictor as unknown as { close?: () => Promise<void>; dispose?: () => void };
-  if (free?.close) await free.close();
-  else free?.dispose?.();
+  await predictor.close();
 });
 
 async function assertRoute(path: string, what: string, statuses = [200]) {
@@ -312,8 +308,7 @@ test('the liveness and startup probe paths and the HEALTHCHECK path are routes o
 });
 
 test('the readiness probe path is a route of the server', async () => {
-  // Fails until the server registers GET /readyz: the route is being added separately, and the
-  // Deployment already relies on it. 200 once the model is loaded and warmed, 503 while starting
-  // and draining; an app built here without a listening server may be either.
+  // 200 once the model is loaded and warmed, 503 while starting and draining; an app built here
+  // without a listening server may be either.
   await assertRoute(server.readinessProbe?.httpGet?.path ?? '(none)', 'readinessProbe', [200, 503]);
 });

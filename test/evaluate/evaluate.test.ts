@@ -175,7 +175,7 @@ test('truncated or mismatched run folders are refused, naming the file', async (
   const result = cli('evaluate', short, '--json');
   assert.equal(result.status, 2);
   assert.match(result.stderr, /^error: .*weights\.bin: is 100 bytes/m);
-  assert.doesNotMatch(result.stderr, /    at /);
+  assert.doesNotMatch(result.stderr, / {4}at /);
 });
 
 test('a quick real training writes a temperature; evaluate scores the answers before and after it, with the same accuracy, in metrics.json, the summary, the diagram and the report', async () => {

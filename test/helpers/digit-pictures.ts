@@ -4,7 +4,7 @@
  * distortions of a phone photo or a scan. Shared by the tests and bench/predict-kinds.ts.
  */
 import sharp, { type Sharp } from 'sharp';
-import { createRng, type Rng } from '../../src/util/rng.js';
+import { type Rng } from '../../src/util/rng.js';
 import type { RawImage } from '../../src/image/preprocess.js';
 
 /** Fonts of the Debian packages fonts-dejavu-core and fonts-liberation. */
@@ -48,7 +48,7 @@ export async function renderText(p: TextPicture): Promise<RawImage> {
 
 async function toRaw(image: Sharp): Promise<RawImage> {
   const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data), width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+  return { data: new Uint8Array(data), width: info.width, height: info.height, channels: info.channels };
 }
 
 function sharpOf(image: RawImage): Sharp {
@@ -220,4 +220,3 @@ export async function printedAs(kind: Kind, digit: number, font: Font, rng: Rng)
   }
 }
 
-{ createRng };

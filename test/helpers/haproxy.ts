@@ -202,7 +202,7 @@ export async function startHaproxy(
     };
     const waitForStates = async (wanted: Record<string, ServerState>, waitMs = timeoutMs) => {
       const deadline = Date.now() + waitMs;
-      let last: ServerStats[] | string = 'no statistics yet';
+      let last: ServerStats[] | string;
       for (;;) {
         if (ended) throw new Error(`haproxy exited${spawnError ? ` (${spawnError.message})` : ''}:\n${output.trim()}`);
         try {

@@ -29,7 +29,7 @@ test('with the not-a-digit output the loss is the mean cross-entropy over eleven
   const { grads, stats } = partGradients(net, variables, filler, 0, n + k, 0.1, 1);
   const [plainSum, correct, loss] = stats.dataSync();
   const expected = tf.tidy(() => {
-    const logp = tf.logSoftmax(net.apply(tf.tensor4d(filler.x.subarray(0, (n + k) * PIXELS), [n + k, ...INPUT_SHAPE]), { training: true }) as tf.Tensor2D).arraySync() as number[][];
+    const logp = tf.logSoftmax(net.apply(tf.tensor4d(filler.x.subarray(0, (n + k) * PIXELS), [n + k, ...INPUT_SHAPE]), { training: true }) as tf.Tensor2D).arraySync();
     let total = 0;
     let plain = 0;
     logp.forEach((row, r) => {

@@ -131,16 +131,16 @@ test('layers beyond the four architectures convert too (depthwise, strided same 
   const input = tf.input({ shape: [28, 28, 1] });
   const a = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'elu' }).apply(input) as tf.SymbolicTensor; // 14x14, padding 0 before, 1 after
   // 29x29 padded, 28x28 after a 2x2 'valid' depthwise convolution. This branch stays as initialised: tfjs has no gradient for dilated convolutions.
-  const b = tf.layers.depthwiseConv2d({ kernelSize: 2, depthMultiplier: 2, activation: 'relu6', trainable: false }).apply(tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 1]] }).apply(input) as tf.SymbolicTensor) as tf.SymbolicTensor;
-  const b2 = tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(tf.layers.conv2d({ filters: 8, kernelSize: 2, dilationRate: 2, padding: 'same', trainable: false }).apply(b) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const b = tf.layers.depthwiseConv2d({ kernelSize: 2, depthMultiplier: 2, activation: 'relu6', trainable: false }).apply(tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 1]] }).apply(input)) as tf.SymbolicTensor;
+  const b2 = tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(tf.layers.conv2d({ filters: 8, kernelSize: 2, dilationRate: 2, padding: 'same', trainable: false }).apply(b)) as tf.SymbolicTensor;
   const merged = tf.layers.concatenate().apply([tf.layers.leakyReLU({ alpha: 0.2 }).apply(a) as tf.SymbolicTensor, tf.layers.reLU({ maxValue: 3 }).apply(b2) as tf.SymbolicTensor]) as tf.SymbolicTensor;
   const summed = tf.layers.add().apply([tf.layers.globalAveragePooling2d({}).apply(merged) as tf.SymbolicTensor, tf.layers.globalMaxPooling2d({}).apply(merged) as tf.SymbolicTensor]) as tf.SymbolicTensor;
-  const pooled = tf.layers.flatten().apply(tf.layers.maxPooling2d({ poolSize: 2 }).apply(merged) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const pooled = tf.layers.flatten().apply(tf.layers.maxPooling2d({ poolSize: 2 }).apply(merged)) as tf.SymbolicTensor;
   const features = tf.layers.concatenate().apply([summed, pooled]) as tf.SymbolicTensor;
-  const hidden = tf.layers.batchNormalization().apply(tf.layers.dense({ units: 32, activation: 'swish' }).apply(features) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const hidden = tf.layers.batchNormalization().apply(tf.layers.dense({ units: 32, activation: 'swish' }).apply(features)) as tf.SymbolicTensor;
   const image = tf.layers.reshape({ targetShape: [4, 4, 2] }).apply(hidden) as tf.SymbolicTensor;
-  const back = tf.layers.flatten().apply(tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }).apply(image) as tf.SymbolicTensor) as tf.SymbolicTensor;
-  const output = tf.layers.dense({ units: 10, activation: 'softmax' }).apply(tf.layers.multiply().apply([tf.layers.dense({ units: 8, activation: 'tanh' }).apply(back) as tf.SymbolicTensor, tf.layers.dense({ units: 8, activation: 'sigmoid' }).apply(back) as tf.SymbolicTensor]) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const back = tf.layers.flatten().apply(tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }).apply(image)) as tf.SymbolicTensor;
+  const output = tf.layers.dense({ units: 10, activation: 'softmax' }).apply(tf.layers.multiply().apply([tf.layers.dense({ units: 8, activation: 'tanh' }).apply(back) as tf.SymbolicTensor, tf.layers.dense({ units: 8, activation: 'sigmoid' }).apply(back) as tf.SymbolicTensor])) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: output });
   await trainBriefly(model, 5, 40);
   for (const opset of [13, 17, 21]) {

@@ -56,7 +56,7 @@ describe('digitReader (Node)', () => {
     }
     // The seven in MNIST form (what IDX files and Kaggle CSVs hold), as a CSV the CLI reads.
     const { data, info } = await sharp(pictures.seven).raw().toBuffer({ resolveWithObject: true });
-    const mnist = (mnistSeven = preprocessImage({ data, width: info.width, height: info.height, channels: info.channels as 3 }).pixels);
+    const mnist = (mnistSeven = preprocessImage({ data, width: info.width, height: info.height, channels: info.channels }).pixels);
     files.csv = join(dir, 'seven.csv');
     await writeFile(files.csv, `${Array.from(mnist, (_, i) => `pixel${i}`).join(',')}\n${Array.from(mnist).join(',')}\n`);
     cli = await cliAnswers(runDir, Object.values(files));

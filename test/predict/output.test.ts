@@ -27,8 +27,8 @@ test('with the not-a-digit output, CSV has a not_a_digit column and JSON a notAD
   assert.equal(json[1].probabilities.length, 10);
   // The table: a refused picture shows the not-a-digit probability beside its best digit.
   const table = formatRows(rows, 'table');
-  assert.match(table, /dot\.png +-  \(not a digit \(.*\); best: 0 2\.0%; not a digit 98\.0%\)/);
-  assert.match(table, /three\.png +3  98\.9%/);
+  assert.match(table, /dot\.png +- {2}\(not a digit \(.*\); best: 0 2\.0%; not a digit 98\.0%\)/);
+  assert.match(table, /three\.png +3 {2}98\.9%/);
 });
 
 test('a ten-output model\'s rows have no not_a_digit column', () => {

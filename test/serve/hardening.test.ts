@@ -99,7 +99,7 @@ test('requests in flight are capped: the next one is a 503 with Retry-After; pro
   }
   assert.equal(refused?.status, 503);
   assert.equal(refused?.headers.get('retry-after'), '1');
-  assert.equal((await refused?.json()).error.code, 'busy');
+  assert.equal((await refused.json()).error.code, 'busy');
   assert.equal((await fetch(`${capped}/readyz`)).status, 200, 'probes are not shed');
   for (const connection of slow) connection.write(blank.slice(10));
   for (const connection of slow) assert.equal((await connection.closed).status, 200);

@@ -22,8 +22,7 @@ function megabytes(bytes: number): string {
 /**
  * `mnist-cnn export RUN --format onnx`: the run's model as an ONNX file, checked before it is
  * written. The check runs both runtimes on the run's 10,000 test images, which costs seconds, not
- * minutes (default net: 10.5 s for the whole command on a shared 2-core AMD EPYC, 5.4 s of it
- * TensorFlow.js and 2.6 s ONNX Runtime), so it is on unless `--no-verify`: an export that does
+ * minutes (TensorFlow.js's pass the larger part), so it is on unless `--no-verify`: an export that does
  * not reproduce the model is refused and leaves no file.
  */
 export function registerExport(program: Command): void {
