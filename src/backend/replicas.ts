@@ -1,9 +1,7 @@
-import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { INPUT_SHAPE, PIXELS } from '../data/types.js';
 import { logitsModel, outputCount } from '../model/architectures.js';
 import { partGradients, trainableVariables } from '../model/gradients.js';
-import { startModuleWorker } from '../util/worker.js';
 import type { BackendName } from './names.js';
 
 /** What a replica worker is started with: the model's topology and the shared memory it works through. */
@@ -25,6 +23,27 @@ export type ReplicaReply =
   | { type: 'ready' }
   | { type: 'done'; plainLossSum: number; correct: number; smoothedLoss: number }
   | { type: 'error'; message: string };
+
+/**
+ * One worker of ModelReplicas, wherever threads come from: Node's worker_threads
+ * (node-replica-thread.ts) or a browser's Web Workers (web-replica-thread.ts). Either runs
+ * replica-tasks.ts on its side; this module itself imports neither, so that it runs in both.
+ */
+export interface ReplicaThread {
+  /** Send a task; its reply when done (rejects with the worker's error). */
+  request(task: ReplicaTask): Promise<Extract<ReplicaReply, { type: 'done' }>>;
+  terminate(): Promise<void>;
+}
+/** Start one worker holding a replica; resolves once it is ready for tasks. */
+export type StartReplicaThread = (init: ReplicaInit) => Promise<ReplicaThread>;
+
+export interface ReplicasOptions {
+  threads: number;
+  backend: BackendName;
+  maxBatch: number;
+  /** How a worker is started: needed when threads > 1. */
+  startThread?: StartReplicaThread;
+}
 
 export interface StepResult {
   /** Mean plain cross-entropy of the batch (comparable with val_loss). */
@@ -89,7 +108,7 @@ export class ModelReplicas {
   private constructor(
     readonly model: tf.LayersModel,
     readonly maxBatch: number,
-    private readonly workers: Worker[],
+    private readonly workers: ReplicaThread[],
     buffers: { x: Float32Array; y: Int32Array; weights: Float32Array; outputs: Float32Array[] },
   ) {
     this.batch = { x: buffers.x, y: buffers.y };
@@ -103,8 +122,9 @@ export class ModelReplicas {
   }
 
   /** Start threads - 1 workers (none for 1) holding replicas of `model`, for batches of up to maxBatch images. */
-  static async start(model: tf.LayersModel, options: { threads: number; backend: BackendName; maxBatch: number }): Promise<ModelReplicas> {
-    const { threads, maxBatch } = options;
+  static async start(model: tf.LayersModel, options: ReplicasOptions): Promise<ModelReplicas> {
+    const { threads, maxBatch, startThread } = options;
+    if (threads > 1 && !startThread) throw new Error('ModelReplicas: more than one thread needs startThread (node-replica-thread.ts in Node, web-replica-thread.ts in a browser)');
     const shared = (bytes: number) => (threads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     const x = new Float32Array(shared(maxBatch * PIXELS * 4));
     const y = new Int32Array(shared(maxBatch * 4));
@@ -114,7 +134,7 @@ export class ModelReplicas {
     const topology = model.toJSON(null, false) as object;
     const workers = await Promise.all(
       outputs.map((output) =>
-        startWorker({
+        startThread!({
           topology,
           backend: options.backend,
           x: x.buffer as SharedArrayBuffer,
@@ -179,7 +199,7 @@ export class ModelReplicas {
     this.stale = false;
     return this.workers.map((worker, i) => {
       const { from, to } = batchPart(n, this.threads, i + 1);
-      return request(worker, { ...task(from, to, i + 1), loadWeights } as ReplicaTask);
+      return worker.request({ ...task(from, to, i + 1), loadWeights } as ReplicaTask);
     });
   }
 
@@ -195,37 +215,11 @@ export class ModelReplicas {
 }
 
 /** Run `work` with `model` on `threads` threads, closing the workers afterwards. */
-export async function withReplicas<T>(model: tf.LayersModel, options: { threads: number; backend: BackendName; maxBatch: number }, work: (replicas: ModelReplicas) => Promise<T>): Promise<T> {
+export async function withReplicas<T>(model: tf.LayersModel, options: ReplicasOptions, work: (replicas: ModelReplicas) => Promise<T>): Promise<T> {
   const replicas = await ModelReplicas.start(model, options);
   try {
     return await work(replicas);
   } finally {
     await replicas.close();
   }
-}
-
-function startWorker(init: ReplicaInit): Promise<Worker> {
-  return new Promise((resolve, reject) => {
-    const worker = startModuleWorker(new URL('./replica-worker.js', import.meta.url), init);
-    const fail = (err: Error) => reject(new Error(`a model worker thread failed to start: ${err.message}`));
-    worker.once('error', fail);
-    worker.once('message', (reply: ReplicaReply) => {
-      worker.off('error', fail);
-      if (reply.type === 'ready') resolve(worker);
-      else reject(new Error(`a model worker thread failed to start: ${reply.type === 'error' ? reply.message : reply.type}`));
-    });
-  });
-}
-
-function request(worker: Worker, task: ReplicaTask): Promise<Extract<ReplicaReply, { type: 'done' }>> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(new Error(`a model worker thread failed: ${err.message}`));
-    worker.once('error', onError);
-    worker.once('message', (reply: ReplicaReply) => {
-      worker.off('error', onError);
-      if (reply.type === 'done') resolve(reply);
-      else reject(new Error(`a model worker thread failed: ${reply.type === 'error' ? reply.message : reply.type}`));
-    });
-    worker.postMessage(task);
-  });
 }

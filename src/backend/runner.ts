@@ -1,28 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.js';
+import type { ModelRunner } from './model-runner.js';
 import type { BackendName, RuntimeName } from './names.js';
 
-/**
- * A model ready for batched inference, whatever runs it: ModelReplicas (TensorFlow.js on
- * `threads` threads) or OnnxRunner (the model converted to ONNX, run by ONNX Runtime). Fill the
- * first n rows of `batch.x` (NHWC, at the model's scale), then `predict(n, out)` writes n rows of
- * `outputs` probabilities. One call at a time: the batch buffer is shared (Predictor queues its calls).
- */
-export interface ModelRunner {
-  readonly batch: { x: Float32Array };
-  /** Most images in one call: the batch buffer's size. */
-  readonly maxBatch: number;
-  /** Threads that share each call. */
-  readonly threads: number;
-  /** Probabilities per image: 10, or 11 for a model with the not-a-digit output (model/architectures.ts `outputCount`). */
-  readonly outputs: number;
-  /** Images per call that run fastest, when smaller than `maxBatch` (whole sets are cut into calls of this size). */
-  readonly bestCallSize?: number;
-  /** What runs the model (`onnx` asked for may be `tfjs` after a fallback). */
-  readonly runtime: RuntimeName;
-  predict(n: number, out: Float32Array): Promise<void>;
-  close(): Promise<void>;
-}
+export type { ModelRunner } from './model-runner.js';
 
 export interface RunnerOptions {
   /** Default `tfjs`. */
@@ -48,7 +29,10 @@ function reason(err: unknown): string {
 export async function startRunner(model: tf.LayersModel, options: RunnerOptions): Promise<ModelRunner> {
   const { threads, maxBatch, backend } = options;
   // Imported when used: the `onnx` runtime never loads the tfjs threads' code.
-  const tfjs = async () => (await import('./replicas.js')).ModelReplicas.start(model, { threads, backend, maxBatch });
+  const tfjs = async () => {
+    const [{ ModelReplicas }, { startNodeReplicaThread }] = await Promise.all([import('./replicas.js'), import('./node-replica-thread.js')]);
+    return ModelReplicas.start(model, { threads, backend, maxBatch, startThread: startNodeReplicaThread });
+  };
   if ((options.runtime ?? 'tfjs') === 'tfjs') return tfjs();
   const { OnnxRunner, loadOnnxRuntime } = await import('./onnx-runner.js');
   let ort: Awaited<ReturnType<typeof loadOnnxRuntime>>;

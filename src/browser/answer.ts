@@ -7,7 +7,7 @@
 import { PREPROCESS_SPEC, type PreprocessSpec } from '../data/model-input.js';
 import type { Preprocessed } from '../image/preprocess.js';
 import { applyTemperature } from '../metrics/calibration.js';
-import { answerRule, DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from '../predict/interpret.js';
+import { answerRule, DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction, type SetRule } from '../predict/interpret.js';
 import type { BrowserModel } from './model.js';
 
 /** What turns a model's probabilities into answers: the run's spec, temperature and rule. */
@@ -25,6 +25,8 @@ export interface ModelMetadata {
   preprocessing?: PreprocessSpec;
   temperature?: number;
   nonDigitRule?: { below: number };
+  /** The prediction sets' thresholds and the temperature they were fitted at (model/run.ts `PredictionSetRecord`). */
+  predictionSets?: SetRule & { temperature: number };
   test?: { accuracy: number };
   createdAt: string;
   finishedAt?: string;
@@ -35,7 +37,7 @@ export function settingsOf(metadata: ModelMetadata, minConfidence = DEFAULT_MIN_
   if (!(minConfidence >= 0 && minConfidence <= 1)) throw new Error(`minimum confidence ${minConfidence} is not between 0 and 1`);
   const temperature = metadata.temperature ?? 1;
   if (!(typeof temperature === 'number' && Number.isFinite(temperature) && temperature > 0)) throw new Error(`${where}: temperature ${JSON.stringify(temperature)} is not a positive number`);
-  return { spec: metadata.preprocessing ?? PREPROCESS_SPEC, temperature, rule: answerRule(minConfidence, temperature, metadata.nonDigitRule) };
+  return { spec: metadata.preprocessing ?? PREPROCESS_SPEC, temperature, rule: answerRule(minConfidence, temperature, metadata.nonDigitRule, metadata.predictionSets) };
 }
 
 /** One preprocessed input's answer: the model's probabilities, calibrated, through the one rule. */

@@ -39,14 +39,16 @@ function layerInfos(model: LayersModel): LayerInfo[] {
 }
 
 /**
- * Load a model.json (TensorFlow.js layers format; its weights beside it). One 28x28 image per
+ * Load a model.json (TensorFlow.js layers format; its weights beside it), or a model from
+ * wherever an IOHandler reads it (the page's Train panel: a model trained or uploaded in the
+ * page, from memory). One 28x28 image per
  * call: the plain-JavaScript 'cpu' backend answers in milliseconds and needs no GPU (nor WebGL
  * in a headless browser), nor WebAssembly (which a strict Content-Security-Policy forbids).
  */
-export async function loadBrowserModel(url: string): Promise<BrowserModel> {
+export async function loadBrowserModel(source: string | tf.io.IOHandler): Promise<BrowserModel> {
   await tf.setBackend('cpu');
   await tf.ready();
-  const model: LayersModel = await loadLayersModel(url);
+  const model: LayersModel = await loadLayersModel(source);
   const [, height, width, channels] = model.inputs[0].shape as number[];
   const toInput = (input: Float32Array) => tf.tensor4d(input, [1, height, width, channels]);
   // Built on first use (the panel opened): one model over the same layers, sharing their weights.

@@ -1,13 +1,8 @@
-import { createHash } from 'node:crypto';
-
-/** The hex SHA-256 of some bytes: how every data file and download is checked. */
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /**
  * SHA-256 of the original, decompressed IDX files. A file that claims to be one of these is
- * refused unless it matches, whatever its source (data dir, npm package, download).
+ * refused unless it matches, whatever its source (data dir, npm package, download, or the page's
+ * Train panel in a browser: this module is free of Node's modules; the digest is sha256.ts in
+ * Node, crypto.subtle in a browser).
  */
 export const IDX_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'] as const;
 export type IdxFileName = (typeof IDX_FILES)[number];

@@ -13,7 +13,7 @@ import { lstat, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asUserError, UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { sha256 } from './checksums.js';
+import { sha256 } from './sha256.js';
 import { CORRECTION_CLASS_FOLDERS, CORRECTION_LABELS, DRAWN_FOLDER, isCorrectionFileName, type Correction, type CorrectionLabel } from './correction-files.js';
 import { loadImageFolder, type DigitDecoder, type FolderImageSet } from './folder.js';
 import { PIXELS } from './types.js';

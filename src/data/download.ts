@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataError, UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { CHECKSUMS, IDX_FILES, sha256, type IdxFileName } from './checksums.js';
+import { CHECKSUMS, IDX_FILES, type IdxFileName } from './checksums.js';
+import { sha256 } from './sha256.js';
 import { maybeGunzip } from './idx.js';
 import type { DatasetName } from './types.js';
 

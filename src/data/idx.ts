@@ -1,14 +1,10 @@
 import { gunzipSync } from 'node:zlib';
-import { IMAGE_SIZE } from './types.js';
 import { DataError } from '../util/errors.js';
+import { idxImages, idxLabels, parseIdxBytes, type IdxArray } from './idx-format.js';
 
-/** An IDX array of unsigned bytes (the only element type MNIST uses). */
-export interface IdxArray {
-  dims: number[];
-  data: Uint8Array;
-}
+/** IDX files as Node reads them, raw or gzip: the format itself is idx-format.ts. */
+export { writeIdx } from './idx-format.js';
 
-const UBYTE = 0x08;
 const GZIP_MAGIC = [0x1f, 0x8b];
 
 function isGzip(bytes: Uint8Array): boolean {
@@ -30,65 +26,15 @@ export function maybeGunzip(bytes: Uint8Array, name: string): Uint8Array {
  * dimensions when `expectDims` is given, and that the byte length matches the header.
  */
 export function parseIdx(raw: Uint8Array, name: string, expectDims?: number): IdxArray {
-  const bytes = maybeGunzip(raw, name);
-  if (bytes.length < 4) throw new DataError(name, `is ${bytes.length} bytes long, too short for an IDX header`);
-  if (bytes[0] !== 0 || bytes[1] !== 0) {
-    const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join('');
-    throw new DataError(name, `bad magic number 0x${magic}: not an IDX file`);
-  }
-  if (bytes[2] !== UBYTE) {
-    throw new DataError(name, `element type 0x${bytes[2].toString(16)} is not unsigned byte (0x08)`);
-  }
-  const ndims = bytes[3];
-  if (expectDims !== undefined && ndims !== expectDims) {
-    throw new DataError(name, `has ${ndims} dimensions, expected ${expectDims}`);
-  }
-  const headerLength = 4 + 4 * ndims;
-  if (bytes.length < headerLength) {
-    throw new DataError(name, `is ${bytes.length} bytes long, too short for a header of ${ndims} dimensions`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dims: number[] = [];
-  for (let i = 0; i < ndims; i++) dims.push(view.getUint32(4 + 4 * i, false));
-  const expected = headerLength + dims.reduce((a, b) => a * b, 1);
-  if (bytes.length !== expected) {
-    throw new DataError(
-      name,
-      `byte length ${bytes.length} does not match the header (dimensions ${dims.join('x')} need ${expected} bytes)`,
-    );
-  }
-  return { dims, data: bytes.subarray(headerLength) };
-}
-
-/** Serialise an unsigned-byte IDX array (used by tests and by `data --export`). */
-export function writeIdx(dims: number[], data: Uint8Array): Uint8Array {
-  const size = dims.reduce((a, b) => a * b, 1);
-  if (size !== data.length) throw new Error(`writeIdx: dimensions ${dims.join('x')} need ${size} bytes, got ${data.length}`);
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  const view = new DataView(out.buffer);
-  out[2] = UBYTE;
-  out[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
+  return parseIdxBytes(maybeGunzip(raw, name), name, expectDims);
 }
 
 /** Check an images file: 3 dimensions of count x 28 x 28. */
 export function parseIdxImages(raw: Uint8Array, name: string): { count: number; images: Uint8Array } {
-  const { dims, data } = parseIdx(raw, name, 3);
-  if (dims[1] !== IMAGE_SIZE || dims[2] !== IMAGE_SIZE) {
-    throw new DataError(name, `images are ${dims[1]}x${dims[2]}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}`);
-  }
-  return { count: dims[0], images: data };
+  return idxImages(parseIdx(raw, name, 3), name);
 }
 
 /** Check a labels file: 1 dimension, every label in 0..numClasses-1. */
 export function parseIdxLabels(raw: Uint8Array, name: string, numClasses = 10): Uint8Array {
-  const { data } = parseIdx(raw, name, 1);
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] >= numClasses) {
-      throw new DataError(name, `label ${data[i]} at index ${i} is outside 0-${numClasses - 1}`);
-    }
-  }
-  return data;
+  return idxLabels(parseIdx(raw, name, 1), name, numClasses);
 }

@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { UserError, DataError } from '../util/errors.js';
-import { CHECKSUMS, IDX_FILES, sha256, type IdxFileName } from './checksums.js';
+import { CHECKSUMS, IDX_FILES, type IdxFileName } from './checksums.js';
+import { sha256 } from './sha256.js';
 import { maybeGunzip, parseIdxImages, parseIdxLabels } from './idx.js';
-import type { DataSource, Dataset, DatasetName, FileRecord, ImageSet } from './types.js';
+import { CLASS_NAMES, type DataSource, type Dataset, type DatasetName, type FileRecord, type ImageSet } from './types.js';
 
 export interface LoadOptions {
   /** `mnist` (default), `fashion-mnist`, or `idx` (any IDX pair, structural checks only). */
@@ -25,19 +26,13 @@ export interface LoadOptions {
   log?: (message: string) => void;
 }
 
-const CLASS_NAMES: Record<DatasetName, string[]> = {
-  mnist: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-  idx: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-  'fashion-mnist': ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
-};
-
 /** The spellings a file goes by in the wild: `t10k-images-idx3-ubyte`, `t10k-images.idx3-ubyte`, with or without `.gz`. */
 function candidateNames(name: IdxFileName): string[] {
   const dotted = name.replace(/-(idx\d)/, '.$1');
   return [name, `${name}.gz`, dotted, `${dotted}.gz`];
 }
 
-function findIdxFile(dir: string, name: IdxFileName): string | undefined {
+export function findIdxFile(dir: string, name: IdxFileName): string | undefined {
   for (const candidate of candidateNames(name)) {
     const path = join(dir, candidate);
     if (existsSync(path)) return path;

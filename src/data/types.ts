@@ -9,6 +9,13 @@ export interface ImageSet {
 export const DATASETS = ['mnist', 'fashion-mnist', 'idx'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
+/** The names of each dataset's ten classes, in label order. */
+export const CLASS_NAMES: Record<DatasetName, string[]> = {
+  mnist: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  idx: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  'fashion-mnist': ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+};
+
 export interface FileRecord {
   /** Canonical file name, e.g. `t10k-labels-idx1-ubyte`. */
   name: string;

@@ -8,7 +8,8 @@ import type { BackendName, RuntimeName } from '../backend/names.js';
 import { DEFAULT_INFER_BATCH } from '../predict/set-inference.js';
 import { Predictor } from '../predict/predictor.js';
 import { fitNonDigitRuleWith } from '../predict/non-digit-rule.js';
-import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type NonDigitRuleRecord, type RunMetadata, type TemperatureFitRecord } from '../model/run.js';
+import { fitPredictionSetsWith } from '../predict/prediction-sets.js';
+import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type NonDigitRuleRecord, type PredictionSetRecord, type RunMetadata, type TemperatureFitRecord } from '../model/run.js';
 import { shippedModelOf } from '../model/shipped.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
@@ -16,6 +17,7 @@ import { calibration, computeMetrics, digitColumns, type CalibrationBin, type Cl
 import { calibrationScores, temperatureFit, type CalibrationScores } from '../metrics/calibration.js';
 import type { PlotFile } from './plots.js';
 import { loadEvalData, type EvalData, type EvalSource, type EvalSplit } from './eval-data.js';
+import { trustEvaluation, type TrustEvaluation } from './trust.js';
 
 const METRICS_FORMAT = 'mnist-cnn-metrics';
 
@@ -45,6 +47,13 @@ export interface EvaluationReport extends ClassificationMetrics {
   calibrationScores?: { before: CalibrationScores; after: CalibrationScores };
   /** The reliability table of the model's own probabilities, before T (`calibration` is after). */
   calibrationBefore?: CalibrationBin[];
+  /**
+   * How far the answers can be trusted (evaluate/trust.ts): risk-coverage, the default minimum
+   * confidence's answers and the prediction sets on these digits and on them as pictures; the
+   * generated non-digits refused per category. The run's own splits only (not `data`); absent in
+   * older metrics.json.
+   */
+  trust?: TrustEvaluation;
 }
 
 export interface EvaluateOptions {
@@ -70,6 +79,12 @@ export interface EvaluateOptions {
   backend?: BackendName;
   /** What runs the model (default DEFAULT_RUNTIME, backend/names.ts): `onnx` or `tfjs`. */
   runtime?: RuntimeName;
+  /**
+   * The trust figures (metrics.json `trust`, evaluate/trust.ts; default true on the run's own
+   * splits): about 20 s more on 2 cores for the test split, most of it making and reading the
+   * pictures. `nonDigits: false` leaves out the generated non-digits.
+   */
+  trust?: boolean | { nonDigits?: boolean; perCategory?: number };
 }
 
 export interface EvaluationResult {
@@ -135,6 +150,7 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   let raw: Float32Array;
   let probs: Float32Array;
   let temperature: number;
+  let trust: TrustEvaluation | undefined;
   try {
     checkModelShape(predictor.model, dir, meta.classNames?.length || NUM_CLASSES);
     data = await loadEvalData(dir, meta, { split: options.split, data: options.data });
@@ -143,8 +159,14 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     // (The scores are of the ten digits' probabilities, as answers show them: classification.ts `digitColumns`.)
     const outputs = await predictor.probabilities(data.set, { tta: options.tta, calibrated: false });
     raw = digitColumns(outputs, predictor.outputs);
-    probs = digitColumns(predictor.calibrate(outputs), predictor.outputs);
+    const calibrated = predictor.calibrate(outputs);
+    probs = digitColumns(calibrated, predictor.outputs);
     temperature = predictor.temperature;
+    // (Not with TTA: the answers of predict and serve are of one view.)
+    if (options.trust !== false && !options.data && !options.tta) {
+      const settings = typeof options.trust === 'object' ? options.trust : {};
+      trust = await trustEvaluation(predictor, data.set, calibrated, { ...settings, ...(options.split === 'val' ? { validation: { seed: meta.seed } } : {}) });
+    }
   } finally {
     await predictor.close();
   }
@@ -166,6 +188,7 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     temperature,
     calibrationScores: { before: calibrationScores(raw, data.set.labels), after: calibrationScores(probs, data.set.labels) },
     calibrationBefore: calibration(raw, data.set.labels).table,
+    ...(trust ? { trust } : {}),
   };
   // A model shipped in the package is read-only: its evaluations go to the working folder.
   const shipped = shippedModelOf(dir);
@@ -211,10 +234,10 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
 export async function calibrateRun(
   runDir: string,
   options: { backend?: BackendName; threads?: number; runtime?: RuntimeName } = {},
-): Promise<{ temperature: number; temperatureFit: TemperatureFitRecord; nonDigitRule?: NonDigitRuleRecord }> {
+): Promise<CalibrationRecords> {
   const dir = resolveRunDir(runDir);
   const meta = await readMetadata(dir);
-  let result: { temperature: number; temperatureFit: TemperatureFitRecord; nonDigitRule?: NonDigitRuleRecord };
+  let result: CalibrationRecords;
   if (!existsSync(join(dir, RUN_FILES.valIndices)) || meta.data?.valCount === 0) {
     const reason = meta.data?.valCount === 0 ? 'no validation split (valCount 0): nothing held out to fit a temperature on' : `no ${RUN_FILES.valIndices} (for an ensemble: its members held out different images), so no held-out images to fit a temperature on`;
     result = { temperature: 1, temperatureFit: { on: 'none', reason } };
@@ -226,6 +249,8 @@ export async function calibrateRun(
       const { temperature, n, before, after } = temperatureFit(probs, data.set.labels, predictor.outputs);
       result = { temperature, temperatureFit: { on: 'val', n, before, after } };
       if (meta.nonDigitRule) result.nonDigitRule = await fitNonDigitRuleWith(predictor, data.set, { seed: meta.seed });
+      // Then the prediction sets, for the answers' probabilities at the new temperature.
+      result.predictionSets = await fitPredictionSetsWith(predictor, data.set, { temperature, nonDigitBelow: result.nonDigitRule?.below ?? meta.nonDigitRule?.below });
     } finally {
       await predictor.close();
     }
@@ -233,6 +258,9 @@ export async function calibrateRun(
   await writeMetadata(dir, { ...meta, ...result });
   return result;
 }
+
+/** What `calibrateRun` fits and records in metadata.json. */
+type CalibrationRecords = { temperature: number; temperatureFit: TemperatureFitRecord; nonDigitRule?: NonDigitRuleRecord; predictionSets?: PredictionSetRecord };
 
 /** A run's metrics.json, or undefined when it has none (or an older one without the full metrics, to be redone). */
 export async function readMetrics(dir: string): Promise<EvaluationReport | undefined> {

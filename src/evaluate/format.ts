@@ -29,6 +29,25 @@ function calibrationLines(m: EvaluationReport): string[] {
   return [`calibration, before → after temperature T = ${m.temperature.toFixed(3)}:  ECE ${pct(before.ece)} → ${pct(after.ece)}  NLL ${fixed(before.nll)} → ${fixed(after.nll)}  Brier ${fixed(before.brier)} → ${fixed(after.brier)}`];
 }
 
+/** How far the answers can be trusted (metrics.json `trust`): answers at the default minimum confidence, risk-coverage, sets, non-digits. */
+function trustLines(m: EvaluationReport): string[] {
+  const t = m.trust;
+  if (!t) return [];
+  const name = m.split === 'val' ? 'validation' : 'test';
+  const both = [[`MNIST ${name}`, t.digits], ['as pictures', t.pictured]] as const;
+  const lines = [
+    `answers at the default minimum confidence ${t.minConfidence}: ${both.map(([n, d]) => `${n} ${pct(d.atDefault.coverage)} answered, ${pct(d.atDefault.accuracy)} right`).join('; ')}`,
+    `risk-coverage: AURC ${both.map(([n, d]) => `${d.riskCoverage.aurc.toFixed(5)} ${n}`).join(', ')}; lowest minimum confidence keeping ${pct(t.accuracyTarget, 1)} right: ${both.map(([n, d]) => (d.forTarget ? `${d.forTarget.threshold.toFixed(3)} (${pct(d.forTarget.coverage)} answered) ${n}` : `none ${n}`)).join(', ')}`,
+  ];
+  const sets = t.digits.sets;
+  if (sets) lines.push(`prediction sets: coverage ${pct(sets.coverage)}, mean size ${sets.meanSize.toFixed(3)} (sizes ${Object.entries(sets.sizes).map(([k, v]) => `${k}: ${v}`).join(', ')}); as pictures: coverage ${pct(t.pictured.sets!.coverage)}, mean size ${t.pictured.sets!.meanSize.toFixed(3)}`);
+  if (t.nonDigits) {
+    const worst = Object.entries(t.nonDigits.byCategory).sort((a, b) => a[1].refused - b[1].refused)[0];
+    lines.push(`generated non-digits (test split, ${t.nonDigits.perCategory} a category) refused ${pct(t.nonDigits.refused, 1)}; fewest: ${worst[0]} ${pct(worst[1].refused, 1)}`);
+  }
+  return lines;
+}
+
 export function formatSummary(m: EvaluationReport): string {
   const name = (k: number) => m.classNames[k] ?? String(k);
   const perClass = formatTable(
@@ -44,6 +63,7 @@ export function formatSummary(m: EvaluationReport): string {
     `${m.arch} on ${m.data}`,
     `accuracy ${pct(m.accuracy)}  loss ${fixed(m.loss)}  errors ${m.errors}/${m.n}  top-2 ${pct(m.topK.top2)}  top-3 ${pct(m.topK.top3)}  ECE ${pct(m.ece)}`,
     ...calibrationLines(m),
+    ...trustLines(m),
     '',
     'confusion matrix (rows: true, columns: predicted)',
     formatConfusionMatrix(m.confusionMatrix, m.classNames),

@@ -19,7 +19,7 @@ import { stratifiedIndices } from '../data/split.js';
 import { IMAGE_SIZE, PIXELS, type ImageSet } from '../data/types.js';
 import type { WorstError } from '../metrics/classification.js';
 import { embeddingLayer, layerActivations, modelViews } from '../model/activations.js';
-import { colourise, describeShape, mapsImage, quantiseView, type LayerView, type RgbaImage } from '../model/layer-views.js';
+import { colourise, describeShape, filterTiles, mapsImage, quantiseView, type LayerView, type RgbaImage } from '../model/layer-views.js';
 import { saliencyMaps } from '../model/saliency.js';
 import { modelSummaryRows, type ModelSummary } from '../model/summary.js';
 import { escapeMarkup } from '../util/markup.js';
@@ -95,28 +95,13 @@ async function svgPicture(width: number, height: number, title: string, subtitle
 
 // ---------------------------------------------------------------------------- filters
 
-/** Weight → colour: blue for negative, white for 0, red for positive (ColorBrewer RdBu ends). */
-function diverging(t: number): [number, number, number] {
-  const [r, g, b] = t >= 0 ? [178, 24, 43] : [33, 102, 172];
-  const a = Math.min(1, Math.abs(t));
-  return [Math.round(255 + (r - 255) * a), Math.round(255 + (g - 255) * a), Math.round(255 + (b - 255) * a)];
-}
-
 /** The first convolution's filters, one tile each, on one colour scale; undefined for a model without convolutions. */
 async function filtersPicture(model: tf.LayersModel): Promise<Picture | undefined> {
   const conv = model.layers.find((layer) => layer.getClassName() === 'Conv2D');
   if (!conv) return undefined;
   const kernel = conv.getWeights()[0];
   const [kh, kw, inChannels, filters] = kernel.shape;
-  const weights = kernel.dataSync();
-  // Filters over several input channels (not MNIST's first layer) are shown as their mean.
-  const mean = (f: number, y: number, x: number) => {
-    let sum = 0;
-    for (let c = 0; c < inChannels; c++) sum += weights[((y * kw + x) * inChannels + c) * filters + f];
-    return sum / inChannels;
-  };
-  let max = 0;
-  for (let f = 0; f < filters; f++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) max = Math.max(max, Math.abs(mean(f, y, x)));
+  const { max, tiles } = filterTiles(kernel.dataSync(), kernel.shape);
   const tile = 40;
   const columns = Math.min(16, filters);
   const cellW = tile + 10;
@@ -124,11 +109,9 @@ async function filtersPicture(model: tf.LayersModel): Promise<Picture | undefine
   const top = TITLE + SUBTITLE;
   const parts: string[] = [];
   for (let f = 0; f < filters; f++) {
-    const rgba = new Uint8ClampedArray(kh * kw * 4);
-    for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) rgba.set([...diverging(mean(f, y, x) / (max || 1)), 255], (y * kw + x) * 4);
     const x = PAD + (f % columns) * cellW;
     const y = top + Math.floor(f / columns) * cellH;
-    parts.push(image(x, y, tile, tile, await pngOf({ width: kw, height: kh, rgba })));
+    parts.push(image(x, y, tile, tile, await pngOf(tiles[f])));
     parts.push(`<rect x="${x}" y="${y}" width="${tile}" height="${tile}" fill="none" stroke="#bbb"/>`);
     parts.push(text(x + tile / 2, y + tile + 14, String(f + 1), 'font-size="10" text-anchor="middle" fill="#555"'));
   }

@@ -12,7 +12,8 @@ import { writeFileAtomic } from '../util/fs.js';
 import { evaluateRun, readMetrics, type EvaluateOptions, type EvaluationReport, type EvaluationResult } from './evaluate.js';
 import type { AverageScores } from '../metrics/classification.js';
 import { PLOT_NAMES, writePlots, type PlotFile } from './plots.js';
-import { PNG_SCALE } from './picture.js';
+import { pngFigure, table } from './html.js';
+import { trustSections } from './report-trust.js';
 import { readRunHistory } from '../model/history.js';
 import { reloadEvalData } from './eval-data.js';
 import { escapeMarkup } from '../util/markup.js';
@@ -44,17 +45,9 @@ function duration(seconds: number): string {
   return minutes < 90 ? `${minutes} min ${Math.round(seconds % 60)} s` : `${(seconds / 3600).toFixed(1)} h`;
 }
 
-function table(header: string[], rows: (string | number)[][], className = ''): string {
-  const head = header.map((h) => `<th>${escapeMarkup(h)}</th>`).join('');
-  const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeMarkup(String(cell))}</td>`).join('')}</tr>`).join('\n');
-  return `<table class="${className}"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
-}
-
 async function inlinePicture(plot: PlotFile | undefined, alt: string, whenMissing = `No ${alt} picture.`): Promise<string> {
   if (!plot) return whenMissing ? `<p class="missing">${escapeMarkup(whenMissing)}</p>` : '';
-  const png = await readFile(plot.pngPath);
-  const width = png.readUInt32BE(16) / PNG_SCALE;
-  return `<figure><img alt="${escapeMarkup(alt)}" width="${width}" src="data:image/png;base64,${png.toString('base64')}"></figure>`;
+  return pngFigure(await readFile(plot.pngPath), alt);
 }
 
 /** A picture drawn as SVG around small PNG tiles (inside.ts): the SVG itself, crisp and a fraction of the PNG's bytes. */
@@ -167,7 +160,7 @@ function calibrationTable(m: EvaluationReport, meta: RunMetadata): string {
 }
 
 /** The HTML of a report, from a run's metadata, its metrics and its rendered pictures. */
-async function renderReportHtml(runDir: string, meta: RunMetadata, m: EvaluationReport, plots: PlotFile[], inside: InsideResult): Promise<string> {
+async function renderReportHtml(runDir: string, meta: RunMetadata, m: EvaluationReport, plots: PlotFile[], inside: InsideResult, set: ImageSet): Promise<string> {
   const plot = (name: string) => plots.find((p) => p.name === name) ?? inside.plots.find((p) => p.name === name);
   const title = `mnist-cnn run ${basename(runDir)}`;
   const sections: Record<(typeof REPORT_SECTIONS)[number], [string, string]> = {
@@ -185,10 +178,13 @@ async function renderReportHtml(runDir: string, meta: RunMetadata, m: Evaluation
     data: ['Data and versions', dataSection(meta)],
     config: ['Config', `<pre>${escapeMarkup(JSON.stringify(meta.config, null, 2))}</pre>`],
   };
+  // How far the answers can be trusted (report-trust.ts), after the calibration.
+  const trust = await trustSections(join(runDir, RUN_FILES.plots), meta, m, set);
   // A section with nothing to say (Fine-tuning, for a run that was not) is left out.
   const shown = REPORT_SECTIONS.filter((id) => sections[id][1] !== '');
-  const nav = shown.map((id) => `<a href="#${id}">${escapeMarkup(sections[id][0])}</a>`).join('');
-  const body = shown.map((id) => `<section id="${id}"><h2>${escapeMarkup(sections[id][0])}</h2>\n${sections[id][1]}\n</section>`).join('\n');
+  const all = shown.flatMap((id) => [{ id, title: escapeMarkup(sections[id][0]), html: sections[id][1] }, ...(id === 'calibration' ? trust : [])]);
+  const nav = all.map((s) => `<a href="#${s.id}">${s.title}</a>`).join('');
+  const body = all.map((s) => `<section id="${s.id}"><h2>${s.title}</h2>\n${s.html}\n</section>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeMarkup(title)}</title><style>${CSS}</style></head>
@@ -222,7 +218,7 @@ export async function buildReport(runDir: string, options: ReportOptions = {}): 
     : await writePlots(join(dir, RUN_FILES.plots), metrics, set, await readRunHistory(dir));
   const inside = await insideTheNetwork(dir, meta, metrics, set, options);
   const path = join(dir, RUN_FILES.report);
-  await writeFileAtomic(path, await renderReportHtml(dir, meta, metrics, plots, inside));
+  await writeFileAtomic(path, await renderReportHtml(dir, meta, metrics, plots, inside, set));
   return path;
 }
 

@@ -17,17 +17,37 @@ import type { Worker } from 'node:worker_threads';
 import { deriveSeed, createRng, type Rng } from '../util/rng.js';
 import { startModuleWorker } from '../util/worker.js';
 import { PREPROCESS_SPEC, type PreprocessSpec } from '../data/model-input.js';
+import { catmullRom, drawHandDigit, drawHandRoundLetter, handPlacement, handRoundLetters } from './hand-glyphs.js';
 import { InkCanvas, onPaper, randomPaperStyle, type Point } from './ink-canvas.js';
 import { preprocessImage, type NotADigitReason, type RawImage } from './preprocess.js';
 
-export const NON_DIGIT_CATEGORIES = ['blank', 'dot', 'noise', 'scribble', 'hatching', 'letter', 'shape', 'strokes'] as const;
+/**
+ * The kinds of non-digit. The last six are made of parts that digits share, which the model must
+ * learn are still no digit: zigzags (strokes back and forth down the sheet), spirals, loops joined
+ * into chains, digits crossed out, two digits drawn over each other, and open round letters.
+ * (New kinds go at the end: a category's place seeds its pictures, `nonDigitRng`.)
+ */
+export const NON_DIGIT_CATEGORIES = ['blank', 'dot', 'noise', 'scribble', 'hatching', 'letter', 'shape', 'strokes', 'zigzag', 'spiral', 'loops', 'crossed-out', 'overlap', 'round-letter'] as const;
 export type NonDigitCategory = (typeof NON_DIGIT_CATEGORIES)[number];
 
 export const NON_DIGIT_SPLITS = ['train', 'test'] as const;
 export type NonDigitSplit = (typeof NON_DIGIT_SPLITS)[number];
 
-/** Letters and signs that no person reads as a digit. */
+/** Letters and signs that no person reads as a digit (the `letter` category). */
 export const NON_DIGIT_LETTERS = 'aehkmnruvwxyAEHKMNRUVWXY#@%*';
+
+/**
+ * Open round letters, printed (`round-letter`; hand-drawn ones are hand-glyphs.ts'): the shapes
+ * closest to a 0, 6 or 9 that a person still reads as a letter. A printed C or c was read as 0.
+ */
+export const ROUND_LETTERS = 'CcGUunr';
+
+/**
+ * Letters a person may read as a digit, so never drawn as non-digits: O o Q D (0), I l i j J T t
+ * (1 or 7), Z z (2), S s (5), b (6), B (8), q g (9). Kept here so that tests and docs name the
+ * one list.
+ */
+export const DIGIT_LIKE_LETTERS = 'OoQDIlijJTtZzSsbBqg';
 
 /** Fonts (fonts-dejavu-core, fonts-liberation): the test split's are none of the train split's. */
 export const NON_DIGIT_FONTS: Record<NonDigitSplit, { family: string; weight: string; style: string }[]> = {
@@ -64,12 +84,12 @@ export async function drawNonDigitInk(category: NonDigitCategory, split: NonDigi
   const height = Math.max(32, Math.round(side / Math.sqrt(aspect)));
   const canvas = new InkCanvas(width, height);
   const pen = Math.max(1, Math.min(width, height) * (0.015 + 0.05 * rng.next()));
-  DRAW[category](canvas, rng, pen, split);
+  await DRAW[category](canvas, rng, pen, split);
   if (category === 'letter') canvas.add(await renderLetters(width, height, rng, split));
   return canvas;
 }
 
-type Draw = (canvas: InkCanvas, rng: Rng, pen: number, split: NonDigitSplit) => void;
+type Draw = (canvas: InkCanvas, rng: Rng, pen: number, split: NonDigitSplit) => void | Promise<void>;
 
 const DRAW: Record<NonDigitCategory, Draw> = {
   blank: (canvas, rng) => {
@@ -162,7 +182,229 @@ const DRAW: Record<NonDigitCategory, Draw> = {
       canvas.stroke(wobble([a, mid, b], rng, pen * 0.3), pen);
     }
   },
+  zigzag: (canvas, rng, pen, split) => {
+    // Four to nine strokes back and forth: down the sheet, across it, or rounded into a wave; in
+    // the test split also turned at an angle or with uneven swings (a seismograph's trace).
+    const kind = rng.int(split === 'train' ? 3 : 5);
+    const box = randomBox(canvas, rng, 0.45);
+    const strokes = 4 + rng.int(6);
+    const jitter = () => 0.06 * (rng.next() - 0.5);
+    const points: Point[] = [];
+    for (let k = 0; k <= strokes; k++) {
+      const side = k % 2 === 0 ? -0.5 : 0.5;
+      const along = k / strokes - 0.5;
+      const swing = kind === 4 ? side * (0.2 + 0.8 * rng.next()) : side + jitter();
+      // Across (x) and along (y) the box; kind 1 swaps them: up and down, stepping right.
+      const [u, v] = kind === 1 ? [along + jitter(), swing] : [swing, along + jitter()];
+      points.push({ x: box.cx + u * box.w, y: box.cy + v * box.h });
+    }
+    const turned = kind === 3 ? rotateAbout(points, { x: box.cx, y: box.cy }, (Math.PI / 180) * (20 + 50 * rng.next()) * (rng.next() < 0.5 ? -1 : 1)) : points;
+    canvas.stroke(kind === 2 ? catmullRom(turned) : wobble(turned, rng, pen * 0.2), pen);
+  },
+  spiral: (canvas, rng, pen, split) => {
+    // Two to four turns, from the middle out (or the other way round, which draws the same);
+    // the test split also has square spirals and spirals that end in a long tail.
+    const kind = split === 'train' ? 0 : rng.int(3);
+    const { c, r } = placement(canvas, rng);
+    const turns = 2 + 2 * rng.next();
+    const aspect = 0.7 + 0.6 * rng.next();
+    const phase = rng.next() * 2 * Math.PI;
+    const direction = rng.next() < 0.5 ? -1 : 1;
+    const stepsPerTurn = kind === 1 ? 4 : 28;
+    const steps = Math.round(turns * stepsPerTurn);
+    const points = Array.from({ length: steps + 1 }, (_, k) => {
+      const t = k / steps;
+      const a = phase + direction * 2 * Math.PI * turns * t;
+      const radius = r * (0.08 + 0.92 * t);
+      return { x: c.x + radius * Math.cos(a) * aspect, y: c.y + radius * Math.sin(a) };
+    });
+    // A pen as wide as the gap between turns fills the spiral into a dot.
+    const spiralPen = Math.max(1, Math.min(pen, (0.9 * r) / turns / 3));
+    if (kind === 2) {
+      const last = points[points.length - 1];
+      const a = rng.next() * 2 * Math.PI;
+      points.push({ x: last.x + r * Math.cos(a), y: last.y + r * Math.sin(a) });
+    }
+    canvas.stroke(wobble(points, rng, spiralPen * 0.15), spiralPen);
+  },
+  loops: (canvas, rng, pen, split) => {
+    // Loops joined into a chain: a cursive "llll" (a prolate cycloid), or rings joined by
+    // strokes, never two rings stacked (an 8); the test split also chains loops down the sheet.
+    const kind = rng.int(split === 'train' ? 2 : 3);
+    const box = randomBox(canvas, rng, 0.5);
+    if (kind === 1) {
+      const rings = 3 + rng.int(3);
+      const r = Math.min(box.w / (2.6 * rings), box.h / 3);
+      let previous: { centre: Point; radius: number } | undefined;
+      for (let k = 0; k < rings; k++) {
+        const centre = { x: box.cx + (k / (rings - 1) - 0.5) * (box.w - 2 * r), y: box.cy + (rng.next() - 0.5) * (box.h - 2 * r) };
+        const radius = r * (0.7 + 0.3 * rng.next());
+        canvas.stroke(wobble(close(regular(centre, radius, 16, rng.next() * 2 * Math.PI)), rng, pen * 0.1), pen);
+        // A stroke between the two rings, from rim to rim.
+        if (previous) {
+          const gap = Math.hypot(centre.x - previous.centre.x, centre.y - previous.centre.y);
+          canvas.stroke([lerp(previous.centre, centre, previous.radius / gap), lerp(centre, previous.centre, radius / gap)], pen);
+        }
+        previous = { centre, radius };
+      }
+      return;
+    }
+    const down = kind === 2;
+    // (Down the sheet at least four: two or three loops one above the other come near an 8.)
+    const loops = down ? 4 + rng.int(3) : 3 + rng.int(4);
+    const reach = 1.6 + 1.4 * rng.next();
+    const steps = loops * 20;
+    const points = Array.from({ length: steps + 1 }, (_, k) => {
+      const t = (2 * Math.PI * loops * k) / steps;
+      return { u: t - reach * Math.sin(t), v: -Math.cos(t) };
+    });
+    const length = 2 * Math.PI * loops;
+    const curve = points.map(({ u, v }) => {
+      const along = u / length - 0.5;
+      const across = v * 0.5 * (down ? box.w : box.h);
+      return down ? { x: box.cx + across, y: box.cy + along * box.h } : { x: box.cx + along * box.w, y: box.cy + across };
+    });
+    canvas.stroke(wobble(curve, rng, pen * 0.1), pen);
+  },
+  'crossed-out': async (canvas, rng, pen, split) => {
+    // A digit, then struck out: an X over it, scribbled over back and forth, or two to four strokes
+    // across it (one alone is no crossing-out: a 7 or a 0 may carry a bar); the test split also
+    // puts a ring and bar over it (a prohibition sign) or cross-hatches it.
+    const glyph = await drawDigitGlyph(canvas, rng, pen, split, rng.int(10));
+    const kind = rng.int(split === 'train' ? 3 : 5);
+    const over = { cx: glyph.cx, cy: glyph.cy, w: glyph.w * (1.1 + 0.3 * rng.next()), h: glyph.h * (1.1 + 0.2 * rng.next()) };
+    const corner = (sx: number, sy: number) => ({ x: over.cx + (sx * over.w) / 2, y: over.cy + (sy * over.h) / 2 });
+    if (kind === 0) {
+      canvas.stroke(wobble([corner(-1, -1), corner(1, 1)], rng, pen * 0.2), pen);
+      canvas.stroke(wobble([corner(1, -1), corner(-1, 1)], rng, pen * 0.2), pen);
+    } else if (kind === 1) {
+      const strokes = 6 + rng.int(9);
+      const points = Array.from({ length: strokes + 1 }, (_, k) => ({ x: over.cx + (k % 2 ? 0.5 : -0.5) * over.w, y: over.cy + (k / strokes - 0.5) * over.h }));
+      canvas.stroke(wobble(rotateAbout(points, { x: over.cx, y: over.cy }, 0.8 * (rng.next() - 0.5)), rng, pen * 0.2), pen);
+    } else if (kind === 2) {
+      const strikes = 2 + rng.int(3);
+      const angle = 0.6 * (rng.next() - 0.5);
+      for (let k = 0; k < strikes; k++) {
+        const y = over.cy + (strikes === 1 ? 0 : (k / (strikes - 1) - 0.5) * over.h * 0.6);
+        canvas.stroke(wobble(rotateAbout([{ x: over.cx - over.w / 2, y }, { x: over.cx + over.w / 2, y }], { x: over.cx, y: over.cy }, angle), rng, pen * 0.2), pen);
+      }
+    } else if (kind === 3) {
+      const ring = Math.max(over.w, over.h) / 2;
+      canvas.stroke(close(regular({ x: over.cx, y: over.cy }, ring, 32, 0)), pen);
+      const bar = ring * Math.SQRT1_2;
+      canvas.stroke([{ x: over.cx - bar, y: over.cy - bar }, { x: over.cx + bar, y: over.cy + bar }], pen);
+    } else {
+      for (const angle of [Math.PI / 4, -Math.PI / 4]) {
+        for (let k = 0; k < 5; k++) {
+          const offset = (k / 4 - 0.5) * over.h;
+          const line = [{ x: over.cx - over.w / 2, y: over.cy + offset }, { x: over.cx + over.w / 2, y: over.cy + offset }];
+          canvas.stroke(rotateAbout(line, { x: over.cx, y: over.cy }, angle), pen * 0.7);
+        }
+      }
+    }
+  },
+  overlap: async (canvas, rng, pen, split) => {
+    // Two different digits (never a 1, which crossing another reads as that other one with a
+    // stroke) drawn over each other, shifted by a third to three fifths of their width; the test
+    // split sometimes draws three.
+    const digits = [0, 2, 3, 4, 5, 6, 7, 8, 9];
+    const first = digits[rng.int(digits.length)];
+    const others = digits.filter((d) => d !== first);
+    // Both in one hand, or both printed in one font: a bold printed digit over a thin drawn one
+    // reads as the printed one alone.
+    const style = { hand: rng.next() < 0.6, font: NON_DIGIT_FONTS[split][rng.int(NON_DIGIT_FONTS[split].length)] };
+    const glyph = await drawDigitGlyph(canvas, rng, pen, split, first, undefined, style);
+    const count = split === 'test' && rng.next() < 0.3 ? 2 : 1;
+    for (let k = 0; k < count; k++) {
+      const shift = (0.33 + 0.27 * rng.next()) * (rng.next() < 0.5 ? -1 : 1) * (k + 1);
+      const scale = 0.8 + 0.4 * rng.next();
+      const centre = { x: glyph.cx + shift * glyph.w, y: glyph.cy + 0.25 * (rng.next() - 0.5) * glyph.h };
+      await drawDigitGlyph(canvas, rng, pen, split, others[rng.int(others.length)], { centre, height: glyph.h * scale }, style);
+    }
+  },
+  'round-letter': async (canvas, rng, pen, split) => {
+    // An open round letter: printed (the split's fonts), or drawn by hand.
+    if (rng.next() < 0.6) {
+      const letter = ROUND_LETTERS[rng.int(ROUND_LETTERS.length)];
+      canvas.add(await renderGlyphText(canvas, rng, split, letter, glyphBox(canvas, rng)));
+      return;
+    }
+    const letters = handRoundLetters(split);
+    const box = glyphBox(canvas, rng);
+    drawHandRoundLetter(canvas, letters[rng.int(letters.length)], handPlacement(rng, { x: box.cx - box.w / 2, y: box.cy - box.h / 2, w: box.w, h: box.h }), rng, pen);
+  },
 };
+
+/** A glyph's box on the sheet: near the middle, 45-80% of the shorter side tall, a little narrower. */
+function glyphBox(canvas: InkCanvas, rng: Rng): { cx: number; cy: number; w: number; h: number } {
+  const side = Math.min(canvas.width, canvas.height);
+  const h = side * (0.45 + 0.35 * rng.next());
+  const w = h * (0.55 + 0.3 * rng.next());
+  return { cx: canvas.width / 2 + (rng.next() - 0.5) * (canvas.width - w) * 0.5, cy: canvas.height / 2 + (rng.next() - 0.5) * (canvas.height - h) * 0.5, w, h };
+}
+
+/**
+ * A digit on the sheet, drawn by hand (60% of the time) or printed in one of the split's fonts,
+ * unless `style` says which; its box (where the ink is) comes back, so that it can be crossed out
+ * or overlapped.
+ */
+async function drawDigitGlyph(
+  canvas: InkCanvas,
+  rng: Rng,
+  pen: number,
+  split: NonDigitSplit,
+  digit: number,
+  at?: { centre: Point; height: number },
+  style?: { hand: boolean; font: (typeof NON_DIGIT_FONTS)[NonDigitSplit][number] },
+): Promise<{ cx: number; cy: number; w: number; h: number }> {
+  const box = glyphBox(canvas, rng);
+  if (at) {
+    box.w *= at.height / box.h;
+    box.h = at.height;
+    box.cx = at.centre.x;
+    box.cy = at.centre.y;
+  }
+  if (style ? style.hand : rng.next() < 0.6) {
+    drawHandDigit(canvas, digit, handPlacement(rng, { x: box.cx - box.w / 2, y: box.cy - box.h / 2, w: box.w, h: box.h }), rng, pen);
+    return box;
+  }
+  const coverage = await renderGlyphText(canvas, rng, split, String(digit), box, style?.font);
+  canvas.add(coverage);
+  return inkBox(coverage, canvas.width, canvas.height) ?? box;
+}
+
+/** One glyph of text from the split's fonts, filling about the box's height, as ink coverage. */
+function renderGlyphText(
+  canvas: InkCanvas,
+  rng: Rng,
+  split: NonDigitSplit,
+  text: string,
+  box: { cx: number; cy: number; w: number; h: number },
+  font = NON_DIGIT_FONTS[split][rng.int(NON_DIGIT_FONTS[split].length)],
+): Promise<Float32Array> {
+  const size = box.h * 1.35;
+  return renderSvgText(canvas.width, canvas.height, { text, font, size, x: box.cx, y: box.cy + 0.36 * size, rotate: 20 * (rng.next() - 0.5) });
+}
+
+/** The box around the ink (coverage > 0.3), or undefined for none. */
+function inkBox(coverage: Float32Array, width: number, height: number): { cx: number; cy: number; w: number; h: number } | undefined {
+  let [x0, y0, x1, y1] = [width, height, -1, -1];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (coverage[y * width + x] <= 0.3) continue;
+      x0 = Math.min(x0, x);
+      x1 = Math.max(x1, x);
+      y0 = Math.min(y0, y);
+      y1 = Math.max(y1, y);
+    }
+  }
+  return x1 < 0 ? undefined : { cx: (x0 + x1 + 1) / 2, cy: (y0 + y1 + 1) / 2, w: x1 - x0 + 1, h: y1 - y0 + 1 };
+}
+
+function rotateAbout(points: Point[], c: Point, angle: number): Point[] {
+  const [cos, sin] = [Math.cos(angle), Math.sin(angle)];
+  return points.map((p) => ({ x: c.x + (p.x - c.x) * cos - (p.y - c.y) * sin, y: c.y + (p.x - c.x) * sin + (p.y - c.y) * cos }));
+}
 
 type Shape = (canvas: InkCanvas, rng: Rng, pen: number) => void;
 
@@ -372,7 +614,6 @@ function workerSamples(worker: Worker): Promise<NonDigitSample[]> {
 
 /** Letters (one, or a short word) from the split's fonts, as ink coverage 0..1 (sharp renders the SVG text). */
 async function renderLetters(width: number, height: number, rng: Rng, split: NonDigitSplit): Promise<Float32Array> {
-  const { default: sharp } = await import('sharp');
   const fonts = NON_DIGIT_FONTS[split];
   const font = fonts[rng.int(fonts.length)];
   const count = rng.next() < 0.8 ? 1 : 2 + rng.int(3);
@@ -381,10 +622,21 @@ async function renderLetters(width: number, height: number, rng: Rng, split: Non
   const x = width * (0.35 + 0.3 * rng.next());
   const y = height * (0.4 + 0.3 * rng.next()) + 0.3 * size;
   const rotate = 30 * (rng.next() - 0.5);
-  const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  return renderSvgText(width, height, { text, font, size, x, y, rotate });
+}
+
+/** Text drawn by sharp (librsvg through fontconfig) from an SVG, as ink coverage 0..1 per pixel. */
+async function renderSvgText(
+  width: number,
+  height: number,
+  t: { text: string; font: { family: string; weight: string; style: string }; size: number; x: number; y: number; rotate: number },
+): Promise<Float32Array> {
+  const { default: sharp } = await import('sharp');
+  const escaped = t.text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const [x, y] = [t.x.toFixed(1), t.y.toFixed(1)];
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
-    `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" transform="rotate(${rotate.toFixed(1)} ${x.toFixed(1)} ${y.toFixed(1)})" font-family="${font.family}" font-weight="${font.weight}" font-style="${font.style}" font-size="${size.toFixed(1)}" fill="black" text-anchor="middle">${escaped}</text></svg>`;
+    `<text x="${x}" y="${y}" transform="rotate(${t.rotate.toFixed(1)} ${x} ${y})" font-family="${t.font.family}" font-weight="${t.font.weight}" font-style="${t.font.style}" font-size="${t.size.toFixed(1)}" fill="black" text-anchor="middle">${escaped}</text></svg>`;
   const { data, info } = await sharp(Buffer.from(svg)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   const coverage = new Float32Array(width * height);
   for (let i = 0; i < coverage.length && i * info.channels < data.length; i++) coverage[i] = data[i * info.channels + info.channels - 1] / 255;
@@ -500,13 +752,14 @@ function smoothNoise(width: number, height: number, cells: number, rng: Rng): Fl
 }
 
 /**
- * Pictures of each category in the training set of non-digits: 4,000 drawn, 2,624 reach the
- * model (seed 1). Two threads (`threads` of nonDigitSet) drew them markedly faster than one while
- * other processes left a core mostly free, and no faster while they held a whole core (Linux
- * autogroup shares the CPU between sessions, not threads). Two threads cost somewhat more CPU
- * time (the second worker's start and warm-up).
+ * Pictures of each category in the training set of non-digits. 1,000 rather than the 500 of the
+ * eight first categories: a scribble or a shape seen only a few tens of times over a run was
+ * learnt as itself, and validation scribbles stayed the least refused (docs/trust.md). Two
+ * threads (`threads` of nonDigitSet) draw them faster than one while other processes leave a core
+ * mostly free, and no faster while they hold a whole core (Linux autogroup shares the CPU between
+ * sessions, not threads).
  */
-const NON_DIGIT_TRAIN_PER_CATEGORY = 500;
+const NON_DIGIT_TRAIN_PER_CATEGORY = 1000;
 
 /**
  * The non-digits a run trains on (`nonDigits` > 0): the train split drawn with the run's seed,

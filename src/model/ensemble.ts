@@ -110,8 +110,8 @@ function ensembleMetadata(metas: RunMetadata[], dirs: string[], params: number):
   const [first] = metas;
   const now = new Date().toISOString();
   // The first member's record, less what described its training alone (its test figures and
-  // temperature: the mean of the members is calibrated on its own, by `ensemble` after this).
-  const { test: _test, temperature: _temperature, temperatureFit: _fit, nonDigitRule: _rule, ...rest } = first;
+  // temperature, and the sets fitted at it: the mean of the members is calibrated on its own, by `ensemble` after this).
+  const { test: _test, temperature: _temperature, temperatureFit: _fit, nonDigitRule: _rule, predictionSets: _sets, ...rest } = first;
   return {
     ...rest,
     arch: ENSEMBLE_ARCH,

@@ -4,13 +4,9 @@ import * as tf from '@tensorflow/tfjs';
 import { readRegularFile, writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { UserError } from '../util/errors.js';
 import { nonFiniteEntry } from './finite.js';
-import { MODEL_FILE, sha256Hex, WEIGHTS_FILE } from './model-files.js';
+import { layersModelJson, MODEL_FILE, WEIGHTS_FILE, weightsBin } from './layers-format.js';
+import { sha256Hex } from './model-files.js';
 
-
-function joinWeightData(data: tf.io.WeightData | undefined): ArrayBuffer {
-  if (!data) return new ArrayBuffer(0);
-  return Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data;
-}
 
 /**
  * An IOHandler that writes `model.json` + `weights.bin` in the TensorFlow.js layers format
@@ -20,17 +16,9 @@ function joinWeightData(data: tf.io.WeightData | undefined): ArrayBuffer {
 function dirSaveHandler(dir: string): tf.io.IOHandler {
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-      const weights = new Uint8Array(joinWeightData(artifacts.weightData));
-      const modelJson = {
-        format: artifacts.format ?? 'layers-model',
-        generatedBy: artifacts.generatedBy,
-        convertedBy: artifacts.convertedBy ?? null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs ?? [] }],
-      };
       // Weights first: a model.json never points at weights that are not yet there.
-      await writeFileAtomic(join(dir, WEIGHTS_FILE), weights);
-      await writeJsonAtomic(join(dir, MODEL_FILE), modelJson);
+      await writeFileAtomic(join(dir, WEIGHTS_FILE), weightsBin(artifacts));
+      await writeJsonAtomic(join(dir, MODEL_FILE), layersModelJson(artifacts));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
   };

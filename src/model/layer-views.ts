@@ -239,3 +239,34 @@ export function colourise(pixels: Uint8Array, channels: 3 | 4 = 3, out = new Uin
   }
   return out;
 }
+
+/** Weight → colour: blue for negative, white for 0, red for positive (ColorBrewer RdBu ends); t in [-1, 1]. */
+function diverging(t: number): [number, number, number] {
+  const [r, g, b] = t >= 0 ? [178, 24, 43] : [33, 102, 172];
+  const a = Math.min(1, Math.abs(t));
+  return [Math.round(255 + (r - 255) * a), Math.round(255 + (g - 255) * a), Math.round(255 + (b - 255) * a)];
+}
+
+/**
+ * A convolution's filters (its kernel's values, [kh, kw, inChannels, filters] as tfjs holds
+ * them), one kh x kw RGBA tile each, all on one colour scale: red positive, blue negative, white
+ * 0, the largest |weight| (`max`) at full colour. Filters over several input channels (not
+ * MNIST's first layer) are shown as their mean. The report (evaluate/inside.ts) and the page's
+ * Train panel draw the first convolution's filters with it.
+ */
+export function filterTiles(kernel: ArrayLike<number>, shape: readonly number[]): { max: number; tiles: RgbaImage[] } {
+  const [kh, kw, inChannels, filters] = shape;
+  const mean = (f: number, y: number, x: number) => {
+    let sum = 0;
+    for (let c = 0; c < inChannels; c++) sum += kernel[((y * kw + x) * inChannels + c) * filters + f];
+    return sum / inChannels;
+  };
+  let max = 0;
+  for (let f = 0; f < filters; f++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) max = Math.max(max, Math.abs(mean(f, y, x)));
+  const tiles = Array.from({ length: filters }, (_, f) => {
+    const rgba = new Uint8ClampedArray(kh * kw * 4);
+    for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) rgba.set([...diverging(mean(f, y, x) / (max || 1)), 255], (y * kw + x) * 4);
+    return { width: kw, height: kh, rgba };
+  });
+  return { max, tiles };
+}

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRegularFile } from '../util/fs.js';
+import { WEIGHTS_FILE } from './layers-format.js';
 
 /**
- * The files of a model in the TensorFlow.js layers format, and the checksum of its weights, kept
- * apart from io.ts so that what only names or checks the files never loads TensorFlow.js.
+ * The files of a model in the TensorFlow.js layers format (named in layers-format.ts) and the
+ * checksum of its weights, kept apart from io.ts so that what only names or checks the files
+ * never loads TensorFlow.js.
  */
-export const MODEL_FILE = 'model.json';
-export const WEIGHTS_FILE = 'weights.bin';
+export { MODEL_FILE, WEIGHTS_FILE } from './layers-format.js';
 
 export const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 

@@ -31,6 +31,8 @@ export interface ReleaseRecord {
   calibration: { temperature: number; eceBefore: number; eceAfter: number };
   /** The trust bench's open-set figures (bench/non-digits.ts) of the shipped files. */
   notADigit: { nonDigitsRefused: number; byCategory: Record<string, number>; mnistTestRefused: number; accuracyAnswered: number };
+  /** The prediction sets on the test set (absent in releases made before them): coverage and mean size. */
+  predictionSets?: { coverage: number; meanSize: number };
   /** The ONNX export (temperature folded in), what `mnist-cnn export` writes. */
   onnx: { file: string; bytes: number };
   /**

@@ -2,10 +2,9 @@ import { existsSync, realpathSync } from 'node:fs';
 import { readFile, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import type { DataSource, DatasetName, FileRecord } from '../data/types.js';
-import type { PreprocessSpec } from '../data/model-input.js';
 import { DataError, UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import type { RunMetadata } from './metadata.js';
 import { weightsSha256 } from './model-files.js';
 import { isShippedModelName, shippedModelDir } from './shipped.js';
 
@@ -47,117 +46,7 @@ export const RUN_FILES = {
 export const DEFAULT_RUNS_DIR = 'runs';
 const LATEST_LINK = 'latest';
 
-export interface RunMetadata {
-  format: 'mnist-cnn-run';
-  formatVersion: 1;
-  arch: string;
-  params: number;
-  createdAt: string;
-  finishedAt?: string;
-  seed: number;
-  /** The final merged training config (same as config.json). */
-  config: Record<string, unknown>;
-  versions: Record<string, string>;
-  backend: string;
-  data: {
-    dataset: DatasetName;
-    source: DataSource;
-    files: FileRecord[];
-    trainCount: number;
-    valCount: number;
-    testCount: number;
-  };
-  preprocessing: PreprocessSpec;
-  classNames: string[];
-  inputShape: [number, number, number];
-  epochsCompleted: number;
-  bestEpoch: number;
-  bestValAccuracy: number;
-  trainingSeconds: number;
-  /** SHA-256 (hex) of weights.bin, checked when the run is loaded; absent in runs made before it was recorded. */
-  weightsSha256?: string;
-  /** Test-set figures, once evaluated; `tta` when with test-time augmentation. */
-  test?: { accuracy: number; loss: number; n: number; tta?: boolean };
-  /**
-   * The calibration temperature T: every answer's probabilities are softmax(log p / T)
-   * (metrics/calibration.ts), fitted after training on the validation split by minimising its
-   * NLL. Absent in runs made before calibration: T = 1 (`runTemperature`).
-   */
-  temperature?: number;
-  /** How `temperature` was found: on which images, and the scores before and after it there. */
-  temperatureFit?: TemperatureFitRecord;
-  /**
-   * The "not a digit" rule of a run trained with non-digits (`nonDigits` > 0): answers whose
-   * not-a-digit score (predict/interpret.ts `notADigitScore`) is below `below` are `digit: null`. Fitted after training on validation data
-   * only (predict/non-digit-rule.ts); the rates say how it did there.
-   */
-  nonDigitRule?: NonDigitRuleRecord;
-  /** An ensemble (arch 'ensemble'): the run folders it averages, and their seeds. */
-  members?: string[];
-  memberSeeds?: number[];
-  /** A run made by `mnist-cnn finetune` from another run and a folder of corrections. */
-  finetune?: FinetuneRecord;
-}
-
-/** Scores of answers on a set of labelled digits (a fine-tuned run's held-out corrections). */
-export interface AnswerScores {
-  /** Digits answered. */
-  n: number;
-  /** Share answered with the right digit (a refusal counts as wrong). */
-  accuracy: number;
-  /** Share answered `digit: null`. */
-  refused: number;
-}
-
-/** metadata.json's `finetune` (see RunMetadata), written by train/finetune.ts. */
-export interface FinetuneRecord {
-  /** The run it started from: its real folder, the shipped model's name if it is one, its weights and test figures then. */
-  base: { dir: string; shipped?: string; weightsSha256?: string; test?: RunMetadata['test'] };
-  /** The corrections: their folder, SHA-256 of what was read (data/corrections.ts), and how many of each class (0-9, then "not a digit"). */
-  data: { dir: string; sha256: string; perClass: number[] };
-  /** The corrections held out (digits, stratified) and the base's and this run's answers on them. */
-  holdout: { count: number; before?: AnswerScores; after?: AnswerScores };
-  /**
-   * What each epoch trained on: the corrections not held out, `copies` times each, among
-   * `rehearsal` images of the base run's own training split (so that it does not forget them),
-   * making `share` of the digits; non-digit pictures as the base trained with them.
-   */
-  mix: { corrections: number; copies: number; rehearsal: number; share: number; nonDigitPictures: number };
-  /** The settings of the fine-tuning (train/finetune.ts FinetuneSettings). */
-  settings: Record<string, number>;
-}
-
-/** metadata.json's `nonDigitRule` (see RunMetadata). */
-export interface NonDigitRuleRecord {
-  /**
-   * Threshold on the not-a-digit score of the model's own probabilities (temperature 1): with the
-   * 11th output, ln p(best digit) − ln p(not a digit); in runs trained with outlier exposure
-   * before it, the stand-out, top logit minus mean logit (predict/interpret.ts `notADigitScore`).
-   * The Predictor divides it by the temperature.
-   */
-  below: number;
-  /** Share of validation digits and of validation non-digits (image/non-digits.ts, never the test split) refused. */
-  digitsRefused: number;
-  nonDigitsRefused: number;
-  digits: number;
-  nonDigits: number;
-}
-
-/** ECE, NLL and Brier score (metrics/calibration.ts `CalibrationScores`). */
-interface CalibrationScoresRecord {
-  ece: number;
-  nll: number;
-  brier: number;
-}
-
-/**
- * metadata.json's `temperatureFit`: fitted on `n` validation images (`on: 'val'`), or not fitted
- * (`on: 'none'`, T = 1) and why: a run without a validation split (`valCount` 0, the `fast`
- * preset), an ensemble whose members held out different images.
- */
-export type TemperatureFitRecord =
-  | { on: 'val'; n: number; before: CalibrationScoresRecord; after: CalibrationScoresRecord }
-  | { on: 'none'; reason: string };
+export type { AnswerScores, FinetuneRecord, NonDigitRuleRecord, PredictionSetRecord, RunMetadata, TemperatureFitRecord } from './metadata.js';
 
 /** A run's calibration temperature: metadata.json's `temperature`, 1 when absent (older runs); a clear error when it is not a positive number. */
 export function runTemperature(metadata: Pick<RunMetadata, 'temperature'>, path: string = RUN_FILES.metadata): number {

@@ -20,6 +20,13 @@ export interface Prediction {
   /** The probability that the picture is no digit at all: models with the 11th output only. */
   notADigit?: number;
   /**
+   * The prediction set: the digits, most likely first, that hold the true one with the run's
+   * coverage (99% unless fitted otherwise; `SetRule`). One digit when the model is sure, more
+   * ("4 or 9") when it is not, given also with a low-confidence `null`; empty when the picture is
+   * taken for no digit at all. Runs fitted before sets existed give the most likely digit alone.
+   */
+  set: number[];
+  /**
    * Why `digit` is null: preprocessing's verdict ('blank', 'no dominant stroke', 'too small'),
    * the run's fitted not-a-digit threshold ('not a digit (not-a-digit 0.93, best digit 0.05: margin
    * -2.92 < 1.20)', see `notADigitScore`), or 'low confidence (0.31 < 0.5)'.
@@ -38,20 +45,54 @@ export interface AnswerRule {
    * divided by the calibration temperature of the probabilities it is applied to.
    */
   notADigitBelow?: number;
+  /** The prediction sets' thresholds (metadata.json `predictionSets`), for probabilities at the temperature they were fitted at. */
+  sets?: SetRule;
 }
 
-export const DEFAULT_MIN_CONFIDENCE = 0.5;
+/**
+ * How a prediction set is made (split conformal prediction, fitted on the validation split by
+ * predict/prediction-sets.ts): the most likely digit, and every other digit whose probability is
+ * at least the threshold of the answer's group. Two groups (Mondrian conformal prediction): `sure`
+ * answers, whose top probability is at least `unsureBelow` (the coverage itself: where the model
+ * says it is at least that sure), and `unsure` ones. Each group's threshold was fitted on its own
+ * validation digits, so that sets hold the true digit with the coverage in each group: also when
+ * the model is unsure, not only on average. The probabilities are the ten digits' ones scaled to
+ * sum to 1 (`digitShares`): which digit, if it is one.
+ */
+export interface SetRule {
+  /** Answers whose top digit's share is below this are in the `unsure` group; the others are `sure`. */
+  unsureBelow: number;
+  /** The share another digit needs to join a `sure` answer's set. */
+  sure: number;
+  /** The share another digit needs to join an `unsure` answer's set. */
+  unsure: number;
+}
 
 /**
- * A model's answer rule from what its run records: the caller's minimum confidence, and the
+ * The minimum confidence answers are given at unless the caller says another: chosen on the
+ * shipped model's validation split (never the test set), the lowest that keeps the answered right
+ * at least 99.5% of the time on its validation digits and the same digits as pictures together
+ * (the highest coverage that keeps it), rounded up to the thousandth (`npm run bench -- --only
+ * trust` measures it: `validation`; docs/trust.md). Lower answers more and gets more of them wrong.
+ */
+export const DEFAULT_MIN_CONFIDENCE = 0.523;
+
+/**
+ * A model's answer rule from what its run records: the caller's minimum confidence, the
  * not-a-digit threshold of metadata.json's `nonDigitRule` (fitted on the model's own
  * probabilities) divided by the calibration temperature, so that it applies to the calibrated
- * probabilities every answer is read from (see `notADigitScore`). Predictor (Node) and the
- * browser reader (src/browser/) both build their rule here.
+ * probabilities every answer is read from (see `notADigitScore`), and the prediction sets of
+ * `predictionSets` when they were fitted at that temperature (a Predictor told another one gives
+ * the top digit alone). Predictor (Node) and the browser reader (src/browser/) both build their
+ * rule here.
  */
-export function answerRule(minConfidence: number, temperature: number, nonDigitRule?: { below: number }): AnswerRule {
+export function answerRule(minConfidence: number, temperature: number, nonDigitRule?: { below: number }, predictionSets?: SetRule & { temperature: number }): AnswerRule {
   const below = nonDigitRule?.below;
-  return below === undefined ? { minConfidence } : { minConfidence, notADigitBelow: below / temperature };
+  const rule: AnswerRule = below === undefined ? { minConfidence } : { minConfidence, notADigitBelow: below / temperature };
+  if (predictionSets && Math.abs(predictionSets.temperature - temperature) <= 1e-9 * temperature) {
+    rule.sets = { unsureBelow: predictionSets.unsureBelow, sure: predictionSets.sure, unsure: predictionSets.unsure };
+  }
+  return rule;
 }
 
 /** Probabilities are rounded to 6 decimals: more digits are noise, and they make answers long. */
@@ -103,6 +144,31 @@ export function notADigitScore(row: ArrayLike<number>): number {
   return Math.log(Math.max(row[best], SMALLEST_PROBABILITY)) - Math.log(Math.max(row[NOT_A_DIGIT], SMALLEST_PROBABILITY));
 }
 
+/** The ten digits' probabilities of a row (10 or 11 values) scaled to sum to 1: the chances of each digit if the picture is one. */
+export function digitShares(row: ArrayLike<number>): number[] {
+  let sum = 0;
+  for (let k = 0; k < NUM_CLASSES; k++) sum += row[k];
+  return Array.from({ length: NUM_CLASSES }, (_, k) => (sum > 0 ? row[k] / sum : 1 / NUM_CLASSES));
+}
+
+/**
+ * The prediction set of a row of probabilities (see `SetRule`): `top` (by default the most likely
+ * digit), then the other digits that make the set, most likely first; without a rule, `top` alone.
+ */
+export function predictionSet(row: ArrayLike<number>, rule: SetRule | undefined, top = argmax(row, NUM_CLASSES)): number[] {
+  if (!rule) return [top];
+  const shares = digitShares(row);
+  const threshold = shares[top] < rule.unsureBelow ? rule.unsure : rule.sure;
+  const others = shares.map((_, k) => k).filter((k) => k !== top && shares[k] >= threshold);
+  return [top, ...others.sort((a, b) => shares[b] - shares[a] || a - b)];
+}
+
+/** A prediction set in words, as the CLI and the page show it: "4", "4 or 9", "4, 9 or 7"; "none" when empty. */
+export function setInWords(set: readonly number[]): string {
+  if (set.length === 0) return 'none';
+  return set.length === 1 ? String(set[0]) : `${set.slice(0, -1).join(', ')} or ${set[set.length - 1]}`;
+}
+
 /**
  * One image's answer from its row of probabilities (10 digits, or 10 digits and not-a-digit).
  * `notADigit` is preprocessing's verdict ('blank', 'no dominant stroke', 'too small'), which wins
@@ -115,15 +181,17 @@ export function interpretProbabilities(row: ArrayLike<number>, rule: AnswerRule,
   const probabilities = rounded.slice(0, NUM_CLASSES);
   const best = argmax(probabilities);
   const confidence = probabilities[best];
-  const answer = rounded.length > NUM_CLASSES ? { confidence, probabilities, notADigit: rounded[NOT_A_DIGIT] } : { confidence, probabilities };
-  if (notADigit) return { digit: null, ...answer, reason: notADigit };
+  const common = rounded.length > NUM_CLASSES ? { confidence, probabilities, notADigit: rounded[NOT_A_DIGIT] } : { confidence, probabilities };
+  if (notADigit) return { digit: null, ...common, set: [], reason: notADigit };
   if (rule.notADigitBelow !== undefined && score < rule.notADigitBelow) {
     const why =
-      answer.notADigit === undefined
+      common.notADigit === undefined
         ? `confidence ${confidence.toFixed(2)}; stand-out ${score.toFixed(2)}`
-        : `not-a-digit ${answer.notADigit.toFixed(2)}, best digit ${confidence.toFixed(2)}: margin ${score.toFixed(2)}`;
-    return { digit: null, ...answer, reason: `not a digit (${why} < ${rule.notADigitBelow.toFixed(2)})` };
+        : `not-a-digit ${common.notADigit.toFixed(2)}, best digit ${confidence.toFixed(2)}: margin ${score.toFixed(2)}`;
+    return { digit: null, ...common, set: [], reason: `not a digit (${why} < ${rule.notADigitBelow.toFixed(2)})` };
   }
+  // (From the probabilities before rounding, as the thresholds were fitted.)
+  const answer = { ...common, set: predictionSet(row, rule.sets, best) };
   if (confidence < rule.minConfidence) {
     return { digit: null, ...answer, reason: `low confidence (${below(confidence, rule.minConfidence)} < ${rule.minConfidence})` };
   }

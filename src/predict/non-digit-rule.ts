@@ -25,7 +25,7 @@ import { Predictor } from './predictor.js';
 export const DIGIT_REFUSAL_BUDGET = 0.003;
 
 /** Validation non-digits: the train split drawn with another seed, this many per category. */
-const NON_DIGIT_VAL_SEED_OFFSET = 1000;
+export const NON_DIGIT_VAL_SEED_OFFSET = 1000;
 const NON_DIGIT_VAL_PER_CATEGORY = 100;
 
 /** The not-a-digit score of each row of n x `outputs` probabilities. */

@@ -3,7 +3,7 @@
  * Pure functions over rows, so the CLI only chooses one and prints it.
  */
 import { NUM_CLASSES } from '../data/types.js';
-import { argmax, topK, type Prediction } from './interpret.js';
+import { argmax, setInWords, topK, type Prediction } from './interpret.js';
 import type { PredictionRow } from './predict-files.js';
 
 export type OutputFormat = 'table' | 'json' | 'csv';
@@ -26,8 +26,9 @@ function fixed(p: number): string {
 }
 
 /**
- * `file,digit,confidence,p0..p9`, then `not_a_digit` for a model with that output, `reason` (why
- * there is no digit, or the error) and `expected` when some input carries a label. `--number` rows: `file,number,confidences,reason`.
+ * `file,digit,confidence,p0..p9`, then `not_a_digit` for a model with that output, `set` (the
+ * prediction set, digits separated by spaces: "4 9"), `reason` (why there is no digit, or the
+ * error) and `expected` when some input carries a label. `--number` rows: `file,number,confidences,reason`.
  */
 function formatCsv(rows: PredictionRow[]): string {
   if (rows.some((r) => r.number)) {
@@ -41,14 +42,14 @@ function formatCsv(rows: PredictionRow[]): string {
   const withExpected = rows.some((r) => r.expected !== undefined);
   const withNotADigit = rows.some((r) => r.prediction?.notADigit !== undefined);
   const probabilityColumns = [...PROBABILITY_COLUMNS, ...(withNotADigit ? ['not_a_digit'] : [])];
-  const header = ['file', 'digit', 'confidence', ...probabilityColumns, 'reason', ...(withExpected ? ['expected'] : [])];
+  const header = ['file', 'digit', 'confidence', ...probabilityColumns, 'set', 'reason', ...(withExpected ? ['expected'] : [])];
   const lines = [header.join(',')];
   for (const r of rows) {
     const p = r.prediction;
     const notADigit = withNotADigit ? [p?.notADigit === undefined ? '' : fixed(p.notADigit)] : [];
     const cells = p
-      ? [p.digit === null ? '' : String(p.digit), fixed(p.confidence), ...p.probabilities.map(fixed), ...notADigit, csvField(p.reason ?? '')]
-      : ['', '', ...probabilityColumns.map(() => ''), csvField(`error: ${r.error ?? 'no prediction'}`)];
+      ? [p.digit === null ? '' : String(p.digit), fixed(p.confidence), ...p.probabilities.map(fixed), ...notADigit, p.set.join(' '), csvField(p.reason ?? '')]
+      : ['', '', ...probabilityColumns.map(() => ''), '', csvField(`error: ${r.error ?? 'no prediction'}`)];
     if (withExpected) cells.push(r.expected === undefined ? '' : String(r.expected));
     lines.push([csvField(r.file), ...cells].join(','));
   }
@@ -58,6 +59,7 @@ function formatCsv(rows: PredictionRow[]): string {
 function predictionJson(p: Prediction, top?: number): Record<string, unknown> {
   const out: Record<string, unknown> = { digit: p.digit, confidence: p.confidence, probabilities: p.probabilities };
   if (p.notADigit !== undefined) out.notADigit = p.notADigit;
+  out.set = p.set;
   if (p.reason) out.reason = p.reason;
   if (top) out.top = topK(p.probabilities, top);
   return out;
@@ -82,7 +84,10 @@ function describe(p: Prediction, top: number): string {
     .join(', ');
   // A model with the not-a-digit output: its probability beside the best digits of a refused picture.
   const notADigit = p.notADigit === undefined ? '' : `; not a digit ${(p.notADigit * 100).toFixed(1)}%`;
-  return p.digit === null ? `-  (${p.reason}; best: ${best}${notADigit})` : top > 1 ? `${p.digit}  (${best})` : `${p.digit}  ${(p.confidence * 100).toFixed(1)}%`;
+  // A set of more than one digit: the model is unsure between them ("4 or 9").
+  const set = p.set.length > 1 ? `${p.digit === null ? '; ' : '  '}set: ${setInWords(p.set)}` : '';
+  if (p.digit === null) return `-  (${p.reason}; best: ${best}${notADigit}${set})`;
+  return `${top > 1 ? `${p.digit}  (${best})` : `${p.digit}  ${(p.confidence * 100).toFixed(1)}%`}${set}`;
 }
 
 function formatTable(rows: PredictionRow[], top = 1): string {

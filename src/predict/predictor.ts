@@ -118,7 +118,8 @@ export class Predictor {
     if (!(Number.isFinite(this.temperature) && this.temperature > 0)) throw new UserError(`temperature ${options.temperature} is not a positive number`);
     // A run trained with non-digits brings its not-a-digit threshold (metadata.json), fitted on the
     // model's own probabilities: divided by T, it applies to the calibrated ones (interpret.ts notADigitScore).
-    this.rule = answerRule(minConfidence, this.temperature, metadata?.nonDigitRule);
+    // And its prediction sets, fitted on the probabilities at the run's temperature (at another one, none).
+    this.rule = answerRule(minConfidence, this.temperature, metadata?.nonDigitRule, metadata?.predictionSets);
     this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
     this.batchWindowMs = options.batchWindowMs;

@@ -1,7 +1,7 @@
 import { PREPROCESS_SPEC, scalePixels, type PreprocessSpec } from '../data/model-input.js';
 import { BatchFiller, identityOrder } from '../data/batches.js';
 import { IMAGE_SIZE, PIXELS, type ImageSet } from '../data/types.js';
-import type { ModelRunner } from '../backend/runner.js';
+import type { ModelRunner } from '../backend/model-runner.js';
 
 /**
  * The batched model calls of the one inference path: every probability this project computes

@@ -17,6 +17,7 @@ import { registerCorrectionRoutes } from './routes/corrections.js';
 import { registerModelRoutes } from './routes/model.js';
 import { defaultModelName, registerV2Routes } from './routes/v2.js';
 import { registerPageRoutes } from './routes/page.js';
+import { registerDataRoutes } from './routes/data.js';
 import { MAX_BATCH, registerPredictRoutes } from './routes/predict.js';
 import { registerServiceRoutes } from './routes/service.js';
 
@@ -138,6 +139,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerModelRoutes(app, predictor, predictor.metadata);
   registerV2Routes(app, predictor, { modelName: options.modelName ?? defaultModelName(predictor), isReady: () => !drain.draining });
   registerPageRoutes(app, options.pageDir);
+  // The MNIST files, for the page's Train panel.
+  registerDataRoutes(app);
   registerCorrectionRoutes(app, options.corrections);
   return app;
 }

@@ -129,11 +129,27 @@ export interface HardeningOptions {
   isClosing: () => boolean;
 }
 
+/**
+ * The page (/ and its files under /page/) is cross-origin isolated: COOP same-origin (helmet's
+ * default, on every answer) and COEP require-corp here. Its Train panel shares the weights and
+ * the batch between its workers through SharedArrayBuffers, which browsers allow only then.
+ */
+const isPageRoute = (url: string) => url === '/' || url.startsWith('/?') || url.startsWith('/page/');
+const CROSS_ORIGIN_ISOLATION = { 'cross-origin-embedder-policy': 'require-corp' };
+/**
+ * The Train panel's worker scripts, the only code of ours that compiles WebAssembly (the wasm
+ * backend that trains): their CSP allows it ('wasm-unsafe-eval', a worker's own CSP being its
+ * script's), the page's and every other answer's does not.
+ */
+const isTrainWorker = (url: string) => /^\/page\/train-(worker|replica)\.js(\?|$)/.test(url);
+
 /** Register the headers, CORS, rate limit and in-flight cap on the app (before its routes). */
 export async function registerHardening(app: FastifyInstance, options: HardeningOptions): Promise<void> {
   const headers = securityHeaders(helmetOptions(options.corsOrigin));
-  app.addHook('onRequest', (_request, reply, done) => {
-    void reply.headers(headers);
+  const pageHeaders = { ...headers, ...CROSS_ORIGIN_ISOLATION };
+  const workerHeaders = { ...pageHeaders, 'content-security-policy': headers['content-security-policy'].replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'") };
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.headers(isTrainWorker(request.url) ? workerHeaders : isPageRoute(request.url) ? pageHeaders : headers);
     done();
   });
   if (options.corsOrigin) {

@@ -7,12 +7,18 @@ import { VERSION } from '../util/version.js';
 
 const prediction = {
   type: 'object',
-  required: ['digit', 'confidence', 'probabilities'],
+  required: ['digit', 'confidence', 'probabilities', 'set'],
   properties: {
     digit: { type: ['integer', 'null'], minimum: 0, maximum: 9, description: 'null when the input is not a digit (see reason)' },
     confidence: { type: 'number', description: 'the highest of the ten digits\' probabilities' },
     probabilities: { type: 'array', items: { type: 'number' }, minItems: 10, maxItems: 10, description: 'the probability of each digit 0-9 (calibrated); with notADigit they sum to 1 - notADigit' },
     notADigit: { type: 'number', description: 'the probability that the picture is no digit at all (models trained with non-digits: their 11th output)' },
+    set: {
+      type: 'array',
+      items: { type: 'integer', minimum: 0, maximum: 9 },
+      maxItems: 10,
+      description: "the prediction set: the digits, most likely first, that hold the true one with the run's coverage (99%, fitted on its validation split by split conformal prediction): [4] when sure, [4, 9] when unsure between them (also with a low-confidence null digit); [] when the picture is taken for no digit. Runs fitted before sets give the most likely digit alone",
+    },
     reason: { type: 'string', description: "why digit is null: 'blank', 'too small', 'no dominant stroke', 'not a digit (…)' (the model's fitted rule), 'low confidence (…)'" },
     input: { type: 'array', items: { type: 'integer' }, minItems: PIXELS, maxItems: PIXELS, description: 'with ?explain=1: the 28x28 image the model saw, 0-255, row by row' },
   },
@@ -118,6 +124,7 @@ export const OPENAPI = {
     '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3 document' } } } },
     '/docs': { get: { summary: 'Human-readable API documentation', responses: { '200': { description: 'HTML' } } } },
     '/': { get: { summary: 'The draw-a-digit page', responses: { '200': { description: 'HTML' } } } },
+    '/data/mnist/{file}': { get: { summary: "MNIST's four original IDX files (checked against their SHA-256), for the page's Train panel", responses: { '200': { description: 'application/octet-stream' }, '404': { description: 'no such file, or no MNIST data on this server', content: json } } } },
     '/readyz': { get: { summary: 'Readiness: 200 once the model is loaded and warmed, 503 while starting or draining', responses: { '200': { description: '{status: "ready"}' }, '503': { description: '{status: "starting"} or {status: "draining"}' } } } },
     ...OPENAPI_V2_PATHS,
     ...OPENAPI_CORRECTIONS_PATHS,

@@ -7,15 +7,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { INPUT_SHAPE, type Dataset } from '../data/types.js';
-import { PREPROCESS_SPEC } from '../data/model-input.js';
 import { DEFAULT_RUNS_DIR, pointLatestAt, readMetadata, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
 import { asUserError, UserError } from '../util/errors.js';
 import { removeStaleTemporaries, writeJsonAtomic } from '../util/fs.js';
 import { acquireLock, describeOwner, type HeldLock } from '../util/lock.js';
-import { libraryVersions } from '../util/version.js';
-import { readCheckpointConfig, recoverCheckpoint, type TrainState } from './checkpoint.js';
-import { readConfigFile, resolveConfig, type TrainConfig } from './config.js';
+import { readCheckpointConfig, recoverCheckpoint } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { readConfigFile, resolveConfig } from './config-file.js';
 
 function defaultRunDir(runsDir: string, arch: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);
@@ -108,37 +106,6 @@ export async function openRunToResume(dir: string, options: ResumeOptions = {}):
     await lock.release();
     throw err;
   }
-}
-
-/** What a run's metadata.json says, from what training knows at this moment. */
-export function runMetadata(run: { config: TrainConfig; params: number; createdAt: string; backend: string; data: Dataset; trainCount: number; valCount: number; state: TrainState }): RunMetadata {
-  const { config, data, state } = run;
-  return {
-    format: 'mnist-cnn-run',
-    formatVersion: 1,
-    arch: config.arch,
-    params: run.params,
-    createdAt: run.createdAt,
-    seed: config.seed,
-    config: { ...config },
-    versions: libraryVersions(),
-    backend: run.backend,
-    data: {
-      dataset: data.name,
-      source: data.source,
-      files: data.files,
-      trainCount: run.trainCount,
-      valCount: run.valCount,
-      testCount: data.test.count,
-    },
-    preprocessing: PREPROCESS_SPEC,
-    classNames: data.classNames,
-    inputShape: INPUT_SHAPE,
-    epochsCompleted: state.history.length,
-    bestEpoch: state.bestEpoch,
-    bestValAccuracy: state.bestValAccuracy,
-    trainingSeconds: state.trainingSeconds,
-  };
 }
 
 /** The last metadata.json of a run (finished, or stopped early), and runs/latest pointed at it. */

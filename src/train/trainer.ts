@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/index.js';
+import { startNodeReplicaThread } from '../backend/node-replica-thread.js';
 import { ModelReplicas } from '../backend/replicas.js';
 import { BatchFiller } from '../data/batches.js';
 import { loadMnist } from '../data/load.js';
@@ -16,7 +17,7 @@ import { NUM_CLASSES, type Dataset, type ImageSet } from '../data/types.js';
 import type { BackendName } from '../backend/names.js';
 import { temperatureFit } from '../metrics/calibration.js';
 import { accuracyAndLoss } from '../metrics/classification.js';
-import { buildModel, outputCount } from '../model/architectures.js';
+import { outputCount } from '../model/architectures.js';
 import { historyToCsv, type EpochRecord } from '../model/history.js';
 import { nonFiniteWeight } from '../model/finite.js';
 import { loadModel, saveModel } from '../model/io.js';
@@ -25,17 +26,21 @@ import { RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
 import { Predictor } from '../predict/predictor.js';
 import { predictSet } from '../predict/set-inference.js';
 import { fitNonDigitRule } from '../predict/non-digit-rule.js';
+import { fitPredictionSets } from '../predict/prediction-sets.js';
 import { nonDigitTrainingImages } from '../image/non-digits.js';
 import { withPicturedDigits } from '../image/digit-pictures.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
+import { libraryVersions } from '../util/version.js';
 import { freshTrainState, loadCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
-import { makeOptimizer, restoreOptimizer, setLearningRate } from './optimizer.js';
-import { batchAugmentation, dropoutSeedsOfThread, epochOrder, initSeed, nonDigitPicks, picturedDigitsRng, reseedDropout } from './randomness.js';
+import { makeOptimizer, restoreOptimizer } from './optimizer.js';
+import { epochOrder, picturedDigitsRng } from './randomness.js';
 import { quietReporter, type TrainReporter } from './reporter.js';
-import { closeRun, createRunFolder, openRunToResume, runMetadata } from './run-folder.js';
+import { closeRun, createRunFolder, openRunToResume } from './run-folder.js';
+import { NO_VALIDATION_TEMPERATURE, runMetadata } from './run-metadata.js';
 import { learningRateAt } from './schedule.js';
+import { newModel, optimizerStep, type StepRun } from './step.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -122,14 +127,6 @@ export async function resume(dir: string, options: Omit<TrainOptions, 'config' |
 }
 
 /**
- * The network a config trains, with fresh weights from its seed: with the 11th "not a digit"
- * output when it trains with non-digit pictures (`nonDigits` > 0).
- */
-export function newModel(config: TrainConfig): tf.Sequential {
-  return buildModel(config.arch, initSeed(config.seed), { notADigit: config.nonDigits > 0 });
-}
-
-/**
  * The config's sets from the dataset's training file: its seeded split (data/split.ts), some
  * training digits as people's pictures of them, through the photo pipeline (image/digit-pictures.ts).
  */
@@ -170,7 +167,7 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   const batchesPerEpoch = Math.ceil(trainSet.count / config.batchSize);
   const totalSteps = batchesPerEpoch * config.epochs;
   const createdAt = new Date().toISOString();
-  const metadata = (): RunMetadata => ({ ...runMetadata({ config, params: model.countParams(), createdAt, backend, data, trainCount: trainSet.count, valCount: valSet.count, state }), ...options.start?.metadata });
+  const metadata = (): RunMetadata => ({ ...runMetadata({ config, params: model.countParams(), createdAt, backend, versions: libraryVersions(), data, trainCount: trainSet.count, valCount: valSet.count, state }), ...options.start?.metadata });
   const lrAt = (step: number) => learningRateAt(step, totalSteps, batchesPerEpoch, config);
   const stopRequested = () => options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps);
   // Where the checkpoint on disk stands; a training that diverges stops without replacing it.
@@ -201,8 +198,9 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   const nonDigitsPerBatch = Math.round(config.nonDigits * config.batchSize);
   const nonDigits = nonDigitsPerBatch > 0 ? (options.nonDigitImages ?? (await nonDigitTrainingImages(config.seed))) : undefined;
   const rowsPerBatch = config.batchSize + (nonDigits ? nonDigitsPerBatch : 0);
-  const replicas = await ModelReplicas.start(model, { threads: config.threads, backend, maxBatch: Math.max(rowsPerBatch, config.evalBatchSize) });
+  const replicas = await ModelReplicas.start(model, { threads: config.threads, backend, maxBatch: Math.max(rowsPerBatch, config.evalBatchSize), startThread: startNodeReplicaThread });
   const filler = new BatchFiller(rowsPerBatch, replicas.batch);
+  const stepRun: StepRun = { config, model, optimizer, replicas, filler, trainSet, nonDigits: nonDigits && { ...nonDigits, perBatch: nonDigitsPerBatch } };
   let interrupted = false;
   let stoppedEarlyAtEpoch: number | undefined;
   try {
@@ -211,21 +209,12 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
       const epochStart = performance.now() - state.partial.seconds * 1000;
       for (let batch = state.batch; batch < batchesPerEpoch; batch++) {
         // One optimizer step on all threads.
-        setLearningRate(optimizer, lrAt(state.step));
-        const start = batch * config.batchSize;
-        const augment = batchAugmentation(config.seed, epoch, batch, config);
-        const n = filler.fill(trainSet, order, start, Math.min(trainSet.count, start + config.batchSize), augment);
-        const rows = nonDigits ? filler.fillNonDigits(nonDigits.images, nonDigitPicks(config.seed, epoch, batch, nonDigits.count, nonDigitsPerBatch), n, augment) : n;
-        reseedDropout(model, config.seed, epoch, batch);
-        const step = await replicas.step(rows, optimizer, config.labelSmoothing, (thread) => dropoutSeedsOfThread(model, config.seed, epoch, batch, thread));
-        // A NaN in either loss is reported as NaN.
-        // (Non-digit rows add nothing to the plain loss: it is a mean over the n digits.)
-        const loss = (Number.isFinite(step.smoothedLoss) ? step.loss : step.smoothedLoss) * (rows === n ? 1 : rows / n);
+        const { n, loss, correct } = await optimizerStep(stepRun, { epoch, batch, order, lr: lrAt(state.step) });
         if (!Number.isFinite(loss)) throw diverged(`the loss is ${loss} at epoch ${epoch + 1}, batch ${batch + 1}`);
         state.step++;
         state.batch = batch + 1;
         state.partial.loss += loss * n;
-        state.partial.correct += step.correct;
+        state.partial.correct += correct;
         state.partial.seen += n;
         const elapsed = (performance.now() - epochStart) / 1000;
         reporter.batch({ epoch, epochs: config.epochs, batch, batches: batchesPerEpoch, loss: state.partial.loss / state.partial.seen, imagesPerSecond: state.partial.seen / Math.max(elapsed, 1e-9) });
@@ -323,7 +312,20 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
     hasBest && !interrupted && nonDigits && valSet.count > 0
       ? { nonDigitRule: await fitNonDigitRule(bestModel, valSet, { seed: config.seed, threads: config.threads, backend, batchSize: config.evalBatchSize }) }
       : {};
-  const meta = await closeRun(dir, { ...last, ...calibration, ...nonDigitRule }, { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false });
+  // And its prediction sets, for the answers' probabilities at that temperature (validation digits only).
+  const predictionSets =
+    hasBest && !interrupted && valSet.count > 0 && calibration.temperature !== undefined
+      ? {
+          predictionSets: await fitPredictionSets(bestModel, valSet, {
+            temperature: calibration.temperature,
+            nonDigitBelow: nonDigitRule.nonDigitRule?.below,
+            threads: config.threads,
+            backend,
+            batchSize: config.evalBatchSize,
+          }),
+        }
+      : {};
+  const meta = await closeRun(dir, { ...last, ...calibration, ...nonDigitRule, ...predictionSets }, { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false });
   return { dir, metadata: meta, history: state.history, interrupted, model: bestModel, data };
 }
 
@@ -335,7 +337,7 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
  * test split is never used to fit anything).
  */
 async function fitRunTemperature(model: tf.LayersModel, valSet: ImageSet, config: TrainConfig, backend: BackendName): Promise<Pick<RunMetadata, 'temperature' | 'temperatureFit'>> {
-  if (valSet.count === 0) return { temperature: 1, temperatureFit: { on: 'none', reason: 'no validation split (valCount 0): nothing held out to fit a temperature on' } };
+  if (valSet.count === 0) return NO_VALIDATION_TEMPERATURE;
   const predictor = await Predictor.fromModel(model, { threads: config.threads, backend, batchSize: config.evalBatchSize });
   try {
     const probs = await predictor.probabilities(valSet, { calibrated: false });

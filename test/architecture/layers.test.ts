@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -70,4 +70,17 @@ test('a cycle between files fails, and so does a folder that is on no layer', ()
   const names = new Set(violations.map((v) => v.rule.name));
   assert.ok(names.has('no-circular'), rulesBroken(violations).join('\n'));
   assert.ok(names.has('unlisted-folder'), rulesBroken(violations).join('\n'));
+});
+
+test("browser code reaches no Node built-in, and only the Train panel's workers reach the wasm backend", () => {
+  const dir = fixture({
+    'src/backend/kernels.ts': "import '@tensorflow/tfjs-backend-wasm';\nexport const kernels = 1;\n",
+    'src/serve/page/train-worker.ts': "import { kernels } from '../../backend/kernels.js';\nexport const worker = kernels;\n",
+    'src/serve/page/main.ts': "import { kernels } from '../../backend/kernels.js';\nexport const page = kernels;\n",
+    'src/browser/index.ts': "import { readFileSync } from 'node:fs';\nexport const read = readFileSync;\n",
+  });
+  // The real packages, so that the wasm backend resolves as it does in the project.
+  symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
+  const broken = cruise(dir).map((v) => `${v.rule.name}: ${v.from}`);
+  assert.deepEqual([...new Set(broken)].sort(), ['browser-safe: src/browser/index.ts', 'wasm-in-workers-only: src/serve/page/main.ts']);
 });

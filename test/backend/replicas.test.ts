@@ -9,7 +9,7 @@ import { buildModel, logitsModel } from '../../src/model/architectures.js';
 import { accuracyAndLoss } from '../../src/metrics/classification.js';
 import { probabilitiesOf } from '../helpers/probabilities.js';
 import { BatchFiller, identityOrder } from '../../src/data/batches.js';
-import { resolveConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/train/config-file.js';
 import { batchPart } from '../../src/backend/replicas.js';
 import { partGradients, trainableVariables } from '../../src/model/gradients.js';
 import { train } from '../../src/train/trainer.js';

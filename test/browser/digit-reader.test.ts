@@ -10,15 +10,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { digitReader, type Prediction } from '../../src/index.js';
 import { printedDigitPng } from '../helpers/printed-digit.js';
 import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 import { startStaticServer } from '../helpers/static-server.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const BUNDLE = join('dist', 'browser', 'mnist-cnn.js');
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
+const skip = skipWithoutChromium;
 /** The bundle as the page imports it (an absolute path on the static server). */
 const ENTRY = `/${BUNDLE}`;
 const EXPORTS = JSON.parse(readFileSync('package.json', 'utf8')).exports['./browser'];
@@ -55,7 +55,7 @@ describe('digitReader in the browser (mnist-cnn/browser)', { skip }, () => {
     inNode = await read(seven);
     await read.close();
     server = await startStaticServer(root);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(60_000);
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));

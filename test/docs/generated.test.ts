@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { BrowserTrainFigures } from '../../bench/browser-train-table.js';
 import { BLOCKS, docFiles, renderBlocks } from '../../scripts/docs-blocks.js';
 
 test('every generated block of the README and docs is what its source makes now (npm run docs rewrites them)', () => {
@@ -12,4 +14,13 @@ test('a block of an unknown name is refused, naming the file; a known one is fil
   assert.throws(() => renderBlocks('<!-- generated:nope -->\nold\n<!-- /generated:nope -->', 'x.md'), /x\.md: unknown generated block 'nope'/);
   const name = Object.keys(BLOCKS)[0];
   assert.equal(renderBlocks(`a\n<!-- generated:${name} -->\nold\n<!-- /generated:${name} -->\nb`, 'y.md'), `a\n<!-- generated:${name} -->\n${BLOCKS[name]()}\n<!-- /generated:${name} -->\nb`);
+});
+
+test("docs/browser-training.md shows the last browserTrain bench run, with its CPU and the machine's load average", () => {
+  const page = readFileSync('docs/browser-training.md', 'utf8');
+  const { browserTrain } = JSON.parse(readFileSync('bench/results/browser-train.json', 'utf8')) as { browserTrain: BrowserTrainFigures };
+  const block = /<!-- generated:browser-training -->\n([\s\S]*?)<!-- \/generated:browser-training -->/.exec(page);
+  assert.ok(block, 'docs/browser-training.md has no browser-training block');
+  assert.ok(block[1].includes(browserTrain.machine.cpu), 'the table does not name the CPU');
+  assert.ok(block[1].includes(`load average ${browserTrain.load.before.join(', ')}`), 'the table does not give the load average');
 });

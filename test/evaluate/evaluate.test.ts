@@ -180,7 +180,7 @@ test('truncated or mismatched run folders are refused, naming the file', async (
 
 test('a quick real training writes a temperature; evaluate scores the answers before and after it, with the same accuracy, in metrics.json, the summary, the diagram and the report', async () => {
   const { train } = await import('../../src/train/trainer.js');
-  const { resolveConfig } = await import('../../src/train/config.js');
+  const { resolveConfig } = await import('../../src/train/config-file.js');
   const { formatSummary } = await import('../../src/evaluate/format.js');
   const run = await train({ config: resolveConfig({ flags: { limit: 2000, epochs: 1, valCount: 500 } }), outDir: join(await tempDir(), 'run'), updateLatest: false });
   run.model.dispose();

@@ -24,8 +24,11 @@ test('report.html holds every section with its pictures inline, and nothing to f
   const html = await readFile(path, 'utf8');
   for (const id of REPORT_SECTIONS.filter((id) => id !== 'finetune')) assert.match(html, new RegExp(`<section id="${id}">`), `section ${id}`);
   assert.doesNotMatch(html, /<section id="finetune">|href="#finetune"/, 'a run that was not fine-tuned has no Fine-tuning section');
+  // A run that cannot say "not a digit" has the sets and risk-coverage sections (report-trust.ts), not that one.
+  for (const id of ['prediction-sets', 'risk-coverage']) assert.match(html, new RegExp(`<section id="${id}">`), `section ${id}`);
+  assert.doesNotMatch(html, /<section id="not-a-digit">/);
   const images = html.match(/<img [^>]*src="data:image\/png;base64,[A-Za-z0-9+/=]{100,}"/g) ?? [];
-  assert.equal(images.length, 6, 'curves, confusion, per-class, reliability, two galleries');
+  assert.equal(images.length, 7, 'curves, confusion, per-class, reliability, two galleries, risk-coverage');
   assertSelfContained(html);
   const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'));
   // Headline figures come from metrics.json and metadata.json.
@@ -45,6 +48,6 @@ test('the report rebuilds its pictures from metrics.json when they are gone', as
   assert.equal(await readFile(join(dir, 'metrics.json'), 'utf8'), metricsBefore, 'not evaluated again');
   assert.ok(existsSync(join(dir, 'plots', 'worst-errors.png')));
   assert.ok(html.includes('No learning curves: the run has no history.csv.'));
-  assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 5);
+  assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 6);
   assertSelfContained(html);
 });

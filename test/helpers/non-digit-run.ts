@@ -1,12 +1,13 @@
 import { nonDigitTrainingImages } from '../../src/image/non-digits.js';
-import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
+import type { TrainConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/train/config-file.js';
 import { train } from '../../src/train/trainer.js';
 import { cachedRun } from './run-cache.js';
 
 /**
  * The quick run with non-digits (the 11th "not a digit" output) that test files share: the compact net, 3 epochs on a
  * stratified 12,000 images, with `npm start`'s share of non-digits and of pictured digits (200 non-digits drawn per category instead
- * of the 500 of a real run, to keep it to a few minutes), and its fitted not-a-digit threshold.
+ * of the 1,000 of a real run, to keep it to a few minutes), and its fitted not-a-digit threshold.
  */
 const CONFIG: Partial<TrainConfig> = { arch: 'compact', limit: 12000, valCount: 2000, epochs: 3, seed: 1, nonDigits: 0.25, picturedDigits: 0.05 };
 const PER_CATEGORY = 200;

@@ -1,4 +1,5 @@
-import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
+import type { TrainConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/train/config-file.js';
 import { train } from '../../src/train/trainer.js';
 import { cachedRun } from './run-cache.js';
 

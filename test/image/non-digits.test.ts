@@ -4,7 +4,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeImage } from '../../src/image/decode.js';
-import { NON_DIGIT_CATEGORIES, NON_DIGIT_FONTS, NON_DIGIT_LETTERS, drawNonDigit, drawNonDigitInk, nonDigitRng, nonDigitSet, writeNonDigitPictures } from '../../src/image/non-digits.js';
+import { DIGIT_LIKE_LETTERS, NON_DIGIT_CATEGORIES, NON_DIGIT_FONTS, NON_DIGIT_LETTERS, ROUND_LETTERS, drawNonDigit, drawNonDigitInk, nonDigitRng, nonDigitSet, writeNonDigitPictures } from '../../src/image/non-digits.js';
+import { handRoundLetters } from '../../src/image/hand-glyphs.js';
 import { connectedComponents } from '../../src/image/pixel-ops.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -33,6 +34,39 @@ test('the test split uses none of the train split\'s fonts, and no letter that r
   const train = new Set(NON_DIGIT_FONTS.train.map(key));
   assert.ok(NON_DIGIT_FONTS.test.every((f) => !train.has(key(f))));
   for (const digitLike of 'oOlIiSsZzBgqbGDTt17') assert.ok(!NON_DIGIT_LETTERS.includes(digitLike), digitLike);
+  // Round letters: open ones only (a printed C or c was read as 0), none of the digit-like letters, printed or drawn.
+  for (const letters of [ROUND_LETTERS, ...handRoundLetters('train'), ...handRoundLetters('test')]) {
+    for (const letter of letters) assert.ok(!(DIGIT_LIKE_LETTERS + '0123456789').includes(letter), letter);
+  }
+  for (const letter of 'CcGUunr') assert.ok(ROUND_LETTERS.includes(letter), letter);
+  for (const letter of 'OoQDIlZzSsbBqg') assert.ok(DIGIT_LIKE_LETTERS.includes(letter), letter);
+});
+
+test('the new categories draw what they say: several strokes or turns, spread over much of their box, that reach the model', async () => {
+  for (const split of ['train', 'test'] as const) {
+    for (let n = 0; n < 10; n++) {
+      for (const category of ['zigzag', 'spiral', 'loops', 'crossed-out', 'overlap', 'round-letter'] as const) {
+        const canvas = await drawNonDigitInk(category, split, nonDigitRng(split, 1, category, n));
+        const inked = canvas.ink.filter((v) => v > 0.5).length;
+        assert.ok(inked > 0, `${split} ${category} ${n} has ink`);
+      }
+      // A zigzag's strokes go back and forth: ink at many heights or widths, not one blob.
+      const zigzag = await drawNonDigitInk('zigzag', split, nonDigitRng(split, 1, 'zigzag', n));
+      const rows = new Set<number>();
+      const columns = new Set<number>();
+      zigzag.ink.forEach((v, i) => {
+        if (v <= 0.5) return;
+        rows.add(Math.floor(i / zigzag.width));
+        columns.add(i % zigzag.width);
+      });
+      assert.ok(rows.size > 0.3 * zigzag.height || columns.size > 0.3 * zigzag.width, `zigzag ${split} ${n}: ${rows.size} rows, ${columns.size} columns`);
+    }
+  }
+  const set = await nonDigitSet({ split: 'test', perCategory: 20, categories: ['zigzag', 'spiral', 'loops', 'crossed-out', 'overlap', 'round-letter'] });
+  for (const category of ['zigzag', 'spiral', 'loops', 'crossed-out', 'overlap', 'round-letter'] as const) {
+    const reached = set.filter((s) => s.category === category && !s.reason);
+    assert.ok(reached.length >= 15, `${category}: most reach the model (${reached.length} of 20)`);
+  }
 });
 
 /** Ink (coverage > 0.5) of a category's picture n, as components. */

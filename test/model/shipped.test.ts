@@ -14,7 +14,7 @@ import { RELEASE_FILE, type ReleaseRecord } from '../../src/model/release.js';
 import { readMetadata, resolveRunDir } from '../../src/model/run.js';
 import { DEFAULT_SHIPPED_MODEL, shippedModelDir, shippedModelOf, SHIPPED_MODELS } from '../../src/model/shipped.js';
 import { Predictor } from '../../src/predict/predictor.js';
-import { resolveConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/train/config-file.js';
 import { digitColumns } from '../../src/metrics/classification.js';
 import { onnxRuntimeProbabilities } from '../helpers/probabilities.js';
 import { scaledTestSet } from '../helpers/onnx.js';

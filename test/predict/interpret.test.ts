@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyTemperature } from '../../src/metrics/calibration.js';
-import { interpretProbabilities, notADigitScore, standOut } from '../../src/predict/interpret.js';
+import { interpretProbabilities, notADigitScore, predictionSet, setInWords, standOut } from '../../src/predict/interpret.js';
 import { createRng } from '../../src/util/rng.js';
 
 const softmax = (logits: number[]) => {
@@ -76,4 +76,40 @@ test('with the 11th output: the score is ln p(best digit) - ln p(not a digit), i
   assert.ok(Math.abs(answered.probabilities.reduce((a, b) => a + b, 0) + answered.notADigit! - 1) < 1e-5);
   // Ten outputs: no notADigit field.
   assert.equal('notADigit' in interpretProbabilities(softmax([8, 0, 0, 0, 0, 0, 0, 0, 0, 0]), { minConfidence: 0.5 }), false);
+});
+
+test('prediction sets: the top digit, and the others at or above their group\'s threshold; sure answers by one threshold, unsure ones by the other', () => {
+  const sets = { unsureBelow: 0.99, sure: 0.5, unsure: 0.05 };
+  // Sure (top share 0.995 >= 0.99): a digit joins only at 0.5, so none.
+  assert.deepEqual(predictionSet([0, 0, 0, 0, 0.995, 0, 0, 0, 0, 0.005], sets), [4]);
+  // Unsure: every digit at 0.05 or more, most likely first after the top one.
+  assert.deepEqual(predictionSet([0, 0.04, 0, 0, 0.6, 0, 0, 0.1, 0, 0.26], sets), [4, 9, 7]);
+  // The shares are of the ten digits: a not-a-digit probability (11th value) is left out of them.
+  assert.deepEqual(predictionSet([0, 0, 0, 0, 0.45, 0, 0, 0, 0, 0.045, 0.505], sets), [4, 9]);
+  // Threshold 0 (a group with too few validation digits to promise anything): every digit.
+  assert.equal(predictionSet([0, 0, 0, 0, 0.6, 0, 0, 0, 0, 0.4], { ...sets, unsure: 0 }).length, 10);
+  // Without a rule: the top digit alone.
+  assert.deepEqual(predictionSet([0, 0, 0, 0, 0.6, 0, 0, 0, 0, 0.4], undefined), [4]);
+  assert.equal(setInWords([4]), '4');
+  assert.equal(setInWords([4, 9]), '4 or 9');
+  assert.equal(setInWords([4, 9, 7]), '4, 9 or 7');
+  assert.equal(setInWords([]), 'none');
+});
+
+test('answers carry their set: given with a low-confidence null, empty when the picture is taken for no digit at all', () => {
+  const rule = { minConfidence: 0.5, notADigitBelow: 1, sets: { unsureBelow: 0.99, sure: 1, unsure: 0.05 } };
+  assert.deepEqual(interpretProbabilities(softmax([0, 0, 0, 9, 0, 0, 0, 0, 0, 0, -3]), rule).set, [3]);
+  const unsure = interpretProbabilities(softmax([0, 0, 0, 0, 6, 0, 0, 5.5, 0, 6.2, 0]), rule);
+  assert.equal(unsure.digit, null);
+  assert.match(unsure.reason!, /^low confidence/);
+  assert.deepEqual(unsure.set, [9, 4, 7]);
+  const dot = interpretProbabilities(softmax([0, 0, 0.5, 0, 0, 0, 0, 0, 0, 0, 5]), rule);
+  assert.deepEqual(dot.set, []);
+  assert.deepEqual(interpretProbabilities(softmax([0, 0, 0, 9, 0, 0, 0, 0, 0, 0, -3]), rule, 'too small').set, []);
+  // The set's first digit is the answer.
+  const rng = createRng(9);
+  for (let t = 0; t < 50; t++) {
+    const answer = interpretProbabilities(softmax(Array.from({ length: 11 }, () => 3 * rng.normal())), { minConfidence: 0, sets: rule.sets });
+    assert.equal(answer.set[0], answer.digit);
+  }
 });

@@ -60,6 +60,23 @@ test('security headers on the page, the docs, the API and its errors: a strict C
   assert.match(docs.headers.get('content-security-policy') ?? '', new RegExp(`style-src 'self' 'sha256-${hash.replace(/[+/]/g, (c) => `\\${c}`)}'`));
 });
 
+test("the page is cross-origin isolated for its Train panel (COOP, COEP), and only the panel's worker scripts may compile WebAssembly", async () => {
+  for (const path of ['/', '/page/app.js', '/page/train-worker.js', '/page/train-replica.js']) {
+    const response = await fetch(url + path);
+    assert.equal(response.headers.get('cross-origin-opener-policy'), 'same-origin', path);
+    assert.equal(response.headers.get('cross-origin-embedder-policy'), 'require-corp', path);
+    const csp = response.headers.get('content-security-policy') ?? '';
+    const worker = path.includes('/train-');
+    assert.match(csp, worker ? /script-src 'self' 'wasm-unsafe-eval';/ : /script-src 'self';/, path);
+    assert.match(csp, /default-src 'self'/, path);
+  }
+  for (const path of ['/docs', '/v1/model', '/pages', '/page-x']) {
+    const response = await fetch(url + path);
+    assert.equal(response.headers.get('cross-origin-embedder-policy'), null, path);
+    assert.doesNotMatch(response.headers.get('content-security-policy') ?? '', /wasm-unsafe-eval/, path);
+  }
+});
+
 test('CORS is off unless an origin is given; then that origin, and no other, may call the API', async () => {
   const preflight = (base: string, origin: string) =>
     fetch(`${base}/v1/predict`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });

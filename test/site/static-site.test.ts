@@ -7,17 +7,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { IDX_FILES } from '../../src/data/checksums.js';
 import { DOT, drawStrokes, paintedBars, SEVEN } from '../helpers/page-drawing.js';
 import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 import { startStaticServer } from '../helpers/static-server.js';
+import { launchChromium, recordProblems, skipWithoutChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
+const skip = skipWithoutChromium;
 const run = promisify(execFile);
 
 /** The page's answer (#digit) once it answers the latest input. */
@@ -45,14 +45,11 @@ describe('the static site (npm run build:site)', { skip }, () => {
     await run(process.execPath, ['scripts/build-site.mjs', '--out', site]);
     server = await startStaticServer(root);
     base = `${server.url}/digits/site/`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(60_000);
     page.on('request', (request) => requests.push(request.url()));
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
+    recordProblems(page, problems);
     await page.goto(base);
     await page.waitForFunction(() => document.body.dataset.state === 'ready');
   });
@@ -99,10 +96,27 @@ describe('the static site (npm run build:site)', { skip }, () => {
     assert.equal(await page.locator('#chart li.best').count(), 0, 'no digit is highlighted as the answer');
   });
 
+  test('the Train panel trains here too, on one worker (no cross-origin isolation on a plain host), from the MNIST files copied into the site', async () => {
+    const files = await readdir(join(site, 'data', 'mnist'));
+    assert.deepEqual(files.sort(), [...IDX_FILES].sort());
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+    assert.equal(await page.locator('#train-threads').getAttribute('data-value'), '1');
+    await page.click('#train');
+    await page.waitForFunction(() => Number(document.getElementById('train-progress')!.dataset.step) >= 10);
+    await page.click('#train-stop');
+    await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('training')!.dataset.state!));
+    assert.equal(await page.locator('#training').getAttribute('data-state'), 'done', (await page.locator('#train-status').textContent()) ?? '');
+    // Ten steps of batches of 128 are far from done, and far above chance (10%).
+    const accuracy = Number(await page.locator('#train-accuracy').getAttribute('data-value'));
+    assert.ok(accuracy > 0.5, `test accuracy ${accuracy} after about ten steps`);
+    assert.match((await page.locator('#model-info').textContent()) ?? '', /^Answering: the compact net trained in this tab/);
+  });
+
   test('every request stayed inside the site, and nothing failed', () => {
     const outside = requests.filter((url) => !url.startsWith(base) && !url.startsWith('data:'));
     assert.deepEqual(outside, []);
     assert.ok(requests.some((url) => url.endsWith('/model/weights.bin')), 'the model was fetched from the site');
+    assert.ok(requests.some((url) => url.endsWith('/data/mnist/train-images-idx3-ubyte')), 'the training images were fetched from the site');
     assert.deepEqual(problems, []);
   });
 });

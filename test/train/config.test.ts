@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { main } from '../../src/cli/program.js';
 import { ARCHITECTURES } from '../../src/model/arch-names.js';
 import { writeConfig } from '../helpers/config-files.js';
-import { CONFIG_KEY_NAMES, configTableMarkdown, DEFAULT_CONFIG, PRESET_NAMES, PRESETS, resolveConfig, validateOverrides } from '../../src/train/config.js';
+import { CONFIG_KEY_NAMES, configTableMarkdown, DEFAULT_CONFIG, PRESET_NAMES, PRESETS, validateOverrides } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/train/config-file.js';
 
 
 test('defaults, then a preset, then a config file, then flags: each layer wins over the one before', () => {

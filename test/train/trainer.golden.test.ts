@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend/index.js';
 import { loadMnist, type Dataset } from '../../src/data/index.js';
-import { resolveConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/train/config-file.js';
 import { train } from '../../src/train/trainer.js';
 import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 

@@ -8,7 +8,8 @@ import { loadMnist, seededSplitIndices as splitIndices, type Dataset } from '../
 import { accuracyAndLoss } from '../../src/metrics/classification.js';
 import { probabilitiesOf } from '../helpers/probabilities.js';
 import { loadModel } from '../../src/model/io.js';
-import { resolveConfig, type TrainConfig } from '../../src/train/config.js';
+import type { TrainConfig } from '../../src/train/config.js';
+import { resolveConfig } from '../../src/train/config-file.js';
 import { parseHistoryCsv } from '../../src/model/history.js';
 import { resume, train, TrainingError } from '../../src/train/trainer.js';
 import { UserError } from '../../src/util/errors.js';

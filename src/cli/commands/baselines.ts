@@ -65,7 +65,7 @@ export function registerBaselines(program: Command): void {
 
 /** LeNet-5 as the project trains it (preset lenet5) on the same split: a run folder under runs/, not pointed at by runs/latest. */
 async function trainLenet5(flags: BaselinesFlags, quiet: boolean): Promise<string> {
-  const { resolveConfig } = await import('../../train/config.js');
+  const { resolveConfig } = await import('../../train/config-file.js');
   const { train } = await import('../../train/trainer.js');
   const { humanReporter, quietReporter } = await import('../../train/reporter.js');
   const config = resolveConfig({ preset: 'lenet5', flags: { limit: flags.limit, threads: flags.threads, backend: flags.backend } });

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { BackendName, RuntimeName } from '../../backend/names.js';
+import { DEFAULT_MIN_CONFIDENCE } from '../../predict/interpret.js';
 import { configOption, runtimeOption } from '../options.js';
 import { modelOf, modelOption } from '../model-arg.js';
 import { countingNumber, number, probability, wholeNumber } from '../parse.js';
@@ -52,7 +53,7 @@ export function registerServe(program: Command): void {
     .option('--host <address>', 'address to bind (127.0.0.1 keeps it on this machine)', '127.0.0.1')
     .option('--workers <n>', 'processes that serve (both cores: 2)', countingNumber, 1)
     .option('--body-limit <bytes>', 'largest request body (default 5 MiB)', wholeNumber)
-    .option('--min-confidence <x>', 'below this confidence answer "no digit" (default 0.5)', probability)
+    .option('--min-confidence <x>', `below this confidence answer "no digit" (default ${DEFAULT_MIN_CONFIDENCE})`, probability)
     .addOption(configOption('backend', 'wasm'))
     .addOption(configOption('threads', 1))
     .addOption(runtimeOption())

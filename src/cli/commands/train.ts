@@ -60,7 +60,7 @@ async function reporterFor(opts: TrainFlags) {
 }
 
 async function runTrain(opts: TrainFlags, evaluateAfter: boolean): Promise<void> {
-  const { resolveConfig } = await import('../../train/config.js');
+  const { resolveConfig } = await import('../../train/config-file.js');
   const { train, resume } = await import('../../train/trainer.js');
   const { UserError } = await import('../../util/errors.js');
   if (opts.resume && Object.keys(configOverrides(opts)).length + (opts.preset ? 1 : 0) + (opts.config ? 1 : 0) > 0) {
@@ -74,7 +74,7 @@ async function runTrain(opts: TrainFlags, evaluateAfter: boolean): Promise<void>
   if (opts.summary) {
     const { initBackend } = await import('../../backend/index.js');
     const { modelSummary } = await import('../../model/architectures.js');
-    const { newModel } = await import('../../train/trainer.js');
+    const { newModel } = await import('../../train/step.js');
     await initBackend('cpu');
     console.log(modelSummary(newModel(config!)));
     return;

@@ -4,7 +4,7 @@
 
 import type { PreprocessSpec } from '../../data/model-input.js';
 import type { LayerViewJson } from '../../model/layer-views.js';
-import type { Prediction } from '../../predict/interpret.js';
+import type { Prediction, SetRule } from '../../predict/interpret.js';
 
 /** A prediction, with what the network computes inside when asked (`?layers=1`). */
 export type ServerAnswer = Prediction & { layers?: LayerViewJson[] };
@@ -18,6 +18,8 @@ export interface ModelInfo {
   minConfidence?: number;
   /** The run's fitted not-a-digit threshold (AnswerRule.notADigitBelow); null when it has none. */
   notADigitBelow?: number | null;
+  /** The run's prediction sets' thresholds (AnswerRule.sets); null when it has none. */
+  sets?: SetRule | null;
   /** The calibration temperature the server applies to every answer's probabilities (absent: 1). */
   temperature?: number;
   classNames?: string[];

@@ -9,6 +9,7 @@
  */
 import type { ShownView } from '../../browser/model.js';
 import { describeShape, mapsImage, type LayerViewJson } from '../../model/layer-views.js';
+import { drawRgba } from './picture.js';
 
 export type LayersSource = 'server' | 'browser';
 
@@ -19,16 +20,6 @@ export function fromServer(views: LayerViewJson[]): ShownView[] {
 
 /** Maps are drawn 8 to a row on the page (every grid about as wide as high), a dense layer's values 16 to a row. */
 const COLUMNS = { conv: 8, pool: 8, dense: 16 } as const;
-
-function draw(canvas: HTMLCanvasElement, width: number, height: number, rgba: Uint8ClampedArray): void {
-  if (canvas.width !== width) canvas.width = width;
-  if (canvas.height !== height) canvas.height = height;
-  const context = canvas.getContext('2d');
-  if (!context) return;
-  const image = context.createImageData(width, height);
-  image.data.set(rgba);
-  context.putImageData(image, 0, 0);
-}
 
 export class LayersPanel {
   private shownId = -1;
@@ -44,12 +35,12 @@ export class LayersPanel {
     const input = this.figures.get('input')!;
     const rgba = new Uint8ClampedArray(size * size * 4);
     pixels.forEach((v, i) => rgba.set([v, v, v, 255], i * 4));
-    draw(input.canvas, size, size, rgba);
+    drawRgba(input.canvas, { width: size, height: size, rgba });
     this.mark(input.figure, id, source, pixels);
     for (const view of views) {
       const shown = this.figures.get(view.layer)!;
       const image = mapsImage(view, { columns: COLUMNS[view.kind] });
-      draw(shown.canvas, image.width, image.height, image.rgba);
+      drawRgba(shown.canvas, image);
       const shrunk = view.factor > 1 ? `, shown ${view.height}x${view.width} (max of ${view.factor}x${view.factor})` : '';
       shown.caption.textContent = `${view.after ? `${view.after}, ` : ''}${describeShape(view.shape)}${shrunk}; largest ${view.hi.toPrecision(3)}`;
       this.mark(shown.figure, id, source, view.bytes);

@@ -12,7 +12,8 @@
  * model is loaded); body[data-input] numbers the latest input (drawing, upload or clear); #digit
  * shows the page's answer (its text: the digit, or "not a digit"), and it and each answer
  * <output> (#server-answer, #browser-digit) carry data-input (which input it answers),
- * data-digit ('' when none), data-reason and data-confidence. The "Inside the network" panel has
+ * data-digit ('' when none), data-reason, data-confidence and data-set (the prediction set, "4 9";
+ * '' when refused). When the set holds more than one digit, #digit shows it ("4 or 9"). The "Inside the network" panel has
  * its own (layers-panel.ts).
  *
  * The panel, collapsed by default, costs nothing while closed: its code is a chunk fetched when
@@ -24,25 +25,21 @@ import type { BrowserModel, ShownView } from '../../browser/model.js';
 import { decodePicture, rawImageOfImageData } from '../../browser/pictures.js';
 import { PREPROCESS_SPEC } from '../../data/model-input.js';
 import { preprocessImage, type Preprocessed } from '../../image/preprocess.js';
-import { DEFAULT_MIN_CONFIDENCE, type Prediction } from '../../predict/interpret.js';
+import { DEFAULT_MIN_CONFIDENCE, setInWords, type AnswerRule, type Prediction } from '../../predict/interpret.js';
 import { fetchModelInfo, predictOnServer, type ModelInfo, type ServerAnswer } from './api.js';
 import type { LayersPanel, LayersSource } from './layers-panel.js';
 import { createChart, formatPercent, updateChart } from './chart.js';
+import { element } from './elements.js';
 import { CorrectionsBar } from './corrections.js';
 import { DrawingPad } from './pad.js';
 import { drawPreview } from './picture.js';
+import { wireTrainPanel } from './train-panel.js';
 
 /** While a stroke is drawn, ask for a prediction at most this often (and always on pointer up). */
 const PREDICT_EVERY_MS = 100;
 const DEFAULT_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 /** The static site's model.json (relative to the page): no server, the model runs here. */
 const STATIC_MODEL = document.body.dataset.model;
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`the page has no #${id}`);
-  return found as T;
-}
 
 const ui = {
   pad: element<HTMLCanvasElement>('pad'),
@@ -79,6 +76,8 @@ const state = {
   browserModel: null as Promise<BrowserModel> | null,
   /** The static site's answer settings, from the run's metadata.json (the served page asks the server). */
   staticSettings: null as AnswerSettings | null,
+  /** Which model answers when it is one of the Train panel's (trained in this tab, or uploaded); null: the page's own. */
+  localModel: null as string | null,
   /** The "Inside the network" panel and its module, loaded when it first opens. */
   panel: null as Promise<{ panel: LayersPanel; fromServer: (views: NonNullable<ServerAnswer['layers']>) => ShownView[] }> | null,
 };
@@ -88,21 +87,26 @@ function setStatus(message: string, isError = false): void {
   ui.status.classList.toggle('error', isError);
 }
 
+/** An answer whose prediction set holds more than one digit: the model is unsure between them. */
+const unsure = (prediction: Prediction) => prediction.set.length > 1;
+
 function describe(prediction: Prediction): string {
-  if (prediction.digit !== null) return `${prediction.digit} (${formatPercent(prediction.confidence)})`;
+  if (prediction.digit !== null) return `${unsure(prediction) ? setInWords(prediction.set) : prediction.digit} (${formatPercent(prediction.confidence)})`;
   // The run's own rule already says 'not a digit (not-a-digit 0.93, best digit 0.05: margin -2.92 < 1.20)'.
   if (prediction.reason?.startsWith('not a digit')) return prediction.reason;
   return prediction.reason === 'blank' ? 'not a digit (blank)' : `not a digit (${prediction.reason ?? 'unsure'})`;
 }
 
 /** Why an answer is not a digit, in words for the page. */
-function explainNotADigit(reason: string | undefined): string {
+function explainNotADigit({ reason, set }: Prediction): string {
   if (reason === 'blank') return 'Not a digit: nothing stands out from the background.';
   if (reason === 'too small') return 'Not a digit: the ink is too small for the picture (a dot?).';
   if (reason === 'no dominant stroke') return 'Not a digit: no single stroke stands out (text, scribbles, noise?).';
   // The run's fitted rule: 'not a digit (not-a-digit 0.93, best digit 0.05: margin -2.92 < 1.20)'.
   const fitted = /^not a digit \((.*)\)$/.exec(reason ?? '');
   if (fitted) return `Not a digit: it looks like none of the ten digits (${fitted[1]}).`;
+  // Under the minimum confidence: the prediction set still says which digits it might be.
+  if (reason?.startsWith('low confidence') && set.length > 1) return `Not sure enough to answer: ${setInWords(set)}? (${reason}).`;
   return `Not a digit: ${reason ?? 'the model is unsure'}.`;
 }
 
@@ -111,6 +115,7 @@ function markAnswer(output: HTMLOutputElement, id: number, prediction: Predictio
   output.dataset.digit = prediction?.digit === null || !prediction ? '' : String(prediction.digit);
   output.dataset.reason = prediction?.reason ?? '';
   output.dataset.confidence = prediction ? String(prediction.confidence) : '';
+  output.dataset.set = prediction?.set.join(' ') ?? '';
 }
 
 // ---------------------------------------------------------------------------- showing answers
@@ -120,9 +125,14 @@ function showAnswer(id: number, prediction: Prediction): void {
   if (id < state.shownId) return;
   state.shownId = id;
   const isDigit = prediction.digit !== null;
-  ui.digit.textContent = isDigit ? String(prediction.digit) : 'not a digit';
+  ui.digit.textContent = isDigit ? (unsure(prediction) ? setInWords(prediction.set) : String(prediction.digit)) : 'not a digit';
   ui.digit.classList.toggle('none', !isDigit);
-  ui.confidence.textContent = isDigit ? `${formatPercent(prediction.confidence)} sure` : explainNotADigit(prediction.reason);
+  ui.digit.classList.toggle('unsure', isDigit && unsure(prediction));
+  ui.confidence.textContent = !isDigit
+    ? explainNotADigit(prediction)
+    : unsure(prediction)
+      ? `Unsure: ${setInWords(prediction.set)} (most likely ${prediction.digit}, ${formatPercent(prediction.confidence)} sure).`
+      : `${formatPercent(prediction.confidence)} sure`;
   updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities, isDigit || prediction.reason?.startsWith('low confidence'));
   markAnswer(ui.digit, id, prediction);
   corrections.offer();
@@ -160,12 +170,15 @@ const spec = () => state.info?.preprocessing ?? PREPROCESS_SPEC;
 function browserSettings(): AnswerSettings {
   if (state.staticSettings) return state.staticSettings;
   const notADigitBelow = state.info?.notADigitBelow ?? undefined;
-  const rule = { minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };
+  const rule: AnswerRule = { minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };
+  if (state.info?.sets) rule.sets = state.info.sets;
   return { spec: spec(), temperature: state.info?.temperature ?? 1, rule };
 }
 
-/** The in-browser model is on: always in the static site, by the toggle in the served page. */
-const browserOn = () => STATIC_MODEL !== undefined || ui.browserMode.checked;
+/** The in-browser model is the page's answer: in the static site, and once the Train panel gave a model. */
+const answersHere = () => STATIC_MODEL !== undefined || state.localModel !== null;
+/** The in-browser model is on: where it answers, or by the toggle in the served page. */
+const browserOn = () => answersHere() || ui.browserMode.checked;
 
 async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
   if (!browserOn() || !state.browserModel) return;
@@ -175,7 +188,7 @@ async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
   const prediction = answerWith(model, browserSettings(), input);
   ui.browserDigit.textContent = describe(prediction);
   markAnswer(ui.browserDigit, id, prediction);
-  if (STATIC_MODEL !== undefined) showAnswer(id, prediction);
+  if (answersHere()) showAnswer(id, prediction);
   if (ui.inside.open) await showLayers(id, 'browser', input, model.layers(input.input));
 }
 
@@ -210,7 +223,7 @@ function predict(input: Preprocessed): void {
   document.body.dataset.input = String(id);
   state.current = input;
   drawPreview(ui.preview, input.pixels, spec().size);
-  if (STATIC_MODEL === undefined) askServer(id, input);
+  if (!answersHere()) askServer(id, input);
   runInBrowser(id, input).catch((err: Error) => setStatus(`in-browser model: ${err.message}`, true));
 }
 
@@ -303,6 +316,7 @@ async function toggleBrowserMode(): Promise<void> {
 function describeModel(info: ModelInfo): string {
   const params = info.params >= 1e6 ? `${(info.params / 1e6).toFixed(2)} M` : `${(info.params / 1e3).toFixed(0)} k`;
   const accuracy = info.testAccuracy === null ? 'not evaluated on the test set yet' : `test accuracy ${(info.testAccuracy * 100).toFixed(2)}%`;
+  if (state.localModel !== null) return `Answering: ${state.localModel}, ${params} parameters, ${accuracy}.`;
   return `Model: ${info.arch}, ${params} parameters, ${accuracy}.`;
 }
 
@@ -340,6 +354,22 @@ async function loadStaticModel(modelUrl: string): Promise<void> {
     document.body.dataset.browserModel = 'error';
     setStatus(`Could not load the model: ${(err as Error).message}`, true);
   }
+}
+
+/**
+ * The Train panel's model (trained in this tab, or uploaded) reads the drawings from now on, in
+ * this browser, as the static site's does; #model-info says which model answers.
+ */
+function useLocalModel(model: BrowserModel, metadata: ModelMetadata, label: string): void {
+  state.browserModel = Promise.resolve(model);
+  state.staticSettings = settingsOf(metadata);
+  state.localModel = label;
+  ui.browserToggle.hidden = true;
+  ui.compare.hidden = true;
+  document.body.dataset.browserModel = 'ready';
+  document.body.dataset.answering = 'local';
+  showModelInfo(staticModelInfo(metadata, state.staticSettings));
+  if (state.current) predict(state.current);
 }
 
 /** The run's metadata.json, described as the server's GET /v1/model describes it. */
@@ -402,6 +432,7 @@ async function start(): Promise<void> {
   ui.browserMode.addEventListener('change', () => void toggleBrowserMode());
   ui.inside.addEventListener('toggle', () => void refreshLayers().catch((err: Error) => setStatus(`inside the network: ${err.message}`, true)));
   wireDropZone();
+  wireTrainPanel({ useModel: useLocalModel });
   if (STATIC_MODEL !== undefined) await loadStaticModel(STATIC_MODEL);
   else await loadModelInfo();
   await corrections.start(STATIC_MODEL === undefined);

@@ -24,6 +24,8 @@ export function registerModelRoutes(app: FastifyInstance, predictor: Predictor, 
     inputShape: meta.inputShape,
     minConfidence: predictor.rule.minConfidence,
     notADigitBelow: predictor.rule.notADigitBelow ?? null,
+    // The prediction sets' thresholds (interpret.ts SetRule): the in-browser mode's answers carry the same sets.
+    sets: predictor.rule.sets ?? null,
     // The calibration temperature every answer's probabilities went through: the page's in-browser mode applies it too.
     temperature: predictor.temperature,
     versions: meta.versions,

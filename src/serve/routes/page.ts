@@ -16,6 +16,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.ico': 'image/x-icon',
+  // The Train panel's wasm backend (compiled as it streams in only when served as application/wasm).
+  '.wasm': 'application/wasm',
 };
 
 /** The built page's files, read once at start-up. */

@@ -7,20 +7,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../../src/serve/server.js';
 import { quickRunDir } from '../../helpers/quick-run.js';
 import { nonDigitRunDir } from '../../helpers/non-digit-run.js';
 import { calibratedRun } from '../../helpers/calibrated-run.js';
 import { printedDigitPng as digitPng } from '../../helpers/printed-digit.js';
-import { drawStrokes, FOUR, ONE, paintedBars, SEVEN } from '../../helpers/page-drawing.js';
+import { drawStrokes, FOUR, FOUR_OR_NINE, ONE, paintedBars, SEVEN, ZIGZAG } from '../../helpers/page-drawing.js';
+import { launchChromium, recordProblems, skipWithoutChromium } from '../../helpers/chromium.js';
+import { shippedModelDir } from '../../../src/model/shipped.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
+const skip = skipWithoutChromium;
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 800 };
 /**
@@ -34,6 +34,8 @@ interface Answer {
   digit: number | null;
   reason: string;
   confidence: number;
+  /** The prediction set (empty when refused). */
+  set: number[];
 }
 
 /** The answer shown in `selector` for the page's latest input (drawing, upload or clear). */
@@ -49,6 +51,7 @@ async function latestAnswer(page: Page, selector: string): Promise<Answer> {
     digit: output.dataset.digit === '' ? null : Number(output.dataset.digit),
     reason: output.dataset.reason ?? '',
     confidence: Number(output.dataset.confidence || 'NaN'),
+    set: (output.dataset.set ?? '').split(' ').filter(Boolean).map(Number),
   }));
 }
 
@@ -106,13 +109,10 @@ describe('the draw-a-digit page', { skip }, () => {
     execFileSync(process.execPath, ['scripts/build-page.mjs', '--out', join(pageDir, 'page')], { stdio: 'pipe' });
     calibrated = await calibratedRun(await quickRunDir());
     server = await startServer({ runDir: calibrated.dir, host: '127.0.0.1', port: 0, pageDir: join(pageDir, 'page') });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: DESKTOP });
     page.setDefaultTimeout(60_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
+    recordProblems(page, problems);
     page.on('request', (request) => {
       if (!request.url().startsWith(server.url) && !request.url().startsWith('data:')) foreignRequests.push(request.url());
       if (new URL(request.url()).searchParams.get('layers') === '1') layerRequests.push(`${request.method()} ${request.url().slice(server.url.length)}`);
@@ -369,29 +369,44 @@ describe('the draw-a-digit page', { skip }, () => {
   });
 });
 
-describe('the draw-a-digit page with a run trained to say "not a digit"', { skip }, () => {
-  let server: RunningServer;
-  let browser: Browser;
-  let page: Page;
-  let pageDir: string;
+/** The page served with `runDir`'s model in Chromium, for a describe block: its page, the errors it raised, and a close. */
+async function openPage(runDir: string): Promise<{ page: Page; problems: string[]; close: () => Promise<void> }> {
+  const pageDir = await mkdtemp(join(tmpdir(), 'mnist-page-'));
   const problems: string[] = [];
-
-  before(async () => {
-    pageDir = await mkdtemp(join(tmpdir(), 'mnist-page-'));
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  const close = async () => {
+    await browser?.close();
+    await server?.close();
+    await rm(pageDir, { recursive: true, force: true });
+  };
+  try {
     execFileSync(process.execPath, ['scripts/build-page.mjs', '--out', join(pageDir, 'page')], { stdio: 'pipe' });
-    server = await startServer({ runDir: await nonDigitRunDir(), host: '127.0.0.1', port: 0, pageDir: join(pageDir, 'page') });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-    page = await browser.newPage({ viewport: DESKTOP });
+    server = await startServer({ runDir, host: '127.0.0.1', port: 0, pageDir: join(pageDir, 'page') });
+    browser = await launchChromium();
+    const page = await browser.newPage({ viewport: DESKTOP });
     page.setDefaultTimeout(60_000);
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    recordProblems(page, problems);
     await page.goto(server.url + '/');
     await page.waitForFunction(() => document.body.dataset.state === 'ready');
+    return { page, problems, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+describe('the draw-a-digit page with a run trained to say "not a digit"', { skip }, () => {
+  let page: Page;
+  let problems: string[];
+  let close: (() => Promise<void>) | undefined;
+
+  before(async () => {
+    ({ page, problems, close } = await openPage(await nonDigitRunDir()));
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
-    if (pageDir) await rm(pageDir, { recursive: true, force: true });
+    await close?.();
   });
 
   test('a drawn dot is "not a digit", with the reason, on the server and in the browser; a drawn 7 is still a 7', async () => {
@@ -412,6 +427,57 @@ describe('the draw-a-digit page with a run trained to say "not a digit"', { skip
     await drawStrokes(page, SEVEN);
     assert.equal((await latestAnswer(page, '#digit')).digit, 7);
     assert.equal((await latestAnswer(page, '#browser-digit')).digit, 7);
+    assert.deepEqual(problems, []);
+  });
+});
+
+describe('the draw-a-digit page with the shipped model (models/default)', { skip }, () => {
+  let page: Page;
+  let problems: string[];
+  let close: (() => Promise<void>) | undefined;
+
+  before(async () => {
+    ({ page, problems, close } = await openPage(shippedModelDir()));
+  });
+
+  after(async () => {
+    await close?.();
+  });
+
+  test('a zigzag scribble (five strokes back and forth) is "not a digit", on the server and in the browser', async () => {
+    await drawStrokes(page, ZIGZAG);
+    const served = await latestAnswer(page, '#digit');
+    assert.equal(served.digit, null, `the zigzag was read as ${served.digit} (${served.confidence})`);
+    assert.match(served.reason, /^not a digit \(not-a-digit/);
+    assert.deepEqual(served.set, []);
+    assert.equal(await page.locator('#digit').textContent(), 'not a digit');
+    await setBrowserMode(page, true);
+    await page.click('#clear');
+    await drawStrokes(page, ZIGZAG);
+    assert.equal((await latestAnswer(page, '#browser-digit')).digit, null);
+    await setBrowserMode(page, false);
+    assert.deepEqual(problems, []);
+  });
+
+  test('a drawing between 4 and 9 shows its prediction set ("9, 4 or 7"), the in-browser model the same one; a clear 7 shows the 7 alone', async () => {
+    await setBrowserMode(page, true);
+    await page.click('#clear');
+    await drawStrokes(page, FOUR_OR_NINE);
+    const served = await latestAnswer(page, '#digit');
+    assert.notEqual(served.digit, null, `refused: ${served.reason}`);
+    assert.ok(served.set.includes(4) && served.set.includes(9), `set ${served.set.join(' ')}`);
+    assert.equal(served.set[0], served.digit);
+    const inWords = `${served.set.slice(0, -1).join(', ')} or ${served.set[served.set.length - 1]}`;
+    assert.equal(await page.locator('#digit').textContent(), inWords);
+    assert.match((await page.locator('#confidence').textContent()) ?? '', new RegExp(`^Unsure: ${inWords} \\(most likely ${served.digit}, [\\d.]+% sure\\)\\.$`));
+    const inBrowser = await latestAnswer(page, '#browser-digit');
+    assert.deepEqual(inBrowser.set, served.set);
+    assert.ok((await page.locator('#browser-digit').textContent())?.startsWith(`${inWords} (`));
+    await page.click('#clear');
+    await drawStrokes(page, SEVEN);
+    const seven = await latestAnswer(page, '#digit');
+    assert.deepEqual([seven.digit, seven.set], [7, [7]]);
+    assert.equal(await page.locator('#digit').textContent(), '7');
     assert.deepEqual(problems, []);
   });
 });
