@@ -7,7 +7,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'site/', 'node_modules/', 'models/', 'runs/', '.cache/', 'api/', '**/*.cjs', '**/*.mjs', '**/*.js'] },
+  { ignores: ['dist/', 'site/', 'node_modules/', 'models/', 'runs/', '.cache/', 'api/', 'assembly/', '**/*.cjs', '**/*.mjs', '**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

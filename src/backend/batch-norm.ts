@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { addressOf, simdKernels } from './simd.js';
 import { callStock, heapView, release, type TensorInfo } from './wasm-calls.js';
 
 interface BatchNormArgs {
@@ -11,8 +12,10 @@ interface BatchNormArgs {
 /**
  * Batch norm over the last axis as (x - mean) · (scale / √(variance + ε)) + offset: the
  * per-channel factor is computed once (c values), then three broadcast kernels run over x.
- * The stock kernel took nearly three times as long for a [128, 28, 28, 32] activation. x - mean comes
- * first, as on cpu, so a large mean does not cancel away precision.
+ * The stock kernel took nearly three times as long for a [128, 28, 28, 32] activation. Where the
+ * channels divide by 4, our SIMD kernel does the three in one pass (batchNormRows, the same
+ * operations in the same order). x - mean comes first, as on cpu, so a large mean does not
+ * cancel away precision.
  */
 export function batchNormOverChannels({ inputs, backend, attrs }: BatchNormArgs): TensorInfo {
   const { x, mean, variance, offset, scale } = inputs;
@@ -26,6 +29,13 @@ export function batchNormOverChannels({ inputs, backend, attrs }: BatchNormArgs)
   const scaleValues = scale ? heapView(backend, scale) : undefined;
   for (let c = 0; c < channels; c++) {
     factorValues[c] = (scaleValues ? scaleValues[c] : 1) / Math.sqrt(varianceValues[c] + attrs.varianceEpsilon);
+  }
+  if (channels % 4 === 0 && x.shape.every((d) => d > 0)) {
+    const out = backend.makeOutput(x.shape, 'float32');
+    const at = (t: TensorInfo) => addressOf(backend, t);
+    simdKernels(backend).batchNormRows(at(x), at(mean), at(factor), offset ? at(offset) : 0, at(out), x.shape.reduce((a, b) => a * b, 1), channels);
+    release(backend, factor);
+    return out;
   }
   const centred = callStock(backend, 'Sub', { a: x, b: mean });
   const scaled = callStock(backend, 'Multiply', { a: centred, b: factor });

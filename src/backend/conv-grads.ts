@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { addPatchesByPosition, fillPatchesByPosition, fillTapsShifted, tapsAreShifts, type PatchGeometry } from './patches.js';
+import { addressOf, simdKernels } from './simd.js';
+import { winogradApplies, winogradConv, winogradFilterGrad } from './winograd.js';
 import {
   aliasAt,
   assertSupported,
@@ -54,8 +56,25 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: FilterGradArgs)
   assertSupported('Conv2DBackpropFilter', attrs.dataFormat, x, dy);
   const info = convGeometry(x.shape as Shape4, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode);
   assertOutputMatches('Conv2DBackpropFilter', info, dy);
+  if (winogradApplies(info)) return winogradFilterGrad(backend, x, dy, info);
+  if (info.strideHeight === 1 && info.strideWidth === 1 && info.outChannels % 4 === 0) return filterGradSimd(backend, x, dy, info);
   if (tapsAreShifts(patchGeometry(info)) && info.inChannels <= MAX_CHANNELS_FOR_TAPS) return filterGradFromTaps(backend, x, dy, info);
   return hasFewInputChannels(info) ? filterGradFromPatches(backend, x, dy, info) : filterGradByConvolution(backend, x, dy, info);
+}
+
+/**
+ * dW in one pass of our SIMD kernel over each image (padded into a scratch image first): dy and
+ * the padded image are read in place, no patches are written and nothing is packed.
+ */
+function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { filterHeight: kh, filterWidth: kw, inChannels: cin, outChannels: cout, outHeight: oh, outWidth: ow } = info;
+  const pad = backend.makeOutput([(oh + kh - 1) * (ow + kw - 1) * cin], 'float32');
+  const result = backend.makeOutput(info.filterShape, 'float32');
+  heapView(backend, result).fill(0);
+  const at = (t: TensorInfo) => addressOf(backend, t);
+  simdKernels(backend).convFilterGrad(at(x), at(dy), at(result), at(pad), 0, info.batchSize, info.inHeight, info.inWidth, cin, oh, ow, cout, kh, kw, info.padInfo.top, info.padInfo.left);
+  release(backend, pad);
+  return result;
 }
 
 /**
@@ -186,12 +205,25 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: InputGradArgs): 
   assertSupported('Conv2DBackpropInput', attrs.dataFormat, dy, filter);
   const info = convGeometry(attrs.inputShape, filter.shape as Shape4, attrs.strides, attrs.pad, attrs.dimRoundingMode);
   assertOutputMatches('Conv2DBackpropInput', info, dy);
+  if (inputGradByWinograd(info)) {
+    const geometry = { outShape: info.inShape, inChannels: info.outChannels, padTop: 2 - info.padInfo.top, padLeft: 2 - info.padInfo.left };
+    return winogradConv(backend, dy, filter, geometry, { flipped: true });
+  }
   if (hasFewInputChannels(info)) return inputGradFromPatches(backend, dy, filter, info);
   if (info.padInfo.top > info.filterHeight - 1 || info.padInfo.left > info.filterWidth - 1) {
     // Padding wider than the filter would need negative padding below; rare enough for the stock kernel.
     return callStock(backend, 'Conv2DBackpropInput', inputs, attrs);
   }
   return inputGradByConvolution(backend, dy, filter, info);
+}
+
+/**
+ * The input gradient is a 3x3 stride-1 convolution of dy (its channels in, x's out) with the
+ * flipped filter: Winograd when that convolution fits it.
+ */
+function inputGradByWinograd(info: Conv2DInfo): boolean {
+  const swapped = { ...info, inChannels: info.outChannels, outChannels: info.inChannels };
+  return winogradApplies(swapped);
 }
 
 /**

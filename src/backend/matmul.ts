@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { addressOf, simdKernels } from './simd.js';
 import { callStock, matMul, release, reshape, transpose, type TensorInfo } from './wasm-calls.js';
 
 interface BatchMatMulArgs {
@@ -24,7 +25,6 @@ export function batchMatMulTransposing({ inputs, backend, attrs }: BatchMatMulAr
   const { transposeA, transposeB } = attrs;
   const single = batchSize(a) === 1 && batchSize(b) === 1;
   if (!single || a.dtype !== 'float32' || b.dtype !== 'float32') return callStock(backend, 'BatchMatMul', inputs, attrs);
-  if (!transposeA && !transposeB && cachedShapeMatches(b)) return callStock(backend, 'BatchMatMul', inputs, attrs);
   const [rowsA, columnsA] = a.shape.slice(-2);
   const [rowsB, columnsB] = b.shape.slice(-2);
   const [m, innerA] = transposeA ? [columnsA, rowsA] : [rowsA, columnsA];
@@ -33,12 +33,69 @@ export function batchMatMulTransposing({ inputs, backend, attrs }: BatchMatMulAr
     throw new Error(`Error in matMul: inner shapes (${innerA}) and (${innerB}) of tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
   }
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  if ((transposeA || transposeB) && n % 8 === 0) return matMulSimd(backend, a, b, { transposeA, transposeB, outShape: [...outer, m, n] });
+  if (!transposeA && !transposeB && cachedShapeMatches(b)) return callStock(backend, 'BatchMatMul', inputs, attrs);
   const product = (transposeA || transposeB) && packsLessTheOtherWay(m, innerA, n)
     ? multiplyTheOtherWay(backend, a, b, transposeA, transposeB)
     : multiplyAsMatrices(backend, a, b, transposeA, transposeB);
   const result = reshape(backend, product, [...outer, m, n]);
   release(backend, product);
   return result;
+}
+
+interface FusedMatMulArgs {
+  inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  backend: BackendWasm;
+  attrs: { transposeA: boolean; transposeB: boolean; activation: string; leakyreluAlpha?: number };
+}
+
+/**
+ * The dense layers' forward product (with their bias and ReLU) on our SIMD kernel while
+ * training: the stock kernel hands it to XNNPACK, which packs the weights afresh whenever they
+ * are a new tensor, i.e. at every step. Weights seen before with the same shape (inference)
+ * keep the stock path and XNNPACK's packed copy.
+ */
+export function fusedMatMul({ inputs, backend, attrs }: FusedMatMulArgs): TensorInfo {
+  const { a, b, bias, preluActivationWeights } = inputs;
+  const { transposeA, transposeB, activation } = attrs;
+  const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+  const supported =
+    batchSize(a) === 1 && batchSize(b) === 1 && a.dtype === 'float32' && b.dtype === 'float32' && n % 8 === 0 &&
+    !preluActivationWeights && (activation === 'linear' || activation === 'relu') &&
+    (!bias || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === n));
+  if (!supported || (!transposeA && !transposeB && seenAsWeights(b))) return callStock(backend, '_FusedMatMul', inputs, attrs);
+  const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return matMulSimd(backend, a, b, { transposeA, transposeB, outShape: [...outer, m, n], bias, relu: activation === 'relu' });
+}
+
+/** Past this size (bytes) the kernel packs b strip by strip (SMALL_B_BYTES in assembly/training-kernels.ts). */
+const SMALL_B_BYTES = 256 << 10;
+
+/**
+ * op(a) · op(b) on our SIMD kernel (n divisible by 8). A transposed a is read in place (its
+ * elements are taken one at a time); a transposed b is transposed first (the kernel reads b by
+ * rows of 8). For the default net's dense products x·W, xᵀ·dy and dy·Wᵀ it beats XNNPACK, which
+ * packs the weights afresh at each step (`npm run bench:kernels`).
+ */
+function matMulSimd(
+  backend: BackendWasm,
+  a: TensorInfo,
+  b: TensorInfo,
+  options: { transposeA: boolean; transposeB: boolean; outShape: number[]; bias?: TensorInfo; relu?: boolean },
+): TensorInfo {
+  const [rowsA, columnsA] = a.shape.slice(-2);
+  const [m, k] = options.transposeA ? [columnsA, rowsA] : [rowsA, columnsA];
+  const n = options.outShape[options.outShape.length - 1];
+  const right = asMatrix(backend, b, options.transposeB);
+  const out = backend.makeOutput(options.outShape, 'float32');
+  const [aRow, aStep] = options.transposeA ? [4, 4 * m] : [4 * k, 4];
+  const bias = options.bias ? addressOf(backend, options.bias) : 0;
+  const packed = k * n * 4 > SMALL_B_BYTES ? backend.makeOutput([k * 8], 'float32') : undefined;
+  simdKernels(backend).matMul(addressOf(backend, a), aRow, aStep, addressOf(backend, right), addressOf(backend, out), m, n, k, bias, options.relu ? 1 : 0, packed ? addressOf(backend, packed) : 0);
+  release(backend, right);
+  if (packed) release(backend, packed);
+  return out;
 }
 
 function multiplyAsMatrices(backend: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
@@ -72,6 +129,16 @@ function multiplyTheOtherWay(backend: BackendWasm, a: TensorInfo, b: TensorInfo,
 
 /** The shape each tensor (by data id) was first multiplied with as b: what XNNPACK cached. */
 const shapeCachedAsWeights = new WeakMap<object, string>();
+
+/** Whether b was multiplied as weights before, with the same shape (what XNNPACK cached). */
+function seenAsWeights(b: TensorInfo): boolean {
+  const cached = shapeCachedAsWeights.get(b.dataId);
+  if (cached === undefined) {
+    shapeCachedAsWeights.set(b.dataId, b.shape.slice(-2).join('x'));
+    return false;
+  }
+  return cached === b.shape.slice(-2).join('x');
+}
 
 function cachedShapeMatches(b: TensorInfo): boolean {
   const shape = b.shape.slice(-2).join('x');

@@ -55,11 +55,20 @@ export interface StepResult {
 
 export const sizeOf = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) => a * (b ?? 1), 1);
 
-/** Copy the tensors' values one after another into `flat` (weights or gradients through shared memory). */
+/**
+ * Copy the tensors' values one after another into `flat` (weights or gradients through shared
+ * memory). On the wasm backend they are read in place in its memory: dataSync would copy each
+ * into a new array first, megabytes per step for the garbage collector's threads to free.
+ */
 export function writeFlat(tensors: tf.Tensor[], flat: Float32Array): void {
   let offset = 0;
+  const backend = tf.backend();
+  // The wasm backend's method, typed here by shape: the page's main thread imports this module and
+  // must not import the wasm backend, not even its types (.dependency-cruiser.cjs).
+  const heap = backend as unknown as { typedArrayFromHeap(t: tf.Tensor): Float32Array };
+  const inPlace = tf.getBackend() === 'wasm' ? (t: tf.Tensor) => heap.typedArrayFromHeap(t) : (t: tf.Tensor) => t.dataSync();
   for (const t of tensors) {
-    const values = t.dataSync() as Float32Array;
+    const values = inPlace(t) as Float32Array;
     flat.set(values, offset);
     offset += values.length;
   }

@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { batchNormOverChannels } from './batch-norm.js';
 import { conv2DBackpropFilter, conv2DBackpropInput } from './conv-grads.js';
-import { batchMatMulTransposing } from './matmul.js';
+import { batchMatMulTransposing, fusedMatMul } from './matmul.js';
 import { maxPoolGrad } from './pool-grads.js';
 import { meanOverLeadingAxes, sumOverLeadingAxes } from './reductions.js';
 import { castSharingData, identitySharingData } from './shared-copies.js';
 import { tileByBlocks } from './tile.js';
+import { conv2DForward } from './winograd.js';
 import { captureStockKernel } from './wasm-calls.js';
 
 /**
@@ -14,12 +15,15 @@ import { captureStockKernel } from './wasm-calls.js';
  * (Conv2DBackpropInput, MaxPoolGrad, Sum and Mean over the batch axes, Tile as used by the
  * batch-norm gradient, transposed matMuls of dense gradients, the batch-norm forward, Identity
  * and same-dtype Cast, which copied where sharing does; stock against ours:
- * `npm run bench:kernels`). They are
+ * `npm run bench:kernels`), and 3x3 convolutions, forward and backward, through Winograd
+ * (winograd.ts). They are
  * registered as kernels, not gradients, because tfjs-layers' fused conv2d calls the conv
  * kernels directly from its own gradient; each falls back to the stock kernel outside the
  * cases it speeds up.
  */
 const OUR_KERNELS: Array<{ name: string; kernelFunc: unknown; replacesStock: boolean }> = [
+  { name: 'Conv2D', kernelFunc: conv2DForward('Conv2D'), replacesStock: true },
+  { name: 'FusedConv2D', kernelFunc: conv2DForward('FusedConv2D'), replacesStock: true },
   { name: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter, replacesStock: false },
   { name: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput, replacesStock: true },
   { name: 'MaxPoolGrad', kernelFunc: maxPoolGrad, replacesStock: true },
@@ -27,6 +31,7 @@ const OUR_KERNELS: Array<{ name: string; kernelFunc: unknown; replacesStock: boo
   { name: 'Mean', kernelFunc: meanOverLeadingAxes, replacesStock: true },
   { name: 'Tile', kernelFunc: tileByBlocks, replacesStock: true },
   { name: 'BatchMatMul', kernelFunc: batchMatMulTransposing, replacesStock: true },
+  { name: '_FusedMatMul', kernelFunc: fusedMatMul, replacesStock: true },
   { name: 'FusedBatchNorm', kernelFunc: batchNormOverChannels, replacesStock: true },
   { name: 'Identity', kernelFunc: identitySharingData, replacesStock: true },
   { name: 'Cast', kernelFunc: castSharingData, replacesStock: true },

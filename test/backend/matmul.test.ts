@@ -17,6 +17,10 @@ const CASES: Array<{ a: number[]; b: number[]; transposeA: boolean; transposeB: 
   { a: [8, 128], b: [600, 128], transposeA: false, transposeB: true },
   { a: [128, 8], b: [128, 600], transposeA: true, transposeB: false },
   { a: [1, 128, 8], b: [1, 600, 128], transposeA: true, transposeB: true },
+  // Columns divisible by 8 with a transpose: our SIMD kernel (rows not divisible by 4 too).
+  { a: [5, 7], b: [5, 24], transposeA: true, transposeB: false },
+  { a: [7, 5], b: [16, 5], transposeA: false, transposeB: true },
+  { a: [1, 130, 9], b: [1, 8, 130], transposeA: true, transposeB: true },
 ];
 
 function products(a: Float32Array[], b: Float32Array[]): tf.Tensor[] {
@@ -41,6 +45,28 @@ test('matMul with every transpose combination, 2-D and batched, matches cpu', as
     return out;
   });
   assert.deepEqual(shapes, cpuShapes);
+  wasm.forEach((values, i) => assert.ok(relativeError(values, cpu[i]) <= 1e-5, `case ${i}: ${relativeError(values, cpu[i])}`));
+});
+
+test('the fused matMul of dense layers (bias, ReLU, transposes) matches cpu, first call and again with the same weights', async () => {
+  const rng = createRng(51);
+  const x = randomValues(rng, 13 * 40);
+  const w = randomValues(rng, 40 * 16);
+  const bias = randomValues(rng, 16);
+  const run = () => {
+    const [xs, ws, bs] = [tf.tensor2d(x, [13, 40]), tf.tensor2d(w, [40, 16]), tf.tensor1d(bias)];
+    const out = [
+      tf.fused.matMul({ a: xs, b: ws, bias: bs, activation: 'relu' }),
+      tf.fused.matMul({ a: xs, b: ws, bias: bs, activation: 'relu' }), // weights seen before: the stock kernel
+      tf.fused.matMul({ a: xs, b: ws }),
+      tf.fused.matMul({ a: tf.transpose(xs), b: tf.transpose(ws), transposeA: true, transposeB: true, bias: bs }),
+      tf.fused.matMul({ a: xs, b: tf.tensor2d(w.subarray(0, 40 * 12), [40, 12]), activation: 'relu' }), // 12 columns: stock
+    ];
+    tf.dispose([xs, ws, bs]);
+    return out;
+  };
+  const wasm = await on('wasm', run);
+  const cpu = await on('cpu', run);
   wasm.forEach((values, i) => assert.ok(relativeError(values, cpu[i]) <= 1e-5, `case ${i}: ${relativeError(values, cpu[i])}`));
 });
 

@@ -13,12 +13,19 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Service } from 'kubernetes-models/v1/Service';
+import { Job } from 'kubernetes-models/batch/v1/Job';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import { Command } from 'commander';
+import { registerEnsemble } from '../../src/cli/commands/ensemble.js';
+import { registerEvaluate } from '../../src/cli/commands/evaluate.js';
+import { registerTrain } from '../../src/cli/commands/train.js';
 import { buildApp } from '../../src/serve/app.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS } from '../../src/serve/server.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 
 const MANIFEST_DIR = resolve('deploy', 'kubernetes');
+const BEST_RECIPE_DIR = join(MANIFEST_DIR, 'best-recipe');
 const DOCKERFILE = resolve('Dockerfile');
 
 // ---- reading the files ------------------------------------------------------------------------
@@ -31,12 +38,12 @@ interface Manifest {
   [key: string]: unknown;
 }
 
-/** Every YAML document under deploy/kubernetes/, with the file it came from. */
-function readManifests(): { file: string; doc: Manifest }[] {
-  const files = readdirSync(MANIFEST_DIR).filter((name) => /\.ya?ml$/.test(name)).sort();
-  assert.ok(files.length > 0, `no YAML files in ${MANIFEST_DIR}`);
+/** Every YAML document in a folder (deploy/kubernetes/ unless told), with the file it came from. */
+function readManifests(dir = MANIFEST_DIR): { file: string; doc: Manifest }[] {
+  const files = readdirSync(dir).filter((name) => /\.ya?ml$/.test(name)).sort();
+  assert.ok(files.length > 0, `no YAML files in ${dir}`);
   return files.flatMap((file) =>
-    parseAllDocuments(readFileSync(join(MANIFEST_DIR, file), 'utf8')).flatMap((document) => {
+    parseAllDocuments(readFileSync(join(dir, file), 'utf8')).flatMap((document) => {
       assert.deepEqual(document.errors, [], `${file}: YAML errors`);
       const doc = document.toJS() as Manifest | null;
       return doc === null ? [] : [{ file, doc }];
@@ -138,6 +145,8 @@ const SCHEMAS: Record<string, Validate> = {
   'autoscaling/v2 HorizontalPodAutoscaler': (doc) =>
     new HorizontalPodAutoscaler(doc as ConstructorParameters<typeof HorizontalPodAutoscaler>[0]).validate(),
   'policy/v1 PodDisruptionBudget': (doc) => new PodDisruptionBudget(doc).validate(),
+  'batch/v1 Job': (doc) => new Job(doc as ConstructorParameters<typeof Job>[0]).validate(),
+  'v1 PersistentVolumeClaim': (doc) => new PersistentVolumeClaim(doc).validate(),
 };
 
 /**
@@ -311,4 +320,89 @@ test('the readiness probe path is a route of the server', async () => {
   // 200 once the model is loaded and warmed, 503 while starting and draining; an app built here
   // without a listening server may be either.
   await assertRoute(server.readinessProbe?.httpGet?.path ?? '(none)', 'readinessProbe', [200, 503]);
+});
+
+// ---- the best recipe as batch Jobs (deploy/kubernetes/best-recipe) -----------------------
+
+const bestRecipe = readManifests(BEST_RECIPE_DIR);
+const bestObjects = bestRecipe.filter(({ doc }) => doc.kind !== 'Kustomization');
+const jobNamed = (name: string) => bestObjects.find(({ doc }) => doc.kind === 'Job' && doc.metadata?.name === name)?.doc ?? assert.fail(`no Job ${name} in ${BEST_RECIPE_DIR}`);
+const membersJob = jobNamed('mnist-cnn-best-members');
+const ensembleJob = jobNamed('mnist-cnn-best-ensemble');
+
+interface JobPod {
+  initContainers?: (Container & { args?: string[]; volumeMounts?: { name: string; mountPath: string }[] })[];
+  containers: (Container & { args?: string[]; command?: string[]; volumeMounts?: { name: string; mountPath: string }[] })[];
+  volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[];
+}
+const podOf = (job: Manifest) => (job.spec as { template: { spec: JobPod } }).template.spec;
+const scriptOf = (container: { command?: string[]; args?: string[] }) => [...(container.command ?? []), ...(container.args ?? [])].join(' ');
+
+/** The `mnist-cnn.js <command> ...` lines of a container's script, as argument lists. */
+function cliCalls(script: string): string[][] {
+  return [...script.matchAll(/mnist-cnn\.js ([^\n]+)/g)].map((m) => m[1].trim().split(/\s+/));
+}
+
+/** Every --flag of a CLI call is an option of that command (so a renamed flag fails here, not in a cluster). */
+function assertKnownFlags(call: string[]): void {
+  const program = new Command();
+  registerTrain(program);
+  registerEnsemble(program);
+  registerEvaluate(program);
+  const command = program.commands.find((c) => c.name() === call[0]) ?? assert.fail(`no command ${call[0]}`);
+  for (const flag of call.filter((arg) => arg.startsWith('--'))) {
+    assert.ok(command.options.some((o) => o.long === flag), `${call[0]} has no option ${flag}`);
+  }
+}
+
+test('the best recipe Jobs and their volume are valid against the Kubernetes schemas, and their kustomization lists them', () => {
+  assert.deepEqual(bestObjects.map(({ doc }) => doc.kind).sort(), ['Job', 'Job', 'PersistentVolumeClaim']);
+  for (const { file, doc } of bestObjects) assert.doesNotThrow(() => validateManifest(doc), `${file}: ${doc.kind} ${doc.metadata?.name}`);
+  const kustomization = bestRecipe.find(({ doc }) => doc.kind === 'Kustomization') ?? assert.fail('best-recipe/kustomization.yaml');
+  assert.deepEqual([...(kustomization.doc.resources as string[])].sort(), [...new Set(bestObjects.map(({ file }) => file))].sort());
+  // The server's kustomization does not start training.
+  const serverKustomization = manifests.find(({ doc }) => doc.kind === 'Kustomization')!;
+  assert.ok(!(serverKustomization.doc.resources as string[]).some((r) => r.includes('best-recipe')));
+});
+
+test('the members are one Indexed Job: one `train --preset best` per index, seeds 1..N, each resuming its own run folder', () => {
+  const spec = membersJob.spec as { completionMode: string; completions: number; parallelism: number };
+  assert.equal(spec.completionMode, 'Indexed');
+  assert.equal(spec.parallelism, spec.completions, 'all members side by side');
+  const script = scriptOf(podOf(membersJob).containers[0]);
+  assert.match(script, /seed=\$\(\(JOB_COMPLETION_INDEX \+ 1\)\)/);
+  assert.match(script, /run=\/runs\/best-\$seed/);
+  const calls = cliCalls(script);
+  const fresh = calls.find((c) => c[0] === 'train' && c.includes('--preset')) ?? assert.fail('no fresh train call');
+  assert.deepEqual([fresh[fresh.indexOf('--preset') + 1], fresh[fresh.indexOf('--seed') + 1], fresh[fresh.indexOf('--out') + 1]], ['best', '"$seed"', '"$run"']);
+  const resumed = calls.find((c) => c[0] === 'train' && c.includes('--resume')) ?? assert.fail('no resuming train call');
+  assert.equal(resumed[resumed.indexOf('--resume') + 1], '"$run"');
+  assert.match(script, /if \[ -d "\$run\/checkpoints\/last" \]/, 'resumes when a checkpoint exists');
+  calls.forEach(assertKnownFlags);
+});
+
+test('the ensemble Job waits for exactly the members the Indexed Job trains, then joins and evaluates them on the same volume', () => {
+  const completions = (membersJob.spec as { completions: number }).completions;
+  const members = Array.from({ length: completions }, (_, i) => `/runs/best-${i + 1}`);
+  const pod = podOf(ensembleJob);
+  const wait = scriptOf(pod.initContainers?.[0] ?? assert.fail('no init container waiting for the members'));
+  assert.deepEqual([...wait.matchAll(/\/runs\/best-\d+\.done/g)].map((m) => m[0]), members.map((m) => `${m}.done`));
+  assert.match(scriptOf(podOf(membersJob).containers[0]), /touch "\$run\.done"/, 'a member marks itself done');
+  const calls = cliCalls(scriptOf(pod.containers[0]));
+  const ensemble = calls.find((c) => c[0] === 'ensemble') ?? assert.fail('no ensemble call');
+  assert.deepEqual(ensemble.slice(1, 1 + completions), members);
+  const evaluate = calls.find((c) => c[0] === 'evaluate') ?? assert.fail('no evaluate call');
+  assert.equal(evaluate[1], ensemble[ensemble.indexOf('--out') + 1]);
+  assert.ok(evaluate.includes('--tta'));
+  calls.forEach(assertKnownFlags);
+  // One claim, mounted at /runs by every container of both Jobs.
+  const claim = bestObjects.find(({ doc }) => doc.kind === 'PersistentVolumeClaim')!.doc;
+  assert.deepEqual((claim.spec as { accessModes: string[] }).accessModes, ['ReadWriteMany']);
+  for (const job of [membersJob, ensembleJob]) {
+    const volume = podOf(job).volumes?.find((v) => v.persistentVolumeClaim) ?? assert.fail(`${job.metadata?.name}: no claim`);
+    assert.equal(volume.persistentVolumeClaim?.claimName, claim.metadata?.name);
+    for (const container of [...(podOf(job).initContainers ?? []), ...podOf(job).containers]) {
+      assert.ok(container.volumeMounts?.some((m) => m.name === volume.name && m.mountPath === '/runs'), `${container.name} mounts the runs at /runs`);
+    }
+  }
 });

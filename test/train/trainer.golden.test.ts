@@ -6,7 +6,10 @@
  * kernel, record the new values in the commit that upgrades it, and say so.) Re-recorded the same
  * day when the filter gradient of stride-1 'same' convolutions became chunked matMuls
  * (backend/conv-grads.ts, filterGradFromTaps): another summation order. With that path off, the
- * earlier checksums (default a7d73412…, compact cebd6c4c…) still matched.
+ * earlier checksums (default a7d73412…, compact cebd6c4c…) still matched. Re-recorded on
+ * 2026-12-06 for our SIMD kernels (backend/simd.ts: Winograd 3x3 convolutions forward and
+ * backward, the first layer's filter gradient, column sums, dense products): other summation
+ * orders again (before: default f989fc3a…, compact a433519b…).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,8 +32,8 @@ before(async () => {
 after(removeTempDirs);
 
 const GOLDEN: Record<string, string> = {
-  default: 'f989fc3a7ac60726934e28a82a157893ed483f5ed121e4fbbf634c815a355af2',
-  compact: 'a433519b55a66d8b932e631772ceefaa2851be1f7a02fc5965d2d18149e718ef',
+  default: '8b1e41316e1b4c9b3b4efe6d777f8220d42c66dc6749c58d32ea1d66ff989432',
+  compact: 'f971a424ead2c9fcdb3b19cf108d15831dffe2ffec2263e19fff1bb9d8766d09',
 };
 
 for (const arch of Object.keys(GOLDEN)) {
