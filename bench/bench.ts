@@ -21,6 +21,9 @@
  *   browserTrain the page's Train panel in Chromium (bench/browser-train.ts): time to 99.0% in a tab, its
  *                training images/s against Node's (interleaved), input delay while it trains (a few
  *                minutes: only with --only browserTrain; bench/results/browser-train.json keeps one run)
+ *   finetune     `mnist-cnn finetune` of the shipped model on 100 and 500 corrections from a population of
+ *                writers made here (bench/finetune.ts): new writers before and after, MNIST test, non-digits,
+ *                ECE, wall and CPU seconds with the load (about a quarter of an hour: only with --only finetune)
  * Timings live here, never in tests.
  */
 import { spawnSync } from 'node:child_process';
@@ -44,9 +47,9 @@ import { train } from '../src/train/trainer.js';
 import { libraryVersions } from '../src/util/version.js';
 import { cpuPerStep, threadCpuMs } from './thread-cpu.js';
 
-const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse', 'trust', 'browserTrain'] as const;
+const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse', 'trust', 'browserTrain', 'finetune'] as const;
 /** Parts run when --only is not given (`best` takes half an hour, `abuse` a quarter of one). */
-const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse' && part !== 'trust' && part !== 'browserTrain');
+const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse' && part !== 'trust' && part !== 'browserTrain' && part !== 'finetune');
 type Part = (typeof PARTS)[number];
 type Figures = Record<string, unknown>;
 
@@ -341,6 +344,7 @@ try {
     const nodeImagesPerSecond = async (config: TrainConfig) => (await trainImagesPerSecond(data, root, config)).trainImagesPerSecond as number;
     Object.assign(figures, await (await import('./browser-train.js')).browserTrainFigures(root, nodeImagesPerSecond));
   }
+  if (wanted('finetune')) Object.assign(figures, await (await import('./finetune.js')).finetuneFigures());
 } finally {
   await rm(root, { recursive: true, force: true });
 }
@@ -378,4 +382,5 @@ if (opts.json) {
   if (figures.abuse) for (const line of (await import('./abuse.js')).abuseTable(figures)) console.log(line);
   if (figures.trust) for (const line of (await import('./trust.js')).trustLines(figures.trust as import('./trust.js').TrustFigures)) console.log(line);
   if (figures.browserTrain) console.log(`\n${(await import('./browser-train-table.js')).browserTrainTable(figures as { date: string; browserTrain: import('./browser-train-table.js').BrowserTrainFigures })}`);
+  if (figures.finetune) for (const line of (await import('./finetune-table.js')).finetuneLines(figures.finetune as import('./finetune-table.js').FinetuneFigures)) console.log(line);
 }

@@ -14,9 +14,10 @@ import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
 import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
 import { trustTable } from './docs-trust.js';
+import { finetuneMixTable, finetuneTable, type FinetuneFigures, type FinetuneMixFigures } from '../bench/finetune-table.js';
 
 /** The files that may hold generated blocks. */
-const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md', 'docs/browser-training.md'];
+const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md', 'docs/browser-training.md', 'docs/finetune.md'];
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
@@ -202,6 +203,13 @@ export const BLOCKS: Record<string, () => string> = {
   'browser-training': () => browserTrainTable(readJson<{ date: string; browserTrain: BrowserTrainFigures }>('bench/results/browser-train.json')),
   // `npm run bench -- --only trust --json --run models/default`, kept in bench/results/ (scripts/docs-trust.ts).
   'trust-figures': trustTable,
+  // `npm run bench -- --only finetune --json`, kept in bench/results/.
+  'finetune-table': () => {
+    const bench = readJson<{ finetune: FinetuneFigures; commit?: string | null }>('bench/results/finetune.json');
+    return finetuneTable(bench.finetune, bench);
+  },
+  // `npx tsx bench/finetune.ts --mix --out bench/results/finetune-mix.json`: where finetune's defaults were chosen.
+  'finetune-mix': () => finetuneMixTable(readJson<{ finetuneMix: FinetuneMixFigures }>('bench/results/finetune-mix.json').finetuneMix),
 };
 
 const BLOCK = /<!-- generated:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g;

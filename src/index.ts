@@ -12,6 +12,7 @@
 import type { EvaluateOptions, EvaluationResult } from './evaluate/evaluate.js';
 import type { RunExport, RunExportOptions } from './export/onnx.js';
 import type { RunningServer, ServeOptions } from './serve/server.js';
+import type { FinetuneOptions, FinetuneResult } from './train/finetune.js';
 import type { TrainOptions, TrainResult } from './train/trainer.js';
 
 // Reading digits: one call (docs/library.md).
@@ -46,7 +47,13 @@ export type { TrainConfig } from './train/config.js';
 /** @public */
 export { resolveConfig } from './train/config-file.js';
 /** @public */
-export type { TrainOptions, TrainResult } from './train/trainer.js';
+export type { TrainOptions, TrainResult, StartFrom } from './train/trainer.js';
+/** @public */
+export type { FinetuneOptions, FinetuneResult } from './train/finetune.js';
+/** @public */
+export type { FinetuneSettings } from './train/finetune-settings.js';
+/** @public */
+export type { FinetuneRecord, AnswerScores } from './model/run.js';
 /** @public */
 export type { TrainReporter } from './train/reporter.js';
 /** @public */
@@ -73,6 +80,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
  */
 export async function resume(dir: string, options: Omit<TrainOptions, 'config' | 'outDir'> & { allowConfigChange?: boolean } = {}): Promise<TrainResult> {
   return (await import('./train/trainer.js')).resume(dir, options);
+}
+
+/**
+ * Teach a run (default: the shipped model) a folder of corrections without forgetting MNIST, into
+ * a new run folder, as `mnist-cnn finetune` (docs/finetune.md).
+ * @public
+ */
+export async function finetune(options: FinetuneOptions): Promise<FinetuneResult> {
+  return (await import('./train/finetune.js')).finetune(options);
 }
 
 /**

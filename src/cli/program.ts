@@ -9,6 +9,7 @@ import { registerServe } from './commands/serve.js';
 import { registerEnsemble } from './commands/ensemble.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerFinetune } from './commands/finetune.js';
 import { registerBaselines } from './commands/baselines.js';
 
 /**
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerEnsemble(program);
   registerExport(program);
   registerInspect(program);
+  registerFinetune(program);
   registerBaselines(program);
   // Every subcommand rejects unknown flags and extra arguments, and hands its usage errors to main.
   for (const command of program.commands) command.allowExcessArguments(false).exitOverride();

@@ -23,6 +23,7 @@ import { BACKENDS, type BackendName } from '../backend/names.js';
 import { Predictor } from '../predict/predictor.js';
 import { SUMMARY_HEADER, summaryCells, summaryTotals } from '../model/summary.js';
 import { writeInsidePlots, type InsideResult } from './inside.js';
+import { finetuneSection } from './report-finetune.js';
 import { baselinesSection } from './baselines-section.js';
 
 export interface ReportOptions {
@@ -32,7 +33,7 @@ export interface ReportOptions {
   evaluate?: Pick<EvaluateOptions, 'backend' | 'threads'>;
 }
 
-export const REPORT_SECTIONS = ['headline', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'network', 'feature-maps', 'embedding', 'baselines', 'data', 'config'] as const;
+export const REPORT_SECTIONS = ['headline', 'finetune', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'network', 'feature-maps', 'embedding', 'baselines', 'data', 'config'] as const;
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const fixed = (x: number, digits = 4) => x.toFixed(digits);
@@ -164,6 +165,7 @@ async function renderReportHtml(runDir: string, meta: RunMetadata, m: Evaluation
   const title = `mnist-cnn run ${basename(runDir)}`;
   const sections: Record<(typeof REPORT_SECTIONS)[number], [string, string]> = {
     headline: ['Summary', headline(meta, m)],
+    finetune: ['Fine-tuning', finetuneSection(meta, m)],
     curves: ['Learning curves', await inlinePicture(plot(PLOT_NAMES.learningCurves), 'learning curves', 'No learning curves: the run has no history.csv.')],
     confusion: ['Confusion matrix', await inlinePicture(plot(PLOT_NAMES.confusionMatrix), 'confusion matrix')],
     'per-class': ['Per-class scores', `${perClassTable(m)}<p>Top-2 accuracy ${pct(m.topK.top2)}, top-3 accuracy ${pct(m.topK.top3)}. A score that is 0/0 (a class never predicted, or absent) counts as 0.</p>${await inlinePicture(plot(PLOT_NAMES.perClass), 'per-class scores')}`],
@@ -178,7 +180,9 @@ async function renderReportHtml(runDir: string, meta: RunMetadata, m: Evaluation
   };
   // How far the answers can be trusted (report-trust.ts), after the calibration.
   const trust = await trustSections(join(runDir, RUN_FILES.plots), meta, m, set);
-  const all = REPORT_SECTIONS.flatMap((id) => [{ id, title: escapeMarkup(sections[id][0]), html: sections[id][1] }, ...(id === 'calibration' ? trust : [])]);
+  // A section with nothing to say (Fine-tuning, for a run that was not) is left out.
+  const shown = REPORT_SECTIONS.filter((id) => sections[id][1] !== '');
+  const all = shown.flatMap((id) => [{ id, title: escapeMarkup(sections[id][0]), html: sections[id][1] }, ...(id === 'calibration' ? trust : [])]);
   const nav = all.map((s) => `<a href="#${s.id}">${s.title}</a>`).join('');
   const body = all.map((s) => `<section id="${s.id}"><h2>${s.title}</h2>\n${s.html}\n</section>`).join('\n');
   return `<!doctype html>

@@ -60,6 +60,36 @@ export interface RunMetadata {
   /** An ensemble (arch 'ensemble'): the run folders it averages, and their seeds. */
   members?: string[];
   memberSeeds?: number[];
+  /** A run made by `mnist-cnn finetune` from another run and a folder of corrections. */
+  finetune?: FinetuneRecord;
+}
+
+/** Scores of answers on a set of labelled digits (a fine-tuned run's held-out corrections). */
+export interface AnswerScores {
+  /** Digits answered. */
+  n: number;
+  /** Share answered with the right digit (a refusal counts as wrong). */
+  accuracy: number;
+  /** Share answered `digit: null`. */
+  refused: number;
+}
+
+/** metadata.json's `finetune` (see RunMetadata), written by train/finetune.ts. */
+export interface FinetuneRecord {
+  /** The run it started from: its real folder, the shipped model's name if it is one, its weights and test figures then. */
+  base: { dir: string; shipped?: string; weightsSha256?: string; test?: RunMetadata['test'] };
+  /** The corrections: their folder, SHA-256 of what was read (data/corrections.ts), and how many of each class (0-9, then "not a digit"). */
+  data: { dir: string; sha256: string; perClass: number[] };
+  /** The corrections held out (digits, stratified) and the base's and this run's answers on them. */
+  holdout: { count: number; before?: AnswerScores; after?: AnswerScores };
+  /**
+   * What each epoch trained on: the corrections not held out, `copies` times each, among
+   * `rehearsal` images of the base run's own training split (so that it does not forget them),
+   * making `share` of the digits; non-digit pictures as the base trained with them.
+   */
+  mix: { corrections: number; copies: number; rehearsal: number; share: number; nonDigitPictures: number };
+  /** The settings of the fine-tuning (train/finetune.ts FinetuneSettings). */
+  settings: Record<string, number>;
 }
 
 /** metadata.json's `nonDigitRule` (see RunMetadata). */

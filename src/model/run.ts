@@ -21,6 +21,8 @@ import { isShippedModelName, shippedModelDir } from './shipped.js';
  *   plots/           .svg and .png pictures (evaluate stage)
  *   report.html      the self-contained report (evaluate stage)
  *   evaluations/<data>/  metrics.json and plots/ of `evaluate --data` on other datasets
+ *   holdout-images-idx3-ubyte, holdout-labels-idx1-ubyte   a fine-tuned run's held-out
+ *                    corrections (train/finetune.ts; `evaluate --data` reads them)
  *   model.onnx       `export --format onnx`: the model for ONNX Runtime, temperature folded in
  *   model.int8.onnx  `export --format onnx --int8`: its int8-quantised copy (model/onnx-quantize.ts)
  */
@@ -35,6 +37,8 @@ export const RUN_FILES = {
   checkpoint: join('checkpoints', 'last'),
   lock: 'training.lock',
   evaluations: 'evaluations',
+  holdoutImages: 'holdout-images-idx3-ubyte',
+  holdoutLabels: 'holdout-labels-idx1-ubyte',
   onnx: 'model.onnx',
   onnxInt8: 'model.int8.onnx',
 } as const;
@@ -42,7 +46,7 @@ export const RUN_FILES = {
 export const DEFAULT_RUNS_DIR = 'runs';
 const LATEST_LINK = 'latest';
 
-export type { NonDigitRuleRecord, PredictionSetRecord, RunMetadata, TemperatureFitRecord } from './metadata.js';
+export type { AnswerScores, FinetuneRecord, NonDigitRuleRecord, PredictionSetRecord, RunMetadata, TemperatureFitRecord } from './metadata.js';
 
 /** A run's calibration temperature: metadata.json's `temperature`, 1 when absent (older runs); a clear error when it is not a positive number. */
 export function runTemperature(metadata: Pick<RunMetadata, 'temperature'>, path: string = RUN_FILES.metadata): number {

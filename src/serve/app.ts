@@ -5,6 +5,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
+import type { CorrectionStore } from '../data/corrections.js';
 import type { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
 import { serverDecodeBudget, type DecodeBudget } from './decode-budget.js';
@@ -17,6 +18,7 @@ import { modelRoutes } from './routes/model.js';
 import { defaultModelName, V2_PREFIX, v2Routes } from './routes/v2.js';
 import { pageRoutes } from './routes/page.js';
 import { dataRoutes } from './routes/data.js';
+import { correctionRoutes } from './routes/corrections.js';
 import { MAX_BATCH, predictRoutes } from './routes/predict.js';
 import { serviceRoutes } from './routes/service.js';
 
@@ -72,6 +74,8 @@ export interface AppOptions {
    * and closes it; the app does neither. Default: the app makes its own, for `app.listen`.
    */
   server?: Server;
+  /** The corrections folder of `serve --corrections DIR` (routes/corrections.ts); none filed without it. */
+  corrections?: CorrectionStore;
 }
 
 /** Build the HTTP API and page around a loaded Predictor. Does not listen. */
@@ -158,6 +162,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(pageRoutes, { pageDir: options.pageDir });
   // The MNIST files, for the page's Train panel.
   await app.register(dataRoutes);
+  // "Wrong? It is a 7" from the page, into the corrections folder (serve --corrections DIR).
+  await app.register(correctionRoutes, { store: options.corrections });
   return app;
 }
 

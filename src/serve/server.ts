@@ -5,6 +5,7 @@ import { PIXELS } from '../data/types.js';
 import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import { resolveRunDir } from '../model/run.js';
 import { DEFAULT_SHIPPED_MODEL } from '../model/shipped.js';
+import { CorrectionStore } from '../data/corrections.js';
 import { Predictor } from '../predict/predictor.js';
 import { DEFAULT_INFER_BATCH } from '../predict/set-inference.js';
 import { UserError } from '../util/errors.js';
@@ -93,6 +94,8 @@ export interface ServeOptions {
    * `starting` meanwhile. For tests and callers that print the address at once.
    */
   onListening?: (url: string) => unknown;
+  /** A folder to file the page's corrections into (`--corrections`, routes/corrections.ts); off without it. */
+  corrections?: string;
 }
 
 export interface RunningServer {
@@ -258,6 +261,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       corsOrigin: options.corsOrigin,
       rateLimit: options.rateLimit,
       server,
+      corrections: options.corrections === undefined ? undefined : await CorrectionStore.open(options.corrections),
     });
     await app.ready();
     ready = true;

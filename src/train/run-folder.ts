@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DEFAULT_RUNS_DIR, pointLatestAt, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
+import { DEFAULT_RUNS_DIR, pointLatestAt, readMetadata, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
 import { asUserError, UserError } from '../util/errors.js';
 import { removeStaleTemporaries, writeJsonAtomic } from '../util/fs.js';
 import { acquireLock, describeOwner, type HeldLock } from '../util/lock.js';
@@ -83,6 +83,9 @@ export async function openRunToResume(dir: string, options: ResumeOptions = {}):
   try {
     // Over the defaults, as at the start: a key added to the schema since keeps its default.
     const config = { ...resolveConfig(), ...readConfigFile(configPath, 'the run\'s config') };
+    if (existsSync(join(runDir, RUN_FILES.metadata)) && (await readMetadata(runDir)).finetune) {
+      throw new UserError(`${runDir} was made by \`mnist-cnn finetune\`, which is not resumed: run the fine-tuning again (it is one short epoch)`, runDir);
+    }
     const checkpointDir = join(runDir, RUN_FILES.checkpoint);
     const recovered = await recoverCheckpoint(checkpointDir);
     if (recovered) options.notice?.(recovered);

@@ -57,15 +57,33 @@ export interface TrainOptions {
   /** Point <runs>/latest at this run (default true). */
   updateLatest?: boolean;
   /**
-   * Called after every optimizer step with the model being trained; returning 'stop' ends the
-   * run there (no checkpoint). The benchmark uses it to time a run to a target accuracy.
-   */
-  /**
    * Non-digit pictures, labelled "not a digit" (`nonDigits` > 0), 28x28 bytes one after another;
    * generated from the run's seed (image/non-digits.ts) when not given (tests hand in fewer).
    */
   nonDigitImages?: { images: Uint8Array; count: number };
+  /** Start from these weights on these sets instead of a fresh network on the config's split (fine-tuning: train/finetune.ts). */
+  start?: StartFrom;
+  /**
+   * Called after every optimizer step with the model being trained; returning 'stop' ends the
+   * run there (no checkpoint). The benchmark uses it to time a run to a target accuracy.
+   */
   afterStep?: (info: { model: tf.LayersModel; replicas: ModelReplicas; epoch: number; batch: number; step: number; batchesPerEpoch: number }) => 'stop' | void | Promise<'stop' | void>;
+}
+
+/**
+ * A training that starts from given weights on given sets (train/finetune.ts): the loop, the
+ * validation, the choice of the best epoch and the fits at the end are those of any run.
+ */
+export interface StartFrom {
+  /** The network to train, its weights the starting point (trained in place). */
+  model: tf.LayersModel;
+  train: ImageSet;
+  /** Picks the best epoch; the run's temperature and not-a-digit threshold are fitted on it. */
+  val: ImageSet;
+  /** The images of the dataset's training file in `val`, for val-indices.json (`evaluate --split val`). */
+  valIndices: ArrayLike<number>;
+  /** Written into metadata.json with the rest (what the run started from, and on what). */
+  metadata: Partial<RunMetadata>;
 }
 
 export interface TrainResult {
@@ -108,6 +126,16 @@ export async function resume(dir: string, options: Omit<TrainOptions, 'config' |
   }
 }
 
+/**
+ * The config's sets from the dataset's training file: its seeded split (data/split.ts), some
+ * training digits as people's pictures of them, through the photo pipeline (image/digit-pictures.ts).
+ */
+function splitForTraining(data: Dataset, config: TrainConfig): Omit<StartFrom, 'model' | 'metadata'> {
+  const split = seededSplitIndices(data.train.labels, config);
+  const train = withPicturedDigits(takeIndices(data.train, split.train), config.picturedDigits, picturedDigitsRng(config.seed));
+  return { train, val: takeIndices(data.train, split.val), valIndices: split.val };
+}
+
 /** Where a checkpoint stands, for messages: "after epoch 2" or "at epoch 3, batch 17". */
 const checkpointPlace = (at: { epoch: number; batch: number }) => (at.batch === 0 ? `after epoch ${at.epoch}` : `at epoch ${at.epoch + 1}, batch ${at.batch}`);
 
@@ -115,11 +143,8 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   const reporter = options.reporter ?? quietReporter;
   const backend = await initBackend(config.backend, { quiet: reporter === quietReporter });
   const data = options.data ?? (await loadMnist({ dataset: config.dataset, dataDir: config.dataDir ?? undefined, mirror: config.mirror ?? undefined }));
-  const split = seededSplitIndices(data.train.labels, config);
-  // Some training digits as people's pictures of them, through the photo pipeline (image/digit-pictures.ts).
-  const trainSet = withPicturedDigits(takeIndices(data.train, split.train), config.picturedDigits, picturedDigitsRng(config.seed));
-  const valSet = takeIndices(data.train, split.val);
-  await writeJsonAtomic(join(dir, RUN_FILES.valIndices), Array.from(split.val));
+  const { train: trainSet, val: valSet, valIndices } = options.start ?? splitForTraining(data, config);
+  await writeJsonAtomic(join(dir, RUN_FILES.valIndices), Array.from(valIndices));
 
   // The model, the optimizer and where we stand: fresh, or exactly as the checkpoint left them.
   let model: tf.LayersModel;
@@ -136,13 +161,13 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
     await restoreOptimizer(optimizer, checkpoint.optimizerWeights);
     tf.dispose(checkpoint.optimizerWeights.map((w) => w.tensor));
   } else {
-    model = newModel(config);
+    model = options.start?.model ?? newModel(config);
     state = freshTrainState();
   }
   const batchesPerEpoch = Math.ceil(trainSet.count / config.batchSize);
   const totalSteps = batchesPerEpoch * config.epochs;
   const createdAt = new Date().toISOString();
-  const metadata = () => runMetadata({ config, params: model.countParams(), createdAt, backend, versions: libraryVersions(), data, trainCount: trainSet.count, valCount: valSet.count, state });
+  const metadata = (): RunMetadata => ({ ...runMetadata({ config, params: model.countParams(), createdAt, backend, versions: libraryVersions(), data, trainCount: trainSet.count, valCount: valSet.count, state }), ...options.start?.metadata });
   const lrAt = (step: number) => learningRateAt(step, totalSteps, batchesPerEpoch, config);
   const stopRequested = () => options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps);
   // Where the checkpoint on disk stands; a training that diverges stops without replacing it.

@@ -50,6 +50,8 @@ test('it describes exactly the routes the app answers, each with a summary and i
     ['GET', '/'],
     ['GET', '/page/{file}'],
     ['GET', '/data/mnist/{file}'],
+    ['GET', '/v1/corrections'],
+    ['POST', '/v1/corrections'],
     ['GET', '/v2'],
     ['POST', '/v2/models/{name}/infer'],
     ['POST', '/v2/models/{name}/versions/{version}/infer'],
@@ -62,7 +64,7 @@ test('it describes exactly the routes the app answers, each with a summary and i
       assert.ok(op.responses['200'], `${method} ${path} documents its answer`);
     }
   }
-  assert.equal(documented.length, 21, documented.join('\n'));
+  assert.equal(documented.length, 23, documented.join('\n'));
 });
 
 test('/docs lists every operation of the document', async () => {

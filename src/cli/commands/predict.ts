@@ -6,6 +6,7 @@ import type { BackendName, RuntimeName } from '../../backend/names.js';
 import type { OutputFormat } from '../../predict/output.js';
 import { countingNumber, probability } from '../parse.js';
 import { modelAndInputs, modelOption } from '../model-arg.js';
+import { CORRECTION_LABELS, type CorrectionLabel } from '../../data/correction-files.js';
 
 interface PredictFlags {
   format: OutputFormat;
@@ -18,6 +19,8 @@ interface PredictFlags {
   threads: number;
   runtime: RuntimeName;
   model?: string;
+  label?: CorrectionLabel;
+  corrections?: string;
 }
 
 export function registerPredict(program: Command): void {
@@ -32,6 +35,8 @@ export function registerPredict(program: Command): void {
     .option('--explain <dir>', 'write a PNG of every preprocessing stage of each input into this folder')
     .option('--number', 'each image is a number written in a row: read every digit, left to right')
     .option('--kaggle-submission <file>', 'write ImageId,Label for the Kaggle test CSV given as input')
+    .addOption(new Option('--label <label>', 'what the pictures really are: file them with --corrections, for `mnist-cnn finetune`').choices(CORRECTION_LABELS))
+    .option('--corrections <dir>', 'with --label: the corrections folder to file the pictures into (made if missing)')
     .addOption(configOption('backend', 'wasm'))
     .addOption(configOption('threads', 1))
     .addOption(runtimeOption())
@@ -42,6 +47,7 @@ export function registerPredict(program: Command): void {
       const { formatRows, kaggleSubmission } = await import('../../predict/output.js');
       const { UserError } = await import('../../util/errors.js');
       if (flags.kaggleSubmission && flags.number) throw new UserError('--kaggle-submission reads one digit per CSV row; it cannot be combined with --number');
+      if ((flags.label === undefined) !== (flags.corrections === undefined)) throw new UserError('--label and --corrections go together: --label 7 --corrections DIR files the pictures as 7s into DIR');
       // A quick start where the model is a release (the shipped one): its ONNX file, no TensorFlow.js.
       const predictor = await Predictor.load(model, { backend: flags.backend, runtime: flags.runtime, minConfidence: flags.minConfidence, threads: flags.threads, quickStart: true });
       try {
@@ -63,6 +69,12 @@ export function registerPredict(program: Command): void {
           const { writeFileAtomic } = await import('../../util/fs.js');
           await writeFileAtomic(flags.kaggleSubmission, kaggleSubmission(rows));
           console.error(`wrote ${flags.kaggleSubmission}`);
+        }
+        if (flags.label !== undefined && flags.corrections !== undefined) {
+          const { fileCorrections } = await import('../../predict/corrections.js');
+          const filed = await fileCorrections(predictor, rows, flags.label, flags.corrections);
+          for (const { file, reason } of filed.skipped) console.error(`not filed: ${file}: ${reason}`);
+          console.error(`filed ${filed.filed} correction(s) as ${flags.label} into ${flags.corrections}${filed.already ? ` (${filed.already} already there)` : ''}`);
         }
         if (failed.length) process.exitCode = 1;
       } finally {

@@ -30,6 +30,7 @@ interface ServeFlags {
   cors?: string;
   rateLimit?: number;
   model?: string;
+  corrections?: string;
 }
 
 /** `--batch-window`: milliseconds from 0 to 1000, or `off`. */
@@ -70,6 +71,7 @@ export function registerServe(program: Command): void {
     .option('--drain-timeout <s>', 'on SIGTERM, seconds in-flight requests get to finish before their connections are closed (default 10)', number)
     .option('--cors <origin>', 'let pages from this origin call the API (https://example.com, or *); off by default')
     .option('--rate-limit <n>', 'requests a minute from one client address; more are answered 429 (default: no limit)', wholeNumber)
+    .option('--corrections <dir>', "file the page's corrections (\"Wrong? It is a 7\") into this folder, for `mnist-cnn finetune` (off by default: the page keeps them in the browser)")
     .option('--quiet', 'print nothing but errors')
     .action(async (arg: string | undefined, flags: ServeFlags) => {
       const { serveUntilStopped } = await import('../../serve/cluster.js');
@@ -99,6 +101,7 @@ export function registerServe(program: Command): void {
         maxRequestPixels: flags.maxRequestPixels,
         corsOrigin: flags.cors,
         rateLimit: flags.rateLimit,
+        corrections: flags.corrections,
         log: flags.quiet ? undefined : (message) => console.log(message),
       });
       // Served and drained: a cluster worker's IPC channel would otherwise keep the process alive.

@@ -27,7 +27,8 @@ export interface ModelInfo {
   preprocessing?: PreprocessSpec;
 }
 
-async function readJson<T>(response: Response, what: string): Promise<T> {
+/** A JSON answer, or an Error with the server's message (`what` names the request). */
+export async function readJson<T>(response: Response, what: string): Promise<T> {
   const text = await response.text();
   let body: unknown;
   try {

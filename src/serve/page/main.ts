@@ -30,6 +30,7 @@ import { fetchModelInfo, predictOnServer, type ModelInfo, type ServerAnswer } fr
 import type { LayersPanel, LayersSource } from './layers-panel.js';
 import { createChart, formatPercent, updateChart } from './chart.js';
 import { element } from './elements.js';
+import { CorrectionsBar } from './corrections.js';
 import { DrawingPad } from './pad.js';
 import { drawPreview } from './picture.js';
 import { wireTrainPanel } from './train-panel.js';
@@ -134,6 +135,7 @@ function showAnswer(id: number, prediction: Prediction): void {
       : `${formatPercent(prediction.confidence)} sure`;
   updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities, isDigit || prediction.reason?.startsWith('low confidence'));
   markAnswer(ui.digit, id, prediction);
+  corrections.offer();
 }
 
 function showServerAnswer(id: number, prediction: Prediction): void {
@@ -262,6 +264,7 @@ function clearAll(): void {
   const id = ++state.inputId;
   document.body.dataset.input = String(id);
   showEmpty(id);
+  corrections.hide();
   setStatus('');
   if (state.panel) void state.panel.then(({ panel }) => panel.clear(id));
 }
@@ -386,6 +389,9 @@ function staticModelInfo(metadata: ModelMetadata, settings: AnswerSettings): Mod
 
 // ---------------------------------------------------------------------------- wiring
 
+/** "Wrong? It is a …": the current input, as the model saw it and as drawn (corrections.ts). */
+const corrections = new CorrectionsBar(element('correct'), { pixels: () => state.current?.pixels ?? null, drawn: () => ui.pad.toDataURL('image/png') });
+
 const pad = new DrawingPad(ui.pad, {
   onStrokeStart() {
     setStatus('');
@@ -429,6 +435,7 @@ async function start(): Promise<void> {
   wireTrainPanel({ useModel: useLocalModel });
   if (STATIC_MODEL !== undefined) await loadStaticModel(STATIC_MODEL);
   else await loadModelInfo();
+  await corrections.start(STATIC_MODEL === undefined);
   document.body.dataset.state = 'ready';
 }
 
