@@ -169,7 +169,9 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   const createdAt = new Date().toISOString();
   const metadata = (): RunMetadata => ({ ...runMetadata({ config, params: model.countParams(), createdAt, backend, versions: libraryVersions(), data, trainCount: trainSet.count, valCount: valSet.count, state }), ...options.start?.metadata });
   const lrAt = (step: number) => learningRateAt(step, totalSteps, batchesPerEpoch, config);
-  const stopRequested = () => options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps);
+  // The one stop condition: Ctrl-C (the signal), or a test's step budget while steps are left.
+  // Asked on an epoch's last batch, the run stops after that epoch's end (validated, checkpointed).
+  const stopAsked = () => options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps && state.step < totalSteps);
   // Where the checkpoint on disk stands; a training that diverges stops without replacing it.
   let saved = checkpointDir ? { epoch: state.epoch, batch: state.batch } : undefined;
   const checkpointPath = join(dir, RUN_FILES.checkpoint);
@@ -223,7 +225,7 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
           break epochs;
         }
         // Ctrl-C mid-epoch: save where we are, to resume from this very batch.
-        if (stopRequested() && state.batch < batchesPerEpoch) {
+        if (stopAsked() && state.batch < batchesPerEpoch) {
           state.partial.seconds = elapsed;
           checkWeights(`at epoch ${epoch + 1}, batch ${batch + 1}`);
           await saveCheckpointHere();
@@ -237,13 +239,8 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
       const trainSeconds = (performance.now() - epochStart) / 1000;
       // (On wasm, ReLU turns NaN into 0: weights gone NaN can leave the loss finite, so look at them.)
       checkWeights(`after epoch ${epoch + 1}`);
-      const valProbs = valSet.count > 0 ? await predictSet(replicas, valSet, { batchSize: config.evalBatchSize }) : null;
-      const val = valProbs ? accuracyAndLoss(valProbs, valSet.labels, replicas.outputs) : null;
-      // (On wasm, ReLU turns a NaN into 0, so NaN batch-norm statistics show as chance-level
-      // accuracy rather than here; backends that propagate NaN are caught.)
-      if (val && !Number.isFinite(val.loss)) {
-        throw diverged(`the validation loss is ${val.loss} after epoch ${epoch + 1}`);
-      }
+      const val = await validate(replicas, valSet, config);
+      if (val && !Number.isFinite(val.loss)) throw diverged(`the validation loss is ${val.loss} after epoch ${epoch + 1}`);
       const record: EpochRecord = {
         epoch: epoch + 1,
         loss: state.partial.loss / state.partial.seen,
@@ -252,7 +249,7 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
         val_accuracy: val?.accuracy ?? null,
         lr: lrAt(Math.max(0, state.step - 1)),
         seconds: trainSeconds,
-        val_loss_calibrated: valProbs ? temperatureFit(valProbs, valSet.labels, replicas.outputs).after.nll : null,
+        val_loss_calibrated: val?.calibratedLoss ?? null,
       };
       // The best epoch is the one with the lowest validation loss at its own best temperature (the
       // NLL after fitting T on these probabilities, metrics/calibration.ts), not the highest
@@ -288,7 +285,7 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
         stoppedEarlyAtEpoch = state.epoch;
         break;
       }
-      if (options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps && epoch + 1 < config.epochs)) {
+      if (stopAsked()) {
         reporter.notice(`stopped after epoch ${epoch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`);
         interrupted = true;
         break;
@@ -305,28 +302,42 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   model.dispose();
   const hasBest = existsSync(join(dir, MODEL_FILE));
   const bestModel = hasBest ? await loadModel(dir) : newModel(config);
-  // A finished run's answers are calibrated: its temperature, fitted with the best weights.
-  const calibration = hasBest && !interrupted ? await fitRunTemperature(bestModel, valSet, config, backend) : {};
-  // A run trained with non-digits fits its not-a-digit threshold (on validation data only).
-  const nonDigitRule =
-    hasBest && !interrupted && nonDigits && valSet.count > 0
-      ? { nonDigitRule: await fitNonDigitRule(bestModel, valSet, { seed: config.seed, threads: config.threads, backend, batchSize: config.evalBatchSize }) }
-      : {};
-  // And its prediction sets, for the answers' probabilities at that temperature (validation digits only).
-  const predictionSets =
-    hasBest && !interrupted && valSet.count > 0 && calibration.temperature !== undefined
-      ? {
-          predictionSets: await fitPredictionSets(bestModel, valSet, {
-            temperature: calibration.temperature,
-            nonDigitBelow: nonDigitRule.nonDigitRule?.below,
-            threads: config.threads,
-            backend,
-            batchSize: config.evalBatchSize,
-          }),
-        }
-      : {};
-  const meta = await closeRun(dir, { ...last, ...calibration, ...nonDigitRule, ...predictionSets }, { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false });
+  const rules = hasBest && !interrupted ? await fitAnswerRules(bestModel, valSet, config, backend, nonDigits !== undefined) : {};
+  const meta = await closeRun(dir, { ...last, ...rules }, { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false });
   return { dir, metadata: meta, history: state.history, interrupted, model: bestModel, data };
+}
+
+/**
+ * An epoch's validation, by the one inference path: accuracy, loss, and the loss at the
+ * probabilities' own best temperature (which picks the best epoch). None without a validation split.
+ */
+async function validate(replicas: ModelReplicas, valSet: ImageSet, config: TrainConfig): Promise<{ accuracy: number; loss: number; calibratedLoss: number } | null> {
+  if (valSet.count === 0) return null;
+  const probs = await predictSet(replicas, valSet, { batchSize: config.evalBatchSize });
+  // (On wasm, ReLU turns a NaN into 0, so NaN batch-norm statistics show as chance-level
+  // accuracy rather than as a NaN loss; backends that propagate NaN are caught by the caller.)
+  const { accuracy, loss } = accuracyAndLoss(probs, valSet.labels, replicas.outputs);
+  return { accuracy, loss, calibratedLoss: temperatureFit(probs, valSet.labels, replicas.outputs).after.nll };
+}
+
+/**
+ * What a finished run fits with its best weights, on validation data only, to turn probabilities
+ * into answers: its temperature (calibrated confidences); with non-digits, its not-a-digit
+ * threshold; and its prediction sets, for the probabilities at that temperature.
+ */
+async function fitAnswerRules(
+  model: tf.LayersModel,
+  valSet: ImageSet,
+  config: TrainConfig,
+  backend: BackendName,
+  withNonDigits: boolean,
+): Promise<Pick<RunMetadata, 'temperature' | 'temperatureFit' | 'nonDigitRule' | 'predictionSets'>> {
+  const calibration = await fitRunTemperature(model, valSet, config, backend);
+  if (valSet.count === 0 || calibration.temperature === undefined) return calibration;
+  const inference = { threads: config.threads, backend, batchSize: config.evalBatchSize };
+  const nonDigitRule = withNonDigits ? await fitNonDigitRule(model, valSet, { seed: config.seed, ...inference }) : undefined;
+  const predictionSets = await fitPredictionSets(model, valSet, { temperature: calibration.temperature, nonDigitBelow: nonDigitRule?.below, ...inference });
+  return { ...calibration, ...(nonDigitRule ? { nonDigitRule } : {}), predictionSets };
 }
 
 /**
