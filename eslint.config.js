@@ -7,7 +7,21 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'site/', 'node_modules/', 'models/', 'runs/', '.cache/', 'api/', 'assembly/', '**/*.cjs', '**/*.mjs', '**/*.js'] },
+  {
+    ignores: [
+      'dist/',
+      'site/',
+      'node_modules/',
+      'models/',
+      'runs/',
+      '.cache/',
+      'api/',
+      'assembly/',
+      '**/*.cjs',
+      '**/*.mjs',
+      '**/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -18,11 +32,30 @@ export default tseslint.config(
       // Fastify handlers and interface methods are async by contract, with or without an await.
       '@typescript-eslint/require-await': 'off',
       // `_name`: a parameter or element kept for its position.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       // tf.tensor(values, shape) as tf.Tensor4D says the rank where the reader needs it.
-      '@typescript-eslint/no-unnecessary-type-assertion': ['error', { typesToIgnore: ['tf.Tensor', 'tf.Tensor1D', 'tf.Tensor2D', 'tf.Tensor3D', 'tf.Tensor4D', 'tf.Scalar', 'tf.Variable'] }],
+      '@typescript-eslint/no-unnecessary-type-assertion': [
+        'error',
+        {
+          typesToIgnore: [
+            'tf.Tensor',
+            'tf.Tensor1D',
+            'tf.Tensor2D',
+            'tf.Tensor3D',
+            'tf.Tensor4D',
+            'tf.Scalar',
+            'tf.Variable',
+          ],
+        },
+      ],
       // Shapes ([1, 28, 28, 1]) in error messages read well as `${shape}`.
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowArray: true, allowNullish: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowArray: true, allowNullish: true },
+      ],
     },
   },
   {
@@ -32,7 +65,15 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

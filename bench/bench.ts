@@ -47,9 +47,24 @@ import { train } from '../src/train/trainer.js';
 import { libraryVersions } from '../src/util/version.js';
 import { cpuPerStep, threadCpuMs } from './thread-cpu.js';
 
-const PARTS = ['train', 'infer', 'timeTo99', 'start', 'http', 'scale', 'coldPredict', 'best', 'abuse', 'trust', 'browserTrain', 'finetune'] as const;
+const PARTS = [
+  'train',
+  'infer',
+  'timeTo99',
+  'start',
+  'http',
+  'scale',
+  'coldPredict',
+  'best',
+  'abuse',
+  'trust',
+  'browserTrain',
+  'finetune',
+] as const;
 /** Parts run when --only is not given (`best` takes half an hour, `abuse` a quarter of one). */
-const DEFAULT_PARTS = PARTS.filter((part) => part !== 'best' && part !== 'abuse' && part !== 'trust' && part !== 'browserTrain' && part !== 'finetune');
+const DEFAULT_PARTS = PARTS.filter(
+  (part) => part !== 'best' && part !== 'abuse' && part !== 'trust' && part !== 'browserTrain' && part !== 'finetune',
+);
 type Part = (typeof PARTS)[number];
 type Figures = Record<string, unknown>;
 
@@ -57,14 +72,21 @@ const program = new Command('bench')
   .option('--json', 'print one JSON object')
   .option('--only <parts>', `comma-separated parts: ${PARTS.join(', ')}`)
   .option('--run <dir>', 'the trained run the `trust` part measures (default runs/latest)')
-  .option('--runtime <names>', `comma-separated runtimes the infer and http parts measure side by side (default: ${RUNTIMES.join(',')})`)
+  .option(
+    '--runtime <names>',
+    `comma-separated runtimes the infer and http parts measure side by side (default: ${RUNTIMES.join(',')})`,
+  )
   .parse();
 const opts = program.opts<{ json?: boolean; only?: string; run?: string; runtime?: string }>();
 const only = opts.only ? opts.only.split(',').map((s) => s.trim()) : [...DEFAULT_PARTS];
-for (const part of only) if (!(PARTS as readonly string[]).includes(part)) program.error(`unknown part '${part}' (parts: ${PARTS.join(', ')})`);
+for (const part of only)
+  if (!(PARTS as readonly string[]).includes(part))
+    program.error(`unknown part '${part}' (parts: ${PARTS.join(', ')})`);
 const wanted = (part: Part) => only.includes(part);
 const runtimes = (opts.runtime ? opts.runtime.split(',').map((s) => s.trim()) : [...RUNTIMES]) as RuntimeName[];
-for (const runtime of runtimes) if (!(RUNTIMES as readonly string[]).includes(runtime)) program.error(`unknown runtime '${runtime}' (runtimes: ${RUNTIMES.join(', ')})`);
+for (const runtime of runtimes)
+  if (!(RUNTIMES as readonly string[]).includes(runtime))
+    program.error(`unknown runtime '${runtime}' (runtimes: ${RUNTIMES.join(', ')})`);
 /** The runtime of the headline figures: the default one, when measured. */
 const mainRuntime: RuntimeName = runtimes.includes(DEFAULT_RUNTIME) ? DEFAULT_RUNTIME : runtimes[0];
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
@@ -72,7 +94,12 @@ const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 /** A small trained run folder for the inference, HTTP and cold-predict parts. */
 async function fixtureRun(data: Dataset, root: string): Promise<string> {
   log('training a small fixture model (smoke preset)');
-  const result = await train({ config: resolveConfig({ preset: 'smoke' }), outDir: join(root, 'fixture'), data, updateLatest: false });
+  const result = await train({
+    config: resolveConfig({ preset: 'smoke' }),
+    outDir: join(root, 'fixture'),
+    data,
+    updateLatest: false,
+  });
   result.model.dispose();
   return result.dir;
 }
@@ -80,7 +107,11 @@ async function fixtureRun(data: Dataset, root: string): Promise<string> {
 let trainSpeedRuns = 0;
 
 /** Steady-state training images/s of a recipe (default: the defaults, one epoch): steps 5 to 35 of a run. */
-async function trainImagesPerSecond(data: Dataset, root: string, config = resolveConfig({ flags: { epochs: 1 } })): Promise<Figures> {
+async function trainImagesPerSecond(
+  data: Dataset,
+  root: string,
+  config = resolveConfig({ flags: { epochs: 1 } }),
+): Promise<Figures> {
   const warmup = 5;
   const measured = 30;
   let start = 0;
@@ -147,20 +178,28 @@ async function inferImagesPerSecond(data: Dataset, runDir: string): Promise<Figu
     for (const threads of [1, 2]) {
       log(`infer: ${arch} net, ${threads} thread(s), ${runtimes.join(' and ')}, ${rounds} rounds`);
       const predictors = await Promise.all(runtimes.map((runtime) => Predictor.fromModel(model, { threads, runtime })));
-      const rates = Object.fromEntries(runtimes.map((runtime) => [runtime, [] as number[]])) as Record<RuntimeName, number[]>;
+      const rates = Object.fromEntries(runtimes.map((runtime) => [runtime, [] as number[]])) as Record<
+        RuntimeName,
+        number[]
+      >;
       try {
         predictors.forEach((predictor, i) => {
           if (predictor.runtime !== runtimes[i]) throw new Error(`asked for ${runtimes[i]}, got ${predictor.runtime}`);
         });
         for (let round = 0; round < rounds; round++) {
           const order = round % 2 ? [...predictors].reverse() : predictors;
-          for (const predictor of order) rates[predictor.runtime].push(await imagesPerSecond(data, () => predictor.probabilities(data.test)));
+          for (const predictor of order)
+            rates[predictor.runtime].push(await imagesPerSecond(data, () => predictor.probabilities(data.test)));
         }
       } finally {
         for (const predictor of predictors) await predictor.close();
       }
-      figures[arch][threads === 1 ? 'oneThread' : 'twoThreads'] = Object.fromEntries(runtimes.map((runtime) => [runtime, Math.max(...rates[runtime])])) as Record<RuntimeName, number>;
-      spread[`${arch}/${threads}`] = Object.fromEntries(runtimes.map((runtime) => [runtime, [median(rates[runtime]), Math.min(...rates[runtime])]])) as Record<RuntimeName, number[]>;
+      figures[arch][threads === 1 ? 'oneThread' : 'twoThreads'] = Object.fromEntries(
+        runtimes.map((runtime) => [runtime, Math.max(...rates[runtime])]),
+      ) as Record<RuntimeName, number>;
+      spread[`${arch}/${threads}`] = Object.fromEntries(
+        runtimes.map((runtime) => [runtime, [median(rates[runtime]), Math.min(...rates[runtime])]]),
+      ) as Record<RuntimeName, number[]>;
     }
     model.dispose();
   }
@@ -179,7 +218,11 @@ async function inferImagesPerSecond(data: Dataset, runDir: string): Promise<Figu
 /** Run a node child process to its end; its output and how long it took. */
 function runChild(args: string[], what: string): { stdout: string; seconds: number } {
   const start = performance.now();
-  const child = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  const child = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const seconds = (performance.now() - start) / 1000;
   if (child.status !== 0) throw new Error(`${what} failed with exit code ${child.status}`);
   return { stdout: child.stdout, seconds };
@@ -189,21 +232,38 @@ function timeTo99(): Figures {
   log('time to 99.0% (fixed recipe: preset fast; test accuracy checked every quarter epoch)');
   const lines = runChild(['--import', 'tsx', 'bench/time-to-99.ts'], 'time-to-99').stdout.trim().split('\n');
   const json = JSON.parse(lines[lines.length - 1]);
-  return { timeTo99Seconds: json.timeTo99Seconds, timeTo99CapSeconds: json.capSeconds, timeTo99Epochs: json.epochs, timeTo99Checks: json.checks, peakRssMB: json.peakRssMB };
+  return {
+    timeTo99Seconds: json.timeTo99Seconds,
+    timeTo99CapSeconds: json.capSeconds,
+    timeTo99Epochs: json.epochs,
+    timeTo99Checks: json.checks,
+    peakRssMB: json.peakRssMB,
+  };
 }
 
 /** BENCH_BEST_FLAGS (e.g. "--epochs 1 --limit 3000") shortens the members, to try the part out. */
 async function bestRecipe(root: string): Promise<Figures> {
-  log('best recipe: three --preset best runs, their ensemble, evaluated with test-time augmentation: this takes about half an hour');
+  log(
+    'best recipe: three --preset best runs, their ensemble, evaluated with test-time augmentation: this takes about half an hour',
+  );
   const extra = (process.env.BENCH_BEST_FLAGS ?? '').split(' ').filter(Boolean);
   const start = performance.now();
   const members = [1, 2, 3].map((seed) => join(root, `best-${seed}`));
-  members.forEach((out, i) => runChild(['bin/mnist-cnn.js', 'train', '--preset', 'best', '--seed', String(i + 1), '--out', out, '--quiet', ...extra], `best run ${i + 1}`));
+  members.forEach((out, i) =>
+    runChild(
+      ['bin/mnist-cnn.js', 'train', '--preset', 'best', '--seed', String(i + 1), '--out', out, '--quiet', ...extra],
+      `best run ${i + 1}`,
+    ),
+  );
   const ensemble = join(root, 'best-ensemble');
   runChild(['bin/mnist-cnn.js', 'ensemble', ...members, '--out', ensemble], 'ensemble');
   runChild(['bin/mnist-cnn.js', 'evaluate', ensemble, '--tta', '--json'], 'evaluate --tta');
   const metrics = JSON.parse(readFileSync(join(ensemble, 'metrics.json'), 'utf8'));
-  return { bestAccuracy: metrics.accuracy, bestSeconds: +((performance.now() - start) / 1000).toFixed(1), bestRecipe: { members: 3, preset: 'best', tta: true, extraFlags: extra } };
+  return {
+    bestAccuracy: metrics.accuracy,
+    bestSeconds: +((performance.now() - start) / 1000).toFixed(1),
+    bestRecipe: { members: 3, preset: 'best', tta: true, extraFlags: extra },
+  };
 }
 
 async function startRecipe(root: string): Promise<Figures> {
@@ -224,27 +284,55 @@ async function startRecipe(root: string): Promise<Figures> {
 async function httpFigures(runDir: string, data: Dataset): Promise<Figures> {
   const { runHttpLoads } = await import('./http-load.js');
   const sharp = (await import('sharp')).default;
-  const small = await sharp(Buffer.from(data.test.images.subarray(0, 784)), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
-  const canvas = await sharp(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="280" height="280"><rect width="280" height="280" fill="black"/><path d="M70 56 H210 L126 238" stroke="white" stroke-width="20" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>')).png().toBuffer();
+  const small = await sharp(Buffer.from(data.test.images.subarray(0, 784)), {
+    raw: { width: 28, height: 28, channels: 1 },
+  })
+    .png()
+    .toBuffer();
+  const canvas = await sharp(
+    Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="280" height="280"><rect width="280" height="280" fill="black"/><path d="M70 56 H210 L126 238" stroke="white" stroke-width="20" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>',
+    ),
+  )
+    .png()
+    .toBuffer();
   const byRuntime: Record<string, Record<string, unknown>> = {};
   for (const runtime of runtimes) {
     for (const batching of ['off', 'on'] as const) {
-      log(`HTTP: ${runtime}, micro-batching ${batching}: 28x28 PNG at 1 and 64 connections${batching === 'on' ? ', 280x280 PNG at 1' : ''}`);
+      log(
+        `HTTP: ${runtime}, micro-batching ${batching}: 28x28 PNG at 1 and 64 connections${batching === 'on' ? ', 280x280 PNG at 1' : ''}`,
+      );
       const loads = [
         { png: small, connections: 1, requests: 2000 },
         { png: small, connections: 64, requests: 20_000 },
         ...(batching === 'on' ? [{ png: canvas, connections: 1, requests: 500 }] : []),
       ];
-      const [one, many, canvasOne] = await runHttpLoads({ runDir, serveArgs: ['--runtime', runtime, ...(batching === 'off' ? ['--batch-window', 'off'] : [])] }, loads);
-      byRuntime[runtime] = { ...byRuntime[runtime], [`batching${batching === 'on' ? 'On' : 'Off'}`]: { c1: one, c64: many, ...(canvasOne ? { canvasC1: canvasOne } : {}) } };
+      const [one, many, canvasOne] = await runHttpLoads(
+        { runDir, serveArgs: ['--runtime', runtime, ...(batching === 'off' ? ['--batch-window', 'off'] : [])] },
+        loads,
+      );
+      byRuntime[runtime] = {
+        ...byRuntime[runtime],
+        [`batching${batching === 'on' ? 'On' : 'Off'}`]: {
+          c1: one,
+          c64: many,
+          ...(canvasOne ? { canvasC1: canvasOne } : {}),
+        },
+      };
     }
   }
   log(`HTTP: ${mainRuntime}, 280x280 PNG, 8 connections, 1 and 2 workers`);
-  const [one] = await runHttpLoads({ runDir, workers: 1, serveArgs: ['--runtime', mainRuntime] }, [{ png: canvas, connections: 8, requests: 2000 }]);
-  const [two] = await runHttpLoads({ runDir, workers: 2, serveArgs: ['--runtime', mainRuntime] }, [{ png: canvas, connections: 8, requests: 2000 }]);
+  const [one] = await runHttpLoads({ runDir, workers: 1, serveArgs: ['--runtime', mainRuntime] }, [
+    { png: canvas, connections: 8, requests: 2000 },
+  ]);
+  const [two] = await runHttpLoads({ runDir, workers: 2, serveArgs: ['--runtime', mainRuntime] }, [
+    { png: canvas, connections: 8, requests: 2000 },
+  ]);
   type Loads = { c1: HttpLoadResult; c64: HttpLoadResult; canvasC1: HttpLoadResult };
   const headline = (byRuntime[mainRuntime] as { batchingOn: Loads }).batchingOn;
-  const errors = Object.values(byRuntime).flatMap((r) => Object.values(r as Record<string, Record<string, HttpLoadResult>>).flatMap((l) => Object.values(l))).reduce((sum, l) => sum + l.errors, one.errors + two.errors);
+  const errors = Object.values(byRuntime)
+    .flatMap((r) => Object.values(r as Record<string, Record<string, HttpLoadResult>>).flatMap((l) => Object.values(l)))
+    .reduce((sum, l) => sum + l.errors, one.errors + two.errors);
   return {
     httpRuntime: mainRuntime,
     httpP50Ms: headline.c1.p50Ms,
@@ -277,7 +365,20 @@ async function coldPredict(runDir: string, root: string): Promise<Figures> {
     for (let i = 0; i < 5; i++) {
       const start = performance.now();
       // `time` of the shell is not portable; the child reports its own CPU time on stderr's last line.
-      const child = spawnSync(process.execPath, ['--import', 'data:text/javascript,process.on("exit",()=>{const u=process.cpuUsage();process.stderr.write("\\ncpu "+(u.user+u.system)/1e6)})', 'bin/mnist-cnn.js', 'predict', ...args, png, '--format', 'json'], { encoding: 'utf8' });
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'data:text/javascript,process.on("exit",()=>{const u=process.cpuUsage();process.stderr.write("\\ncpu "+(u.user+u.system)/1e6)})',
+          'bin/mnist-cnn.js',
+          'predict',
+          ...args,
+          png,
+          '--format',
+          'json',
+        ],
+        { encoding: 'utf8' },
+      );
       walls.push((performance.now() - start) / 1000);
       if (child.status !== 0) return `predict failed: ${child.stderr.trim().split('\n')[0]}`;
       cpus.push(Number(/cpu ([\d.]+)\s*$/.exec(child.stderr)?.[1]));
@@ -286,8 +387,14 @@ async function coldPredict(runDir: string, root: string): Promise<Figures> {
   };
   const shipped = time([]);
   const run = time([runDir]);
-  if (typeof shipped === 'string' || typeof run === 'string') return { coldPredictSeconds: null, coldPredictNote: typeof shipped === 'string' ? shipped : run };
-  return { coldPredictSeconds: shipped.wall, coldPredictCpuSeconds: shipped.cpu, coldPredictRunSeconds: run.wall, coldPredictRunCpuSeconds: run.cpu };
+  if (typeof shipped === 'string' || typeof run === 'string')
+    return { coldPredictSeconds: null, coldPredictNote: typeof shipped === 'string' ? shipped : run };
+  return {
+    coldPredictSeconds: shipped.wall,
+    coldPredictCpuSeconds: shipped.cpu,
+    coldPredictRunSeconds: run.wall,
+    coldPredictRunCpuSeconds: run.cpu,
+  };
 }
 
 /** The infer and http parts' runtimes side by side, as Markdown tables (README "Runtimes"). */
@@ -297,18 +404,31 @@ function runtimeTables(figures: Figures): string[] {
   const infer = figures.inferByModel as Record<string, Record<string, Record<RuntimeName, number>>> | undefined;
   if (infer) {
     const both = runtimes.length === 2;
-    lines.push('', `| net | threads | ${runtimes.map((r) => `${r} images/s`).join(' | ')} |${both ? ' onnx / tfjs |' : ''}`, `|---|---|${runtimes.map(() => '---|').join('')}${both ? '---|' : ''}`);
+    lines.push(
+      '',
+      `| net | threads | ${runtimes.map((r) => `${r} images/s`).join(' | ')} |${both ? ' onnx / tfjs |' : ''}`,
+      `|---|---|${runtimes.map(() => '---|').join('')}${both ? '---|' : ''}`,
+    );
     for (const [net, byThreads] of Object.entries(infer)) {
-      for (const [threads, r] of Object.entries(byThreads)) lines.push(`| ${net} | ${threads === 'oneThread' ? 1 : 2} | ${runtimes.map((runtime) => n(r[runtime])).join(' | ')} |${both ? ` ${(r.onnx / r.tfjs).toFixed(1)}x |` : ''}`);
+      for (const [threads, r] of Object.entries(byThreads))
+        lines.push(
+          `| ${net} | ${threads === 'oneThread' ? 1 : 2} | ${runtimes.map((runtime) => n(r[runtime])).join(' | ')} |${both ? ` ${(r.onnx / r.tfjs).toFixed(1)}x |` : ''}`,
+        );
     }
   }
   const http = figures.httpByRuntime as Record<string, Record<string, Record<string, HttpLoadResult>>> | undefined;
   if (http) {
-    lines.push('', '| runtime | micro-batching | 1 conn. p50 / p99 ms | 1 conn. requests/s | 64 conn. p50 / p99 ms | 64 conn. requests/s | errors |', '|---|---|---|---|---|---|---|');
+    lines.push(
+      '',
+      '| runtime | micro-batching | 1 conn. p50 / p99 ms | 1 conn. requests/s | 64 conn. p50 / p99 ms | 64 conn. requests/s | errors |',
+      '|---|---|---|---|---|---|---|',
+    );
     for (const [runtime, byBatching] of Object.entries(http)) {
       for (const [batching, l] of Object.entries(byBatching)) {
         const errors = Object.values(l).reduce((sum, x) => sum + x.errors, 0);
-        lines.push(`| ${runtime} | ${batching === 'batchingOn' ? 'on' : 'off'} | ${l.c1.p50Ms} / ${l.c1.p99Ms} | ${n(l.c1.requestsPerSecond)} | ${l.c64.p50Ms} / ${l.c64.p99Ms} | ${n(l.c64.requestsPerSecond)} | ${errors} |`);
+        lines.push(
+          `| ${runtime} | ${batching === 'batchingOn' ? 'on' : 'off'} | ${l.c1.p50Ms} / ${l.c1.p99Ms} | ${n(l.c1.requestsPerSecond)} | ${l.c64.p50Ms} / ${l.c64.p99Ms} | ${n(l.c64.requestsPerSecond)} | ${errors} |`,
+        );
       }
     }
   }
@@ -321,7 +441,12 @@ const figures: Figures = {
   date: new Date().toISOString(),
   commit: gitCommit,
   // The load average when the bench began: figures taken on a busy machine are worth less than a quiet one's.
-  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, loadAverage: loadavg().map((x) => +x.toFixed(2)) },
+  machine: {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+    loadAverage: loadavg().map((x) => +x.toFixed(2)),
+  },
   versions: libraryVersions(),
   backend: 'wasm',
 };
@@ -341,7 +466,8 @@ try {
   if (wanted('abuse')) Object.assign(figures, await (await import('./abuse.js')).abuseFigures(runDir, log));
   if (wanted('trust')) Object.assign(figures, await (await import('./trust.js')).trustFigures(opts.run));
   if (wanted('browserTrain')) {
-    const nodeImagesPerSecond = async (config: TrainConfig) => (await trainImagesPerSecond(data, root, config)).trainImagesPerSecond as number;
+    const nodeImagesPerSecond = async (config: TrainConfig) =>
+      (await trainImagesPerSecond(data, root, config)).trainImagesPerSecond as number;
     Object.assign(figures, await (await import('./browser-train.js')).browserTrainFigures(root, nodeImagesPerSecond));
   }
   if (wanted('finetune')) Object.assign(figures, await (await import('./finetune.js')).finetuneFigures());
@@ -359,9 +485,21 @@ if (opts.json) {
     ['best recipe test accuracy', figures.bestAccuracy, '(goal ≥ 0.997)'],
     ['best recipe time', figures.bestSeconds, 's'],
     ['training', figures.trainImagesPerSecond, 'images/s'],
-    ['training, by CPU time', figures.trainImagesPerSecondByCpu, 'images/s on free cores, busiest thread (goal ≥ 2,000)'],
-    ['batch inference, compact net', figures.inferImagesPerSecond, 'images/s, fastest runtime and threads (goal ≥ 50,000)'],
-    ['batch inference, default net', figures.inferDefaultImagesPerSecond, 'images/s, fastest runtime and threads (goal ≥ 20,000)'],
+    [
+      'training, by CPU time',
+      figures.trainImagesPerSecondByCpu,
+      'images/s on free cores, busiest thread (goal ≥ 2,000)',
+    ],
+    [
+      'batch inference, compact net',
+      figures.inferImagesPerSecond,
+      'images/s, fastest runtime and threads (goal ≥ 50,000)',
+    ],
+    [
+      'batch inference, default net',
+      figures.inferDefaultImagesPerSecond,
+      'images/s, fastest runtime and threads (goal ≥ 20,000)',
+    ],
     ['HTTP 28x28 PNG p50', figures.httpP50Ms, `ms, 1 connection, ${figures.httpRuntime} (goal ≤ 5)`],
     ['HTTP 28x28 PNG p99', figures.httpP99Ms, 'ms, 1 connection (goal ≤ 20)'],
     ['HTTP 28x28 PNG requests/s', figures.http64RequestsPerSecond, '64 connections, one process (goal ≥ 5,000)'],
@@ -377,10 +515,20 @@ if (opts.json) {
   ];
   const machine = figures.machine as { cpu: string; cores: number };
   console.log(`mnist-cnn benchmark, ${figures.date}, ${machine.cpu}, ${machine.cores} cores`);
-  for (const [name, value, unit] of rows) if (value !== undefined) console.log(`${name.padEnd(30)} ${String(value ?? '-').padStart(10)} ${unit}`);
+  for (const [name, value, unit] of rows)
+    if (value !== undefined) console.log(`${name.padEnd(30)} ${String(value ?? '-').padStart(10)} ${unit}`);
   for (const line of runtimeTables(figures)) console.log(line);
   if (figures.abuse) for (const line of (await import('./abuse.js')).abuseTable(figures)) console.log(line);
-  if (figures.trust) for (const line of (await import('./trust.js')).trustLines(figures.trust as import('./trust.js').TrustFigures)) console.log(line);
-  if (figures.browserTrain) console.log(`\n${(await import('./browser-train-table.js')).browserTrainTable(figures as { date: string; browserTrain: import('./browser-train-table.js').BrowserTrainFigures })}`);
-  if (figures.finetune) for (const line of (await import('./finetune-table.js')).finetuneLines(figures.finetune as import('./finetune-table.js').FinetuneFigures)) console.log(line);
+  if (figures.trust)
+    for (const line of (await import('./trust.js')).trustLines(figures.trust as import('./trust.js').TrustFigures))
+      console.log(line);
+  if (figures.browserTrain)
+    console.log(
+      `\n${(await import('./browser-train-table.js')).browserTrainTable(figures as { date: string; browserTrain: import('./browser-train-table.js').BrowserTrainFigures })}`,
+    );
+  if (figures.finetune)
+    for (const line of (await import('./finetune-table.js')).finetuneLines(
+      figures.finetune as import('./finetune-table.js').FinetuneFigures,
+    ))
+      console.log(line);
 }

@@ -24,11 +24,37 @@ interface DrawingFigures {
 export interface BrowserTrainFigures {
   machine: { cpu: string; cores: number; chromium: string };
   load: { before: number[]; after: number[] };
-  throughput: Record<string, { tab: number[]; node: number[]; ratios: number[]; medianRatio: number; tabMedian: number; nodeMedian: number; load: number[] }>;
+  throughput: Record<
+    string,
+    {
+      tab: number[];
+      node: number[];
+      ratios: number[];
+      medianRatio: number;
+      tabMedian: number;
+      nodeMedian: number;
+      load: number[];
+    }
+  >;
   /** The tab's time to 99.0%, and Node's (bench/time-to-99.ts, from process start) right after it. */
-  timeTo99: { seconds: number | null; checks: { epoch: number; accuracy: number; seconds: number }[]; threads: number; startSeconds: number; imagesPerSecond: number; load: number[]; nodeSeconds?: number | null; nodeLoad?: number[] };
+  timeTo99: {
+    seconds: number | null;
+    checks: { epoch: number; accuracy: number; seconds: number }[];
+    threads: number;
+    startSeconds: number;
+    imagesPerSecond: number;
+    load: number[];
+    nodeSeconds?: number | null;
+    nodeLoad?: number[];
+  };
   /** Drawing in the page with nothing training, then while it trains. */
-  responsive: { idle: DrawingFigures; training: DrawingFigures; load: number[]; stepsWhileDrawing: number; imagesPerSecondWhileDrawing: number };
+  responsive: {
+    idle: DrawingFigures;
+    training: DrawingFigures;
+    load: number[];
+    stepsWhileDrawing: number;
+    imagesPerSecondWhileDrawing: number;
+  };
 }
 
 /** The figures as docs/browser-training.md shows them, the machine and its load first. */
@@ -44,7 +70,10 @@ export function browserTrainTable(figures: { date: string; browserTrain: Browser
     '|---|---|---|---|',
     `| test accuracy ≥ 99.0%, \`--preset fast\`, from pressing Train (fresh tab: data download and workers' start included, ${to99.startSeconds} s) | ≤ 60 s | ${to99.seconds === null ? 'not reached' : `${to99.seconds} s`} (${to99.threads} workers; checks: ${checks}) | ${loadOf(to99.load)} |`,
     `| the same in Node, \`npm run bench -- --only timeTo99\` right after (from process start) | – | ${to99.nodeSeconds == null ? 'not reached' : `${to99.nodeSeconds} s`} | ${loadOf(to99.nodeLoad)} |`,
-    ...Object.entries(rates).map(([arch, r]) => `| training images/s in the tab vs Node, ${arch} net (median of ${r.ratios.length} interleaved rounds) | ${arch === 'compact' ? '≥ 0.8x' : '–'} | ${r.medianRatio}x (tab ${n(r.tabMedian)}, Node ${n(r.nodeMedian)} images/s; rounds ${r.ratios.map((x) => `${x}x`).join(', ')}) | ${loadOf(r.load)} |`),
+    ...Object.entries(rates).map(
+      ([arch, r]) =>
+        `| training images/s in the tab vs Node, ${arch} net (median of ${r.ratios.length} interleaved rounds) | ${arch === 'compact' ? '≥ 0.8x' : '–'} | ${r.medianRatio}x (tab ${n(r.tabMedian)}, Node ${n(r.nodeMedian)} images/s; rounds ${r.ratios.map((x) => `${x}x`).join(', ')}) | ${loadOf(r.load)} |`,
+    ),
     ...(['training', 'idle'] as const).map((when) => {
       const d = responsive[when];
       return `| input delay of pointer events while drawing, p99, ${when === 'training' ? 'the tab training' : 'nothing training (the load alone)'} (${n(d.events)} events) | ${when === 'training' ? '≤ 50 ms' : '–'} | ${d.inputDelayP99Ms} ms (p50 ${d.inputDelayP50Ms} ms, max ${d.inputDelayMaxMs} ms) | ${loadOf(responsive.load)} |`;

@@ -97,7 +97,9 @@ async function openPage(browser: Browser, url: string): Promise<Page> {
 
 /** The step the panel shows and when it ended (seconds since training began, the worker's clock). */
 async function stepAtLeast(page: Page, step: number): Promise<{ step: number; elapsed: number }> {
-  await page.waitForFunction((at) => Number(document.getElementById('train-progress')!.dataset.step) >= at, step, { polling: 10 });
+  await page.waitForFunction((at) => Number(document.getElementById('train-progress')!.dataset.step) >= at, step, {
+    polling: 10,
+  });
   return page.evaluate(() => {
     const data = document.getElementById('train-progress')!.dataset;
     return { step: Number(data.step), elapsed: Number(data.elapsed) };
@@ -113,7 +115,8 @@ async function stopTraining(page: Page): Promise<void> {
   await page.click('#train-stop');
   await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('training')!.dataset.state!));
   const state = await page.locator('#training').getAttribute('data-state');
-  if (state !== 'done') throw new Error(`the Train panel ended in state ${state}: ${await page.locator('#train-status').textContent()}`);
+  if (state !== 'done')
+    throw new Error(`the Train panel ended in state ${state}: ${await page.locator('#train-status').textContent()}`);
 }
 
 /** Images/s of steps WARM_UP to WARM_UP + MEASURED of one run in the tab. */
@@ -125,20 +128,37 @@ async function tabImagesPerSecond(page: Page, arch: string, batchSize: number): 
   return Math.round(((last.step - first.step) * batchSize) / (last.elapsed - first.elapsed));
 }
 
-async function throughput(page: Page, nodeImagesPerSecond: NodeImagesPerSecond): Promise<BrowserTrainFigures['throughput']> {
+async function throughput(
+  page: Page,
+  nodeImagesPerSecond: NodeImagesPerSecond,
+): Promise<BrowserTrainFigures['throughput']> {
   const figures: BrowserTrainFigures['throughput'] = {};
-  for (const [arch, preset] of [['compact', 'fast'], ['default', 'default']] as const) {
+  for (const [arch, preset] of [
+    ['compact', 'fast'],
+    ['default', 'default'],
+  ] as const) {
     const config = resolveConfig({ preset });
     const tab: number[] = [];
     const node: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       // Alternating which goes first, so that a change of load falls on both alike.
-      const both = [async () => tab.push(await tabImagesPerSecond(page, arch, config.batchSize)), async () => node.push(await nodeImagesPerSecond(config))];
+      const both = [
+        async () => tab.push(await tabImagesPerSecond(page, arch, config.batchSize)),
+        async () => node.push(await nodeImagesPerSecond(config)),
+      ];
       for (const measure of r % 2 ? both.reverse() : both) await measure();
       log(`${arch}: round ${r + 1}: tab ${tab[r]}, Node ${node[r]} images/s`);
     }
     const ratios = tab.map((t, i) => round(t / node[i], 3));
-    figures[arch] = { tab, node, ratios, medianRatio: median(ratios), tabMedian: median(tab), nodeMedian: median(node), load: loadAverage() };
+    figures[arch] = {
+      tab,
+      node,
+      ratios,
+      medianRatio: median(ratios),
+      tabMedian: median(tab),
+      nodeMedian: median(node),
+      load: loadAverage(),
+    };
   }
   return figures;
 }
@@ -159,15 +179,23 @@ async function timeTo99(browser: Browser, url: string): Promise<BrowserTrainFigu
   while (seconds === null) {
     const seen = checks.length;
     await page.waitForFunction(
-      (n) => document.getElementById('training')!.dataset.state === 'done' || Number(document.getElementById('train-accuracy-chart')!.dataset.testPoints) > n,
+      (n) =>
+        document.getElementById('training')!.dataset.state === 'done' ||
+        Number(document.getElementById('train-accuracy-chart')!.dataset.testPoints) > n,
       seen,
       { polling: 20 },
     );
     const at = (Date.now() - pressed) / 1000;
-    const shown = await page.evaluate(() => ({ accuracy: Number(document.getElementById('train-accuracy')!.dataset.value), step: Number(document.getElementById('train-accuracy')!.dataset.step), state: document.getElementById('training')!.dataset.state }));
+    const shown = await page.evaluate(() => ({
+      accuracy: Number(document.getElementById('train-accuracy')!.dataset.value),
+      step: Number(document.getElementById('train-accuracy')!.dataset.step),
+      state: document.getElementById('training')!.dataset.state,
+    }));
     if (shown.state === 'done') break;
     checks.push({ epoch: round(shown.step / STEPS_PER_EPOCH, 3), accuracy: shown.accuracy, seconds: round(at) });
-    log(`time to 99%: epoch ${checks.at(-1)!.epoch} test accuracy ${(shown.accuracy * 100).toFixed(2)}% at ${at.toFixed(1)} s`);
+    log(
+      `time to 99%: epoch ${checks.at(-1)!.epoch} test accuracy ${(shown.accuracy * 100).toFixed(2)}% at ${at.toFixed(1)} s`,
+    );
     if (shown.accuracy >= TARGET) seconds = round(at);
     else if (at > CAP_SECONDS) break;
   }
@@ -175,12 +203,22 @@ async function timeTo99(browser: Browser, url: string): Promise<BrowserTrainFigu
   const threads = Number(await page.locator('#train-threads').getAttribute('data-value'));
   if ((await page.locator('#training').getAttribute('data-state')) !== 'done') await stopTraining(page);
   await context.close();
-  return { seconds, checks, threads, startSeconds: round(startSeconds), imagesPerSecond: Math.round(imagesPerSecond), load: loadAverage() };
+  return {
+    seconds,
+    checks,
+    threads,
+    startSeconds: round(startSeconds),
+    imagesPerSecond: Math.round(imagesPerSecond),
+    load: loadAverage(),
+  };
 }
 
 /** bench/time-to-99.ts in a child process (from its process start, as `npm run bench -- --only timeTo99`). */
 function nodeTimeTo99(): number | null {
-  const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/time-to-99.ts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/time-to-99.ts'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (child.status !== 0) throw new Error(`bench/time-to-99.ts failed with exit code ${child.status}`);
   const lines = child.stdout.trim().split('\n');
   const seconds: number | null = JSON.parse(lines[lines.length - 1]).timeTo99Seconds;
@@ -203,7 +241,11 @@ async function drawFor(page: Page, seconds: number): Promise<Inputs> {
   while (Date.now() < until) {
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
-    await page.waitForFunction(() => document.getElementById('digit')!.dataset.input === document.body.dataset.input && document.getElementById('digit')!.dataset.confidence !== '');
+    await page.waitForFunction(
+      () =>
+        document.getElementById('digit')!.dataset.input === document.body.dataset.input &&
+        document.getElementById('digit')!.dataset.confidence !== '',
+    );
   }
   return page.evaluate(() => (window as unknown as { inputs: Inputs }).inputs);
 }
@@ -243,11 +285,22 @@ async function responsiveness(browser: Browser, url: string): Promise<BrowserTra
   }
   await stopTraining(page);
   await page.close();
-  return { idle, training, load: loadAverage(), stepsWhileDrawing: last.step - first.step, imagesPerSecondWhileDrawing: Math.round(((last.step - first.step) * FAST.batchSize) / (last.elapsed - first.elapsed)) };
+  return {
+    idle,
+    training,
+    load: loadAverage(),
+    stepsWhileDrawing: last.step - first.step,
+    imagesPerSecondWhileDrawing: Math.round(
+      ((last.step - first.step) * FAST.batchSize) / (last.elapsed - first.elapsed),
+    ),
+  };
 }
 
 /** The three measures, in one Chromium against one in-process server. */
-export async function browserTrainFigures(root: string, nodeImagesPerSecond: NodeImagesPerSecond): Promise<{ browserTrain: BrowserTrainFigures }> {
+export async function browserTrainFigures(
+  root: string,
+  nodeImagesPerSecond: NodeImagesPerSecond,
+): Promise<{ browserTrain: BrowserTrainFigures }> {
   const before = loadAverage();
   execFileSync(process.execPath, ['scripts/build-page.mjs', '--out', join(root, 'page')], { stdio: 'pipe' });
   const server = await startServer({ host: '127.0.0.1', port: 0, pageDir: join(root, 'page') });
@@ -263,7 +316,9 @@ export async function browserTrainFigures(root: string, nodeImagesPerSecond: Nod
     log(`throughput, tab and Node interleaved, ${ROUNDS} rounds a net`);
     const rates = await throughput(page, nodeImagesPerSecond);
     await page.close();
-    log(`responsiveness: drawing for ${RESPONSIVE_SECONDS} s with nothing training, then ${RESPONSIVE_SECONDS} s while the tab trains`);
+    log(
+      `responsiveness: drawing for ${RESPONSIVE_SECONDS} s with nothing training, then ${RESPONSIVE_SECONDS} s while the tab trains`,
+    );
     const responsive = await responsiveness(browser, url);
     return {
       browserTrain: {

@@ -39,7 +39,14 @@ export interface FinetuneFigures {
   cpu: string;
   cores: number;
   versions: Record<string, string>;
-  population: { how: string; seed: number; writers: number; perDigit: number; digits: number; refusedByThePipeline: number };
+  population: {
+    how: string;
+    seed: number;
+    writers: number;
+    perDigit: number;
+    digits: number;
+    refusedByThePipeline: number;
+  };
   base: RunFigures;
   runs: TimedFinetune[];
   targets: Record<string, { target: number; value: number; met: boolean }>;
@@ -73,7 +80,9 @@ export function finetuneLines(f: FinetuneFigures): string[] {
       (r) =>
         `  ${r.corrections} corrections: new writers ${pct(r.before.accuracy)} → ${pct(r.after.newWriters.accuracy)} (of ${r.after.newWriters.n}), MNIST test ${pct(r.after.mnistTest.accuracy)}, ECE ${pct(r.after.mnistTest.ece)}, non-digits refused ${pct(r.after.nonDigitsRefused)}; ${r.seconds} s wall, ${r.cpuSeconds} s CPU, load ${r.loadBefore} → ${r.loadAfter}`,
     ),
-    `  targets: ${Object.entries(f.targets).map(([k, v]) => `${k} ${v.met ? 'met' : 'NOT met'}`).join(', ')}`,
+    `  targets: ${Object.entries(f.targets)
+      .map(([k, v]) => `${k} ${v.met ? 'met' : 'NOT met'}`)
+      .join(', ')}`,
   ];
 }
 
@@ -111,7 +120,7 @@ export function finetuneMixTable(f: FinetuneMixFigures): string {
       `| ${s.name === DEFAULT_MIX ? `**${s.name}: the default**` : s.name} | ${s.mix.corrections} x ${s.mix.copies} + ${s.mix.rehearsal.toLocaleString('en-US')} MNIST (${pct(s.mix.share)}) | ${pct(s.newWriters.accuracy)} | ${pct(s.mnistVal)} (${s.mnistVal >= f.base.mnistVal ? '+' : '−'}${Math.abs((s.mnistVal - f.base.mnistVal) * 100).toFixed(2)}) | ${s.cpuSeconds} |`,
   );
   return [
-    '| setting | trained on: corrections x copies + MNIST (corrections\' share) | new writers read right | MNIST validation | CPU s |',
+    "| setting | trained on: corrections x copies + MNIST (corrections' share) | new writers read right | MNIST validation | CPU s |",
     '|---|---|---|---|---|',
     `| the shipped model | | ${pct(f.base.newWriters.accuracy)} | ${pct(f.base.mnistVal)} | |`,
     ...rows,

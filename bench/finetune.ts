@@ -35,7 +35,16 @@ import { createRng } from '../src/util/rng.js';
 import { libraryVersions } from '../src/util/version.js';
 import { writerPopulation, type WriterSample } from '../test/helpers/hand-writers.js';
 import { nonDigitFigures } from './non-digits.js';
-import { finetuneLines, finetuneMixLines, type FinetuneFigures, type FinetuneMixFigures, type MixSetting, type ReadFigures, type RunFigures, type TimedFinetune } from './finetune-table.js';
+import {
+  finetuneLines,
+  finetuneMixLines,
+  type FinetuneFigures,
+  type FinetuneMixFigures,
+  type MixSetting,
+  type ReadFigures,
+  type RunFigures,
+  type TimedFinetune,
+} from './finetune-table.js';
 
 /** The measured population: writers and samples of each digit by each. */
 const BENCH_SEED = 2028;
@@ -58,8 +67,17 @@ function setOf(samples: WriterSample[]): ImageSet {
 }
 
 /** `count` corrections drawn from a population (stratified by digit) filed into a new folder; the rest of it as a set. */
-async function fileCorrections(population: WriterSample[], count: number, seed: number, folder: string): Promise<{ filed: number; rest: ImageSet }> {
-  const { picked, rest } = stratifiedIndices(Uint8Array.from(population, (s) => s.label), count, createRng(seed));
+async function fileCorrections(
+  population: WriterSample[],
+  count: number,
+  seed: number,
+  folder: string,
+): Promise<{ filed: number; rest: ImageSet }> {
+  const { picked, rest } = stratifiedIndices(
+    Uint8Array.from(population, (s) => s.label),
+    count,
+    createRng(seed),
+  );
   const store = await CorrectionStore.open(folder);
   for (const i of picked) await store.add(makeCorrection(CORRECTION_LABELS[population[i].label], population[i].pixels));
   return { filed: store.count, rest: setOf(Array.from(rest, (i) => population[i])) };
@@ -69,8 +87,16 @@ async function fileCorrections(population: WriterSample[], count: number, seed: 
 async function readFigures(runDir: string, set: ImageSet): Promise<ReadFigures> {
   const predictor = await Predictor.load(runDir, { threads: 2 });
   try {
-    const answers = await predictor.predict(Array.from({ length: set.count }, (_, i) => predictor.preprocessPixels(set.images.subarray(i * PIXELS, (i + 1) * PIXELS))));
-    return { n: set.count, accuracy: answers.filter((a, i) => a.digit === set.labels[i]).length / set.count, refused: answers.filter((a) => a.digit === null).length / set.count };
+    const answers = await predictor.predict(
+      Array.from({ length: set.count }, (_, i) =>
+        predictor.preprocessPixels(set.images.subarray(i * PIXELS, (i + 1) * PIXELS)),
+      ),
+    );
+    return {
+      n: set.count,
+      accuracy: answers.filter((a, i) => a.digit === set.labels[i]).length / set.count,
+      refused: answers.filter((a) => a.digit === null).length / set.count,
+    };
   } finally {
     await predictor.close();
   }
@@ -83,20 +109,41 @@ async function runFigures(runDir: string, newWriters: ImageSet): Promise<RunFigu
   return {
     run: runDir,
     newWriters: await readFigures(runDir, newWriters),
-    mnistTest: { accuracy: metrics.accuracy, ece: metrics.calibrationScores.after.ece, refused: open.mnistTest.refused },
+    mnistTest: {
+      accuracy: metrics.accuracy,
+      ece: metrics.calibrationScores.after.ece,
+      refused: open.mnistTest.refused,
+    },
     nonDigitsRefused: open.nonDigits.refused,
   };
 }
 
 /** A whole `mnist-cnn finetune` process: its wall and CPU seconds (the child reports its own CPU time on stderr's last line). */
-function timedFinetune(data: string, out: string, extra: string[] = []): { seconds: number; cpuSeconds: number; loadBefore: number; loadAfter: number } {
+function timedFinetune(
+  data: string,
+  out: string,
+  extra: string[] = [],
+): { seconds: number; cpuSeconds: number; loadBefore: number; loadAfter: number } {
   const loadBefore = loadavg()[0];
   const start = performance.now();
-  const report = 'data:text/javascript,process.on("exit",()=>{const u=process.cpuUsage();process.stderr.write("\\ncpu "+(u.user+u.system)/1e6)})';
-  const child = spawnSync(process.execPath, ['--import', report, 'bin/mnist-cnn.js', 'finetune', BASE, '--data', data, '--out', out, '--quiet', ...extra], { encoding: 'utf8' });
+  const report =
+    'data:text/javascript,process.on("exit",()=>{const u=process.cpuUsage();process.stderr.write("\\ncpu "+(u.user+u.system)/1e6)})';
+  const child = spawnSync(
+    process.execPath,
+    ['--import', report, 'bin/mnist-cnn.js', 'finetune', BASE, '--data', data, '--out', out, '--quiet', ...extra],
+    { encoding: 'utf8' },
+  );
   const seconds = (performance.now() - start) / 1000;
-  if (child.status !== 0) throw new Error(`mnist-cnn finetune failed (exit ${child.status}): ${child.stderr.trim().split('\n').slice(-3).join(' / ')}`);
-  return { seconds: +seconds.toFixed(1), cpuSeconds: +Number(/cpu ([\d.]+)\s*$/.exec(child.stderr)?.[1]).toFixed(1), loadBefore: +loadBefore.toFixed(2), loadAfter: +loadavg()[0].toFixed(2) };
+  if (child.status !== 0)
+    throw new Error(
+      `mnist-cnn finetune failed (exit ${child.status}): ${child.stderr.trim().split('\n').slice(-3).join(' / ')}`,
+    );
+  return {
+    seconds: +seconds.toFixed(1),
+    cpuSeconds: +Number(/cpu ([\d.]+)\s*$/.exec(child.stderr)?.[1]).toFixed(1),
+    loadBefore: +loadBefore.toFixed(2),
+    loadAfter: +loadavg()[0].toFixed(2),
+  };
 }
 
 export async function finetuneFigures(): Promise<{ finetune: FinetuneFigures }> {
@@ -122,15 +169,31 @@ export async function finetuneFigures(): Promise<{ finetune: FinetuneFigures }> 
         before: await readFigures(baseDir, others),
         ...timing,
         after: await runFigures(out, others),
-        heldOut: { count: record?.holdout.count ?? 0, before: record?.holdout.before?.accuracy, after: record?.holdout.after?.accuracy },
+        heldOut: {
+          count: record?.holdout.count ?? 0,
+          before: record?.holdout.before?.accuracy,
+          after: record?.holdout.after?.accuracy,
+        },
       });
     }
     const first = runs[0];
     const slowest = Math.max(...runs.map((r) => r.seconds));
     const targets = {
-      newWritersAfter: { target: TARGETS.newWritersAfter, value: first.after.newWriters.accuracy, met: first.after.newWriters.accuracy >= TARGETS.newWritersAfter },
-      mnistDrop: { target: TARGETS.mnistDrop, value: +(base.mnistTest.accuracy - first.after.mnistTest.accuracy).toFixed(4), met: base.mnistTest.accuracy - first.after.mnistTest.accuracy <= TARGETS.mnistDrop },
-      nonDigitsRefused: { target: TARGETS.nonDigitsRefused, value: first.after.nonDigitsRefused, met: first.after.nonDigitsRefused >= TARGETS.nonDigitsRefused },
+      newWritersAfter: {
+        target: TARGETS.newWritersAfter,
+        value: first.after.newWriters.accuracy,
+        met: first.after.newWriters.accuracy >= TARGETS.newWritersAfter,
+      },
+      mnistDrop: {
+        target: TARGETS.mnistDrop,
+        value: +(base.mnistTest.accuracy - first.after.mnistTest.accuracy).toFixed(4),
+        met: base.mnistTest.accuracy - first.after.mnistTest.accuracy <= TARGETS.mnistDrop,
+      },
+      nonDigitsRefused: {
+        target: TARGETS.nonDigitsRefused,
+        value: first.after.nonDigitsRefused,
+        met: first.after.nonDigitsRefused >= TARGETS.nonDigitsRefused,
+      },
       ece: { target: TARGETS.ece, value: first.after.mnistTest.ece, met: first.after.mnistTest.ece <= TARGETS.ece },
       seconds: { target: TARGETS.seconds, value: slowest, met: slowest <= TARGETS.seconds },
     };
@@ -194,17 +257,40 @@ export async function finetuneMixFigures(): Promise<{ finetuneMix: FinetuneMixFi
       log(`mix: ${setting.name} (load ${loadavg()[0].toFixed(1)})`);
       const timing = timedFinetune(folder, out, setting.args);
       const record = (await readMetadata(out)).finetune;
-      settings.push({ ...setting, ...timing, mix: record!.mix, newWriters: await readFigures(out, rest), mnistVal: await validationAccuracy(out) });
+      settings.push({
+        ...setting,
+        ...timing,
+        mix: record!.mix,
+        newWriters: await readFigures(out, rest),
+        mnistVal: await validationAccuracy(out),
+      });
       await rm(out, { recursive: true, force: true });
     }
-    return { finetuneMix: { date: new Date().toISOString(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, population: { seed: DEVELOPMENT_SEED, writers: WRITERS, perDigit: PER_DIGIT, corrections: filed, measuredOn: rest.count }, base, settings } };
+    return {
+      finetuneMix: {
+        date: new Date().toISOString(),
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        population: {
+          seed: DEVELOPMENT_SEED,
+          writers: WRITERS,
+          perDigit: PER_DIGIT,
+          corrections: filed,
+          measuredOn: rest.count,
+        },
+        base,
+        settings,
+      },
+    };
   } finally {
     await rm(root, { recursive: true, force: true });
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { json: { type: 'boolean' }, out: { type: 'string' }, mix: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { json: { type: 'boolean' }, out: { type: 'string' }, mix: { type: 'boolean' } },
+  });
   const figures = values.mix ? await finetuneMixFigures() : await finetuneFigures();
   if (values.out) await writeFile(values.out, JSON.stringify(figures, null, 2) + '\n');
   const lines = 'finetuneMix' in figures ? finetuneMixLines(figures.finetuneMix) : finetuneLines(figures.finetune);

@@ -58,8 +58,14 @@ export interface HttpLoadResult {
 const CLI = fileURLToPath(new URL('../bin/mnist-cnn.js', import.meta.url));
 
 /** Start `mnist-cnn serve` on a free port, wait for its URL (printed once ready), and hand back a way to stop it. */
-async function startServeProcess(runDir: string, args: string[], nodeArgs: string[] = []): Promise<{ url: string; cpuSeconds: () => number | null; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', runDir, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServeProcess(
+  runDir: string,
+  args: string[],
+  nodeArgs: string[] = [],
+): Promise<{ url: string; cpuSeconds: () => number | null; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', runDir, '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const exited = new Promise<number | null>((done) => child.on('exit', done));
   const url = await new Promise<string>((resolve, reject) => {
@@ -99,8 +105,17 @@ function processCpuSeconds(pid: number): number | null {
 }
 
 /** One load against a listening server: `amount` POSTs of the PNG, `connections` at a time. */
-async function load(url: string, { png, connections = 8, requests = 2000 }: HttpLoad, cpuSeconds: () => number | null): Promise<HttpLoadResult> {
-  const request = { url: `${url}/v1/predict`, method: 'POST' as const, headers: { 'content-type': 'image/png' }, body: png };
+async function load(
+  url: string,
+  { png, connections = 8, requests = 2000 }: HttpLoad,
+  cpuSeconds: () => number | null,
+): Promise<HttpLoadResult> {
+  const request = {
+    url: `${url}/v1/predict`,
+    method: 'POST' as const,
+    headers: { 'content-type': 'image/png' },
+    body: png,
+  };
   await autocannon({ ...request, connections: Math.min(connections, 8), amount: 50 * Math.min(connections, 8) }); // warm-up
   const cpuBefore = cpuSeconds();
   const clientBefore = process.cpuUsage();
@@ -119,15 +134,26 @@ async function load(url: string, { png, connections = 8, requests = 2000 }: Http
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
-    serverCpuUsPerRequest: cpuBefore === null || cpuAfter === null || result.requests.total === 0 ? null : Math.round(((cpuAfter - cpuBefore) * 1e6) / result.requests.total),
-    clientCpuUsPerRequest: result.requests.total === 0 ? 0 : Math.round((client.user + client.system) / result.requests.total),
+    serverCpuUsPerRequest:
+      cpuBefore === null || cpuAfter === null || result.requests.total === 0
+        ? null
+        : Math.round(((cpuAfter - cpuBefore) * 1e6) / result.requests.total),
+    clientCpuUsPerRequest:
+      result.requests.total === 0 ? 0 : Math.round((client.user + client.system) / result.requests.total),
   };
 }
 
 /** Start one `serve` process and run each load against it in turn. */
-export async function runHttpLoads(options: Omit<HttpLoadOptions, keyof HttpLoad>, loads: HttpLoad[]): Promise<HttpLoadResult[]> {
+export async function runHttpLoads(
+  options: Omit<HttpLoadOptions, keyof HttpLoad>,
+  loads: HttpLoad[],
+): Promise<HttpLoadResult[]> {
   const workers = options.workers ?? 1;
-  const server = await startServeProcess(options.runDir, ['--workers', String(workers), ...(options.serveArgs ?? [])], options.nodeArgs);
+  const server = await startServeProcess(
+    options.runDir,
+    ['--workers', String(workers), ...(options.serveArgs ?? [])],
+    options.nodeArgs,
+  );
   // More than one worker: the CPU is in the cluster's worker processes, not this one.
   const cpuSeconds = workers === 1 ? server.cpuSeconds : () => null;
   try {

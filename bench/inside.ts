@@ -27,7 +27,13 @@ for (const sample of [2000, 5000, 10000]) {
   embedding[sample] = { activationMs: round(e.activationMs), umapMs: round(e.umapMs) };
 }
 const dir = await mkdtemp(join(tmpdir(), 'mnist-inside-bench-'));
-const inside = await writeInsidePlots(dir, predictor.model, set, { classNames: predictor.metadata?.classNames ?? [], worstErrors: [] }, { spec: predictor.spec, seed: 1 });
+const inside = await writeInsidePlots(
+  dir,
+  predictor.model,
+  set,
+  { classNames: predictor.metadata?.classNames ?? [], worstErrors: [] },
+  { spec: predictor.spec, seed: 1 },
+);
 await rm(dir, { recursive: true, force: true });
 const input = predictor.preprocessPixels(set.images.slice(0, 784));
 layersAnswer(predictor, input);
@@ -44,7 +50,11 @@ console.log(
       loadAverage: loadavg()[0],
       embedding,
       reportPicturesMs: round(inside.ms),
-      layers: { ms: Number(layersMs.toFixed(1)), bytes: views.reduce((sum, v) => sum + Buffer.from(v.data, 'base64').length, 0), jsonBytes: JSON.stringify(views).length },
+      layers: {
+        ms: Number(layersMs.toFixed(1)),
+        bytes: views.reduce((sum, v) => sum + Buffer.from(v.data, 'base64').length, 0),
+        jsonBytes: JSON.stringify(views).length,
+      },
     },
     null,
     2,

@@ -51,12 +51,19 @@ interface Quality {
 /** The int8 file in QOperator form: ONNX Runtime's own fusion of its QDQ graph (level `extended`: no machine-specific layouts), as it saves it. */
 async function qoperatorForm(bytes: Uint8Array, dir: string): Promise<Uint8Array> {
   const path = join(dir, 'qoperator.onnx');
-  const session = await InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'extended', optimizedModelFilePath: path });
+  const session = await InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'extended',
+    optimizedModelFilePath: path,
+  });
   await session.release();
   return new Uint8Array(await readFile(path));
 }
 
-async function int8Figures(runDir: string, options: { rounds?: number; weightBits?: 7 | 8; log?: (m: string) => void } = {}) {
+async function int8Figures(
+  runDir: string,
+  options: { rounds?: number; weightBits?: 7 | 8; log?: (m: string) => void } = {},
+) {
   const log = options.log ?? (() => {});
   const rounds = options.rounds ?? 5;
   const loadBefore = loadAverage();
@@ -69,7 +76,12 @@ async function int8Figures(runDir: string, options: { rounds?: number; weightBit
     log('exporting the float and int8 files');
     const files = {
       onnx: new Uint8Array(await readFile((await exportRunToOnnx(run.dir, join(work, 'model.onnx'))).path)),
-      'onnx-int8': new Uint8Array(await readFile((await exportRunToOnnx(run.dir, join(work, 'model.int8.onnx'), { int8: { weightBits: options.weightBits } })).path)),
+      'onnx-int8': new Uint8Array(
+        await readFile(
+          (await exportRunToOnnx(run.dir, join(work, 'model.int8.onnx'), { int8: { weightBits: options.weightBits } }))
+            .path,
+        ),
+      ),
     } satisfies Record<Case, Uint8Array>;
 
     const probabilities = {} as Record<Case, Float32Array>;
@@ -92,7 +104,8 @@ async function int8Figures(runDir: string, options: { rounds?: number; weightBit
       quality[name] = { accuracy, calibration, openSet: await nonDigitFigures(run.dir, { onnxFile: files[name] }) };
     }
     const outputs = probabilities.onnx.length / data.test.count;
-    const sameAnswer = (name: Case) => compareProbabilities(probabilities[name], probabilities.onnx, outputs).argmaxAgree / data.test.count;
+    const sameAnswer = (name: Case) =>
+      compareProbabilities(probabilities[name], probabilities.onnx, outputs).argmaxAgree / data.test.count;
     const images = scalePixels(data.test.images, undefined, run.metadata.preprocessing);
 
     log('speed');
@@ -112,7 +125,9 @@ async function int8Figures(runDir: string, options: { rounds?: number; weightBit
     const accuracyDrop = quality.onnx.accuracy - quality['onnx-int8'].accuracy;
     // Kept: every not-a-digit target the float model meets, the int8 model meets too.
     const floatTargets = quality.onnx.openSet.targets;
-    const targetsKept = Object.entries(quality['onnx-int8'].openSet.targets).every(([k, t]) => t.met || !floatTargets[k as keyof typeof floatTargets].met);
+    const targetsKept = Object.entries(quality['onnx-int8'].openSet.targets).every(
+      ([k, t]) => t.met || !floatTargets[k as keyof typeof floatTargets].met,
+    );
     return {
       int8: {
         run: relative(process.cwd(), run.dir) || run.dir,
@@ -121,7 +136,9 @@ async function int8Figures(runDir: string, options: { rounds?: number; weightBit
         temperature: runTemperature(run.metadata) ?? 1,
         machine: { ...machine(), loadBefore, loadAfter: loadAverage() },
         seconds: +((performance.now() - started) / 1000).toFixed(1),
-        quality: Object.fromEntries(CASES.map((name) => [name, { ...quality[name], sameAnswerAsFloat: sameAnswer(name) }])) as Record<Case, Quality>,
+        quality: Object.fromEntries(
+          CASES.map((name) => [name, { ...quality[name], sameAnswerAsFloat: sameAnswer(name) }]),
+        ) as Record<Case, Quality>,
         speed,
         decision: {
           accuracyDrop,
@@ -147,10 +164,17 @@ function int8Lines(f: Int8Figures): string[] {
   const q = f.quality;
   const o = (name: Case) => q[name].openSet;
   type Rates = Record<string, { median: number; perCpuSecond: number }>;
-  const s = f.speed as { tfjsWasm: number; threads1: Rates; threads2: Rates; oneImageMs: Record<string, number>; bytes: Record<string, number> };
+  const s = f.speed as {
+    tfjsWasm: number;
+    threads1: Rates;
+    threads2: Rates;
+    oneImageMs: Record<string, number>;
+    bytes: Record<string, number>;
+  };
   const both = (get: (name: Case) => string) => `${get('onnx')} | ${get('onnx-int8')}`;
   const categories = Object.keys(o('onnx').nonDigits.byCategory);
-  const speedRow = (label: string, get: (name: string) => string) => `| ${label} | ${get('onnx')} | ${get('onnx-int8')} | ${get('onnx-int8-qoperator')} |`;
+  const speedRow = (label: string, get: (name: string) => string) =>
+    `| ${label} | ${get('onnx')} | ${get('onnx-int8')} | ${get('onnx-int8-qoperator')} |`;
   return [
     `Run ${f.run} (${f.arch}, temperature ${f.temperature.toFixed(4)}), int8 weights of ${f.weightBits ?? 8} bits; ${f.machine.cpu}, ${f.machine.cores} cores, Node ${f.machine.node}, ${f.machine.date}; load average ${f.machine.loadBefore.join(' ')} before, ${f.machine.loadAfter.join(' ')} after.`,
     '',
@@ -163,8 +187,17 @@ function int8Lines(f: Int8Figures): string[] {
     `| accuracy on the digits answered | ${both((c) => pct(o(c).mnistTest.accuracyAnswered))} |`,
     `| generated non-digits refused (test split, ${o('onnx').nonDigits.n}) | ${both((c) => pct(o(c).nonDigits.refused, 1))} |`,
     ...categories.map((k) => `| &nbsp; ${k} | ${both((c) => pct(o(c).nonDigits.byCategory[k].refused, 0))} |`),
-    ...Object.keys(o('onnx').digitKinds).map((k) => `| digit pictures read right: ${k} | ${both((c) => pct(o(c).digitKinds[k].correct, 0))} |`),
-    `| not-a-digit targets (issue 13) | ${both((c) => (Object.values(o(c).targets).every((t) => t.met) ? 'all met' : `not met: ${Object.entries(o(c).targets).filter(([, t]) => !t.met).map(([k]) => k).join(', ')}`))} |`,
+    ...Object.keys(o('onnx').digitKinds).map(
+      (k) => `| digit pictures read right: ${k} | ${both((c) => pct(o(c).digitKinds[k].correct, 0))} |`,
+    ),
+    `| not-a-digit targets (issue 13) | ${both((c) =>
+      Object.values(o(c).targets).every((t) => t.met)
+        ? 'all met'
+        : `not met: ${Object.entries(o(c).targets)
+            .filter(([, t]) => !t.met)
+            .map(([k]) => k)
+            .join(', ')}`,
+    )} |`,
     `| file size | ${both((c) => `${n(s.bytes[c])} bytes`)} |`,
     '',
     `Speed (ONNX Runtime CPU, the files as \`export\` writes them; medians of interleaved rounds; TensorFlow.js wasm for scale: ${n(s.tfjsWasm)} images/s):`,
@@ -181,15 +214,29 @@ function int8Lines(f: Int8Figures): string[] {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'weight-bits': { type: 'string' }, json: { type: 'boolean' }, from: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      rounds: { type: 'string', default: '5' },
+      'weight-bits': { type: 'string' },
+      json: { type: 'boolean' },
+      from: { type: 'string' },
+    },
+  });
   if (values.from) {
     // The Markdown of figures saved before with --json (docs/int8.md's tables from docs/int8.json).
     console.log(int8Lines((JSON.parse(await readFile(values.from, 'utf8')) as { int8: Int8Figures }).int8).join('\n'));
   } else if (positionals.length !== 1) {
-    console.error('usage: node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--weight-bits 7|8] [--json] | --from FIGURES.json');
+    console.error(
+      'usage: node --import tsx bench/int8.ts RUN_DIR [--rounds N] [--weight-bits 7|8] [--json] | --from FIGURES.json',
+    );
     process.exit(2);
   } else {
-    const figures = await int8Figures(positionals[0], { rounds: Number(values.rounds), weightBits: values['weight-bits'] ? (Number(values['weight-bits']) as 7 | 8) : undefined, log: (m) => process.stderr.write(`bench: ${m}\n`) });
+    const figures = await int8Figures(positionals[0], {
+      rounds: Number(values.rounds),
+      weightBits: values['weight-bits'] ? (Number(values['weight-bits']) as 7 | 8) : undefined,
+      log: (m) => process.stderr.write(`bench: ${m}\n`),
+    });
     console.log(values.json ? JSON.stringify(figures, null, 2) : int8Lines(figures.int8).join('\n'));
   }
 }

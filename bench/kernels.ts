@@ -93,14 +93,26 @@ type KernelArgs = { inputs: Record<string, TensorInfo>; backend: BackendWasm; at
 /** The note's filter gradient: always the transposed convolution. */
 function baselineFilterGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { x, dy } = inputs;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, attrs.filterShape as Shape4, attrs.strides as number, 1, attrs.pad as 'same');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    attrs.filterShape as Shape4,
+    attrs.strides as number,
+    1,
+    attrs.pad as 'same',
+  );
   return filterGradByConvolution(backend, x, dy, info);
 }
 
 /** The note's input gradient: always a convolution of the padded (and dilated) dy. */
 function baselineInputGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { dy, filter } = inputs;
-  const info = tf.backend_util.computeConv2DInfo(attrs.inputShape as Shape4, filter.shape as Shape4, attrs.strides as number, 1, attrs.pad as 'same');
+  const info = tf.backend_util.computeConv2DInfo(
+    attrs.inputShape as Shape4,
+    filter.shape as Shape4,
+    attrs.strides as number,
+    1,
+    attrs.pad as 'same',
+  );
   return inputGradByConvolution(backend, dy, filter, info);
 }
 
@@ -108,7 +120,8 @@ function baselineInputGrad({ inputs, backend, attrs }: KernelArgs): TensorInfo {
 function baselineMaxPoolGrad({ inputs, backend }: KernelArgs): TensorInfo {
   const { dy, input, output } = inputs;
   const size = [input.shape[1], input.shape[2]];
-  const resize = (images: TensorInfo) => callStock(backend, 'ResizeNearestNeighbor', { images }, { size, alignCorners: false, halfPixelCenters: false });
+  const resize = (images: TensorInfo) =>
+    callStock(backend, 'ResizeNearestNeighbor', { images }, { size, alignCorners: false, halfPixelCenters: false });
   const upY = resize(output);
   const upDy = resize(dy);
   const mask = callStock(backend, 'Equal', { a: input, b: upY });
@@ -146,7 +159,10 @@ function withBaselineKernels<T>(measure: () => T): T {
       tf.registerKernel(config);
     }
   };
-  const baseline = ours.map((config) => ({ ...config, kernelFunc: (BASELINE[config.kernelName] ?? config.kernelFunc) as tf.KernelFunc }));
+  const baseline = ours.map((config) => ({
+    ...config,
+    kernelFunc: (BASELINE[config.kernelName] ?? config.kernelFunc) as tf.KernelFunc,
+  }));
   swap(baseline);
   try {
     return measure();
@@ -231,7 +247,13 @@ function kernelTimings() {
   };
   const dense = { x: randomMatrix(BATCH, 3136), w: randomMatrix(3136, 128), dy: randomMatrix(BATCH, 128) };
   // The compact architecture (16 and 32 filters) at batch 64.
-  const small = { x1: randomTensor([64, 28, 28, 1]), dy1: randomTensor([64, 28, 28, 16]), x2: randomTensor([64, 14, 14, 16]), w2: randomTensor([3, 3, 16, 32]), dy2: randomTensor([64, 14, 14, 32]) };
+  const small = {
+    x1: randomTensor([64, 28, 28, 1]),
+    dy1: randomTensor([64, 28, 28, 16]),
+    x2: randomTensor([64, 14, 14, 16]),
+    w2: randomTensor([3, 3, 16, 32]),
+    dy2: randomTensor([64, 14, 14, 32]),
+  };
   const scale = randomTensor([1, 1, 1, 32]);
   const flops1 = 2 * BATCH * 28 * 28 * 9 * 32;
   const flops2 = 2 * BATCH * 14 * 14 * 9 * 32 * 64;
@@ -242,25 +264,117 @@ function kernelTimings() {
   const pool3 = poolCase(small.dy1);
   const result = {
     'Conv2D 1→32 28x28 (forward, stock)': compare('Conv2D', { x: x1, filter: w1 }, conv, true, flops1),
-    'FusedConv2D 32→64 14x14 (forward)': compare('FusedConv2D', { x: x2, filter: w2 }, { ...conv, activation: 'linear' }, true, flops2),
-    'Conv2DBackpropFilter 1→32 28x28': compare('Conv2DBackpropFilter', { x: x1, dy: dy1 }, { ...conv, filterShape: w1.shape }, false, flops1),
-    'Conv2DBackpropFilter 32→64 14x14': compare('Conv2DBackpropFilter', { x: x2, dy: dy2 }, { ...conv, filterShape: w2.shape }, false, flops2),
-    'Conv2DBackpropInput 32→64 14x14': compare('Conv2DBackpropInput', { dy: dy2, filter: w2 }, { ...conv, inputShape: x2.shape }, true, flops2),
-    'Conv2DBackpropInput 1→32 28x28 (fused first layer)': compare('Conv2DBackpropInput', { dy: dy1, filter: w1 }, { ...conv, inputShape: x1.shape }, true),
-    'Conv2DBackpropFilter 1→16 28x28, batch 64': compare('Conv2DBackpropFilter', { x: small.x1, dy: small.dy1 }, { ...conv, filterShape: [3, 3, 1, 16] }, false),
-    'Conv2DBackpropFilter 16→32 14x14, batch 64': compare('Conv2DBackpropFilter', { x: small.x2, dy: small.dy2 }, { ...conv, filterShape: small.w2.shape }, false, flopsSmall),
-    'Conv2DBackpropInput 16→32 14x14, batch 64': compare('Conv2DBackpropInput', { dy: small.dy2, filter: small.w2 }, { ...conv, inputShape: small.x2.shape }, true, flopsSmall),
+    'FusedConv2D 32→64 14x14 (forward)': compare(
+      'FusedConv2D',
+      { x: x2, filter: w2 },
+      { ...conv, activation: 'linear' },
+      true,
+      flops2,
+    ),
+    'Conv2DBackpropFilter 1→32 28x28': compare(
+      'Conv2DBackpropFilter',
+      { x: x1, dy: dy1 },
+      { ...conv, filterShape: w1.shape },
+      false,
+      flops1,
+    ),
+    'Conv2DBackpropFilter 32→64 14x14': compare(
+      'Conv2DBackpropFilter',
+      { x: x2, dy: dy2 },
+      { ...conv, filterShape: w2.shape },
+      false,
+      flops2,
+    ),
+    'Conv2DBackpropInput 32→64 14x14': compare(
+      'Conv2DBackpropInput',
+      { dy: dy2, filter: w2 },
+      { ...conv, inputShape: x2.shape },
+      true,
+      flops2,
+    ),
+    'Conv2DBackpropInput 1→32 28x28 (fused first layer)': compare(
+      'Conv2DBackpropInput',
+      { dy: dy1, filter: w1 },
+      { ...conv, inputShape: x1.shape },
+      true,
+    ),
+    'Conv2DBackpropFilter 1→16 28x28, batch 64': compare(
+      'Conv2DBackpropFilter',
+      { x: small.x1, dy: small.dy1 },
+      { ...conv, filterShape: [3, 3, 1, 16] },
+      false,
+    ),
+    'Conv2DBackpropFilter 16→32 14x14, batch 64': compare(
+      'Conv2DBackpropFilter',
+      { x: small.x2, dy: small.dy2 },
+      { ...conv, filterShape: small.w2.shape },
+      false,
+      flopsSmall,
+    ),
+    'Conv2DBackpropInput 16→32 14x14, batch 64': compare(
+      'Conv2DBackpropInput',
+      { dy: small.dy2, filter: small.w2 },
+      { ...conv, inputShape: small.x2.shape },
+      true,
+      flopsSmall,
+    ),
     'MaxPoolGrad 28x28x32 → 14x14': compare('MaxPoolGrad', pool1, pool, true),
     'MaxPoolGrad 14x14x64 → 7x7': compare('MaxPoolGrad', pool2, pool, true),
     'MaxPoolGrad 28x28x16 → 14x14, batch 64': compare('MaxPoolGrad', pool3, pool, true),
-    '_FusedMatMul x·W [128,3136]×[3136,128] (dense forward; new weights each call, as in training: includes their 1.6 MB copy)': freshWeights(dense.x, dense.w, flopsDense),
-    'BatchMatMul xᵀ·dy [128,3136]ᵀ×[128,128] (dense gradient)': compare('BatchMatMul', { a: dense.x, b: dense.dy }, { transposeA: true, transposeB: false }, true, flopsDense),
-    'BatchMatMul dy·Wᵀ [128,128]×[3136,128]ᵀ (dense gradient)': compare('BatchMatMul', { a: dense.dy, b: dense.w }, { transposeA: false, transposeB: true }, true, flopsDense),
-    'Tile [1,1,1,32] → [128,28,28,32] (batch-norm gradient)': compare('Tile', { x: scale }, { reps: [BATCH, 28, 28, 1] }, true),
-    'Sum [128,28,28,32] over axes 0-2 (bias gradient)': compare('Sum', { x: dy1 }, { axis: [0, 1, 2], keepDims: false }, true),
-    'Sum [128,14,14,64] over axes 0-2 (bias gradient)': compare('Sum', { x: dy2 }, { axis: [0, 1, 2], keepDims: false }, true),
+    '_FusedMatMul x·W [128,3136]×[3136,128] (dense forward; new weights each call, as in training: includes their 1.6 MB copy)':
+      freshWeights(dense.x, dense.w, flopsDense),
+    'BatchMatMul xᵀ·dy [128,3136]ᵀ×[128,128] (dense gradient)': compare(
+      'BatchMatMul',
+      { a: dense.x, b: dense.dy },
+      { transposeA: true, transposeB: false },
+      true,
+      flopsDense,
+    ),
+    'BatchMatMul dy·Wᵀ [128,128]×[3136,128]ᵀ (dense gradient)': compare(
+      'BatchMatMul',
+      { a: dense.dy, b: dense.w },
+      { transposeA: false, transposeB: true },
+      true,
+      flopsDense,
+    ),
+    'Tile [1,1,1,32] → [128,28,28,32] (batch-norm gradient)': compare(
+      'Tile',
+      { x: scale },
+      { reps: [BATCH, 28, 28, 1] },
+      true,
+    ),
+    'Sum [128,28,28,32] over axes 0-2 (bias gradient)': compare(
+      'Sum',
+      { x: dy1 },
+      { axis: [0, 1, 2], keepDims: false },
+      true,
+    ),
+    'Sum [128,14,14,64] over axes 0-2 (bias gradient)': compare(
+      'Sum',
+      { x: dy2 },
+      { axis: [0, 1, 2], keepDims: false },
+      true,
+    ),
   };
-  tf.dispose([x1, w1, dy1, x2, w2, dy2, pool1.dy, pool1.output, pool2.dy, pool2.output, pool3.dy, pool3.output, dense.x, dense.w, dense.dy, scale, ...Object.values(small)]);
+  tf.dispose([
+    x1,
+    w1,
+    dy1,
+    x2,
+    w2,
+    dy2,
+    pool1.dy,
+    pool1.output,
+    pool2.dy,
+    pool2.output,
+    pool3.dy,
+    pool3.output,
+    dense.x,
+    dense.w,
+    dense.dy,
+    scale,
+    ...Object.values(small),
+  ]);
   return result;
 }
 
@@ -268,7 +382,13 @@ function kernelTimings() {
 function plainNet(filters1: number, filters2: number): tf.Sequential {
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: filters1, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.conv2d({
+        inputShape: [28, 28, 1],
+        filters: filters1,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.conv2d({ filters: filters2, kernelSize: 3, padding: 'same', activation: 'relu' }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -281,7 +401,13 @@ function plainNet(filters1: number, filters2: number): tf.Sequential {
 /** conv-BN-ReLU blocks throughout: every conv runs fused and linear, so even the first layer's input gradient is computed. */
 function batchNormNet(): tf.Sequential {
   const block = (filters: number, first: boolean): tf.layers.Layer[] => [
-    tf.layers.conv2d({ ...(first ? { inputShape: [28, 28, 1] } : {}), filters, kernelSize: 3, padding: 'same', useBias: false }),
+    tf.layers.conv2d({
+      ...(first ? { inputShape: [28, 28, 1] } : {}),
+      filters,
+      kernelSize: 3,
+      padding: 'same',
+      useBias: false,
+    }),
     tf.layers.batchNormalization({ momentum: 0.9 }),
     tf.layers.activation({ activation: 'relu' }),
   ];
@@ -304,8 +430,15 @@ function batchNormNet(): tf.Sequential {
 function trainingStepMs(model: tf.LayersModel, batch = BATCH) {
   const optimizer = tf.train.adam(1e-3);
   const x = randomTensor([batch, 28, 28, 1]);
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32'), 10);
-  const loss = () => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
+  const labels = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => i % 10),
+      'int32',
+    ),
+    10,
+  );
+  const loss = () =>
+    tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
   const step = () => tf.tidy(() => void optimizer.minimize(loss, true)!.dataSync());
   const { baseline, ours } = timeBaselineAndOurs(step);
   const result = {
@@ -386,8 +519,13 @@ const report = {
           'conv32-pool-conv64-pool-dense10, Adam': trainingStepMs(plainNet(32, 64)),
           'conv16-pool-conv32-pool-dense10, Adam': trainingStepMs(plainNet(16, 32)),
           'conv32bn-pool-conv64bn-pool-dense128bn-dense10, Adam': trainingStepMs(batchNormNet()),
-          'default architecture (conv32-pool-conv64bn-pool-dense128bn-dense10), Adam, batch 128': trainingStepMs(projectNet('default')),
-          'compact architecture (conv16-pool-conv32bn-pool-dense128bn-dense10), Adam, batch 64': trainingStepMs(projectNet('compact'), 64),
+          'default architecture (conv32-pool-conv64bn-pool-dense128bn-dense10), Adam, batch 128': trainingStepMs(
+            projectNet('default'),
+          ),
+          'compact architecture (conv16-pool-conv32bn-pool-dense128bn-dense10), Adam, batch 64': trainingStepMs(
+            projectNet('compact'),
+            64,
+          ),
         },
       }),
   // Other jobs on the machine inflate every figure: compare columns within one run.

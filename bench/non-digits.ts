@@ -21,13 +21,22 @@ import { createRng } from '../src/util/rng.js';
 import { FONTS, MNIST_KINDS, PRINTED_KINDS, mnistAs, printedAs } from '../test/helpers/digit-pictures.js';
 
 /** The open-set targets (issues 13 and 26) and whether a Predictor's figures meet them. */
-export const OPEN_SET_TARGETS = { nonDigitsRefused: 0.95, everyCategoryRefused: 0.97, mnistTestRefused: 0.005 } as const;
+export const OPEN_SET_TARGETS = {
+  nonDigitsRefused: 0.95,
+  everyCategoryRefused: 0.97,
+  mnistTestRefused: 0.005,
+} as const;
 
 export interface NonDigitFigures {
   run: string;
   notADigitBelow: number | null;
   temperature: number;
-  nonDigits: { split: string; n: number; refused: number; byCategory: Record<string, { n: number; refused: number; reasons: Record<string, number> }> };
+  nonDigits: {
+    split: string;
+    n: number;
+    refused: number;
+    byCategory: Record<string, { n: number; refused: number; reasons: Record<string, number> }>;
+  };
   mnistTest: { n: number; refused: number; accuracyAnswered: number; accuracyArgmax: number };
   digitKinds: DigitKindFigures;
   targets: Record<keyof typeof OPEN_SET_TARGETS, { target: number; met: boolean }>;
@@ -38,29 +47,53 @@ export interface NonDigitFigures {
  * minimum confidence; `onnxFile`: through this ONNX file `export` wrote of the run (e.g. its int8
  * copy, Predictor.fromOnnxFile) instead of the run's model.
  */
-export async function nonDigitFigures(runDir: string, options: { perCategory?: number; threads?: number; onnxFile?: Uint8Array } = {}): Promise<NonDigitFigures> {
+export async function nonDigitFigures(
+  runDir: string,
+  options: { perCategory?: number; threads?: number; onnxFile?: Uint8Array } = {},
+): Promise<NonDigitFigures> {
   const threads = options.threads ?? 2;
-  const predictor = options.onnxFile ? await Predictor.fromOnnxFile(runDir, options.onnxFile, { threads }) : await Predictor.load(runDir, { threads });
+  const predictor = options.onnxFile
+    ? await Predictor.fromOnnxFile(runDir, options.onnxFile, { threads })
+    : await Predictor.load(runDir, { threads });
   if (!predictor) throw new Error('ONNX Runtime does not load here: the ONNX file cannot be measured');
   try {
     const nonDigits = await nonDigitTrust(predictor, { perCategory: options.perCategory });
     const test = (await loadMnist()).test;
     const probs = await predictor.probabilities(test);
     const digits = digitTrust(probs, test, predictor.outputs, predictor.rule);
-    const byCategory = Object.fromEntries(Object.entries(nonDigits.byCategory).map(([c, { n, refused, reasons }]) => [c, { n, refused, reasons }]));
+    const byCategory = Object.fromEntries(
+      Object.entries(nonDigits.byCategory).map(([c, { n, refused, reasons }]) => [c, { n, refused, reasons }]),
+    );
     const n = Object.values(byCategory).reduce((sum, c) => sum + c.n, 0);
-    const argmaxRight = Array.from({ length: test.count }, (_, i) => argmax(probs.subarray(i * predictor.outputs, (i + 1) * predictor.outputs), 10) === test.labels[i]).filter(Boolean).length;
+    const argmaxRight = Array.from(
+      { length: test.count },
+      (_, i) => argmax(probs.subarray(i * predictor.outputs, (i + 1) * predictor.outputs), 10) === test.labels[i],
+    ).filter(Boolean).length;
     return {
       run: predictor.dir,
       notADigitBelow: predictor.rule.notADigitBelow ?? null,
       temperature: predictor.temperature,
       nonDigits: { split: nonDigits.split, n, refused: nonDigits.refused, byCategory },
-      mnistTest: { n: test.count, refused: digits.atDefault.refused, accuracyAnswered: digits.atDefault.accuracy, accuracyArgmax: argmaxRight / test.count },
+      mnistTest: {
+        n: test.count,
+        refused: digits.atDefault.refused,
+        accuracyAnswered: digits.atDefault.accuracy,
+        accuracyArgmax: argmaxRight / test.count,
+      },
       digitKinds: await digitKindsWith(predictor),
       targets: {
-        nonDigitsRefused: { target: OPEN_SET_TARGETS.nonDigitsRefused, met: nonDigits.refused >= OPEN_SET_TARGETS.nonDigitsRefused },
-        everyCategoryRefused: { target: OPEN_SET_TARGETS.everyCategoryRefused, met: Object.values(byCategory).every((c) => c.refused >= OPEN_SET_TARGETS.everyCategoryRefused) },
-        mnistTestRefused: { target: OPEN_SET_TARGETS.mnistTestRefused, met: digits.atDefault.refused <= OPEN_SET_TARGETS.mnistTestRefused },
+        nonDigitsRefused: {
+          target: OPEN_SET_TARGETS.nonDigitsRefused,
+          met: nonDigits.refused >= OPEN_SET_TARGETS.nonDigitsRefused,
+        },
+        everyCategoryRefused: {
+          target: OPEN_SET_TARGETS.everyCategoryRefused,
+          met: Object.values(byCategory).every((c) => c.refused >= OPEN_SET_TARGETS.everyCategoryRefused),
+        },
+        mnistTestRefused: {
+          target: OPEN_SET_TARGETS.mnistTestRefused,
+          met: digits.atDefault.refused <= OPEN_SET_TARGETS.mnistTestRefused,
+        },
       },
     };
   } finally {
@@ -71,7 +104,10 @@ export async function nonDigitFigures(runDir: string, options: { perCategory?: n
 /** Per kind of digit picture: share read right, share answered null. */
 export type DigitKindFigures = Record<string, { n: number; correct: number; refused: number }>;
 
-export async function digitKindFigures(runDir: string, options: { perKind?: number; threads?: number; seed?: number } = {}): Promise<DigitKindFigures> {
+export async function digitKindFigures(
+  runDir: string,
+  options: { perKind?: number; threads?: number; seed?: number } = {},
+): Promise<DigitKindFigures> {
   const predictor = await Predictor.load(runDir, { threads: options.threads ?? 2 });
   try {
     return await digitKindsWith(predictor, options);
@@ -81,7 +117,10 @@ export async function digitKindFigures(runDir: string, options: { perKind?: numb
 }
 
 /** The digit pictures' figures through a Predictor already running. */
-async function digitKindsWith(predictor: Predictor, options: { perKind?: number; seed?: number } = {}): Promise<DigitKindFigures> {
+async function digitKindsWith(
+  predictor: Predictor,
+  options: { perKind?: number; seed?: number } = {},
+): Promise<DigitKindFigures> {
   const perKind = options.perKind ?? 60;
   const data = await loadMnist();
   const figures: DigitKindFigures = {};
@@ -114,12 +153,19 @@ async function digitKindsWith(predictor: Predictor, options: { perKind?: number;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'per-kind': { type: 'string', default: '60' }, json: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { 'per-kind': { type: 'string', default: '60' }, json: { type: 'boolean' } },
+  });
   if (positionals.length !== 1) {
     console.error('usage: npx tsx bench/non-digits.ts RUN_DIR [--per-kind N] [--json]');
     process.exit(2);
   }
   const figures = await digitKindFigures(positionals[0], { perKind: Number(values['per-kind']) });
   if (values.json) console.log(JSON.stringify(figures, null, 2));
-  else for (const [k, f] of Object.entries(figures)) console.log(`${k.padEnd(24)} read ${(100 * f.correct).toFixed(1).padStart(6)}%  refused ${(100 * f.refused).toFixed(1).padStart(6)}%`);
+  else
+    for (const [k, f] of Object.entries(figures))
+      console.log(
+        `${k.padEnd(24)} read ${(100 * f.correct).toFixed(1).padStart(6)}%  refused ${(100 * f.refused).toFixed(1).padStart(6)}%`,
+      );
 }

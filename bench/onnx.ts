@@ -40,7 +40,12 @@ export interface OnnxCase {
   bytes: Uint8Array;
 }
 
-export const machine = () => ({ cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, date: new Date().toISOString().slice(0, 10) });
+export const machine = () => ({
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  node: process.version,
+  date: new Date().toISOString().slice(0, 10),
+});
 /** Round r's order of the cases: rotated by r, so that each goes first in turn. */
 const orderOf = <T>(items: readonly T[], round: number): T[] => items.map((_, k) => items[(k + round) % items.length]);
 
@@ -62,7 +67,10 @@ async function onnxRates(
   try {
     for (const session of sessions) await onnxProbabilities(session, SHAPE, images, count);
     for (let round = 0; round < rounds; round++) {
-      for (const k of orderOf(cases.map((_, i) => i), round)) {
+      for (const k of orderOf(
+        cases.map((_, i) => i),
+        round,
+      )) {
         const cpu = process.cpuUsage();
         const start = performance.now();
         await onnxProbabilities(sessions[k], SHAPE, images, count);
@@ -74,17 +82,36 @@ async function onnxRates(
   } finally {
     for (const session of sessions) await session.release();
   }
-  return Object.fromEntries(cases.map((c, k) => [c.name, { median: median(rates[k]), best: Math.max(...rates[k]), rounds: rates[k], perCpuSecond: median(perCpuSecond[k]) }]));
+  return Object.fromEntries(
+    cases.map((c, k) => [
+      c.name,
+      {
+        median: median(rates[k]),
+        best: Math.max(...rates[k]),
+        rounds: rates[k],
+        perCpuSecond: median(perCpuSecond[k]),
+      },
+    ]),
+  );
 }
 
 /** Median milliseconds of one image through each case, one thread: `rounds` interleaved rounds of 300 calls (after 50 untimed). */
-async function onnxLatencies(cases: readonly OnnxCase[], images: Float32Array, rounds: number): Promise<Record<string, number>> {
+async function onnxLatencies(
+  cases: readonly OnnxCase[],
+  images: Float32Array,
+  rounds: number,
+): Promise<Record<string, number>> {
   const sessions = await Promise.all(cases.map((c) => createOnnxSession(c.bytes, 1)));
   const medians: number[][] = cases.map(() => []);
   try {
-    for (const session of sessions) for (let i = 0; i < 50; i++) await onnxProbabilities(session, SHAPE, images.subarray(i * PIXELS, (i + 1) * PIXELS), 1);
+    for (const session of sessions)
+      for (let i = 0; i < 50; i++)
+        await onnxProbabilities(session, SHAPE, images.subarray(i * PIXELS, (i + 1) * PIXELS), 1);
     for (let round = 0; round < rounds; round++) {
-      for (const k of orderOf(cases.map((_, i) => i), round)) {
+      for (const k of orderOf(
+        cases.map((_, i) => i),
+        round,
+      )) {
         const times: number[] = [];
         for (let i = 0; i < LATENCY_CALLS; i++) {
           const start = performance.now();
@@ -105,7 +132,13 @@ function tfjsRate(model: tf.LayersModel, images: Float32Array, count: number): n
   const pass = () => {
     for (let start = 0; start < count; start += VERIFY_BATCH) {
       const n = Math.min(VERIFY_BATCH, count - start);
-      tf.tidy(() => (model.predict(tf.tensor(images.subarray(start * PIXELS, (start + n) * PIXELS), [n, ...SHAPE], 'float32'), { batchSize: n }) as tf.Tensor).dataSync());
+      tf.tidy(() =>
+        (
+          model.predict(tf.tensor(images.subarray(start * PIXELS, (start + n) * PIXELS), [n, ...SHAPE], 'float32'), {
+            batchSize: n,
+          }) as tf.Tensor
+        ).dataSync(),
+      );
     }
   };
   pass();
@@ -119,9 +152,21 @@ function tfjsRate(model: tf.LayersModel, images: Float32Array, count: number): n
 }
 
 /** One net's row: tfjs, then the float and int8 ONNX files at 1 and 2 threads, latency, file sizes. */
-export async function onnxRow(net: string, model: tf.LayersModel, cases: readonly OnnxCase[], images: Float32Array, count: number, rounds: number, log: (m: string) => void) {
+export async function onnxRow(
+  net: string,
+  model: tf.LayersModel,
+  cases: readonly OnnxCase[],
+  images: Float32Array,
+  count: number,
+  rounds: number,
+  log: (m: string) => void,
+) {
   log(`${net}: tfjs wasm`);
-  const row: Record<string, unknown> = { net, tfjsWasm: tfjsRate(model, images, count), bytes: Object.fromEntries(cases.map((c) => [c.name, c.bytes.length])) };
+  const row: Record<string, unknown> = {
+    net,
+    tfjsWasm: tfjsRate(model, images, count),
+    bytes: Object.fromEntries(cases.map((c) => [c.name, c.bytes.length])),
+  };
   for (const threads of [1, 2]) {
     log(`${net}: ${cases.map((c) => c.name).join(' and ')}, ${threads} thread(s), ${rounds} rounds`);
     row[`threads${threads}`] = await onnxRates(cases, images, count, threads, rounds);
@@ -135,7 +180,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const opts = new Command('bench-onnx')
     .option('--json', 'print one JSON object')
     .option('--rounds <n>', 'interleaved rounds per ONNX figure (the median is kept)', (v) => Number.parseInt(v, 10), 5)
-    .option('--run <dir>', "measure this run's network (its int8 copy calibrated on its validation split) instead of seeded nets")
+    .option(
+      '--run <dir>',
+      "measure this run's network (its int8 copy calibrated on its validation split) instead of seeded nets",
+    )
     .parse()
     .opts<{ json?: boolean; rounds: number; run?: string }>();
   const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
@@ -148,7 +196,20 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (opts.run) {
     const run = await loadRun(opts.run);
     const float = layersModelToOnnx(run.model);
-    rows.push(await onnxRow(run.metadata.arch, run.model, [{ name: 'onnx', bytes: float }, { name: 'onnx-int8', bytes: await quantizeRunOnnx(float, run) }], images, count, opts.rounds, log));
+    rows.push(
+      await onnxRow(
+        run.metadata.arch,
+        run.model,
+        [
+          { name: 'onnx', bytes: float },
+          { name: 'onnx-int8', bytes: await quantizeRunOnnx(float, run) },
+        ],
+        images,
+        count,
+        opts.rounds,
+        log,
+      ),
+    );
     run.model.dispose();
   } else {
     const calibration = scalePixels(data.train.images.subarray(0, 2000 * PIXELS));
@@ -156,21 +217,52 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       const model = buildModel(arch, 1);
       const float = layersModelToOnnx(model);
       const int8 = quantizeOnnx(float, await calibrateRanges(float, calibration, 2000, SHAPE));
-      rows.push(await onnxRow(arch, model, [{ name: 'onnx', bytes: float }, { name: 'onnx-int8', bytes: int8 }], images, count, opts.rounds, log));
+      rows.push(
+        await onnxRow(
+          arch,
+          model,
+          [
+            { name: 'onnx', bytes: float },
+            { name: 'onnx-int8', bytes: int8 },
+          ],
+          images,
+          count,
+          opts.rounds,
+          log,
+        ),
+      );
       model.dispose();
     }
   }
-  const figures = { machine: { ...machine(), loadBefore, loadAfter: loadAverage() }, images: count, batch: VERIFY_BATCH, rounds: opts.rounds, run: opts.run ?? null, rows };
+  const figures = {
+    machine: { ...machine(), loadBefore, loadAfter: loadAverage() },
+    images: count,
+    batch: VERIFY_BATCH,
+    rounds: opts.rounds,
+    run: opts.run ?? null,
+    rows,
+  };
   if (opts.json) {
     console.log(JSON.stringify(figures, null, 2));
   } else {
     const m = figures.machine;
-    console.log(`${m.cpu}, ${m.cores} cores, Node ${m.node}; load average ${m.loadBefore.join(' ')} before, ${m.loadAfter.join(' ')} after; ${count} images, batch ${VERIFY_BATCH}, medians of ${opts.rounds} interleaved rounds, images/s`);
-    console.log('| net | tfjs wasm (1 core) | onnx 1 thread | onnx-int8 1 thread | onnx 2 threads | onnx-int8 2 threads | one image onnx / onnx-int8 | file onnx / onnx-int8 |');
+    console.log(
+      `${m.cpu}, ${m.cores} cores, Node ${m.node}; load average ${m.loadBefore.join(' ')} before, ${m.loadAfter.join(' ')} after; ${count} images, batch ${VERIFY_BATCH}, medians of ${opts.rounds} interleaved rounds, images/s`,
+    );
+    console.log(
+      '| net | tfjs wasm (1 core) | onnx 1 thread | onnx-int8 1 thread | onnx 2 threads | onnx-int8 2 threads | one image onnx / onnx-int8 | file onnx / onnx-int8 |',
+    );
     console.log('|---|---|---|---|---|---|---|---|');
     const n = (v: number) => v.toLocaleString('en-US');
     type Rates = Record<string, { median: number }>;
-    for (const r of rows as { net: string; tfjsWasm: number; threads1: Rates; threads2: Rates; oneImageMs: Record<string, number>; bytes: Record<string, number> }[]) {
+    for (const r of rows as {
+      net: string;
+      tfjsWasm: number;
+      threads1: Rates;
+      threads2: Rates;
+      oneImageMs: Record<string, number>;
+      bytes: Record<string, number>;
+    }[]) {
       console.log(
         `| ${r.net} | ${n(r.tfjsWasm)} | ${n(r.threads1.onnx.median)} | ${n(r.threads1['onnx-int8'].median)} | ${n(r.threads2.onnx.median)} | ${n(r.threads2['onnx-int8'].median)} | ${r.oneImageMs.onnx} / ${r.oneImageMs['onnx-int8']} ms | ${(r.bytes.onnx / 1e3).toFixed(0)} / ${(r.bytes['onnx-int8'] / 1e3).toFixed(0)} kB |`,
       );

@@ -18,7 +18,15 @@ import { Predictor } from '../src/predict/predictor.js';
 import { predictFiles } from '../src/predict/predict-files.js';
 import { preprocessMnistPixels } from '../src/image/preprocess.js';
 import { createRng } from '../src/util/rng.js';
-import { FONTS, MNIST_KINDS, PRINTED_KINDS, encodePng, mnistAs, printedAs, type Generated } from '../test/helpers/digit-pictures.js';
+import {
+  FONTS,
+  MNIST_KINDS,
+  PRINTED_KINDS,
+  encodePng,
+  mnistAs,
+  printedAs,
+  type Generated,
+} from '../test/helpers/digit-pictures.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -30,7 +38,9 @@ const { values, positionals } = parseArgs({
   },
 });
 if (positionals.length !== 1) {
-  console.error('usage: npx tsx bench/predict-kinds.ts MODEL_DIR [--per-kind N] [--out DIR] [--seed S] [--min-confidence X]');
+  console.error(
+    'usage: npx tsx bench/predict-kinds.ts MODEL_DIR [--per-kind N] [--out DIR] [--seed S] [--min-confidence X]',
+  );
   process.exit(2);
 }
 const perKind = Number(values['per-kind']);
@@ -48,7 +58,16 @@ async function generate(dir: string, mnistIndices: number[], images: Uint8Array,
   const rng = createRng(seed);
   for (const [n, i] of mnistIndices.entries()) {
     const pixels = images.subarray(i * 784, (i + 1) * 784);
-    await save(dir, { kind: 'mnist-28' as never, label: labels[i], ext: '.png', bytes: await encodePng({ data: pixels, width: 28, height: 28, channels: 1 }) }, n);
+    await save(
+      dir,
+      {
+        kind: 'mnist-28' as never,
+        label: labels[i],
+        ext: '.png',
+        bytes: await encodePng({ data: pixels, width: 28, height: 28, channels: 1 }),
+      },
+      n,
+    );
     for (const kind of MNIST_KINDS) await save(dir, await mnistAs(kind, pixels, labels[i], rng), n);
   }
   for (let n = 0; n < perKind; n++) {
@@ -67,7 +86,9 @@ if (!existsSync(outDir)) {
 }
 
 const predictor = await Predictor.load(positionals[0], { minConfidence: Number(values['min-confidence']) });
-const reference = await predictor.predict(mnistIndices.map((i) => preprocessMnistPixels(data.test.images.subarray(i * 784, (i + 1) * 784))));
+const reference = await predictor.predict(
+  mnistIndices.map((i) => preprocessMnistPixels(data.test.images.subarray(i * 784, (i + 1) * 784))),
+);
 const referenceRate = reference.filter((p, k) => p.digit === data.test.labels[mnistIndices[k]]).length / perKind;
 
 const rows = await predictFiles(predictor, [outDir]);
@@ -82,10 +103,18 @@ for (const row of rows) {
   else if (row.prediction!.digit === label) stats.correct++;
   byKind.set(kind, stats);
 }
-console.log(`model ${predictor.dir} (${predictor.metadata?.arch}); ${perKind} pictures per kind; min confidence ${predictor.rule.minConfidence}`);
-console.log(`${'kind'.padEnd(24)} ${'n'.padStart(5)} ${'rate'.padStart(7)} ${'no digit'.padStart(9)} ${'errors'.padStart(7)}`);
-console.log(`${'mnist-idx (reference)'.padEnd(24)} ${String(perKind).padStart(5)} ${(100 * referenceRate).toFixed(1).padStart(6)}%`);
+console.log(
+  `model ${predictor.dir} (${predictor.metadata?.arch}); ${perKind} pictures per kind; min confidence ${predictor.rule.minConfidence}`,
+);
+console.log(
+  `${'kind'.padEnd(24)} ${'n'.padStart(5)} ${'rate'.padStart(7)} ${'no digit'.padStart(9)} ${'errors'.padStart(7)}`,
+);
+console.log(
+  `${'mnist-idx (reference)'.padEnd(24)} ${String(perKind).padStart(5)} ${(100 * referenceRate).toFixed(1).padStart(6)}%`,
+);
 for (const [kind, s] of [...byKind.entries()].sort()) {
-  console.log(`${kind.padEnd(24)} ${String(s.n).padStart(5)} ${((100 * s.correct) / s.n).toFixed(1).padStart(6)}% ${String(s.abstained).padStart(9)} ${String(s.errors).padStart(7)}`);
+  console.log(
+    `${kind.padEnd(24)} ${String(s.n).padStart(5)} ${((100 * s.correct) / s.n).toFixed(1).padStart(6)}% ${String(s.abstained).padStart(9)} ${String(s.errors).padStart(7)}`,
+  );
 }
 await predictor.close();

@@ -120,8 +120,17 @@ process.stdout.write(JSON.stringify({ requests: r.requests.total, requestsPerSec
 
 function load(url: string, png: Buffer, connections: number, amount: number, warmUp: number): Promise<HttpLoad> {
   return new Promise((resolve, reject) => {
-    const options = JSON.stringify({ url: `${url}/v1/predict`, png: png.toString('base64'), connections, amount, warmUp });
-    const child = spawn(process.execPath, ['--input-type=module', '-e', LOAD_SCRIPT, options], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const options = JSON.stringify({
+      url: `${url}/v1/predict`,
+      png: png.toString('base64'),
+      connections,
+      amount,
+      warmUp,
+    });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', LOAD_SCRIPT, options], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk) => (out += chunk));
@@ -150,20 +159,35 @@ async function startServer(model: tf.LayersModel, metadata: RunMetadata, runDir:
   };
 }
 
-async function runtimeFigures(runDir: string, data: Dataset, log: (message: string) => void, rounds = 3): Promise<Figures> {
+async function runtimeFigures(
+  runDir: string,
+  data: Dataset,
+  log: (message: string) => void,
+  rounds = 3,
+): Promise<Figures> {
   const loadBefore = loadAverage();
   const started = performance.now();
-  const png = await sharp(Buffer.from(data.test.images.subarray(0, PIXELS)), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+  const png = await sharp(Buffer.from(data.test.images.subarray(0, PIXELS)), {
+    raw: { width: 28, height: 28, channels: 1 },
+  })
+    .png()
+    .toBuffer();
   const batch: Figures[] = [];
   const http: Figures[] = [];
   for (const { net, model, metadata } of await nets(runDir)) {
     for (const threads of THREADS) {
       log(`runtimes: ${net} net, ${threads} thread(s), batch inference, ${rounds} rounds`);
-      const predictors = Object.fromEntries(await Promise.all(RUNTIMES.map(async (runtime) => [runtime, await Predictor.fromModel(model, { runtime, threads })] as const))) as Record<RuntimeName, Predictor>;
+      const predictors = Object.fromEntries(
+        await Promise.all(
+          RUNTIMES.map(async (runtime) => [runtime, await Predictor.fromModel(model, { runtime, threads })] as const),
+        ),
+      ) as Record<RuntimeName, Predictor>;
       const rates: Record<RuntimeName, number[]> = { tfjs: [], onnx: [] };
       const latencies: Record<RuntimeName, number[]> = { tfjs: [], onnx: [] };
       try {
-        for (const runtime of RUNTIMES) if (predictors[runtime].runtime !== runtime) throw new Error(`asked for ${runtime}, got ${predictors[runtime].runtime}`);
+        for (const runtime of RUNTIMES)
+          if (predictors[runtime].runtime !== runtime)
+            throw new Error(`asked for ${runtime}, got ${predictors[runtime].runtime}`);
         for (let round = 0; round < rounds; round++) {
           for (const runtime of orderOf(round)) {
             rates[runtime].push(await bestImagesPerSecond(predictors[runtime], data));
@@ -173,18 +197,33 @@ async function runtimeFigures(runDir: string, data: Dataset, log: (message: stri
       } finally {
         for (const predictor of Object.values(predictors)) await predictor.close();
       }
-      const row: Figures = { net, threads, tfjs: median(rates.tfjs), onnx: median(rates.onnx), speedup: +(median(rates.onnx) / median(rates.tfjs)).toFixed(1), rounds: rates };
-      if (threads === 1) Object.assign(row, { oneImageMs: { tfjs: median(latencies.tfjs), onnx: median(latencies.onnx) } });
+      const row: Figures = {
+        net,
+        threads,
+        tfjs: median(rates.tfjs),
+        onnx: median(rates.onnx),
+        speedup: +(median(rates.onnx) / median(rates.tfjs)).toFixed(1),
+        rounds: rates,
+      };
+      if (threads === 1)
+        Object.assign(row, { oneImageMs: { tfjs: median(latencies.tfjs), onnx: median(latencies.onnx) } });
       batch.push(row);
     }
     log(`runtimes: ${net} net, HTTP, ${rounds} rounds`);
-    const servers = Object.fromEntries(await Promise.all(RUNTIMES.map(async (runtime) => [runtime, await startServer(model, metadata, runDir, runtime)] as const))) as Record<RuntimeName, Awaited<ReturnType<typeof startServer>>>;
+    const servers = Object.fromEntries(
+      await Promise.all(
+        RUNTIMES.map(async (runtime) => [runtime, await startServer(model, metadata, runDir, runtime)] as const),
+      ),
+    ) as Record<RuntimeName, Awaited<ReturnType<typeof startServer>>>;
     try {
       const loads: Record<string, Record<RuntimeName, HttpLoad[]>> = {};
       for (const c of CONNECTIONS) loads[c] = { tfjs: [], onnx: [] };
       for (let round = 0; round < rounds; round++) {
         for (const connections of CONNECTIONS) {
-          for (const runtime of orderOf(round)) loads[connections][runtime].push(await load(servers[runtime].url, png, connections, HTTP_REQUESTS[connections], HTTP_WARM_UP));
+          for (const runtime of orderOf(round))
+            loads[connections][runtime].push(
+              await load(servers[runtime].url, png, connections, HTTP_REQUESTS[connections], HTTP_WARM_UP),
+            );
         }
       }
       for (const connections of CONNECTIONS) {
@@ -207,7 +246,13 @@ async function runtimeFigures(runDir: string, data: Dataset, log: (message: stri
   }
   return {
     runtimes: {
-      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, loadBefore, loadAfter: loadAverage() },
+      machine: {
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        node: process.version,
+        loadBefore,
+        loadAfter: loadAverage(),
+      },
       rounds,
       seconds: +((performance.now() - started) / 1000).toFixed(1),
       batch,
@@ -218,7 +263,14 @@ async function runtimeFigures(runDir: string, data: Dataset, log: (message: stri
 
 /** The figures as Markdown tables (README "Runtimes"). */
 function runtimesTable(figures: Figures): string[] {
-  const r = figures.runtimes as { machine: { cpu: string; cores: number; loadBefore: number[]; loadAfter: number[] }; rounds: number; batch: Figures[]; http: Figures[] } | undefined;
+  const r = figures.runtimes as
+    | {
+        machine: { cpu: string; cores: number; loadBefore: number[]; loadAfter: number[] };
+        rounds: number;
+        batch: Figures[];
+        http: Figures[];
+      }
+    | undefined;
   if (!r) return [];
   const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v));
   const lines = [
@@ -229,19 +281,29 @@ function runtimesTable(figures: Figures): string[] {
   ];
   for (const b of r.batch) {
     const one = b.oneImageMs as { tfjs: number; onnx: number } | undefined;
-    lines.push(`| ${b.net} | ${b.threads} | ${n(b.tfjs)} | ${n(b.onnx)} | ${b.speedup}x | ${one ? `${one.tfjs} / ${one.onnx} ms` : ''} |`);
+    lines.push(
+      `| ${b.net} | ${b.threads} | ${n(b.tfjs)} | ${n(b.onnx)} | ${b.speedup}x | ${one ? `${one.tfjs} / ${one.onnx} ms` : ''} |`,
+    );
   }
-  lines.push('', '| net | connections | tfjs p50 / p99 ms | onnx p50 / p99 ms | tfjs requests/s | onnx requests/s | errors |', '|---|---|---|---|---|---|---|');
+  lines.push(
+    '',
+    '| net | connections | tfjs p50 / p99 ms | onnx p50 / p99 ms | tfjs requests/s | onnx requests/s | errors |',
+    '|---|---|---|---|---|---|---|',
+  );
   for (const h of r.http) {
     const [t, o] = [h.tfjs, h.onnx] as { p50Ms: number; p99Ms: number; requestsPerSecond: number; errors: number }[];
-    lines.push(`| ${h.net} | ${h.connections} | ${t.p50Ms} / ${t.p99Ms} | ${o.p50Ms} / ${o.p99Ms} | ${n(t.requestsPerSecond)} | ${n(o.requestsPerSecond)} | ${t.errors + o.errors} |`);
+    lines.push(
+      `| ${h.net} | ${h.connections} | ${t.p50Ms} / ${t.p99Ms} | ${o.p50Ms} / ${o.p99Ms} | ${n(t.requestsPerSecond)} | ${n(o.requestsPerSecond)} | ${t.errors + o.errors} |`,
+    );
   }
   return lines;
 }
 
 // Alone: node --import tsx bench/runtimes.ts [--run RUN_DIR] [--rounds N] [--json]
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { run: { type: 'string' }, rounds: { type: 'string', default: '3' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { run: { type: 'string' }, rounds: { type: 'string', default: '3' }, json: { type: 'boolean' } },
+  });
   const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
   await initBackend('wasm');
   const data = await loadMnist();
@@ -252,7 +314,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       log('training a small fixture model (smoke preset)');
       const { resolveConfig } = await import('../src/train/config-file.js');
       const { train } = await import('../src/train/trainer.js');
-      const result = await train({ config: resolveConfig({ preset: 'smoke' }), outDir: join(root, 'fixture'), data, updateLatest: false });
+      const result = await train({
+        config: resolveConfig({ preset: 'smoke' }),
+        outDir: join(root, 'fixture'),
+        data,
+        updateLatest: false,
+      });
       result.model.dispose();
       runDir = result.dir;
     }

@@ -43,7 +43,15 @@ async function send(url: string, png: Buffer, amount: number): Promise<Load> {
   // duration, and the time until its promise settles, come in whole seconds: too coarse for runs
   // of a few seconds), so the clock stops at the last answer instead. The instance it returns is
   // also an event emitter, which bench/autocannon.d.ts does not declare.
-  const run = autocannon({ url: `${url}/v1/predict`, method: 'POST', headers: { 'content-type': 'image/png' }, body: png, connections: CONNECTIONS, amount, timeout: 10 });
+  const run = autocannon({
+    url: `${url}/v1/predict`,
+    method: 'POST',
+    headers: { 'content-type': 'image/png' },
+    body: png,
+    connections: CONNECTIONS,
+    amount,
+    timeout: 10,
+  });
   (run as unknown as { on(event: 'response', listener: () => void): void }).on('response', () => {
     lastAnswer = performance.now();
   });
@@ -64,7 +72,11 @@ export async function scaleFigures(runDir: string, data: Dataset): Promise<Recor
     log('scale: haproxy is not installed (apt-get install haproxy): skipped');
     return { scale: { skipped: 'haproxy is not installed', machine } };
   }
-  const png = await sharp(Buffer.from(data.test.images.subarray(0, 784)), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+  const png = await sharp(Buffer.from(data.test.images.subarray(0, 784)), {
+    raw: { width: 28, height: 28, channels: 1 },
+  })
+    .png()
+    .toBuffer();
 
   const servers: ServeProcess[] = [];
   const proxies: RunningHaproxy[] = [];
@@ -72,24 +84,39 @@ export async function scaleFigures(runDir: string, data: Dataset): Promise<Recor
     log(`scale: starting ${Math.max(...COUNTS)} mnist-cnn serve processes and HAProxy in front of 1, 2 and 3 of them`);
     for (let i = 0; i < Math.max(...COUNTS); i++) servers.push(await startServeProcess(runDir, { timeoutMs: 120_000 }));
     for (const count of COUNTS) {
-      proxies.push(await startHaproxy(servers.slice(0, count).map((server, i) => ({ name: `s${i + 1}`, port: server.port })), { timeoutMs: 60_000 }));
+      proxies.push(
+        await startHaproxy(
+          servers.slice(0, count).map((server, i) => ({ name: `s${i + 1}`, port: server.port })),
+          { timeoutMs: 60_000 },
+        ),
+      );
     }
     // The set-ups: one server straight, then HAProxy in front of 1, 2, 3.
-    const setups: { name: string; url: string; proxy?: RunningHaproxy }[] = [{ name: 'direct', url: servers[0].url }, ...COUNTS.map((count, i) => ({ name: String(count), url: proxies[i].url, proxy: proxies[i] }))];
+    const setups: { name: string; url: string; proxy?: RunningHaproxy }[] = [
+      { name: 'direct', url: servers[0].url },
+      ...COUNTS.map((count, i) => ({ name: String(count), url: proxies[i].url, proxy: proxies[i] })),
+    ];
     for (const setup of setups) await send(setup.url, png, WARM_UP); // every server's first calls, connections, HAProxy's pools
 
     // Rounds, each measuring every set-up in turn, starting one further along each time, so that
     // a burst of other work on the machine, or the order itself, falls on all of them alike; each
     // set-up's median round counts.
-    const runs = new Map<string, (Load & { perServer?: Record<string, number> })[]>(setups.map((setup) => [setup.name, []]));
+    const runs = new Map<string, (Load & { perServer?: Record<string, number> })[]>(
+      setups.map((setup) => [setup.name, []]),
+    );
     for (let round = 1; round <= ROUNDS; round++) {
-      log(`scale: round ${round} of ${ROUNDS}: one server straight and through HAProxy to 1, 2, 3 (${REQUESTS} requests each, ${CONNECTIONS} connections)`);
+      log(
+        `scale: round ${round} of ${ROUNDS}: one server straight and through HAProxy to 1, 2, 3 (${REQUESTS} requests each, ${CONNECTIONS} connections)`,
+      );
       for (const setup of [...setups.slice(round % setups.length), ...setups.slice(0, round % setups.length)]) {
-        const answered = async () => new Map((await setup.proxy?.servers())?.map((server) => [server.name, server.answered2xx]));
+        const answered = async () =>
+          new Map((await setup.proxy?.servers())?.map((server) => [server.name, server.answered2xx]));
         const before = await answered();
         const load = await send(setup.url, png, REQUESTS);
         // How HAProxy spread the measured requests: each server's 200s.
-        const perServer = Object.fromEntries([...(await answered())].map(([name, count]) => [name, count - (before.get(name) ?? 0)]));
+        const perServer = Object.fromEntries(
+          [...(await answered())].map(([name, count]) => [name, count - (before.get(name) ?? 0)]),
+        );
         runs.get(setup.name)?.push(setup.proxy ? { ...load, perServer } : load);
       }
     }
@@ -112,7 +139,9 @@ export async function scaleFigures(runDir: string, data: Dataset): Promise<Recor
         rounds: ROUNDS,
         directOneServer: direct,
         throughHaproxy,
-        allRounds: Object.fromEntries([...runs].map(([name, loads]) => [name, loads.map((load) => load.requestsPerSecond)])),
+        allRounds: Object.fromEntries(
+          [...runs].map(([name, loads]) => [name, loads.map((load) => load.requestsPerSecond)]),
+        ),
         machine: { ...machine, loadAverageAtEnd: loadAverage() },
         note:
           `the servers, HAProxy and autocannon all ran on this machine (${machine.cores} cores); a server computes on one core, ` +

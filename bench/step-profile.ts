@@ -45,7 +45,9 @@ for (const config of tf.getKernelsForBackend('wasm')) {
       const start = cpuMs();
       const result = inner(args);
       const ms = cpuMs() - start;
-      const shapes = Object.values(args.inputs).map((input) => (input ? `[${input.shape}]` : '')).join(' ');
+      const shapes = Object.values(args.inputs)
+        .map((input) => (input ? `[${input.shape}]` : ''))
+        .join(' ');
       const key = `${config.kernelName} ${shapes}`;
       const entry = totals.get(key) ?? { ms: 0, calls: 0 };
       entry.ms += ms;
@@ -61,8 +63,23 @@ const model = logitsModel(buildModel(arch, 1, { notADigit: true }));
 const classes = outputCount(model);
 const optimizer = tf.train.adam(1e-3);
 const x = tf.randomNormal([batch, 28, 28, 1]);
-const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % classes), 'int32'), classes);
-const step = () => tf.tidy(() => void optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!.dataSync());
+const labels = tf.oneHot(
+  tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => i % classes),
+    'int32',
+  ),
+  classes,
+);
+const step = () =>
+  tf.tidy(
+    () =>
+      void optimizer
+        .minimize(
+          () => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+          true,
+        )!
+        .dataSync(),
+  );
 
 for (let i = 0; i < 3; i++) step();
 let fastest = Infinity;
@@ -77,7 +94,9 @@ for (let i = 0; i < reps; i++) step();
 const profiledMean = (cpuMs() - start) / reps;
 profiling = false;
 
-const rows = [...totals].map(([key, v]) => ({ kernel: key, ms: +(v.ms / reps).toFixed(2), calls: v.calls / reps })).sort((a, b) => b.ms - a.ms);
+const rows = [...totals]
+  .map(([key, v]) => ({ kernel: key, ms: +(v.ms / reps).toFixed(2), calls: v.calls / reps }))
+  .sort((a, b) => b.ms - a.ms);
 const byKernel = new Map<string, number>();
 for (const row of rows) {
   const name = row.kernel.split(' ')[0];
@@ -99,7 +118,14 @@ if (opts.json) {
   console.log(JSON.stringify(report, null, 2));
 } else {
   console.log(`${report.cpu}, load ${report.loadAverage.join(' ')}; ${arch} net, batch ${batch}`);
-  console.log(`step: fastest ${report.stepFastest} ms CPU; profiled mean ${report.stepProfiledMean}; in kernels ${report.inKernels}`);
-  console.log(Object.entries(report.byKernel).map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(' | '));
-  for (const row of report.byKernelAndShapes) console.log(row.ms.toFixed(2).padStart(7), String(row.calls).padStart(3), row.kernel);
+  console.log(
+    `step: fastest ${report.stepFastest} ms CPU; profiled mean ${report.stepProfiledMean}; in kernels ${report.inKernels}`,
+  );
+  console.log(
+    Object.entries(report.byKernel)
+      .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
+      .join(' | '),
+  );
+  for (const row of report.byKernelAndShapes)
+    console.log(row.ms.toFixed(2).padStart(7), String(row.calls).padStart(3), row.kernel);
 }

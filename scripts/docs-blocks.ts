@@ -14,10 +14,23 @@ import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
 import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
 import { trustTable } from './docs-trust.js';
-import { finetuneMixTable, finetuneTable, type FinetuneFigures, type FinetuneMixFigures } from '../bench/finetune-table.js';
+import {
+  finetuneMixTable,
+  finetuneTable,
+  type FinetuneFigures,
+  type FinetuneMixFigures,
+} from '../bench/finetune-table.js';
 
 /** The files that may hold generated blocks. */
-const DOC_FILES = ['README.md', 'docs/training.md', 'docs/performance.md', 'docs/trust.md', 'docs/baselines.md', 'docs/browser-training.md', 'docs/finetune.md'];
+const DOC_FILES = [
+  'README.md',
+  'docs/training.md',
+  'docs/performance.md',
+  'docs/trust.md',
+  'docs/baselines.md',
+  'docs/browser-training.md',
+  'docs/finetune.md',
+];
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
@@ -76,23 +89,42 @@ const medianOf = (values: number[]) => {
 function performanceAb(): string {
   const record = readJson<AbRecord>('bench/results/performance-ab.json');
   const rows: [string, keyof BenchFigures, 'higher' | 'lower', (x: number) => string][] = [
-    ['training, default net, batch 128, 2 threads (images/s)', 'trainImagesPerSecond', 'higher', (x) => Math.round(x).toLocaleString('en-US')],
+    [
+      'training, default net, batch 128, 2 threads (images/s)',
+      'trainImagesPerSecond',
+      'higher',
+      (x) => Math.round(x).toLocaleString('en-US'),
+    ],
     ['training step (ms)', 'trainStepMs', 'lower', (x) => x.toFixed(1)],
-    ['training by the busiest thread\'s CPU time (images/s on free cores)', 'trainImagesPerSecondByCpu', 'higher', (x) => Math.round(x).toLocaleString('en-US')],
+    [
+      "training by the busiest thread's CPU time (images/s on free cores)",
+      'trainImagesPerSecondByCpu',
+      'higher',
+      (x) => Math.round(x).toLocaleString('en-US'),
+    ],
     ['time to 99.0% test accuracy, from process start (s)', 'timeTo99Seconds', 'lower', (x) => x.toFixed(1)],
     ['epochs to 99.0%', 'timeTo99Epochs', 'lower', (x) => x.toFixed(2)],
   ];
-  const lines = [`| measure | ${record.b.name} | ${record.a.name} | speed-up, median of the pairs |`, '|---|---|---|---|'];
+  const lines = [
+    `| measure | ${record.b.name} | ${record.a.name} | speed-up, median of the pairs |`,
+    '|---|---|---|---|',
+  ];
   for (const [label, key, better, format] of rows) {
     const pairs = record.pairs.filter((p) => typeof p.a[key] === 'number' && typeof p.b[key] === 'number');
     if (pairs.length === 0) continue;
-    const ratios = pairs.map((p) => (better === 'higher' ? (p.a[key] as number) / (p.b[key] as number) : (p.b[key] as number) / (p.a[key] as number)));
-    lines.push(`| ${label} | ${format(medianOf(pairs.map((p) => p.b[key] as number)))} | ${format(medianOf(pairs.map((p) => p.a[key] as number)))} | ${medianOf(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) |`);
+    const ratios = pairs.map((p) =>
+      better === 'higher' ? (p.a[key] as number) / (p.b[key] as number) : (p.b[key] as number) / (p.a[key] as number),
+    );
+    lines.push(
+      `| ${label} | ${format(medianOf(pairs.map((p) => p.b[key] as number)))} | ${format(medianOf(pairs.map((p) => p.a[key] as number)))} | ${medianOf(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) |`,
+    );
   }
   const machine = record.pairs[0].a.machine;
   const loads = record.pairs.flatMap((p) => [p.a.machine.loadAverage[0], p.b.machine.loadAverage[0]]);
   const commands = [...new Set(record.pairs.map((p) => p.command))];
-  const calls = commands.map((command) => `\`${command}\` (${record.pairs.filter((p) => p.command === command).length} pairs)`).join(' and ');
+  const calls = commands
+    .map((command) => `\`${command}\` (${record.pairs.filter((p) => p.command === command).length} pairs)`)
+    .join(' and ');
   lines.push(
     '',
     `${calls}, run in turn on ${machine.cpu} (${machine.cores} cores), ${record.b.name} at ${record.b.commit} and ${record.a.name} at ${record.a.commit}. The machine was shared (load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} when the runs began): the wall-clock figures are far slower than on a quiet machine and only their ratios carry over; the CPU-time figure is what the busiest training thread would need of a free core.`,
@@ -106,7 +138,12 @@ interface KernelsReport {
   unit: string;
   clockMHz?: number;
   ceilingGflopsPerCore: number;
-  trainingLoop: { threads: number; batch: number; cpuMsPerStepByThread: number[]; estimatedImagesPerSecondOnFreeCores: number };
+  trainingLoop: {
+    threads: number;
+    batch: number;
+    cpuMsPerStepByThread: number[];
+    estimatedImagesPerSecondOnFreeCores: number;
+  };
   kernels: Record<string, { stock?: number | null; baseline?: number | null; ours: number; oursGflops?: number }>;
   trainingStep: Record<string, { stepBaseline: number; stepOurs: number }>;
   loadAverage1m: { atStart: number; atEnd: number };
@@ -116,14 +153,20 @@ interface KernelsReport {
 function kernelsTable(): string {
   const report = readJson<KernelsReport>('bench/results/kernels.json');
   const ms = (x: number | null | undefined) => (typeof x === 'number' ? x.toFixed(2) : '-');
-  const lines = ['| kernel, batch 128 unless said | stock ms | baseline ms | ours ms | the faster of the two / ours | ours GFLOP/s (direct-arithmetic count) |', '|---|---|---|---|---|---|'];
+  const lines = [
+    '| kernel, batch 128 unless said | stock ms | baseline ms | ours ms | the faster of the two / ours | ours GFLOP/s (direct-arithmetic count) |',
+    '|---|---|---|---|---|---|',
+  ];
   for (const [name, k] of Object.entries(report.kernels)) {
     const others = [k.stock, k.baseline].filter((x): x is number => typeof x === 'number');
     const ratio = others.length ? `${(Math.min(...others) / k.ours).toFixed(2)}x` : '-';
     lines.push(`| ${name} | ${ms(k.stock)} | ${ms(k.baseline)} | ${ms(k.ours)} | ${ratio} | ${k.oursGflops ?? '-'} |`);
   }
   lines.push('', '| training step, one thread | baseline ms | ours ms | baseline / ours |', '|---|---|---|---|');
-  for (const [name, s] of Object.entries(report.trainingStep)) lines.push(`| ${name} | ${ms(s.stepBaseline)} | ${ms(s.stepOurs)} | ${(s.stepBaseline / s.stepOurs).toFixed(2)}x |`);
+  for (const [name, s] of Object.entries(report.trainingStep))
+    lines.push(
+      `| ${name} | ${ms(s.stepBaseline)} | ${ms(s.stepOurs)} | ${(s.stepBaseline / s.stepOurs).toFixed(2)}x |`,
+    );
   const loop = report.trainingLoop;
   lines.push(
     '',
@@ -151,9 +194,11 @@ function stepProfileTable(): string {
   const profile = readJson<StepProfile>('bench/results/step-profile.json');
   const share = (ms: number) => `${((ms / profile.inKernels) * 100).toFixed(0)}%`;
   const lines = ['| kernel | ms per step | share of the time in kernels |', '|---|---|---|'];
-  for (const [name, ms] of Object.entries(profile.byKernel).slice(0, 12)) lines.push(`| ${name} | ${ms.toFixed(1)} | ${share(ms)} |`);
+  for (const [name, ms] of Object.entries(profile.byKernel).slice(0, 12))
+    lines.push(`| ${name} | ${ms.toFixed(1)} | ${share(ms)} |`);
   lines.push('', '| kernel and input shapes | calls per step | ms per step |', '|---|---|---|');
-  for (const row of profile.byKernelAndShapes.slice(0, 12)) lines.push(`| ${row.kernel.trim()} | ${row.calls} | ${row.ms.toFixed(2)} |`);
+  for (const row of profile.byKernelAndShapes.slice(0, 12))
+    lines.push(`| ${row.kernel.trim()} | ${row.calls} | ${row.ms.toFixed(2)} |`);
   lines.push(
     '',
     `The ${profile.arch} net with the not-a-digit output, batch ${profile.batch}, one wasm thread, Adam: ${profile.stepFastest} ms of CPU per step unprofiled (fastest of 8), ${profile.stepProfiledMean} profiled, ${profile.inKernels} of it in kernels. ${profile.cpu}, load average ${profile.loadAverage[0].toFixed(1)}.`,
@@ -167,7 +212,11 @@ interface StartTrust {
   machine: { cpu: string };
   trust: {
     calibration: { accuracy: number; after: { ece: number }; eceTarget: number };
-    openSet: { nonDigits: { refused: number }; mnistTest: { refused: number }; targets: Record<string, { target: number; met: boolean }> };
+    openSet: {
+      nonDigits: { refused: number };
+      mnistTest: { refused: number };
+      targets: Record<string, { target: number; met: boolean }>;
+    };
   };
 }
 
@@ -200,7 +249,10 @@ export const BLOCKS: Record<string, () => string> = {
   'step-profile': stepProfileTable,
   'start-trust': startTrust,
   // `npm run bench -- --only browserTrain --json`: the page's Train panel in Chromium against Node.
-  'browser-training': () => browserTrainTable(readJson<{ date: string; browserTrain: BrowserTrainFigures }>('bench/results/browser-train.json')),
+  'browser-training': () =>
+    browserTrainTable(
+      readJson<{ date: string; browserTrain: BrowserTrainFigures }>('bench/results/browser-train.json'),
+    ),
   // `npm run bench -- --only trust --json --run models/default`, kept in bench/results/ (scripts/docs-trust.ts).
   'trust-figures': trustTable,
   // `npm run bench -- --only finetune --json`, kept in bench/results/.
@@ -209,7 +261,8 @@ export const BLOCKS: Record<string, () => string> = {
     return finetuneTable(bench.finetune, bench);
   },
   // `npx tsx bench/finetune.ts --mix --out bench/results/finetune-mix.json`: where finetune's defaults were chosen.
-  'finetune-mix': () => finetuneMixTable(readJson<{ finetuneMix: FinetuneMixFigures }>('bench/results/finetune-mix.json').finetuneMix),
+  'finetune-mix': () =>
+    finetuneMixTable(readJson<{ finetuneMix: FinetuneMixFigures }>('bench/results/finetune-mix.json').finetuneMix),
 };
 
 const BLOCK = /<!-- generated:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g;

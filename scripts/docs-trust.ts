@@ -20,27 +20,56 @@ const CATEGORIES_AT = 13;
 const ROWS: Row[] = [
   ['seed, epochs, training time', (t) => `${t.seed}, ${t.epochs}, ${Math.round(t.trainingSeconds)} s`],
   ['test accuracy, argmax (≥ 99.45%)', (t) => target(t, 'testAccuracy', pct(t.calibration.accuracy))],
-  ['test ECE after T (≤ 0.5%)', (t) => target(t, 'testEce', `${pct(t.calibration.after.ece)} (T ${t.calibration.temperature.toFixed(3)})`)],
+  [
+    'test ECE after T (≤ 0.5%)',
+    (t) => target(t, 'testEce', `${pct(t.calibration.after.ece)} (T ${t.calibration.temperature.toFixed(3)})`),
+  ],
   ['MNIST test digits refused (≤ 0.5%)', (t) => target(t, 'mnistTestRefused', pct(t.mnistTest.refused))],
   ['accuracy of the answered, MNIST test', (t) => pct(t.mnistTest.accuracyAnswered)],
-  ['answered accuracy, test digits as pictures (≥ 99.5%)', (t) => target(t, 'picturedAccuracyAnswered', `${pct(t.picturedTest.accuracyAnswered)} (${pct(t.picturedTest.refused)} refused)`)],
-  ['sets at 99%: test coverage (≥ 99.0%)', (t) => target(t, 'setCoverage', t.mnistTest.sets ? pct(t.mnistTest.sets.coverage) : '-')],
-  ['sets at 99%: mean size (≤ 1.05)', (t) => target(t, 'setMeanSize', t.mnistTest.sets ? t.mnistTest.sets.meanSize.toFixed(3) : '-')],
+  [
+    'answered accuracy, test digits as pictures (≥ 99.5%)',
+    (t) =>
+      target(
+        t,
+        'picturedAccuracyAnswered',
+        `${pct(t.picturedTest.accuracyAnswered)} (${pct(t.picturedTest.refused)} refused)`,
+      ),
+  ],
+  [
+    'sets at 99%: test coverage (≥ 99.0%)',
+    (t) => target(t, 'setCoverage', t.mnistTest.sets ? pct(t.mnistTest.sets.coverage) : '-'),
+  ],
+  [
+    'sets at 99%: mean size (≤ 1.05)',
+    (t) => target(t, 'setMeanSize', t.mnistTest.sets ? t.mnistTest.sets.meanSize.toFixed(3) : '-'),
+  ],
   ['sets: sizes 1 / 2 / 3 / more', (t) => (t.mnistTest.sets ? sizes(t.mnistTest.sets.sizes) : '-')],
-  ['sets on the pictures: coverage, mean size', (t) => (t.picturedTest.sets ? `${pct(t.picturedTest.sets.coverage)}, ${t.picturedTest.sets.meanSize.toFixed(3)}` : '-')],
+  [
+    'sets on the pictures: coverage, mean size',
+    (t) =>
+      t.picturedTest.sets ? `${pct(t.picturedTest.sets.coverage)}, ${t.picturedTest.sets.meanSize.toFixed(3)}` : '-',
+  ],
   ['AURC, MNIST test / as pictures', (t) => `${t.mnistTest.aurc.toFixed(5)} / ${t.picturedTest.aurc.toFixed(5)}`],
-  ['non-digits refused, all (≥ 95%)', (t) => target(t, 'nonDigitsRefused', t.nonDigits ? pct(t.nonDigits.refused, 1) : '-')],
+  [
+    'non-digits refused, all (≥ 95%)',
+    (t) => target(t, 'nonDigitsRefused', t.nonDigits ? pct(t.nonDigits.refused, 1) : '-'),
+  ],
   ['worst category (≥ 97%)', (t) => target(t, 'everyCategoryRefused', worst(t))],
   ['printed and photographed digits read (5 + 4 kinds × 60)', (t) => digitKinds(t)],
   [
     'validation: lowest minimum confidence keeping 99.5% right (digits and their pictures); the default',
-    (t) => (t.validation.forTargetBoth ? `${t.validation.forTargetBoth.threshold.toFixed(3)} (${pct(t.validation.forTargetBoth.coverage)} answered); ${t.minConfidence}` : `-; ${t.minConfidence}`),
+    (t) =>
+      t.validation.forTargetBoth
+        ? `${t.validation.forTargetBoth.threshold.toFixed(3)} (${pct(t.validation.forTargetBoth.coverage)} answered); ${t.minConfidence}`
+        : `-; ${t.minConfidence}`,
   ],
   ['load average during the bench', (t) => `${t.load.start.toFixed(1)} → ${t.load.end.toFixed(1)}`],
 ];
 
 function sizes(s: Record<string, number>): string {
-  const more = Object.entries(s).filter(([k]) => Number(k) > 3).reduce((sum, [, v]) => sum + v, 0);
+  const more = Object.entries(s)
+    .filter(([k]) => Number(k) > 3)
+    .reduce((sum, [, v]) => sum + v, 0);
   return `${s['1'] ?? 0} / ${s['2'] ?? 0} / ${s['3'] ?? 0} / ${more}`;
 }
 
@@ -65,7 +94,14 @@ export function trustTable(): string {
     return { file: basename(file), date: json.date, t: json.trust };
   });
   const categories = Object.keys(runs[0].t.nonDigits?.byCategory ?? {});
-  const all = [...ROWS.slice(0, CATEGORIES_AT), ...categories.map((c) => [`&nbsp; ${c}`, (t: TrustFigures) => (t.nonDigits ? pct(t.nonDigits.byCategory[c].refused, 1) : '-')] as Row), ...ROWS.slice(CATEGORIES_AT)];
+  const all = [
+    ...ROWS.slice(0, CATEGORIES_AT),
+    ...categories.map(
+      (c) =>
+        [`&nbsp; ${c}`, (t: TrustFigures) => (t.nonDigits ? pct(t.nonDigits.byCategory[c].refused, 1) : '-')] as Row,
+    ),
+    ...ROWS.slice(CATEGORIES_AT),
+  ];
   const header = `| | ${runs.map((r) => `seed ${r.t.seed}`).join(' | ')} |\n|---|${runs.map(() => '---|').join('')}`;
   const body = all.map(([name, cell]) => `| ${name} | ${runs.map((r) => cell(r.t)).join(' | ')} |`).join('\n');
   const machine = [...new Set(runs.map((r) => r.t.cpu))].join(', ');

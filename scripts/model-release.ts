@@ -20,7 +20,14 @@ import { trustFigures } from '../bench/trust.js';
 import { initBackend } from '../src/backend/index.js';
 import { evaluateRun } from '../src/evaluate/evaluate.js';
 import { exportRunToOnnx, runTemperature } from '../src/export/onnx.js';
-import { assertInt8Agrees, assertOnnxAgrees, describeInt8Check, verifyInt8OnTestImages, verifyOnTestImages, type Int8Check } from '../src/export/verify.js';
+import {
+  assertInt8Agrees,
+  assertOnnxAgrees,
+  describeInt8Check,
+  verifyInt8OnTestImages,
+  verifyOnTestImages,
+  type Int8Check,
+} from '../src/export/verify.js';
 import { RELEASE_FILE, type ReleaseRecord } from '../src/model/release.js';
 import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata } from '../src/model/run.js';
 import { DEFAULT_SHIPPED_MODEL, shippedModelDir } from '../src/model/shipped.js';
@@ -31,7 +38,14 @@ import { writeJsonAtomic } from '../src/util/fs.js';
 
 const RECIPE = 'start' as const;
 /** What the package keeps of the run: the model, what made it, and what measured it (no plots or report). */
-const KEPT = ['model.json', 'weights.bin', RUN_FILES.config, RUN_FILES.history, RUN_FILES.valIndices, RUN_FILES.metrics] as const;
+const KEPT = [
+  'model.json',
+  'weights.bin',
+  RUN_FILES.config,
+  RUN_FILES.history,
+  RUN_FILES.valIndices,
+  RUN_FILES.metrics,
+] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -46,7 +60,10 @@ if (!Number.isInteger(seed)) throw new Error(`--seed ${args.seed} is not a whole
 const say = (line: string) => {
   if (!args.quiet) console.log(line);
 };
-const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
+const sha256 = async (path: string) =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 const git = (...argv: string[]) => {
   try {
     return execFileSync('git', argv, { encoding: 'utf8' }).trim();
@@ -63,14 +80,25 @@ let runDir: string;
 if (args.from) {
   runDir = resolveRunDir(args.from);
   const meta = await readMetadata(runDir);
-  if (!isDeepStrictEqual(meta.config, config)) throw new Error(`${args.from} was not trained by the \`${RECIPE}\` recipe at seed ${seed}: its config.json differs`);
+  if (!isDeepStrictEqual(meta.config, config))
+    throw new Error(
+      `${args.from} was not trained by the \`${RECIPE}\` recipe at seed ${seed}: its config.json differs`,
+    );
   say(`using ${runDir}, trained by the \`${RECIPE}\` recipe at seed ${seed}`);
 } else {
   runDir = join(tmpdir(), `mnist-cnn-release-${process.pid}`);
   say(`training the \`${RECIPE}\` recipe at seed ${seed} into ${runDir}`);
-  const result = await train({ config, outDir: runDir, updateLatest: false, reporter: args.quiet ? quietReporter : humanReporter() });
+  const result = await train({
+    config,
+    outDir: runDir,
+    updateLatest: false,
+    reporter: args.quiet ? quietReporter : humanReporter(),
+  });
   result.model.dispose();
-  if (result.interrupted) throw new Error('training was interrupted: nothing released (resume it with `mnist-cnn train --resume`, then pass it with --from)');
+  if (result.interrupted)
+    throw new Error(
+      'training was interrupted: nothing released (resume it with `mnist-cnn train --resume`, then pass it with --from)',
+    );
 }
 
 // 2. Its test figures (metrics.json, metadata.json's `test`), through the one inference path.
@@ -87,7 +115,11 @@ try {
   const meta = await readMetadata(runDir);
   // No paths of the machine that made it: the data is named by its checksums (and found again where it is installed).
   const packaged = (path: string) => path.replace(/^.*node_modules[\\/]/, '');
-  const data = { ...meta.data, source: { ...meta.data.source, location: packaged(meta.data.source.location) }, files: meta.data.files.map((f) => ({ ...f, path: packaged(f.path) })) };
+  const data = {
+    ...meta.data,
+    source: { ...meta.data.source, location: packaged(meta.data.source.location) },
+    files: meta.data.files.map((f) => ({ ...f, path: packaged(f.path) })),
+  };
   await writeMetadata(staging, { ...meta, data });
 
   await initBackend('wasm', { quiet: true });
@@ -95,7 +127,9 @@ try {
     check: async (bytes, run) => {
       const check = await verifyOnTestImages(bytes, run, { temperature: runTemperature(run.metadata) });
       assertOnnxAgrees(check);
-      say(`ONNX export checked on ${check.count} test images: max probability difference ${check.maxAbsDiff.toExponential(1)}`);
+      say(
+        `ONNX export checked on ${check.count} test images: max probability difference ${check.maxAbsDiff.toExponential(1)}`,
+      );
     },
   });
 
@@ -131,23 +165,40 @@ try {
     cpu: cpus()[0]?.model ?? 'unknown',
     seconds: Math.round((Date.now() - started) / 1000),
     test: { accuracy: metrics.accuracy, loss: metrics.loss, n: metrics.n },
-    calibration: { temperature: trust.calibration.temperature, eceBefore: trust.calibration.before.ece, eceAfter: trust.calibration.after.ece },
+    calibration: {
+      temperature: trust.calibration.temperature,
+      eceBefore: trust.calibration.before.ece,
+      eceAfter: trust.calibration.after.ece,
+    },
     notADigit: {
       nonDigitsRefused: trust.nonDigits?.refused ?? 0,
       byCategory: Object.fromEntries(Object.entries(trust.nonDigits?.byCategory ?? {}).map(([k, v]) => [k, v.refused])),
       mnistTestRefused: trust.mnistTest.refused,
       accuracyAnswered: trust.mnistTest.accuracyAnswered,
     },
-    ...(trust.mnistTest.sets ? { predictionSets: { coverage: trust.mnistTest.sets.coverage, meanSize: trust.mnistTest.sets.meanSize } } : {}),
+    ...(trust.mnistTest.sets
+      ? { predictionSets: { coverage: trust.mnistTest.sets.coverage, meanSize: trust.mnistTest.sets.meanSize } }
+      : {}),
     onnx: { file: RUN_FILES.onnx, bytes: exported.bytes },
-    ...(int8 ? { int8: { file: RUN_FILES.onnxInt8, bytes: int8.bytes, accuracy: int8.check.accuracy, sameAnswers: int8.check.argmaxAgree / int8.check.count } } : {}),
+    ...(int8
+      ? {
+          int8: {
+            file: RUN_FILES.onnxInt8,
+            bytes: int8.bytes,
+            accuracy: int8.check.accuracy,
+            sameAnswers: int8.check.argmaxAgree / int8.check.count,
+          },
+        }
+      : {}),
     quickStart: int8 ? RUN_FILES.onnxInt8 : RUN_FILES.onnx,
     files,
   };
   await writeJsonAtomic(join(staging, RELEASE_FILE), release);
   await rm(out, { recursive: true, force: true });
   await rename(staging, out);
-  say(`released ${relative(process.cwd(), out) || out}: ${Object.keys(files).length} files, test accuracy ${(metrics.accuracy * 100).toFixed(2)}%, ECE ${(release.calibration.eceAfter * 100).toFixed(2)}%, non-digits refused ${(release.notADigit.nonDigitsRefused * 100).toFixed(1)}%`);
+  say(
+    `released ${relative(process.cwd(), out) || out}: ${Object.keys(files).length} files, test accuracy ${(metrics.accuracy * 100).toFixed(2)}%, ECE ${(release.calibration.eceAfter * 100).toFixed(2)}%, non-digits refused ${(release.notADigit.nonDigitsRefused * 100).toFixed(1)}%`,
+  );
 } catch (err) {
   await rm(staging, { recursive: true, force: true });
   throw err;

@@ -78,7 +78,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
  * Go on with an interrupted training from its run folder's last checkpoint, as `mnist-cnn train --resume`.
  * @public
  */
-export async function resume(dir: string, options: Omit<TrainOptions, 'config' | 'outDir'> & { allowConfigChange?: boolean } = {}): Promise<TrainResult> {
+export async function resume(
+  dir: string,
+  options: Omit<TrainOptions, 'config' | 'outDir'> & { allowConfigChange?: boolean } = {},
+): Promise<TrainResult> {
   return (await import('./train/trainer.js')).resume(dir, options);
 }
 
@@ -103,7 +106,11 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
  * Write a run as an ONNX file, checked against TensorFlow.js, as `mnist-cnn export`.
  * @public
  */
-export async function exportRunToOnnx(runDir: string, outFile?: string, options: RunExportOptions = {}): Promise<RunExport> {
+export async function exportRunToOnnx(
+  runDir: string,
+  outFile?: string,
+  options: RunExportOptions = {},
+): Promise<RunExport> {
   return (await import('./export/onnx.js')).exportRunToOnnx(runDir, outFile, options);
 }
 

@@ -59,13 +59,18 @@ function printUsage(): void {
 PyTorch flags (passed to bench/peers/pytorch_mnist.py):`);
   const help = spawnSync(PYTHON, [PYTORCH_SCRIPT, '--help'], { encoding: 'utf8' });
   // Everything after argparse's usage paragraph: the description and the options.
-  console.log(help.status === 0 ? help.stdout.slice(help.stdout.indexOf('\n\n') + 2) : '  (python3-torch is not installed yet)');
+  console.log(
+    help.status === 0 ? help.stdout.slice(help.stdout.indexOf('\n\n') + 2) : '  (python3-torch is not installed yet)',
+  );
 }
 
 function run(command: string, args: string[]): number | null {
   log(`$ ${[command, ...args].join(' ')}`);
   // apt's stdout would mix with our table: send it to stderr with the rest of the progress.
-  return spawnSync(command, args, { stdio: ['ignore', 2, 2], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status;
+  return spawnSync(command, args, {
+    stdio: ['ignore', 2, 2],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  }).status;
 }
 
 function torchImports(): boolean {
@@ -81,8 +86,13 @@ function ensurePytorch(): void {
   const missing = APT_PACKAGES.filter((name) => !isInstalled(name));
   if (missing.length === 0 && torchImports()) return;
   const install = `apt-get install -y ${APT_PACKAGES.join(' ')}`;
-  if (process.getuid?.() !== 0) throw new Error(`${missing.join(', ') || 'torch'} missing and we are not root: run \`sudo apt-get update && sudo ${install}\`, then again`);
-  log(`installing ${APT_PACKAGES.join(' and ')} (missing: ${missing.join(', ') || `\`${PYTHON} -c "import torch"\` fails`})`);
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      `${missing.join(', ') || 'torch'} missing and we are not root: run \`sudo apt-get update && sudo ${install}\`, then again`,
+    );
+  log(
+    `installing ${APT_PACKAGES.join(' and ')} (missing: ${missing.join(', ') || `\`${PYTHON} -c "import torch"\` fails`})`,
+  );
   if (run('apt-get', ['update']) !== 0) throw new Error('apt-get update failed (see above)');
   if (run('apt-get', ['install', '-y', ...APT_PACKAGES]) !== 0) throw new Error(`${install} failed (see above)`);
   if (!torchImports()) throw new Error(`${PYTHON} still cannot import torch after ${install}`);
@@ -99,7 +109,9 @@ function spawnForLines(command: string, args: string[], progressPrefix: string):
       if (progressPrefix) process.stderr.write(`${progressPrefix}${line}\n`);
     });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise(lines) : reject(new Error(`${command} ${args[0]} exited with code ${code}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolvePromise(lines) : reject(new Error(`${command} ${args[0]} exited with code ${code}`)),
+    );
   });
 }
 
@@ -125,20 +137,33 @@ function parseJsonOutput(lines: string[], what: string): Figures {
 }
 
 async function runOurs(): Promise<Figures> {
-  const lines = await spawnForLines(process.execPath, ['--import', 'tsx', OUR_BENCH, '--only', OUR_PARTS, '--json'], '');
+  const lines = await spawnForLines(
+    process.execPath,
+    ['--import', 'tsx', OUR_BENCH, '--only', OUR_PARTS, '--json'],
+    '',
+  );
   return parseJsonOutput(lines, OUR_BENCH);
 }
 
-const numberOrNull = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+const numberOrNull = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : null;
 
 /** The same five columns for either side, from whatever fields its bench printed. */
-function row(figures: Figures | null): { timeTo99: number | null; imagesPerSecond: number | null; accuracy: number | null; epochs: number | null } {
+function row(figures: Figures | null): {
+  timeTo99: number | null;
+  imagesPerSecond: number | null;
+  accuracy: number | null;
+  epochs: number | null;
+} {
   if (!figures) return { timeTo99: null, imagesPerSecond: null, accuracy: null, epochs: null };
   const checks = Array.isArray(figures.timeTo99Checks) ? (figures.timeTo99Checks as { accuracy?: unknown }[]) : [];
   return {
     timeTo99: numberOrNull(figures.timeTo99Seconds),
     imagesPerSecond: numberOrNull(figures.trainImagesPerSecond),
-    accuracy: numberOrNull(figures.finalAccuracy) ?? numberOrNull(checks[checks.length - 1]?.accuracy) ?? numberOrNull(figures.startAccuracy),
+    accuracy:
+      numberOrNull(figures.finalAccuracy) ??
+      numberOrNull(checks[checks.length - 1]?.accuracy) ??
+      numberOrNull(figures.startAccuracy),
     epochs: numberOrNull(figures.timeTo99Epochs) ?? numberOrNull(figures.epochs),
   };
 }
@@ -162,8 +187,11 @@ function printTable(pytorch: Figures | null, ours: Figures | null, notes: string
     cell(side.epochs, (n) => String(+n.toFixed(2))),
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...body.map((cells) => cells[i].length)));
-  const line = (cells: string[]) => cells.map((text, i) => (i === 0 ? text.padEnd(widths[i]) : text.padStart(widths[i]))).join(' | ');
-  console.log(`peer benchmark, ${new Date().toISOString()}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores`);
+  const line = (cells: string[]) =>
+    cells.map((text, i) => (i === 0 ? text.padEnd(widths[i]) : text.padStart(widths[i]))).join(' | ');
+  console.log(
+    `peer benchmark, ${new Date().toISOString()}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores`,
+  );
   console.log(line(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('-|-'));
   for (const cells of body) console.log(line(cells));
@@ -200,11 +228,27 @@ async function main(): Promise<void> {
     log(`our side: bench/bench.ts --only ${OUR_PARTS}`);
     ours = await runOurs();
   }
-  if (ours) notes.push('our train images/s is bench.ts\'s steady-state figure (default net, two threads, wasm); PyTorch\'s is whole epochs on its thread count');
+  if (ours)
+    notes.push(
+      "our train images/s is bench.ts's steady-state figure (default net, two threads, wasm); PyTorch's is whole epochs on its thread count",
+    );
 
   if (options.json) {
     const timeRatio = ratio(row(pytorch).timeTo99, row(ours).timeTo99);
-    console.log(JSON.stringify({ date: new Date().toISOString(), machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length }, pytorch, ours, ratio: { timeTo99PytorchOverOurs: timeRatio }, notes }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
+          pytorch,
+          ours,
+          ratio: { timeTo99PytorchOverOurs: timeRatio },
+          notes,
+        },
+        null,
+        2,
+      ),
+    );
   } else printTable(pytorch, ours, notes);
 }
 

@@ -20,9 +20,14 @@ interface BatchNormArgs {
 export function batchNormOverChannels({ inputs, backend, attrs }: BatchNormArgs): TensorInfo {
   const { x, mean, variance, offset, scale } = inputs;
   const channels = x.shape[x.shape.length - 1];
-  const perChannel = [mean, variance, offset, scale].every((t) => t === undefined || t === null || (t.shape.length === 1 && t.shape[0] === channels));
-  const allFloat = [x, mean, variance, offset, scale].every((t) => t === undefined || t === null || t.dtype === 'float32');
-  if (!perChannel || !allFloat || x.shape.length < 2 || channels === 0) return callStock(backend, 'FusedBatchNorm', inputs, attrs);
+  const perChannel = [mean, variance, offset, scale].every(
+    (t) => t === undefined || t === null || (t.shape.length === 1 && t.shape[0] === channels),
+  );
+  const allFloat = [x, mean, variance, offset, scale].every(
+    (t) => t === undefined || t === null || t.dtype === 'float32',
+  );
+  if (!perChannel || !allFloat || x.shape.length < 2 || channels === 0)
+    return callStock(backend, 'FusedBatchNorm', inputs, attrs);
   const factor = backend.makeOutput([channels], 'float32');
   const factorValues = heapView(backend, factor);
   const varianceValues = heapView(backend, variance);
@@ -33,7 +38,15 @@ export function batchNormOverChannels({ inputs, backend, attrs }: BatchNormArgs)
   if (channels % 4 === 0 && x.shape.every((d) => d > 0)) {
     const out = backend.makeOutput(x.shape, 'float32');
     const at = (t: TensorInfo) => addressOf(backend, t);
-    simdKernels(backend).batchNormRows(at(x), at(mean), at(factor), offset ? at(offset) : 0, at(out), x.shape.reduce((a, b) => a * b, 1), channels);
+    simdKernels(backend).batchNormRows(
+      at(x),
+      at(mean),
+      at(factor),
+      offset ? at(offset) : 0,
+      at(out),
+      x.shape.reduce((a, b) => a * b, 1),
+      channels,
+    );
     release(backend, factor);
     return out;
   }

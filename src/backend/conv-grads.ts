@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { addPatchesByPosition, fillPatchesByPosition, fillTapsShifted, tapsAreShifts, type PatchGeometry } from './patches.js';
+import {
+  addPatchesByPosition,
+  fillPatchesByPosition,
+  fillTapsShifted,
+  tapsAreShifts,
+  type PatchGeometry,
+} from './patches.js';
 import { addressOf, simdKernels } from './simd.js';
 import { winogradApplies, winogradConv, winogradFilterGrad } from './winograd.js';
 import {
@@ -40,7 +46,13 @@ interface InputGradArgs {
   attrs: tf.Conv2DBackpropInputAttrs;
 }
 
-function convGeometry(inShape: Shape4, filterShape: Shape4, strides: number | [number, number], pad: Padding, rounding?: 'floor' | 'round' | 'ceil'): Conv2DInfo {
+function convGeometry(
+  inShape: Shape4,
+  filterShape: Shape4,
+  strides: number | [number, number],
+  pad: Padding,
+  rounding?: 'floor' | 'round' | 'ceil',
+): Conv2DInfo {
   return tf.backend_util.computeConv2DInfo(inShape, filterShape, strides, 1, pad, rounding, false, 'channelsLast');
 }
 
@@ -57,9 +69,13 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: FilterGradArgs)
   const info = convGeometry(x.shape as Shape4, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode);
   assertOutputMatches('Conv2DBackpropFilter', info, dy);
   if (winogradApplies(info)) return winogradFilterGrad(backend, x, dy, info);
-  if (info.strideHeight === 1 && info.strideWidth === 1 && info.outChannels % 4 === 0) return filterGradSimd(backend, x, dy, info);
-  if (tapsAreShifts(patchGeometry(info)) && info.inChannels <= MAX_CHANNELS_FOR_TAPS) return filterGradFromTaps(backend, x, dy, info);
-  return hasFewInputChannels(info) ? filterGradFromPatches(backend, x, dy, info) : filterGradByConvolution(backend, x, dy, info);
+  if (info.strideHeight === 1 && info.strideWidth === 1 && info.outChannels % 4 === 0)
+    return filterGradSimd(backend, x, dy, info);
+  if (tapsAreShifts(patchGeometry(info)) && info.inChannels <= MAX_CHANNELS_FOR_TAPS)
+    return filterGradFromTaps(backend, x, dy, info);
+  return hasFewInputChannels(info)
+    ? filterGradFromPatches(backend, x, dy, info)
+    : filterGradByConvolution(backend, x, dy, info);
 }
 
 /**
@@ -72,7 +88,24 @@ function filterGradSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, inf
   const result = backend.makeOutput(info.filterShape, 'float32');
   heapView(backend, result).fill(0);
   const at = (t: TensorInfo) => addressOf(backend, t);
-  simdKernels(backend).convFilterGrad(at(x), at(dy), at(result), at(pad), 0, info.batchSize, info.inHeight, info.inWidth, cin, oh, ow, cout, kh, kw, info.padInfo.top, info.padInfo.left);
+  simdKernels(backend).convFilterGrad(
+    at(x),
+    at(dy),
+    at(result),
+    at(pad),
+    0,
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    cin,
+    oh,
+    ow,
+    cout,
+    kh,
+    kw,
+    info.padInfo.top,
+    info.padInfo.left,
+  );
   release(backend, pad);
   return result;
 }
@@ -183,7 +216,12 @@ function patchGeometry(info: Conv2DInfo): PatchGeometry {
  * under the forward padding. A stride that leaves unused rows makes the result larger than
  * the filter; the extra taps are cut off.
  */
-export function filterGradByConvolution(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+export function filterGradByConvolution(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: Conv2DInfo,
+): TensorInfo {
   const { top, bottom, left, right } = info.padInfo;
   const xT = transpose(backend, x, [3, 1, 2, 0]);
   const dyT = transpose(backend, dy, [1, 2, 0, 3]);
@@ -206,7 +244,12 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: InputGradArgs): 
   const info = convGeometry(attrs.inputShape, filter.shape as Shape4, attrs.strides, attrs.pad, attrs.dimRoundingMode);
   assertOutputMatches('Conv2DBackpropInput', info, dy);
   if (inputGradByWinograd(info)) {
-    const geometry = { outShape: info.inShape, inChannels: info.outChannels, padTop: 2 - info.padInfo.top, padLeft: 2 - info.padInfo.left };
+    const geometry = {
+      outShape: info.inShape,
+      inChannels: info.outChannels,
+      padTop: 2 - info.padInfo.top,
+      padLeft: 2 - info.padInfo.left,
+    };
     return winogradConv(backend, dy, filter, geometry, { flipped: true });
   }
   if (hasFewInputChannels(info)) return inputGradFromPatches(backend, dy, filter, info);
@@ -230,7 +273,12 @@ function inputGradByWinograd(info: Conv2DInfo): boolean {
  * dx = dy (zeros inserted between rows and columns for stride s) padded by k - 1 - p and
  * convolved with the filter flipped in space and with its channel axes swapped.
  */
-export function inputGradByConvolution(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, info: Conv2DInfo): TensorInfo {
+export function inputGradByConvolution(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: Conv2DInfo,
+): TensorInfo {
   const { top, left } = info.padInfo;
   const flipped = callStock(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
   const swapped = transpose(backend, flipped, [0, 1, 3, 2]);
@@ -240,7 +288,12 @@ export function inputGradByConvolution(backend: BackendWasm, dy: TensorInfo, fil
   const padLeft = info.filterWidth - 1 - left;
   const padBottom = info.inHeight + top - dilated.shape[1];
   const padRight = info.inWidth + left - dilated.shape[2];
-  const full = convExplicit(backend, dilated, swapped, [padTop, Math.max(0, padBottom), padLeft, Math.max(0, padRight)]);
+  const full = convExplicit(backend, dilated, swapped, [
+    padTop,
+    Math.max(0, padBottom),
+    padLeft,
+    Math.max(0, padRight),
+  ]);
   release(backend, swapped, dilated);
   if (padBottom >= 0 && padRight >= 0) return full;
   // The zeros after the last row or column reached past the input: drop the extra outputs.
@@ -275,7 +328,14 @@ function insertStrideZeros(backend: BackendWasm, dy: TensorInfo, sh: number, sw:
   if (sh === 1 && sw === 1) return reshape(backend, dy, dy.shape);
   const [n, h, w, c] = dy.shape;
   const spread = reshape(backend, dy, [n, h, 1, w, 1, c]);
-  const paddings = [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]];
+  const paddings = [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ];
   const padded = callStock(backend, 'PadV2', { x: spread }, { paddings, constantValue: 0 });
   const result = reshape(backend, padded, [n, h * sh, w * sw, c]);
   release(backend, spread, padded);

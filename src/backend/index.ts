@@ -20,7 +20,8 @@ export async function initBackend(name: BackendName = 'wasm', options: { quiet?:
       await tf.ready();
       return 'tensorflow';
     } catch {
-      if (!options.quiet) console.error('notice: @tensorflow/tfjs-node is not installed or does not load; using the wasm backend');
+      if (!options.quiet)
+        console.error('notice: @tensorflow/tfjs-node is not installed or does not load; using the wasm backend');
       name = 'wasm';
     }
   }
@@ -58,6 +59,8 @@ function processListeners(): ProcessListeners {
  */
 function removeListenersAddedSince(before: ProcessListeners): void {
   const now = processListeners();
-  for (const listener of now.uncaughtException) if (!before.uncaughtException.includes(listener)) process.removeListener('uncaughtException', listener);
-  for (const listener of now.unhandledRejection) if (!before.unhandledRejection.includes(listener)) process.removeListener('unhandledRejection', listener);
+  for (const listener of now.uncaughtException)
+    if (!before.uncaughtException.includes(listener)) process.removeListener('uncaughtException', listener);
+  for (const listener of now.unhandledRejection)
+    if (!before.unhandledRejection.includes(listener)) process.removeListener('unhandledRejection', listener);
 }

@@ -24,20 +24,25 @@ export function batchMatMulTransposing({ inputs, backend, attrs }: BatchMatMulAr
   const { a, b } = inputs;
   const { transposeA, transposeB } = attrs;
   const single = batchSize(a) === 1 && batchSize(b) === 1;
-  if (!single || a.dtype !== 'float32' || b.dtype !== 'float32') return callStock(backend, 'BatchMatMul', inputs, attrs);
+  if (!single || a.dtype !== 'float32' || b.dtype !== 'float32')
+    return callStock(backend, 'BatchMatMul', inputs, attrs);
   const [rowsA, columnsA] = a.shape.slice(-2);
   const [rowsB, columnsB] = b.shape.slice(-2);
   const [m, innerA] = transposeA ? [columnsA, rowsA] : [rowsA, columnsA];
   const [innerB, n] = transposeB ? [columnsB, rowsB] : [rowsB, columnsB];
   if (innerA !== innerB) {
-    throw new Error(`Error in matMul: inner shapes (${innerA}) and (${innerB}) of tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+    throw new Error(
+      `Error in matMul: inner shapes (${innerA}) and (${innerB}) of tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
   }
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  if ((transposeA || transposeB) && n % 8 === 0) return matMulSimd(backend, a, b, { transposeA, transposeB, outShape: [...outer, m, n] });
+  if ((transposeA || transposeB) && n % 8 === 0)
+    return matMulSimd(backend, a, b, { transposeA, transposeB, outShape: [...outer, m, n] });
   if (!transposeA && !transposeB && cachedShapeMatches(b)) return callStock(backend, 'BatchMatMul', inputs, attrs);
-  const product = (transposeA || transposeB) && packsLessTheOtherWay(m, innerA, n)
-    ? multiplyTheOtherWay(backend, a, b, transposeA, transposeB)
-    : multiplyAsMatrices(backend, a, b, transposeA, transposeB);
+  const product =
+    (transposeA || transposeB) && packsLessTheOtherWay(m, innerA, n)
+      ? multiplyTheOtherWay(backend, a, b, transposeA, transposeB)
+      : multiplyAsMatrices(backend, a, b, transposeA, transposeB);
   const result = reshape(backend, product, [...outer, m, n]);
   release(backend, product);
   return result;
@@ -60,13 +65,25 @@ export function fusedMatMul({ inputs, backend, attrs }: FusedMatMulArgs): Tensor
   const { transposeA, transposeB, activation } = attrs;
   const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
   const supported =
-    batchSize(a) === 1 && batchSize(b) === 1 && a.dtype === 'float32' && b.dtype === 'float32' && n % 8 === 0 &&
-    !preluActivationWeights && (activation === 'linear' || activation === 'relu') &&
+    batchSize(a) === 1 &&
+    batchSize(b) === 1 &&
+    a.dtype === 'float32' &&
+    b.dtype === 'float32' &&
+    n % 8 === 0 &&
+    !preluActivationWeights &&
+    (activation === 'linear' || activation === 'relu') &&
     (!bias || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === n));
-  if (!supported || (!transposeA && !transposeB && seenAsWeights(b))) return callStock(backend, '_FusedMatMul', inputs, attrs);
+  if (!supported || (!transposeA && !transposeB && seenAsWeights(b)))
+    return callStock(backend, '_FusedMatMul', inputs, attrs);
   const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  return matMulSimd(backend, a, b, { transposeA, transposeB, outShape: [...outer, m, n], bias, relu: activation === 'relu' });
+  return matMulSimd(backend, a, b, {
+    transposeA,
+    transposeB,
+    outShape: [...outer, m, n],
+    bias,
+    relu: activation === 'relu',
+  });
 }
 
 /** Past this size (bytes) the kernel packs b strip by strip (SMALL_B_BYTES in assembly/training-kernels.ts). */
@@ -92,13 +109,31 @@ function matMulSimd(
   const [aRow, aStep] = options.transposeA ? [4, 4 * m] : [4 * k, 4];
   const bias = options.bias ? addressOf(backend, options.bias) : 0;
   const packed = k * n * 4 > SMALL_B_BYTES ? backend.makeOutput([k * 8], 'float32') : undefined;
-  simdKernels(backend).matMul(addressOf(backend, a), aRow, aStep, addressOf(backend, right), addressOf(backend, out), m, n, k, bias, options.relu ? 1 : 0, packed ? addressOf(backend, packed) : 0);
+  simdKernels(backend).matMul(
+    addressOf(backend, a),
+    aRow,
+    aStep,
+    addressOf(backend, right),
+    addressOf(backend, out),
+    m,
+    n,
+    k,
+    bias,
+    options.relu ? 1 : 0,
+    packed ? addressOf(backend, packed) : 0,
+  );
   release(backend, right);
   if (packed) release(backend, packed);
   return out;
 }
 
-function multiplyAsMatrices(backend: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+function multiplyAsMatrices(
+  backend: BackendWasm,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo {
   const left = asMatrix(backend, a, transposeA);
   const right = asMatrix(backend, b, transposeB);
   const product = matMul(backend, left, right);
@@ -118,7 +153,13 @@ function packsLessTheOtherWay(m: number, k: number, n: number): boolean {
 }
 
 /** a·b as (bᵀ·aᵀ)ᵀ: the right operand XNNPACK packs is then aᵀ, [k, m]. */
-function multiplyTheOtherWay(backend: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+function multiplyTheOtherWay(
+  backend: BackendWasm,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo {
   const left = asMatrix(backend, b, !transposeB);
   const right = asMatrix(backend, a, !transposeA);
   const productT = matMul(backend, left, right);

@@ -13,8 +13,12 @@ export function startNodeReplicaThread(init: ReplicaInit): Promise<ReplicaThread
     worker.once('error', fail);
     worker.once('message', (reply: ReplicaReply) => {
       worker.off('error', fail);
-      if (reply.type === 'ready') resolve({ request: (task) => request(worker, task), terminate: async () => void (await worker.terminate()) });
-      else reject(new Error(`a model worker thread failed to start: ${reply.type === 'error' ? reply.message : reply.type}`));
+      if (reply.type === 'ready')
+        resolve({ request: (task) => request(worker, task), terminate: async () => void (await worker.terminate()) });
+      else
+        reject(
+          new Error(`a model worker thread failed to start: ${reply.type === 'error' ? reply.message : reply.type}`),
+        );
     });
   });
 }

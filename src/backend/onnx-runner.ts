@@ -79,8 +79,10 @@ export interface OnnxRunnerOptions {
 const ONNX_BEST_CALL_SIZE = 64;
 
 function checkRunnerOptions({ threads, maxBatch }: OnnxRunnerOptions): void {
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number >= 1, got ${threads}`);
-  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a whole number >= 1, got ${maxBatch}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`threads must be a whole number >= 1, got ${threads}`);
+  if (!Number.isInteger(maxBatch) || maxBatch < 1)
+    throw new RangeError(`maxBatch must be a whole number >= 1, got ${maxBatch}`);
 }
 
 /** A ModelRunner (runner.ts; structurally, as runner.ts imports this file). */
@@ -109,7 +111,10 @@ export class OnnxRunner {
   static async start(model: tf.LayersModel, options: OnnxRunnerOptions, ort?: OnnxRuntimeModule): Promise<OnnxRunner> {
     checkRunnerOptions(options);
     // Imported here, not at the top: the converter needs TensorFlow.js, which `fromFile` never loads.
-    const [{ layersModelToOnnx }, { outputCount }] = await Promise.all([import('../model/onnx.js'), import('../model/architectures.js')]);
+    const [{ layersModelToOnnx }, { outputCount }] = await Promise.all([
+      import('../model/onnx.js'),
+      import('../model/architectures.js'),
+    ]);
     const bytes = layersModelToOnnx(model, { temperature: options.temperature });
     const runtime = ort ?? (await loadOnnxRuntime());
     const session = await runtime.InferenceSession.create(bytes, onnxSessionOptions(options.threads));
@@ -125,14 +130,23 @@ export class OnnxRunner {
     checkRunnerOptions(options);
     const runtime = ort ?? (await loadOnnxRuntime());
     const session = await runtime.InferenceSession.create(bytes, onnxSessionOptions(options.threads));
-    const probe = await session.run({ [session.inputNames[0]]: new runtime.Tensor('float32', new Float32Array(PIXELS), [1, ...INPUT_SHAPE]) });
-    return new OnnxRunner(runtime, session, options.maxBatch, options.threads, probe[session.outputNames[0]].data.length);
+    const probe = await session.run({
+      [session.inputNames[0]]: new runtime.Tensor('float32', new Float32Array(PIXELS), [1, ...INPUT_SHAPE]),
+    });
+    return new OnnxRunner(
+      runtime,
+      session,
+      options.maxBatch,
+      options.threads,
+      probe[session.outputNames[0]].data.length,
+    );
   }
 
   /** The model's probabilities for the first n rows of the batch, written to `out` (n x outputs). */
   async predict(n: number, out: Float32Array): Promise<void> {
     if (n === 0) return;
-    if (!Number.isInteger(n) || n < 0 || n > this.maxBatch) throw new RangeError(`a call takes 0 to ${this.maxBatch} images, got ${n}`);
+    if (!Number.isInteger(n) || n < 0 || n > this.maxBatch)
+      throw new RangeError(`a call takes 0 to ${this.maxBatch} images, got ${n}`);
     const input = new this.ort.Tensor('float32', this.batch.x.subarray(0, n * PIXELS), [n, ...INPUT_SHAPE]);
     const result = await this.session.run({ [this.session.inputNames[0]]: input });
     const probabilities = result[this.session.outputNames[0]].data as Float32Array;

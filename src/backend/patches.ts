@@ -23,7 +23,19 @@ export interface PatchGeometry {
  * straight from an NHWC input: each tap copies cin contiguous channels.
  */
 export function fillPatchesByPosition(x: Float32Array, g: PatchGeometry, channels: number, out: Float32Array): void {
-  const { batch, inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft } = g;
+  const {
+    batch,
+    inHeight,
+    inWidth,
+    outHeight,
+    outWidth,
+    filterHeight,
+    filterWidth,
+    strideHeight,
+    strideWidth,
+    padTop,
+    padLeft,
+  } = g;
   const rowLength = filterHeight * filterWidth * channels;
   let o = 0;
   for (let n = 0; n < batch; n++) {
@@ -46,15 +58,33 @@ export function fillPatchesByPosition(x: Float32Array, g: PatchGeometry, channel
       }
     }
   }
-  if (o !== batch * outHeight * outWidth * rowLength) throw new Error('fillPatchesByPosition: geometry does not match the output size');
+  if (o !== batch * outHeight * outWidth * rowLength)
+    throw new Error('fillPatchesByPosition: geometry does not match the output size');
 }
 
 /**
  * The adjoint of fillPatchesByPosition (col2im): adds each patch value back onto the input
  * pixel it was read from. `out` must start zeroed; taps in the padding are dropped.
  */
-export function addPatchesByPosition(patches: Float32Array, g: PatchGeometry, channels: number, out: Float32Array): void {
-  const { batch, inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft } = g;
+export function addPatchesByPosition(
+  patches: Float32Array,
+  g: PatchGeometry,
+  channels: number,
+  out: Float32Array,
+): void {
+  const {
+    batch,
+    inHeight,
+    inWidth,
+    outHeight,
+    outWidth,
+    filterHeight,
+    filterWidth,
+    strideHeight,
+    strideWidth,
+    padTop,
+    padLeft,
+  } = g;
   let o = 0;
   for (let n = 0; n < batch; n++) {
     for (let oy = 0; oy < outHeight; oy++) {
@@ -93,13 +123,22 @@ export function tapsAreShifts(g: PatchGeometry): boolean {
  * 128 14x14x32 inputs and a 3x3 filter, several times faster than a loop that writes value by
  * value (whose time is V8's per-element typed-array writes).
  */
-export function fillTapsShifted(xT: Float32Array, g: PatchGeometry, channels: number, first: number, count: number, out: Float32Array): void {
+export function fillTapsShifted(
+  xT: Float32Array,
+  g: PatchGeometry,
+  channels: number,
+  first: number,
+  count: number,
+  out: Float32Array,
+): void {
   if (!tapsAreShifts(g)) throw new Error('fillTapsShifted: needs stride 1 and an output as large as the input');
   const { batch, inHeight: h, inWidth: w, filterHeight, filterWidth, padTop, padLeft } = g;
-  if (first < 0 || count < 1 || first + count > batch) throw new Error(`fillTapsShifted: images ${first}..${first + count - 1} are outside the batch of ${batch}`);
+  if (first < 0 || count < 1 || first + count > batch)
+    throw new Error(`fillTapsShifted: images ${first}..${first + count - 1} are outside the batch of ${batch}`);
   const plane = h * w;
   const length = count * plane;
-  if (out.length < filterHeight * filterWidth * channels * length) throw new Error('fillTapsShifted: the output is smaller than the patches');
+  if (out.length < filterHeight * filterWidth * channels * length)
+    throw new Error('fillTapsShifted: the output is smaller than the patches');
   let o = 0;
   for (let ky = 0; ky < filterHeight; ky++) {
     const rowShift = ky - padTop;
@@ -122,7 +161,8 @@ export function fillTapsShifted(xT: Float32Array, g: PatchGeometry, channels: nu
           if (colShift < 0) {
             for (let row = image; row < image + plane; row += w) for (let x = 0; x < colsOut; x++) out[row + x] = 0;
           } else if (colShift > 0) {
-            for (let row = image + w - colsOut; row < image + plane; row += w) for (let x = 0; x < colsOut; x++) out[row + x] = 0;
+            for (let row = image + w - colsOut; row < image + plane; row += w)
+              for (let x = 0; x < colsOut; x++) out[row + x] = 0;
           }
         }
         o += length;

@@ -21,7 +21,14 @@ interface MaxPoolGradArgs {
 export function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): TensorInfo {
   const { dy, input, output } = inputs;
   assertSupported('MaxPoolGrad', undefined, dy, input, output);
-  const info = tf.backend_util.computePool2DInfo(input.shape as Shape4, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as Shape4,
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   const [n, oh, ow, c] = dy.shape;
   if (n !== info.batchSize || oh !== info.outHeight || ow !== info.outWidth || c !== info.outChannels) {
     throw new Error(`MaxPoolGrad: dy has shape [${dy.shape}], expected [${info.outShape}] for this pooling`);
@@ -32,9 +39,26 @@ export function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): Tensor
   const dx = backend.makeOutput(input.shape, 'float32');
   if (isTwoByTwoTiling(info) && info.inChannels % 4 === 0) {
     const at = (t: TensorInfo) => addressOf(backend, t);
-    simdKernels(backend).maxPoolGrad2x2(at(input), at(output), at(dy), at(dx), n, info.inHeight, info.inWidth, c, oh, ow);
+    simdKernels(backend).maxPoolGrad2x2(
+      at(input),
+      at(output),
+      at(dy),
+      at(dx),
+      n,
+      info.inHeight,
+      info.inWidth,
+      c,
+      oh,
+      ow,
+    );
   } else if (isTwoByTwoTiling(info)) {
-    routeGradientInTwoByTwoTiles(heapView(backend, input), heapView(backend, output), heapView(backend, dy), heapView(backend, dx), info);
+    routeGradientInTwoByTwoTiles(
+      heapView(backend, input),
+      heapView(backend, output),
+      heapView(backend, dy),
+      heapView(backend, dx),
+      info,
+    );
   } else {
     routeGradientToMaxima(heapView(backend, input), heapView(backend, dy), heapView(backend, dx), info);
   }
@@ -44,9 +68,14 @@ export function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): Tensor
 /** The usual 2x2, stride-2, unpadded pool: windows tile the input, so no accumulation is needed. */
 function isTwoByTwoTiling(info: tf.backend_util.Conv2DInfo): boolean {
   return (
-    info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
-    info.padInfo.top === 0 && info.padInfo.left === 0 &&
-    2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth
+    info.filterHeight === 2 &&
+    info.filterWidth === 2 &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    2 * info.outHeight <= info.inHeight &&
+    2 * info.outWidth <= info.inWidth
   );
 }
 
@@ -60,7 +89,13 @@ function isTwoByTwoTiling(info: tf.backend_util.Conv2DInfo): boolean {
  * A window where no input equals y (a NaN, or a y not from this input) falls back to the
  * first maximum by comparison.
  */
-function routeGradientInTwoByTwoTiles(x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+function routeGradientInTwoByTwoTiles(
+  x: Float32Array,
+  y: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
+): void {
   const { batchSize, inHeight, inWidth, outHeight, outWidth, inChannels: channels } = info;
   // Also zeroes an odd row or column at the end, which belongs to no window.
   dx.fill(0);
@@ -94,7 +129,12 @@ function firstMaximumOfFour(x: Float32Array, i: number, channels: number, rowStr
   return at;
 }
 
-function routeGradientToMaxima(x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+function routeGradientToMaxima(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
+): void {
   const { batchSize, inHeight, inWidth, outHeight, outWidth, inChannels: channels } = info;
   const { strideHeight, strideWidth, filterHeight, filterWidth } = info;
   const { top, left } = info.padInfo;

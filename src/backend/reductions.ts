@@ -40,7 +40,13 @@ function reduceLeadingAxes({ inputs, backend, attrs }: ReduceArgs, kernel: 'Sum'
   const outShape = attrs.keepDims ? [...axes.map(() => 1), ...keptShape] : keptShape;
   if (columns % 4 === 0) {
     const result = backend.makeOutput(outShape, 'float32');
-    simdKernels(backend).columnSums(addressOf(backend, x), addressOf(backend, result), rows, columns, kernel === 'Mean' ? 1 / rows : 1);
+    simdKernels(backend).columnSums(
+      addressOf(backend, x),
+      addressOf(backend, result),
+      rows,
+      columns,
+      kernel === 'Mean' ? 1 / rows : 1,
+    );
     return result;
   }
   const weights = backend.makeOutput([rows, 1], 'float32');

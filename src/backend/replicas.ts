@@ -17,7 +17,15 @@ export interface ReplicaInit {
   output: SharedArrayBuffer;
 }
 export type ReplicaTask =
-  | { type: 'gradients'; loadWeights: boolean; from: number; to: number; share: number; labelSmoothing: number; dropoutSeeds: number[] }
+  | {
+      type: 'gradients';
+      loadWeights: boolean;
+      from: number;
+      to: number;
+      share: number;
+      labelSmoothing: number;
+      dropoutSeeds: number[];
+    }
   | { type: 'predict'; loadWeights: boolean; from: number; to: number };
 export type ReplicaReply =
   | { type: 'ready' }
@@ -66,7 +74,8 @@ export function writeFlat(tensors: tf.Tensor[], flat: Float32Array): void {
   // The wasm backend's method, typed here by shape: the page's main thread imports this module and
   // must not import the wasm backend, not even its types (.dependency-cruiser.cjs).
   const heap = backend as unknown as { typedArrayFromHeap(t: tf.Tensor): Float32Array };
-  const inPlace = tf.getBackend() === 'wasm' ? (t: tf.Tensor) => heap.typedArrayFromHeap(t) : (t: tf.Tensor) => t.dataSync();
+  const inPlace =
+    tf.getBackend() === 'wasm' ? (t: tf.Tensor) => heap.typedArrayFromHeap(t) : (t: tf.Tensor) => t.dataSync();
   for (const t of tensors) {
     const values = inPlace(t) as Float32Array;
     flat.set(values, offset);
@@ -78,7 +87,9 @@ export function writeFlat(tensors: tf.Tensor[], flat: Float32Array): void {
 export function predictRows(model: tf.LayersModel, x: Float32Array, from: number, to: number, out: Float32Array): void {
   // A batch smaller than the thread count leaves some threads no rows (a single image on two threads).
   if (to <= from) return;
-  const probs = tf.tidy(() => model.predict(tf.tensor4d(x.subarray(from * PIXELS, to * PIXELS), [to - from, ...INPUT_SHAPE])) as tf.Tensor);
+  const probs = tf.tidy(
+    () => model.predict(tf.tensor4d(x.subarray(from * PIXELS, to * PIXELS), [to - from, ...INPUT_SHAPE])) as tf.Tensor,
+  );
   out.set(probs.dataSync(), from * (probs.shape[1] as number));
   probs.dispose();
 }
@@ -133,12 +144,18 @@ export class ModelReplicas {
   /** Start threads - 1 workers (none for 1) holding replicas of `model`, for batches of up to maxBatch images. */
   static async start(model: tf.LayersModel, options: ReplicasOptions): Promise<ModelReplicas> {
     const { threads, maxBatch, startThread } = options;
-    if (threads > 1 && !startThread) throw new Error('ModelReplicas: more than one thread needs startThread (node-replica-thread.ts in Node, web-replica-thread.ts in a browser)');
+    if (threads > 1 && !startThread)
+      throw new Error(
+        'ModelReplicas: more than one thread needs startThread (node-replica-thread.ts in Node, web-replica-thread.ts in a browser)',
+      );
     const shared = (bytes: number) => (threads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     const x = new Float32Array(shared(maxBatch * PIXELS * 4));
     const y = new Int32Array(shared(maxBatch * 4));
     const weights = new Float32Array(shared(4 * model.weights.reduce((sum, w) => sum + sizeOf(w.shape), 0)));
-    const outputSize = Math.max(maxBatch * outputCount(model), model.trainableWeights.reduce((sum, w) => sum + sizeOf(w.shape), 0));
+    const outputSize = Math.max(
+      maxBatch * outputCount(model),
+      model.trainableWeights.reduce((sum, w) => sum + sizeOf(w.shape), 0),
+    );
     const outputs = Array.from({ length: threads - 1 }, () => new Float32Array(new SharedArrayBuffer(4 * outputSize)));
     const topology = model.toJSON(null, false) as object;
     const workers = await Promise.all(
@@ -160,18 +177,40 @@ export class ModelReplicas {
    * One optimizer step on the first n rows of the batch. `dropoutSeeds(k)` gives worker k's
    * dropout seeds (the main thread's are already set on the model by the caller).
    */
-  async step(n: number, optimizer: tf.Optimizer, labelSmoothing: number, dropoutSeeds: (thread: number) => number[]): Promise<StepResult> {
+  async step(
+    n: number,
+    optimizer: tf.Optimizer,
+    labelSmoothing: number,
+    dropoutSeeds: (thread: number) => number[],
+  ): Promise<StepResult> {
     this.net ??= logitsModel(this.model);
     this.variables ??= trainableVariables(this.model);
-    const replies = this.dispatch(n, (from, to, k) => ({ type: 'gradients', from, to, share: (to - from) / n, labelSmoothing, dropoutSeeds: dropoutSeeds(k) }));
+    const replies = this.dispatch(n, (from, to, k) => ({
+      type: 'gradients',
+      from,
+      to,
+      share: (to - from) / n,
+      labelSmoothing,
+      dropoutSeeds: dropoutSeeds(k),
+    }));
     const own = batchPart(n, this.threads, 0);
-    const { grads, stats } = partGradients(this.net, this.variables, this.batch, own.from, own.to, labelSmoothing, (own.to - own.from) / n);
+    const { grads, stats } = partGradients(
+      this.net,
+      this.variables,
+      this.batch,
+      own.from,
+      own.to,
+      labelSmoothing,
+      (own.to - own.from) / n,
+    );
     const [plainLossSum, correct, smoothedLoss] = stats.dataSync();
     stats.dispose();
     const results = [{ plainLossSum, correct, smoothedLoss }, ...(await Promise.all(replies))];
     const variables = this.variables;
     tf.tidy(() => {
-      const total = grads.map((g, v) => this.workerOutputs.reduce((sum, output) => tf.add(sum, tf.tensor(this.gradientOf(output, v), g.shape)), g));
+      const total = grads.map((g, v) =>
+        this.workerOutputs.reduce((sum, output) => tf.add(sum, tf.tensor(this.gradientOf(output, v), g.shape)), g),
+      );
       optimizer.applyGradients(Object.fromEntries(variables.map((variable, i) => [variable.name, total[i]])));
     });
     tf.dispose(grads);
@@ -202,7 +241,10 @@ export class ModelReplicas {
   }
 
   /** Send each worker its rows of the batch, publishing the weights first when they changed. */
-  private dispatch<T extends ReplicaTask>(n: number, task: (from: number, to: number, thread: number) => Omit<T, 'loadWeights'>): Promise<Extract<ReplicaReply, { type: 'done' }>>[] {
+  private dispatch<T extends ReplicaTask>(
+    n: number,
+    task: (from: number, to: number, thread: number) => Omit<T, 'loadWeights'>,
+  ): Promise<Extract<ReplicaReply, { type: 'done' }>>[] {
     const loadWeights = this.stale && this.workers.length > 0;
     if (loadWeights) this.publishWeights();
     this.stale = false;
@@ -214,17 +256,27 @@ export class ModelReplicas {
 
   /** Trainable variable v's gradient inside a worker's output. */
   private gradientOf(output: Float32Array, v: number): Float32Array {
-    this.offsets ??= this.variables!.reduce<number[]>((acc, variable) => [...acc, acc[acc.length - 1] + variable.size], [0]);
+    this.offsets ??= this.variables!.reduce<number[]>(
+      (acc, variable) => [...acc, acc[acc.length - 1] + variable.size],
+      [0],
+    );
     return output.subarray(this.offsets[v], this.offsets[v + 1]);
   }
 
   private publishWeights(): void {
-    writeFlat(this.model.weights.map((w) => w.read()), this.weights);
+    writeFlat(
+      this.model.weights.map((w) => w.read()),
+      this.weights,
+    );
   }
 }
 
 /** Run `work` with `model` on `threads` threads, closing the workers afterwards. */
-export async function withReplicas<T>(model: tf.LayersModel, options: ReplicasOptions, work: (replicas: ModelReplicas) => Promise<T>): Promise<T> {
+export async function withReplicas<T>(
+  model: tf.LayersModel,
+  options: ReplicasOptions,
+  work: (replicas: ModelReplicas) => Promise<T>,
+): Promise<T> {
   const replicas = await ModelReplicas.start(model, options);
   try {
     return await work(replicas);

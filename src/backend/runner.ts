@@ -30,7 +30,10 @@ export async function startRunner(model: tf.LayersModel, options: RunnerOptions)
   const { threads, maxBatch, backend } = options;
   // Imported when used: the `onnx` runtime never loads the tfjs threads' code.
   const tfjs = async () => {
-    const [{ ModelReplicas }, { startNodeReplicaThread }] = await Promise.all([import('./replicas.js'), import('./node-replica-thread.js')]);
+    const [{ ModelReplicas }, { startNodeReplicaThread }] = await Promise.all([
+      import('./replicas.js'),
+      import('./node-replica-thread.js'),
+    ]);
     return ModelReplicas.start(model, { threads, backend, maxBatch, startThread: startNodeReplicaThread });
   };
   if ((options.runtime ?? 'tfjs') === 'tfjs') return tfjs();
@@ -46,7 +49,10 @@ export async function startRunner(model: tf.LayersModel, options: RunnerOptions)
     return await OnnxRunner.start(model, { threads, maxBatch }, ort);
   } catch (err) {
     if (err instanceof RangeError) throw err;
-    const why = err instanceof UserError ? `model '${model.name}' does not convert to ONNX (${reason(err)})` : `ONNX Runtime does not load here (${reason(err)})`;
+    const why =
+      err instanceof UserError
+        ? `model '${model.name}' does not convert to ONNX (${reason(err)})`
+        : `ONNX Runtime does not load here (${reason(err)})`;
     console.error(`notice: ${why}; using TensorFlow.js`);
     return tfjs();
   }
@@ -57,7 +63,10 @@ export async function startRunner(model: tf.LayersModel, options: RunnerOptions)
  * the one-line notice, where ONNX Runtime does not load, so that the caller loads the model
  * itself instead (startRunner).
  */
-export async function startOnnxFileRunner(bytes: Uint8Array, options: { threads: number; maxBatch: number }): Promise<ModelRunner | undefined> {
+export async function startOnnxFileRunner(
+  bytes: Uint8Array,
+  options: { threads: number; maxBatch: number },
+): Promise<ModelRunner | undefined> {
   const { OnnxRunner, loadOnnxRuntime } = await import('./onnx-runner.js');
   try {
     return await OnnxRunner.fromFile(bytes, options, await loadOnnxRuntime());

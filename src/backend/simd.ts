@@ -9,25 +9,86 @@ import type { TensorInfo } from './wasm-calls.js';
  */
 export interface SimdKernels {
   convFilterGrad(
-    x: number, dy: number, dw: number, pad: number,
-    first: number, count: number, h: number, w: number, cin: number, oh: number, ow: number, cout: number,
-    kh: number, kw: number, padTop: number, padLeft: number,
+    x: number,
+    dy: number,
+    dw: number,
+    pad: number,
+    first: number,
+    count: number,
+    h: number,
+    w: number,
+    cin: number,
+    oh: number,
+    ow: number,
+    cout: number,
+    kh: number,
+    kw: number,
+    padTop: number,
+    padLeft: number,
   ): void;
-  maxPoolGrad2x2(x: number, y: number, dy: number, dx: number, batch: number, h: number, w: number, c: number, oh: number, ow: number): void;
+  maxPoolGrad2x2(
+    x: number,
+    y: number,
+    dy: number,
+    dx: number,
+    batch: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+  ): void;
   columnSums(x: number, out: number, rows: number, columns: number, scale: number): void;
   winogradScratchBytes(oh: number, ow: number, cin: number, cout: number): number;
   winogradFilter(w: number, u: number, cin: number, cout: number, flipped: number): void;
   winogradConv(
-    x: number, u: number, bias: number, out: number, scratch: number,
-    batch: number, h: number, w: number, cin: number, oh: number, ow: number, cout: number, padTop: number, padLeft: number, relu: number,
+    x: number,
+    u: number,
+    bias: number,
+    out: number,
+    scratch: number,
+    batch: number,
+    h: number,
+    w: number,
+    cin: number,
+    oh: number,
+    ow: number,
+    cout: number,
+    padTop: number,
+    padLeft: number,
+    relu: number,
   ): void;
   winogradFilterGrad(
-    x: number, dy: number, du: number, scratch: number,
-    first: number, count: number, h: number, w: number, cin: number, oh: number, ow: number, cout: number, padTop: number, padLeft: number,
+    x: number,
+    dy: number,
+    du: number,
+    scratch: number,
+    first: number,
+    count: number,
+    h: number,
+    w: number,
+    cin: number,
+    oh: number,
+    ow: number,
+    cout: number,
+    padTop: number,
+    padLeft: number,
   ): void;
   winogradFilterGradOut(du: number, dw: number, cin: number, cout: number): void;
   batchNormRows(x: number, mean: number, factor: number, offset: number, out: number, n: number, c: number): void;
-  matMul(a: number, aRow: number, aStep: number, b: number, c: number, m: number, n: number, k: number, bias: number, relu: number, packed: number): void;
+  matMul(
+    a: number,
+    aRow: number,
+    aStep: number,
+    b: number,
+    c: number,
+    m: number,
+    n: number,
+    k: number,
+    bias: number,
+    relu: number,
+    packed: number,
+  ): void;
 }
 
 let compiled: WebAssembly.Module | undefined;

@@ -18,7 +18,8 @@ type Numbers = Float32Array | Int32Array | Uint8Array;
  */
 export function tileByBlocks({ inputs, backend, attrs }: TileArgs): TensorInfo {
   const { x } = inputs;
-  if (x.dtype === 'string' || x.dtype === 'complex64' || x.shape.length === 0) return callStock(backend, 'Tile', inputs, attrs);
+  if (x.dtype === 'string' || x.dtype === 'complex64' || x.shape.length === 0)
+    return callStock(backend, 'Tile', inputs, attrs);
   const outShape = x.shape.map((size, axis) => size * attrs.reps[axis]);
   const out = backend.makeOutput(outShape, x.dtype);
   if (outShape.some((size) => size === 0)) return out;
@@ -47,7 +48,8 @@ function fillTiled(source: Numbers, shape: number[], reps: number[], target: Num
     if (axis === rank - 1) {
       target.set(source.subarray(from, from + shape[axis]), to);
     } else {
-      for (let i = 0; i < shape[axis]; i++) fill(axis + 1, from + i * sourceStrides[axis], to + i * targetBlock[axis + 1]);
+      for (let i = 0; i < shape[axis]; i++)
+        fill(axis + 1, from + i * sourceStrides[axis], to + i * targetBlock[axis + 1]);
     }
     const total = oneCopy * reps[axis];
     for (let done = oneCopy; done < total; done *= 2) {

@@ -21,7 +21,12 @@ export function captureStockKernel(name: string): tf.KernelConfig {
   return config;
 }
 
-export function callStock(backend: BackendWasm, name: string, inputs: Record<string, TensorInfo>, attrs: object = {}): TensorInfo {
+export function callStock(
+  backend: BackendWasm,
+  name: string,
+  inputs: Record<string, TensorInfo>,
+  attrs: object = {},
+): TensorInfo {
   let kernel = stockKernels.get(name);
   if (!kernel) {
     captureStockKernel(name);
@@ -74,7 +79,8 @@ export function matMulTransposedA(backend: BackendWasm, a: TensorInfo, b: Tensor
 export function aliasAt(backend: BackendWasm, x: TensorInfo, shape: number[], offset = 0): TensorInfo {
   const size = shape.reduce((a, b) => a * b, 1);
   const total = x.shape.reduce((a, b) => a * b, 1);
-  if (offset < 0 || offset + size > total) throw new Error(`aliasAt: ${size} values from ${offset} do not fit in a tensor of shape [${x.shape}]`);
+  if (offset < 0 || offset + size > total)
+    throw new Error(`aliasAt: ${size} values from ${offset} do not fit in a tensor of shape [${x.shape}]`);
   const { memoryOffset } = backend.dataIdMap.get(x.dataId);
   return backend.makeOutput(shape, x.dtype, memoryOffset + offset * Float32Array.BYTES_PER_ELEMENT);
 }
@@ -94,8 +100,18 @@ export function convExplicit(
   pads: [number, number, number, number],
   dilations: [number, number] = [1, 1],
 ): TensorInfo {
-  const pad = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
-  return callStock(backend, 'Conv2D', { x, filter }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined });
+  const pad = [
+    [0, 0],
+    [pads[0], pads[1]],
+    [pads[2], pads[3]],
+    [0, 0],
+  ];
+  return callStock(
+    backend,
+    'Conv2D',
+    { x, filter },
+    { strides: [1, 1], pad, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined },
+  );
 }
 
 export function slice(backend: BackendWasm, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
@@ -116,6 +132,7 @@ export function assertSupported(kernel: string, dataFormat: string | undefined, 
     throw new Error(`${kernel} on the wasm backend supports dataFormat NHWC only, got ${dataFormat}`);
   }
   for (const info of infos) {
-    if (info.dtype !== 'float32') throw new Error(`${kernel} on the wasm backend supports float32 only, got ${info.dtype}`);
+    if (info.dtype !== 'float32')
+      throw new Error(`${kernel} on the wasm backend supports float32 only, got ${info.dtype}`);
   }
 }

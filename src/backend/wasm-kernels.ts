@@ -49,7 +49,12 @@ export function registerWasmTrainingKernels(): void {
     // backend starts: our kernel falls back to it for rare shapes.
     const stock = replacesStock ? captureStockKernel(name) : undefined;
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc, setupFunc: stock?.setupFunc });
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: kernelFunc as tf.KernelFunc,
+      setupFunc: stock?.setupFunc,
+    });
   }
   registered = true;
 }

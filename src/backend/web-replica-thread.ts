@@ -19,7 +19,8 @@ export function webReplicaThreads(newWorker: () => Worker): StartReplicaThread {
   return (init: ReplicaInit) =>
     new Promise<ReplicaThread>((resolve, reject) => {
       const worker = newWorker();
-      let pending: { resolve: (reply: Extract<ReplicaReply, { type: 'done' }>) => void; reject: (err: Error) => void } | undefined;
+      let pending:
+        { resolve: (reply: Extract<ReplicaReply, { type: 'done' }>) => void; reject: (err: Error) => void } | undefined;
       const fail = (message: string) => {
         const err = new Error(`a model worker failed: ${message}`);
         if (pending) pending.reject(err);

@@ -15,6 +15,7 @@ export async function startWasmInBrowser(wasmFolder: string): Promise<void> {
   registerWasmTrainingKernels();
   // PROD silences tfjs's console banners, as in Node.
   tf.env().set('PROD', true);
-  if (!(await tf.setBackend('wasm'))) throw new Error(`the wasm backend failed to start (its .wasm files are fetched from ${wasmFolder})`);
+  if (!(await tf.setBackend('wasm')))
+    throw new Error(`the wasm backend failed to start (its .wasm files are fetched from ${wasmFolder})`);
   await tf.ready();
 }

@@ -16,9 +16,17 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 /** Whether a convolution of this geometry runs through Winograd. */
 export function winogradApplies(info: Conv2DInfo): boolean {
   return (
-    info.filterHeight === 3 && info.filterWidth === 3 && info.strideHeight === 1 && info.strideWidth === 1 &&
-    info.dilationHeight === 1 && info.dilationWidth === 1 && info.inChannels % 4 === 0 && info.outChannels % 8 === 0 &&
-    info.padInfo.top <= 2 && info.padInfo.left <= 2 && info.dataFormat === 'channelsLast'
+    info.filterHeight === 3 &&
+    info.filterWidth === 3 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.inChannels % 4 === 0 &&
+    info.outChannels % 8 === 0 &&
+    info.padInfo.top <= 2 &&
+    info.padInfo.left <= 2 &&
+    info.dataFormat === 'channelsLast'
   );
 }
 
@@ -49,7 +57,23 @@ export function winogradConv(
   const at = (t: TensorInfo) => addressOf(backend, t);
   kernels.winogradFilter(at(filter), at(u), cin, cout, options.flipped ? 1 : 0);
   const bias = options.bias ? at(options.bias) : 0;
-  kernels.winogradConv(at(x), at(u), bias, at(out), at(scratch), n, h, w, cin, oh, ow, cout, geometry.padTop, geometry.padLeft, options.relu ? 1 : 0);
+  kernels.winogradConv(
+    at(x),
+    at(u),
+    bias,
+    at(out),
+    at(scratch),
+    n,
+    h,
+    w,
+    cin,
+    oh,
+    ow,
+    cout,
+    geometry.padTop,
+    geometry.padLeft,
+    options.relu ? 1 : 0,
+  );
   release(backend, u, scratch);
   return out;
 }
@@ -63,7 +87,22 @@ export function winogradFilterGrad(backend: BackendWasm, x: TensorInfo, dy: Tens
   const scratch = scratchFor(backend, oh, ow, cin, cout);
   const result = backend.makeOutput(info.filterShape, 'float32');
   const at = (t: TensorInfo) => addressOf(backend, t);
-  kernels.winogradFilterGrad(at(x), at(dy), at(du), at(scratch), 0, info.batchSize, info.inHeight, info.inWidth, cin, oh, ow, cout, info.padInfo.top, info.padInfo.left);
+  kernels.winogradFilterGrad(
+    at(x),
+    at(dy),
+    at(du),
+    at(scratch),
+    0,
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    cin,
+    oh,
+    ow,
+    cout,
+    info.padInfo.top,
+    info.padInfo.left,
+  );
   kernels.winogradFilterGradOut(at(du), at(result), cin, cout);
   release(backend, du, scratch);
   return result;
@@ -84,13 +123,37 @@ export function conv2DForward(kernelName: 'Conv2D' | 'FusedConv2D') {
     const { x, filter, bias, preluActivationWeights } = inputs;
     const activation = attrs.activation ?? 'linear';
     const supported =
-      x.dtype === 'float32' && filter.dtype === 'float32' && (attrs.dataFormat ?? 'NHWC') === 'NHWC' && x.shape.length === 4 &&
-      !preluActivationWeights && (activation === 'linear' || activation === 'relu') &&
+      x.dtype === 'float32' &&
+      filter.dtype === 'float32' &&
+      (attrs.dataFormat ?? 'NHWC') === 'NHWC' &&
+      x.shape.length === 4 &&
+      !preluActivationWeights &&
+      (activation === 'linear' || activation === 'relu') &&
       (!bias || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === filter.shape[3]));
     if (supported) {
-      const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape as Shape4,
+        filter.shape as Shape4,
+        attrs.strides,
+        attrs.dilations ?? 1,
+        attrs.pad,
+        attrs.dimRoundingMode,
+        false,
+        'channelsLast',
+      );
       if (winogradApplies(info)) {
-        return winogradConv(backend, x, filter, { outShape: info.outShape, inChannels: info.inChannels, padTop: info.padInfo.top, padLeft: info.padInfo.left }, { bias, relu: activation === 'relu' });
+        return winogradConv(
+          backend,
+          x,
+          filter,
+          {
+            outShape: info.outShape,
+            inChannels: info.inChannels,
+            padTop: info.padInfo.top,
+            padLeft: info.padInfo.left,
+          },
+          { bias, relu: activation === 'relu' },
+        );
       }
     }
     return callStock(backend, kernelName, inputs, attrs);

@@ -28,7 +28,12 @@ export type DenseNetName = keyof typeof DENSE_NETS;
 export function denseNet(name: DenseNetName, seed: number): tf.Sequential {
   const rng = createRng(seed);
   const hidden = DENSE_NETS[name].map((units, i) =>
-    tf.layers.dense({ units, activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: rng.seed() }), name: `hidden${i + 1}` }),
+    tf.layers.dense({
+      units,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.heNormal({ seed: rng.seed() }),
+      name: `hidden${i + 1}`,
+    }),
   );
   return tf.sequential({
     name,
@@ -65,16 +70,26 @@ export interface DenseResult {
 }
 
 /** Train `model` on `train`, keep the epoch with the lowest error on `val`, and read `test` with it. */
-export async function trainDenseNet(model: tf.LayersModel, sets: { train: ImageSet; val: ImageSet; test: ImageSet }, options: DenseTraining): Promise<DenseResult> {
+export async function trainDenseNet(
+  model: tf.LayersModel,
+  sets: { train: ImageSet; val: ImageSet; test: ImageSet },
+  options: DenseTraining,
+): Promise<DenseResult> {
   const { train, val, test } = sets;
-  const replicas = await ModelReplicas.start(model, { threads: options.threads, backend: options.backend, maxBatch: Math.max(options.batchSize, 256) });
+  const replicas = await ModelReplicas.start(model, {
+    threads: options.threads,
+    backend: options.backend,
+    maxBatch: Math.max(options.batchSize, 256),
+  });
   const optimizer = tf.train.adam(options.lr);
   const filler = new BatchFiller(options.batchSize, replicas.batch);
   let best: { error: number; epoch: number; weights: tf.Tensor[] } | undefined;
   const started = performance.now();
   try {
     for (let epoch = 0; epoch < options.epochs; epoch++) {
-      const order = createRng(deriveSeed(options.seed, epoch)).shuffle(Uint32Array.from({ length: train.count }, (_, i) => i));
+      const order = createRng(deriveSeed(options.seed, epoch)).shuffle(
+        Uint32Array.from({ length: train.count }, (_, i) => i),
+      );
       for (let start = 0; start < train.count; start += options.batchSize) {
         const n = filler.fill(train, order, start, Math.min(train.count, start + options.batchSize));
         await replicas.step(n, optimizer, 0, () => []);
@@ -91,7 +106,14 @@ export async function trainDenseNet(model: tf.LayersModel, sets: { train: ImageS
     replicas.weightsChanged();
     const predicting = performance.now();
     const predicted = argmaxRows(await predictSet(replicas, test));
-    return { predicted, valError: best!.error, bestEpoch: best!.epoch, params: model.countParams(), trainSeconds, predictSeconds: (performance.now() - predicting) / 1000 };
+    return {
+      predicted,
+      valError: best!.error,
+      bestEpoch: best!.epoch,
+      params: model.countParams(),
+      trainSeconds,
+      predictSeconds: (performance.now() - predicting) / 1000,
+    };
   } finally {
     tf.dispose(best?.weights ?? []);
     optimizer.dispose();

@@ -22,7 +22,12 @@ export interface TrainedForest {
   sizeBytes: number;
 }
 
-export function trainForest(features: Float32Array, dims: number, labels: ArrayLike<number>, params: ForestParams): TrainedForest {
+export function trainForest(
+  features: Float32Array,
+  dims: number,
+  labels: ArrayLike<number>,
+  params: ForestParams,
+): TrainedForest {
   const forest = new RandomForestClassifier({
     nEstimators: params.trees,
     maxFeatures: params.featureShare,

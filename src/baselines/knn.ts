@@ -53,16 +53,26 @@ function rowNorms(x: Float32Array, dims: number): Float32Array {
  * The k nearest rows of `reference` to each row of `queries` (both row-major, `dims` values a
  * row). Ties in distance keep the lower reference index first on both runtimes.
  */
-export async function nearestNeighbours(reference: Float32Array, queries: Float32Array, dims: number, k: number, options: NeighbourOptions = {}): Promise<Neighbours> {
+export async function nearestNeighbours(
+  reference: Float32Array,
+  queries: Float32Array,
+  dims: number,
+  k: number,
+  options: NeighbourOptions = {},
+): Promise<Neighbours> {
   const rows = reference.length / dims;
   if (!Number.isInteger(rows) || queries.length % dims !== 0) throw new RangeError(`rows of ${dims} values expected`);
-  if (!Number.isInteger(k) || k < 1 || k > rows) throw new RangeError(`k must be a whole number from 1 to ${rows}, got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > rows)
+    throw new RangeError(`k must be a whole number from 1 to ${rows}, got ${k}`);
   const n = queries.length / dims;
   const block = options.block ?? DEFAULT_BLOCK;
   const result: Neighbours = { k, indices: new Int32Array(n * k), distances: new Float32Array(n * k) };
   const referenceNorms = rowNorms(reference, dims);
   const queryNorms = rowNorms(queries, dims);
-  const search = (options.runtime ?? 'onnx') === 'onnx' ? await onnxSearch(reference, referenceNorms, dims, k, options.threads ?? 1) : undefined;
+  const search =
+    (options.runtime ?? 'onnx') === 'onnx'
+      ? await onnxSearch(reference, referenceNorms, dims, k, options.threads ?? 1)
+      : undefined;
   const blockSearch = search ?? tfjsSearch(reference, referenceNorms, dims, k);
   try {
     for (let start = 0; start < n; start += block) {
@@ -92,8 +102,13 @@ function tfjsSearch(reference: Float32Array, norms: Float32Array, dims: number, 
   return {
     async run(queries, count) {
       // topk takes the largest: of -(|r|² - 2 q·r).
-      const { values, indices } = tf.tidy(() => tf.topk(tf.sub(tf.mul(tf.matMul(tf.tensor2d(queries, [count, dims]), r, false, true), 2), rNorms), k));
-      const [negated, at] = await Promise.all([values.data() as Promise<Float32Array>, indices.data() as Promise<Int32Array>]);
+      const { values, indices } = tf.tidy(() =>
+        tf.topk(tf.sub(tf.mul(tf.matMul(tf.tensor2d(queries, [count, dims]), r, false, true), 2), rNorms), k),
+      );
+      const [negated, at] = await Promise.all([
+        values.data() as Promise<Float32Array>,
+        indices.data() as Promise<Int32Array>,
+      ]);
       tf.dispose([values, indices]);
       return { indices: at, partial: negated.map((v) => -v) };
     },
@@ -111,39 +126,89 @@ function knnGraph(reference: Float32Array, norms: Float32Array, dims: number, k:
   const { onnx } = onnxProto;
   const { FLOAT, INT64 } = onnx.TensorProto.DataType;
   const floats = (name: string, dimsOf: number[], values: Float32Array) =>
-    onnx.TensorProto.create({ name, dims: dimsOf, dataType: FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    onnx.TensorProto.create({
+      name,
+      dims: dimsOf,
+      dataType: FLOAT,
+      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
   const value = (name: string, shape: (number | string)[], elemType: number) =>
-    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } });
+    onnx.ValueInfoProto.create({
+      name,
+      type: {
+        tensorType: {
+          elemType,
+          shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        },
+      },
+    });
   const attribute = (name: string, settings: { f?: number; i?: number }) =>
-    onnx.AttributeProto.create({ name, ...(settings.f !== undefined ? { type: onnx.AttributeProto.AttributeType.FLOAT, f: settings.f } : { type: onnx.AttributeProto.AttributeType.INT, i: settings.i }) });
+    onnx.AttributeProto.create({
+      name,
+      ...(settings.f !== undefined
+        ? { type: onnx.AttributeProto.AttributeType.FLOAT, f: settings.f }
+        : { type: onnx.AttributeProto.AttributeType.INT, i: settings.i }),
+    });
   const graph = onnx.GraphProto.create({
     name: 'knn',
     node: [
-      onnx.NodeProto.create({ opType: 'Gemm', input: ['queries', 'reference', 'norms'], output: ['scores'], attribute: [attribute('alpha', { f: -2 }), attribute('transB', { i: 1 })] }),
-      onnx.NodeProto.create({ opType: 'TopK', input: ['scores', 'k'], output: ['partial', 'indices'], attribute: [attribute('largest', { i: 0 }), attribute('sorted', { i: 1 })] }),
+      onnx.NodeProto.create({
+        opType: 'Gemm',
+        input: ['queries', 'reference', 'norms'],
+        output: ['scores'],
+        attribute: [attribute('alpha', { f: -2 }), attribute('transB', { i: 1 })],
+      }),
+      onnx.NodeProto.create({
+        opType: 'TopK',
+        input: ['scores', 'k'],
+        output: ['partial', 'indices'],
+        attribute: [attribute('largest', { i: 0 }), attribute('sorted', { i: 1 })],
+      }),
     ],
-    initializer: [floats('reference', [norms.length, dims], reference), floats('norms', [norms.length], norms), onnx.TensorProto.create({ name: 'k', dims: [1], dataType: INT64, int64Data: [k] })],
+    initializer: [
+      floats('reference', [norms.length, dims], reference),
+      floats('norms', [norms.length], norms),
+      onnx.TensorProto.create({ name: 'k', dims: [1], dataType: INT64, int64Data: [k] }),
+    ],
     input: [value('queries', ['n', dims], FLOAT)],
     output: [value('partial', ['n', k], FLOAT), value('indices', ['n', k], INT64)],
   });
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 7, opsetImport: [{ domain: '', version: 13 }], producerName: 'mnist-cnn baselines', graph })).finish();
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 13 }],
+      producerName: 'mnist-cnn baselines',
+      graph,
+    }),
+  ).finish();
 }
 
 /** The block search on ONNX Runtime, or undefined (after a one-line notice) where it does not load. */
-async function onnxSearch(reference: Float32Array, norms: Float32Array, dims: number, k: number, threads: number): Promise<BlockSearch | undefined> {
+async function onnxSearch(
+  reference: Float32Array,
+  norms: Float32Array,
+  dims: number,
+  k: number,
+  threads: number,
+): Promise<BlockSearch | undefined> {
   let ort: Awaited<ReturnType<typeof loadOnnxRuntime>>;
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
   try {
     ort = await loadOnnxRuntime();
     session = await ort.InferenceSession.create(knnGraph(reference, norms, dims, k), onnxSessionOptions(threads));
   } catch (err) {
-    console.error(`notice: ONNX Runtime does not load here (${(err as Error).message.split('\n')[0]}); k-NN runs on TensorFlow.js`);
+    console.error(
+      `notice: ONNX Runtime does not load here (${(err as Error).message.split('\n')[0]}); k-NN runs on TensorFlow.js`,
+    );
     return undefined;
   }
   return {
     async run(queries, count) {
       const out = await session.run({ queries: new ort.Tensor('float32', queries, [count, dims]) });
-      return { indices: Array.from(out.indices.data as BigInt64Array, Number), partial: out.partial.data as Float32Array };
+      return {
+        indices: Array.from(out.indices.data as BigInt64Array, Number),
+        partial: out.partial.data as Float32Array,
+      };
     },
     close: () => session.release(),
   };
@@ -175,7 +240,14 @@ export function knnVote(neighbours: Neighbours, labels: ArrayLike<number>, k: nu
 }
 
 /** The k of 1..neighbours.k with the lowest error on a held-out set (the smallest such k on a tie). */
-export function chooseK(neighbours: Neighbours, referenceLabels: ArrayLike<number>, heldOutLabels: ArrayLike<number>): { k: number; errors: number[] } {
-  const errors = Array.from({ length: neighbours.k }, (_, i) => 1 - accuracy(heldOutLabels, knnVote(neighbours, referenceLabels, i + 1)));
+export function chooseK(
+  neighbours: Neighbours,
+  referenceLabels: ArrayLike<number>,
+  heldOutLabels: ArrayLike<number>,
+): { k: number; errors: number[] } {
+  const errors = Array.from(
+    { length: neighbours.k },
+    (_, i) => 1 - accuracy(heldOutLabels, knnVote(neighbours, referenceLabels, i + 1)),
+  );
   return { k: errors.indexOf(Math.min(...errors)) + 1, errors };
 }

@@ -24,7 +24,8 @@ export interface Pca {
 export async function fitPca(x: Float32Array, dims: number, components: number): Promise<Pca> {
   const n = x.length / dims;
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`PCA needs at least 2 rows of ${dims} values`);
-  if (!Number.isInteger(components) || components < 1 || components > dims) throw new RangeError(`components must be from 1 to ${dims}, got ${components}`);
+  if (!Number.isInteger(components) || components < 1 || components > dims)
+    throw new RangeError(`components must be from 1 to ${dims}, got ${components}`);
   const [meanTensor, covariance] = tf.tidy((): [tf.Tensor, tf.Tensor] => {
     const rows = tf.tensor2d(x, [n, dims]);
     const mean = tf.mean(rows, 0);
@@ -38,7 +39,10 @@ export async function fitPca(x: Float32Array, dims: number, components: number):
   const eig = new EigenvalueDecomposition(square, { assumeSymmetric: true });
   const values = eig.realEigenvalues;
   const vectors = eig.eigenvectorMatrix;
-  const order = values.map((value, i) => ({ value, i })).sort((a, b) => b.value - a.value).slice(0, components);
+  const order = values
+    .map((value, i) => ({ value, i }))
+    .sort((a, b) => b.value - a.value)
+    .slice(0, components);
   const total = values.reduce((sum, v) => sum + Math.max(v, 0), 0);
   const basis = new Float32Array(dims * components);
   order.forEach(({ i }, c) => {
@@ -49,7 +53,8 @@ export async function fitPca(x: Float32Array, dims: number, components: number):
 
 /** The rows of `x` in the first `components` (default all kept) principal components: n x components. */
 export function projectPca(pca: Pca, x: Float32Array, components = pca.components): Float32Array {
-  if (components > pca.components) throw new RangeError(`the PCA kept ${pca.components} components, asked for ${components}`);
+  if (components > pca.components)
+    throw new RangeError(`the PCA kept ${pca.components} components, asked for ${components}`);
   const n = x.length / pca.dims;
   const projected = tf.tidy(() => {
     const basis = tf.slice(tf.tensor2d(pca.basis, [pca.dims, pca.components]), [0, 0], [pca.dims, components]);

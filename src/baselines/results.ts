@@ -87,7 +87,8 @@ export async function readBaselines(dir: string): Promise<BaselinesReport | unde
   } catch (err) {
     throw new UserError(`${path}: not valid JSON (${(err as Error).message})`, path);
   }
-  if (report?.format !== BASELINES_FORMAT || !Array.isArray(report.models)) throw new UserError(`${path}: not the results of mnist-cnn baselines`, path);
+  if (report?.format !== BASELINES_FORMAT || !Array.isArray(report.models))
+    throw new UserError(`${path}: not the results of mnist-cnn baselines`, path);
   return report;
 }
 
@@ -101,7 +102,10 @@ export function mainCnn(report: BaselinesReport): BaselineResult | undefined {
  * CNN right and every traditional model wrong; `traditionalOnly`, the reverse. Needs the
  * predictions (the file's, not --json's) and the test labels.
  */
-export function disagreements(report: BaselinesReport, labels: ArrayLike<number>): { cnnOnly: number[]; traditionalOnly: number[] } {
+export function disagreements(
+  report: BaselinesReport,
+  labels: ArrayLike<number>,
+): { cnnOnly: number[]; traditionalOnly: number[] } {
   const cnn = mainCnn(report)?.predictions;
   const traditional = report.models.filter((m) => m.kind === 'traditional').map((m) => m.predictions);
   const cnnOnly: number[] = [];
@@ -152,7 +156,11 @@ export function tableRows(report: BaselinesReport): { header: string[]; rows: st
 export function baselinesTableMarkdown(report: BaselinesReport): string {
   const { header, rows } = tableRows(report);
   const cell = (s: string) => s.replace(/\|/g, '\\|');
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
+  const lines = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ];
   const notes = report.models.filter((m) => m.subset).map((m) => `\\* ${m.name}: ${m.subset}`);
   const { machine, data } = report;
   const load = `load average ${machine.loadAverage.start.map((l) => l.toFixed(1)).join(', ')} at the start, ${machine.loadAverage.end.map((l) => l.toFixed(1)).join(', ')} at the end`;

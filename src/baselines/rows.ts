@@ -2,4 +2,3 @@
 export function asRows(x: Float32Array, dims: number): number[][] {
   return Array.from({ length: x.length / dims }, (_, i) => Array.from(x.subarray(i * dims, (i + 1) * dims)));
 }
-

@@ -66,7 +66,15 @@ export const RECIPE = {
 type Recipe = typeof RECIPE;
 
 /** Every traditional model, in the table's order. */
-export const TRADITIONAL_MODELS = ['logistic', 'knn', 'knn-pca', 'mlp300', 'mlp300x100', 'svm-rbf', 'random-forest'] as const;
+export const TRADITIONAL_MODELS = [
+  'logistic',
+  'knn',
+  'knn-pca',
+  'mlp300',
+  'mlp300x100',
+  'svm-rbf',
+  'random-forest',
+] as const;
 type TraditionalModel = (typeof TRADITIONAL_MODELS)[number];
 
 interface CnnRun {
@@ -113,7 +121,10 @@ function errorsOf(predicted: ArrayLike<number>, labels: Uint8Array): number {
 }
 
 /** A model's test figures from its predictions. */
-function measured(predicted: ArrayLike<number>, test: ImageSet): Pick<BaselineResult, 'testErrors' | 'testCount' | 'predictions'> {
+function measured(
+  predicted: ArrayLike<number>,
+  test: ImageSet,
+): Pick<BaselineResult, 'testErrors' | 'testCount' | 'predictions'> {
   return { testErrors: errorsOf(predicted, test.labels), testCount: test.count, predictions: digits(predicted) };
 }
 
@@ -130,28 +141,54 @@ export async function runBaselines(options: BaselinesOptions = {}): Promise<Base
   const train = takeIndices(data.train, split.train);
   const val = takeIndices(data.train, split.val);
   const test = data.test;
-  const sets: Sets = { train, val, test, x: { train: scalePixels(train.images), val: scalePixels(val.images), test: scalePixels(test.images) } };
-  const context: ModelContext = { sets, recipe, threads, backend, runtime: options.runtime ?? 'onnx', log, pca: undefined };
+  const sets: Sets = {
+    train,
+    val,
+    test,
+    x: { train: scalePixels(train.images), val: scalePixels(val.images), test: scalePixels(test.images) },
+  };
+  const context: ModelContext = {
+    sets,
+    recipe,
+    threads,
+    backend,
+    runtime: options.runtime ?? 'onnx',
+    log,
+    pca: undefined,
+  };
 
   const models: BaselineResult[] = [];
   for (const name of options.models ?? TRADITIONAL_MODELS) {
     log(`${name}: training on ${train.count.toLocaleString('en-US')} images`);
     for (const result of await TRAINERS[name](context)) {
       models.push(result);
-      log(`${result.name}: test error ${(testError(result) * 100).toFixed(2)}% (train ${result.trainSeconds.toFixed(1)} s, test ${result.predictSeconds.toFixed(1)} s)`);
+      log(
+        `${result.name}: test error ${(testError(result) * 100).toFixed(2)}% (train ${result.trainSeconds.toFixed(1)} s, test ${result.predictSeconds.toFixed(1)} s)`,
+      );
     }
   }
   for (const run of options.cnnRuns ?? []) models.push(await readCnnRun(run, test, context));
 
   const report = newReport({
     createdAt: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, loadAverage: { start: loadStart, end: loadavg() } },
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      node: process.version,
+      loadAverage: { start: loadStart, end: loadavg() },
+    },
     versions: { ...libraryVersions(), ...dependencyVersions(['libsvm-js', 'ml-random-forest', 'onnxruntime-node']) },
     citation: PAPER_CITATION,
     data: {
       dataset: data.name,
       files: data.files,
-      split: { seed: recipe.seed, limit: options.limit ?? 0, trainCount: train.count, valCount: val.count, testCount: test.count },
+      split: {
+        seed: recipe.seed,
+        limit: options.limit ?? 0,
+        trainCount: train.count,
+        valCount: val.count,
+        testCount: test.count,
+      },
       preprocessing: PREPROCESS_SPEC,
     },
     totalSeconds: seconds(started),
@@ -195,7 +232,12 @@ const TRAINERS: Record<TraditionalModel, (context: ModelContext) => Promise<Base
   'random-forest': forestBaseline,
 };
 
-async function denseBaseline(context: ModelContext, id: DenseNetName, name: string, paper: BaselineResult['paper']): Promise<BaselineResult[]> {
+async function denseBaseline(
+  context: ModelContext,
+  id: DenseNetName,
+  name: string,
+  paper: BaselineResult['paper'],
+): Promise<BaselineResult[]> {
   const { sets, recipe } = context;
   const settings = recipe.dense[id];
   const model = denseNet(id, deriveSeed(recipe.seed, 100));
@@ -207,7 +249,8 @@ async function denseBaseline(context: ModelContext, id: DenseNetName, name: stri
       seed: recipe.seed,
       threads: context.threads,
       backend: context.backend,
-      onEpoch: (epoch, error) => context.log(`  ${id} epoch ${epoch}/${settings.epochs}: validation error ${(error * 100).toFixed(2)}%`),
+      onEpoch: (epoch, error) =>
+        context.log(`  ${id} epoch ${epoch}/${settings.epochs}: validation error ${(error * 100).toFixed(2)}%`),
     });
     return [
       {
@@ -218,7 +261,14 @@ async function denseBaseline(context: ModelContext, id: DenseNetName, name: stri
         ...measured(result.predicted, sets.test),
         valError: result.valError,
         trainedOn: sets.train.count,
-        settings: { optimizer: 'adam', lr: settings.lr, batchSize: recipe.dense.batchSize, epochs: settings.epochs, bestEpoch: result.bestEpoch, loss: 'cross-entropy' },
+        settings: {
+          optimizer: 'adam',
+          lr: settings.lr,
+          batchSize: recipe.dense.batchSize,
+          epochs: settings.epochs,
+          bestEpoch: result.bestEpoch,
+          loss: 'cross-entropy',
+        },
         trainSeconds: result.trainSeconds,
         predictSeconds: result.predictSeconds,
         sizeBytes: result.params * 4,
@@ -231,7 +281,11 @@ async function denseBaseline(context: ModelContext, id: DenseNetName, name: stri
 }
 
 /** k-NN on given features: k chosen on validation, then the test images against the same training rows. */
-async function knnOn(context: ModelContext, features: { train: Float32Array; val: Float32Array; test: Float32Array }, dims: number) {
+async function knnOn(
+  context: ModelContext,
+  features: { train: Float32Array; val: Float32Array; test: Float32Array },
+  dims: number,
+) {
   const { sets, recipe } = context;
   const search = { runtime: context.runtime, threads: context.threads };
   const choosing = performance.now();
@@ -286,7 +340,11 @@ async function knnPca(context: ModelContext): Promise<BaselineResult[]> {
   const results: BaselineResult[] = [];
   for (const components of recipe.pcaComponents) {
     const projecting = performance.now();
-    const features = { train: projectPca(pca.fit, sets.x.train, components), val: projectPca(pca.fit, sets.x.val, components), test: projectPca(pca.fit, sets.x.test, components) };
+    const features = {
+      train: projectPca(pca.fit, sets.x.train, components),
+      val: projectPca(pca.fit, sets.x.val, components),
+      test: projectPca(pca.fit, sets.x.test, components),
+    };
     const projectSeconds = seconds(projecting);
     const found = await knnOn(context, features, components);
     const explained = pca.fit.explained.slice(0, components).reduce((a, b) => a + b, 0);
@@ -324,7 +382,9 @@ async function svmBaseline(context: ModelContext): Promise<BaselineResult[]> {
     const svm = await trainSvm(tuneFeatures, components, tuneSet.labels, params);
     const error = errorsOf(svm.predict(valFeatures), sets.val.labels) / sets.val.count;
     svm.free();
-    context.log(`  svm gamma ${params.gamma}, C ${params.cost}: validation error ${(error * 100).toFixed(2)}% (trained on ${tuneSet.count})`);
+    context.log(
+      `  svm gamma ${params.gamma}, C ${params.cost}: validation error ${(error * 100).toFixed(2)}% (trained on ${tuneSet.count})`,
+    );
     if (!best || error < best.error) best = { params, error };
   }
   const trainSet = stratifiedSubset(sets.train, Math.min(recipe.svm.trainImages, sets.train.count), rng);
@@ -343,8 +403,19 @@ async function svmBaseline(context: ModelContext): Promise<BaselineResult[]> {
         ...measured(predicted, sets.test),
         valError: best!.error,
         trainedOn: trainSet.count,
-        ...(trainSet.count < sets.train.count ? { subset: `a stratified subset of ${trainSet.count.toLocaleString('en-US')} training images: libsvm's time grows about as the square of the images (docs/baselines.md)` } : {}),
-        settings: { library: 'libsvm-js', gamma: best!.params.gamma, C: best!.params.cost, components, supportVectors: svm.supportVectors, tunedOn: tuneSet.count },
+        ...(trainSet.count < sets.train.count
+          ? {
+              subset: `a stratified subset of ${trainSet.count.toLocaleString('en-US')} training images: libsvm's time grows about as the square of the images (docs/baselines.md)`,
+            }
+          : {}),
+        settings: {
+          library: 'libsvm-js',
+          gamma: best!.params.gamma,
+          C: best!.params.cost,
+          components,
+          supportVectors: svm.supportVectors,
+          tunedOn: tuneSet.count,
+        },
         trainSeconds,
         predictSeconds,
         sizeBytes: svm.sizeBytes + pcaBytes(components),
@@ -361,8 +432,17 @@ async function forestBaseline(context: ModelContext): Promise<BaselineResult[]> 
   const { components, images, trees, featureShare } = recipe.forest;
   const pca = await sharedPca(context);
   const started = performance.now();
-  const trainSet = stratifiedSubset(sets.train, Math.min(images, sets.train.count), createRng(deriveSeed(recipe.seed, 300)));
-  const forest = trainForest(projectPca(pca.fit, scalePixels(trainSet.images), components), components, trainSet.labels, { trees, featureShare, seed: recipe.seed });
+  const trainSet = stratifiedSubset(
+    sets.train,
+    Math.min(images, sets.train.count),
+    createRng(deriveSeed(recipe.seed, 300)),
+  );
+  const forest = trainForest(
+    projectPca(pca.fit, scalePixels(trainSet.images), components),
+    components,
+    trainSet.labels,
+    { trees, featureShare, seed: recipe.seed },
+  );
   const trainSeconds = pca.seconds + seconds(started);
   const testing = performance.now();
   const predicted = forest.predict(projectPca(pca.fit, sets.x.test, components));
@@ -373,7 +453,11 @@ async function forestBaseline(context: ModelContext): Promise<BaselineResult[]> 
       kind: 'traditional',
       ...measured(predicted, sets.test),
       trainedOn: trainSet.count,
-      ...(trainSet.count < sets.train.count ? { subset: `a stratified subset of ${trainSet.count.toLocaleString('en-US')} training images: ml-random-forest's trees take time quadratic in the images (docs/baselines.md)` } : {}),
+      ...(trainSet.count < sets.train.count
+        ? {
+            subset: `a stratified subset of ${trainSet.count.toLocaleString('en-US')} training images: ml-random-forest's trees take time quadratic in the images (docs/baselines.md)`,
+          }
+        : {}),
       settings: { library: 'ml-random-forest', trees, featureShare, components },
       trainSeconds,
       predictSeconds: seconds(testing),
@@ -399,11 +483,17 @@ async function untilTrained(dir: string, log: (message: string) => void): Promis
 /** A CNN run folder read through the one inference path (Predictor): its test predictions, its training time. */
 async function readCnnRun(run: CnnRun, test: ImageSet, context: ModelContext): Promise<BaselineResult> {
   await untilTrained(run.dir, context.log);
-  const predictor = await Predictor.load(run.dir, { threads: context.threads, runtime: context.runtime, backend: context.backend });
+  const predictor = await Predictor.load(run.dir, {
+    threads: context.threads,
+    runtime: context.runtime,
+    backend: context.backend,
+  });
   try {
     const meta = predictor.metadata!;
     const testing = performance.now();
-    const predicted = argmaxRows(digitColumns(await predictor.probabilities(test, { calibrated: false }), predictor.outputs));
+    const predicted = argmaxRows(
+      digitColumns(await predictor.probabilities(test, { calibrated: false }), predictor.outputs),
+    );
     const predictSeconds = seconds(testing);
     const weights = (await stat(join(predictor.dir, WEIGHTS_FILE))).size;
     const lenet = run.kind === 'lenet5';
@@ -414,7 +504,12 @@ async function readCnnRun(run: CnnRun, test: ImageSet, context: ModelContext): P
       ...(lenet ? { paper: PAPER_FIGURES.lenet5 } : {}),
       ...measured(predicted, test),
       trainedOn: meta.data.trainCount,
-      settings: { arch: meta.arch, epochs: meta.epochsCompleted, augment: String((meta.config.augment as boolean | undefined) ?? ''), seed: meta.seed },
+      settings: {
+        arch: meta.arch,
+        epochs: meta.epochsCompleted,
+        augment: String((meta.config.augment as boolean | undefined) ?? ''),
+        seed: meta.seed,
+      },
       trainSeconds: meta.trainingSeconds,
       predictSeconds,
       sizeBytes: weights,

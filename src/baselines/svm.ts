@@ -25,7 +25,9 @@ function loadSvm(): Promise<typeof SvmClass> {
     const fetch = globalThis.fetch;
     Reflect.deleteProperty(globalThis, 'fetch');
     try {
-      return await (await import('libsvm-js')).default;
+      return await (
+        await import('libsvm-js')
+      ).default;
     } finally {
       globalThis.fetch = fetch;
     }
@@ -42,9 +44,21 @@ export interface TrainedSvm {
 }
 
 /** Train an RBF C-SVC on rows of `dims` features. */
-export async function trainSvm(features: Float32Array, dims: number, labels: ArrayLike<number>, params: SvmParams): Promise<TrainedSvm> {
+export async function trainSvm(
+  features: Float32Array,
+  dims: number,
+  labels: ArrayLike<number>,
+  params: SvmParams,
+): Promise<TrainedSvm> {
   const SVM = await loadSvm();
-  const svm = new SVM({ type: SVM.SVM_TYPES.C_SVC, kernel: SVM.KERNEL_TYPES.RBF, gamma: params.gamma, cost: params.cost, cacheSize: 500, quiet: true });
+  const svm = new SVM({
+    type: SVM.SVM_TYPES.C_SVC,
+    kernel: SVM.KERNEL_TYPES.RBF,
+    gamma: params.gamma,
+    cost: params.cost,
+    cacheSize: 500,
+    quiet: true,
+  });
   svm.train(asRows(features, dims), Array.from(labels));
   return {
     predict: (x) => svm.predict(asRows(x, dims)),

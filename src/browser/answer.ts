@@ -7,7 +7,14 @@
 import { PREPROCESS_SPEC, type PreprocessSpec } from '../data/model-input.js';
 import type { Preprocessed } from '../image/preprocess.js';
 import { applyTemperature } from '../metrics/calibration.js';
-import { answerRule, DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction, type SetRule } from '../predict/interpret.js';
+import {
+  answerRule,
+  DEFAULT_MIN_CONFIDENCE,
+  interpretProbabilities,
+  type AnswerRule,
+  type Prediction,
+  type SetRule,
+} from '../predict/interpret.js';
 import type { BrowserModel } from './model.js';
 
 /** What turns a model's probabilities into answers: the run's spec, temperature and rule. */
@@ -33,11 +40,21 @@ export interface ModelMetadata {
 }
 
 /** A run's metadata → the settings its answers are read with, as Predictor reads them in Node. */
-export function settingsOf(metadata: ModelMetadata, minConfidence = DEFAULT_MIN_CONFIDENCE, where = 'metadata.json'): AnswerSettings {
-  if (!(minConfidence >= 0 && minConfidence <= 1)) throw new Error(`minimum confidence ${minConfidence} is not between 0 and 1`);
+export function settingsOf(
+  metadata: ModelMetadata,
+  minConfidence = DEFAULT_MIN_CONFIDENCE,
+  where = 'metadata.json',
+): AnswerSettings {
+  if (!(minConfidence >= 0 && minConfidence <= 1))
+    throw new Error(`minimum confidence ${minConfidence} is not between 0 and 1`);
   const temperature = metadata.temperature ?? 1;
-  if (!(typeof temperature === 'number' && Number.isFinite(temperature) && temperature > 0)) throw new Error(`${where}: temperature ${JSON.stringify(temperature)} is not a positive number`);
-  return { spec: metadata.preprocessing ?? PREPROCESS_SPEC, temperature, rule: answerRule(minConfidence, temperature, metadata.nonDigitRule, metadata.predictionSets) };
+  if (!(typeof temperature === 'number' && Number.isFinite(temperature) && temperature > 0))
+    throw new Error(`${where}: temperature ${JSON.stringify(temperature)} is not a positive number`);
+  return {
+    spec: metadata.preprocessing ?? PREPROCESS_SPEC,
+    temperature,
+    rule: answerRule(minConfidence, temperature, metadata.nonDigitRule, metadata.predictionSets),
+  };
 }
 
 /** One preprocessed input's answer: the model's probabilities, calibrated, through the one rule. */

@@ -8,7 +8,14 @@
  */
 import type { Preprocessed } from '../image/preprocess.js';
 import type { Prediction } from '../predict/interpret.js';
-import { bytesKind, describeInput, isImageDataLike, preprocessInput, rawImageOf, type ImageDataLike } from '../predict/reader-input.js';
+import {
+  bytesKind,
+  describeInput,
+  isImageDataLike,
+  preprocessInput,
+  rawImageOf,
+  type ImageDataLike,
+} from '../predict/reader-input.js';
 import { answerWith, settingsOf, type ModelMetadata } from './answer.js';
 import { loadBrowserModel, type BrowserModel } from './model.js';
 import { decodePicture, pixelsOf, rawImageOfImageData, type Drawable } from './pictures.js';
@@ -62,7 +69,10 @@ async function fetchOk(url: URL, what: string): Promise<Response> {
 /** A model.json URL → the model and its run's metadata.json (beside it). */
 export async function loadModelWithMetadata(modelUrl: URL): Promise<{ model: BrowserModel; metadata: ModelMetadata }> {
   const metadataUrl = new URL('metadata.json', modelUrl);
-  const metadataResponse = await fetchOk(metadataUrl, `${metadataUrl.href} (the run's metadata.json, beside model.json)`);
+  const metadataResponse = await fetchOk(
+    metadataUrl,
+    `${metadataUrl.href} (the run's metadata.json, beside model.json)`,
+  );
   let metadata: ModelMetadata;
   try {
     metadata = (await metadataResponse.json()) as ModelMetadata;
@@ -73,8 +83,20 @@ export async function loadModelWithMetadata(modelUrl: URL): Promise<{ model: Bro
 }
 
 function isDrawable(input: unknown): input is Drawable {
-  const kinds = ['HTMLImageElement', 'HTMLCanvasElement', 'OffscreenCanvas', 'ImageBitmap', 'HTMLVideoElement', 'SVGImageElement', 'VideoFrame'] as const;
-  return kinds.some((kind) => typeof globalThis[kind as keyof typeof globalThis] === 'function' && input instanceof (globalThis[kind as keyof typeof globalThis] as new () => unknown));
+  const kinds = [
+    'HTMLImageElement',
+    'HTMLCanvasElement',
+    'OffscreenCanvas',
+    'ImageBitmap',
+    'HTMLVideoElement',
+    'SVGImageElement',
+    'VideoFrame',
+  ] as const;
+  return kinds.some(
+    (kind) =>
+      typeof globalThis[kind as keyof typeof globalThis] === 'function' &&
+      input instanceof (globalThis[kind as keyof typeof globalThis] as new () => unknown),
+  );
 }
 
 /**
@@ -110,10 +132,14 @@ export async function digitReader(options: BrowserDigitReaderOptions = {}): Prom
       const blob = await (await fetchOk(url, what)).blob();
       return preprocessInput({ image: rawImageOfImageData(await decodeOnce(blob, what)) }, spec);
     }
-    if (input instanceof Blob) return preprocessInput({ image: rawImageOfImageData(await decodeOnce(input, what)) }, spec);
+    if (input instanceof Blob)
+      return preprocessInput({ image: rawImageOfImageData(await decodeOnce(input, what)) }, spec);
     if (input instanceof Uint8Array) {
       if (bytesKind(input, spec, what) === 'pixels') return preprocessInput({ pixels: input }, spec);
-      return preprocessInput({ image: rawImageOfImageData(await decodeOnce(new Blob([new Uint8Array(input)]), what)) }, spec);
+      return preprocessInput(
+        { image: rawImageOfImageData(await decodeOnce(new Blob([new Uint8Array(input)]), what)) },
+        spec,
+      );
     }
     if (isImageDataLike(input)) return preprocessInput({ image: rawImageOf(input, what) }, spec);
     if (isDrawable(input)) {
@@ -125,14 +151,17 @@ export async function digitReader(options: BrowserDigitReaderOptions = {}): Prom
       }
       return preprocessInput({ image: rawImageOfImageData(pixelsOf(input, what)) }, spec);
     }
-    throw new Error(`${what}: not a picture (give a URL, a Blob, an <img>, a canvas, an ImageBitmap, ImageData, image file bytes or 784 MNIST-form pixels)`);
+    throw new Error(
+      `${what}: not a picture (give a URL, a Blob, an <img>, a canvas, an ImageBitmap, ImageData, image file bytes or 784 MNIST-form pixels)`,
+    );
   }
 
   async function read(input: BrowserDigitInput | readonly BrowserDigitInput[]): Promise<Prediction | Prediction[]> {
     if (closed) throw new Error('this digit reader is closed');
     if (!Array.isArray(input)) return answerWith(model, settings, await toInput(input as BrowserDigitInput));
     const answers: Prediction[] = [];
-    for (const [index, one] of (input as readonly BrowserDigitInput[]).entries()) answers.push(answerWith(model, settings, await toInput(one, index)));
+    for (const [index, one] of (input as readonly BrowserDigitInput[]).entries())
+      answers.push(answerWith(model, settings, await toInput(one, index)));
     return answers;
   }
 

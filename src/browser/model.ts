@@ -6,8 +6,21 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { loadLayersModel, model as functionalModel, type LayersModel, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { layerViews, PAGE_VIEW_KINDS, PAGE_VIEW_MAX_BYTES, quantiseView, type LayerInfo, type LayerView, type QuantisedView } from '../model/layer-views.js';
+import {
+  loadLayersModel,
+  model as functionalModel,
+  type LayersModel,
+  type SymbolicTensor,
+} from '@tensorflow/tfjs-layers';
+import {
+  layerViews,
+  PAGE_VIEW_KINDS,
+  PAGE_VIEW_MAX_BYTES,
+  quantiseView,
+  type LayerInfo,
+  type LayerView,
+  type QuantisedView,
+} from '../model/layer-views.js';
 
 /** One view inside the network for one input, ready to draw. */
 export type ShownView = Omit<LayerView, 'first'> & QuantisedView;
@@ -34,7 +47,13 @@ function layerInfos(model: LayersModel): LayerInfo[] {
       const activation = layer.getConfig().activation;
       const shape = (layer.outputShape as (number | null)[]).slice(1).map((d) => d ?? 1);
       const inbound = graph ? layer.inboundNodes[0]?.inboundLayers[0]?.name : undefined;
-      return { name: layer.name, className: layer.getClassName(), shape, ...(typeof activation === 'string' ? { activation } : {}), ...(inbound ? { inbound } : {}) };
+      return {
+        name: layer.name,
+        className: layer.getClassName(),
+        shape,
+        ...(typeof activation === 'string' ? { activation } : {}),
+        ...(inbound ? { inbound } : {}),
+      };
     });
 }
 
@@ -72,7 +91,10 @@ export async function loadBrowserModel(source: string | tf.io.IOHandler): Promis
         return Array.isArray(y) ? y : [y];
       });
       try {
-        return views.map(({ first: _first, ...view }, k) => ({ ...view, ...quantiseView(outputs[k].dataSync(), view.shape, PAGE_VIEW_MAX_BYTES) }));
+        return views.map(({ first: _first, ...view }, k) => ({
+          ...view,
+          ...quantiseView(outputs[k].dataSync(), view.shape, PAGE_VIEW_MAX_BYTES),
+        }));
       } finally {
         tf.dispose(outputs);
       }

@@ -14,10 +14,15 @@ export function rawImageOfImageData(image: ImageData): RawImage {
 export type Drawable = CanvasImageSource & ({ width: number; height: number } | HTMLImageElement);
 
 function sizeOf(source: Drawable): { width: number; height: number } {
-  if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) return { width: source.naturalWidth, height: source.naturalHeight };
-  if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) return { width: source.videoWidth, height: source.videoHeight };
+  if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement)
+    return { width: source.naturalWidth, height: source.naturalHeight };
+  if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement)
+    return { width: source.videoWidth, height: source.videoHeight };
   const { width, height } = source as { width: number | SVGAnimatedLength; height: number | SVGAnimatedLength };
-  return { width: typeof width === 'number' ? width : width.baseVal.value, height: typeof height === 'number' ? height : height.baseVal.value };
+  return {
+    width: typeof width === 'number' ? width : width.baseVal.value,
+    height: typeof height === 'number' ? height : height.baseVal.value,
+  };
 }
 
 /**
@@ -26,11 +31,15 @@ function sizeOf(source: Drawable): { width: number; height: number } {
  */
 export function pixelsOf(source: Drawable, what = 'the picture'): ImageData {
   const size = sizeOf(source);
-  if (!(size.width > 0 && size.height > 0)) throw new Error(`${what} has no pixels (${size.width}x${size.height}): is it loaded?`);
+  if (!(size.width > 0 && size.height > 0))
+    throw new Error(`${what} has no pixels (${size.width}x${size.height}): is it loaded?`);
   const scale = Math.min(1, TUNING.maxWorkingSide / Math.max(size.width, size.height));
   const width = Math.max(1, Math.round(size.width * scale));
   const height = Math.max(1, Math.round(size.height * scale));
-  const canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(width, height) : Object.assign(document.createElement('canvas'), { width, height });
+  const canvas =
+    typeof OffscreenCanvas !== 'undefined'
+      ? new OffscreenCanvas(width, height)
+      : Object.assign(document.createElement('canvas'), { width, height });
   const context = canvas.getContext('2d', { willReadFrequently: true });
   if (!context) throw new Error('this browser cannot draw on a canvas');
   context.drawImage(source, 0, 0, width, height);
@@ -38,12 +47,18 @@ export function pixelsOf(source: Drawable, what = 'the picture'): ImageData {
     return context.getImageData(0, 0, width, height);
   } catch (err) {
     // A picture from another origin without CORS taints the canvas: its pixels cannot be read.
-    throw new Error(`${what}: its pixels cannot be read (${(err as Error).message}); a picture from another site needs CORS (crossorigin="anonymous")`, { cause: err });
+    throw new Error(
+      `${what}: its pixels cannot be read (${(err as Error).message}); a picture from another site needs CORS (crossorigin="anonymous")`,
+      { cause: err },
+    );
   }
 }
 
 /** An image file (Blob, File) → decoded by the browser → a bitmap to show and its pixels. */
-export async function decodePicture(file: Blob, what = file instanceof File && file.name ? file.name : 'the file'): Promise<{ bitmap: ImageBitmap; pixels: ImageData }> {
+export async function decodePicture(
+  file: Blob,
+  what = file instanceof File && file.name ? file.name : 'the file',
+): Promise<{ bitmap: ImageBitmap; pixels: ImageData }> {
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(file);

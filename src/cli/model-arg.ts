@@ -11,7 +11,10 @@ import { UserError } from '../util/errors.js';
  * run folder) or, as before `--model` existed, the first argument is a run folder.
  */
 export function modelOption(): Option {
-  return new Option('--model <name|dir>', `a run folder, or a model shipped in the package (${SHIPPED_MODELS.join(', ')}; default: ${DEFAULT_SHIPPED_MODEL})`);
+  return new Option(
+    '--model <name|dir>',
+    `a run folder, or a model shipped in the package (${SHIPPED_MODELS.join(', ')}; default: ${DEFAULT_SHIPPED_MODEL})`,
+  );
 }
 
 /** A path that is a run folder (it has metadata.json), or a shipped model's name with no folder of that name here. */
@@ -25,7 +28,11 @@ export function isModelArgument(arg: string): boolean {
  * `--model`, else the first argument when it is a model (isModelArgument), else the shipped
  * default; the rest are the inputs.
  */
-export function modelAndInputs(args: string[], flag: string | undefined, what: string): { model: string; inputs: string[] } {
+export function modelAndInputs(
+  args: string[],
+  flag: string | undefined,
+  what: string,
+): { model: string; inputs: string[] } {
   const [first, ...rest] = args;
   const named = flag === undefined && first !== undefined && isModelArgument(first);
   const model = flag ?? (named ? first : DEFAULT_SHIPPED_MODEL);
@@ -36,6 +43,7 @@ export function modelAndInputs(args: string[], flag: string | undefined, what: s
 
 /** For commands whose only argument is the model (`serve [model]`): the argument or `--model`, not both; else the shipped default. */
 export function modelOf(arg: string | undefined, flag: string | undefined): string {
-  if (arg !== undefined && flag !== undefined) throw new UserError(`the model is given twice: ${arg} and --model ${flag}`);
+  if (arg !== undefined && flag !== undefined)
+    throw new UserError(`the model is given twice: ${arg} and --model ${flag}`);
   return arg ?? flag ?? DEFAULT_SHIPPED_MODEL;
 }

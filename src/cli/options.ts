@@ -44,5 +44,10 @@ export function configOverrides(opts: Record<string, unknown>): Record<string, u
 
 /** `--runtime`: what runs the model for inference (predict, evaluate, report, compare); training is always TensorFlow.js. */
 export function runtimeOption(): Option {
-  return new Option('--runtime <name>', 'what runs the model: tfjs (TensorFlow.js on --backend) or onnx (ONNX Runtime; TensorFlow.js, with a notice, where it does not load)').choices([...RUNTIMES]).default(DEFAULT_RUNTIME);
+  return new Option(
+    '--runtime <name>',
+    'what runs the model: tfjs (TensorFlow.js on --backend) or onnx (ONNX Runtime; TensorFlow.js, with a notice, where it does not load)',
+  )
+    .choices([...RUNTIMES])
+    .default(DEFAULT_RUNTIME);
 }

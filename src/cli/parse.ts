@@ -11,7 +11,8 @@ export function number(value: string): number {
 /** 0, 1, 2, ... */
 export function wholeNumber(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`'${value}' is not a whole number >= 0.`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError(`'${value}' is not a whole number >= 0.`);
   return n;
 }
 
@@ -25,6 +26,7 @@ export function countingNumber(value: string): number {
 /** A number from 0 to 1. */
 export function probability(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`'${value}' is not a number between 0 and 1.`);
+  if (value.trim() === '' || !(n >= 0 && n <= 1))
+    throw new InvalidArgumentError(`'${value}' is not a number between 0 and 1.`);
   return n;
 }

@@ -53,7 +53,10 @@ export function failureReport(err: unknown): { text?: string; exitCode: number }
   const expected = describeExpectedFailure(err);
   if (expected !== undefined) return { text: `error: ${expected}`, exitCode: EXIT_FAILURE };
   const detail = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
-  return { text: `error: an internal error, which is a bug in mnist-cnn ${VERSION}; please report it with what follows:\n${detail}`, exitCode: EXIT_BUG };
+  return {
+    text: `error: an internal error, which is a bug in mnist-cnn ${VERSION}; please report it with what follows:\n${detail}`,
+    exitCode: EXIT_BUG,
+  };
 }
 
 /** Print a failure as failureReport says and set the process's exit code. */

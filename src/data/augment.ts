@@ -11,7 +11,13 @@ export interface AugmentBounds {
  * A random small affine distortion of one 28x28 image (rotation, scale, shift), sampled
  * bilinearly, written into `out` as 0..255 values. Applied to training images only.
  */
-export function augmentImage(src: Uint8Array, srcOffset: number, out: Float32Array, rng: Rng, bounds: AugmentBounds): void {
+export function augmentImage(
+  src: Uint8Array,
+  srcOffset: number,
+  out: Float32Array,
+  rng: Rng,
+  bounds: AugmentBounds,
+): void {
   const angle = ((rng.next() * 2 - 1) * bounds.maxRotation * Math.PI) / 180;
   const scale = 1 + (rng.next() * 2 - 1) * bounds.maxScale;
   const dx = (rng.next() * 2 - 1) * bounds.maxShift;

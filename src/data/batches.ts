@@ -16,13 +16,23 @@ export class BatchFiller {
    * `buffers`: fill these instead of fresh ones (e.g. shared with training threads). `spec`: the
    * model-input contract of the model the batches are for (a run records its own).
    */
-  constructor(readonly maxBatch: number, buffers?: { x: Float32Array; y: Int32Array }, private readonly spec: PreprocessSpec = PREPROCESS_SPEC) {
+  constructor(
+    readonly maxBatch: number,
+    buffers?: { x: Float32Array; y: Int32Array },
+    private readonly spec: PreprocessSpec = PREPROCESS_SPEC,
+  ) {
     this.x = buffers?.x ?? new Float32Array(maxBatch * PIXELS);
     this.y = buffers?.y ?? new Int32Array(maxBatch);
   }
 
   /** Fill from `order[start..end)`; with `augment`, each image gets a random distortion. Returns the batch size. */
-  fill(set: ImageSet, order: ArrayLike<number>, start: number, end: number, augment?: { rng: Rng; bounds: AugmentBounds }): number {
+  fill(
+    set: ImageSet,
+    order: ArrayLike<number>,
+    start: number,
+    end: number,
+    augment?: { rng: Rng; bounds: AugmentBounds },
+  ): number {
     const n = end - start;
     for (let j = 0; j < n; j++) {
       const i = order[start + j];
@@ -44,7 +54,12 @@ export class BatchFiller {
    * batch, so that every training thread's part (and its batch-norm statistics) gets its share.
    * Returns the new batch size.
    */
-  fillNonDigits(images: Uint8Array, picks: ArrayLike<number>, n: number, augment?: { rng: Rng; bounds: AugmentBounds }): number {
+  fillNonDigits(
+    images: Uint8Array,
+    picks: ArrayLike<number>,
+    n: number,
+    augment?: { rng: Rng; bounds: AugmentBounds },
+  ): number {
     const k = picks.length;
     for (let j = 0; j < k; j++) {
       const slot = this.x.subarray((n + j) * PIXELS, (n + j + 1) * PIXELS);

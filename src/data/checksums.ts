@@ -4,7 +4,12 @@
  * Train panel in a browser: this module is free of Node's modules; the digest is sha256.ts in
  * Node, crypto.subtle in a browser).
  */
-export const IDX_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'] as const;
+export const IDX_FILES = [
+  'train-images-idx3-ubyte',
+  'train-labels-idx1-ubyte',
+  't10k-images-idx3-ubyte',
+  't10k-labels-idx1-ubyte',
+] as const;
 export type IdxFileName = (typeof IDX_FILES)[number];
 
 export const CHECKSUMS: Record<'mnist' | 'fashion-mnist', Record<IdxFileName, string>> = {

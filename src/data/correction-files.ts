@@ -24,7 +24,9 @@ export type CorrectionLabel = (typeof CORRECTION_LABELS)[number];
 export const DRAWN_FOLDER = 'drawn';
 
 /** The class folders and the class each trains as (a digit, or the model's "not a digit" output). */
-export const CORRECTION_CLASS_FOLDERS: Readonly<Record<string, number>> = Object.fromEntries(CORRECTION_LABELS.map((label, k) => [label, k < 10 ? k : NOT_A_DIGIT]));
+export const CORRECTION_CLASS_FOLDERS: Readonly<Record<string, number>> = Object.fromEntries(
+  CORRECTION_LABELS.map((label, k) => [label, k < 10 ? k : NOT_A_DIGIT]),
+);
 
 /** Extensions a drawn picture may be kept under (the formats decoding reads). */
 const DRAWN_EXTENSIONS = ['png', 'jpg', 'webp', 'bmp', 'gif', 'tif', 'heif'] as const;
@@ -57,21 +59,33 @@ export interface Correction {
 export function isCorrectionFileName(file: string, drawn = false): boolean {
   const dot = file.lastIndexOf('.');
   const ext = file.slice(dot + 1);
-  return dot > 0 && NAME.test(file.slice(0, dot)) && (drawn ? (DRAWN_EXTENSIONS as readonly string[]).includes(ext) : ext === 'png');
+  return (
+    dot > 0 &&
+    NAME.test(file.slice(0, dot)) &&
+    (drawn ? (DRAWN_EXTENSIONS as readonly string[]).includes(ext) : ext === 'png')
+  );
 }
 
 /**
  * The files of one correction: `pixels`, the 28x28 bytes the model saw (white on black), as a
  * PNG named by its hash, and the picture as drawn (its file's bytes and extension), if given.
  */
-export function makeCorrection(label: CorrectionLabel, pixels: Uint8Array, drawn?: { bytes: Uint8Array; ext: DrawnExtension }): Correction {
-  if (!isCorrectionLabel(label)) throw new RangeError(`${JSON.stringify(label)} is not a correction label (${CORRECTION_LABELS.join(', ')})`);
+export function makeCorrection(
+  label: CorrectionLabel,
+  pixels: Uint8Array,
+  drawn?: { bytes: Uint8Array; ext: DrawnExtension },
+): Correction {
+  if (!isCorrectionLabel(label))
+    throw new RangeError(`${JSON.stringify(label)} is not a correction label (${CORRECTION_LABELS.join(', ')})`);
   if (pixels.length !== PIXELS) throw new RangeError(`a correction is ${PIXELS} pixels (28x28), got ${pixels.length}`);
   const bytes = encodeGrayPng(pixels, IMAGE_SIZE, IMAGE_SIZE);
   const name = sha256Hex(bytes).slice(0, 16);
   const correction: Correction = { label, name, input: { path: `${label}/${name}.png`, bytes } };
   if (drawn) {
-    if (!(DRAWN_EXTENSIONS as readonly string[]).includes(drawn.ext)) throw new RangeError(`a drawn picture's extension is one of ${DRAWN_EXTENSIONS.join(', ')}, got ${JSON.stringify(drawn.ext)}`);
+    if (!(DRAWN_EXTENSIONS as readonly string[]).includes(drawn.ext))
+      throw new RangeError(
+        `a drawn picture's extension is one of ${DRAWN_EXTENSIONS.join(', ')}, got ${JSON.stringify(drawn.ext)}`,
+      );
     correction.drawn = { path: `${DRAWN_FOLDER}/${label}/${name}.${drawn.ext}`, bytes: drawn.bytes };
   }
   return correction;

@@ -14,7 +14,14 @@ import { join } from 'node:path';
 import { asUserError, UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { sha256 } from './sha256.js';
-import { CORRECTION_CLASS_FOLDERS, CORRECTION_LABELS, DRAWN_FOLDER, isCorrectionFileName, type Correction, type CorrectionLabel } from './correction-files.js';
+import {
+  CORRECTION_CLASS_FOLDERS,
+  CORRECTION_LABELS,
+  DRAWN_FOLDER,
+  isCorrectionFileName,
+  type Correction,
+  type CorrectionLabel,
+} from './correction-files.js';
 import { loadImageFolder, type DigitDecoder, type FolderImageSet } from './folder.js';
 import { PIXELS } from './types.js';
 
@@ -27,7 +34,11 @@ export interface CorrectionLimits {
   maxDrawnBytes: number;
 }
 
-export const DEFAULT_CORRECTION_LIMITS: CorrectionLimits = { maxFiles: 10_000, maxBytes: 256 * 1024 * 1024, maxDrawnBytes: 512 * 1024 };
+const DEFAULT_CORRECTION_LIMITS: CorrectionLimits = {
+  maxFiles: 10_000,
+  maxBytes: 256 * 1024 * 1024,
+  maxDrawnBytes: 512 * 1024,
+};
 
 /** The store is full or the picture too large: the request is refused, nothing is written. */
 export class CorrectionLimitError extends UserError {}
@@ -67,7 +78,10 @@ export class CorrectionStore {
     if (!(await lstat(real)).isDirectory()) throw new UserError(`${dir}: not a folder`, dir);
     const store = new CorrectionStore(real, { ...DEFAULT_CORRECTION_LIMITS, ...limits }, 0, 0);
     for (const label of CORRECTION_LABELS) {
-      for (const [folder, drawn] of [[join(real, label), false], [join(real, DRAWN_FOLDER, label), true]] as const) {
+      for (const [folder, drawn] of [
+        [join(real, label), false],
+        [join(real, DRAWN_FOLDER, label), true],
+      ] as const) {
         for (const { size, counts } of await store.filesIn(folder, drawn)) {
           store.bytes += size;
           if (counts) store.files++;
@@ -96,7 +110,9 @@ export class CorrectionStore {
   private async addNow(correction: Correction): Promise<SavedCorrection> {
     const { label, name, input, drawn } = correction;
     if (drawn && drawn.bytes.length > this.limits.maxDrawnBytes) {
-      throw new CorrectionLimitError(`the drawn picture is ${drawn.bytes.length} bytes, over the ${this.limits.maxDrawnBytes} a correction may keep`);
+      throw new CorrectionLimitError(
+        `the drawn picture is ${drawn.bytes.length} bytes, over the ${this.limits.maxDrawnBytes} a correction may keep`,
+      );
     }
     const saved: SavedCorrection = { label, name, path: input.path, stored: false };
     if (await this.has(label, name)) return saved;
@@ -110,10 +126,20 @@ export class CorrectionStore {
     this.files -= freed.files;
     this.bytes -= freed.bytes;
     const size = input.bytes.length + (drawn?.bytes.length ?? 0);
-    if (this.files + 1 > this.limits.maxFiles) throw new CorrectionLimitError(`the corrections folder holds ${this.files} corrections, the most it may (${this.limits.maxFiles})`);
-    if (this.bytes + size > this.limits.maxBytes) throw new CorrectionLimitError(`the corrections folder holds ${this.bytes} bytes; this correction would take it over its ${this.limits.maxBytes}`);
+    if (this.files + 1 > this.limits.maxFiles)
+      throw new CorrectionLimitError(
+        `the corrections folder holds ${this.files} corrections, the most it may (${this.limits.maxFiles})`,
+      );
+    if (this.bytes + size > this.limits.maxBytes)
+      throw new CorrectionLimitError(
+        `the corrections folder holds ${this.bytes} bytes; this correction would take it over its ${this.limits.maxBytes}`,
+      );
     await writeFileAtomic(join(await this.folder(label), `${name}.png`), input.bytes);
-    if (drawn) await writeFileAtomic(join(await this.folder(DRAWN_FOLDER, label), drawn.path.slice(drawn.path.lastIndexOf('/') + 1)), drawn.bytes);
+    if (drawn)
+      await writeFileAtomic(
+        join(await this.folder(DRAWN_FOLDER, label), drawn.path.slice(drawn.path.lastIndexOf('/') + 1)),
+        drawn.bytes,
+      );
     this.files++;
     this.bytes += size;
     saved.stored = true;
@@ -131,7 +157,10 @@ export class CorrectionStore {
   /** Remove a correction (its PNG and drawn pictures) from a label's folders: what it freed. */
   private async remove(label: CorrectionLabel, name: string): Promise<{ files: number; bytes: number }> {
     let bytes = 0;
-    for (const [folder, drawn] of [[join(this.dir, label), false], [join(this.dir, DRAWN_FOLDER, label), true]] as const) {
+    for (const [folder, drawn] of [
+      [join(this.dir, label), false],
+      [join(this.dir, DRAWN_FOLDER, label), true],
+    ] as const) {
       for (const file of await this.filesIn(folder, drawn)) {
         if (!file.name.startsWith(`${name}.`)) continue;
         await rm(join(folder, file.name), { force: true });
@@ -167,7 +196,10 @@ export class CorrectionStore {
   private async checkFolder(folder: string): Promise<void> {
     const stats = await lstat(folder);
     if (stats.isSymbolicLink() || !stats.isDirectory()) {
-      throw new UserError(`${folder} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}: corrections are only written into real folders inside ${this.dir}`, folder);
+      throw new UserError(
+        `${folder} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}: corrections are only written into real folders inside ${this.dir}`,
+        folder,
+      );
     }
   }
 

@@ -47,7 +47,10 @@ function lineError(path: string, line: number, problem: string): UserError {
 /** Whether the header has a leading label column; throws when it is neither accepted form. */
 function parseHeader(path: string, header: string): boolean {
   // Spreadsheet exports often start with a byte-order mark; it is not part of the first name.
-  const columns = header.replace(/^\uFEFF/, '').split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+  const columns = header
+    .replace(/^\uFEFF/, '')
+    .split(',')
+    .map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
   const hasLabel = columns[0] === 'label';
   const pixels = hasLabel ? columns.slice(1) : columns;
   const expected = 'label,pixel0,...,pixel783 or pixel0,...,pixel783';
@@ -56,7 +59,11 @@ function parseHeader(path: string, header: string): boolean {
   }
   const wrong = pixels.findIndex((name, i) => name !== PIXEL_COLUMNS[i]);
   if (wrong >= 0) {
-    throw lineError(path, 1, `bad header: column ${wrong + (hasLabel ? 2 : 1)} is '${pixels[wrong]}', expected '${PIXEL_COLUMNS[wrong]}' (${expected})`);
+    throw lineError(
+      path,
+      1,
+      `bad header: column ${wrong + (hasLabel ? 2 : 1)} is '${pixels[wrong]}', expected '${PIXEL_COLUMNS[wrong]}' (${expected})`,
+    );
   }
   return hasLabel;
 }
@@ -120,7 +127,8 @@ export async function readDigitCsv(path: string): Promise<CsvImageSet> {
       const row = images.reserve(PIXELS);
       for (let i = 0; i < PIXELS; i++) {
         const value = parseByte(values[first + i], 255);
-        if (typeof value !== 'number') throw lineError(path, lineNumber, `value ${value.shown} at column pixel${i} ${value.problem}`);
+        if (typeof value !== 'number')
+          throw lineError(path, lineNumber, `value ${value.shown} at column pixel${i} ${value.problem}`);
         row[i] = value;
       }
       count++;

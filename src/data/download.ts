@@ -86,7 +86,9 @@ async function fetchToPart(url: string, partPath: string): Promise<void> {
   if (response.status === 206 && Number(start?.[1]) !== offset) {
     await response.body?.cancel();
     await rm(partPath, { force: true });
-    throw new TransientError(`${url}: asked for bytes from ${offset}, got ${response.headers.get('content-range')}; restarting`);
+    throw new TransientError(
+      `${url}: asked for bytes from ${offset}, got ${response.headers.get('content-range')}; restarting`,
+    );
   }
   const expected = promisedLength(response, offset);
   const file = await open(partPath, offset === 0 ? 'w' : 'a');

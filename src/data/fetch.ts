@@ -26,7 +26,10 @@ export interface FetchProgress {
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const subtle = globalThis.crypto?.subtle;
   // WebCrypto's digest exists only in a secure context: https, or http on localhost.
-  if (!subtle) throw new UserError('this page cannot check the data files (no crypto.subtle): serve it over https, or from localhost');
+  if (!subtle)
+    throw new UserError(
+      'this page cannot check the data files (no crypto.subtle): serve it over https, or from localhost',
+    );
   const digest = await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -60,7 +63,12 @@ async function readBody(response: Response, onBytes: (n: number) => void): Promi
 }
 
 /** One file, verified: from the cache when it holds a copy that checks out, else from the network (then cached). */
-async function fetchVerified(url: URL, name: IdxFileName, cache: Cache | undefined, onBytes: (n: number, from: FetchProgress['from']) => void): Promise<Uint8Array> {
+async function fetchVerified(
+  url: URL,
+  name: IdxFileName,
+  cache: Cache | undefined,
+  onBytes: (n: number, from: FetchProgress['from']) => void,
+): Promise<Uint8Array> {
   const expected = CHECKSUMS.mnist[name];
   const cached = await cache?.match(url.href);
   if (cached) {
@@ -76,23 +84,37 @@ async function fetchVerified(url: URL, name: IdxFileName, cache: Cache | undefin
   } catch (err) {
     throw new DataError(name, `cannot be fetched from ${url.href} (${(err as Error).message})`);
   }
-  if (!response.ok) throw new DataError(name, `cannot be fetched from ${url.href}: the server answered HTTP ${response.status}`);
+  if (!response.ok)
+    throw new DataError(name, `cannot be fetched from ${url.href}: the server answered HTTP ${response.status}`);
   const bytes = await readBody(response, (n) => onBytes(n, 'network'));
   const digest = await sha256Hex(bytes);
-  if (digest !== expected) throw new DataError(name, `SHA-256 ${digest} does not match the original mnist file (${expected}); refusing ${url.href}`);
-  await cache?.put(url.href, new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
+  if (digest !== expected)
+    throw new DataError(
+      name,
+      `SHA-256 ${digest} does not match the original mnist file (${expected}); refusing ${url.href}`,
+    );
+  await cache
+    ?.put(
+      url.href,
+      new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream' } }),
+    )
+    .catch(() => undefined);
   return bytes;
 }
 
 function pairToSet(images: Uint8Array, imagesName: IdxFileName, labels: Uint8Array, labelsName: IdxFileName): ImageSet {
   const set = idxImages(parseIdxBytes(images, imagesName, 3), imagesName);
   const labelValues = idxLabels(parseIdxBytes(labels, labelsName, 1), labelsName);
-  if (labelValues.length !== set.count) throw new DataError(labelsName, `has ${labelValues.length} labels but ${imagesName} has ${set.count} images`);
+  if (labelValues.length !== set.count)
+    throw new DataError(labelsName, `has ${labelValues.length} labels but ${imagesName} has ${set.count} images`);
   return { images: set.images, labels: labelValues, count: set.count };
 }
 
 /** MNIST's four IDX files from `base` (a URL ending in /, e.g. `new URL('data/mnist/', document.baseURI)`), verified and parsed. */
-export async function fetchMnist(base: URL, options: { onProgress?: (progress: FetchProgress) => void } = {}): Promise<Dataset> {
+export async function fetchMnist(
+  base: URL,
+  options: { onProgress?: (progress: FetchProgress) => void } = {},
+): Promise<Dataset> {
   const cache = await openCache();
   const total = IDX_FILES.reduce((sum, name) => sum + SIZES[name], 0);
   let loaded = 0;
@@ -111,8 +133,18 @@ export async function fetchMnist(base: URL, options: { onProgress?: (progress: F
   return {
     name: 'mnist',
     classNames: CLASS_NAMES.mnist,
-    train: pairToSet(bytes['train-images-idx3-ubyte'], 'train-images-idx3-ubyte', bytes['train-labels-idx1-ubyte'], 'train-labels-idx1-ubyte'),
-    test: pairToSet(bytes['t10k-images-idx3-ubyte'], 't10k-images-idx3-ubyte', bytes['t10k-labels-idx1-ubyte'], 't10k-labels-idx1-ubyte'),
+    train: pairToSet(
+      bytes['train-images-idx3-ubyte'],
+      'train-images-idx3-ubyte',
+      bytes['train-labels-idx1-ubyte'],
+      'train-labels-idx1-ubyte',
+    ),
+    test: pairToSet(
+      bytes['t10k-images-idx3-ubyte'],
+      't10k-images-idx3-ubyte',
+      bytes['t10k-labels-idx1-ubyte'],
+      't10k-labels-idx1-ubyte',
+    ),
     source: { kind: 'download', location: base.href },
     files,
   };

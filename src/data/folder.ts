@@ -12,7 +12,9 @@ export interface FolderImageSet extends ImageSet {
 export type DigitDecoder = (path: string) => Promise<Uint8Array>;
 
 /** The class folders of digits: `0/` .. `9/`, each its digit. */
-const DIGIT_FOLDERS: Readonly<Record<string, number>> = Object.fromEntries(Array.from({ length: NUM_CLASSES }, (_, k) => [String(k), k]));
+const DIGIT_FOLDERS: Readonly<Record<string, number>> = Object.fromEntries(
+  Array.from({ length: NUM_CLASSES }, (_, k) => [String(k), k]),
+);
 
 /**
  * Read a folder holding one sub-folder per class (`0/` .. `9/`, or the folders `classes` names
@@ -20,14 +22,24 @@ const DIGIT_FOLDERS: Readonly<Record<string, number>> = Object.fromEntries(Array
  * are skipped; a file that is not an image is an error naming its path. Images come out in
  * class order, then file-name order, so a folder always loads the same way.
  */
-export async function loadImageFolder(dir: string, decode: DigitDecoder, classes: Readonly<Record<string, number>> = DIGIT_FOLDERS): Promise<FolderImageSet> {
+export async function loadImageFolder(
+  dir: string,
+  decode: DigitDecoder,
+  classes: Readonly<Record<string, number>> = DIGIT_FOLDERS,
+): Promise<FolderImageSet> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    throw new UserError(`${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, dir);
+    throw new UserError(
+      `${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      dir,
+    );
   }
-  const classDirs = entries.filter((e) => e.isDirectory() && Object.hasOwn(classes, e.name)).map((e) => e.name).sort((a, b) => classes[a] - classes[b] || (a < b ? -1 : 1));
+  const classDirs = entries
+    .filter((e) => e.isDirectory() && Object.hasOwn(classes, e.name))
+    .map((e) => e.name)
+    .sort((a, b) => classes[a] - classes[b] || (a < b ? -1 : 1));
   if (classDirs.length === 0) {
     const names = classes === DIGIT_FOLDERS ? `0 to ${NUM_CLASSES - 1}` : Object.keys(classes).join(', ');
     throw new UserError(`${dir}: no class folders found (expected sub-folders named ${names}, one per class)`, dir);

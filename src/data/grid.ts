@@ -34,7 +34,14 @@ function rowLabel(name: string, k: number): string {
 }
 
 /** Nearest-neighbour upscale of one 28x28 image into a canvas of `width` bytes per row. */
-function blitScaled(canvas: Uint8Array, width: number, left: number, top: number, image: Uint8Array, scale: number): void {
+function blitScaled(
+  canvas: Uint8Array,
+  width: number,
+  left: number,
+  top: number,
+  image: Uint8Array,
+  scale: number,
+): void {
   for (let y = 0; y < IMAGE_SIZE * scale; y++) {
     const row = (top + y) * width + left;
     const src = Math.floor(y / scale) * IMAGE_SIZE;

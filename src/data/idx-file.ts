@@ -27,15 +27,27 @@ async function readBytes(path: string): Promise<Uint8Array> {
  * An IDX images file, with its labels when they lie beside it. With `requireLabels`, labels that
  * cannot be found are an error naming the file expected.
  */
-export async function readIdxImageFile(imagesPath: string, options: { requireLabels?: boolean } = {}): Promise<{ images: Uint8Array; count: number; labels?: Uint8Array }> {
+export async function readIdxImageFile(
+  imagesPath: string,
+  options: { requireLabels?: boolean } = {},
+): Promise<{ images: Uint8Array; count: number; labels?: Uint8Array }> {
   const { count, images } = parseIdxImages(await readBytes(imagesPath), imagesPath);
   const labelsFile = labelsFileFor(imagesPath);
   if (options.requireLabels) {
-    if (!labelsFile) throw new UserError(`${imagesPath}: cannot tell its labels file (expected a name with "images" in it, like t10k-images-idx3-ubyte)`, imagesPath);
-    if (!labelsFile.found) throw new UserError(`${labelsFile.expected} is missing: the labels of ${imagesPath} must be beside it`, labelsFile.expected);
+    if (!labelsFile)
+      throw new UserError(
+        `${imagesPath}: cannot tell its labels file (expected a name with "images" in it, like t10k-images-idx3-ubyte)`,
+        imagesPath,
+      );
+    if (!labelsFile.found)
+      throw new UserError(
+        `${labelsFile.expected} is missing: the labels of ${imagesPath} must be beside it`,
+        labelsFile.expected,
+      );
   }
   if (!labelsFile?.found) return { images, count };
   const labels = parseIdxLabels(await readBytes(labelsFile.found), labelsFile.found);
-  if (labels.length !== count) throw new DataError(labelsFile.found, `has ${labels.length} labels but ${imagesPath} has ${count} images`);
+  if (labels.length !== count)
+    throw new DataError(labelsFile.found, `has ${labels.length} labels but ${imagesPath} has ${count} images`);
   return { images, count, labels };
 }

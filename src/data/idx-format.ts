@@ -52,7 +52,8 @@ export function parseIdxBytes(bytes: Uint8Array, name: string, expectDims?: numb
 /** Serialise an unsigned-byte IDX array (used by tests and by `data --export`). */
 export function writeIdx(dims: number[], data: Uint8Array): Uint8Array {
   const size = dims.reduce((a, b) => a * b, 1);
-  if (size !== data.length) throw new Error(`writeIdx: dimensions ${dims.join('x')} need ${size} bytes, got ${data.length}`);
+  if (size !== data.length)
+    throw new Error(`writeIdx: dimensions ${dims.join('x')} need ${size} bytes, got ${data.length}`);
   const out = new Uint8Array(4 + 4 * dims.length + data.length);
   const view = new DataView(out.buffer);
   out[2] = UBYTE;

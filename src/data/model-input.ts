@@ -33,7 +33,11 @@ export const PREPROCESS_SPEC: PreprocessSpec = {
  * The last step, the one that training applies to MNIST images: bytes 0..255 of a 28x28
  * white-on-black image → the model's input values. `out` may be a slice of a batch buffer.
  */
-export function scalePixels(pixels: ArrayLike<number>, out: Float32Array = new Float32Array(pixels.length), spec: PreprocessSpec = PREPROCESS_SPEC): Float32Array {
+export function scalePixels(
+  pixels: ArrayLike<number>,
+  out: Float32Array = new Float32Array(pixels.length),
+  spec: PreprocessSpec = PREPROCESS_SPEC,
+): Float32Array {
   for (let i = 0; i < pixels.length; i++) out[i] = pixels[i] * spec.scale + spec.offset;
   return out;
 }

@@ -44,7 +44,10 @@ function storedZlib(raw: Uint8Array): Uint8Array {
 
 /** 8-bit gray pixels, row by row (`width` x `height`), as the bytes of a PNG file. */
 export function encodeGrayPng(pixels: Uint8Array, width: number, height: number): Uint8Array {
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || pixels.length !== width * height) {
+  if (
+    !(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) ||
+    pixels.length !== width * height
+  ) {
     throw new RangeError(`${pixels.length} pixels are not a ${width}x${height} picture`);
   }
   const header = new Uint8Array(13);
@@ -55,7 +58,12 @@ export function encodeGrayPng(pixels: Uint8Array, width: number, height: number)
   // Each row after its filter byte (0: none).
   const raw = new Uint8Array((width + 1) * height);
   for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
-  const parts = [Uint8Array.from(SIGNATURE), chunk('IHDR', header), chunk('IDAT', storedZlib(raw)), chunk('IEND', new Uint8Array(0))];
+  const parts = [
+    Uint8Array.from(SIGNATURE),
+    chunk('IHDR', header),
+    chunk('IDAT', storedZlib(raw)),
+    chunk('IEND', new Uint8Array(0)),
+  ];
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
   let at = 0;
   for (const part of parts) {

@@ -26,7 +26,11 @@ export function stratifiedQuota(labels: Uint8Array, total: number, numClasses = 
 }
 
 /** Indices of a stratified random sample of `size` items, and of the rest; both sorted. */
-export function stratifiedIndices(labels: Uint8Array, size: number, rng: Rng): { picked: Uint32Array; rest: Uint32Array } {
+export function stratifiedIndices(
+  labels: Uint8Array,
+  size: number,
+  rng: Rng,
+): { picked: Uint32Array; rest: Uint32Array } {
   const quota = stratifiedQuota(labels, size);
   const byClass: number[][] = Array.from({ length: quota.length }, () => []);
   labels.forEach((label, i) => byClass[label].push(i));

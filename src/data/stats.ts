@@ -62,7 +62,11 @@ export function summarizeDataset(data: Dataset, plan: SplitPlan, split = applySp
     files: data.files,
     counts: { trainFile: data.train.count, testFile: data.test.count },
     plan,
-    splits: { train: summarizeSet(train, numClasses), val: summarizeSet(val, numClasses), test: summarizeSet(data.test, numClasses) },
+    splits: {
+      train: summarizeSet(train, numClasses),
+      val: summarizeSet(val, numClasses),
+      test: summarizeSet(data.test, numClasses),
+    },
     pixels: pixelStats(train.images),
   };
 }
@@ -82,10 +86,13 @@ export function formatDataSummary(summary: DataSummary): string {
   lines.push(`source   ${summary.source.kind}: ${summary.source.location}`);
   lines.push('');
   lines.push(
-    table([
-      ['file', 'sha256', 'verified'],
-      ...summary.files.map((f) => [f.name, f.sha256, f.verified ? 'yes' : 'no (structural checks only)']),
-    ], () => false),
+    table(
+      [
+        ['file', 'sha256', 'verified'],
+        ...summary.files.map((f) => [f.name, f.sha256, f.verified ? 'yes' : 'no (structural checks only)']),
+      ],
+      () => false,
+    ),
   );
   lines.push('');
   const limitNote = plan.limit > 0 ? `, limit ${plan.limit}` : '';
@@ -99,8 +106,19 @@ export function formatDataSummary(summary: DataSummary): string {
     String(splits.val.perClass[k]),
     String(splits.test.perClass[k]),
   ]);
-  lines.push(table([header, ...classRows, ['total', String(splits.train.count), String(splits.val.count), String(splits.test.count)]], (c) => c > 0));
+  lines.push(
+    table(
+      [
+        header,
+        ...classRows,
+        ['total', String(splits.train.count), String(splits.val.count), String(splits.test.count)],
+      ],
+      (c) => c > 0,
+    ),
+  );
   lines.push('');
-  lines.push(`pixels (train split, 0..1)  mean ${summary.pixels.mean.toFixed(4)}  std ${summary.pixels.std.toFixed(4)}`);
+  lines.push(
+    `pixels (train split, 0..1)  mean ${summary.pixels.mean.toFixed(4)}  std ${summary.pixels.std.toFixed(4)}`,
+  );
   return lines.join('\n');
 }

@@ -13,7 +13,18 @@ export type DatasetName = (typeof DATASETS)[number];
 export const CLASS_NAMES: Record<DatasetName, string[]> = {
   mnist: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
   idx: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-  'fashion-mnist': ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+  'fashion-mnist': [
+    'T-shirt/top',
+    'Trouser',
+    'Pullover',
+    'Dress',
+    'Coat',
+    'Sandal',
+    'Shirt',
+    'Sneaker',
+    'Bag',
+    'Ankle boot',
+  ],
 };
 
 export interface FileRecord {

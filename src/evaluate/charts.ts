@@ -59,7 +59,9 @@ const labelAngle = (classNames: string[]) => (classNames.some((n) => n.length > 
 
 /** Annotated heatmap, rows true class, columns predicted; colour on a log scale so that errors show. */
 export function confusionMatrixSpec(cm: number[][], classNames: string[]): VlSpec {
-  const cells = cm.flatMap((row, t) => row.map((count, p) => ({ true: classNames[t], predicted: classNames[p], count, diagonal: t === p })));
+  const cells = cm.flatMap((row, t) =>
+    row.map((count, p) => ({ true: classNames[t], predicted: classNames[p], count, diagonal: t === p })),
+  );
   const max = Math.max(1, ...cells.map((c) => c.count));
   const order = classNames;
   const side = Math.max(300, 36 * classNames.length);
@@ -70,7 +72,13 @@ export function confusionMatrixSpec(cm: number[][], classNames: string[]): VlSpe
     height: side,
     data: { values: cells },
     encoding: {
-      x: { field: 'predicted', type: 'ordinal', sort: order, title: 'predicted', axis: { orient: 'top', labelAngle: labelAngle(classNames) } },
+      x: {
+        field: 'predicted',
+        type: 'ordinal',
+        sort: order,
+        title: 'predicted',
+        axis: { orient: 'top', labelAngle: labelAngle(classNames) },
+      },
       y: { field: 'true', type: 'ordinal', sort: order, title: 'true' },
     },
     layer: [
@@ -115,9 +123,20 @@ export function perClassSpec(perClass: ClassScores[], classNames: string[]): VlS
     data: { values: rows },
     mark: { type: 'bar', clip: true },
     encoding: {
-      x: { field: 'class', type: 'ordinal', sort: classNames, title: 'class', axis: { labelAngle: labelAngle(classNames) } },
+      x: {
+        field: 'class',
+        type: 'ordinal',
+        sort: classNames,
+        title: 'class',
+        axis: { labelAngle: labelAngle(classNames) },
+      },
       xOffset: { field: 'score', type: 'nominal', sort: ['precision', 'recall', 'F1'] },
-      y: { field: 'value', type: 'quantitative', title: floor > 0 ? `score (axis from ${floor})` : 'score', scale: { domain: [floor, 1], zero: false } },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: floor > 0 ? `score (axis from ${floor})` : 'score',
+        scale: { domain: [floor, 1], zero: false },
+      },
       color: { field: 'score', type: 'nominal', sort: ['precision', 'recall', 'F1'], title: null },
       tooltip: [{ field: 'class' }, { field: 'score' }, { field: 'value', format: '.4f' }],
     },
@@ -141,14 +160,25 @@ export function reliabilitySpec(bins: CalibrationBin[], ece: number, before?: Be
   const filled = bins.filter((b) => b.count > 0).map((b) => ({ ...b, mid: (b.lo + b.hi) / 2 }));
   const percent = (x: number) => `${(x * 100).toFixed(2)}%`;
   const subtitle = before
-    ? [`bars, red points: after temperature T = ${before.temperature.toFixed(3)}, ECE ${percent(ece)}`, `orange line: before (T = 1), ECE ${percent(before.ece)}; ${bins.length} bins; labels: images per bin`]
+    ? [
+        `bars, red points: after temperature T = ${before.temperature.toFixed(3)}, ECE ${percent(ece)}`,
+        `orange line: before (T = 1), ECE ${percent(before.ece)}; ${bins.length} bins; labels: images per bin`,
+      ]
     : `ECE ${percent(ece)}, ${bins.length} bins; labels: images per bin`;
   const beforeLayers = before
     ? [
         {
           data: { values: before.bins.filter((b) => b.count > 0) },
-          mark: { type: 'line', point: { filled: true, size: 30, color: '#f58518' }, color: '#f58518', strokeWidth: 1.5 },
-          encoding: { x: { field: 'confidence', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' } },
+          mark: {
+            type: 'line',
+            point: { filled: true, size: 30, color: '#f58518' },
+            color: '#f58518',
+            strokeWidth: 1.5,
+          },
+          encoding: {
+            x: { field: 'confidence', type: 'quantitative' },
+            y: { field: 'accuracy', type: 'quantitative' },
+          },
         },
       ]
     : [];
@@ -184,7 +214,12 @@ export function reliabilitySpec(bins: CalibrationBin[], ece: number, before?: Be
         },
       },
       {
-        data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] },
+        data: {
+          values: [
+            { x: 0, y: 0 },
+            { x: 1, y: 1 },
+          ],
+        },
         mark: { type: 'line', strokeDash: [4, 4], color: 'gray' },
         encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
       },

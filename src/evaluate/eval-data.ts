@@ -10,10 +10,7 @@ import { UserError } from '../util/errors.js';
 export type EvalSplit = 'test' | 'val';
 
 /** What was evaluated, recorded in metrics.json so that the report can find the images again. */
-export type EvalSource =
-  | ({ kind: 'test' } & RunData)
-  | ({ kind: 'val' } & RunData)
-  | { kind: 'path'; path: string };
+export type EvalSource = ({ kind: 'test' } & RunData) | ({ kind: 'val' } & RunData) | { kind: 'path'; path: string };
 
 export interface EvalData {
   source: EvalSource;
@@ -31,7 +28,11 @@ interface RunData {
 
 function runData(meta: RunMetadata): RunData {
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
-  return { dataset: meta.data?.dataset ?? 'mnist', dataDir: text(meta.config?.dataDir), mirror: text(meta.config?.mirror) };
+  return {
+    dataset: meta.data?.dataset ?? 'mnist',
+    dataDir: text(meta.config?.dataDir),
+    mirror: text(meta.config?.mirror),
+  };
 }
 
 function loadRunData(data: RunData) {
@@ -43,7 +44,10 @@ async function valIndicesOf(runDir: string, trainCount: number): Promise<number[
   const indices = await readValIndices(runDir, trainCount);
   if (!indices) {
     const path = join(runDir, RUN_FILES.valIndices);
-    throw new UserError(`${path} is missing: this run did not save its validation split, so --split val cannot re-create it (use --split test)`, path);
+    throw new UserError(
+      `${path} is missing: this run did not save its validation split, so --split val cannot re-create it (use --split test)`,
+      path,
+    );
   }
   return indices;
 }
@@ -71,16 +75,28 @@ async function readLabelledPath(path: string): Promise<ImageSet> {
 }
 
 /** The images to evaluate a run on: its dataset's test split, its validation split, or a path. */
-export async function loadEvalData(runDir: string, meta: RunMetadata, options: { split?: EvalSplit; data?: string }): Promise<EvalData> {
+export async function loadEvalData(
+  runDir: string,
+  meta: RunMetadata,
+  options: { split?: EvalSplit; data?: string },
+): Promise<EvalData> {
   if (options.data) {
     const set = await readLabelledPath(options.data);
-    return { source: { kind: 'path', path: resolve(options.data) }, set, description: `${options.data} (${set.count} images)` };
+    return {
+      source: { kind: 'path', path: resolve(options.data) },
+      set,
+      description: `${options.data} (${set.count} images)`,
+    };
   }
   const runSource = runData(meta);
   const data = await loadRunData(runSource);
   const dataset = runSource.dataset;
   if ((options.split ?? 'test') === 'test') {
-    return { source: { kind: 'test', ...runSource }, set: data.test, description: `${dataset} test (${data.test.count} images)` };
+    return {
+      source: { kind: 'test', ...runSource },
+      set: data.test,
+      description: `${dataset} test (${data.test.count} images)`,
+    };
   }
   const indices = await valIndicesOf(runDir, data.train.count);
   const set = takeIndices(data.train, indices);

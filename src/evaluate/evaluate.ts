@@ -9,11 +9,26 @@ import { DEFAULT_INFER_BATCH } from '../predict/set-inference.js';
 import { Predictor } from '../predict/predictor.js';
 import { fitNonDigitRuleWith } from '../predict/non-digit-rule.js';
 import { fitPredictionSetsWith } from '../predict/prediction-sets.js';
-import { readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type NonDigitRuleRecord, type PredictionSetRecord, type RunMetadata, type TemperatureFitRecord } from '../model/run.js';
+import {
+  readMetadata,
+  resolveRunDir,
+  RUN_FILES,
+  writeMetadata,
+  type NonDigitRuleRecord,
+  type PredictionSetRecord,
+  type RunMetadata,
+  type TemperatureFitRecord,
+} from '../model/run.js';
 import { shippedModelOf } from '../model/shipped.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { calibration, computeMetrics, digitColumns, type CalibrationBin, type ClassificationMetrics } from '../metrics/classification.js';
+import {
+  calibration,
+  computeMetrics,
+  digitColumns,
+  type CalibrationBin,
+  type ClassificationMetrics,
+} from '../metrics/classification.js';
 import { calibrationScores, temperatureFit, type CalibrationScores } from '../metrics/calibration.js';
 import type { PlotFile } from './plots.js';
 import { loadEvalData, type EvalData, type EvalSource, type EvalSplit } from './eval-data.js';
@@ -128,7 +143,9 @@ export function dataEvaluationDir(runDir: string, data: string): string {
 }
 
 function evalBatchSize(meta: RunMetadata, options: EvaluateOptions): number {
-  const size = options.batchSize ?? (typeof meta.config?.evalBatchSize === 'number' ? meta.config.evalBatchSize : DEFAULT_INFER_BATCH);
+  const size =
+    options.batchSize ??
+    (typeof meta.config?.evalBatchSize === 'number' ? meta.config.evalBatchSize : DEFAULT_INFER_BATCH);
   if (!Number.isInteger(size) || size < 1) throw new UserError(`batch size must be a whole number >= 1, got ${size}`);
   return size;
 }
@@ -142,7 +159,12 @@ function evalBatchSize(meta: RunMetadata, options: EvaluateOptions): number {
 export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const dir = resolveRunDir(runDir);
   const meta = await readMetadata(dir);
-  const settings = { threads: options.threads, runtime: options.runtime, batchSize: evalBatchSize(meta, options), minConfidence: 0 };
+  const settings = {
+    threads: options.threads,
+    runtime: options.runtime,
+    batchSize: evalBatchSize(meta, options),
+    minConfidence: 0,
+  };
   const predictor = options.model
     ? await Predictor.fromModel(options.model, { ...settings, dir, metadata: meta })
     : await Predictor.load(dir, { ...settings, backend: options.backend });
@@ -165,7 +187,10 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     // (Not with TTA: the answers of predict and serve are of one view.)
     if (options.trust !== false && !options.data && !options.tta) {
       const settings = typeof options.trust === 'object' ? options.trust : {};
-      trust = await trustEvaluation(predictor, data.set, calibrated, { ...settings, ...(options.split === 'val' ? { validation: { seed: meta.seed } } : {}) });
+      trust = await trustEvaluation(predictor, data.set, calibrated, {
+        ...settings,
+        ...(options.split === 'val' ? { validation: { seed: meta.seed } } : {}),
+      });
     }
   } finally {
     await predictor.close();
@@ -186,7 +211,10 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     tta,
     ...computeMetrics(probs, data.set.labels),
     temperature,
-    calibrationScores: { before: calibrationScores(raw, data.set.labels), after: calibrationScores(probs, data.set.labels) },
+    calibrationScores: {
+      before: calibrationScores(raw, data.set.labels),
+      after: calibrationScores(probs, data.set.labels),
+    },
     calibrationBefore: calibration(raw, data.set.labels).table,
     ...(trust ? { trust } : {}),
   };
@@ -195,7 +223,10 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   const outDir = options.out
     ? resolve(options.out)
     : shipped
-      ? resolve(RUN_FILES.evaluations, `${shipped}-${options.data ? basename(dataEvaluationDir(dir, options.data)) : split}`)
+      ? resolve(
+          RUN_FILES.evaluations,
+          `${shipped}-${options.data ? basename(dataEvaluationDir(dir, options.data)) : split}`,
+        )
       : options.data
         ? dataEvaluationDir(dir, options.data)
         : dir;
@@ -239,10 +270,19 @@ export async function calibrateRun(
   const meta = await readMetadata(dir);
   let result: CalibrationRecords;
   if (!existsSync(join(dir, RUN_FILES.valIndices)) || meta.data?.valCount === 0) {
-    const reason = meta.data?.valCount === 0 ? 'no validation split (valCount 0): nothing held out to fit a temperature on' : `no ${RUN_FILES.valIndices} (for an ensemble: its members held out different images), so no held-out images to fit a temperature on`;
+    const reason =
+      meta.data?.valCount === 0
+        ? 'no validation split (valCount 0): nothing held out to fit a temperature on'
+        : `no ${RUN_FILES.valIndices} (for an ensemble: its members held out different images), so no held-out images to fit a temperature on`;
     result = { temperature: 1, temperatureFit: { on: 'none', reason } };
   } else {
-    const predictor = await Predictor.load(dir, { backend: options.backend, threads: options.threads, runtime: options.runtime, batchSize: evalBatchSize(meta, {}), temperature: 1 });
+    const predictor = await Predictor.load(dir, {
+      backend: options.backend,
+      threads: options.threads,
+      runtime: options.runtime,
+      batchSize: evalBatchSize(meta, {}),
+      temperature: 1,
+    });
     try {
       const data = await loadEvalData(dir, meta, { split: 'val' });
       const probs = await predictor.probabilities(data.set, { calibrated: false });
@@ -250,7 +290,10 @@ export async function calibrateRun(
       result = { temperature, temperatureFit: { on: 'val', n, before, after } };
       if (meta.nonDigitRule) result.nonDigitRule = await fitNonDigitRuleWith(predictor, data.set, { seed: meta.seed });
       // Then the prediction sets, for the answers' probabilities at the new temperature.
-      result.predictionSets = await fitPredictionSetsWith(predictor, data.set, { temperature, nonDigitBelow: result.nonDigitRule?.below ?? meta.nonDigitRule?.below });
+      result.predictionSets = await fitPredictionSetsWith(predictor, data.set, {
+        temperature,
+        nonDigitBelow: result.nonDigitRule?.below ?? meta.nonDigitRule?.below,
+      });
     } finally {
       await predictor.close();
     }
@@ -260,7 +303,12 @@ export async function calibrateRun(
 }
 
 /** What `calibrateRun` fits and records in metadata.json. */
-type CalibrationRecords = { temperature: number; temperatureFit: TemperatureFitRecord; nonDigitRule?: NonDigitRuleRecord; predictionSets?: PredictionSetRecord };
+type CalibrationRecords = {
+  temperature: number;
+  temperatureFit: TemperatureFitRecord;
+  nonDigitRule?: NonDigitRuleRecord;
+  predictionSets?: PredictionSetRecord;
+};
 
 /** A run's metrics.json, or undefined when it has none (or an older one without the full metrics, to be redone). */
 export async function readMetrics(dir: string): Promise<EvaluationReport | undefined> {
@@ -272,7 +320,8 @@ export async function readMetrics(dir: string): Promise<EvaluationReport | undef
   } catch (err) {
     throw new UserError(`${path}: not valid JSON (${(err as Error).message})`, path);
   }
-  if (typeof metrics !== 'object' || metrics === null) throw new UserError(`${path}: not the metrics of an mnist-cnn evaluation`, path);
+  if (typeof metrics !== 'object' || metrics === null)
+    throw new UserError(`${path}: not the metrics of an mnist-cnn evaluation`, path);
   if (metrics.format !== METRICS_FORMAT) return undefined;
   return metrics;
 }

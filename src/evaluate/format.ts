@@ -6,8 +6,15 @@ import type { Comparison, RunSummary } from './runs.js';
 export function formatTable(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, c) => Math.max(...cells.map((row) => (row[c] ?? '').length)));
-  const numeric = header.map((_, c) => rows.length > 0 && rows.every((row) => typeof row[c] === 'number' || /^[-+]?[\d.,]+%?$/.test(String(row[c]))));
-  const line = (row: string[]) => row.map((cell, c) => (numeric[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
+  const numeric = header.map(
+    (_, c) =>
+      rows.length > 0 && rows.every((row) => typeof row[c] === 'number' || /^[-+]?[\d.,]+%?$/.test(String(row[c]))),
+  );
+  const line = (row: string[]) =>
+    row
+      .map((cell, c) => (numeric[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+      .join('  ')
+      .trimEnd();
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
@@ -26,7 +33,9 @@ export function formatConfusionMatrix(cm: number[][], classNames: string[]): str
 function calibrationLines(m: EvaluationReport): string[] {
   if (!m.calibrationScores || m.temperature === undefined) return [];
   const { before, after } = m.calibrationScores;
-  return [`calibration, before → after temperature T = ${m.temperature.toFixed(3)}:  ECE ${pct(before.ece)} → ${pct(after.ece)}  NLL ${fixed(before.nll)} → ${fixed(after.nll)}  Brier ${fixed(before.brier)} → ${fixed(after.brier)}`];
+  return [
+    `calibration, before → after temperature T = ${m.temperature.toFixed(3)}:  ECE ${pct(before.ece)} → ${pct(after.ece)}  NLL ${fixed(before.nll)} → ${fixed(after.nll)}  Brier ${fixed(before.brier)} → ${fixed(after.brier)}`,
+  ];
 }
 
 /** How far the answers can be trusted (metrics.json `trust`): answers at the default minimum confidence, risk-coverage, sets, non-digits. */
@@ -34,16 +43,30 @@ function trustLines(m: EvaluationReport): string[] {
   const t = m.trust;
   if (!t) return [];
   const name = m.split === 'val' ? 'validation' : 'test';
-  const both = [[`MNIST ${name}`, t.digits], ['as pictures', t.pictured]] as const;
+  const both = [
+    [`MNIST ${name}`, t.digits],
+    ['as pictures', t.pictured],
+  ] as const;
   const lines = [
     `answers at the default minimum confidence ${t.minConfidence}: ${both.map(([n, d]) => `${n} ${pct(d.atDefault.coverage)} answered, ${pct(d.atDefault.accuracy)} right`).join('; ')}`,
     `risk-coverage: AURC ${both.map(([n, d]) => `${d.riskCoverage.aurc.toFixed(5)} ${n}`).join(', ')}; lowest minimum confidence keeping ${pct(t.accuracyTarget, 1)} right: ${both.map(([n, d]) => (d.forTarget ? `${d.forTarget.threshold.toFixed(3)} (${pct(d.forTarget.coverage)} answered) ${n}` : `none ${n}`)).join(', ')}`,
   ];
   const sets = t.digits.sets;
-  if (sets) lines.push(`prediction sets: coverage ${pct(sets.coverage)}, mean size ${sets.meanSize.toFixed(3)} (sizes ${Object.entries(sets.sizes).map(([k, v]) => `${k}: ${v}`).join(', ')}); as pictures: coverage ${pct(t.pictured.sets!.coverage)}, mean size ${t.pictured.sets!.meanSize.toFixed(3)}`);
+  if (sets)
+    lines.push(
+      `prediction sets: coverage ${pct(sets.coverage)}, mean size ${sets.meanSize.toFixed(3)} (sizes ${Object.entries(
+        sets.sizes,
+      )
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(
+          ', ',
+        )}); as pictures: coverage ${pct(t.pictured.sets!.coverage)}, mean size ${t.pictured.sets!.meanSize.toFixed(3)}`,
+    );
   if (t.nonDigits) {
     const worst = Object.entries(t.nonDigits.byCategory).sort((a, b) => a[1].refused - b[1].refused)[0];
-    lines.push(`generated non-digits (test split, ${t.nonDigits.perCategory} a category) refused ${pct(t.nonDigits.refused, 1)}; fewest: ${worst[0]} ${pct(worst[1].refused, 1)}`);
+    lines.push(
+      `generated non-digits (test split, ${t.nonDigits.perCategory} a category) refused ${pct(t.nonDigits.refused, 1)}; fewest: ${worst[0]} ${pct(worst[1].refused, 1)}`,
+    );
   }
   return lines;
 }
@@ -58,7 +81,10 @@ export function formatSummary(m: EvaluationReport): string {
       ['weighted avg', fixed(m.weighted.precision), fixed(m.weighted.recall), fixed(m.weighted.f1), m.n],
     ],
   );
-  const pairs = m.confusedPairs.slice(0, 5).map((p) => `${name(p.true)}→${name(p.predicted)} ${p.count}`).join(', ');
+  const pairs = m.confusedPairs
+    .slice(0, 5)
+    .map((p) => `${name(p.true)}→${name(p.predicted)} ${p.count}`)
+    .join(', ');
   return [
     `${m.arch} on ${m.data}`,
     `accuracy ${pct(m.accuracy)}  loss ${fixed(m.loss)}  errors ${m.errors}/${m.n}  top-2 ${pct(m.topK.top2)}  top-3 ${pct(m.topK.top3)}  ECE ${pct(m.ece)}`,
@@ -84,18 +110,22 @@ export function formatRuns(runs: RunSummary[]): string {
 
 export function formatComparison(c: Comparison): string {
   const row = (label: string, pick: (s: Comparison['a']) => string) => [label, pick(c.a), pick(c.b)];
-  const sideBySide = formatTable(['', 'A', 'B'], [
-    row('run', (s) => s.run),
-    row('arch', (s) => s.arch),
-    row('accuracy', (s) => pct(s.accuracy)),
-    row('loss', (s) => fixed(s.loss)),
-    row('errors', (s) => String(s.errors)),
-    row('top-2', (s) => pct(s.top2)),
-    row('top-3', (s) => pct(s.top3)),
-    row('macro F1', (s) => fixed(s.macroF1)),
-    row('ECE', (s) => pct(s.ece)),
-  ]);
-  const list = (xs: number[], count: number) => (count === 0 ? '' : `: ${xs.join(', ')}${count > xs.length ? ', ...' : ''}`);
+  const sideBySide = formatTable(
+    ['', 'A', 'B'],
+    [
+      row('run', (s) => s.run),
+      row('arch', (s) => s.arch),
+      row('accuracy', (s) => pct(s.accuracy)),
+      row('loss', (s) => fixed(s.loss)),
+      row('errors', (s) => String(s.errors)),
+      row('top-2', (s) => pct(s.top2)),
+      row('top-3', (s) => pct(s.top3)),
+      row('macro F1', (s) => fixed(s.macroF1)),
+      row('ECE', (s) => pct(s.ece)),
+    ],
+  );
+  const list = (xs: number[], count: number) =>
+    count === 0 ? '' : `: ${xs.join(', ')}${count > xs.length ? ', ...' : ''}`;
   return [
     sideBySide,
     '',

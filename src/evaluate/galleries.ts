@@ -34,7 +34,13 @@ async function tilePng(set: ImageSet, index: number): Promise<string> {
  * A grid of images with captions, as SVG. Rows may start with a heading (the confused-pairs
  * gallery has one row per pair).
  */
-export async function renderGallery(set: ImageSet, title: string, rows: { heading?: string; items: GalleryItem[] }[], columns: number, subtitle?: string): Promise<Picture> {
+export async function renderGallery(
+  set: ImageSet,
+  title: string,
+  rows: { heading?: string; items: GalleryItem[] }[],
+  columns: number,
+  subtitle?: string,
+): Promise<Picture> {
   const pad = 12;
   const captionLines = Math.max(1, ...rows.flatMap((r) => r.items.map((i) => i.lines.length)));
   const cellW = TILE + 26;
@@ -45,17 +51,26 @@ export async function renderGallery(set: ImageSet, title: string, rows: { headin
   const parts: string[] = [];
   for (const row of rows) {
     if (row.heading) {
-      parts.push(`<text x="${pad}" y="${y + 14}" font-size="13" font-weight="bold">${escapeMarkup(row.heading)}</text>`);
+      parts.push(
+        `<text x="${pad}" y="${y + 14}" font-size="13" font-weight="bold">${escapeMarkup(row.heading)}</text>`,
+      );
       y += headingH;
     }
     for (let start = 0; start < row.items.length; start += columns) {
       const line = row.items.slice(start, start + columns);
       for (const [c, item] of line.entries()) {
         const x = pad + c * cellW;
-        parts.push(`<image x="${x}" y="${y}" width="${TILE}" height="${TILE}" xlink:href="${await tilePng(set, item.index)}" style="image-rendering:pixelated"/>`);
-        if (item.wrong) parts.push(`<rect x="${x - 1}" y="${y - 1}" width="${TILE + 2}" height="${TILE + 2}" fill="none" stroke="#d62728" stroke-width="2"/>`);
+        parts.push(
+          `<image x="${x}" y="${y}" width="${TILE}" height="${TILE}" xlink:href="${await tilePng(set, item.index)}" style="image-rendering:pixelated"/>`,
+        );
+        if (item.wrong)
+          parts.push(
+            `<rect x="${x - 1}" y="${y - 1}" width="${TILE + 2}" height="${TILE + 2}" fill="none" stroke="#d62728" stroke-width="2"/>`,
+          );
         item.lines.forEach((text, l) => {
-          parts.push(`<text x="${x}" y="${y + TILE + 14 + l * CAPTION_LINE}" font-size="11">${escapeMarkup(text)}</text>`);
+          parts.push(
+            `<text x="${x}" y="${y + TILE + 14 + l * CAPTION_LINE}" font-size="11">${escapeMarkup(text)}</text>`,
+          );
         });
       }
       y += cellH;
@@ -85,14 +100,30 @@ export function worstErrorsGallery(set: ImageSet, errors: WorstError[], classNam
     wrong: true,
     lines: [`#${e.index}`, `true ${classNames[e.true]}`, `pred ${classNames[e.predicted]} ${percent(e.confidence, 0)}`],
   }));
-  return renderGallery(set, 'Worst errors', [{ items }], GALLERY_COLUMNS, 'the wrong answers given with the highest confidence (image index, true class, prediction and its probability)');
+  return renderGallery(
+    set,
+    'Worst errors',
+    [{ items }],
+    GALLERY_COLUMNS,
+    'the wrong answers given with the highest confidence (image index, true class, prediction and its probability)',
+  );
 }
 
 /** One row per most-confused pair, with its most confident examples. */
 export function confusedPairsGallery(set: ImageSet, pairs: ConfusedPair[], classNames: string[]): Promise<Picture> {
   const rows = pairs.slice(0, GALLERY_PAIRS).map((pair) => ({
     heading: `true ${classNames[pair.true]} → predicted ${classNames[pair.predicted]}: ${pair.count} image${pair.count === 1 ? '' : 's'}`,
-    items: (pair.examples ?? []).slice(0, GALLERY_COLUMNS).map((e) => ({ index: e.index, wrong: true, lines: [`#${e.index}`, `P(${classNames[pair.predicted]}) ${percent(e.confidence, 0)}`] })),
+    items: (pair.examples ?? []).slice(0, GALLERY_COLUMNS).map((e) => ({
+      index: e.index,
+      wrong: true,
+      lines: [`#${e.index}`, `P(${classNames[pair.predicted]}) ${percent(e.confidence, 0)}`],
+    })),
   }));
-  return renderGallery(set, 'Most-confused pairs', rows, GALLERY_COLUMNS, 'each row: one confusion and its most confident examples (image index, probability of the wrong class)');
+  return renderGallery(
+    set,
+    'Most-confused pairs',
+    rows,
+    GALLERY_COLUMNS,
+    'each row: one confusion and its most confident examples (image index, probability of the wrong class)',
+  );
 }

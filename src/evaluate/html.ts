@@ -5,7 +5,9 @@ import { PNG_SCALE } from './picture.js';
 /** A table of text cells (escaped). */
 export function table(header: string[], rows: (string | number)[][], className = ''): string {
   const head = header.map((h) => `<th>${escapeMarkup(h)}</th>`).join('');
-  const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeMarkup(String(cell))}</td>`).join('')}</tr>`).join('\n');
+  const body = rows
+    .map((row) => `<tr>${row.map((cell) => `<td>${escapeMarkup(String(cell))}</td>`).join('')}</tr>`)
+    .join('\n');
   return `<table class="${className}"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 

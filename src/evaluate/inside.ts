@@ -19,7 +19,15 @@ import { stratifiedIndices } from '../data/split.js';
 import { IMAGE_SIZE, PIXELS, type ImageSet } from '../data/types.js';
 import type { WorstError } from '../metrics/classification.js';
 import { embeddingLayer, layerActivations, modelViews } from '../model/activations.js';
-import { colourise, describeShape, filterTiles, mapsImage, quantiseView, type LayerView, type RgbaImage } from '../model/layer-views.js';
+import {
+  colourise,
+  describeShape,
+  filterTiles,
+  mapsImage,
+  quantiseView,
+  type LayerView,
+  type RgbaImage,
+} from '../model/layer-views.js';
 import { saliencyMaps } from '../model/saliency.js';
 import { modelSummaryRows, type ModelSummary } from '../model/summary.js';
 import { escapeMarkup } from '../util/markup.js';
@@ -46,7 +54,9 @@ const SUBTITLE = 18;
 // ---------------------------------------------------------------------------- tiles
 
 async function pngOf(image: RgbaImage): Promise<string> {
-  const png = await sharp(Buffer.from(image.rgba.buffer, image.rgba.byteOffset, image.rgba.byteLength), { raw: { width: image.width, height: image.height, channels: 4 } })
+  const png = await sharp(Buffer.from(image.rgba.buffer, image.rgba.byteOffset, image.rgba.byteLength), {
+    raw: { width: image.width, height: image.height, channels: 4 },
+  })
     .png({ compressionLevel: 9, palette: true, colours: 256, dither: 0 })
     .toBuffer();
   return `data:image/png;base64,${png.toString('base64')}`;
@@ -80,9 +90,16 @@ function heatImage(values: Float32Array, side: number, digit: Uint8Array): RgbaI
 
 const image = (x: number, y: number, width: number, height: number, href: string) =>
   `<image x="${x}" y="${y}" width="${width}" height="${height}" preserveAspectRatio="none" style="image-rendering:pixelated" xlink:href="${href}"/>`;
-const text = (x: number, y: number, content: string, attributes = 'font-size="11"') => `<text x="${x}" y="${y}" ${attributes}>${escapeMarkup(content)}</text>`;
+const text = (x: number, y: number, content: string, attributes = 'font-size="11"') =>
+  `<text x="${x}" y="${y}" ${attributes}>${escapeMarkup(content)}</text>`;
 
-async function svgPicture(width: number, height: number, title: string, subtitle: string, parts: string[]): Promise<Picture> {
+async function svgPicture(
+  width: number,
+  height: number,
+  title: string,
+  subtitle: string,
+  parts: string[],
+): Promise<Picture> {
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">` +
     `<rect width="${width}" height="${height}" fill="white"/>` +
@@ -135,7 +152,13 @@ export function firstOfEachClass(labels: Uint8Array, classes: number): number[] 
 /** Images of the set at the model's scale, one after the other. */
 function modelInputs(set: ImageSet, indices: readonly number[], spec: PreprocessSpec): Float32Array {
   const inputs = new Float32Array(indices.length * PIXELS);
-  indices.forEach((index, k) => scalePixels(set.images.subarray(index * PIXELS, (index + 1) * PIXELS), inputs.subarray(k * PIXELS, (k + 1) * PIXELS), spec));
+  indices.forEach((index, k) =>
+    scalePixels(
+      set.images.subarray(index * PIXELS, (index + 1) * PIXELS),
+      inputs.subarray(k * PIXELS, (k + 1) * PIXELS),
+      spec,
+    ),
+  );
   return inputs;
 }
 
@@ -148,11 +171,22 @@ const DENSE_CELL = 8;
  * convolution and pooling layer after its batch norm and activation, and the hidden dense
  * layers' values). Each view of each image on its own scale, 0 black to its largest value pale yellow.
  */
-async function featureMapsPicture(model: tf.LayersModel, set: ImageSet, indices: readonly number[], spec: PreprocessSpec, classNames: string[], views: LayerView[]): Promise<Picture> {
-  const activations = layerActivations(model, modelInputs(set, indices, spec), indices.length, { layers: views.map((v) => v.layer) });
+async function featureMapsPicture(
+  model: tf.LayersModel,
+  set: ImageSet,
+  indices: readonly number[],
+  spec: PreprocessSpec,
+  classNames: string[],
+  views: LayerView[],
+): Promise<Picture> {
+  const activations = layerActivations(model, modelInputs(set, indices, spec), indices.length, {
+    layers: views.map((v) => v.layer),
+  });
   const columns = views.map((view, v) => {
     const perImage = activations[v].values.length / indices.length;
-    const grids = indices.map((_, k) => mapsImage(quantiseView(activations[v].values.subarray(k * perImage, (k + 1) * perImage), view.shape)));
+    const grids = indices.map((_, k) =>
+      mapsImage(quantiseView(activations[v].values.subarray(k * perImage, (k + 1) * perImage), view.shape)),
+    );
     const scale = view.kind === 'dense' ? DENSE_CELL : Math.max(1, Math.round(MAP_SIDE / view.shape[0]));
     return { view, grids, scale, width: grids[0].width * scale, height: grids[0].height * scale };
   });
@@ -170,18 +204,38 @@ async function featureMapsPicture(model: tf.LayersModel, set: ImageSet, indices:
   const parts: string[] = [text(PAD, top - 18, 'input', 'font-size="12" font-weight="bold"')];
   columns.forEach((c, v) => {
     parts.push(text(xs[v], top - 18, c.view.label, 'font-size="12" font-weight="bold"'));
-    parts.push(text(xs[v], top - 5, `${c.view.after ? `${c.view.after}, ` : ''}${describeShape(c.view.shape)}`, 'font-size="10" fill="#555"'));
+    parts.push(
+      text(
+        xs[v],
+        top - 5,
+        `${c.view.after ? `${c.view.after}, ` : ''}${describeShape(c.view.shape)}`,
+        'font-size="10" fill="#555"',
+      ),
+    );
   });
   for (const [k, index] of indices.entries()) {
     const y = top + k * rowH;
     parts.push(image(PAD, y, inputSide, inputSide, await pngOf(digitImage(set, index))));
-    parts.push(text(PAD, y + inputSide + 13, `class ${classNames[set.labels[index]] ?? set.labels[index]}`, 'font-size="11" font-weight="bold"'));
+    parts.push(
+      text(
+        PAD,
+        y + inputSide + 13,
+        `class ${classNames[set.labels[index]] ?? set.labels[index]}`,
+        'font-size="11" font-weight="bold"',
+      ),
+    );
     parts.push(text(PAD, y + inputSide + 26, `#${index}`, 'font-size="10" fill="#555"'));
     for (const [v, c] of columns.entries()) parts.push(image(xs[v], y, c.width, c.height, await pngOf(c.grids[k])));
   }
   const width = x - gapX + PAD;
   const height = top + indices.length * rowH + PAD - 16;
-  return svgPicture(width, height, 'Feature maps', 'the first test image of each class, and what each layer makes of it: every map of every channel (black 0, pale yellow the layer\'s largest value for that image)', parts);
+  return svgPicture(
+    width,
+    height,
+    'Feature maps',
+    "the first test image of each class, and what each layer makes of it: every map of every channel (black 0, pale yellow the layer's largest value for that image)",
+    parts,
+  );
 }
 
 // ---------------------------------------------------------------------------- embedding
@@ -212,20 +266,37 @@ export interface Embedding {
  * set is larger), projected to 2-D by UMAP seeded from `seed`, with each image's prediction
  * (from the same model call).
  */
-export function computeEmbedding(model: tf.LayersModel, set: ImageSet, spec: PreprocessSpec, options: { seed: number; sample?: number }): Embedding {
+export function computeEmbedding(
+  model: tf.LayersModel,
+  set: ImageSet,
+  spec: PreprocessSpec,
+  options: { seed: number; sample?: number },
+): Embedding {
   const layer = embeddingLayer(model);
-  if (!layer) throw new Error(`model ${model.name} has no hidden layer before its last dense layer: no embedding to map`);
+  if (!layer)
+    throw new Error(`model ${model.name} has no hidden layer before its last dense layer: no embedding to map`);
   const rng = createRng(deriveSeed(options.seed, EMBEDDING_STREAM));
   const sample = options.sample ?? EMBEDDING_SAMPLE;
-  const indices = set.count > sample ? Array.from(stratifiedIndices(set.labels, sample, rng.fork()).picked) : Array.from({ length: set.count }, (_, i) => i);
+  const indices =
+    set.count > sample
+      ? Array.from(stratifiedIndices(set.labels, sample, rng.fork()).picked)
+      : Array.from({ length: set.count }, (_, i) => i);
   const started = performance.now();
   const output = model.layers[model.layers.length - 1].name;
-  const [values, probabilities] = layerActivations(model, modelInputs(set, indices, spec), indices.length, { layers: [layer, output] });
+  const [values, probabilities] = layerActivations(model, modelInputs(set, indices, spec), indices.length, {
+    layers: [layer, output],
+  });
   const dimensions = values.values.length / Math.max(1, indices.length);
   const classes = probabilities.values.length / Math.max(1, indices.length);
   const rows = indices.map((_, k) => Array.from(values.values.subarray(k * dimensions, (k + 1) * dimensions)));
   const activationMs = performance.now() - started;
-  const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, Math.max(2, indices.length - 1)), minDist: 0.1, nEpochs: UMAP_EPOCHS, random: rng.next });
+  const umap = new UMAP({
+    nComponents: 2,
+    nNeighbors: Math.min(15, Math.max(2, indices.length - 1)),
+    minDist: 0.1,
+    nEpochs: UMAP_EPOCHS,
+    random: rng.next,
+  });
   const xy = indices.length > 2 ? umap.fit(rows) : rows.map(() => [0, 0]);
   const umapMs = performance.now() - started - activationMs;
   const points = indices.map((index, k) => {
@@ -238,9 +309,19 @@ export function computeEmbedding(model: tf.LayersModel, set: ImageSet, spec: Pre
 /** The embedding as a Vega-Lite scatter: one colour per class, misclassified images ringed in black. */
 export function embeddingSpec(embedding: Embedding, classNames: string[]): TopLevelSpec {
   const name = (k: number) => classNames[k] ?? String(k);
-  const values = embedding.points.map((p) => ({ x: p.x, y: p.y, class: name(p.label), predicted: name(p.predicted), wrong: p.label !== p.predicted, index: p.index }));
+  const values = embedding.points.map((p) => ({
+    x: p.x,
+    y: p.y,
+    class: name(p.label),
+    predicted: name(p.predicted),
+    wrong: p.label !== p.predicted,
+    index: p.index,
+  }));
   const wrong = values.filter((v) => v.wrong).length;
-  const sampled = embedding.points.length < embedding.of ? `${embedding.points.length.toLocaleString('en-US')} of ${embedding.of.toLocaleString('en-US')} images (a stratified sample)` : `all ${embedding.of.toLocaleString('en-US')} images`;
+  const sampled =
+    embedding.points.length < embedding.of
+      ? `${embedding.points.length.toLocaleString('en-US')} of ${embedding.of.toLocaleString('en-US')} images (a stratified sample)`
+      : `all ${embedding.of.toLocaleString('en-US')} images`;
   const axis = { title: null, labels: false, ticks: false, domain: false, grid: false };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -258,14 +339,28 @@ export function embeddingSpec(embedding: Embedding, classNames: string[]): TopLe
     layer: [
       {
         mark: { type: 'circle', size: 9, opacity: 0.65 },
-        encoding: { color: { field: 'class', type: 'nominal', sort: classNames, scale: { scheme: 'category10' }, title: 'true class' } },
+        encoding: {
+          color: {
+            field: 'class',
+            type: 'nominal',
+            sort: classNames,
+            scale: { scheme: 'category10' },
+            title: 'true class',
+          },
+        },
       },
       {
         transform: [{ filter: 'datum.wrong' }],
         mark: { type: 'point', size: 40, stroke: 'black', strokeWidth: 1.2, filled: false },
       },
     ],
-    config: { font: FONT, background: 'white', view: { stroke: null }, title: { fontSize: 15, anchor: 'start', offset: 12 }, legend: { labelFontSize: 11, titleFontSize: 12 } },
+    config: {
+      font: FONT,
+      background: 'white',
+      view: { stroke: null },
+      title: { fontSize: 15, anchor: 'start', offset: 12 },
+      legend: { labelFontSize: 11, titleFontSize: 12 },
+    },
   };
 }
 
@@ -275,10 +370,20 @@ export function embeddingSpec(embedding: Embedding, classNames: string[]): TopLe
  * The worst errors with their saliency: the image, |d p / d pixel| of the class the model gave
  * (what drove the wrong answer), and of the true class (what would have raised it).
  */
-async function saliencyPicture(model: tf.LayersModel, set: ImageSet, errors: readonly WorstError[], spec: PreprocessSpec, classNames: string[]): Promise<Picture | undefined> {
+async function saliencyPicture(
+  model: tf.LayersModel,
+  set: ImageSet,
+  errors: readonly WorstError[],
+  spec: PreprocessSpec,
+  classNames: string[],
+): Promise<Picture | undefined> {
   const shown = errors.slice(0, SALIENCY_ERRORS);
   if (shown.length === 0) return undefined;
-  const inputs = modelInputs(set, shown.map((e) => e.index), spec);
+  const inputs = modelInputs(
+    set,
+    shown.map((e) => e.index),
+    spec,
+  );
   const smooth = { ...SMOOTHING, sigma: SMOOTHING.sigma * 255 * spec.scale };
   const predicted = saliencyMaps(model, inputs, shown.length, { classes: shown.map((e) => e.predicted), smooth });
   const truth = saliencyMaps(model, inputs, shown.length, { classes: shown.map((e) => e.true), smooth });
@@ -295,15 +400,26 @@ async function saliencyPicture(model: tf.LayersModel, set: ImageSet, errors: rea
     const digit = set.images.subarray(error.index * PIXELS, (error.index + 1) * PIXELS);
     const map = (s: typeof predicted) => heatImage(s.maps.subarray(k * PIXELS, (k + 1) * PIXELS), IMAGE_SIZE, digit);
     const tiles = [digitImage(set, error.index), map(predicted), map(truth)];
-    for (const [t, picture] of tiles.entries()) parts.push(image(x + t * (tile + 4), y, tile, tile, await pngOf(picture)));
-    parts.push(`<rect x="${x - 1}" y="${y - 1}" width="${tile + 2}" height="${tile + 2}" fill="none" stroke="#d62728" stroke-width="2"/>`);
-    parts.push(text(x, y + tile + 13, `#${error.index}: ${name(error.true)} read as ${name(error.predicted)}`, 'font-size="10"'));
+    for (const [t, picture] of tiles.entries())
+      parts.push(image(x + t * (tile + 4), y, tile, tile, await pngOf(picture)));
+    parts.push(
+      `<rect x="${x - 1}" y="${y - 1}" width="${tile + 2}" height="${tile + 2}" fill="none" stroke="#d62728" stroke-width="2"/>`,
+    );
+    parts.push(
+      text(x, y + tile + 13, `#${error.index}: ${name(error.true)} read as ${name(error.predicted)}`, 'font-size="10"'),
+    );
     parts.push(text(x + tile + 4, y + tile + 26, `why ${name(error.predicted)}`, 'font-size="10" fill="#555"'));
     parts.push(text(x + 2 * (tile + 4), y + tile + 26, `why not ${name(error.true)}`, 'font-size="10" fill="#555"'));
   }
   const width = PAD * 2 + Math.min(perRow, shown.length) * groupW - 22;
   const height = top + Math.ceil(shown.length / perRow) * cellH + PAD - 8;
-  return svgPicture(Math.max(width, 600), height, 'Saliency of the worst errors', `|d p / d pixel| of the class given (middle) and of the true class (right): bright pixels move it most (SmoothGrad, ${SMOOTHING.samples} noisy copies)`, parts);
+  return svgPicture(
+    Math.max(width, 600),
+    height,
+    'Saliency of the worst errors',
+    `|d p / d pixel| of the class given (middle) and of the true class (right): bright pixels move it most (SmoothGrad, ${SMOOTHING.samples} noisy copies)`,
+    parts,
+  );
 }
 
 // ---------------------------------------------------------------------------- all of it
@@ -325,7 +441,13 @@ export interface InsideResult {
  * Compute and write the pictures of inside the network into `plotsDir` (filters, feature maps,
  * embedding map, saliency of the worst errors) for a model and the set it was evaluated on.
  */
-export async function writeInsidePlots(plotsDir: string, model: tf.LayersModel, set: ImageSet, inputs: InsideInputs, options: { spec: PreprocessSpec; seed: number; embeddingSample?: number }): Promise<InsideResult> {
+export async function writeInsidePlots(
+  plotsDir: string,
+  model: tf.LayersModel,
+  set: ImageSet,
+  inputs: InsideInputs,
+  options: { spec: PreprocessSpec; seed: number; embeddingSample?: number },
+): Promise<InsideResult> {
   const started = performance.now();
   const plots: PlotFile[] = [];
   const filters = await filtersPicture(model);
@@ -333,12 +455,29 @@ export async function writeInsidePlots(plotsDir: string, model: tf.LayersModel, 
   const views = modelViews(model);
   const digits = firstOfEachClass(set.labels, inputs.classNames.length);
   if (views.some((v) => v.kind !== 'dense') && digits.length > 0) {
-    plots.push(await savePicture(plotsDir, PLOT_NAMES.featureMaps, 'Feature maps', await featureMapsPicture(model, set, digits, options.spec, inputs.classNames, views)));
+    plots.push(
+      await savePicture(
+        plotsDir,
+        PLOT_NAMES.featureMaps,
+        'Feature maps',
+        await featureMapsPicture(model, set, digits, options.spec, inputs.classNames, views),
+      ),
+    );
   }
   let embedding: InsideResult['embedding'];
   if (set.count > 2 && embeddingLayer(model)) {
-    const computed = computeEmbedding(model, set, options.spec, { seed: options.seed, sample: options.embeddingSample });
-    plots.push(await savePicture(plotsDir, PLOT_NAMES.embedding, 'Embedding map', await renderSpec(embeddingSpec(computed, inputs.classNames))));
+    const computed = computeEmbedding(model, set, options.spec, {
+      seed: options.seed,
+      sample: options.embeddingSample,
+    });
+    plots.push(
+      await savePicture(
+        plotsDir,
+        PLOT_NAMES.embedding,
+        'Embedding map',
+        await renderSpec(embeddingSpec(computed, inputs.classNames)),
+      ),
+    );
     const { points, ...rest } = computed;
     embedding = { ...rest, points: points.length, misclassified: points.filter((p) => p.label !== p.predicted).length };
   }

@@ -62,7 +62,9 @@ function stats(values: Float32Array): Omit<LayerStats, 'name' | 'className' | 's
 }
 
 async function writePng(path: string, image: RgbaImage, scale: number): Promise<void> {
-  const png = await sharp(Buffer.from(image.rgba.buffer, image.rgba.byteOffset, image.rgba.byteLength), { raw: { width: image.width, height: image.height, channels: 4 } })
+  const png = await sharp(Buffer.from(image.rgba.buffer, image.rgba.byteOffset, image.rgba.byteLength), {
+    raw: { width: image.width, height: image.height, channels: 4 },
+  })
     .resize(image.width * scale, image.height * scale, { kernel: 'nearest' })
     .png({ compressionLevel: 9 })
     .toBuffer();
@@ -71,7 +73,9 @@ async function writePng(path: string, image: RgbaImage, scale: number): Promise<
 
 /** A folder name for image `i` that is unique and still says which file it was. */
 function folderName(file: string, i: number): string {
-  const name = basename(file).replace(/\.[a-z0-9]+$/i, '').replace(/[^\w.-]+/g, '_');
+  const name = basename(file)
+    .replace(/\.[a-z0-9]+$/i, '')
+    .replace(/[^\w.-]+/g, '_');
   return `${String(i + 1).padStart(4, '0')}-${name}`;
 }
 
@@ -79,11 +83,16 @@ function folderName(file: string, i: number): string {
  * For each image file: its answer, and for every layer its statistics and a PNG of its output
  * (OUT/NNNN-NAME/00-input.png, 01-LAYER.png, ...).
  */
-export async function inspectImages(predictor: Predictor, files: readonly string[], outDir: string): Promise<Inspection[]> {
+export async function inspectImages(
+  predictor: Predictor,
+  files: readonly string[],
+  outDir: string,
+): Promise<Inspection[]> {
   const inspections: Inspection[] = [];
   for (const [i, file] of files.entries()) {
     const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) throw new UserError(`${file}: ${info ? 'not a file' : 'no such file'} (inspect reads image files)`, file);
+    if (!info?.isFile())
+      throw new UserError(`${file}: ${info ? 'not a file' : 'no such file'} (inspect reads image files)`, file);
     const input = await predictor.preprocessBytes(new Uint8Array(await readFile(file)), file);
     const [prediction] = await predictor.predict([input]);
     const dir = join(outDir, folderName(file, i));

@@ -16,7 +16,9 @@ export const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 
 /** SVG → PNG by sharp/librsvg, at PNG_SCALE. */
 export async function svgToPng(svg: string): Promise<{ png: Buffer; width: number; height: number }> {
-  const png = await sharp(Buffer.from(svg), { density: 72 * PNG_SCALE }).png().toBuffer();
+  const png = await sharp(Buffer.from(svg), { density: 72 * PNG_SCALE })
+    .png()
+    .toBuffer();
   const { width = 0, height = 0 } = await sharp(png).metadata();
   return { png, width, height };
 }

@@ -8,7 +8,14 @@ import type { ImageSet } from '../data/types.js';
 import type { EpochRecord } from '../model/history.js';
 import type { CalibrationBin, ClassScores, ConfusedPair, WorstError } from '../metrics/classification.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { confusionMatrixSpec, learningCurvesSpec, perClassSpec, reliabilitySpec, renderSpec, type BeforeTemperature } from './charts.js';
+import {
+  confusionMatrixSpec,
+  learningCurvesSpec,
+  perClassSpec,
+  reliabilitySpec,
+  renderSpec,
+  type BeforeTemperature,
+} from './charts.js';
 import { confusedPairsGallery, worstErrorsGallery } from './galleries.js';
 import type { Picture } from './picture.js';
 
@@ -68,19 +75,66 @@ export async function savePicture(dir: string, name: string, title: string, pict
  * Render every picture into `plotsDir`: the learning curves (when the run has a history), the
  * confusion matrix, the per-class scores, the reliability diagram and the two error galleries.
  */
-export async function writePlots(plotsDir: string, metrics: PlotInputs, set: ImageSet, history?: EpochRecord[]): Promise<PlotFile[]> {
+export async function writePlots(
+  plotsDir: string,
+  metrics: PlotInputs,
+  set: ImageSet,
+  history?: EpochRecord[],
+): Promise<PlotFile[]> {
   const files: PlotFile[] = [];
   if (history && history.length > 0) {
-    files.push(await savePicture(plotsDir, PLOT_NAMES.learningCurves, 'Learning curves', await renderSpec(learningCurvesSpec(history))));
+    files.push(
+      await savePicture(
+        plotsDir,
+        PLOT_NAMES.learningCurves,
+        'Learning curves',
+        await renderSpec(learningCurvesSpec(history)),
+      ),
+    );
   }
-  files.push(await savePicture(plotsDir, PLOT_NAMES.confusionMatrix, 'Confusion matrix', await renderSpec(confusionMatrixSpec(metrics.confusionMatrix, metrics.classNames))));
-  files.push(await savePicture(plotsDir, PLOT_NAMES.perClass, 'Per-class scores', await renderSpec(perClassSpec(metrics.perClass, metrics.classNames))));
-  files.push(await savePicture(plotsDir, PLOT_NAMES.reliability, 'Calibration', await renderSpec(reliabilitySpec(metrics.calibration, metrics.ece, beforeTemperature(metrics)))));
+  files.push(
+    await savePicture(
+      plotsDir,
+      PLOT_NAMES.confusionMatrix,
+      'Confusion matrix',
+      await renderSpec(confusionMatrixSpec(metrics.confusionMatrix, metrics.classNames)),
+    ),
+  );
+  files.push(
+    await savePicture(
+      plotsDir,
+      PLOT_NAMES.perClass,
+      'Per-class scores',
+      await renderSpec(perClassSpec(metrics.perClass, metrics.classNames)),
+    ),
+  );
+  files.push(
+    await savePicture(
+      plotsDir,
+      PLOT_NAMES.reliability,
+      'Calibration',
+      await renderSpec(reliabilitySpec(metrics.calibration, metrics.ece, beforeTemperature(metrics))),
+    ),
+  );
   if (metrics.worstErrors.length > 0) {
-    files.push(await savePicture(plotsDir, PLOT_NAMES.worstErrors, 'Worst errors', await worstErrorsGallery(set, metrics.worstErrors, metrics.classNames)));
+    files.push(
+      await savePicture(
+        plotsDir,
+        PLOT_NAMES.worstErrors,
+        'Worst errors',
+        await worstErrorsGallery(set, metrics.worstErrors, metrics.classNames),
+      ),
+    );
   }
   if (metrics.confusedPairs.length > 0) {
-    files.push(await savePicture(plotsDir, PLOT_NAMES.confusedPairs, 'Most-confused pairs', await confusedPairsGallery(set, metrics.confusedPairs, metrics.classNames)));
+    files.push(
+      await savePicture(
+        plotsDir,
+        PLOT_NAMES.confusedPairs,
+        'Most-confused pairs',
+        await confusedPairsGallery(set, metrics.confusedPairs, metrics.classNames),
+      ),
+    );
   }
   return files;
 }

@@ -9,7 +9,10 @@ import { escapeMarkup } from '../util/markup.js';
 import type { EvaluationReport } from './evaluate.js';
 
 const pct = (x: number | undefined, digits = 2) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(digits)}%`);
-const points = (before: number | undefined, after: number | undefined) => (before === undefined || after === undefined ? '' : `${after >= before ? '+' : '−'}${Math.abs((after - before) * 100).toFixed(2)}`);
+const points = (before: number | undefined, after: number | undefined) =>
+  before === undefined || after === undefined
+    ? ''
+    : `${after >= before ? '+' : '−'}${Math.abs((after - before) * 100).toFixed(2)}`;
 
 /** The section's HTML, or '' for a run that was not fine-tuned. `metrics`: this run's evaluation (the test split's, for the MNIST row). */
 export function finetuneSection(meta: RunMetadata, metrics: EvaluationReport): string {
@@ -25,7 +28,11 @@ export function finetuneSection(meta: RunMetadata, metrics: EvaluationReport): s
   const rows = [
     row(`your held-out digits (${holdout.count}), read right`, holdout.before?.accuracy, holdout.after?.accuracy),
     row(`your held-out digits, refused ("not a digit" or unsure)`, holdout.before?.refused, holdout.after?.refused),
-    row(`MNIST test (${metrics.split === 'test' ? metrics.n.toLocaleString('en-US') : 'not evaluated'}), accuracy`, base.test?.accuracy, test),
+    row(
+      `MNIST test (${metrics.split === 'test' ? metrics.n.toLocaleString('en-US') : 'not evaluated'}), accuracy`,
+      base.test?.accuracy,
+      test,
+    ),
   ];
   const gone = existsSync(base.dir) ? '' : ' (no longer there)';
   return `<p>Fine-tuned from ${escapeMarkup(baseName)}${gone} on <b>${digits}</b> corrected digits${nonDigits ? ` and ${nonDigits} pictures marked "not a digit"` : ''} from <code>${escapeMarkup(data.dir)}</code> (SHA-256 of what was read: <code>${escapeMarkup(data.sha256.slice(0, 16))}…</code>). ${holdout.count} of the digits, a stratified share, were held out: the table's first rows are on them, never trained on.</p>

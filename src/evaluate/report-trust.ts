@@ -38,13 +38,25 @@ const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const COLUMNS = 8;
 
 /** Accuracy of the answered against the share answered, for the digits and their pictures; the default minimum confidence marked. */
-function riskCoverageSpec(curves: { name: string; rc: RiskCoverage; atDefault: DigitTrust['atDefault'] }[], minConfidence: number) {
-  const lines = curves.flatMap(({ name, rc }) => rc.curve.map((p) => ({ set: name, coverage: p.coverage, accuracy: p.accuracy, threshold: p.threshold })));
-  const marks = curves.map(({ name, atDefault }) => ({ set: name, coverage: atDefault.coverage, accuracy: atDefault.accuracy }));
+function riskCoverageSpec(
+  curves: { name: string; rc: RiskCoverage; atDefault: DigitTrust['atDefault'] }[],
+  minConfidence: number,
+) {
+  const lines = curves.flatMap(({ name, rc }) =>
+    rc.curve.map((p) => ({ set: name, coverage: p.coverage, accuracy: p.accuracy, threshold: p.threshold })),
+  );
+  const marks = curves.map(({ name, atDefault }) => ({
+    set: name,
+    coverage: atDefault.coverage,
+    accuracy: atDefault.accuracy,
+  }));
   const lowest = Math.min(...lines.filter((p) => p.coverage > 0.9).map((p) => p.accuracy), 0.99);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'Risk-coverage', subtitle: `accuracy of the answered against the share answered, as the minimum confidence rises; points: the default, ${minConfidence}` },
+    title: {
+      text: 'Risk-coverage',
+      subtitle: `accuracy of the answered against the share answered, as the minimum confidence rises; points: the default, ${minConfidence}`,
+    },
     width: 420,
     height: 280,
     layer: [
@@ -53,14 +65,23 @@ function riskCoverageSpec(curves: { name: string; rc: RiskCoverage; atDefault: D
         mark: { type: 'line', clip: true },
         encoding: {
           x: { field: 'coverage', type: 'quantitative', title: 'share answered', scale: { domain: [0.9, 1] } },
-          y: { field: 'accuracy', type: 'quantitative', title: 'accuracy of the answered', scale: { domain: [Math.max(0.9, Math.floor(lowest * 200) / 200), 1] } },
+          y: {
+            field: 'accuracy',
+            type: 'quantitative',
+            title: 'accuracy of the answered',
+            scale: { domain: [Math.max(0.9, Math.floor(lowest * 200) / 200), 1] },
+          },
           color: { field: 'set', type: 'nominal', title: null },
         },
       },
       {
         data: { values: marks },
         mark: { type: 'point', filled: true, size: 60, clip: true },
-        encoding: { x: { field: 'coverage', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'set', type: 'nominal' } },
+        encoding: {
+          x: { field: 'coverage', type: 'quantitative' },
+          y: { field: 'accuracy', type: 'quantitative' },
+          color: { field: 'set', type: 'nominal' },
+        },
       },
     ],
     config: { font: 'DejaVu Sans', background: 'white' },
@@ -68,27 +89,56 @@ function riskCoverageSpec(curves: { name: string; rc: RiskCoverage; atDefault: D
 }
 
 /** A gallery of 28x28 model inputs with captions, as a picture. */
-function gallery(images: Uint8Array[], captions: string[][], title: string, subtitle: string, wrong = false): Promise<Picture> {
-  const set: ImageSet = { images: new Uint8Array(images.length * PIXELS), labels: new Uint8Array(images.length), count: images.length };
+function gallery(
+  images: Uint8Array[],
+  captions: string[][],
+  title: string,
+  subtitle: string,
+  wrong = false,
+): Promise<Picture> {
+  const set: ImageSet = {
+    images: new Uint8Array(images.length * PIXELS),
+    labels: new Uint8Array(images.length),
+    count: images.length,
+  };
   images.forEach((image, i) => set.images.set(image, i * PIXELS));
   const items: GalleryItem[] = captions.map((lines, index) => ({ index, lines, wrong }));
   return renderGallery(set, title, [{ items }], COLUMNS, subtitle);
 }
 
 /** A generated picture as the model saw it (drawn again from its split, seed and number). */
-async function nonDigitInput(nonDigits: NonDigitTrust, category: NonDigitCategory, n: number, meta: RunMetadata): Promise<Uint8Array> {
-  return preprocessImage(await drawNonDigit(category, nonDigits.split, nonDigitRng(nonDigits.split, nonDigits.seed, category, n)), { spec: meta.preprocessing }).pixels;
+async function nonDigitInput(
+  nonDigits: NonDigitTrust,
+  category: NonDigitCategory,
+  n: number,
+  meta: RunMetadata,
+): Promise<Uint8Array> {
+  return preprocessImage(
+    await drawNonDigit(category, nonDigits.split, nonDigitRng(nonDigits.split, nonDigits.seed, category, n)),
+    { spec: meta.preprocessing },
+  ).pixels;
 }
 
-async function notADigitSection(meta: RunMetadata, trust: TrustEvaluation, nonDigits: NonDigitTrust, set: ImageSet, name: string, plotsDir: string): Promise<string> {
+async function notADigitSection(
+  meta: RunMetadata,
+  trust: TrustEvaluation,
+  nonDigits: NonDigitTrust,
+  set: ImageSet,
+  name: string,
+  plotsDir: string,
+): Promise<string> {
   const rule = meta.nonDigitRule;
   const ruleText = rule
     ? `<p>A picture is answered "not a digit" when its score, ln p(best digit) − ln p(not a digit) on the network's own probabilities (the 11th output; older runs: the top logit minus the mean logit), is below <b>${rule.below.toFixed(4)}</b> (divided by the temperature for the calibrated probabilities answers show). The threshold was fitted after training on validation data only: it refuses ${pct(rule.digitsRefused)} of the ${rule.digits.toLocaleString('en-US')} validation digits and ${pct(rule.nonDigitsRefused, 1)} of ${rule.nonDigits.toLocaleString('en-US')} validation non-digits (the generator's train split drawn with another seed). Before it, preprocessing refuses what has no ink ('blank'), none big enough ('too small') or none that stands out ('no dominant stroke'); after it, an answer below the minimum confidence (${trust.minConfidence} by default) is "not sure".</p>`
     : '<p class="missing">This run has no fitted not-a-digit threshold.</p>';
-  const drawn = nonDigits.split === 'test' ? "generated non-digits' test split" : 'validation draws of the generated non-digits';
+  const drawn =
+    nonDigits.split === 'test' ? "generated non-digits' test split" : 'validation draws of the generated non-digits';
   const rows = NON_DIGIT_CATEGORIES.map((c) => {
     const f = nonDigits.byCategory[c];
-    const reasons = Object.entries(f.reasons).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+    const reasons = Object.entries(f.reasons)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     return [c, f.n, pct(f.refused, 1), reasons];
   });
   rows.push(['all', rows.reduce((s, r) => s + Number(r[1]), 0), pct(nonDigits.refused, 1), '']);
@@ -105,15 +155,22 @@ async function notADigitSection(meta: RunMetadata, trust: TrustEvaluation, nonDi
       taken++;
     }
   }
-  const refusedPicture = refusedItems.length === 0 ? undefined : await gallery(
-    await Promise.all(refusedItems.map((r) => nonDigitInput(nonDigits, r.category, r.n, meta))),
-    refusedItems.map((r) => [r.category, `#${r.n}`]),
-    'Refused non-digits',
-    `the first two refused pictures of each category of the ${drawn}, as the model saw them`,
-  );
+  const refusedPicture =
+    refusedItems.length === 0
+      ? undefined
+      : await gallery(
+          await Promise.all(refusedItems.map((r) => nonDigitInput(nonDigits, r.category, r.n, meta))),
+          refusedItems.map((r) => [r.category, `#${r.n}`]),
+          'Refused non-digits',
+          `the first two refused pictures of each category of the ${drawn}, as the model saw them`,
+        );
   // (Dealt round the categories, so that one category's many do not hide the others'.)
   const answeredItems = Array.from({ length: 4 * COLUMNS }, (_, k) => k)
-    .flatMap((k) => NON_DIGIT_CATEGORIES.flatMap((c) => (nonDigits.byCategory[c].answered[k] ? [{ category: c, ...nonDigits.byCategory[c].answered[k] }] : [])))
+    .flatMap((k) =>
+      NON_DIGIT_CATEGORIES.flatMap((c) =>
+        nonDigits.byCategory[c].answered[k] ? [{ category: c, ...nonDigits.byCategory[c].answered[k] }] : [],
+      ),
+    )
     .slice(0, 4 * COLUMNS);
   const answeredPicture = answeredItems.length
     ? await gallery(
@@ -147,7 +204,8 @@ ${await shown(answeredPicture, TRUST_PLOT_NAMES.answeredNonDigits, 'Non-digits i
 function setsSection(meta: RunMetadata, trust: TrustEvaluation, name: string): string {
   const record = meta.predictionSets;
   const test = trust.digits.sets;
-  if (!record || !test) return '<p class="missing">This run has no fitted prediction sets (fitted at the end of training since they exist): answers carry the most likely digit alone.</p>';
+  if (!record || !test)
+    return '<p class="missing">This run has no fitted prediction sets (fitted at the end of training since they exist): answers carry the most likely digit alone.</p>';
   const rule = `<p>Beside its answer, each reading gives a <b>set</b> of digits that holds the true one ${pct(record.coverage, 0)} of the time: the most likely digit, and every other digit whose probability (of the ten digits', scaled to sum to 1) reaches a threshold. Split conformal prediction fitted the thresholds on the ${record.validation.digits.toLocaleString('en-US')} validation digits, in two groups (Mondrian): answers whose top probability is at least ${record.unsureBelow} (sure; ${record.n.sure.toLocaleString('en-US')} validation digits, threshold ${record.sure.toFixed(4)}) and the others (unsure; ${record.n.unsure.toLocaleString('en-US')}, threshold ${record.unsure.toFixed(4)}), so that the promise holds also when the model is unsure. A set of more than one digit ("${setInWords([4, 9])}") is how the model says it is unsure without refusing; a picture taken for no digit has an empty set.</p>`;
   const row = (name: string, s: NonNullable<DigitTrust['sets']>) => [
     name,
@@ -156,13 +214,26 @@ function setsSection(meta: RunMetadata, trust: TrustEvaluation, name: string): s
     pct(s.coverageAnswered),
     s.meanSize.toFixed(3),
     ...['1', '2', '3'].map((k) => s.sizes[k] ?? 0),
-    Object.entries(s.sizes).filter(([k]) => Number(k) > 3).reduce((sum, [, v]) => sum + v, 0),
+    Object.entries(s.sizes)
+      .filter(([k]) => Number(k) > 3)
+      .reduce((sum, [, v]) => sum + v, 0),
     `${s.groups.unsure.n} (${pct(s.groups.unsure.coverage, 1)})`,
   ];
   const rows = [row(`MNIST ${name}`, test)];
   if (trust.pictured.sets) rows.push(row('the same as pictures', trust.pictured.sets));
   const v = record.validation;
-  rows.push(['validation (fitted on)', v.digits, pct(v.coverage), '', v.meanSize.toFixed(3), ...['1', '2', '3'].map((k) => v.sizes[k] ?? 0), Object.entries(v.sizes).filter(([k]) => Number(k) > 3).reduce((sum, [, c]) => sum + c, 0), '']);
+  rows.push([
+    'validation (fitted on)',
+    v.digits,
+    pct(v.coverage),
+    '',
+    v.meanSize.toFixed(3),
+    ...['1', '2', '3'].map((k) => v.sizes[k] ?? 0),
+    Object.entries(v.sizes)
+      .filter(([k]) => Number(k) > 3)
+      .reduce((sum, [, c]) => sum + c, 0),
+    '',
+  ]);
   return `${rule}${table(['digits', 'images', 'coverage', 'coverage, sets given', 'mean size', 'size 1', 'size 2', 'size 3', 'larger', 'unsure answers (coverage)'], rows, 'num')}<p>Coverage counts a digit refused as no digit (empty set) as a miss; the mean size is of the sets given.</p>`;
 }
 
@@ -193,13 +264,27 @@ ${table(['digits', 'images', 'at most answered', 'accuracy, all answered', 'AURC
  * (for a run that can say so), "Prediction sets" and "Risk-coverage". `set` is the evaluated
  * images (the refused digits' gallery).
  */
-export async function trustSections(plotsDir: string, meta: RunMetadata, metrics: EvaluationReport, set: ImageSet): Promise<ReportSection[]> {
+export async function trustSections(
+  plotsDir: string,
+  meta: RunMetadata,
+  metrics: EvaluationReport,
+  set: ImageSet,
+): Promise<ReportSection[]> {
   const trust = metrics.trust;
   if (!trust) return [];
   const name = metrics.split === 'val' ? 'validation' : 'test';
   const sections: ReportSection[] = [];
-  if (trust.nonDigits) sections.push({ id: 'not-a-digit', title: 'Not a digit', html: await notADigitSection(meta, trust, trust.nonDigits, set, name, plotsDir) });
+  if (trust.nonDigits)
+    sections.push({
+      id: 'not-a-digit',
+      title: 'Not a digit',
+      html: await notADigitSection(meta, trust, trust.nonDigits, set, name, plotsDir),
+    });
   sections.push({ id: 'prediction-sets', title: 'Prediction sets', html: setsSection(meta, trust, name) });
-  sections.push({ id: 'risk-coverage', title: 'Risk-coverage', html: await riskCoverageSection(trust, name, plotsDir) });
+  sections.push({
+    id: 'risk-coverage',
+    title: 'Risk-coverage',
+    html: await riskCoverageSection(trust, name, plotsDir),
+  });
   return sections.map((s) => ({ ...s, title: escapeMarkup(s.title) }));
 }

@@ -9,7 +9,13 @@ import { readMetadata, resolveRunDir, RUN_FILES, type RunMetadata } from '../mod
 import { shippedModelOf } from '../model/shipped.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { evaluateRun, readMetrics, type EvaluateOptions, type EvaluationReport, type EvaluationResult } from './evaluate.js';
+import {
+  evaluateRun,
+  readMetrics,
+  type EvaluateOptions,
+  type EvaluationReport,
+  type EvaluationResult,
+} from './evaluate.js';
 import type { AverageScores } from '../metrics/classification.js';
 import { PLOT_NAMES, writePlots, type PlotFile } from './plots.js';
 import { pngFigure, table } from './html.js';
@@ -33,7 +39,21 @@ export interface ReportOptions {
   evaluate?: Pick<EvaluateOptions, 'backend' | 'threads'>;
 }
 
-export const REPORT_SECTIONS = ['headline', 'finetune', 'curves', 'confusion', 'per-class', 'calibration', 'errors', 'network', 'feature-maps', 'embedding', 'baselines', 'data', 'config'] as const;
+export const REPORT_SECTIONS = [
+  'headline',
+  'finetune',
+  'curves',
+  'confusion',
+  'per-class',
+  'calibration',
+  'errors',
+  'network',
+  'feature-maps',
+  'embedding',
+  'baselines',
+  'data',
+  'config',
+] as const;
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const fixed = (x: number, digits = 4) => x.toFixed(digits);
@@ -45,7 +65,11 @@ function duration(seconds: number): string {
   return minutes < 90 ? `${minutes} min ${Math.round(seconds % 60)} s` : `${(seconds / 3600).toFixed(1)} h`;
 }
 
-async function inlinePicture(plot: PlotFile | undefined, alt: string, whenMissing = `No ${alt} picture.`): Promise<string> {
+async function inlinePicture(
+  plot: PlotFile | undefined,
+  alt: string,
+  whenMissing = `No ${alt} picture.`,
+): Promise<string> {
   if (!plot) return whenMissing ? `<p class="missing">${escapeMarkup(whenMissing)}</p>` : '';
   return pngFigure(await readFile(plot.pngPath), alt);
 }
@@ -60,7 +84,9 @@ async function inlineSvg(plot: PlotFile | undefined, whenMissing: string): Promi
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 function networkSection(inside: InsideResult): string {
-  const totals = summaryTotals(inside.summary).map((line) => `<li>${escapeMarkup(line)}</li>`).join('');
+  const totals = summaryTotals(inside.summary)
+    .map((line) => `<li>${escapeMarkup(line)}</li>`)
+    .join('');
   return `<p>Layer by layer, as <code>mnist-cnn train --summary</code> prints it: each layer's output shape for one image, its parameters, and its multiply-adds for one image (a multiplication and an addition count as one; pooling and activations only compare).</p>
 ${table([...SUMMARY_HEADER], summaryCells(inside.summary), 'num summary')}<ul class="totals">${totals}</ul>`;
 }
@@ -69,8 +95,14 @@ function embeddingText(inside: InsideResult, meta: RunMetadata): string {
   const e = inside.embedding;
   if (!e) return '<p class="missing">No embedding map: the model has no hidden layer before its last dense layer.</p>';
   const count = (n: number) => n.toLocaleString('en-US');
-  const sample = e.points < e.of ? `${count(e.points)} of the ${count(e.of)} images, a sample stratified by class (UMAP's time grows faster than the number of points)` : `all ${count(e.of)} images`;
-  const training = Number.isFinite(meta.trainingSeconds) && meta.trainingSeconds > 0 ? `, ${((e.activationMs + e.umapMs) / 10 / meta.trainingSeconds).toFixed(1)}% of the training time` : '';
+  const sample =
+    e.points < e.of
+      ? `${count(e.points)} of the ${count(e.of)} images, a sample stratified by class (UMAP's time grows faster than the number of points)`
+      : `all ${count(e.of)} images`;
+  const training =
+    Number.isFinite(meta.trainingSeconds) && meta.trainingSeconds > 0
+      ? `, ${((e.activationMs + e.umapMs) / 10 / meta.trainingSeconds).toFixed(1)}% of the training time`
+      : '';
   return `<p>Each point is an image: the ${e.dimensions} values of <code>${escapeMarkup(e.layer)}</code>, what the last dense layer reads, projected to two dimensions by UMAP (umap-js, 15 neighbours, seeded from the run's seed), for ${sample}. Images of one class that land together were told apart by the layers before; ${count(e.misclassified)} of these ${count(e.points)} are misclassified (ringed). Computed in ${seconds(e.activationMs + e.umapMs)} (the layer's values ${seconds(e.activationMs)}, UMAP ${seconds(e.umapMs)}${training}).</p>`;
 }
 
@@ -86,7 +118,9 @@ function headline(meta: RunMetadata, m: EvaluationReport): string {
     ['seed', String(meta.seed)],
   ];
   const verified = meta.data.files.filter((f) => f.verified).length;
-  const versions = Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ');
+  const versions = Object.entries(meta.versions)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   return `<div class="cards">${cards.map(([k, v]) => `<div class="card"><div class="k">${escapeMarkup(k)}</div><div class="v">${escapeMarkup(v)}</div></div>`).join('')}</div>
 <p>Evaluated on ${escapeMarkup(m.data)} with the ${escapeMarkup(m.backend)} backend, ${escapeMarkup(m.evaluatedAt)}. Run created ${escapeMarkup(meta.createdAt)}${meta.finishedAt ? `, finished ${escapeMarkup(meta.finishedAt)}` : ''}.</p>
 <p>Data: ${escapeMarkup(meta.data.dataset)}, ${verified} of ${meta.data.files.length} files verified by SHA-256 (checksums under <a href="#data">Data and versions</a>). Versions: ${escapeMarkup(versions)}.</p>`;
@@ -97,26 +131,45 @@ function averageRow(name: string, a: AverageScores, n: number): (string | number
 }
 
 function perClassTable(m: EvaluationReport): string {
-  const rows = m.perClass.map((s) => [m.classNames[s.digit] ?? String(s.digit), fixed(s.precision), fixed(s.recall), fixed(s.f1), s.support]);
+  const rows = m.perClass.map((s) => [
+    m.classNames[s.digit] ?? String(s.digit),
+    fixed(s.precision),
+    fixed(s.recall),
+    fixed(s.f1),
+    s.support,
+  ]);
   rows.push(averageRow('macro average', m.macro, m.n), averageRow('weighted average', m.weighted, m.n));
   return table(['class', 'precision', 'recall', 'F1', 'support'], rows, 'num');
 }
 
 function errorsTables(m: EvaluationReport): string {
   const name = (k: number) => m.classNames[k] ?? String(k);
-  const pairs = table(['true', 'predicted', 'images'], m.confusedPairs.slice(0, 10).map((p) => [name(p.true), name(p.predicted), p.count]), 'num');
+  const pairs = table(
+    ['true', 'predicted', 'images'],
+    m.confusedPairs.slice(0, 10).map((p) => [name(p.true), name(p.predicted), p.count]),
+    'num',
+  );
   const worst = table(
     ['image', 'true', 'predicted', 'confidence', 'P(true)'],
-    m.worstErrors.slice(0, 10).map((e) => [`#${e.index}`, name(e.true), name(e.predicted), pct(e.confidence, 1), pct(e.trueProbability, 1)]),
+    m.worstErrors
+      .slice(0, 10)
+      .map((e) => [`#${e.index}`, name(e.true), name(e.predicted), pct(e.confidence, 1), pct(e.trueProbability, 1)]),
     'num',
   );
   return `<div class="side"><div><h3>Most-confused pairs</h3>${pairs}</div><div><h3>Worst errors</h3>${worst}</div></div>`;
 }
 
 function dataSection(meta: RunMetadata): string {
-  const files = table(['file', 'SHA-256', 'verified'], meta.data.files.map((f) => [f.name, f.sha256, f.verified ? 'yes' : 'no']), 'mono');
+  const files = table(
+    ['file', 'SHA-256', 'verified'],
+    meta.data.files.map((f) => [f.name, f.sha256, f.verified ? 'yes' : 'no']),
+    'mono',
+  );
   const counts = `<p>Dataset <b>${escapeMarkup(meta.data.dataset)}</b> from ${escapeMarkup(meta.data.source.kind)} (${escapeMarkup(meta.data.source.location)}): ${meta.data.trainCount} training, ${meta.data.valCount} validation, ${meta.data.testCount} test images.</p>`;
-  const versions = table(['library', 'version'], Object.entries(meta.versions).map(([k, v]) => [k, v]));
+  const versions = table(
+    ['library', 'version'],
+    Object.entries(meta.versions).map(([k, v]) => [k, v]),
+  );
   const prep = `<p>Preprocessing: ${escapeMarkup(JSON.stringify(meta.preprocessing))}</p>`;
   return `${counts}${files}${prep}<h3>Versions</h3>${versions}<p>Trained with the ${escapeMarkup(meta.backend)} backend.</p>`;
 }
@@ -149,32 +202,69 @@ function calibrationTable(m: EvaluationReport, meta: RunMetadata): string {
   if (!m.calibrationScores || m.temperature === undefined) return '';
   const { before, after } = m.calibrationScores;
   const fit = meta.temperatureFit;
-  const origin = fit?.on === 'val'
-    ? `fitted after training on the ${fit.n.toLocaleString('en-US')} validation images by minimising their NLL`
-    : fit?.on === 'none'
-      ? `not fitted: ${escapeMarkup(fit.reason)}`
-      : 'none recorded (a run made before calibration): T = 1';
-  const row = (name: string, s: { ece: number; nll: number; brier: number }) => `<tr><td>${name}</td><td>${pct(s.ece)}</td><td>${s.nll.toFixed(4)}</td><td>${s.brier.toFixed(4)}</td></tr>`;
+  const origin =
+    fit?.on === 'val'
+      ? `fitted after training on the ${fit.n.toLocaleString('en-US')} validation images by minimising their NLL`
+      : fit?.on === 'none'
+        ? `not fitted: ${escapeMarkup(fit.reason)}`
+        : 'none recorded (a run made before calibration): T = 1';
+  const row = (name: string, s: { ece: number; nll: number; brier: number }) =>
+    `<tr><td>${name}</td><td>${pct(s.ece)}</td><td>${s.nll.toFixed(4)}</td><td>${s.brier.toFixed(4)}</td></tr>`;
   return `<p>Every answer's probabilities are softmax(log p / T) of the network's p, with the temperature <b>T = ${m.temperature.toFixed(3)}</b> (${origin}); the argmax, hence accuracy, is the same either way.</p>
 <table class="summary"><tr><th></th><th>ECE</th><th>NLL</th><th>Brier</th></tr>${row('before (T = 1)', before)}${row(`after (T = ${m.temperature.toFixed(3)})`, after)}</table>`;
 }
 
 /** The HTML of a report, from a run's metadata, its metrics and its rendered pictures. */
-async function renderReportHtml(runDir: string, meta: RunMetadata, m: EvaluationReport, plots: PlotFile[], inside: InsideResult, set: ImageSet): Promise<string> {
+async function renderReportHtml(
+  runDir: string,
+  meta: RunMetadata,
+  m: EvaluationReport,
+  plots: PlotFile[],
+  inside: InsideResult,
+  set: ImageSet,
+): Promise<string> {
   const plot = (name: string) => plots.find((p) => p.name === name) ?? inside.plots.find((p) => p.name === name);
   const title = `mnist-cnn run ${basename(runDir)}`;
   const sections: Record<(typeof REPORT_SECTIONS)[number], [string, string]> = {
     headline: ['Summary', headline(meta, m)],
     finetune: ['Fine-tuning', finetuneSection(meta, m)],
-    curves: ['Learning curves', await inlinePicture(plot(PLOT_NAMES.learningCurves), 'learning curves', 'No learning curves: the run has no history.csv.')],
+    curves: [
+      'Learning curves',
+      await inlinePicture(
+        plot(PLOT_NAMES.learningCurves),
+        'learning curves',
+        'No learning curves: the run has no history.csv.',
+      ),
+    ],
     confusion: ['Confusion matrix', await inlinePicture(plot(PLOT_NAMES.confusionMatrix), 'confusion matrix')],
-    'per-class': ['Per-class scores', `${perClassTable(m)}<p>Top-2 accuracy ${pct(m.topK.top2)}, top-3 accuracy ${pct(m.topK.top3)}. A score that is 0/0 (a class never predicted, or absent) counts as 0.</p>${await inlinePicture(plot(PLOT_NAMES.perClass), 'per-class scores')}`],
-    calibration: ['Calibration', `<p>Expected calibration error <b>${pct(m.ece)}</b> over ${m.calibration.length} equal-width bins of confidence (the highest probability).</p>${calibrationTable(m, meta)}${await inlinePicture(plot(PLOT_NAMES.reliability), 'reliability diagram')}`],
-    errors: ['Errors', `${errorsTables(m)}${await inlinePicture(plot(PLOT_NAMES.worstErrors), 'worst errors', 'No errors: every image was classified right.')}${await inlineSvg(plot(PLOT_NAMES.saliency), '')}${await inlinePicture(plot(PLOT_NAMES.confusedPairs), 'most-confused pairs', '')}`],
-    network: ['The network', `${networkSection(inside)}${await inlineSvg(plot(PLOT_NAMES.filters), 'No filters: the model has no convolution.')}`],
-    'feature-maps': ['Feature maps', `<p>What each convolution and pooling layer computes from one test image of each class (the first of each in the set), every channel as a small map, after the layer's batch norm and activation; then the hidden dense layer's values, one cell each. Early maps respond to strokes and edges at each place; later ones, smaller, to larger parts.</p>${await inlineSvg(plot(PLOT_NAMES.featureMaps), 'No feature maps: the model has no convolution or pooling layer.')}`],
-    embedding: ['Embedding map', `${embeddingText(inside, meta)}${await inlinePicture(plot(PLOT_NAMES.embedding), 'embedding map', '')}`],
-    baselines: ['The CNN against traditional models', await baselinesSection(runDir, join(runDir, RUN_FILES.plots), inlinePicture)],
+    'per-class': [
+      'Per-class scores',
+      `${perClassTable(m)}<p>Top-2 accuracy ${pct(m.topK.top2)}, top-3 accuracy ${pct(m.topK.top3)}. A score that is 0/0 (a class never predicted, or absent) counts as 0.</p>${await inlinePicture(plot(PLOT_NAMES.perClass), 'per-class scores')}`,
+    ],
+    calibration: [
+      'Calibration',
+      `<p>Expected calibration error <b>${pct(m.ece)}</b> over ${m.calibration.length} equal-width bins of confidence (the highest probability).</p>${calibrationTable(m, meta)}${await inlinePicture(plot(PLOT_NAMES.reliability), 'reliability diagram')}`,
+    ],
+    errors: [
+      'Errors',
+      `${errorsTables(m)}${await inlinePicture(plot(PLOT_NAMES.worstErrors), 'worst errors', 'No errors: every image was classified right.')}${await inlineSvg(plot(PLOT_NAMES.saliency), '')}${await inlinePicture(plot(PLOT_NAMES.confusedPairs), 'most-confused pairs', '')}`,
+    ],
+    network: [
+      'The network',
+      `${networkSection(inside)}${await inlineSvg(plot(PLOT_NAMES.filters), 'No filters: the model has no convolution.')}`,
+    ],
+    'feature-maps': [
+      'Feature maps',
+      `<p>What each convolution and pooling layer computes from one test image of each class (the first of each in the set), every channel as a small map, after the layer's batch norm and activation; then the hidden dense layer's values, one cell each. Early maps respond to strokes and edges at each place; later ones, smaller, to larger parts.</p>${await inlineSvg(plot(PLOT_NAMES.featureMaps), 'No feature maps: the model has no convolution or pooling layer.')}`,
+    ],
+    embedding: [
+      'Embedding map',
+      `${embeddingText(inside, meta)}${await inlinePicture(plot(PLOT_NAMES.embedding), 'embedding map', '')}`,
+    ],
+    baselines: [
+      'The CNN against traditional models',
+      await baselinesSection(runDir, join(runDir, RUN_FILES.plots), inlinePicture),
+    ],
     data: ['Data and versions', dataSection(meta)],
     config: ['Config', `<pre>${escapeMarkup(JSON.stringify(meta.config, null, 2))}</pre>`],
   };
@@ -182,7 +272,10 @@ async function renderReportHtml(runDir: string, meta: RunMetadata, m: Evaluation
   const trust = await trustSections(join(runDir, RUN_FILES.plots), meta, m, set);
   // A section with nothing to say (Fine-tuning, for a run that was not) is left out.
   const shown = REPORT_SECTIONS.filter((id) => sections[id][1] !== '');
-  const all = shown.flatMap((id) => [{ id, title: escapeMarkup(sections[id][0]), html: sections[id][1] }, ...(id === 'calibration' ? trust : [])]);
+  const all = shown.flatMap((id) => [
+    { id, title: escapeMarkup(sections[id][0]), html: sections[id][1] },
+    ...(id === 'calibration' ? trust : []),
+  ]);
   const nav = all.map((s) => `<a href="#${s.id}">${s.title}</a>`).join('');
   const body = all.map((s) => `<section id="${s.id}"><h2>${s.title}</h2>\n${s.html}\n</section>`).join('\n');
   return `<!doctype html>
@@ -204,7 +297,11 @@ ${body}
 export async function buildReport(runDir: string, options: ReportOptions = {}): Promise<string> {
   const dir = resolveRunDir(runDir);
   const shipped = shippedModelOf(dir);
-  if (shipped) throw new UserError(`${dir} is the model shipped in the package, read-only: its figures are in release.json; \`mnist-cnn evaluate\` writes its metrics and pictures to evaluations/${shipped}-test here`, dir);
+  if (shipped)
+    throw new UserError(
+      `${dir} is the model shipped in the package, read-only: its figures are in release.json; \`mnist-cnn evaluate\` writes its metrics and pictures to evaluations/${shipped}-test here`,
+      dir,
+    );
   let evaluation = options.evaluation;
   let metrics = evaluation?.metrics ?? (await readMetrics(dir));
   if (!metrics) {
@@ -213,9 +310,10 @@ export async function buildReport(runDir: string, options: ReportOptions = {}): 
   }
   const meta = await readMetadata(dir);
   const set = evaluation?.set ?? (await reloadEvalData(metrics.source, dir));
-  const plots = evaluation && evaluation.outDir === dir && evaluation.plots.length > 0
-    ? evaluation.plots
-    : await writePlots(join(dir, RUN_FILES.plots), metrics, set, await readRunHistory(dir));
+  const plots =
+    evaluation && evaluation.outDir === dir && evaluation.plots.length > 0
+      ? evaluation.plots
+      : await writePlots(join(dir, RUN_FILES.plots), metrics, set, await readRunHistory(dir));
   const inside = await insideTheNetwork(dir, meta, metrics, set, options);
   const path = join(dir, RUN_FILES.report);
   await writeFileAtomic(path, await renderReportHtml(dir, meta, metrics, plots, inside, set));
@@ -226,12 +324,26 @@ export async function buildReport(runDir: string, options: ReportOptions = {}): 
  * The pictures of inside the network, from the run's model and spec as a Predictor loads them,
  * on the backend asked for, or the one already running (after training), or wasm.
  */
-async function insideTheNetwork(dir: string, meta: RunMetadata, metrics: EvaluationReport, set: ImageSet, options: ReportOptions): Promise<InsideResult> {
+async function insideTheNetwork(
+  dir: string,
+  meta: RunMetadata,
+  metrics: EvaluationReport,
+  set: ImageSet,
+  options: ReportOptions,
+): Promise<InsideResult> {
   const running = tf.engine().backendName;
-  const backend = options.evaluate?.backend ?? ((BACKENDS as readonly string[]).includes(running) ? (running as BackendName) : undefined);
+  const backend =
+    options.evaluate?.backend ??
+    ((BACKENDS as readonly string[]).includes(running) ? (running as BackendName) : undefined);
   const predictor = await Predictor.load(dir, { backend });
   try {
-    return await writeInsidePlots(join(dir, RUN_FILES.plots), predictor.model, set, { classNames: metrics.classNames, worstErrors: metrics.worstErrors }, { spec: predictor.spec, seed: meta.seed });
+    return await writeInsidePlots(
+      join(dir, RUN_FILES.plots),
+      predictor.model,
+      set,
+      { classNames: metrics.classNames, worstErrors: metrics.worstErrors },
+      { spec: predictor.spec, seed: meta.seed },
+    );
   } finally {
     await predictor.close();
   }

@@ -19,17 +19,28 @@ export interface RunSummary {
 /** Run folders (those with a metadata.json) under `runsDir`, newest first. The `latest` link is not listed twice. */
 export async function listRuns(runsDir: string = DEFAULT_RUNS_DIR): Promise<RunSummary[]> {
   const root = resolve(runsDir);
-  if (!existsSync(root)) throw new UserError(`${runsDir} does not exist (no runs yet: train one with \`mnist-cnn train\`)`, runsDir);
+  if (!existsSync(root))
+    throw new UserError(`${runsDir} does not exist (no runs yet: train one with \`mnist-cnn train\`)`, runsDir);
   const summaries: RunSummary[] = [];
   for (const entry of await readdir(root)) {
     const dir = join(root, entry);
-    if (lstatSync(dir).isSymbolicLink() || !lstatSync(dir).isDirectory() || !existsSync(join(dir, RUN_FILES.metadata))) continue;
+    if (lstatSync(dir).isSymbolicLink() || !lstatSync(dir).isDirectory() || !existsSync(join(dir, RUN_FILES.metadata)))
+      continue;
     const meta = await readMetadata(dir);
-    summaries.push({ run: entry, dir, arch: meta.arch, epochs: meta.epochsCompleted, testAccuracy: meta.test?.accuracy ?? null, createdAt: meta.createdAt });
+    summaries.push({
+      run: entry,
+      dir,
+      arch: meta.arch,
+      epochs: meta.epochsCompleted,
+      testAccuracy: meta.test?.accuracy ?? null,
+      createdAt: meta.createdAt,
+    });
   }
   if (summaries.length === 0) return [];
   // Newest first; runs started in the same instant by name.
-  return summaries.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
+  return summaries.sort((a, b) =>
+    a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.run < b.run ? -1 : a.run > b.run ? 1 : 0,
+  );
 }
 
 /** What `compare` shows of each run. */
@@ -66,20 +77,41 @@ export interface Comparison {
 const COMPARE_FIRST = 20;
 
 /** A run's test-split metrics: from metrics.json when it holds them, else evaluated now (nothing written). */
-async function testMetrics(dir: string, settings: Pick<EvaluateOptions, 'backend' | 'threads'>): Promise<EvaluationReport> {
+async function testMetrics(
+  dir: string,
+  settings: Pick<EvaluateOptions, 'backend' | 'threads'>,
+): Promise<EvaluationReport> {
   const saved = await readMetrics(dir);
   if (saved && saved.split === 'test' && saved.predictions?.length === saved.n) return saved;
   return (await evaluateRun(dir, { ...settings, write: false, plots: false })).metrics;
 }
 
 function side(run: string, m: EvaluationReport): CompareSide {
-  return { run, arch: m.arch, accuracy: m.accuracy, loss: m.loss, errors: m.errors, top2: m.topK.top2, top3: m.topK.top3, macroF1: m.macro.f1, ece: m.ece };
+  return {
+    run,
+    arch: m.arch,
+    accuracy: m.accuracy,
+    loss: m.loss,
+    errors: m.errors,
+    top2: m.topK.top2,
+    top3: m.topK.top3,
+    macroF1: m.macro.f1,
+    ece: m.ece,
+  };
 }
 
 /** Two runs on the same test images: metrics side by side, and where one is right and the other wrong. */
-function compareMetrics(runA: string, a: EvaluationReport, runB: string, b: EvaluationReport, labels: ArrayLike<number>): Comparison {
+function compareMetrics(
+  runA: string,
+  a: EvaluationReport,
+  runB: string,
+  b: EvaluationReport,
+  labels: ArrayLike<number>,
+): Comparison {
   if (a.n !== b.n || a.n !== labels.length) {
-    throw new UserError(`cannot compare: ${runA} was evaluated on ${a.n} images (${a.data}) and ${runB} on ${b.n} (${b.data})`);
+    throw new UserError(
+      `cannot compare: ${runA} was evaluated on ${a.n} images (${a.data}) and ${runB} on ${b.n} (${b.data})`,
+    );
   }
   const onlyA: Disagreement = { count: 0, first: [] };
   const onlyB: Disagreement = { count: 0, first: [] };
@@ -107,7 +139,11 @@ function sameImages(a: EvalSource, b: EvalSource): boolean {
 }
 
 /** Compare two runs on their dataset's test split (evaluating, with `settings`, any run that has no test metrics yet). */
-export async function compareRuns(runA: string, runB: string, settings: Pick<EvaluateOptions, 'backend' | 'threads'> = {}): Promise<Comparison> {
+export async function compareRuns(
+  runA: string,
+  runB: string,
+  settings: Pick<EvaluateOptions, 'backend' | 'threads'> = {},
+): Promise<Comparison> {
   const dirA = resolveRunDir(runA);
   const dirB = resolveRunDir(runB);
   const a = await testMetrics(dirA, settings);

@@ -11,9 +11,28 @@
  */
 import type { ImageSet } from '../data/types.js';
 import { withPicturedDigits } from '../image/digit-pictures.js';
-import { NON_DIGIT_CATEGORIES, nonDigitSet, packPixels, type NonDigitCategory, type NonDigitSplit } from '../image/non-digits.js';
-import { atThreshold, lowestThresholdFor, riskCoverage, type RiskCoverage, type RiskCoveragePoint } from '../metrics/risk-coverage.js';
-import { DEFAULT_MIN_CONFIDENCE, argmax, digitShares, interpretProbabilities, type AnswerRule, type Prediction } from '../predict/interpret.js';
+import {
+  NON_DIGIT_CATEGORIES,
+  nonDigitSet,
+  packPixels,
+  type NonDigitCategory,
+  type NonDigitSplit,
+} from '../image/non-digits.js';
+import {
+  atThreshold,
+  lowestThresholdFor,
+  riskCoverage,
+  type RiskCoverage,
+  type RiskCoveragePoint,
+} from '../metrics/risk-coverage.js';
+import {
+  DEFAULT_MIN_CONFIDENCE,
+  argmax,
+  digitShares,
+  interpretProbabilities,
+  type AnswerRule,
+  type Prediction,
+} from '../predict/interpret.js';
 import { NON_DIGIT_VAL_SEED_OFFSET } from '../predict/non-digit-rule.js';
 import { setFigures, type SetFigures } from '../predict/prediction-sets.js';
 import type { Predictor } from '../predict/predictor.js';
@@ -57,7 +76,15 @@ export interface NonDigitTrust {
   perCategory: number;
   /** Share refused (answered null at the default minimum confidence), over all categories. */
   refused: number;
-  byCategory: Record<NonDigitCategory, { n: number; refused: number; reasons: Record<string, number>; answered: { n: number; digit: number; confidence: number }[] }>;
+  byCategory: Record<
+    NonDigitCategory,
+    {
+      n: number;
+      refused: number;
+      reasons: Record<string, number>;
+      answered: { n: number; digit: number; confidence: number }[];
+    }
+  >;
 }
 
 /** metrics.json's `trust`. */
@@ -82,7 +109,12 @@ export interface TrustEvaluation {
 export const reasonKind = (reason: string) => reason.replace(/\s*\(.*\)$/, '');
 
 /** Each digit's answer with no minimum confidence, its confidence and whether its top digit is right. */
-function answersOf(probs: Float32Array, set: ImageSet, outputs: number, rule: AnswerRule): { answers: Prediction[]; confidence: Float32Array; correct: boolean[] } {
+function answersOf(
+  probs: Float32Array,
+  set: ImageSet,
+  outputs: number,
+  rule: AnswerRule,
+): { answers: Prediction[]; confidence: Float32Array; correct: boolean[] } {
   const free = { ...rule, minConfidence: 0 };
   const answers: Prediction[] = [];
   const confidence = new Float32Array(set.count);
@@ -104,7 +136,10 @@ export function digitTrust(probs: Float32Array, set: ImageSet, outputs: number, 
   const refused: DigitTrust['refused'] = [];
   let refusedCount = 0;
   for (let i = 0; i < n; i++) {
-    const atDefault = interpretProbabilities(probs.subarray(i * outputs, (i + 1) * outputs), { ...rule, minConfidence: DEFAULT_MIN_CONFIDENCE });
+    const atDefault = interpretProbabilities(probs.subarray(i * outputs, (i + 1) * outputs), {
+      ...rule,
+      minConfidence: DEFAULT_MIN_CONFIDENCE,
+    });
     if (atDefault.digit !== null) continue;
     refusedCount++;
     if (refused.length < LISTED) refused.push({ index: i, label: set.labels[i], reason: atDefault.reason ?? '' });
@@ -112,19 +147,31 @@ export function digitTrust(probs: Float32Array, set: ImageSet, outputs: number, 
   const figures: DigitTrust = {
     n,
     riskCoverage: riskCoverage(confidence, correct, answerable),
-    atDefault: { ...atThreshold(confidence, correct, DEFAULT_MIN_CONFIDENCE, answerable), refused: n ? refusedCount / n : 0 },
+    atDefault: {
+      ...atThreshold(confidence, correct, DEFAULT_MIN_CONFIDENCE, answerable),
+      refused: n ? refusedCount / n : 0,
+    },
     forTarget: lowestThresholdFor(confidence, correct, ACCURACY_TARGET, answerable),
     refused,
   };
   if (rule.sets) {
     const unsureBelow = rule.sets.unsureBelow;
-    figures.sets = setFigures(answers, set.labels, (i) => answers[i].set.length > 0 && digitShares(probs.subarray(i * outputs, (i + 1) * outputs))[answers[i].set[0]] < unsureBelow);
+    figures.sets = setFigures(
+      answers,
+      set.labels,
+      (i) =>
+        answers[i].set.length > 0 &&
+        digitShares(probs.subarray(i * outputs, (i + 1) * outputs))[answers[i].set[0]] < unsureBelow,
+    );
   }
   return figures;
 }
 
 /** Generated non-digits through a run (the test split unless told): refused per category at the default minimum confidence. */
-export async function nonDigitTrust(predictor: Predictor, options: { perCategory?: number; split?: NonDigitSplit; seed?: number } = {}): Promise<NonDigitTrust> {
+export async function nonDigitTrust(
+  predictor: Predictor,
+  options: { perCategory?: number; split?: NonDigitSplit; seed?: number } = {},
+): Promise<NonDigitTrust> {
   const perCategory = options.perCategory ?? NON_DIGITS_PER_CATEGORY;
   const split = options.split ?? 'test';
   const seed = options.seed ?? 1;
@@ -133,12 +180,19 @@ export async function nonDigitTrust(predictor: Predictor, options: { perCategory
   const reaching = samples.filter((s) => !s.reason);
   const probs = await predictor.probabilities({ ...packPixels(reaching), labels: new Uint8Array(reaching.length) });
   const rule = { ...predictor.rule, minConfidence: DEFAULT_MIN_CONFIDENCE };
-  const byCategory = Object.fromEntries(NON_DIGIT_CATEGORIES.map((c) => [c, { n: 0, refused: 0, reasons: {}, answered: [] as { n: number; digit: number; confidence: number }[] }])) as NonDigitTrust['byCategory'];
+  const byCategory = Object.fromEntries(
+    NON_DIGIT_CATEGORIES.map((c) => [
+      c,
+      { n: 0, refused: 0, reasons: {}, answered: [] as { n: number; digit: number; confidence: number }[] },
+    ]),
+  ) as NonDigitTrust['byCategory'];
   let row = 0;
   samples.forEach((sample, i) => {
     const figures = byCategory[sample.category];
     const number = i - NON_DIGIT_CATEGORIES.indexOf(sample.category) * perCategory;
-    const answer = sample.reason ? undefined : interpretProbabilities(probs.subarray(row * predictor.outputs, (row + 1) * predictor.outputs), rule);
+    const answer = sample.reason
+      ? undefined
+      : interpretProbabilities(probs.subarray(row * predictor.outputs, (row + 1) * predictor.outputs), rule);
     if (!sample.reason) row++;
     figures.n++;
     if (answer && answer.digit !== null) {
@@ -181,16 +235,28 @@ export async function trustEvaluation(
   const bothLabels = new Uint8Array(set.count * 2);
   bothLabels.set(set.labels);
   bothLabels.set(pictured.labels, set.count);
-  const both = answersOf(bothProbs, { images: new Uint8Array(0), labels: bothLabels, count: bothLabels.length }, predictor.outputs, predictor.rule);
+  const both = answersOf(
+    bothProbs,
+    { images: new Uint8Array(0), labels: bothLabels, count: bothLabels.length },
+    predictor.outputs,
+    predictor.rule,
+  );
   const trust: TrustEvaluation = {
     minConfidence: DEFAULT_MIN_CONFIDENCE,
     accuracyTarget: ACCURACY_TARGET,
     digits: digitTrust(probs, set, predictor.outputs, predictor.rule),
     pictured: digitTrust(picturedProbs, pictured, predictor.outputs, predictor.rule),
-    forTargetBoth: lowestThresholdFor(both.confidence, both.correct, ACCURACY_TARGET, (i) => both.answers[i].digit !== null),
+    forTargetBoth: lowestThresholdFor(
+      both.confidence,
+      both.correct,
+      ACCURACY_TARGET,
+      (i) => both.answers[i].digit !== null,
+    ),
   };
   if (options.nonDigits !== false && predictor.rule.notADigitBelow !== undefined) {
-    const draws = options.validation ? { split: 'train' as const, seed: options.validation.seed + NON_DIGIT_VAL_SEED_OFFSET } : { split: 'test' as const, seed: 1 };
+    const draws = options.validation
+      ? { split: 'train' as const, seed: options.validation.seed + NON_DIGIT_VAL_SEED_OFFSET }
+      : { split: 'test' as const, seed: 1 };
     trust.nonDigits = await nonDigitTrust(predictor, { perCategory: options.perCategory, ...draws });
   }
   return trust;

@@ -31,11 +31,20 @@ export interface Int8Options {
  * one after another, each of `shape`), computed by ONNX Runtime running the float model with those
  * values as extra outputs. A graph input's range is the images' own.
  */
-export async function calibrateRanges(floatBytes: Uint8Array, images: Float32Array, count: number, shape: number[], options: { threads?: number } = {}): Promise<Map<string, ValueRange>> {
+export async function calibrateRanges(
+  floatBytes: Uint8Array,
+  images: Float32Array,
+  count: number,
+  shape: number[],
+  options: { threads?: number } = {},
+): Promise<Map<string, ValueRange>> {
   if (count < 1) throw new UserError('no images to calibrate the int8 ranges on');
   const values = calibrationValues(floatBytes);
   const ort = await loadOnnxRuntime();
-  const session = await ort.InferenceSession.create(withOutputs(floatBytes, values), onnxSessionOptions(options.threads ?? 2));
+  const session = await ort.InferenceSession.create(
+    withOutputs(floatBytes, values),
+    onnxSessionOptions(options.threads ?? 2),
+  );
   const ranges = new Map<string, ValueRange>(values.map((v) => [v, { min: Infinity, max: -Infinity }]));
   const widen = (name: string, data: ArrayLike<number>) => {
     const range = ranges.get(name)!;
@@ -66,12 +75,19 @@ export async function calibrateRanges(floatBytes: Uint8Array, images: Float32Arr
  * its int8 copy, calibrated on the run's validation split with the run's preprocessing.
  * Refuses (UserError) a run without val-indices.json: there is nothing else it may be calibrated on.
  */
-export async function quantizeRunOnnx(floatBytes: Uint8Array, run: LoadedRun, options: Int8Options = {}): Promise<Uint8Array> {
+export async function quantizeRunOnnx(
+  floatBytes: Uint8Array,
+  run: LoadedRun,
+  options: Int8Options = {},
+): Promise<Uint8Array> {
   const data = await loadMnist({ dataset: run.metadata.data?.dataset, dataDir: options.dataDir });
   const indices = await readValIndices(run.dir, data.train.count);
   if (!indices || indices.length === 0) {
     const path = join(run.dir, RUN_FILES.valIndices);
-    throw new UserError(`${path} is missing or empty: an int8 copy is calibrated on the run's validation images, and this run held none out`, path);
+    throw new UserError(
+      `${path} is missing or empty: an int8 copy is calibrated on the run's validation images, and this run held none out`,
+      path,
+    );
   }
   const val = takeIndices(data.train, indices);
   const images = scalePixels(val.images, undefined, run.metadata.preprocessing);

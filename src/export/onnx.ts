@@ -107,11 +107,19 @@ export interface RunExportOptions {
  * inputShape, preprocessing, classNames), its temperature, which is also folded into the
  * graph, and its not-a-digit rule (`notADigitBelow`, `notADigitRule`). The backend must be started first.
  */
-export async function exportRunToOnnx(runDir: string, outFile?: string, options: RunExportOptions = {}): Promise<RunExport> {
+export async function exportRunToOnnx(
+  runDir: string,
+  outFile?: string,
+  options: RunExportOptions = {},
+): Promise<RunExport> {
   const run = await loadRun(runDir);
   try {
     const temperature = runTemperature(run.metadata);
-    let bytes = layersModelToOnnx(run.model, { temperature, metadata: runMetadataProps(run.metadata, outputCount(run.model)), opset: options.opset });
+    let bytes = layersModelToOnnx(run.model, {
+      temperature,
+      metadata: runMetadataProps(run.metadata, outputCount(run.model)),
+      opset: options.opset,
+    });
     if (options.int8) {
       // ONNX Runtime (which calibrates) loads only for an int8 export.
       const { quantizeRunOnnx } = await import('./int8.js');
@@ -123,7 +131,13 @@ export async function exportRunToOnnx(runDir: string, outFile?: string, options:
     const path = outFile ?? (shippedModelOf(run.dir) ? resolve(file) : join(run.dir, file));
     await writeFileAtomic(path, bytes);
     const notADigitBelow = runNotADigitBelow(run.metadata);
-    return { path, bytes: bytes.length, arch: run.metadata.arch, temperature, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };
+    return {
+      path,
+      bytes: bytes.length,
+      arch: run.metadata.arch,
+      temperature,
+      ...(notADigitBelow === undefined ? {} : { notADigitBelow }),
+    };
   } finally {
     run.model.dispose();
   }

@@ -61,11 +61,18 @@ function imageSize(model: tf.LayersModel): number[] {
 }
 
 function checkImages(images: Float32Array, count: number, perImage: number): void {
-  if (images.length < count * perImage) throw new UserError(`${count} images need ${count * perImage} values, got ${images.length}`);
+  if (images.length < count * perImage)
+    throw new UserError(`${count} images need ${count * perImage} values, got ${images.length}`);
 }
 
 /** The ONNX model's output for `count` images (NHWC float32, one after another), in batches. */
-export async function onnxProbabilities(session: InferenceSession, shape: number[], images: Float32Array, count: number, batchSize = VERIFY_BATCH): Promise<Float32Array> {
+export async function onnxProbabilities(
+  session: InferenceSession,
+  shape: number[],
+  images: Float32Array,
+  count: number,
+  batchSize = VERIFY_BATCH,
+): Promise<Float32Array> {
   const perImage = shape.reduce((a, b) => a * b, 1);
   checkImages(images, count, perImage);
   const [inputName] = session.inputNames;
@@ -98,7 +105,12 @@ function concat(parts: Float32Array[]): Float32Array {
  * ensemble the mean's own calibration. Where p underflows to 0 the true value is below
  * exp(-87/T), far under the tolerance.
  */
-export function tfjsProbabilities(model: tf.LayersModel, images: Float32Array, count: number, options: { temperature?: number; batchSize?: number } = {}): Float32Array {
+export function tfjsProbabilities(
+  model: tf.LayersModel,
+  images: Float32Array,
+  count: number,
+  options: { temperature?: number; batchSize?: number } = {},
+): Float32Array {
   const shape = imageSize(model);
   const perImage = shape.reduce((a, b) => a * b, 1);
   checkImages(images, count, perImage);
@@ -106,7 +118,8 @@ export function tfjsProbabilities(model: tf.LayersModel, images: Float32Array, c
   const { temperature } = options;
   if (temperature !== undefined) {
     const heads = softmaxHeads(model);
-    if (typeof heads === 'string') throw new UserError(`a temperature cannot be applied to model '${model.name}': ${heads}`);
+    if (typeof heads === 'string')
+      throw new UserError(`a temperature cannot be applied to model '${model.name}': ${heads}`);
   }
   const parts: Float32Array[] = [];
   for (let start = 0; start < count; start += batchSize) {
@@ -121,7 +134,11 @@ export function tfjsProbabilities(model: tf.LayersModel, images: Float32Array, c
 }
 
 /** Max |a - b| and how many rows (of `classes`) have the same argmax. */
-export function compareProbabilities(a: Float32Array, b: Float32Array, classes: number): { maxAbsDiff: number; argmaxAgree: number } {
+export function compareProbabilities(
+  a: Float32Array,
+  b: Float32Array,
+  classes: number,
+): { maxAbsDiff: number; argmaxAgree: number } {
   if (a.length !== b.length) throw new Error(`${a.length} probabilities against ${b.length}`);
   let maxAbsDiff = 0;
   let argmaxAgree = 0;
@@ -141,7 +158,13 @@ export function compareProbabilities(a: Float32Array, b: Float32Array, classes: 
 }
 
 /** Both runtimes' probabilities for the same images, and their wall-clock seconds. */
-async function bothRuntimes(onnxBytes: Uint8Array, model: tf.LayersModel, images: Float32Array, count: number, options: VerifyOptions) {
+async function bothRuntimes(
+  onnxBytes: Uint8Array,
+  model: tf.LayersModel,
+  images: Float32Array,
+  count: number,
+  options: VerifyOptions,
+) {
   const session = await createOnnxSession(onnxBytes, options.threads ?? 2);
   try {
     const shape = imageSize(model);
@@ -162,8 +185,20 @@ async function bothRuntimes(onnxBytes: Uint8Array, model: tf.LayersModel, images
  * `model` with TensorFlow.js on the first `count` images, and compare. `images` are model inputs
  * (already scaled), NHWC, one after another. The backend must be started.
  */
-export async function verifyOnnx(onnxBytes: Uint8Array, model: tf.LayersModel, images: Float32Array, count: number, options: VerifyOptions = {}): Promise<OnnxCheck> {
-  const { onnx, reference, classes, onnxSeconds, tfjsSeconds } = await bothRuntimes(onnxBytes, model, images, count, options);
+export async function verifyOnnx(
+  onnxBytes: Uint8Array,
+  model: tf.LayersModel,
+  images: Float32Array,
+  count: number,
+  options: VerifyOptions = {},
+): Promise<OnnxCheck> {
+  const { onnx, reference, classes, onnxSeconds, tfjsSeconds } = await bothRuntimes(
+    onnxBytes,
+    model,
+    images,
+    count,
+    options,
+  );
   return { count, ...compareProbabilities(onnx, reference, classes), onnxSeconds, tfjsSeconds };
 }
 
@@ -178,18 +213,32 @@ export function assertOnnxAgrees(check: OnnxCheck): void {
 }
 
 /** The run's test images (all 10,000 for MNIST), scaled by the run's own preprocessing spec, with their labels. */
-async function runTestImages(run: LoadedRun, dataDir?: string): Promise<{ images: Float32Array; labels: Uint8Array; count: number }> {
+async function runTestImages(
+  run: LoadedRun,
+  dataDir?: string,
+): Promise<{ images: Float32Array; labels: Uint8Array; count: number }> {
   const data = await loadMnist({ dataset: run.metadata.data?.dataset, dataDir });
-  return { images: scalePixels(data.test.images, undefined, run.metadata.preprocessing), labels: data.test.labels, count: data.test.count };
+  return {
+    images: scalePixels(data.test.images, undefined, run.metadata.preprocessing),
+    labels: data.test.labels,
+    count: data.test.count,
+  };
 }
 
 /**
  * Verify an export on the run's test images (all 10,000 for MNIST), scaled by the run's own
  * preprocessing spec, with the run's temperature applied to the reference.
  */
-export async function verifyOnTestImages(onnxBytes: Uint8Array, run: LoadedRun, options: { dataDir?: string; temperature?: number; threads?: number } = {}): Promise<OnnxCheck> {
+export async function verifyOnTestImages(
+  onnxBytes: Uint8Array,
+  run: LoadedRun,
+  options: { dataDir?: string; temperature?: number; threads?: number } = {},
+): Promise<OnnxCheck> {
   const { images, count } = await runTestImages(run, options.dataDir);
-  return verifyOnnx(onnxBytes, run.model, images, count, { temperature: options.temperature, threads: options.threads });
+  return verifyOnnx(onnxBytes, run.model, images, count, {
+    temperature: options.temperature,
+    threads: options.threads,
+  });
 }
 
 /**
@@ -209,9 +258,19 @@ export interface Int8Check extends OnnxCheck {
 }
 
 /** Run an int8 copy and the run's TensorFlow.js model (with the run's temperature) on the run's test images, and compare answers and accuracy. */
-export async function verifyInt8OnTestImages(onnxBytes: Uint8Array, run: LoadedRun, options: { dataDir?: string; temperature?: number; threads?: number } = {}): Promise<Int8Check> {
+export async function verifyInt8OnTestImages(
+  onnxBytes: Uint8Array,
+  run: LoadedRun,
+  options: { dataDir?: string; temperature?: number; threads?: number } = {},
+): Promise<Int8Check> {
   const { images, labels, count } = await runTestImages(run, options.dataDir);
-  const { onnx, reference, classes, onnxSeconds, tfjsSeconds } = await bothRuntimes(onnxBytes, run.model, images, count, { temperature: options.temperature, threads: options.threads });
+  const { onnx, reference, classes, onnxSeconds, tfjsSeconds } = await bothRuntimes(
+    onnxBytes,
+    run.model,
+    images,
+    count,
+    { temperature: options.temperature, threads: options.threads },
+  );
   return {
     count,
     ...compareProbabilities(onnx, reference, classes),

@@ -16,7 +16,8 @@ export function readBmpSize(bytes: Uint8Array, name: string): { width: number; h
   const r = new HeaderReader(bytes, name, 'BMP');
   const width = r.i32le(18, 'width');
   const height = Math.abs(r.i32le(22, 'height'));
-  if (width <= 0 || height === 0) throw new UserError(`${name}: BMP size ${width}x${height} is not a usable image size`, name);
+  if (width <= 0 || height === 0)
+    throw new UserError(`${name}: BMP size ${width}x${height} is not a usable image size`, name);
   return { width, height };
 }
 
@@ -48,10 +49,13 @@ function readBmpLayout(bytes: Uint8Array, name: string): BmpLayout {
   const bitCount = r.u16le(28, 'bits per pixel');
   const compression = r.u32le(30, 'compression');
   const height = Math.abs(rawHeight);
-  if (width <= 0 || height === 0 || width * height > 100_000_000) fail(`BMP size ${width}x${height} is not a usable image size`);
+  if (width <= 0 || height === 0 || width * height > 100_000_000)
+    fail(`BMP size ${width}x${height} is not a usable image size`);
   const masks = readMasks(r, headerSize, bitCount, compression);
-  if (compression !== BI_RGB && !masks) fail(`BMP compression ${compression} (RLE or embedded JPEG/PNG) is not supported; save it as PNG`);
-  if (![1, 4, 8, 24, 32].includes(bitCount)) fail(`BMP with ${bitCount} bits per pixel is not supported; save it as PNG`);
+  if (compression !== BI_RGB && !masks)
+    fail(`BMP compression ${compression} (RLE or embedded JPEG/PNG) is not supported; save it as PNG`);
+  if (![1, 4, 8, 24, 32].includes(bitCount))
+    fail(`BMP with ${bitCount} bits per pixel is not supported; save it as PNG`);
   const palette = bitCount <= 8 ? readPalette(r, headerSize, bitCount) : null;
   const rowBytes = Math.ceil((width * bitCount) / 32) * 4;
   // The pixel rows, all of them in the file: the loop of decodeBmp reads nothing outside it.

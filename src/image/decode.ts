@@ -15,11 +15,30 @@ import { TUNING, type RawImage } from './preprocess.js';
 import { decodeBmp, readBmpSize } from './bmp.js';
 import { decodeBmpOffThread, PictureTimeoutError } from './picture-pool.js';
 import { decodeSmallPng, SMALL_PNG_PIXELS } from './png.js';
-import { FILE_FORMATS, FORMAT_NAMES, formatList, readImageSize, sniffImageFormat, type ImageFormat } from './formats.js';
+import {
+  FILE_FORMATS,
+  FORMAT_NAMES,
+  formatList,
+  readImageSize,
+  sniffImageFormat,
+  type ImageFormat,
+} from './formats.js';
 import { UserError } from '../util/errors.js';
 
 /** File name endings read as images when a folder is searched. */
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.jpe', '.jfif', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif'];
+export const IMAGE_EXTENSIONS = [
+  '.png',
+  '.jpg',
+  '.jpeg',
+  '.jpe',
+  '.jfif',
+  '.webp',
+  '.gif',
+  '.tif',
+  '.tiff',
+  '.bmp',
+  '.avif',
+];
 
 /** Largest picture decoded, in pixels (width x height): 4096x4096. `serve --max-pixels` changes it for the API. */
 export const DEFAULT_MAX_PIXELS = 4096 * 4096;
@@ -93,10 +112,20 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
   const seconds = Math.max(1, Math.ceil(options.timeoutSeconds ?? DEFAULT_DECODE_SECONDS));
   if (bytes.length === 0) throw new ImageError('empty', name, `${name}: is empty (0 bytes), not an image`);
   const format = sniffImageFormat(bytes);
-  if (!format) throw new ImageError('unrecognised', name, `${name}: cannot be read as an image (not a ${formatList(formats)} file)`);
+  if (!format)
+    throw new ImageError(
+      'unrecognised',
+      name,
+      `${name}: cannot be read as an image (not a ${formatList(formats)} file)`,
+    );
   // SVG is a program for librsvg (filters, huge canvases), not a picture: never decoded here.
   if (format === 'svg' || !formats.includes(format)) {
-    throw new ImageError('unsupported', name, `${name}: is ${article(FORMAT_NAMES[format])} file; only ${formatList(formats.filter((f) => f !== 'svg'))} files are read`, format);
+    throw new ImageError(
+      'unsupported',
+      name,
+      `${name}: is ${article(FORMAT_NAMES[format])} file; only ${formatList(formats.filter((f) => f !== 'svg'))} files are read`,
+      format,
+    );
   }
   // Our own header reader first (PNG, JPEG, WebP, GIF, BMP): an oversized picture is refused
   // before any library parses it. The decoder's header reader below has the last word.
@@ -106,17 +135,25 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
     const size = asImageError(() => readBmpSize(bytes, name), name, format);
     checkPixels(size, maxPixels, name, format);
     const cost = { format, ...size, bytes: bytes.length + decodeBytes(size.width, size.height, 4, 'uchar', maxSide) };
-    if (size.width * size.height <= INLINE_PIXELS) return admitted(options, cost, async () => asImageError(() => decodeBmp(bytes, name), name, format), false);
+    if (size.width * size.height <= INLINE_PIXELS)
+      return admitted(options, cost, async () => asImageError(() => decodeBmp(bytes, name), name, format), false);
     options.signal?.throwIfAborted();
     return admitted(options, cost, async () => {
       const image = await bmpOffThread(bytes, name, seconds, options.signal);
-      return Math.max(image.width, image.height) > maxSide ? shrinkRaw(image, maxSide, seconds, name, options.signal) : image;
+      return Math.max(image.width, image.height) > maxSide
+        ? shrinkRaw(image, maxSide, seconds, name, options.signal)
+        : image;
     });
   }
   // A small plain PNG (a 28x28 digit): our own decoder, the same bytes as sharp's at a thirtieth of the cost (png.ts).
   if (format === 'png' && claimed && claimed.width * claimed.height <= INLINE_PIXELS) {
     const cost = { format, ...claimed, bytes: claimed.width * claimed.height * 4 };
-    const small = await admitted(options, cost, async () => asImageError(() => decodeSmallPng(bytes, name), name, format), false);
+    const small = await admitted(
+      options,
+      cost,
+      async () => asImageError(() => decodeSmallPng(bytes, name), name, format),
+      false,
+    );
     if (small) return small;
   }
   options.signal?.throwIfAborted();
@@ -126,28 +163,44 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
   try {
     header = await sharp(bytes, { limitInputPixels: false, animated: false }).metadata();
   } catch (err) {
-    throw new ImageError('corrupt', name, `${name}: cannot be read as an image (${describeSharpError(err as Error, formats)})`, format);
+    throw new ImageError(
+      'corrupt',
+      name,
+      `${name}: cannot be read as an image (${describeSharpError(err as Error, formats)})`,
+      format,
+    );
   }
   if (sharpFormat(header.format) !== format || !header.width || !header.height) {
-    throw new ImageError('corrupt', name, `${name}: cannot be read as an image (its ${FORMAT_NAMES[format]} header is not valid)`, format);
+    throw new ImageError(
+      'corrupt',
+      name,
+      `${name}: cannot be read as an image (its ${FORMAT_NAMES[format]} header is not valid)`,
+      format,
+    );
   }
   const { width, height } = header;
   checkPixels({ width, height }, maxPixels, name, format);
   options.signal?.throwIfAborted();
-  return admitted(options, { format, width, height, bytes: decodeBytes(width, height, header.channels, header.depth, maxSide) }, async () => {
-    const started = performance.now();
-    try {
-      // rotate(): phone photos are stored sideways with an EXIF orientation tag.
-      // failOn 'error': a truncated file is an error, not a half-grey picture.
-      // limitInputPixels: the header was checked; libvips checks again on the pixels it opens.
-      const pipeline = sharp(bytes, { failOn: 'error', animated: false, limitInputPixels: maxPixels }).timeout({ seconds }).rotate();
-      return await toRawImage(Math.max(width, height) > maxSide ? fitInside(pipeline, maxSide) : pipeline);
-    } catch (err) {
-      // libvips stopped at its time limit sometimes says only "Unknown error": the clock tells.
-      const timedOut = performance.now() - started >= seconds * 1000 - 50;
-      throw decodeError(err as Error, name, format, formats, timedOut);
-    }
-  });
+  return admitted(
+    options,
+    { format, width, height, bytes: decodeBytes(width, height, header.channels, header.depth, maxSide) },
+    async () => {
+      const started = performance.now();
+      try {
+        // rotate(): phone photos are stored sideways with an EXIF orientation tag.
+        // failOn 'error': a truncated file is an error, not a half-grey picture.
+        // limitInputPixels: the header was checked; libvips checks again on the pixels it opens.
+        const pipeline = sharp(bytes, { failOn: 'error', animated: false, limitInputPixels: maxPixels })
+          .timeout({ seconds })
+          .rotate();
+        return await toRawImage(Math.max(width, height) > maxSide ? fitInside(pipeline, maxSide) : pipeline);
+      } catch (err) {
+        // libvips stopped at its time limit sometimes says only "Unknown error": the clock tells.
+        const timedOut = performance.now() - started >= seconds * 1000 - 50;
+        throw decodeError(err as Error, name, format, formats, timedOut);
+      }
+    },
+  );
 }
 
 /**
@@ -156,8 +209,21 @@ export async function decodeImage(bytes: Uint8Array, name: string, options: Deco
  * plain one streams and costs less) and a quarter more for libvips' working copies, and the
  * picture it is shrunk to, twice (libvips' and ours). docs/limits.md sets it beside measured peaks.
  */
-export function decodeBytes(width: number, height: number, channels = 4, depth = 'uchar', maxSide: number = TUNING.maxWorkingSide): number {
-  const sampleBytes = depth === 'ushort' || depth === 'short' ? 2 : depth === 'float' || depth === 'uint' || depth === 'int' ? 4 : depth === 'double' ? 8 : 1;
+export function decodeBytes(
+  width: number,
+  height: number,
+  channels = 4,
+  depth = 'uchar',
+  maxSide: number = TUNING.maxWorkingSide,
+): number {
+  const sampleBytes =
+    depth === 'ushort' || depth === 'short'
+      ? 2
+      : depth === 'float' || depth === 'uint' || depth === 'int'
+        ? 4
+        : depth === 'double'
+          ? 8
+          : 1;
   const scale = Math.min(1, maxSide / Math.max(width, height));
   const frame = width * height * channels * sampleBytes;
   return Math.ceil(frame * 1.25) + 2 * Math.ceil(width * scale) * Math.ceil(height * scale) * 4;
@@ -167,7 +233,12 @@ export function decodeBytes(width: number, height: number, channels = 4, depth =
  * Run `decode` once `options.admit` lets it (at once without one), releasing what it admitted
  * afterwards; unless `stoppable` is false (a decode done at once), not after the signal aborts.
  */
-async function admitted<T>(options: DecodeOptions, cost: DecodeCost, decode: () => Promise<T>, stoppable = true): Promise<T> {
+async function admitted<T>(
+  options: DecodeOptions,
+  cost: DecodeCost,
+  decode: () => Promise<T>,
+  stoppable = true,
+): Promise<T> {
   if (!options.admit) return decode();
   const admission = options.admit(cost);
   const release = admission instanceof Promise ? await admission : admission;
@@ -190,18 +261,35 @@ function asImageError<T>(read: () => T, name: string, format: ImageFormat): T {
 }
 
 /** A large BMP on a decode thread (picture-pool.ts); its refusals as ImageErrors. */
-async function bmpOffThread(bytes: Uint8Array, name: string, seconds: number, signal: AbortSignal | undefined): Promise<RawImage> {
+async function bmpOffThread(
+  bytes: Uint8Array,
+  name: string,
+  seconds: number,
+  signal: AbortSignal | undefined,
+): Promise<RawImage> {
   try {
     return await decodeBmpOffThread(bytes, name, { signal, timeoutMs: seconds * 1000 });
   } catch (err) {
-    if (err instanceof PictureTimeoutError) throw new ImageError('timeout', name, `${name}: took too long to decode (over the time limit): not decoded`, 'bmp');
-    if (err instanceof UserError && !(err instanceof ImageError)) throw new ImageError('corrupt', name, err.message, 'bmp');
+    if (err instanceof PictureTimeoutError)
+      throw new ImageError(
+        'timeout',
+        name,
+        `${name}: took too long to decode (over the time limit): not decoded`,
+        'bmp',
+      );
+    if (err instanceof UserError && !(err instanceof ImageError))
+      throw new ImageError('corrupt', name, err.message, 'bmp');
     throw err;
   }
 }
 
 /** A picture's size against the pixel limit, before any pixel is decoded. */
-function checkPixels(size: { width: number; height: number }, maxPixels: number, name: string, format: ImageFormat): void {
+function checkPixels(
+  size: { width: number; height: number },
+  maxPixels: number,
+  name: string,
+  format: ImageFormat,
+): void {
   const pixels = size.width * size.height;
   if (pixels > maxPixels) {
     throw new ImageError(
@@ -213,12 +301,21 @@ function checkPixels(size: { width: number; height: number }, maxPixels: number,
   }
 }
 
-const millions = (pixels: number) => (pixels >= 1e6 ? `${(pixels / 1e6).toFixed(1)} million pixels` : `${pixels} pixels`);
+const millions = (pixels: number) =>
+  pixels >= 1e6 ? `${(pixels / 1e6).toFixed(1)} million pixels` : `${pixels} pixels`;
 const article = (word: string) => (/^[AEFHILMNORSX]/.test(word) ? `an ${word}` : `a ${word}`);
 
 /** sharp's format names → ours. */
 function sharpFormat(format: string | undefined): ImageFormat | undefined {
-  if (format === 'jpeg' || format === 'png' || format === 'webp' || format === 'gif' || format === 'tiff' || format === 'svg') return format;
+  if (
+    format === 'jpeg' ||
+    format === 'png' ||
+    format === 'webp' ||
+    format === 'gif' ||
+    format === 'tiff' ||
+    format === 'svg'
+  )
+    return format;
   if (format === 'heif' || format === 'avif') return 'heif';
   return undefined;
 }
@@ -231,31 +328,63 @@ async function toRawImage(pipeline: Sharp): Promise<RawImage> {
   const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const channels = info.channels;
   if (![1, 2, 3, 4].includes(channels)) throw new Error(`${info.channels} colour channels`);
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels };
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+    channels,
+  };
 }
 
 /** A BMP larger than the working size goes through the same libvips shrink as every other format. */
-async function shrinkRaw(image: RawImage, side: number, seconds: number, name: string, signal: AbortSignal | undefined): Promise<RawImage> {
+async function shrinkRaw(
+  image: RawImage,
+  side: number,
+  seconds: number,
+  name: string,
+  signal: AbortSignal | undefined,
+): Promise<RawImage> {
   signal?.throwIfAborted();
   const { default: sharp } = await import('sharp');
   try {
-    const pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }).timeout({ seconds });
+    const pipeline = sharp(image.data, {
+      raw: { width: image.width, height: image.height, channels: image.channels },
+    }).timeout({ seconds });
     return await toRawImage(fitInside(pipeline, side));
   } catch (err) {
     throw decodeError(err as Error, name, 'bmp', ['bmp']);
   }
 }
 
-function decodeError(err: Error, name: string, format: ImageFormat, formats: readonly ImageFormat[], timedOut = false): ImageError {
+function decodeError(
+  err: Error,
+  name: string,
+  format: ImageFormat,
+  formats: readonly ImageFormat[],
+  timedOut = false,
+): ImageError {
   const message = err.message.trim().split('\n')[0];
-  if (/timeout/i.test(message) || (timedOut && /unknown error/i.test(message))) return new ImageError('timeout', name, `${name}: took too long to decode (over the time limit): not decoded`, format);
-  if (/exceeds pixel limit/i.test(message)) return new ImageError('too_large', name, `${name}: is over the pixel limit once opened: not decoded`, format);
-  return new ImageError('corrupt', name, `${name}: cannot be read as an image (${describeSharpError(err, formats)})`, format);
+  if (/timeout/i.test(message) || (timedOut && /unknown error/i.test(message)))
+    return new ImageError(
+      'timeout',
+      name,
+      `${name}: took too long to decode (over the time limit): not decoded`,
+      format,
+    );
+  if (/exceeds pixel limit/i.test(message))
+    return new ImageError('too_large', name, `${name}: is over the pixel limit once opened: not decoded`, format);
+  return new ImageError(
+    'corrupt',
+    name,
+    `${name}: cannot be read as an image (${describeSharpError(err, formats)})`,
+    format,
+  );
 }
 
 function describeSharpError(err: Error, formats: readonly ImageFormat[]): string {
   const message = err.message.trim().split('\n')[0];
   if (/unsupported image format/i.test(message)) return `not a ${formatList(formats)} file`;
-  if (/premature end|read error|truncated|end of file|not enough data|corrupt|invalid/i.test(message)) return `truncated or corrupt: ${message}`;
+  if (/premature end|read error|truncated|end of file|not enough data|corrupt|invalid/i.test(message))
+    return `truncated or corrupt: ${message}`;
   return message;
 }

@@ -22,7 +22,11 @@ export function mnistDigitPicture(pixels: Uint8Array, rng: Rng): RawImage {
   const top = margin();
   const width = left + side + margin();
   const height = top + side + margin();
-  const ink = resample({ data: Float32Array.from(pixels, (v) => v / 255), width: IMAGE_SIZE, height: IMAGE_SIZE }, side, side);
+  const ink = resample(
+    { data: Float32Array.from(pixels, (v) => v / 255), width: IMAGE_SIZE, height: IMAGE_SIZE },
+    side,
+    side,
+  );
   const canvas = new InkCanvas(width, height);
   for (let y = 0; y < side; y++) canvas.ink.set(ink.data.subarray(y * side, (y + 1) * side), (top + y) * width + left);
   return onPaper(canvas, randomPaperStyle(rng), rng);
@@ -33,12 +37,20 @@ export function mnistDigitPicture(pixels: Uint8Array, rng: Rng): RawImage {
  * (`mnistDigitPicture` through the photo pipeline), labels unchanged; a picture the pipeline
  * refuses (none seen so far) leaves its image as it was. Returns a new set; `set` is untouched.
  */
-export function withPicturedDigits(set: ImageSet, share: number, rng: Rng, spec: PreprocessSpec = PREPROCESS_SPEC): ImageSet {
+export function withPicturedDigits(
+  set: ImageSet,
+  share: number,
+  rng: Rng,
+  spec: PreprocessSpec = PREPROCESS_SPEC,
+): ImageSet {
   if (share <= 0) return set;
   const images = set.images.slice();
   for (let i = 0; i < set.count; i++) {
     if (rng.next() >= share) continue;
-    const { pixels, reason } = preprocessImage(mnistDigitPicture(set.images.subarray(i * PIXELS, (i + 1) * PIXELS), rng), { spec });
+    const { pixels, reason } = preprocessImage(
+      mnistDigitPicture(set.images.subarray(i * PIXELS, (i + 1) * PIXELS), rng),
+      { spec },
+    );
     if (!reason) images.set(pixels, i * PIXELS);
   }
   return { ...set, images };

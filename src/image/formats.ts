@@ -56,17 +56,32 @@ export function formatOfMediaType(mediaType: string | undefined): ImageFormat | 
 
 const HEIF_BRANDS = new Set(['avif', 'avis', 'heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1']);
 
-const ascii = (bytes: Uint8Array, start: number, length: number) => String.fromCharCode(...bytes.subarray(start, start + length));
+const ascii = (bytes: Uint8Array, start: number, length: number) =>
+  String.fromCharCode(...bytes.subarray(start, start + length));
 
 /** The format of a file from its magic bytes; undefined when it is none we recognise. */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
   const b = bytes;
-  if (b.length >= 8 && b[0] === 0x89 && ascii(b, 1, 3) === 'PNG' && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
+  if (
+    b.length >= 8 &&
+    b[0] === 0x89 &&
+    ascii(b, 1, 3) === 'PNG' &&
+    b[4] === 0x0d &&
+    b[5] === 0x0a &&
+    b[6] === 0x1a &&
+    b[7] === 0x0a
+  )
+    return 'png';
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
   if (b.length >= 12 && ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 4) === 'WEBP') return 'webp';
   if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) return 'bmp';
   if (b.length >= 6 && (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a')) return 'gif';
-  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 0x2a || b[2] === 0x2b) && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 0x2a || b[3] === 0x2b)))) return 'tiff';
+  if (
+    b.length >= 4 &&
+    ((b[0] === 0x49 && b[1] === 0x49 && (b[2] === 0x2a || b[2] === 0x2b) && b[3] === 0) ||
+      (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 0x2a || b[3] === 0x2b)))
+  )
+    return 'tiff';
   if (b.length >= 12 && ascii(b, 4, 4) === 'ftyp' && HEIF_BRANDS.has(ascii(b, 8, 4))) return 'heif';
   if (looksLikeSvg(b)) return 'svg';
   return undefined;
@@ -74,7 +89,10 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
 
 /** SVG: text that opens with markup and names <svg early on (only to say so: it is never decoded). */
 function looksLikeSvg(bytes: Uint8Array): boolean {
-  const head = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, 4096)).replace(/^\uFEFF/, '').trimStart();
+  const head = new TextDecoder('utf-8', { fatal: false })
+    .decode(bytes.subarray(0, 4096))
+    .replace(/^\uFEFF/, '')
+    .trimStart();
   return head.startsWith('<') && /<svg[\s>]/i.test(head);
 }
 
@@ -86,11 +104,17 @@ function looksLikeSvg(bytes: Uint8Array): boolean {
  * cut short, or a field that points outside the file, is a UserError naming `name` (every read
  * goes through HeaderReader), never a RangeError.
  */
-export function readImageSize(bytes: Uint8Array, format: ImageFormat, name = 'the image'): { width: number; height: number } | undefined {
+export function readImageSize(
+  bytes: Uint8Array,
+  format: ImageFormat,
+  name = 'the image',
+): { width: number; height: number } | undefined {
   const r = new HeaderReader(bytes, name, FORMAT_NAMES[format]);
   switch (format) {
     case 'png':
-      return r.ascii(12, 4, 'first chunk type') === 'IHDR' ? { width: r.u32be(16, 'width'), height: r.u32be(20, 'height') } : undefined;
+      return r.ascii(12, 4, 'first chunk type') === 'IHDR'
+        ? { width: r.u32be(16, 'width'), height: r.u32be(20, 'height') }
+        : undefined;
     case 'gif':
       return { width: r.u16le(6, 'screen width'), height: r.u16le(8, 'screen height') };
     case 'bmp':
@@ -107,7 +131,8 @@ export function readImageSize(bytes: Uint8Array, format: ImageFormat, name = 'th
 /** The canvas of a lossy ('VP8 '), lossless ('VP8L') or extended ('VP8X') WebP. */
 function webpSize(r: HeaderReader): { width: number; height: number } | undefined {
   const chunk = r.ascii(12, 4, 'first chunk type');
-  if (chunk === 'VP8 ') return { width: r.u16le(26, 'frame width') & 0x3fff, height: r.u16le(28, 'frame height') & 0x3fff };
+  if (chunk === 'VP8 ')
+    return { width: r.u16le(26, 'frame width') & 0x3fff, height: r.u16le(28, 'frame height') & 0x3fff };
   if (chunk === 'VP8L') {
     if (r.u8(20, 'lossless signature') !== 0x2f) return undefined;
     const bits = r.u32le(21, 'lossless size');

@@ -25,15 +25,142 @@ function arc(cx: number, cy: number, rx: number, ry: number, a0: number, a1: num
 /** Each digit as strokes, roughly as a person writes it. */
 const DIGIT_STROKES: GlyphStroke[][] = [
   [{ points: arc(0.5, 0.5, 0.36, 0.48, -Math.PI / 2, (3 * Math.PI) / 2, 20), smooth: true }],
-  [{ points: [[0.3, 0.22], [0.56, 0.02], [0.53, 0.98]] }],
-  [{ points: [[0.12, 0.26], [0.3, 0.05], [0.66, 0.03], [0.86, 0.24], [0.72, 0.52], [0.12, 0.97]], smooth: true }, { points: [[0.12, 0.97], [0.9, 0.96]] }],
-  [{ points: [[0.14, 0.12], [0.5, 0.02], [0.83, 0.18], [0.7, 0.4], [0.4, 0.48], [0.76, 0.56], [0.88, 0.78], [0.55, 0.97], [0.12, 0.88]], smooth: true }],
-  [{ points: [[0.62, 0.98], [0.62, 0.02], [0.08, 0.68], [0.92, 0.68]] }],
-  [{ points: [[0.86, 0.03], [0.25, 0.03], [0.2, 0.45]] }, { points: [[0.2, 0.45], [0.55, 0.37], [0.86, 0.6], [0.76, 0.9], [0.4, 0.98], [0.12, 0.86]], smooth: true }],
-  [{ points: [[0.76, 0.04], [0.44, 0.2], [0.2, 0.56], [0.25, 0.9], [0.55, 0.98], [0.8, 0.78], [0.66, 0.55], [0.36, 0.55], [0.2, 0.7]], smooth: true }],
-  [{ points: [[0.1, 0.05], [0.9, 0.05], [0.4, 0.98]] }],
-  [{ points: [[0.5, 0.48], [0.2, 0.28], [0.32, 0.04], [0.7, 0.05], [0.8, 0.28], [0.5, 0.48], [0.16, 0.72], [0.32, 0.97], [0.7, 0.97], [0.85, 0.72], [0.5, 0.48]], smooth: true }],
-  [{ points: [[0.8, 0.3], [0.6, 0.04], [0.25, 0.1], [0.2, 0.36], [0.46, 0.5], [0.8, 0.3]], smooth: true }, { points: [[0.8, 0.3], [0.74, 0.98]] }],
+  [
+    {
+      points: [
+        [0.3, 0.22],
+        [0.56, 0.02],
+        [0.53, 0.98],
+      ],
+    },
+  ],
+  [
+    {
+      points: [
+        [0.12, 0.26],
+        [0.3, 0.05],
+        [0.66, 0.03],
+        [0.86, 0.24],
+        [0.72, 0.52],
+        [0.12, 0.97],
+      ],
+      smooth: true,
+    },
+    {
+      points: [
+        [0.12, 0.97],
+        [0.9, 0.96],
+      ],
+    },
+  ],
+  [
+    {
+      points: [
+        [0.14, 0.12],
+        [0.5, 0.02],
+        [0.83, 0.18],
+        [0.7, 0.4],
+        [0.4, 0.48],
+        [0.76, 0.56],
+        [0.88, 0.78],
+        [0.55, 0.97],
+        [0.12, 0.88],
+      ],
+      smooth: true,
+    },
+  ],
+  [
+    {
+      points: [
+        [0.62, 0.98],
+        [0.62, 0.02],
+        [0.08, 0.68],
+        [0.92, 0.68],
+      ],
+    },
+  ],
+  [
+    {
+      points: [
+        [0.86, 0.03],
+        [0.25, 0.03],
+        [0.2, 0.45],
+      ],
+    },
+    {
+      points: [
+        [0.2, 0.45],
+        [0.55, 0.37],
+        [0.86, 0.6],
+        [0.76, 0.9],
+        [0.4, 0.98],
+        [0.12, 0.86],
+      ],
+      smooth: true,
+    },
+  ],
+  [
+    {
+      points: [
+        [0.76, 0.04],
+        [0.44, 0.2],
+        [0.2, 0.56],
+        [0.25, 0.9],
+        [0.55, 0.98],
+        [0.8, 0.78],
+        [0.66, 0.55],
+        [0.36, 0.55],
+        [0.2, 0.7],
+      ],
+      smooth: true,
+    },
+  ],
+  [
+    {
+      points: [
+        [0.1, 0.05],
+        [0.9, 0.05],
+        [0.4, 0.98],
+      ],
+    },
+  ],
+  [
+    {
+      points: [
+        [0.5, 0.48],
+        [0.2, 0.28],
+        [0.32, 0.04],
+        [0.7, 0.05],
+        [0.8, 0.28],
+        [0.5, 0.48],
+        [0.16, 0.72],
+        [0.32, 0.97],
+        [0.7, 0.97],
+        [0.85, 0.72],
+        [0.5, 0.48],
+      ],
+      smooth: true,
+    },
+  ],
+  [
+    {
+      points: [
+        [0.8, 0.3],
+        [0.6, 0.04],
+        [0.25, 0.1],
+        [0.2, 0.36],
+        [0.46, 0.5],
+        [0.8, 0.3],
+      ],
+      smooth: true,
+    },
+    {
+      points: [
+        [0.8, 0.3],
+        [0.74, 0.98],
+      ],
+    },
+  ],
 ];
 
 /**
@@ -51,24 +178,116 @@ const ROUND_LETTER_STROKES: Record<string, (rng: Rng) => GlyphStroke[]> = {
     const open = ((80 + 60 * rng.next()) * Math.PI) / 180;
     return [{ points: arc(0.55, 0.5, 0.45, 0.38, open / 2, 2 * Math.PI - open / 2), smooth: true }];
   },
-  U: () => [{ points: [[0.15, 0.02], [0.15, 0.62], [0.32, 0.95], [0.68, 0.95], [0.85, 0.62], [0.85, 0.02]], smooth: true }],
-  u: () => [{ points: [[0.15, 0.05], [0.15, 0.62], [0.32, 0.95], [0.68, 0.95], [0.85, 0.62]], smooth: true }, { points: [[0.85, 0.05], [0.85, 0.62], [0.86, 0.98]] }],
-  n: () => [{ points: [[0.15, 0.98], [0.15, 0.4], [0.15, 0.05]] }, { points: [[0.15, 0.4], [0.32, 0.06], [0.68, 0.06], [0.85, 0.38], [0.85, 0.98]], smooth: true }],
+  U: () => [
+    {
+      points: [
+        [0.15, 0.02],
+        [0.15, 0.62],
+        [0.32, 0.95],
+        [0.68, 0.95],
+        [0.85, 0.62],
+        [0.85, 0.02],
+      ],
+      smooth: true,
+    },
+  ],
+  u: () => [
+    {
+      points: [
+        [0.15, 0.05],
+        [0.15, 0.62],
+        [0.32, 0.95],
+        [0.68, 0.95],
+        [0.85, 0.62],
+      ],
+      smooth: true,
+    },
+    {
+      points: [
+        [0.85, 0.05],
+        [0.85, 0.62],
+        [0.86, 0.98],
+      ],
+    },
+  ],
+  n: () => [
+    {
+      points: [
+        [0.15, 0.98],
+        [0.15, 0.4],
+        [0.15, 0.05],
+      ],
+    },
+    {
+      points: [
+        [0.15, 0.4],
+        [0.32, 0.06],
+        [0.68, 0.06],
+        [0.85, 0.38],
+        [0.85, 0.98],
+      ],
+      smooth: true,
+    },
+  ],
 };
 
 /** Round letters drawn by hand in the test split only. */
 const TEST_ONLY_ROUND_LETTER_STROKES: Record<string, (rng: Rng) => GlyphStroke[]> = {
   m: () => [
-    { points: [[0.08, 0.98], [0.08, 0.35], [0.08, 0.1]] },
-    { points: [[0.08, 0.35], [0.22, 0.06], [0.42, 0.12], [0.5, 0.4], [0.5, 0.98]], smooth: true },
-    { points: [[0.5, 0.4], [0.62, 0.08], [0.84, 0.12], [0.92, 0.4], [0.92, 0.98]], smooth: true },
+    {
+      points: [
+        [0.08, 0.98],
+        [0.08, 0.35],
+        [0.08, 0.1],
+      ],
+    },
+    {
+      points: [
+        [0.08, 0.35],
+        [0.22, 0.06],
+        [0.42, 0.12],
+        [0.5, 0.4],
+        [0.5, 0.98],
+      ],
+      smooth: true,
+    },
+    {
+      points: [
+        [0.5, 0.4],
+        [0.62, 0.08],
+        [0.84, 0.12],
+        [0.92, 0.4],
+        [0.92, 0.98],
+      ],
+      smooth: true,
+    },
   ],
-  h: () => [{ points: [[0.18, 0.0], [0.18, 0.6], [0.18, 0.98]] }, { points: [[0.18, 0.6], [0.35, 0.36], [0.7, 0.36], [0.85, 0.6], [0.85, 0.98]], smooth: true }],
+  h: () => [
+    {
+      points: [
+        [0.18, 0.0],
+        [0.18, 0.6],
+        [0.18, 0.98],
+      ],
+    },
+    {
+      points: [
+        [0.18, 0.6],
+        [0.35, 0.36],
+        [0.7, 0.36],
+        [0.85, 0.6],
+        [0.85, 0.98],
+      ],
+      smooth: true,
+    },
+  ],
 };
 
 /** The hand-drawn round letters of a split. */
 export function handRoundLetters(split: 'train' | 'test'): string[] {
-  return split === 'train' ? Object.keys(ROUND_LETTER_STROKES) : [...Object.keys(ROUND_LETTER_STROKES), ...Object.keys(TEST_ONLY_ROUND_LETTER_STROKES)];
+  return split === 'train'
+    ? Object.keys(ROUND_LETTER_STROKES)
+    : [...Object.keys(ROUND_LETTER_STROKES), ...Object.keys(TEST_ONLY_ROUND_LETTER_STROKES)];
 }
 
 /** Where a glyph goes on the canvas: its box, and the hand that draws it. */
@@ -87,7 +306,12 @@ export interface GlyphPlacement {
 
 /** A writer's random placement of a glyph in the box (x, y, w, h). */
 export function handPlacement(rng: Rng, box: { x: number; y: number; w: number; h: number }): GlyphPlacement {
-  return { ...box, slant: 0.35 * (rng.next() - 0.5), rotation: 0.25 * (rng.next() - 0.5), jitter: 0.015 + 0.03 * rng.next() };
+  return {
+    ...box,
+    slant: 0.35 * (rng.next() - 0.5),
+    rotation: 0.25 * (rng.next() - 0.5),
+    jitter: 0.015 + 0.03 * rng.next(),
+  };
 }
 
 /** Draw digit d (0-9) by hand on the canvas. */
@@ -96,7 +320,13 @@ export function drawHandDigit(canvas: InkCanvas, digit: number, place: GlyphPlac
 }
 
 /** Draw one of `handRoundLetters(split)` by hand on the canvas. */
-export function drawHandRoundLetter(canvas: InkCanvas, letter: string, place: GlyphPlacement, rng: Rng, pen: number): void {
+export function drawHandRoundLetter(
+  canvas: InkCanvas,
+  letter: string,
+  place: GlyphPlacement,
+  rng: Rng,
+  pen: number,
+): void {
   const make = ROUND_LETTER_STROKES[letter] ?? TEST_ONLY_ROUND_LETTER_STROKES[letter];
   if (!make) throw new RangeError(`no hand-drawn round letter '${letter}'`);
   drawGlyph(canvas, make(rng), place, rng, pen);
@@ -137,7 +367,8 @@ export function catmullRom(points: Point[], steps = 8): Point[] {
       const t = s / steps;
       const t2 = t * t;
       const t3 = t2 * t;
-      const f = (a: number, b: number, c: number, d: number) => 0.5 * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t2 + (3 * b - a - 3 * c + d) * t3);
+      const f = (a: number, b: number, c: number, d: number) =>
+        0.5 * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t2 + (3 * b - a - 3 * c + d) * t3);
       out.push({ x: f(p0.x, p1.x, p2.x, p3.x), y: f(p0.y, p1.y, p2.y, p3.y) });
     }
   }

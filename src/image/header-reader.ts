@@ -32,7 +32,10 @@ export class HeaderReader {
   need(at: number, size: number, field: string): void {
     if (this.has(at, size)) return;
     const where = Number.isSafeInteger(at) && at >= 0 ? `needs ${at + size} bytes` : `is at offset ${at}`;
-    throw new UserError(`${this.name}: is cut short or damaged: its ${this.format} ${field} ${where}, the file has ${this.bytes.length}`, this.name);
+    throw new UserError(
+      `${this.name}: is cut short or damaged: its ${this.format} ${field} ${where}, the file has ${this.bytes.length}`,
+      this.name,
+    );
   }
 
   u8(at: number, field: string): number {

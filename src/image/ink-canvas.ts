@@ -58,7 +58,13 @@ export class InkCanvas {
     for (let y = y0; y <= y1; y++) {
       for (let x = x0; x <= x1; x++) {
         let inside = 0;
-        for (const [sx, sy] of [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]]) if (insidePolygon(polygon, x + sx, y + sy)) inside++;
+        for (const [sx, sy] of [
+          [0.25, 0.25],
+          [0.75, 0.25],
+          [0.25, 0.75],
+          [0.75, 0.75],
+        ])
+          if (insidePolygon(polygon, x + sx, y + sy)) inside++;
         if (inside > 0) this.put(x, y, (strength * inside) / 4);
       }
     }

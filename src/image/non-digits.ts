@@ -27,7 +27,22 @@ import { preprocessImage, type NotADigitReason, type RawImage } from './preproce
  * into chains, digits crossed out, two digits drawn over each other, and open round letters.
  * (New kinds go at the end: a category's place seeds its pictures, `nonDigitRng`.)
  */
-export const NON_DIGIT_CATEGORIES = ['blank', 'dot', 'noise', 'scribble', 'hatching', 'letter', 'shape', 'strokes', 'zigzag', 'spiral', 'loops', 'crossed-out', 'overlap', 'round-letter'] as const;
+export const NON_DIGIT_CATEGORIES = [
+  'blank',
+  'dot',
+  'noise',
+  'scribble',
+  'hatching',
+  'letter',
+  'shape',
+  'strokes',
+  'zigzag',
+  'spiral',
+  'loops',
+  'crossed-out',
+  'overlap',
+  'round-letter',
+] as const;
 export type NonDigitCategory = (typeof NON_DIGIT_CATEGORIES)[number];
 
 export const NON_DIGIT_SPLITS = ['train', 'test'] as const;
@@ -139,7 +154,12 @@ const DRAW: Record<NonDigitCategory, Draw> = {
       heading += turn;
       const last = points[points.length - 1];
       let next = { x: last.x + step * Math.cos(heading), y: last.y + step * Math.sin(heading) };
-      if (next.x < 0.1 * canvas.width || next.x > 0.9 * canvas.width || next.y < 0.1 * canvas.height || next.y > 0.9 * canvas.height) {
+      if (
+        next.x < 0.1 * canvas.width ||
+        next.x > 0.9 * canvas.width ||
+        next.y < 0.1 * canvas.height ||
+        next.y > 0.9 * canvas.height
+      ) {
         heading += Math.PI * (0.6 + 0.8 * rng.next());
         next = last;
       }
@@ -150,7 +170,12 @@ const DRAW: Record<NonDigitCategory, Draw> = {
   hatching: (canvas, rng, pen) => {
     // Parallel lines, cross-hatching or a grid over part of the sheet.
     const kind = rng.int(3);
-    const angles = kind === 2 ? [0, Math.PI / 2] : kind === 1 ? [rng.next() * Math.PI, rng.next() * Math.PI] : [rng.next() * Math.PI];
+    const angles =
+      kind === 2
+        ? [0, Math.PI / 2]
+        : kind === 1
+          ? [rng.next() * Math.PI, rng.next() * Math.PI]
+          : [rng.next() * Math.PI];
     const box = randomBox(canvas, rng, 0.4);
     for (const angle of angles) {
       const lines = 4 + rng.int(10);
@@ -159,7 +184,16 @@ const DRAW: Record<NonDigitCategory, Draw> = {
       for (let k = 0; k < lines; k++) {
         const offset = (k / (lines - 1) - 0.5) * Math.min(box.w, box.h);
         const mid = { x: box.cx - s * offset, y: box.cy + c * offset };
-        canvas.stroke(clipToBox([{ x: mid.x - c * half, y: mid.y - s * half }, { x: mid.x + c * half, y: mid.y + s * half }], box), pen * 0.7);
+        canvas.stroke(
+          clipToBox(
+            [
+              { x: mid.x - c * half, y: mid.y - s * half },
+              { x: mid.x + c * half, y: mid.y + s * half },
+            ],
+            box,
+          ),
+          pen * 0.7,
+        );
       }
     }
   },
@@ -198,7 +232,14 @@ const DRAW: Record<NonDigitCategory, Draw> = {
       const [u, v] = kind === 1 ? [along + jitter(), swing] : [swing, along + jitter()];
       points.push({ x: box.cx + u * box.w, y: box.cy + v * box.h });
     }
-    const turned = kind === 3 ? rotateAbout(points, { x: box.cx, y: box.cy }, (Math.PI / 180) * (20 + 50 * rng.next()) * (rng.next() < 0.5 ? -1 : 1)) : points;
+    const turned =
+      kind === 3
+        ? rotateAbout(
+            points,
+            { x: box.cx, y: box.cy },
+            (Math.PI / 180) * (20 + 50 * rng.next()) * (rng.next() < 0.5 ? -1 : 1),
+          )
+        : points;
     canvas.stroke(kind === 2 ? catmullRom(turned) : wobble(turned, rng, pen * 0.2), pen);
   },
   spiral: (canvas, rng, pen, split) => {
@@ -237,13 +278,19 @@ const DRAW: Record<NonDigitCategory, Draw> = {
       const r = Math.min(box.w / (2.6 * rings), box.h / 3);
       let previous: { centre: Point; radius: number } | undefined;
       for (let k = 0; k < rings; k++) {
-        const centre = { x: box.cx + (k / (rings - 1) - 0.5) * (box.w - 2 * r), y: box.cy + (rng.next() - 0.5) * (box.h - 2 * r) };
+        const centre = {
+          x: box.cx + (k / (rings - 1) - 0.5) * (box.w - 2 * r),
+          y: box.cy + (rng.next() - 0.5) * (box.h - 2 * r),
+        };
         const radius = r * (0.7 + 0.3 * rng.next());
         canvas.stroke(wobble(close(regular(centre, radius, 16, rng.next() * 2 * Math.PI)), rng, pen * 0.1), pen);
         // A stroke between the two rings, from rim to rim.
         if (previous) {
           const gap = Math.hypot(centre.x - previous.centre.x, centre.y - previous.centre.y);
-          canvas.stroke([lerp(previous.centre, centre, previous.radius / gap), lerp(centre, previous.centre, radius / gap)], pen);
+          canvas.stroke(
+            [lerp(previous.centre, centre, previous.radius / gap), lerp(centre, previous.centre, radius / gap)],
+            pen,
+          );
         }
         previous = { centre, radius };
       }
@@ -262,7 +309,9 @@ const DRAW: Record<NonDigitCategory, Draw> = {
     const curve = points.map(({ u, v }) => {
       const along = u / length - 0.5;
       const across = v * 0.5 * (down ? box.w : box.h);
-      return down ? { x: box.cx + across, y: box.cy + along * box.h } : { x: box.cx + along * box.w, y: box.cy + across };
+      return down
+        ? { x: box.cx + across, y: box.cy + along * box.h }
+        : { x: box.cx + along * box.w, y: box.cy + across };
     });
     canvas.stroke(wobble(curve, rng, pen * 0.1), pen);
   },
@@ -272,32 +321,66 @@ const DRAW: Record<NonDigitCategory, Draw> = {
     // puts a ring and bar over it (a prohibition sign) or cross-hatches it.
     const glyph = await drawDigitGlyph(canvas, rng, pen, split, rng.int(10));
     const kind = rng.int(split === 'train' ? 3 : 5);
-    const over = { cx: glyph.cx, cy: glyph.cy, w: glyph.w * (1.1 + 0.3 * rng.next()), h: glyph.h * (1.1 + 0.2 * rng.next()) };
+    const over = {
+      cx: glyph.cx,
+      cy: glyph.cy,
+      w: glyph.w * (1.1 + 0.3 * rng.next()),
+      h: glyph.h * (1.1 + 0.2 * rng.next()),
+    };
     const corner = (sx: number, sy: number) => ({ x: over.cx + (sx * over.w) / 2, y: over.cy + (sy * over.h) / 2 });
     if (kind === 0) {
       canvas.stroke(wobble([corner(-1, -1), corner(1, 1)], rng, pen * 0.2), pen);
       canvas.stroke(wobble([corner(1, -1), corner(-1, 1)], rng, pen * 0.2), pen);
     } else if (kind === 1) {
       const strokes = 6 + rng.int(9);
-      const points = Array.from({ length: strokes + 1 }, (_, k) => ({ x: over.cx + (k % 2 ? 0.5 : -0.5) * over.w, y: over.cy + (k / strokes - 0.5) * over.h }));
-      canvas.stroke(wobble(rotateAbout(points, { x: over.cx, y: over.cy }, 0.8 * (rng.next() - 0.5)), rng, pen * 0.2), pen);
+      const points = Array.from({ length: strokes + 1 }, (_, k) => ({
+        x: over.cx + (k % 2 ? 0.5 : -0.5) * over.w,
+        y: over.cy + (k / strokes - 0.5) * over.h,
+      }));
+      canvas.stroke(
+        wobble(rotateAbout(points, { x: over.cx, y: over.cy }, 0.8 * (rng.next() - 0.5)), rng, pen * 0.2),
+        pen,
+      );
     } else if (kind === 2) {
       const strikes = 2 + rng.int(3);
       const angle = 0.6 * (rng.next() - 0.5);
       for (let k = 0; k < strikes; k++) {
         const y = over.cy + (strikes === 1 ? 0 : (k / (strikes - 1) - 0.5) * over.h * 0.6);
-        canvas.stroke(wobble(rotateAbout([{ x: over.cx - over.w / 2, y }, { x: over.cx + over.w / 2, y }], { x: over.cx, y: over.cy }, angle), rng, pen * 0.2), pen);
+        canvas.stroke(
+          wobble(
+            rotateAbout(
+              [
+                { x: over.cx - over.w / 2, y },
+                { x: over.cx + over.w / 2, y },
+              ],
+              { x: over.cx, y: over.cy },
+              angle,
+            ),
+            rng,
+            pen * 0.2,
+          ),
+          pen,
+        );
       }
     } else if (kind === 3) {
       const ring = Math.max(over.w, over.h) / 2;
       canvas.stroke(close(regular({ x: over.cx, y: over.cy }, ring, 32, 0)), pen);
       const bar = ring * Math.SQRT1_2;
-      canvas.stroke([{ x: over.cx - bar, y: over.cy - bar }, { x: over.cx + bar, y: over.cy + bar }], pen);
+      canvas.stroke(
+        [
+          { x: over.cx - bar, y: over.cy - bar },
+          { x: over.cx + bar, y: over.cy + bar },
+        ],
+        pen,
+      );
     } else {
       for (const angle of [Math.PI / 4, -Math.PI / 4]) {
         for (let k = 0; k < 5; k++) {
           const offset = (k / 4 - 0.5) * over.h;
-          const line = [{ x: over.cx - over.w / 2, y: over.cy + offset }, { x: over.cx + over.w / 2, y: over.cy + offset }];
+          const line = [
+            { x: over.cx - over.w / 2, y: over.cy + offset },
+            { x: over.cx + over.w / 2, y: over.cy + offset },
+          ];
           canvas.stroke(rotateAbout(line, { x: over.cx, y: over.cy }, angle), pen * 0.7);
         }
       }
@@ -319,7 +402,15 @@ const DRAW: Record<NonDigitCategory, Draw> = {
       const shift = (0.33 + 0.27 * rng.next()) * (rng.next() < 0.5 ? -1 : 1) * (k + 1);
       const scale = 0.8 + 0.4 * rng.next();
       const centre = { x: glyph.cx + shift * glyph.w, y: glyph.cy + 0.25 * (rng.next() - 0.5) * glyph.h };
-      await drawDigitGlyph(canvas, rng, pen, split, others[rng.int(others.length)], { centre, height: glyph.h * scale }, style);
+      await drawDigitGlyph(
+        canvas,
+        rng,
+        pen,
+        split,
+        others[rng.int(others.length)],
+        { centre, height: glyph.h * scale },
+        style,
+      );
     }
   },
   'round-letter': async (canvas, rng, pen, split) => {
@@ -331,7 +422,13 @@ const DRAW: Record<NonDigitCategory, Draw> = {
     }
     const letters = handRoundLetters(split);
     const box = glyphBox(canvas, rng);
-    drawHandRoundLetter(canvas, letters[rng.int(letters.length)], handPlacement(rng, { x: box.cx - box.w / 2, y: box.cy - box.h / 2, w: box.w, h: box.h }), rng, pen);
+    drawHandRoundLetter(
+      canvas,
+      letters[rng.int(letters.length)],
+      handPlacement(rng, { x: box.cx - box.w / 2, y: box.cy - box.h / 2, w: box.w, h: box.h }),
+      rng,
+      pen,
+    );
   },
 };
 
@@ -340,7 +437,12 @@ function glyphBox(canvas: InkCanvas, rng: Rng): { cx: number; cy: number; w: num
   const side = Math.min(canvas.width, canvas.height);
   const h = side * (0.45 + 0.35 * rng.next());
   const w = h * (0.55 + 0.3 * rng.next());
-  return { cx: canvas.width / 2 + (rng.next() - 0.5) * (canvas.width - w) * 0.5, cy: canvas.height / 2 + (rng.next() - 0.5) * (canvas.height - h) * 0.5, w, h };
+  return {
+    cx: canvas.width / 2 + (rng.next() - 0.5) * (canvas.width - w) * 0.5,
+    cy: canvas.height / 2 + (rng.next() - 0.5) * (canvas.height - h) * 0.5,
+    w,
+    h,
+  };
 }
 
 /**
@@ -365,7 +467,13 @@ async function drawDigitGlyph(
     box.cy = at.centre.y;
   }
   if (style ? style.hand : rng.next() < 0.6) {
-    drawHandDigit(canvas, digit, handPlacement(rng, { x: box.cx - box.w / 2, y: box.cy - box.h / 2, w: box.w, h: box.h }), rng, pen);
+    drawHandDigit(
+      canvas,
+      digit,
+      handPlacement(rng, { x: box.cx - box.w / 2, y: box.cy - box.h / 2, w: box.w, h: box.h }),
+      rng,
+      pen,
+    );
     return box;
   }
   const coverage = await renderGlyphText(canvas, rng, split, String(digit), box, style?.font);
@@ -383,11 +491,22 @@ function renderGlyphText(
   font = NON_DIGIT_FONTS[split][rng.int(NON_DIGIT_FONTS[split].length)],
 ): Promise<Float32Array> {
   const size = box.h * 1.35;
-  return renderSvgText(canvas.width, canvas.height, { text, font, size, x: box.cx, y: box.cy + 0.36 * size, rotate: 20 * (rng.next() - 0.5) });
+  return renderSvgText(canvas.width, canvas.height, {
+    text,
+    font,
+    size,
+    x: box.cx,
+    y: box.cy + 0.36 * size,
+    rotate: 20 * (rng.next() - 0.5),
+  });
 }
 
 /** The box around the ink (coverage > 0.3), or undefined for none. */
-function inkBox(coverage: Float32Array, width: number, height: number): { cx: number; cy: number; w: number; h: number } | undefined {
+function inkBox(
+  coverage: Float32Array,
+  width: number,
+  height: number,
+): { cx: number; cy: number; w: number; h: number } | undefined {
   let [x0, y0, x1, y1] = [width, height, -1, -1];
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -403,7 +522,10 @@ function inkBox(coverage: Float32Array, width: number, height: number): { cx: nu
 
 function rotateAbout(points: Point[], c: Point, angle: number): Point[] {
   const [cos, sin] = [Math.cos(angle), Math.sin(angle)];
-  return points.map((p) => ({ x: c.x + (p.x - c.x) * cos - (p.y - c.y) * sin, y: c.y + (p.x - c.x) * sin + (p.y - c.y) * cos }));
+  return points.map((p) => ({
+    x: c.x + (p.x - c.x) * cos - (p.y - c.y) * sin,
+    y: c.y + (p.x - c.x) * sin + (p.y - c.y) * cos,
+  }));
 }
 
 type Shape = (canvas: InkCanvas, rng: Rng, pen: number) => void;
@@ -414,7 +536,9 @@ const TRAIN_SHAPES: Shape[] = [
   (canvas, rng, pen) => {
     const { c, r } = placement(canvas, rng);
     const points = 5 + rng.int(4);
-    const star = regular(c, r, points * 2, rng.next() * Math.PI).map((p, k) => (k % 2 ? lerp(c, p, 0.35 + 0.15 * rng.next()) : p));
+    const star = regular(c, r, points * 2, rng.next() * Math.PI).map((p, k) =>
+      k % 2 ? lerp(c, p, 0.35 + 0.15 * rng.next()) : p,
+    );
     outlineOrFill(canvas, rng, star, pen);
   },
   // smiley
@@ -457,7 +581,10 @@ const TRAIN_SHAPES: Shape[] = [
   // square or rectangle
   (canvas, rng, pen) => {
     const { c, r } = placement(canvas, rng);
-    const box = regular(c, r, 4, Math.PI / 4 + 0.3 * (rng.next() - 0.5)).map((p) => ({ x: p.x, y: c.y + (p.y - c.y) * (0.5 + 0.5 * rng.next()) }));
+    const box = regular(c, r, 4, Math.PI / 4 + 0.3 * (rng.next() - 0.5)).map((p) => ({
+      x: p.x,
+      y: c.y + (p.y - c.y) * (0.5 + 0.5 * rng.next()),
+    }));
     outlineOrFill(canvas, rng, box, pen);
   },
   // heart
@@ -465,7 +592,10 @@ const TRAIN_SHAPES: Shape[] = [
     const { c, r } = placement(canvas, rng);
     const heart = Array.from({ length: 48 }, (_, k) => {
       const t = (2 * Math.PI * k) / 48;
-      return { x: c.x + (r * 16 * Math.sin(t) ** 3) / 17, y: c.y - (r * (13 * Math.cos(t) - 5 * Math.cos(2 * t) - 2 * Math.cos(3 * t) - Math.cos(4 * t))) / 17 };
+      return {
+        x: c.x + (r * 16 * Math.sin(t) ** 3) / 17,
+        y: c.y - (r * (13 * Math.cos(t) - 5 * Math.cos(2 * t) - 2 * Math.cos(3 * t) - Math.cos(4 * t))) / 17,
+      };
     });
     outlineOrFill(canvas, rng, heart, pen);
   },
@@ -473,8 +603,28 @@ const TRAIN_SHAPES: Shape[] = [
   (canvas, rng, pen) => {
     const { c, r } = placement(canvas, rng);
     for (const d of [-0.35, 0.35]) {
-      canvas.stroke(wobble([{ x: c.x + d * r + 0.2 * r, y: c.y - r }, { x: c.x + d * r - 0.2 * r, y: c.y + r }], rng, pen * 0.2), pen);
-      canvas.stroke(wobble([{ x: c.x - r, y: c.y + d * r }, { x: c.x + r, y: c.y + d * r }], rng, pen * 0.2), pen);
+      canvas.stroke(
+        wobble(
+          [
+            { x: c.x + d * r + 0.2 * r, y: c.y - r },
+            { x: c.x + d * r - 0.2 * r, y: c.y + r },
+          ],
+          rng,
+          pen * 0.2,
+        ),
+        pen,
+      );
+      canvas.stroke(
+        wobble(
+          [
+            { x: c.x - r, y: c.y + d * r },
+            { x: c.x + r, y: c.y + d * r },
+          ],
+          rng,
+          pen * 0.2,
+        ),
+        pen,
+      );
     }
   },
 ];
@@ -484,21 +634,54 @@ const TEST_ONLY_SHAPES: Shape[] = [
   // a house
   (canvas, rng, pen) => {
     const { c, r } = placement(canvas, rng);
-    const wall = [{ x: c.x - 0.7 * r, y: c.y }, { x: c.x - 0.7 * r, y: c.y + r }, { x: c.x + 0.7 * r, y: c.y + r }, { x: c.x + 0.7 * r, y: c.y }];
+    const wall = [
+      { x: c.x - 0.7 * r, y: c.y },
+      { x: c.x - 0.7 * r, y: c.y + r },
+      { x: c.x + 0.7 * r, y: c.y + r },
+      { x: c.x + 0.7 * r, y: c.y },
+    ];
     canvas.stroke(wobble(close(wall), rng, pen * 0.2), pen);
-    canvas.stroke(wobble([{ x: c.x - 0.9 * r, y: c.y + 0.1 * r }, { x: c.x, y: c.y - r }, { x: c.x + 0.9 * r, y: c.y + 0.1 * r }], rng, pen * 0.2), pen);
+    canvas.stroke(
+      wobble(
+        [
+          { x: c.x - 0.9 * r, y: c.y + 0.1 * r },
+          { x: c.x, y: c.y - r },
+          { x: c.x + 0.9 * r, y: c.y + 0.1 * r },
+        ],
+        rng,
+        pen * 0.2,
+      ),
+      pen,
+    );
   },
   // a circle with a plus through it
   (canvas, rng, pen) => {
     const { c, r } = placement(canvas, rng);
     canvas.stroke(close(regular(c, r * 0.8, 40, 0)), pen);
-    canvas.stroke([{ x: c.x - r, y: c.y }, { x: c.x + r, y: c.y }], pen);
-    canvas.stroke([{ x: c.x, y: c.y - r }, { x: c.x, y: c.y + r }], pen);
+    canvas.stroke(
+      [
+        { x: c.x - r, y: c.y },
+        { x: c.x + r, y: c.y },
+      ],
+      pen,
+    );
+    canvas.stroke(
+      [
+        { x: c.x, y: c.y - r },
+        { x: c.x, y: c.y + r },
+      ],
+      pen,
+    );
   },
   // a diamond
   (canvas, rng, pen) => {
     const { c, r } = placement(canvas, rng);
-    outlineOrFill(canvas, rng, regular(c, r, 4, 0).map((p) => ({ x: c.x + (p.x - c.x) * 0.7, y: p.y })), pen);
+    outlineOrFill(
+      canvas,
+      rng,
+      regular(c, r, 4, 0).map((p) => ({ x: c.x + (p.x - c.x) * 0.7, y: p.y })),
+      pen,
+    );
   },
 ];
 
@@ -559,9 +742,13 @@ const PICTURES_PER_WORKER = 100;
 
 /** A set of non-digits as the model sees them, `perCategory` of each category in turn. */
 export async function nonDigitSet(options: NonDigitSetOptions): Promise<NonDigitSample[]> {
-  const jobs = (options.categories ?? NON_DIGIT_CATEGORIES).flatMap((category) => Array.from({ length: options.perCategory }, (_, n) => ({ category, n })));
-  const threads = options.threads ?? Math.max(1, Math.min(2, availableParallelism(), Math.floor(jobs.length / PICTURES_PER_WORKER)));
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`nonDigitSet: threads must be a whole number >= 1, got ${threads}`);
+  const jobs = (options.categories ?? NON_DIGIT_CATEGORIES).flatMap((category) =>
+    Array.from({ length: options.perCategory }, (_, n) => ({ category, n })),
+  );
+  const threads =
+    options.threads ?? Math.max(1, Math.min(2, availableParallelism(), Math.floor(jobs.length / PICTURES_PER_WORKER)));
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`nonDigitSet: threads must be a whole number >= 1, got ${threads}`);
   const work = { split: options.split, seed: options.seed ?? 1, spec: options.spec ?? PREPROCESS_SPEC };
   const used = Math.min(threads, jobs.length);
   return used <= 1 ? drawNonDigitSamples({ ...work, jobs }) : drawOnWorkers(work, jobs, used);
@@ -584,11 +771,20 @@ export async function drawNonDigitSamples(work: NonDigitWork): Promise<NonDigitS
  * category, and categories differ in cost (a letter, through sharp, takes about twice as long
  * as a dot). The workers are ended however drawing ends, so none keeps the process alive.
  */
-async function drawOnWorkers(work: Omit<NonDigitWork, 'jobs'>, jobs: NonDigitJob[], threads: number): Promise<NonDigitSample[]> {
+async function drawOnWorkers(
+  work: Omit<NonDigitWork, 'jobs'>,
+  jobs: NonDigitJob[],
+  threads: number,
+): Promise<NonDigitSample[]> {
   const workers: Worker[] = [];
   try {
     for (let k = 0; k < threads; k++) {
-      workers.push(startModuleWorker(new URL('./non-digit-worker.js', import.meta.url), { ...work, jobs: jobs.filter((_, i) => i % threads === k) } satisfies NonDigitWork));
+      workers.push(
+        startModuleWorker(new URL('./non-digit-worker.js', import.meta.url), {
+          ...work,
+          jobs: jobs.filter((_, i) => i % threads === k),
+        } satisfies NonDigitWork),
+      );
     }
     const parts = await Promise.all(workers.map(workerSamples));
     return jobs.map((_, i) => parts[i % threads][Math.floor(i / threads)]);
@@ -602,7 +798,9 @@ function workerSamples(worker: Worker): Promise<NonDigitSample[]> {
   return new Promise((resolve, reject) => {
     // Kept on until the worker is ended: a worker's 'error' event with no listener would be thrown.
     worker.on('error', (err: Error) => reject(new Error(`a non-digit drawing thread failed: ${err.message}`)));
-    worker.once('exit', (code: number) => reject(new Error(`a non-digit drawing thread ended (exit code ${code}) before it answered`)));
+    worker.once('exit', (code: number) =>
+      reject(new Error(`a non-digit drawing thread ended (exit code ${code}) before it answered`)),
+    );
     worker.once('message', (reply: NonDigitWorkReply) => {
       if (reply.type === 'done') resolve(reply.samples);
       else reject(new Error(`a non-digit drawing thread failed: ${reply.message}`));
@@ -629,7 +827,14 @@ async function renderLetters(width: number, height: number, rng: Rng, split: Non
 async function renderSvgText(
   width: number,
   height: number,
-  t: { text: string; font: { family: string; weight: string; style: string }; size: number; x: number; y: number; rotate: number },
+  t: {
+    text: string;
+    font: { family: string; weight: string; style: string };
+    size: number;
+    x: number;
+    y: number;
+    rotate: number;
+  },
 ): Promise<Float32Array> {
   const { default: sharp } = await import('sharp');
   const escaped = t.text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -639,27 +844,42 @@ async function renderSvgText(
     `<text x="${x}" y="${y}" transform="rotate(${t.rotate.toFixed(1)} ${x} ${y})" font-family="${t.font.family}" font-weight="${t.font.weight}" font-style="${t.font.style}" font-size="${t.size.toFixed(1)}" fill="black" text-anchor="middle">${escaped}</text></svg>`;
   const { data, info } = await sharp(Buffer.from(svg)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   const coverage = new Float32Array(width * height);
-  for (let i = 0; i < coverage.length && i * info.channels < data.length; i++) coverage[i] = data[i * info.channels + info.channels - 1] / 255;
+  for (let i = 0; i < coverage.length && i * info.channels < data.length; i++)
+    coverage[i] = data[i * info.channels + info.channels - 1] / 255;
   return coverage;
 }
 
 // ---------------------------------------------------------------------------- geometry
 
 function randomPoint(canvas: InkCanvas, rng: Rng, margin: number): Point {
-  return { x: canvas.width * (margin + (1 - 2 * margin) * rng.next()), y: canvas.height * (margin + (1 - 2 * margin) * rng.next()) };
+  return {
+    x: canvas.width * (margin + (1 - 2 * margin) * rng.next()),
+    y: canvas.height * (margin + (1 - 2 * margin) * rng.next()),
+  };
 }
 
 /** Where a shape goes: near the middle, 30-80% of the shorter side across. */
 function placement(canvas: InkCanvas, rng: Rng): { c: Point; r: number } {
   const side = Math.min(canvas.width, canvas.height);
   const r = side * (0.15 + 0.25 * rng.next());
-  return { c: { x: canvas.width / 2 + (rng.next() - 0.5) * (canvas.width - 2 * r), y: canvas.height / 2 + (rng.next() - 0.5) * (canvas.height - 2 * r) }, r };
+  return {
+    c: {
+      x: canvas.width / 2 + (rng.next() - 0.5) * (canvas.width - 2 * r),
+      y: canvas.height / 2 + (rng.next() - 0.5) * (canvas.height - 2 * r),
+    },
+    r,
+  };
 }
 
 function randomBox(canvas: InkCanvas, rng: Rng, minShare: number): { cx: number; cy: number; w: number; h: number } {
   const w = canvas.width * (minShare + (0.9 - minShare) * rng.next());
   const h = canvas.height * (minShare + (0.9 - minShare) * rng.next());
-  return { cx: canvas.width / 2 + (rng.next() - 0.5) * (canvas.width - w), cy: canvas.height / 2 + (rng.next() - 0.5) * (canvas.height - h), w, h };
+  return {
+    cx: canvas.width / 2 + (rng.next() - 0.5) * (canvas.width - w),
+    cy: canvas.height / 2 + (rng.next() - 0.5) * (canvas.height - h),
+    w,
+    h,
+  };
 }
 
 /** A line clipped to a box (Liang-Barsky); empty when it misses it. */
@@ -685,11 +905,17 @@ function clipToBox(line: [Point, Point], box: { cx: number; cy: number; w: numbe
     }
   }
   if (t0 >= t1) return [];
-  return [{ x: a.x + t0 * dx, y: a.y + t0 * dy }, { x: a.x + t1 * dx, y: a.y + t1 * dy }];
+  return [
+    { x: a.x + t0 * dx, y: a.y + t0 * dy },
+    { x: a.x + t1 * dx, y: a.y + t1 * dy },
+  ];
 }
 
 function regular(c: Point, r: number, n: number, phase: number): Point[] {
-  return Array.from({ length: n }, (_, k) => ({ x: c.x + r * Math.cos(phase + (2 * Math.PI * k) / n), y: c.y + r * Math.sin(phase + (2 * Math.PI * k) / n) }));
+  return Array.from({ length: n }, (_, k) => ({
+    x: c.x + r * Math.cos(phase + (2 * Math.PI * k) / n),
+    y: c.y + r * Math.sin(phase + (2 * Math.PI * k) / n),
+  }));
 }
 
 function close(points: Point[]): Point[] {
@@ -765,7 +991,10 @@ const NON_DIGIT_TRAIN_PER_CATEGORY = 1000;
  * The non-digits a run trains on (`nonDigits` > 0): the train split drawn with the run's seed,
  * less those preprocessing already refuses (they never reach the model), as 28x28 bytes one after another.
  */
-export async function nonDigitTrainingImages(seed: number, perCategory = NON_DIGIT_TRAIN_PER_CATEGORY): Promise<{ images: Uint8Array; count: number }> {
+export async function nonDigitTrainingImages(
+  seed: number,
+  perCategory = NON_DIGIT_TRAIN_PER_CATEGORY,
+): Promise<{ images: Uint8Array; count: number }> {
   return packPixels((await nonDigitSet({ split: 'train', perCategory, seed })).filter((s) => !s.reason));
 }
 
@@ -783,14 +1012,23 @@ export function packPixels(samples: readonly { pixels: Uint8Array }[]): { images
  * the number of files written.
  */
 export async function writeNonDigitPictures(dir: string, options: Omit<NonDigitSetOptions, 'spec'>): Promise<number> {
-  const [{ default: sharp }, { mkdir }, path, { writeFileAtomic }] = await Promise.all([import('sharp'), import('node:fs/promises'), import('node:path'), import('../util/fs.js')]);
+  const [{ default: sharp }, { mkdir }, path, { writeFileAtomic }] = await Promise.all([
+    import('sharp'),
+    import('node:fs/promises'),
+    import('node:path'),
+    import('../util/fs.js'),
+  ]);
   const seed = options.seed ?? 1;
   let written = 0;
   for (const category of options.categories ?? NON_DIGIT_CATEGORIES) {
     await mkdir(path.join(dir, category), { recursive: true });
     for (let n = 0; n < options.perCategory; n++) {
       const picture = await drawNonDigit(category, options.split, nonDigitRng(options.split, seed, category, n));
-      const png = await sharp(picture.data, { raw: { width: picture.width, height: picture.height, channels: picture.channels } }).png().toBuffer();
+      const png = await sharp(picture.data, {
+        raw: { width: picture.width, height: picture.height, channels: picture.channels },
+      })
+        .png()
+        .toBuffer();
       await writeFileAtomic(path.join(dir, category, `${String(n).padStart(4, '0')}.png`), png);
       written++;
     }

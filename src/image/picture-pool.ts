@@ -19,10 +19,16 @@ import { startModuleWorker } from '../util/worker.js';
 import type { Preprocessed, RawImage } from './preprocess.js';
 
 /** What the main thread sends a picture thread. */
-export type PictureTask = { kind: 'bmp'; bytes: Uint8Array; name: string } | { kind: 'preprocess'; image: RawImage; spec: PreprocessSpec; name: string };
+export type PictureTask =
+  | { kind: 'bmp'; bytes: Uint8Array; name: string }
+  | { kind: 'preprocess'; image: RawImage; spec: PreprocessSpec; name: string };
 
 /** What a picture thread answers: the result, or why not (`user`: a damaged file, a UserError). */
-export type PictureReply = { image?: RawImage; preprocessed?: Preprocessed; error?: { message: string; user: boolean } };
+export type PictureReply = {
+  image?: RawImage;
+  preprocessed?: Preprocessed;
+  error?: { message: string; user: boolean };
+};
 
 /** A task that took longer than its time limit: decode.ts answers it as ImageError 'timeout'. */
 export class PictureTimeoutError extends Error {
@@ -54,7 +60,11 @@ class PicturePool {
 
   constructor(private readonly size: number) {}
 
-  run(task: PictureTask, transfer: ArrayBuffer[], options: { signal?: AbortSignal; timeoutMs: number }): Promise<PictureReply> {
+  run(
+    task: PictureTask,
+    transfer: ArrayBuffer[],
+    options: { signal?: AbortSignal; timeoutMs: number },
+  ): Promise<PictureReply> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<PictureReply>((resolve, reject) => {
@@ -74,7 +84,10 @@ class PicturePool {
       const worker = this.idle.pop() ?? (this.started < this.size ? this.spawn() : undefined);
       if (!worker) return;
       const pending = this.queue.shift() as Pending;
-      const timer = setTimeout(() => this.abandon(pending, new PictureTimeoutError(pending.task.name)), pending.timeoutMs);
+      const timer = setTimeout(
+        () => this.abandon(pending, new PictureTimeoutError(pending.task.name)),
+        pending.timeoutMs,
+      );
       this.running.set(worker, { pending, timer });
       worker.ref();
       worker.postMessage(pending.task, pending.transfer);
@@ -87,7 +100,10 @@ class PicturePool {
     worker.on('message', (reply: PictureReply) => {
       const job = this.release(worker);
       if (!job) return;
-      if (reply.error) job.pending.reject(reply.error.user ? new UserError(reply.error.message, job.pending.task.name) : new Error(reply.error.message));
+      if (reply.error)
+        job.pending.reject(
+          reply.error.user ? new UserError(reply.error.message, job.pending.task.name) : new Error(reply.error.message),
+        );
       else job.pending.resolve(reply);
       this.idle.push(worker);
       worker.unref();
@@ -159,11 +175,17 @@ export async function decodeBmpOffThread(bytes: Uint8Array, name: string, option
 }
 
 /** The photo pipeline (preprocessImage with `spec`) on a picture thread. */
-export async function preprocessOffThread(image: RawImage, spec: PreprocessSpec, name: string, options: ThreadOptions): Promise<Preprocessed> {
+export async function preprocessOffThread(
+  image: RawImage,
+  spec: PreprocessSpec,
+  name: string,
+  options: ThreadOptions,
+): Promise<Preprocessed> {
   // A copy, transferred: sharp's buffers live outside V8 and cannot be.
   const data = new Uint8Array(image.data.length);
   data.set(image.data);
-  return (await pool.run({ kind: 'preprocess', image: { ...image, data }, spec, name }, [data.buffer], options)).preprocessed as Preprocessed;
+  return (await pool.run({ kind: 'preprocess', image: { ...image, data }, spec, name }, [data.buffer], options))
+    .preprocessed as Preprocessed;
 }
 
 /** How many tasks are queued and running, and threads started (for tests: nothing left behind). */

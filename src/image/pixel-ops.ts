@@ -240,7 +240,13 @@ export function sampleStep(width: number, height: number, maxSamples = 40000): n
  * Binary dilation by a square of side 2r+1, with running sums (cost independent of r), into
  * `out` (a new array unless given; not `mask` itself).
  */
-export function dilate(mask: Uint8Array, width: number, height: number, r: number, out: Uint8Array = new Uint8Array(mask.length)): Uint8Array {
+export function dilate(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  r: number,
+  out: Uint8Array = new Uint8Array(mask.length),
+): Uint8Array {
   if (r <= 0) {
     out.set(mask);
     return out;
@@ -299,13 +305,33 @@ export function fitQuadraticSurface(plane: Plane, inkMask: Uint8Array, out?: Flo
   const sx = width > 1 ? 2 / (width - 1) : 0;
   const sy = height > 1 ? 2 / (height - 1) : 0;
   // s<r><c>: Σ basis[r]·basis[c] with basis = [1, u, v, u², uv, v²]; b<r>: Σ basis[r]·pixel.
-  let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s04 = 0, s05 = 0;
-  let s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0;
-  let s22 = 0, s23 = 0, s24 = 0, s25 = 0;
-  let s33 = 0, s34 = 0, s35 = 0;
-  let s44 = 0, s45 = 0;
+  let s00 = 0,
+    s01 = 0,
+    s02 = 0,
+    s03 = 0,
+    s04 = 0,
+    s05 = 0;
+  let s11 = 0,
+    s12 = 0,
+    s13 = 0,
+    s14 = 0,
+    s15 = 0;
+  let s22 = 0,
+    s23 = 0,
+    s24 = 0,
+    s25 = 0;
+  let s33 = 0,
+    s34 = 0,
+    s35 = 0;
+  let s44 = 0,
+    s45 = 0;
   let s55 = 0;
-  let b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0, b5 = 0;
+  let b0 = 0,
+    b1 = 0,
+    b2 = 0,
+    b3 = 0,
+    b4 = 0,
+    b5 = 0;
   let n = 0;
   for (let y = 0; y < height; y += step) {
     const v = y * sy - 1;
@@ -318,13 +344,33 @@ export function fitQuadraticSurface(plane: Plane, inkMask: Uint8Array, out?: Flo
       const uv = u * v;
       const d = data[i];
       // 1·w is w exactly: the first row's products need no multiplication.
-      s00 += 1; s01 += u; s02 += v; s03 += uu; s04 += uv; s05 += vv;
-      s11 += u * u; s12 += u * v; s13 += u * uu; s14 += u * uv; s15 += u * vv;
-      s22 += v * v; s23 += v * uu; s24 += v * uv; s25 += v * vv;
-      s33 += uu * uu; s34 += uu * uv; s35 += uu * vv;
-      s44 += uv * uv; s45 += uv * vv;
+      s00 += 1;
+      s01 += u;
+      s02 += v;
+      s03 += uu;
+      s04 += uv;
+      s05 += vv;
+      s11 += u * u;
+      s12 += u * v;
+      s13 += u * uu;
+      s14 += u * uv;
+      s15 += u * vv;
+      s22 += v * v;
+      s23 += v * uu;
+      s24 += v * uv;
+      s25 += v * vv;
+      s33 += uu * uu;
+      s34 += uu * uv;
+      s35 += uu * vv;
+      s44 += uv * uv;
+      s45 += uv * vv;
       s55 += vv * vv;
-      b0 += d; b1 += u * d; b2 += v * d; b3 += uu * d; b4 += uv * d; b5 += vv * d;
+      b0 += d;
+      b1 += u * d;
+      b2 += v * d;
+      b3 += uu * d;
+      b4 += uv * d;
+      b5 += vv * d;
       n++;
     }
   }
@@ -333,12 +379,42 @@ export function fitQuadraticSurface(plane: Plane, inkMask: Uint8Array, out?: Flo
   if (n < 24) return surface;
   const ata = normalMatrix;
   ata.set([
-    s00, s01, s02, s03, s04, s05,
-    s01, s11, s12, s13, s14, s15,
-    s02, s12, s22, s23, s24, s25,
-    s03, s13, s23, s33, s34, s35,
-    s04, s14, s24, s34, s44, s45,
-    s05, s15, s25, s35, s45, s55,
+    s00,
+    s01,
+    s02,
+    s03,
+    s04,
+    s05,
+    s01,
+    s11,
+    s12,
+    s13,
+    s14,
+    s15,
+    s02,
+    s12,
+    s22,
+    s23,
+    s24,
+    s25,
+    s03,
+    s13,
+    s23,
+    s33,
+    s34,
+    s35,
+    s04,
+    s14,
+    s24,
+    s34,
+    s44,
+    s45,
+    s05,
+    s15,
+    s25,
+    s35,
+    s45,
+    s55,
   ]);
   normalRight.set([b0, b1, b2, b3, b4, b5]);
   const coef = solveLinear(ata, normalRight, 6);

@@ -38,7 +38,7 @@ export function decodeSmallPng(bytes: Uint8Array, name = 'the image'): RawImage 
   let channels: RawImage['channels'] | undefined;
   const idat: Uint8Array[] = [];
   let ended = false;
-  for (let at = 8; r.has(at, 12) && !ended; ) {
+  for (let at = 8; r.has(at, 12) && !ended;) {
     const length = r.u32be(at, 'chunk length');
     const end = at + 12 + length;
     if (end > bytes.length) return undefined;
@@ -90,7 +90,15 @@ export function decodeSmallPng(bytes: Uint8Array, name = 'the image'): RawImage 
  * one loop that asks for each byte which filter applies and whether it has neighbours: a
  * 28x28 grey PNG decodes in about two thirds of the time.
  */
-function unfilterRow(filtered: Uint8Array, from: number, out: Uint8Array, row: number, stride: number, channels: number, hasUp: boolean): boolean {
+function unfilterRow(
+  filtered: Uint8Array,
+  from: number,
+  out: Uint8Array,
+  row: number,
+  stride: number,
+  channels: number,
+  hasUp: boolean,
+): boolean {
   const filter = filtered[from];
   const src = from + 1;
   const up = row - stride;
@@ -113,7 +121,8 @@ function unfilterRow(filtered: Uint8Array, from: number, out: Uint8Array, row: n
         for (let x = edge; x < stride; x++) out[row + x] = (filtered[src + x] + (out[row + x - channels] >> 1)) & 0xff;
       } else {
         for (let x = 0; x < edge; x++) out[row + x] = (filtered[src + x] + (out[up + x] >> 1)) & 0xff;
-        for (let x = edge; x < stride; x++) out[row + x] = (filtered[src + x] + ((out[row + x - channels] + out[up + x]) >> 1)) & 0xff;
+        for (let x = edge; x < stride; x++)
+          out[row + x] = (filtered[src + x] + ((out[row + x - channels] + out[up + x]) >> 1)) & 0xff;
       }
       return true;
     case 4:

@@ -96,7 +96,10 @@ export function preprocessMnistPixels(pixels: Uint8Array, spec: PreprocessSpec =
   if (pixels.length !== expected) {
     throw new RangeError(`expected ${expected} pixels (${spec.size}x${spec.size}), got ${pixels.length}`);
   }
-  const result: Preprocessed = { input: scalePixels(pixels, new Float32Array(expected), spec), pixels: Uint8Array.from(pixels) };
+  const result: Preprocessed = {
+    input: scalePixels(pixels, new Float32Array(expected), spec),
+    pixels: Uint8Array.from(pixels),
+  };
   // Nothing stands out from the black background: an empty canvas, not a digit.
   let brightest = 0;
   for (const p of pixels) brightest = Math.max(brightest, p);
@@ -145,7 +148,9 @@ function checkRawImage(image: RawImage): void {
   }
   if (![1, 2, 3, 4].includes(channels)) throw new RangeError(`${channels} channels: expected 1, 2, 3 or 4`);
   if (data.length !== width * height * channels) {
-    throw new RangeError(`image data has ${data.length} bytes, ${width}x${height}x${channels} needs ${width * height * channels}`);
+    throw new RangeError(
+      `image data has ${data.length} bytes, ${width}x${height}x${channels} needs ${width * height * channels}`,
+    );
   }
 }
 
@@ -316,7 +321,13 @@ function cleaningWork(n: number): CleaningWork {
   if (n > SCRATCH_PIXELS) return make(n);
   smallWork ??= make(SCRATCH_PIXELS);
   const w = smallWork;
-  return { above: w.above.subarray(0, n), masks: [w.masks[0].subarray(0, n), w.masks[1].subarray(0, n)], surface: w.surface.subarray(0, n), residual: w.residual.subarray(0, n), samples: w.samples.subarray(0, n) };
+  return {
+    above: w.above.subarray(0, n),
+    masks: [w.masks[0].subarray(0, n), w.masks[1].subarray(0, n)],
+    surface: w.surface.subarray(0, n),
+    residual: w.residual.subarray(0, n),
+    samples: w.samples.subarray(0, n),
+  };
 }
 
 /** Equal values (=== : -0 equals 0, which every later step treats alike; a NaN equals nothing). */
@@ -353,7 +364,13 @@ function flatField(data: Float32Array, surface: Float32Array, work: CleaningWork
 }
 
 /** Median level and robust deviation (MAD) of the paper, away from the ink. */
-function paperStatistics(residual: Float32Array, inkMask: Uint8Array, width: number, height: number, buffer: Float64Array): { floor: number; noise: number } {
+function paperStatistics(
+  residual: Float32Array,
+  inkMask: Uint8Array,
+  width: number,
+  height: number,
+  buffer: Float64Array,
+): { floor: number; noise: number } {
   const step = sampleStep(width, height, 20000);
   let count = 0;
   for (let y = 0; y < height; y += step) {
@@ -403,7 +420,12 @@ function selectDigitParts(plane: Plane): InkParts {
   const total = solid.reduce((s, c) => s + c.mass, 0);
   const largest = solid.reduce((a, b) => (b.mass > a.mass ? b : a));
   const parts = solid.filter((c) => c.mass >= TUNING.minPartShare * largest.mass);
-  const reason = largest.mass < TUNING.minDominantShare * total ? 'no dominant stroke' : tooSmall(parts, plane) ? 'too small' : undefined;
+  const reason =
+    largest.mass < TUNING.minDominantShare * total
+      ? 'no dominant stroke'
+      : tooSmall(parts, plane)
+        ? 'too small'
+        : undefined;
   return { parts, labels, reason };
 }
 
@@ -487,7 +509,11 @@ function clamp(v: number, lo: number, hi: number): number {
 
 function finishBlank(spec: PreprocessSpec, stages?: Stage[]): Preprocessed {
   const pixels = new Uint8Array(spec.size * spec.size);
-  const result: Preprocessed = { input: scalePixels(pixels, new Float32Array(pixels.length), spec), pixels, reason: 'blank' };
+  const result: Preprocessed = {
+    input: scalePixels(pixels, new Float32Array(pixels.length), spec),
+    pixels,
+    reason: 'blank',
+  };
   if (stages) {
     stages.push({ name: 'centred', width: spec.size, height: spec.size, pixels });
     result.stages = stages;

@@ -127,7 +127,9 @@ function splitTouching(plane: Plane, labels: Int32Array, group: Group): Piece[] 
   const cuts = [box.x];
   for (let j = 1; j < count; j++) {
     const expected = box.x + j * step;
-    cuts.push(leastInkColumn(plane, labels, keep, box, Math.round(expected - step / 4), Math.round(expected + step / 4)));
+    cuts.push(
+      leastInkColumn(plane, labels, keep, box, Math.round(expected - step / 4), Math.round(expected + step / 4)),
+    );
   }
   cuts.push(box.x + box.width);
   const pieces: Piece[] = [];
@@ -150,7 +152,14 @@ function columnInk(plane: Plane, labels: Int32Array, keep: Set<number>, box: Dig
  * The column of least ink in [from, to] when it is a real valley (digits that touch at a
  * point); otherwise (digits that overlap) the middle of the range, the expected boundary.
  */
-function leastInkColumn(plane: Plane, labels: Int32Array, keep: Set<number>, box: DigitBox, from: number, to: number): number {
+function leastInkColumn(
+  plane: Plane,
+  labels: Int32Array,
+  keep: Set<number>,
+  box: DigitBox,
+  from: number,
+  to: number,
+): number {
   const profile: number[] = [];
   for (let x = box.x; x < box.x + box.width; x++) profile.push(columnInk(plane, labels, keep, box, x));
   const typical = [...profile].sort((a, b) => a - b)[profile.length >> 1];

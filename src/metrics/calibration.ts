@@ -44,9 +44,15 @@ function logOf(p: number): number {
  * Probabilities (row-major, n x numClasses) → softmax(log p / T), row by row, in float64 then
  * stored as float32. T = 1 returns a copy of the same values (renormalised).
  */
-export function applyTemperature(probs: ArrayLike<number>, temperature: number, numClasses = NUM_CLASSES): Float32Array {
-  if (!(Number.isFinite(temperature) && temperature > 0)) throw new RangeError(`temperature ${temperature} is not a positive number`);
-  if (probs.length % numClasses !== 0) throw new RangeError(`${probs.length} probabilities are not rows of ${numClasses} classes`);
+export function applyTemperature(
+  probs: ArrayLike<number>,
+  temperature: number,
+  numClasses = NUM_CLASSES,
+): Float32Array {
+  if (!(Number.isFinite(temperature) && temperature > 0))
+    throw new RangeError(`temperature ${temperature} is not a positive number`);
+  if (probs.length % numClasses !== 0)
+    throw new RangeError(`${probs.length} probabilities are not rows of ${numClasses} classes`);
   const out = new Float32Array(probs.length);
   const row = new Float64Array(numClasses);
   for (let start = 0; start < probs.length; start += numClasses) {
@@ -73,7 +79,8 @@ export function nll(probs: ArrayLike<number>, labels: ArrayLike<number>, numClas
 /** Brier score (multi-class, Brier 1950): mean over images of the squared distance to the one-hot label. */
 export function brier(probs: ArrayLike<number>, labels: ArrayLike<number>, numClasses = NUM_CLASSES): number {
   const n = labels.length;
-  if (probs.length !== n * numClasses) throw new RangeError(`probabilities hold ${probs.length} values, expected ${n} labels x ${numClasses} classes`);
+  if (probs.length !== n * numClasses)
+    throw new RangeError(`probabilities hold ${probs.length} values, expected ${n} labels x ${numClasses} classes`);
   if (n === 0) return 0;
   let sum = 0;
   for (let i = 0; i < n; i++) {
@@ -86,15 +93,27 @@ export function brier(probs: ArrayLike<number>, labels: ArrayLike<number>, numCl
 }
 
 /** ECE, NLL and Brier score of probabilities against labels. */
-export function calibrationScores(probs: ArrayLike<number>, labels: ArrayLike<number>, numClasses = NUM_CLASSES): CalibrationScores {
-  return { ece: calibration(probs, labels, undefined, numClasses).ece, nll: nll(probs, labels, numClasses), brier: brier(probs, labels, numClasses) };
+export function calibrationScores(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  numClasses = NUM_CLASSES,
+): CalibrationScores {
+  return {
+    ece: calibration(probs, labels, undefined, numClasses).ece,
+    nll: nll(probs, labels, numClasses),
+    brier: brier(probs, labels, numClasses),
+  };
 }
 
 /**
  * The exact NLL of softmax(log p / T) as a function of T, for the fit: computed from the logs
  * in float64 without the 1e-7 clip of `nll` (a clip would flatten the curve the search follows).
  */
-function temperedNll(logs: Float64Array, labels: ArrayLike<number>, numClasses: number): (temperature: number) => number {
+function temperedNll(
+  logs: Float64Array,
+  labels: ArrayLike<number>,
+  numClasses: number,
+): (temperature: number) => number {
   const n = labels.length;
   return (temperature) => {
     let sum = 0;
@@ -118,7 +137,8 @@ function temperedNll(logs: Float64Array, labels: ArrayLike<number>, numClasses: 
  */
 export function fitTemperature(probs: ArrayLike<number>, labels: ArrayLike<number>, numClasses = NUM_CLASSES): number {
   const n = labels.length;
-  if (probs.length !== n * numClasses) throw new RangeError(`probabilities hold ${probs.length} values, expected ${n} labels x ${numClasses} classes`);
+  if (probs.length !== n * numClasses)
+    throw new RangeError(`probabilities hold ${probs.length} values, expected ${n} labels x ${numClasses} classes`);
   if (n === 0) return 1;
   const logs = Float64Array.from(probs, logOf);
   const loss = temperedNll(logs, labels, numClasses);

@@ -85,7 +85,9 @@ export interface ClassificationMetrics {
 function checkShapes(probs: ArrayLike<number>, labels: ArrayLike<number>, numClasses: number): number {
   const n = labels.length;
   if (probs.length !== n * numClasses) {
-    throw new RangeError(`probabilities hold ${probs.length} values, expected ${n} labels x ${numClasses} classes = ${n * numClasses}`);
+    throw new RangeError(
+      `probabilities hold ${probs.length} values, expected ${n} labels x ${numClasses} classes = ${n * numClasses}`,
+    );
   }
   for (let i = 0; i < n; i++) {
     if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= numClasses) {
@@ -115,7 +117,11 @@ export function accuracy(labels: ArrayLike<number>, predicted: ArrayLike<number>
 }
 
 /** Mean of -log(p[true]), p clipped to [LOSS_EPSILON, 1 - LOSS_EPSILON]. */
-export function meanCrossEntropy(probs: ArrayLike<number>, labels: ArrayLike<number>, numClasses = NUM_CLASSES): number {
+export function meanCrossEntropy(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  numClasses = NUM_CLASSES,
+): number {
   const n = checkShapes(probs, labels, numClasses);
   if (n === 0) return 0;
   let sum = 0;
@@ -126,7 +132,11 @@ export function meanCrossEntropy(probs: ArrayLike<number>, labels: ArrayLike<num
   return sum / n;
 }
 
-export function confusionMatrix(labels: ArrayLike<number>, predicted: ArrayLike<number>, numClasses = NUM_CLASSES): number[][] {
+export function confusionMatrix(
+  labels: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  numClasses = NUM_CLASSES,
+): number[][] {
   const cm = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < labels.length; i++) cm[labels[i]][predicted[i]]++;
   return cm;
@@ -149,14 +159,22 @@ export function perClassScores(cm: number[][]): ClassScores[] {
 
 /** Unweighted mean over classes (every class counts, even an empty one, as sklearn does). */
 export function macroAverage(scores: ClassScores[]): AverageScores {
-  const mean = (pick: (s: ClassScores) => number) => safeDivide(scores.reduce((sum, s) => sum + pick(s), 0), scores.length);
+  const mean = (pick: (s: ClassScores) => number) =>
+    safeDivide(
+      scores.reduce((sum, s) => sum + pick(s), 0),
+      scores.length,
+    );
   return { precision: mean((s) => s.precision), recall: mean((s) => s.recall), f1: mean((s) => s.f1) };
 }
 
 /** Mean over classes weighted by support. */
 export function weightedAverage(scores: ClassScores[]): AverageScores {
   const total = scores.reduce((sum, s) => sum + s.support, 0);
-  const mean = (pick: (s: ClassScores) => number) => safeDivide(scores.reduce((sum, s) => sum + pick(s) * s.support, 0), total);
+  const mean = (pick: (s: ClassScores) => number) =>
+    safeDivide(
+      scores.reduce((sum, s) => sum + pick(s) * s.support, 0),
+      total,
+    );
   return { precision: mean((s) => s.precision), recall: mean((s) => s.recall), f1: mean((s) => s.f1) };
 }
 
@@ -164,7 +182,12 @@ export function weightedAverage(scores: ClassScores[]): AverageScores {
  * Share of images whose true class is among the k most probable. Ties rank as argmax breaks them
  * (the lower class first), so top-1 accuracy always equals accuracy.
  */
-export function topKAccuracy(probs: ArrayLike<number>, labels: ArrayLike<number>, k: number, numClasses = NUM_CLASSES): number {
+export function topKAccuracy(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  k: number,
+  numClasses = NUM_CLASSES,
+): number {
   const n = checkShapes(probs, labels, numClasses);
   if (n === 0) return 0;
   let hits = 0;
@@ -192,7 +215,12 @@ export function calibrationBinOf(confidence: number, bins = CALIBRATION_BINS): n
  * Expected calibration error (Guo et al. 2017): images binned by confidence (the max
  * probability) into equal-width bins; ECE = sum over bins of (count / n) * |accuracy - confidence|.
  */
-export function calibration(probs: ArrayLike<number>, labels: ArrayLike<number>, bins = CALIBRATION_BINS, numClasses = NUM_CLASSES): { ece: number; table: CalibrationBin[] } {
+export function calibration(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  bins = CALIBRATION_BINS,
+  numClasses = NUM_CLASSES,
+): { ece: number; table: CalibrationBin[] } {
   const n = checkShapes(probs, labels, numClasses);
   const predicted = argmaxRows(probs, numClasses);
   const count = new Array<number>(bins).fill(0);
@@ -219,20 +247,29 @@ export function calibration(probs: ArrayLike<number>, labels: ArrayLike<number>,
 /** Off-diagonal cells of the confusion matrix with a count, most frequent first (ties: by true, then predicted class). */
 export function confusedPairs(cm: number[][], limit = CONFUSED_PAIRS): ConfusedPair[] {
   const pairs: ConfusedPair[] = [];
-  cm.forEach((row, t) => row.forEach((count, p) => {
-    if (t !== p && count > 0) pairs.push({ true: t, predicted: p, count });
-  }));
+  cm.forEach((row, t) =>
+    row.forEach((count, p) => {
+      if (t !== p && count > 0) pairs.push({ true: t, predicted: p, count });
+    }),
+  );
   pairs.sort((a, b) => b.count - a.count || a.true - b.true || a.predicted - b.predicted);
   return pairs.slice(0, limit);
 }
 
 /** Each pair with its `perPair` most confident examples (ties: the lower index first). */
-export function withExamples(pairs: ConfusedPair[], probs: ArrayLike<number>, labels: ArrayLike<number>, perPair = EXAMPLES_PER_PAIR, numClasses = NUM_CLASSES): ConfusedPair[] {
+export function withExamples(
+  pairs: ConfusedPair[],
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  perPair = EXAMPLES_PER_PAIR,
+  numClasses = NUM_CLASSES,
+): ConfusedPair[] {
   const predicted = argmaxRows(probs, numClasses);
   return pairs.map((pair) => {
     const examples: { index: number; confidence: number }[] = [];
     for (let i = 0; i < labels.length; i++) {
-      if (labels[i] === pair.true && predicted[i] === pair.predicted) examples.push({ index: i, confidence: probs[i * numClasses + pair.predicted] });
+      if (labels[i] === pair.true && predicted[i] === pair.predicted)
+        examples.push({ index: i, confidence: probs[i * numClasses + pair.predicted] });
     }
     examples.sort((a, b) => b.confidence - a.confidence || a.index - b.index);
     return { ...pair, examples: examples.slice(0, perPair) };
@@ -240,7 +277,12 @@ export function withExamples(pairs: ConfusedPair[], probs: ArrayLike<number>, la
 }
 
 /** The wrong answers given with the highest confidence (ties: the lower index first). */
-export function worstErrors(probs: ArrayLike<number>, labels: ArrayLike<number>, limit = WORST_ERRORS, numClasses = NUM_CLASSES): WorstError[] {
+export function worstErrors(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  limit = WORST_ERRORS,
+  numClasses = NUM_CLASSES,
+): WorstError[] {
   const n = checkShapes(probs, labels, numClasses);
   const predicted = argmaxRows(probs, numClasses);
   const errors: WorstError[] = [];
@@ -259,7 +301,11 @@ export function worstErrors(probs: ArrayLike<number>, labels: ArrayLike<number>,
 }
 
 /** Every metric of the evaluate stage, from the labels and the model's probabilities. */
-export function computeMetrics(probs: ArrayLike<number>, labels: ArrayLike<number>, numClasses = NUM_CLASSES): ClassificationMetrics {
+export function computeMetrics(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  numClasses = NUM_CLASSES,
+): ClassificationMetrics {
   const n = checkShapes(probs, labels, numClasses);
   const predicted = argmaxRows(probs, numClasses);
   const cm = confusionMatrix(labels, predicted, numClasses);
@@ -293,7 +339,11 @@ export function computeMetrics(probs: ArrayLike<number>, labels: ArrayLike<numbe
  * not-a-digit output) against digit labels: what validation and the benchmarks report. The
  * accuracy is the argmax over the ten digits.
  */
-export function accuracyAndLoss(probs: Float32Array, labels: Uint8Array, outputs = NUM_CLASSES): { accuracy: number; loss: number } {
+export function accuracyAndLoss(
+  probs: Float32Array,
+  labels: Uint8Array,
+  outputs = NUM_CLASSES,
+): { accuracy: number; loss: number } {
   const digits = digitColumns(probs, outputs);
   return { accuracy: accuracy(labels, argmaxRows(digits)), loss: meanCrossEntropy(digits, labels) };
 }
@@ -306,7 +356,8 @@ export function accuracyAndLoss(probs: Float32Array, labels: Uint8Array, outputs
  */
 export function digitColumns(probs: Float32Array, outputs: number): Float32Array {
   if (outputs === NUM_CLASSES) return probs;
-  if (outputs < NUM_CLASSES || probs.length % outputs !== 0) throw new RangeError(`${probs.length} probabilities are not rows of ${outputs} outputs`);
+  if (outputs < NUM_CLASSES || probs.length % outputs !== 0)
+    throw new RangeError(`${probs.length} probabilities are not rows of ${outputs} outputs`);
   const n = probs.length / outputs;
   const out = new Float32Array(n * NUM_CLASSES);
   for (let i = 0; i < n; i++) out.set(probs.subarray(i * outputs, i * outputs + NUM_CLASSES), i * NUM_CLASSES);

@@ -39,7 +39,11 @@ function ranked(confidence: ArrayLike<number>, answerable: (i: number) => boolea
 }
 
 /** The risk-coverage curve and its area. */
-export function riskCoverage(confidence: ArrayLike<number>, correct: ArrayLike<boolean>, answerable: (i: number) => boolean = () => true): RiskCoverage {
+export function riskCoverage(
+  confidence: ArrayLike<number>,
+  correct: ArrayLike<boolean>,
+  answerable: (i: number) => boolean = () => true,
+): RiskCoverage {
   const n = confidence.length;
   const order = ranked(confidence, answerable);
   const curve: RiskCoveragePoint[] = [];
@@ -51,7 +55,8 @@ export function riskCoverage(confidence: ArrayLike<number>, correct: ArrayLike<b
     riskSum += 1 - right / (k + 1);
     // A point where the threshold can stop: after the last image of equal confidence.
     const last = k === order.length - 1;
-    if ((last || ((k + 1) % every === 0 && confidence[order[k + 1]] < confidence[i]))) curve.push({ threshold: confidence[i], coverage: (k + 1) / n, accuracy: right / (k + 1) });
+    if (last || ((k + 1) % every === 0 && confidence[order[k + 1]] < confidence[i]))
+      curve.push({ threshold: confidence[i], coverage: (k + 1) / n, accuracy: right / (k + 1) });
   });
   return {
     n,
@@ -63,7 +68,12 @@ export function riskCoverage(confidence: ArrayLike<number>, correct: ArrayLike<b
 }
 
 /** Coverage and accuracy of the answered at one threshold (answered: answerable and confidence >= threshold). */
-export function atThreshold(confidence: ArrayLike<number>, correct: ArrayLike<boolean>, threshold: number, answerable: (i: number) => boolean = () => true): RiskCoveragePoint {
+export function atThreshold(
+  confidence: ArrayLike<number>,
+  correct: ArrayLike<boolean>,
+  threshold: number,
+  answerable: (i: number) => boolean = () => true,
+): RiskCoveragePoint {
   let answered = 0;
   let right = 0;
   for (let i = 0; i < confidence.length; i++) {
@@ -71,7 +81,11 @@ export function atThreshold(confidence: ArrayLike<number>, correct: ArrayLike<bo
     answered++;
     if (correct[i]) right++;
   }
-  return { threshold, coverage: confidence.length ? answered / confidence.length : 0, accuracy: answered ? right / answered : 1 };
+  return {
+    threshold,
+    coverage: confidence.length ? answered / confidence.length : 0,
+    accuracy: answered ? right / answered : 1,
+  };
 }
 
 /**
@@ -79,14 +93,20 @@ export function atThreshold(confidence: ArrayLike<number>, correct: ArrayLike<bo
  * of the time: the confidence of the least confident answer kept, or undefined when even the
  * single most confident answer falls short. Scans every cut, not only the curve's points.
  */
-export function lowestThresholdFor(confidence: ArrayLike<number>, correct: ArrayLike<boolean>, target: number, answerable: (i: number) => boolean = () => true): RiskCoveragePoint | undefined {
+export function lowestThresholdFor(
+  confidence: ArrayLike<number>,
+  correct: ArrayLike<boolean>,
+  target: number,
+  answerable: (i: number) => boolean = () => true,
+): RiskCoveragePoint | undefined {
   const order = ranked(confidence, answerable);
   let right = 0;
   let best: RiskCoveragePoint | undefined;
   order.forEach((i, k) => {
     if (correct[i]) right++;
     const cut = k === order.length - 1 || confidence[order[k + 1]] < confidence[i];
-    if (cut && right / (k + 1) >= target) best = { threshold: confidence[i], coverage: (k + 1) / confidence.length, accuracy: right / (k + 1) };
+    if (cut && right / (k + 1) >= target)
+      best = { threshold: confidence[i], coverage: (k + 1) / confidence.length, accuracy: right / (k + 1) };
   });
   return best;
 }

@@ -32,7 +32,13 @@ export function layerInfos(model: tf.LayersModel): LayerInfo[] {
   return computingLayers(model).map((layer) => {
     const activation = layer.getConfig().activation;
     const inbound = graph ? layer.inboundNodes[0]?.inboundLayers[0]?.name : undefined;
-    return { name: layer.name, className: layer.getClassName(), shape: outputShape(layer), ...(typeof activation === 'string' ? { activation } : {}), ...(inbound ? { inbound } : {}) };
+    return {
+      name: layer.name,
+      className: layer.getClassName(),
+      shape: outputShape(layer),
+      ...(typeof activation === 'string' ? { activation } : {}),
+      ...(inbound ? { inbound } : {}),
+    };
   });
 }
 
@@ -54,7 +60,8 @@ export function embeddingLayer(model: tf.LayersModel): string | undefined {
   const last = layers.map((l) => l.getClassName()).lastIndexOf('Dense');
   const inbound = last < 0 ? undefined : layers[last].inboundNodes[0]?.inboundLayers[0];
   let source = inbound;
-  while (source && PASS_THROUGH.has(source.getClassName()) && source.getClassName() !== 'InputLayer') source = source.inboundNodes[0]?.inboundLayers[0];
+  while (source && PASS_THROUGH.has(source.getClassName()) && source.getClassName() !== 'InputLayer')
+    source = source.inboundNodes[0]?.inboundLayers[0];
   return !inbound || !source || source.getClassName() === 'InputLayer' ? undefined : inbound.name;
 }
 
@@ -85,21 +92,33 @@ export interface ActivationOptions {
  * Predictor.preprocess* gives them), each named after its layer. Runs in batches; every tensor
  * is disposed.
  */
-export function layerActivations(model: tf.LayersModel, inputs: Float32Array, n: number, options: ActivationOptions = {}): LayerActivation[] {
+export function layerActivations(
+  model: tf.LayersModel,
+  inputs: Float32Array,
+  n: number,
+  options: ActivationOptions = {},
+): LayerActivation[] {
   const all = computingLayers(model);
   const layers = options.layers
     ? options.layers.map((name) => {
         const layer = all.find((l) => l.name === name);
-        if (!layer) throw new Error(`model ${model.name} has no layer ${name} (it has ${all.map((l) => l.name).join(', ')})`);
+        if (!layer)
+          throw new Error(`model ${model.name} has no layer ${name} (it has ${all.map((l) => l.name).join(', ')})`);
         return layer;
       })
     : all;
-  const inputShape = (model.inputs[0].shape).slice(1).map((d) => d ?? 1);
+  const inputShape = model.inputs[0].shape.slice(1).map((d) => d ?? 1);
   const perImage = inputShape.reduce((a, b) => a * b, 1);
-  if (!Number.isInteger(n) || n < 0 || inputs.length !== n * perImage) throw new Error(`${inputs.length} input values are not ${n} inputs of ${perImage}`);
+  if (!Number.isInteger(n) || n < 0 || inputs.length !== n * perImage)
+    throw new Error(`${inputs.length} input values are not ${n} inputs of ${perImage}`);
   const results = layers.map((layer) => {
     const shape = outputShape(layer);
-    return { name: layer.name, className: layer.getClassName(), shape, values: new Float32Array(n * shape.reduce((a, b) => a * b, 1)) };
+    return {
+      name: layer.name,
+      className: layer.getClassName(),
+      shape,
+      values: new Float32Array(n * shape.reduce((a, b) => a * b, 1)),
+    };
   });
   if (layers.length === 0 || n === 0) return results;
   const probe = probeOf(model, layers);

@@ -5,7 +5,6 @@ import { INPUT_SHAPE, NUM_CLASSES } from '../data/types.js';
 import { ARCHITECTURES, type Arch } from './arch-names.js';
 import { formatModelSummary, modelSummaryRows } from './summary.js';
 
-
 /** Seeded initialisers, so that the same seed gives the same starting weights. */
 function init(rng: Rng) {
   return {
@@ -23,7 +22,14 @@ function lenet5(rng: Rng, outputs: number): tf.Sequential {
   return tf.sequential({
     name: 'lenet5',
     layers: [
-      tf.layers.conv2d({ inputShape: INPUT_SHAPE, filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: i.he() }),
+      tf.layers.conv2d({
+        inputShape: INPUT_SHAPE,
+        filters: 6,
+        kernelSize: 5,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: i.he(),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
       tf.layers.conv2d({ filters: 16, kernelSize: 5, padding: 'valid', activation: 'relu', kernelInitializer: i.he() }),
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
@@ -42,7 +48,13 @@ function keras(rng: Rng, outputs: number): tf.Sequential {
   return tf.sequential({
     name: 'keras',
     layers: [
-      tf.layers.conv2d({ inputShape: INPUT_SHAPE, filters: 32, kernelSize: 3, activation: 'relu', kernelInitializer: i.glorot() }),
+      tf.layers.conv2d({
+        inputShape: INPUT_SHAPE,
+        filters: 32,
+        kernelSize: 3,
+        activation: 'relu',
+        kernelInitializer: i.glorot(),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu', kernelInitializer: i.glorot() }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -65,9 +77,22 @@ function convBnNet(name: string, rng: Rng, filters: [number, number], outputs: n
   return tf.sequential({
     name,
     layers: [
-      tf.layers.conv2d({ inputShape: INPUT_SHAPE, filters: filters[0], kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: i.he() }),
+      tf.layers.conv2d({
+        inputShape: INPUT_SHAPE,
+        filters: filters[0],
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: i.he(),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: filters[1], kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: i.he() }),
+      tf.layers.conv2d({
+        filters: filters[1],
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: i.he(),
+      }),
       tf.layers.batchNormalization({ momentum: 0.9 }),
       tf.layers.activation({ activation: 'relu' }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -85,7 +110,12 @@ const defaultNet = (rng: Rng, outputs: number) => convBnNet('default', rng, [32,
 /** Half the filters (16 and 32): under a third of the arithmetic per image. For the time-to-99% run and fast inference. */
 const compactNet = (rng: Rng, outputs: number) => convBnNet('compact', rng, [16, 32], outputs);
 
-const BUILDERS: Record<Arch, (rng: Rng, outputs: number) => tf.Sequential> = { default: defaultNet, compact: compactNet, lenet5, keras };
+const BUILDERS: Record<Arch, (rng: Rng, outputs: number) => tf.Sequential> = {
+  default: defaultNet,
+  compact: compactNet,
+  lenet5,
+  keras,
+};
 
 function isArch(name: string): name is Arch {
   return (ARCHITECTURES as readonly string[]).includes(name);
@@ -116,7 +146,8 @@ export function outputCount(model: tf.LayersModel): number {
  */
 export function logitsModel(model: tf.LayersModel): tf.LayersModel {
   const last = model.layers[model.layers.length - 1];
-  if (last.getConfig().activation !== 'softmax') throw new Error('the model does not end in a softmax activation layer');
+  if (last.getConfig().activation !== 'softmax')
+    throw new Error('the model does not end in a softmax activation layer');
   const beforeSoftmax = model.layers[model.layers.length - 2];
   return tf.model({ inputs: model.inputs, outputs: beforeSoftmax.output });
 }

@@ -23,12 +23,16 @@ function checkSameShapes(members: tf.LayersModel[], names: string[]): void {
   const output = shapeText(first.outputs[0].shape);
   members.forEach((member, k) => {
     if (member.inputs.length !== 1 || member.outputs.length !== 1) {
-      throw new UserError(`${names[k]}: has ${member.inputs.length} inputs and ${member.outputs.length} outputs; an ensemble member needs one of each`);
+      throw new UserError(
+        `${names[k]}: has ${member.inputs.length} inputs and ${member.outputs.length} outputs; an ensemble member needs one of each`,
+      );
     }
     const memberInput = shapeText(member.inputs[0].shape);
     const memberOutput = shapeText(member.outputs[0].shape);
     if (memberInput !== input || memberOutput !== output) {
-      throw new UserError(`${names[k]}: takes ${memberInput} to ${memberOutput}, but ${names[0]} takes ${input} to ${output}: ensemble members must share input and output shapes`);
+      throw new UserError(
+        `${names[k]}: takes ${memberInput} to ${memberOutput}, but ${names[0]} takes ${input} to ${output}: ensemble members must share input and output shapes`,
+      );
     }
   });
 }
@@ -45,7 +49,10 @@ function copyMemberLayers(member: tf.LayersModel, input: tf.SymbolicTensor, pref
   const copies = new Map<number, tf.SymbolicTensor>([[member.inputs[0].id, input]]);
   for (const layer of member.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
-    if (layer.inboundNodes.length !== 1) throw new Error(`layer ${layer.name} is applied ${layer.inboundNodes.length} times: shared layers cannot be copied into an ensemble`);
+    if (layer.inboundNodes.length !== 1)
+      throw new Error(
+        `layer ${layer.name} is applied ${layer.inboundNodes.length} times: shared layers cannot be copied into an ensemble`,
+      );
     const node = layer.inboundNodes[0];
     const inputs = node.inputTensors.map((t) => {
       const copy = copies.get(t.id);
@@ -71,38 +78,52 @@ function copyMemberLayers(member: tf.LayersModel, input: tf.SymbolicTensor, pref
  * functional LayersModel, so predict, serve, evaluate and saveModel/loadModel take it as they
  * take any model. The members are left as they are (the caller disposes them).
  */
-export function ensembleModel(members: tf.LayersModel[], names: string[] = members.map((m, k) => `member ${k + 1} (${m.name})`)): tf.LayersModel {
+export function ensembleModel(
+  members: tf.LayersModel[],
+  names: string[] = members.map((m, k) => `member ${k + 1} (${m.name})`),
+): tf.LayersModel {
   if (members.length === 0) throw new UserError('an ensemble needs at least one model');
   checkSameShapes(members, names);
   const input = tf.input({ shape: members[0].inputs[0].shape.slice(1), name: 'image' });
   const outputs = members.map((member, k) => copyMemberLayers(member, input, `m${k + 1}_`));
-  const mean = outputs.length === 1 ? outputs[0] : (tf.layers.average({ name: 'probabilities' }).apply(outputs) as tf.SymbolicTensor);
+  const mean =
+    outputs.length === 1
+      ? outputs[0]
+      : (tf.layers.average({ name: 'probabilities' }).apply(outputs) as tf.SymbolicTensor);
   return tf.model({ name: ENSEMBLE_ARCH, inputs: input, outputs: mean });
 }
 
 /** What running an ensemble needs to agree on: dataset, class names and preprocessing. */
 function checkCompatible(first: RunMetadata, firstDir: string, meta: RunMetadata, dir: string): void {
   const differs = (what: string, a: unknown, b: unknown) =>
-    new UserError(`${dir}: ${what} ${JSON.stringify(b)} differs from ${firstDir}'s ${JSON.stringify(a)}: ensemble members must share it`, join(dir, RUN_FILES.metadata));
+    new UserError(
+      `${dir}: ${what} ${JSON.stringify(b)} differs from ${firstDir}'s ${JSON.stringify(a)}: ensemble members must share it`,
+      join(dir, RUN_FILES.metadata),
+    );
   if (meta.data?.dataset !== first.data?.dataset) throw differs('dataset', first.data?.dataset, meta.data?.dataset);
-  if (JSON.stringify(meta.classNames) !== JSON.stringify(first.classNames)) throw differs('class names', first.classNames, meta.classNames);
-  if (JSON.stringify(meta.preprocessing) !== JSON.stringify(first.preprocessing)) throw differs('preprocessing', first.preprocessing, meta.preprocessing);
+  if (JSON.stringify(meta.classNames) !== JSON.stringify(first.classNames))
+    throw differs('class names', first.classNames, meta.classNames);
+  if (JSON.stringify(meta.preprocessing) !== JSON.stringify(first.preprocessing))
+    throw differs('preprocessing', first.preprocessing, meta.preprocessing);
 }
 
 /** Refuse an --out that already holds a run (or any model): an ensemble never overwrites one. */
 function checkFreeOutDir(outDir: string): void {
   for (const file of [RUN_FILES.metadata, MODEL_FILE]) {
     const path = join(outDir, file);
-    if (existsSync(path)) throw new UserError(`${outDir} already holds a run (${path} exists): choose another --out`, path);
+    if (existsSync(path))
+      throw new UserError(`${outDir} already holds a run (${path} exists): choose another --out`, path);
   }
 }
 
 /** The members' val-indices.json when all of them have the same one, else undefined. */
 async function sharedValIndices(dirs: string[]): Promise<string | undefined> {
-  const texts = await Promise.all(dirs.map(async (dir) => {
-    const path = join(dir, RUN_FILES.valIndices);
-    return existsSync(path) ? readFile(path, 'utf8') : undefined;
-  }));
+  const texts = await Promise.all(
+    dirs.map(async (dir) => {
+      const path = join(dir, RUN_FILES.valIndices);
+      return existsSync(path) ? readFile(path, 'utf8') : undefined;
+    }),
+  );
   return texts.every((text) => text !== undefined && text === texts[0]) ? texts[0] : undefined;
 }
 
@@ -111,7 +132,14 @@ function ensembleMetadata(metas: RunMetadata[], dirs: string[], params: number):
   const now = new Date().toISOString();
   // The first member's record, less what described its training alone (its test figures and
   // temperature, and the sets fitted at it: the mean of the members is calibrated on its own, by `ensemble` after this).
-  const { test: _test, temperature: _temperature, temperatureFit: _fit, nonDigitRule: _rule, predictionSets: _sets, ...rest } = first;
+  const {
+    test: _test,
+    temperature: _temperature,
+    temperatureFit: _fit,
+    nonDigitRule: _rule,
+    predictionSets: _sets,
+    ...rest
+  } = first;
   return {
     ...rest,
     arch: ENSEMBLE_ARCH,
@@ -169,7 +197,8 @@ export async function buildEnsembleRun(runDirs: string[], outDir: string): Promi
     ensemble = ensembleModel(members, dirs);
     const metadata = ensembleMetadata(metas, dirs, ensemble.countParams());
     const configPath = join(dirs[0], RUN_FILES.config);
-    if (!existsSync(configPath)) throw new UserError(`${configPath} is missing: ${dirs[0]} is not a complete run folder`, configPath);
+    if (!existsSync(configPath))
+      throw new UserError(`${configPath} is missing: ${dirs[0]} is not a complete run folder`, configPath);
     const config = await readFile(configPath);
     await saveModel(ensemble, out);
     await writeFileAtomic(join(out, RUN_FILES.config), config);

@@ -29,11 +29,19 @@ function countNonDigits(y: Int32Array, from: number, to: number): number {
  * `isDigitRow` is 1 for a digit row, 0 for a non-digit (the readout's mask, computed once).
  * (A ten-output model takes the plain path, so runs without non-digits train exactly as before.)
  */
-function notADigitLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, isDigitRow: tf.Tensor1D, labelSmoothing: number): tf.Scalar {
+function notADigitLoss(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  isDigitRow: tf.Tensor1D,
+  labelSmoothing: number,
+): tf.Scalar {
   const isDigit = tf.reshape(isDigitRow, [-1, 1]);
   const digitColumns = tf.concat([tf.ones([1, NUM_CLASSES]), tf.zeros([1, 1])], 1);
   const smoothing = tf.mul(isDigit, labelSmoothing);
-  const targets = tf.add(tf.mul(tf.oneHot(labels, NUM_CLASSES + 1), tf.sub(1, smoothing)), tf.mul(tf.mul(smoothing, digitColumns), 1 / NUM_CLASSES));
+  const targets = tf.add(
+    tf.mul(tf.oneHot(labels, NUM_CLASSES + 1), tf.sub(1, smoothing)),
+    tf.mul(tf.mul(smoothing, digitColumns), 1 / NUM_CLASSES),
+  );
   return tf.mean(tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar;
 }
 
@@ -60,7 +68,10 @@ export function partGradients(
     // A model with the not-a-digit output always takes its own loss (even on a part that happens to
     // hold no non-digit rows: the plain loss would smooth labels onto the 11th output).
     const withNotADigit = outputs === NUM_CLASSES + 1;
-    if (!withNotADigit && countNonDigits(batch.y, from, to) > 0) throw new UserError(`the model has ${outputs} outputs and no "not a digit" output: it cannot train on non-digit pictures (runs trained with non-digits before the 11th output used outlier exposure; train a new run)`);
+    if (!withNotADigit && countNonDigits(batch.y, from, to) > 0)
+      throw new UserError(
+        `the model has ${outputs} outputs and no "not a digit" output: it cannot train on non-digit pictures (runs trained with non-digits before the 11th output used outlier exposure; train a new run)`,
+      );
     const ys = tf.oneHot(labels, outputs);
     let readout: tf.Tensor[] = [];
     const { value, grads } = tf.variableGrads(() => {
@@ -72,10 +83,15 @@ export function partGradients(
       const isDigit = withNotADigit ? (tf.cast(tf.less(labels, NUM_CLASSES), 'float32') as tf.Tensor1D) : undefined;
       readout = (
         isDigit
-          ? [tf.sum(tf.losses.softmaxCrossEntropy(ys, logits, isDigit, 0, tf.Reduction.NONE)), tf.sum(tf.mul(hits, isDigit))]
+          ? [
+              tf.sum(tf.losses.softmaxCrossEntropy(ys, logits, isDigit, 0, tf.Reduction.NONE)),
+              tf.sum(tf.mul(hits, isDigit)),
+            ]
           : [tf.mul(tf.losses.softmaxCrossEntropy(ys, logits), n), tf.sum(hits)]
       ).map((t) => tf.keep(t));
-      const loss = isDigit ? notADigitLoss(logits, labels, isDigit, labelSmoothing) : (tf.losses.softmaxCrossEntropy(ys, logits, undefined, labelSmoothing) as tf.Scalar);
+      const loss = isDigit
+        ? notADigitLoss(logits, labels, isDigit, labelSmoothing)
+        : (tf.losses.softmaxCrossEntropy(ys, logits, undefined, labelSmoothing) as tf.Scalar);
       return share === 1 ? loss : tf.mul(loss, share);
     }, variables);
     const stats = tf.stack([...readout, value]) as tf.Tensor1D;

@@ -19,12 +19,22 @@ export interface EpochRecord {
   val_loss_calibrated?: number | null;
 }
 
-const HISTORY_COLUMNS = ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds', 'val_loss_calibrated'] as const;
+const HISTORY_COLUMNS = [
+  'epoch',
+  'loss',
+  'accuracy',
+  'val_loss',
+  'val_accuracy',
+  'lr',
+  'seconds',
+  'val_loss_calibrated',
+] as const;
 /** The columns of history.csv files written before `val_loss_calibrated`: still read. */
 const OLDER_COLUMNS = HISTORY_COLUMNS.slice(0, -1);
 
 export function historyToCsv(rows: EpochRecord[]): string {
-  const line = (r: EpochRecord) => HISTORY_COLUMNS.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))).join(',');
+  const line = (r: EpochRecord) =>
+    HISTORY_COLUMNS.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))).join(',');
   return [HISTORY_COLUMNS.join(','), ...rows.map(line)].join('\n') + '\n';
 }
 
@@ -41,7 +51,15 @@ export function parseHistoryCsv(text: string, name = 'history.csv'): EpochRecord
     }
     const num = (s: string) => (s === '' ? null : Number(s));
     const [epoch, loss, accuracy, valLoss, valAccuracy, lr, seconds, calibrated] = cells.map(num);
-    const record: EpochRecord = { epoch: epoch!, loss: loss!, accuracy: accuracy!, val_loss: valLoss, val_accuracy: valAccuracy, lr: lr!, seconds: seconds! };
+    const record: EpochRecord = {
+      epoch: epoch!,
+      loss: loss!,
+      accuracy: accuracy!,
+      val_loss: valLoss,
+      val_accuracy: valAccuracy,
+      lr: lr!,
+      seconds: seconds!,
+    };
     return columns === HISTORY_COLUMNS ? { ...record, val_loss_calibrated: calibrated } : record;
   });
 }

@@ -7,7 +7,6 @@ import { nonFiniteEntry } from './finite.js';
 import { layersModelJson, MODEL_FILE, WEIGHTS_FILE, weightsBin } from './layers-format.js';
 import { sha256Hex } from './model-files.js';
 
-
 /**
  * An IOHandler that writes `model.json` + `weights.bin` in the TensorFlow.js layers format
  * (what `tf.loadLayersModel` reads in a browser, as-is), each under a temporary name renamed
@@ -32,7 +31,6 @@ export interface LoadModelOptions {
   weightsSha256?: string;
 }
 
-
 /**
  * Reads model.json and weights.bin, refusing (naming the file) a missing file, bad JSON, a
  * weights.bin of the wrong size, weights that are NaN or infinite (a diverged run, or a damaged
@@ -49,33 +47,59 @@ function dirLoadHandler(dir: string, options: LoadModelOptions): tf.io.IOHandler
       // Each read names its own file: a weights.bin that cannot be read, or is a folder or a FIFO
       // (which would block for good), is a weights.bin error, not a model.json one.
       const modelText = (await readRegularFile(modelPath, 'the model')).toString('utf8');
-      let json: { modelTopology?: object; weightsManifest?: { weights: tf.io.WeightsManifestEntry[] }[]; format?: string };
+      let json: {
+        modelTopology?: object;
+        weightsManifest?: { weights: tf.io.WeightsManifestEntry[] }[];
+        format?: string;
+      };
       try {
         json = JSON.parse(modelText) as typeof json;
       } catch (err) {
         throw new UserError(`${modelPath}: not valid JSON (${(err as Error).message})`, modelPath);
       }
       if (typeof json !== 'object' || json === null || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
-        throw new UserError(`${modelPath}: has no modelTopology or weightsManifest: not a TensorFlow.js layers model`, modelPath);
+        throw new UserError(
+          `${modelPath}: has no modelTopology or weightsManifest: not a TensorFlow.js layers model`,
+          modelPath,
+        );
       }
       const weightSpecs = json.weightsManifest.flatMap((group) => group?.weights ?? []);
-      if (!weightSpecs.every((spec) => typeof spec?.name === 'string' && Array.isArray(spec.shape) && spec.shape.every((n) => Number.isSafeInteger(n) && n >= 0))) {
-        throw new UserError(`${modelPath}: its weightsManifest is damaged (an entry without a name or a shape)`, modelPath);
+      if (
+        !weightSpecs.every(
+          (spec) =>
+            typeof spec?.name === 'string' &&
+            Array.isArray(spec.shape) &&
+            spec.shape.every((n) => Number.isSafeInteger(n) && n >= 0),
+        )
+      ) {
+        throw new UserError(
+          `${modelPath}: its weightsManifest is damaged (an entry without a name or a shape)`,
+          modelPath,
+        );
       }
       const buffer = await readRegularFile(weightsPath, 'the weights');
       const expected = weightSpecs.reduce((sum, spec) => sum + 4 * spec.shape.reduce((a, b) => a * b, 1), 0);
       if (buffer.byteLength !== expected) {
-        throw new UserError(`${weightsPath}: is ${buffer.byteLength} bytes, but ${MODEL_FILE} describes ${expected} bytes of weights`, weightsPath);
+        throw new UserError(
+          `${weightsPath}: is ${buffer.byteLength} bytes, but ${MODEL_FILE} describes ${expected} bytes of weights`,
+          weightsPath,
+        );
       }
       const weightData = buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength);
       const broken = nonFiniteEntry(weightData, weightSpecs);
       if (broken !== undefined) {
-        throw new UserError(`${weightsPath}: the weights of ${broken} are NaN or infinite: the model is broken (a training that diverged, or a damaged file)`, weightsPath);
+        throw new UserError(
+          `${weightsPath}: the weights of ${broken} are NaN or infinite: the model is broken (a training that diverged, or a damaged file)`,
+          weightsPath,
+        );
       }
       if (options.weightsSha256 !== undefined) {
         const actual = sha256Hex(buffer);
         if (actual !== options.weightsSha256) {
-          throw new UserError(`${weightsPath}: its SHA-256 is ${actual}, but metadata.json records ${options.weightsSha256}: the weights were changed or damaged since the run was saved`, weightsPath);
+          throw new UserError(
+            `${weightsPath}: its SHA-256 is ${actual}, but metadata.json records ${options.weightsSha256}: the weights were changed or damaged since the run was saved`,
+            weightsPath,
+          );
         }
       }
       return { modelTopology: json.modelTopology, weightSpecs, weightData, format: json.format };

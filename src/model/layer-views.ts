@@ -58,10 +58,14 @@ function followerName(layer: LayerInfo): string {
  * followed by a softmax. A convolution or dense layer followed by batch norm and an activation
  * is shown after them: what the next layer reads. `kinds` keeps some kinds only.
  */
-export function layerViews(layers: readonly LayerInfo[], kinds: readonly ViewKind[] = ['conv', 'pool', 'dense']): LayerView[] {
+export function layerViews(
+  layers: readonly LayerInfo[],
+  kinds: readonly ViewKind[] = ['conv', 'pool', 'dense'],
+): LayerView[] {
   const graph = layers.some((l) => l.inbound !== undefined);
   /** The layer that reads `i`'s output, when it is the next one (a Sequential) or says so (a graph). */
-  const next = (i: number): number => (graph ? layers.findIndex((l, j) => j > i && l.inbound === layers[i].name) : i + 1 < layers.length ? i + 1 : -1);
+  const next = (i: number): number =>
+    graph ? layers.findIndex((l, j) => j > i && l.inbound === layers[i].name) : i + 1 < layers.length ? i + 1 : -1;
   const lastDense = layers.map((l) => l.className).lastIndexOf('Dense');
   const counts: Record<ViewKind, number> = { conv: 0, pool: 0, dense: 0 };
   const views: LayerView[] = [];
@@ -69,20 +73,40 @@ export function layerViews(layers: readonly LayerInfo[], kinds: readonly ViewKin
     const kind = KINDS[layer.className];
     if (!kind) return;
     let end = i;
-    for (let j = next(end); j >= 0 && FOLLOWERS.has(layers[j].className) && layers[j].activation !== 'softmax'; j = next(end)) end = j;
+    for (
+      let j = next(end);
+      j >= 0 && FOLLOWERS.has(layers[j].className) && layers[j].activation !== 'softmax';
+      j = next(end)
+    )
+      end = j;
     const after = next(end);
     if (kind === 'dense' && (i === lastDense || (after >= 0 && layers[after].activation === 'softmax'))) return;
-    const followers = layers.filter((_, j) => j !== i && j <= end && (graph ? isBetween(layers, i, j, end, next) : j > i)).map(followerName);
+    const followers = layers
+      .filter((_, j) => j !== i && j <= end && (graph ? isBetween(layers, i, j, end, next) : j > i))
+      .map(followerName);
     if (layer.activation && layer.activation !== 'linear') followers.unshift(layer.activation);
     const label = `${kind} ${++counts[kind]}`;
     if (!kinds.includes(kind)) return;
-    views.push({ kind, label, layer: layers[end].name, first: layer.name, after: followers.join(' + '), shape: layers[end].shape });
+    views.push({
+      kind,
+      label,
+      layer: layers[end].name,
+      first: layer.name,
+      after: followers.join(' + '),
+      shape: layers[end].shape,
+    });
   });
   return views;
 }
 
 /** Whether layer j is on the chain from i to end (each the next of the one before). */
-function isBetween(layers: readonly LayerInfo[], i: number, j: number, end: number, next: (k: number) => number): boolean {
+function isBetween(
+  layers: readonly LayerInfo[],
+  i: number,
+  j: number,
+  end: number,
+  next: (k: number) => number,
+): boolean {
   for (let k = next(i); k >= 0 && k <= end; k = next(k)) {
     if (k === j) return true;
     if (k === end) break;
@@ -229,7 +253,11 @@ const MAP_COLOURS: Uint8Array = (() => {
 })();
 
 /** Gray bytes → colours of `MAP_COLOURS`, 3 (RGB) or 4 (RGBA, opaque: a canvas's ImageData) bytes a pixel. */
-export function colourise(pixels: Uint8Array, channels: 3 | 4 = 3, out = new Uint8ClampedArray(pixels.length * channels)): Uint8ClampedArray {
+export function colourise(
+  pixels: Uint8Array,
+  channels: 3 | 4 = 3,
+  out = new Uint8ClampedArray(pixels.length * channels),
+): Uint8ClampedArray {
   for (let i = 0; i < pixels.length; i++) {
     const v = pixels[i] * 3;
     out[i * channels] = MAP_COLOURS[v];
@@ -262,10 +290,12 @@ export function filterTiles(kernel: ArrayLike<number>, shape: readonly number[])
     return sum / inChannels;
   };
   let max = 0;
-  for (let f = 0; f < filters; f++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) max = Math.max(max, Math.abs(mean(f, y, x)));
+  for (let f = 0; f < filters; f++)
+    for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) max = Math.max(max, Math.abs(mean(f, y, x)));
   const tiles = Array.from({ length: filters }, (_, f) => {
     const rgba = new Uint8ClampedArray(kh * kw * 4);
-    for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) rgba.set([...diverging(mean(f, y, x) / (max || 1)), 255], (y * kw + x) * 4);
+    for (let y = 0; y < kh; y++)
+      for (let x = 0; x < kw; x++) rgba.set([...diverging(mean(f, y, x) / (max || 1)), 255], (y * kw + x) * 4);
     return { width: kw, height: kh, rgba };
   });
   return { max, tiles };

@@ -22,7 +22,12 @@ export function layersModelJson(artifacts: tf.io.ModelArtifacts): object {
 
 /** weights.bin: every weight, back to back. */
 export function weightsBin(artifacts: tf.io.ModelArtifacts): Uint8Array {
-  const parts = artifacts.weightData === undefined ? [] : Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData];
+  const parts =
+    artifacts.weightData === undefined
+      ? []
+      : Array.isArray(artifacts.weightData)
+        ? artifacts.weightData
+        : [artifacts.weightData];
   const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
   let offset = 0;
   for (const part of parts) {

@@ -22,21 +22,32 @@ export type LayerNode = tf.layers.Layer['inboundNodes'][number];
  * before that, a functional view over the same tensors (no copy, the model untouched) has them.
  */
 export function modelNodes(model: tf.LayersModel): LayerNode[] {
-  const graph = Object.keys(model.nodesByDepth).length > 0 ? model : tf.model({ inputs: model.inputs, outputs: model.outputs });
-  const depths = Object.keys(graph.nodesByDepth).map(Number).sort((a, b) => b - a);
+  const graph =
+    Object.keys(model.nodesByDepth).length > 0 ? model : tf.model({ inputs: model.inputs, outputs: model.outputs });
+  const depths = Object.keys(graph.nodesByDepth)
+    .map(Number)
+    .sort((a, b) => b - a);
   return depths.flatMap((depth) => graph.nodesByDepth[depth]);
 }
 
 /** The one input and one output of an exportable model, or a UserError saying how many it has. */
 export function singleInputOutput(model: tf.LayersModel): { input: tf.SymbolicTensor; output: tf.SymbolicTensor } {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new UserError(`model '${model.name}' has ${model.inputs.length} inputs and ${model.outputs.length} outputs: only a model with one input and one output (an image in, probabilities out) can be exported`);
+    throw new UserError(
+      `model '${model.name}' has ${model.inputs.length} inputs and ${model.outputs.length} outputs: only a model with one input and one output (an image in, probabilities out) can be exported`,
+    );
   }
   return { input: model.inputs[0], output: model.outputs[0] };
 }
 
 /** Layer classes that compute nothing at inference (tfjs's `predict` passes their input through). */
-export const IDENTITY_LAYERS: ReadonlySet<string> = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
+export const IDENTITY_LAYERS: ReadonlySet<string> = new Set([
+  'Dropout',
+  'SpatialDropout1D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+]);
 
 /** A softmax over the last axis whose probabilities go into the model's output with a fixed weight. */
 export interface SoftmaxHead {
@@ -86,7 +97,8 @@ export function softmaxHeads(model: tf.LayersModel): SoftmaxHead[] | string {
       else heads.set(node, { layer, node, probabilities: tensor, weight });
       return undefined;
     }
-    if (IDENTITY_LAYERS.has(className) || (className === 'Activation' && layer.getConfig().activation === 'linear')) return visit(single(), weight);
+    if (IDENTITY_LAYERS.has(className) || (className === 'Activation' && layer.getConfig().activation === 'linear'))
+      return visit(single(), weight);
     if (className === 'Average') {
       for (const input of node.inputTensors) {
         const problem = visit(input, weight / node.inputTensors.length);

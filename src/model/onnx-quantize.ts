@@ -179,8 +179,14 @@ function weightAxis(view: GraphView, node: NodeProto): number | undefined {
       if (!view.constant(node.input[1], 4) || (node.input[2] && !view.constant(node.input[2], 1))) return undefined;
       return 0;
     case 'Gemm':
-      if (!view.constant(node.input[1], 2) || floatAttribute(node, 'alpha', 1) !== 1 || intAttribute(node, 'transA', 0) !== 0) return undefined;
-      if (node.input[2] && (!view.constant(node.input[2], 1) || floatAttribute(node, 'beta', 1) !== 1)) return undefined;
+      if (
+        !view.constant(node.input[1], 2) ||
+        floatAttribute(node, 'alpha', 1) !== 1 ||
+        intAttribute(node, 'transA', 0) !== 0
+      )
+        return undefined;
+      if (node.input[2] && (!view.constant(node.input[2], 1) || floatAttribute(node, 'beta', 1) !== 1))
+        return undefined;
       // B is [K, N], or [N, K] when transposed: N, the output channels, is its axis 1 or 0.
       return intAttribute(node, 'transB', 0) === 1 ? 0 : 1;
     default:
@@ -301,7 +307,8 @@ export function withOutputs(bytes: Uint8Array, values: readonly string[]): Uint8
 
 /** uint8 parameters of a range: it is widened to hold 0 (exact zero padding); a ReLU's [0, max] gets zero point 0. */
 export function activationParams({ min, max }: ValueRange): { scale: number; zeroPoint: number } {
-  if (!Number.isFinite(min) || !Number.isFinite(max) || min > max) throw new RangeError(`range [${min}, ${max}] is not a finite interval`);
+  if (!Number.isFinite(min) || !Number.isFinite(max) || min > max)
+    throw new RangeError(`range [${min}, ${max}] is not a finite interval`);
   const lo = Math.min(0, min);
   const hi = Math.max(0, max);
   if (hi === lo) return { scale: 1, zeroPoint: 0 };
@@ -313,7 +320,12 @@ export function activationParams({ min, max }: ValueRange): { scale: number; zer
  * Symmetric int8 weights, one scale per slice along `axis` (the output channels): q = round(w / s)
  * with s = max |w| / qmax, so q lies in [-qmax, qmax]. A slice of zeros gets scale 1.
  */
-export function quantizeWeights(w: Float32Array, dims: number[], axis: number, qmax = 127): { q: Int8Array; scales: Float32Array } {
+export function quantizeWeights(
+  w: Float32Array,
+  dims: number[],
+  axis: number,
+  qmax = 127,
+): { q: Int8Array; scales: Float32Array } {
   const channels = dims[axis];
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const channelOf = (i: number) => Math.floor(i / inner) % channels;
@@ -330,9 +342,14 @@ export function quantizeWeights(w: Float32Array, dims: number[], axis: number, q
  * `calibrationValues(bytes)` (every one of them is required), into QDQ form (see the top of this
  * file). The graph's input and output, their names and shapes, and its metadata_props are kept.
  */
-export function quantizeOnnx(bytes: Uint8Array, ranges: ReadonlyMap<string, ValueRange>, options: QuantizeOptions = {}): Uint8Array {
+export function quantizeOnnx(
+  bytes: Uint8Array,
+  ranges: ReadonlyMap<string, ValueRange>,
+  options: QuantizeOptions = {},
+): Uint8Array {
   const weightBits = options.weightBits ?? 7;
-  if (weightBits !== 7 && weightBits !== 8) throw new UserError(`weights can be quantised to 7 or 8 bits, not ${String(weightBits)}`);
+  if (weightBits !== 7 && weightBits !== 8)
+    throw new UserError(`weights can be quantised to 7 or 8 bits, not ${String(weightBits)}`);
   const qmax = weightBits === 8 ? 127 : 63;
   const model = decode(foldBatchNorms(bytes));
   const { view, compute, quantized, sources } = plan(model);
@@ -345,7 +362,13 @@ export function quantizeOnnx(bytes: Uint8Array, ranges: ReadonlyMap<string, Valu
     }),
   );
   const g = new GraphBuilder();
-  for (const name of [...view.initializers.keys(), ...view.producer.keys(), ...view.inputs, ...view.nodes.map((n) => n.name)]) g.unique(name);
+  for (const name of [
+    ...view.initializers.keys(),
+    ...view.producer.keys(),
+    ...view.inputs,
+    ...view.nodes.map((n) => n.name),
+  ])
+    g.unique(name);
   const scalar = (value: string) => {
     const { scale, zeroPoint } = params.get(quantized.get(value)!)!;
     return {
@@ -382,7 +405,10 @@ export function quantizeOnnx(bytes: Uint8Array, ranges: ReadonlyMap<string, Valu
     activations: 'uint8 per tensor, min-max range',
     ...(options.calibration ? { calibration: options.calibration } : {}),
   };
-  model.metadataProps = [...model.metadataProps.filter((p) => p.key !== 'quantization'), onnx.StringStringEntryProto.create({ key: 'quantization', value: JSON.stringify(quantization) })];
+  model.metadataProps = [
+    ...model.metadataProps.filter((p) => p.key !== 'quantization'),
+    onnx.StringStringEntryProto.create({ key: 'quantization', value: JSON.stringify(quantization) }),
+  ];
   model.docString = `${model.docString}; int8-quantised (QDQ: ${quantization.weights} weights, ${quantization.activations} activations)`;
   return encode(model);
 
@@ -403,7 +429,9 @@ export function quantizeOnnx(bytes: Uint8Array, ranges: ReadonlyMap<string, Valu
     if (node.input[2]) {
       const bias = floatsOf(view.initializers.get(node.input[2])!);
       const biasScales = scales.map((s) => Math.fround(s * inputScale));
-      const q32 = Array.from(bias, (b, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(b / biasScales[c]))));
+      const q32 = Array.from(bias, (b, c) =>
+        Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(b / biasScales[c]))),
+      );
       const bScale = g.floats(`${node.input[2]}/scale`, [channels], biasScales);
       const bInt32 = g.tensor(`${node.input[2]}/int32`, [channels], DataType.INT32, int32Bytes(q32));
       node.input[2] = g.op('DequantizeLinear', [bInt32, bScale], `${node.input[2]}/dequantized`, { axis: 0 });

@@ -76,7 +76,8 @@ function nchwAxis(axis: number, rank: number): number {
 
 function pair(value: unknown, what: string, layer: tf.layers.Layer): [number, number] {
   const v = Array.isArray(value) ? value : [value, value];
-  if (v.length !== 2 || !v.every((x) => Number.isInteger(x))) throw unsupported(layer, `${what} ${JSON.stringify(value)}`);
+  if (v.length !== 2 || !v.every((x) => Number.isInteger(x)))
+    throw unsupported(layer, `${what} ${JSON.stringify(value)}`);
   return [v[0] as number, v[1] as number];
 }
 
@@ -86,7 +87,9 @@ function configText(value: unknown): string {
 }
 
 function unsupported(layer: tf.layers.Layer, detail?: string): UserError {
-  return new UserError(`layer '${layer.name}' (${layer.getClassName()}) cannot be exported to ONNX${detail ? `: ${detail}` : ''}`);
+  return new UserError(
+    `layer '${layer.name}' (${layer.getClassName()}) cannot be exported to ONNX${detail ? `: ${detail}` : ''}`,
+  );
 }
 
 /** TensorFlow's 'same' padding: the total, split with the odd pixel at the end (ONNX's SAME_UPPER). */
@@ -127,7 +130,14 @@ export class GraphBuilder {
 
   int64s(name: string, values: number[]): string {
     const unique = this.unique(name);
-    this.initializers.push(onnx.TensorProto.create({ name: unique, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, int64Data: values }));
+    this.initializers.push(
+      onnx.TensorProto.create({
+        name: unique,
+        dims: [values.length],
+        dataType: onnx.TensorProto.DataType.INT64,
+        int64Data: values,
+      }),
+    );
     return unique;
   }
 
@@ -136,9 +146,11 @@ export class GraphBuilder {
     const out = this.unique(output);
     const attribute = Object.entries(attributes).map(([name, value]) => {
       const { AttributeType } = onnx.AttributeProto;
-      if (typeof value === 'string') return onnx.AttributeProto.create({ name, type: AttributeType.STRING, s: new TextEncoder().encode(value) });
+      if (typeof value === 'string')
+        return onnx.AttributeProto.create({ name, type: AttributeType.STRING, s: new TextEncoder().encode(value) });
       if (Array.isArray(value)) return onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: value });
-      if (Number.isInteger(value) && !FLOAT_ATTRIBUTES.has(name)) return onnx.AttributeProto.create({ name, type: AttributeType.INT, i: value });
+      if (Number.isInteger(value) && !FLOAT_ATTRIBUTES.has(name))
+        return onnx.AttributeProto.create({ name, type: AttributeType.INT, i: value });
       return onnx.AttributeProto.create({ name, type: AttributeType.FLOAT, f: value });
     });
     this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [out], name: out, attribute }));
@@ -253,7 +265,11 @@ class Converter {
       case 'swish':
         return g.op('Mul', [x, g.op('Sigmoid', [x], `${p}/swish_sigmoid`)], `${p}/swish`);
       case 'mish':
-        return g.op('Mul', [x, g.op('Tanh', [g.op('Softplus', [x], `${p}/mish_softplus`)], `${p}/mish_tanh`)], `${p}/mish`);
+        return g.op(
+          'Mul',
+          [x, g.op('Tanh', [g.op('Softplus', [x], `${p}/mish_softplus`)], `${p}/mish_tanh`)],
+          `${p}/mish`,
+        );
       case 'softmax':
         return this.softmax(x, nchwAxis(-1, input.rank), layer, node);
       default:
@@ -264,7 +280,11 @@ class Converter {
   private softmax(x: string, axis: number, layer: tf.layers.Layer, node: LayerNode): string {
     let logits = x;
     if (this.temperature !== undefined && this.heads.has(node)) {
-      logits = this.graph.op('Div', [x, this.graph.floats(`${layer.name}/temperature`, [], [this.temperature])], `${layer.name}/logits_over_temperature`);
+      logits = this.graph.op(
+        'Div',
+        [x, this.graph.floats(`${layer.name}/temperature`, [], [this.temperature])],
+        `${layer.name}/logits_over_temperature`,
+      );
     }
     return this.graph.op('Softmax', [logits], `${layer.name}/softmax`, { axis });
   }
@@ -309,7 +329,10 @@ class Converter {
           group: depthwise ? ci : 1,
           ...this.pads(node, [kh, kw], strides, dilations, layer),
         });
-        return set(this.activation(configText(config.activation ?? 'linear'), { name: conv, rank: 4, nchw: true }, layer, node), true);
+        return set(
+          this.activation(configText(config.activation ?? 'linear'), { name: conv, rank: 4, nchw: true }, layer, node),
+          true,
+        );
       }
       case 'MaxPooling2D':
       case 'AveragePooling2D': {
@@ -318,35 +341,61 @@ class Converter {
         const strides = pair(config.strides ?? config.poolSize, 'strides', layer);
         // With 'same' padding, TensorFlow's average leaves the padding out of the count: ONNX's count_include_pad = 0 (default).
         const op = className === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool';
-        return set(g.op(op, [x.name], `${p}/${op === 'MaxPool' ? 'max_pool' : 'average_pool'}`, { kernel_shape: kernel, strides, ...this.pads(node, kernel, strides, [1, 1], layer) }), true);
+        return set(
+          g.op(op, [x.name], `${p}/${op === 'MaxPool' ? 'max_pool' : 'average_pool'}`, {
+            kernel_shape: kernel,
+            strides,
+            ...this.pads(node, kernel, strides, [1, 1], layer),
+          }),
+          true,
+        );
       }
       case 'GlobalAveragePooling2D':
       case 'GlobalMaxPooling2D': {
         this.requireNchw(x, layer);
-        const pooled = g.op(className === 'GlobalMaxPooling2D' ? 'GlobalMaxPool' : 'GlobalAveragePool', [x.name], `${p}/pool`);
+        const pooled = g.op(
+          className === 'GlobalMaxPooling2D' ? 'GlobalMaxPool' : 'GlobalAveragePool',
+          [x.name],
+          `${p}/pool`,
+        );
         return set(g.op('Flatten', [pooled], `${p}/flatten`, { axis: 1 }), false);
       }
       case 'ZeroPadding2D': {
         this.requireNchw(x, layer);
         const [[top, bottom], [left, right]] = config.padding as [[number, number], [number, number]];
-        return set(g.op('Pad', [x.name, g.int64s(`${p}/pads`, [0, 0, top, left, 0, 0, bottom, right])], `${p}/pad`), true);
+        return set(
+          g.op('Pad', [x.name, g.int64s(`${p}/pads`, [0, 0, top, left, 0, 0, bottom, right])], `${p}/pad`),
+          true,
+        );
       }
       case 'BatchNormalization': {
         const axis = Number(config.axis ?? -1);
-        if (axis !== -1 && axis !== x.rank - 1) throw unsupported(layer, `axis ${axis}; only the channel axis (-1) is supported`);
+        if (axis !== -1 && axis !== x.rank - 1)
+          throw unsupported(layer, `axis ${axis}; only the channel axis (-1) is supported`);
         // ONNX normalises axis 1: the channel axis of NCHW values and of [N, C] ones.
-        if (!(x.rank === 2 || (x.rank === 4 && x.nchw))) throw unsupported(layer, `a rank-${x.rank} input; only [N, C] and images are supported`);
+        if (!(x.rank === 2 || (x.rank === 4 && x.nchw)))
+          throw unsupported(layer, `a rank-${x.rank} input; only [N, C] and images are supported`);
         const weights = weightsOf(layer);
         const mean = weight(layer, weights, 'moving_mean');
         const variance = weight(layer, weights, 'moving_variance');
         const channels = mean.data.length;
         const gamma = config.scale ? weight(layer, weights, 'gamma').data : new Float32Array(channels).fill(1);
         const beta = config.center ? weight(layer, weights, 'beta').data : new Float32Array(channels);
-        const inputs = [x.name, g.floats(`${p}/gamma`, [channels], gamma), g.floats(`${p}/beta`, [channels], beta), g.floats(`${p}/moving_mean`, [channels], mean.data), g.floats(`${p}/moving_variance`, [channels], variance.data)];
-        return set(g.op('BatchNormalization', inputs, `${p}/batch_norm`, { epsilon: Number(config.epsilon ?? 1e-3) }), x.nchw);
+        const inputs = [
+          x.name,
+          g.floats(`${p}/gamma`, [channels], gamma),
+          g.floats(`${p}/beta`, [channels], beta),
+          g.floats(`${p}/moving_mean`, [channels], mean.data),
+          g.floats(`${p}/moving_variance`, [channels], variance.data),
+        ];
+        return set(
+          g.op('BatchNormalization', inputs, `${p}/batch_norm`, { epsilon: Number(config.epsilon ?? 1e-3) }),
+          x.nchw,
+        );
       }
       case 'Dense': {
-        if (x.rank !== 2) throw unsupported(layer, `a rank-${x.rank} input; only [N, features] (after Flatten) is supported`);
+        if (x.rank !== 2)
+          throw unsupported(layer, `a rank-${x.rank} input; only [N, features] (after Flatten) is supported`);
         const weights = weightsOf(layer);
         const kernel = weight(layer, weights, 'kernel');
         const inputs = [x.name, g.floats(`${p}/kernel`, kernel.shape, kernel.data)];
@@ -355,7 +404,10 @@ class Converter {
           inputs.push(g.floats(`${p}/bias`, bias.shape, bias.data));
         }
         const gemm = g.op('Gemm', inputs, `${p}/gemm`);
-        return set(this.activation(configText(config.activation ?? 'linear'), { name: gemm, rank: 2, nchw: false }, layer, node), false);
+        return set(
+          this.activation(configText(config.activation ?? 'linear'), { name: gemm, rank: 2, nchw: false }, layer, node),
+          false,
+        );
       }
       case 'Flatten':
         if (x.rank === 2) return set(x.name, false);
@@ -372,7 +424,9 @@ class Converter {
       case 'ReLU': {
         const maxValue = config.maxValue as number | null | undefined;
         if (maxValue === null || maxValue === undefined) return set(g.op('Relu', [x.name], `${p}/relu`));
-        return set(g.op('Clip', [x.name, g.floats(`${p}/zero`, [], [0]), g.floats(`${p}/max`, [], [maxValue])], `${p}/relu`));
+        return set(
+          g.op('Clip', [x.name, g.floats(`${p}/zero`, [], [0]), g.floats(`${p}/max`, [], [maxValue])], `${p}/relu`),
+        );
       }
       case 'LeakyReLU':
         return set(g.op('LeakyRelu', [x.name], `${p}/leaky_relu`, { alpha: Number(config.alpha ?? 0.3) }));
@@ -386,10 +440,13 @@ class Converter {
       case 'Minimum':
       case 'Multiply':
       case 'Concatenate': {
-        if (ins.some((v) => v.rank !== x.rank || v.nchw !== x.nchw)) throw unsupported(layer, 'inputs of different ranks');
+        if (ins.some((v) => v.rank !== x.rank || v.nchw !== x.nchw))
+          throw unsupported(layer, 'inputs of different ranks');
         const names = ins.map((v) => v.name);
-        if (className === 'Concatenate') return set(g.op('Concat', names, `${p}/concat`, { axis: nchwAxis(Number(config.axis ?? -1), x.rank) }));
-        if (className === 'Multiply') return set(names.slice(1).reduce((acc, name) => g.op('Mul', [acc, name], `${p}/mul`), names[0]));
+        if (className === 'Concatenate')
+          return set(g.op('Concat', names, `${p}/concat`, { axis: nchwAxis(Number(config.axis ?? -1), x.rank) }));
+        if (className === 'Multiply')
+          return set(names.slice(1).reduce((acc, name) => g.op('Mul', [acc, name], `${p}/mul`), names[0]));
         const op = MERGE_OPS[className];
         return set(g.op(op, names, `${p}/${op.toLowerCase()}`));
       }
@@ -399,7 +456,13 @@ class Converter {
   }
 
   /** ONNX `pads` for 'valid' / 'same' from the input's static size (auto_pad SAME_UPPER when it is not known). */
-  private pads(node: LayerNode, kernel: [number, number], strides: [number, number], dilations: [number, number], layer: tf.layers.Layer): Record<string, AttributeValue> {
+  private pads(
+    node: LayerNode,
+    kernel: [number, number],
+    strides: [number, number],
+    dilations: [number, number],
+    layer: tf.layers.Layer,
+  ): Record<string, AttributeValue> {
     const padding = layer.getConfig().padding;
     if (padding === 'valid') return { pads: [0, 0, 0, 0] };
     if (padding !== 'same') throw unsupported(layer, `padding '${configText(padding)}'`);
@@ -430,13 +493,16 @@ function tensorType(shape: (number | null)[]) {
  */
 export function layersModelToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
   const opset = options.opset ?? MIN_OPSET;
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw new UserError(`ONNX opset ${opset} is not supported: choose ${MIN_OPSET} to ${MAX_OPSET}`);
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
+    throw new UserError(`ONNX opset ${opset} is not supported: choose ${MIN_OPSET} to ${MAX_OPSET}`);
   const { temperature } = options;
   let heads = new Set<LayerNode>();
   if (temperature !== undefined) {
-    if (!(Number.isFinite(temperature) && temperature > 0)) throw new UserError(`temperature ${temperature} is not a positive number`);
+    if (!(Number.isFinite(temperature) && temperature > 0))
+      throw new UserError(`temperature ${temperature} is not a positive number`);
     const found = softmaxHeads(model);
-    if (typeof found === 'string') throw new UserError(`a temperature cannot be folded into model '${model.name}': ${found}`);
+    if (typeof found === 'string')
+      throw new UserError(`a temperature cannot be folded into model '${model.name}': ${found}`);
     // One softmax that is the whole output: divide its logits. A mean of several: temper the mean (below).
     if (found.length === 1 && found[0].weight === 1) heads = new Set(found.map((h) => h.node));
   }
@@ -446,11 +512,13 @@ export function layersModelToOnnx(model: tf.LayersModel, options: OnnxExportOpti
   g.unique(ONNX_INPUT);
   g.unique(ONNX_OUTPUT);
   const rank = input.rank;
-  const inputName = rank === 4 ? g.op('Transpose', [ONNX_INPUT], `${ONNX_INPUT}/nchw`, { perm: [0, 3, 1, 2] }) : ONNX_INPUT;
+  const inputName =
+    rank === 4 ? g.op('Transpose', [ONNX_INPUT], `${ONNX_INPUT}/nchw`, { perm: [0, 3, 1, 2] }) : ONNX_INPUT;
   converter.values.set(input.id, { name: inputName, rank, nchw: rank === 4 });
   for (const node of modelNodes(model)) {
     if (node.outboundLayer.getClassName() === 'InputLayer') continue;
-    if ('layers' in node.outboundLayer) throw unsupported(node.outboundLayer, 'a model nested as a layer; build the model flat (as ensembleModel does)');
+    if ('layers' in node.outboundLayer)
+      throw unsupported(node.outboundLayer, 'a model nested as a layer; build the model flat (as ensembleModel does)');
     converter.convert(node);
   }
   const result = converter.values.get(output.id);
@@ -460,7 +528,11 @@ export function layersModelToOnnx(model: tf.LayersModel, options: OnnxExportOpti
   if (temperature !== undefined && heads.size === 0) {
     // softmax(log p / T) of the mean p: exactly what the Predictor applies to an ensemble's output.
     const logs = g.op('Log', [outName], `${ONNX_OUTPUT}/log`);
-    const tempered = g.op('Div', [logs, g.floats(`${ONNX_OUTPUT}/temperature`, [], [temperature])], `${ONNX_OUTPUT}/log_over_temperature`);
+    const tempered = g.op(
+      'Div',
+      [logs, g.floats(`${ONNX_OUTPUT}/temperature`, [], [temperature])],
+      `${ONNX_OUTPUT}/log_over_temperature`,
+    );
     outName = g.op('Softmax', [tempered], `${ONNX_OUTPUT}/tempered`, { axis: -1 });
   }
   // The output keeps its contract name: rename the value, or copy it when it is an input or a weight.

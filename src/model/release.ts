@@ -30,7 +30,12 @@ export interface ReleaseRecord {
   test: { accuracy: number; loss: number; n: number };
   calibration: { temperature: number; eceBefore: number; eceAfter: number };
   /** The trust bench's open-set figures (bench/non-digits.ts) of the shipped files. */
-  notADigit: { nonDigitsRefused: number; byCategory: Record<string, number>; mnistTestRefused: number; accuracyAnswered: number };
+  notADigit: {
+    nonDigitsRefused: number;
+    byCategory: Record<string, number>;
+    mnistTestRefused: number;
+    accuracyAnswered: number;
+  };
   /** The prediction sets on the test set (absent in releases made before them): coverage and mean size. */
   predictionSets?: { coverage: number; meanSize: number };
   /** The ONNX export (temperature folded in), what `mnist-cnn export` writes. */
@@ -63,7 +68,11 @@ export async function releasedOnnxFile(dir: string, metadata: RunMetadata): Prom
   const files = release.files ?? {};
   const onnxFile = release.quickStart ?? release.onnx?.file;
   if (!onnxFile || files[WEIGHTS_FILE] !== metadata.weightsSha256) return undefined;
-  const [bytes, metadataBytes] = await Promise.all([readFile(join(dir, onnxFile)).catch(() => undefined), readFile(join(dir, RUN_FILES.metadata))]);
-  if (!bytes || sha256Hex(bytes) !== files[onnxFile] || sha256Hex(metadataBytes) !== files[RUN_FILES.metadata]) return undefined;
+  const [bytes, metadataBytes] = await Promise.all([
+    readFile(join(dir, onnxFile)).catch(() => undefined),
+    readFile(join(dir, RUN_FILES.metadata)),
+  ]);
+  if (!bytes || sha256Hex(bytes) !== files[onnxFile] || sha256Hex(metadataBytes) !== files[RUN_FILES.metadata])
+    return undefined;
   return bytes;
 }

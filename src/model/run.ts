@@ -46,13 +46,21 @@ export const RUN_FILES = {
 export const DEFAULT_RUNS_DIR = 'runs';
 const LATEST_LINK = 'latest';
 
-export type { AnswerScores, FinetuneRecord, NonDigitRuleRecord, PredictionSetRecord, RunMetadata, TemperatureFitRecord } from './metadata.js';
+export type {
+  AnswerScores,
+  FinetuneRecord,
+  NonDigitRuleRecord,
+  PredictionSetRecord,
+  RunMetadata,
+  TemperatureFitRecord,
+} from './metadata.js';
 
 /** A run's calibration temperature: metadata.json's `temperature`, 1 when absent (older runs); a clear error when it is not a positive number. */
 export function runTemperature(metadata: Pick<RunMetadata, 'temperature'>, path: string = RUN_FILES.metadata): number {
   const t: unknown = metadata.temperature;
   if (t === undefined || t === null) return 1;
-  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) throw new UserError(`${path}: temperature ${JSON.stringify(t)} is not a positive number`, path);
+  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0)
+    throw new UserError(`${path}: temperature ${JSON.stringify(t)} is not a positive number`, path);
   return t;
 }
 
@@ -64,7 +72,10 @@ export function resolveRunDir(dir: string): string {
   const path = resolve(dir);
   if (!existsSync(path)) {
     if (isShippedModelName(dir)) return realpathSync(shippedModelDir(dir));
-    throw new UserError(`${dir} does not exist${dir.endsWith(LATEST_LINK) ? ' (no run yet: train one with `mnist-cnn train` or `npm start`)' : ''}`, dir);
+    throw new UserError(
+      `${dir} does not exist${dir.endsWith(LATEST_LINK) ? ' (no run yet: train one with `mnist-cnn train` or `npm start`)' : ''}`,
+      dir,
+    );
   }
   return realpathSync(path);
 }
@@ -107,7 +118,10 @@ export async function readValIndices(runDir: string, trainCount: number): Promis
   if (!Array.isArray(indices)) throw new DataError(path, 'must hold a JSON array of image indices');
   indices.forEach((i, at) => {
     if (!Number.isInteger(i) || i < 0 || i >= trainCount) {
-      throw new DataError(path, `entry ${at} (${JSON.stringify(i)}) is not an index into the ${trainCount} training images`);
+      throw new DataError(
+        path,
+        `entry ${at} (${JSON.stringify(i)}) is not an index into the ${trainCount} training images`,
+      );
     }
   });
   return indices as number[];

@@ -33,11 +33,18 @@ export interface SaliencyOptions {
  * gradient's absolute value of the probability of `classes[i]` (default: the predicted class)
  * with respect to the input. In batches; every tensor is disposed.
  */
-export function saliencyMaps(model: tf.LayersModel, inputs: Float32Array, n: number, options: SaliencyOptions = {}): Saliency {
-  const inputShape = (model.inputs[0].shape).slice(1).map((d) => d ?? 1);
+export function saliencyMaps(
+  model: tf.LayersModel,
+  inputs: Float32Array,
+  n: number,
+  options: SaliencyOptions = {},
+): Saliency {
+  const inputShape = model.inputs[0].shape.slice(1).map((d) => d ?? 1);
   const perImage = inputShape.reduce((a, b) => a * b, 1);
-  if (!Number.isInteger(n) || n < 0 || inputs.length !== n * perImage) throw new Error(`${inputs.length} input values are not ${n} inputs of ${perImage}`);
-  if (options.classes && options.classes.length !== n) throw new Error(`${options.classes.length} classes given for ${n} inputs`);
+  if (!Number.isInteger(n) || n < 0 || inputs.length !== n * perImage)
+    throw new Error(`${inputs.length} input values are not ${n} inputs of ${perImage}`);
+  if (options.classes && options.classes.length !== n)
+    throw new Error(`${options.classes.length} classes given for ${n} inputs`);
   const maps = new Float32Array(n * perImage);
   const classes: number[] = [];
   const probabilities: number[] = [];
@@ -50,7 +57,8 @@ export function saliencyMaps(model: tf.LayersModel, inputs: Float32Array, n: num
       const which = given ? tf.tensor1d(given, 'int32') : tf.argMax(model.predict(x) as tf.Tensor2D, 1).toInt();
       const mask = tf.oneHot(which, (model.outputs[0].shape as number[])[1]);
       // The inputs are independent: the gradient of the sum is each input's own gradient.
-      const probabilityOf = (input: tf.Tensor) => tf.sum(tf.mul(model.apply(input, { training: false }) as tf.Tensor2D, mask));
+      const probabilityOf = (input: tf.Tensor) =>
+        tf.sum(tf.mul(model.apply(input, { training: false }) as tf.Tensor2D, mask));
       const gradientOf = tf.grad(probabilityOf);
       const smooth = options.smooth;
       let map: tf.Tensor;

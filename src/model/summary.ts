@@ -30,9 +30,9 @@ const product = (xs: readonly (number | null)[]) => xs.reduce<number>((a, b) => 
  */
 function multiplyAdds(layer: tf.layers.Layer): number {
   const output = (layer.outputShape as (number | null)[]).slice(1);
-  const input = (layer.inboundNodes[0]?.inputShapes ?? []);
+  const input = layer.inboundNodes[0]?.inputShapes ?? [];
   // One input (every layer here): its shape without the batch axis.
-  const inputShape = (Array.isArray(input[0]) ? (input[0]) : (input as (number | null)[])).slice(1);
+  const inputShape = (Array.isArray(input[0]) ? input[0] : (input as (number | null)[])).slice(1);
   const config = layer.getConfig();
   const kernel = (config.kernelSize as number[] | number | undefined) ?? 1;
   const kernelArea = Array.isArray(kernel) ? kernel[0] * kernel[1] : kernel * kernel;
@@ -71,7 +71,12 @@ export function modelSummaryRows(model: tf.LayersModel): ModelSummary {
     }));
   const trainable = weightCount(model.trainableWeights);
   const nonTrainable = weightCount(model.nonTrainableWeights);
-  return { name: model.name, rows, params: { total: trainable + nonTrainable, trainable, nonTrainable }, multiplyAdds: rows.reduce((sum, r) => sum + r.multiplyAdds, 0) };
+  return {
+    name: model.name,
+    rows,
+    params: { total: trainable + nonTrainable, trainable, nonTrainable },
+    multiplyAdds: rows.reduce((sum, r) => sum + r.multiplyAdds, 0),
+  };
 }
 
 export const SUMMARY_HEADER = ['Layer (type)', 'Output shape', 'Param #', 'Mult-adds'] as const;
@@ -81,7 +86,12 @@ const count = (n: number) => n.toLocaleString('en-US');
 
 /** The table's cells, row by row, as both the text and the report show them. */
 export function summaryCells(summary: ModelSummary): string[][] {
-  return summary.rows.map((r) => [`${r.name} (${r.className})`, shapeText(r.outputShape), count(r.params), count(r.multiplyAdds)]);
+  return summary.rows.map((r) => [
+    `${r.name} (${r.className})`,
+    shapeText(r.outputShape),
+    count(r.params),
+    count(r.multiplyAdds),
+  ]);
 }
 
 /**
@@ -102,7 +112,11 @@ export function formatModelSummary(summary: ModelSummary): string {
   const cells = summaryCells(summary);
   const widths = SUMMARY_HEADER.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
   // Names and shapes to the left, numbers to the right.
-  const line = (row: readonly string[]) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('   ').trimEnd();
+  const line = (row: readonly string[]) =>
+    row
+      .map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('   ')
+      .trimEnd();
   const width = widths.reduce((a, b) => a + b, 0) + 3 * (widths.length - 1);
   return [
     `Model: "${summary.name}"`,

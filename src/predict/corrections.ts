@@ -12,7 +12,15 @@ import type { PredictionRow } from './predict-files.js';
 import type { Predictor } from './predictor.js';
 
 /** The extension a picture file is kept under, by its format (svg is never a picture we read). */
-const EXTENSIONS: Partial<Record<ImageFormat, DrawnExtension>> = { png: 'png', jpeg: 'jpg', webp: 'webp', bmp: 'bmp', gif: 'gif', tiff: 'tif', heif: 'heif' };
+const EXTENSIONS: Partial<Record<ImageFormat, DrawnExtension>> = {
+  png: 'png',
+  jpeg: 'jpg',
+  webp: 'webp',
+  bmp: 'bmp',
+  gif: 'gif',
+  tiff: 'tif',
+  heif: 'heif',
+};
 
 export interface FiledCorrections {
   /** Corrections written. */
@@ -28,12 +36,24 @@ export interface FiledCorrections {
  * labelled `label` into `dir`. A picture over the store's size for drawn pictures is filed without
  * its copy. IDX and CSV rows, and `--number` rows, are not pictures of one digit: skipped.
  */
-export async function fileCorrections(predictor: Predictor, rows: PredictionRow[], label: CorrectionLabel, dir: string): Promise<FiledCorrections> {
+export async function fileCorrections(
+  predictor: Predictor,
+  rows: PredictionRow[],
+  label: CorrectionLabel,
+  dir: string,
+): Promise<FiledCorrections> {
   const store = await CorrectionStore.open(dir);
   const result: FiledCorrections = { filed: 0, already: 0, skipped: [] };
   for (const row of rows) {
     if (row.kind !== 'image' || row.error || !row.prediction) {
-      result.skipped.push({ file: row.file, reason: row.error ? 'it could not be read' : row.number ? 'a number (--number), not one digit' : 'not a picture file (IDX or CSV row)' });
+      result.skipped.push({
+        file: row.file,
+        reason: row.error
+          ? 'it could not be read'
+          : row.number
+            ? 'a number (--number), not one digit'
+            : 'not a picture file (IDX or CSV row)',
+      });
       continue;
     }
     const bytes = new Uint8Array(await readFile(row.file));

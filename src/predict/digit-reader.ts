@@ -14,7 +14,14 @@ import { DEFAULT_SHIPPED_MODEL, shippedModelDir } from '../model/shipped.js';
 import { UserError } from '../util/errors.js';
 import type { Prediction } from './interpret.js';
 import { Predictor } from './predictor.js';
-import { bytesKind, describeInput, isImageDataLike, preprocessInput, rawImageOf, type ImageDataLike } from './reader-input.js';
+import {
+  bytesKind,
+  describeInput,
+  isImageDataLike,
+  preprocessInput,
+  rawImageOf,
+  type ImageDataLike,
+} from './reader-input.js';
 
 /**
  * A picture of one digit:
@@ -78,7 +85,12 @@ export async function digitReader(options: DigitReaderOptions = {}): Promise<Dig
   // Not the name 'default' when none is given: a folder of that name where the program runs must not shadow the shipped model.
   const model = options.model ?? shippedModelDir(DEFAULT_SHIPPED_MODEL);
   // quickStart, as `mnist-cnn predict`: a release (the shipped model) runs its exported ONNX file without loading TensorFlow.js.
-  const predictor = await Predictor.load(model, { runtime: options.runtime, threads: options.threads, minConfidence: options.minConfidence, quickStart: true });
+  const predictor = await Predictor.load(model, {
+    runtime: options.runtime,
+    threads: options.threads,
+    minConfidence: options.minConfidence,
+    quickStart: true,
+  });
   let closed = false;
 
   async function toInput(input: DigitInput, index?: number): Promise<Preprocessed> {
@@ -88,11 +100,14 @@ export async function digitReader(options: DigitReaderOptions = {}): Promise<Dig
       return predictor.preprocess(await decodeImage(bytes, what));
     }
     if (input instanceof Uint8Array) {
-      if (bytesKind(input, predictor.spec, what) === 'pixels') return preprocessInput({ pixels: input }, predictor.spec);
+      if (bytesKind(input, predictor.spec, what) === 'pixels')
+        return preprocessInput({ pixels: input }, predictor.spec);
       return predictor.preprocess(await decodeImage(input, what));
     }
     if (isImageDataLike(input)) return predictor.preprocess(rawImageOf(input, what));
-    throw new UserError(`${what}: not a picture (give a path, a URL, image file bytes, 784 MNIST-form pixels or {data, width, height})`);
+    throw new UserError(
+      `${what}: not a picture (give a path, a URL, image file bytes, 784 MNIST-form pixels or {data, width, height})`,
+    );
   }
 
   async function read(input: DigitInput | readonly DigitInput[]): Promise<Prediction | Prediction[]> {
@@ -116,15 +131,19 @@ export async function digitReader(options: DigitReaderOptions = {}): Promise<Dig
 
 /** A path or URL → the file's bytes; a clear error naming it when it cannot be had. */
 async function readSource(source: string | URL): Promise<Uint8Array> {
-  const url = source instanceof URL ? source : /^([a-z][a-z0-9+.-]*:\/\/|data:)/i.test(source) ? new URL(source) : undefined;
+  const url =
+    source instanceof URL ? source : /^([a-z][a-z0-9+.-]*:\/\/|data:)/i.test(source) ? new URL(source) : undefined;
   const name = url?.protocol === 'data:' ? 'a data: URL' : String(source);
   if (url && url.protocol !== 'file:') {
-    if (!['http:', 'https:', 'data:'].includes(url.protocol)) throw new UserError(`${name}: only file:, http:, https: and data: URLs are read`);
+    if (!['http:', 'https:', 'data:'].includes(url.protocol))
+      throw new UserError(`${name}: only file:, http:, https: and data: URLs are read`);
     let response: Response;
     try {
       response = await fetch(url);
     } catch (err) {
-      throw new UserError(`${name}: cannot be fetched (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message})`);
+      throw new UserError(
+        `${name}: cannot be fetched (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message})`,
+      );
     }
     if (!response.ok) throw new UserError(`${name}: the server answered HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
@@ -134,6 +153,9 @@ async function readSource(source: string | URL): Promise<Uint8Array> {
     return new Uint8Array(await readFile(path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`${name}: ${code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? (err as Error).message})`}`, path);
+    throw new UserError(
+      `${name}: ${code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? (err as Error).message})`}`,
+      path,
+    );
   }
 }

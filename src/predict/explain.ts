@@ -29,7 +29,10 @@ async function stagesStrip(stages: Stage[], title?: string): Promise<Uint8Array>
   const height = top + TILE + CAPTION + GAP;
   const tiles = await Promise.all(stages.map(stageTile));
   const captions = stages
-    .map((s, i) => `<text x="${GAP + i * (TILE + GAP) + TILE / 2}" y="${top + TILE + CAPTION - 4}" text-anchor="middle">${escapeMarkup(`${s.name} ${s.width}x${s.height}`)}</text>`)
+    .map(
+      (s, i) =>
+        `<text x="${GAP + i * (TILE + GAP) + TILE / 2}" y="${top + TILE + CAPTION - 4}" text-anchor="middle">${escapeMarkup(`${s.name} ${s.width}x${s.height}`)}</text>`,
+    )
     .join('');
   const heading = title ? `<text x="${GAP}" y="${CAPTION}">${escapeMarkup(title)}</text>` : '';
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><g font-family="DejaVu Sans, sans-serif" font-size="12" fill="#ddd">${heading}${captions}</g></svg>`;
@@ -45,7 +48,9 @@ async function stagesStrip(stages: Stage[], title?: string): Promise<Uint8Array>
 
 /** A file name for row `i` that is unique in the folder and still says which input it was. */
 function explainFileName(row: PredictionRow, i: number): string {
-  const name = basename(row.file).replace(/\.[a-z0-9]+$/i, '').replace(/[^\w.-]+/g, '_');
+  const name = basename(row.file)
+    .replace(/\.[a-z0-9]+$/i, '')
+    .replace(/[^\w.-]+/g, '_');
   return `${String(i + 1).padStart(4, '0')}-${name}.png`;
 }
 

@@ -86,9 +86,15 @@ export const DEFAULT_MIN_CONFIDENCE = 0.492;
  * the top digit alone). Predictor (Node) and the browser reader (src/browser/) both build their
  * rule here.
  */
-export function answerRule(minConfidence: number, temperature: number, nonDigitRule?: { below: number }, predictionSets?: SetRule & { temperature: number }): AnswerRule {
+export function answerRule(
+  minConfidence: number,
+  temperature: number,
+  nonDigitRule?: { below: number },
+  predictionSets?: SetRule & { temperature: number },
+): AnswerRule {
   const below = nonDigitRule?.below;
-  const rule: AnswerRule = below === undefined ? { minConfidence } : { minConfidence, notADigitBelow: below / temperature };
+  const rule: AnswerRule =
+    below === undefined ? { minConfidence } : { minConfidence, notADigitBelow: below / temperature };
   if (predictionSets && Math.abs(predictionSets.temperature - temperature) <= 1e-9 * temperature) {
     rule.sets = { unsureBelow: predictionSets.unsureBelow, sure: predictionSets.sure, unsure: predictionSets.unsure };
   }
@@ -141,7 +147,9 @@ export function standOut(row: ArrayLike<number>): number {
 export function notADigitScore(row: ArrayLike<number>): number {
   if (row.length !== NUM_CLASSES + 1) return standOut(row);
   const best = argmax(row, NUM_CLASSES);
-  return Math.log(Math.max(row[best], SMALLEST_PROBABILITY)) - Math.log(Math.max(row[NOT_A_DIGIT], SMALLEST_PROBABILITY));
+  return (
+    Math.log(Math.max(row[best], SMALLEST_PROBABILITY)) - Math.log(Math.max(row[NOT_A_DIGIT], SMALLEST_PROBABILITY))
+  );
 }
 
 /** The ten digits' probabilities of a row (10 or 11 values) scaled to sum to 1: the chances of each digit if the picture is one. */
@@ -155,7 +163,11 @@ export function digitShares(row: ArrayLike<number>): number[] {
  * The prediction set of a row of probabilities (see `SetRule`): `top` (by default the most likely
  * digit), then the other digits that make the set, most likely first; without a rule, `top` alone.
  */
-export function predictionSet(row: ArrayLike<number>, rule: SetRule | undefined, top = argmax(row, NUM_CLASSES)): number[] {
+export function predictionSet(
+  row: ArrayLike<number>,
+  rule: SetRule | undefined,
+  top = argmax(row, NUM_CLASSES),
+): number[] {
   if (!rule) return [top];
   const shares = digitShares(row);
   const threshold = shares[top] < rule.unsureBelow ? rule.unsure : rule.sure;
@@ -181,7 +193,10 @@ export function interpretProbabilities(row: ArrayLike<number>, rule: AnswerRule,
   const probabilities = rounded.slice(0, NUM_CLASSES);
   const best = argmax(probabilities);
   const confidence = probabilities[best];
-  const common = rounded.length > NUM_CLASSES ? { confidence, probabilities, notADigit: rounded[NOT_A_DIGIT] } : { confidence, probabilities };
+  const common =
+    rounded.length > NUM_CLASSES
+      ? { confidence, probabilities, notADigit: rounded[NOT_A_DIGIT] }
+      : { confidence, probabilities };
   if (notADigit) return { digit: null, ...common, set: [], reason: notADigit };
   if (rule.notADigitBelow !== undefined && score < rule.notADigitBelow) {
     const why =
@@ -193,7 +208,11 @@ export function interpretProbabilities(row: ArrayLike<number>, rule: AnswerRule,
   // (From the probabilities before rounding, as the thresholds were fitted.)
   const answer = { ...common, set: predictionSet(row, rule.sets, best) };
   if (confidence < rule.minConfidence) {
-    return { digit: null, ...answer, reason: `low confidence (${below(confidence, rule.minConfidence)} < ${rule.minConfidence})` };
+    return {
+      digit: null,
+      ...answer,
+      reason: `low confidence (${below(confidence, rule.minConfidence)} < ${rule.minConfidence})`,
+    };
   }
   return { digit: best, ...answer };
 }

@@ -38,7 +38,11 @@ export function notADigitScores(probs: Float32Array, outputs: number): Float32Ar
  * The threshold: the highest one that refuses at most `budget` of the digits (their scores
  * `digitScores`), rounded down to 4 decimals. `nonDigitScores` only reports what it refuses.
  */
-export function fitThreshold(digitScores: ArrayLike<number>, nonDigitScores: ArrayLike<number>, budget = DIGIT_REFUSAL_BUDGET): NonDigitRuleRecord {
+export function fitThreshold(
+  digitScores: ArrayLike<number>,
+  nonDigitScores: ArrayLike<number>,
+  budget = DIGIT_REFUSAL_BUDGET,
+): NonDigitRuleRecord {
   const sorted = Float64Array.from(digitScores).sort();
   if (sorted.length === 0) throw new RangeError('no validation digits to fit a not-a-digit threshold on');
   // Refused: confidence < below. The k-th smallest confidence refuses at most k digits.
@@ -56,7 +60,9 @@ export function fitThreshold(digitScores: ArrayLike<number>, nonDigitScores: Arr
 
 /** The validation non-digits that reach the model (preprocessing refuses the others itself), as an image set. */
 async function nonDigitValidationSet(seed: number, perCategory = NON_DIGIT_VAL_PER_CATEGORY): Promise<ImageSet> {
-  const samples = (await nonDigitSet({ split: 'train', perCategory, seed: seed + NON_DIGIT_VAL_SEED_OFFSET })).filter((s) => !s.reason);
+  const samples = (await nonDigitSet({ split: 'train', perCategory, seed: seed + NON_DIGIT_VAL_SEED_OFFSET })).filter(
+    (s) => !s.reason,
+  );
   const { images, count } = packPixels(samples);
   return { images, labels: new Uint8Array(count), count };
 }
@@ -70,7 +76,12 @@ export async function fitNonDigitRule(
   valDigits: ImageSet,
   options: { seed: number; threads?: number; backend?: BackendName; batchSize?: number; nonDigits?: ImageSet },
 ): Promise<NonDigitRuleRecord> {
-  const predictor = await Predictor.fromModel(model, { threads: options.threads, backend: options.backend, batchSize: options.batchSize, temperature: 1 });
+  const predictor = await Predictor.fromModel(model, {
+    threads: options.threads,
+    backend: options.backend,
+    batchSize: options.batchSize,
+    temperature: 1,
+  });
   try {
     return await fitNonDigitRuleWith(predictor, valDigits, options);
   } finally {
@@ -83,7 +94,11 @@ export async function fitNonDigitRule(
  * the model's own probabilities): what `ensemble` does after fitting the ensemble's temperature
  * (evaluate/evaluate.ts `calibrateRun`), with the run's seed for the validation non-digits.
  */
-export async function fitNonDigitRuleWith(predictor: Predictor, valDigits: ImageSet, options: { seed: number; nonDigits?: ImageSet }): Promise<NonDigitRuleRecord> {
+export async function fitNonDigitRuleWith(
+  predictor: Predictor,
+  valDigits: ImageSet,
+  options: { seed: number; nonDigits?: ImageSet },
+): Promise<NonDigitRuleRecord> {
   const nonDigits = options.nonDigits ?? (await nonDigitValidationSet(options.seed));
   const digits = notADigitScores(await predictor.probabilities(valDigits, { calibrated: false }), predictor.outputs);
   const others = notADigitScores(await predictor.probabilities(nonDigits, { calibrated: false }), predictor.outputs);

@@ -13,7 +13,8 @@ const PROBABILITY_COLUMNS = Array.from({ length: NUM_CLASSES }, (_, k) => `p${k}
 
 export function formatRows(rows: PredictionRow[], format: OutputFormat, options: { top?: number } = {}): string {
   if (format === 'csv') return formatCsv(rows);
-  if (format === 'json') return rows.map((r) => JSON.stringify(jsonRow(r, options.top))).join('\n') + (rows.length ? '\n' : '');
+  if (format === 'json')
+    return rows.map((r) => JSON.stringify(jsonRow(r, options.top))).join('\n') + (rows.length ? '\n' : '');
   return formatTable(rows, options.top ?? 1);
 }
 
@@ -35,20 +36,42 @@ function formatCsv(rows: PredictionRow[]): string {
     const lines = ['file,number,confidences,reason'];
     for (const r of rows) {
       const confidences = r.number ? r.number.digits.map((d) => d.confidence.toFixed(4)).join(' ') : '';
-      lines.push([csvField(r.file), r.number?.text ?? '', confidences, csvField(r.error ? `error: ${r.error}` : (r.number?.reason ?? ''))].join(','));
+      lines.push(
+        [
+          csvField(r.file),
+          r.number?.text ?? '',
+          confidences,
+          csvField(r.error ? `error: ${r.error}` : (r.number?.reason ?? '')),
+        ].join(','),
+      );
     }
     return lines.join('\n') + '\n';
   }
   const withExpected = rows.some((r) => r.expected !== undefined);
   const withNotADigit = rows.some((r) => r.prediction?.notADigit !== undefined);
   const probabilityColumns = [...PROBABILITY_COLUMNS, ...(withNotADigit ? ['not_a_digit'] : [])];
-  const header = ['file', 'digit', 'confidence', ...probabilityColumns, 'set', 'reason', ...(withExpected ? ['expected'] : [])];
+  const header = [
+    'file',
+    'digit',
+    'confidence',
+    ...probabilityColumns,
+    'set',
+    'reason',
+    ...(withExpected ? ['expected'] : []),
+  ];
   const lines = [header.join(',')];
   for (const r of rows) {
     const p = r.prediction;
     const notADigit = withNotADigit ? [p?.notADigit === undefined ? '' : fixed(p.notADigit)] : [];
     const cells = p
-      ? [p.digit === null ? '' : String(p.digit), fixed(p.confidence), ...p.probabilities.map(fixed), ...notADigit, p.set.join(' '), csvField(p.reason ?? '')]
+      ? [
+          p.digit === null ? '' : String(p.digit),
+          fixed(p.confidence),
+          ...p.probabilities.map(fixed),
+          ...notADigit,
+          p.set.join(' '),
+          csvField(p.reason ?? ''),
+        ]
       : ['', '', ...probabilityColumns.map(() => ''), '', csvField(`error: ${r.error ?? 'no prediction'}`)];
     if (withExpected) cells.push(r.expected === undefined ? '' : String(r.expected));
     lines.push([csvField(r.file), ...cells].join(','));

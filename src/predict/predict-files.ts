@@ -52,7 +52,11 @@ interface PendingRow {
 }
 
 /** Read every input, run the model once over all of them (batched), and return the rows in order. */
-export async function predictFiles(predictor: Predictor, paths: string[], options: PredictFilesOptions = {}): Promise<PredictionRow[]> {
+export async function predictFiles(
+  predictor: Predictor,
+  paths: string[],
+  options: PredictFilesOptions = {},
+): Promise<PredictionRow[]> {
   const pending: PendingRow[] = [];
   for (const { path, problem } of await expandInputs(paths, options.onSkip ?? (() => {}))) {
     if (problem) {
@@ -124,7 +128,8 @@ async function follow(path: string): Promise<{ stats: Stats } | { problem: strin
     if (code === 'ELOOP') return { problem: 'a loop of symbolic links' };
     if (code === 'ENOENT') {
       const link = await lstat(path).catch(() => undefined);
-      if (link?.isSymbolicLink()) return { problem: `a dangling symbolic link (to ${await readlink(path).catch(() => '?')})` };
+      if (link?.isSymbolicLink())
+        return { problem: `a dangling symbolic link (to ${await readlink(path).catch(() => '?')})` };
       return { problem: 'file not found' };
     }
     return { problem: `cannot be read (${code ?? (err as Error).message})` };
@@ -174,7 +179,12 @@ async function listFolder(dir: string, searched: Map<string, string>, skip: Skip
   try {
     names = await readdir(dir);
   } catch (err) {
-    return [{ path: dir, problem: `folder cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }];
+    return [
+      {
+        path: dir,
+        problem: `folder cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      },
+    ];
   }
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const files: Found[] = [];
@@ -218,7 +228,10 @@ async function readBytes(path: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
   } catch (err) {
-    throw new UserError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path);
+    throw new UserError(
+      `${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      path,
+    );
   }
 }
 

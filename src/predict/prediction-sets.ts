@@ -55,7 +55,13 @@ function score(shares: number[], top: number, label: number): number {
  * answer rule they will be used with: rows it refuses as no digit have no set and are left out
  * (they count against the coverage where it is measured, `setFigures`).
  */
-export function fitSetRule(probs: Float32Array, labels: ArrayLike<number>, outputs: number, rule: AnswerRule, coverage = DEFAULT_COVERAGE): SetRule & { n: { sure: number; unsure: number } } {
+export function fitSetRule(
+  probs: Float32Array,
+  labels: ArrayLike<number>,
+  outputs: number,
+  rule: AnswerRule,
+  coverage = DEFAULT_COVERAGE,
+): SetRule & { n: { sure: number; unsure: number } } {
   if (!(coverage > 0 && coverage < 1)) throw new RangeError(`coverage must be between 0 and 1, got ${coverage}`);
   const groups = { sure: [] as number[], unsure: [] as number[] };
   const taken = { minConfidence: 0, notADigitBelow: rule.notADigitBelow };
@@ -68,7 +74,12 @@ export function fitSetRule(probs: Float32Array, labels: ArrayLike<number>, outpu
     groups[shares[top] < coverage ? 'unsure' : 'sure'].push(score(shares, top, labels[i]));
   }
   const threshold = (scores: number[]) => Math.max(0, 1 - conformalQuantile(scores, coverage));
-  return { unsureBelow: coverage, sure: threshold(groups.sure), unsure: threshold(groups.unsure), n: { sure: groups.sure.length, unsure: groups.unsure.length } };
+  return {
+    unsureBelow: coverage,
+    sure: threshold(groups.sure),
+    unsure: threshold(groups.unsure),
+    n: { sure: groups.sure.length, unsure: groups.unsure.length },
+  };
 }
 
 /** What prediction sets do on labelled digits. */
@@ -88,7 +99,11 @@ export interface SetFigures {
 }
 
 /** The figures of the sets of `answers` (their `set`s) against the true digits; `unsure` marks the answers of the unsure group. */
-export function setFigures(answers: { set: number[] }[], labels: ArrayLike<number>, unsure: (i: number) => boolean): SetFigures {
+export function setFigures(
+  answers: { set: number[] }[],
+  labels: ArrayLike<number>,
+  unsure: (i: number) => boolean,
+): SetFigures {
   const sizes: Record<string, number> = {};
   const groups = { sure: { n: 0, covered: 0, size: 0 }, unsure: { n: 0, covered: 0, size: 0 } };
   let covered = 0;
@@ -108,7 +123,11 @@ export function setFigures(answers: { set: number[] }[], labels: ArrayLike<numbe
   });
   const n = answers.length;
   const given = n - empty;
-  const group = (g: { n: number; covered: number; size: number }) => ({ n: g.n, coverage: g.n ? g.covered / g.n : 0, meanSize: g.n ? g.size / g.n : 0 });
+  const group = (g: { n: number; covered: number; size: number }) => ({
+    n: g.n,
+    coverage: g.n ? g.covered / g.n : 0,
+    meanSize: g.n ? g.size / g.n : 0,
+  });
   return {
     n,
     coverage: n ? covered / n : 0,
@@ -121,11 +140,20 @@ export function setFigures(answers: { set: number[] }[], labels: ArrayLike<numbe
 }
 
 /** The sets' figures of labelled rows of calibrated probabilities under an answer rule. */
-export function setFiguresOf(probs: Float32Array, labels: ArrayLike<number>, outputs: number, rule: AnswerRule): SetFigures {
+export function setFiguresOf(
+  probs: Float32Array,
+  labels: ArrayLike<number>,
+  outputs: number,
+  rule: AnswerRule,
+): SetFigures {
   const rows = Array.from({ length: labels.length }, (_, i) => probs.subarray(i * outputs, (i + 1) * outputs));
   const answers = rows.map((row) => interpretProbabilities(row, rule));
   const unsureBelow = rule.sets?.unsureBelow ?? 0;
-  return setFigures(answers, labels, (i) => answers[i].set.length > 0 && digitShares(rows[i])[answers[i].set[0]] < unsureBelow);
+  return setFigures(
+    answers,
+    labels,
+    (i) => answers[i].set.length > 0 && digitShares(rows[i])[answers[i].set[0]] < unsureBelow,
+  );
 }
 
 /**
@@ -136,9 +164,21 @@ export function setFiguresOf(probs: Float32Array, labels: ArrayLike<number>, out
 export async function fitPredictionSets(
   model: tf.LayersModel,
   valDigits: ImageSet,
-  options: { temperature: number; nonDigitBelow?: number; coverage?: number; threads?: number; backend?: BackendName; batchSize?: number },
+  options: {
+    temperature: number;
+    nonDigitBelow?: number;
+    coverage?: number;
+    threads?: number;
+    backend?: BackendName;
+    batchSize?: number;
+  },
 ): Promise<PredictionSetRecord> {
-  const predictor = await Predictor.fromModel(model, { threads: options.threads, backend: options.backend, batchSize: options.batchSize, temperature: 1 });
+  const predictor = await Predictor.fromModel(model, {
+    threads: options.threads,
+    backend: options.backend,
+    batchSize: options.batchSize,
+    temperature: 1,
+  });
   try {
     return await fitPredictionSetsWith(predictor, valDigits, options);
   } finally {
@@ -151,11 +191,22 @@ export async function fitPredictionSets(
  * probabilities are taken at `temperature`), as `ensemble` does after fitting the ensemble's
  * temperature (evaluate/evaluate.ts `calibrateRun`).
  */
-export async function fitPredictionSetsWith(predictor: Predictor, valDigits: ImageSet, options: { temperature: number; nonDigitBelow?: number; coverage?: number }): Promise<PredictionSetRecord> {
+export async function fitPredictionSetsWith(
+  predictor: Predictor,
+  valDigits: ImageSet,
+  options: { temperature: number; nonDigitBelow?: number; coverage?: number },
+): Promise<PredictionSetRecord> {
   const coverage = options.coverage ?? DEFAULT_COVERAGE;
   const { temperature } = options;
-  const probs = applyTemperature(await predictor.probabilities(valDigits, { calibrated: false }), temperature, predictor.outputs);
-  const rule: AnswerRule = options.nonDigitBelow === undefined ? { minConfidence: 0 } : { minConfidence: 0, notADigitBelow: options.nonDigitBelow / temperature };
+  const probs = applyTemperature(
+    await predictor.probabilities(valDigits, { calibrated: false }),
+    temperature,
+    predictor.outputs,
+  );
+  const rule: AnswerRule =
+    options.nonDigitBelow === undefined
+      ? { minConfidence: 0 }
+      : { minConfidence: 0, notADigitBelow: options.nonDigitBelow / temperature };
   const { n, ...sets } = fitSetRule(probs, valDigits.labels, predictor.outputs, rule, coverage);
   const fitted = setFiguresOf(probs, valDigits.labels, predictor.outputs, { ...rule, sets });
   return {
@@ -164,6 +215,12 @@ export async function fitPredictionSetsWith(predictor: Predictor, valDigits: Ima
     temperature,
     ...sets,
     n,
-    validation: { coverage: fitted.coverage, meanSize: fitted.meanSize, sizes: fitted.sizes, emptySets: fitted.emptySets, digits: fitted.n },
+    validation: {
+      coverage: fitted.coverage,
+      meanSize: fitted.meanSize,
+      sizes: fitted.sizes,
+      emptySets: fitted.emptySets,
+      digits: fitted.n,
+    },
   };
 }

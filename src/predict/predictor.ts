@@ -31,7 +31,13 @@ import { applyTemperature } from '../metrics/calibration.js';
 import { releasedOnnxFile } from '../model/release.js';
 import { loadRun, readMetadata, resolveRunDir, runTemperature, type RunMetadata } from '../model/run.js';
 import { UserError } from '../util/errors.js';
-import { answerRule, DEFAULT_MIN_CONFIDENCE, interpretProbabilities, type AnswerRule, type Prediction } from './interpret.js';
+import {
+  answerRule,
+  DEFAULT_MIN_CONFIDENCE,
+  interpretProbabilities,
+  type AnswerRule,
+  type Prediction,
+} from './interpret.js';
 import { DEFAULT_INFER_BATCH, predictRowsOf, predictSet } from './set-inference.js';
 
 export interface PredictorOptions {
@@ -125,19 +131,25 @@ export class Predictor {
     private readonly foldedTemperature?: number,
   ) {
     const minConfidence = options.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
-    if (!(minConfidence >= 0 && minConfidence <= 1)) throw new UserError(`minimum confidence ${options.minConfidence} is not between 0 and 1`);
-    this.temperature = options.temperature ?? (metadata ? runTemperature(metadata, dir ? `${dir}/metadata.json` : undefined) : 1);
-    if (!(Number.isFinite(this.temperature) && this.temperature > 0)) throw new UserError(`temperature ${options.temperature} is not a positive number`);
+    if (!(minConfidence >= 0 && minConfidence <= 1))
+      throw new UserError(`minimum confidence ${options.minConfidence} is not between 0 and 1`);
+    this.temperature =
+      options.temperature ?? (metadata ? runTemperature(metadata, dir ? `${dir}/metadata.json` : undefined) : 1);
+    if (!(Number.isFinite(this.temperature) && this.temperature > 0))
+      throw new UserError(`temperature ${options.temperature} is not a positive number`);
     // A run trained with non-digits brings its not-a-digit threshold (metadata.json), fitted on the
     // model's own probabilities: divided by T, it applies to the calibrated ones (interpret.ts notADigitScore).
     // And its prediction sets, fitted on the probabilities at the run's temperature (at another one, none).
     this.rule = answerRule(minConfidence, this.temperature, metadata?.nonDigitRule, metadata?.predictionSets);
     this.batchSize = options.batchSize ?? DEFAULT_INFER_BATCH;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
+      throw new UserError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
     this.batchWindowMs = options.batchWindowMs;
-    if (this.batchWindowMs !== undefined && !(this.batchWindowMs >= 0 && this.batchWindowMs <= 1000)) throw new UserError(`batch window must be from 0 to 1000 ms, got ${options.batchWindowMs}`);
+    if (this.batchWindowMs !== undefined && !(this.batchWindowMs >= 0 && this.batchWindowMs <= 1000))
+      throw new UserError(`batch window must be from 0 to 1000 ms, got ${options.batchWindowMs}`);
     this.maxBatch = Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, this.batchSize);
-    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new UserError(`max batch must be a whole number >= 1, got ${options.maxBatch}`);
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
+      throw new UserError(`max batch must be a whole number >= 1, got ${options.maxBatch}`);
   }
 
   /**
@@ -171,12 +183,22 @@ export class Predictor {
    * or its int8 copy), run as it is on ONNX Runtime with the run's spec and answer rule, without
    * TensorFlow.js; undefined, with a notice, where ONNX Runtime does not load.
    */
-  static async fromOnnxFile(runDir: string, file: Uint8Array, options: PredictorOptions = {}): Promise<Predictor | undefined> {
+  static async fromOnnxFile(
+    runDir: string,
+    file: Uint8Array,
+    options: PredictorOptions = {},
+  ): Promise<Predictor | undefined> {
     const dir = resolveRunDir(runDir);
     const metadata = await readMetadata(dir);
     const temperature = runTemperature(metadata, `${dir}/metadata.json`);
-    if (options.temperature !== undefined && options.temperature !== temperature) throw new UserError(`an exported ONNX file of ${dir} has its temperature ${temperature} folded in: it cannot answer at temperature ${options.temperature}`);
-    const runner = await startOnnxFileRunner(file, { threads: options.threads ?? 1, maxBatch: options.batchSize ?? DEFAULT_INFER_BATCH });
+    if (options.temperature !== undefined && options.temperature !== temperature)
+      throw new UserError(
+        `an exported ONNX file of ${dir} has its temperature ${temperature} folded in: it cannot answer at temperature ${options.temperature}`,
+      );
+    const runner = await startOnnxFileRunner(file, {
+      threads: options.threads ?? 1,
+      maxBatch: options.batchSize ?? DEFAULT_INFER_BATCH,
+    });
     if (!runner) return undefined;
     try {
       return new Predictor(dir, metadata, undefined, runner, false, options, temperature);
@@ -190,14 +212,28 @@ export class Predictor {
    * A model already in memory (right after training, or built in a test). The caller keeps
    * ownership of the model: `close` stops the threads but leaves the model alone.
    */
-  static fromModel(model: tf.LayersModel, options: PredictorOptions & { dir?: string; metadata?: RunMetadata } = {}): Promise<Predictor> {
+  static fromModel(
+    model: tf.LayersModel,
+    options: PredictorOptions & { dir?: string; metadata?: RunMetadata } = {},
+  ): Promise<Predictor> {
     return Predictor.start(model, options.dir ?? '', options.metadata, false, options);
   }
 
-  private static async start(model: tf.LayersModel, dir: string, metadata: RunMetadata | undefined, ownsModel: boolean, options: PredictorOptions): Promise<Predictor> {
+  private static async start(
+    model: tf.LayersModel,
+    dir: string,
+    metadata: RunMetadata | undefined,
+    ownsModel: boolean,
+    options: PredictorOptions,
+  ): Promise<Predictor> {
     const threads = options.threads ?? 1;
     const maxBatch = options.batchSize ?? DEFAULT_INFER_BATCH;
-    const runner = await startRunner(model, { runtime: options.runtime ?? DEFAULT_RUNTIME, threads, backend: options.backend ?? 'wasm', maxBatch });
+    const runner = await startRunner(model, {
+      runtime: options.runtime ?? DEFAULT_RUNTIME,
+      threads,
+      backend: options.backend ?? 'wasm',
+      maxBatch,
+    });
     try {
       return new Predictor(dir, metadata, model, runner, ownsModel, options);
     } catch (err) {
@@ -208,7 +244,10 @@ export class Predictor {
 
   /** The TensorFlow.js model, whatever the runtime; a Predictor started from an exported file (`quickStart`) has none. */
   get model(): tf.LayersModel {
-    if (!this.layersModel) throw new Error(`this Predictor runs ${this.dir}'s exported ONNX file (quickStart) and has no TensorFlow.js model: load it without quickStart`);
+    if (!this.layersModel)
+      throw new Error(
+        `this Predictor runs ${this.dir}'s exported ONNX file (quickStart) and has no TensorFlow.js model: load it without quickStart`,
+      );
     return this.layersModel;
   }
 
@@ -245,7 +284,11 @@ export class Predictor {
   }
 
   /** Image file bytes (PNG, JPEG, WebP, BMP, ...) → decoded → the model's input. */
-  async preprocessBytes(bytes: Uint8Array, name: string, options: { keepStages?: boolean } = {}): Promise<Preprocessed> {
+  async preprocessBytes(
+    bytes: Uint8Array,
+    name: string,
+    options: { keepStages?: boolean } = {},
+  ): Promise<Preprocessed> {
     return this.preprocess(await decodeImage(bytes, name), options);
   }
 
@@ -256,7 +299,11 @@ export class Predictor {
       this.waiting.push({ inputs, resolve, reject, since: performance.now() });
       this.waitingImages += inputs.length;
       if (this.waitingImages >= this.maxBatch) this.flush();
-      else this.flushTimer ??= this.batchWindowMs! > 0 ? setTimeout(() => this.flush(), this.batchWindowMs) : setImmediate(() => this.flush());
+      else
+        this.flushTimer ??=
+          this.batchWindowMs! > 0
+            ? setTimeout(() => this.flush(), this.batchWindowMs)
+            : setImmediate(() => this.flush());
     });
   }
 
@@ -276,7 +323,11 @@ export class Predictor {
         const waitSeconds = since.map((t) => (now - t) / 1000);
         for (const listener of this.callListeners) listener({ images: inputs.length, waitSeconds });
       }
-      return predictRowsOf(this.runner, inputs.map((p) => p.input), this.batchSize);
+      return predictRowsOf(
+        this.runner,
+        inputs.map((p) => p.input),
+        this.batchSize,
+      );
     };
     const probs = this.calibrate(await this.enqueue(call));
     const width = this.outputs;
@@ -316,8 +367,13 @@ export class Predictor {
    * temperature applies to the mean, as it applies to an ensemble's mean.
    */
   async probabilities(set: ImageSet, options: { tta?: boolean; calibrated?: boolean } = {}): Promise<Float32Array> {
-    if (options.calibrated === false && this.foldedTemperature !== undefined) throw new Error(`this Predictor runs ${this.dir}'s exported ONNX file (quickStart), whose probabilities are calibrated: load it without quickStart for the model's own`);
-    const probs = await this.enqueue(() => predictSet(this.runner, set, { batchSize: this.batchSize, tta: options.tta, spec: this.spec }));
+    if (options.calibrated === false && this.foldedTemperature !== undefined)
+      throw new Error(
+        `this Predictor runs ${this.dir}'s exported ONNX file (quickStart), whose probabilities are calibrated: load it without quickStart for the model's own`,
+      );
+    const probs = await this.enqueue(() =>
+      predictSet(this.runner, set, { batchSize: this.batchSize, tta: options.tta, spec: this.spec }),
+    );
     return options.calibrated === false ? probs : this.calibrate(probs);
   }
 

@@ -23,7 +23,11 @@ export interface ImageDataLike {
 export function isImageDataLike(input: unknown): input is ImageDataLike {
   if (typeof input !== 'object' || input === null) return false;
   const { data, width, height } = input as Partial<ImageDataLike>;
-  return (data instanceof Uint8Array || data instanceof Uint8ClampedArray) && typeof width === 'number' && typeof height === 'number';
+  return (
+    (data instanceof Uint8Array || data instanceof Uint8ClampedArray) &&
+    typeof width === 'number' &&
+    typeof height === 'number'
+  );
 }
 
 /** An ImageData-like picture → the RawImage the preprocessing reads; a clear error when its sizes disagree. */
@@ -32,7 +36,9 @@ export function rawImageOf(image: ImageDataLike, what = 'the image'): RawImage {
   const pixels = width * height;
   const channels = Number.isInteger(width) && Number.isInteger(height) && pixels > 0 ? data.length / pixels : NaN;
   if (channels !== 1 && channels !== 2 && channels !== 3 && channels !== 4) {
-    throw new UserError(`${what}: ${data.length} bytes of data do not make a ${width}x${height} picture of 1 to 4 bytes per pixel`);
+    throw new UserError(
+      `${what}: ${data.length} bytes of data do not make a ${width}x${height} picture of 1 to 4 bytes per pixel`,
+    );
   }
   return { data, width, height, channels };
 }
@@ -51,7 +57,10 @@ export function bytesKind(bytes: Uint8Array, spec: PreprocessSpec, what: string)
 }
 
 /** MNIST-form pixels or a decoded picture → the model's input, by the model's own spec. */
-export function preprocessInput(input: { pixels: Uint8Array } | { image: RawImage }, spec: PreprocessSpec): Preprocessed {
+export function preprocessInput(
+  input: { pixels: Uint8Array } | { image: RawImage },
+  spec: PreprocessSpec,
+): Preprocessed {
   return 'pixels' in input ? preprocessMnistPixels(input.pixels, spec) : preprocessImage(input.image, { spec });
 }
 

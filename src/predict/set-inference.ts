@@ -26,7 +26,13 @@ export type PixelShift = readonly [dx: number, dy: number];
  * shifts gained no more (on 2,000 images) for twice the time, and left/right alone gained a
  * third as much.
  */
-export const TTA_VIEWS: readonly PixelShift[] = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]];
+export const TTA_VIEWS: readonly PixelShift[] = [
+  [0, 0],
+  [1, 0],
+  [-1, 0],
+  [0, 1],
+  [0, -1],
+];
 const PLAIN: readonly PixelShift[] = [[0, 0]];
 
 export interface SetInferenceOptions {
@@ -46,7 +52,13 @@ export interface SetInferenceOptions {
  * per view measured faster than tf pad+slice per view, and faster still than one model call over
  * all views concatenated (the big batch falls out of cache).
  */
-export function shiftImages(src: Float32Array, dst: Float32Array, count: number, [dx, dy]: PixelShift, background: number): void {
+export function shiftImages(
+  src: Float32Array,
+  dst: Float32Array,
+  count: number,
+  [dx, dy]: PixelShift,
+  background: number,
+): void {
   for (let i = 0; i < count; i++) {
     const base = i * PIXELS;
     for (let y = 0; y < IMAGE_SIZE; y++) {
@@ -69,11 +81,18 @@ export function shiftImages(src: Float32Array, dst: Float32Array, count: number,
  * Class probabilities for every image of a set, in batches through `runner` (split by rows
  * between its threads): an n x `runner.outputs` row-major array (10, or 11 with not-a-digit). With `tta`, the mean over TTA_VIEWS of each image.
  */
-export async function predictSet(runner: ModelRunner, set: ImageSet, options: SetInferenceOptions = {}): Promise<Float32Array> {
+export async function predictSet(
+  runner: ModelRunner,
+  set: ImageSet,
+  options: SetInferenceOptions = {},
+): Promise<Float32Array> {
   const views = options.views ?? (options.tta ? TTA_VIEWS : PLAIN);
   if (views.length === 0) throw new RangeError('predictSet needs at least one view');
   const spec = options.spec ?? PREPROCESS_SPEC;
-  const size = Math.max(1, Math.min(options.batchSize ?? DEFAULT_INFER_BATCH, runner.maxBatch, runner.bestCallSize ?? Infinity, set.count));
+  const size = Math.max(
+    1,
+    Math.min(options.batchSize ?? DEFAULT_INFER_BATCH, runner.maxBatch, runner.bestCallSize ?? Infinity, set.count),
+  );
   const width = runner.outputs;
   const out = new Float32Array(set.count * width);
   // Without views, images go straight into the shared batch and probabilities straight out.
@@ -100,7 +119,11 @@ export async function predictSet(runner: ModelRunner, set: ImageSet, options: Se
 }
 
 /** Class probabilities of inputs already at the model's scale (`count` rows of PIXELS values). */
-export async function predictRowsOf(runner: ModelRunner, inputs: Float32Array[], batchSize = DEFAULT_INFER_BATCH): Promise<Float32Array> {
+export async function predictRowsOf(
+  runner: ModelRunner,
+  inputs: Float32Array[],
+  batchSize = DEFAULT_INFER_BATCH,
+): Promise<Float32Array> {
   const size = Math.max(1, Math.min(batchSize, runner.maxBatch));
   const width = runner.outputs;
   const out = new Float32Array(inputs.length * width);
@@ -108,7 +131,8 @@ export async function predictRowsOf(runner: ModelRunner, inputs: Float32Array[],
     const n = Math.min(size, inputs.length - start);
     for (let j = 0; j < n; j++) {
       const input = inputs[start + j];
-      if (input.length !== PIXELS) throw new RangeError(`input ${start + j} has ${input.length} values, the model takes ${PIXELS}`);
+      if (input.length !== PIXELS)
+        throw new RangeError(`input ${start + j} has ${input.length} values, the model takes ${PIXELS}`);
       runner.batch.x.set(input, j * PIXELS);
     }
     await runner.predict(n, out.subarray(start * width, (start + n) * width));

@@ -95,7 +95,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit,
     logger: false,
     ...limitOptions(limits),
-    ...(server ? { serverFactory: (handler: (request: IncomingMessage, response: ServerResponse) => void) => adopt(server, handler) } : {}),
+    ...(server
+      ? {
+          serverFactory: (handler: (request: IncomingMessage, response: ServerResponse) => void) =>
+            adopt(server, handler),
+        }
+      : {}),
     // The request schemas use oneOf: no coercion or stripping that could make both branches match.
     // strictTypes off: a multipart form's schema lists its file parts with no `type` (Fastify
     // validates null there, @fastify/multipart reads the parts), and Ajv would log each one.
@@ -105,9 +110,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Only JSON, images and multipart forms are bodies here: anything else is a 415.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(API_MEDIA_TYPES, { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(API_MEDIA_TYPES, { parseAs: 'buffer', bodyLimit }, (_request, body, done) =>
+    done(null, body),
+  );
   // The body limit caps a whole form too (inputs.ts: readFormFiles); these are busboy's own caps.
-  await app.register(multipart, { limits: { fileSize: bodyLimit, files: MAX_BATCH, fields: MAX_FIELDS, parts: MAX_BATCH + MAX_FIELDS, fieldSize: 64 * 1024, headerPairs: 100 } });
+  await app.register(multipart, {
+    limits: {
+      fileSize: bodyLimit,
+      files: MAX_BATCH,
+      fields: MAX_FIELDS,
+      parts: MAX_BATCH + MAX_FIELDS,
+      fieldSize: 64 * 1024,
+      headerPairs: 100,
+    },
+  });
 
   let inFlight = () => 0;
   const metrics = new ServerMetrics(() => inFlight());
@@ -126,7 +142,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // While draining, answers close their connection: a kept-alive idle socket would otherwise hold
   // the process open for the keep-alive timeout after the last in-flight request.
   const drain = options.drain ?? { draining: false, closing: false };
-  ({ inFlight } = await registerHardening(app, { limits, corsOrigin: options.corsOrigin, rateLimit: options.rateLimit, isClosing: () => drain.closing, onRefusal: (reason) => metrics.refused(reason) }));
+  ({ inFlight } = await registerHardening(app, {
+    limits,
+    corsOrigin: options.corsOrigin,
+    rateLimit: options.rateLimit,
+    isClosing: () => drain.closing,
+    onRefusal: (reason) => metrics.refused(reason),
+  }));
   app.addHook('preClose', async () => {
     drain.draining = true;
     drain.closing = true;
@@ -142,13 +164,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     let apiError = toApiError(err, { bodyLimit, maxFiles: MAX_BATCH });
     if (apiError.status === 415 && apiError.message === 'Unsupported Media Type') {
       const type = request.headers['content-type'] ?? '(none)';
-      apiError = new ApiError(415, apiError.code, `content type ${type} is not accepted: send image/png, image/jpeg, image/webp, image/bmp, multipart/form-data or application/json`);
+      apiError = new ApiError(
+        415,
+        apiError.code,
+        `content type ${type} is not accepted: send image/png, image/jpeg, image/webp, image/bmp, multipart/form-data or application/json`,
+      );
     }
-    if (apiError.status >= 500 && apiError.code === 'internal') console.error(faultLine(request.method, request.url, err));
+    if (apiError.status >= 500 && apiError.code === 'internal')
+      console.error(faultLine(request.method, request.url, err));
     void reply.status(apiError.status).headers(apiError.headers).type('application/json').send(errorBody(apiError));
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send(errorBody(new ApiError(404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]} (see /docs)`)));
+    void reply
+      .status(404)
+      .send(
+        errorBody(
+          new ApiError(404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]} (see /docs)`),
+        ),
+      );
   });
 
   // @fastify/swagger first: it documents the routes registered after it, from their schemas.
@@ -158,7 +191,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(serviceRoutes, { metrics, isDraining: () => drain.draining });
   await app.register(openApiRoutes);
   await app.register(modelRoutes, { predictor });
-  await app.register(v2Routes, { ...reader, prefix: V2_PREFIX, modelName: options.modelName ?? defaultModelName(predictor), isReady: () => !drain.draining });
+  await app.register(v2Routes, {
+    ...reader,
+    prefix: V2_PREFIX,
+    modelName: options.modelName ?? defaultModelName(predictor),
+    isReady: () => !drain.draining,
+  });
   await app.register(pageRoutes, { pageDir: options.pageDir });
   // The MNIST files, for the page's Train panel.
   await app.register(dataRoutes);

@@ -1,6 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import { UserError } from '../util/errors.js';
-import { checkServeOptions, DEFAULT_DRAIN_DELAY_MS, DEFAULT_DRAIN_TIMEOUT_MS, startServer, type ServeOptions } from './server.js';
+import {
+  checkServeOptions,
+  DEFAULT_DRAIN_DELAY_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  startServer,
+  type ServeOptions,
+} from './server.js';
 
 export interface ServeProcessOptions extends ServeOptions {
   /** Processes that serve (node:cluster) so that every core answers requests; 1: this process. */
@@ -41,8 +47,10 @@ export async function serveUntilStopped(options: ServeProcessOptions): Promise<v
     process.send?.({ failed: err.message } satisfies WorkerMessage, () => process.exit(2));
     return new Promise<never>(() => {});
   }
-  if (cluster.isWorker) process.send?.({ listening: server.url, runtime: server.predictor.runtime } satisfies WorkerMessage);
-  else log(`serving ${server.predictor.dir} on ${server.predictor.runtime} at ${server.url} (docs: ${server.url}/docs)`);
+  if (cluster.isWorker)
+    process.send?.({ listening: server.url, runtime: server.predictor.runtime } satisfies WorkerMessage);
+  else
+    log(`serving ${server.predictor.dir} on ${server.predictor.runtime} at ${server.url} (docs: ${server.url}/docs)`);
   await new Promise<void>((resolve) => {
     // SIGTERM (an orchestrator, a load balancer's host) drains with the drain delay; Ctrl-C stops at once.
     const stop = (signal: NodeJS.Signals) => {
@@ -59,7 +67,11 @@ export async function serveUntilStopped(options: ServeProcessOptions): Promise<v
   if (cluster.isWorker && process.connected) process.disconnect();
 }
 
-async function runPrimary(options: ServeProcessOptions, workers: number, log: (message: string) => void): Promise<void> {
+async function runPrimary(
+  options: ServeProcessOptions,
+  workers: number,
+  log: (message: string) => void,
+): Promise<void> {
   let listening = 0;
   let ready = false;
   let stopping = false;
@@ -76,13 +88,16 @@ async function runPrimary(options: ServeProcessOptions, workers: number, log: (m
       failedReplacements = 0;
       if (++listening === workers && !ready) {
         ready = true;
-        log(`serving on ${message.runtime ?? 'tfjs'} at ${message.listening} with ${workers} worker processes (docs: ${message.listening}/docs)`);
+        log(
+          `serving on ${message.runtime ?? 'tfjs'} at ${message.listening} with ${workers} worker processes (docs: ${message.listening}/docs)`,
+        );
       }
     });
     return worker;
   };
   for (let i = 0; i < workers; i++) fork();
-  const drainMs = (options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS) + (options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+  const drainMs =
+    (options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS) + (options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
   await new Promise<void>((resolve, reject) => {
     const stopAll = (signal: NodeJS.Signals) => {
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
@@ -99,7 +114,8 @@ async function runPrimary(options: ServeProcessOptions, workers: number, log: (m
       // A worker that dies at start-up (bad model, port taken) would die again: stop, do not loop.
       if (!ready || (!started.has(worker) && ++failedReplacements >= 3)) {
         stopping = true;
-        startFailure = failure ?? `a server worker exited with ${signal ? `signal ${signal}` : `code ${code}`} while starting`;
+        startFailure =
+          failure ?? `a server worker exited with ${signal ? `signal ${signal}` : `code ${code}`} while starting`;
         stopAll('SIGTERM');
         if (allGone()) finish();
         return;

@@ -34,7 +34,9 @@ const DEFAULT_DECODE_WAIT_MS = 10_000;
 const NO_LIMIT = 2 ** 60;
 
 /** The memory limit of the container this process runs in, in bytes; undefined when there is none. */
-export function containerMemoryLimit(files = ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']): number | undefined {
+export function containerMemoryLimit(
+  files = ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes'],
+): number | undefined {
   for (const file of files) {
     let text: string;
     try {
@@ -93,7 +95,14 @@ export class DecodeBudget {
     return new Promise<Release>((resolve, reject) => {
       const timer = setTimeout(() => {
         leave();
-        reject(new ApiError(503, 'busy', `the server is decoding other large pictures and this one waited ${this.maxWaitMs / 1000} s for memory: retry later`, { 'retry-after': '5' }));
+        reject(
+          new ApiError(
+            503,
+            'busy',
+            `the server is decoding other large pictures and this one waited ${this.maxWaitMs / 1000} s for memory: retry later`,
+            { 'retry-after': '5' },
+          ),
+        );
       }, this.maxWaitMs);
       const onAbort = () => {
         leave();

@@ -48,7 +48,11 @@ export function limitOptions(limits: Limits): Partial<FastifyHttpOptions<Server>
     return503OnClosing: false,
     // requireHostHeader: Node's own refusal of a request with no Host header is an empty 400;
     // limitInFlight refuses it in the API's shape instead.
-    http: { connectionsCheckingInterval: 1_000, headersTimeout: Math.min(10_000, requestTimeoutMs), requireHostHeader: false },
+    http: {
+      connectionsCheckingInterval: 1_000,
+      headersTimeout: Math.min(10_000, requestTimeoutMs),
+      requireHostHeader: false,
+    },
     clientErrorHandler,
     frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
       const apiError = toApiError(error, 0);
@@ -68,7 +72,8 @@ function clientErrorHandler(err: Error & { code?: string }, socket: Socket): voi
         : [400, 'bad_http', `the request is not valid HTTP${err.code ? ` (${err.code})` : ''}`];
   // A response already on its way cannot be replaced: only close.
   const response = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-  if (socket.writable && !response?.headersSent) socket.write(answerText(status, errorBody(new ApiError(status, code, message)), {}));
+  if (socket.writable && !response?.headersSent)
+    socket.write(answerText(status, errorBody(new ApiError(status, code, message)), {}));
   socket.destroy();
 }
 
@@ -150,17 +155,30 @@ const isTrainWorker = (url: string) => /^\/page\/train-(worker|replica)\.js(\?|$
  * Register the headers, CORS, rate limit and in-flight cap on the app (before its routes).
  * Returns the count of requests in flight, for the metrics.
  */
-export async function registerHardening(app: FastifyInstance, options: HardeningOptions): Promise<{ inFlight: () => number }> {
+export async function registerHardening(
+  app: FastifyInstance,
+  options: HardeningOptions,
+): Promise<{ inFlight: () => number }> {
   const onRefusal = options.onRefusal ?? (() => {});
   const headers = securityHeaders(helmetOptions(options.corsOrigin));
   const pageHeaders = { ...headers, ...CROSS_ORIGIN_ISOLATION };
-  const workerHeaders = { ...pageHeaders, 'content-security-policy': headers['content-security-policy'].replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'") };
+  const workerHeaders = {
+    ...pageHeaders,
+    'content-security-policy': headers['content-security-policy'].replace(
+      "script-src 'self'",
+      "script-src 'self' 'wasm-unsafe-eval'",
+    ),
+  };
   app.addHook('onRequest', (request, reply, done) => {
     void reply.headers(isTrainWorker(request.url) ? workerHeaders : isPageRoute(request.url) ? pageHeaders : headers);
     done();
   });
   if (options.corsOrigin) {
-    await app.register(cors, { origin: options.corsOrigin === '*' ? '*' : options.corsOrigin, methods: ['GET', 'POST'], maxAge: 600 });
+    await app.register(cors, {
+      origin: options.corsOrigin === '*' ? '*' : options.corsOrigin,
+      methods: ['GET', 'POST'],
+      maxAge: 600,
+    });
   }
   if (options.rateLimit) {
     const max = options.rateLimit;
@@ -170,7 +188,12 @@ export async function registerHardening(app: FastifyInstance, options: Hardening
       allowList: (request) => isServiceRoute(request.url),
       errorResponseBuilder: (_request, context) => {
         onRefusal('rate_limited');
-        return new ApiError(429, 'rate_limited', `more than ${max} requests a minute from this address: retry in ${context.after}`, { 'retry-after': String(Math.ceil(context.ttl / 1000)) });
+        return new ApiError(
+          429,
+          'rate_limited',
+          `more than ${max} requests a minute from this address: retry in ${context.after}`,
+          { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
+        );
       },
     });
   }
@@ -185,7 +208,12 @@ export const handlerTimeLimitMs = (limits: Pick<Limits, 'requestTimeoutMs'>) => 
  * that the route's response schemas (the /v2 routes' error shape) do not reshape it.
  */
 function refuse(reply: FastifyReply, body: ApiErrorBody): void {
-  void reply.status(503).header('retry-after', '1').header('connection', 'close').type('application/json; charset=utf-8').send(JSON.stringify(body));
+  void reply
+    .status(503)
+    .header('retry-after', '1')
+    .header('connection', 'close')
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(body));
 }
 
 /** A request in flight: when it is given up, and what aborts the work done for it (made when first asked for). */
@@ -241,13 +269,20 @@ export function requestTimeLeftMs(request: FastifyRequest): number {
  * An HTTP/1.1 request with no Host header (which Node would answer with an empty 400) is a 400
  * in the API's shape here.
  */
-function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => boolean, onRefusal: (reason: RefusalReason) => void): { inFlight: () => number } {
+function limitInFlight(
+  app: FastifyInstance,
+  limits: Limits,
+  isClosing: () => boolean,
+  onRefusal: (reason: RefusalReason) => void,
+): { inFlight: () => number } {
   const max = limits.maxInFlight;
   const limitMs = handlerTimeLimitMs(limits);
   let inFlight = 0;
   // In arrival order, so in deadline order: the sweep stops at the first one not yet due.
   const deadlines = new Map<FastifyReply, RequestWork>();
-  const timeout = errorBody(new ApiError(503, 'timeout', `the answer took longer than the time limit of ${limitMs / 1000} s`));
+  const timeout = errorBody(
+    new ApiError(503, 'timeout', `the answer took longer than the time limit of ${limitMs / 1000} s`),
+  );
   const noHost = errorBody(new ApiError(400, 'bad_request', 'the request has no Host header, which HTTP/1.1 requires'));
   app.decorateRequest('work', null);
   const sweep = setInterval(() => {
@@ -270,7 +305,11 @@ function limitInFlight(app: FastifyInstance, limits: Limits, isClosing: () => bo
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw;
     if (request.headers.host === undefined && raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1) {
-      void reply.status(400).header('connection', 'close').type('application/json; charset=utf-8').send(JSON.stringify(noHost));
+      void reply
+        .status(400)
+        .header('connection', 'close')
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify(noHost));
       return;
     }
     if (isServiceRoute(request.url)) return done();
@@ -322,7 +361,11 @@ export function capConnections(server: Server, max: number, probes?: ProbeAnswer
   server.removeAllListeners('connection');
   let open = 0;
   let reading = 0;
-  const refusal = answerText(503, errorBody(new ApiError(503, 'busy', `the server has ${max} connections open, its limit: retry in a second`)), { 'Retry-After': '1' });
+  const refusal = answerText(
+    503,
+    errorBody(new ApiError(503, 'busy', `the server has ${max} connections open, its limit: retry in a second`)),
+    { 'Retry-After': '1' },
+  );
   const finish = (socket: Socket, answer: string) => {
     // Read and drop what the client sends, so that closing does not reset the answer away.
     socket.resume();
@@ -353,7 +396,16 @@ export function capConnections(server: Server, max: number, probes?: ProbeAnswer
       if (end < 0 && head.length < 2048) return;
       const line = /^(GET|HEAD) ([^ ?]*)\S* HTTP\/1\.[01]$/.exec(head.slice(0, end));
       const answer = line ? probes(line[2]) : undefined;
-      done(answer ? answerText(answer.status, answer.body, answer.status === 503 ? { 'Retry-After': '1' } : {}, line?.[1] === 'HEAD') : refusal);
+      done(
+        answer
+          ? answerText(
+              answer.status,
+              answer.body,
+              answer.status === 503 ? { 'Retry-After': '1' } : {},
+              line?.[1] === 'HEAD',
+            )
+          : refusal,
+      );
     };
     socket.on('data', onData);
   });
@@ -362,6 +414,13 @@ export function capConnections(server: Server, max: number, probes?: ProbeAnswer
 /** A whole HTTP/1.1 answer with a JSON body that closes its connection. */
 function answerText(status: number, body: object, headers: Record<string, string>, headOnly = false): string {
   const text = JSON.stringify(body);
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), 'Content-Type: application/json; charset=utf-8', 'X-Content-Type-Options: nosniff', `Content-Length: ${Buffer.byteLength(text)}`, 'Connection: close'];
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    'Content-Type: application/json; charset=utf-8',
+    'X-Content-Type-Options: nosniff',
+    `Content-Length: ${Buffer.byteLength(text)}`,
+    'Connection: close',
+  ];
   return `${lines.join('\r\n')}\r\n\r\n${headOnly ? '' : text}`;
 }

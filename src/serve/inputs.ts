@@ -11,9 +11,26 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PIXELS } from '../data/types.js';
-import { DEFAULT_DECODE_SECONDS, DEFAULT_MAX_PIXELS, decodeImage, ImageError, INLINE_PIXELS, type DecodeCost, type DecodeOptions } from '../image/decode.js';
+import {
+  DEFAULT_DECODE_SECONDS,
+  DEFAULT_MAX_PIXELS,
+  decodeImage,
+  ImageError,
+  INLINE_PIXELS,
+  type DecodeCost,
+  type DecodeOptions,
+} from '../image/decode.js';
 import { PictureTimeoutError, preprocessOffThread } from '../image/picture-pool.js';
-import { API_FORMATS, FORMAT_NAMES, MEDIA_TYPES, formatList, formatOfMediaType, readImageSize, sniffImageFormat, type ImageFormat } from '../image/formats.js';
+import {
+  API_FORMATS,
+  FORMAT_NAMES,
+  MEDIA_TYPES,
+  formatList,
+  formatOfMediaType,
+  readImageSize,
+  sniffImageFormat,
+  type ImageFormat,
+} from '../image/formats.js';
 import type { Preprocessed } from '../image/preprocess.js';
 import type { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
@@ -28,7 +45,8 @@ export type JsonItem = { pixels: number[] } | { image: string };
  * copies the whole body, and with the garbage it makes kept the main thread busy under large
  * uploads), and not a Buffer, whose `slice` is a view rather than a copy.
  */
-export const bytesView = (buffer: Uint8Array): Uint8Array => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+export const bytesView = (buffer: Uint8Array): Uint8Array =>
+  new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 
 /** What image files a server accepts. */
 export interface ImageRules {
@@ -46,7 +64,12 @@ export interface ImageRules {
 /** Most pixels decoded for one request by default: four pictures at the pixel limit (a batch of 38 such pictures would be 38 times the work of one). */
 export const DEFAULT_MAX_REQUEST_PIXELS = 4 * DEFAULT_MAX_PIXELS;
 
-export const DEFAULT_IMAGE_RULES: ImageRules = { formats: API_FORMATS, maxPixels: DEFAULT_MAX_PIXELS, timeoutSeconds: DEFAULT_DECODE_SECONDS, maxRequestPixels: DEFAULT_MAX_REQUEST_PIXELS };
+export const DEFAULT_IMAGE_RULES: ImageRules = {
+  formats: API_FORMATS,
+  maxPixels: DEFAULT_MAX_PIXELS,
+  timeoutSeconds: DEFAULT_DECODE_SECONDS,
+  maxRequestPixels: DEFAULT_MAX_REQUEST_PIXELS,
+};
 
 /** The media types of the formats the API reads, for the body parser and the docs. */
 export const API_MEDIA_TYPES: string[] = API_FORMATS.flatMap((format) => MEDIA_TYPES[format]);
@@ -71,9 +94,15 @@ export function decorateImageRequests(app: FastifyInstance): void {
 
 /** {pixels: [...]} → MNIST-form input; count and range checked (422). */
 function fromPixels(predictor: Predictor, pixels: number[], where: string): Preprocessed {
-  if (pixels.length !== PIXELS) throw new ApiError(422, 'wrong_pixel_count', `${where}pixels has ${pixels.length} values; a 28x28 image needs ${PIXELS}`);
+  if (pixels.length !== PIXELS)
+    throw new ApiError(
+      422,
+      'wrong_pixel_count',
+      `${where}pixels has ${pixels.length} values; a 28x28 image needs ${PIXELS}`,
+    );
   const bad = pixels.findIndex((v) => !Number.isFinite(v) || v < 0 || v > 255);
-  if (bad >= 0) throw new ApiError(422, 'pixel_out_of_range', `${where}pixels[${bad}] is ${pixels[bad]}, outside 0-255`);
+  if (bad >= 0)
+    throw new ApiError(422, 'pixel_out_of_range', `${where}pixels[${bad}] is ${pixels[bad]}, outside 0-255`);
   return predictor.preprocessPixels(Uint8Array.from(pixels, Math.round));
 }
 
@@ -94,7 +123,13 @@ const IMAGE_STATUS: Record<ImageError['problem'], { status: number; code: ApiErr
  * request's pixels (413 `request_too_large` past the limit), waits for the server's decode
  * budget, and stops when the request is given up (hardening.ts, requestSignal).
  */
-export async function fromImageBytes({ predictor, rules }: ImageReader, bytes: Uint8Array, name: string, declaredType?: string, request?: FastifyRequest): Promise<Preprocessed> {
+export async function fromImageBytes(
+  { predictor, rules }: ImageReader,
+  bytes: Uint8Array,
+  name: string,
+  declaredType?: string,
+  request?: FastifyRequest,
+): Promise<Preprocessed> {
   if (bytes.length === 0) throw new ApiError(400, 'bad_image', `${name} is empty`);
   checkDeclaredType(bytes, declaredType, name, rules.formats);
   try {
@@ -103,14 +138,22 @@ export async function fromImageBytes({ predictor, rules }: ImageReader, bytes: U
     if (image.width * image.height <= INLINE_PIXELS) return predictor.preprocess(image);
     // The photo pipeline on a large picture is a few hundred milliseconds of per-pixel work: on a
     // picture thread, with the run's spec, as predictor.preprocess would do it here.
-    return await preprocessOffThread(image, predictor.spec, name, { signal: options.signal, timeoutMs: (options.timeoutSeconds ?? rules.timeoutSeconds) * 1000 });
+    return await preprocessOffThread(image, predictor.spec, name, {
+      signal: options.signal,
+      timeoutMs: (options.timeoutSeconds ?? rules.timeoutSeconds) * 1000,
+    });
   } catch (err) {
     if (err instanceof ImageError) {
       const { status, code } = IMAGE_STATUS[err.problem];
       throw new ApiError(status, code, err.message);
     }
     if (err instanceof UserError) throw new ApiError(400, 'bad_image', err.message);
-    if (err instanceof PictureTimeoutError) throw new ApiError(IMAGE_STATUS.timeout.status, IMAGE_STATUS.timeout.code, `${name}: took too long to read (over the time limit)`);
+    if (err instanceof PictureTimeoutError)
+      throw new ApiError(
+        IMAGE_STATUS.timeout.status,
+        IMAGE_STATUS.timeout.code,
+        `${name}: took too long to read (over the time limit)`,
+      );
     throw err;
   }
 }
@@ -120,7 +163,11 @@ export async function fromImageBytes({ predictor, rules }: ImageReader, bytes: U
  * sizes are read from their headers first: pictures within the pixel limit that add up to more
  * than the request's limit are refused (413) before any is decoded, rather than after the first few.
  */
-export async function fromImageFiles(reader: ImageReader, files: { bytes: Uint8Array; name: string; type?: string }[], request?: FastifyRequest): Promise<Preprocessed[]> {
+export async function fromImageFiles(
+  reader: ImageReader,
+  files: { bytes: Uint8Array; name: string; type?: string }[],
+  request?: FastifyRequest,
+): Promise<Preprocessed[]> {
   const { rules } = reader;
   let pixels = 0;
   for (const { bytes, name } of files) {
@@ -141,7 +188,11 @@ export async function fromImageFiles(reader: ImageReader, files: { bytes: Uint8A
 }
 
 const tooManyPixels = (pixels: number, max: number) =>
-  new ApiError(413, 'request_too_large', `the pictures of this request add up to ${(pixels / 1e6).toFixed(1)} million pixels, over the limit of ${(max / 1e6).toFixed(1)} million for one request: send fewer at once`);
+  new ApiError(
+    413,
+    'request_too_large',
+    `the pictures of this request add up to ${(pixels / 1e6).toFixed(1)} million pixels, over the limit of ${(max / 1e6).toFixed(1)} million for one request: send fewer at once`,
+  );
 
 /** Nothing to release: a small picture's decode does not wait for the budget. */
 const NOTHING_HELD = () => {};
@@ -155,7 +206,9 @@ const NOTHING_HELD = () => {};
  */
 function decodeOptions(rules: ImageRules, request: FastifyRequest | undefined): DecodeOptions {
   // A decode never runs past its request's time limit (libvips counts whole seconds).
-  const timeoutSeconds = request ? Math.max(1, Math.min(rules.timeoutSeconds, Math.ceil(requestTimeLeftMs(request) / 1000))) : rules.timeoutSeconds;
+  const timeoutSeconds = request
+    ? Math.max(1, Math.min(rules.timeoutSeconds, Math.ceil(requestTimeLeftMs(request) / 1000)))
+    : rules.timeoutSeconds;
   const options: DecodeOptions = {
     formats: rules.formats,
     maxPixels: rules.maxPixels,
@@ -183,17 +236,30 @@ function decodeOptions(rules: ImageRules, request: FastifyRequest | undefined): 
 const GENERIC_TYPES = new Set(['application/octet-stream', 'text/plain', 'image/*']);
 
 /** The bytes must be what their media type says, and a type the API reads. Generic types say nothing. */
-function checkDeclaredType(bytes: Uint8Array, declaredType: string | undefined, name: string, formats: readonly ImageFormat[]): void {
+function checkDeclaredType(
+  bytes: Uint8Array,
+  declaredType: string | undefined,
+  name: string,
+  formats: readonly ImageFormat[],
+): void {
   const type = declaredType?.split(';')[0].trim().toLowerCase();
   if (!type || GENERIC_TYPES.has(type)) return;
   const declared = formatOfMediaType(type);
   if (!declared || !formats.includes(declared)) {
     const accepted = formats.map((f) => MEDIA_TYPES[f][0]).join(', ');
-    throw new ApiError(415, 'unsupported_image_format', `${name} is sent as ${type}: send ${formatList(formats)} (${accepted})`);
+    throw new ApiError(
+      415,
+      'unsupported_image_format',
+      `${name} is sent as ${type}: send ${formatList(formats)} (${accepted})`,
+    );
   }
   const actual = sniffImageFormat(bytes);
   if (actual && actual !== declared) {
-    throw new ApiError(415, 'content_type_mismatch', `${name} is sent as ${type} but its bytes are ${FORMAT_NAMES[actual]}; send it as ${MEDIA_TYPES[actual][0]}${formats.includes(actual) ? '' : ` (which this server does not read: send ${formatList(formats)})`}`);
+    throw new ApiError(
+      415,
+      'content_type_mismatch',
+      `${name} is sent as ${type} but its bytes are ${FORMAT_NAMES[actual]}; send it as ${MEDIA_TYPES[actual][0]}${formats.includes(actual) ? '' : ` (which this server does not read: send ${formatList(formats)})`}`,
+    );
   }
 }
 
@@ -206,9 +272,17 @@ function fromBase64(reader: ImageReader, image: string, name: string, request?: 
 }
 
 /** One JSON item, `{pixels}` or `{image}`; an image is decoded as the `request`'s (see fromImageBytes). */
-export function fromJsonItem(reader: ImageReader, item: JsonItem, where: string, request?: FastifyRequest): Promise<Preprocessed> {
-  if (typeof item !== 'object' || item === null) throw new ApiError(415, 'unsupported_media_type', 'send an image, a multipart form or JSON');
-  return 'pixels' in item ? Promise.resolve(fromPixels(reader.predictor, item.pixels, where)) : fromBase64(reader, item.image, `${where}image`, request);
+export function fromJsonItem(
+  reader: ImageReader,
+  item: JsonItem,
+  where: string,
+  request?: FastifyRequest,
+): Promise<Preprocessed> {
+  if (typeof item !== 'object' || item === null)
+    throw new ApiError(415, 'unsupported_media_type', 'send an image, a multipart form or JSON');
+  return 'pixels' in item
+    ? Promise.resolve(fromPixels(reader.predictor, item.pixels, where))
+    : fromBase64(reader, item.image, `${where}image`, request);
 }
 
 export interface FormFile {
@@ -223,10 +297,14 @@ export interface FormFile {
  * `maxFiles` files (more: 400, naming the route that takes more), text fields are skipped
  * (busboy refuses more than MAX_FIELDS).
  */
-export async function readFormFiles(request: FastifyRequest, options: { bodyLimit: number; maxFiles: number; tooMany: string }): Promise<FormFile[]> {
+export async function readFormFiles(
+  request: FastifyRequest,
+  options: { bodyLimit: number; maxFiles: number; tooMany: string },
+): Promise<FormFile[]> {
   const { bodyLimit, maxFiles } = options;
   const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > bodyLimit) throw new ApiError(413, 'body_too_large', `the body is larger than the limit of ${bodyLimit} bytes`);
+  if (Number.isFinite(declared) && declared > bodyLimit)
+    throw new ApiError(413, 'body_too_large', `the body is larger than the limit of ${bodyLimit} bytes`);
   const files: FormFile[] = [];
   let total = 0;
   for await (const part of request.parts()) {
@@ -237,7 +315,8 @@ export async function readFormFiles(request: FastifyRequest, options: { bodyLimi
     }
     const buffer = await part.toBuffer();
     total += buffer.length;
-    if (total > bodyLimit) throw new ApiError(413, 'body_too_large', `the files add up to more than the body limit of ${bodyLimit} bytes`);
+    if (total > bodyLimit)
+      throw new ApiError(413, 'body_too_large', `the files add up to more than the body limit of ${bodyLimit} bytes`);
     files.push({ bytes: bytesView(buffer), filename: part.filename, mimetype: part.mimetype });
   }
   return files;

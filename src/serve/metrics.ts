@@ -20,16 +20,36 @@ export type RefusalReason = 'busy' | 'draining' | 'timeout' | 'rate_limited';
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({ name: 'mnist_http_requests_total', help: 'HTTP requests served, by method, route and status.', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
-  private readonly duration = new Histogram({ name: 'mnist_http_request_duration_seconds', help: 'Time to answer a request, by route.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly errors = new Counter({ name: 'mnist_http_errors_total', help: 'Requests answered with a 4xx or 5xx status.', registers: [this.registry] });
+  private readonly requests = new Counter({
+    name: 'mnist_http_requests_total',
+    help: 'HTTP requests served, by method, route and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: 'mnist_http_request_duration_seconds',
+    help: 'Time to answer a request, by route.',
+    labelNames: ['route'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'mnist_http_errors_total',
+    help: 'Requests answered with a 4xx or 5xx status.',
+    registers: [this.registry],
+  });
   private readonly refusals = new Counter({
     name: 'mnist_http_refusals_total',
     help: 'Requests refused before their route answered, by reason: busy (requests in flight at the cap), draining, timeout (the answer took too long), rate_limited.',
     labelNames: ['reason'],
     registers: [this.registry],
   });
-  private readonly batchSize = new Histogram({ name: 'mnist_model_batch_size', help: 'Images per model call (micro-batching merges the requests that arrive together).', buckets: BATCH_BUCKETS, registers: [this.registry] });
+  private readonly batchSize = new Histogram({
+    name: 'mnist_model_batch_size',
+    help: 'Images per model call (micro-batching merges the requests that arrive together).',
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
   private readonly queueWait = new Histogram({
     name: 'mnist_model_queue_wait_seconds',
     help: 'Time from a request asking for predictions to the start of the model call that answers it (batch window and queue).',
@@ -42,11 +62,21 @@ export class ServerMetrics {
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters, which promtool's lint refuses; their totals are the sums of
     // nodejs_active_handles, _requests and _resources (by type), which stay.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
-    for (const refusal of ['busy', 'draining', 'timeout', 'rate_limited'] satisfies RefusalReason[]) this.refusals.inc({ reason: refusal }, 0);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(name);
+    for (const refusal of ['busy', 'draining', 'timeout', 'rate_limited'] satisfies RefusalReason[])
+      this.refusals.inc({ reason: refusal }, 0);
     const gauges: [name: string, help: string, read: () => number][] = [
-      ['mnist_http_requests_in_flight', 'Requests being received or answered (probes and scrapes not counted).', inFlight],
-      ['tfjs_tensors', 'Tensors alive in TensorFlow.js (a number that grows means a leak).', () => tf.memory().numTensors],
+      [
+        'mnist_http_requests_in_flight',
+        'Requests being received or answered (probes and scrapes not counted).',
+        inFlight,
+      ],
+      [
+        'tfjs_tensors',
+        'Tensors alive in TensorFlow.js (a number that grows means a leak).',
+        () => tf.memory().numTensors,
+      ],
       ['tfjs_bytes', 'Bytes held by TensorFlow.js tensors.', () => tf.memory().numBytes],
     ];
     for (const [name, help, read] of gauges) {

@@ -28,11 +28,21 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
 /** GET /openapi.json and /docs (the app must have registerOpenApi's @fastify/swagger). */
 export const openApiRoutes: FastifyPluginAsync = async (app) => {
   const document = () => app.swagger() as unknown as ApiDocument;
-  const openapi = { summary: 'This document', response: { 200: { description: 'the OpenAPI 3.0.3 document', type: 'object', additionalProperties: true } } };
-  app.get('/openapi.json', { schema: openapi }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(document())));
-  const docs = { summary: 'Human-readable API documentation', response: { 200: mediaAnswer('text/html', 'the operations of the document', { type: 'string' }) } };
+  const openapi = {
+    summary: 'This document',
+    response: { 200: { description: 'the OpenAPI 3.0.3 document', type: 'object', additionalProperties: true } },
+  };
+  app.get('/openapi.json', { schema: openapi }, async (_request, reply) =>
+    reply.type('application/json; charset=utf-8').send(JSON.stringify(document())),
+  );
+  const docs = {
+    summary: 'Human-readable API documentation',
+    response: { 200: mediaAnswer('text/html', 'the operations of the document', { type: 'string' }) },
+  };
   let page: string | undefined;
-  app.get('/docs', { schema: docs }, async (_request, reply) => reply.type('text/html; charset=utf-8').send((page ??= docsPage(document()))));
+  app.get('/docs', { schema: docs }, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send((page ??= docsPage(document()))),
+  );
 };
 
 /** The docs page's one inline style; the Content-Security-Policy allows it by this hash. */
@@ -45,7 +55,15 @@ const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
 /** What the docs page reads of an OpenAPI document. */
 interface ApiDocument {
   info: { description?: string };
-  paths: Record<string, Partial<Record<(typeof METHODS)[number], { summary?: string; requestBody?: { content?: Record<string, unknown> }; responses: Record<string, unknown> }>>>;
+  paths: Record<
+    string,
+    Partial<
+      Record<
+        (typeof METHODS)[number],
+        { summary?: string; requestBody?: { content?: Record<string, unknown> }; responses: Record<string, unknown> }
+      >
+    >
+  >;
 }
 
 /** A self-contained page listing the operations of an OpenAPI document. */

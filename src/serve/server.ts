@@ -110,34 +110,41 @@ export interface RunningServer {
   close(options?: { drainDelayMs?: number }): Promise<void>;
 }
 
-const isWhole = (value: number, min: number, max = Number.MAX_SAFE_INTEGER) => Number.isInteger(value) && value >= min && value <= max;
+const isWhole = (value: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  Number.isInteger(value) && value >= min && value <= max;
 
 /** Every option a person types, checked before anything loads: one UserError naming the flag. */
 export function checkServeOptions(options: ServeOptions): void {
   const check = (value: number | undefined, flag: string, min: number, max: number, unit: string) => {
-    if (value !== undefined && !isWhole(value, min, max)) throw new UserError(`${flag} ${value}: ${unit} must be a whole number from ${min} to ${max}`);
+    if (value !== undefined && !isWhole(value, min, max))
+      throw new UserError(`${flag} ${value}: ${unit} must be a whole number from ${min} to ${max}`);
   };
   check(options.port, '--port', 0, 65535, 'the port');
   check(options.bodyLimit, '--body-limit', 1, MAX_BODY_LIMIT, 'the body limit in bytes');
   check(options.maxPixels, '--max-pixels', 1, MAX_PIXEL_LIMIT, 'the pixel limit (width x height)');
   check(options.maxRequestPixels, '--max-request-pixels', 1, Number.MAX_SAFE_INTEGER, 'the pixel limit of one request');
   if (options.maxMemory !== undefined && !(Number.isFinite(options.maxMemory) && options.maxMemory >= MIN_MAX_MEMORY)) {
-    throw new UserError(`--max-memory ${Math.round(options.maxMemory / 2 ** 20)}: the memory the server may use must be at least ${MIN_MAX_MEMORY / 2 ** 20} MiB`);
+    throw new UserError(
+      `--max-memory ${Math.round(options.maxMemory / 2 ** 20)}: the memory the server may use must be at least ${MIN_MAX_MEMORY / 2 ** 20} MiB`,
+    );
   }
   check(options.maxConnections, '--max-connections', 1, 1_000_000, 'the connection limit');
   check(options.limits?.maxInFlight, '--max-in-flight', 1, 1_000_000, 'the limit of requests in flight');
   check(options.maxBatch, '--max-batch', 1, DEFAULT_INFER_BATCH, 'the largest merged model call (images)');
   const window = options.batchWindowMs;
-  if (window !== undefined && window !== null && !(Number.isFinite(window) && window >= 0 && window <= 1000)) throw new UserError(`--batch-window ${window}: the micro-batching window must be from 0 to 1000 ms`);
+  if (window !== undefined && window !== null && !(Number.isFinite(window) && window >= 0 && window <= 1000))
+    throw new UserError(`--batch-window ${window}: the micro-batching window must be from 0 to 1000 ms`);
   const seconds = (ms: number | undefined, flag: string, min: number, what: string) => {
-    if (ms !== undefined && !(Number.isFinite(ms) && ms >= min * 1000 && ms <= 3_600_000)) throw new UserError(`${flag} ${ms / 1000}: ${what} must be from ${min} to 3600 seconds`);
+    if (ms !== undefined && !(Number.isFinite(ms) && ms >= min * 1000 && ms <= 3_600_000))
+      throw new UserError(`${flag} ${ms / 1000}: ${what} must be from ${min} to 3600 seconds`);
   };
   seconds(options.limits?.requestTimeoutMs, '--request-timeout', 1, 'the request timeout');
   seconds(options.limits?.idleTimeoutMs, '--idle-timeout', 1, 'the idle timeout');
   seconds(options.drainTimeoutMs, '--drain-timeout', 0, 'the drain timeout');
   seconds(options.drainDelayMs, '--drain-delay', 0, 'the drain delay');
   check(options.rateLimit, '--rate-limit', 1, 1_000_000, 'the rate limit (requests a minute)');
-  if (options.host !== undefined && !/^[A-Za-z0-9.:%_-]+$/.test(options.host)) throw new UserError(`--host ${JSON.stringify(options.host)} is not a host name or address`);
+  if (options.host !== undefined && !/^[A-Za-z0-9.:%_-]+$/.test(options.host))
+    throw new UserError(`--host ${JSON.stringify(options.host)} is not a host name or address`);
   const origin = options.corsOrigin;
   if (origin !== undefined && origin !== '*') {
     let parsed: URL | undefined;
@@ -147,7 +154,9 @@ export function checkServeOptions(options: ServeOptions): void {
       parsed = undefined;
     }
     if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin.replace(/\/$/, '')) {
-      throw new UserError(`--cors ${JSON.stringify(origin)} is not an origin: give scheme, host and port only (https://example.com), or *`);
+      throw new UserError(
+        `--cors ${JSON.stringify(origin)} is not an origin: give scheme, host and port only (https://example.com), or *`,
+      );
     }
   }
 }
@@ -184,7 +193,8 @@ async function listenOn(server: Server, host: string, port: number): Promise<voi
       resolve();
     });
   }).catch((err: Error & { code?: string }) => {
-    if (err.code && (/^E[A-Z]+$/.test(err.code) || err.code === 'ERR_SOCKET_BAD_PORT')) throw listenError(err, host, port);
+    if (err.code && (/^E[A-Z]+$/.test(err.code) || err.code === 'ERR_SOCKET_BAD_PORT'))
+      throw listenError(err, host, port);
     throw err;
   });
 }
@@ -223,7 +233,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   server.setTimeout(http.connectionTimeout ?? 0);
   if (http.clientErrorHandler) server.on('clientError', http.clientErrorHandler);
   // Probes are answered even when every connection is taken: the cap answers them itself.
-  capConnections(server, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, (path) => probeAnswer(path, !ready ? 'starting' : drain.draining ? 'draining' : 'ready'));
+  capConnections(server, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, (path) =>
+    probeAnswer(path, !ready ? 'starting' : drain.draining ? 'draining' : 'ready'),
+  );
   await listenOn(server, host, port);
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;

@@ -66,7 +66,9 @@ const COMPLETE_WITH = [MODEL_FILE, WEIGHTS_FILE, OPTIMIZER_BIN, OPTIMIZER_JSON, 
 /** The folders a save makes beside the checkpoint `last`: `last.tmp-PID` (being written) and `last.old-PID` (the previous one, until the new one is in). */
 function copiesBeside(dir: string, names: string[]): string[] {
   const prefixes = [`${basename(dir)}.tmp-`, `${basename(dir)}.old-`];
-  return names.filter((name) => prefixes.some((prefix) => name.startsWith(prefix))).map((name) => join(dirname(dir), name));
+  return names
+    .filter((name) => prefixes.some((prefix) => name.startsWith(prefix)))
+    .map((name) => join(dirname(dir), name));
 }
 
 async function namesIn(dir: string): Promise<string[]> {
@@ -84,18 +86,29 @@ async function namesIn(dir: string): Promise<string[]> {
  * caller holds the run's lock, so no other process is writing them). A failure (a full disk)
  * removes the new folder, keeps the old checkpoint and says so.
  */
-export async function saveCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: TrainState, config: object): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  state: TrainState,
+  config: object,
+): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   const old = `${dir}.old-${process.pid}`;
   try {
     await mkdir(dirname(dir), { recursive: true });
-    for (const stale of copiesBeside(dir, await namesIn(dirname(dir)))) await rm(stale, { recursive: true, force: true });
+    for (const stale of copiesBeside(dir, await namesIn(dirname(dir))))
+      await rm(stale, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
     await saveModel(model, tmp);
     const weights = await optimizer.getWeights();
     const { data, specs } = await tf.io.encodeWeights(weights);
     await writeFileAtomic(join(tmp, OPTIMIZER_BIN), new Uint8Array(data));
-    await writeJsonAtomic(join(tmp, OPTIMIZER_JSON), { className: optimizer.getClassName(), config: optimizer.getConfig(), specs });
+    await writeJsonAtomic(join(tmp, OPTIMIZER_JSON), {
+      className: optimizer.getClassName(),
+      config: optimizer.getConfig(),
+      specs,
+    });
     await writeJsonAtomic(join(tmp, CONFIG_FILE), config);
     await writeJsonAtomic(join(tmp, STATE_FILE), state);
     await syncFolder(tmp);
@@ -150,7 +163,9 @@ export async function recoverCheckpoint(dir: string): Promise<string | undefined
   const removed = copies.length - (recovered ? 1 : 0);
   const parts = [
     ...(recovered ? [`recovered the checkpoint from ${recovered} (a save was cut short)`] : []),
-    ...(removed > 0 ? [`removed ${removed} unfinished checkpoint cop${removed === 1 ? 'y' : 'ies'} beside ${dir}`] : []),
+    ...(removed > 0
+      ? [`removed ${removed} unfinished checkpoint cop${removed === 1 ? 'y' : 'ies'} beside ${dir}`]
+      : []),
   ];
   return parts.join('; ');
 }
@@ -160,7 +175,8 @@ export async function readCheckpointConfig(dir: string): Promise<Record<string, 
   const path = join(dir, CONFIG_FILE);
   if (!existsSync(path)) return undefined;
   const value = await readJson(path);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UserError(`${path}: must hold a JSON object of config keys`, path);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UserError(`${path}: must hold a JSON object of config keys`, path);
   return value as Record<string, unknown>;
 }
 
@@ -184,7 +200,10 @@ const isFiniteNumber = (x: unknown): x is number => typeof x === 'number' && Num
 /** A state.json read back: every field there and of its type, or a UserError naming the file and the field. */
 function checkState(value: unknown, path: string): TrainState {
   const fail = (problem: string): never => {
-    throw new UserError(`${path}: not a training state this program wrote (${problem}); the checkpoint is damaged`, path);
+    throw new UserError(
+      `${path}: not a training state this program wrote (${problem}); the checkpoint is damaged`,
+      path,
+    );
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not a JSON object');
   const state = value as Record<string, unknown>;
@@ -194,7 +213,10 @@ function checkState(value: unknown, path: string): TrainState {
   for (const key of ['bestValAccuracy', 'trainingSeconds'] as const) {
     if (!isFiniteNumber(state[key])) fail(`'${key}' must be a number, got ${JSON.stringify(state[key])}`);
   }
-  if (!Array.isArray(state.history) || !state.history.every((r) => typeof r === 'object' && r !== null && isWhole((r as EpochRecord).epoch))) {
+  if (
+    !Array.isArray(state.history) ||
+    !state.history.every((r) => typeof r === 'object' && r !== null && isWhole((r as EpochRecord).epoch))
+  ) {
     fail(`'history' must be a list of epoch records`);
   }
   if (state.bestValLoss === undefined) {
@@ -213,15 +235,29 @@ function checkState(value: unknown, path: string): TrainState {
 }
 
 /** optimizer.json's weight entries, checked: each with a name, a shape and a 4-byte dtype. */
-function checkOptimizerSpecs(value: unknown, path: string): { className?: string; specs: tf.io.WeightsManifestEntry[] } {
+function checkOptimizerSpecs(
+  value: unknown,
+  path: string,
+): { className?: string; specs: tf.io.WeightsManifestEntry[] } {
   const saved = value as { className?: unknown; specs?: unknown } | null;
   const specs = saved?.specs;
   const entryOk = (spec: tf.io.WeightsManifestEntry) =>
-    typeof spec === 'object' && spec !== null && typeof spec.name === 'string' && Array.isArray(spec.shape) && spec.shape.every(isWhole) && ['float32', 'int32'].includes(spec.dtype);
+    typeof spec === 'object' &&
+    spec !== null &&
+    typeof spec.name === 'string' &&
+    Array.isArray(spec.shape) &&
+    spec.shape.every(isWhole) &&
+    ['float32', 'int32'].includes(spec.dtype);
   if (typeof saved !== 'object' || saved === null || !Array.isArray(specs) || !specs.every(entryOk)) {
-    throw new UserError(`${path}: not an optimizer state this program wrote (no list of weight entries); the checkpoint is damaged`, path);
+    throw new UserError(
+      `${path}: not an optimizer state this program wrote (no list of weight entries); the checkpoint is damaged`,
+      path,
+    );
   }
-  return { className: typeof saved.className === 'string' ? saved.className : undefined, specs: specs as tf.io.WeightsManifestEntry[] };
+  return {
+    className: typeof saved.className === 'string' ? saved.className : undefined,
+    specs: specs as tf.io.WeightsManifestEntry[],
+  };
 }
 
 /**
@@ -232,25 +268,35 @@ function checkOptimizerSpecs(value: unknown, path: string): { className?: string
  */
 export async function loadCheckpoint(dir: string, expect: { optimizer?: string } = {}): Promise<LoadedCheckpoint> {
   for (const file of [STATE_FILE, OPTIMIZER_JSON, OPTIMIZER_BIN]) {
-    if (!existsSync(join(dir, file))) throw new UserError(`${join(dir, file)} is missing: no checkpoint to resume from`, join(dir, file));
+    if (!existsSync(join(dir, file)))
+      throw new UserError(`${join(dir, file)} is missing: no checkpoint to resume from`, join(dir, file));
   }
   const statePath = join(dir, STATE_FILE);
   const state = checkState(await readJson(statePath), statePath);
   const jsonPath = join(dir, OPTIMIZER_JSON);
   const { className, specs } = checkOptimizerSpecs(await readJson(jsonPath), jsonPath);
   if (expect.optimizer !== undefined && className !== undefined && className !== expect.optimizer) {
-    throw new UserError(`${jsonPath}: holds the state of a ${className} optimizer, but the run's config asks for ${expect.optimizer}`, jsonPath);
+    throw new UserError(
+      `${jsonPath}: holds the state of a ${className} optimizer, but the run's config asks for ${expect.optimizer}`,
+      jsonPath,
+    );
   }
   const binPath = join(dir, OPTIMIZER_BIN);
   const bin = await readFile(binPath);
   const expected = specs.reduce((sum, spec) => sum + 4 * spec.shape.reduce((a, b) => a * b, 1), 0);
   if (bin.byteLength !== expected) {
-    throw new UserError(`${binPath}: is ${bin.byteLength} bytes, but ${OPTIMIZER_JSON} describes ${expected} bytes; the checkpoint is damaged`, binPath);
+    throw new UserError(
+      `${binPath}: is ${bin.byteLength} bytes, but ${OPTIMIZER_JSON} describes ${expected} bytes; the checkpoint is damaged`,
+      binPath,
+    );
   }
   const data = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
   const broken = nonFiniteEntry(data, specs);
   if (broken !== undefined) {
-    throw new UserError(`${binPath}: the optimizer state ${broken} is NaN or infinite; training from it would go nowhere`, binPath);
+    throw new UserError(
+      `${binPath}: the optimizer state ${broken} is NaN or infinite; training from it would go nowhere`,
+      binPath,
+    );
   }
   const map = tf.io.decodeWeights(data, specs);
   const optimizerWeights = specs.map((spec) => ({ name: spec.name, tensor: map[spec.name] }));

@@ -23,7 +23,9 @@ export function readConfigFile(path: string, what = 'config file'): Partial<Trai
 }
 
 /** defaults → preset → config file → flags. */
-export function resolveConfig(options: { preset?: string; configFile?: string; flags?: Record<string, unknown> } = {}): TrainConfig {
+export function resolveConfig(
+  options: { preset?: string; configFile?: string; flags?: Record<string, unknown> } = {},
+): TrainConfig {
   const file = options.configFile ? readConfigFile(options.configFile) : {};
   return presetConfig(options.preset, file, validateOverrides(options.flags ?? {}, 'flags'));
 }

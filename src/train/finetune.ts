@@ -32,7 +32,16 @@ import { decodeDigitImage } from '../image/digit-file.js';
 import { withPicturedDigits } from '../image/digit-pictures.js';
 import { nonDigitTrainingImages } from '../image/non-digits.js';
 import { outputCount } from '../model/architectures.js';
-import { loadRun, readMetadata, resolveRunDir, RUN_FILES, writeMetadata, type AnswerScores, type FinetuneRecord, type RunMetadata } from '../model/run.js';
+import {
+  loadRun,
+  readMetadata,
+  resolveRunDir,
+  RUN_FILES,
+  writeMetadata,
+  type AnswerScores,
+  type FinetuneRecord,
+  type RunMetadata,
+} from '../model/run.js';
 import { shippedModelOf } from '../model/shipped.js';
 import { Predictor } from '../predict/predictor.js';
 import { UserError } from '../util/errors.js';
@@ -94,10 +103,17 @@ function concatSets(sets: ImageSet[]): ImageSet {
 }
 
 /** The indices of a set's items whose label passes `test`. */
-const indicesWhere = (labels: Uint8Array, test: (label: number) => boolean) => Array.from(labels.keys()).filter((i) => test(labels[i]));
+const indicesWhere = (labels: Uint8Array, test: (label: number) => boolean) =>
+  Array.from(labels.keys()).filter((i) => test(labels[i]));
 
 /** How a model answers a set of labelled digits, through the one answer rule. */
-async function answerScores(model: tf.LayersModel, dir: string, metadata: RunMetadata, set: ImageSet, backend: TrainConfig['backend']): Promise<AnswerScores | undefined> {
+async function answerScores(
+  model: tf.LayersModel,
+  dir: string,
+  metadata: RunMetadata,
+  set: ImageSet,
+  backend: TrainConfig['backend'],
+): Promise<AnswerScores | undefined> {
   if (set.count === 0) return undefined;
   const predictor = await Predictor.fromModel(model, { dir, metadata, runtime: 'tfjs', backend, threads: 1 });
   try {
@@ -120,36 +136,99 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   const log = options.log ?? (() => {});
   const baseDir = resolveRunDir(options.base ?? 'default');
   const baseMeta = await readMetadata(baseDir);
-  if (baseMeta.members) throw new UserError(`${baseDir} is an ensemble: fine-tune one of its members (${baseMeta.members.join(', ')})`, baseDir);
+  if (baseMeta.members)
+    throw new UserError(
+      `${baseDir} is an ensemble: fine-tune one of its members (${baseMeta.members.join(', ')})`,
+      baseDir,
+    );
   const settings: FinetuneSettings = { ...FINETUNE_DEFAULTS, seed: baseMeta.seed, ...options.settings };
-  const baseConfig = { ...resolveConfig(), ...readConfigFile(join(baseDir, RUN_FILES.config), "the base run's config") };
-  const config: TrainConfig = { ...baseConfig, epochs: settings.epochs, lr: settings.lr, seed: settings.seed, earlyStopping: 0, threads: options.threads ?? baseConfig.threads };
+  const baseConfig = {
+    ...resolveConfig(),
+    ...readConfigFile(join(baseDir, RUN_FILES.config), "the base run's config"),
+  };
+  const config: TrainConfig = {
+    ...baseConfig,
+    epochs: settings.epochs,
+    lr: settings.lr,
+    seed: settings.seed,
+    earlyStopping: 0,
+    threads: options.threads ?? baseConfig.threads,
+  };
   const backend = await initBackend(config.backend, { quiet: true });
   const { model } = await loadRun(baseDir);
 
   // The corrections: digits (a share held out) and, for a model with that output, "not a digit".
   const corrections = await readCorrections(options.data, decodeDigitImage);
-  const perClass = Array.from({ length: NUM_CLASSES + 1 }, (_, k) => corrections.labels.filter((label) => label === k).length);
-  const digits = takeIndices(corrections, indicesWhere(corrections.labels, (label) => label < NUM_CLASSES));
-  if (digits.count === 0) throw new UserError(`${options.data}: no corrected digits (0/ .. 9/ are empty): nothing to fine-tune on`, options.data);
+  const perClass = Array.from(
+    { length: NUM_CLASSES + 1 },
+    (_, k) => corrections.labels.filter((label) => label === k).length,
+  );
+  const digits = takeIndices(
+    corrections,
+    indicesWhere(corrections.labels, (label) => label < NUM_CLASSES),
+  );
+  if (digits.count === 0)
+    throw new UserError(
+      `${options.data}: no corrected digits (0/ .. 9/ are empty): nothing to fine-tune on`,
+      options.data,
+    );
   const withNotADigit = outputCount(model) === NUM_CLASSES + 1;
-  const nonDigitCorrections = withNotADigit ? takeIndices(corrections, indicesWhere(corrections.labels, (label) => label === NOT_A_DIGIT)) : takeIndices(corrections, []);
-  if (!withNotADigit && perClass[NOT_A_DIGIT] > 0) log(`the base model has no "not a digit" output: the ${perClass[NOT_A_DIGIT]} corrections in not-a-digit/ are not used`);
-  const held = stratifiedIndices(digits.labels, Math.round(settings.holdout * digits.count), createRng(deriveSeed(settings.seed, 0xf17e, 1)));
+  const nonDigitCorrections = withNotADigit
+    ? takeIndices(
+        corrections,
+        indicesWhere(corrections.labels, (label) => label === NOT_A_DIGIT),
+      )
+    : takeIndices(corrections, []);
+  if (!withNotADigit && perClass[NOT_A_DIGIT] > 0)
+    log(
+      `the base model has no "not a digit" output: the ${perClass[NOT_A_DIGIT]} corrections in not-a-digit/ are not used`,
+    );
+  const held = stratifiedIndices(
+    digits.labels,
+    Math.round(settings.holdout * digits.count),
+    createRng(deriveSeed(settings.seed, 0xf17e, 1)),
+  );
   const holdout = takeIndices(digits, held.picked);
   const userTrain = concatSets([takeIndices(digits, held.rest), nonDigitCorrections]);
-  if (userTrain.count === 0) throw new UserError(`${options.data}: every corrected digit is held out to validate on; add more corrections (or lower the held-out share)`, options.data);
+  if (userTrain.count === 0)
+    throw new UserError(
+      `${options.data}: every corrected digit is held out to validate on; add more corrections (or lower the held-out share)`,
+      options.data,
+    );
 
   // MNIST rehearsal from the base run's own training split; its validation split validates.
-  const mnist = options.mnist ?? (await loadMnist({ dataset: baseConfig.dataset, dataDir: baseConfig.dataDir ?? undefined, mirror: baseConfig.mirror ?? undefined }));
+  const mnist =
+    options.mnist ??
+    (await loadMnist({
+      dataset: baseConfig.dataset,
+      dataDir: baseConfig.dataDir ?? undefined,
+      mirror: baseConfig.mirror ?? undefined,
+    }));
   const split = seededSplitIndices(mnist.train.labels, baseConfig);
   const rehearsalCount = Math.min(settings.rehearsal, split.train.length);
-  const picked = stratifiedIndices(Uint8Array.from(split.train, (i) => mnist.train.labels[i]), rehearsalCount, createRng(deriveSeed(settings.seed, 0xf17e, 2))).picked;
-  const rehearsal = withPicturedDigits(takeIndices(mnist.train, Array.from(picked, (j) => split.train[j])), baseConfig.picturedDigits, picturedDigitsRng(settings.seed));
-  const copies = Math.max(1, Math.round((settings.userShare / (1 - settings.userShare)) * (rehearsal.count / userTrain.count)));
+  const picked = stratifiedIndices(
+    Uint8Array.from(split.train, (i) => mnist.train.labels[i]),
+    rehearsalCount,
+    createRng(deriveSeed(settings.seed, 0xf17e, 2)),
+  ).picked;
+  const rehearsal = withPicturedDigits(
+    takeIndices(
+      mnist.train,
+      Array.from(picked, (j) => split.train[j]),
+    ),
+    baseConfig.picturedDigits,
+    picturedDigitsRng(settings.seed),
+  );
+  const copies = Math.max(
+    1,
+    Math.round((settings.userShare / (1 - settings.userShare)) * (rehearsal.count / userTrain.count)),
+  );
   const trainSet = concatSets([rehearsal, ...new Array<ImageSet>(copies).fill(userTrain)]);
   const valSet = concatSets([takeIndices(mnist.train, split.val), holdout]);
-  const nonDigitImages = withNotADigit && config.nonDigits > 0 ? (options.nonDigitImages ?? (await nonDigitTrainingImages(settings.seed, settings.nonDigitsPerCategory))) : undefined;
+  const nonDigitImages =
+    withNotADigit && config.nonDigits > 0
+      ? (options.nonDigitImages ?? (await nonDigitTrainingImages(settings.seed, settings.nonDigitsPerCategory)))
+      : undefined;
   log(
     `${corrections.count} corrections (${digits.count} digits, ${holdout.count} held out to validate on; ${perClass[NOT_A_DIGIT]} not a digit); ` +
       `training on ${userTrain.count} x ${copies} among ${rehearsal.count} MNIST images, ${settings.epochs} epochs`,
@@ -160,7 +239,13 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     base: { dir: baseDir, ...(shipped ? { shipped } : {}), weightsSha256: baseMeta.weightsSha256, test: baseMeta.test },
     data: { dir: options.data, sha256: corrections.sha256, perClass },
     holdout: { count: holdout.count, before: await answerScores(model, baseDir, baseMeta, holdout, backend) },
-    mix: { corrections: userTrain.count, copies, rehearsal: rehearsal.count, share: (userTrain.count * copies) / trainSet.count, nonDigitPictures: nonDigitImages?.count ?? 0 },
+    mix: {
+      corrections: userTrain.count,
+      copies,
+      rehearsal: rehearsal.count,
+      share: (userTrain.count * copies) / trainSet.count,
+      nonDigitPictures: nonDigitImages?.count ?? 0,
+    },
     settings: { ...settings },
   };
   const result = await train({
@@ -174,7 +259,10 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   });
   try {
     // The held-out corrections beside the run (for `evaluate --data`, the report), and how the new run answers them.
-    await writeFileAtomic(join(result.dir, RUN_FILES.holdoutImages), writeIdx([holdout.count, IMAGE_SIZE, IMAGE_SIZE], holdout.images));
+    await writeFileAtomic(
+      join(result.dir, RUN_FILES.holdoutImages),
+      writeIdx([holdout.count, IMAGE_SIZE, IMAGE_SIZE], holdout.images),
+    );
     await writeFileAtomic(join(result.dir, RUN_FILES.holdoutLabels), writeIdx([holdout.count], holdout.labels));
     record.holdout.after = await answerScores(result.model, result.dir, result.metadata, holdout, backend);
   } finally {

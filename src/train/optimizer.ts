@@ -32,9 +32,18 @@ export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
  * never stopped got there by t float32 multiplications; the two differ in the last bit, enough to
  * make a resumed run drift. Replaying the multiplications makes resume exact.
  */
-export async function restoreOptimizer(optimizer: tf.Optimizer, weights: { name: string; tensor: tf.Tensor }[]): Promise<void> {
+export async function restoreOptimizer(
+  optimizer: tf.Optimizer,
+  weights: { name: string; tensor: tf.Tensor }[],
+): Promise<void> {
   await optimizer.setWeights(weights);
-  const adam = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable; beta1: number; beta2: number; iterations: number };
+  const adam = optimizer as unknown as {
+    accBeta1?: tf.Variable;
+    accBeta2?: tf.Variable;
+    beta1: number;
+    beta2: number;
+    iterations: number;
+  };
   if (!adam.accBeta1 || !adam.accBeta2) return;
   const replay = (beta: number) => {
     let acc = Math.fround(beta);

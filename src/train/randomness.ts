@@ -22,12 +22,23 @@ export function epochOrder(seed: number, epoch: number, count: number): Uint32Ar
 }
 
 /** The augmentation draws of one batch (undefined: no augmentation). */
-export function batchAugmentation(seed: number, epoch: number, batch: number, bounds: AugmentBounds & { augment: boolean }): { rng: Rng; bounds: AugmentBounds } | undefined {
+export function batchAugmentation(
+  seed: number,
+  epoch: number,
+  batch: number,
+  bounds: AugmentBounds & { augment: boolean },
+): { rng: Rng; bounds: AugmentBounds } | undefined {
   return bounds.augment ? { rng: createRng(deriveSeed(seed, STREAM.augment, epoch, batch)), bounds } : undefined;
 }
 
 /** Which of the `available` non-digit pictures go into a batch (labelled "not a digit"), `count` of them. */
-export function nonDigitPicks(seed: number, epoch: number, batch: number, available: number, count: number): Uint32Array {
+export function nonDigitPicks(
+  seed: number,
+  epoch: number,
+  batch: number,
+  available: number,
+  count: number,
+): Uint32Array {
   const rng = createRng(deriveSeed(seed, STREAM.nonDigits, epoch, batch));
   return Uint32Array.from({ length: count }, () => rng.int(available));
 }
@@ -38,11 +49,20 @@ export function nonDigitPicks(seed: number, epoch: number, batch: number, availa
  */
 export function reseedDropout(model: tf.LayersModel, seed: number, epoch: number, batch: number): void {
   model.layers.forEach((layer, i) => {
-    if (layer.getClassName() === 'Dropout') (layer as unknown as { seed: number }).seed = deriveSeed(seed, STREAM.dropout, epoch, batch, i);
+    if (layer.getClassName() === 'Dropout')
+      (layer as unknown as { seed: number }).seed = deriveSeed(seed, STREAM.dropout, epoch, batch, i);
   });
 }
 
 /** The dropout seeds of another training thread's part of the batch (thread 0 uses reseedDropout's). */
-export function dropoutSeedsOfThread(model: tf.LayersModel, seed: number, epoch: number, batch: number, thread: number): number[] {
-  return model.layers.flatMap((layer, i) => (layer.getClassName() === 'Dropout' ? [deriveSeed(seed, STREAM.dropout, epoch, batch, i, thread)] : []));
+export function dropoutSeedsOfThread(
+  model: tf.LayersModel,
+  seed: number,
+  epoch: number,
+  batch: number,
+  thread: number,
+): number[] {
+  return model.layers.flatMap((layer, i) =>
+    layer.getClassName() === 'Dropout' ? [deriveSeed(seed, STREAM.dropout, epoch, batch, i, thread)] : [],
+  );
 }

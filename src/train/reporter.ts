@@ -3,8 +3,23 @@ import type { EpochRecord } from '../model/history.js';
 
 /** What the training loop tells the outside world. */
 export interface TrainReporter {
-  start(info: { dir: string; arch: string; params: number; trainCount: number; valCount: number; epochs: number; resumedAt?: { epoch: number; batch: number } }): void;
-  batch(info: { epoch: number; epochs: number; batch: number; batches: number; loss: number; imagesPerSecond: number }): void;
+  start(info: {
+    dir: string;
+    arch: string;
+    params: number;
+    trainCount: number;
+    valCount: number;
+    epochs: number;
+    resumedAt?: { epoch: number; batch: number };
+  }): void;
+  batch(info: {
+    epoch: number;
+    epochs: number;
+    batch: number;
+    batches: number;
+    loss: number;
+    imagesPerSecond: number;
+  }): void;
   epoch(record: EpochRecord & { best: boolean }): void;
   notice(message: string): void;
   end(): void;
@@ -34,15 +49,20 @@ export function humanReporter(): TrainReporter {
   };
   return {
     start(info) {
-      const resumed = info.resumedAt ? `, resuming at epoch ${info.resumedAt.epoch + 1} batch ${info.resumedAt.batch + 1}` : '';
-      console.log(`training ${info.arch} (${info.params.toLocaleString('en-US')} parameters) on ${info.trainCount} images, validating on ${info.valCount}, ${info.epochs} epochs${resumed}`);
+      const resumed = info.resumedAt
+        ? `, resuming at epoch ${info.resumedAt.epoch + 1} batch ${info.resumedAt.batch + 1}`
+        : '';
+      console.log(
+        `training ${info.arch} (${info.params.toLocaleString('en-US')} parameters) on ${info.trainCount} images, validating on ${info.valCount}, ${info.epochs} epochs${resumed}`,
+      );
       console.log(`run folder: ${info.dir}`);
     },
     batch(info) {
       if (!bar) {
         bar = new cliProgress.SingleBar(
           {
-            format: 'epoch {epochLabel} |{bar}| {value}/{total} batches | {ips} img/s | loss {loss} | ETA {eta_formatted}',
+            format:
+              'epoch {epochLabel} |{bar}| {value}/{total} batches | {ips} img/s | loss {loss} | ETA {eta_formatted}',
             stream: process.stderr,
             hideCursor: true,
             etaBuffer: 50,

@@ -7,7 +7,14 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DEFAULT_RUNS_DIR, pointLatestAt, readMetadata, RUN_FILES, writeMetadata, type RunMetadata } from '../model/run.js';
+import {
+  DEFAULT_RUNS_DIR,
+  pointLatestAt,
+  readMetadata,
+  RUN_FILES,
+  writeMetadata,
+  type RunMetadata,
+} from '../model/run.js';
 import { asUserError, UserError } from '../util/errors.js';
 import { removeStaleTemporaries, writeJsonAtomic } from '../util/fs.js';
 import { acquireLock, describeOwner, type HeldLock } from '../util/lock.js';
@@ -32,11 +39,18 @@ export interface OpenRun {
  * that died is taken over.
  */
 async function lockRunFolder(dir: string): Promise<HeldLock> {
-  return acquireLock(join(dir, RUN_FILES.lock), (owner) => `${dir} is in use by another training (${describeOwner(owner)}); wait for it to end, or use another folder`);
+  return acquireLock(
+    join(dir, RUN_FILES.lock),
+    (owner) =>
+      `${dir} is in use by another training (${describeOwner(owner)}); wait for it to end, or use another folder`,
+  );
 }
 
 /** Make the folder of a fresh run (default runs/<timestamp>-<arch>), lock it and write its config.json. */
-export async function createRunFolder(config: TrainConfig, options: { outDir?: string; runsDir?: string }): Promise<OpenRun> {
+export async function createRunFolder(
+  config: TrainConfig,
+  options: { outDir?: string; runsDir?: string },
+): Promise<OpenRun> {
   const dir = resolve(options.outDir ?? defaultRunDir(options.runsDir ?? DEFAULT_RUNS_DIR, config.arch));
   try {
     await mkdir(dir, { recursive: true });
@@ -59,7 +73,9 @@ export async function createRunFolder(config: TrainConfig, options: { outDir?: s
 /** "epochs 2 → 3, lr 0.004 → 0.01": the keys whose values differ. */
 function configChanges(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
-  return keys.filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key])).map((key) => `${key} ${JSON.stringify(before[key])} → ${JSON.stringify(after[key])}`);
+  return keys
+    .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]))
+    .map((key) => `${key} ${JSON.stringify(before[key])} → ${JSON.stringify(after[key])}`);
 }
 
 export interface ResumeOptions {
@@ -75,22 +91,30 @@ export interface ResumeOptions {
  * differs from the config the checkpoint was trained with is refused, naming the keys, unless
  * `allowConfigChange`.
  */
-export async function openRunToResume(dir: string, options: ResumeOptions = {}): Promise<OpenRun & { config: TrainConfig; checkpointDir: string }> {
+export async function openRunToResume(
+  dir: string,
+  options: ResumeOptions = {},
+): Promise<OpenRun & { config: TrainConfig; checkpointDir: string }> {
   const runDir = resolve(dir);
   const configPath = join(runDir, RUN_FILES.config);
-  if (!existsSync(configPath)) throw new UserError(`${configPath} is missing: ${runDir} is not a run folder`, configPath);
+  if (!existsSync(configPath))
+    throw new UserError(`${configPath} is missing: ${runDir} is not a run folder`, configPath);
   const lock = await lockRunFolder(runDir);
   try {
     // Over the defaults, as at the start: a key added to the schema since keeps its default.
-    const config = { ...resolveConfig(), ...readConfigFile(configPath, 'the run\'s config') };
+    const config = { ...resolveConfig(), ...readConfigFile(configPath, "the run's config") };
     if (existsSync(join(runDir, RUN_FILES.metadata)) && (await readMetadata(runDir)).finetune) {
-      throw new UserError(`${runDir} was made by \`mnist-cnn finetune\`, which is not resumed: run the fine-tuning again (it is one short epoch)`, runDir);
+      throw new UserError(
+        `${runDir} was made by \`mnist-cnn finetune\`, which is not resumed: run the fine-tuning again (it is one short epoch)`,
+        runDir,
+      );
     }
     const checkpointDir = join(runDir, RUN_FILES.checkpoint);
     const recovered = await recoverCheckpoint(checkpointDir);
     if (recovered) options.notice?.(recovered);
     await removeStaleTemporaries(runDir);
-    if (!existsSync(checkpointDir)) throw new UserError(`${checkpointDir} is missing: nothing to resume`, checkpointDir);
+    if (!existsSync(checkpointDir))
+      throw new UserError(`${checkpointDir} is missing: nothing to resume`, checkpointDir);
     const started = await readCheckpointConfig(checkpointDir);
     if (started && !options.allowConfigChange) {
       const changes = configChanges({ ...resolveConfig(), ...started }, config);
@@ -109,10 +133,15 @@ export async function openRunToResume(dir: string, options: ResumeOptions = {}):
 }
 
 /** The last metadata.json of a run (finished, or stopped early), and runs/latest pointed at it. */
-export async function closeRun(dir: string, meta: RunMetadata, end: { interrupted: boolean; stoppedEarlyAtEpoch?: number; updateLatest: boolean }): Promise<RunMetadata> {
+export async function closeRun(
+  dir: string,
+  meta: RunMetadata,
+  end: { interrupted: boolean; stoppedEarlyAtEpoch?: number; updateLatest: boolean },
+): Promise<RunMetadata> {
   const final = { ...meta };
   if (!end.interrupted) final.finishedAt = new Date().toISOString();
-  if (end.stoppedEarlyAtEpoch !== undefined) final.config = { ...final.config, stoppedEarlyAtEpoch: end.stoppedEarlyAtEpoch };
+  if (end.stoppedEarlyAtEpoch !== undefined)
+    final.config = { ...final.config, stoppedEarlyAtEpoch: end.stoppedEarlyAtEpoch };
   await writeMetadata(dir, final);
   if (end.updateLatest) await pointLatestAt(dir);
   return final;

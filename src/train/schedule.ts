@@ -15,7 +15,12 @@ export interface ScheduleSettings {
  * The learning rate at a step (0-based) of a run of `totalSteps` steps. `onecycle` warms up
  * linearly from lr/25 to lr, then anneals with a cosine to lr/1e4 (Smith's one-cycle policy).
  */
-export function learningRateAt(step: number, totalSteps: number, stepsPerEpoch: number, config: ScheduleSettings): number {
+export function learningRateAt(
+  step: number,
+  totalSteps: number,
+  stepsPerEpoch: number,
+  config: ScheduleSettings,
+): number {
   const { lr } = config;
   const progress = totalSteps <= 1 ? 0 : Math.min(1, step / (totalSteps - 1));
   switch (config.schedule) {

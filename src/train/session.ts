@@ -117,13 +117,21 @@ export class TrainingSession {
   /** Build the network and its optimizer, and start its threads. */
   static async start(options: SessionOptions): Promise<TrainingSession> {
     const { config, data } = options;
-    if (config.nonDigits > 0 || config.picturedDigits > 0) throw new UserError('a training session trains on digits only: nonDigits and picturedDigits must be 0 (their pictures are drawn with Node-only tools)');
+    if (config.nonDigits > 0 || config.picturedDigits > 0)
+      throw new UserError(
+        'a training session trains on digits only: nonDigits and picturedDigits must be 0 (their pictures are drawn with Node-only tools)',
+      );
     const split = seededSplitIndices(data.train.labels, config);
     const trainSet = takeIndices(data.train, split.train);
     const valSet = takeIndices(data.train, split.val);
     const model = newModel(config);
     const optimizer = makeOptimizer(config);
-    const replicas = await ModelReplicas.start(model, { threads: config.threads, backend: options.backend, maxBatch: Math.max(config.batchSize, config.evalBatchSize), startThread: options.startThread });
+    const replicas = await ModelReplicas.start(model, {
+      threads: config.threads,
+      backend: options.backend,
+      maxBatch: Math.max(config.batchSize, config.evalBatchSize),
+      startThread: options.startThread,
+    });
     const filler = new BatchFiller(config.batchSize, replicas.batch);
     return new TrainingSession(options, { config, model, optimizer, replicas, filler, trainSet }, valSet);
   }
@@ -139,7 +147,12 @@ export class TrainingSession {
   /** What `run` will do: steps in all and per epoch, images trained on and held out for validation. */
   get plan(): { totalSteps: number; batchesPerEpoch: number; trainCount: number; valCount: number } {
     const batchesPerEpoch = Math.ceil(this.steps.trainSet.count / this.steps.config.batchSize);
-    return { totalSteps: batchesPerEpoch * this.steps.config.epochs, batchesPerEpoch, trainCount: this.steps.trainSet.count, valCount: this.valSet.count };
+    return {
+      totalSteps: batchesPerEpoch * this.steps.config.epochs,
+      batchesPerEpoch,
+      trainCount: this.steps.trainSet.count,
+      valCount: this.valSet.count,
+    };
   }
 
   get paused(): boolean {
@@ -178,7 +191,12 @@ export class TrainingSession {
     let checkSeconds = 0;
     const check = async () => {
       const started = performance.now();
-      const scoreOn = async (set: ImageSet) => accuracyAndLoss(await predictSet(replicas, set, { batchSize: config.evalBatchSize }), set.labels, replicas.outputs);
+      const scoreOn = async (set: ImageSet) =>
+        accuracyAndLoss(
+          await predictSet(replicas, set, { batchSize: config.evalBatchSize }),
+          set.labels,
+          replicas.outputs,
+        );
       const test = await scoreOn(data.test);
       const val = this.valSet.count > 0 ? await scoreOn(this.valSet) : undefined;
       const seconds = (performance.now() - started) / 1000;
@@ -196,19 +214,36 @@ export class TrainingSession {
           const started = performance.now();
           const { n, loss, correct } = await optimizerStep(this.steps, { epoch, batch, order, lr });
           trainingSeconds += (performance.now() - started) / 1000;
-          if (!Number.isFinite(loss)) throw new UserError(`training diverged: the loss is ${loss} at epoch ${epoch + 1}, batch ${batch + 1} (try a lower learning rate)`);
+          if (!Number.isFinite(loss))
+            throw new UserError(
+              `training diverged: the loss is ${loss} at epoch ${epoch + 1}, batch ${batch + 1} (try a lower learning rate)`,
+            );
           step++;
           seen += n;
           right += correct;
           const elapsedSeconds = (performance.now() - runStarted) / 1000;
-          const progress = { step, totalSteps, epoch: step / batchesPerEpoch, loss, accuracy: correct / n, lr, imagesPerSecond: seen / Math.max(trainingSeconds, 1e-9), trainingSeconds, checkSeconds, elapsedSeconds };
+          const progress = {
+            step,
+            totalSteps,
+            epoch: step / batchesPerEpoch,
+            loss,
+            accuracy: correct / n,
+            lr,
+            imagesPerSecond: seen / Math.max(trainingSeconds, 1e-9),
+            trainingSeconds,
+            checkSeconds,
+            elapsedSeconds,
+          };
           await this.options.onStep?.(progress, this.steps.model);
           if (step % checkEvery === 0 || batch === batchesPerEpoch - 1) await check();
         }
       }
       // Stopped between checks: the model handed back is measured as it is.
       if (checks.at(-1)?.step !== step) await check();
-      const val = this.valSet.count > 0 ? await predictSet(replicas, this.valSet, { batchSize: config.evalBatchSize }) : undefined;
+      const val =
+        this.valSet.count > 0
+          ? await predictSet(replicas, this.valSet, { batchSize: config.evalBatchSize })
+          : undefined;
       const last = checks[checks.length - 1];
       const epochsCompleted = Math.floor(step / batchesPerEpoch);
       const metadata: RunMetadata = {
@@ -222,7 +257,12 @@ export class TrainingSession {
           trainCount: trainSet.count,
           valCount: this.valSet.count,
           // (A check ends each epoch: those are the epochs completed.)
-          state: { history: checks.filter((c) => c.step > 0 && c.step % batchesPerEpoch === 0), bestEpoch: epochsCompleted, bestValAccuracy: last.val?.accuracy ?? right / Math.max(seen, 1), trainingSeconds },
+          state: {
+            history: checks.filter((c) => c.step > 0 && c.step % batchesPerEpoch === 0),
+            bestEpoch: epochsCompleted,
+            bestValAccuracy: last.val?.accuracy ?? right / Math.max(seen, 1),
+            trainingSeconds,
+          },
         }),
         test: { accuracy: last.test.accuracy, loss: last.test.loss, n: data.test.count },
         ...(val ? calibrationOn(val, this.valSet, replicas.outputs) : NO_VALIDATION_TEMPERATURE),
@@ -238,13 +278,18 @@ export class TrainingSession {
   /** Between steps: let messages in, wait while paused; false once stopped. */
   private async mayGoOn(): Promise<boolean> {
     await nextTurn();
-    while (this.pausedAt !== undefined && !this.stopRequested) await new Promise<void>((resolve) => (this.wake = resolve));
+    while (this.pausedAt !== undefined && !this.stopRequested)
+      await new Promise<void>((resolve) => (this.wake = resolve));
     return !this.stopRequested;
   }
 }
 
 /** The run's calibration temperature, fitted on the validation split's probabilities (as trainer.ts fits it). */
-function calibrationOn(probs: Float32Array, valSet: ImageSet, outputs: number): Pick<RunMetadata, 'temperature' | 'temperatureFit'> {
+function calibrationOn(
+  probs: Float32Array,
+  valSet: ImageSet,
+  outputs: number,
+): Pick<RunMetadata, 'temperature' | 'temperatureFit'> {
   const { temperature, n, before, after } = temperatureFit(probs, valSet.labels, outputs);
   return { temperature, temperatureFit: { on: 'val', n, before, after } };
 }

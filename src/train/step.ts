@@ -55,9 +55,18 @@ export async function optimizerStep(run: StepRun, { epoch, batch, order, lr }: S
   const start = batch * config.batchSize;
   const augment = batchAugmentation(config.seed, epoch, batch, config);
   const n = filler.fill(trainSet, order, start, Math.min(trainSet.count, start + config.batchSize), augment);
-  const rows = nonDigits ? filler.fillNonDigits(nonDigits.images, nonDigitPicks(config.seed, epoch, batch, nonDigits.count, nonDigits.perBatch), n, augment) : n;
+  const rows = nonDigits
+    ? filler.fillNonDigits(
+        nonDigits.images,
+        nonDigitPicks(config.seed, epoch, batch, nonDigits.count, nonDigits.perBatch),
+        n,
+        augment,
+      )
+    : n;
   reseedDropout(model, config.seed, epoch, batch);
-  const step = await run.replicas.step(rows, run.optimizer, config.labelSmoothing, (thread) => dropoutSeedsOfThread(model, config.seed, epoch, batch, thread));
+  const step = await run.replicas.step(rows, run.optimizer, config.labelSmoothing, (thread) =>
+    dropoutSeedsOfThread(model, config.seed, epoch, batch, thread),
+  );
   // A NaN in either loss is reported as NaN.
   // (Non-digit rows add nothing to the plain loss: it is a mean over the n digits.)
   const loss = (Number.isFinite(step.smoothedLoss) ? step.loss : step.smoothedLoss) * (rows === n ? 1 : rows / n);

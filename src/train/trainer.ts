@@ -67,7 +67,14 @@ export interface TrainOptions {
    * Called after every optimizer step with the model being trained; returning 'stop' ends the
    * run there (no checkpoint). The benchmark uses it to time a run to a target accuracy.
    */
-  afterStep?: (info: { model: tf.LayersModel; replicas: ModelReplicas; epoch: number; batch: number; step: number; batchesPerEpoch: number }) => 'stop' | void | Promise<'stop' | void>;
+  afterStep?: (info: {
+    model: tf.LayersModel;
+    replicas: ModelReplicas;
+    epoch: number;
+    batch: number;
+    step: number;
+    batchesPerEpoch: number;
+  }) => 'stop' | void | Promise<'stop' | void>;
 }
 
 /**
@@ -116,9 +123,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
  * Continue an interrupted run from its last checkpoint; it ends where an uninterrupted run would
  * have. A config.json changed since the checkpoint is refused unless `allowConfigChange`.
  */
-export async function resume(dir: string, options: Omit<TrainOptions, 'config' | 'outDir'> & { allowConfigChange?: boolean } = {}): Promise<TrainResult> {
+export async function resume(
+  dir: string,
+  options: Omit<TrainOptions, 'config' | 'outDir'> & { allowConfigChange?: boolean } = {},
+): Promise<TrainResult> {
   const reporter = options.reporter ?? quietReporter;
-  const run = await openRunToResume(dir, { allowConfigChange: options.allowConfigChange, notice: (message) => reporter.notice(message) });
+  const run = await openRunToResume(dir, {
+    allowConfigChange: options.allowConfigChange,
+    notice: (message) => reporter.notice(message),
+  });
   try {
     return await runTraining(run.dir, run.config, { ...options, config: run.config }, run.checkpointDir);
   } finally {
@@ -132,17 +145,33 @@ export async function resume(dir: string, options: Omit<TrainOptions, 'config' |
  */
 function splitForTraining(data: Dataset, config: TrainConfig): Omit<StartFrom, 'model' | 'metadata'> {
   const split = seededSplitIndices(data.train.labels, config);
-  const train = withPicturedDigits(takeIndices(data.train, split.train), config.picturedDigits, picturedDigitsRng(config.seed));
+  const train = withPicturedDigits(
+    takeIndices(data.train, split.train),
+    config.picturedDigits,
+    picturedDigitsRng(config.seed),
+  );
   return { train, val: takeIndices(data.train, split.val), valIndices: split.val };
 }
 
 /** Where a checkpoint stands, for messages: "after epoch 2" or "at epoch 3, batch 17". */
-const checkpointPlace = (at: { epoch: number; batch: number }) => (at.batch === 0 ? `after epoch ${at.epoch}` : `at epoch ${at.epoch + 1}, batch ${at.batch}`);
+const checkpointPlace = (at: { epoch: number; batch: number }) =>
+  at.batch === 0 ? `after epoch ${at.epoch}` : `at epoch ${at.epoch + 1}, batch ${at.batch}`;
 
-async function runTraining(dir: string, config: TrainConfig, options: TrainOptions, checkpointDir: string | undefined): Promise<TrainResult> {
+async function runTraining(
+  dir: string,
+  config: TrainConfig,
+  options: TrainOptions,
+  checkpointDir: string | undefined,
+): Promise<TrainResult> {
   const reporter = options.reporter ?? quietReporter;
   const backend = await initBackend(config.backend, { quiet: reporter === quietReporter });
-  const data = options.data ?? (await loadMnist({ dataset: config.dataset, dataDir: config.dataDir ?? undefined, mirror: config.mirror ?? undefined }));
+  const data =
+    options.data ??
+    (await loadMnist({
+      dataset: config.dataset,
+      dataDir: config.dataDir ?? undefined,
+      mirror: config.mirror ?? undefined,
+    }));
   const { train: trainSet, val: valSet, valIndices } = options.start ?? splitForTraining(data, config);
   await writeJsonAtomic(join(dir, RUN_FILES.valIndices), Array.from(valIndices));
 
@@ -156,7 +185,10 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
     state = checkpoint.state;
     if (config.nonDigits > 0 && outputCount(model) !== NUM_CLASSES + 1) {
       model.dispose();
-      throw new UserError(`${checkpointDir}: this checkpoint's model has no "not a digit" output (it was trained with outlier exposure, which the 11th output replaced): train a new run`, checkpointDir);
+      throw new UserError(
+        `${checkpointDir}: this checkpoint's model has no "not a digit" output (it was trained with outlier exposure, which the 11th output replaced): train a new run`,
+        checkpointDir,
+      );
     }
     await restoreOptimizer(optimizer, checkpoint.optimizerWeights);
     tf.dispose(checkpoint.optimizerWeights.map((w) => w.tensor));
@@ -167,11 +199,26 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   const batchesPerEpoch = Math.ceil(trainSet.count / config.batchSize);
   const totalSteps = batchesPerEpoch * config.epochs;
   const createdAt = new Date().toISOString();
-  const metadata = (): RunMetadata => ({ ...runMetadata({ config, params: model.countParams(), createdAt, backend, versions: libraryVersions(), data, trainCount: trainSet.count, valCount: valSet.count, state }), ...options.start?.metadata });
+  const metadata = (): RunMetadata => ({
+    ...runMetadata({
+      config,
+      params: model.countParams(),
+      createdAt,
+      backend,
+      versions: libraryVersions(),
+      data,
+      trainCount: trainSet.count,
+      valCount: valSet.count,
+      state,
+    }),
+    ...options.start?.metadata,
+  });
   const lrAt = (step: number) => learningRateAt(step, totalSteps, batchesPerEpoch, config);
   // The one stop condition: Ctrl-C (the signal), or a test's step budget while steps are left.
   // Asked on an epoch's last batch, the run stops after that epoch's end (validated, checkpointed).
-  const stopAsked = () => options.signal?.aborted || (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps && state.step < totalSteps);
+  const stopAsked = () =>
+    options.signal?.aborted ||
+    (options.stopAfterSteps !== undefined && state.step >= options.stopAfterSteps && state.step < totalSteps);
   // Where the checkpoint on disk stands; a training that diverges stops without replacing it.
   let saved = checkpointDir ? { epoch: state.epoch, batch: state.batch } : undefined;
   const checkpointPath = join(dir, RUN_FILES.checkpoint);
@@ -180,7 +227,9 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
     saved = { epoch: state.epoch, batch: state.batch };
   };
   const diverged = (what: string) =>
-    new TrainingError(`training diverged: ${what} (try a lower --lr)${saved ? `; the checkpoint ${checkpointPlace(saved)} is kept in ${checkpointPath}` : ''}`);
+    new TrainingError(
+      `training diverged: ${what} (try a lower --lr)${saved ? `; the checkpoint ${checkpointPlace(saved)} is kept in ${checkpointPath}` : ''}`,
+    );
   const checkWeights = (when: string) => {
     const broken = nonFiniteWeight(model);
     if (broken !== undefined) throw diverged(`the weights of ${broken} are NaN or infinite ${when}`);
@@ -198,11 +247,25 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
 
   // Not-a-digit training: this many non-digit pictures ride along in every batch.
   const nonDigitsPerBatch = Math.round(config.nonDigits * config.batchSize);
-  const nonDigits = nonDigitsPerBatch > 0 ? (options.nonDigitImages ?? (await nonDigitTrainingImages(config.seed))) : undefined;
+  const nonDigits =
+    nonDigitsPerBatch > 0 ? (options.nonDigitImages ?? (await nonDigitTrainingImages(config.seed))) : undefined;
   const rowsPerBatch = config.batchSize + (nonDigits ? nonDigitsPerBatch : 0);
-  const replicas = await ModelReplicas.start(model, { threads: config.threads, backend, maxBatch: Math.max(rowsPerBatch, config.evalBatchSize), startThread: startNodeReplicaThread });
+  const replicas = await ModelReplicas.start(model, {
+    threads: config.threads,
+    backend,
+    maxBatch: Math.max(rowsPerBatch, config.evalBatchSize),
+    startThread: startNodeReplicaThread,
+  });
   const filler = new BatchFiller(rowsPerBatch, replicas.batch);
-  const stepRun: StepRun = { config, model, optimizer, replicas, filler, trainSet, nonDigits: nonDigits && { ...nonDigits, perBatch: nonDigitsPerBatch } };
+  const stepRun: StepRun = {
+    config,
+    model,
+    optimizer,
+    replicas,
+    filler,
+    trainSet,
+    nonDigits: nonDigits && { ...nonDigits, perBatch: nonDigitsPerBatch },
+  };
   let interrupted = false;
   let stoppedEarlyAtEpoch: number | undefined;
   try {
@@ -219,8 +282,17 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
         state.partial.correct += correct;
         state.partial.seen += n;
         const elapsed = (performance.now() - epochStart) / 1000;
-        reporter.batch({ epoch, epochs: config.epochs, batch, batches: batchesPerEpoch, loss: state.partial.loss / state.partial.seen, imagesPerSecond: state.partial.seen / Math.max(elapsed, 1e-9) });
-        if ((await options.afterStep?.({ model, replicas, epoch, batch, step: state.step, batchesPerEpoch })) === 'stop') {
+        reporter.batch({
+          epoch,
+          epochs: config.epochs,
+          batch,
+          batches: batchesPerEpoch,
+          loss: state.partial.loss / state.partial.seen,
+          imagesPerSecond: state.partial.seen / Math.max(elapsed, 1e-9),
+        });
+        if (
+          (await options.afterStep?.({ model, replicas, epoch, batch, step: state.step, batchesPerEpoch })) === 'stop'
+        ) {
           interrupted = true;
           break epochs;
         }
@@ -229,7 +301,9 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
           state.partial.seconds = elapsed;
           checkWeights(`at epoch ${epoch + 1}, batch ${batch + 1}`);
           await saveCheckpointHere();
-          reporter.notice(`stopped at epoch ${epoch + 1}, batch ${batch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`);
+          reporter.notice(
+            `stopped at epoch ${epoch + 1}, batch ${batch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`,
+          );
           interrupted = true;
           break epochs;
         }
@@ -240,7 +314,8 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
       // (On wasm, ReLU turns NaN into 0: weights gone NaN can leave the loss finite, so look at them.)
       checkWeights(`after epoch ${epoch + 1}`);
       const val = await validate(replicas, valSet, config);
-      if (val && !Number.isFinite(val.loss)) throw diverged(`the validation loss is ${val.loss} after epoch ${epoch + 1}`);
+      if (val && !Number.isFinite(val.loss))
+        throw diverged(`the validation loss is ${val.loss} after epoch ${epoch + 1}`);
       const record: EpochRecord = {
         epoch: epoch + 1,
         loss: state.partial.loss / state.partial.seen,
@@ -280,13 +355,19 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
       await writeMetadata(dir, metadata());
       reporter.epoch({ ...record, best });
 
-      if (config.earlyStopping > 0 && state.epochsWithoutImprovement >= config.earlyStopping && epoch + 1 < config.epochs) {
+      if (
+        config.earlyStopping > 0 &&
+        state.epochsWithoutImprovement >= config.earlyStopping &&
+        epoch + 1 < config.epochs
+      ) {
         reporter.notice(`early stopping: the validation loss has not improved for ${config.earlyStopping} epochs`);
         stoppedEarlyAtEpoch = state.epoch;
         break;
       }
       if (stopAsked()) {
-        reporter.notice(`stopped after epoch ${epoch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`);
+        reporter.notice(
+          `stopped after epoch ${epoch + 1}; checkpoint saved. Continue with: mnist-cnn train --resume ${dir}`,
+        );
         interrupted = true;
         break;
       }
@@ -302,8 +383,13 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
   model.dispose();
   const hasBest = existsSync(join(dir, MODEL_FILE));
   const bestModel = hasBest ? await loadModel(dir) : newModel(config);
-  const rules = hasBest && !interrupted ? await fitAnswerRules(bestModel, valSet, config, backend, nonDigits !== undefined) : {};
-  const meta = await closeRun(dir, { ...last, ...rules }, { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false });
+  const rules =
+    hasBest && !interrupted ? await fitAnswerRules(bestModel, valSet, config, backend, nonDigits !== undefined) : {};
+  const meta = await closeRun(
+    dir,
+    { ...last, ...rules },
+    { interrupted, stoppedEarlyAtEpoch, updateLatest: options.updateLatest !== false },
+  );
   return { dir, metadata: meta, history: state.history, interrupted, model: bestModel, data };
 }
 
@@ -311,7 +397,11 @@ async function runTraining(dir: string, config: TrainConfig, options: TrainOptio
  * An epoch's validation, by the one inference path: accuracy, loss, and the loss at the
  * probabilities' own best temperature (which picks the best epoch). None without a validation split.
  */
-async function validate(replicas: ModelReplicas, valSet: ImageSet, config: TrainConfig): Promise<{ accuracy: number; loss: number; calibratedLoss: number } | null> {
+async function validate(
+  replicas: ModelReplicas,
+  valSet: ImageSet,
+  config: TrainConfig,
+): Promise<{ accuracy: number; loss: number; calibratedLoss: number } | null> {
   if (valSet.count === 0) return null;
   const probs = await predictSet(replicas, valSet, { batchSize: config.evalBatchSize });
   // (On wasm, ReLU turns a NaN into 0, so NaN batch-norm statistics show as chance-level
@@ -335,8 +425,14 @@ async function fitAnswerRules(
   const calibration = await fitRunTemperature(model, valSet, config, backend);
   if (valSet.count === 0 || calibration.temperature === undefined) return calibration;
   const inference = { threads: config.threads, backend, batchSize: config.evalBatchSize };
-  const nonDigitRule = withNonDigits ? await fitNonDigitRule(model, valSet, { seed: config.seed, ...inference }) : undefined;
-  const predictionSets = await fitPredictionSets(model, valSet, { temperature: calibration.temperature, nonDigitBelow: nonDigitRule?.below, ...inference });
+  const nonDigitRule = withNonDigits
+    ? await fitNonDigitRule(model, valSet, { seed: config.seed, ...inference })
+    : undefined;
+  const predictionSets = await fitPredictionSets(model, valSet, {
+    temperature: calibration.temperature,
+    nonDigitBelow: nonDigitRule?.below,
+    ...inference,
+  });
   return { ...calibration, ...(nonDigitRule ? { nonDigitRule } : {}), predictionSets };
 }
 
@@ -347,9 +443,18 @@ async function fitAnswerRules(
  * `fast` preset) there is nothing held out to fit on: T = 1, and metadata.json says why (the
  * test split is never used to fit anything).
  */
-async function fitRunTemperature(model: tf.LayersModel, valSet: ImageSet, config: TrainConfig, backend: BackendName): Promise<Pick<RunMetadata, 'temperature' | 'temperatureFit'>> {
+async function fitRunTemperature(
+  model: tf.LayersModel,
+  valSet: ImageSet,
+  config: TrainConfig,
+  backend: BackendName,
+): Promise<Pick<RunMetadata, 'temperature' | 'temperatureFit'>> {
   if (valSet.count === 0) return NO_VALIDATION_TEMPERATURE;
-  const predictor = await Predictor.fromModel(model, { threads: config.threads, backend, batchSize: config.evalBatchSize });
+  const predictor = await Predictor.fromModel(model, {
+    threads: config.threads,
+    backend,
+    batchSize: config.evalBatchSize,
+  });
   try {
     const probs = await predictor.probabilities(valSet, { calibrated: false });
     const { temperature, n, before, after } = temperatureFit(probs, valSet.labels, predictor.outputs);

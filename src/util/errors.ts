@@ -3,7 +3,10 @@
  * file and the problem; the CLI prints the message alone, with no stack trace.
  */
 export class UserError extends Error {
-  constructor(message: string, readonly file?: string) {
+  constructor(
+    message: string,
+    readonly file?: string,
+  ) {
     super(message);
     this.name = 'UserError';
   }
@@ -59,14 +62,21 @@ interface SystemError extends Error {
 
 /** Whether `err` is a Node system error the user can act on (see SYSTEM_PROBLEMS). */
 function isSystemProblem(err: unknown): err is SystemError {
-  return err instanceof Error && typeof (err as SystemError).code === 'string' && Object.hasOwn(SYSTEM_PROBLEMS, (err as SystemError).code!);
+  return (
+    err instanceof Error &&
+    typeof (err as SystemError).code === 'string' &&
+    Object.hasOwn(SYSTEM_PROBLEMS, (err as SystemError).code!)
+  );
 }
 
 /** "permission denied (EACCES, open)". */
 function systemProblem(err: SystemError): string {
   const code = err.code!;
   // mkdir's EEXIST: a file where a folder of the path should be.
-  const problem = code === 'EEXIST' && err.syscall === 'mkdir' ? 'a file is in the way of a folder of the path' : SYSTEM_PROBLEMS[code];
+  const problem =
+    code === 'EEXIST' && err.syscall === 'mkdir'
+      ? 'a file is in the way of a folder of the path'
+      : SYSTEM_PROBLEMS[code];
   return `${problem} (${err.syscall ? `${code}, ${err.syscall}` : code})`;
 }
 

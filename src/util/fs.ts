@@ -45,15 +45,22 @@ export async function readRegularFile(path: string, what: string): Promise<Buffe
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new UserError(`${path}: cannot be read as ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path);
+    throw new UserError(
+      `${path}: cannot be read as ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      path,
+    );
   }
   try {
     const stats = await handle.stat();
-    if (!stats.isFile()) throw new UserError(`${path}: is ${kindOf(stats)}, not a regular file, so it is not read as ${what}`, path);
-    return (await handle.readFile());
+    if (!stats.isFile())
+      throw new UserError(`${path}: is ${kindOf(stats)}, not a regular file, so it is not read as ${what}`, path);
+    return await handle.readFile();
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`${path}: cannot be read as ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path);
+    throw new UserError(
+      `${path}: cannot be read as ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      path,
+    );
   } finally {
     await handle.close();
   }

@@ -20,7 +20,8 @@ export interface HeldLock {
 function parseOwner(text: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(text) as LockOwner;
-    if (Number.isSafeInteger(owner.pid) && typeof owner.hostname === 'string' && typeof owner.since === 'string') return owner;
+    if (Number.isSafeInteger(owner.pid) && typeof owner.hostname === 'string' && typeof owner.since === 'string')
+      return owner;
   } catch {
     // Not JSON: not a lock file this module wrote.
   }
@@ -71,7 +72,8 @@ export async function acquireLock(path: string, inUse: (owner: LockOwner) => str
     const found = await readOwnerText(path);
     if (found === undefined) continue; // released meanwhile: try again
     const owner = parseOwner(found);
-    if (!owner) throw new UserError(`${path}: is not a lock file of mnist-cnn (remove it if nothing uses this folder)`, path);
+    if (!owner)
+      throw new UserError(`${path}: is not a lock file of mnist-cnn (remove it if nothing uses this folder)`, path);
     const stale = owner.hostname === me.hostname && owner.pid !== process.pid && !processIsAlive(owner.pid);
     if (!stale) throw new UserError(inUse(owner), path);
     // Remove the stale lock only if it is still the one read, so that two processes taking it
@@ -84,7 +86,8 @@ export async function acquireLock(path: string, inUse: (owner: LockOwner) => str
 async function releaseLock(path: string, me: LockOwner): Promise<void> {
   const found = await readOwnerText(path);
   const owner = found === undefined ? undefined : parseOwner(found);
-  if (owner && owner.pid === me.pid && owner.since === me.since && owner.hostname === me.hostname) await rm(path, { force: true });
+  if (owner && owner.pid === me.pid && owner.since === me.since && owner.hostname === me.hostname)
+    await rm(path, { force: true });
 }
 
 /** "process 1234 on this machine, since 2026-01-02T03:04:05Z" / "process 1234 on host-b, ...". */

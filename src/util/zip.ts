@@ -20,7 +20,8 @@ const UTF8 = 0x0800;
 
 /** The bytes of a zip file holding `entries`, in order, uncompressed. */
 export function zipStored(entries: readonly ZipEntry[]): Uint8Array {
-  if (entries.length >= 0xffff) throw new RangeError(`${entries.length} entries: a zip without zip64 holds at most 65,534`);
+  if (entries.length >= 0xffff)
+    throw new RangeError(`${entries.length} entries: a zip without zip64 holds at most 65,534`);
   const encoder = new TextEncoder();
   const names = entries.map((entry) => encoder.encode(entry.name));
   const crcs = entries.map((entry) => crc32(entry.bytes));

@@ -32,7 +32,10 @@ function cruise(cwd: string): Violation[] {
 function fixture(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'mnist-cnn-layers-'));
   fixtures.push(dir);
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext' } }));
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext' } }),
+  );
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
@@ -56,7 +59,10 @@ test('an upward import fails (model → train), and so does a sideways one betwe
       'src/data/load.ts': "import { fs } from '../util/fs.js';\nexport const load = fs;\n",
     }),
   );
-  assert.deepEqual(rulesBroken(violations).sort(), ['image-imports-downward: src/image/ops.ts → src/model/io.ts', 'model-imports-downward: src/model/io.ts → src/train/trainer.ts']);
+  assert.deepEqual(rulesBroken(violations).sort(), [
+    'image-imports-downward: src/image/ops.ts → src/model/io.ts',
+    'model-imports-downward: src/model/io.ts → src/train/trainer.ts',
+  ]);
 });
 
 test('a cycle between files fails, and so does a folder that is on no layer', () => {
@@ -75,12 +81,16 @@ test('a cycle between files fails, and so does a folder that is on no layer', ()
 test("browser code reaches no Node built-in, and only the Train panel's workers reach the wasm backend", () => {
   const dir = fixture({
     'src/backend/kernels.ts': "import '@tensorflow/tfjs-backend-wasm';\nexport const kernels = 1;\n",
-    'src/serve/page/train-worker.ts': "import { kernels } from '../../backend/kernels.js';\nexport const worker = kernels;\n",
+    'src/serve/page/train-worker.ts':
+      "import { kernels } from '../../backend/kernels.js';\nexport const worker = kernels;\n",
     'src/serve/page/main.ts': "import { kernels } from '../../backend/kernels.js';\nexport const page = kernels;\n",
     'src/browser/index.ts': "import { readFileSync } from 'node:fs';\nexport const read = readFileSync;\n",
   });
   // The real packages, so that the wasm backend resolves as it does in the project.
   symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
   const broken = cruise(dir).map((v) => `${v.rule.name}: ${v.from}`);
-  assert.deepEqual([...new Set(broken)].sort(), ['browser-safe: src/browser/index.ts', 'wasm-in-workers-only: src/serve/page/main.ts']);
+  assert.deepEqual([...new Set(broken)].sort(), [
+    'browser-safe: src/browser/index.ts',
+    'wasm-in-workers-only: src/serve/page/main.ts',
+  ]);
 });

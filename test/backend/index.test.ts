@@ -11,8 +11,11 @@ test('starting the wasm backend leaves no process handler behind that rethrows e
 });
 
 test('an error after the wasm backend started ends the process as Node would (exit 1), not with exit 7 from a rethrowing handler', () => {
-  const script = "const { initBackend } = await import('./src/backend/index.ts'); await initBackend('wasm'); setTimeout(() => { throw new Error('late failure'); });";
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const script =
+    "const { initBackend } = await import('./src/backend/index.ts'); await initBackend('wasm'); setTimeout(() => { throw new Error('late failure'); });";
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
   assert.equal(result.status, 1, result.stderr);
   assert.match(result.stderr, /Error: late failure/);
 });

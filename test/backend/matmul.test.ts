@@ -45,7 +45,9 @@ test('matMul with every transpose combination, 2-D and batched, matches cpu', as
     return out;
   });
   assert.deepEqual(shapes, cpuShapes);
-  wasm.forEach((values, i) => assert.ok(relativeError(values, cpu[i]) <= 1e-5, `case ${i}: ${relativeError(values, cpu[i])}`));
+  wasm.forEach((values, i) =>
+    assert.ok(relativeError(values, cpu[i]) <= 1e-5, `case ${i}: ${relativeError(values, cpu[i])}`),
+  );
 });
 
 test('the fused matMul of dense layers (bias, ReLU, transposes) matches cpu, first call and again with the same weights', async () => {
@@ -67,7 +69,9 @@ test('the fused matMul of dense layers (bias, ReLU, transposes) matches cpu, fir
   };
   const wasm = await on('wasm', run);
   const cpu = await on('cpu', run);
-  wasm.forEach((values, i) => assert.ok(relativeError(values, cpu[i]) <= 1e-5, `case ${i}: ${relativeError(values, cpu[i])}`));
+  wasm.forEach((values, i) =>
+    assert.ok(relativeError(values, cpu[i]) <= 1e-5, `case ${i}: ${relativeError(values, cpu[i])}`),
+  );
 });
 
 test('a tensor reshaped after serving as matMul weights gives the right product (stock wasm got it wrong)', async () => {
@@ -84,6 +88,9 @@ test('mismatched inner dimensions are rejected with both shapes in the message',
   await on('wasm', () => []);
   const a = tf.ones([3, 4]);
   const b = tf.ones([5, 2]);
-  assert.throws(() => tf.engine().runKernel('BatchMatMul', { a, b }, { transposeA: true, transposeB: false }), /inner shapes \(3\) and \(5\).*3,4 and 5,2/);
+  assert.throws(
+    () => tf.engine().runKernel('BatchMatMul', { a, b }, { transposeA: true, transposeB: false }),
+    /inner shapes \(3\) and \(5\).*3,4 and 5,2/,
+  );
   tf.dispose([a, b]);
 });

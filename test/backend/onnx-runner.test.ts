@@ -45,7 +45,12 @@ test('on 1 and 2 threads, the first n rows of its batch give the probabilities T
       assert.equal(runner.threads, threads);
       assert.equal(runner.maxBatch, 128);
       assert.equal(runner.batch.x.length, 128 * PIXELS);
-      for (const [from, n] of [[0, 128], [128, 1], [129, 77], [0, 0]]) {
+      for (const [from, n] of [
+        [0, 128],
+        [128, 1],
+        [129, 77],
+        [0, 0],
+      ]) {
         runner.batch.x.set(images.subarray(from * PIXELS, (from + n) * PIXELS));
         const out = new Float32Array(n * 10).fill(-1);
         await runner.predict(n, out);
@@ -69,7 +74,17 @@ test('a temperature divides the logits before the softmax', async () => {
     runner.batch.x.set(images.subarray(0, 50 * PIXELS));
     const out = new Float32Array(500);
     await runner.predict(50, out);
-    const expected = tf.tidy(() => tf.softmax(tf.div(logitsModel(model).predict(tf.tensor4d(images.subarray(0, 50 * PIXELS), [50, 28, 28, 1])) as tf.Tensor, 2)).dataSync() as Float32Array);
+    const expected = tf.tidy(
+      () =>
+        tf
+          .softmax(
+            tf.div(
+              logitsModel(model).predict(tf.tensor4d(images.subarray(0, 50 * PIXELS), [50, 28, 28, 1])) as tf.Tensor,
+              2,
+            ),
+          )
+          .dataSync() as Float32Array,
+    );
     assert.ok(maxDifference(out, expected) <= 1e-5);
   } finally {
     await runner.close();
@@ -94,8 +109,17 @@ test('the weights are read when it starts: a model changed later is not seen', a
 });
 
 test('a model with no ONNX translation is refused with a UserError naming the layer; bad sizes with a RangeError', async () => {
-  const transposed = tf.sequential({ layers: [tf.layers.conv2dTranspose({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, name: 'upsample' }), tf.layers.flatten(), tf.layers.dense({ units: 10, activation: 'softmax' })] });
-  await assert.rejects(OnnxRunner.start(transposed, { threads: 1, maxBatch: 8 }), (err: Error) => err.name === 'UserError' && /layer 'upsample' \(Conv2DTranspose\)/.test(err.message));
+  const transposed = tf.sequential({
+    layers: [
+      tf.layers.conv2dTranspose({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, name: 'upsample' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  await assert.rejects(
+    OnnxRunner.start(transposed, { threads: 1, maxBatch: 8 }),
+    (err: Error) => err.name === 'UserError' && /layer 'upsample' \(Conv2DTranspose\)/.test(err.message),
+  );
   await assert.rejects(OnnxRunner.start(model, { threads: 0, maxBatch: 8 }), RangeError);
   await assert.rejects(OnnxRunner.start(model, { threads: 1, maxBatch: 0 }), RangeError);
   transposed.dispose();
@@ -123,7 +147,11 @@ test("a process that runs the model on ONNX Runtime leaves no mat-debug-<pid>.lo
     const run = (code: string) => {
       // No ORT_DISABLE_TELEMETRY from the test's own environment: the module must set it.
       const env = { ...process.env, TMPDIR: tmp, ORT_DISABLE_TELEMETRY: undefined };
-      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env, encoding: 'utf8', cwd: process.cwd() });
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+        env,
+        encoding: 'utf8',
+        cwd: process.cwd(),
+      });
       assert.equal(child.status, 0, child.stderr);
       return Number(child.stdout.trim());
     };

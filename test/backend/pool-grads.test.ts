@@ -55,10 +55,18 @@ test('ties give the whole gradient to the first maximum, as on cpu (relu outputs
   await assertMatchesCpu(c, x, 9);
   await assertMatchesCpu({ ...c, filter: 3, stride: 1, pad: 'same' }, x, 10);
   const odd: PoolCase = { batch: 3, size: 7, channels: 4, filter: 2, stride: 2, pad: 'valid' };
-  await assertMatchesCpu(odd, new Float32Array(3 * 7 * 7 * 4).map(() => rng.int(2)), 11);
+  await assertMatchesCpu(
+    odd,
+    new Float32Array(3 * 7 * 7 * 4).map(() => rng.int(2)),
+    11,
+  );
   // Channels divisible by 4: the SIMD kernel, four channels at a time.
   const wide: PoolCase = { batch: 2, size: 8, channels: 12, filter: 2, stride: 2, pad: 'valid' };
-  await assertMatchesCpu(wide, new Float32Array(2 * 8 * 8 * 12).map(() => Math.max(0, rng.int(3) - 1)), 12);
+  await assertMatchesCpu(
+    wide,
+    new Float32Array(2 * 8 * 8 * 12).map(() => Math.max(0, rng.int(3) - 1)),
+    12,
+  );
 });
 
 test('a pooled output that matches no input of its window (not from this input) still routes to the first maximum, as on cpu', async () => {
@@ -70,12 +78,27 @@ test('a pooled output that matches no input of its window (not from this input) 
     const dy = randomValues(rng, 2 * 3 * 3 * channels);
     // Every third value is the window's true maximum, the rest match nothing.
     const windowMax = (i: number) => {
-      const [c, ox, oy, b] = [i % channels, Math.floor(i / channels) % 3, Math.floor(i / (3 * channels)) % 3, Math.floor(i / (9 * channels))];
+      const [c, ox, oy, b] = [
+        i % channels,
+        Math.floor(i / channels) % 3,
+        Math.floor(i / (3 * channels)) % 3,
+        Math.floor(i / (9 * channels)),
+      ];
       const at = (dy: number, dx: number) => x[((b * 6 + 2 * oy + dy) * 6 + 2 * ox + dx) * channels + c];
       return Math.max(at(0, 0), at(0, 1), at(1, 0), at(1, 1));
     };
     const bogus = new Float32Array(2 * 3 * 3 * channels).map((_, i) => (i % 3 === 0 ? windowMax(i) : 1234.5));
-    const run = () => [tf.engine().runKernel('MaxPoolGrad', { dy: tf.tensor4d(dy, [2, 3, 3, channels]), input: tf.tensor4d(x, shape), output: tf.tensor4d(bogus, [2, 3, 3, channels]) }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor];
+    const run = () => [
+      tf.engine().runKernel(
+        'MaxPoolGrad',
+        {
+          dy: tf.tensor4d(dy, [2, 3, 3, channels]),
+          input: tf.tensor4d(x, shape),
+          output: tf.tensor4d(bogus, [2, 3, 3, channels]),
+        },
+        { filterSize: 2, strides: 2, pad: 'valid' },
+      ) as tf.Tensor,
+    ];
     const [wasm] = await on('wasm', run);
     const [cpu] = await on('cpu', run);
     assert.equal(relativeError(wasm, cpu), 0, `${channels} channels`);

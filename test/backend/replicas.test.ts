@@ -46,7 +46,9 @@ test("the gradients of a batch's parts, each scaled by its share, sum to the who
   const filler = new BatchFiller(n);
   filler.fill(data.train, identityOrder(n), 0, n);
   const whole = partGradients(net, variables, filler, 0, n, 0.1, 1);
-  const parts = [batchPart(n, 3, 0), batchPart(n, 3, 1), batchPart(n, 3, 2)].map(({ from, to }) => partGradients(net, variables, filler, from, to, 0.1, (to - from) / n));
+  const parts = [batchPart(n, 3, 0), batchPart(n, 3, 1), batchPart(n, 3, 2)].map(({ from, to }) =>
+    partGradients(net, variables, filler, from, to, 0.1, (to - from) / n),
+  );
   whole.grads.forEach((g, v) => {
     const expected = g.dataSync();
     const summed = tf.tidy(() => tf.addN(parts.map((p) => p.grads[v])).dataSync());
@@ -72,8 +74,14 @@ test('training on two threads learns as well as on one, and is repeatable', asyn
   const dir = await tempDir('mnist-cnn-parallel-');
   const accuracies: Record<string, number> = {};
   const weights: Record<string, Float32Array> = {};
-  for (const [name, threads] of [['one', 1], ['two', 2], ['two again', 2]] as const) {
-    const config = resolveConfig({ flags: { arch: 'compact', limit: 3000, valCount: 0, epochs: 1, batchSize: 64, threads } });
+  for (const [name, threads] of [
+    ['one', 1],
+    ['two', 2],
+    ['two again', 2],
+  ] as const) {
+    const config = resolveConfig({
+      flags: { arch: 'compact', limit: 3000, valCount: 0, epochs: 1, batchSize: 64, threads },
+    });
     const result = await train({ config, outDir: join(dir, name), data, updateLatest: false });
     accuracies[name] = accuracyAndLoss(await probabilitiesOf(result.model, data.test), data.test.labels).accuracy;
     weights[name] = result.model.getWeights()[0].dataSync() as Float32Array;

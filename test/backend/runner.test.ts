@@ -22,7 +22,14 @@ before(async () => {
 after(() => model.dispose());
 
 /** What console.error printed while `work` ran. */
-async function stderrOf<T>(t: { mock: { method: (object: Console, name: 'error', fn: (...args: unknown[]) => void) => { mock: { restore(): void } } } }, work: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
+async function stderrOf<T>(
+  t: {
+    mock: {
+      method: (object: Console, name: 'error', fn: (...args: unknown[]) => void) => { mock: { restore(): void } };
+    };
+  },
+  work: () => Promise<T>,
+): Promise<{ result: T; lines: string[] }> {
   const lines: string[] = [];
   const spy = t.mock.method(console, 'error', (...parts: unknown[]) => lines.push(parts.join(' ')));
   try {
@@ -42,7 +49,9 @@ async function probabilities(runner: ModelRunner, n = 64): Promise<Float32Array>
 test('each runtime starts its runner, quietly, and both give the same probabilities (within 1e-5)', async (t) => {
   const results: Record<string, Float32Array> = {};
   for (const runtime of RUNTIMES) {
-    const { result: runner, lines } = await stderrOf(t, () => startRunner(model, { runtime, threads: 2, maxBatch: 64, backend: 'wasm' }));
+    const { result: runner, lines } = await stderrOf(t, () =>
+      startRunner(model, { runtime, threads: 2, maxBatch: 64, backend: 'wasm' }),
+    );
     try {
       assert.deepEqual(lines, []);
       assert.equal(runner.runtime, runtime);
@@ -61,11 +70,21 @@ test('each runtime starts its runner, quietly, and both give the same probabilit
 });
 
 test('where onnxruntime-node does not load, `onnx` falls back to TensorFlow.js with one line on stderr saying why', async (t) => {
-  setOnnxRuntimeLoader(() => Promise.reject(new Error("libonnxruntime.so.1: cannot open shared object file: No such file or directory\nRequire stack:\n- /somewhere/binding.js")));
+  setOnnxRuntimeLoader(() =>
+    Promise.reject(
+      new Error(
+        'libonnxruntime.so.1: cannot open shared object file: No such file or directory\nRequire stack:\n- /somewhere/binding.js',
+      ),
+    ),
+  );
   try {
-    const { result: runner, lines } = await stderrOf(t, () => startRunner(model, { runtime: 'onnx', threads: 1, maxBatch: 64, backend: 'wasm' }));
+    const { result: runner, lines } = await stderrOf(t, () =>
+      startRunner(model, { runtime: 'onnx', threads: 1, maxBatch: 64, backend: 'wasm' }),
+    );
     try {
-      assert.deepEqual(lines, ['notice: ONNX Runtime does not load here (libonnxruntime.so.1: cannot open shared object file: No such file or directory); using TensorFlow.js']);
+      assert.deepEqual(lines, [
+        'notice: ONNX Runtime does not load here (libonnxruntime.so.1: cannot open shared object file: No such file or directory); using TensorFlow.js',
+      ]);
       assert.equal(runner.runtime, 'tfjs');
       assert.ok(runner instanceof ModelReplicas);
       assert.equal((await probabilities(runner)).length, 640);
@@ -78,11 +97,23 @@ test('where onnxruntime-node does not load, `onnx` falls back to TensorFlow.js w
 });
 
 test('a model with a layer ONNX cannot express runs on TensorFlow.js, with a notice naming the layer', async (t) => {
-  const transposed = tf.sequential({ name: 'odd', layers: [tf.layers.conv2dTranspose({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, name: 'upsample' }), tf.layers.flatten(), tf.layers.dense({ units: 10, activation: 'softmax' })] });
-  const { result: runner, lines } = await stderrOf(t, () => startRunner(transposed, { runtime: 'onnx', threads: 1, maxBatch: 8, backend: 'wasm' }));
+  const transposed = tf.sequential({
+    name: 'odd',
+    layers: [
+      tf.layers.conv2dTranspose({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, name: 'upsample' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  const { result: runner, lines } = await stderrOf(t, () =>
+    startRunner(transposed, { runtime: 'onnx', threads: 1, maxBatch: 8, backend: 'wasm' }),
+  );
   try {
     assert.equal(lines.length, 1);
-    assert.match(lines[0], /^notice: model 'odd' does not convert to ONNX \(layer 'upsample' \(Conv2DTranspose\) cannot be exported to ONNX\); using TensorFlow\.js$/);
+    assert.match(
+      lines[0],
+      /^notice: model 'odd' does not convert to ONNX \(layer 'upsample' \(Conv2DTranspose\) cannot be exported to ONNX\); using TensorFlow\.js$/,
+    );
     assert.equal(runner.runtime, 'tfjs');
   } finally {
     await runner.close();

@@ -14,7 +14,12 @@ test('Tile matches cpu for float32, int32 and bool, any rank and repetition', as
     { shape: [2, 2, 2, 2], reps: [2, 1, 3, 2] },
     { shape: [2, 3], reps: [0, 2] },
   ];
-  const inputs = cases.map((c) => randomValues(rng, c.shape.reduce((p, d) => p * d, 1)));
+  const inputs = cases.map((c) =>
+    randomValues(
+      rng,
+      c.shape.reduce((p, d) => p * d, 1),
+    ),
+  );
   const run = () =>
     cases.flatMap((c, i) => {
       const x = tf.tensor(inputs[i], c.shape);

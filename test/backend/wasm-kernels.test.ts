@@ -11,7 +11,16 @@ const CLASSES = 3;
 /** conv → (bn → relu) → pool → strided conv → dense → bn → relu → dense: the layer kinds our models use. */
 function tinyNet(convActivation: 'relu' | 'linear'): tf.Sequential {
   const model = tf.sequential();
-  model.add(tf.layers.conv2d({ inputShape: [10, 10, 1], filters: 4, kernelSize: 3, padding: 'same', activation: convActivation, useBias: convActivation === 'relu' }));
+  model.add(
+    tf.layers.conv2d({
+      inputShape: [10, 10, 1],
+      filters: 4,
+      kernelSize: 3,
+      padding: 'same',
+      activation: convActivation,
+      useBias: convActivation === 'relu',
+    }),
+  );
   if (convActivation === 'linear') {
     model.add(tf.layers.batchNormalization());
     model.add(tf.layers.reLU());
@@ -83,7 +92,15 @@ test('an Adam training step on wasm leaks neither tensors nor backend buffers', 
   const model = tinyNet('linear');
   const optimizer = tf.train.adam(1e-3);
   const batch = randomBatch(3);
-  const step = () => tf.tidy(() => void optimizer.minimize(() => loss(model, batch), false, model.trainableWeights.map((w) => w.read() as tf.Variable)));
+  const step = () =>
+    tf.tidy(
+      () =>
+        void optimizer.minimize(
+          () => loss(model, batch),
+          false,
+          model.trainableWeights.map((w) => w.read() as tf.Variable),
+        ),
+    );
   step(); // the first step creates Adam's moment slots
   // Kernel intermediates are invisible to tf.memory(): count the backend's own buffers too.
   const backendBuffers = () => tf.engine().backend.numDataIds();

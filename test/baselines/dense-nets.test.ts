@@ -14,7 +14,15 @@ for (const [name, params, bound] of [
     const sets = await smallMnist(3000, 1000);
     const model = denseNet(name, 1);
     const epochs: number[] = [];
-    const result = await trainDenseNet(model, sets, { epochs: 2, batchSize: 64, lr: 0.002, seed: 1, threads: 2, backend: 'wasm', onEpoch: (epoch) => epochs.push(epoch) });
+    const result = await trainDenseNet(model, sets, {
+      epochs: 2,
+      batchSize: 64,
+      lr: 0.002,
+      seed: 1,
+      threads: 2,
+      backend: 'wasm',
+      onEpoch: (epoch) => epochs.push(epoch),
+    });
     model.dispose();
     assert.deepEqual(epochs, [1, 2]);
     assert.equal(result.params, params);

@@ -14,7 +14,11 @@ test('a random forest (ml-random-forest, 8 trees) on 20 PCA components of 250 im
   const sets = await smallMnist(2000, 500);
   const pca = await fitPca(sets.x.train, PIXELS, 20);
   const few = stratifiedSubset(sets.train, 250, createRng(2));
-  const forest = trainForest(projectPca(pca, scalePixels(few.images)), 20, few.labels, { trees: 8, featureShare: 0.5, seed: 1 });
+  const forest = trainForest(projectPca(pca, scalePixels(few.images)), 20, few.labels, {
+    trees: 8,
+    featureShare: 0.5,
+    seed: 1,
+  });
   const error = errorOf(forest.predict(projectPca(pca, sets.x.test)), sets.test.labels);
   assert.ok(error < 0.5 && error < CHANCE_ERROR, `test error ${error}`);
   assert.ok(forest.sizeBytes > 0);

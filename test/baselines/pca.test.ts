@@ -10,7 +10,12 @@ test('PCA: orthonormal components, most variance first; k-NN on 40 of them errs 
   await startBackend();
   const sets = await smallMnist(2000, 1000);
   const pca = await fitPca(sets.x.train, PIXELS, 40);
-  for (const [a, b] of [[0, 0], [0, 1], [5, 39], [39, 39]]) {
+  for (const [a, b] of [
+    [0, 0],
+    [0, 1],
+    [5, 39],
+    [39, 39],
+  ]) {
     let dot = 0;
     for (let d = 0; d < PIXELS; d++) dot += pca.basis[d * 40 + a] * pca.basis[d * 40 + b];
     assert.ok(Math.abs(dot - (a === b ? 1 : 0)) < 1e-4, `components ${a} and ${b}: dot ${dot}`);
@@ -24,7 +29,14 @@ test('PCA: orthonormal components, most variance first; k-NN on 40 of them errs 
   assert.ok(Math.abs(mean0) < 1e-3, `mean of the first component ${mean0}`);
   const val = projectPca(pca, sets.x.val, 20);
   assert.equal(val.length, sets.val.count * 20);
-  const { k } = chooseK(await nearestNeighbours(train, projectPca(pca, sets.x.val), 40, 10), sets.train.labels, sets.val.labels);
-  const error = errorOf(knnVote(await nearestNeighbours(train, projectPca(pca, sets.x.test), 40, k), sets.train.labels, k), sets.test.labels);
+  const { k } = chooseK(
+    await nearestNeighbours(train, projectPca(pca, sets.x.val), 40, 10),
+    sets.train.labels,
+    sets.val.labels,
+  );
+  const error = errorOf(
+    knnVote(await nearestNeighbours(train, projectPca(pca, sets.x.test), 40, k), sets.train.labels, k),
+    sets.test.labels,
+  );
   assert.ok(error < 0.15 && error < CHANCE_ERROR, `test error ${error}`);
 });

@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { baselinesTableMarkdown, disagreements, formatSeconds, tableRows, withoutPredictions, type BaselinesReport } from '../../src/baselines/results.js';
+import {
+  baselinesTableMarkdown,
+  disagreements,
+  formatSeconds,
+  tableRows,
+  withoutPredictions,
+  type BaselinesReport,
+} from '../../src/baselines/results.js';
 import { madeUpReport } from '../helpers/baselines-report.js';
 
 const labels = Uint8Array.from({ length: 40 }, (_, i) => i % 10);
@@ -9,10 +16,13 @@ const labels = Uint8Array.from({ length: 40 }, (_, i) => i % 10);
 test('disagreements: the images only the CNN reads right, and the images only the traditional models read right', () => {
   assert.deepEqual(disagreements(madeUpReport(labels), labels), { cnnOnly: [0, 1, 2, 4], traditionalOnly: [3] });
   // Without predictions (the --json form) there is nothing to compare.
-  assert.deepEqual(disagreements(withoutPredictions(madeUpReport(labels)), labels), { cnnOnly: [], traditionalOnly: [] });
+  assert.deepEqual(disagreements(withoutPredictions(madeUpReport(labels)), labels), {
+    cnnOnly: [],
+    traditionalOnly: [],
+  });
 });
 
-test('the table: one row per model, our error beside the paper\'s, subsets marked and explained', () => {
+test("the table: one row per model, our error beside the paper's, subsets marked and explained", () => {
   const report = madeUpReport(labels);
   const { header, rows } = tableRows(report);
   assert.equal(rows.length, 3);
@@ -31,6 +41,7 @@ test('bench/results/baselines.json: the full data, every model measured, and the
   assert.equal(report.data.split.limit, 0);
   assert.equal(report.data.split.testCount, 10000);
   const cnn = report.models.find((m) => m.kind === 'cnn')!;
-  for (const m of report.models.filter((m) => m.kind === 'traditional')) assert.ok(m.testErrors > cnn.testErrors, `${m.name}: ${m.testErrors} errors, the CNN ${cnn.testErrors}`);
+  for (const m of report.models.filter((m) => m.kind === 'traditional'))
+    assert.ok(m.testErrors > cnn.testErrors, `${m.name}: ${m.testErrors} errors, the CNN ${cnn.testErrors}`);
   // (docs/baselines.md's table is a generated block of it: test/docs/generated.test.ts.)
 });

@@ -26,9 +26,17 @@ const EXPORTS = JSON.parse(readFileSync('package.json', 'utf8')).exports['./brow
 /** Two answers alike: the same digit and reason, probabilities within cpu-vs-ONNX rounding. */
 function assertSameAnswer(actual: Prediction, expected: Prediction, what: string): void {
   assert.equal(actual.digit, expected.digit, `${what}: read as ${actual.digit} (${actual.reason})`);
-  assert.equal(actual.reason === undefined, expected.reason === undefined, `${what}: reason ${actual.reason} vs ${expected.reason}`);
-  assert.ok(Math.abs(actual.confidence - expected.confidence) < 1e-3, `${what}: confidence ${actual.confidence} vs ${expected.confidence}`);
-  for (const [k, p] of actual.probabilities.entries()) assert.ok(Math.abs(p - expected.probabilities[k]) < 1e-3, `${what}: p${k} ${p} vs ${expected.probabilities[k]}`);
+  assert.equal(
+    actual.reason === undefined,
+    expected.reason === undefined,
+    `${what}: reason ${actual.reason} vs ${expected.reason}`,
+  );
+  assert.ok(
+    Math.abs(actual.confidence - expected.confidence) < 1e-3,
+    `${what}: confidence ${actual.confidence} vs ${expected.confidence}`,
+  );
+  for (const [k, p] of actual.probabilities.entries())
+    assert.ok(Math.abs(p - expected.probabilities[k]) < 1e-3, `${what}: p${k} ${p} vs ${expected.probabilities[k]}`);
   assert.ok(Math.abs((actual.notADigit ?? 0) - (expected.notADigit ?? 0)) < 1e-3);
 }
 
@@ -47,10 +55,14 @@ describe('digitReader in the browser (mnist-cnn/browser)', { skip }, () => {
     await mkdir(join(root, 'dist', 'browser'), { recursive: true });
     await copyFile(BUNDLE, join(root, BUNDLE));
     await mkdir(join(root, 'models', 'default'), { recursive: true });
-    for (const file of ['model.json', 'weights.bin', 'metadata.json']) await copyFile(join('models', 'default', file), join(root, 'models', 'default', file));
+    for (const file of ['model.json', 'weights.bin', 'metadata.json'])
+      await copyFile(join('models', 'default', file), join(root, 'models', 'default', file));
     const seven = await printedDigitPng(7);
     await writeFile(join(root, 'seven.png'), seven);
-    await writeFile(join(root, 'index.html'), '<!doctype html><meta charset="utf-8"><title>reader</title><img id="seven" src="seven.png" alt="">');
+    await writeFile(
+      join(root, 'index.html'),
+      '<!doctype html><meta charset="utf-8"><title>reader</title><img id="seven" src="seven.png" alt="">',
+    );
     const read = await digitReader();
     inNode = await read(seven);
     await read.close();
@@ -68,7 +80,7 @@ describe('digitReader in the browser (mnist-cnn/browser)', { skip }, () => {
     await removeTempDirs();
   });
 
-  test('the package\'s own model by default (models/default beside dist/), and the printed 7 read as Node reads it', async () => {
+  test("the package's own model by default (models/default beside dist/), and the printed 7 read as Node reads it", async () => {
     assert.equal(inNode.digit, 7);
     const { model, answer } = await page.evaluate(async (entry) => {
       const { digitReader } = await import(entry);
@@ -88,7 +100,10 @@ describe('digitReader in the browser (mnist-cnn/browser)', { skip }, () => {
       const image = document.getElementById('seven') as HTMLImageElement;
       await image.decode();
       const blob = await (await fetch('seven.png')).blob();
-      const canvas = Object.assign(document.createElement('canvas'), { width: image.naturalWidth, height: image.naturalHeight });
+      const canvas = Object.assign(document.createElement('canvas'), {
+        width: image.naturalWidth,
+        height: image.naturalHeight,
+      });
       const context = canvas.getContext('2d')!;
       context.drawImage(image, 0, 0);
       const imageData = context.getImageData(0, 0, canvas.width, canvas.height);
@@ -107,7 +122,9 @@ describe('digitReader in the browser (mnist-cnn/browser)', { skip }, () => {
       for (const [name, input] of Object.entries(inputs)) answers[name] = await read(input);
       const array = await read([image, 'seven.png']);
       // The same picture in MNIST form: the 28x28 bytes a canvas of that size holds, white on black.
-      const small = Object.assign(document.createElement('canvas'), { width: 28, height: 28 }).getContext('2d', { willReadFrequently: true })!;
+      const small = Object.assign(document.createElement('canvas'), { width: 28, height: 28 }).getContext('2d', {
+        willReadFrequently: true,
+      })!;
       small.fillStyle = '#000';
       small.fillRect(0, 0, 28, 28);
       small.fillStyle = '#fff';
@@ -130,13 +147,33 @@ describe('digitReader in the browser (mnist-cnn/browser)', { skip }, () => {
       const { digitReader } = await import(entry);
       // (No helper function here: the test runner's transform would name it with a function the page lacks.)
       const read = await digitReader({ model: '/models/default/model.json' });
-      const missing = await read('absent.png').then(() => 'no error', (err: Error) => err.message);
-      const notPicture = await read(42).then(() => 'no error', (err: Error) => err.message);
+      const missing = await read('absent.png').then(
+        () => 'no error',
+        (err: Error) => err.message,
+      );
+      const notPicture = await read(42).then(
+        () => 'no error',
+        (err: Error) => err.message,
+      );
       await read.close();
-      const noMetadata = await digitReader({ model: '/nowhere/model.json' }).then(() => 'no error', (err: Error) => err.message);
-      return { noMetadata, missing, notPicture, closed: await read('seven.png').then(() => 'no error', (err: Error) => err.message) };
+      const noMetadata = await digitReader({ model: '/nowhere/model.json' }).then(
+        () => 'no error',
+        (err: Error) => err.message,
+      );
+      return {
+        noMetadata,
+        missing,
+        notPicture,
+        closed: await read('seven.png').then(
+          () => 'no error',
+          (err: Error) => err.message,
+        ),
+      };
     }, ENTRY);
-    assert.match(messages.noMetadata, /\/nowhere\/metadata\.json \(the run's metadata\.json, beside model\.json\): the server answered HTTP 404/);
+    assert.match(
+      messages.noMetadata,
+      /\/nowhere\/metadata\.json \(the run's metadata\.json, beside model\.json\): the server answered HTTP 404/,
+    );
     assert.match(messages.missing, /absent\.png: the server answered HTTP 404/);
     assert.match(messages.notPicture, /not a picture/);
     assert.equal(messages.closed, 'this digit reader is closed');

@@ -22,7 +22,10 @@ test('a run folder (it has metadata.json) or a shipped model name is a model; a 
 });
 
 test('predict and inspect: the shipped model unless --model or a first argument names one', () => {
-  assert.deepEqual(modelAndInputs(['a.png', photos], undefined, 'input'), { model: 'default', inputs: ['a.png', photos] });
+  assert.deepEqual(modelAndInputs(['a.png', photos], undefined, 'input'), {
+    model: 'default',
+    inputs: ['a.png', photos],
+  });
   assert.deepEqual(modelAndInputs([run, 'a.png'], undefined, 'input'), { model: run, inputs: ['a.png'] });
   assert.deepEqual(modelAndInputs(['default', 'a.png'], undefined, 'input'), { model: 'default', inputs: ['a.png'] });
   // With --model, every argument is an input, even a run folder.

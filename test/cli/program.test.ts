@@ -11,7 +11,6 @@ import { UserError } from '../../src/util/errors.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { writeConfig } from '../helpers/config-files.js';
 
-
 const run = (...args: string[]) => spawnSync(process.execPath, ['bin/mnist-cnn.js', ...args], { encoding: 'utf8' });
 
 /** Asynchronously, for commands that take a while (serve loads a model), so several can wait at once. */
@@ -58,20 +57,31 @@ test('ordinary failures are one line and exit 2: an --out the system refuses, an
   const work = mkdtempSync(join(tmpdir(), 'mnist-cnn-program-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
   writeFileSync(join(work, 'a-file'), '');
-  assertOneLineFailure(run('train', '--out', join(work, 'a-file', 'run')), /cannot create the run folder .*a-file\/run: a part of the path is not a folder \(ENOTDIR, mkdir\)$/);
+  assertOneLineFailure(
+    run('train', '--out', join(work, 'a-file', 'run')),
+    /cannot create the run folder .*a-file\/run: a part of the path is not a folder \(ENOTDIR, mkdir\)$/,
+  );
   if (process.getuid?.() === 0) {
-    t.diagnostic('running as root: permissions do not apply, EACCES on --out is checked by test/util/errors.test.ts only');
+    t.diagnostic(
+      'running as root: permissions do not apply, EACCES on --out is checked by test/util/errors.test.ts only',
+    );
   } else {
     mkdirSync(join(work, 'locked'));
     chmodSync(join(work, 'locked'), 0o500);
-    assertOneLineFailure(run('train', '--out', join(work, 'locked', 'run')), /locked\/run: permission denied \(EACCES, mkdir\)$/);
+    assertOneLineFailure(
+      run('train', '--out', join(work, 'locked', 'run')),
+      /locked\/run: permission denied \(EACCES, mkdir\)$/,
+    );
   }
   const runDir = join(work, 'run');
   mkdirSync(runDir);
   writeFileSync(join(runDir, 'config.json'), '{"epochs": 3,');
   assertOneLineFailure(run('train', '--resume', runDir), new RegExp(`${join(runDir, 'config.json')}: not valid JSON`));
   writeFileSync(join(runDir, 'config.json'), '{"epochs": -3}');
-  assertOneLineFailure(run('train', '--resume', runDir), new RegExp(`${join(runDir, 'config.json')}: 'epochs' must be a whole number >= 1, got -3`));
+  assertOneLineFailure(
+    run('train', '--resume', runDir),
+    new RegExp(`${join(runDir, 'config.json')}: 'epochs' must be a whole number >= 1, got -3`),
+  );
   assertOneLineFailure(run('train', '--allow-config-change'), /--allow-config-change goes with --resume/);
   // A damaged checkpoint: refused in one line naming the file, after the data is loaded and the wasm backend started.
   writeFileSync(join(runDir, 'config.json'), '{"limit": 1000, "valCount": 100, "epochs": 1}');
@@ -80,7 +90,12 @@ test('ordinary failures are one line and exit 2: an --out the system refuses, an
   writeFileSync(join(last, 'state.json'), '{"epoch": 0, "batch": 3, "step": "three"}');
   writeFileSync(join(last, 'optimizer.json'), '{}');
   writeFileSync(join(last, 'optimizer.bin'), '');
-  assertOneLineFailure(run('train', '--resume', runDir, '--quiet'), new RegExp(`${join(last, 'state.json')}: not a training state this program wrote \\('step' must be a whole number >= 0, got "three"\\)`));
+  assertOneLineFailure(
+    run('train', '--resume', runDir, '--quiet'),
+    new RegExp(
+      `${join(last, 'state.json')}: not a training state this program wrote \\('step' must be a whole number >= 0, got "three"\\)`,
+    ),
+  );
 });
 
 test('serve: a port in use, a port out of range, an address not of this machine are one line and exit 2', async () => {
@@ -104,16 +119,38 @@ test('serve: a port in use, a port out of range, an address not of this machine 
 });
 
 test('failureReport: one line and exit 2 for what the user can act on, the stack and exit 70 for a bug', () => {
-  assert.deepEqual(failureReport(new UserError('runs/a does not exist')), { text: 'error: runs/a does not exist', exitCode: EXIT_FAILURE });
-  const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write', path: '/runs/a/checkpoints/last.tmp-7/weights.bin' });
-  assert.deepEqual(failureReport(full), { text: 'error: /runs/a/checkpoints/last.tmp-7/weights.bin: no space left on the device (ENOSPC, write)', exitCode: EXIT_FAILURE });
-  const denied = Object.assign(new Error('EACCES: permission denied, mkdir'), { code: 'EACCES', syscall: 'mkdir', path: '/srv/runs' });
-  assert.deepEqual(failureReport(denied), { text: 'error: /srv/runs: permission denied (EACCES, mkdir)', exitCode: EXIT_FAILURE });
+  assert.deepEqual(failureReport(new UserError('runs/a does not exist')), {
+    text: 'error: runs/a does not exist',
+    exitCode: EXIT_FAILURE,
+  });
+  const full = Object.assign(new Error('ENOSPC: no space left on device, write'), {
+    code: 'ENOSPC',
+    syscall: 'write',
+    path: '/runs/a/checkpoints/last.tmp-7/weights.bin',
+  });
+  assert.deepEqual(failureReport(full), {
+    text: 'error: /runs/a/checkpoints/last.tmp-7/weights.bin: no space left on the device (ENOSPC, write)',
+    exitCode: EXIT_FAILURE,
+  });
+  const denied = Object.assign(new Error('EACCES: permission denied, mkdir'), {
+    code: 'EACCES',
+    syscall: 'mkdir',
+    path: '/srv/runs',
+  });
+  assert.deepEqual(failureReport(denied), {
+    text: 'error: /srv/runs: permission denied (EACCES, mkdir)',
+    exitCode: EXIT_FAILURE,
+  });
   // Commander printed its own message; help and --version are not failures.
-  assert.deepEqual(failureReport(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--epoch'")), { exitCode: EXIT_FAILURE });
+  assert.deepEqual(failureReport(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--epoch'")), {
+    exitCode: EXIT_FAILURE,
+  });
   assert.deepEqual(failureReport(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)')), { exitCode: 0 });
   const bug = failureReport(new TypeError("Cannot read properties of undefined (reading 'shape')"));
   assert.equal(bug.exitCode, EXIT_BUG);
-  assert.match(bug.text!, /^error: an internal error, which is a bug in mnist-cnn [\d.]+; please report it with what follows:\nTypeError: Cannot read properties of undefined \(reading 'shape'\)\n {4}at /);
+  assert.match(
+    bug.text!,
+    /^error: an internal error, which is a bug in mnist-cnn [\d.]+; please report it with what follows:\nTypeError: Cannot read properties of undefined \(reading 'shape'\)\n {4}at /,
+  );
   assert.match(failureReport('thrown as a string').text!, /bug.*\nthrown as a string$/);
 });

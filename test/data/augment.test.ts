@@ -4,7 +4,12 @@ import { augmentImage } from '../../src/data/augment.js';
 import { createRng } from '../../src/util/rng.js';
 
 /** augmentImage written the plain way: every output pixel mapped back and sampled on its own. */
-function referenceAugment(src: Uint8Array, out: Float32Array, rng: ReturnType<typeof createRng>, b: { maxShift: number; maxRotation: number; maxScale: number }): void {
+function referenceAugment(
+  src: Uint8Array,
+  out: Float32Array,
+  rng: ReturnType<typeof createRng>,
+  b: { maxShift: number; maxRotation: number; maxScale: number },
+): void {
   const angle = ((rng.next() * 2 - 1) * b.maxRotation * Math.PI) / 180;
   const scale = 1 + (rng.next() * 2 - 1) * b.maxScale;
   const dx = (rng.next() * 2 - 1) * b.maxShift;

@@ -17,20 +17,35 @@ function sets(n: number, k: number) {
 }
 
 test('non-digit rows are added after the digits, labelled, unchanged, and spread through the batch', () => {
-  for (const [n, k] of [[64, 16], [32, 32], [10, 1], [7, 3]]) {
+  for (const [n, k] of [
+    [64, 16],
+    [32, 32],
+    [10, 1],
+    [7, 3],
+  ]) {
     const { digits, others } = sets(n, k);
     const filler = new BatchFiller(n + k);
     assert.equal(filler.fill(digits, identityOrder(n), 0, n), n);
     const picks = Uint32Array.from({ length: k }, (_, j) => k - 1 - j);
     assert.equal(filler.fillNonDigits(others, picks, n), n + k);
-    const rows = Array.from({ length: n + k }, (_, r) => ({ value: Math.round(filler.x[r * PIXELS] * 255), label: filler.y[r] }));
+    const rows = Array.from({ length: n + k }, (_, r) => ({
+      value: Math.round(filler.x[r * PIXELS] * 255),
+      label: filler.y[r],
+    }));
     // Every row is one whole image (no row was torn by the spreading).
-    for (let r = 0; r < n + k; r++) assert.ok(filler.x.subarray(r * PIXELS, (r + 1) * PIXELS).every((v) => v === filler.x[r * PIXELS]));
+    for (let r = 0; r < n + k; r++)
+      assert.ok(filler.x.subarray(r * PIXELS, (r + 1) * PIXELS).every((v) => v === filler.x[r * PIXELS]));
     const nonDigits = rows.filter((r) => r.label === NOT_A_DIGIT);
     assert.deepEqual(nonDigits.map((r) => r.value).sort(), Array.from(picks, (j) => 200 + j).sort());
     const digitRows = rows.filter((r) => r.label !== NOT_A_DIGIT);
-    assert.deepEqual(digitRows.map((r) => r.value).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i + 1));
-    assert.ok(digitRows.every((r) => r.label === (r.value - 1) % 10), 'labels move with their images');
+    assert.deepEqual(
+      digitRows.map((r) => r.value).sort((a, b) => a - b),
+      Array.from({ length: n }, (_, i) => i + 1),
+    );
+    assert.ok(
+      digitRows.every((r) => r.label === (r.value - 1) % 10),
+      'labels move with their images',
+    );
     // Each of two threads' parts gets about half of the non-digits.
     for (const part of [batchPart(n + k, 2, 0), batchPart(n + k, 2, 1)]) {
       const inPart = rows.slice(part.from, part.to).filter((r) => r.label === NOT_A_DIGIT).length;

@@ -28,14 +28,20 @@ function bar(row: number): Uint8Array {
   pixels.fill(255, row * 28 + 6, row * 28 + 22);
   return pixels;
 }
-const drawnPng = (seed: number) => ({ bytes: encodeGrayPng(new Uint8Array(280 * 280).fill(seed), 280, 280), ext: 'png' as const });
+const drawnPng = (seed: number) => ({
+  bytes: encodeGrayPng(new Uint8Array(280 * 280).fill(seed), 280, 280),
+  ext: 'png' as const,
+});
 
 /** Every file under `dir`, relative, sorted. */
 async function files(dir: string): Promise<string[]> {
-  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
-test('a correction is its 28x28 PNG under its label and its drawing under drawn/, both named by the PNG\'s hash', async () => {
+test("a correction is its 28x28 PNG under its label and its drawing under drawn/, both named by the PNG's hash", async () => {
   const dir = await tempDir();
   const store = await CorrectionStore.open(join(dir, 'corrections'));
   const correction = makeCorrection('7', bar(10), drawnPng(1));
@@ -64,9 +70,15 @@ test('the same picture sent twice (a double click) is one file; sent again with 
 test('the store is bounded: corrections, bytes and the size of a drawing; a refusal writes nothing', async () => {
   const store = await CorrectionStore.open(await tempDir(), { maxFiles: 2, maxDrawnBytes: 1000 });
   await store.add(makeCorrection('0', bar(1)));
-  await assert.rejects(store.add(makeCorrection('0', bar(2), { bytes: new Uint8Array(1001), ext: 'png' })), (err) => err instanceof CorrectionLimitError && /1001 bytes, over the 1000/.test(err.message));
+  await assert.rejects(
+    store.add(makeCorrection('0', bar(2), { bytes: new Uint8Array(1001), ext: 'png' })),
+    (err) => err instanceof CorrectionLimitError && /1001 bytes, over the 1000/.test(err.message),
+  );
   await store.add(makeCorrection('0', bar(2)));
-  await assert.rejects(store.add(makeCorrection('3', bar(3))), (err) => err instanceof CorrectionLimitError && /holds 2 corrections, the most it may \(2\)/.test(err.message));
+  await assert.rejects(
+    store.add(makeCorrection('3', bar(3))),
+    (err) => err instanceof CorrectionLimitError && /holds 2 corrections, the most it may \(2\)/.test(err.message),
+  );
   assert.equal((await files(store.dir)).length, 2);
   // Moving a picture to another label takes no more room: allowed when full.
   assert.equal((await store.add(makeCorrection('6', bar(2)))).relabelled, '0');
@@ -82,7 +94,12 @@ test('nothing is written outside the folder: a class folder that is a symbolic l
   const root = join(dir, 'corrections');
   await mkdir(root);
   await symlink(outside, join(root, '4'));
-  await assert.rejects(CorrectionStore.open(root), (err) => err instanceof UserError && /4 is a symbolic link: corrections are only written into real folders inside/.test(err.message));
+  await assert.rejects(
+    CorrectionStore.open(root),
+    (err) =>
+      err instanceof UserError &&
+      /4 is a symbolic link: corrections are only written into real folders inside/.test(err.message),
+  );
   await rm(join(root, '4'));
   const store = await CorrectionStore.open(root);
   await symlink(outside, join(root, '4'));
@@ -93,8 +110,15 @@ test('nothing is written outside the folder: a class folder that is a symbolic l
   assert.deepEqual(await readdir(outside), []);
   // Labels are a fixed list; a made-up one never reaches the disk.
   assert.throws(() => makeCorrection('../../etc' as never, bar(1)), /is not a correction label/);
-  assert.throws(() => makeCorrection('7', bar(1), { bytes: new Uint8Array(3), ext: 'png/../../x' as never }), /extension is one of/);
-  assert.ok(!isCorrectionFileName('../x.png') && !isCorrectionFileName('0123456789abcdef.png.exe') && isCorrectionFileName('0123456789abcdef.png'));
+  assert.throws(
+    () => makeCorrection('7', bar(1), { bytes: new Uint8Array(3), ext: 'png/../../x' as never }),
+    /extension is one of/,
+  );
+  assert.ok(
+    !isCorrectionFileName('../x.png') &&
+      !isCorrectionFileName('0123456789abcdef.png.exe') &&
+      isCorrectionFileName('0123456789abcdef.png'),
+  );
 });
 
 test('the store can be a symbolic link to a folder (resolved once, when opened), and is made when missing', async () => {
@@ -118,6 +142,12 @@ test('read back for training: digits 0-9 and not-a-digit (the 11th output), draw
   assert.equal((await readCorrections(store.dir, decodeDigitImage)).sha256, set.sha256);
   await store.add(makeCorrection('2', bar(20)));
   assert.notEqual((await readCorrections(store.dir, decodeDigitImage)).sha256, set.sha256);
-  assert.deepEqual(Array.from((await loadImageFolder(store.dir, decodeDigitImage)).labels), [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9]);
-  assert.equal((await readFile(join(store.dir, 'drawn', '0', `${makeCorrection('0', bar(3)).name}.png`))).length > 1000, true);
+  assert.deepEqual(
+    Array.from((await loadImageFolder(store.dir, decodeDigitImage)).labels),
+    [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
+  assert.equal(
+    (await readFile(join(store.dir, 'drawn', '0', `${makeCorrection('0', bar(3)).name}.png`))).length > 1000,
+    true,
+  );
 });

@@ -77,30 +77,57 @@ async function assertCsvError(text: string, message: string): Promise<void> {
 }
 
 test('a row with a value missing names the file and line', async () => {
-  await assertCsvError(withLine(17, (v) => v.slice(0, -1)), 'line 17: expected 785 values, got 784');
+  await assertCsvError(
+    withLine(17, (v) => v.slice(0, -1)),
+    'line 17: expected 785 values, got 784',
+  );
 });
 
 test('a pixel outside 0-255 names the line and column', async () => {
-  await assertCsvError(withLine(5, (v) => v.map((x, i) => (i === 13 ? '300' : x))), 'line 5: value 300 at column pixel12 is outside 0-255');
+  await assertCsvError(
+    withLine(5, (v) => v.map((x, i) => (i === 13 ? '300' : x))),
+    'line 5: value 300 at column pixel12 is outside 0-255',
+  );
 });
 
 test('a non-numeric pixel and a negative one are refused', async () => {
-  await assertCsvError(withLine(3, (v) => v.map((x, i) => (i === 1 ? 'abc' : x))), "line 3: value 'abc' at column pixel0 is not a whole number");
-  await assertCsvError(withLine(3, (v) => v.map((x, i) => (i === 784 ? '-1' : x))), "line 3: value '-1' at column pixel783 is not a whole number");
-  await assertCsvError(withLine(3, (v) => v.map((x, i) => (i === 784 ? '' : x))), "line 3: value '' at column pixel783 is not a whole number");
+  await assertCsvError(
+    withLine(3, (v) => v.map((x, i) => (i === 1 ? 'abc' : x))),
+    "line 3: value 'abc' at column pixel0 is not a whole number",
+  );
+  await assertCsvError(
+    withLine(3, (v) => v.map((x, i) => (i === 784 ? '-1' : x))),
+    "line 3: value '-1' at column pixel783 is not a whole number",
+  );
+  await assertCsvError(
+    withLine(3, (v) => v.map((x, i) => (i === 784 ? '' : x))),
+    "line 3: value '' at column pixel783 is not a whole number",
+  );
 });
 
 test('a label outside 0-9 is refused', async () => {
-  await assertCsvError(withLine(9, (v) => ['11', ...v.slice(1)]), 'line 9: label 11 is outside 0-9');
+  await assertCsvError(
+    withLine(9, (v) => ['11', ...v.slice(1)]),
+    'line 9: label 11 is outside 0-9',
+  );
 });
 
 test('a bad header is refused', async () => {
-  await assertCsvError(withLine(1, (v) => v.map((x, i) => (i === 3 ? 'pixel9' : x))), "line 1: bad header: column 4 is 'pixel9', expected 'pixel2' (label,pixel0,...,pixel783 or pixel0,...,pixel783)");
-  await assertCsvError('label,a,b\n1,2,3\n', 'line 1: bad header: 3 columns, expected label,pixel0,...,pixel783 or pixel0,...,pixel783');
+  await assertCsvError(
+    withLine(1, (v) => v.map((x, i) => (i === 3 ? 'pixel9' : x))),
+    "line 1: bad header: column 4 is 'pixel9', expected 'pixel2' (label,pixel0,...,pixel783 or pixel0,...,pixel783)",
+  );
+  await assertCsvError(
+    'label,a,b\n1,2,3\n',
+    'line 1: bad header: 3 columns, expected label,pixel0,...,pixel783 or pixel0,...,pixel783',
+  );
   await assertCsvError('', 'line 1: the file is empty (expected a header line)');
 });
 
 test('a missing CSV is a UserError naming it', async () => {
   const path = join(work, 'nope.csv');
-  await assert.rejects(readDigitCsv(path), (err: unknown) => err instanceof UserError && err.message === `${path}: file not found`);
+  await assert.rejects(
+    readDigitCsv(path),
+    (err: unknown) => err instanceof UserError && err.message === `${path}: file not found`,
+  );
 });

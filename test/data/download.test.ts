@@ -7,7 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { downloadDataset, defaultCacheDir, loadFromDir, loadMnist, packageDataDir, IDX_FILES, type IdxFileName } from '../../src/data/index.js';
+import {
+  downloadDataset,
+  defaultCacheDir,
+  loadFromDir,
+  loadMnist,
+  packageDataDir,
+  IDX_FILES,
+  type IdxFileName,
+} from '../../src/data/index.js';
 import { DataError } from '../../src/util/errors.js';
 
 /**
@@ -26,7 +34,13 @@ interface Mirror {
 }
 
 async function startMirror(files: Map<string, Uint8Array>): Promise<Mirror> {
-  const mirror = { files, truncateOnce: new Set<string>(), failOnce: new Set<string>(), honorRange: true, requests: [] } as unknown as Mirror;
+  const mirror = {
+    files,
+    truncateOnce: new Set<string>(),
+    failOnce: new Set<string>(),
+    honorRange: true,
+    requests: [],
+  } as unknown as Mirror;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
     const range = req.headers.range;
@@ -124,7 +138,11 @@ test('downloads all four files, resuming a body cut mid-way with a Range request
     const data = await loadFromDir(dir, 'mnist', { kind: 'download', location: mirror.url });
     assert.ok(data.files.every((f) => f.verified));
     assert.equal(data.train.count, 60000);
-    assert.deepEqual((await readdir(dir)).sort(), [...IDX_FILES].sort(), 'only the four final files remain: no part files');
+    assert.deepEqual(
+      (await readdir(dir)).sort(),
+      [...IDX_FILES].sort(),
+      'only the four final files remain: no part files',
+    );
 
     const imagesRequests = mirror.requests.filter((r) => r.path === '/mnist/t10k-images-idx3-ubyte.gz');
     assert.equal(imagesRequests.length, 2);
@@ -132,13 +150,19 @@ test('downloads all four files, resuming a body cut mid-way with a Range request
     const resumedAt = Number(/^bytes=(\d+)-$/.exec(imagesRequests[1].range ?? '')?.[1]);
     assert.ok(resumedAt > 0 && resumedAt < gz['t10k-images-idx3-ubyte'].length, `resumed from byte ${resumedAt}`);
     assert.equal(imagesRequests[1].status, 206);
-    assert.ok(log.some((m) => m.includes('connection lost')), log.join('\n'));
+    assert.ok(
+      log.some((m) => m.includes('connection lost')),
+      log.join('\n'),
+    );
 
     const trainImages = mirror.requests.filter((r) => r.path.startsWith('/mnist/train-images-idx3-ubyte'));
-    assert.deepEqual(trainImages.map((r) => [r.path, r.status]), [
-      ['/mnist/train-images-idx3-ubyte.gz', 404],
-      ['/mnist/train-images-idx3-ubyte', 200],
-    ]);
+    assert.deepEqual(
+      trainImages.map((r) => [r.path, r.status]),
+      [
+        ['/mnist/train-images-idx3-ubyte.gz', 404],
+        ['/mnist/train-images-idx3-ubyte', 200],
+      ],
+    );
 
     const before = mirror.requests.length;
     await downloadDataset({ ...quick, mirror: mirror.url, cacheDir });
@@ -159,12 +183,23 @@ test('a corrupted file is refused with its name and never lands in the cache', a
     await assert.rejects(downloadDataset({ ...quick, tries: 2, mirror: mirror.url, cacheDir }), (err: unknown) => {
       assert.ok(err instanceof DataError);
       assert.equal(err.file, 't10k-labels-idx1-ubyte');
-      assert.match(err.message, /^t10k-labels-idx1-ubyte: download from http:\/\/127\.0\.0\.1:\d+\/mnist failed after 2 tries; last problem: SHA-256 of the downloaded bytes does not match the original mnist file \(ff7bcfd4/);
+      assert.match(
+        err.message,
+        /^t10k-labels-idx1-ubyte: download from http:\/\/127\.0\.0\.1:\d+\/mnist failed after 2 tries; last problem: SHA-256 of the downloaded bytes does not match the original mnist file \(ff7bcfd4/,
+      );
       return true;
     });
     assert.equal(existsSync(join(cacheDir, 't10k-labels-idx1-ubyte')), false);
-    assert.deepEqual((await readdir(cacheDir)).filter((f) => f.includes('t10k-labels')), [], 'no part file is left either');
-    assert.equal(mirror.requests.filter((r) => r.path === '/mnist/t10k-labels-idx1-ubyte.gz').length, 2, 'bounded retries');
+    assert.deepEqual(
+      (await readdir(cacheDir)).filter((f) => f.includes('t10k-labels')),
+      [],
+      'no part file is left either',
+    );
+    assert.equal(
+      mirror.requests.filter((r) => r.path === '/mnist/t10k-labels-idx1-ubyte.gz').length,
+      2,
+      'bounded retries',
+    );
   } finally {
     await stopMirror(mirror);
   }
@@ -178,8 +213,13 @@ test('a part file left by an interrupted run is resumed with Range', async () =>
     const half = Math.floor(body.length / 2);
     await writeFile(join(cacheDir, '.train-labels-idx1-ubyte.gz.part'), body.subarray(0, half));
     await downloadDataset({ ...quick, mirror: mirror.url, cacheDir });
-    assert.deepEqual(mirror.requests, [{ path: '/mnist/train-labels-idx1-ubyte.gz', range: `bytes=${half}-`, status: 206 }]);
-    assert.deepEqual(new Uint8Array(await readFile(join(cacheDir, 'train-labels-idx1-ubyte'))), real['train-labels-idx1-ubyte']);
+    assert.deepEqual(mirror.requests, [
+      { path: '/mnist/train-labels-idx1-ubyte.gz', range: `bytes=${half}-`, status: 206 },
+    ]);
+    assert.deepEqual(
+      new Uint8Array(await readFile(join(cacheDir, 'train-labels-idx1-ubyte'))),
+      real['train-labels-idx1-ubyte'],
+    );
   } finally {
     await stopMirror(mirror);
   }
@@ -198,7 +238,10 @@ test('a server error is retried, and a mirror that ignores Range sends the file 
       { path: '/mnist/train-labels-idx1-ubyte.gz', range: 'bytes=1000-', status: 500 },
       { path: '/mnist/train-labels-idx1-ubyte.gz', range: 'bytes=1000-', status: 200 },
     ]);
-    assert.deepEqual(new Uint8Array(await readFile(join(cacheDir, 'train-labels-idx1-ubyte'))), real['train-labels-idx1-ubyte']);
+    assert.deepEqual(
+      new Uint8Array(await readFile(join(cacheDir, 'train-labels-idx1-ubyte'))),
+      real['train-labels-idx1-ubyte'],
+    );
   } finally {
     await stopMirror(mirror);
   }
@@ -212,7 +255,10 @@ test('a small file cut short is retried and resumed', async () => {
     await downloadDataset({ ...quick, mirror: mirror.url, cacheDir });
     assert.equal(mirror.requests.length, 2);
     assert.equal(mirror.requests[0].status, 200);
-    assert.deepEqual(new Uint8Array(await readFile(join(cacheDir, 't10k-labels-idx1-ubyte'))), real['t10k-labels-idx1-ubyte']);
+    assert.deepEqual(
+      new Uint8Array(await readFile(join(cacheDir, 't10k-labels-idx1-ubyte'))),
+      real['t10k-labels-idx1-ubyte'],
+    );
   } finally {
     await stopMirror(mirror);
   }
@@ -224,8 +270,14 @@ test('a complete part file left before the rename is verified, not fetched again
     const cacheDir = await cacheWithout('t10k-labels-idx1-ubyte');
     await writeFile(join(cacheDir, '.t10k-labels-idx1-ubyte.gz.part'), gz['t10k-labels-idx1-ubyte']);
     await downloadDataset({ ...quick, mirror: mirror.url, cacheDir });
-    assert.deepEqual(mirror.requests.map((r) => r.status), [416]);
-    assert.deepEqual(new Uint8Array(await readFile(join(cacheDir, 't10k-labels-idx1-ubyte'))), real['t10k-labels-idx1-ubyte']);
+    assert.deepEqual(
+      mirror.requests.map((r) => r.status),
+      [416],
+    );
+    assert.deepEqual(
+      new Uint8Array(await readFile(join(cacheDir, 't10k-labels-idx1-ubyte'))),
+      real['t10k-labels-idx1-ubyte'],
+    );
   } finally {
     await stopMirror(mirror);
   }
@@ -267,7 +319,10 @@ test('a cached file that fails its checksum is fetched again', async () => {
     await writeFile(join(cacheDir, 't10k-labels-idx1-ubyte'), 'garbage');
     await downloadDataset({ ...quick, mirror: mirror.url, cacheDir });
     assert.equal(mirror.requests.length, 1);
-    assert.deepEqual(new Uint8Array(await readFile(join(cacheDir, 't10k-labels-idx1-ubyte'))), real['t10k-labels-idx1-ubyte']);
+    assert.deepEqual(
+      new Uint8Array(await readFile(join(cacheDir, 't10k-labels-idx1-ubyte'))),
+      real['t10k-labels-idx1-ubyte'],
+    );
   } finally {
     await stopMirror(mirror);
   }
@@ -291,12 +346,18 @@ test('loadMnist goes to the mirror when told not to use the installed copies, an
     const data = await loadMnist({ mirror: mirror.url, cacheDir, useInstalled: false });
     assert.deepEqual(data.source, { kind: 'download', location: mirror.url });
     assert.equal(data.test.count, 10000);
-    assert.deepEqual(mirror.requests.map((r) => r.path), ['/mnist/t10k-labels-idx1-ubyte.gz']);
+    assert.deepEqual(
+      mirror.requests.map((r) => r.path),
+      ['/mnist/t10k-labels-idx1-ubyte.gz'],
+    );
   } finally {
     await stopMirror(mirror);
   }
 });
 
 test('a download of --dataset idx is refused: there is nothing to verify it against', async () => {
-  await assert.rejects(downloadDataset({ dataset: 'idx', mirror: 'http://127.0.0.1:9/' }), /--dataset idx has no known checksums/);
+  await assert.rejects(
+    downloadDataset({ dataset: 'idx', mirror: 'http://127.0.0.1:9/' }),
+    /--dataset idx has no known checksums/,
+  );
 });

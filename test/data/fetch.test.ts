@@ -54,8 +54,18 @@ test('a damaged file is refused by its SHA-256, a missing one by its status, eac
   const labels = Buffer.from(await readFile(join(packageDataDir()!, 't10k-labels-idx1-ubyte')));
   labels[50] ^= 1;
   tampered.set('t10k-labels-idx1-ubyte', labels);
-  await assert.rejects(fetchMnist(new URL(base)), (err: unknown) => err instanceof DataError && /^t10k-labels-idx1-ubyte: SHA-256 [0-9a-f]{64} does not match the original mnist file/.test(err.message));
+  await assert.rejects(
+    fetchMnist(new URL(base)),
+    (err: unknown) =>
+      err instanceof DataError &&
+      /^t10k-labels-idx1-ubyte: SHA-256 [0-9a-f]{64} does not match the original mnist file/.test(err.message),
+  );
   tampered.set('t10k-labels-idx1-ubyte', 404);
-  await assert.rejects(fetchMnist(new URL(base)), (err: unknown) => err instanceof DataError && /^t10k-labels-idx1-ubyte: cannot be fetched from .*: the server answered HTTP 404$/.test(err.message));
+  await assert.rejects(
+    fetchMnist(new URL(base)),
+    (err: unknown) =>
+      err instanceof DataError &&
+      /^t10k-labels-idx1-ubyte: cannot be fetched from .*: the server answered HTTP 404$/.test(err.message),
+  );
   tampered.clear();
 });

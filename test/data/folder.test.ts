@@ -20,7 +20,10 @@ after(async () => {
 });
 
 const imageAt = (i: number) => mnistTest.images.slice(i * PIXELS, (i + 1) * PIXELS);
-const grayPng = (pixels: Uint8Array, size = 28) => sharp(Buffer.from(pixels), { raw: { width: size, height: size, channels: 1 } }).png().toBuffer();
+const grayPng = (pixels: Uint8Array, size = 28) =>
+  sharp(Buffer.from(pixels), { raw: { width: size, height: size, channels: 1 } })
+    .png()
+    .toBuffer();
 
 /** A class folder tree holding the first `count` real test images as 28x28 grayscale PNGs. */
 async function pngTree(count: number): Promise<string> {
@@ -39,12 +42,19 @@ test('28x28 grayscale PNGs in class folders read back byte for byte, in class th
   await mkdir(join(dir, 'notes'));
   const set = await loadImageFolder(dir, decodeDigitImage);
   assert.equal(set.count, 40);
-  const order = Array.from({ length: 40 }, (_, i) => i).sort((a, b) => mnistTest.labels[a] - mnistTest.labels[b] || a - b);
-  assert.deepEqual(Array.from(set.labels), order.map((i) => mnistTest.labels[i]));
+  const order = Array.from({ length: 40 }, (_, i) => i).sort(
+    (a, b) => mnistTest.labels[a] - mnistTest.labels[b] || a - b,
+  );
+  assert.deepEqual(
+    Array.from(set.labels),
+    order.map((i) => mnistTest.labels[i]),
+  );
   order.forEach((i, j) => {
     assert.deepEqual(set.images.subarray(j * PIXELS, (j + 1) * PIXELS), imageAt(i), `image ${set.paths[j]}`);
   });
-  assert.ok(set.paths[0].endsWith(join(String(mnistTest.labels[order[0]]), `img${String(order[0]).padStart(3, '0')}.png`)));
+  assert.ok(
+    set.paths[0].endsWith(join(String(mnistTest.labels[order[0]]), `img${String(order[0]).padStart(3, '0')}.png`)),
+  );
 });
 
 test('a larger, black-on-white, colour JPEG goes through the one preprocessing and comes back close to the MNIST original', async () => {
@@ -71,7 +81,10 @@ test('a file that is not an image is refused, naming its path', async () => {
   await assert.rejects(loadImageFolder(dir, decodeDigitImage), (err: unknown) => {
     assert.ok(err instanceof DataError);
     assert.equal(err.file, bad);
-    assert.match(err.message, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot be decoded as an image \\(`));
+    assert.match(
+      err.message,
+      new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot be decoded as an image \\(`),
+    );
     return true;
   });
 });
@@ -92,9 +105,20 @@ test('a picture whose header is cut short (the 30-byte WebP of issue #24) is ref
 test('a folder without class sub-folders, or that does not exist, is a clear UserError', async () => {
   const empty = await mkdtemp(join(work, 'empty-'));
   await mkdir(join(empty, 'cats'));
-  await assert.rejects(loadImageFolder(empty, decodeDigitImage), (err: unknown) => err instanceof UserError && err.message === `${empty}: no class folders found (expected sub-folders named 0 to 9, one per class)`);
+  await assert.rejects(
+    loadImageFolder(empty, decodeDigitImage),
+    (err: unknown) =>
+      err instanceof UserError &&
+      err.message === `${empty}: no class folders found (expected sub-folders named 0 to 9, one per class)`,
+  );
   await mkdir(join(empty, '3'));
-  await assert.rejects(loadImageFolder(empty, decodeDigitImage), (err: unknown) => err instanceof UserError && err.message === `${empty}: the class folders hold no images`);
+  await assert.rejects(
+    loadImageFolder(empty, decodeDigitImage),
+    (err: unknown) => err instanceof UserError && err.message === `${empty}: the class folders hold no images`,
+  );
   const missing = join(work, 'missing');
-  await assert.rejects(loadImageFolder(missing, decodeDigitImage), (err: unknown) => err instanceof UserError && err.message === `${missing}: cannot read the folder (ENOENT)`);
+  await assert.rejects(
+    loadImageFolder(missing, decodeDigitImage),
+    (err: unknown) => err instanceof UserError && err.message === `${missing}: cannot read the folder (ENOENT)`,
+  );
 });

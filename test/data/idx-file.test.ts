@@ -22,18 +22,27 @@ test('an IDX images file is read with the labels beside it', async () => {
   }
 });
 
-test('a FIFO in the place of the labels file is refused by name instead of hanging', { skip: process.platform === 'win32' }, async () => {
-  const dir = await tempDir('mnist-cnn-idx-');
-  try {
-    const images = join(dir, 't10k-images-idx3-ubyte');
-    await writeFile(images, writeIdx([1, 28, 28], new Uint8Array(784)));
-    const labels = join(dir, 't10k-labels-idx1-ubyte');
-    assert.equal(spawnSync('mkfifo', [labels]).status, 0, 'mkfifo');
-    await assert.rejects(readIdxImageFile(images, { requireLabels: true }), (err: Error) => err instanceof UserError && err.message === `${labels}: is a FIFO, not a regular file, so it is not read as IDX data`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'a FIFO in the place of the labels file is refused by name instead of hanging',
+  { skip: process.platform === 'win32' },
+  async () => {
+    const dir = await tempDir('mnist-cnn-idx-');
+    try {
+      const images = join(dir, 't10k-images-idx3-ubyte');
+      await writeFile(images, writeIdx([1, 28, 28], new Uint8Array(784)));
+      const labels = join(dir, 't10k-labels-idx1-ubyte');
+      assert.equal(spawnSync('mkfifo', [labels]).status, 0, 'mkfifo');
+      await assert.rejects(
+        readIdxImageFile(images, { requireLabels: true }),
+        (err: Error) =>
+          err instanceof UserError &&
+          err.message === `${labels}: is a FIFO, not a regular file, so it is not read as IDX data`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('a folder in the place of the labels file is refused by name; the images file is checked the same way', async () => {
   const dir = await tempDir('mnist-cnn-idx-');
@@ -42,10 +51,20 @@ test('a folder in the place of the labels file is refused by name; the images fi
     await writeFile(images, writeIdx([1, 28, 28], new Uint8Array(784)));
     const labels = join(dir, 't10k-labels-idx1-ubyte');
     await mkdir(labels);
-    await assert.rejects(readIdxImageFile(images, { requireLabels: true }), (err: Error) => err instanceof UserError && err.message === `${labels}: is a folder, not a regular file, so it is not read as IDX data`);
+    await assert.rejects(
+      readIdxImageFile(images, { requireLabels: true }),
+      (err: Error) =>
+        err instanceof UserError &&
+        err.message === `${labels}: is a folder, not a regular file, so it is not read as IDX data`,
+    );
     const folder = join(dir, 'train-images-idx3-ubyte');
     await mkdir(folder);
-    await assert.rejects(readIdxImageFile(folder), (err: Error) => err instanceof UserError && err.message === `${folder}: is a folder, not a regular file, so it is not read as IDX data`);
+    await assert.rejects(
+      readIdxImageFile(folder),
+      (err: Error) =>
+        err instanceof UserError &&
+        err.message === `${folder}: is a folder, not a regular file, so it is not read as IDX data`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -23,13 +23,17 @@ function assertDataError(fn: () => unknown, message: string): void {
   });
 }
 
-const images = (count: number, rows = 28, cols = 28) => writeIdx([count, rows, cols], new Uint8Array(count * rows * cols).fill(7));
+const images = (count: number, rows = 28, cols = 28) =>
+  writeIdx([count, rows, cols], new Uint8Array(count * rows * cols).fill(7));
 
 test('a bad magic number is refused, naming the file', () => {
   const bytes = images(1);
   bytes[0] = 0x1f;
   bytes[1] = 0x00;
-  assertDataError(() => parseIdx(bytes, 'train-images-idx3-ubyte'), 'train-images-idx3-ubyte: bad magic number 0x1f000803: not an IDX file');
+  assertDataError(
+    () => parseIdx(bytes, 'train-images-idx3-ubyte'),
+    'train-images-idx3-ubyte: bad magic number 0x1f000803: not an IDX file',
+  );
 });
 
 test('an element type other than unsigned byte is refused', () => {
@@ -39,7 +43,10 @@ test('an element type other than unsigned byte is refused', () => {
 });
 
 test('a wrong number of dimensions is refused for images and labels', () => {
-  assertDataError(() => parseIdxImages(writeIdx([2, 784], new Uint8Array(2 * 784)), 'imgs'), 'imgs: has 2 dimensions, expected 3');
+  assertDataError(
+    () => parseIdxImages(writeIdx([2, 784], new Uint8Array(2 * 784)), 'imgs'),
+    'imgs: has 2 dimensions, expected 3',
+  );
   assertDataError(() => parseIdxLabels(images(1), 'labs'), 'labs: has 3 dimensions, expected 1');
 });
 
@@ -56,15 +63,24 @@ test('a byte length that does not match the header is refused: truncated and ext
   );
   const extra = new Uint8Array(full.length + 5);
   extra.set(full);
-  assertDataError(() => parseIdx(extra, 'imgs'), `imgs: byte length ${full.length + 5} does not match the header (dimensions 3x28x28 need ${full.length} bytes)`);
-  assertDataError(() => parseIdx(full.subarray(0, 9), 'imgs'), 'imgs: is 9 bytes long, too short for a header of 3 dimensions');
+  assertDataError(
+    () => parseIdx(extra, 'imgs'),
+    `imgs: byte length ${full.length + 5} does not match the header (dimensions 3x28x28 need ${full.length} bytes)`,
+  );
+  assertDataError(
+    () => parseIdx(full.subarray(0, 9), 'imgs'),
+    'imgs: is 9 bytes long, too short for a header of 3 dimensions',
+  );
   assertDataError(() => parseIdx(new Uint8Array(2), 'imgs'), 'imgs: is 2 bytes long, too short for an IDX header');
 });
 
 test('a label outside 0-9 is refused with its value and index', () => {
   const labels = new Uint8Array(100).fill(3);
   labels[42] = 11;
-  assertDataError(() => parseIdxLabels(writeIdx([100], labels), 't10k-labels-idx1-ubyte'), 't10k-labels-idx1-ubyte: label 11 at index 42 is outside 0-9');
+  assertDataError(
+    () => parseIdxLabels(writeIdx([100], labels), 't10k-labels-idx1-ubyte'),
+    't10k-labels-idx1-ubyte: label 11 at index 42 is outside 0-9',
+  );
 });
 
 test('bad gzip is refused, naming the file; good gzip parses like the raw bytes', () => {
@@ -72,17 +88,25 @@ test('bad gzip is refused, naming the file; good gzip parses like the raw bytes'
   const gz = gzipSync(raw);
   assert.deepEqual(parseIdxImages(gz, 'imgs.gz'), parseIdxImages(raw, 'imgs'));
   const broken = gz.subarray(0, gz.length - 10);
-  assert.throws(() => parseIdx(broken, 't10k-images-idx3-ubyte'), (err: unknown) => {
-    assert.ok(err instanceof DataError);
-    assert.match(err.message, /^t10k-images-idx3-ubyte: is not a valid gzip file \(/);
-    return true;
-  });
+  assert.throws(
+    () => parseIdx(broken, 't10k-images-idx3-ubyte'),
+    (err: unknown) => {
+      assert.ok(err instanceof DataError);
+      assert.match(err.message, /^t10k-images-idx3-ubyte: is not a valid gzip file \(/);
+      return true;
+    },
+  );
 });
 
 test('property: writeIdx then parseIdx gives back the dimensions and bytes (raw and gzip)', () => {
   const idxArray = fc
     .array(fc.integer({ min: 0, max: 6 }), { minLength: 0, maxLength: 4 })
-    .chain((dims) => fc.tuple(fc.constant(dims), fc.uint8Array({ minLength: dims.reduce((a, b) => a * b, 1), maxLength: dims.reduce((a, b) => a * b, 1) })));
+    .chain((dims) =>
+      fc.tuple(
+        fc.constant(dims),
+        fc.uint8Array({ minLength: dims.reduce((a, b) => a * b, 1), maxLength: dims.reduce((a, b) => a * b, 1) }),
+      ),
+    );
   fc.assert(
     fc.property(idxArray, fc.boolean(), ([dims, data], gzip) => {
       const written = writeIdx(dims, data);

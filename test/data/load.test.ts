@@ -6,7 +6,14 @@ import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { loadMnist, packageDataDir, writeIdx, IDX_FILES, SYSTEM_FASHION_DIR, classCounts } from '../../src/data/index.js';
+import {
+  loadMnist,
+  packageDataDir,
+  writeIdx,
+  IDX_FILES,
+  SYSTEM_FASHION_DIR,
+  classCounts,
+} from '../../src/data/index.js';
 import { DataError, UserError } from '../../src/util/errors.js';
 
 let work: string;
@@ -82,10 +89,13 @@ test('a missing file is named, with the spellings looked for', async () => {
 
 test('a data dir that does not exist is a UserError naming it', async () => {
   const dir = join(work, 'nowhere');
-  await assert.rejects(loadMnist({ dataDir: dir }), (err: unknown) => err instanceof UserError && err.message === `data folder ${dir} does not exist`);
+  await assert.rejects(
+    loadMnist({ dataDir: dir }),
+    (err: unknown) => err instanceof UserError && err.message === `data folder ${dir} does not exist`,
+  );
 });
 
-test('fashion-mnist loads from Debian\'s dataset-fashion-mnist, verified, 60000/10000', async (t) => {
+test("fashion-mnist loads from Debian's dataset-fashion-mnist, verified, 60000/10000", async (t) => {
   if (!existsSync(SYSTEM_FASHION_DIR)) {
     t.skip(`${SYSTEM_FASHION_DIR} is absent: apt-get install dataset-fashion-mnist to run this test`);
     return;

@@ -12,12 +12,18 @@ test('a gray PNG of stored deflate blocks reads back pixel for pixel in sharp an
   assert.deepEqual(new Uint8Array(data), pixels);
   const ours = decodeSmallPng(png);
   assert.ok(ours, 'our reader takes it');
-  assert.deepEqual(Uint8Array.from({ length: 784 }, (_, i) => ours.data[i * ours.channels]), pixels);
+  assert.deepEqual(
+    Uint8Array.from({ length: 784 }, (_, i) => ours.data[i * ours.channels]),
+    pixels,
+  );
 });
 
 test('a picture larger than one stored block (65,535 bytes) is split over several', async () => {
   const pixels = Uint8Array.from({ length: 300 * 300 }, (_, i) => i % 251);
-  const { data } = await sharp(encodeGrayPng(pixels, 300, 300)).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(encodeGrayPng(pixels, 300, 300))
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   assert.deepEqual(new Uint8Array(data), pixels);
 });
 

@@ -1,7 +1,16 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadMnist, classCounts, seededSplitIndices, stratifiedSubset, stratifiedQuota, trainValSplit, pixelStats, type Dataset } from '../../src/data/index.js';
+import {
+  loadMnist,
+  classCounts,
+  seededSplitIndices,
+  stratifiedSubset,
+  stratifiedQuota,
+  trainValSplit,
+  pixelStats,
+  type Dataset,
+} from '../../src/data/index.js';
 import { createRng } from '../../src/util/rng.js';
 
 let data: Dataset;
@@ -21,7 +30,10 @@ function assertStratified(picked: number[], population: number[], size: number):
 function assertPartition(parts: Uint32Array[], all: number): void {
   const seen = new Uint8Array(all);
   for (const part of parts) for (const i of part) seen[i]++;
-  assert.ok(seen.every((n) => n === 1), 'every index is in exactly one part');
+  assert.ok(
+    seen.every((n) => n === 1),
+    'every index is in exactly one part',
+  );
 }
 
 test('the default split holds out 5000 stratified images; train and val partition the training file', () => {
@@ -41,7 +53,11 @@ test('the same seed gives the same split; another seed a different one', () => {
   const c = seededSplitIndices(data.train.labels, { ...plan, seed: 2 });
   assert.deepEqual(a.val, b.val);
   assert.notDeepEqual(a.val, c.val);
-  assert.deepEqual(classCounts(Uint8Array.from(a.val, (i) => data.train.labels[i])), classCounts(Uint8Array.from(c.val, (i) => data.train.labels[i])), 'different images, same class counts');
+  assert.deepEqual(
+    classCounts(Uint8Array.from(a.val, (i) => data.train.labels[i])),
+    classCounts(Uint8Array.from(c.val, (i) => data.train.labels[i])),
+    'different images, same class counts',
+  );
 });
 
 test('a split seed overrides the seed: runs of other seeds with one split seed hold out the same images', () => {
@@ -51,7 +67,11 @@ test('a split seed overrides the seed: runs of other seeds with one split seed h
   const seed1split2 = seededSplitIndices(data.train.labels, { ...plan, seed: 1, splitSeed: 2 });
   assert.deepEqual(seed2split1.val, seed1.val);
   assert.deepEqual(seed1split2.val, seededSplitIndices(data.train.labels, { ...plan, seed: 2 }).val);
-  assert.deepEqual(seededSplitIndices(data.train.labels, { ...plan, seed: 1, splitSeed: null }).val, seed1.val, 'null: the seed');
+  assert.deepEqual(
+    seededSplitIndices(data.train.labels, { ...plan, seed: 1, splitSeed: null }).val,
+    seed1.val,
+    'null: the seed',
+  );
 });
 
 test('--limit takes a stratified subset first, then the validation hold-out from it', () => {
@@ -65,23 +85,34 @@ test('--limit takes a stratified subset first, then the validation hold-out from
 });
 
 test('a val-count that leaves nothing to train on is refused', () => {
-  assert.throws(() => seededSplitIndices(data.train.labels, { seed: 1, limit: 100, valCount: 100 }), /val-count 100 leaves no training images out of 100/);
+  assert.throws(
+    () => seededSplitIndices(data.train.labels, { seed: 1, limit: 100, valCount: 100 }),
+    /val-count 100 leaves no training images out of 100/,
+  );
 });
 
 test('property: stratified subsets of any labels are within ±1 per class, exact in size, deterministic', () => {
   fc.assert(
-    fc.property(fc.uint8Array({ minLength: 1, maxLength: 400, max: 9 }), fc.nat(), fc.integer({ min: 0, max: 1 << 30 }), (labels, sizeSeed, seed) => {
-      const size = sizeSeed % (labels.length + 1);
-      const quota = stratifiedQuota(labels, size);
-      assert.equal(quota.reduce((a, b) => a + b, 0), size);
-      assertStratified(quota, classCounts(labels), size);
-      const set = { images: new Uint8Array(labels.length * 784), labels, count: labels.length };
-      const first = trainValSplit(set, size, createRng(seed));
-      const again = trainValSplit(set, size, createRng(seed));
-      assert.deepEqual(first.val.labels, again.val.labels);
-      assert.equal(first.train.count + first.val.count, labels.length);
-      assert.deepEqual(classCounts(first.val.labels), quota);
-    }),
+    fc.property(
+      fc.uint8Array({ minLength: 1, maxLength: 400, max: 9 }),
+      fc.nat(),
+      fc.integer({ min: 0, max: 1 << 30 }),
+      (labels, sizeSeed, seed) => {
+        const size = sizeSeed % (labels.length + 1);
+        const quota = stratifiedQuota(labels, size);
+        assert.equal(
+          quota.reduce((a, b) => a + b, 0),
+          size,
+        );
+        assertStratified(quota, classCounts(labels), size);
+        const set = { images: new Uint8Array(labels.length * 784), labels, count: labels.length };
+        const first = trainValSplit(set, size, createRng(seed));
+        const again = trainValSplit(set, size, createRng(seed));
+        assert.deepEqual(first.val.labels, again.val.labels);
+        assert.equal(first.train.count + first.val.count, labels.length);
+        assert.deepEqual(classCounts(first.val.labels), quota);
+      },
+    ),
     { numRuns: 150 },
   );
 });

@@ -12,7 +12,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import sharp from 'sharp';
-import { findHaproxy, HAPROXY_EXAMPLE, haproxySkipReason, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
+import {
+  findHaproxy,
+  HAPROXY_EXAMPLE,
+  haproxySkipReason,
+  startHaproxy,
+  type RunningHaproxy,
+} from '../helpers/haproxy.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 
@@ -22,7 +28,11 @@ const skip = haproxySkipReason();
 async function digitPng(): Promise<Uint8Array<ArrayBuffer>> {
   const pixels = new Uint8Array(28 * 28);
   for (let y = 5; y < 23; y++) for (let x = 13; x < 16; x++) pixels[y * 28 + x] = 255;
-  return Uint8Array.from(await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer());
+  return Uint8Array.from(
+    await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 /**
@@ -30,7 +40,13 @@ async function digitPng(): Promise<Uint8Array<ArrayBuffer>> {
  * when the last one is answered); every answer's status, or the error's text when there was none.
  * `onAnswer` hears the count of answers so far.
  */
-async function load(url: string, png: Uint8Array<ArrayBuffer>, total: number, clients: number, onAnswer?: (answered: number) => void): Promise<(number | string)[]> {
+async function load(
+  url: string,
+  png: Uint8Array<ArrayBuffer>,
+  total: number,
+  clients: number,
+  onAnswer?: (answered: number) => void,
+): Promise<(number | string)[]> {
   const results: (number | string)[] = [];
   let sent = 0;
   const client = async () => {
@@ -38,9 +54,17 @@ async function load(url: string, png: Uint8Array<ArrayBuffer>, total: number, cl
       sent++;
       let result: number | string;
       try {
-        const response = await fetch(`${url}/v1/predict`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' }, signal: AbortSignal.timeout(30_000) });
+        const response = await fetch(`${url}/v1/predict`, {
+          method: 'POST',
+          body: png,
+          headers: { 'content-type': 'image/png' },
+          signal: AbortSignal.timeout(30_000),
+        });
         const text = await response.text();
-        result = response.status === 200 && text.includes('"digit"') ? 200 : `${response.status} ${text.replace(/\s+/g, ' ').slice(0, 200)}`;
+        result =
+          response.status === 200 && text.includes('"digit"')
+            ? 200
+            : `${response.status} ${text.replace(/\s+/g, ' ').slice(0, 200)}`;
       } catch (error) {
         result = `no answer: ${String(error)}${error instanceof Error && error.cause ? ` (${String(error.cause)})` : ''}`;
       }
@@ -87,12 +111,15 @@ describe('three mnist-cnn serve processes behind HAProxy', { skip }, () => {
   const names = ['s1', 's2', 's3'];
   const serverList = () => backends.map((backend, i) => ({ name: names[i], port: backend.port }));
 
-  before(async () => {
-    png = await digitPng();
-    const runDir = await quickRunDir();
-    // One at a time: three model loads at once on a busy 2-core machine only slow each other.
-    for (let i = 0; i < names.length; i++) backends.push(await startServeProcess(runDir, { timeoutMs: 120_000 }));
-  }, { timeout: 600_000 });
+  before(
+    async () => {
+      png = await digitPng();
+      const runDir = await quickRunDir();
+      // One at a time: three model loads at once on a busy 2-core machine only slow each other.
+      for (let i = 0; i < names.length; i++) backends.push(await startServeProcess(runDir, { timeoutMs: 120_000 }));
+    },
+    { timeout: 600_000 },
+  );
 
   after(async () => {
     await Promise.allSettled(proxies.map((proxy) => proxy.stop()));
@@ -100,30 +127,40 @@ describe('three mnist-cnn serve processes behind HAProxy', { skip }, () => {
     await Promise.allSettled(standIns.map((server) => new Promise((resolve) => server.close(resolve))));
   });
 
-  async function haproxyFor(servers: { name: string; port: number }[], expect?: Record<string, 'UP' | 'DOWN'>): Promise<RunningHaproxy> {
+  async function haproxyFor(
+    servers: { name: string; port: number }[],
+    expect?: Record<string, 'UP' | 'DOWN'>,
+  ): Promise<RunningHaproxy> {
     const proxy = await startHaproxy(servers, { expect, timeoutMs: 60_000 });
     proxies.push(proxy);
     return proxy;
   }
 
-  test('300 requests through HAProxy all answer 200, and every server answers some', { timeout: 180_000 }, async (t) => {
-    const proxy = await haproxyFor(serverList());
-    try {
-      const results = await load(proxy.url, png, 300, 4);
-      assert.deepEqual(failures(results), {}, 'every request answered 200');
-      assert.equal(results.length, 300);
-      const servers = await proxy.servers();
-      t.diagnostic(`answers per server: ${servers.map((server) => `${server.name} ${server.answered2xx}`).join(', ')}`);
-      for (const server of servers) assert.ok(server.answered2xx > 0, `${server.name} answered no request: ${JSON.stringify(servers)}`);
-      assert.equal(
-        servers.reduce((sum, server) => sum + server.answered2xx, 0),
-        300,
-        'the servers answered the 300 requests between them, once each',
-      );
-    } finally {
-      await proxy.stop();
-    }
-  });
+  test(
+    '300 requests through HAProxy all answer 200, and every server answers some',
+    { timeout: 180_000 },
+    async (t) => {
+      const proxy = await haproxyFor(serverList());
+      try {
+        const results = await load(proxy.url, png, 300, 4);
+        assert.deepEqual(failures(results), {}, 'every request answered 200');
+        assert.equal(results.length, 300);
+        const servers = await proxy.servers();
+        t.diagnostic(
+          `answers per server: ${servers.map((server) => `${server.name} ${server.answered2xx}`).join(', ')}`,
+        );
+        for (const server of servers)
+          assert.ok(server.answered2xx > 0, `${server.name} answered no request: ${JSON.stringify(servers)}`);
+        assert.equal(
+          servers.reduce((sum, server) => sum + server.answered2xx, 0),
+          300,
+          'the servers answered the 300 requests between them, once each',
+        );
+      } finally {
+        await proxy.stop();
+      }
+    },
+  );
 
   test('a server whose /readyz does not answer 200 gets no request', { timeout: 180_000 }, async (t) => {
     // A stand-in for a server that is not ready (or draining): /readyz answers 503, as ours does
@@ -156,7 +193,9 @@ describe('three mnist-cnn serve processes behind HAProxy', { skip }, () => {
       assert.equal(notReady?.status, 'DOWN');
       assert.equal(notReady?.checkStatus, 'L7STS', 'its health check failed on the status (503)');
       assert.ok(checks > 0, 'HAProxy checked the stand-in');
-      t.diagnostic(`stand-in: ${checks} health checks, ${requests.length} other requests; answers per server: ${stats.map((server) => `${server.name} ${server.answered2xx}`).join(', ')}`);
+      t.diagnostic(
+        `stand-in: ${checks} health checks, ${requests.length} other requests; answers per server: ${stats.map((server) => `${server.name} ${server.answered2xx}`).join(', ')}`,
+      );
     } finally {
       await proxy.stop();
     }
@@ -178,8 +217,18 @@ describe('three mnist-cnn serve processes behind HAProxy', { skip }, () => {
       assert.ok(signalled, 'the server was signalled');
       // On failure, HAProxy's log lines of the requests that did not end in a 200 (with their
       // retries and termination state) say what happened.
-      const unanswered = () => proxy.log().split('\n').filter((line) => line.includes('/v1/predict') && !/ 200 \d+ /.test(line)).slice(-20).join('\n');
-      assert.deepEqual(failures(results), {}, `every request answered 200 (none lost); HAProxy's log of the others:\n${unanswered()}`);
+      const unanswered = () =>
+        proxy
+          .log()
+          .split('\n')
+          .filter((line) => line.includes('/v1/predict') && !/ 200 \d+ /.test(line))
+          .slice(-20)
+          .join('\n');
+      assert.deepEqual(
+        failures(results),
+        {},
+        `every request answered 200 (none lost); HAProxy's log of the others:\n${unanswered()}`,
+      );
       assert.equal(results.length, 600);
 
       const end = await within(victim.exited, 30_000, 'the signalled server exiting');
@@ -187,7 +236,9 @@ describe('three mnist-cnn serve processes behind HAProxy', { skip }, () => {
       const stats = await proxy.waitForStates({ s1: 'UP', s2: 'UP', s3: 'DOWN' }, 30_000);
       const s3 = stats.find((server) => server.name === 's3');
       assert.ok(s3 && s3.answered2xx > 0, `s3 had answered requests before its SIGTERM: ${JSON.stringify(stats)}`);
-      t.diagnostic(`per server (answered 2xx / retries / redispatches): ${stats.map((server) => `${server.name} ${server.answered2xx}/${server.retries}/${server.redispatches}`).join(', ')}`);
+      t.diagnostic(
+        `per server (answered 2xx / retries / redispatches): ${stats.map((server) => `${server.name} ${server.answered2xx}/${server.retries}/${server.redispatches}`).join(', ')}`,
+      );
     } finally {
       await proxy.stop();
     }

@@ -40,7 +40,9 @@ interface Manifest {
 
 /** Every YAML document in a folder (deploy/kubernetes/ unless told), with the file it came from. */
 function readManifests(dir = MANIFEST_DIR): { file: string; doc: Manifest }[] {
-  const files = readdirSync(dir).filter((name) => /\.ya?ml$/.test(name)).sort();
+  const files = readdirSync(dir)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort();
   assert.ok(files.length > 0, `no YAML files in ${dir}`);
   return files.flatMap((file) =>
     parseAllDocuments(readFileSync(join(dir, file), 'utf8')).flatMap((document) => {
@@ -81,9 +83,15 @@ interface PodTemplate {
 }
 
 const deployment = only('Deployment');
-const deploymentSpec = deployment.spec as { replicas?: number; selector: { matchLabels: Record<string, string> }; template: PodTemplate };
+const deploymentSpec = deployment.spec as {
+  replicas?: number;
+  selector: { matchLabels: Record<string, string> };
+  template: PodTemplate;
+};
 const podTemplate = deploymentSpec.template;
-const server = podTemplate.spec.containers.find((c) => c.name === 'server') ?? assert.fail('no container named "server" in the Deployment');
+const server =
+  podTemplate.spec.containers.find((c) => c.name === 'server') ??
+  assert.fail('no container named "server" in the Deployment');
 
 /** The Dockerfile's instructions, comments dropped and continuation lines joined. */
 function readDockerfile(): { instruction: string; rest: string }[] {
@@ -118,7 +126,9 @@ const flag = (args: string[], name: string) => {
 const imagePort = Number(flag(entrypoint, '--port'));
 
 const healthcheck = dockerInstruction('HEALTHCHECK');
-const healthcheckUrl = /https?:\/\/(?:127\.0\.0\.1|localhost):(\d+)(\/[^'"\s,)]*)/.exec(healthcheck) ?? assert.fail(`no local URL in HEALTHCHECK ${healthcheck}`);
+const healthcheckUrl =
+  /https?:\/\/(?:127\.0\.0\.1|localhost):(\d+)(\/[^'"\s,)]*)/.exec(healthcheck) ??
+  assert.fail(`no local URL in HEALTHCHECK ${healthcheck}`);
 const [, healthcheckPort, healthcheckPath] = healthcheckUrl;
 
 /** A port as a probe or Service names it (a number, or the name of one of the container's ports). */
@@ -165,7 +175,12 @@ function validateManifest(doc: Manifest): void {
 }
 
 test('every manifest in deploy/kubernetes is valid against the Kubernetes schemas', () => {
-  assert.deepEqual(clusterObjects.map(({ doc }) => doc.kind).sort(), ['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service']);
+  assert.deepEqual(clusterObjects.map(({ doc }) => doc.kind).sort(), [
+    'Deployment',
+    'HorizontalPodAutoscaler',
+    'PodDisruptionBudget',
+    'Service',
+  ]);
   for (const { file, doc } of clusterObjects) {
     assert.doesNotThrow(() => validateManifest(doc), `${file}: ${doc.kind} ${doc.metadata?.name}`);
   }
@@ -177,11 +192,24 @@ test('a broken manifest fails validation', () => {
     change(copy);
     return copy;
   };
-  const container = (doc: Manifest) => (doc.spec as { template: PodTemplate }).template.spec.containers[0] as unknown as Record<string, unknown>;
-  assert.throws(() => validateManifest(broken((d) => ((container(d).ports as Record<string, unknown>[])[0].containerPort = 'abc'))), /containerPort must be integer/);
+  const container = (doc: Manifest) =>
+    (doc.spec as { template: PodTemplate }).template.spec.containers[0] as unknown as Record<string, unknown>;
+  assert.throws(
+    () => validateManifest(broken((d) => ((container(d).ports as Record<string, unknown>[])[0].containerPort = 'abc'))),
+    /containerPort must be integer/,
+  );
   assert.throws(() => validateManifest(broken((d) => delete container(d).image)), /has no image/);
-  assert.throws(() => validateManifest(broken((d) => delete (d.spec as Record<string, unknown>).selector)), /required property selector/);
-  assert.throws(() => validateManifest(broken((d) => ((container(d).resources as Record<string, Record<string, string>>).limits.memory = 'lots'))), /memory/);
+  assert.throws(
+    () => validateManifest(broken((d) => delete (d.spec as Record<string, unknown>).selector)),
+    /required property selector/,
+  );
+  assert.throws(
+    () =>
+      validateManifest(
+        broken((d) => ((container(d).resources as Record<string, Record<string, string>>).limits.memory = 'lots')),
+      ),
+    /memory/,
+  );
   const service = structuredClone(only('Service'));
   (service.spec as { ports: Record<string, unknown>[] }).ports[0].port = 'abc';
   assert.throws(() => validateManifest(service), /port must be integer/);
@@ -208,11 +236,22 @@ test('every file the Dockerfile copies from the build context passes .dockerigno
     .map((line) => line.slice(1).replace(/\/$/, ''));
   const sources = dockerfile
     .filter((i) => i.instruction === 'COPY' && !/--from=/.test(i.rest))
-    .flatMap((i) => i.rest.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1));
-  assert.ok(sources.includes('package.json') && sources.some((s) => s.startsWith('scripts/')), `COPY sources read: ${sources.join(' ')}`);
+    .flatMap((i) =>
+      i.rest
+        .split(/\s+/)
+        .filter((word) => !word.startsWith('--'))
+        .slice(0, -1),
+    );
+  assert.ok(
+    sources.includes('package.json') && sources.some((s) => s.startsWith('scripts/')),
+    `COPY sources read: ${sources.join(' ')}`,
+  );
   for (const source of sources) {
     const path = source.replace(/\/$/, '');
-    assert.ok(allowed.some((a) => path === a || path.startsWith(`${a}/`)), `${source} is copied by the Dockerfile but .dockerignore leaves it out`);
+    assert.ok(
+      allowed.some((a) => path === a || path.startsWith(`${a}/`)),
+      `${source} is copied by the Dockerfile but .dockerignore leaves it out`,
+    );
     assert.ok(existsSync(resolve(path)), `${source} is copied by the Dockerfile but does not exist`);
   }
 });
@@ -228,44 +267,72 @@ test('the Dockerfile serves on one port, on all addresses only inside the contai
   assert.equal(Number(dockerInstruction('EXPOSE')), imagePort);
   assert.equal(Number(healthcheckPort), imagePort, 'the HEALTHCHECK asks the port the server listens on');
   const user = dockerfile.filter((i) => i.instruction === 'USER').map((i) => i.rest);
-  assert.ok(user.length > 0 && user.every((u) => /^[1-9]\d*(:\d+)?$/.test(u)), `USER is a numeric non-root user: ${user.join(', ')}`);
-  assert.ok(dockerfile.some((i) => i.instruction === 'RUN' && /npm ci --omit=dev/.test(i.rest)), 'production dependencies by npm ci --omit=dev');
+  assert.ok(
+    user.length > 0 && user.every((u) => /^[1-9]\d*(:\d+)?$/.test(u)),
+    `USER is a numeric non-root user: ${user.join(', ')}`,
+  );
+  assert.ok(
+    dockerfile.some((i) => i.instruction === 'RUN' && /npm ci --omit=dev/.test(i.rest)),
+    'production dependencies by npm ci --omit=dev',
+  );
 });
 
 test('the Deployment, its probes, its metrics annotation and the Service use the image port', () => {
-  assert.deepEqual(server.args?.slice(0, 1), JSON.parse(dockerInstruction('CMD')), 'the Deployment serves the model at /models, as the image does');
+  assert.deepEqual(
+    server.args?.slice(0, 1),
+    JSON.parse(dockerInstruction('CMD')),
+    'the Deployment serves the model at /models, as the image does',
+  );
   assert.equal(containerPort('http'), imagePort, 'the container port named http');
   for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe'] as const) {
     assert.equal(containerPort(server[probe]?.httpGet?.port), imagePort, `${probe} port`);
   }
   assert.equal(podTemplate.metadata.annotations?.['prometheus.io/port'], String(imagePort));
-  const service = only('Service').spec as { selector: Record<string, string>; ports: { targetPort: number | string }[] };
+  const service = only('Service').spec as {
+    selector: Record<string, string>;
+    ports: { targetPort: number | string }[];
+  };
   assert.equal(service.ports.length, 1);
   assert.equal(containerPort(service.ports[0].targetPort), imagePort, 'the Service targetPort');
-  for (const [key, value] of Object.entries(service.selector)) assert.equal(podTemplate.metadata.labels[key], value, `Service selector ${key}`);
+  for (const [key, value] of Object.entries(service.selector))
+    assert.equal(podTemplate.metadata.labels[key], value, `Service selector ${key}`);
 });
 
 // ---- the rest of the wiring ---------------------------------------------------------------
 
 test('the Deployment selects its pods, leaves the count to the HPA and drains gracefully', () => {
-  for (const [key, value] of Object.entries(deploymentSpec.selector.matchLabels)) assert.equal(podTemplate.metadata.labels[key], value, `selector ${key}`);
+  for (const [key, value] of Object.entries(deploymentSpec.selector.matchLabels))
+    assert.equal(podTemplate.metadata.labels[key], value, `selector ${key}`);
   assert.equal(deploymentSpec.replicas, undefined, 'no replicas: the HPA owns the count');
   assert.equal(server.readinessProbe?.httpGet?.path, '/readyz');
   assert.equal(server.livenessProbe?.httpGet?.path, '/healthz');
-  assert.equal(server.image?.includes(':') && !server.image.endsWith(':latest'), true, `image ${server.image} has a fixed tag`);
+  assert.equal(
+    server.image?.includes(':') && !server.image.endsWith(':latest'),
+    true,
+    `image ${server.image} has a fixed tag`,
+  );
   // The server's own drain delay (readiness 503, requests still answered) covers the endpoints'
   // removal: no preStop sleep before SIGTERM as well.
   const args = server.args ?? [];
   const delay = Number(flag(args, '--drain-delay'));
-  assert.ok(delay >= 3, `--drain-delay ${flag(args, '--drain-delay')}: a few seconds for kube-proxy and load balancers to follow`);
+  assert.ok(
+    delay >= 3,
+    `--drain-delay ${flag(args, '--drain-delay')}: a few seconds for kube-proxy and load balancers to follow`,
+  );
   assert.equal(server.lifecycle?.preStop, undefined, 'no preStop sleep on top of the drain delay');
   const drainTimeout = Number(flag(args, '--drain-timeout') ?? DEFAULT_DRAIN_TIMEOUT_MS / 1000);
   const grace = podTemplate.spec.terminationGracePeriodSeconds ?? 30;
-  assert.ok(grace >= delay + drainTimeout + 5, `terminationGracePeriodSeconds ${grace} covers the ${delay} s drain delay and the ${drainTimeout} s drain timeout, with margin`);
+  assert.ok(
+    grace >= delay + drainTimeout + 5,
+    `terminationGracePeriodSeconds ${grace} covers the ${delay} s drain delay and the ${drainTimeout} s drain timeout, with margin`,
+  );
   const { requests = {}, limits = {} } = server.resources ?? {};
   for (const resource of ['cpu', 'memory']) {
     assert.ok(requests[resource] && limits[resource], `${resource} request and limit`);
-    assert.ok(quantity(requests[resource]) <= quantity(limits[resource]), `${resource} request ${requests[resource]} <= limit ${limits[resource]}`);
+    assert.ok(
+      quantity(requests[resource]) <= quantity(limits[resource]),
+      `${resource} request ${requests[resource]} <= limit ${limits[resource]}`,
+    );
   }
   // The node: 2 cores, 24 GiB.
   assert.ok(quantity(limits.cpu) <= 2 && quantity(limits.memory) <= 24 * 2 ** 30, 'limits fit the node');
@@ -279,12 +346,19 @@ test('the HPA scales the Deployment on CPU and the PDB covers its pods', () => {
     metrics: { type: string; resource?: { name: string } }[];
   };
   assert.deepEqual(hpa.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata?.name });
-  assert.ok(hpa.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'), 'a CPU metric');
+  assert.ok(
+    hpa.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'),
+    'a CPU metric',
+  );
   // CPU utilization is a share of the request: without one the HPA cannot compute it.
   assert.ok(server.resources?.requests?.cpu, 'the container requests CPU');
-  assert.ok(hpa.minReplicas >= 2 && hpa.maxReplicas >= hpa.minReplicas, 'at least two replicas, so that the PDB can let one go');
+  assert.ok(
+    hpa.minReplicas >= 2 && hpa.maxReplicas >= hpa.minReplicas,
+    'at least two replicas, so that the PDB can let one go',
+  );
   const pdb = only('PodDisruptionBudget').spec as { selector: { matchLabels: Record<string, string> } };
-  for (const [key, value] of Object.entries(pdb.selector.matchLabels)) assert.equal(podTemplate.metadata.labels[key], value, `PDB selector ${key}`);
+  for (const [key, value] of Object.entries(pdb.selector.matchLabels))
+    assert.equal(podTemplate.metadata.labels[key], value, `PDB selector ${key}`);
 });
 
 // ---- the server's routes ------------------------------------------------------------------
@@ -326,17 +400,24 @@ test('the readiness probe path is a route of the server', async () => {
 
 const bestRecipe = readManifests(BEST_RECIPE_DIR);
 const bestObjects = bestRecipe.filter(({ doc }) => doc.kind !== 'Kustomization');
-const jobNamed = (name: string) => bestObjects.find(({ doc }) => doc.kind === 'Job' && doc.metadata?.name === name)?.doc ?? assert.fail(`no Job ${name} in ${BEST_RECIPE_DIR}`);
+const jobNamed = (name: string) =>
+  bestObjects.find(({ doc }) => doc.kind === 'Job' && doc.metadata?.name === name)?.doc ??
+  assert.fail(`no Job ${name} in ${BEST_RECIPE_DIR}`);
 const membersJob = jobNamed('mnist-cnn-best-members');
 const ensembleJob = jobNamed('mnist-cnn-best-ensemble');
 
 interface JobPod {
   initContainers?: (Container & { args?: string[]; volumeMounts?: { name: string; mountPath: string }[] })[];
-  containers: (Container & { args?: string[]; command?: string[]; volumeMounts?: { name: string; mountPath: string }[] })[];
+  containers: (Container & {
+    args?: string[];
+    command?: string[];
+    volumeMounts?: { name: string; mountPath: string }[];
+  })[];
   volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[];
 }
 const podOf = (job: Manifest) => (job.spec as { template: { spec: JobPod } }).template.spec;
-const scriptOf = (container: { command?: string[]; args?: string[] }) => [...(container.command ?? []), ...(container.args ?? [])].join(' ');
+const scriptOf = (container: { command?: string[]; args?: string[] }) =>
+  [...(container.command ?? []), ...(container.args ?? [])].join(' ');
 
 /** The `mnist-cnn.js <command> ...` lines of a container's script, as argument lists. */
 function cliCalls(script: string): string[][] {
@@ -351,15 +432,23 @@ function assertKnownFlags(call: string[]): void {
   registerEvaluate(program);
   const command = program.commands.find((c) => c.name() === call[0]) ?? assert.fail(`no command ${call[0]}`);
   for (const flag of call.filter((arg) => arg.startsWith('--'))) {
-    assert.ok(command.options.some((o) => o.long === flag), `${call[0]} has no option ${flag}`);
+    assert.ok(
+      command.options.some((o) => o.long === flag),
+      `${call[0]} has no option ${flag}`,
+    );
   }
 }
 
 test('the best recipe Jobs and their volume are valid against the Kubernetes schemas, and their kustomization lists them', () => {
   assert.deepEqual(bestObjects.map(({ doc }) => doc.kind).sort(), ['Job', 'Job', 'PersistentVolumeClaim']);
-  for (const { file, doc } of bestObjects) assert.doesNotThrow(() => validateManifest(doc), `${file}: ${doc.kind} ${doc.metadata?.name}`);
-  const kustomization = bestRecipe.find(({ doc }) => doc.kind === 'Kustomization') ?? assert.fail('best-recipe/kustomization.yaml');
-  assert.deepEqual([...(kustomization.doc.resources as string[])].sort(), [...new Set(bestObjects.map(({ file }) => file))].sort());
+  for (const { file, doc } of bestObjects)
+    assert.doesNotThrow(() => validateManifest(doc), `${file}: ${doc.kind} ${doc.metadata?.name}`);
+  const kustomization =
+    bestRecipe.find(({ doc }) => doc.kind === 'Kustomization') ?? assert.fail('best-recipe/kustomization.yaml');
+  assert.deepEqual(
+    [...(kustomization.doc.resources as string[])].sort(),
+    [...new Set(bestObjects.map(({ file }) => file))].sort(),
+  );
   // The server's kustomization does not start training.
   const serverKustomization = manifests.find(({ doc }) => doc.kind === 'Kustomization')!;
   assert.ok(!(serverKustomization.doc.resources as string[]).some((r) => r.includes('best-recipe')));
@@ -374,8 +463,12 @@ test('the members are one Indexed Job: one `train --preset best` per index, seed
   assert.match(script, /run=\/runs\/best-\$seed/);
   const calls = cliCalls(script);
   const fresh = calls.find((c) => c[0] === 'train' && c.includes('--preset')) ?? assert.fail('no fresh train call');
-  assert.deepEqual([fresh[fresh.indexOf('--preset') + 1], fresh[fresh.indexOf('--seed') + 1], fresh[fresh.indexOf('--out') + 1]], ['best', '"$seed"', '"$run"']);
-  const resumed = calls.find((c) => c[0] === 'train' && c.includes('--resume')) ?? assert.fail('no resuming train call');
+  assert.deepEqual(
+    [fresh[fresh.indexOf('--preset') + 1], fresh[fresh.indexOf('--seed') + 1], fresh[fresh.indexOf('--out') + 1]],
+    ['best', '"$seed"', '"$run"'],
+  );
+  const resumed =
+    calls.find((c) => c[0] === 'train' && c.includes('--resume')) ?? assert.fail('no resuming train call');
   assert.equal(resumed[resumed.indexOf('--resume') + 1], '"$run"');
   assert.match(script, /if \[ -d "\$run\/checkpoints\/last" \]/, 'resumes when a checkpoint exists');
   calls.forEach(assertKnownFlags);
@@ -386,7 +479,10 @@ test('the ensemble Job waits for exactly the members the Indexed Job trains, the
   const members = Array.from({ length: completions }, (_, i) => `/runs/best-${i + 1}`);
   const pod = podOf(ensembleJob);
   const wait = scriptOf(pod.initContainers?.[0] ?? assert.fail('no init container waiting for the members'));
-  assert.deepEqual([...wait.matchAll(/\/runs\/best-\d+\.done/g)].map((m) => m[0]), members.map((m) => `${m}.done`));
+  assert.deepEqual(
+    [...wait.matchAll(/\/runs\/best-\d+\.done/g)].map((m) => m[0]),
+    members.map((m) => `${m}.done`),
+  );
   assert.match(scriptOf(podOf(membersJob).containers[0]), /touch "\$run\.done"/, 'a member marks itself done');
   const calls = cliCalls(scriptOf(pod.containers[0]));
   const ensemble = calls.find((c) => c[0] === 'ensemble') ?? assert.fail('no ensemble call');
@@ -399,10 +495,14 @@ test('the ensemble Job waits for exactly the members the Indexed Job trains, the
   const claim = bestObjects.find(({ doc }) => doc.kind === 'PersistentVolumeClaim')!.doc;
   assert.deepEqual((claim.spec as { accessModes: string[] }).accessModes, ['ReadWriteMany']);
   for (const job of [membersJob, ensembleJob]) {
-    const volume = podOf(job).volumes?.find((v) => v.persistentVolumeClaim) ?? assert.fail(`${job.metadata?.name}: no claim`);
+    const volume =
+      podOf(job).volumes?.find((v) => v.persistentVolumeClaim) ?? assert.fail(`${job.metadata?.name}: no claim`);
     assert.equal(volume.persistentVolumeClaim?.claimName, claim.metadata?.name);
     for (const container of [...(podOf(job).initContainers ?? []), ...podOf(job).containers]) {
-      assert.ok(container.volumeMounts?.some((m) => m.name === volume.name && m.mountPath === '/runs'), `${container.name} mounts the runs at /runs`);
+      assert.ok(
+        container.volumeMounts?.some((m) => m.name === volume.name && m.mountPath === '/runs'),
+        `${container.name} mounts the runs at /runs`,
+      );
     }
   }
 });

@@ -7,20 +7,32 @@ import { BLOCKS, docFiles, renderBlocks } from '../../scripts/docs-blocks.js';
 test('every generated block of the README and docs is what its source makes now (npm run docs rewrites them)', () => {
   const files = docFiles();
   assert.ok(files.some((f) => f.file === 'README.md'));
-  for (const { file, text, generated } of files) assert.equal(text, generated, `${file} has a stale generated block: run npm run docs`);
+  for (const { file, text, generated } of files)
+    assert.equal(text, generated, `${file} has a stale generated block: run npm run docs`);
 });
 
 test('a block of an unknown name is refused, naming the file; a known one is filled in', () => {
-  assert.throws(() => renderBlocks('<!-- generated:nope -->\nold\n<!-- /generated:nope -->', 'x.md'), /x\.md: unknown generated block 'nope'/);
+  assert.throws(
+    () => renderBlocks('<!-- generated:nope -->\nold\n<!-- /generated:nope -->', 'x.md'),
+    /x\.md: unknown generated block 'nope'/,
+  );
   const name = Object.keys(BLOCKS)[0];
-  assert.equal(renderBlocks(`a\n<!-- generated:${name} -->\nold\n<!-- /generated:${name} -->\nb`, 'y.md'), `a\n<!-- generated:${name} -->\n${BLOCKS[name]()}\n<!-- /generated:${name} -->\nb`);
+  assert.equal(
+    renderBlocks(`a\n<!-- generated:${name} -->\nold\n<!-- /generated:${name} -->\nb`, 'y.md'),
+    `a\n<!-- generated:${name} -->\n${BLOCKS[name]()}\n<!-- /generated:${name} -->\nb`,
+  );
 });
 
 test("docs/browser-training.md shows the last browserTrain bench run, with its CPU and the machine's load average", () => {
   const page = readFileSync('docs/browser-training.md', 'utf8');
-  const { browserTrain } = JSON.parse(readFileSync('bench/results/browser-train.json', 'utf8')) as { browserTrain: BrowserTrainFigures };
+  const { browserTrain } = JSON.parse(readFileSync('bench/results/browser-train.json', 'utf8')) as {
+    browserTrain: BrowserTrainFigures;
+  };
   const block = /<!-- generated:browser-training -->\n([\s\S]*?)<!-- \/generated:browser-training -->/.exec(page);
   assert.ok(block, 'docs/browser-training.md has no browser-training block');
   assert.ok(block[1].includes(browserTrain.machine.cpu), 'the table does not name the CPU');
-  assert.ok(block[1].includes(`load average ${browserTrain.load.before.join(', ')}`), 'the table does not give the load average');
+  assert.ok(
+    block[1].includes(`load average ${browserTrain.load.before.join(', ')}`),
+    'the table does not give the load average',
+  );
 });

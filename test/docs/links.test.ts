@@ -5,11 +5,21 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-const DOCS = ['README.md', 'ARCHITECTURE.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+const DOCS = [
+  'README.md',
+  'ARCHITECTURE.md',
+  ...readdirSync('docs')
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+];
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 function anchorOf(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
 }
 
 function anchorsIn(file: string): Set<string> {
@@ -28,7 +38,8 @@ test('relative links in the README and docs/ reach a file and a heading', () => 
       const file = path ? resolve(dirname(doc), path) : resolve(doc);
       checked++;
       if (!existsSync(file)) broken.push(`${doc}: ${target} (no such file)`);
-      else if (anchor && file.endsWith('.md') && !anchorsIn(file).has(anchor)) broken.push(`${doc}: ${target} (no such heading)`);
+      else if (anchor && file.endsWith('.md') && !anchorsIn(file).has(anchor))
+        broken.push(`${doc}: ${target} (no such heading)`);
     }
   }
   assert.ok(checked > 10, `only ${checked} links found: the link pattern no longer matches`);

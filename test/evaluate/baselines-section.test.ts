@@ -11,7 +11,8 @@ import type { PlotFile } from '../../src/evaluate/plots.js';
 import { writeJsonAtomic } from '../../src/util/fs.js';
 import { madeUpReport } from '../helpers/baselines-report.js';
 
-const inline = async (plot: PlotFile | undefined, alt: string, whenMissing = '') => (plot ? `<img alt="${alt}" src="${plot.pngPath}">` : whenMissing);
+const inline = async (plot: PlotFile | undefined, alt: string, whenMissing = '') =>
+  plot ? `<img alt="${alt}" src="${plot.pngPath}">` : whenMissing;
 
 test('the report section: the table beside the paper, the chart, and the galleries of the digits each side alone reads right', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'baselines-section-'));

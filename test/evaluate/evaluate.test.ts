@@ -27,14 +27,33 @@ test('`evaluate --json` on a run folder: the whole MNIST test set, consistent me
   const result = cli('evaluate', dir, '--json');
   assert.equal(result.status, 0, result.stderr);
   const m = JSON.parse(result.stdout);
-  for (const key of ['accuracy', 'loss', 'n', 'confusionMatrix', 'perClass', 'macro', 'weighted', 'topK', 'ece', 'calibration', 'confusedPairs', 'worstErrors']) {
+  for (const key of [
+    'accuracy',
+    'loss',
+    'n',
+    'confusionMatrix',
+    'perClass',
+    'macro',
+    'weighted',
+    'topK',
+    'ece',
+    'calibration',
+    'confusedPairs',
+    'worstErrors',
+  ]) {
     assert.ok(key in m, `--json has ${key}`);
   }
   assert.equal(m.n, 10000);
-  assert.deepEqual(m.confusionMatrix.map((row: number[]) => row.reduce((a, b) => a + b, 0)), TEST_CLASS_COUNTS);
+  assert.deepEqual(
+    m.confusionMatrix.map((row: number[]) => row.reduce((a, b) => a + b, 0)),
+    TEST_CLASS_COUNTS,
+  );
   const trace = m.confusionMatrix.reduce((sum: number, row: number[], k: number) => sum + row[k], 0);
   assert.equal(m.accuracy, trace / 10000);
-  assert.deepEqual(m.perClass.map((s: { support: number }) => s.support), TEST_CLASS_COUNTS);
+  assert.deepEqual(
+    m.perClass.map((s: { support: number }) => s.support),
+    TEST_CLASS_COUNTS,
+  );
   assert.equal(m.calibration.length, 15);
   assert.ok(m.loss > 0 && Number.isFinite(m.loss));
   // An untrained model: near chance.
@@ -44,8 +63,16 @@ test('`evaluate --json` on a run folder: the whole MNIST test set, consistent me
   assert.deepEqual({ ...saved, evaluatedAt: null }, { ...m, evaluatedAt: null });
   const meta = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8'));
   assert.deepEqual(meta.test, { accuracy: m.accuracy, loss: m.loss, n: 10000 });
-  for (const name of ['learning-curves', 'confusion-matrix', 'per-class', 'reliability', 'worst-errors', 'confused-pairs']) {
-    for (const ext of ['svg', 'png']) assert.ok((await readFile(join(dir, 'plots', `${name}.${ext}`))).length > 1000, `${name}.${ext}`);
+  for (const name of [
+    'learning-curves',
+    'confusion-matrix',
+    'per-class',
+    'reliability',
+    'worst-errors',
+    'confused-pairs',
+  ]) {
+    for (const ext of ['svg', 'png'])
+      assert.ok((await readFile(join(dir, 'plots', `${name}.${ext}`))).length > 1000, `${name}.${ext}`);
   }
 });
 
@@ -57,22 +84,31 @@ test('`evaluate` without --json prints the summary and an aligned confusion matr
   const matrix = result.stdout.split('\n').filter((line) => /^\s+\d\s+\d/.test(line));
   assert.equal(matrix.length, 10, 'ten matrix rows');
   assert.equal(new Set(matrix.map((line) => line.length)).size, 1, 'rows of equal width');
-  assert.ok(matrix.every((line, k) => line.trimEnd().endsWith(` ${TEST_CLASS_COUNTS[k]}`)), 'row totals = class counts');
+  assert.ok(
+    matrix.every((line, k) => line.trimEnd().endsWith(` ${TEST_CLASS_COUNTS[k]}`)),
+    'row totals = class counts',
+  );
   // --out: metrics.json goes there, not in the run folder.
   await readFile(join(dir, 'elsewhere', 'metrics.json'));
   await assert.rejects(readFile(join(dir, 'metrics.json')));
 });
 
-test('--split val uses the run\'s val-indices.json, and refuses clearly without it', async () => {
+test("--split val uses the run's val-indices.json, and refuses clearly without it", async () => {
   const dir = await makeRunDir();
-  await assert.rejects(evaluateRun(dir, { split: 'val', write: false }), (err: Error) => err.message.includes(join(dir, 'val-indices.json')) && /missing/.test(err.message));
+  await assert.rejects(
+    evaluateRun(dir, { split: 'val', write: false }),
+    (err: Error) => err.message.includes(join(dir, 'val-indices.json')) && /missing/.test(err.message),
+  );
   const indices = [5, 0, 59999, 123, 4];
   await writeFile(join(dir, 'val-indices.json'), JSON.stringify(indices));
   const { metrics, set } = await evaluateRun(dir, { split: 'val', write: false });
   assert.equal(metrics.n, 5);
   assert.equal(metrics.split, 'val');
   const train = (await loadMnist()).train;
-  assert.deepEqual(Array.from(set.labels), indices.map((i) => train.labels[i]));
+  assert.deepEqual(
+    Array.from(set.labels),
+    indices.map((i) => train.labels[i]),
+  );
   // Written, then rebuilt into a report from metrics.json alone: the images come back from val-indices.json.
   await evaluateRun(dir, { split: 'val' });
   await rm(join(dir, 'plots'), { recursive: true });
@@ -90,7 +126,9 @@ test('--data evaluates an IDX images file with its labels beside it', async () =
   const labels = test10.labels.subarray(0, 30);
   await writeFile(join(dir, 'few-images-idx3-ubyte'), writeIdx([30, 28, 28], images));
   const path = join(dir, 'few-images-idx3-ubyte');
-  await assert.rejects(evaluateRun(dir, { data: path, write: false }), (err: Error) => err.message.includes('few-labels-idx1-ubyte is missing'));
+  await assert.rejects(evaluateRun(dir, { data: path, write: false }), (err: Error) =>
+    err.message.includes('few-labels-idx1-ubyte is missing'),
+  );
   await writeFile(join(dir, 'few-labels-idx1-ubyte'), writeIdx([30], labels));
   const { metrics } = await evaluateRun(dir, { data: path, write: false });
   assert.equal(metrics.n, 30);
@@ -105,12 +143,16 @@ test('--data reads a labelled Kaggle CSV and a folder of class folders through t
   const test10 = (await loadMnist()).test;
   const n = 12;
   const header = ['label', ...Array.from({ length: 784 }, (_, i) => `pixel${i}`)].join(',');
-  const rows = Array.from({ length: n }, (_, i) => [test10.labels[i], ...test10.images.subarray(i * 784, (i + 1) * 784)].join(','));
+  const rows = Array.from({ length: n }, (_, i) =>
+    [test10.labels[i], ...test10.images.subarray(i * 784, (i + 1) * 784)].join(','),
+  );
   await writeFile(join(dir, 'few.csv'), [header, ...rows].join('\n') + '\n');
   for (let i = 0; i < n; i++) {
     await mkdir(join(dir, 'folder', String(test10.labels[i])), { recursive: true });
     const pixels = Buffer.from(test10.images.subarray(i * 784, (i + 1) * 784));
-    await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(dir, 'folder', String(test10.labels[i]), `${String(i).padStart(3, '0')}.png`));
+    await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toFile(join(dir, 'folder', String(test10.labels[i]), `${String(i).padStart(3, '0')}.png`));
   }
   const full = (await evaluateRun(dir, { write: false, plots: false })).metrics;
   const csv = (await evaluateRun(dir, { data: join(dir, 'few.csv'), write: false, plots: false })).metrics;
@@ -119,13 +161,20 @@ test('--data reads a labelled Kaggle CSV and a folder of class folders through t
   const folder = (await evaluateRun(dir, { data: join(dir, 'folder'), write: false, plots: false })).metrics;
   assert.equal(folder.n, n);
   // The folder comes out in class order: compare as (label, prediction) multisets.
-  const pairs = (labels: ArrayLike<number>, predictions: string) => Array.from(predictions, (p, i) => `${labels[i]}:${p}`).sort();
+  const pairs = (labels: ArrayLike<number>, predictions: string) =>
+    Array.from(predictions, (p, i) => `${labels[i]}:${p}`).sort();
   const folderLabels = folder.perClass.flatMap((s) => new Array(s.support).fill(s.digit));
-  assert.deepEqual(pairs(folderLabels, folder.predictions), pairs(test10.labels.subarray(0, n), full.predictions.slice(0, n)));
-  await assert.rejects(evaluateRun(dir, { data: join(dir, 'missing.csv'), write: false }), /missing\.csv does not exist/);
+  assert.deepEqual(
+    pairs(folderLabels, folder.predictions),
+    pairs(test10.labels.subarray(0, n), full.predictions.slice(0, n)),
+  );
+  await assert.rejects(
+    evaluateRun(dir, { data: join(dir, 'missing.csv'), write: false }),
+    /missing\.csv does not exist/,
+  );
 });
 
-test('`evaluate --data` writes to a folder of its own, never over the run\'s metrics.json (a one-image folder must not make the run read 100%)', async () => {
+test("`evaluate --data` writes to a folder of its own, never over the run's metrics.json (a one-image folder must not make the run read 100%)", async () => {
   const dir = await makeRunDir();
   const runMetrics = join(dir, 'metrics.json');
   await writeFile(runMetrics, '{"format": "mnist-cnn-metrics", "accuracy": 0.5}\n');
@@ -133,7 +182,9 @@ test('`evaluate --data` writes to a folder of its own, never over the run\'s met
   const test10 = (await loadMnist()).test;
   const folder = join(dir, 'one-image');
   await mkdir(join(folder, String(test10.labels[0])), { recursive: true });
-  await sharp(Buffer.from(test10.images.subarray(0, 784)), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(folder, String(test10.labels[0]), 'a.png'));
+  await sharp(Buffer.from(test10.images.subarray(0, 784)), { raw: { width: 28, height: 28, channels: 1 } })
+    .png()
+    .toFile(join(folder, String(test10.labels[0]), 'a.png'));
 
   const result = cli('evaluate', dir, '--data', folder);
   assert.equal(result.status, 0, result.stderr);
@@ -142,7 +193,11 @@ test('`evaluate --data` writes to a folder of its own, never over the run\'s met
   assert.ok(result.stdout.includes(`wrote ${own}/metrics.json and ${own}/plots/`), result.stdout);
   assert.equal(JSON.parse(await readFile(join(own, 'metrics.json'), 'utf8')).n, 1);
   assert.ok(existsSync(join(own, 'plots', 'confusion-matrix.svg')));
-  assert.equal(await readFile(runMetrics, 'utf8'), '{"format": "mnist-cnn-metrics", "accuracy": 0.5}\n', "the run's metrics.json is left alone");
+  assert.equal(
+    await readFile(runMetrics, 'utf8'),
+    '{"format": "mnist-cnn-metrics", "accuracy": 0.5}\n',
+    "the run's metrics.json is left alone",
+  );
   assert.equal(await readFile(join(dir, 'metadata.json'), 'utf8'), metadataBefore);
   assert.equal(existsSync(join(dir, 'plots')), false);
   // --out still says where.
@@ -158,7 +213,10 @@ test('truncated or mismatched run folders are refused, naming the file', async (
 
   const short = await makeRunDir({ history: false });
   await truncate(join(short, 'weights.bin'), 100);
-  await assert.rejects(evaluateRun(short, { write: false }), /weights\.bin: is 100 bytes, but model\.json describes 31400 bytes/);
+  await assert.rejects(
+    evaluateRun(short, { write: false }),
+    /weights\.bin: is 100 bytes, but model\.json describes 31400 bytes/,
+  );
 
   const noModel = await makeRunDir({ history: false });
   await rm(join(noModel, 'model.json'));
@@ -169,7 +227,10 @@ test('truncated or mismatched run folders are refused, naming the file', async (
   await assert.rejects(evaluateRun(noMeta, { write: false }), /metadata\.json is missing/);
 
   const otherTask = await makeRunDir({ model: tinyModel(1, 5), history: false });
-  await assert.rejects(evaluateRun(otherTask, { write: false }), (err: Error) => err.message.includes(join(otherTask, 'model.json')) && err.message.includes('[null, 10 or 11]'));
+  await assert.rejects(
+    evaluateRun(otherTask, { write: false }),
+    (err: Error) => err.message.includes(join(otherTask, 'model.json')) && err.message.includes('[null, 10 or 11]'),
+  );
 
   // Through the CLI: "error: ..." on stderr and exit code 2, no stack trace.
   const result = cli('evaluate', short, '--json');
@@ -182,7 +243,11 @@ test('a quick real training writes a temperature; evaluate scores the answers be
   const { train } = await import('../../src/train/trainer.js');
   const { resolveConfig } = await import('../../src/train/config-file.js');
   const { formatSummary } = await import('../../src/evaluate/format.js');
-  const run = await train({ config: resolveConfig({ flags: { limit: 2000, epochs: 1, valCount: 500 } }), outDir: join(await tempDir(), 'run'), updateLatest: false });
+  const run = await train({
+    config: resolveConfig({ flags: { limit: 2000, epochs: 1, valCount: 500 } }),
+    outDir: join(await tempDir(), 'run'),
+    updateLatest: false,
+  });
   run.model.dispose();
   const temperature = run.metadata.temperature!;
   assert.equal(run.metadata.temperatureFit?.on, 'val');
@@ -192,7 +257,10 @@ test('a quick real training writes a temperature; evaluate scores the answers be
   const { before, after } = m.calibrationScores!;
   // The argmax is the model's: the raw probabilities' reliability table holds the same right answers.
   const rightBefore = m.calibrationBefore!.reduce((sum, bin) => sum + bin.count * bin.accuracy, 0);
-  assert.ok(Math.abs(rightBefore - m.accuracy * m.n) < 1e-6, `${rightBefore} right before the temperature, ${m.accuracy * m.n} after`);
+  assert.ok(
+    Math.abs(rightBefore - m.accuracy * m.n) < 1e-6,
+    `${rightBefore} right before the temperature, ${m.accuracy * m.n} after`,
+  );
   // `ece` and `loss` are the answers' (after), as predict and serve give them.
   assert.equal(m.ece, after.ece);
   assert.ok(Math.abs(m.loss - after.nll) < 1e-12);
@@ -200,10 +268,20 @@ test('a quick real training writes a temperature; evaluate scores the answers be
   // small a net can go either way (the `npm start` model's is measured in the README).
   assert.ok(after.nll < before.nll, `test NLL ${before.nll} → ${after.nll}`);
   assert.notEqual(after.ece, before.ece);
-  assert.match(formatSummary(m), new RegExp(`calibration, before → after temperature T = ${temperature.toFixed(3)}:  ECE \\d+\\.\\d\\d% → \\d+\\.\\d\\d%  NLL `));
+  assert.match(
+    formatSummary(m),
+    new RegExp(
+      `calibration, before → after temperature T = ${temperature.toFixed(3)}:  ECE \\d+\\.\\d\\d% → \\d+\\.\\d\\d%  NLL `,
+    ),
+  );
   const svg = await readFile(join(run.dir, 'plots', 'reliability.svg'), 'utf8');
   assert.match(svg, /orange line: before \(T = 1\)/);
   const html = await readFile(await buildReport(run.dir), 'utf8');
-  assert.match(html, new RegExp(`temperature <b>T = ${temperature.toFixed(3)}</b> \\(fitted after training on the 500 validation images`));
+  assert.match(
+    html,
+    new RegExp(
+      `temperature <b>T = ${temperature.toFixed(3)}</b> \\(fitted after training on the 500 validation images`,
+    ),
+  );
   assert.match(html, /<td>before \(T = 1\)<\/td>/);
 });

@@ -42,11 +42,17 @@ test('the embedding is seeded: the same seed gives the same map, another seed an
     assert.equal(a.of, 10000);
     assert.equal(a.dimensions, 128);
     assert.deepEqual(a.points, b.points);
-    assert.notDeepEqual(a.points.map((p) => p.index), c.points.map((p) => p.index));
+    assert.notDeepEqual(
+      a.points.map((p) => p.index),
+      c.points.map((p) => p.index),
+    );
     // Stratified: every class, in its share.
     const perClass = new Array(10).fill(0);
     for (const p of a.points) perClass[p.label]++;
-    assert.ok(perClass.every((n) => n >= 20 && n <= 40), perClass.join(','));
+    assert.ok(
+      perClass.every((n) => n >= 20 && n <= 40),
+      perClass.join(','),
+    );
     assert.ok(a.points.filter((p) => p.label === p.predicted).length > 250, 'the quick run reads most of them right');
     const compiled = vl.compile(embeddingSpec(a, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])).spec;
     assert.ok(compiled.marks && compiled.marks.length >= 2, 'points and rings');
@@ -62,17 +68,21 @@ test('the report of a quick run shows the summary, filters, feature maps, embedd
   const html = await readFile(path, 'utf8');
   const size = (await stat(path)).size;
   assert.ok(size < 5 * 1024 * 1024, `report.html is ${size} bytes`);
-  for (const id of ['network', 'feature-maps', 'embedding']) assert.ok((REPORT_SECTIONS as readonly string[]).includes(id), id);
+  for (const id of ['network', 'feature-maps', 'embedding'])
+    assert.ok((REPORT_SECTIONS as readonly string[]).includes(id), id);
   assert.doesNotMatch(html, /(src|href)\s*=\s*["']?\s*(https?:)?\/\//i, 'nothing fetched from the network');
   assert.doesNotMatch(html, /<link\b|<script\b|@import|url\(/i, 'no external CSS or JS');
-  for (const name of ['filters', 'feature-maps', 'embedding', 'saliency']) assert.ok(existsSync(join(dir, 'plots', `${name}.png`)) && existsSync(join(dir, 'plots', `${name}.svg`)), name);
+  for (const name of ['filters', 'feature-maps', 'embedding', 'saliency'])
+    assert.ok(existsSync(join(dir, 'plots', `${name}.png`)) && existsSync(join(dir, 'plots', `${name}.svg`)), name);
 
   // The summary: the cells `train --summary` prints, row by row.
   const network = section(html, 'network');
   const predictor = await Predictor.load(dir);
   const text = modelSummary(predictor.model);
   await predictor.close();
-  const cells = [...network.matchAll(/<tr>(.*?)<\/tr>/g)].map((row) => [...row[1].matchAll(/<td>(.*?)<\/td>/g)].map((c) => c[1]));
+  const cells = [...network.matchAll(/<tr>(.*?)<\/tr>/g)].map((row) =>
+    [...row[1].matchAll(/<td>(.*?)<\/td>/g)].map((c) => c[1]),
+  );
   const rows = cells.filter((row) => row.length === 4);
   assert.equal(rows.length, 12, 'one row per layer');
   for (const row of rows) {
@@ -90,7 +100,8 @@ test('the report of a quick run shows the summary, filters, feature maps, embedd
   const maps = section(html, 'feature-maps');
   for (let k = 0; k < 10; k++) assert.ok(maps.includes(`>class ${k}<`), `class ${k}`);
   assert.equal((maps.match(/<image /g) ?? []).length, 10 * 6);
-  for (const label of ['conv 1', 'pool 1', 'conv 2', 'pool 2', 'dense 1']) assert.ok(maps.includes(`>${label}<`), label);
+  for (const label of ['conv 1', 'pool 1', 'conv 2', 'pool 2', 'dense 1'])
+    assert.ok(maps.includes(`>${label}<`), label);
 
   // Embedding: a PNG, with what was projected, how many and how long it took.
   const embedding = section(html, 'embedding');
@@ -100,12 +111,18 @@ test('the report of a quick run shows the summary, filters, feature maps, embedd
   assert.match(embedding, /Computed in \d+\.\d s \(the layer's values \d+\.\d s, UMAP \d+\.\d s/);
   const misclassified = Number(/ (\d[\d,]*) of these 5,000 are misclassified/.exec(embedding)?.[1].replace(/,/g, ''));
   const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'));
-  assert.ok(misclassified > 0 && misclassified <= metrics.errors, `${misclassified} misclassified in the sample, ${metrics.errors} in all`);
+  assert.ok(
+    misclassified > 0 && misclassified <= metrics.errors,
+    `${misclassified} misclassified in the sample, ${metrics.errors} in all`,
+  );
 
   // Saliency beside the error gallery: the worst errors, each with two maps.
   const errors = section(html, 'errors');
   assert.ok(errors.indexOf('Saliency of the worst errors') > errors.indexOf('alt="worst errors"'));
   const shown = Math.min(12, metrics.worstErrors.length);
-  assert.equal((errors.slice(errors.indexOf('Saliency of the worst errors')).match(/<image /g) ?? []).length, 3 * shown);
+  assert.equal(
+    (errors.slice(errors.indexOf('Saliency of the worst errors')).match(/<image /g) ?? []).length,
+    3 * shown,
+  );
   assert.ok(errors.includes(`#${metrics.worstErrors[0].index}: `));
 });

@@ -22,10 +22,16 @@ test('report.html holds every section with its pictures inline, and nothing to f
   assert.equal(path, join(dir, 'report.html'));
   assert.ok(existsSync(join(dir, 'metrics.json')));
   const html = await readFile(path, 'utf8');
-  for (const id of REPORT_SECTIONS.filter((id) => id !== 'finetune')) assert.match(html, new RegExp(`<section id="${id}">`), `section ${id}`);
-  assert.doesNotMatch(html, /<section id="finetune">|href="#finetune"/, 'a run that was not fine-tuned has no Fine-tuning section');
+  for (const id of REPORT_SECTIONS.filter((id) => id !== 'finetune'))
+    assert.match(html, new RegExp(`<section id="${id}">`), `section ${id}`);
+  assert.doesNotMatch(
+    html,
+    /<section id="finetune">|href="#finetune"/,
+    'a run that was not fine-tuned has no Fine-tuning section',
+  );
   // A run that cannot say "not a digit" has the sets and risk-coverage sections (report-trust.ts), not that one.
-  for (const id of ['prediction-sets', 'risk-coverage']) assert.match(html, new RegExp(`<section id="${id}">`), `section ${id}`);
+  for (const id of ['prediction-sets', 'risk-coverage'])
+    assert.match(html, new RegExp(`<section id="${id}">`), `section ${id}`);
   assert.doesNotMatch(html, /<section id="not-a-digit">/);
   const images = html.match(/<img [^>]*src="data:image\/png;base64,[A-Za-z0-9+/=]{100,}"/g) ?? [];
   assert.equal(images.length, 7, 'curves, confusion, per-class, reliability, two galleries, risk-coverage');

@@ -13,7 +13,11 @@ before(startBackend);
 async function runsFolder() {
   const root = await tempDir('mnist-cnn-runs-');
   const older = await makeRunDir({ meta: { createdAt: '2026-01-01T00:00:00.000Z', arch: 'lenet5' }, history: false });
-  const newer = await makeRunDir({ model: tinyModel(99), meta: { createdAt: '2026-02-01T00:00:00.000Z', epochsCompleted: 5 }, history: false });
+  const newer = await makeRunDir({
+    model: tinyModel(99),
+    meta: { createdAt: '2026-02-01T00:00:00.000Z', epochsCompleted: 5 },
+    history: false,
+  });
   await rename(older, join(root, 'older'));
   await rename(newer, join(root, 'newer'));
   await mkdir(join(root, 'not-a-run'));
@@ -26,17 +30,25 @@ after(removeTempDirs);
 test('`runs` lists run folders newest first, once each, with test accuracy once evaluated', async () => {
   const root = await runsFolder();
   let runs = await listRuns(root);
-  assert.deepEqual(runs.map((r) => [r.run, r.arch, r.epochs, r.testAccuracy]), [
-    ['newer', 'tiny-fixture', 5, null],
-    ['older', 'lenet5', 3, null],
-  ]);
+  assert.deepEqual(
+    runs.map((r) => [r.run, r.arch, r.epochs, r.testAccuracy]),
+    [
+      ['newer', 'tiny-fixture', 5, null],
+      ['older', 'lenet5', 3, null],
+    ],
+  );
   const { metrics } = await evaluateRun(join(root, 'older'), { plots: false });
   runs = await listRuns(root);
   assert.equal(runs[1].testAccuracy, metrics.accuracy);
 
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'runs', '--dir', root, '--json'], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'runs', '--dir', root, '--json'], {
+    encoding: 'utf8',
+  });
   assert.equal(result.status, 0, result.stderr);
-  assert.deepEqual(JSON.parse(result.stdout).map((r: { run: string }) => r.run), ['newer', 'older']);
+  assert.deepEqual(
+    JSON.parse(result.stdout).map((r: { run: string }) => r.run),
+    ['newer', 'older'],
+  );
   await assert.rejects(listRuns(join(root, 'nope')), /nope does not exist/);
 });
 
@@ -59,7 +71,10 @@ test('`compare`: the counts of right/wrong agree with both accuracies, and the l
     assert.equal(Number(evaluatedA.metrics.predictions[i]), labels[i]);
     assert.notEqual(Number(predictionsB[i]), labels[i]);
   }
-  assert.deepEqual(c.onlyA.first, [...c.onlyA.first].sort((x, y) => x - y));
+  assert.deepEqual(
+    c.onlyA.first,
+    [...c.onlyA.first].sort((x, y) => x - y),
+  );
   assert.equal(c.onlyA.first.length, Math.min(20, c.onlyA.count));
   assert.equal(basename(c.b.run), 'latest');
 });

@@ -40,13 +40,23 @@ test('evaluate measures trust: risk-coverage, default answers and sets on the di
     assert.equal(f.answered.length, Math.round((1 - f.refused) * 6));
   }
   const html = await readFile(await buildReport(dir, { evaluation }), 'utf8');
-  for (const id of ['not-a-digit', 'prediction-sets', 'risk-coverage']) assert.match(html, new RegExp(`<section id="${id}">`), id);
+  for (const id of ['not-a-digit', 'prediction-sets', 'risk-coverage'])
+    assert.match(html, new RegExp(`<section id="${id}">`), id);
   assert.match(html, /<img alt="Refused non-digits"/);
   assert.match(html, /<img alt="Risk-coverage"/);
-  assert.ok(html.includes(`threshold ${meta.predictionSets?.unsure.toFixed(4)}`), 'the unsure group\'s threshold is shown');
+  assert.ok(
+    html.includes(`threshold ${meta.predictionSets?.unsure.toFixed(4)}`),
+    "the unsure group's threshold is shown",
+  );
 
   // On the validation split, the non-digits are the validation draws the threshold was fitted with, not the test split.
-  const val = await evaluateRun(dir, { split: 'val', write: false, plots: false, threads: 2, trust: { perCategory: 3 } });
+  const val = await evaluateRun(dir, {
+    split: 'val',
+    write: false,
+    plots: false,
+    threads: 2,
+    trust: { perCategory: 3 },
+  });
   assert.equal(val.metrics.trust!.nonDigits!.split, 'train');
   assert.equal(val.metrics.trust!.nonDigits!.seed, meta.seed + 1000);
 });

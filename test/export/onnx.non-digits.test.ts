@@ -43,14 +43,17 @@ function onnxUserSaysNotADigit(p: ArrayLike<number>, notADigitBelow: number): bo
   return Math.log(Math.max(best, 1e-30)) - Math.log(Math.max(p[10], 1e-30)) < notADigitBelow;
 }
 
-test('an export carries the not-a-digit rule; the documented formula on ONNX Runtime\'s output decides as the Predictor does', async () => {
+test("an export carries the not-a-digit rule; the documented formula on ONNX Runtime's output decides as the Predictor does", async () => {
   const result = await exportRunToOnnx(runDir, join(work, 'model.onnx'));
   const bytes = new Uint8Array(await readFile(result.path));
   const props = metadataProps(bytes);
   const meta = await readMetadata(runDir);
   // The threshold on the output (the temperature is folded into the graph): the fitted one over T.
   const below = Number(props.notADigitBelow);
-  assert.ok(meta.nonDigitRule && meta.temperature !== undefined && Math.abs(meta.temperature - 1) > 0.05, JSON.stringify(meta.nonDigitRule));
+  assert.ok(
+    meta.nonDigitRule && meta.temperature !== undefined && Math.abs(meta.temperature - 1) > 0.05,
+    JSON.stringify(meta.nonDigitRule),
+  );
   assert.equal(below, meta.nonDigitRule.below / meta.temperature);
   assert.equal(result.notADigitBelow, below);
   assert.match(props.notADigitRule, /s < notADigitBelow/);
@@ -69,22 +72,36 @@ test('an export carries the not-a-digit rule; the documented formula on ONNX Run
       inputs.forEach((p, i) => images.set(p.input, i * PIXELS));
       const probs = await onnxProbabilities(session, [28, 28, 1], images, inputs.length);
       assert.equal(probs.length, inputs.length * (NUM_CLASSES + 1), 'the export outputs eleven probabilities an image');
-      const onnx = inputs.map((p, i) => p.reason !== undefined || onnxUserSaysNotADigit(probs.subarray(i * (NUM_CLASSES + 1), (i + 1) * (NUM_CLASSES + 1)), below));
-      return { predictor: answers.map((a) => a.digit === null), onnx, byRule: answers.filter((a) => a.reason?.startsWith('not a digit')).length };
+      const onnx = inputs.map(
+        (p, i) =>
+          p.reason !== undefined ||
+          onnxUserSaysNotADigit(probs.subarray(i * (NUM_CLASSES + 1), (i + 1) * (NUM_CLASSES + 1)), below),
+      );
+      return {
+        predictor: answers.map((a) => a.digit === null),
+        onnx,
+        byRule: answers.filter((a) => a.reason?.startsWith('not a digit')).length,
+      };
     };
 
     const pictures: Preprocessed[] = [];
     for (const category of NON_DIGIT_CATEGORIES) {
-      for (let n = 0; n < PER_CATEGORY; n++) pictures.push(predictor.preprocess(await drawNonDigit(category, 'test', nonDigitRng('test', 1, category, n))));
+      for (let n = 0; n < PER_CATEGORY; n++)
+        pictures.push(predictor.preprocess(await drawNonDigit(category, 'test', nonDigitRng('test', 1, category, n))));
     }
     const others = await decide(pictures);
     assert.deepEqual(others.onnx, others.predictor);
     // Not vacuous: the model's rule (not the preprocessing) refuses many, and some pass it.
     const passedPreprocessing = pictures.filter((p) => !p.reason).length;
-    assert.ok(others.byRule >= 0.5 * passedPreprocessing && others.byRule < passedPreprocessing, `${others.byRule} of ${passedPreprocessing} refused by the rule`);
+    assert.ok(
+      others.byRule >= 0.5 * passedPreprocessing && others.byRule < passedPreprocessing,
+      `${others.byRule} of ${passedPreprocessing} refused by the rule`,
+    );
 
     const mnist = (await loadMnist()).test;
-    const digits = Array.from({ length: DIGITS }, (_, i) => predictor.preprocessPixels(mnist.images.subarray(i * PIXELS, (i + 1) * PIXELS)));
+    const digits = Array.from({ length: DIGITS }, (_, i) =>
+      predictor.preprocessPixels(mnist.images.subarray(i * PIXELS, (i + 1) * PIXELS)),
+    );
     const real = await decide(digits);
     assert.deepEqual(real.onnx, real.predictor);
     const refused = real.predictor.filter(Boolean).length;
@@ -101,5 +118,8 @@ test('a run without a not-a-digit rule exports none', async () => {
   const result = await exportRunToOnnx(await quickRunDir(), join(work, 'plain.onnx'));
   const props = Object.keys(metadataProps(new Uint8Array(await readFile(result.path))));
   assert.equal(result.notADigitBelow, undefined);
-  assert.ok(!props.includes('notADigitBelow') && !props.includes('notADigitRule') && props.includes('preprocessing'), props.join(', '));
+  assert.ok(
+    !props.includes('notADigitBelow') && !props.includes('notADigitRule') && props.includes('preprocessing'),
+    props.join(', '),
+  );
 });

@@ -14,7 +14,13 @@ import { buildEnsembleRun } from '../../src/model/ensemble.js';
 import { loadModel } from '../../src/model/io.js';
 import { layersModelToOnnx } from '../../src/model/onnx.js';
 import { exportRunToOnnx } from '../../src/export/onnx.js';
-import { assertOnnxAgrees, compareProbabilities, ONNX_TOLERANCE, tfjsProbabilities, verifyOnnx } from '../../src/export/verify.js';
+import {
+  assertOnnxAgrees,
+  compareProbabilities,
+  ONNX_TOLERANCE,
+  tfjsProbabilities,
+  verifyOnnx,
+} from '../../src/export/verify.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { calibratedRun } from '../helpers/calibrated-run.js';
 import { ALL, exportCli, metadataProps, scaledTestSet, SOME } from '../helpers/onnx.js';
@@ -42,14 +48,17 @@ after(async () => {
 });
 
 /** ONNX Runtime's and TensorFlow.js's probabilities on the first `count` test images, compared. */
-const compare = (bytes: Uint8Array, model: tf.LayersModel, count: number) => onnxAgainstTfjs(bytes, model, images, count);
+const compare = (bytes: Uint8Array, model: tf.LayersModel, count: number) =>
+  onnxAgainstTfjs(bytes, model, images, count);
 
 test("verifyOnnx's reference with a temperature (softmax(log p / T)) is softmax(logits / T), as the ONNX model computes it", async () => {
   const count = 1000;
   const model = await loadModel(await quickRunDir());
   const bytes = layersModelToOnnx(model, { temperature: 2 });
   const reference = tfjsProbabilities(model, images, count, { temperature: 2 });
-  assert.ok(compareProbabilities(reference, softmaxOfLogits(model, images, count, 2), NUM_CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
+  assert.ok(
+    compareProbabilities(reference, softmaxOfLogits(model, images, count, 2), NUM_CLASSES).maxAbsDiff <= ONNX_TOLERANCE,
+  );
   // Really tempered: far from the untempered probabilities.
   assert.ok(compareProbabilities(reference, softmaxOfLogits(model, images, count, 1), NUM_CLASSES).maxAbsDiff > 1e-2);
   const check = await verifyOnnx(bytes, model, images, count, { temperature: 2 });
@@ -63,7 +72,12 @@ test('verifyOnnx catches a model that does not reproduce TensorFlow.js', async (
   const check = await verifyOnnx(layersModelToOnnx(model), other, images, 500);
   assert.ok(check.maxAbsDiff > 1e-2);
   assert.ok(check.argmaxAgree < 500);
-  assert.throws(() => assertOnnxAgrees(check), (err: Error) => err.name === 'UserError' && /does not reproduce the TensorFlow\.js model: max probability difference/.test(err.message));
+  assert.throws(
+    () => assertOnnxAgrees(check),
+    (err: Error) =>
+      err.name === 'UserError' &&
+      /does not reproduce the TensorFlow\.js model: max probability difference/.test(err.message),
+  );
   model.dispose();
   other.dispose();
 });
@@ -119,13 +133,18 @@ test('`export --format onnx` folds in a temperature from metadata.json, checks o
   await writeFile(metaPath, JSON.stringify({ ...JSON.parse(await readFile(metaPath, 'utf8')), temperature: 1.5 }));
   const out = join(work, 'exports', 'calibrated.onnx');
   const lines = await exportCli(t, run, '--format', 'onnx', '--out', out);
-  assert.match(lines[0], /^checked on 10,000 test images: max probability difference \S+ \(allowed 1e-5\), 10,000 of 10,000 predicted classes equal/);
+  assert.match(
+    lines[0],
+    /^checked on 10,000 test images: max probability difference \S+ \(allowed 1e-5\), 10,000 of 10,000 predicted classes equal/,
+  );
   assert.match(lines[1], /^wrote .*calibrated\.onnx \(1\.7 MB, ONNX opset 13, temperature 1\.5 folded in\)$/);
   const bytes = new Uint8Array(await readFile(out));
   assert.equal(metadataProps(bytes).temperature, '1.5');
   const model = await loadModel(run);
   const ours = await onnxRuntimeProbabilities(bytes, images, 1000);
-  assert.ok(compareProbabilities(ours, softmaxOfLogits(model, images, 1000, 1.5), NUM_CLASSES).maxAbsDiff <= ONNX_TOLERANCE);
+  assert.ok(
+    compareProbabilities(ours, softmaxOfLogits(model, images, 1000, 1.5), NUM_CLASSES).maxAbsDiff <= ONNX_TOLERANCE,
+  );
   model.dispose();
 
   assert.deepEqual(await exportCli(t, run, '--format', 'onnx', '--no-verify', '--quiet'), []);
@@ -135,30 +154,46 @@ test('`export --format onnx` folds in a temperature from metadata.json, checks o
   await rm(join(run, 'model.onnx'));
   await writeFile(metaPath, JSON.stringify({ ...JSON.parse(await readFile(metaPath, 'utf8')), temperature: -1 }));
   await assert.rejects(exportCli(t, run, '--format', 'onnx'), /temperature -1 is not a positive number/);
-  assert.deepEqual((await readdir(run)).filter((f) => f.includes('onnx')), []);
+  assert.deepEqual(
+    (await readdir(run)).filter((f) => f.includes('onnx')),
+    [],
+  );
   await assert.rejects(exportCli(t, run, '--out', out), /required option '--format <format>' not specified/);
 });
 
-test('an export folds in the run\'s fitted temperature: ONNX Runtime gives the Predictor\'s calibrated probabilities, for a run and for an ensemble', async () => {
+test("an export folds in the run's fitted temperature: ONNX Runtime gives the Predictor's calibrated probabilities, for a run and for an ensemble", async () => {
   const count = 1000;
-  const set = { images: (await loadMnist()).test.images.subarray(0, count * PIXELS), labels: labels.subarray(0, count), count };
+  const set = {
+    images: (await loadMnist()).test.images.subarray(0, count * PIXELS),
+    labels: labels.subarray(0, count),
+    count,
+  };
   const calibrated = await calibratedRun(await quickRunDir());
   const ensembleDir = join(work, 'ensemble-calibrated');
   try {
     await buildEnsembleRun([calibrated.dir, await quickRunDir()], ensembleDir);
     const { temperature: ensembleT } = await calibrateRun(ensembleDir);
-    for (const [dir, temperature] of [[calibrated.dir, calibrated.temperature], [ensembleDir, ensembleT]] as const) {
+    for (const [dir, temperature] of [
+      [calibrated.dir, calibrated.temperature],
+      [ensembleDir, ensembleT],
+    ] as const) {
       assert.ok(Math.abs(temperature - 1) > 0.02, `${dir}: T = ${temperature}`);
       const result = await exportRunToOnnx(dir, join(work, 'calibrated-check.onnx'));
       assert.equal(result.temperature, temperature);
       const ours = await onnxRuntimeProbabilities(new Uint8Array(await readFile(result.path)), images, count);
       const predictor = await Predictor.load(dir);
-      const [answers, raw] = [await predictor.probabilities(set), await predictor.probabilities(set, { calibrated: false })];
+      const [answers, raw] = [
+        await predictor.probabilities(set),
+        await predictor.probabilities(set, { calibrated: false }),
+      ];
       await predictor.close();
       const check = compareProbabilities(ours, answers, NUM_CLASSES);
       assert.ok(check.maxAbsDiff <= ONNX_TOLERANCE, `${dir}: max difference ${check.maxAbsDiff}`);
       assert.equal(check.argmaxAgree, count);
-      assert.ok(compareProbabilities(ours, raw, NUM_CLASSES).maxAbsDiff > 1e-2, 'the temperature changes the probabilities');
+      assert.ok(
+        compareProbabilities(ours, raw, NUM_CLASSES).maxAbsDiff > 1e-2,
+        'the temperature changes the probabilities',
+      );
     }
   } finally {
     await calibrated.remove();

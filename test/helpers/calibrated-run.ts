@@ -9,7 +9,9 @@ import { calibrateRun } from '../../src/evaluate/evaluate.js';
  * have been trained before runs recorded a temperature. Returns the copy, its temperature and a
  * function that removes it.
  */
-export async function calibratedRun(runDir: string): Promise<{ dir: string; temperature: number; remove: () => Promise<void> }> {
+export async function calibratedRun(
+  runDir: string,
+): Promise<{ dir: string; temperature: number; remove: () => Promise<void> }> {
   const parent = await mkdtemp(join(tmpdir(), 'mnist-cnn-calibrated-'));
   const dir = join(parent, 'run');
   await cp(runDir, dir, { recursive: true });

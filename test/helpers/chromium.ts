@@ -9,9 +9,15 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 const CHROMIUM = '/usr/bin/chromium';
 
 /** `describe`'s skip option: false, or why the browser tests cannot run here. */
-export const skipWithoutChromium: false | string = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
+export const skipWithoutChromium: false | string = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
 
-export const launchChromium = (): Promise<Browser> => chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+export const launchChromium = (): Promise<Browser> =>
+  chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
 
 /** Adds to `problems` every uncaught error of the page and every error it logs to the console. */
 export function recordProblems(page: Page, problems: string[]): void {

@@ -68,7 +68,10 @@ export function grayOf(image: RawImage): Uint8Array {
   const out = new Uint8Array(image.width * image.height);
   for (let i = 0; i < out.length; i++) {
     const p = i * image.channels;
-    out[i] = image.channels >= 3 ? Math.round(0.299 * image.data[p] + 0.587 * image.data[p + 1] + 0.114 * image.data[p + 2]) : image.data[p];
+    out[i] =
+      image.channels >= 3
+        ? Math.round(0.299 * image.data[p] + 0.587 * image.data[p + 1] + 0.114 * image.data[p + 2])
+        : image.data[p];
   }
   return out;
 }
@@ -89,7 +92,11 @@ export function invertGray(image: RawImage): RawImage {
  * little light rather than none, sensor noise, a little blur. Input: a grayscale ink-on-white
  * picture (ink dark).
  */
-export async function photoLike(inkOnWhite: RawImage, rng: Rng, options: { dark?: number; paper?: number; ink?: number; noise?: number } = {}): Promise<RawImage> {
+export async function photoLike(
+  inkOnWhite: RawImage,
+  rng: Rng,
+  options: { dark?: number; paper?: number; ink?: number; noise?: number } = {},
+): Promise<RawImage> {
   const dark = options.dark ?? 0.5;
   const paperLevel = options.paper ?? 235;
   const inkLevel = options.ink ?? 40;
@@ -108,13 +115,26 @@ export async function photoLike(inkOnWhite: RawImage, rng: Rng, options: { dark?
       out[y * width + x] = Math.max(0, Math.min(255, Math.round(v)));
     }
   }
-  const blurred = await sharp(out, { raw: { width, height, channels: 1 } }).blur(0.8).extractChannel(0).raw().toBuffer();
+  const blurred = await sharp(out, { raw: { width, height, channels: 1 } })
+    .blur(0.8)
+    .extractChannel(0)
+    .raw()
+    .toBuffer();
   return { data: new Uint8Array(blurred), width, height, channels: 1 };
 }
 
 /** Paste a picture into a larger canvas of `background` at (left, top). */
-async function placeOnCanvas(image: RawImage, width: number, height: number, left: number, top: number, background: number): Promise<RawImage> {
-  const canvas = sharp({ create: { width, height, channels: 3, background: { r: background, g: background, b: background } } });
+async function placeOnCanvas(
+  image: RawImage,
+  width: number,
+  height: number,
+  left: number,
+  top: number,
+  background: number,
+): Promise<RawImage> {
+  const canvas = sharp({
+    create: { width, height, channels: 3, background: { r: background, g: background, b: background } },
+  });
   const png = await encodePng(image);
   return toRaw(canvas.composite([{ input: Buffer.from(png), left, top }]).toColourspace('b-w'));
 }
@@ -162,9 +182,24 @@ export function shiftTolerantCorrelation(a: Uint8Array, b: Uint8Array, side = 28
 
 // ---------------------------------------------------------------------------- kinds of input
 
-export type Kind = 'mnist-upscaled' | 'mnist-inverted' | 'mnist-photo' | 'mnist-jpeg' | 'mnist-small-offcentre' | 'printed' | 'printed-photo' | 'printed-transparent' | 'printed-light-on-dark';
+export type Kind =
+  | 'mnist-upscaled'
+  | 'mnist-inverted'
+  | 'mnist-photo'
+  | 'mnist-jpeg'
+  | 'mnist-small-offcentre'
+  | 'printed'
+  | 'printed-photo'
+  | 'printed-transparent'
+  | 'printed-light-on-dark';
 
-export const MNIST_KINDS: Kind[] = ['mnist-upscaled', 'mnist-inverted', 'mnist-photo', 'mnist-jpeg', 'mnist-small-offcentre'];
+export const MNIST_KINDS: Kind[] = [
+  'mnist-upscaled',
+  'mnist-inverted',
+  'mnist-photo',
+  'mnist-jpeg',
+  'mnist-small-offcentre',
+];
 export const PRINTED_KINDS: Kind[] = ['printed', 'printed-photo', 'printed-transparent', 'printed-light-on-dark'];
 
 export interface Generated {
@@ -206,17 +241,31 @@ export async function printedAs(kind: Kind, digit: number, font: Font, rng: Rng)
   const base = { text: String(digit), font, width, height, size };
   switch (kind) {
     case 'printed':
-      return { kind, label: digit, ext: '.png', bytes: await encodePng(await renderText({ ...base, ink: 'black', paper: 'white' })) };
+      return {
+        kind,
+        label: digit,
+        ext: '.png',
+        bytes: await encodePng(await renderText({ ...base, ink: 'black', paper: 'white' })),
+      };
     case 'printed-photo': {
       const clean = await renderText({ ...base, ink: 'black', paper: 'white' });
       return { kind, label: digit, ext: '.jpg', bytes: await encodeJpeg(await photoLike(clean, rng), 75) };
     }
     case 'printed-transparent':
-      return { kind, label: digit, ext: '.png', bytes: await encodePng(await renderText({ ...base, ink: rng.next() < 0.5 ? 'black' : 'white', paper: 'none' })) };
+      return {
+        kind,
+        label: digit,
+        ext: '.png',
+        bytes: await encodePng(await renderText({ ...base, ink: rng.next() < 0.5 ? 'black' : 'white', paper: 'none' })),
+      };
     case 'printed-light-on-dark':
-      return { kind, label: digit, ext: '.png', bytes: await encodePng(await renderText({ ...base, ink: '#f0f0f0', paper: '#202830' })) };
+      return {
+        kind,
+        label: digit,
+        ext: '.png',
+        bytes: await encodePng(await renderText({ ...base, ink: '#f0f0f0', paper: '#202830' })),
+      };
     default:
       throw new Error(`${kind} is not a printed kind`);
   }
 }
-

@@ -80,7 +80,14 @@ const FORMS: Form[][] = [
   // 2
   [
     (r) => [joined(arc(0, -0.24, 0.27 * r, 0.26, -165, 15), line([-0.28, 0.5], [0.3, 0.5]))],
-    (r) => [joined(arc(0, -0.24, 0.27 * r, 0.26, -165, 20), line([-0.2, 0.38]), arc(-0.2, 0.44, 0.09, 0.06, 0, 360, 12), line([0.3, 0.46]))],
+    (r) => [
+      joined(
+        arc(0, -0.24, 0.27 * r, 0.26, -165, 20),
+        line([-0.2, 0.38]),
+        arc(-0.2, 0.44, 0.09, 0.06, 0, 360, 12),
+        line([0.3, 0.46]),
+      ),
+    ],
     () => [line([-0.28, -0.34], [-0.02, -0.5], [0.26, -0.36], [0.2, -0.1], [-0.28, 0.5], [0.3, 0.5])],
   ],
   // 3
@@ -97,13 +104,24 @@ const FORMS: Form[][] = [
   ],
   // 5
   [
-    (r) => [joined(line([-0.18, -0.5], [-0.22, -0.04]), arc(0, 0.2, 0.28 * r, 0.29, -145, 150)), line([-0.18, -0.5], [0.26, -0.5])],
+    (r) => [
+      joined(line([-0.18, -0.5], [-0.22, -0.04]), arc(0, 0.2, 0.28 * r, 0.29, -145, 150)),
+      line([-0.18, -0.5], [0.26, -0.5]),
+    ],
     (r) => [joined(line([0.26, -0.5], [-0.18, -0.5], [-0.22, -0.04]), arc(0, 0.2, 0.28 * r, 0.29, -145, 150))],
-    (r) => [joined(line([-0.2, -0.5], [-0.24, -0.02]), arc(0, 0.22, 0.27 * r, 0.27, -150, 135)), line([-0.2, -0.5], [0.24, -0.44])],
+    (r) => [
+      joined(line([-0.2, -0.5], [-0.24, -0.02]), arc(0, 0.22, 0.27 * r, 0.27, -150, 135)),
+      line([-0.2, -0.5], [0.24, -0.44]),
+    ],
   ],
   // 6
   [
-    (r) => [joined(bezier(p(0.22, -0.48), p(-0.12, -0.38), p(-0.28, -0.05), p(-0.26, 0.22)), arc(0, 0.22, 0.26 * r, 0.26, 180, -175))],
+    (r) => [
+      joined(
+        bezier(p(0.22, -0.48), p(-0.12, -0.38), p(-0.28, -0.05), p(-0.26, 0.22)),
+        arc(0, 0.22, 0.26 * r, 0.26, 180, -175),
+      ),
+    ],
     (r) => [joined(line([0.12, -0.5], [-0.22, 0.12]), arc(0, 0.24, 0.25 * r, 0.25, 200, -160))],
   ],
   // 7
@@ -111,22 +129,27 @@ const FORMS: Form[][] = [
     () => [line([-0.28, -0.5], [0.28, -0.5], [-0.08, 0.5])],
     () => [line([-0.28, -0.5], [0.28, -0.5], [-0.08, 0.5]), line([-0.14, 0.02], [0.24, 0.02])],
     () => [line([-0.28, -0.36], [-0.28, -0.5], [0.28, -0.5], [-0.06, 0.5])],
-    () => [joined(line([-0.28, -0.5], [0.28, -0.5]), bezier(p(0.28, -0.5), p(0.1, -0.2), p(-0.02, 0.1), p(-0.04, 0.5)))],
+    () => [
+      joined(line([-0.28, -0.5], [0.28, -0.5]), bezier(p(0.28, -0.5), p(0.1, -0.2), p(-0.02, 0.1), p(-0.04, 0.5))),
+    ],
   ],
   // 8
   [
     (r) => [arc(0, -0.26, 0.21 * r, 0.24, 0, 360), arc(0, 0.24, 0.27 * r, 0.26, -90, 270)],
-    (r) =>
-      [Array.from({ length: 49 }, (_, k) => {
+    (r) => [
+      Array.from({ length: 49 }, (_, k) => {
         const t = (2 * Math.PI * k) / 48;
         const wide = t > Math.PI / 2 && t < (3 * Math.PI) / 2 ? 0.27 : 0.21;
         return p(-wide * r * Math.sin(2 * t), -0.48 * Math.cos(t));
-      })],
+      }),
+    ],
   ],
   // 9
   [
     (r) => [joined(arc(0, -0.25, 0.25 * r, 0.24, 0, -360), line([0.25, -0.25], [0.22, 0.5]))],
-    (r) => [joined(arc(0, -0.25, 0.25 * r, 0.24, 10, -350), bezier(p(0.25, -0.2), p(0.26, 0.2), p(0.12, 0.5), p(-0.2, 0.44)))],
+    (r) => [
+      joined(arc(0, -0.25, 0.25 * r, 0.24, 10, -350), bezier(p(0.25, -0.2), p(0.26, 0.2), p(0.12, 0.5), p(-0.2, 0.44))),
+    ],
     (r) => [arc(0, -0.26, 0.24 * r, 0.23, 0, -365), line([0.24, -0.34], [0.1, 0.5])],
   ],
 ];
@@ -167,7 +190,14 @@ function writerStyle(id: number, rng: Rng): WriterStyle {
 
 /** A smooth random warp of the unit box: a few low-frequency waves with random phases. */
 function smoothWarp(rng: Rng, amount: number): (q: Point) => Point {
-  const waves = Array.from({ length: 3 }, () => ({ fx: 1 + 2 * rng.next(), fy: 1 + 2 * rng.next(), px: 2 * Math.PI * rng.next(), py: 2 * Math.PI * rng.next(), ax: amount * rng.normal(), ay: amount * rng.normal() }));
+  const waves = Array.from({ length: 3 }, () => ({
+    fx: 1 + 2 * rng.next(),
+    fy: 1 + 2 * rng.next(),
+    px: 2 * Math.PI * rng.next(),
+    py: 2 * Math.PI * rng.next(),
+    ax: amount * rng.normal(),
+    ay: amount * rng.normal(),
+  }));
   return (q) => {
     let dx = 0;
     let dy = 0;
@@ -219,7 +249,10 @@ function drawWriterDigit(writer: WriterStyle, digit: number, rng: Rng): RawImage
   const sheet = pad ? { width: 280, height: 280 } : { width: 100 + rng.int(300), height: 100 + rng.int(300) };
   const side = Math.min(sheet.width, sheet.height);
   const height = side * (pad ? 0.45 + 0.35 * rng.next() : 0.35 + 0.4 * rng.next());
-  const centre = { x: sheet.width / 2 + (rng.next() - 0.5) * (sheet.width - height), y: sheet.height / 2 + (rng.next() - 0.5) * (sheet.height - height) };
+  const centre = {
+    x: sheet.width / 2 + (rng.next() - 0.5) * (sheet.width - height),
+    y: sheet.height / 2 + (rng.next() - 0.5) * (sheet.height - height),
+  };
   const pen = Math.max(1, height * writer.pen * (1 + 0.1 * rng.normal()));
   const canvas = new InkCanvas(sheet.width, sheet.height);
   for (const stroke of skeleton) {
@@ -273,10 +306,20 @@ export function writerPopulation(options: PopulationOptions): WriterSample[] {
   for (const writer of populationWriters(options.seed, options.writers)) {
     for (let digit = 0; digit < 10; digit++) {
       for (let n = 0; n < options.perDigit; n++) {
-        const picture = drawWriterDigit(writer, digit, createRng(deriveSeed(options.seed, 0x5a3e, writer.id, digit, n)));
+        const picture = drawWriterDigit(
+          writer,
+          digit,
+          createRng(deriveSeed(options.seed, 0x5a3e, writer.id, digit, n)),
+        );
         const { pixels, reason } = preprocessImage(picture, { spec });
         const empty = { data: new Uint8Array(0), width: 0, height: 0, channels: 1 } as const;
-        samples.push({ writer: writer.id, label: digit, pixels, picture: options.keepPictures ? picture : empty, ...(reason ? { reason } : {}) });
+        samples.push({
+          writer: writer.id,
+          label: digit,
+          pixels,
+          picture: options.keepPictures ? picture : empty,
+          ...(reason ? { reason } : {}),
+        });
       }
     }
   }

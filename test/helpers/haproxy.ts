@@ -98,7 +98,11 @@ async function freePort(): Promise<number> {
  * this relies on: one frontend with one bind, one `listen stats` with one bind, one backend with
  * server lines.
  */
-function configFor(example: string, ports: { port: number; statsPort: number }, servers: readonly HaproxyServer[]): string {
+function configFor(
+  example: string,
+  ports: { port: number; statsPort: number },
+  servers: readonly HaproxyServer[],
+): string {
   let section = '';
   const seen = { frontendBind: 0, statsBind: 0, serverLines: 0 };
   const lines: string[] = [];
@@ -114,13 +118,16 @@ function configFor(example: string, ports: { port: number; statsPort: number }, 
       seen.statsBind++;
       lines.push(`${indent}bind 127.0.0.1:${ports.statsPort}`);
     } else if (section.startsWith('backend ') && keyword === 'server') {
-      if (seen.serverLines++ === 0) for (const server of servers) lines.push(`${indent}server ${server.name} 127.0.0.1:${server.port}`);
+      if (seen.serverLines++ === 0)
+        for (const server of servers) lines.push(`${indent}server ${server.name} 127.0.0.1:${server.port}`);
     } else {
       lines.push(line);
     }
   }
   if (seen.frontendBind !== 1 || seen.statsBind !== 1 || seen.serverLines === 0) {
-    throw new Error(`${HAPROXY_EXAMPLE} has changed shape (want one frontend bind, one 'listen stats' bind, server lines in the backend; found ${JSON.stringify(seen)})`);
+    throw new Error(
+      `${HAPROXY_EXAMPLE} has changed shape (want one frontend bind, one 'listen stats' bind, server lines in the backend; found ${JSON.stringify(seen)})`,
+    );
   }
   return lines.join('\n');
 }
@@ -158,7 +165,10 @@ export async function startHaproxy(
   options: { expect?: Record<string, ServerState>; timeoutMs?: number } = {},
 ): Promise<RunningHaproxy> {
   const binary = findHaproxy();
-  if (!binary) throw new Error('haproxy is not installed: apt-get install haproxy (.ci/run installs it); CI is set, so this fails rather than skips');
+  if (!binary)
+    throw new Error(
+      'haproxy is not installed: apt-get install haproxy (.ci/run installs it); CI is set, so this fails rather than skips',
+    );
   const timeoutMs = options.timeoutMs ?? 30_000;
   const expect = options.expect ?? Object.fromEntries(servers.map((server) => [server.name, 'UP' as const]));
   const example = readFileSync(HAPROXY_EXAMPLE, 'utf8');
@@ -208,12 +218,19 @@ export async function startHaproxy(
         try {
           const now = await readServers();
           last = now;
-          if (Object.entries(wanted).every(([name, state]) => now.find((server) => server.name === name)?.status === state)) return now;
+          if (
+            Object.entries(wanted).every(
+              ([name, state]) => now.find((server) => server.name === name)?.status === state,
+            )
+          )
+            return now;
         } catch (error) {
           last = String(error);
         }
         if (Date.now() > deadline) {
-          throw new Error(`HAProxy's servers are not ${JSON.stringify(wanted)} after ${waitMs} ms: ${JSON.stringify(last)}\nHAProxy's output:\n${output.trim().slice(-4000)}`);
+          throw new Error(
+            `HAProxy's servers are not ${JSON.stringify(wanted)} after ${waitMs} ms: ${JSON.stringify(last)}\nHAProxy's output:\n${output.trim().slice(-4000)}`,
+          );
         }
         await sleep(100);
       }

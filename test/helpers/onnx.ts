@@ -32,11 +32,16 @@ export async function scaledTestSet(): Promise<{ images: Float32Array; labels: U
 
 /** An ONNX model's metadata_props as an object, decoded with onnx-proto. */
 export function metadataProps(bytes: Uint8Array): Record<string, string> {
-  return Object.fromEntries(onnxProto.onnx.ModelProto.decode(bytes).metadataProps.map((p) => [p.key ?? '', p.value ?? '']));
+  return Object.fromEntries(
+    onnxProto.onnx.ModelProto.decode(bytes).metadataProps.map((p) => [p.key ?? '', p.value ?? '']),
+  );
 }
 
 /** `mnist-cnn export ...` in this process; what it printed (console.log mocked through the test's context). */
-export async function exportCli(t: { mock: { method: (object: Console, name: 'log', fn: (...args: unknown[]) => void) => unknown } }, ...args: string[]): Promise<string[]> {
+export async function exportCli(
+  t: { mock: { method: (object: Console, name: 'log', fn: (...args: unknown[]) => void) => unknown } },
+  ...args: string[]
+): Promise<string[]> {
   const lines: string[] = [];
   t.mock.method(console, 'log', (...parts: unknown[]) => lines.push(parts.join(' ')));
   const program = new Command('mnist-cnn').exitOverride().configureOutput({ writeErr: () => {} });

@@ -11,7 +11,10 @@ export const INVERTED_SPEC: PreprocessSpec = { ...PREPROCESS_SPEC, scale: -1 / 2
  * that honours the run's own spec reads it differently from the original run. Returns the copy
  * and a function that removes it.
  */
-export async function runWithSpec(runDir: string, spec: PreprocessSpec = INVERTED_SPEC): Promise<{ dir: string; remove: () => Promise<void> }> {
+export async function runWithSpec(
+  runDir: string,
+  spec: PreprocessSpec = INVERTED_SPEC,
+): Promise<{ dir: string; remove: () => Promise<void> }> {
   const parent = await mkdtemp(join(tmpdir(), 'mnist-cnn-spec-'));
   const dir = join(parent, 'run');
   await cp(runDir, dir, { recursive: true });

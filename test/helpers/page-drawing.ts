@@ -8,20 +8,67 @@ import sharp from 'sharp';
 
 type Stroke = [number, number][];
 
-export const ONE: Stroke[] = [[[140, 50], [140, 230]]];
-export const SEVEN: Stroke[] = [[[75, 65], [205, 65], [115, 235]]];
+export const ONE: Stroke[] = [
+  [
+    [140, 50],
+    [140, 230],
+  ],
+];
+export const SEVEN: Stroke[] = [
+  [
+    [75, 65],
+    [205, 65],
+    [115, 235],
+  ],
+];
 /** A 4 in two strokes: an L, then the long downstroke. */
-export const FOUR: Stroke[] = [[[90, 50], [70, 170], [200, 170]], [[180, 60], [180, 240]]];
+export const FOUR: Stroke[] = [
+  [
+    [90, 50],
+    [70, 170],
+    [200, 170],
+  ],
+  [
+    [180, 60],
+    [180, 240],
+  ],
+];
 /** Issue 26's scribble: five strokes back and forth down the pad, a zigzag. */
 export const ZIGZAG: Stroke[] = [
-  [[50, 40], [230, 80]],
-  [[230, 80], [50, 120]],
-  [[50, 120], [230, 160]],
-  [[230, 160], [50, 200]],
-  [[50, 200], [230, 240]],
+  [
+    [50, 40],
+    [230, 80],
+  ],
+  [
+    [230, 80],
+    [50, 120],
+  ],
+  [
+    [50, 120],
+    [230, 160],
+  ],
+  [
+    [230, 160],
+    [50, 200],
+  ],
+  [
+    [50, 200],
+    [230, 240],
+  ],
 ];
 /** A 9 that could be a 4: its loop drawn square and open at the top right, then the long downstroke. */
-export const FOUR_OR_NINE: Stroke[] = [[[190, 70], [100, 60], [90, 130], [185, 135]], [[190, 70], [185, 240]]];
+export const FOUR_OR_NINE: Stroke[] = [
+  [
+    [190, 70],
+    [100, 60],
+    [90, 130],
+    [185, 135],
+  ],
+  [
+    [190, 70],
+    [185, 240],
+  ],
+];
 /** A tap in the middle: one dot of the brush's width. */
 export const DOT: Stroke[] = [[[140, 140]]];
 
@@ -65,7 +112,13 @@ export async function paintedBars(page: Page): Promise<PaintedBar[]> {
       const box = track.getBoundingClientRect();
       // The bar fills the track's inner height (the baseline is its bottom border).
       const inner = track.clientHeight;
-      return { digit: (item as HTMLElement).dataset.digit ?? '', probability: Number((item as HTMLElement).dataset.probability), x: box.x + box.width / 2, top: box.y, inner };
+      return {
+        digit: (item as HTMLElement).dataset.digit ?? '',
+        probability: Number((item as HTMLElement).dataset.probability),
+        x: box.x + box.width / 2,
+        top: box.y,
+        inner,
+      };
     }),
   );
   const png = await page.screenshot({ clip: chart, animations: 'disabled' });

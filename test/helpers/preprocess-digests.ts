@@ -26,7 +26,8 @@ export interface Pipeline {
   extractInk(image: RawImage): InkPlane;
 }
 
-export type DigestSet = 'mnist-png' | 'mnist-gray' | 'mnist-inverted' | 'mnist-distorted' | 'printed' | 'non-digits' | 'random';
+export type DigestSet =
+  'mnist-png' | 'mnist-gray' | 'mnist-inverted' | 'mnist-distorted' | 'printed' | 'non-digits' | 'random';
 
 /** How many pictures of each set (the golden digests were recorded with these counts). */
 const DIGEST_COUNTS = { mnist: 2000, perKind: 8, perNonDigitCategory: 8, random: 600 } as const;
@@ -35,7 +36,10 @@ const DIGEST_COUNTS = { mnist: 2000, perKind: 8, perNonDigitCategory: 8, random:
  * The non-digit categories the golden digests were recorded with: the generator's later ones
  * (zigzags, spirals... issue 26) are new pictures, not a change of the pipeline, and stay out.
  */
-const DIGESTED_NON_DIGIT_CATEGORIES: readonly NonDigitCategory[] = NON_DIGIT_CATEGORIES.slice(0, NON_DIGIT_CATEGORIES.indexOf('strokes') + 1);
+const DIGESTED_NON_DIGIT_CATEGORIES: readonly NonDigitCategory[] = NON_DIGIT_CATEGORIES.slice(
+  0,
+  NON_DIGIT_CATEGORIES.indexOf('strokes') + 1,
+);
 
 function add(hash: Hash, pipeline: Pipeline, image: RawImage): void {
   const p = pipeline.preprocessImage(image);
@@ -48,11 +52,17 @@ function add(hash: Hash, pipeline: Pipeline, image: RawImage): void {
 
 /** One digest per set; pictures made afresh (seeded) on each call. */
 export async function preprocessDigests(pipeline: Pipeline, data: Dataset): Promise<Record<DigestSet, string>> {
-  const hashes = Object.fromEntries((['mnist-png', 'mnist-gray', 'mnist-inverted', 'mnist-distorted', 'printed', 'non-digits', 'random'] as const).map((set) => [set, createHash('sha256')])) as Record<DigestSet, Hash>;
+  const hashes = Object.fromEntries(
+    (['mnist-png', 'mnist-gray', 'mnist-inverted', 'mnist-distorted', 'printed', 'non-digits', 'random'] as const).map(
+      (set) => [set, createHash('sha256')],
+    ),
+  ) as Record<DigestSet, Hash>;
   const digit = (i: number) => data.test.images.subarray(i * 784, (i + 1) * 784);
   for (let i = 0; i < DIGEST_COUNTS.mnist; i++) {
     const pixels = digit(i);
-    const png = await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+    const png = await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toBuffer();
     add(hashes['mnist-png'], pipeline, await decodeImage(new Uint8Array(png), `digit-${i}.png`));
     add(hashes['mnist-gray'], pipeline, { data: pixels, width: 28, height: 28, channels: 1 });
     add(hashes['mnist-inverted'], pipeline, { data: pixels.map((v) => 255 - v), width: 28, height: 28, channels: 1 });
@@ -71,7 +81,8 @@ export async function preprocessDigests(pipeline: Pipeline, data: Dataset): Prom
     }
   }
   for (const category of DIGESTED_NON_DIGIT_CATEGORIES) {
-    for (let i = 0; i < DIGEST_COUNTS.perNonDigitCategory; i++) add(hashes['non-digits'], pipeline, await drawNonDigit(category, i % 2 ? 'train' : 'test', rng));
+    for (let i = 0; i < DIGEST_COUNTS.perNonDigitCategory; i++)
+      add(hashes['non-digits'], pipeline, await drawNonDigit(category, i % 2 ? 'train' : 'test', rng));
   }
   for (let i = 0; i < DIGEST_COUNTS.random; i++) {
     // Tiny pictures first (edge cases of every step), then up to 60x60: noise, sparse ink on black, dark specks on light, flat grey.
@@ -82,9 +93,23 @@ export async function preprocessDigests(pipeline: Pipeline, data: Dataset): Prom
     const bytes = new Uint8Array(width * height * channels);
     for (let k = 0; k < bytes.length; k++) {
       const mode = i % 4;
-      bytes[k] = mode === 0 ? rng.int(256) : mode === 1 ? (rng.next() < 0.1 ? 255 : 0) : mode === 2 ? (rng.next() < 0.1 ? 0 : 250) : 128;
+      bytes[k] =
+        mode === 0
+          ? rng.int(256)
+          : mode === 1
+            ? rng.next() < 0.1
+              ? 255
+              : 0
+            : mode === 2
+              ? rng.next() < 0.1
+                ? 0
+                : 250
+              : 128;
     }
     add(hashes.random, pipeline, { data: bytes, width, height, channels });
   }
-  return Object.fromEntries(Object.entries(hashes).map(([set, hash]) => [set, hash.digest('hex')])) as Record<DigestSet, string>;
+  return Object.fromEntries(Object.entries(hashes).map(([set, hash]) => [set, hash.digest('hex')])) as Record<
+    DigestSet,
+    string
+  >;
 }

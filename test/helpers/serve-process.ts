@@ -34,9 +34,14 @@ const KEEP_OUTPUT = 16 * 1024;
  * Start `mnist-cnn serve RUN_DIR --port 0` and wait (up to `timeoutMs`) for the URL it prints
  * once the model is loaded, warmed and listening.
  */
-export async function startServeProcess(runDir: string, options: { timeoutMs?: number; args?: string[] } = {}): Promise<ServeProcess> {
+export async function startServeProcess(
+  runDir: string,
+  options: { timeoutMs?: number; args?: string[] } = {},
+): Promise<ServeProcess> {
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const child = spawn(process.execPath, [CLI, 'serve', runDir, '--port', '0', ...(options.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', runDir, '--port', '0', ...(options.args ?? [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-KEEP_OUTPUT);
@@ -54,8 +59,13 @@ export async function startServeProcess(runDir: string, options: { timeoutMs?: n
       };
       child.stdout.on('data', look);
       child.stderr.on('data', look);
-      void exited.then(({ code, signal }) => reject(new Error(`mnist-cnn serve exited (${signal ?? `code ${code}`}) before listening:\n${output.trim()}`)));
-      timer = setTimeout(() => reject(new Error(`mnist-cnn serve printed no URL within ${timeoutMs} ms:\n${output.trim()}`)), timeoutMs);
+      void exited.then(({ code, signal }) =>
+        reject(new Error(`mnist-cnn serve exited (${signal ?? `code ${code}`}) before listening:\n${output.trim()}`)),
+      );
+      timer = setTimeout(
+        () => reject(new Error(`mnist-cnn serve printed no URL within ${timeoutMs} ms:\n${output.trim()}`)),
+        timeoutMs,
+      );
     });
     const pid = child.pid;
     if (pid === undefined) throw new Error('mnist-cnn serve has no pid');

@@ -25,7 +25,12 @@ export async function smallMnist(limit: number, testCount: number): Promise<Smal
   const train = takeIndices(data.train, split.train);
   const val = takeIndices(data.train, split.val);
   const test = stratifiedSubset(data.test, testCount, createRng(5));
-  return { train, val, test, x: { train: scalePixels(train.images), val: scalePixels(val.images), test: scalePixels(test.images) } };
+  return {
+    train,
+    val,
+    test,
+    x: { train: scalePixels(train.images), val: scalePixels(val.images), test: scalePixels(test.images) },
+  };
 }
 
 export function errorOf(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {

@@ -10,15 +10,35 @@ import { loadMnist } from '../../src/data/index.js';
 import { Predictor } from '../../src/predict/predictor.js';
 import { UserError } from '../../src/util/errors.js';
 import { createRng } from '../../src/util/rng.js';
-import { FONTS, MNIST_KINDS, PRINTED_KINDS, correlation, encodePng, mnistAs, printedAs, renderText, type Generated } from '../helpers/digit-pictures.js';
+import {
+  FONTS,
+  MNIST_KINDS,
+  PRINTED_KINDS,
+  correlation,
+  encodePng,
+  mnistAs,
+  printedAs,
+  renderText,
+  type Generated,
+} from '../helpers/digit-pictures.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { SVG_BOMB, headerBombs, oneBitBmp } from '../serve/fixtures/bombs.js';
 
-const picture = await renderText({ text: '5', font: FONTS[0], width: 90, height: 110, size: 90, ink: 'black', paper: 'white' });
+const picture = await renderText({
+  text: '5',
+  font: FONTS[0],
+  width: 90,
+  height: 110,
+  size: 90,
+  ink: 'black',
+  paper: 'white',
+});
 const reference = preprocessImage(picture).pixels;
 
 test('every format sharp reads decodes to the same digit', async () => {
-  const source = sharp(picture.data, { raw: { width: picture.width, height: picture.height, channels: picture.channels } });
+  const source = sharp(picture.data, {
+    raw: { width: picture.width, height: picture.height, channels: picture.channels },
+  });
   const files: Record<string, Buffer> = {
     'five.png': await source.clone().png().toBuffer(),
     'five.jpg': await source.clone().flatten({ background: '#fff' }).jpeg({ quality: 85 }).toBuffer(),
@@ -87,7 +107,10 @@ test('truncated, empty and non-image files are refused with the file named and t
   const jpeg = new Uint8Array(await sharp(png).jpeg().toBuffer());
   assert.match((await rejection(jpeg.subarray(0, jpeg.length >> 1), 'half.jpg')).message, /truncated or corrupt/);
   assert.match((await rejection(new Uint8Array(0), 'empty.png')).message, /empty/);
-  assert.match((await rejection(new TextEncoder().encode('not a picture at all'), 'notes.txt')).message, /not a PNG, JPEG/);
+  assert.match(
+    (await rejection(new TextEncoder().encode('not a picture at all'), 'notes.txt')).message,
+    /not a PNG, JPEG/,
+  );
   const bmp = encodeBmp24(picture);
   assert.match((await rejection(bmp.subarray(0, 1000), 'half.bmp')).message, /truncated/);
   const rle = bmp.slice();
@@ -98,7 +121,12 @@ test('truncated, empty and non-image files are refused with the file named and t
 // ---------------------------------------------------------------------------- off the main thread, admitted, stopped
 
 test('a BMP over 128x128 is decoded on a decode thread, to the pixels the reader gives on this thread; small ones and damaged ones as before', async () => {
-  const wide = { data: new Uint8Array(300 * 200 * 3).map((_, i) => (i * 31) % 251), width: 300, height: 200, channels: 3 as const };
+  const wide = {
+    data: new Uint8Array(300 * 200 * 3).map((_, i) => (i * 31) % 251),
+    width: 300,
+    height: 200,
+    channels: 3 as const,
+  };
   const bmp = encodeBmp24(wide);
   const before = picturePoolLoad().threads;
   const image = await decodeImage(bmp, 'wide.bmp', { maxSide: 1000 });
@@ -119,10 +147,23 @@ test('admit is asked before any pixel is decoded, with the cost its header says;
     held++;
     return () => void held--;
   };
-  const big = new Uint8Array(await sharp({ create: { width: 1000, height: 500, channels: 3, background: '#888' } }).png().toBuffer());
+  const big = new Uint8Array(
+    await sharp({ create: { width: 1000, height: 500, channels: 3, background: '#888' } })
+      .png()
+      .toBuffer(),
+  );
   await decodeImage(big, 'big.png', { admit });
-  assert.deepEqual(costs.at(-1), { format: 'png', width: 1000, height: 500, bytes: decodeBytes(1000, 500, 3, 'uchar') });
-  assert.equal(costs.at(-1)?.bytes, 1000 * 500 * 3 * 1.25 + 2 * 800 * 400 * 4, 'the frame and its working copies, and the picture it is shrunk to');
+  assert.deepEqual(costs.at(-1), {
+    format: 'png',
+    width: 1000,
+    height: 500,
+    bytes: decodeBytes(1000, 500, 3, 'uchar'),
+  });
+  assert.equal(
+    costs.at(-1)?.bytes,
+    1000 * 500 * 3 * 1.25 + 2 * 800 * 400 * 4,
+    'the frame and its working copies, and the picture it is shrunk to',
+  );
   await decodeImage(encodeBmp24(picture), 'five.bmp', { admit });
   assert.equal(costs.at(-1)?.format, 'bmp');
   // A file that fails after admission releases what it held.
@@ -132,9 +173,21 @@ test('admit is asked before any pixel is decoded, with the cost its header says;
   assert.equal(held, 0, 'every admission released');
   // A refusal from admit is what decodeImage throws, and nothing is decoded.
   const full = new Error('no room');
-  await assert.rejects(decodeImage(big, 'big.png', { admit: () => { throw full; } }), (err) => err === full);
+  await assert.rejects(
+    decodeImage(big, 'big.png', {
+      admit: () => {
+        throw full;
+      },
+    }),
+    (err) => err === full,
+  );
   // A 16-bit picture costs two bytes a sample.
-  const deep = new Uint8Array(await sharp({ create: { width: 200, height: 200, channels: 3, background: '#888' } }).toColourspace('rgb16').png().toBuffer());
+  const deep = new Uint8Array(
+    await sharp({ create: { width: 200, height: 200, channels: 3, background: '#888' } })
+      .toColourspace('rgb16')
+      .png()
+      .toBuffer(),
+  );
   await decodeImage(deep, 'deep.png', { admit });
   assert.equal(costs.at(-1)?.bytes, 200 * 200 * 3 * 2 * 1.25 + 2 * 200 * 200 * 4);
 });
@@ -176,10 +229,19 @@ test('a picture over the pixel limit is refused from its header, before any pixe
     if (bomb.name.startsWith('svg')) continue;
     const err = await refusal(bomb.bytes, `${bomb.name}.bin`);
     assert.equal(err.problem, 'too_large', `${bomb.name}: ${err.message}`);
-    assert.match(err.message, new RegExp(`is ${bomb.width}x${bomb.height} pixels \\(\\d+\\.\\d million pixels\\), over the limit of 16\\.8 million pixels \\(4096x4096\\)`));
+    assert.match(
+      err.message,
+      new RegExp(
+        `is ${bomb.width}x${bomb.height} pixels \\(\\d+\\.\\d million pixels\\), over the limit of 16\\.8 million pixels \\(4096x4096\\)`,
+      ),
+    );
   }
   // The limit is the caller's: a 64x64 picture is over a limit of 4,000 pixels.
-  const small = new Uint8Array(await sharp({ create: { width: 64, height: 64, channels: 3, background: '#fff' } }).png().toBuffer());
+  const small = new Uint8Array(
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer(),
+  );
   assert.equal((await refusal(small, 'small.png', { maxPixels: 4000 })).problem, 'too_large');
   assert.equal((await decodeImage(small, 'small.png', { maxPixels: 4096 })).width, 64);
 });
@@ -191,21 +253,35 @@ test('SVG is never decoded, whatever it is called or however small; formats outs
     assert.equal(err.problem, 'unsupported');
     assert.match(err.message, /^digit\.png: is an SVG file; only PNG, JPEG, WebP, BMP/);
   }
-  const gif = new Uint8Array(await sharp(picture.data, { raw: { width: picture.width, height: picture.height, channels: picture.channels } }).gif().toBuffer());
+  const gif = new Uint8Array(
+    await sharp(picture.data, { raw: { width: picture.width, height: picture.height, channels: picture.channels } })
+      .gif()
+      .toBuffer(),
+  );
   assert.equal((await decodeImage(gif, 'five.gif')).width, picture.width, 'predict reads GIF');
   const err = await refusal(gif, 'five.gif', { formats: API_FORMATS });
   assert.equal(err.problem, 'unsupported');
   assert.equal(err.message, 'five.gif: is a GIF file; only PNG, JPEG, WebP or BMP files are read');
-  assert.equal((await refusal(new TextEncoder().encode('%PDF-1.4'), 'doc.pdf', { formats: API_FORMATS })).message, 'doc.pdf: cannot be read as an image (not a PNG, JPEG, WebP or BMP file)');
+  assert.equal(
+    (await refusal(new TextEncoder().encode('%PDF-1.4'), 'doc.pdf', { formats: API_FORMATS })).message,
+    'doc.pdf: cannot be read as an image (not a PNG, JPEG, WebP or BMP file)',
+  );
 });
 
 test('pictures larger than the working size are shrunk by libvips while decoding; smaller ones are untouched', async () => {
-  const wide = new Uint8Array(await sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#fff' } }).png().toBuffer());
+  const wide = new Uint8Array(
+    await sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer(),
+  );
   const shrunk = await decodeImage(wide, 'wide.png');
   assert.deepEqual([shrunk.width, shrunk.height], [TUNING.maxWorkingSide, TUNING.maxWorkingSide / 2]);
   const full = await decodeImage(wide, 'wide.png', { maxSide: Infinity });
   assert.deepEqual([full.width, full.height], [2000, 1000]);
-  const bmp = await decodeImage(encodeBmp24({ data: new Uint8Array(1000 * 500 * 3).fill(200), width: 1000, height: 500, channels: 3 }), 'wide.bmp');
+  const bmp = await decodeImage(
+    encodeBmp24({ data: new Uint8Array(1000 * 500 * 3).fill(200), width: 1000, height: 500, channels: 3 }),
+    'wide.bmp',
+  );
   assert.deepEqual([bmp.width, bmp.height], [800, 400]);
   // At or under the working size the decode is the plain one, byte for byte.
   const png = await encodePng(picture);
@@ -225,11 +301,22 @@ test('answers on the digit pictures stay the same: untouched at their own size, 
         pictures.push(await mnistAs(kind, data.test.images.subarray(i * 784, (i + 1) * 784), data.test.labels[i], rng));
       }
     }
-    for (const kind of PRINTED_KINDS) for (let n = 0; n < 8; n++) pictures.push(await printedAs(kind, (n * 3) % 10, FONTS[n % FONTS.length], rng));
+    for (const kind of PRINTED_KINDS)
+      for (let n = 0; n < 8; n++) pictures.push(await printedAs(kind, (n * 3) % 10, FONTS[n % FONTS.length], rng));
     const answers = async (files: Uint8Array[], options: DecodeOptions) =>
-      predictor.predict(await Promise.all(files.map(async (bytes, i) => predictor.preprocess(await decodeImage(bytes, `picture-${i}`, { maxPixels: 64e6, ...options })))));
+      predictor.predict(
+        await Promise.all(
+          files.map(async (bytes, i) =>
+            predictor.preprocess(await decodeImage(bytes, `picture-${i}`, { maxPixels: 64e6, ...options })),
+          ),
+        ),
+      );
     const own = pictures.map((p) => p.bytes);
-    assert.deepEqual(await answers(own, {}), await answers(own, { maxSide: Infinity }), 'at their own size (up to 480 px) nothing changes');
+    assert.deepEqual(
+      await answers(own, {}),
+      await answers(own, { maxSide: Infinity }),
+      'at their own size (up to 480 px) nothing changes',
+    );
     // Enlarged 3-4.5 times (900-2160 px), as a scan or a photo of the same picture: libvips
     // shrinks them to 800 px while decoding; the pipeline shrank them itself before.
     const enlarged = await Promise.all(
@@ -245,8 +332,13 @@ test('answers on the digit pictures stay the same: untouched at their own size, 
     // Measured: no answer changed here, probabilities by 0.02 at most. (On 540 such pictures
     // with a `--preset fast` model one answer changed: a printed digit whose 28x28 input moved
     // by a pixel, confidence 0.69 vs 0.47, either side of the 0.5 threshold.)
-    assert.deepEqual(after.map((a) => a.digit), before.map((b) => b.digit));
-    const maxChange = Math.max(...after.flatMap((a, i) => a.probabilities.map((p, k) => Math.abs(p - before[i].probabilities[k]))));
+    assert.deepEqual(
+      after.map((a) => a.digit),
+      before.map((b) => b.digit),
+    );
+    const maxChange = Math.max(
+      ...after.flatMap((a, i) => a.probabilities.map((p, k) => Math.abs(p - before[i].probabilities[k]))),
+    );
     assert.ok(maxChange < 0.1, `probabilities moved by up to ${maxChange.toFixed(3)}`);
   } finally {
     await predictor.close();

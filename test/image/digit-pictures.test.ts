@@ -13,7 +13,7 @@ before(async () => {
   set = { images: train.images.subarray(0, 400 * PIXELS), labels: train.labels.subarray(0, 400), count: 400 };
 });
 
-test('a digit\'s picture is larger than 28x28 and, through the photo pipeline, gives back an input like the digit\'s own', () => {
+test("a digit's picture is larger than 28x28 and, through the photo pipeline, gives back an input like the digit's own", () => {
   const rng = createRng(3);
   const out = withPicturedDigits(set, 1, rng);
   let similar = 0;
@@ -36,7 +36,8 @@ test('about `share` of the images are replaced, labels kept, the same for the sa
   assert.deepEqual(set.images, before);
   assert.equal(a.labels, set.labels);
   let replaced = 0;
-  for (let i = 0; i < set.count; i++) if (a.images.subarray(i * PIXELS, (i + 1) * PIXELS).some((v, k) => v !== set.images[i * PIXELS + k])) replaced++;
+  for (let i = 0; i < set.count; i++)
+    if (a.images.subarray(i * PIXELS, (i + 1) * PIXELS).some((v, k) => v !== set.images[i * PIXELS + k])) replaced++;
   assert.ok(replaced > 0.15 * set.count && replaced < 0.35 * set.count, `${replaced} of ${set.count} replaced`);
   assert.equal(withPicturedDigits(set, 0, createRng(9)), set);
 });

@@ -40,8 +40,16 @@ test('a field read past the end is a UserError naming the file and the field; re
   assert.equal(r.u24le(2, 'three'), 0x050403);
   assert.equal(r.has(2, 3), true);
   assert.equal(r.has(3, 3), false);
-  assert.throws(() => r.u32le(2, 'canvas height'), (err: Error) => err instanceof UserError && err.message === 'x.png: is cut short or damaged: its PNG canvas height needs 6 bytes, the file has 5');
-  assert.throws(() => r.u8(-1, 'before'), (err: Error) => err instanceof UserError && /its PNG before is at offset -1/.test(err.message));
+  assert.throws(
+    () => r.u32le(2, 'canvas height'),
+    (err: Error) =>
+      err instanceof UserError &&
+      err.message === 'x.png: is cut short or damaged: its PNG canvas height needs 6 bytes, the file has 5',
+  );
+  assert.throws(
+    () => r.u8(-1, 'before'),
+    (err: Error) => err instanceof UserError && /its PNG before is at offset -1/.test(err.message),
+  );
   assert.throws(() => r.u16le(Number.NaN, 'nothing'), UserError);
   assert.throws(() => r.slice(4, 2, 'chunk'), UserError);
 });
@@ -51,9 +59,17 @@ test('the 30-byte WebP of issue #24 is read as what it says (28x28), and decodin
   assert.equal(sniffImageFormat(webp), 'webp');
   assert.deepEqual(readImageSize(webp, 'webp', 'w.webp'), { width: 28, height: 28 });
   // One byte fewer: its canvas height is cut.
-  assert.throws(() => readImageSize(webp.subarray(0, 29), 'webp', 'w.webp'), (err: Error) => err instanceof UserError && /^w\.webp: is cut short or damaged: its WebP canvas height needs 30 bytes, the file has 29$/.test(err.message));
+  assert.throws(
+    () => readImageSize(webp.subarray(0, 29), 'webp', 'w.webp'),
+    (err: Error) =>
+      err instanceof UserError &&
+      /^w\.webp: is cut short or damaged: its WebP canvas height needs 30 bytes, the file has 29$/.test(err.message),
+  );
   for (const bytes of [webp, webp.subarray(0, 29), webp.subarray(0, 20)]) {
-    await assert.rejects(decodeImage(bytes, 'w.webp'), (err: Error) => err instanceof ImageError && err.problem === 'corrupt' && err.message.startsWith('w.webp: '));
+    await assert.rejects(
+      decodeImage(bytes, 'w.webp'),
+      (err: Error) => err instanceof ImageError && err.problem === 'corrupt' && err.message.startsWith('w.webp: '),
+    );
   }
 });
 
@@ -61,7 +77,8 @@ test('fuzz: real headers of every format, cut and mutated, give each header read
   fc.assert(
     fc.property(mutatedHeaders(files), ({ what, bytes }) => {
       const format = sniffImageFormat(bytes);
-      for (const each of ['png', 'jpeg', 'webp', 'bmp', 'gif'] as ImageFormat[]) answersOrRefuses(`${what} as ${each}`, () => readImageSize(bytes, each, NAME));
+      for (const each of ['png', 'jpeg', 'webp', 'bmp', 'gif'] as ImageFormat[])
+        answersOrRefuses(`${what} as ${each}`, () => readImageSize(bytes, each, NAME));
       answersOrRefuses(`${what} readBmpSize`, () => readBmpSize(bytes, NAME));
       answersOrRefuses(`${what} decodeBmp`, () => decodeBmp(bytes, NAME));
       answersOrRefuses(`${what} decodeSmallPng`, () => decodeSmallPng(bytes, NAME));

@@ -4,7 +4,18 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeImage } from '../../src/image/decode.js';
-import { DIGIT_LIKE_LETTERS, NON_DIGIT_CATEGORIES, NON_DIGIT_FONTS, NON_DIGIT_LETTERS, ROUND_LETTERS, drawNonDigit, drawNonDigitInk, nonDigitRng, nonDigitSet, writeNonDigitPictures } from '../../src/image/non-digits.js';
+import {
+  DIGIT_LIKE_LETTERS,
+  NON_DIGIT_CATEGORIES,
+  NON_DIGIT_FONTS,
+  NON_DIGIT_LETTERS,
+  ROUND_LETTERS,
+  drawNonDigit,
+  drawNonDigitInk,
+  nonDigitRng,
+  nonDigitSet,
+  writeNonDigitPictures,
+} from '../../src/image/non-digits.js';
 import { handRoundLetters } from '../../src/image/hand-glyphs.js';
 import { connectedComponents } from '../../src/image/pixel-ops.js';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -29,7 +40,7 @@ test('the same split, seed and number give the same bytes; another seed or split
   assert.ok(set1.every((s) => s.pixels.length === 784));
 });
 
-test('the test split uses none of the train split\'s fonts, and no letter that reads as a digit', () => {
+test("the test split uses none of the train split's fonts, and no letter that reads as a digit", () => {
   const key = (f: { family: string; weight: string; style: string }) => `${f.family}/${f.weight}/${f.style}`;
   const train = new Set(NON_DIGIT_FONTS.train.map(key));
   assert.ok(NON_DIGIT_FONTS.test.every((f) => !train.has(key(f))));
@@ -59,10 +70,17 @@ test('the new categories draw what they say: several strokes or turns, spread ov
         rows.add(Math.floor(i / zigzag.width));
         columns.add(i % zigzag.width);
       });
-      assert.ok(rows.size > 0.3 * zigzag.height || columns.size > 0.3 * zigzag.width, `zigzag ${split} ${n}: ${rows.size} rows, ${columns.size} columns`);
+      assert.ok(
+        rows.size > 0.3 * zigzag.height || columns.size > 0.3 * zigzag.width,
+        `zigzag ${split} ${n}: ${rows.size} rows, ${columns.size} columns`,
+      );
     }
   }
-  const set = await nonDigitSet({ split: 'test', perCategory: 20, categories: ['zigzag', 'spiral', 'loops', 'crossed-out', 'overlap', 'round-letter'] });
+  const set = await nonDigitSet({
+    split: 'test',
+    perCategory: 20,
+    categories: ['zigzag', 'spiral', 'loops', 'crossed-out', 'overlap', 'round-letter'],
+  });
   for (const category of ['zigzag', 'spiral', 'loops', 'crossed-out', 'overlap', 'round-letter'] as const) {
     const reached = set.filter((s) => s.category === category && !s.reason);
     assert.ok(reached.length >= 15, `${category}: most reach the model (${reached.length} of 20)`);
@@ -96,20 +114,32 @@ test('each category draws what it says', async () => {
     }
     const strokes = await inkOf('strokes', n);
     const longest = Math.max(...strokes.components.map((s) => Math.max(s.maxX - s.minX, s.maxY - s.minY) + 1));
-    assert.ok(longest < Math.max(strokes.canvas.width, strokes.canvas.height), 'strokes stay short of crossing the sheet');
+    assert.ok(
+      longest < Math.max(strokes.canvas.width, strokes.canvas.height),
+      'strokes stay short of crossing the sheet',
+    );
     const hatching = await inkOf('hatching', n);
-    assert.ok(hatching.inked >= 4 * Math.min(hatching.canvas.width, hatching.canvas.height) * 0.3, 'hatching: several lines across part of the sheet');
+    assert.ok(
+      hatching.inked >= 4 * Math.min(hatching.canvas.width, hatching.canvas.height) * 0.3,
+      'hatching: several lines across part of the sheet',
+    );
   }
 });
 
 test('through the preprocessing, blank paper is blank and the rest reaches the model as ink', async () => {
   const set = await nonDigitSet({ split: 'test', perCategory: 20 });
   const blanks = set.filter((s) => s.category === 'blank');
-  assert.ok(blanks.filter((s) => s.reason === 'blank').length >= 18, 'blank paper is found blank (a steep gradient may not be)');
+  assert.ok(
+    blanks.filter((s) => s.reason === 'blank').length >= 18,
+    'blank paper is found blank (a steep gradient may not be)',
+  );
   for (const category of ['dot', 'scribble', 'letter', 'shape'] as const) {
     const reached = set.filter((s) => s.category === category && !s.reason);
     assert.ok(reached.length >= 15, `${category}: most reach the model (${reached.length} of 20)`);
-    assert.ok(reached.every((s) => s.pixels.some((v) => v > 128)), `${category}: with ink in the 28x28 input`);
+    assert.ok(
+      reached.every((s) => s.pixels.some((v) => v > 128)),
+      `${category}: with ink in the 28x28 input`,
+    );
   }
 });
 
@@ -130,11 +160,20 @@ test('writeNonDigitPictures writes decodable PNGs, one folder per category', asy
 
 test('drawn on worker threads, a set is byte for byte the one drawn on this thread, in the same order', async () => {
   // 5 categories x 3 pictures: 15, dealt unevenly over 2 and 4 threads; 7 threads for 3 pictures use 3.
-  const options = { split: 'test', perCategory: 3, seed: 5, categories: ['blank', 'dot', 'letter', 'noise', 'shape'] } as const;
+  const options = {
+    split: 'test',
+    perCategory: 3,
+    seed: 5,
+    categories: ['blank', 'dot', 'letter', 'noise', 'shape'],
+  } as const;
   const one = await nonDigitSet({ ...options, threads: 1 });
   assert.equal(one.length, 15);
-  assert.ok(one.some((s) => s.reason) && one.some((s) => !s.reason), 'the set has samples with and without a reason, so reasons are compared');
-  for (const threads of [2, 4]) assert.deepStrictEqual(await nonDigitSet({ ...options, threads }), one, `${threads} threads`);
+  assert.ok(
+    one.some((s) => s.reason) && one.some((s) => !s.reason),
+    'the set has samples with and without a reason, so reasons are compared',
+  );
+  for (const threads of [2, 4])
+    assert.deepStrictEqual(await nonDigitSet({ ...options, threads }), one, `${threads} threads`);
   const small = { split: 'train', perCategory: 3, seed: 2, categories: ['scribble'] } as const;
   assert.deepStrictEqual(await nonDigitSet({ ...small, threads: 7 }), await nonDigitSet({ ...small, threads: 1 }));
   assert.deepStrictEqual(await nonDigitSet({ ...options, perCategory: 0, threads: 2 }), []);

@@ -13,17 +13,22 @@ function sortedQuantile(values: Float64Array, q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-test('quantileInPlace gives the sorted copy\'s answer bit for bit, keeps the same values, and copes with runs of equal values and NaN', () => {
+test("quantileInPlace gives the sorted copy's answer bit for bit, keeps the same values, and copes with runs of equal values and NaN", () => {
   const rng = createRng(3);
   for (let trial = 0; trial < 2000; trial++) {
     const n = 1 + rng.int(trial < 1000 ? 12 : 700);
     const kind = trial % 4;
     // Continuous values, few distinct levels (black paper), sorted, reversed.
-    const values = Float64Array.from({ length: n }, (_, i) => (kind === 0 ? rng.normal() * 50 : kind === 1 ? rng.int(3) : kind === 2 ? i : n - i));
+    const values = Float64Array.from({ length: n }, (_, i) =>
+      kind === 0 ? rng.normal() * 50 : kind === 1 ? rng.int(3) : kind === 2 ? i : n - i,
+    );
     for (const q of [0, 0.1, 0.5, 0.9, 1, rng.next()]) {
       const copy = values.slice();
       const expected = sortedQuantile(values, q);
-      assert.ok(Object.is(quantileInPlace(copy, q), expected), `n ${n}, kind ${kind}, q ${q}: ${quantileInPlace(values.slice(), q)} vs ${expected}`);
+      assert.ok(
+        Object.is(quantileInPlace(copy, q), expected),
+        `n ${n}, kind ${kind}, q ${q}: ${quantileInPlace(values.slice(), q)} vs ${expected}`,
+      );
       assert.deepEqual(copy.slice().sort(), values.slice().sort(), 'the same values stay in the array');
     }
   }
@@ -44,11 +49,16 @@ test('dilate: the square neighbourhood of every set pixel, the same into a reuse
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         if (!mask[y * width + x]) continue;
-        for (let yy = Math.max(0, y - r); yy <= Math.min(height - 1, y + r); yy++) for (let xx = Math.max(0, x - r); xx <= Math.min(width - 1, x + r); xx++) expected[yy * width + xx] = 1;
+        for (let yy = Math.max(0, y - r); yy <= Math.min(height - 1, y + r); yy++)
+          for (let xx = Math.max(0, x - r); xx <= Math.min(width - 1, x + r); xx++) expected[yy * width + xx] = 1;
       }
     }
     assert.deepEqual(dilate(mask, width, height, r), expected, `${width}x${height}, r ${r}`);
-    assert.deepEqual(dilate(mask, width, height, r, reused.subarray(0, width * height).fill(7)), expected, `${width}x${height}, r ${r}, reused`);
+    assert.deepEqual(
+      dilate(mask, width, height, r, reused.subarray(0, width * height).fill(7)),
+      expected,
+      `${width}x${height}, r ${r}, reused`,
+    );
   }
 });
 
@@ -68,11 +78,17 @@ test('fitQuadraticSurface recovers a quadratic lighting surface from the pixels 
     }
   }
   const reused = new Float32Array(width * height).fill(-1);
-  for (const fitted of [fitQuadraticSurface({ data, width, height }, ink), fitQuadraticSurface({ data, width, height }, ink, reused)]) {
+  for (const fitted of [
+    fitQuadraticSurface({ data, width, height }, ink),
+    fitQuadraticSurface({ data, width, height }, ink, reused),
+  ]) {
     let worst = 0;
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) worst = Math.max(worst, Math.abs(fitted[y * width + x] - surface(x, y)));
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) worst = Math.max(worst, Math.abs(fitted[y * width + x] - surface(x, y)));
     assert.ok(worst < 1e-3, `worst error ${worst}`);
   }
   // Ink everywhere: too few background samples, no correction (a reused array is cleared).
-  assert.ok(fitQuadraticSurface({ data, width, height }, new Uint8Array(width * height).fill(1), reused).every((v) => v === 0));
+  assert.ok(
+    fitQuadraticSurface({ data, width, height }, new Uint8Array(width * height).fill(1), reused).every((v) => v === 0),
+  );
 });

@@ -34,5 +34,6 @@ const GOLDEN: Record<DigestSet, string> = {
 
 test('the photo pipeline gives bit-identical answers to the recorded ones on every set: MNIST as PNG, grey and inverted, distorted, printed, non-digits, random', async () => {
   const digests = await preprocessDigests({ preprocessImage, extractInk }, await loadMnist());
-  for (const set of Object.keys(GOLDEN) as DigestSet[]) assert.equal(digests[set], GOLDEN[set], `the ${set} set's answers changed`);
+  for (const set of Object.keys(GOLDEN) as DigestSet[])
+    assert.equal(digests[set], GOLDEN[set], `the ${set} set's answers changed`);
 });

@@ -6,7 +6,15 @@ import { scalePixels } from '../../src/data/model-input.js';
 import { preprocessImage, preprocessMnistPixels, type RawImage } from '../../src/image/preprocess.js';
 import { centreOfMass } from '../../src/image/pixel-ops.js';
 import { createRng } from '../../src/util/rng.js';
-import { FONTS, MNIST_KINDS, correlation, mnistAs, photoLike, renderText, shiftTolerantCorrelation } from '../helpers/digit-pictures.js';
+import {
+  FONTS,
+  MNIST_KINDS,
+  correlation,
+  mnistAs,
+  photoLike,
+  renderText,
+  shiftTolerantCorrelation,
+} from '../helpers/digit-pictures.js';
 
 const data = await loadMnist();
 const digitAt = (i: number) => data.test.images.subarray(i * 784, (i + 1) * 784);
@@ -14,11 +22,12 @@ const gray28 = (pixels: Uint8Array): RawImage => ({ data: pixels, width: 28, hei
 
 function inkBox(pixels: Uint8Array): { width: number; height: number } {
   let [x0, x1, y0, y1] = [28, -1, 28, -1];
-  for (let i = 0; i < 784; i++) if (pixels[i] > 0) {
-    const x = i % 28;
-    const y = (i - x) / 28;
-    [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
-  }
+  for (let i = 0; i < 784; i++)
+    if (pixels[i] > 0) {
+      const x = i % 28;
+      const y = (i - x) / 28;
+      [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
+    }
   return { width: x1 - x0 + 1, height: y1 - y0 + 1 };
 }
 
@@ -78,12 +87,25 @@ test('MNIST digits put through photo-like distortions come back close to the ori
 test('the result is MNIST-shaped: ink fits 20x20 (longest side exactly 20) and its centre of mass is at (14,14)', async () => {
   const rng = createRng(3);
   for (const font of FONTS) {
-    const picture = await renderText({ text: String(rng.int(10)), font, width: 500, height: 300, size: 120, x: 100 + rng.int(300), y: 140 + rng.int(100), ink: 'black', paper: 'white' });
+    const picture = await renderText({
+      text: String(rng.int(10)),
+      font,
+      width: 500,
+      height: 300,
+      size: 120,
+      x: 100 + rng.int(300),
+      y: 140 + rng.int(100),
+      ink: 'black',
+      paper: 'white',
+    });
     const p = preprocessImage(picture);
     const box = inkBox(p.pixels);
     assert.equal(Math.max(box.width, box.height), 20, `${font.family}: box ${box.width}x${box.height}`);
     const com = centreOfMass({ data: Float32Array.from(p.pixels), width: 28, height: 28 });
-    assert.ok(Math.abs(com.x - 14) <= 0.5 && Math.abs(com.y - 14) <= 0.5, `${font.family}: centre of mass (${com.x.toFixed(2)}, ${com.y.toFixed(2)})`);
+    assert.ok(
+      Math.abs(com.x - 14) <= 0.5 && Math.abs(com.y - 14) <= 0.5,
+      `${font.family}: centre of mass (${com.x.toFixed(2)}, ${com.y.toFixed(2)})`,
+    );
   }
 });
 
@@ -108,7 +130,15 @@ test('polarity and transparency do not matter: dark on light, light on dark, bla
 
 test('a photo of a printed digit under uneven light reads like the clean print', async () => {
   const rng = createRng(5);
-  const clean = await renderText({ text: '7', font: FONTS[2], width: 300, height: 300, size: 220, ink: 'black', paper: 'white' });
+  const clean = await renderText({
+    text: '7',
+    font: FONTS[2],
+    width: 300,
+    height: 300,
+    size: 220,
+    ink: 'black',
+    paper: 'white',
+  });
   const reference = preprocessImage(clean).pixels;
   for (let i = 0; i < 5; i++) {
     const photo = await photoLike(clean, rng, { dark: 0.35, noise: 10 });
@@ -120,17 +150,28 @@ test('a photo of a printed digit under uneven light reads like the clean print',
 
 test('blank pictures are not digits: reason "blank" and an empty input', async () => {
   const rng = createRng(9);
-  const white = await renderText({ text: '', font: FONTS[0], width: 120, height: 90, size: 40, ink: 'black', paper: 'white' });
+  const white = await renderText({
+    text: '',
+    font: FONTS[0],
+    width: 120,
+    height: 90,
+    size: 40,
+    ink: 'black',
+    paper: 'white',
+  });
   const blanks: Record<string, RawImage> = {
     white,
     black: { data: new Uint8Array(50 * 50), width: 50, height: 50, channels: 1 },
     'paper under uneven light, noisy': await photoLike(white, rng, { dark: 0.4, noise: 8 }),
-    'transparent': { data: new Uint8Array(40 * 40 * 4), width: 40, height: 40, channels: 4 },
+    transparent: { data: new Uint8Array(40 * 40 * 4), width: 40, height: 40, channels: 4 },
   };
   for (const [name, image] of Object.entries(blanks)) {
     const p = preprocessImage(image);
     assert.equal(p.reason, 'blank', name);
-    assert.ok(p.input.every((v) => v === 0), name);
+    assert.ok(
+      p.input.every((v) => v === 0),
+      name,
+    );
   }
 });
 
@@ -147,7 +188,15 @@ test('scattered marks with no dominant stroke are not a digit', async () => {
   }
   const p = preprocessImage({ data, width, height, channels: 1 });
   assert.equal(p.reason, 'no dominant stroke');
-  const text = await renderText({ text: 'hello world', font: FONTS[0], width: 400, height: 100, size: 50, ink: 'black', paper: 'white' });
+  const text = await renderText({
+    text: 'hello world',
+    font: FONTS[0],
+    width: 400,
+    height: 100,
+    size: 50,
+    ink: 'black',
+    paper: 'white',
+  });
   assert.equal(preprocessImage(text).reason, 'no dominant stroke');
 });
 
@@ -159,8 +208,15 @@ test('ink too small for the picture (a dot, a tick) is not a digit; the smallest
   };
   // A dot 9 px across on a 400x300 sheet (2.2%; under 8 px it would be a speck), and a tick 10 px long.
   assert.equal(preprocessImage(sheet(400, 300, (x, y) => (x - 200) ** 2 + (y - 120) ** 2 < 20)).reason, 'too small');
-  assert.equal(preprocessImage(sheet(400, 300, (x, y) => x >= 100 && x < 110 && y >= 50 && y < 53)).reason, 'too small');
-  assert.equal(preprocessImage(sheet(400, 300, (x, y) => (x - 200) ** 2 + (y - 120) ** 2 < 64)).reason, undefined, 'a dot 16 px across (4%) is left to the model');
+  assert.equal(
+    preprocessImage(sheet(400, 300, (x, y) => x >= 100 && x < 110 && y >= 50 && y < 53)).reason,
+    'too small',
+  );
+  assert.equal(
+    preprocessImage(sheet(400, 300, (x, y) => (x - 200) ** 2 + (y - 120) ** 2 < 64)).reason,
+    undefined,
+    'a dot 16 px across (4%) is left to the model',
+  );
   // The same dot filling a third of a small picture is left to the model.
   assert.equal(preprocessImage(sheet(40, 40, (x, y) => (x - 20) ** 2 + (y - 20) ** 2 < 36)).reason, undefined);
   // MNIST digits 56 px high pasted on a 480x320 sheet (8.3% of it), and MNIST itself, are digits.
@@ -173,16 +229,36 @@ test('ink too small for the picture (a dot, a tick) is not a digit; the smallest
 });
 
 test('keepStages returns every stage, ending with the 28x28 the model sees', async () => {
-  const image = await renderText({ text: '3', font: FONTS[1], width: 160, height: 200, size: 150, ink: 'black', paper: 'white' });
+  const image = await renderText({
+    text: '3',
+    font: FONTS[1],
+    width: 160,
+    height: 200,
+    size: 150,
+    ink: 'black',
+    paper: 'white',
+  });
   const p = preprocessImage(image, { keepStages: true });
-  assert.deepEqual(p.stages!.map((s) => s.name), ['grayscale', 'inverted', 'cleaned', 'cropped', 'scaled', 'centred']);
+  assert.deepEqual(
+    p.stages!.map((s) => s.name),
+    ['grayscale', 'inverted', 'cleaned', 'cropped', 'scaled', 'centred'],
+  );
   for (const s of p.stages!) assert.equal(s.pixels.length, s.width * s.height, s.name);
   assert.deepEqual(p.stages!.at(-1)!.pixels, p.pixels);
   assert.equal(preprocessImage(image).stages, undefined);
 });
 
 test('malformed pixel arrays are refused with the reason', () => {
-  assert.throws(() => preprocessImage({ data: new Uint8Array(10), width: 4, height: 4, channels: 1 }), /10 bytes.*4x4x1 needs 16/);
-  assert.throws(() => preprocessImage({ data: new Uint8Array(0), width: 0, height: 4, channels: 1 }), /not a positive whole number/);
-  assert.throws(() => preprocessImage({ data: new Uint8Array(16 * 5), width: 4, height: 4, channels: 5 as 4 }), /5 channels/);
+  assert.throws(
+    () => preprocessImage({ data: new Uint8Array(10), width: 4, height: 4, channels: 1 }),
+    /10 bytes.*4x4x1 needs 16/,
+  );
+  assert.throws(
+    () => preprocessImage({ data: new Uint8Array(0), width: 0, height: 4, channels: 1 }),
+    /not a positive whole number/,
+  );
+  assert.throws(
+    () => preprocessImage({ data: new Uint8Array(16 * 5), width: 4, height: 4, channels: 5 as 4 }),
+    /5 channels/,
+  );
 });

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyTemperature, brier, calibrationScores, fitTemperature, nll, temperatureFit } from '../../src/metrics/calibration.js';
+import {
+  applyTemperature,
+  brier,
+  calibrationScores,
+  fitTemperature,
+  nll,
+  temperatureFit,
+} from '../../src/metrics/calibration.js';
 import { argmaxRows, calibration } from '../../src/metrics/classification.js';
 import { createRng } from '../../src/util/rng.js';
 
@@ -20,7 +27,11 @@ function softmax(logits: number[]): number[] {
  * over-confident for sharpen > 1, under-confident below; the temperature that undoes it is
  * `sharpen`.
  */
-function miscalibrated(n: number, sharpen: number, seed: number): { probs: Float32Array; labels: Uint8Array; calibrated: Float32Array } {
+function miscalibrated(
+  n: number,
+  sharpen: number,
+  seed: number,
+): { probs: Float32Array; labels: Uint8Array; calibrated: Float32Array } {
   const rng = createRng(seed);
   const probs = new Float32Array(n * 10);
   const calibrated = new Float32Array(n * 10);
@@ -54,13 +65,13 @@ test('the fit recovers the temperature of a model sharpened by T = 2.5 (over-con
   }
 });
 
-test('temperature scaling of the sharpened model brings ECE and NLL down to the calibrated model\'s, and leaves the argmax alone', () => {
+test("temperature scaling of the sharpened model brings ECE and NLL down to the calibrated model's, and leaves the argmax alone", () => {
   const { probs, labels, calibrated } = miscalibrated(20000, 2.5, 12);
   const fit = temperatureFit(probs, labels);
   const truth = calibrationScores(calibrated, labels);
   assert.ok(fit.before.ece > 0.1, `the sharpened model is miscalibrated (ECE ${fit.before.ece})`);
   assert.ok(fit.after.ece < 0.02, `ECE after ${fit.after.ece}`);
-  close(fit.after.nll, truth.nll, 0.005, 'NLL after the fit against the true model\'s:');
+  close(fit.after.nll, truth.nll, 0.005, "NLL after the fit against the true model's:");
   assert.ok(fit.after.nll < fit.before.nll && fit.after.brier < fit.before.brier);
   assert.equal(fit.n, 20000);
   assert.deepEqual(argmaxRows(applyTemperature(probs, fit.temperature)), argmaxRows(probs));

@@ -80,9 +80,15 @@ test('0/0 scores are 0 (zero_division=0): a class never predicted and classes ab
 
 test('argmax ties go to the lower class; top-k ranks ties the same way', () => {
   const probs = Float32Array.from([
-    0.5, 0.5, 0, // label 1: tie with class 0, which wins → wrong at top-1, right at top-2
-    1 / 3, 1 / 3, 1 / 3, // label 2: three-way tie, third → right only at top-3
-    0.1, 0.2, 0.7, // label 2: right
+    0.5,
+    0.5,
+    0, // label 1: tie with class 0, which wins → wrong at top-1, right at top-2
+    1 / 3,
+    1 / 3,
+    1 / 3, // label 2: three-way tie, third → right only at top-3
+    0.1,
+    0.2,
+    0.7, // label 2: right
   ]);
   const labels = [1, 2, 2];
   assert.deepEqual(Array.from(argmaxRows(probs, 3)), [0, 0, 2]);
@@ -119,7 +125,10 @@ test('ECE: perfectly calibrated is 0; constructed over-confidence gives the know
   assert.ok(Math.abs(bin62.confidence - 0.62) < 1e-6);
   assert.ok(bin62.lo < 0.62 && 0.62 <= bin62.hi);
   assert.equal(table[13].count, 4, '0.9 falls in (13/15, 14/15]');
-  assert.equal(table.reduce((sum, b) => sum + b.count, 0), 8);
+  assert.equal(
+    table.reduce((sum, b) => sum + b.count, 0),
+    8,
+  );
 });
 
 test('calibration bins are (lo, hi]: edges go to the lower bin, 0 and 1 to the ends', () => {
@@ -147,19 +156,33 @@ test('confused pairs: off-diagonal, most frequent first, ties by true then predi
 
 test('worst errors: wrong answers by confidence, ties by index; pair examples likewise', () => {
   const probs = Float32Array.from([
-    0.9, 0.1, // 0: label 0, right
-    0.8, 0.2, // 1: label 1, wrong at 0.8
-    0.6, 0.4, // 2: label 1, wrong at 0.6
-    0.8, 0.2, // 3: label 1, wrong at 0.8 (tie with 1)
-    0.3, 0.7, // 4: label 0, wrong at 0.7
+    0.9,
+    0.1, // 0: label 0, right
+    0.8,
+    0.2, // 1: label 1, wrong at 0.8
+    0.6,
+    0.4, // 2: label 1, wrong at 0.6
+    0.8,
+    0.2, // 3: label 1, wrong at 0.8 (tie with 1)
+    0.3,
+    0.7, // 4: label 0, wrong at 0.7
   ]);
   const labels = [0, 1, 1, 1, 0];
   const worst = worstErrors(probs, labels, 25, 2);
-  assert.deepEqual(worst.map((e) => e.index), [1, 3, 4, 2]);
-  assert.deepEqual({ ...worst[2], confidence: 0, trueProbability: 0 }, { index: 4, true: 0, predicted: 1, confidence: 0, trueProbability: 0 });
+  assert.deepEqual(
+    worst.map((e) => e.index),
+    [1, 3, 4, 2],
+  );
+  assert.deepEqual(
+    { ...worst[2], confidence: 0, trueProbability: 0 },
+    { index: 4, true: 0, predicted: 1, confidence: 0, trueProbability: 0 },
+  );
   assert.ok(Math.abs(worst[2].confidence - 0.7) < 1e-6 && Math.abs(worst[2].trueProbability - 0.3) < 1e-6);
   const [pair] = withExamples([{ true: 1, predicted: 0, count: 3 }], probs, labels, 2, 2);
-  assert.deepEqual(pair.examples?.map((e) => e.index), [1, 3]);
+  assert.deepEqual(
+    pair.examples?.map((e) => e.index),
+    [1, 3],
+  );
 });
 
 const probsArbitrary = fc
@@ -187,15 +210,26 @@ test('invariants hold on random inputs (fast-check)', () => {
       const m = computeMetrics(probs, labels);
       const n = labels.length;
       assert.equal(m.n, n);
-      m.confusionMatrix.forEach((row, k) => assert.equal(row.reduce((a, b) => a + b, 0), m.perClass[k].support));
-      assert.equal(m.perClass.reduce((sum, s) => sum + s.support, 0), n);
+      m.confusionMatrix.forEach((row, k) =>
+        assert.equal(
+          row.reduce((a, b) => a + b, 0),
+          m.perClass[k].support,
+        ),
+      );
+      assert.equal(
+        m.perClass.reduce((sum, s) => sum + s.support, 0),
+        n,
+      );
       const trace = m.confusionMatrix.reduce((sum, row, k) => sum + row[k], 0);
       close(m.accuracy, trace / n);
       assert.equal(m.errors, n - trace);
       assert.ok(m.topK.top1 <= m.topK.top2 && m.topK.top2 <= m.topK.top3);
       close(m.topK.top1, m.accuracy);
       close(m.weighted.recall, m.accuracy, 'weighted recall = accuracy');
-      assert.equal(m.calibration.reduce((sum, b) => sum + b.count, 0), n);
+      assert.equal(
+        m.calibration.reduce((sum, b) => sum + b.count, 0),
+        n,
+      );
       assert.ok(m.ece >= 0 && m.ece <= 1);
       for (const s of m.perClass) for (const v of [s.precision, s.recall, s.f1]) assert.ok(v >= 0 && v <= 1);
       assert.equal(m.predictions.length, n);

@@ -42,7 +42,10 @@ for (const arch of ARCHITECTURES) {
 }
 
 test('the same seed gives the same initial weights, another seed other weights', () => {
-  const weights = (seed: number) => buildModel('default', seed).getWeights().map((w) => Array.from(w.dataSync()));
+  const weights = (seed: number) =>
+    buildModel('default', seed)
+      .getWeights()
+      .map((w) => Array.from(w.dataSync()));
   assert.deepEqual(weights(5), weights(5));
   assert.notDeepEqual(weights(5), weights(6));
 });

@@ -56,7 +56,9 @@ function meanOfRows(all: Float32Array[]): Float32Array {
 /** Another model of the same architecture: the kernels scaled by seeded noise, so its probabilities differ. */
 function perturb(model: tf.LayersModel, seed: number): void {
   const weights = model.weights.map((w, k) =>
-    w.originalName.endsWith('/kernel') ? tf.tidy(() => tf.mul(w.read(), tf.randomNormal(w.shape as number[], 1, 0.3, 'float32', seed + k))) : w.read().clone(),
+    w.originalName.endsWith('/kernel')
+      ? tf.tidy(() => tf.mul(w.read(), tf.randomNormal(w.shape as number[], 1, 0.3, 'float32', seed + k)))
+      : w.read().clone(),
   );
   model.setWeights(weights);
   tf.dispose(weights);
@@ -74,12 +76,15 @@ async function perturbedRun(source: string, name: string, seed: number): Promise
   return dir;
 }
 
-async function rewriteMetadata(dir: string, change: (meta: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+async function rewriteMetadata(
+  dir: string,
+  change: (meta: Record<string, unknown>) => Record<string, unknown>,
+): Promise<void> {
   const path = join(dir, 'metadata.json');
   await writeFile(path, JSON.stringify(change(JSON.parse(await readFile(path, 'utf8')))));
 }
 
-test('an ensemble computes the mean of its members\' probabilities, and survives save → load with identical outputs', async () => {
+test("an ensemble computes the mean of its members' probabilities, and survives save → load with identical outputs", async () => {
   const trained = await loadModel(quickRun);
   const sameArch = await loadModel(quickRun);
   perturb(sameArch, 5);
@@ -92,7 +97,10 @@ test('an ensemble computes the mean of its members\' probabilities, and survives
   const ensemble = ensembleModel(members);
   assert.deepEqual(ensemble.inputs[0].shape, [null, 28, 28, 1]);
   assert.deepEqual(ensemble.outputs[0].shape, [null, 10]);
-  assert.equal(ensemble.countParams(), members.reduce((sum, m) => sum + m.countParams(), 0));
+  assert.equal(
+    ensemble.countParams(),
+    members.reduce((sum, m) => sum + m.countParams(), 0),
+  );
   // The ensemble owns copies of the weights: the members can go.
   for (const member of members) member.dispose();
   assert.ok(maxDifference(await probabilitiesOf(ensemble, images), expected) < 1e-6);
@@ -117,8 +125,13 @@ test('an ensemble of one model computes what the model does', async () => {
 
 test('members that take other shapes are refused, naming the one that differs', async () => {
   const member = await loadModel(quickRun);
-  const small = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [14, 14, 1] }), tf.layers.dense({ units: 10, activation: 'softmax' })] });
-  assert.throws(() => ensembleModel([member, small], ['runs/a', 'runs/b']), /runs\/b: takes \[null, 14, 14, 1\] to \[null, 10\], but runs\/a takes \[null, 28, 28, 1\] to \[null, 10\]/);
+  const small = tf.sequential({
+    layers: [tf.layers.flatten({ inputShape: [14, 14, 1] }), tf.layers.dense({ units: 10, activation: 'softmax' })],
+  });
+  assert.throws(
+    () => ensembleModel([member, small], ['runs/a', 'runs/b']),
+    /runs\/b: takes \[null, 14, 14, 1\] to \[null, 10\], but runs\/a takes \[null, 28, 28, 1\] to \[null, 10\]/,
+  );
   member.dispose();
   small.dispose();
 });
@@ -139,7 +152,10 @@ test('`ensemble` writes a run folder that evaluate, predict and serve use like a
   assert.deepEqual(meta.classNames, first.classNames);
   assert.equal(meta.test, undefined, 'no test figures until the ensemble is evaluated');
   assert.equal(await readFile(join(out, 'config.json'), 'utf8'), await readFile(join(quickRun, 'config.json'), 'utf8'));
-  assert.equal(await readFile(join(out, 'val-indices.json'), 'utf8'), await readFile(join(quickRun, 'val-indices.json'), 'utf8'));
+  assert.equal(
+    await readFile(join(out, 'val-indices.json'), 'utf8'),
+    await readFile(join(quickRun, 'val-indices.json'), 'utf8'),
+  );
 
   // evaluate (on the members' shared validation split, to keep it short): the mean of the members' probabilities.
   const evaluated = cli('evaluate', out, '--split', 'val', '--json');
@@ -147,18 +163,26 @@ test('`ensemble` writes a run folder that evaluate, predict and serve use like a
   const metrics = JSON.parse(evaluated.stdout);
   assert.equal(metrics.arch, 'ensemble');
   const { set } = await evaluateRun(out, { split: 'val', write: false });
-  const memberProbs = await Promise.all([quickRun, second].map(async (dir) => {
-    const model = await loadModel(dir);
-    const probs = await probabilitiesOf(model, set);
-    model.dispose();
-    return probs;
-  }));
+  const memberProbs = await Promise.all(
+    [quickRun, second].map(async (dir) => {
+      const model = await loadModel(dir);
+      const probs = await probabilitiesOf(model, set);
+      model.dispose();
+      return probs;
+    }),
+  );
   assert.ok(maxDifference(memberProbs[0], memberProbs[1]) > 1e-3, 'the members predict differently');
   const mean = meanOfRows(memberProbs);
   // Its own temperature, fitted on the same validation split on the mean of the members (not a member's).
   const fit = temperatureFit(mean, set.labels);
-  assert.ok(Math.abs(meta.temperature! - fit.temperature) < 1e-3 * fit.temperature, `ensemble T ${meta.temperature}, on the mean ${fit.temperature}`);
-  assert.ok(meta.temperatureFit?.on === 'val' && meta.temperatureFit.n === set.count, JSON.stringify(meta.temperatureFit));
+  assert.ok(
+    Math.abs(meta.temperature! - fit.temperature) < 1e-3 * fit.temperature,
+    `ensemble T ${meta.temperature}, on the mean ${fit.temperature}`,
+  );
+  assert.ok(
+    meta.temperatureFit?.on === 'val' && meta.temperatureFit.n === set.count,
+    JSON.stringify(meta.temperatureFit),
+  );
   assert.equal(JSON.parse(made.stdout).temperature, meta.temperature);
   assert.equal(metrics.temperature, meta.temperature);
   const saved = await loadModel(out);
@@ -173,7 +197,9 @@ test('`ensemble` writes a run folder that evaluate, predict and serve use like a
 
   // predict: an MNIST test image as a PNG file.
   const png = join(work, 'seven.png');
-  await sharp(Buffer.from(images.images.subarray(0, PIXELS)), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(png);
+  await sharp(Buffer.from(images.images.subarray(0, PIXELS)), { raw: { width: 28, height: 28, channels: 1 } })
+    .png()
+    .toFile(png);
   assert.equal(images.labels[0], 7);
   const predicted = cli('predict', out, png, '--format', 'json');
   assert.equal(predicted.status, 0, predicted.stderr);
@@ -203,17 +229,28 @@ test('an ensemble run is refused for fewer than 2 runs, a missing model, another
   const noModel = join(work, 'no-model');
   await cp(quickRun, noModel, { recursive: true });
   await rm(join(noModel, 'model.json'));
-  await assert.rejects(buildEnsembleRun([quickRun, noModel], out('x1')), (err: Error) => err.name === 'UserError' && err.message.includes(join(noModel, 'model.json')));
+  await assert.rejects(
+    buildEnsembleRun([quickRun, noModel], out('x1')),
+    (err: Error) => err.name === 'UserError' && err.message.includes(join(noModel, 'model.json')),
+  );
 
   const fashion = join(work, 'fashion');
   await cp(quickRun, fashion, { recursive: true });
   await rewriteMetadata(fashion, (meta) => ({ ...meta, data: { ...(meta.data as object), dataset: 'fashion-mnist' } }));
-  await assert.rejects(buildEnsembleRun([quickRun, fashion], out('x2')), (err: Error) => err.name === 'UserError' && err.message.startsWith(`${fashion}: dataset "fashion-mnist" differs`));
+  await assert.rejects(
+    buildEnsembleRun([quickRun, fashion], out('x2')),
+    (err: Error) => err.name === 'UserError' && err.message.startsWith(`${fashion}: dataset "fashion-mnist" differs`),
+  );
 
   const renamed = join(work, 'renamed-classes');
   await cp(quickRun, renamed, { recursive: true });
-  await rewriteMetadata(renamed, (meta) => ({ ...meta, classNames: (meta.classNames as string[]).map((c) => `class ${c}`) }));
-  await assert.rejects(buildEnsembleRun([quickRun, renamed], out('x3')), (err: Error) => err.message.startsWith(`${renamed}: class names`));
+  await rewriteMetadata(renamed, (meta) => ({
+    ...meta,
+    classNames: (meta.classNames as string[]).map((c) => `class ${c}`),
+  }));
+  await assert.rejects(buildEnsembleRun([quickRun, renamed], out('x3')), (err: Error) =>
+    err.message.startsWith(`${renamed}: class names`),
+  );
 
   // An existing run is never overwritten: the quick run itself as --out.
   await assert.rejects(buildEnsembleRun([quickRun, quickRun], quickRun), /already holds a run/);
@@ -223,7 +260,13 @@ test('an ensemble run is refused for fewer than 2 runs, a missing model, another
 });
 
 test('an ensemble of runs with not-a-digit thresholds starts with the lowest, and keeps it where nothing is held out to refit it on; one member without a threshold gives none', async () => {
-  const rule = (below: number) => ({ below, digitsRefused: 0.003, nonDigitsRefused: 0.9, digits: 5000, nonDigits: 520 });
+  const rule = (below: number) => ({
+    below,
+    digitsRefused: 0.003,
+    nonDigitsRefused: 0.9,
+    digits: 5000,
+    nonDigits: 520,
+  });
   const [a, b, c] = ['nd-a', 'nd-b', 'nd-c'].map((name) => join(work, name));
   for (const dir of [a, b, c]) await cp(quickRun, dir, { recursive: true });
   await rewriteMetadata(a, (meta) => ({ ...meta, nonDigitRule: rule(3.5) }));

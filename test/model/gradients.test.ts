@@ -29,7 +29,13 @@ test('with the not-a-digit output the loss is the mean cross-entropy over eleven
   const { grads, stats } = partGradients(net, variables, filler, 0, n + k, 0.1, 1);
   const [plainSum, correct, loss] = stats.dataSync();
   const expected = tf.tidy(() => {
-    const logp = tf.logSoftmax(net.apply(tf.tensor4d(filler.x.subarray(0, (n + k) * PIXELS), [n + k, ...INPUT_SHAPE]), { training: true }) as tf.Tensor2D).arraySync();
+    const logp = tf
+      .logSoftmax(
+        net.apply(tf.tensor4d(filler.x.subarray(0, (n + k) * PIXELS), [n + k, ...INPUT_SHAPE]), {
+          training: true,
+        }) as tf.Tensor2D,
+      )
+      .arraySync();
     let total = 0;
     let plain = 0;
     logp.forEach((row, r) => {
@@ -56,7 +62,10 @@ test('a model without the not-a-digit output refuses non-digit rows, saying why'
   const others = packPixels(await nonDigitSet({ split: 'train', perCategory: 1, categories: ['dot'] }));
   const filler = new BatchFiller(others.count);
   filler.fillNonDigits(others.images, identityOrder(others.count), 0);
-  assert.throws(() => partGradients(logitsModel(model), trainableVariables(model), filler, 0, others.count, 0.1, 1), /no "not a digit" output/);
+  assert.throws(
+    () => partGradients(logitsModel(model), trainableVariables(model), filler, 0, others.count, 0.1, 1),
+    /no "not a digit" output/,
+  );
   model.dispose();
 });
 
@@ -64,12 +73,27 @@ test('stepping on non-digits moves their probability to the not-a-digit output',
   const model = buildModel('compact', 4, { notADigit: true });
   const net = logitsModel(model);
   const variables = trainableVariables(model);
-  const others = packPixels((await nonDigitSet({ split: 'train', perCategory: 4, categories: ['dot', 'shape', 'letter', 'scribble'] })).filter((s) => !s.reason));
+  const others = packPixels(
+    (await nonDigitSet({ split: 'train', perCategory: 4, categories: ['dot', 'shape', 'letter', 'scribble'] })).filter(
+      (s) => !s.reason,
+    ),
+  );
   const k = others.count;
   const filler = new BatchFiller(k);
   filler.fillNonDigits(others.images, identityOrder(k), 0);
   const meanNotADigit = () =>
-    tf.tidy(() => tf.mean(tf.slice(model.predict(tf.tensor4d(filler.x.subarray(0, k * PIXELS), [k, ...INPUT_SHAPE])) as tf.Tensor2D, [0, NOT_A_DIGIT], [-1, 1])).dataSync()[0]);
+    tf.tidy(
+      () =>
+        tf
+          .mean(
+            tf.slice(
+              model.predict(tf.tensor4d(filler.x.subarray(0, k * PIXELS), [k, ...INPUT_SHAPE])) as tf.Tensor2D,
+              [0, NOT_A_DIGIT],
+              [-1, 1],
+            ),
+          )
+          .dataSync()[0],
+    );
   // A model that is sure of some digit for these pictures first: a few steps on digits.
   const digits = new BatchFiller(128);
   digits.fill(data.train, identityOrder(128), 0, 128);
@@ -83,7 +107,10 @@ test('stepping on non-digits moves their probability to the not-a-digit output',
   const before = meanNotADigit();
   for (let s = 0; s < 15; s++) step(filler, k);
   const after = meanNotADigit();
-  assert.ok(before < 0.1 && after > 0.8, `mean p(not a digit) on non-digits ${before.toFixed(3)} → ${after.toFixed(3)}`);
+  assert.ok(
+    before < 0.1 && after > 0.8,
+    `mean p(not a digit) on non-digits ${before.toFixed(3)} → ${after.toFixed(3)}`,
+  );
   optimizer.dispose();
   model.dispose();
 });

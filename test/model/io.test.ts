@@ -44,12 +44,22 @@ test('weights that are NaN or infinite are refused at load, naming the file and 
 test('a weights.bin that is not the one recorded is refused; the recorded one loads', async () => {
   const dir = await savedTinyModel();
   const sha = await weightsSha256(dir);
-  assert.equal(sha, createHash('sha256').update(await readFile(join(dir, 'weights.bin'))).digest('hex'));
+  assert.equal(
+    sha,
+    createHash('sha256')
+      .update(await readFile(join(dir, 'weights.bin')))
+      .digest('hex'),
+  );
   (await loadModel(dir, { weightsSha256: sha })).dispose();
   await setWeight(dir, 0, 0.125);
   await assert.rejects(loadModel(dir, { weightsSha256: sha }), (err: Error) => {
     assert.ok(err instanceof UserError);
-    assert.match(err.message, new RegExp(`weights\\.bin: its SHA-256 is [0-9a-f]{64}, but metadata\\.json records ${sha}: the weights were changed or damaged`));
+    assert.match(
+      err.message,
+      new RegExp(
+        `weights\\.bin: its SHA-256 is [0-9a-f]{64}, but metadata\\.json records ${sha}: the weights were changed or damaged`,
+      ),
+    );
     return true;
   });
   assert.equal(await weightsSha256(join(dir, 'nowhere')), undefined);
@@ -60,31 +70,45 @@ test('a model.json TensorFlow.js cannot build from is refused as a UserError nam
   const path = join(dir, 'model.json');
   const json = JSON.parse(await readFile(path, 'utf8'));
   await writeFile(path, JSON.stringify({ ...json, modelTopology: { class_name: 'NoSuchModel', config: {} } }));
-  await assert.rejects(loadModel(dir), (err: Error) => err instanceof UserError && err.message.startsWith(`${path}: not a model TensorFlow.js can build (`));
-  await writeFile(path, JSON.stringify({ ...json, weightsManifest: [{ paths: ['./weights.bin'], weights: [{ name: 'x' }] }] }));
+  await assert.rejects(
+    loadModel(dir),
+    (err: Error) =>
+      err instanceof UserError && err.message.startsWith(`${path}: not a model TensorFlow.js can build (`),
+  );
+  await writeFile(
+    path,
+    JSON.stringify({ ...json, weightsManifest: [{ paths: ['./weights.bin'], weights: [{ name: 'x' }] }] }),
+  );
   await assert.rejects(loadModel(dir), /model\.json: its weightsManifest is damaged/);
 });
 
-test('a weights.bin that is a folder, a FIFO or unreadable is a weights.bin error, not a model.json one, and a FIFO never blocks the load', { skip: process.platform === 'win32' }, async () => {
-  const weightsError = (dir: string, kind: RegExp) => (err: Error) => {
-    assert.ok(err instanceof UserError, `${err.name}: ${err.message}`);
-    assert.ok(err.message.startsWith(`${join(dir, 'weights.bin')}: `), err.message);
-    assert.match(err.message, kind);
-    return true;
-  };
-  const folder = await savedTinyModel();
-  await rm(join(folder, 'weights.bin'));
-  await mkdir(join(folder, 'weights.bin'));
-  await assert.rejects(loadModel(folder), weightsError(folder, /is a folder, not a regular file, so it is not read as the weights$/));
-  await assert.rejects(weightsSha256(folder), weightsError(folder, /is a folder/));
-  const fifo = await savedTinyModel();
-  await rm(join(fifo, 'weights.bin'));
-  assert.equal(spawnSync('mkfifo', [join(fifo, 'weights.bin')]).status, 0, 'mkfifo');
-  await assert.rejects(loadModel(fifo), weightsError(fifo, /is a FIFO, not a regular file/));
-  // Permissions bind everyone but root (these tests may run as root, who reads anything).
-  if (process.getuid?.() !== 0) {
-    const locked = await savedTinyModel();
-    await chmod(join(locked, 'weights.bin'), 0);
-    await assert.rejects(loadModel(locked), weightsError(locked, /cannot be read as the weights \(EACCES\)$/));
-  }
-});
+test(
+  'a weights.bin that is a folder, a FIFO or unreadable is a weights.bin error, not a model.json one, and a FIFO never blocks the load',
+  { skip: process.platform === 'win32' },
+  async () => {
+    const weightsError = (dir: string, kind: RegExp) => (err: Error) => {
+      assert.ok(err instanceof UserError, `${err.name}: ${err.message}`);
+      assert.ok(err.message.startsWith(`${join(dir, 'weights.bin')}: `), err.message);
+      assert.match(err.message, kind);
+      return true;
+    };
+    const folder = await savedTinyModel();
+    await rm(join(folder, 'weights.bin'));
+    await mkdir(join(folder, 'weights.bin'));
+    await assert.rejects(
+      loadModel(folder),
+      weightsError(folder, /is a folder, not a regular file, so it is not read as the weights$/),
+    );
+    await assert.rejects(weightsSha256(folder), weightsError(folder, /is a folder/));
+    const fifo = await savedTinyModel();
+    await rm(join(fifo, 'weights.bin'));
+    assert.equal(spawnSync('mkfifo', [join(fifo, 'weights.bin')]).status, 0, 'mkfifo');
+    await assert.rejects(loadModel(fifo), weightsError(fifo, /is a FIFO, not a regular file/));
+    // Permissions bind everyone but root (these tests may run as root, who reads anything).
+    if (process.getuid?.() !== 0) {
+      const locked = await savedTinyModel();
+      await chmod(join(locked, 'weights.bin'), 0);
+      await assert.rejects(loadModel(locked), weightsError(locked, /cannot be read as the weights \(EACCES\)$/));
+    }
+  },
+);

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { colourise, describeShape, layerViews, mapsImage, PAGE_VIEW_MAX_BYTES, quantiseView, type LayerInfo } from '../../src/model/layer-views.js';
+import {
+  colourise,
+  describeShape,
+  layerViews,
+  mapsImage,
+  PAGE_VIEW_MAX_BYTES,
+  quantiseView,
+  type LayerInfo,
+} from '../../src/model/layer-views.js';
 
 const LENET: LayerInfo[] = [
   { name: 'c1', className: 'Conv2D', shape: [28, 28, 6], activation: 'relu' },
@@ -15,15 +23,21 @@ const LENET: LayerInfo[] = [
 ];
 
 test('views: convolutions and pooling layers, hidden dense layers (not the last, nor the softmax after it); labels count every kind', () => {
-  assert.deepEqual(layerViews(LENET).map((v) => [v.label, v.layer, v.after]), [
-    ['conv 1', 'c1', 'relu'],
-    ['pool 1', 'p1', ''],
-    ['conv 2', 'c2', 'relu'],
-    ['pool 2', 'p2', ''],
-    ['dense 1', 'd1', 'relu'],
-    ['dense 2', 'd2', 'relu'],
-  ]);
-  assert.deepEqual(layerViews(LENET, ['conv', 'dense']).map((v) => v.label), ['conv 1', 'conv 2', 'dense 1', 'dense 2']);
+  assert.deepEqual(
+    layerViews(LENET).map((v) => [v.label, v.layer, v.after]),
+    [
+      ['conv 1', 'c1', 'relu'],
+      ['pool 1', 'p1', ''],
+      ['conv 2', 'c2', 'relu'],
+      ['pool 2', 'p2', ''],
+      ['dense 1', 'd1', 'relu'],
+      ['dense 2', 'd2', 'relu'],
+    ],
+  );
+  assert.deepEqual(
+    layerViews(LENET, ['conv', 'dense']).map((v) => v.label),
+    ['conv 1', 'conv 2', 'dense 1', 'dense 2'],
+  );
   const bn: LayerInfo[] = [
     { name: 'c', className: 'Conv2D', shape: [4, 4, 2], activation: 'linear' },
     { name: 'bn', className: 'BatchNormalization', shape: [4, 4, 2] },
@@ -31,7 +45,10 @@ test('views: convolutions and pooling layers, hidden dense layers (not the last,
     { name: 'out', className: 'Dense', shape: [10] },
     { name: 'softmax', className: 'Activation', shape: [10], activation: 'softmax' },
   ];
-  assert.deepEqual(layerViews(bn).map((v) => [v.label, v.first, v.layer, v.after]), [['conv 1', 'c', 'relu', 'batch norm + relu']]);
+  assert.deepEqual(
+    layerViews(bn).map((v) => [v.label, v.first, v.layer, v.after]),
+    [['conv 1', 'c', 'relu', 'batch norm + relu']],
+  );
   // A graph (an ensemble's members side by side, their layers interleaved): what follows what comes from `inbound`.
   const ensemble: LayerInfo[] = [
     { name: 'a_c', className: 'Conv2D', shape: [4, 4, 2], inbound: 'image' },
@@ -45,15 +62,18 @@ test('views: convolutions and pooling layers, hidden dense layers (not the last,
     { name: 'a_p', className: 'Activation', shape: [10], activation: 'softmax', inbound: 'a_out' },
     { name: 'b_p', className: 'Activation', shape: [10], activation: 'softmax', inbound: 'b_out' },
   ];
-  assert.deepEqual(layerViews(ensemble).map((v) => [v.label, v.first, v.layer, v.after]), [
-    ['conv 1', 'a_c', 'a_relu', 'batch norm + relu'],
-    ['conv 2', 'b_c', 'b_relu', 'batch norm + relu'],
-  ]);
+  assert.deepEqual(
+    layerViews(ensemble).map((v) => [v.label, v.first, v.layer, v.after]),
+    [
+      ['conv 1', 'a_c', 'a_relu', 'batch norm + relu'],
+      ['conv 2', 'b_c', 'b_relu', 'batch norm + relu'],
+    ],
+  );
   assert.equal(describeShape([14, 14, 64]), '64 maps 14x14');
   assert.equal(describeShape([128]), '128 units');
 });
 
-test('quantising: the layer\'s range to 0..255, channel by channel; maps shrunk by their maximum to fit the byte budget', () => {
+test("quantising: the layer's range to 0..255, channel by channel; maps shrunk by their maximum to fit the byte budget", () => {
   // 4x4 maps, 2 channels, channel last: channel 0 counts 0..15, channel 1 is -1 everywhere but one 3.
   const values = new Float32Array(32);
   for (let i = 0; i < 16; i++) {
@@ -78,7 +98,10 @@ test('quantising: the layer\'s range to 0..255, channel by channel; maps shrunk 
 });
 
 test('a grid of maps with transparent gaps, and a vector as cells; colours from dark to bright', () => {
-  const view = quantiseView(Float32Array.from({ length: 2 * 2 * 3 }, (_, i) => i), [2, 2, 3]);
+  const view = quantiseView(
+    Float32Array.from({ length: 2 * 2 * 3 }, (_, i) => i),
+    [2, 2, 3],
+  );
   const image = mapsImage(view, { columns: 2, gap: 1 });
   assert.deepEqual([image.width, image.height], [5, 5]);
   const alpha = (x: number, y: number) => image.rgba[(y * image.width + x) * 4 + 3];

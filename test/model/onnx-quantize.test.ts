@@ -9,7 +9,14 @@ import { ARCHITECTURES } from '../../src/model/arch-names.js';
 import { buildModel } from '../../src/model/architectures.js';
 import { loadModel } from '../../src/model/io.js';
 import { layersModelToOnnx } from '../../src/model/onnx.js';
-import { activationParams, calibrationValues, foldBatchNorms, quantizeOnnx, quantizeWeights, withOutputs } from '../../src/model/onnx-quantize.js';
+import {
+  activationParams,
+  calibrationValues,
+  foldBatchNorms,
+  quantizeOnnx,
+  quantizeWeights,
+  withOutputs,
+} from '../../src/model/onnx-quantize.js';
 import { calibrateRanges } from '../../src/export/int8.js';
 import { compareProbabilities, createOnnxSession } from '../../src/export/verify.js';
 import { NUM_CLASSES, PIXELS } from '../../src/data/types.js';
@@ -51,13 +58,21 @@ async function quantized(float: Uint8Array, options: { weightBits?: 7 | 8 } = {}
 /** The op types of the graph ONNX Runtime runs for `bytes` (its CPU provider's fusions applied, no machine-specific layouts). */
 async function fusedOps(bytes: Uint8Array, name: string): Promise<string[]> {
   const path = join(work, `${name}.fused.onnx`);
-  const session = await InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'extended', optimizedModelFilePath: path });
+  const session = await InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'extended',
+    optimizedModelFilePath: path,
+  });
   await session.release();
-  return onnx.ModelProto.decode(await readFile(path)).graph!.node!.map((n) => `${n.domain ? `${n.domain}:` : ''}${n.opType}`);
+  return onnx.ModelProto.decode(await readFile(path)).graph!.node!.map(
+    (n) => `${n.domain ? `${n.domain}:` : ''}${n.opType}`,
+  );
 }
 
-const initializerOf = (model: InstanceType<typeof onnx.ModelProto>, name: string) => model.graph!.initializer!.find((t) => t.name === name);
-const producerOf = (model: InstanceType<typeof onnx.ModelProto>, value: string) => model.graph!.node!.find((n) => n.output!.includes(value));
+const initializerOf = (model: InstanceType<typeof onnx.ModelProto>, name: string) =>
+  model.graph!.initializer!.find((t) => t.name === name);
+const producerOf = (model: InstanceType<typeof onnx.ModelProto>, value: string) =>
+  model.graph!.node!.find((n) => n.output!.includes(value));
 
 test('activation ranges: a ReLU range gets zero point 0, every range holds 0, a degenerate one does not divide by zero', () => {
   assert.deepEqual(activationParams({ min: 0, max: 1 }), { scale: Math.fround(1 / 255), zeroPoint: 0 });
@@ -97,9 +112,16 @@ test('batch normalisation folds into the Conv and Gemm before it without changin
   const folded = foldBatchNorms(float);
   const ops = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType);
   assert.equal(ops(float).filter((op) => op === 'BatchNormalization').length, 2, 'the default net has two');
-  assert.deepEqual(ops(folded).filter((op) => op === 'BatchNormalization'), []);
+  assert.deepEqual(
+    ops(folded).filter((op) => op === 'BatchNormalization'),
+    [],
+  );
   const count = 2000;
-  const check = compareProbabilities(await onnxRuntimeProbabilities(folded, images, count), await onnxRuntimeProbabilities(float, images, count), NUM_CLASSES);
+  const check = compareProbabilities(
+    await onnxRuntimeProbabilities(folded, images, count),
+    await onnxRuntimeProbabilities(float, images, count),
+    NUM_CLASSES,
+  );
   assert.ok(check.maxAbsDiff < 1e-5, `max difference ${check.maxAbsDiff}`);
   assert.equal(check.argmaxAgree, count);
   // Nothing to fold: the same bytes.
@@ -125,8 +147,14 @@ test("a trained run's model quantised: int8 weights, uint8 activations, the same
 
   // Same contract at the edges.
   const int8 = onnx.ModelProto.decode(bytes);
-  assert.deepEqual(onnx.ValueInfoProto.toObject(int8.graph!.input![0] as InstanceType<typeof onnx.ValueInfoProto>), onnx.ValueInfoProto.toObject(floatModel.graph!.input![0] as InstanceType<typeof onnx.ValueInfoProto>));
-  assert.deepEqual(onnx.ValueInfoProto.toObject(int8.graph!.output![0] as InstanceType<typeof onnx.ValueInfoProto>), onnx.ValueInfoProto.toObject(floatModel.graph!.output![0] as InstanceType<typeof onnx.ValueInfoProto>));
+  assert.deepEqual(
+    onnx.ValueInfoProto.toObject(int8.graph!.input![0] as InstanceType<typeof onnx.ValueInfoProto>),
+    onnx.ValueInfoProto.toObject(floatModel.graph!.input![0] as InstanceType<typeof onnx.ValueInfoProto>),
+  );
+  assert.deepEqual(
+    onnx.ValueInfoProto.toObject(int8.graph!.output![0] as InstanceType<typeof onnx.ValueInfoProto>),
+    onnx.ValueInfoProto.toObject(floatModel.graph!.output![0] as InstanceType<typeof onnx.ValueInfoProto>),
+  );
   const props = metadataProps(bytes);
   assert.deepEqual({ ...props, quantization: undefined }, { ...metadata, quantization: undefined });
   assert.match(JSON.parse(props.quantization).weights, /^int8 symmetric per output channel, \[-63, 63\]$/);
@@ -145,31 +173,56 @@ test("a trained run's model quantised: int8 weights, uint8 activations, the same
     const channels = Number(q.dims![node.opType === 'Conv' ? 0 : 1]);
     assert.deepEqual([scale.dims!.map(Number), zero.dims!.map(Number)], [[channels], [channels]]);
     assert.ok(zero.rawData!.every((b) => b === 0));
-    assert.ok(q.rawData!.every((b) => b <= 63 || b >= 0xc1), '7 bits: in [-63, 63]');
-    assert.ok(q.rawData!.some((b) => b === 63 || b === 0xc1), 'each channel reaches ±63: some byte does');
+    assert.ok(
+      q.rawData!.every((b) => b <= 63 || b >= 0xc1),
+      '7 bits: in [-63, 63]',
+    );
+    assert.ok(
+      q.rawData!.some((b) => b === 63 || b === 0xc1),
+      'each channel reaches ±63: some byte does',
+    );
     const bias = initializerOf(int8, producerOf(int8, node.input![2])!.input![0])!;
     assert.equal(bias.dataType, DataType.INT32);
   }
   // No float weight is left: the float initializers are the scales (one per channel or tensor) and the temperature.
   const floats = int8.graph!.initializer!.filter((t) => t.dataType === DataType.FLOAT);
-  assert.ok(floats.every((t) => t.dims!.length <= 1 && Number(t.dims![0] ?? 1) <= 128), floats.map((t) => t.name).join(', '));
+  assert.ok(
+    floats.every((t) => t.dims!.length <= 1 && Number(t.dims![0] ?? 1) <= 128),
+    floats.map((t) => t.name).join(', '),
+  );
   assert.ok(bytes.length < float.length * 0.3, `${bytes.length} bytes against ${float.length}`);
 
   // ONNX Runtime fuses it into its integer kernels: no float Conv or Gemm, no Q/DQ left but the input's.
   const ops = await fusedOps(bytes, 'default');
-  assert.deepEqual(ops.filter((op) => ['Conv', 'Gemm', 'DequantizeLinear', 'FusedConv'].includes(op.replace(/^.*:/, ''))), [], ops.join(' '));
+  assert.deepEqual(
+    ops.filter((op) => ['Conv', 'Gemm', 'DequantizeLinear', 'FusedConv'].includes(op.replace(/^.*:/, ''))),
+    [],
+    ops.join(' '),
+  );
   assert.equal(ops.filter((op) => op === 'QLinearConv').length, 2, ops.join(' '));
   assert.equal(ops.filter((op) => op === 'com.microsoft:QGemm').length, 2, ops.join(' '));
 
   // The float model's answers, and the folded temperature kept.
-  const check = compareProbabilities(await onnxRuntimeProbabilities(bytes, images, ALL), await onnxRuntimeProbabilities(float, images, ALL), NUM_CLASSES);
+  const check = compareProbabilities(
+    await onnxRuntimeProbabilities(bytes, images, ALL),
+    await onnxRuntimeProbabilities(float, images, ALL),
+    NUM_CLASSES,
+  );
   assert.ok(check.argmaxAgree >= 0.99 * ALL, `${check.argmaxAgree} of ${ALL} agree`);
-  assert.ok(int8.graph!.node!.some((n) => n.opType === 'Div' && initializerOf(int8, n.input![1])?.name?.endsWith('temperature')));
+  assert.ok(
+    int8.graph!.node!.some(
+      (n) => n.opType === 'Div' && initializerOf(int8, n.input![1])?.name?.endsWith('temperature'),
+    ),
+  );
 
   // 8-bit weights: [-127, 127], still the float model's answers.
   const eight = await quantized(float, { weightBits: 8 });
   assert.match(JSON.parse(metadataProps(eight).quantization).weights, /\[-127, 127\]$/);
-  const eightCheck = compareProbabilities(await onnxRuntimeProbabilities(eight, images, ALL), await onnxRuntimeProbabilities(float, images, ALL), NUM_CLASSES);
+  const eightCheck = compareProbabilities(
+    await onnxRuntimeProbabilities(eight, images, ALL),
+    await onnxRuntimeProbabilities(float, images, ALL),
+    NUM_CLASSES,
+  );
   assert.ok(eightCheck.argmaxAgree >= 0.99 * ALL, `${eightCheck.argmaxAgree} of ${ALL} agree`);
   model.dispose();
 });
@@ -179,7 +232,11 @@ test('every architecture quantises into ONNX Runtime integer kernels and runs', 
     const model = buildModel(arch, 1);
     const bytes = await quantized(layersModelToOnnx(model));
     const ops = await fusedOps(bytes, arch);
-    assert.deepEqual(ops.filter((op) => ['Conv', 'Gemm', 'DequantizeLinear'].includes(op)), [], `${arch}: ${ops.join(' ')}`);
+    assert.deepEqual(
+      ops.filter((op) => ['Conv', 'Gemm', 'DequantizeLinear'].includes(op)),
+      [],
+      `${arch}: ${ops.join(' ')}`,
+    );
     const probs = await onnxRuntimeProbabilities(bytes, images, 100);
     assert.equal(probs.length, 100 * NUM_CLASSES);
     for (let i = 0; i < 100; i++) {
@@ -195,7 +252,10 @@ test('refused: a model with nothing to quantise, a missing range, a bad bit coun
   const float = layersModelToOnnx(model);
   const ranges = await calibrateRanges(float, calibration, 200, SHAPE);
   ranges.delete(calibrationValues(float)[1]);
-  assert.throws(() => quantizeOnnx(float, ranges), (err: Error) => err.name === 'UserError' && /no calibrated range for '/.test(err.message));
+  assert.throws(
+    () => quantizeOnnx(float, ranges),
+    (err: Error) => err.name === 'UserError' && /no calibrated range for '/.test(err.message),
+  );
   assert.throws(() => quantizeOnnx(float, ranges, { weightBits: 4 as 8 }), /7 or 8 bits, not 4/);
   const exposed = onnx.ModelProto.decode(withOutputs(float, calibrationValues(float)));
   assert.deepEqual(
@@ -210,11 +270,24 @@ test('refused: a model with nothing to quantise, a missing range, a bad bit coun
       graph: {
         name: 'bare',
         node: [{ opType: 'Softmax', input: ['x'], output: ['y'], name: 'softmax' }],
-        input: [{ name: 'x', type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 3 }] } } } }],
-        output: [{ name: 'y', type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 3 }] } } } }],
+        input: [
+          {
+            name: 'x',
+            type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 3 }] } } },
+          },
+        ],
+        output: [
+          {
+            name: 'y',
+            type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 3 }] } } },
+          },
+        ],
       },
     }),
   ).finish();
-  assert.throws(() => quantizeOnnx(bare, new Map()), (err: Error) => err.name === 'UserError' && /no Conv, Gemm or MatMul with weights to quantise/.test(err.message));
+  assert.throws(
+    () => quantizeOnnx(bare, new Map()),
+    (err: Error) => err.name === 'UserError' && /no Conv, Gemm or MatMul with weights to quantise/.test(err.message),
+  );
   model.dispose();
 });

@@ -28,7 +28,10 @@ test('metadata.json records the SHA-256 of weights.bin; loadRun refuses weights 
 
   weights[0] ^= 1; // still a finite float: only the checksum tells
   await writeFile(join(dir, 'weights.bin'), weights);
-  await assert.rejects(loadRun(dir), new RegExp(`weights\\.bin: its SHA-256 is [0-9a-f]{64}, but metadata\\.json records ${meta.weightsSha256}`));
+  await assert.rejects(
+    loadRun(dir),
+    new RegExp(`weights\\.bin: its SHA-256 is [0-9a-f]{64}, but metadata\\.json records ${meta.weightsSha256}`),
+  );
 });
 
 test('readValIndices: the held-out indices, undefined without the file, a DataError naming it when they are not indices into the training set', async () => {
@@ -37,8 +40,17 @@ test('readValIndices: the held-out indices, undefined without the file, a DataEr
   const path = join(dir, 'val-indices.json');
   await writeFile(path, JSON.stringify([3, 0, 99]));
   assert.deepEqual(await readValIndices(dir, 100), [3, 0, 99]);
-  for (const [content, problem] of [['[1, 100]', /entry 1 \(100\) is not an index into the 100 training images/], ['[1.5]', /entry 0 \(1\.5\)/], ['{"a": 1}', /must hold a JSON array/], ['[1,', /not valid JSON/]] as const) {
+  for (const [content, problem] of [
+    ['[1, 100]', /entry 1 \(100\) is not an index into the 100 training images/],
+    ['[1.5]', /entry 0 \(1\.5\)/],
+    ['{"a": 1}', /must hold a JSON array/],
+    ['[1,', /not valid JSON/],
+  ] as const) {
     await writeFile(path, content);
-    await assert.rejects(readValIndices(dir, 100), (err: Error) => err.name === 'DataError' && err.message.includes(path) && problem.test(err.message), content);
+    await assert.rejects(
+      readValIndices(dir, 100),
+      (err: Error) => err.name === 'DataError' && err.message.includes(path) && problem.test(err.message),
+      content,
+    );
   }
 });

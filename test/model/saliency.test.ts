@@ -17,7 +17,8 @@ function inputs(n: number, seed: number): Float32Array {
   return values;
 }
 
-const probabilitiesOf = (model: tf.LayersModel, x: Float32Array, n: number) => tf.tidy(() => Array.from((model.predict(tf.tensor4d(x, [n, 28, 28, 1])) as tf.Tensor).dataSync()));
+const probabilitiesOf = (model: tf.LayersModel, x: Float32Array, n: number) =>
+  tf.tidy(() => Array.from((model.predict(tf.tensor4d(x, [n, 28, 28, 1])) as tf.Tensor).dataSync()));
 
 test('a softmax over one dense layer: |d p_c / d x| = |p_c (W_c - sum_k p_k W_k)|, exactly as worked out by hand', () => {
   const model = tinyModel(11);
@@ -34,7 +35,10 @@ test('a softmax over one dense layer: |d p_c / d x| = |p_c (W_c - sum_k p_k W_k)
     assert.ok(Math.abs(probabilities[i] - row[c]) < 1e-6);
     for (let j = 0; j < 784; j += 37) {
       const expected = Math.abs(row[c] * (kernel[j][c] - row.reduce((sum, pk, k) => sum + pk * kernel[j][k], 0)));
-      assert.ok(Math.abs(maps[i * 784 + j] - expected) < 1e-6, `image ${i} pixel ${j}: ${maps[i * 784 + j]} vs ${expected}`);
+      assert.ok(
+        Math.abs(maps[i * 784 + j] - expected) < 1e-6,
+        `image ${i} pixel ${j}: ${maps[i * 784 + j]} vs ${expected}`,
+      );
     }
   }
   model.dispose();
@@ -50,7 +54,9 @@ test('through convolutions, batch norm and max-pooling (our wasm gradient kernel
     const map = maps.subarray(i * 784, (i + 1) * 784);
     assert.ok(map.every((v) => Number.isFinite(v) && v >= 0));
     // The three pixels the class's probability is most sensitive to.
-    const top = Array.from(map.keys()).sort((a, b) => map[b] - map[a]).slice(0, 3);
+    const top = Array.from(map.keys())
+      .sort((a, b) => map[b] - map[a])
+      .slice(0, 3);
     for (const j of top) {
       const moved = (delta: number) => {
         const one = x.slice(i * 784, (i + 1) * 784);
@@ -58,7 +64,10 @@ test('through convolutions, batch norm and max-pooling (our wasm gradient kernel
         return probabilitiesOf(model, one, 1)[classes[i]];
       };
       const numeric = Math.abs((moved(h) - moved(-h)) / (2 * h));
-      assert.ok(Math.abs(numeric - map[j]) <= 0.1 * map[j] + 1e-4, `image ${i} pixel ${j}: gradient ${map[j]}, finite difference ${numeric}`);
+      assert.ok(
+        Math.abs(numeric - map[j]) <= 0.1 * map[j] + 1e-4,
+        `image ${i} pixel ${j}: gradient ${map[j]}, finite difference ${numeric}`,
+      );
     }
   }
   assert.throws(() => saliencyMaps(model, x, 2, { classes: [1] }), /1 classes given for 2 inputs/);

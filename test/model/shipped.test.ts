@@ -24,12 +24,16 @@ const MIN_TEST_ACCURACY = 0.994;
 
 const dir = shippedModelDir(DEFAULT_SHIPPED_MODEL);
 const release = JSON.parse(await readFile(join(dir, RELEASE_FILE), 'utf8')) as ReleaseRecord;
-const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
+const sha256 = async (path: string) =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 
 test('every shipped file is the one the release recorded, and nothing else is in the folder', async () => {
   const present = (await readdir(dir)).filter((name) => name !== RELEASE_FILE).sort();
   assert.deepEqual(present, Object.keys(release.files).sort());
-  for (const [file, recorded] of Object.entries(release.files)) assert.equal(await sha256(join(dir, file)), recorded, `${file} differs from its release`);
+  for (const [file, recorded] of Object.entries(release.files))
+    assert.equal(await sha256(join(dir, file)), recorded, `${file} differs from its release`);
   const meta = await readMetadata(dir);
   assert.equal(meta.weightsSha256, release.files['weights.bin'], 'metadata.json records the shipped weights');
 });
@@ -38,7 +42,10 @@ test("the metadata names the recipe that made the model: npm start's preset at t
   const meta = await readMetadata(dir);
   assert.equal(release.recipe, 'start');
   assert.equal(release.command, `npm run model:release -- --seed ${release.seed}`);
-  assert.ok(isDeepStrictEqual(meta.config, resolveConfig({ preset: release.recipe, flags: { seed: release.seed } })), 'config.json is the recipe, unchanged');
+  assert.ok(
+    isDeepStrictEqual(meta.config, resolveConfig({ preset: release.recipe, flags: { seed: release.seed } })),
+    'config.json is the recipe, unchanged',
+  );
   assert.equal(meta.seed, release.seed);
   assert.equal(meta.data.files.length, 4);
   for (const file of meta.data.files) assert.match(file.sha256, /^[0-9a-f]{64}$/);

@@ -14,7 +14,8 @@ import { join, resolve } from 'node:path';
 const root = resolve('.');
 let dir = '';
 let tarball = '';
-const npm = (args: string[], cwd: string) => spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_yes: 'true' } });
+const npm = (args: string[], cwd: string) =>
+  spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_yes: 'true' } });
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mnist-cnn-package-'));
@@ -28,7 +29,18 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 test('the packed tarball holds the built code and the shipped model, and no tests or sources', () => {
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const file of ['package/dist/cli/main.js', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/bin/mnist-cnn.js', 'package/models/default/model.json', 'package/models/default/weights.bin', 'package/models/default/metadata.json', 'package/models/default/release.json', 'package/models/default/model.onnx', 'package/dist/browser/mnist-cnn.js']) {
+  for (const file of [
+    'package/dist/cli/main.js',
+    'package/dist/index.js',
+    'package/dist/index.d.ts',
+    'package/bin/mnist-cnn.js',
+    'package/models/default/model.json',
+    'package/models/default/weights.bin',
+    'package/models/default/metadata.json',
+    'package/models/default/release.json',
+    'package/models/default/model.onnx',
+    'package/dist/browser/mnist-cnn.js',
+  ]) {
     assert.ok(listing.includes(file), `${file} is in the tarball`);
   }
   assert.equal(listing.filter((f) => f.startsWith('package/test/') || f.startsWith('package/src/')).length, 0);
@@ -37,7 +49,11 @@ test('the packed tarball holds the built code and the shipped model, and no test
 test('npm install of the tarball into an empty folder succeeds, and its CLI reads a printed 7 with no run given', () => {
   const install = npm(['install', '--no-audit', '--no-fund', tarball], dir);
   assert.equal(install.status, 0, `npm install failed:\n${install.stderr}`);
-  const predict = spawnSync(join(dir, 'node_modules', '.bin', 'mnist-cnn'), ['predict', 'seven.png', '--format', 'json'], { cwd: dir, encoding: 'utf8' });
+  const predict = spawnSync(
+    join(dir, 'node_modules', '.bin', 'mnist-cnn'),
+    ['predict', 'seven.png', '--format', 'json'],
+    { cwd: dir, encoding: 'utf8' },
+  );
   assert.equal(predict.status, 0, predict.stderr);
   // (JSON lines: one object per input.)
   assert.equal(JSON.parse(predict.stdout).digit, 7, predict.stdout);

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyTemperature } from '../../src/metrics/calibration.js';
-import { interpretProbabilities, notADigitScore, predictionSet, setInWords, standOut } from '../../src/predict/interpret.js';
+import {
+  interpretProbabilities,
+  notADigitScore,
+  predictionSet,
+  setInWords,
+  standOut,
+} from '../../src/predict/interpret.js';
 import { createRng } from '../../src/util/rng.js';
 
 const softmax = (logits: number[]) => {
@@ -19,13 +25,16 @@ test('standOut is the top logit minus the mean logit: 0 for uniform, divided by 
     const expected = Math.max(...logits) - logits.reduce((a, b) => a + b, 0) / 10;
     const p = softmax(logits);
     assert.ok(Math.abs(standOut(p) - expected) < 1e-9);
-    for (const T of [0.4, 2]) assert.ok(Math.abs(standOut(applyTemperature(Float32Array.from(p), T)) - expected / T) < 1e-3 * Math.max(1, expected / T));
+    for (const T of [0.4, 2])
+      assert.ok(
+        Math.abs(standOut(applyTemperature(Float32Array.from(p), T)) - expected / T) < 1e-3 * Math.max(1, expected / T),
+      );
   }
   // Probabilities that underflowed to 0 count as tiny, not as -Infinity.
   assert.ok(Number.isFinite(standOut([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])));
 });
 
-test('the not-a-digit threshold refuses with its reason; preprocessing\'s verdict comes first; then the minimum confidence', () => {
+test("the not-a-digit threshold refuses with its reason; preprocessing's verdict comes first; then the minimum confidence", () => {
   const rule = { minConfidence: 0.5, notADigitBelow: 2 };
   const flat = softmax([0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0.4]);
   const refused = interpretProbabilities(flat, rule);
@@ -59,7 +68,10 @@ test('with the 11th output: the score is ln p(best digit) - ln p(not a digit), i
       const tempered = applyTemperature(Float32Array.from(p), T, 11);
       assert.ok(Math.abs(notADigitScore(tempered) - expected / T) < 1e-3 * Math.max(1, Math.abs(expected / T)));
       // The threshold divided by T refuses the same rows.
-      assert.equal(interpretProbabilities(tempered, { minConfidence: 0, notADigitBelow: 1 / T }).digit === null, expected < 1);
+      assert.equal(
+        interpretProbabilities(tempered, { minConfidence: 0, notADigitBelow: 1 / T }).digit === null,
+        expected < 1,
+      );
     }
   }
   // Ten digit logits ≈ 0 and "not a digit" far above them: refused, with both probabilities in the reason.
@@ -75,10 +87,13 @@ test('with the 11th output: the score is ln p(best digit) - ln p(not a digit), i
   assert.equal(answered.digit, 3);
   assert.ok(Math.abs(answered.probabilities.reduce((a, b) => a + b, 0) + answered.notADigit! - 1) < 1e-5);
   // Ten outputs: no notADigit field.
-  assert.equal('notADigit' in interpretProbabilities(softmax([8, 0, 0, 0, 0, 0, 0, 0, 0, 0]), { minConfidence: 0.5 }), false);
+  assert.equal(
+    'notADigit' in interpretProbabilities(softmax([8, 0, 0, 0, 0, 0, 0, 0, 0, 0]), { minConfidence: 0.5 }),
+    false,
+  );
 });
 
-test('prediction sets: the top digit, and the others at or above their group\'s threshold; sure answers by one threshold, unsure ones by the other', () => {
+test("prediction sets: the top digit, and the others at or above their group's threshold; sure answers by one threshold, unsure ones by the other", () => {
   const sets = { unsureBelow: 0.99, sure: 0.5, unsure: 0.05 };
   // Sure (top share 0.995 >= 0.99): a digit joins only at 0.5, so none.
   assert.deepEqual(predictionSet([0, 0, 0, 0, 0.995, 0, 0, 0, 0, 0.005], sets), [4]);
@@ -109,7 +124,10 @@ test('answers carry their set: given with a low-confidence null, empty when the 
   // The set's first digit is the answer.
   const rng = createRng(9);
   for (let t = 0; t < 50; t++) {
-    const answer = interpretProbabilities(softmax(Array.from({ length: 11 }, () => 3 * rng.normal())), { minConfidence: 0, sets: rule.sets });
+    const answer = interpretProbabilities(softmax(Array.from({ length: 11 }, () => 3 * rng.normal())), {
+      minConfidence: 0,
+      sets: rule.sets,
+    });
     assert.equal(answer.set[0], answer.digit);
   }
 });

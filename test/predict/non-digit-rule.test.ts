@@ -46,23 +46,34 @@ test('the run records its threshold, fitted on validation data, and the Predicto
   assert.ok(Math.abs(predictor.rule.notADigitBelow! - rule.below / predictor.temperature) < 1e-9);
   // The model has the not-a-digit output, and its answers show its probability.
   assert.equal(predictor.outputs, 11);
-  const [dot] = await predictor.predict([predictor.preprocess(await drawNonDigit('scribble', 'test', nonDigitRng('test', 1, 'scribble', 0)))]);
+  const [dot] = await predictor.predict([
+    predictor.preprocess(await drawNonDigit('scribble', 'test', nonDigitRng('test', 1, 'scribble', 0))),
+  ]);
   assert.equal(dot.probabilities.length, 10);
-  assert.ok(dot.notADigit !== undefined && Math.abs(dot.probabilities.reduce((a, b) => a + b, 0) + dot.notADigit - 1) < 1e-4);
+  assert.ok(
+    dot.notADigit !== undefined && Math.abs(dot.probabilities.reduce((a, b) => a + b, 0) + dot.notADigit - 1) < 1e-4,
+  );
 });
 
-test('the non-digits\' test split is answered null in every category, far more often than by a run trained without them', async () => {
+test("the non-digits' test split is answered null in every category, far more often than by a run trained without them", async () => {
   const rates: Record<string, { withRule: number; without: number }> = {};
   // The tests' quick run (the default net, 1 epoch on 6,000 digits): no non-digits, no fitted threshold.
   const plain = await Predictor.load(await quickRunDir(), { threads: 2 });
   try {
     for (const category of NON_DIGIT_CATEGORIES) {
       const pictures = [];
-      for (let n = 0; n < 25; n++) pictures.push(await drawNonDigit(category, 'test', nonDigitRng('test', 1, category, n)));
+      for (let n = 0; n < 25; n++)
+        pictures.push(await drawNonDigit(category, 'test', nonDigitRng('test', 1, category, n)));
       const answers = await predictor.predict(pictures.map((p) => predictor.preprocess(p)));
-      assert.ok(answers.every((a) => a.digit !== null || a.reason), 'every null answer says why');
+      assert.ok(
+        answers.every((a) => a.digit !== null || a.reason),
+        'every null answer says why',
+      );
       const without = await plain.predict(pictures.map((p) => plain.preprocess(p)));
-      rates[category] = { withRule: answers.filter((a) => a.digit === null).length / 25, without: without.filter((a) => a.digit === null).length / 25 };
+      rates[category] = {
+        withRule: answers.filter((a) => a.digit === null).length / 25,
+        without: without.filter((a) => a.digit === null).length / 25,
+      };
     }
   } finally {
     await plain.close();
@@ -70,12 +81,14 @@ test('the non-digits\' test split is answered null in every category, far more o
   // A small model (compact, 3 epochs on 12,000 digits, 200 non-digits per category): bounds below
   // what it reaches; `npm start`'s recipe reaches far more (README, bench/non-digits.ts).
   // (Measured when written: 85% overall against 74%; letters 60% against 24%.)
-  const all = (key: 'withRule' | 'without') => NON_DIGIT_CATEGORIES.reduce((sum, c) => sum + rates[c][key], 0) / NON_DIGIT_CATEGORIES.length;
+  const all = (key: 'withRule' | 'without') =>
+    NON_DIGIT_CATEGORIES.reduce((sum, c) => sum + rates[c][key], 0) / NON_DIGIT_CATEGORIES.length;
   const shown = JSON.stringify(rates);
   assert.ok(all('withRule') >= 0.78, shown);
   assert.ok(all('withRule') >= all('without') + 0.06, shown);
   for (const category of NON_DIGIT_CATEGORIES) assert.ok(rates[category].withRule >= 0.5, `${category}: ${shown}`);
-  for (const category of ['blank', 'dot', 'noise', 'hatching'] as const) assert.ok(rates[category].withRule >= 0.9, `${category}: ${shown}`);
+  for (const category of ['blank', 'dot', 'noise', 'hatching'] as const)
+    assert.ok(rates[category].withRule >= 0.9, `${category}: ${shown}`);
   assert.ok(rates.letter.withRule >= rates.letter.without + 0.2, shown);
 });
 
@@ -97,12 +110,18 @@ test('real digits are answered: MNIST test digits (what it refuses are mostly it
   // (2.2% refused: its val/test quantiles differ; the full recipe's do not, README).
   assert.ok(refused / n <= 0.04, `${refused} of ${n} MNIST test digits refused`);
   // What it refuses are mostly its errors: a refused digit is far more often wrong than an answered one.
-  assert.ok(wrongRefused / refused > (5 * (wrong - wrongRefused)) / (n - refused), `${wrongRefused} of ${refused} refused are errors, ${wrong - wrongRefused} of ${n - refused} answered`);
+  assert.ok(
+    wrongRefused / refused > (5 * (wrong - wrongRefused)) / (n - refused),
+    `${wrongRefused} of ${refused} refused are errors, ${wrong - wrongRefused} of ${n - refused} answered`,
+  );
   const rng = createRng(5);
   const answers: Prediction[] = [];
   for (let d = 0; d < 10; d++) {
     const g = await printedAs('printed', d, FONTS[d % FONTS.length], rng);
     [answers[d]] = await predictor.predict([await predictor.preprocessBytes(g.bytes, 'digit.png')]);
   }
-  assert.ok(answers.filter((a) => a.digit === null).length <= 1, JSON.stringify(answers.map((a) => [a.digit, a.reason])));
+  assert.ok(
+    answers.filter((a) => a.digit === null).length <= 1,
+    JSON.stringify(answers.map((a) => [a.digit, a.reason])),
+  );
 });

@@ -18,10 +18,16 @@ test('with the not-a-digit output, CSV has a not_a_digit column and JSON a notAD
   const csv = formatRows(rows, 'csv').trim().split('\n');
   assert.equal(csv[0], 'file,digit,confidence,p0,p1,p2,p3,p4,p5,p6,p7,p8,p9,not_a_digit,set,reason');
   assert.match(csv[1], /^three\.png,3,0\.989000,(?:[\d.]+,){10}0\.010000,3,$/);
-  assert.match(csv[2], /^dot\.png,,0\.020000,(?:[\d.]+,){10}0\.980000,,"not a digit \(not-a-digit 0\.98, best digit 0\.02: margin -3\.89 < 1\.00\)"$/);
+  assert.match(
+    csv[2],
+    /^dot\.png,,0\.020000,(?:[\d.]+,){10}0\.980000,,"not a digit \(not-a-digit 0\.98, best digit 0\.02: margin -3\.89 < 1\.00\)"$/,
+  );
   // An error row has as many cells as the header.
   assert.equal(csv[3].split(',').length, csv[0].split(',').length, csv[3]);
-  const json = formatRows(rows, 'json').trim().split('\n').map((line) => JSON.parse(line));
+  const json = formatRows(rows, 'json')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   assert.equal(json[0].notADigit, 0.01);
   assert.deepEqual(json[0].set, [3]);
   assert.equal(json[1].digit, null);
@@ -33,10 +39,27 @@ test('with the not-a-digit output, CSV has a not_a_digit column and JSON a notAD
   assert.match(table, /three\.png +3 {2}98\.9%/);
 });
 
-test('a ten-output model\'s rows have no not_a_digit column', () => {
-  const csv = formatRows([{ file: 'a.png', prediction: interpretProbabilities([0.9, 0.1, 0, 0, 0, 0, 0, 0, 0, 0], { minConfidence: 0.5 }) }], 'csv');
+test("a ten-output model's rows have no not_a_digit column", () => {
+  const csv = formatRows(
+    [{ file: 'a.png', prediction: interpretProbabilities([0.9, 0.1, 0, 0, 0, 0, 0, 0, 0, 0], { minConfidence: 0.5 }) }],
+    'csv',
+  );
   assert.equal(csv.split('\n')[0], 'file,digit,confidence,p0,p1,p2,p3,p4,p5,p6,p7,p8,p9,set,reason');
-  assert.equal('notADigit' in JSON.parse(formatRows([{ file: 'a.png', prediction: interpretProbabilities([0.9, 0.1, 0, 0, 0, 0, 0, 0, 0, 0], { minConfidence: 0.5 }) }], 'json')), false);
+  assert.equal(
+    'notADigit' in
+      JSON.parse(
+        formatRows(
+          [
+            {
+              file: 'a.png',
+              prediction: interpretProbabilities([0.9, 0.1, 0, 0, 0, 0, 0, 0, 0, 0], { minConfidence: 0.5 }),
+            },
+          ],
+          'json',
+        ),
+      ),
+    false,
+  );
 });
 
 test('a set of more than one digit shows in every format: "4 or 9" in the table, "4 9" in CSV, an array in JSON', () => {

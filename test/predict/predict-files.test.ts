@@ -44,19 +44,24 @@ test('inside folders: links are followed (loops searched once), and every entry 
   if (!fifo) t.diagnostic('mkfifo is not available: the FIFO case is not checked');
 
   const skipped: string[] = [];
-  const rows = await predictFiles(predictor, [photos], { onSkip: (path, reason) => skipped.push(`${path.slice(photos.length + 1)}: ${reason}`) });
+  const rows = await predictFiles(predictor, [photos], {
+    onSkip: (path, reason) => skipped.push(`${path.slice(photos.length + 1)}: ${reason}`),
+  });
   assert.deepEqual(
     rows.map((r) => r.file.slice(photos.length + 1)),
     ['a.png', 'link-to-c.png', 'link-to-elsewhere/c.png', 'nested/b.png'],
   );
   assert.ok(rows.every((r) => r.prediction && !r.error));
-  assert.deepEqual(skipped.sort(), [
-    '.hidden.png: a hidden file',
-    `dangling.png: a dangling symbolic link (to ${join(root, 'gone.png')})`,
-    `nested/loop: already searched as ${photos} (a symbolic link loop, or a folder linked twice)`,
-    'notes.txt: not an image, IDX image file or CSV (by its name)',
-    ...(fifo ? ['pipe.png: a FIFO: not opened'] : []),
-  ].sort());
+  assert.deepEqual(
+    skipped.sort(),
+    [
+      '.hidden.png: a hidden file',
+      `dangling.png: a dangling symbolic link (to ${join(root, 'gone.png')})`,
+      `nested/loop: already searched as ${photos} (a symbolic link loop, or a folder linked twice)`,
+      'notes.txt: not an image, IDX image file or CSV (by its name)',
+      ...(fifo ? ['pipe.png: a FIFO: not opened'] : []),
+    ].sort(),
+  );
 });
 
 test('named outright, a FIFO or a dangling link is an error row, never opened (a FIFO would block for good)', async (t) => {
@@ -70,7 +75,12 @@ test('named outright, a FIFO or a dangling link is an error row, never opened (a
   const rows = await predictFiles(predictor, paths);
   assert.deepEqual(
     rows.map((r) => r.error ?? 'read'),
-    [`a dangling symbolic link (to ${join(root, 'gone.png')})`, 'read', 'file not found', ...(paths.length > 3 ? ['a FIFO, not a regular file: not opened'] : [])],
+    [
+      `a dangling symbolic link (to ${join(root, 'gone.png')})`,
+      'read',
+      'file not found',
+      ...(paths.length > 3 ? ['a FIFO, not a regular file: not opened'] : []),
+    ],
   );
 });
 
@@ -79,7 +89,10 @@ test('a header cut short (the 30-byte WebP of issue #24, a PNG cut in its size) 
   await writeFile(join(root, 'w.webp'), thirtyByteWebp());
   await writeFile(join(root, 'cut.png'), png.subarray(0, 20));
   await writeFile(join(root, 'other.png'), png);
-  const rows = await predictFiles(predictor, ['w.webp', 'cut.png', 'other.png'].map((name) => join(root, name)));
+  const rows = await predictFiles(
+    predictor,
+    ['w.webp', 'cut.png', 'other.png'].map((name) => join(root, name)),
+  );
   assert.match(rows[0].error ?? '', /^cannot be read as an image \(truncated or corrupt/);
   assert.equal(rows[1].error, 'is cut short or damaged: its PNG height needs 24 bytes, the file has 20');
   assert.equal(rows[2].error, undefined);

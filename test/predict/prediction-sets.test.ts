@@ -60,7 +60,10 @@ test('fitted on one sample, sets hold the true digit with the coverage on anothe
   const test = rows(20000, rng);
   const figures = setFiguresOf(test.probs, test.labels, 11, { minConfidence: 0, sets: rule });
   // (Conformal coverage holds on average over fitting samples: on one, within a few standard errors, ±0.7 points here.)
-  assert.ok(figures.groups.unsure.coverage >= 0.885 && figures.groups.unsure.coverage < 0.95, JSON.stringify(figures.groups));
+  assert.ok(
+    figures.groups.unsure.coverage >= 0.885 && figures.groups.unsure.coverage < 0.95,
+    JSON.stringify(figures.groups),
+  );
   assert.ok(figures.groups.sure.coverage >= 0.99);
   assert.ok(figures.coverage >= 0.95);
   assert.equal(figures.sizes['3'] ?? 0, 0);
@@ -95,7 +98,11 @@ test('setFigures counts sizes and coverage as given', () => {
   assert.deepEqual(figures.groups.sure, { n: 1, coverage: 1, meanSize: 1 });
   assert.deepEqual(figures.groups.unsure, { n: 2, coverage: 0.5, meanSize: 2.5 });
   // (The answers of interpretProbabilities fit as they are.)
-  assert.equal(setFigures([interpretProbabilities([0, 0.9, 0.1, 0, 0, 0, 0, 0, 0, 0], { minConfidence: 0 })], [1], () => false).coverage, 1);
+  assert.equal(
+    setFigures([interpretProbabilities([0, 0.9, 0.1, 0, 0, 0, 0, 0, 0, 0], { minConfidence: 0 })], [1], () => false)
+      .coverage,
+    1,
+  );
 });
 
 test('a run trained with non-digits fits its sets at the end of training; its answers carry them, and they hold ~99% of the test digits', async () => {

@@ -21,7 +21,9 @@ const predictor = await Predictor.load(await quickRunDir(), { minConfidence: 0 }
 const indices = Array.from({ length: PER_KIND }, (_, n) => 17 + n * 331);
 
 async function rate(pictures: Generated[]): Promise<number> {
-  const inputs = await Promise.all(pictures.map(async (g, i) => preprocessImage(await decodeImage(g.bytes, `${g.kind}-${i}${g.ext}`))));
+  const inputs = await Promise.all(
+    pictures.map(async (g, i) => preprocessImage(await decodeImage(g.bytes, `${g.kind}-${i}${g.ext}`))),
+  );
   const predictions = await predictor.predict(inputs);
   return predictions.filter((p, i) => p.digit === pictures[i].label).length / pictures.length;
 }
@@ -34,7 +36,10 @@ test('MNIST test digits as people would send them are read within a few points o
   for (const kind of MNIST_KINDS) {
     const pictures = await Promise.all(indices.map((i) => mnistAs(kind, pixels(i), data.test.labels[i], rng)));
     const r = await rate(pictures);
-    assert.ok(r >= referenceRate - 0.07, `${kind}: ${(100 * r).toFixed(1)}% vs ${(100 * referenceRate).toFixed(1)}% as IDX`);
+    assert.ok(
+      r >= referenceRate - 0.07,
+      `${kind}: ${(100 * r).toFixed(1)}% vs ${(100 * referenceRate).toFixed(1)}% as IDX`,
+    );
   }
 });
 
@@ -42,7 +47,10 @@ test('printed digits from the installed fonts, clean, photo-like, transparent an
   const rng = createRng(3);
   const pictures: Generated[] = [];
   for (const kind of PRINTED_KINDS) {
-    for (let n = 0; n < PER_KIND; n++) pictures.push(await printedAs(kind, n % 10, FONTS[Math.floor(n / 10 + PRINTED_KINDS.indexOf(kind)) % FONTS.length], rng));
+    for (let n = 0; n < PER_KIND; n++)
+      pictures.push(
+        await printedAs(kind, n % 10, FONTS[Math.floor(n / 10 + PRINTED_KINDS.indexOf(kind)) % FONTS.length], rng),
+      );
   }
   const r = await rate(pictures);
   // A 1-epoch model has seen no printed digit; a full model reads them far better (see the report).

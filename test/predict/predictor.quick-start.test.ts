@@ -14,7 +14,9 @@ import { Predictor } from '../../src/predict/predictor.js';
 import { removeTempDirs, tempDir } from '../helpers/run-fixtures.js';
 
 const data = await loadMnist();
-const inputs = Array.from({ length: 500 }, (_, i) => preprocessMnistPixels(data.test.images.subarray(i * 784, (i + 1) * 784)));
+const inputs = Array.from({ length: 500 }, (_, i) =>
+  preprocessMnistPixels(data.test.images.subarray(i * 784, (i + 1) * 784)),
+);
 after(removeTempDirs);
 
 async function answersOf(dir: string, quickStart: boolean) {
@@ -26,7 +28,12 @@ async function answersOf(dir: string, quickStart: boolean) {
     } catch {
       hasModel = false;
     }
-    return { answers: await predictor.predict(inputs), hasModel, temperature: predictor.temperature, rule: predictor.rule };
+    return {
+      answers: await predictor.predict(inputs),
+      hasModel,
+      temperature: predictor.temperature,
+      rule: predictor.rule,
+    };
   } finally {
     await predictor.close();
   }
@@ -40,16 +47,29 @@ test("the shipped model quick-started runs the release's int8 copy: the loaded m
   assert.equal(quick.temperature, loaded.temperature);
   assert.deepEqual(quick.rule, loaded.rule);
   // The int8 copy answered as the model on 9,997 of the 10,000 test images when it was released (release.json).
-  const differ = inputs.filter((_, i) => quick.answers[i].digit !== loaded.answers[i].digit || quick.answers[i].reason !== loaded.answers[i].reason).length;
+  const differ = inputs.filter(
+    (_, i) =>
+      quick.answers[i].digit !== loaded.answers[i].digit || quick.answers[i].reason !== loaded.answers[i].reason,
+  ).length;
   assert.ok(differ <= inputs.length * 0.01, `${differ} of ${inputs.length} answers differ`);
-  const largest = Math.max(...inputs.flatMap((_, i) => quick.answers[i].probabilities.map((p, k) => Math.abs(p - loaded.answers[i].probabilities[k]))));
-  assert.ok(largest > 0 && largest < 0.1, `the int8 copy's probabilities are its own, and close: largest difference ${largest}`);
+  const largest = Math.max(
+    ...inputs.flatMap((_, i) =>
+      quick.answers[i].probabilities.map((p, k) => Math.abs(p - loaded.answers[i].probabilities[k])),
+    ),
+  );
+  assert.ok(
+    largest > 0 && largest < 0.1,
+    `the int8 copy's probabilities are its own, and close: largest difference ${largest}`,
+  );
 });
 
 test('a quick-started Predictor refuses to give uncalibrated probabilities, saying why', async () => {
   const predictor = await Predictor.load('default', { quickStart: true });
   try {
-    await assert.rejects(predictor.probabilities(data.test, { calibrated: false }), /exported ONNX file \(quickStart\), whose probabilities are calibrated/);
+    await assert.rejects(
+      predictor.probabilities(data.test, { calibrated: false }),
+      /exported ONNX file \(quickStart\), whose probabilities are calibrated/,
+    );
   } finally {
     await predictor.close();
   }
@@ -63,7 +83,10 @@ test('a release folder whose quick-start ONNX file or metadata changed since is 
     const path = join(dir, file);
     const bytes = await readFile(path);
     // Not the bytes the release recorded: metadata.json still valid JSON, the ONNX file cut short.
-    await writeFile(path, file === 'metadata.json' ? Buffer.concat([bytes, Buffer.from('\n')]) : bytes.subarray(0, bytes.length - 1));
+    await writeFile(
+      path,
+      file === 'metadata.json' ? Buffer.concat([bytes, Buffer.from('\n')]) : bytes.subarray(0, bytes.length - 1),
+    );
     const { hasModel } = await answersOf(dir, true);
     assert.equal(hasModel, true, `${file} changed: the model is loaded`);
   }

@@ -23,28 +23,29 @@ const data = await loadMnist();
 const mnist = (i: number) => preprocessMnistPixels(data.test.images.subarray(i * 784, (i + 1) * 784));
 after(removeTempDirs);
 
-for (const runtime of RUNTIMES) test(`${runtime}: predicts in batches, one answer per input, with ten probabilities that sum to 1, and leaks no tensor`, async () => {
-  const predictor = await Predictor.load(runDir, { minConfidence: 0, batchSize: 64, runtime });
-  assert.equal(predictor.runtime, runtime);
-  const inputs = Array.from({ length: 300 }, (_, i) => mnist(i));
-  const before = tf.memory().numTensors;
-  const predictions = await predictor.predict(inputs);
-  assert.equal(tf.memory().numTensors, before, 'tensors left behind');
-  assert.equal(predictions.length, 300);
-  for (const p of predictions) {
-    assert.equal(p.probabilities.length, 10);
-    assert.ok(Math.abs(p.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-4);
-    assert.equal(p.confidence, Math.max(...p.probabilities));
-    assert.equal(p.digit, p.probabilities.indexOf(p.confidence));
-  }
-  const correct = predictions.filter((p, i) => p.digit === data.test.labels[i]).length;
-  // The quick run (1 epoch on 6,000 images) reads MNIST test digits at about 95%.
-  assert.ok(correct >= 0.85 * 300, `${correct} of 300 correct`);
-  // Batching does not change answers.
-  const single = (await predictor.predict([inputs[7]]))[0];
-  assert.deepEqual(single, predictions[7]);
-  await predictor.close();
-});
+for (const runtime of RUNTIMES)
+  test(`${runtime}: predicts in batches, one answer per input, with ten probabilities that sum to 1, and leaks no tensor`, async () => {
+    const predictor = await Predictor.load(runDir, { minConfidence: 0, batchSize: 64, runtime });
+    assert.equal(predictor.runtime, runtime);
+    const inputs = Array.from({ length: 300 }, (_, i) => mnist(i));
+    const before = tf.memory().numTensors;
+    const predictions = await predictor.predict(inputs);
+    assert.equal(tf.memory().numTensors, before, 'tensors left behind');
+    assert.equal(predictions.length, 300);
+    for (const p of predictions) {
+      assert.equal(p.probabilities.length, 10);
+      assert.ok(Math.abs(p.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+      assert.equal(p.confidence, Math.max(...p.probabilities));
+      assert.equal(p.digit, p.probabilities.indexOf(p.confidence));
+    }
+    const correct = predictions.filter((p, i) => p.digit === data.test.labels[i]).length;
+    // The quick run (1 epoch on 6,000 images) reads MNIST test digits at about 95%.
+    assert.ok(correct >= 0.85 * 300, `${correct} of 300 correct`);
+    // Batching does not change answers.
+    const single = (await predictor.predict([inputs[7]]))[0];
+    assert.deepEqual(single, predictions[7]);
+    await predictor.close();
+  });
 
 test('not a digit, or not sure: digit null with the reason instead of a confident wrong answer', async () => {
   const predictor = await Predictor.load(runDir, { minConfidence: 0.999999 });
@@ -61,11 +62,14 @@ test('not a digit, or not sure: digit null with the reason instead of a confiden
 
 test('topK orders digits by probability', () => {
   const p = [0.05, 0.5, 0.1, 0.3, 0.05, 0, 0, 0, 0, 0];
-  assert.deepEqual(topK(p, 3).map((t) => t.digit), [1, 3, 2]);
+  assert.deepEqual(
+    topK(p, 3).map((t) => t.digit),
+    [1, 3, 2],
+  );
   assert.equal(topK(p, 99).length, 10);
 });
 
-test('a run\'s own preprocessing spec (metadata.json) is applied on every path: pixels, bytes and whole sets', async () => {
+test("a run's own preprocessing spec (metadata.json) is applied on every path: pixels, bytes and whole sets", async () => {
   const other = await runWithSpec(runDir);
   const plain = await Predictor.load(runDir, { minConfidence: 0 });
   const inverted = await Predictor.load(other.dir, { minConfidence: 0 });
@@ -76,10 +80,19 @@ test('a run\'s own preprocessing spec (metadata.json) is applied on every path: 
     pixels.forEach((p, k) => assert.ok(Math.abs(input[k] - (1 - p / 255)) < 1e-6, `pixel ${k}`));
     const set = { images: data.test.images.subarray(0, 50 * 784), labels: data.test.labels.subarray(0, 50), count: 50 };
     const fromSet = await inverted.probabilities(set);
-    const fromPixels = await inverted.predict(Array.from({ length: 50 }, (_, i) => inverted.preprocessPixels(data.test.images.subarray(i * 784, (i + 1) * 784))));
-    fromPixels.forEach((p, i) => p.probabilities.forEach((q, k) => assert.ok(Math.abs(q - fromSet[i * 10 + k]) < 1e-5, `image ${i}, class ${k}`)));
+    const fromPixels = await inverted.predict(
+      Array.from({ length: 50 }, (_, i) =>
+        inverted.preprocessPixels(data.test.images.subarray(i * 784, (i + 1) * 784)),
+      ),
+    );
+    fromPixels.forEach((p, i) =>
+      p.probabilities.forEach((q, k) => assert.ok(Math.abs(q - fromSet[i * 10 + k]) < 1e-5, `image ${i}, class ${k}`)),
+    );
     const plainSet = await plain.probabilities(set);
-    assert.ok(plainSet.some((p, i) => Math.abs(p - fromSet[i]) > 0.05), 'the inverted spec changes the answers');
+    assert.ok(
+      plainSet.some((p, i) => Math.abs(p - fromSet[i]) > 0.05),
+      'the inverted spec changes the answers',
+    );
   } finally {
     await plain.close();
     await inverted.close();
@@ -88,7 +101,11 @@ test('a run\'s own preprocessing spec (metadata.json) is applied on every path: 
 });
 
 test('two threads give the probabilities one thread gives, with and without TTA, on either runtime', async () => {
-  const set = { images: data.test.images.subarray(0, 300 * 784), labels: data.test.labels.subarray(0, 300), count: 300 };
+  const set = {
+    images: data.test.images.subarray(0, 300 * 784),
+    labels: data.test.labels.subarray(0, 300),
+    count: 300,
+  };
   for (const runtime of RUNTIMES) {
     const one = await Predictor.load(runDir, { threads: 1, batchSize: 100, runtime });
     const two = await Predictor.load(runDir, { threads: 2, batchSize: 100, runtime });
@@ -98,7 +115,10 @@ test('two threads give the probabilities one thread gives, with and without TTA,
       for (const tta of [false, true]) {
         const a = await one.probabilities(set, { tta });
         const b = await two.probabilities(set, { tta });
-        assert.ok(a.every((p, i) => Math.abs(p - b[i]) < 1e-5), `${runtime}, tta ${tta}`);
+        assert.ok(
+          a.every((p, i) => Math.abs(p - b[i]) < 1e-5),
+          `${runtime}, tta ${tta}`,
+        );
       }
     } finally {
       await one.close();
@@ -134,7 +154,9 @@ test('micro-batching: predictions that arrive together run as one model call, wi
     assert.equal(merged.calls.images, 40);
     answers.forEach((p, i) => {
       assert.equal(p.digit, expected[i].digit);
-      p.probabilities.forEach((q, k) => assert.ok(Math.abs(q - expected[i].probabilities[k]) < 1e-5, `image ${i}, class ${k}`));
+      p.probabilities.forEach((q, k) =>
+        assert.ok(Math.abs(q - expected[i].probabilities[k]) < 1e-5, `image ${i}, class ${k}`),
+      );
     });
     // Past maxBatch, a call goes at once and the rest wait for the next one.
     const many = Array.from({ length: 100 }, (_, i) => mnist(i));
@@ -149,7 +171,8 @@ test('micro-batching: predictions that arrive together run as one model call, wi
 });
 
 /** The largest difference between two runtimes' probabilities. */
-const maxDifference = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const maxDifference = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 /**
  * A run folder, both runtimes on it, and the same questions to each: answers of `predict`
@@ -159,7 +182,8 @@ async function sameOnBothRuntimes(dir: string, what: string, count = 500): Promi
   const set = { images: data.test.images.subarray(0, count * 784), labels: data.test.labels.subarray(0, count), count };
   const by: Partial<Record<RuntimeName, Predictor>> = {};
   try {
-    for (const runtime of RUNTIMES) by[runtime] = await Predictor.load(dir, { runtime, minConfidence: 0, batchSize: 128 });
+    for (const runtime of RUNTIMES)
+      by[runtime] = await Predictor.load(dir, { runtime, minConfidence: 0, batchSize: 128 });
     const tfjs = by.tfjs!;
     const onnx = by.onnx!;
     assert.equal(tfjs.runtime, 'tfjs');
@@ -167,7 +191,9 @@ async function sameOnBothRuntimes(dir: string, what: string, count = 500): Promi
     // The model is the TensorFlow.js one on both (the server serves its files to the page).
     assert.ok(onnx.model instanceof tf.LayersModel);
     assert.deepEqual(onnx.spec, tfjs.spec);
-    const inputs = Array.from({ length: 40 }, (_, i) => onnx.preprocessPixels(data.test.images.subarray(i * 784, (i + 1) * 784)));
+    const inputs = Array.from({ length: 40 }, (_, i) =>
+      onnx.preprocessPixels(data.test.images.subarray(i * 784, (i + 1) * 784)),
+    );
     const [a, b] = [await tfjs.predict(inputs), await onnx.predict(inputs)];
     a.forEach((p, i) => {
       assert.equal(b[i].digit, p.digit, `${what}: image ${i}`);
@@ -211,7 +237,9 @@ test('where ONNX Runtime does not load, a Predictor runs on TensorFlow.js after 
   const reference = await Predictor.load(runDir, { runtime: 'tfjs', minConfidence: 0 });
   try {
     fallback = await Predictor.load(runDir, { runtime: 'onnx', minConfidence: 0 });
-    assert.deepEqual(lines, ['notice: ONNX Runtime does not load here (no onnxruntime binary for this platform); using TensorFlow.js']);
+    assert.deepEqual(lines, [
+      'notice: ONNX Runtime does not load here (no onnxruntime binary for this platform); using TensorFlow.js',
+    ]);
     assert.equal(fallback.runtime, 'tfjs');
     const inputs = Array.from({ length: 20 }, (_, i) => mnist(i));
     assert.deepEqual(await fallback.predict(inputs), await reference.predict(inputs));
@@ -222,14 +250,21 @@ test('where ONNX Runtime does not load, a Predictor runs on TensorFlow.js after 
   }
 });
 
-test('the run\'s temperature calibrates every answer: predict, sets and TTA get softmax(log p / T), with the argmax of the raw p; a run without one gets T = 1', async () => {
+test("the run's temperature calibrates every answer: predict, sets and TTA get softmax(log p / T), with the argmax of the raw p; a run without one gets T = 1", async () => {
   const calibrated = await calibratedRun(runDir);
   const withT = await Predictor.load(calibrated.dir, { minConfidence: 0 });
   const raw = await Predictor.load(calibrated.dir, { minConfidence: 0, temperature: 1 });
   try {
     assert.equal(withT.temperature, calibrated.temperature);
-    assert.ok(Math.abs(withT.temperature - 1) > 0.02, `the quick run is miscalibrated enough to test with (T = ${withT.temperature})`);
-    const set = { images: data.test.images.subarray(0, 200 * 784), labels: data.test.labels.subarray(0, 200), count: 200 };
+    assert.ok(
+      Math.abs(withT.temperature - 1) > 0.02,
+      `the quick run is miscalibrated enough to test with (T = ${withT.temperature})`,
+    );
+    const set = {
+      images: data.test.images.subarray(0, 200 * 784),
+      labels: data.test.labels.subarray(0, 200),
+      count: 200,
+    };
     const rawProbs = await raw.probabilities(set);
     assert.deepEqual(await withT.probabilities(set, { calibrated: false }), rawProbs);
     const expected = applyTemperature(rawProbs, withT.temperature);

@@ -23,7 +23,11 @@ let model: tf.LayersModel;
 let testSet: ImageSet;
 let work: string;
 
-const firstImages = (n: number): ImageSet => ({ images: testSet.images.subarray(0, n * PIXELS), labels: testSet.labels.subarray(0, n), count: n });
+const firstImages = (n: number): ImageSet => ({
+  images: testSet.images.subarray(0, n * PIXELS),
+  labels: testSet.labels.subarray(0, n),
+  count: n,
+});
 
 before(async () => {
   await initBackend('wasm');
@@ -56,7 +60,11 @@ test('shiftImages moves every image by whole pixels and fills the border it unco
   assert.equal(dst.filter((v) => v === -3).length, 2 * 28);
   shiftImages(src, dst, 2, [0, -1], -3);
   assert.equal(dst[PIXELS + 6 * 28 + 5], 9, 'one pixel up');
-  assert.deepEqual(Array.from(dst.subarray(PIXELS + 27 * 28, 2 * PIXELS)), new Array(28).fill(-3), 'bottom row is background');
+  assert.deepEqual(
+    Array.from(dst.subarray(PIXELS + 27 * 28, 2 * PIXELS)),
+    new Array(28).fill(-3),
+    'bottom row is background',
+  );
 });
 
 test('TTA probabilities: one row of 10 per image, each summing to 1, deterministic, and no tensors left behind', async () => {
@@ -76,7 +84,15 @@ test('TTA probabilities: one row of 10 per image, each summing to 1, determinist
 test('views are what get averaged: two unshifted views equal plain prediction exactly, the TTA views do not', async () => {
   const set = firstImages(100);
   const plain = await probabilitiesOf(model, set, { batchSize: 32 });
-  const twice = await withReplicas(model, { threads: 1, backend: 'wasm', maxBatch: 32 }, (replicas) => predictSet(replicas, set, { batchSize: 32, views: [[0, 0], [0, 0]] }));
+  const twice = await withReplicas(model, { threads: 1, backend: 'wasm', maxBatch: 32 }, (replicas) =>
+    predictSet(replicas, set, {
+      batchSize: 32,
+      views: [
+        [0, 0],
+        [0, 0],
+      ],
+    }),
+  );
   assert.deepEqual(twice, plain);
   assert.deepEqual(await probabilitiesOf(model, set, { batchSize: 32 }), plain, 'no options: plain');
   const tta = await probabilitiesOf(model, set, { batchSize: 32, ...{ tta: true } });
@@ -116,5 +132,9 @@ test('test-split figures in metadata.json say when they came with TTA, and not o
   const meta = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8'));
   assert.deepEqual(meta.test, { accuracy: withTta.metrics.accuracy, loss: withTta.metrics.loss, n: 10000, tta: true });
   const plain = await evaluateRun(dir, { plots: false });
-  assert.deepEqual(JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8')).test, { accuracy: plain.metrics.accuracy, loss: plain.metrics.loss, n: 10000 });
+  assert.deepEqual(JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8')).test, {
+    accuracy: plain.metrics.accuracy,
+    loss: plain.metrics.loss,
+    n: 10000,
+  });
 });

@@ -23,7 +23,11 @@ let seven: Uint8Array<ArrayBuffer>;
 let mnistSeven: number[];
 
 const printedDigit = (digit: string) =>
-  sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200"><rect width="200" height="200" fill="white"/><text x="100" y="172" font-size="180" font-family="DejaVu Sans" text-anchor="middle">${digit}</text></svg>`));
+  sharp(
+    Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200"><rect width="200" height="200" fill="white"/><text x="100" y="172" font-size="180" font-family="DejaVu Sans" text-anchor="middle">${digit}</text></svg>`,
+    ),
+  );
 
 before(async () => {
   runDir = await quickRunDir();
@@ -73,8 +77,14 @@ test('a multipart form with one file, JSON base64 and JSON pixels read too; ?exp
   form.append('file', new Blob([seven], { type: 'image/png' }), 'seven.png');
   await expectDigit(await post('/v1/predict', form), 7);
   await expectDigit(await post('/v1/predict', json({ image: base64(seven) }), 'application/json'), 7);
-  await expectDigit(await post('/v1/predict', json({ image: `data:image/png;base64,${base64(seven)}` }), 'application/json'), 7);
-  const explained = await expectDigit(await post('/v1/predict?explain=1', json({ pixels: mnistSeven }), 'application/json'), 7);
+  await expectDigit(
+    await post('/v1/predict', json({ image: `data:image/png;base64,${base64(seven)}` }), 'application/json'),
+    7,
+  );
+  const explained = await expectDigit(
+    await post('/v1/predict?explain=1', json({ pixels: mnistSeven }), 'application/json'),
+    7,
+  );
   assert.deepEqual(explained.input, mnistSeven, 'MNIST-form pixels reach the model as they are');
 });
 
@@ -86,34 +96,68 @@ test('a blank canvas is not a digit: digit null with a reason', async () => {
 });
 
 test('a batch answers in order, as JSON items or a multipart form of files', async () => {
-  const response = await post('/v1/predict/batch', json({ items: [{ pixels: mnistSeven }, { pixels: new Array(784).fill(0) }, { image: base64(seven) }] }), 'application/json');
+  const response = await post(
+    '/v1/predict/batch',
+    json({ items: [{ pixels: mnistSeven }, { pixels: new Array(784).fill(0) }, { image: base64(seven) }] }),
+    'application/json',
+  );
   assert.equal(response.status, 200);
   const { predictions } = await response.json();
-  assert.deepEqual(predictions.map((p: { digit: number | null }) => p.digit), [7, null, 7]);
+  assert.deepEqual(
+    predictions.map((p: { digit: number | null }) => p.digit),
+    [7, null, 7],
+  );
   const form = new FormData();
   form.append('a', new Blob([seven], { type: 'image/png' }), 'a.png');
   form.append('b', new Blob([bytes(await printedDigit('7').jpeg().toBuffer())], { type: 'image/jpeg' }), 'b.jpg');
   const multi = await (await post('/v1/predict/batch', form)).json();
-  assert.deepEqual(multi.predictions.map((p: { digit: number }) => p.digit), [7, 7]);
+  assert.deepEqual(
+    multi.predictions.map((p: { digit: number }) => p.digit),
+    [7, 7],
+  );
 });
 
 test('errors are JSON with the right status and message, and the next request is served', async () => {
   await expectError(await post('/v1/predict', 'this is not an image', 'image/png'), 400, /cannot be read as an image/);
-  await expectError(await post('/v1/predict', seven.subarray(0, seven.length / 2), 'image/png'), 400, /cannot be read as an image/);
+  await expectError(
+    await post('/v1/predict', seven.subarray(0, seven.length / 2), 'image/png'),
+    400,
+    /cannot be read as an image/,
+  );
   await expectError(await post('/v1/predict', '{"pixels": [1, 2', 'application/json'), 400, /not valid JSON/);
-  await expectError(await post('/v1/predict', json({ pixel: [1] }), 'application/json'), 400, /must be \{"pixels": \[784 numbers\]\}/);
+  await expectError(
+    await post('/v1/predict', json({ pixel: [1] }), 'application/json'),
+    400,
+    /must be \{"pixels": \[784 numbers\]\}/,
+  );
   await expectError(await post('/v1/predict', json({ image: '%%%' }), 'application/json'), 400, /not base64/);
   await expectError(await post('/v1/predict', 'hello', 'text/plain'), 415, /content type text\/plain is not accepted/);
   await expectError(await post('/v1/predict/batch', seven, 'image/png'), 415, /a batch is JSON/);
-  await expectError(await post('/v1/predict', json({ pixels: [1, 2, 3] }), 'application/json'), 422, /pixels has 3 values; a 28x28 image needs 784/);
-  await expectError(await post('/v1/predict', json({ pixels: [...mnistSeven.slice(0, 783), 300] }), 'application/json'), 422, /pixels\[783\] is 300, outside 0-255/);
-  await expectError(await post('/v1/predict/batch', json({ items: [{ pixels: mnistSeven }, { pixels: [-1] }] }), 'application/json'), 422, /items\[1\]\.pixels has 1 values/);
+  await expectError(
+    await post('/v1/predict', json({ pixels: [1, 2, 3] }), 'application/json'),
+    422,
+    /pixels has 3 values; a 28x28 image needs 784/,
+  );
+  await expectError(
+    await post('/v1/predict', json({ pixels: [...mnistSeven.slice(0, 783), 300] }), 'application/json'),
+    422,
+    /pixels\[783\] is 300, outside 0-255/,
+  );
+  await expectError(
+    await post('/v1/predict/batch', json({ items: [{ pixels: mnistSeven }, { pixels: [-1] }] }), 'application/json'),
+    422,
+    /items\[1\]\.pixels has 1 values/,
+  );
   await expectError(await fetch(server.url + '/v3/predict'), 404, /no route for GET \/v3\/predict/);
   const noFile = new FormData();
   noFile.append('note', 'a form field, but no file');
   await expectError(await post('/v1/predict', noFile), 400, /the multipart form holds no file/);
   const tooMany = { items: Array.from({ length: 257 }, () => ({ pixels: mnistSeven })) };
-  await expectError(await post('/v1/predict/batch', json(tooMany), 'application/json'), 400, /must NOT have more than 256 items/);
+  await expectError(
+    await post('/v1/predict/batch', json(tooMany), 'application/json'),
+    400,
+    /must NOT have more than 256 items/,
+  );
   await expectDigit(await post('/v1/predict', seven, 'image/png'), 7);
 });
 
@@ -121,13 +165,25 @@ test('a body over the limit is a 413, for raw bodies and uploads alike', async (
   const small = await startServer({ runDir, port: 0, bodyLimit: 2000 });
   try {
     const big = new Uint8Array(5000).fill(1);
-    const response = await fetch(small.url + '/v1/predict', { method: 'POST', body: big, headers: { 'content-type': 'image/png' } });
+    const response = await fetch(small.url + '/v1/predict', {
+      method: 'POST',
+      body: big,
+      headers: { 'content-type': 'image/png' },
+    });
     await expectError(response, 413, /larger than the limit of 2000 bytes/);
     const form = new FormData();
     form.append('file', new Blob([big], { type: 'image/png' }), 'big.png');
-    await expectError(await fetch(small.url + '/v1/predict', { method: 'POST', body: form }), 413, /larger than the limit of 2000 bytes/);
+    await expectError(
+      await fetch(small.url + '/v1/predict', { method: 'POST', body: form }),
+      413,
+      /larger than the limit of 2000 bytes/,
+    );
     // A body under the limit is still served (784 zeros as JSON is about 1,600 bytes).
-    const blank = await fetch(small.url + '/v1/predict', { method: 'POST', body: json({ pixels: new Array(784).fill(0) }), headers: { 'content-type': 'application/json' } });
+    const blank = await fetch(small.url + '/v1/predict', {
+      method: 'POST',
+      body: json({ pixels: new Array(784).fill(0) }),
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(blank.status, 200);
   } finally {
     await small.close();
@@ -159,7 +215,11 @@ test('health, model metadata, Prometheus metrics, OpenAPI and docs', async () =>
 
 test('no tensor leak: tensors in memory are the same after 1,000 requests as after 10', async () => {
   const request = (i: number) =>
-    server.app.inject({ method: 'POST', url: '/v1/predict', payload: i % 3 === 0 ? { pixels: [1, 2] } : { pixels: mnistSeven } });
+    server.app.inject({
+      method: 'POST',
+      url: '/v1/predict',
+      payload: i % 3 === 0 ? { pixels: [1, 2] } : { pixels: mnistSeven },
+    });
   for (let i = 0; i < 10; i++) await request(i);
   const afterTen = tf.memory().numTensors;
   for (let i = 0; i < 1000; i++) await request(i);
@@ -167,7 +227,10 @@ test('no tensor leak: tensors in memory are the same after 1,000 requests as aft
 });
 
 function spawnServe(args: string[], cwd = process.cwd()) {
-  const child = spawn(process.execPath, [resolve('bin/mnist-cnn.js'), 'serve', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [resolve('bin/mnist-cnn.js'), 'serve', ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -195,7 +258,11 @@ test('the CLI: SIGTERM lets an in-flight batch finish, then exits 0', async () =
   const serve = spawnServe([runDir, '--port', '0']);
   const url = await serve.url;
   const items = Array.from({ length: 200 }, () => ({ image: base64(seven) }));
-  const inFlight = fetch(url + '/v1/predict/batch', { method: 'POST', body: json({ items }), headers: { 'content-type': 'application/json' } });
+  const inFlight = fetch(url + '/v1/predict/batch', {
+    method: 'POST',
+    body: json({ items }),
+    headers: { 'content-type': 'application/json' },
+  });
   await new Promise((r) => setTimeout(r, 100));
   serve.child.kill('SIGTERM');
   const response = await inFlight;
@@ -208,7 +275,11 @@ test('the CLI: --workers 2 serves from two processes and stops on SIGTERM with e
   const serve = spawnServe([runDir, '--port', '0', '--workers', '2']);
   const url = await serve.url;
   assert.match(serve.output().stdout, /with 2 worker processes/);
-  const responses = await Promise.all(Array.from({ length: 8 }, () => fetch(url + '/v1/predict', { method: 'POST', body: seven, headers: { 'content-type': 'image/png' } })));
+  const responses = await Promise.all(
+    Array.from({ length: 8 }, () =>
+      fetch(url + '/v1/predict', { method: 'POST', body: seven, headers: { 'content-type': 'image/png' } }),
+    ),
+  );
   assert.ok(responses.every((r) => r.status === 200));
   serve.child.kill('SIGTERM');
   assert.equal(await serve.exited, 0);
@@ -219,7 +290,10 @@ test('the CLI: a run folder that is not there is named, in one line', async () =
   try {
     const serve = spawnServe(['runs/latest'], empty);
     assert.equal(await serve.exited, 2);
-    assert.match(serve.output().stderr, /^error: runs\/latest does not exist \(no run yet: train one with `mnist-cnn train` or `npm start`\)\n$/);
+    assert.match(
+      serve.output().stderr,
+      /^error: runs\/latest does not exist \(no run yet: train one with `mnist-cnn train` or `npm start`\)\n$/,
+    );
   } finally {
     await rm(empty, { recursive: true, force: true });
   }
@@ -232,7 +306,13 @@ test('a served run preprocesses with its own spec (metadata.json), not the defau
   try {
     const info = await (await fetch(`${served.url}/v1/model`)).json();
     assert.deepEqual(info.preprocessing, INVERTED_SPEC);
-    const answer = await (await fetch(`${served.url}/v1/predict`, { method: 'POST', body: json({ pixels: mnistSeven }), headers: { 'content-type': 'application/json' } })).json();
+    const answer = await (
+      await fetch(`${served.url}/v1/predict`, {
+        method: 'POST',
+        body: json({ pixels: mnistSeven }),
+        headers: { 'content-type': 'application/json' },
+      })
+    ).json();
     const [expected] = await reference.predict([reference.preprocessPixels(Uint8Array.from(mnistSeven))]);
     assert.deepEqual(answer, expected);
     const asDefault = await (await post('/v1/predict', json({ pixels: mnistSeven }), 'application/json')).json();
@@ -251,9 +331,23 @@ test('/readyz is 503 while the server starts, 200 once the model is loaded and w
     port: 0,
     // Listening, before the model loads: what probes and clients get meanwhile.
     async onListening(url) {
-      for (const [path, method] of [['/readyz', 'GET'], ['/healthz', 'GET'], ['/v2/health/ready', 'GET'], ['/v2/health/live', 'GET'], ['/v1/predict', 'POST'], ['/v2/models/x/infer', 'POST']] as const) {
-        const response = await fetch(url + path, { method, ...(method === 'POST' ? { body: '{}', headers: { 'content-type': 'application/json' } } : {}) });
-        starting[`${method} ${path}`] = { status: response.status, body: await response.json(), retryAfter: response.headers.get('retry-after') };
+      for (const [path, method] of [
+        ['/readyz', 'GET'],
+        ['/healthz', 'GET'],
+        ['/v2/health/ready', 'GET'],
+        ['/v2/health/live', 'GET'],
+        ['/v1/predict', 'POST'],
+        ['/v2/models/x/infer', 'POST'],
+      ] as const) {
+        const response = await fetch(url + path, {
+          method,
+          ...(method === 'POST' ? { body: '{}', headers: { 'content-type': 'application/json' } } : {}),
+        });
+        starting[`${method} ${path}`] = {
+          status: response.status,
+          body: await response.json(),
+          retryAfter: response.headers.get('retry-after'),
+        };
       }
     },
   });
@@ -273,7 +367,10 @@ test('/readyz is 503 while the server starts, 200 once the model is loaded and w
   // A request in flight when the server starts draining (its body half sent) is still answered.
   const body = JSON.stringify({ pixels: mnistSeven });
   const inFlight = await connect(own.url);
-  inFlight.write(head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }) + body.slice(0, 100));
+  inFlight.write(
+    head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }) +
+      body.slice(0, 100),
+  );
   await new Promise((r) => setTimeout(r, 100));
   const closing = own.close();
   const draining = await own.app.inject({ method: 'GET', url: '/readyz' });

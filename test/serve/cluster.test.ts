@@ -18,13 +18,23 @@ let bombs: Bomb[];
 
 before(async () => {
   runDir = await quickRunDir();
-  seven = new Uint8Array(await sharp(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120"><rect width="120" height="120" fill="white"/><text x="60" y="104" font-size="110" font-family="DejaVu Sans" text-anchor="middle">7</text></svg>')).png().toBuffer());
+  seven = new Uint8Array(
+    await sharp(
+      Buffer.from(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120"><rect width="120" height="120" fill="white"/><text x="60" y="104" font-size="110" font-family="DejaVu Sans" text-anchor="middle">7</text></svg>',
+      ),
+    )
+      .png()
+      .toBuffer(),
+  );
   bombs = await headerBombs();
 });
 
 /** A `mnist-cnn serve` child; `url` resolves once it prints where it listens. */
 function spawnServe(args: string[]) {
-  const child = spawn(process.execPath, [resolve('bin/mnist-cnn.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [resolve('bin/mnist-cnn.js'), 'serve', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -53,7 +63,8 @@ const workerPids = (primary: number) =>
     .map((line) => Number(line.trim()))
     .filter((pid) => pid > 0);
 
-const predict = (url: string, body: Uint8Array<ArrayBuffer>, type: string) => fetch(`${url}/v1/predict`, { method: 'POST', body, headers: { 'content-type': type } });
+const predict = (url: string, body: Uint8Array<ArrayBuffer>, type: string) =>
+  fetch(`${url}/v1/predict`, { method: 'POST', body, headers: { 'content-type': type } });
 
 test('--workers 2 survives every bomb, sent to both workers at once, and a killed worker is replaced', async () => {
   const serve = spawnServe([runDir, '--port', '0', '--workers', '2']);
@@ -65,7 +76,13 @@ test('--workers 2 survives every bomb, sent to both workers at once, and a kille
         const response =
           i % 2 === 0 && bomb.type !== 'application/octet-stream'
             ? await predict(url, bomb.bytes, bomb.type)
-            : await predict(url, new Uint8Array(multipartBody([{ name: 'file', filename: 'f', type: 'application/octet-stream', data: bomb.bytes }])), 'multipart/form-data; boundary=XBOUNDARYX');
+            : await predict(
+                url,
+                new Uint8Array(
+                  multipartBody([{ name: 'file', filename: 'f', type: 'application/octet-stream', data: bomb.bytes }]),
+                ),
+                'multipart/form-data; boundary=XBOUNDARYX',
+              );
         return [bomb, response.status] as const;
       }),
     );
@@ -82,7 +99,8 @@ test('--workers 2 survives every bomb, sent to both workers at once, and a kille
     // Served meanwhile by the survivor, then by both again.
     const during = await Promise.all(Array.from({ length: 8 }, () => predict(url, seven, 'image/png')));
     assert.ok(during.every((r) => r.status === 200));
-    for (let i = 0; i < 100 && workerPids(serve.child.pid ?? 0).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && workerPids(serve.child.pid ?? 0).length < 2; i++)
+      await new Promise((r) => setTimeout(r, 100));
     const workers = workerPids(serve.child.pid ?? 0);
     assert.equal(workers.length, 2);
     assert.ok(!workers.includes(victim));
@@ -101,8 +119,14 @@ test('start-up failures are one line on stderr and exit code 2: port out of rang
       [['--port', '70000'], /^error: --port 70000: the port must be a whole number from 0 to 65535$/],
       [['--body-limit', '0'], /^error: --body-limit 0: the body limit in bytes must be a whole number from 1 to \d+$/],
       [['--port', port], new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`)],
-      [['--port', port, '--workers', '2'], new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`)],
-      [['--host', '192.0.2.1', '--port', '0'], /^error: cannot listen on 192\.0\.2\.1:0: 192\.0\.2\.1 is not an address of this machine \(--host\)$/],
+      [
+        ['--port', port, '--workers', '2'],
+        new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`),
+      ],
+      [
+        ['--host', '192.0.2.1', '--port', '0'],
+        /^error: cannot listen on 192\.0\.2\.1:0: 192\.0\.2\.1 is not an address of this machine \(--host\)$/,
+      ],
     ];
     for (const [args, message] of cases) {
       const serve = spawnServe([runDir, ...args]);
@@ -121,7 +145,9 @@ test('SIGTERM drains for --drain-timeout at most: a request that never ends does
   const url = (await serve.waitFor(/at (http:\/\/127\.0\.0\.1:\d+)/))[1];
   const { connect, head } = await import('./fixtures/http.js');
   const stuck = await connect(url);
-  stuck.write(head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': 10_000 }) + '{"pixels": [');
+  stuck.write(
+    head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': 10_000 }) + '{"pixels": [',
+  );
   await new Promise((r) => setTimeout(r, 200));
   serve.child.kill('SIGTERM');
   assert.equal(await serve.exited, 0);

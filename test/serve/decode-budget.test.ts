@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { containerMemoryLimit, DecodeBudget, decodeBudgetBytes, DECODE_SHARE, DEFAULT_MAX_MEMORY } from '../../src/serve/decode-budget.js';
+import {
+  containerMemoryLimit,
+  DecodeBudget,
+  decodeBudgetBytes,
+  DECODE_SHARE,
+  DEFAULT_MAX_MEMORY,
+} from '../../src/serve/decode-budget.js';
 import { ApiError } from '../../src/serve/errors.js';
 
 const dirs: string[] = [];
@@ -63,11 +69,22 @@ test("a waiting decode leaves the queue when its request's signal aborts (with i
   controller.abort(reason);
   await assert.rejects(Promise.resolve(aborted), (err) => err === reason);
   assert.equal(budget.state.waiting, 1);
-  await assert.rejects(Promise.resolve(waits), (err) => err instanceof ApiError && err.status === 503 && err.code === 'busy' && err.headers['retry-after'] === '5');
+  await assert.rejects(
+    Promise.resolve(waits),
+    (err) => err instanceof ApiError && err.status === 503 && err.code === 'busy' && err.headers['retry-after'] === '5',
+  );
   assert.deepEqual(budget.state, { usedBytes: 100, waiting: 0 });
-  await assert.rejects(Promise.resolve(budget.acquire(10, controller.signal)), (err) => err === reason, 'already aborted: not queued');
+  await assert.rejects(
+    Promise.resolve(budget.acquire(10, controller.signal)),
+    (err) => err === reason,
+    'already aborted: not queued',
+  );
   held();
-  assert.equal(typeof budget.acquire(10, controller.signal), 'function', 'room: at once, even with an aborted signal (the decode checks it)');
+  assert.equal(
+    typeof budget.acquire(10, controller.signal),
+    'function',
+    'room: at once, even with an aborted signal (the decode checks it)',
+  );
 });
 
 test('the budget is a share of the memory limit: the flag, else the container (cgroup v2 or v1), else 1 GiB; shared by the workers', async () => {
@@ -79,7 +96,11 @@ test('the budget is a share of the memory limit: the flag, else the container (c
   };
   assert.equal(containerMemoryLimit([await file('v2', '536870912\n')]), 512 * 2 ** 20);
   assert.equal(containerMemoryLimit([await file('v2-none', 'max\n')]), undefined);
-  assert.equal(containerMemoryLimit([join(dir, 'absent'), await file('v1', '9223372036854771712\n')]), undefined, 'v1 writes a huge number for none');
+  assert.equal(
+    containerMemoryLimit([join(dir, 'absent'), await file('v1', '9223372036854771712\n')]),
+    undefined,
+    'v1 writes a huge number for none',
+  );
   assert.equal(containerMemoryLimit([join(dir, 'absent'), await file('v1-set', '1073741824\n')]), 2 ** 30);
   assert.equal(decodeBudgetBytes(DEFAULT_MAX_MEMORY), Math.floor(2 ** 30 * DECODE_SHARE));
   assert.equal(decodeBudgetBytes(2 ** 30, 2), Math.floor((2 ** 30 * DECODE_SHARE) / 2));

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { API_ERRORS, ApiError, errorBody, faultLine, toApiError } from '../../src/serve/errors.js';
 
-const coded = (code: string, message = 'x', statusCode?: number) => Object.assign(new Error(message), { code, statusCode });
+const coded = (code: string, message = 'x', statusCode?: number) =>
+  Object.assign(new Error(message), { code, statusCode });
 
 test("Fastify's, @fastify/multipart's and busboy's own errors become 4xx with messages a client can act on", () => {
   const limits = { bodyLimit: 5000, maxFiles: 256 };
@@ -46,16 +47,21 @@ test('every error code is in the one registry, and the registry is documented: i
   const codes = Object.keys(API_ERRORS);
   // No code written anywhere in src/serve that is not the registry's (TypeScript holds ApiError to
   // it; this also catches a code put in a body by hand).
-  const files = (await readdir('src/serve', { recursive: true })).filter((f) => f.endsWith('.ts') && !f.startsWith('page'));
+  const files = (await readdir('src/serve', { recursive: true })).filter(
+    (f) => f.endsWith('.ts') && !f.startsWith('page'),
+  );
   for (const file of files) {
     const text = await readFile(join('src/serve', file), 'utf8');
-    for (const match of text.matchAll(/new ApiError\(\s*[^,]+,\s*'([a-z_]+)'|\bcode: '([a-z_]+)'|\[\d{3}, '([a-z_]+)'/g)) {
+    for (const match of text.matchAll(
+      /new ApiError\(\s*[^,]+,\s*'([a-z_]+)'|\bcode: '([a-z_]+)'|\[\d{3}, '([a-z_]+)'/g,
+    )) {
       const code = match[1] ?? match[2] ?? match[3];
       assert.ok(codes.includes(code), `${file}: code '${code}' is not in API_ERRORS`);
     }
   }
   const serving = await readFile('docs/serving.md', 'utf8');
-  for (const code of codes) assert.match(serving, new RegExp(`\\| \`${code}\` \\|`), `docs/serving.md's table of error codes has ${code}`);
+  for (const code of codes)
+    assert.match(serving, new RegExp(`\\| \`${code}\` \\|`), `docs/serving.md's table of error codes has ${code}`);
   const { ERROR_SCHEMA } = await import('../../src/serve/schemas.js');
   const documented = ERROR_SCHEMA.properties.error.properties.code;
   assert.deepEqual([...documented.enum], codes);

@@ -9,7 +9,13 @@ import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Predictor } from '../../src/predict/predictor.js';
 import { buildApp, type AppOptions } from '../../src/serve/app.js';
-import { capConnections, handlerTimeLimitMs, limitOptions, registerHardening, requestSignal } from '../../src/serve/hardening.js';
+import {
+  capConnections,
+  handlerTimeLimitMs,
+  limitOptions,
+  registerHardening,
+  requestSignal,
+} from '../../src/serve/hardening.js';
 import { probeAnswer } from '../../src/serve/routes/service.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 import { connect, head, rawRequest } from './fixtures/http.js';
@@ -37,10 +43,22 @@ after(async () => {
 });
 
 const blank = JSON.stringify({ pixels: new Array(784).fill(0) });
-const postBlank = (base: string, headers: Record<string, string> = {}) => fetch(`${base}/v1/predict`, { method: 'POST', body: blank, headers: { 'content-type': 'application/json', ...headers } });
+const postBlank = (base: string, headers: Record<string, string> = {}) =>
+  fetch(`${base}/v1/predict`, {
+    method: 'POST',
+    body: blank,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 
 test('security headers on the page, the docs, the API and its errors: a strict CSP, nosniff, no framing', async () => {
-  for (const [path, init] of [['/', {}], ['/docs', {}], ['/openapi.json', {}], ['/v1/model', {}], ['/nowhere', {}], ['/v1/predict', { method: 'POST', body: 'x', headers: { 'content-type': 'image/png' } }]] as const) {
+  for (const [path, init] of [
+    ['/', {}],
+    ['/docs', {}],
+    ['/openapi.json', {}],
+    ['/v1/model', {}],
+    ['/nowhere', {}],
+    ['/v1/predict', { method: 'POST', body: 'x', headers: { 'content-type': 'image/png' } }],
+  ] as const) {
     const response = await fetch(url + path, init);
     const csp = response.headers.get('content-security-policy') ?? '';
     assert.match(csp, /default-src 'self'/, path);
@@ -57,7 +75,10 @@ test('security headers on the page, the docs, the API and its errors: a strict C
   const docs = await fetch(`${url}/docs`);
   const style = /<style>([^<]*)<\/style>/.exec(await docs.text())?.[1] ?? '';
   const hash = createHash('sha256').update(style).digest('base64');
-  assert.match(docs.headers.get('content-security-policy') ?? '', new RegExp(`style-src 'self' 'sha256-${hash.replace(/[+/]/g, (c) => `\\${c}`)}'`));
+  assert.match(
+    docs.headers.get('content-security-policy') ?? '',
+    new RegExp(`style-src 'self' 'sha256-${hash.replace(/[+/]/g, (c) => `\\${c}`)}'`),
+  );
 });
 
 test("the page is cross-origin isolated for its Train panel (COOP, COEP), and only the panel's worker scripts may compile WebAssembly", async () => {
@@ -79,15 +100,27 @@ test("the page is cross-origin isolated for its Train panel (COOP, COEP), and on
 
 test('CORS is off unless an origin is given; then that origin, and no other, may call the API', async () => {
   const preflight = (base: string, origin: string) =>
-    fetch(`${base}/v1/predict`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    fetch(`${base}/v1/predict`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
   assert.equal((await preflight(url, 'https://example.com')).headers.get('access-control-allow-origin'), null);
-  assert.equal((await postBlank(url, { origin: 'https://example.com' })).headers.get('access-control-allow-origin'), null);
+  assert.equal(
+    (await postBlank(url, { origin: 'https://example.com' })).headers.get('access-control-allow-origin'),
+    null,
+  );
   const withCors = await serve({ corsOrigin: 'https://example.com' });
   const allowed = await preflight(withCors, 'https://example.com');
   assert.ok(allowed.status < 300, `preflight: ${allowed.status}`);
   assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://example.com');
-  assert.equal((await postBlank(withCors, { origin: 'https://example.com' })).headers.get('access-control-allow-origin'), 'https://example.com');
-  assert.notEqual((await postBlank(withCors, { origin: 'https://evil.example' })).headers.get('access-control-allow-origin'), 'https://evil.example');
+  assert.equal(
+    (await postBlank(withCors, { origin: 'https://example.com' })).headers.get('access-control-allow-origin'),
+    'https://example.com',
+  );
+  assert.notEqual(
+    (await postBlank(withCors, { origin: 'https://evil.example' })).headers.get('access-control-allow-origin'),
+    'https://evil.example',
+  );
 });
 
 test('the optional rate limit answers 429 in the API error shape with Retry-After; probes are never limited', async () => {
@@ -107,7 +140,14 @@ test('requests in flight are capped: the next one is a 503 with Retry-After; pro
   const capped = await serve({ limits: { maxInFlight: 2 } });
   // Two requests whose bodies have not all arrived: both are in flight.
   const slow = await Promise.all([0, 1].map(() => connect(capped)));
-  for (const connection of slow) connection.write(head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': blank.length, Connection: 'close' }) + blank.slice(0, 10));
+  for (const connection of slow)
+    connection.write(
+      head('POST', '/v1/predict', {
+        'Content-Type': 'application/json',
+        'Content-Length': blank.length,
+        Connection: 'close',
+      }) + blank.slice(0, 10),
+    );
   let refused: Response | undefined;
   // The server may not have read the two heads yet: ask until it has (bounded).
   for (let i = 0; i < 50 && refused?.status !== 503; i++) {
@@ -139,7 +179,11 @@ test('connections are capped: past the cap a probe is answered by the cap itself
   const headOnly = await over(head('HEAD', '/healthz'));
   assert.equal(headOnly.status, 200);
   assert.equal(headOnly.body, '', 'HEAD: no body');
-  for (const request of [head('GET', '/v1/model', { Connection: 'close' }), head('POST', '/healthz', { 'Content-Length': 0 }), 'GET /healthz HTTP/2.0\r\n\r\n']) {
+  for (const request of [
+    head('GET', '/v1/model', { Connection: 'close' }),
+    head('POST', '/healthz', { 'Content-Length': 0 }),
+    'GET /healthz HTTP/2.0\r\n\r\n',
+  ]) {
     const refused = await over(request);
     assert.equal(refused.status, 503, request);
     assert.equal(refused.headers['retry-after'], '1');
@@ -163,7 +207,11 @@ test('connections are capped: past the cap a probe is answered by the cap itself
 test('a request with no Host header is a 400 in the API error shape (Node would send an empty 400); HTTP/1.0 needs none', async () => {
   const noHost = await rawRequest(url, 'GET /v1/model HTTP/1.1\r\nConnection: close\r\n\r\n');
   assert.equal(noHost.status, 400, noHost.text);
-  assert.deepEqual(JSON.parse(noHost.body).error, { status: 400, code: 'bad_request', message: 'the request has no Host header, which HTTP/1.1 requires' });
+  assert.deepEqual(JSON.parse(noHost.body).error, {
+    status: 400,
+    code: 'bad_request',
+    message: 'the request has no Host header, which HTTP/1.1 requires',
+  });
   const old = await rawRequest(url, 'GET /healthz HTTP/1.0\r\n\r\n');
   assert.equal(old.status, 200, old.text);
 });
@@ -171,7 +219,10 @@ test('a request with no Host header is a 400 in the API error shape (Node would 
 test('a request trickled too slowly is ended with a 408 in the API error shape; an idle kept-alive connection is closed', async () => {
   const quick = await serve({ limits: { requestTimeoutMs: 1_000, idleTimeoutMs: 1_000 } });
   const slowBody = await connect(quick, { closeAfterMs: 20_000 });
-  slowBody.write(head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': blank.length }) + blank.slice(0, 5));
+  slowBody.write(
+    head('POST', '/v1/predict', { 'Content-Type': 'application/json', 'Content-Length': blank.length }) +
+      blank.slice(0, 5),
+  );
   const trickle = setInterval(() => slowBody.write(' '), 200);
   const timedOut = await slowBody.closed;
   clearInterval(trickle);
@@ -214,7 +265,11 @@ test('draining: /readyz 503 while requests are still answered; once closing, new
   assert.deepEqual(await readyz.json(), { status: 'draining' });
   const stillAnswered = await postBlank(draining);
   assert.equal(stillAnswered.status, 200, 'a prediction during the drain delay is answered');
-  assert.equal(stillAnswered.headers.get('connection'), 'close', 'and its connection closed, so that the client reconnects elsewhere');
+  assert.equal(
+    stillAnswered.headers.get('connection'),
+    'close',
+    'and its connection closed, so that the client reconnects elsewhere',
+  );
   drain.closing = true;
   const refused = await postBlank(draining);
   assert.equal(refused.status, 503);

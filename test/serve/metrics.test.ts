@@ -24,14 +24,21 @@ after(async () => {
 });
 
 const scrape = async () => (await app.inject({ method: 'GET', url: '/metrics' })).body;
-const value = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}()[\]|+.]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+const value = (text: string, series: string) =>
+  Number(new RegExp(`^${series.replace(/[{}()[\]|+.]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
 
 test('the series an operator of a micro-batching server needs, and the process metrics', async () => {
   const pixels = new Array(PIXELS).fill(0);
   // Five requests at once: micro-batching merges them into fewer model calls.
-  const answers = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: '/v1/predict', payload: { pixels } })));
+  const answers = await Promise.all(
+    Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: '/v1/predict', payload: { pixels } })),
+  );
   for (const answer of answers) assert.equal(answer.statusCode, 200, answer.body);
-  await app.inject({ method: 'POST', url: '/v1/predict/batch', payload: { items: [{ pixels }, { pixels }, { pixels }] } });
+  await app.inject({
+    method: 'POST',
+    url: '/v1/predict/batch',
+    payload: { items: [{ pixels }, { pixels }, { pixels }] },
+  });
   drain.closing = true;
   const refused = await app.inject({ method: 'POST', url: '/v1/predict', payload: { pixels } });
   drain.closing = false;
@@ -53,7 +60,13 @@ test('the series an operator of a micro-batching server needs, and the process m
   assert.equal(value(text, 'mnist_http_errors_total'), 1);
   assert.ok(value(text, 'tfjs_tensors') > 0);
   // prom-client's default metrics: CPU, memory, heap, GC, event-loop lag.
-  for (const series of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds']) {
+  for (const series of [
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_eventloop_lag_seconds',
+    'nodejs_eventloop_lag_p99_seconds',
+  ]) {
     assert.ok(Number.isFinite(value(text, series)), `${series} in the output`);
   }
   assert.match(text, /^# TYPE nodejs_gc_duration_seconds histogram$/m);

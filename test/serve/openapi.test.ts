@@ -10,7 +10,10 @@ import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { quickRunDir } from '../helpers/quick-run.js';
 
 let server: RunningServer;
-let document: { openapi: string; paths: Record<string, Record<string, { summary?: string; responses: Record<string, unknown> }>> };
+let document: {
+  openapi: string;
+  paths: Record<string, Record<string, { summary?: string; responses: Record<string, unknown> }>>;
+};
 
 before(async () => {
   server = await startServer({ runDir: await quickRunDir(), port: 0, modelName: 'mnist' });
@@ -30,13 +33,29 @@ function* schemas(value: unknown): Generator<Record<string, unknown>> {
 test('the document is valid OpenAPI 3.0.3: nullable, not a list of types', async () => {
   assert.equal(document.openapi, '3.0.3');
   await SwaggerParser.validate(structuredClone(document) as never);
-  for (const schema of schemas(document)) assert.ok(!Array.isArray(schema.type), `a list of types (OpenAPI 3.1's form): ${JSON.stringify(schema).slice(0, 200)}`);
-  const prediction = (document.paths['/v1/predict'].post.responses['200'] as { content: Record<string, { schema: { properties: Record<string, unknown> } }> }).content['application/json'].schema;
-  assert.deepEqual(prediction.properties.digit, { type: 'integer', nullable: true, minimum: 0, maximum: 9, description: 'null when the input is not a digit (see reason)' });
+  for (const schema of schemas(document))
+    assert.ok(
+      !Array.isArray(schema.type),
+      `a list of types (OpenAPI 3.1's form): ${JSON.stringify(schema).slice(0, 200)}`,
+    );
+  const prediction = (
+    document.paths['/v1/predict'].post.responses['200'] as {
+      content: Record<string, { schema: { properties: Record<string, unknown> } }>;
+    }
+  ).content['application/json'].schema;
+  assert.deepEqual(prediction.properties.digit, {
+    type: 'integer',
+    nullable: true,
+    minimum: 0,
+    maximum: 9,
+    description: 'null when the input is not a digit (see reason)',
+  });
 });
 
 test('it describes exactly the routes the app answers, each with a summary and its answers', () => {
-  const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+  const documented = Object.entries(document.paths).flatMap(([path, item]) =>
+    Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+  );
   for (const [method, path] of [
     ['POST', '/v1/predict'],
     ['POST', '/v1/predict/batch'],
@@ -71,5 +90,6 @@ test('/docs lists every operation of the document', async () => {
   const docs = await fetch(`${server.url}/docs`);
   assert.match(docs.headers.get('content-type') ?? '', /text\/html/);
   const html = await docs.text();
-  for (const path of Object.keys(document.paths)) assert.ok(html.includes(`<code>${path.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</code>`), path);
+  for (const path of Object.keys(document.paths))
+    assert.ok(html.includes(`<code>${path.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</code>`), path);
 });

@@ -38,8 +38,15 @@ test('/v1/predict and /v1/predict/batch answer every field of the prediction, th
     assert.ok('notADigit' in prediction, 'the model has the not-a-digit output');
     const answer = await app.inject({ method: 'POST', url: '/v1/predict?explain=1&layers=1', payload: { pixels } });
     assert.equal(answer.statusCode, 200, answer.body);
-    assert.deepEqual(answer.json(), asJson({ ...prediction, input: Array.from(input.pixels), layers: layersAnswer(predictor, input) }));
-    const batch = await app.inject({ method: 'POST', url: '/v1/predict/batch?explain=1', payload: { items: [{ pixels }] } });
+    assert.deepEqual(
+      answer.json(),
+      asJson({ ...prediction, input: Array.from(input.pixels), layers: layersAnswer(predictor, input) }),
+    );
+    const batch = await app.inject({
+      method: 'POST',
+      url: '/v1/predict/batch?explain=1',
+      payload: { items: [{ pixels }] },
+    });
     assert.deepEqual(batch.json(), asJson({ predictions: [{ ...prediction, input: Array.from(input.pixels) }] }));
   }
   const [blankAnswer] = await predictor.predict([predictor.preprocessPixels(Uint8Array.from(blank))]);

@@ -4,7 +4,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { freshTrainState, loadCheckpoint, readCheckpointConfig, recoverCheckpoint, saveCheckpoint, type TrainState } from '../../src/train/checkpoint.js';
+import {
+  freshTrainState,
+  loadCheckpoint,
+  readCheckpointConfig,
+  recoverCheckpoint,
+  saveCheckpoint,
+  type TrainState,
+} from '../../src/train/checkpoint.js';
 import { UserError } from '../../src/util/errors.js';
 import { removeTempDirs, startBackend, tempDir, tinyModel } from '../helpers/run-fixtures.js';
 
@@ -18,7 +25,11 @@ function trainedPair(): { model: tf.LayersModel; optimizer: tf.Optimizer } {
   const model = tinyModel();
   const optimizer = tf.train.adam(0.01);
   const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 3);
-  optimizer.minimize(() => tf.mean(tf.square(model.predict(x) as tf.Tensor)) as tf.Scalar, false, model.trainableWeights.map((w) => w.read() as tf.Variable));
+  optimizer.minimize(
+    () => tf.mean(tf.square(model.predict(x) as tf.Tensor)) as tf.Scalar,
+    false,
+    model.trainableWeights.map((w) => w.read() as tf.Variable),
+  );
   x.dispose();
   return { model, optimizer };
 }
@@ -46,18 +57,45 @@ test('a checkpoint reads back: state, optimizer state, model and the config it t
   assert.deepEqual(await copiesBeside(dir), []);
   loaded.model.dispose();
   tf.dispose(loaded.optimizerWeights.map((w) => w.tensor));
-  await assert.rejects(loadCheckpoint(dir, { optimizer: 'Momentum' }), /optimizer\.json: holds the state of a Adam optimizer, but the run's config asks for Momentum/);
+  await assert.rejects(
+    loadCheckpoint(dir, { optimizer: 'Momentum' }),
+    /optimizer\.json: holds the state of a Adam optimizer, but the run's config asks for Momentum/,
+  );
 });
 
 test('a damaged state.json, optimizer.json or optimizer.bin is refused, naming the file', async () => {
   const cases: [string, (text: Uint8Array) => string | Uint8Array, RegExp][] = [
     ['state.json', () => '{"epoch": 0, "batch"', /state\.json: not valid JSON/],
-    ['state.json', (text) => JSON.stringify({ ...JSON.parse(Buffer.from(text).toString()), epoch: 'one' }), /state\.json: not a training state this program wrote \('epoch' must be a whole number >= 0, got "one"\); the checkpoint is damaged/],
-    ['state.json', (text) => JSON.stringify({ ...JSON.parse(Buffer.from(text).toString()), partial: { loss: null, correct: 0, seen: 0, seconds: 0 } }), /state\.json: .*'partial\.loss' must be a number, got null/],
-    ['state.json', (text) => JSON.stringify({ ...JSON.parse(Buffer.from(text).toString()), bestValLoss: 'low' }), /state\.json: .*'bestValLoss' must be a number or null, got "low"/],
+    [
+      'state.json',
+      (text) => JSON.stringify({ ...JSON.parse(Buffer.from(text).toString()), epoch: 'one' }),
+      /state\.json: not a training state this program wrote \('epoch' must be a whole number >= 0, got "one"\); the checkpoint is damaged/,
+    ],
+    [
+      'state.json',
+      (text) =>
+        JSON.stringify({
+          ...JSON.parse(Buffer.from(text).toString()),
+          partial: { loss: null, correct: 0, seen: 0, seconds: 0 },
+        }),
+      /state\.json: .*'partial\.loss' must be a number, got null/,
+    ],
+    [
+      'state.json',
+      (text) => JSON.stringify({ ...JSON.parse(Buffer.from(text).toString()), bestValLoss: 'low' }),
+      /state\.json: .*'bestValLoss' must be a number or null, got "low"/,
+    ],
     ['optimizer.json', () => '{"className": "Adam"}', /optimizer\.json: not an optimizer state this program wrote/],
-    ['optimizer.bin', (bytes) => bytes.subarray(0, 100), /optimizer\.bin: is 100 bytes, but optimizer\.json describes \d+ bytes; the checkpoint is damaged/],
-    ['optimizer.bin', (bytes) => new Uint8Array(new Float32Array(bytes.byteLength / 4).fill(Number.NaN).buffer), /optimizer\.bin: the optimizer state .* is NaN or infinite/],
+    [
+      'optimizer.bin',
+      (bytes) => bytes.subarray(0, 100),
+      /optimizer\.bin: is 100 bytes, but optimizer\.json describes \d+ bytes; the checkpoint is damaged/,
+    ],
+    [
+      'optimizer.bin',
+      (bytes) => new Uint8Array(new Float32Array(bytes.byteLength / 4).fill(Number.NaN).buffer),
+      /optimizer\.bin: the optimizer state .* is NaN or infinite/,
+    ],
   ];
   for (const [file, damage, message] of cases) {
     const dir = await savedCheckpoint();
@@ -76,8 +114,19 @@ test('a checkpoint written before the best epoch was picked by loss gets its los
   const dir = await savedCheckpoint();
   const path = join(dir, 'state.json');
   const { bestValLoss: _dropped, ...older } = JSON.parse(await readFile(path, 'utf8')) as TrainState;
-  const epoch = (n: number, valLoss: number | null, loss: number) => ({ epoch: n, loss, accuracy: 0.9, val_loss: valLoss, val_accuracy: valLoss === null ? null : 0.95, lr: 0.001, seconds: 1 });
-  await writeFile(path, JSON.stringify({ ...older, bestEpoch: 2, history: [epoch(1, 0.3, 0.5), epoch(2, 0.2, 0.4), epoch(3, 0.25, 0.35)] }));
+  const epoch = (n: number, valLoss: number | null, loss: number) => ({
+    epoch: n,
+    loss,
+    accuracy: 0.9,
+    val_loss: valLoss,
+    val_accuracy: valLoss === null ? null : 0.95,
+    lr: 0.001,
+    seconds: 1,
+  });
+  await writeFile(
+    path,
+    JSON.stringify({ ...older, bestEpoch: 2, history: [epoch(1, 0.3, 0.5), epoch(2, 0.2, 0.4), epoch(3, 0.25, 0.35)] }),
+  );
   const loaded = await loadCheckpoint(dir);
   assert.equal(loaded.state.bestValLoss, 0.2);
   loaded.model.dispose();
@@ -97,7 +146,10 @@ test('a save cut short between its renames is recovered from the copy beside it,
   await mkdir(`${dir}.tmp-999998`);
   await writeFile(join(`${dir}.tmp-999998`, 'model.json'), '{}');
   const done = await recoverCheckpoint(dir);
-  assert.match(done!, /recovered the checkpoint from .*last\.old-999999 \(a save was cut short\); removed 1 unfinished checkpoint copy/);
+  assert.match(
+    done!,
+    /recovered the checkpoint from .*last\.old-999999 \(a save was cut short\); removed 1 unfinished checkpoint copy/,
+  );
   assert.equal((await loadCheckpoint(dir)).state.step, 5);
   assert.deepEqual(await copiesBeside(dir), []);
   assert.equal(await recoverCheckpoint(dir), undefined);
@@ -126,7 +178,10 @@ test('a save removes copies left by a dead process; a failed save keeps the prev
   const failing = Object.create(optimizer, { getWeights: { value: () => Promise.reject(full) } }) as tf.Optimizer;
   await assert.rejects(saveCheckpoint(dir, model, failing, stateAt(4), CONFIG), (err: Error) => {
     assert.ok(err instanceof UserError);
-    assert.equal(err.message, `cannot save the checkpoint ${dir}: no space left on the device (ENOSPC, write); the previous checkpoint ${dir} is kept`);
+    assert.equal(
+      err.message,
+      `cannot save the checkpoint ${dir}: no space left on the device (ENOSPC, write); the previous checkpoint ${dir} is kept`,
+    );
     return true;
   });
   assert.deepEqual(await copiesBeside(dir), []);

@@ -4,9 +4,15 @@ import { readFileSync } from 'node:fs';
 import { main } from '../../src/cli/program.js';
 import { ARCHITECTURES } from '../../src/model/arch-names.js';
 import { writeConfig } from '../helpers/config-files.js';
-import { CONFIG_KEY_NAMES, configTableMarkdown, DEFAULT_CONFIG, PRESET_NAMES, PRESETS, validateOverrides } from '../../src/train/config.js';
+import {
+  CONFIG_KEY_NAMES,
+  configTableMarkdown,
+  DEFAULT_CONFIG,
+  PRESET_NAMES,
+  PRESETS,
+  validateOverrides,
+} from '../../src/train/config.js';
 import { resolveConfig } from '../../src/train/config-file.js';
-
 
 test('defaults, then a preset, then a config file, then flags: each layer wins over the one before', () => {
   assert.deepEqual(resolveConfig(), DEFAULT_CONFIG);
@@ -20,15 +26,27 @@ test('defaults, then a preset, then a config file, then flags: each layer wins o
 
 test('unknown keys, wrong types, values out of range and bad files are refused with a clear message', () => {
   const unknown = writeConfig({ epoch: 3 });
-  assert.throws(() => resolveConfig({ configFile: unknown }), new RegExp(`${unknown.replace(/[\\/.]/g, '.')}: unknown config key 'epoch'`));
-  assert.throws(() => resolveConfig({ configFile: writeConfig({ epochs: '3' }) }), /'epochs' must be a number, got "3"/);
+  assert.throws(
+    () => resolveConfig({ configFile: unknown }),
+    new RegExp(`${unknown.replace(/[\\/.]/g, '.')}: unknown config key 'epoch'`),
+  );
+  assert.throws(
+    () => resolveConfig({ configFile: writeConfig({ epochs: '3' }) }),
+    /'epochs' must be a number, got "3"/,
+  );
   assert.throws(() => resolveConfig({ flags: { epochs: 0 } }), /flags: 'epochs' must be a whole number >= 1, got 0/);
-  assert.throws(() => resolveConfig({ flags: { threads: 0 } }), /flags: 'threads' must be a whole number from 1 to 16, got 0/);
+  assert.throws(
+    () => resolveConfig({ flags: { threads: 0 } }),
+    /flags: 'threads' must be a whole number from 1 to 16, got 0/,
+  );
   assert.throws(() => resolveConfig({ flags: { optimizer: 'rmsprop' } }), /'optimizer' must be one of adam, sgd/);
   assert.throws(() => resolveConfig({ flags: { labelSmoothing: 1 } }), /'labelSmoothing' must be a number in \[0, 1\)/);
   assert.throws(() => resolveConfig({ configFile: writeConfig('{ not json') }), /train\.json: not valid JSON/);
   assert.throws(() => resolveConfig({ configFile: writeConfig([1, 2]) }), /must hold a JSON object/);
-  assert.throws(() => resolveConfig({ configFile: '/nonexistent/train.json' }), /config file \/nonexistent\/train\.json does not exist/);
+  assert.throws(
+    () => resolveConfig({ configFile: '/nonexistent/train.json' }),
+    /config file \/nonexistent\/train\.json does not exist/,
+  );
   assert.throws(() => resolveConfig({ preset: 'fastest' }), /unknown preset 'fastest'/);
   assert.equal(resolveConfig({ flags: { valCount: null } }).valCount, null);
 });
@@ -43,10 +61,16 @@ function firstColumn(heading: string): string[] {
   assert.ok(at >= 0, `docs/training.md has "${heading}"`);
   const lines = doc.slice(at).split('\n').slice(1);
   const table = lines.slice(lines.findIndex((l) => l.startsWith('|')));
-  return table.slice(0, table.findIndex((l) => !l.startsWith('|'))).slice(2).map((row) => row.split('|')[1].trim().replace(/`/g, ''));
+  return table
+    .slice(
+      0,
+      table.findIndex((l) => !l.startsWith('|')),
+    )
+    .slice(2)
+    .map((row) => row.split('|')[1].trim().replace(/`/g, ''));
 }
 
-test('docs/training.md\'s config table is the one the schema makes, every key and none extra (npm run docs rewrites it)', () => {
+test("docs/training.md's config table is the one the schema makes, every key and none extra (npm run docs rewrites it)", () => {
   const block = doc.match(/<!-- generated:config-table -->\n([\s\S]*?)\n<!-- \/generated:config-table -->/);
   assert.ok(block, 'docs/training.md has the config-table block');
   assert.equal(block[1], configTableMarkdown());
@@ -86,7 +110,10 @@ test('every choice the schema offers is accepted by the CLI, and each preset res
 });
 
 test('a value outside the schema is refused with the key, the allowed values and where it came from', () => {
-  assert.throws(() => resolveConfig({ flags: { arch: 'resnet' } }), /flags: 'arch' must be one of default, compact, lenet5, keras, got "resnet"/);
+  assert.throws(
+    () => resolveConfig({ flags: { arch: 'resnet' } }),
+    /flags: 'arch' must be one of default, compact, lenet5, keras, got "resnet"/,
+  );
   assert.throws(() => resolveConfig({ flags: { augment: 'yes' } }), /flags: 'augment' must be a boolean, got "yes"/);
   assert.throws(() => resolveConfig({ flags: { lr: Number.NaN } }), /flags: 'lr' must be a number/);
   assert.throws(() => resolveConfig({ flags: { dataDir: 3 } }), /flags: 'dataDir' must be a string, got 3/);

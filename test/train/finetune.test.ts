@@ -34,7 +34,11 @@ let digits: ImageSet;
 let unseen: ImageSet;
 
 const setOf = (samples: { label: number; pixels: Uint8Array }[]): ImageSet => {
-  const set = { images: new Uint8Array(samples.length * 784), labels: Uint8Array.from(samples, (s) => s.label), count: samples.length };
+  const set = {
+    images: new Uint8Array(samples.length * 784),
+    labels: Uint8Array.from(samples, (s) => s.label),
+    count: samples.length,
+  };
   samples.forEach((s, i) => set.images.set(s.pixels, i * 784));
   return set;
 };
@@ -43,7 +47,11 @@ const setOf = (samples: { label: number; pixels: Uint8Array }[]): ImageSet => {
 async function readRight(dir: string, set: ImageSet): Promise<number> {
   const predictor = await Predictor.load(dir);
   try {
-    const answers = await predictor.predict(Array.from({ length: set.count }, (_, i) => predictor.preprocessPixels(set.images.subarray(i * 784, (i + 1) * 784))));
+    const answers = await predictor.predict(
+      Array.from({ length: set.count }, (_, i) =>
+        predictor.preprocessPixels(set.images.subarray(i * 784, (i + 1) * 784)),
+      ),
+    );
     return answers.filter((a, i) => a.digit === set.labels[i]).length / set.count;
   } finally {
     await predictor.close();
@@ -59,13 +67,29 @@ before(async () => {
   // 4 writers x 2 of each digit, and 6 non-digits filed as "not a digit".
   const samples = writerPopulation({ seed: 7, writers: 4, perDigit: 2 });
   for (const s of samples) await store.add(makeCorrection(CORRECTION_LABELS[s.label], s.pixels));
-  const others = (await nonDigitSet({ split: 'train', perCategory: 2, seed: 77, categories: ['scribble', 'letter', 'shape'], threads: 1 })).filter((s) => !s.reason);
+  const others = (
+    await nonDigitSet({
+      split: 'train',
+      perCategory: 2,
+      seed: 77,
+      categories: ['scribble', 'letter', 'shape'],
+      threads: 1,
+    })
+  ).filter((s) => !s.reason);
   for (const s of others) await store.add(makeCorrection('not-a-digit', s.pixels));
   digits = setOf(samples);
   // Each sample has its own stream (writer, digit, n): samples 2 and 3 of each digit are new ones by the same writers.
   unseen = setOf(writerPopulation({ seed: 7, writers: 4, perDigit: 4 }).filter((_, i) => i % 4 >= 2));
   const nonDigitImages = await nonDigitTrainingImages(1, 20);
-  result = await finetune({ base, data: corrections, outDir: join(await tempDir('mnist-finetune-run-'), 'run'), mnist, settings: { rehearsal: 2000, epochs: 1, userShare: 0.4 }, nonDigitImages, updateLatest: false });
+  result = await finetune({
+    base,
+    data: corrections,
+    outDir: join(await tempDir('mnist-finetune-run-'), 'run'),
+    mnist,
+    settings: { rehearsal: 2000, epochs: 1, userShare: 0.4 },
+    nonDigitImages,
+    updateLatest: false,
+  });
 });
 after(removeTempDirs);
 
@@ -81,7 +105,10 @@ test('the fine-tuned run is a normal run folder: it loads and answers, and its m
   assert.equal(meta.finetune?.holdout.before?.n, 16);
   assert.equal(meta.finetune?.holdout.after?.n, 16);
   // Its temperature and not-a-digit threshold fitted afresh on the base's validation split and the held-out corrections.
-  assert.equal(meta.temperatureFit?.on === 'val' && meta.temperatureFit.n, (await readMetadata(base)).data.valCount + 16);
+  assert.equal(
+    meta.temperatureFit?.on === 'val' && meta.temperatureFit.n,
+    (await readMetadata(base)).data.valCount + 16,
+  );
   assert.equal(meta.nonDigitRule?.digits, (await readMetadata(base)).data.valCount + 16);
   assert.ok(existsSync(join(result.dir, 'model.json')) && !existsSync(join(result.dir, 'checkpoints')));
   const predictor = await Predictor.load(result.dir);
@@ -93,7 +120,11 @@ test('the fine-tuned run is a normal run folder: it loads and answers, and its m
     await predictor.close();
   }
   // `evaluate --data` reads the held-out corrections kept in the run folder.
-  const held = await evaluateRun(result.dir, { data: join(result.dir, 'holdout-images-idx3-ubyte'), write: false, plots: false });
+  const held = await evaluateRun(result.dir, {
+    data: join(result.dir, 'holdout-images-idx3-ubyte'),
+    write: false,
+    plots: false,
+  });
   assert.equal(held.metrics.n, 16);
 });
 
@@ -108,9 +139,17 @@ test("it learnt the writers' hand: their digits it never saw are read right more
 });
 
 test('a fine-tuned run is not resumed; a folder with no corrected digit is refused, naming it', async () => {
-  await assert.rejects(resume(result.dir), (err) => err instanceof UserError && /was made by `mnist-cnn finetune`, which is not resumed/.test(err.message));
+  await assert.rejects(
+    resume(result.dir),
+    (err) => err instanceof UserError && /was made by `mnist-cnn finetune`, which is not resumed/.test(err.message),
+  );
   const empty = join(await tempDir('mnist-finetune-empty-'), 'c');
   const store = await CorrectionStore.open(empty);
   await store.add(makeCorrection('not-a-digit', new Uint8Array(784).fill(200)));
-  await assert.rejects(finetune({ base, data: empty, outDir: join(empty, 'run'), mnist, updateLatest: false }), (err) => err instanceof UserError && err.message === `${empty}: no corrected digits (0/ .. 9/ are empty): nothing to fine-tune on`);
+  await assert.rejects(
+    finetune({ base, data: empty, outDir: join(empty, 'run'), mnist, updateLatest: false }),
+    (err) =>
+      err instanceof UserError &&
+      err.message === `${empty}: no corrected digits (0/ .. 9/ are empty): nothing to fine-tune on`,
+  );
 });

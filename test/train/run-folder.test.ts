@@ -23,7 +23,13 @@ async function interruptedRun(trainedWith: TrainConfig = config()): Promise<stri
   const run = await createRunFolder(trainedWith, { outDir: join(await tempDir('mnist-cnn-runfolder-'), 'run') });
   const model = tinyModel();
   const optimizer = tf.train.adam(0.01);
-  await saveCheckpoint(join(run.dir, 'checkpoints', 'last'), model, optimizer, { ...freshTrainState(), step: 3, batch: 3 }, trainedWith);
+  await saveCheckpoint(
+    join(run.dir, 'checkpoints', 'last'),
+    model,
+    optimizer,
+    { ...freshTrainState(), step: 3, batch: 3 },
+    trainedWith,
+  );
   model.dispose();
   optimizer.dispose();
   await run.lock.release();
@@ -31,7 +37,9 @@ async function interruptedRun(trainedWith: TrainConfig = config()): Promise<stri
 }
 
 function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+  );
 }
 
 test('a run folder is locked while a training uses it: a second training is refused and its config.json is left alone', async () => {
@@ -40,7 +48,12 @@ test('a run folder is locked while a training uses it: a second training is refu
   const written = await readFile(join(dir, 'config.json'), 'utf8');
   await assert.rejects(createRunFolder(config({ epochs: 9 }), { outDir: dir }), (err: Error) => {
     assert.ok(err instanceof UserError);
-    assert.match(err.message, new RegExp(`^${dir} is in use by another training \\(process ${process.pid} on this machine, since .*\\); wait for it to end, or use another folder$`));
+    assert.match(
+      err.message,
+      new RegExp(
+        `^${dir} is in use by another training \\(process ${process.pid} on this machine, since .*\\); wait for it to end, or use another folder$`,
+      ),
+    );
     return true;
   });
   assert.equal(await readFile(join(dir, 'config.json'), 'utf8'), written);
@@ -51,21 +64,33 @@ test('a run folder is locked while a training uses it: a second training is refu
 
 test('a lock left by a training that died is taken over', async () => {
   const dir = await interruptedRun();
-  await writeFile(join(dir, 'training.lock'), JSON.stringify({ pid: deadPid(), hostname: hostname(), since: '2026-01-01T00:00:00.000Z' }));
+  await writeFile(
+    join(dir, 'training.lock'),
+    JSON.stringify({ pid: deadPid(), hostname: hostname(), since: '2026-01-01T00:00:00.000Z' }),
+  );
   const run = await openRunToResume(dir);
   assert.equal(JSON.parse(await readFile(join(dir, 'training.lock'), 'utf8')).pid, process.pid);
   await run.lock.release();
   // A folder that holds a run is refused to a fresh training, even unlocked.
-  await assert.rejects(createRunFolder(config(), { outDir: dir }), /already holds a run: choose another --out, or continue it with --resume/);
+  await assert.rejects(
+    createRunFolder(config(), { outDir: dir }),
+    /already holds a run: choose another --out, or continue it with --resume/,
+  );
 });
 
-test("an invalid config.json at resume is refused, naming the file (and unlocks the folder)", async () => {
+test('an invalid config.json at resume is refused, naming the file (and unlocks the folder)', async () => {
   const dir = await interruptedRun();
   const path = join(dir, 'config.json');
   await writeFile(path, '{"epochs": 3,');
-  await assert.rejects(openRunToResume(dir), (err: Error) => err instanceof UserError && err.message.startsWith(`${path}: not valid JSON`));
+  await assert.rejects(
+    openRunToResume(dir),
+    (err: Error) => err instanceof UserError && err.message.startsWith(`${path}: not valid JSON`),
+  );
   await writeFile(path, JSON.stringify({ ...config(), epochs: 'many' }));
-  await assert.rejects(openRunToResume(dir), (err: Error) => err.message === `${path}: 'epochs' must be a number, got "many"`);
+  await assert.rejects(
+    openRunToResume(dir),
+    (err: Error) => err.message === `${path}: 'epochs' must be a number, got "many"`,
+  );
   await writeFile(path, JSON.stringify({ ...config(), speed: 11 }));
   await assert.rejects(openRunToResume(dir), new RegExp(`^UserError: ${path}: unknown config key 'speed'`));
   assert.equal(existsSync(join(dir, 'training.lock')), false);

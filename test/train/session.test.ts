@@ -25,10 +25,21 @@ before(async () => {
 after(removeTempDirs);
 
 /** The `smoke` recipe on two threads: 1,500 training images, 500 held out, one epoch (24 steps of 64). */
-const smoke = (overrides: Partial<TrainConfig> = {}) => presetConfig('smoke', { batchSize: 64, threads: 2, ...overrides });
+const smoke = (overrides: Partial<TrainConfig> = {}) =>
+  presetConfig('smoke', { batchSize: 64, threads: 2, ...overrides });
 
-function session(config: TrainConfig, hooks: { onStep?: (progress: StepProgress, model: tf.LayersModel) => void; onCheck?: (check: Check) => void } = {}) {
-  return TrainingSession.start({ config, data, backend: 'wasm', versions: libraryVersions(), startThread: startNodeReplicaThread, ...hooks });
+function session(
+  config: TrainConfig,
+  hooks: { onStep?: (progress: StepProgress, model: tf.LayersModel) => void; onCheck?: (check: Check) => void } = {},
+) {
+  return TrainingSession.start({
+    config,
+    data,
+    backend: 'wasm',
+    versions: libraryVersions(),
+    startThread: startNodeReplicaThread,
+    ...hooks,
+  });
 }
 
 test("the session's weights are trainer.ts's for the same recipe, and it checks the test set every quarter epoch", async () => {
@@ -38,17 +49,28 @@ test("the session's weights are trainer.ts's for the same recipe, and it checks 
   const running = await session(config, { onStep: (p) => steps.push(p), onCheck: (c) => checks.push(c) });
   assert.equal(running.threads, 2);
   const result = await running.run();
-  const trained = await train({ config, outDir: join(await tempDir('mnist-session-'), 'run'), data, updateLatest: false });
+  const trained = await train({
+    config,
+    outDir: join(await tempDir('mnist-session-'), 'run'),
+    data,
+    updateLatest: false,
+  });
   const ours = result.model.getWeights().map((w) => w.dataSync());
   const theirs = trained.model.getWeights().map((w) => w.dataSync());
   assert.equal(ours.length, theirs.length);
   ours.forEach((w, i) => assert.deepEqual(w, theirs[i], `weight ${i} differs from trainer.ts's`));
 
   const batches = Math.ceil(1500 / 64);
-  assert.deepEqual(steps.map((s) => s.step), Array.from({ length: batches }, (_, i) => i + 1));
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    Array.from({ length: batches }, (_, i) => i + 1),
+  );
   assert.ok(steps.every((s) => s.totalSteps === batches && s.imagesPerSecond > 0 && Number.isFinite(s.loss)));
   const every = Math.ceil(batches / CHECKS_PER_EPOCH);
-  assert.deepEqual(checks.map((c) => c.step), [every, 2 * every, 3 * every, batches]);
+  assert.deepEqual(
+    checks.map((c) => c.step),
+    [every, 2 * every, 3 * every, batches],
+  );
   assert.ok(checks.every((c) => c.val !== undefined && c.test.accuracy > 0 && c.seconds > 0));
   // Learning is tested by learning: the smoke recipe beats 80% on the 10,000 test images.
   assert.ok(result.checks.at(-1)!.test.accuracy > 0.8, `test accuracy ${result.checks.at(-1)!.test.accuracy}`);
@@ -88,7 +110,10 @@ test('pause holds it between steps, resume goes on, stop ends it with a last che
   assert.equal(pausedAt, 3);
   assert.deepEqual(steps, [1, 2, 3, 4, 5]);
   assert.equal(result.stopped, true);
-  assert.deepEqual(result.checks.map((c) => c.step), [5]);
+  assert.deepEqual(
+    result.checks.map((c) => c.step),
+    [5],
+  );
   assert.equal(result.checks[0].val, undefined, 'no validation split: no validation score');
   assert.equal(result.metadata.epochsCompleted, 0);
   assert.equal(result.metadata.finishedAt, undefined);

@@ -38,10 +38,14 @@ const GOLDEN: Record<string, string> = {
 
 for (const arch of Object.keys(GOLDEN)) {
   test(`golden weights: ${arch} net, 1 epoch on 1,200 images, seed 7, two threads, augmentation`, async () => {
-    const config = resolveConfig({ flags: { arch, limit: 1200, valCount: 200, epochs: 1, batchSize: 64, seed: 7, threads: 2 } });
+    const config = resolveConfig({
+      flags: { arch, limit: 1200, valCount: 200, epochs: 1, batchSize: 64, seed: 7, threads: 2 },
+    });
     const result = await train({ config, outDir: join(dir, arch), data, updateLatest: false });
     result.model.dispose();
-    const sha = createHash('sha256').update(readFileSync(join(result.dir, 'weights.bin'))).digest('hex');
+    const sha = createHash('sha256')
+      .update(readFileSync(join(result.dir, 'weights.bin')))
+      .digest('hex');
     assert.equal(sha, GOLDEN[arch], `weights.bin of the ${arch} run`);
   });
 }

@@ -38,10 +38,23 @@ function maxRelativeDifference(a: Float32Array[], b: Float32Array[]): number {
 }
 
 test('a small real fit learns: 1 epoch on a stratified 2,000 images beats 80% on the full test set', async () => {
-  const result = await train({ config: resolveConfig({ flags: { limit: 2000, epochs: 1 } }), outDir: join(await tempDir(), 'run'), data, updateLatest: false });
+  const result = await train({
+    config: resolveConfig({ flags: { limit: 2000, epochs: 1 } }),
+    outDir: join(await tempDir(), 'run'),
+    data,
+    updateLatest: false,
+  });
   const { accuracy } = accuracyAndLoss(await probabilitiesOf(result.model, data.test), data.test.labels);
   assert.ok(accuracy > 0.8, `test accuracy ${accuracy}`);
-  for (const file of ['config.json', 'metadata.json', 'model.json', 'weights.bin', 'history.csv', 'val-indices.json', 'checkpoints/last/state.json']) {
+  for (const file of [
+    'config.json',
+    'metadata.json',
+    'model.json',
+    'weights.bin',
+    'history.csv',
+    'val-indices.json',
+    'checkpoints/last/state.json',
+  ]) {
     assert.ok(existsSync(join(result.dir, file)), `${file} in the run folder`);
   }
   const history = parseHistoryCsv(readFileSync(join(result.dir, 'history.csv'), 'utf8'));
@@ -60,7 +73,12 @@ test('the same seed and config give the same weights; another seed other weights
   const config = tiny({ arch: 'keras', epochs: 1 }); // keras has dropout: its masks must be seeded too
   const a = await train({ config, outDir: join(await tempDir(), 'a'), data, updateLatest: false });
   const b = await train({ config, outDir: join(await tempDir(), 'b'), data, updateLatest: false });
-  const c = await train({ config: { ...config, seed: 2 }, outDir: join(await tempDir(), 'c'), data, updateLatest: false });
+  const c = await train({
+    config: { ...config, seed: 2 },
+    outDir: join(await tempDir(), 'c'),
+    data,
+    updateLatest: false,
+  });
   const [wa, wb, wc] = await Promise.all([weightsOf(a.dir), weightsOf(b.dir), weightsOf(c.dir)]);
   assert.equal(maxRelativeDifference(wa, wb), 0);
   assert.ok(maxRelativeDifference(wa, wc) > 1e-3);
@@ -77,13 +95,21 @@ for (const optimizer of ['adam', 'sgd'] as const) {
     assert.equal(cut.interrupted, true);
     const resumed = await resume(dir, { data, updateLatest: false });
     assert.equal(resumed.interrupted, false);
-    assert.deepEqual(resumed.history.map((r) => r.val_accuracy), whole.history.map((r) => r.val_accuracy));
+    assert.deepEqual(
+      resumed.history.map((r) => r.val_accuracy),
+      whole.history.map((r) => r.val_accuracy),
+    );
     // The best epoch is the one with the lowest validation loss at its own fitted temperature.
     const losses = whole.history.map((r) => r.val_loss_calibrated!);
-    whole.history.forEach((r) => assert.ok(r.val_loss_calibrated! <= r.val_loss! + 1e-6, 'T = 1 is among the temperatures tried'));
+    whole.history.forEach((r) =>
+      assert.ok(r.val_loss_calibrated! <= r.val_loss! + 1e-6, 'T = 1 is among the temperatures tried'),
+    );
     assert.equal(whole.metadata.bestEpoch, losses.indexOf(Math.min(...losses)) + 1);
     assert.equal(resumed.metadata.bestEpoch, whole.metadata.bestEpoch);
-    const diff = maxRelativeDifference(await weightsOf(join(whole.dir, 'checkpoints/last')), await weightsOf(join(dir, 'checkpoints/last')));
+    const diff = maxRelativeDifference(
+      await weightsOf(join(whole.dir, 'checkpoints/last')),
+      await weightsOf(join(dir, 'checkpoints/last')),
+    );
     assert.ok(diff < 1e-4, `largest relative weight difference ${diff}`);
     [whole, cut, resumed].forEach((r) => r.model.dispose());
   });
@@ -101,10 +127,14 @@ const stateOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'checkpoints/
 test('a NaN loss stops training loudly, naming the epoch and batch, and keeps the last checkpoint', async () => {
   const dir = join(await tempDir(), 'nan-loss');
   // 16 steps an epoch: NaN weights after step 20 make the loss of epoch 2, batch 5 NaN.
-  const afterStep = ({ model, step }: { model: tf.LayersModel; step: number }) => (step === 20 ? poison(model, /./) : undefined);
+  const afterStep = ({ model, step }: { model: tf.LayersModel; step: number }) =>
+    step === 20 ? poison(model, /./) : undefined;
   await assert.rejects(train({ config: tiny(), outDir: dir, data, updateLatest: false, afterStep }), (err: Error) => {
     assert.ok(err instanceof TrainingError && err instanceof UserError);
-    assert.equal(err.message, `training diverged: the loss is NaN at epoch 2, batch 5 (try a lower --lr); the checkpoint after epoch 1 is kept in ${join(dir, 'checkpoints', 'last')}`);
+    assert.equal(
+      err.message,
+      `training diverged: the loss is NaN at epoch 2, batch 5 (try a lower --lr); the checkpoint after epoch 1 is kept in ${join(dir, 'checkpoints', 'last')}`,
+    );
     return true;
   });
   assert.equal(stateOf(dir).epoch, 1);
@@ -114,10 +144,14 @@ test('a NaN loss stops training loudly, naming the epoch and batch, and keeps th
 test('weights gone NaN while the loss stays finite (batch-norm statistics) stop training at the end of the epoch', async () => {
   const dir = join(await tempDir(), 'nan-weights');
   // The moving statistics are not used in training mode: the loss stays finite, only the weights tell.
-  const afterStep = ({ model, step }: { model: tf.LayersModel; step: number }) => (step === 18 ? poison(model, /moving_mean/) : undefined);
+  const afterStep = ({ model, step }: { model: tf.LayersModel; step: number }) =>
+    step === 18 ? poison(model, /moving_mean/) : undefined;
   await assert.rejects(train({ config: tiny(), outDir: dir, data, updateLatest: false, afterStep }), (err: Error) => {
     assert.ok(err instanceof TrainingError);
-    assert.match(err.message, /^training diverged: the weights of batch_normalization\w*\/moving_mean are NaN or infinite after epoch 2 \(try a lower --lr\); the checkpoint after epoch 1 is kept/);
+    assert.match(
+      err.message,
+      /^training diverged: the weights of batch_normalization\w*\/moving_mean are NaN or infinite after epoch 2 \(try a lower --lr\); the checkpoint after epoch 1 is kept/,
+    );
     return true;
   });
   assert.equal(stateOf(dir).epoch, 1);
@@ -157,7 +191,12 @@ test('a ten-output checkpoint (outlier exposure, before the 11th output) does no
   writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), nonDigits: 0.25 }));
   await assert.rejects(resume(dir, { data, updateLatest: false, allowConfigChange: true }), (err: Error) => {
     assert.ok(err instanceof UserError);
-    assert.ok(err.message.startsWith(`${join(dir, 'checkpoints', 'last')}: this checkpoint's model has no "not a digit" output`), err.message);
+    assert.ok(
+      err.message.startsWith(
+        `${join(dir, 'checkpoints', 'last')}: this checkpoint's model has no "not a digit" output`,
+      ),
+      err.message,
+    );
     return true;
   });
 });
@@ -167,7 +206,9 @@ test('a second training in a run folder that is training is refused; the folder 
   const refusals: unknown[] = [];
   const afterStep = async ({ step }: { step: number }) => {
     if (step !== 1) return;
-    await train({ config: tiny({ epochs: 5 }), outDir: dir, data, updateLatest: false }).catch((err) => refusals.push(err));
+    await train({ config: tiny({ epochs: 5 }), outDir: dir, data, updateLatest: false }).catch((err) =>
+      refusals.push(err),
+    );
     await resume(dir, { data, updateLatest: false }).catch((err) => refusals.push(err));
   };
   const result = await train({ config: tiny({ epochs: 1 }), outDir: dir, data, updateLatest: false, afterStep });
@@ -175,9 +216,16 @@ test('a second training in a run folder that is training is refused; the folder 
   assert.equal(refusals.length, 2);
   for (const err of refusals) {
     assert.ok(err instanceof UserError);
-    assert.match(err.message, new RegExp(`^${dir} is in use by another training \\(process ${process.pid} on this machine`));
+    assert.match(
+      err.message,
+      new RegExp(`^${dir} is in use by another training \\(process ${process.pid} on this machine`),
+    );
   }
-  assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).epochs, 1, "config.json is the first training's");
+  assert.equal(
+    JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).epochs,
+    1,
+    "config.json is the first training's",
+  );
   assert.equal(existsSync(join(dir, 'training.lock')), false);
 });
 
@@ -197,7 +245,12 @@ test('the training split holds out one in twelve by default, seeded', () => {
 });
 
 test('a finished run records its calibration temperature fitted on the validation split; without one (valCount 0) T = 1 and why', async () => {
-  const withVal = await train({ config: tiny({ epochs: 1 }), outDir: join(await tempDir(), 'run'), data, updateLatest: false });
+  const withVal = await train({
+    config: tiny({ epochs: 1 }),
+    outDir: join(await tempDir(), 'run'),
+    data,
+    updateLatest: false,
+  });
   try {
     const fit = withVal.metadata.temperatureFit;
     assert.ok(fit?.on === 'val', JSON.stringify(fit));
@@ -210,8 +263,16 @@ test('a finished run records its calibration temperature fitted on the validatio
   } finally {
     withVal.model.dispose();
   }
-  const noVal = await train({ config: tiny({ epochs: 1, valCount: 0 }), outDir: join(await tempDir(), 'run'), data, updateLatest: false });
+  const noVal = await train({
+    config: tiny({ epochs: 1, valCount: 0 }),
+    outDir: join(await tempDir(), 'run'),
+    data,
+    updateLatest: false,
+  });
   noVal.model.dispose();
   assert.equal(noVal.metadata.temperature, 1);
-  assert.deepEqual(noVal.metadata.temperatureFit, { on: 'none', reason: 'no validation split (valCount 0): nothing held out to fit a temperature on' });
+  assert.deepEqual(noVal.metadata.temperatureFit, {
+    on: 'none',
+    reason: 'no validation split (valCount 0): nothing held out to fit a temperature on',
+  });
 });

@@ -10,8 +10,16 @@ test('SHA-256 in plain TypeScript equals node:crypto for every length around the
     const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 255);
     assert.equal(sha256Hex(bytes), createHash('sha256').update(bytes).digest('hex'), `${n} bytes`);
   }
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => sha256Hex(bytes) === createHash('sha256').update(bytes).digest('hex')));
-  assert.equal(sha256Hex(new TextEncoder().encode('abc')), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 300 }),
+      (bytes) => sha256Hex(bytes) === createHash('sha256').update(bytes).digest('hex'),
+    ),
+  );
+  assert.equal(
+    sha256Hex(new TextEncoder().encode('abc')),
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+  );
 });
 
 test("CRC-32 and Adler-32 equal zlib's", () => {
@@ -20,7 +28,9 @@ test("CRC-32 and Adler-32 equal zlib's", () => {
       // A zlib stream ends with the Adler-32 of its data, a gzip file with the CRC-32.
       const stream = zlib.deflateSync(bytes, { level: 0 });
       const gzip = zlib.gzipSync(bytes, { level: 0 });
-      return crc32(bytes) === gzip.readUInt32LE(gzip.length - 8) && adler32(bytes) === stream.readUInt32BE(stream.length - 4);
+      return (
+        crc32(bytes) === gzip.readUInt32LE(gzip.length - 8) && adler32(bytes) === stream.readUInt32BE(stream.length - 4)
+      );
     }),
   );
   assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);

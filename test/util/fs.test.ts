@@ -12,7 +12,9 @@ after(() => rm(work, { recursive: true, force: true }));
 
 /** The id of a process that has ended. */
 function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+  );
 }
 
 test('writeFileAtomic writes the whole file and leaves no temporary file behind', async () => {
@@ -33,7 +35,10 @@ test('a write the system refuses is a UserError naming the file, and leaves no t
   assert.deepEqual(await readdir(dir), ['target.bin']);
   const notAFolder = join(dir, 'file');
   await writeFile(notAFolder, 'x');
-  await assert.rejects(writeFileAtomic(join(notAFolder, 'a.json'), '{}'), /^UserError: cannot write .*file\/a\.json: a file is in the way of a folder of the path \(EEXIST, mkdir\)$/);
+  await assert.rejects(
+    writeFileAtomic(join(notAFolder, 'a.json'), '{}'),
+    /^UserError: cannot write .*file\/a\.json: a file is in the way of a folder of the path \(EEXIST, mkdir\)$/,
+  );
 });
 
 test('removeStaleTemporaries removes the temporary files of processes that died, and keeps those of live ones', async () => {

@@ -14,7 +14,9 @@ after(() => rm(work, { recursive: true, force: true }));
 const inUse = (owner: { pid: number; hostname: string; since: string }) => `in use by ${describeOwner(owner)}`;
 
 function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+  );
 }
 
 test('a lock is held until released: a second taker is refused, naming the holder', async () => {
@@ -41,7 +43,10 @@ test('a lock left by a process that died is stale and taken over; one from anoth
   assert.equal(JSON.parse(await readFile(path, 'utf8')).pid, process.pid);
   await lock.release();
 
-  await writeFile(path, JSON.stringify({ pid: deadPid(), hostname: 'some-other-host', since: '2026-01-01T00:00:00.000Z' }));
+  await writeFile(
+    path,
+    JSON.stringify({ pid: deadPid(), hostname: 'some-other-host', since: '2026-01-01T00:00:00.000Z' }),
+  );
   await assert.rejects(acquireLock(path, inUse), /in use by process \d+ on some-other-host/);
   await writeFile(path, 'not json');
   await assert.rejects(acquireLock(path, inUse), /b\.lock: is not a lock file of mnist-cnn/);

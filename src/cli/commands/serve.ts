@@ -37,7 +37,8 @@ interface ServeFlags {
 function batchWindow(value: string): number | 'off' {
   if (value.trim() === 'off') return 'off';
   const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1000)) throw new InvalidArgumentError(`'${value}' is not a number of milliseconds from 0 to 1000, nor off.`);
+  if (value.trim() === '' || !(n >= 0 && n <= 1000))
+    throw new InvalidArgumentError(`'${value}' is not a number of milliseconds from 0 to 1000, nor off.`);
   return n;
 }
 
@@ -53,25 +54,67 @@ export function registerServe(program: Command): void {
     .option('--host <address>', 'address to bind (127.0.0.1 keeps it on this machine)', '127.0.0.1')
     .option('--workers <n>', 'processes that serve (both cores: 2)', countingNumber, 1)
     .option('--body-limit <bytes>', 'largest request body (default 5 MiB)', wholeNumber)
-    .option('--min-confidence <x>', `below this confidence answer "no digit" (default ${DEFAULT_MIN_CONFIDENCE})`, probability)
+    .option(
+      '--min-confidence <x>',
+      `below this confidence answer "no digit" (default ${DEFAULT_MIN_CONFIDENCE})`,
+      probability,
+    )
     .addOption(configOption('backend', 'wasm'))
     .addOption(configOption('threads', 1))
     .addOption(runtimeOption())
-    .option('--batch-window <ms>', 'micro-batching: predictions that arrive within this many ms (0: at once, or while a model call runs) are one model call; off: one call each (default 0)', batchWindow)
+    .option(
+      '--batch-window <ms>',
+      'micro-batching: predictions that arrive within this many ms (0: at once, or while a model call runs) are one model call; off: one call each (default 0)',
+      batchWindow,
+    )
     .option('--max-batch <n>', 'most images in one merged model call (default 64)', countingNumber)
-    .option('--model-name <name>', "the model's name in the Open Inference Protocol routes, /v2/models/<name> (default: the run folder's name)")
-    .option('--max-pixels <n>', 'largest image accepted, width x height; larger is refused from its header, undecoded (default 16777216: 4096x4096)', wholeNumber)
+    .option(
+      '--model-name <name>',
+      "the model's name in the Open Inference Protocol routes, /v2/models/<name> (default: the run folder's name)",
+    )
+    .option(
+      '--max-pixels <n>',
+      'largest image accepted, width x height; larger is refused from its header, undecoded (default 16777216: 4096x4096)',
+      wholeNumber,
+    )
     .option('--request-timeout <s>', 'seconds a client has to send a whole request (408 after; default 30)', number)
     .option('--idle-timeout <s>', 'seconds a kept-alive connection may stay idle (default 5)', number)
     .option('--max-connections <n>', 'connections open at once; more are answered 503 (default 256)', wholeNumber)
-    .option('--max-in-flight <n>', 'requests being received or answered at once; more are answered 503 with Retry-After (default 64)', wholeNumber)
-    .option('--max-request-pixels <n>', 'most pixels of the pictures of one request, added up; more is refused from their headers, undecoded (default 67108864: four of 4096x4096)', wholeNumber)
-    .option('--max-memory <MiB>', "memory the server may use; decodes across requests wait for a share of it (default: the container's limit, else 1024)", countingNumber)
-    .option('--drain-delay <s>', 'on SIGTERM, seconds /readyz answers 503 "draining" while requests are still answered, before the port closes (default 0)', number)
-    .option('--drain-timeout <s>', 'on SIGTERM, seconds in-flight requests get to finish before their connections are closed (default 10)', number)
+    .option(
+      '--max-in-flight <n>',
+      'requests being received or answered at once; more are answered 503 with Retry-After (default 64)',
+      wholeNumber,
+    )
+    .option(
+      '--max-request-pixels <n>',
+      'most pixels of the pictures of one request, added up; more is refused from their headers, undecoded (default 67108864: four of 4096x4096)',
+      wholeNumber,
+    )
+    .option(
+      '--max-memory <MiB>',
+      "memory the server may use; decodes across requests wait for a share of it (default: the container's limit, else 1024)",
+      countingNumber,
+    )
+    .option(
+      '--drain-delay <s>',
+      'on SIGTERM, seconds /readyz answers 503 "draining" while requests are still answered, before the port closes (default 0)',
+      number,
+    )
+    .option(
+      '--drain-timeout <s>',
+      'on SIGTERM, seconds in-flight requests get to finish before their connections are closed (default 10)',
+      number,
+    )
     .option('--cors <origin>', 'let pages from this origin call the API (https://example.com, or *); off by default')
-    .option('--rate-limit <n>', 'requests a minute from one client address; more are answered 429 (default: no limit)', wholeNumber)
-    .option('--corrections <dir>', "file the page's corrections (\"Wrong? It is a 7\") into this folder, for `mnist-cnn finetune` (off by default: the page keeps them in the browser)")
+    .option(
+      '--rate-limit <n>',
+      'requests a minute from one client address; more are answered 429 (default: no limit)',
+      wholeNumber,
+    )
+    .option(
+      '--corrections <dir>',
+      'file the page\'s corrections ("Wrong? It is a 7") into this folder, for `mnist-cnn finetune` (off by default: the page keeps them in the browser)',
+    )
     .option('--quiet', 'print nothing but errors')
     .action(async (arg: string | undefined, flags: ServeFlags) => {
       const { serveUntilStopped } = await import('../../serve/cluster.js');

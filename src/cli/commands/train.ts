@@ -41,7 +41,9 @@ function interruptOnSignals(): { signal: AbortSignal; received: () => StopSignal
     const handler = () => {
       if (received) process.exit(SIGNAL_EXIT_CODES[name]);
       received = name;
-      console.error(`\n${name === 'SIGINT' ? 'Ctrl-C' : name}: stopping after the current batch (again to quit at once)...`);
+      console.error(
+        `\n${name === 'SIGINT' ? 'Ctrl-C' : name}: stopping after the current batch (again to quit at once)...`,
+      );
       controller.abort();
     };
     process.on(name, handler);
@@ -70,7 +72,9 @@ async function runTrain(opts: TrainFlags, evaluateAfter: boolean): Promise<void>
   const reporter = await reporterFor(opts);
   // `start` trains its own recipe (START_PRESET: the defaults with non-digit pictures) unless given a preset.
   const preset = opts.preset ?? (evaluateAfter ? (await import('../start.js')).START_PRESET : undefined);
-  const config = opts.resume ? undefined : resolveConfig({ preset, configFile: opts.config, flags: configOverrides(opts) });
+  const config = opts.resume
+    ? undefined
+    : resolveConfig({ preset, configFile: opts.config, flags: configOverrides(opts) });
   if (opts.summary) {
     const { initBackend } = await import('../../backend/index.js');
     const { modelSummary } = await import('../../model/architectures.js');
@@ -93,7 +97,9 @@ async function runTrain(opts: TrainFlags, evaluateAfter: boolean): Promise<void>
       const { evaluateAfterTraining } = await import('../start.js');
       await evaluateAfterTraining(result, { quiet: Boolean(opts.quiet), json: Boolean(opts.json) });
     } else if (!opts.quiet && !opts.json) {
-      console.log(`saved ${result.dir} (best epoch ${result.metadata.bestEpoch}, val_accuracy ${result.metadata.bestValAccuracy.toFixed(4)})`);
+      console.log(
+        `saved ${result.dir} (best epoch ${result.metadata.bestEpoch}, val_accuracy ${result.metadata.bestValAccuracy.toFixed(4)})`,
+      );
     }
     result.model.dispose();
   } finally {
@@ -107,15 +113,23 @@ export function registerTrain(program: Command): void {
       .command('train')
       .description('train a model; saves a run folder with the model, metadata, history and checkpoints')
       .option('--resume <dir>', 'continue an interrupted run from its last checkpoint')
-      .option('--allow-config-change', "with --resume: continue although the run's config.json changed since its checkpoint")
+      .option(
+        '--allow-config-change',
+        "with --resume: continue although the run's config.json changed since its checkpoint",
+      )
       .option('--summary', 'print the architecture (Keras-style summary) and exit'),
   ).action((opts: TrainFlags) => runTrain(opts, false));
 
   addTrainingOptions(
     program
       .command('start')
-      .description('the main job: train the default model on the full data, evaluate it on the test set, write metrics and the report')
+      .description(
+        'the main job: train the default model on the full data, evaluate it on the test set, write metrics and the report',
+      )
       .option('--resume <dir>', 'continue an interrupted run from its last checkpoint')
-      .option('--allow-config-change', "with --resume: continue although the run's config.json changed since its checkpoint"),
+      .option(
+        '--allow-config-change',
+        "with --resume: continue although the run's config.json changed since its checkpoint",
+      ),
   ).action((opts: TrainFlags) => runTrain(opts, true));
 }

@@ -37,7 +37,9 @@ export async function readJson<T>(response: Response, what: string): Promise<T> 
     throw new Error(`${what}: the server answered ${response.status} with something that is not JSON`);
   }
   if (!response.ok) {
-    const message = (body as { error?: { message?: string }; message?: string }).error?.message ?? (body as { message?: string }).message;
+    const message =
+      (body as { error?: { message?: string }; message?: string }).error?.message ??
+      (body as { message?: string }).message;
     throw new Error(`${what}: ${message ?? `HTTP ${response.status}`}`);
   }
   return body as T;
@@ -51,7 +53,10 @@ export async function fetchModelInfo(): Promise<ModelInfo> {
  * The 28x28 bytes, already preprocessed in the page: the server only scales and reads them.
  * With `layers`, the answer carries the views inside the network too (about 26 kB more).
  */
-export async function predictOnServer(pixels: Uint8Array, options: { layers?: boolean; signal?: AbortSignal } = {}): Promise<ServerAnswer> {
+export async function predictOnServer(
+  pixels: Uint8Array,
+  options: { layers?: boolean; signal?: AbortSignal } = {},
+): Promise<ServerAnswer> {
   const response = await fetch(options.layers ? '/v1/predict?layers=1' : '/v1/predict', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -8,7 +8,8 @@ export function createChart(list: HTMLOListElement, classNames: string[]): void 
   list.replaceChildren(
     ...classNames.map((name) => {
       const item = document.createElement('li');
-      item.innerHTML = '<span class="pct">0%</span><span class="track"><span class="bar"></span></span><span class="label"></span>';
+      item.innerHTML =
+        '<span class="pct">0%</span><span class="track"><span class="bar"></span></span><span class="label"></span>';
       item.querySelector('.label')!.textContent = name;
       item.dataset.digit = name;
       item.dataset.probability = '0';

@@ -14,7 +14,12 @@
  * buttons) shows after an answer; its .correct-kept part (download, forget) while this browser
  * keeps corrections.
  */
-import { CORRECTION_LABELS, makeCorrection, type Correction, type CorrectionLabel } from '../../data/correction-files.js';
+import {
+  CORRECTION_LABELS,
+  makeCorrection,
+  type Correction,
+  type CorrectionLabel,
+} from '../../data/correction-files.js';
 import { zipStored, type ZipEntry } from '../../util/zip.js';
 import { readJson } from './api.js';
 
@@ -77,7 +82,10 @@ class BrowserSink implements CorrectionSink {
     return this.db;
   }
 
-  private async transaction<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>): Promise<T | undefined> {
+  private async transaction<T>(
+    mode: IDBTransactionMode,
+    work: (store: IDBObjectStore) => IDBRequest<T>,
+  ): Promise<T | undefined> {
     const db = await this.open();
     if (!db) return undefined;
     return new Promise((resolve, reject) => {
@@ -96,7 +104,8 @@ class BrowserSink implements CorrectionSink {
     const before = (await this.all()).find((c) => c.name === correction.name);
     const stored = before?.label !== correction.label;
     // (Structured clone keeps the Uint8Arrays; the WeakMap's pixels are not needed again here.)
-    if ((await this.transaction('readwrite', (store) => store.put(correction, correction.name))) === undefined) this.memory.set(correction.name, correction);
+    if ((await this.transaction('readwrite', (store) => store.put(correction, correction.name))) === undefined)
+      this.memory.set(correction.name, correction);
     return { file: correction.input.path, stored, count: (await this.all()).length };
   }
 
@@ -107,7 +116,9 @@ class BrowserSink implements CorrectionSink {
 
   /** The corrections as a zip of the corrections folder's layout. */
   async zip(): Promise<Uint8Array> {
-    const entries: ZipEntry[] = (await this.all()).flatMap((c) => [c.input, ...(c.drawn ? [c.drawn] : [])]).map((entry) => ({ name: entry.path, bytes: entry.bytes }));
+    const entries: ZipEntry[] = (await this.all())
+      .flatMap((c) => [c.input, ...(c.drawn ? [c.drawn] : [])])
+      .map((entry) => ({ name: entry.path, bytes: entry.bytes }));
     return zipStored(entries);
   }
 }
@@ -162,7 +173,10 @@ export class CorrectionsBar {
   async start(served: boolean): Promise<void> {
     if (served) {
       try {
-        const folder = await readJson<{ enabled: boolean; count?: number }>(await fetch('/v1/corrections'), 'corrections');
+        const folder = await readJson<{ enabled: boolean; count?: number }>(
+          await fetch('/v1/corrections'),
+          'corrections',
+        );
         if (folder.enabled) {
           this.sink = serverSink;
           this.root.dataset.count = String(folder.count ?? 0);
@@ -201,7 +215,10 @@ export class CorrectionsBar {
       pixelsByCorrection.set(correction, pixels);
       const { file, stored, count } = await this.sink.add(correction, drawn);
       const what = label === 'not-a-digit' ? 'not a digit' : `a ${label}`;
-      const where = this.sink.where === 'server' ? `the server's corrections folder (${count})` : `this browser (${count}): download them for mnist-cnn finetune`;
+      const where =
+        this.sink.where === 'server'
+          ? `the server's corrections folder (${count})`
+          : `this browser (${count}): download them for mnist-cnn finetune`;
       this.status.textContent = `${stored ? 'Saved' : 'Already saved'} as ${what} in ${where}.`;
       this.root.dataset.file = file;
       this.root.dataset.count = String(count);
@@ -224,7 +241,9 @@ export class CorrectionsBar {
 
   private async downloadZip(): Promise<void> {
     if (!(this.sink instanceof BrowserSink)) return;
-    const url = URL.createObjectURL(new Blob([(await this.sink.zip()) as Uint8Array<ArrayBuffer>], { type: 'application/zip' }));
+    const url = URL.createObjectURL(
+      new Blob([(await this.sink.zip()) as Uint8Array<ArrayBuffer>], { type: 'application/zip' }),
+    );
     const link = document.createElement('a');
     link.href = url;
     link.download = 'corrections.zip';

@@ -41,7 +41,8 @@ export class LayersPanel {
       const shown = this.figures.get(view.layer)!;
       const image = mapsImage(view, { columns: COLUMNS[view.kind] });
       drawRgba(shown.canvas, image);
-      const shrunk = view.factor > 1 ? `, shown ${view.height}x${view.width} (max of ${view.factor}x${view.factor})` : '';
+      const shrunk =
+        view.factor > 1 ? `, shown ${view.height}x${view.width} (max of ${view.factor}x${view.factor})` : '';
       shown.caption.textContent = `${view.after ? `${view.after}, ` : ''}${describeShape(view.shape)}${shrunk}; largest ${view.hi.toPrecision(3)}`;
       this.mark(shown.figure, id, source, view.bytes);
     }

@@ -79,7 +79,10 @@ const state = {
   /** Which model answers when it is one of the Train panel's (trained in this tab, or uploaded); null: the page's own. */
   localModel: null as string | null,
   /** The "Inside the network" panel and its module, loaded when it first opens. */
-  panel: null as Promise<{ panel: LayersPanel; fromServer: (views: NonNullable<ServerAnswer['layers']>) => ShownView[] }> | null,
+  panel: null as Promise<{
+    panel: LayersPanel;
+    fromServer: (views: NonNullable<ServerAnswer['layers']>) => ShownView[];
+  }> | null,
 };
 
 function setStatus(message: string, isError = false): void {
@@ -91,7 +94,8 @@ function setStatus(message: string, isError = false): void {
 const unsure = (prediction: Prediction) => prediction.set.length > 1;
 
 function describe(prediction: Prediction): string {
-  if (prediction.digit !== null) return `${unsure(prediction) ? setInWords(prediction.set) : prediction.digit} (${formatPercent(prediction.confidence)})`;
+  if (prediction.digit !== null)
+    return `${unsure(prediction) ? setInWords(prediction.set) : prediction.digit} (${formatPercent(prediction.confidence)})`;
   // The run's own rule already says 'not a digit (not-a-digit 0.93, best digit 0.05: margin -2.92 < 1.20)'.
   if (prediction.reason?.startsWith('not a digit')) return prediction.reason;
   return prediction.reason === 'blank' ? 'not a digit (blank)' : `not a digit (${prediction.reason ?? 'unsure'})`;
@@ -106,7 +110,8 @@ function explainNotADigit({ reason, set }: Prediction): string {
   const fitted = /^not a digit \((.*)\)$/.exec(reason ?? '');
   if (fitted) return `Not a digit: it looks like none of the ten digits (${fitted[1]}).`;
   // Under the minimum confidence: the prediction set still says which digits it might be.
-  if (reason?.startsWith('low confidence') && set.length > 1) return `Not sure enough to answer: ${setInWords(set)}? (${reason}).`;
+  if (reason?.startsWith('low confidence') && set.length > 1)
+    return `Not sure enough to answer: ${setInWords(set)}? (${reason}).`;
   return `Not a digit: ${reason ?? 'the model is unsure'}.`;
 }
 
@@ -125,7 +130,11 @@ function showAnswer(id: number, prediction: Prediction): void {
   if (id < state.shownId) return;
   state.shownId = id;
   const isDigit = prediction.digit !== null;
-  ui.digit.textContent = isDigit ? (unsure(prediction) ? setInWords(prediction.set) : String(prediction.digit)) : 'not a digit';
+  ui.digit.textContent = isDigit
+    ? unsure(prediction)
+      ? setInWords(prediction.set)
+      : String(prediction.digit)
+    : 'not a digit';
   ui.digit.classList.toggle('none', !isDigit);
   ui.digit.classList.toggle('unsure', isDigit && unsure(prediction));
   ui.confidence.textContent = !isDigit
@@ -133,7 +142,11 @@ function showAnswer(id: number, prediction: Prediction): void {
     : unsure(prediction)
       ? `Unsure: ${setInWords(prediction.set)} (most likely ${prediction.digit}, ${formatPercent(prediction.confidence)} sure).`
       : `${formatPercent(prediction.confidence)} sure`;
-  updateChart(ui.chart, prediction.reason === 'blank' ? null : prediction.probabilities, isDigit || prediction.reason?.startsWith('low confidence'));
+  updateChart(
+    ui.chart,
+    prediction.reason === 'blank' ? null : prediction.probabilities,
+    isDigit || prediction.reason?.startsWith('low confidence'),
+  );
   markAnswer(ui.digit, id, prediction);
   corrections.offer();
 }
@@ -170,7 +183,10 @@ const spec = () => state.info?.preprocessing ?? PREPROCESS_SPEC;
 function browserSettings(): AnswerSettings {
   if (state.staticSettings) return state.staticSettings;
   const notADigitBelow = state.info?.notADigitBelow ?? undefined;
-  const rule: AnswerRule = { minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE, ...(notADigitBelow === undefined ? {} : { notADigitBelow }) };
+  const rule: AnswerRule = {
+    minConfidence: state.info?.minConfidence ?? DEFAULT_MIN_CONFIDENCE,
+    ...(notADigitBelow === undefined ? {} : { notADigitBelow }),
+  };
   if (state.info?.sets) rule.sets = state.info.sets;
   return { spec: spec(), temperature: state.info?.temperature ?? 1, rule };
 }
@@ -195,11 +211,19 @@ async function runInBrowser(id: number, input: Preprocessed): Promise<void> {
 // ---------------------------------------------------------------------------- inside the network
 
 function loadPanel(): NonNullable<typeof state.panel> {
-  state.panel ??= import('./layers-panel.js').then((module) => ({ panel: new module.LayersPanel(ui.insideBody), fromServer: module.fromServer }));
+  state.panel ??= import('./layers-panel.js').then((module) => ({
+    panel: new module.LayersPanel(ui.insideBody),
+    fromServer: module.fromServer,
+  }));
   return state.panel;
 }
 
-async function showLayers(id: number, source: LayersSource, input: Preprocessed, views: ShownView[] | NonNullable<ServerAnswer['layers']>): Promise<void> {
+async function showLayers(
+  id: number,
+  source: LayersSource,
+  input: Preprocessed,
+  views: ShownView[] | NonNullable<ServerAnswer['layers']>,
+): Promise<void> {
   const { panel, fromServer } = await loadPanel();
   const shown = source === 'server' ? fromServer(views as NonNullable<ServerAnswer['layers']>) : (views as ShownView[]);
   panel.show(id, source, input.pixels, spec().size, shown);
@@ -293,7 +317,9 @@ async function toggleBrowserMode(): Promise<void> {
   if (!state.browserModel) {
     document.body.dataset.browserModel = 'loading';
     setStatus('Loading the model into this browser…');
-    state.browserModel = import('../../browser/model.js').then((module) => module.loadBrowserModel('/model/model.json'));
+    state.browserModel = import('../../browser/model.js').then((module) =>
+      module.loadBrowserModel('/model/model.json'),
+    );
     try {
       await state.browserModel;
       document.body.dataset.browserModel = 'ready';
@@ -315,7 +341,10 @@ async function toggleBrowserMode(): Promise<void> {
 
 function describeModel(info: ModelInfo): string {
   const params = info.params >= 1e6 ? `${(info.params / 1e6).toFixed(2)} M` : `${(info.params / 1e3).toFixed(0)} k`;
-  const accuracy = info.testAccuracy === null ? 'not evaluated on the test set yet' : `test accuracy ${(info.testAccuracy * 100).toFixed(2)}%`;
+  const accuracy =
+    info.testAccuracy === null
+      ? 'not evaluated on the test set yet'
+      : `test accuracy ${(info.testAccuracy * 100).toFixed(2)}%`;
   if (state.localModel !== null) return `Answering: ${state.localModel}, ${params} parameters, ${accuracy}.`;
   return `Model: ${info.arch}, ${params} parameters, ${accuracy}.`;
 }
@@ -390,7 +419,10 @@ function staticModelInfo(metadata: ModelMetadata, settings: AnswerSettings): Mod
 // ---------------------------------------------------------------------------- wiring
 
 /** "Wrong? It is a …": the current input, as the model saw it and as drawn (corrections.ts). */
-const corrections = new CorrectionsBar(element('correct'), { pixels: () => state.current?.pixels ?? null, drawn: () => ui.pad.toDataURL('image/png') });
+const corrections = new CorrectionsBar(element('correct'), {
+  pixels: () => state.current?.pixels ?? null,
+  drawn: () => ui.pad.toDataURL('image/png'),
+});
 
 const pad = new DrawingPad(ui.pad, {
   onStrokeStart() {
@@ -430,7 +462,10 @@ async function start(): Promise<void> {
     if (file) void predictFile(file).finally(() => (ui.file.value = ''));
   });
   ui.browserMode.addEventListener('change', () => void toggleBrowserMode());
-  ui.inside.addEventListener('toggle', () => void refreshLayers().catch((err: Error) => setStatus(`inside the network: ${err.message}`, true)));
+  ui.inside.addEventListener(
+    'toggle',
+    () => void refreshLayers().catch((err: Error) => setStatus(`inside the network: ${err.message}`, true)),
+  );
   wireDropZone();
   wireTrainPanel({ useModel: useLocalModel });
   if (STATIC_MODEL !== undefined) await loadStaticModel(STATIC_MODEL);

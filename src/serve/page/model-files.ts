@@ -23,7 +23,14 @@ export interface ModelFiles {
 /** An IOHandler over the files (what loadBrowserModel reads). */
 export function handlerOf(files: ModelFiles): tf.io.IOHandler {
   const weightSpecs = (files.modelJson.weightsManifest ?? []).flatMap((group) => group.weights);
-  return { load: async () => ({ modelTopology: files.modelJson.modelTopology, weightSpecs, weightData: files.weights, format: files.modelJson.format }) };
+  return {
+    load: async () => ({
+      modelTopology: files.modelJson.modelTopology,
+      weightSpecs,
+      weightData: files.weights,
+      format: files.modelJson.format,
+    }),
+  };
 }
 
 /** Save the three files, one download each (the browser may ask once whether this page may download several). */
@@ -58,21 +65,32 @@ export async function readUploadedModel(chosen: FileList | File[]): Promise<Mode
   const files = Array.from(chosen);
   const find = (name: string) => files.find((file) => nameInFolder(file) === name);
   const missing = [MODEL_FILE, WEIGHTS_FILE, METADATA_FILE].filter((name) => !find(name));
-  if (missing.length > 0) throw new Error(`choose the three files of a model together: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`);
+  if (missing.length > 0)
+    throw new Error(
+      `choose the three files of a model together: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`,
+    );
   const modelJson = await readJson<ModelFiles['modelJson']>(find(MODEL_FILE)!);
   const metadata = await readJson<ModelFiles['metadata']>(find(METADATA_FILE)!);
   const weightsFile = find(WEIGHTS_FILE)!;
   const weights = await weightsFile.arrayBuffer();
-  if (!modelJson.modelTopology || !Array.isArray(modelJson.weightsManifest)) throw new Error(`${MODEL_FILE}: has no modelTopology or weightsManifest: not a TensorFlow.js layers model`);
+  if (!modelJson.modelTopology || !Array.isArray(modelJson.weightsManifest))
+    throw new Error(`${MODEL_FILE}: has no modelTopology or weightsManifest: not a TensorFlow.js layers model`);
   if (metadata.format !== 'mnist-cnn-run') throw new Error(`${METADATA_FILE}: not the metadata of an mnist-cnn run`);
   const specs = modelJson.weightsManifest.flatMap((group) => group?.weights ?? []);
   const expected = specs.reduce((sum, spec) => sum + 4 * spec.shape.reduce((a, b) => a * b, 1), 0);
-  if (weights.byteLength !== expected) throw new Error(`${weightsFile.name}: is ${weights.byteLength} bytes, but ${MODEL_FILE} describes ${expected} bytes of weights`);
+  if (weights.byteLength !== expected)
+    throw new Error(
+      `${weightsFile.name}: is ${weights.byteLength} bytes, but ${MODEL_FILE} describes ${expected} bytes of weights`,
+    );
   if (metadata.weightsSha256 !== undefined) {
     const actual = await sha256Hex(new Uint8Array(weights));
-    if (actual !== metadata.weightsSha256) throw new Error(`${weightsFile.name}: its SHA-256 is ${actual}, but ${METADATA_FILE} records ${metadata.weightsSha256}: these files are not of one model`);
+    if (actual !== metadata.weightsSha256)
+      throw new Error(
+        `${weightsFile.name}: its SHA-256 is ${actual}, but ${METADATA_FILE} records ${metadata.weightsSha256}: these files are not of one model`,
+      );
   }
   const broken = nonFiniteEntry(weights, specs);
-  if (broken !== undefined) throw new Error(`${weightsFile.name}: the weights of ${broken} are NaN or infinite: the model is broken`);
+  if (broken !== undefined)
+    throw new Error(`${weightsFile.name}: the weights of ${broken} are NaN or infinite: the model is broken`);
   return { modelJson, weights, metadata };
 }

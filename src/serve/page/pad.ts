@@ -22,7 +22,10 @@ export class DrawingPad {
   private last: { x: number; y: number } | null = null;
   private pointerId: number | null = null;
 
-  constructor(readonly canvas: HTMLCanvasElement, private readonly events: PadEvents) {
+  constructor(
+    readonly canvas: HTMLCanvasElement,
+    private readonly events: PadEvents,
+  ) {
     // Read back on every prediction: tell the browser to keep the pixels on the CPU side.
     const context = canvas.getContext('2d', { willReadFrequently: true });
     if (!context) throw new Error('this browser cannot draw on a canvas');

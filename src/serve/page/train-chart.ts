@@ -74,16 +74,24 @@ export class TrainChart {
   private redraw(): void {
     if (this.pending) return;
     this.pending = true;
-    setTimeout(() => requestAnimationFrame(() => {
-      this.pending = false;
-      this.drawnAt = performance.now();
-      this.draw();
-    }), Math.max(0, this.drawnAt + REDRAW_MS - performance.now()));
+    setTimeout(
+      () =>
+        requestAnimationFrame(() => {
+          this.pending = false;
+          this.drawnAt = performance.now();
+          this.draw();
+        }),
+      Math.max(0, this.drawnAt + REDRAW_MS - performance.now()),
+    );
   }
 
   /** The y range shown: loss from 0 to the highest smoothed value after the first steps; accuracy from a floor under the values to 1. */
   private range(): [number, number] {
-    const shown = [...this.smoothed.slice(Math.floor(this.smoothed.length * 0.05)), ...this.raw.val, ...this.raw.test].map((p) => p.y);
+    const shown = [
+      ...this.smoothed.slice(Math.floor(this.smoothed.length * 0.05)),
+      ...this.raw.val,
+      ...this.raw.test,
+    ].map((p) => p.y);
     if (this.kind === 'loss') return [0, Math.max(0.1, ...shown) * 1.05];
     const low = Math.min(0.9, ...shown);
     return [Math.max(0, Math.floor(low * 20) / 20), 1];
@@ -116,7 +124,8 @@ export class TrainChart {
     context.textAlign = 'center';
     context.textBaseline = 'top';
     const tick = this.xMax <= 1 ? 0.25 : this.xMax <= 10 ? 1 : Math.ceil(this.xMax / 10);
-    for (let x = 0; x <= this.xMax + 1e-9; x += tick) context.fillText(String(+x.toFixed(2)), px(x), height - MARGIN.bottom + 4);
+    for (let x = 0; x <= this.xMax + 1e-9; x += tick)
+      context.fillText(String(+x.toFixed(2)), px(x), height - MARGIN.bottom + 4);
     context.textAlign = 'left';
     context.fillText('epoch', width - MARGIN.right - 30, height - 12);
 
@@ -126,7 +135,11 @@ export class TrainChart {
       context.strokeStyle = colour;
       context.lineWidth = width;
       context.beginPath();
-      points.forEach((p, i) => (i === 0 ? context.moveTo(px(p.x), py(Math.min(hi, Math.max(lo, p.y)))) : context.lineTo(px(p.x), py(Math.min(hi, Math.max(lo, p.y))))));
+      points.forEach((p, i) =>
+        i === 0
+          ? context.moveTo(px(p.x), py(Math.min(hi, Math.max(lo, p.y))))
+          : context.lineTo(px(p.x), py(Math.min(hi, Math.max(lo, p.y)))),
+      );
       context.stroke();
       context.globalAlpha = 1;
     };

@@ -26,7 +26,14 @@ import { element } from './elements.js';
 import { drawPreview, drawRgba } from './picture.js';
 import { downloadModel, handlerOf, readUploadedModel, type ModelFiles } from './model-files.js';
 import { TrainChart } from './train-chart.js';
-import { recipeConfig, TRAIN_RECIPES, type FromWorker, type ToWorker, type TrainArch, type TrainViews } from './train-protocol.js';
+import {
+  recipeConfig,
+  TRAIN_RECIPES,
+  type FromWorker,
+  type ToWorker,
+  type TrainArch,
+  type TrainViews,
+} from './train-protocol.js';
 
 /** The package's version, built in by scripts/bundle.mjs. */
 declare const MNIST_CNN_VERSION: string;
@@ -57,7 +64,8 @@ function grid(tiles: RgbaImage[], columns: number): RgbaImage {
   tiles.forEach((tile, k) => {
     const left = (k % cols) * (w + 1);
     const top = Math.floor(k / cols) * (h + 1);
-    for (let y = 0; y < h; y++) rgba.set(tile.rgba.subarray(y * w * 4, (y + 1) * w * 4), ((top + y) * width + left) * 4);
+    for (let y = 0; y < h; y++)
+      rgba.set(tile.rgba.subarray(y * w * 4, (y + 1) * w * 4), ((top + y) * width + left) * 4);
   });
   return { width, height, rgba };
 }
@@ -83,7 +91,10 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
     download: element<HTMLButtonElement>('train-download'),
     upload: element<HTMLInputElement>('train-upload'),
   };
-  const charts = { loss: new TrainChart(element('train-loss-chart'), 'loss'), accuracy: new TrainChart(element('train-accuracy-chart'), 'accuracy') };
+  const charts = {
+    loss: new TrainChart(element('train-loss-chart'), 'loss'),
+    accuracy: new TrainChart(element('train-accuracy-chart'), 'accuracy'),
+  };
   let worker: Worker | undefined;
   let arch: TrainArch = 'compact';
   let plan: Extract<FromWorker, { type: 'started' }> | undefined;
@@ -108,7 +119,9 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
   const threadsHere = () => (globalThis.crossOriginIsolated ? recipeConfig(arch).threads : 1);
   const showThreads = (threads: number) => {
     ui.threads.dataset.value = String(threads);
-    ui.threads.textContent = globalThis.crossOriginIsolated ? `${threads}` : `${threads} (this page is not cross-origin isolated: no shared memory between workers)`;
+    ui.threads.textContent = globalThis.crossOriginIsolated
+      ? `${threads}`
+      : `${threads} (this page is not cross-origin isolated: no shared memory between workers)`;
   };
 
   /** The recipe's epochs for the network chosen. */
@@ -172,13 +185,21 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
   }
 
   async function onDone(done: Extract<FromWorker, { type: 'done' }>): Promise<void> {
-    files = { modelJson: done.modelJson, weights: done.weights, metadata: done.metadata as unknown as ModelFiles['metadata'] };
+    files = {
+      modelJson: done.modelJson,
+      weights: done.weights,
+      metadata: done.metadata as unknown as ModelFiles['metadata'],
+    };
     ui.download.disabled = false;
     const last = checks[checks.length - 1];
-    const how = done.stopped ? `stopped at epoch ${last.epoch.toFixed(2)}` : `${done.metadata.epochsCompleted} epoch${done.metadata.epochsCompleted > 1 ? 's' : ''}`;
+    const how = done.stopped
+      ? `stopped at epoch ${last.epoch.toFixed(2)}`
+      : `${done.metadata.epochsCompleted} epoch${done.metadata.epochsCompleted > 1 ? 's' : ''}`;
     await useFiles(files, `the ${done.metadata.arch} net trained in this tab (${how})`);
     setState('done');
-    setStatus(`${done.stopped ? `Stopped at epoch ${last.epoch.toFixed(2)}` : `Trained for ${how}`}: test accuracy ${percent(last.test.accuracy)}, after ${seconds(done.metadata.trainingSeconds)} of training. Your drawings are now read by this model.`);
+    setStatus(
+      `${done.stopped ? `Stopped at epoch ${last.epoch.toFixed(2)}` : `Trained for ${how}`}: test accuracy ${percent(last.test.accuracy)}, after ${seconds(done.metadata.trainingSeconds)} of training. Your drawings are now read by this model.`,
+    );
   }
 
   /** Make the page read drawings with a model's files. */
@@ -190,7 +211,9 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
   function onMessage(message: FromWorker): void {
     switch (message.type) {
       case 'status': {
-        const progress = message.data ? ` ${(message.data.loaded / 1e6).toFixed(0)} of ${(message.data.total / 1e6).toFixed(0)} MB` : '';
+        const progress = message.data
+          ? ` ${(message.data.loaded / 1e6).toFixed(0)} of ${(message.data.total / 1e6).toFixed(0)} MB`
+          : '';
         setStatus(message.text + progress);
         break;
       }
@@ -201,7 +224,9 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
         charts.accuracy.reset(message.totalSteps / message.batchesPerEpoch);
         showThreads(message.threads);
         setState('training');
-        setStatus(`Training the ${arch} net (${(message.params / 1000).toFixed(0)} k parameters) on ${message.trainCount.toLocaleString('en-US')} images${message.valCount ? `, ${message.valCount.toLocaleString('en-US')} held out for validation` : ''}, batches of ${message.batchSize}.`);
+        setStatus(
+          `Training the ${arch} net (${(message.params / 1000).toFixed(0)} k parameters) on ${message.trainCount.toLocaleString('en-US')} images${message.valCount ? `, ${message.valCount.toLocaleString('en-US')} held out for validation` : ''}, batches of ${message.batchSize}.`,
+        );
         break;
       case 'step':
         onStep(message.progress);
@@ -233,7 +258,10 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
       return;
     }
     if (!worker) {
-      worker = new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module', name: 'mnist-cnn training' });
+      worker = new Worker(new URL('./train-worker.js', import.meta.url), {
+        type: 'module',
+        name: 'mnist-cnn training',
+      });
       worker.onmessage = (event: MessageEvent<FromWorker>) => onMessage(event.data);
       worker.onerror = (event) => {
         event.preventDefault();
@@ -251,7 +279,15 @@ export function wireTrainPanel(hooks: TrainPanelHooks): void {
     setState('loading');
     const threads = threadsHere();
     showThreads(threads);
-    send({ type: 'start', arch, epochs, threads, dataUrl: new URL('data/mnist/', document.baseURI).href, wasmUrl: new URL('./', import.meta.url).href, version: typeof MNIST_CNN_VERSION === 'string' ? MNIST_CNN_VERSION : 'unknown' });
+    send({
+      type: 'start',
+      arch,
+      epochs,
+      threads,
+      dataUrl: new URL('data/mnist/', document.baseURI).href,
+      wasmUrl: new URL('./', import.meta.url).href,
+      version: typeof MNIST_CNN_VERSION === 'string' ? MNIST_CNN_VERSION : 'unknown',
+    });
   }
 
   ui.arch.addEventListener('change', showRecipe);

@@ -15,7 +15,10 @@ import type { Check, StepProgress } from '../../train/session.js';
  * net with `fast`'s (the time-to-99% recipe: one epoch, all 60,000 images, no validation split),
  * the default net with the defaults, LeNet-5 with its textbook `lenet5` preset.
  */
-export const TRAIN_RECIPES = { compact: 'fast', default: 'default', lenet5: 'lenet5' } as const satisfies Record<string, PresetName>;
+export const TRAIN_RECIPES = { compact: 'fast', default: 'default', lenet5: 'lenet5' } as const satisfies Record<
+  string,
+  PresetName
+>;
 export type TrainArch = keyof typeof TRAIN_RECIPES;
 
 /** The config the panel trains: the network's recipe, with the epochs and threads asked for. */
@@ -55,7 +58,16 @@ export interface TrainViews {
 
 export type FromWorker =
   | { type: 'status'; text: string; data?: FetchProgress }
-  | { type: 'started'; threads: number; totalSteps: number; batchesPerEpoch: number; params: number; trainCount: number; valCount: number; batchSize: number }
+  | {
+      type: 'started';
+      threads: number;
+      totalSteps: number;
+      batchesPerEpoch: number;
+      params: number;
+      trainCount: number;
+      valCount: number;
+      batchSize: number;
+    }
   | { type: 'step'; progress: StepProgress }
   | { type: 'check'; check: Check }
   | { type: 'views'; views: TrainViews }

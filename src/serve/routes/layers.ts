@@ -16,6 +16,10 @@ export function layersAnswer(predictor: Predictor, input: Preprocessed): LayerVi
   const activations = layerActivations(predictor.model, input.input, 1, { layers: views.map((v) => v.layer) });
   return views.map(({ first: _first, ...view }, k) => {
     const { bytes, ...quantised } = quantiseView(activations[k].values, view.shape, PAGE_VIEW_MAX_BYTES);
-    return { ...view, ...quantised, data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+    return {
+      ...view,
+      ...quantised,
+      data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+    };
   });
 }

@@ -40,7 +40,11 @@ export const modelRoutes: FastifyPluginAsync<{ predictor: Predictor }> = async (
   if (!meta) throw new UserError('the model routes need a model loaded from a run folder (Predictor.load)');
   const summary = 'The served model: arch, test accuracy, when it was trained, preprocessing';
   const answer = modelInfo(predictor, meta);
-  app.get('/v1/model', { schema: { summary, response: { 200: { description: 'model metadata', ...MODEL_INFO } } } }, async () => answer);
+  app.get(
+    '/v1/model',
+    { schema: { summary, response: { 200: { description: 'model metadata', ...MODEL_INFO } } } },
+    async () => answer,
+  );
 
   // The model files, for the page's in-browser mode (tf.loadLayersModel('/model/model.json')).
   // A Map, not an object: `/model/__proto__` must find nothing.
@@ -50,12 +54,26 @@ export const modelRoutes: FastifyPluginAsync<{ predictor: Predictor }> = async (
   ]);
   const schema = {
     summary: "The model's files, for the page's in-browser mode",
-    params: { type: 'object', properties: { file: { type: 'string', description: [...modelFiles.keys()].join(' or ') } } },
-    response: { 200: { description: `${MODEL_FILE} (JSON) or ${WEIGHTS_FILE} (the weights)`, content: { 'application/json': { schema: { type: 'object', additionalProperties: true } }, 'application/octet-stream': { schema: BINARY } } }, ...ERROR_RESPONSES },
+    params: {
+      type: 'object',
+      properties: { file: { type: 'string', description: [...modelFiles.keys()].join(' or ') } },
+    },
+    response: {
+      200: {
+        description: `${MODEL_FILE} (JSON) or ${WEIGHTS_FILE} (the weights)`,
+        content: {
+          'application/json': { schema: { type: 'object', additionalProperties: true } },
+          'application/octet-stream': { schema: BINARY },
+        },
+      },
+      ...ERROR_RESPONSES,
+    },
   };
   app.get('/model/:file', { schema }, async (request: FastifyRequest<{ Params: { file: string } }>, reply) => {
     const file = modelFiles.get(request.params.file);
     if (!file) throw new ApiError(404, 'not_found', `no model file ${request.params.file}`);
-    return reply.type(request.params.file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(file);
+    return reply
+      .type(request.params.file.endsWith('.json') ? 'application/json' : 'application/octet-stream')
+      .send(file);
   });
 };

@@ -34,11 +34,30 @@ export const pageRoutes: FastifyPluginAsync<{ pageDir?: string }> = async (app, 
   const page = readPage(options.pageDir ?? DEFAULT_PAGE_DIR);
   const sendPageFile = (name: string, reply: FastifyReply) => {
     const file = page.get(name);
-    if (!file) throw new ApiError(404, 'not_found', page.size === 0 ? 'the page is not built: run `npm run build`' : `no page file ${name}`);
+    if (!file)
+      throw new ApiError(
+        404,
+        'not_found',
+        page.size === 0 ? 'the page is not built: run `npm run build`' : `no page file ${name}`,
+      );
     return reply.type(CONTENT_TYPES[extname(name)] ?? 'application/octet-stream').send(file);
   };
   const html = { 200: mediaAnswer('text/html', 'the page', { type: 'string' }), ...ERROR_RESPONSES };
-  app.get('/', { schema: { summary: 'The draw-a-digit page', response: html } }, async (_request, reply) => sendPageFile('index.html', reply));
-  const file = { summary: "The page's scripts, styles and pictures", params: { type: 'object', properties: { file: { type: 'string' } } }, response: { 200: mediaAnswer('application/octet-stream', 'a file of the page (its own media type: JavaScript, CSS, SVG, PNG, wasm)'), ...ERROR_RESPONSES } };
-  app.get('/page/:file', { schema: file }, async (request: FastifyRequest<{ Params: { file: string } }>, reply) => sendPageFile(request.params.file, reply));
+  app.get('/', { schema: { summary: 'The draw-a-digit page', response: html } }, async (_request, reply) =>
+    sendPageFile('index.html', reply),
+  );
+  const file = {
+    summary: "The page's scripts, styles and pictures",
+    params: { type: 'object', properties: { file: { type: 'string' } } },
+    response: {
+      200: mediaAnswer(
+        'application/octet-stream',
+        'a file of the page (its own media type: JavaScript, CSS, SVG, PNG, wasm)',
+      ),
+      ...ERROR_RESPONSES,
+    },
+  };
+  app.get('/page/:file', { schema: file }, async (request: FastifyRequest<{ Params: { file: string } }>, reply) =>
+    sendPageFile(request.params.file, reply),
+  );
 };

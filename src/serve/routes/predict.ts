@@ -2,7 +2,17 @@ import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Preprocessed } from '../../image/preprocess.js';
 import type { Prediction } from '../../predict/interpret.js';
 import { ApiError } from '../errors.js';
-import { API_MEDIA_TYPES, bytesView, decorateImageRequests, fromImageBytes, fromImageFiles, fromJsonItem, readFormFiles, type ImageReader, type JsonItem } from '../inputs.js';
+import {
+  API_MEDIA_TYPES,
+  bytesView,
+  decorateImageRequests,
+  fromImageBytes,
+  fromImageFiles,
+  fromJsonItem,
+  readFormFiles,
+  type ImageReader,
+  type JsonItem,
+} from '../inputs.js';
 import { BINARY, ERROR_RESPONSES, flag, LAYER_VIEW, PIXELS_OR_IMAGE, PREDICTION } from '../schemas.js';
 import { layersAnswer } from './layers.js';
 
@@ -25,7 +35,8 @@ type PredictRequest = FastifyRequest<{ Querystring: Query }>;
  * it to the next handler up).
  */
 const bodyShapeError = (shape: string) => (err: FastifyError) => {
-  if (err.validation && err.validationContext === 'body') throw new ApiError(400, 'bad_request', `the JSON body must be ${shape} (${err.message})`);
+  if (err.validation && err.validationContext === 'body')
+    throw new ApiError(400, 'bad_request', `the JSON body must be ${shape} (${err.message})`);
   throw err;
 };
 
@@ -33,7 +44,9 @@ const bodyShapeError = (shape: string) => (err: FastifyError) => {
 const bodies = (json: object, form: object) => ({
   content: {
     'application/json': { schema: json },
-    ...Object.fromEntries(API_MEDIA_TYPES.map((type) => [type, { schema: { ...BINARY, description: 'the image file' } }])),
+    ...Object.fromEntries(
+      API_MEDIA_TYPES.map((type) => [type, { schema: { ...BINARY, description: 'the image file' } }]),
+    ),
     'multipart/form-data': { schema: form },
   },
 });
@@ -53,12 +66,21 @@ export const predictRoutes: FastifyPluginAsync<PredictOptions> = async (app, rea
           type: 'object',
           properties: {
             explain,
-            layers: flag("1: add what the network computes inside for the input: each convolution's maps and the hidden dense layers' values, quantised to bytes (about 26 kB of JSON for the default network)"),
+            layers: flag(
+              "1: add what the network computes inside for the input: each convolution's maps and the hidden dense layers' values, quantised to bytes (about 26 kB of JSON for the default network)",
+            ),
           },
         },
         body: bodies(PIXELS_OR_IMAGE, { properties: { file: BINARY } }),
         response: {
-          200: { description: 'the prediction', ...PREDICTION, properties: { ...PREDICTION.properties, layers: { type: 'array', items: LAYER_VIEW, description: 'with ?layers=1' } } },
+          200: {
+            description: 'the prediction',
+            ...PREDICTION,
+            properties: {
+              ...PREDICTION.properties,
+              layers: { type: 'array', items: LAYER_VIEW, description: 'with ?layers=1' },
+            },
+          },
           ...ERROR_RESPONSES,
         },
       },
@@ -67,12 +89,28 @@ export const predictRoutes: FastifyPluginAsync<PredictOptions> = async (app, rea
     async (request: PredictRequest) => {
       let input: Preprocessed;
       if (request.isMultipart()) {
-        const files = await readFormFiles(request, { bodyLimit, maxFiles: 1, tooMany: 'the form holds more than one file: /v1/predict reads one (send several to /v1/predict/batch)' });
+        const files = await readFormFiles(request, {
+          bodyLimit,
+          maxFiles: 1,
+          tooMany: 'the form holds more than one file: /v1/predict reads one (send several to /v1/predict/batch)',
+        });
         if (files.length === 0) throw new ApiError(400, 'bad_request', 'the multipart form holds no file');
         const [file] = files;
-        input = await fromImageBytes(reader, file.bytes, `uploaded file ${file.filename || '(no name)'}`, file.mimetype, request);
+        input = await fromImageBytes(
+          reader,
+          file.bytes,
+          `uploaded file ${file.filename || '(no name)'}`,
+          file.mimetype,
+          request,
+        );
       } else if (Buffer.isBuffer(request.body)) {
-        input = await fromImageBytes(reader, bytesView(request.body), 'the request body', request.headers['content-type'], request);
+        input = await fromImageBytes(
+          reader,
+          bytesView(request.body),
+          'the request body',
+          request.headers['content-type'],
+          request,
+        );
       } else {
         input = await fromJsonItem(reader, request.body as JsonItem, '', request);
       }
@@ -83,7 +121,12 @@ export const predictRoutes: FastifyPluginAsync<PredictOptions> = async (app, rea
     },
   );
 
-  const batch = { type: 'object', required: ['items'], additionalProperties: false, properties: { items: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: PIXELS_OR_IMAGE } } };
+  const batch = {
+    type: 'object',
+    required: ['items'],
+    additionalProperties: false,
+    properties: { items: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: PIXELS_OR_IMAGE } },
+  };
   app.post(
     '/v1/predict/batch',
     {
@@ -93,11 +136,21 @@ export const predictRoutes: FastifyPluginAsync<PredictOptions> = async (app, rea
         body: {
           content: {
             'application/json': { schema: batch },
-            'multipart/form-data': { schema: { properties: { files: { type: 'array', items: BINARY } }, description: `up to ${MAX_BATCH} files, any field names` } },
+            'multipart/form-data': {
+              schema: {
+                properties: { files: { type: 'array', items: BINARY } },
+                description: `up to ${MAX_BATCH} files, any field names`,
+              },
+            },
           },
         },
         response: {
-          200: { description: 'the predictions, in the order given', type: 'object', required: ['predictions'], properties: { predictions: { type: 'array', items: PREDICTION } } },
+          200: {
+            description: 'the predictions, in the order given',
+            type: 'object',
+            required: ['predictions'],
+            properties: { predictions: { type: 'array', items: PREDICTION } },
+          },
           ...ERROR_RESPONSES,
         },
       },
@@ -106,12 +159,30 @@ export const predictRoutes: FastifyPluginAsync<PredictOptions> = async (app, rea
     async (request: PredictRequest) => {
       const inputs: Preprocessed[] = [];
       if (request.isMultipart()) {
-        const files = await readFormFiles(request, { bodyLimit, maxFiles: MAX_BATCH, tooMany: `the form holds more than ${MAX_BATCH} files, the most a batch takes` });
+        const files = await readFormFiles(request, {
+          bodyLimit,
+          maxFiles: MAX_BATCH,
+          tooMany: `the form holds more than ${MAX_BATCH} files, the most a batch takes`,
+        });
         if (files.length === 0) throw new ApiError(400, 'bad_request', 'the multipart form holds no file');
-        inputs.push(...(await fromImageFiles(reader, files.map((file, i) => ({ bytes: file.bytes, name: `uploaded file ${i} (${file.filename || 'no name'})`, type: file.mimetype })), request)));
+        inputs.push(
+          ...(await fromImageFiles(
+            reader,
+            files.map((file, i) => ({
+              bytes: file.bytes,
+              name: `uploaded file ${i} (${file.filename || 'no name'})`,
+              type: file.mimetype,
+            })),
+            request,
+          )),
+        );
       } else if (typeof request.body !== 'object' || request.body === null || Buffer.isBuffer(request.body)) {
         // An image body, or no body at all.
-        throw new ApiError(415, 'unsupported_media_type', 'a batch is JSON {"items": [...]} or a multipart form of files');
+        throw new ApiError(
+          415,
+          'unsupported_media_type',
+          'a batch is JSON {"items": [...]} or a multipart form of files',
+        );
       } else {
         const { items } = request.body as { items: JsonItem[] };
         for (const [i, item] of items.entries()) inputs.push(await fromJsonItem(reader, item, `items[${i}].`, request));

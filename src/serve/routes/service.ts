@@ -41,7 +41,11 @@ export interface ServiceOptions {
   isDraining: () => boolean;
 }
 
-const status = (values: string[]) => ({ type: 'object', required: ['status'], properties: { status: { type: 'string', enum: values } } });
+const status = (values: string[]) => ({
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string', enum: values } },
+});
 
 /**
  * GET /healthz (liveness: the process answers), /readyz (readiness: the model is loaded and
@@ -55,17 +59,27 @@ export const serviceRoutes: FastifyPluginAsync<ServiceOptions> = async (app, { m
     if (answer.status === 503) void reply.header('retry-after', '1');
     return reply.status(answer.status).send(answer.body);
   };
-  app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: { description: 'the process answers', ...status(['ok']) } } } }, probe('/healthz'));
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Liveness', response: { 200: { description: 'the process answers', ...status(['ok']) } } } },
+    probe('/healthz'),
+  );
   const readiness = {
     summary: 'Readiness: 200 once the model is loaded and warmed, 503 while starting or draining',
-    response: { 200: { description: 'ready', ...status(['ready']) }, 503: { description: 'starting or draining (Retry-After: 1)', ...status(['starting', 'draining']) } },
+    response: {
+      200: { description: 'ready', ...status(['ready']) },
+      503: { description: 'starting or draining (Retry-After: 1)', ...status(['starting', 'draining']) },
+    },
   };
   app.get('/readyz', { schema: readiness }, probe('/readyz'));
   const scrape = {
-    summary: 'Prometheus metrics: requests, latency, model calls (batch size, queue wait), requests in flight, refusals, the process (event loop, heap, GC, CPU), tensors in memory',
+    summary:
+      'Prometheus metrics: requests, latency, model calls (batch size, queue wait), requests in flight, refusals, the process (event loop, heap, GC, CPU), tensors in memory',
     response: { 200: mediaAnswer('text/plain', 'the Prometheus text format, version 0.0.4', { type: 'string' }) },
   };
-  app.get('/metrics', { schema: scrape }, async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.render()));
+  app.get('/metrics', { schema: scrape }, async (_request, reply) =>
+    reply.type(METRICS_CONTENT_TYPE).send(await metrics.render()),
+  );
 };
 
 /** The Prometheus text format's media type. */
@@ -96,5 +110,8 @@ export function answerWhileStarting(request: IncomingMessage, response: ServerRe
   const probe = get ? probeAnswer(path, 'starting') : undefined;
   if (probe) return send(probe.status, probe.body);
   const message = 'the server is starting (loading and warming its model): retry in a second';
-  send(503, path === '/v2' || path.startsWith('/v2/') ? { error: message } : errorBody(new ApiError(503, 'starting', message)));
+  send(
+    503,
+    path === '/v2' || path.startsWith('/v2/') ? { error: message } : errorBody(new ApiError(503, 'starting', message)),
+  );
 }

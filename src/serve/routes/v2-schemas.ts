@@ -32,7 +32,11 @@ const errorSchema = {
   properties: { error: { type: 'string', description: 'what is wrong' } },
 };
 export const V2_ERRORS = {
-  '4xx': { description: '400: malformed JSON, wrong input name, datatype, shape, count or values, undecodable image, unknown output; 404: no model of that name or version; 413: body over the size limit; 415: unsupported content encoding', ...errorSchema },
+  '4xx': {
+    description:
+      '400: malformed JSON, wrong input name, datatype, shape, count or values, undecodable image, unknown output; 404: no model of that name or version; 413: body over the size limit; 415: unsupported content encoding',
+    ...errorSchema,
+  },
   '5xx': { description: 'a fault of the server', ...errorSchema },
 };
 
@@ -43,12 +47,19 @@ const tensorData = {
   items: { oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }, { type: 'array', items: {} }] },
 };
 
-const parameters = { type: 'object', additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] } };
+const parameters = {
+  type: 'object',
+  additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
+};
 
 const metadataTensor = {
   type: 'object',
   required: ['name', 'datatype', 'shape'],
-  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+  properties: {
+    name: { type: 'string' },
+    datatype: { type: 'string' },
+    shape: { type: 'array', items: { type: 'integer' } },
+  },
 };
 
 /** GET /v2's answer. */
@@ -56,7 +67,11 @@ export const SERVER_METADATA = {
   description: `{"name": "mnist-cnn", "version": "...", "extensions": ${JSON.stringify(V2_NAMES.extensions)}}`,
   type: 'object',
   required: ['name', 'version', 'extensions'],
-  properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    extensions: { type: 'array', items: { type: 'string' } },
+  },
 };
 
 /** GET /v2/models/{name}'s answer. */
@@ -64,7 +79,13 @@ export const MODEL_METADATA = {
   description: 'the model: name, versions, platform, input and output tensors',
   type: 'object',
   required: ['name', 'versions', 'platform', 'inputs', 'outputs'],
-  properties: { name: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } }, platform: { type: 'string' }, inputs: { type: 'array', items: metadataTensor }, outputs: { type: 'array', items: metadataTensor } },
+  properties: {
+    name: { type: 'string' },
+    versions: { type: 'array', items: { type: 'string' } },
+    platform: { type: 'string' },
+    inputs: { type: 'array', items: metadataTensor },
+    outputs: { type: 'array', items: metadataTensor },
+  },
 };
 
 /** Readiness answers: {"ready"}, and the model's {"name", "ready"}. */
@@ -82,7 +103,11 @@ const INFERENCE_REQUEST = {
   required: ['inputs'],
   properties: {
     id: { type: 'string', description: 'returned in the answer' },
-    parameters: { ...parameters, description: '`binary_data_output: true`: every output as binary data after the JSON (binary tensor data extension)' },
+    parameters: {
+      ...parameters,
+      description:
+        '`binary_data_output: true`: every output as binary data after the JSON (binary tensor data extension)',
+    },
     inputs: {
       type: 'array',
       minItems: 1,
@@ -95,7 +120,10 @@ const INFERENCE_REQUEST = {
           name: { type: 'string', enum: [V2_NAMES.input, V2_NAMES.imageInput] },
           shape: { type: 'array', items: { type: 'integer' } },
           datatype: { type: 'string', enum: ['FP32', 'BYTES'] },
-          parameters: { ...parameters, description: '`binary_data_size`: the tensor is in the binary part of the body, this many bytes' },
+          parameters: {
+            ...parameters,
+            description: '`binary_data_size`: the tensor is in the binary part of the body, this many bytes',
+          },
           data: tensorData,
         },
       },
@@ -117,7 +145,8 @@ const INFERENCE_REQUEST = {
 
 /** The infer route's answer; output data are numbers (the digit -1 where /v1 answers null). */
 export const INFERENCE_RESPONSE = {
-  description: 'the outputs; with binary outputs, application/octet-stream: the JSON answer (Inference-Header-Content-Length bytes) then the binary tensors',
+  description:
+    'the outputs; with binary outputs, application/octet-stream: the JSON answer (Inference-Header-Content-Length bytes) then the binary tensors',
   type: 'object',
   required: ['model_name', 'outputs'],
   properties: {
@@ -134,7 +163,11 @@ export const INFERENCE_RESPONSE = {
           name: { type: 'string' },
           datatype: { type: 'string' },
           shape: { type: 'array', items: { type: 'integer' } },
-          parameters: { type: 'object', properties: { binary_data_size: { type: 'integer' } }, description: '`binary_data_size` when the output is in the binary part of the body' },
+          parameters: {
+            type: 'object',
+            properties: { binary_data_size: { type: 'integer' } },
+            description: '`binary_data_size` when the output is in the binary part of the body',
+          },
           data: { type: 'array', items: { type: 'number' } },
         },
       },
@@ -147,7 +180,13 @@ export const INFERENCE_BODIES = {
   description: "any content type is read as the protocol's JSON (curl -d, clients that send none)",
   content: {
     'application/json': { schema: INFERENCE_REQUEST },
-    'application/octet-stream': { schema: { ...BINARY, description: "the JSON request, then the binary tensors (Inference-Header-Content-Length gives the JSON's length)" } },
+    'application/octet-stream': {
+      schema: {
+        ...BINARY,
+        description:
+          "the JSON request, then the binary tensors (Inference-Header-Content-Length gives the JSON's length)",
+      },
+    },
   },
 };
 
@@ -155,7 +194,10 @@ export const INFERENCE_BODIES = {
 export const INFERENCE_HEADERS = {
   type: 'object',
   properties: {
-    'inference-header-content-length': { type: 'integer', description: 'binary tensor data extension: the length of the JSON part; binary tensors follow it' },
+    'inference-header-content-length': {
+      type: 'integer',
+      description: 'binary tensor data extension: the length of the JSON part; binary tensors follow it',
+    },
     'content-encoding': { type: 'string', enum: ['gzip', 'deflate', 'identity'] },
   },
 };
@@ -164,7 +206,17 @@ export const INFERENCE_HEADERS = {
 export const modelParams = (withVersion: boolean) => ({
   type: 'object',
   properties: {
-    name: { type: 'string', description: "the served model (`serve --model-name`, default: the run folder's name); another name answers 404" },
-    ...(withVersion ? { version: { type: 'string', description: `the one version served, "${V2_NAMES.version}"; another answers 404` } } : {}),
+    name: {
+      type: 'string',
+      description: "the served model (`serve --model-name`, default: the run folder's name); another name answers 404",
+    },
+    ...(withVersion
+      ? {
+          version: {
+            type: 'string',
+            description: `the one version served, "${V2_NAMES.version}"; another answers 404`,
+          },
+        }
+      : {}),
   },
 });

@@ -38,8 +38,28 @@ import { UserError } from '../../util/errors.js';
 import { VERSION } from '../../util/version.js';
 import { ApiError, faultLine, toApiError } from '../errors.js';
 import { decorateImageRequests, type ImageReader } from '../inputs.js';
-import { INFERENCE_BODIES, INFERENCE_HEADERS, INFERENCE_RESPONSE, LIVE, MODEL_METADATA, modelParams, readyAnswer, SERVER_METADATA, V2_ERRORS, V2_NAMES } from './v2-schemas.js';
-import { buildAnswer, parseRequest, readInputs, requestedOutputs, requestInput, splitBody, v2Model, type V2Model } from './v2-tensors.js';
+import {
+  INFERENCE_BODIES,
+  INFERENCE_HEADERS,
+  INFERENCE_RESPONSE,
+  LIVE,
+  MODEL_METADATA,
+  modelParams,
+  readyAnswer,
+  SERVER_METADATA,
+  V2_ERRORS,
+  V2_NAMES,
+} from './v2-schemas.js';
+import {
+  buildAnswer,
+  parseRequest,
+  readInputs,
+  requestedOutputs,
+  requestInput,
+  splitBody,
+  v2Model,
+  type V2Model,
+} from './v2-tensors.js';
 
 /** Where the v2 routes are registered. */
 export const V2_PREFIX = '/v2';
@@ -67,23 +87,61 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 /** The Open Inference Protocol's routes, an encapsulated plugin to register at V2_PREFIX (error shape, 404s, body parsing). */
 export const v2Routes: FastifyPluginAsync<V2Options> = async (v2, options) => {
   const { modelName, isReady } = options;
-  if (!modelName || modelName.includes('/')) throw new UserError(`model name ${JSON.stringify(modelName)} must be non-empty, with no '/'`);
+  if (!modelName || modelName.includes('/'))
+    throw new UserError(`model name ${JSON.stringify(modelName)} must be non-empty, with no '/'`);
   const model = v2Model(options, modelName);
   const bodyLimit = v2.initialConfig.bodyLimit ?? 1024 * 1024;
 
   useProtocolShape(v2, model, bodyLimit);
   decorateImageRequests(v2);
-  const schema = (summary: string, response: object, more: FastifySchema = {}): FastifySchema => ({ summary: `Open Inference Protocol: ${summary}`, ...more, response: { ...response, ...V2_ERRORS } });
-  const ready = (withName: boolean) => ({ 200: { description: 'ready', ...readyAnswer(withName) }, 503: { description: 'not ready (the server is starting or draining; Retry-After: 1)', ...readyAnswer(withName) } });
-  v2.get('/', { schema: schema('server metadata (name, version, extensions)', { 200: SERVER_METADATA }) }, serverMetadata);
-  v2.get('/health/live', { schema: schema('liveness', { 200: { description: '{"live": true}', ...LIVE } }) }, healthLive);
-  v2.get('/health/ready', { schema: schema('readiness (the model is loaded and warmed, the server is not draining)', ready(false)) }, healthReady(isReady));
-  const [metadata, modelIsReady, infer] = [modelMetadata(model), modelReady(model, isReady), inferRoute(model, bodyLimit)];
+  const schema = (summary: string, response: object, more: FastifySchema = {}): FastifySchema => ({
+    summary: `Open Inference Protocol: ${summary}`,
+    ...more,
+    response: { ...response, ...V2_ERRORS },
+  });
+  const ready = (withName: boolean) => ({
+    200: { description: 'ready', ...readyAnswer(withName) },
+    503: { description: 'not ready (the server is starting or draining; Retry-After: 1)', ...readyAnswer(withName) },
+  });
+  v2.get(
+    '/',
+    { schema: schema('server metadata (name, version, extensions)', { 200: SERVER_METADATA }) },
+    serverMetadata,
+  );
+  v2.get(
+    '/health/live',
+    { schema: schema('liveness', { 200: { description: '{"live": true}', ...LIVE } }) },
+    healthLive,
+  );
+  v2.get(
+    '/health/ready',
+    { schema: schema('readiness (the model is loaded and warmed, the server is not draining)', ready(false)) },
+    healthReady(isReady),
+  );
+  const [metadata, modelIsReady, infer] = [
+    modelMetadata(model),
+    modelReady(model, isReady),
+    inferRoute(model, bodyLimit),
+  ];
   for (const prefix of MODEL_PATHS) {
     const params = modelParams(prefix.includes(':version'));
-    v2.get(prefix, { schema: schema('model metadata (name, versions, platform, input and output tensors)', { 200: MODEL_METADATA }, { params }) }, metadata);
+    v2.get(
+      prefix,
+      {
+        schema: schema(
+          'model metadata (name, versions, platform, input and output tensors)',
+          { 200: MODEL_METADATA },
+          { params },
+        ),
+      },
+      metadata,
+    );
     v2.get(`${prefix}/ready`, { schema: schema('is the model ready', ready(true), { params }) }, modelIsReady);
-    const inferSchema = schema('inference on FP32 [N,28,28,1] tensors or (extension) BYTES image files', { 200: INFERENCE_RESPONSE }, { params, headers: INFERENCE_HEADERS, body: INFERENCE_BODIES });
+    const inferSchema = schema(
+      'inference on FP32 [N,28,28,1] tensors or (extension) BYTES image files',
+      { 200: INFERENCE_RESPONSE },
+      { params, headers: INFERENCE_HEADERS, body: INFERENCE_BODIES },
+    );
     // The body is any bytes (the parser above) that the route reads and checks itself, naming
     // the tensor and the problem (routes/v2-tensors.ts): the schemas document, they do not validate.
     v2.post(`${prefix}/infer`, { schema: inferSchema, validatorCompiler: () => () => true }, infer);
@@ -140,7 +198,10 @@ function inferRoute(model: V2Model, bodyLimit: number) {
     const { answer, chunks } = buildAnswer(model, body.id as string | undefined, outputs, predictions);
     if (chunks.length === 0) return reply.type(JSON_TYPE).send(answer);
     const head = Buffer.from(JSON.stringify(answer));
-    return reply.header('inference-header-content-length', String(head.length)).type('application/octet-stream').send(Buffer.concat([head, ...chunks]));
+    return reply
+      .header('inference-header-content-length', String(head.length))
+      .type('application/octet-stream')
+      .send(Buffer.concat([head, ...chunks]));
   };
 }
 
@@ -148,9 +209,14 @@ function inferRoute(model: V2Model, bodyLimit: number) {
 
 /** The model a URL names, or 404. */
 function checkModel(model: V2Model, params: Params): void {
-  if (params.name !== model.name) throw new ApiError(404, 'not_found', `unknown model '${params.name}': this server serves '${model.name}'`);
+  if (params.name !== model.name)
+    throw new ApiError(404, 'not_found', `unknown model '${params.name}': this server serves '${model.name}'`);
   if (params.version !== undefined && params.version !== V2_NAMES.version) {
-    throw new ApiError(404, 'not_found', `unknown version '${params.version}' of model '${model.name}': the versions are ${JSON.stringify(model.metadata.versions)}`);
+    throw new ApiError(
+      404,
+      'not_found',
+      `unknown version '${params.version}' of model '${model.name}': the versions are ${JSON.stringify(model.metadata.versions)}`,
+    );
   }
 }
 
@@ -175,11 +241,16 @@ function useProtocolShape(v2: FastifyInstance, model: V2Model, bodyLimit: number
   v2.setErrorHandler((err: Error & { code?: string; statusCode?: number }, request, reply) => {
     const apiError = toApiError(err, bodyLimit);
     // One line, and only for our own faults (not for a 503 while draining): errors.ts's faultLine.
-    if (apiError.status >= 500 && apiError.code === 'internal') console.error(faultLine(request.method, request.url, err));
+    if (apiError.status >= 500 && apiError.code === 'internal')
+      console.error(faultLine(request.method, request.url, err));
     void sendError(reply, apiError.status, apiError.message);
   });
   v2.setNotFoundHandler((request, reply) => {
     const name = model.name;
-    void sendError(reply, 404, `no route for ${request.method} ${request.url.split('?')[0]} in the Open Inference Protocol (GET /v2, /v2/health/live, /v2/health/ready, /v2/models/${name}, /v2/models/${name}/ready; POST /v2/models/${name}/infer)`);
+    void sendError(
+      reply,
+      404,
+      `no route for ${request.method} ${request.url.split('?')[0]} in the Open Inference Protocol (GET /v2, /v2/health/live, /v2/health/ready, /v2/models/${name}, /v2/models/${name}/ready; POST /v2/models/${name}/infer)`,
+    );
   });
 }

@@ -12,5 +12,8 @@ async function baselines(...args: string[]): Promise<void> {
 
 test('baselines refuses a --run or --lenet folder that does not exist before training anything, naming it', async () => {
   await assert.rejects(baselines('--run', '/nonexistent/cnn-run'), /\/nonexistent\/cnn-run does not exist/);
-  await assert.rejects(baselines('--run', '/tmp', '--lenet', '/nonexistent/lenet-run'), /\/nonexistent\/lenet-run does not exist/);
+  await assert.rejects(
+    baselines('--run', '/tmp', '--lenet', '/nonexistent/lenet-run'),
+    /\/nonexistent\/lenet-run does not exist/,
+  );
 });

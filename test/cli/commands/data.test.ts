@@ -6,7 +6,17 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { loadMnist, writeIdx, applySplitPlan, gridLayout, pickGridSamples, renderSampleGrid, PIXELS, type DataSummary, type Dataset } from '../../../src/data/index.js';
+import {
+  loadMnist,
+  writeIdx,
+  applySplitPlan,
+  gridLayout,
+  pickGridSamples,
+  renderSampleGrid,
+  PIXELS,
+  type DataSummary,
+  type Dataset,
+} from '../../../src/data/index.js';
 
 let work: string;
 let data: Dataset;
@@ -29,18 +39,24 @@ test('data --json reports source, verified checksums, split counts per class and
   const summary = JSON.parse(result.stdout) as DataSummary;
   assert.equal(summary.dataset, 'mnist');
   assert.equal(summary.source.kind, 'package');
-  assert.deepEqual(summary.files.map((f) => [f.name, f.verified]), [
-    ['train-images-idx3-ubyte', true],
-    ['train-labels-idx1-ubyte', true],
-    ['t10k-images-idx3-ubyte', true],
-    ['t10k-labels-idx1-ubyte', true],
-  ]);
+  assert.deepEqual(
+    summary.files.map((f) => [f.name, f.verified]),
+    [
+      ['train-images-idx3-ubyte', true],
+      ['train-labels-idx1-ubyte', true],
+      ['t10k-images-idx3-ubyte', true],
+      ['t10k-labels-idx1-ubyte', true],
+    ],
+  );
   assert.deepEqual(summary.counts, { trainFile: 60000, testFile: 10000 });
   assert.deepEqual(summary.plan, { seed: 5, limit: 3000, valCount: 600 });
   assert.equal(summary.splits.train.count, 2400);
   assert.equal(summary.splits.val.count, 600);
   assert.equal(summary.splits.test.count, 10000);
-  assert.equal(summary.splits.val.perClass.reduce((a, b) => a + b, 0), 600);
+  assert.equal(
+    summary.splits.val.perClass.reduce((a, b) => a + b, 0),
+    600,
+  );
   assert.deepEqual(summary.splits.test.perClass, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
   assert.ok(summary.pixels.mean > 0.12 && summary.pixels.mean < 0.14, `mean ${summary.pixels.mean}`);
 });
@@ -57,7 +73,10 @@ test('data without --json prints a readable table with the default 55000/5000/10
   const result = runData();
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^source +package: /m);
-  assert.match(result.stdout, /^t10k-labels-idx1-ubyte +ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2 +yes$/m);
+  assert.match(
+    result.stdout,
+    /^t10k-labels-idx1-ubyte +ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2 +yes$/m,
+  );
   assert.match(result.stdout, /^total +55000 +5000 +10000$/m);
   assert.match(result.stdout, /^pixels \(train split, 0\.\.1\) +mean 0\.13\d\d +std 0\.30\d\d$/m);
 });
@@ -84,10 +103,18 @@ test('data --grid writes a PNG whose cells are the chosen training samples, atom
   const { data: rgb, info } = await sharp(grid).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   assert.deepEqual([info.width, info.height], [layout.width, layout.height]);
   const rows = pickGridSamples(train.labels, 10, 10, 9);
-  for (const [k, j] of [[0, 0], [3, 7], [9, 9]]) {
+  for (const [k, j] of [
+    [0, 0],
+    [3, 7],
+    [9, 9],
+  ]) {
     const image = train.images.subarray(rows[k][j] * PIXELS, (rows[k][j] + 1) * PIXELS);
     assert.equal(train.labels[rows[k][j]], k, `row ${k} shows class ${k}`);
-    for (const [y, x] of [[14, 14], [10, 20], [20, 8]]) {
+    for (const [y, x] of [
+      [14, 14],
+      [10, 20],
+      [20, 8],
+    ]) {
       const px = (layout.rowTop(k) + y * layout.scale) * info.width + layout.cellLeft(j) + x * layout.scale;
       assert.equal(rgb[px * info.channels], image[y * 28 + x], `row ${k} column ${j} pixel (${x},${y})`);
     }
@@ -146,7 +173,13 @@ test('data non-digits writes the generated non-digits as PNGs, the same bytes fo
   assert.equal(categories.length, 8);
   for (const category of categories) {
     const [file] = await readdir(join(a, category));
-    const [pa, pb] = await Promise.all([a, b].map((dir) => sharp(join(dir, category, file)).raw().toBuffer()));
+    const [pa, pb] = await Promise.all(
+      [a, b].map((dir) =>
+        sharp(join(dir, category, file))
+          .raw()
+          .toBuffer(),
+      ),
+    );
     assert.ok(pa.equals(pb), category);
   }
   const bad = runData('non-digits', '--out', join(work, 'x'), '--split', 'val');

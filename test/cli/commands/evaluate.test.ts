@@ -13,7 +13,10 @@ const runDir = join(dir, 'run');
 await cp(await quickRunDir(), runDir, { recursive: true });
 
 function evaluate(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'evaluate', runDir, ...args], { encoding: 'utf8', timeout: 180_000 });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'evaluate', runDir, ...args], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

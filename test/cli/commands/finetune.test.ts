@@ -14,7 +14,10 @@ import { writerPopulation } from '../../helpers/hand-writers.js';
 import { removeTempDirs, tempDir } from '../../helpers/run-fixtures.js';
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 600_000 });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -27,11 +30,19 @@ before(async () => {
   base = await quickRunDir();
   work = await tempDir('mnist-cli-finetune-');
   pictures = join(work, 'pictures');
-  for (const s of writerPopulation({ seed: 11, writers: 3, perDigit: 2, keepPictures: true }).map((s, i) => ({ ...s, i }))) {
+  for (const s of writerPopulation({ seed: 11, writers: 3, perDigit: 2, keepPictures: true }).map((s, i) => ({
+    ...s,
+    i,
+  }))) {
     await mkdir(join(pictures, String(s.label)), { recursive: true });
-    const image = sharp(s.picture.data, { raw: { width: s.picture.width, height: s.picture.height, channels: s.picture.channels } });
+    const image = sharp(s.picture.data, {
+      raw: { width: s.picture.width, height: s.picture.height, channels: s.picture.channels },
+    });
     const jpeg = s.picture.channels === 1;
-    await writeFile(join(pictures, String(s.label), `${s.i}.${jpeg ? 'jpg' : 'png'}`), await (jpeg ? image.jpeg() : image.png()).toBuffer());
+    await writeFile(
+      join(pictures, String(s.label), `${s.i}.${jpeg ? 'jpg' : 'png'}`),
+      await (jpeg ? image.jpeg() : image.png()).toBuffer(),
+    );
   }
 });
 after(removeTempDirs);
@@ -56,7 +67,17 @@ test('predict --label 7 --corrections DIR files each picture read (28x28 under 7
 test('finetune --data DIR: a new run from the corrections that predict then reads with; its metadata names its base', async () => {
   const corrections = join(work, 'all');
   for (let digit = 0; digit < 10; digit++) {
-    const filed = cli('predict', base, join(pictures, String(digit)), '--label', String(digit), '--corrections', corrections, '--format', 'json');
+    const filed = cli(
+      'predict',
+      base,
+      join(pictures, String(digit)),
+      '--label',
+      String(digit),
+      '--corrections',
+      corrections,
+      '--format',
+      'json',
+    );
     assert.equal(filed.code, 0, filed.stderr);
   }
   const out = join(work, 'tuned');
@@ -69,7 +90,13 @@ test('finetune --data DIR: a new run from the corrections that predict then read
   assert.deepEqual(finetune.data.perClass, [...new Array(10).fill(6), 0]);
   const read = cli('predict', out, join(pictures, '3'), '--format', 'json');
   assert.equal(read.code, 0, read.stderr);
-  assert.equal(read.stdout.trim().split('\n').map((line) => JSON.parse(line)).length, 6);
+  assert.equal(
+    read.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line)).length,
+    6,
+  );
   const human = cli('finetune', base, '--data', join(work, 'nowhere'), '--out', join(work, 'x'));
   assert.equal(human.code, 2);
   assert.match(human.stderr, /nowhere: cannot read the folder/);

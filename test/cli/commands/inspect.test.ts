@@ -43,9 +43,23 @@ test("inspect writes every layer's maps for each image as PNGs and, with --json,
   const [first, second] = report.images;
   assert.equal(first.digit, 7);
   assert.equal(second.digit, 2);
-  assert.deepEqual(first.layers.map((l: { className: string }) => l.className), [
-    'Conv2D', 'MaxPooling2D', 'Conv2D', 'BatchNormalization', 'Activation', 'MaxPooling2D', 'Flatten', 'Dense', 'BatchNormalization', 'Activation', 'Dense', 'Activation',
-  ]);
+  assert.deepEqual(
+    first.layers.map((l: { className: string }) => l.className),
+    [
+      'Conv2D',
+      'MaxPooling2D',
+      'Conv2D',
+      'BatchNormalization',
+      'Activation',
+      'MaxPooling2D',
+      'Flatten',
+      'Dense',
+      'BatchNormalization',
+      'Activation',
+      'Dense',
+      'Activation',
+    ],
+  );
   const byName = new Map(first.layers.map((l: { name: string }) => [l.name, l]));
   const conv1 = first.layers[0];
   assert.deepEqual(conv1.shape, [28, 28, 32]);

@@ -20,8 +20,16 @@ test('serve --runtime, --batch-window and --max-batch, in one process or with --
   for (const [args, runtime] of cases) {
     const server = await startServeProcess(runDir, { args });
     try {
-      assert.match(server.output(), new RegExp(`serving (.* )?on ${runtime} at http://127\\.0\\.0\\.1:\\d+ (with 2 worker processes )?\\(docs: `), args.join(' '));
-      const response = await fetch(`${server.url}/v1/predict`, { method: 'POST', body: JSON.stringify({ pixels }), headers: { 'content-type': 'application/json' } });
+      assert.match(
+        server.output(),
+        new RegExp(`serving (.* )?on ${runtime} at http://127\\.0\\.0\\.1:\\d+ (with 2 worker processes )?\\(docs: `),
+        args.join(' '),
+      );
+      const response = await fetch(`${server.url}/v1/predict`, {
+        method: 'POST',
+        body: JSON.stringify({ pixels }),
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(response.status, 200);
       const answer = await response.json();
       assert.equal(answer.digit, 7);
@@ -35,12 +43,19 @@ test('serve --runtime, --batch-window and --max-batch, in one process or with --
 });
 
 test('bad --batch-window, --max-batch and --runtime values are refused before anything loads', () => {
-  const serve = (...args: string[]) => spawnSync(process.execPath, ['bin/mnist-cnn.js', 'serve', runDir, '--port', '0', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const serve = (...args: string[]) =>
+    spawnSync(process.execPath, ['bin/mnist-cnn.js', 'serve', runDir, '--port', '0', ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   const refusals: [string[], RegExp][] = [
     [['--batch-window', 'soon'], /'soon' is not a number of milliseconds from 0 to 1000, nor off\./],
     [['--batch-window', '5000'], /'5000' is not a number of milliseconds from 0 to 1000, nor off\./],
     [['--max-batch', '0'], /'0' is not a whole number >= 1\./],
-    [['--max-batch', '300'], /^error: --max-batch 300: the largest merged model call \(images\) must be a whole number from 1 to 256$/m],
+    [
+      ['--max-batch', '300'],
+      /^error: --max-batch 300: the largest merged model call \(images\) must be a whole number from 1 to 256$/m,
+    ],
     [['--runtime', 'torch'], /Allowed choices are tfjs, onnx/],
   ];
   for (const [args, message] of refusals) {

@@ -44,8 +44,15 @@ test('Ctrl-C stops after the current batch with a checkpoint; --resume finishes 
 
   const resumed = runCli(['train', '--resume', dir, '--json']);
   assert.equal(await resumed.exited, 0, resumed.output().stderr);
-  const epochs = resumed.output().stdout.trim().split('\n').map((line) => JSON.parse(line));
-  assert.deepEqual(epochs.map((e) => e.epoch), state.epoch === 0 ? [1, 2] : [2]);
+  const epochs = resumed
+    .output()
+    .stdout.trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  assert.deepEqual(
+    epochs.map((e) => e.epoch),
+    state.epoch === 0 ? [1, 2] : [2],
+  );
   const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
   assert.equal(metadata.epochsCompleted, 2);
   assert.ok(metadata.finishedAt);
@@ -59,8 +66,17 @@ test('SIGTERM saves a checkpoint like Ctrl-C (exit 143); meanwhile a second trai
   assert.equal(await second.exited, 2);
   const lines = second.output().stderr.trim().split('\n');
   assert.equal(lines.length, 1, second.output().stderr);
-  assert.match(lines[0], new RegExp(`^error: ${dir} is in use by another training \\(process ${run.child.pid} on this machine, since .*\\); wait for it to end, or use another folder$`));
-  assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).epochs, 3, 'config.json is the first training\'s');
+  assert.match(
+    lines[0],
+    new RegExp(
+      `^error: ${dir} is in use by another training \\(process ${run.child.pid} on this machine, since .*\\); wait for it to end, or use another folder$`,
+    ),
+  );
+  assert.equal(
+    JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).epochs,
+    3,
+    "config.json is the first training's",
+  );
 
   run.child.kill('SIGTERM');
   assert.equal(await run.exited, 143, run.output().stderr);

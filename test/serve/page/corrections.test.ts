@@ -17,7 +17,9 @@ import { drawStrokes, SEVEN } from '../../helpers/page-drawing.js';
 import { removeTempDirs, tempDir } from '../../helpers/run-fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run the browser test`;
 
 interface Shown {
   state: string;
@@ -28,23 +30,41 @@ interface Shown {
 
 /** The bar's test hooks. */
 const shown = (page: Page): Promise<Shown> =>
-  page.locator('#correct').evaluate((bar: HTMLElement) => ({ state: bar.dataset.state ?? '', where: bar.dataset.where ?? '', file: bar.dataset.file ?? '', count: bar.dataset.count ?? '' }));
+  page.locator('#correct').evaluate((bar: HTMLElement) => ({
+    state: bar.dataset.state ?? '',
+    where: bar.dataset.where ?? '',
+    file: bar.dataset.file ?? '',
+    count: bar.dataset.count ?? '',
+  }));
 
 /** Draw a 7, wait for its answer, and say it is `label`; what the bar shows once filed. */
 async function drawAndCorrect(page: Page, label: string, draw = true): Promise<Shown> {
   if (draw) {
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
-    await page.waitForFunction(() => document.getElementById('digit')?.dataset.input === document.body.dataset.input && document.getElementById('correct')?.dataset.state === 'ready');
+    await page.waitForFunction(
+      () =>
+        document.getElementById('digit')?.dataset.input === document.body.dataset.input &&
+        document.getElementById('correct')?.dataset.state === 'ready',
+    );
   }
   await page.click(`#correct button[data-label="${label}"]`);
-  await page.waitForFunction(() => ['saved', 'error'].includes(document.getElementById('correct')?.dataset.state ?? ''));
+  await page.waitForFunction(() =>
+    ['saved', 'error'].includes(document.getElementById('correct')?.dataset.state ?? ''),
+  );
   return shown(page);
 }
 
 /** The 28x28 picture the page shows as what the model sees. */
 const preview = (page: Page): Promise<number[]> =>
-  page.locator('#preview').evaluate((canvas: HTMLCanvasElement) => Array.from(canvas.getContext('2d')!.getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0)));
+  page.locator('#preview').evaluate((canvas: HTMLCanvasElement) =>
+    Array.from(
+      canvas
+        .getContext('2d')!
+        .getImageData(0, 0, 28, 28)
+        .data.filter((_, i) => i % 4 === 0),
+    ),
+  );
 
 /** A PNG's first channel. */
 async function grayOf(png: Uint8Array): Promise<{ pixels: number[]; width: number; height: number }> {
@@ -53,7 +73,10 @@ async function grayOf(png: Uint8Array): Promise<{ pixels: number[]; width: numbe
 }
 
 async function launch(url: string, problems: string[]): Promise<{ browser: Browser; page: Page }> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   page.setDefaultTimeout(60_000);
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
@@ -97,13 +120,19 @@ describe('corrections from the page', { skip }, () => {
       assert.equal(filed.state, 'saved', (await page.locator('#correct .correct-status').textContent()) ?? '');
       assert.equal(filed.where, 'server');
       assert.match(filed.file, /^1\/[0-9a-f]{16}\.png$/);
-      assert.match((await page.locator('#correct .correct-status').textContent()) ?? '', /^Saved as a 1 in the server's corrections folder \(1\)\.$/);
+      assert.match(
+        (await page.locator('#correct .correct-status').textContent()) ?? '',
+        /^Saved as a 1 in the server's corrections folder \(1\)\.$/,
+      );
       const input = await grayOf(await readFile(join(folder, filed.file)));
       assert.deepEqual([input.width, input.height], [28, 28]);
       assert.deepEqual(input.pixels, await preview(page));
       const drawn = await grayOf(await readFile(join(folder, 'drawn', filed.file)));
       assert.deepEqual([drawn.width, drawn.height], [280, 280]);
-      assert.ok(drawn.pixels.some((v) => v > 200), 'the drawing holds the white strokes');
+      assert.ok(
+        drawn.pixels.some((v) => v > 200),
+        'the drawing holds the white strokes',
+      );
     });
 
     test('clicked twice, one file; then said to be a 7 after all, it moves to DIR/7/', async () => {
@@ -156,7 +185,17 @@ describe('corrections from the page', { skip }, () => {
       assert.equal(download.suggestedFilename(), 'corrections.zip');
       const zip = join(await tempDir('mnist-corrections-zip-'), 'corrections.zip');
       await download.saveAs(zip);
-      const listing = execFileSync('python3', ['-c', 'import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print("\\n".join(z.namelist()))', zip], { encoding: 'utf8' }).trim().split('\n');
+      const listing = execFileSync(
+        'python3',
+        [
+          '-c',
+          'import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print("\\n".join(z.namelist()))',
+          zip,
+        ],
+        { encoding: 'utf8' },
+      )
+        .trim()
+        .split('\n');
       assert.deepEqual(listing, [three.file, `drawn/${three.file}`]);
       await page.click('#correct .correct-forget');
       assert.equal((await shown(page)).count, '0');

@@ -40,13 +40,10 @@ interface Answer {
 
 /** The answer shown in `selector` for the page's latest input (drawing, upload or clear). */
 async function latestAnswer(page: Page, selector: string): Promise<Answer> {
-  await page.waitForFunction(
-    (sel) => {
-      const output = document.querySelector<HTMLElement>(sel);
-      return output !== null && output.dataset.input === document.body.dataset.input;
-    },
-    selector,
-  );
+  await page.waitForFunction((sel) => {
+    const output = document.querySelector<HTMLElement>(sel);
+    return output !== null && output.dataset.input === document.body.dataset.input;
+  }, selector);
   return page.locator(selector).evaluate((output: HTMLElement) => ({
     digit: output.dataset.digit === '' ? null : Number(output.dataset.digit),
     reason: output.dataset.reason ?? '',
@@ -75,10 +72,17 @@ interface ShownLayer {
 async function latestLayers(page: Page, source: 'server' | 'browser'): Promise<ShownLayer[]> {
   await page.waitForFunction((from) => {
     const figures = Array.from(document.querySelectorAll<HTMLElement>('#inside-layers figure'));
-    return figures.length > 1 && figures.every((f) => f.dataset.input === document.body.dataset.input && f.dataset.source === from);
+    return (
+      figures.length > 1 &&
+      figures.every((f) => f.dataset.input === document.body.dataset.input && f.dataset.source === from)
+    );
   }, source);
   return page.locator('#inside-layers figure').evaluateAll((figures) =>
-    figures.map((f) => ({ layer: (f as HTMLElement).dataset.layer ?? '', ink: Number((f as HTMLElement).dataset.ink), sum: Number((f as HTMLElement).dataset.sum) })),
+    figures.map((f) => ({
+      layer: (f as HTMLElement).dataset.layer ?? '',
+      ink: Number((f as HTMLElement).dataset.ink),
+      sum: Number((f as HTMLElement).dataset.sum),
+    })),
   );
 }
 
@@ -88,7 +92,9 @@ async function setBrowserMode(page: Page, on: boolean): Promise<void> {
 }
 
 async function chartProbabilities(page: Page): Promise<number[]> {
-  return page.locator('#chart li').evaluateAll((items) => items.map((item) => Number((item as HTMLElement).dataset.probability)));
+  return page
+    .locator('#chart li')
+    .evaluateAll((items) => items.map((item) => Number((item as HTMLElement).dataset.probability)));
 }
 
 describe('the draw-a-digit page', { skip }, () => {
@@ -114,14 +120,18 @@ describe('the draw-a-digit page', { skip }, () => {
     page.setDefaultTimeout(60_000);
     recordProblems(page, problems);
     page.on('request', (request) => {
-      if (!request.url().startsWith(server.url) && !request.url().startsWith('data:')) foreignRequests.push(request.url());
-      if (new URL(request.url()).searchParams.get('layers') === '1') layerRequests.push(`${request.method()} ${request.url().slice(server.url.length)}`);
+      if (!request.url().startsWith(server.url) && !request.url().startsWith('data:'))
+        foreignRequests.push(request.url());
+      if (new URL(request.url()).searchParams.get('layers') === '1')
+        layerRequests.push(`${request.method()} ${request.url().slice(server.url.length)}`);
     });
     // Every Content-Security-Policy violation, reported or not, is collected in the page.
     await page.addInitScript(() => {
       const seen: string[] = [];
       (window as unknown as { cspViolations: string[] }).cspViolations = seen;
-      document.addEventListener('securitypolicyviolation', (event) => seen.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}`));
+      document.addEventListener('securitypolicyviolation', (event) =>
+        seen.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}`),
+      );
     });
     const response = await page.goto(server.url + '/');
     contentSecurityPolicy = (await response?.allHeaders())?.['content-security-policy'] ?? '';
@@ -138,7 +148,18 @@ describe('the draw-a-digit page', { skip }, () => {
   test('loads with the model description and an empty chart of ten digits', async () => {
     const info = await page.locator('#model-info').textContent();
     assert.match(info ?? '', /^Model: default, .* parameters, /);
-    assert.deepEqual(await page.locator('#chart .label').allTextContents(), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    assert.deepEqual(await page.locator('#chart .label').allTextContents(), [
+      '0',
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      '6',
+      '7',
+      '8',
+      '9',
+    ]);
     assert.deepEqual(await chartProbabilities(page), new Array(10).fill(0));
   });
 
@@ -150,7 +171,10 @@ describe('the draw-a-digit page', { skip }, () => {
     assert.equal(await page.locator('#digit').textContent(), '1');
     const probabilities = await chartProbabilities(page);
     assert.equal(probabilities.indexOf(Math.max(...probabilities)), 1);
-    assert.ok(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-3, `the bars sum to ${probabilities.reduce((a, b) => a + b, 0)}`);
+    assert.ok(
+      Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-3,
+      `the bars sum to ${probabilities.reduce((a, b) => a + b, 0)}`,
+    );
   });
 
   test('a drawn "7" (a top bar, then a diagonal down-left) is read as 7, and the preview shows the ink', async () => {
@@ -175,7 +199,10 @@ describe('the draw-a-digit page', { skip }, () => {
     const answer = await latestAnswer(page, '#digit');
     assert.equal(answer.digit, 4, `read as ${answer.digit} (${answer.reason})`);
     for (const bar of await paintedBars(page)) {
-      assert.ok(Math.abs(bar.painted - bar.expected) <= 2, `digit ${bar.digit} at ${(bar.probability * 100).toFixed(1)}%: ${bar.painted} px painted, ${bar.expected.toFixed(1)} px expected`);
+      assert.ok(
+        Math.abs(bar.painted - bar.expected) <= 2,
+        `digit ${bar.digit} at ${(bar.probability * 100).toFixed(1)}%: ${bar.painted} px painted, ${bar.expected.toFixed(1)} px expected`,
+      );
     }
   });
 
@@ -217,10 +244,18 @@ describe('the draw-a-digit page', { skip }, () => {
 
   test('a file that is not an image gets a clear message, not a digit', async () => {
     const before = await page.evaluate(() => document.body.dataset.input);
-    await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture') });
+    await page.setInputFiles('#file', {
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('not a picture'),
+    });
     await page.waitForFunction(() => document.getElementById('status')?.classList.contains('error'));
     assert.match((await page.locator('#status').textContent()) ?? '', /notes\.txt is not an image/);
-    assert.equal(await page.evaluate(() => document.body.dataset.input), before, 'a failed upload must not count as a new input');
+    assert.equal(
+      await page.evaluate(() => document.body.dataset.input),
+      before,
+      'a failed upload must not count as a new input',
+    );
   });
 
   test('the in-browser model, switched on from the keyboard, agrees with the server', async () => {
@@ -229,17 +264,37 @@ describe('the draw-a-digit page', { skip }, () => {
     const server = await latestAnswer(page, '#digit');
     // Keyboard-reachable: Tab from the Clear button reaches the toggle, Space switches it on.
     await page.focus('#clear');
-    for (let i = 0; i < 5 && !(await page.evaluate(() => document.activeElement?.id === 'browser-mode')); i++) await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'browser-mode', 'Tab does not reach the in-browser toggle');
+    for (let i = 0; i < 5 && !(await page.evaluate(() => document.activeElement?.id === 'browser-mode')); i++)
+      await page.keyboard.press('Tab');
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.id),
+      'browser-mode',
+      'Tab does not reach the in-browser toggle',
+    );
     await page.keyboard.press('Space');
-    await page.waitForFunction(() => document.body.dataset.browserModel === 'ready' || document.body.dataset.browserModel === 'error');
-    assert.equal(await page.evaluate(() => document.body.dataset.browserModel), 'ready', (await page.locator('#status').textContent()) ?? '');
+    await page.waitForFunction(
+      () => document.body.dataset.browserModel === 'ready' || document.body.dataset.browserModel === 'error',
+    );
+    assert.equal(
+      await page.evaluate(() => document.body.dataset.browserModel),
+      'ready',
+      (await page.locator('#status').textContent()) ?? '',
+    );
     const local = await latestAnswer(page, '#browser-digit');
     assert.equal(local.digit, server.digit);
     // Calibrated alike: the served temperature is not 1, so a page that ignored it would differ.
-    assert.ok(Math.abs(calibrated.temperature - 1) > 0.02 && (await (await fetch(`${new URL(page.url()).origin}/v1/model`)).json()).temperature === calibrated.temperature);
-    assert.ok(Math.abs(local.confidence - server.confidence) < 1e-3, `browser ${local.confidence} vs server ${server.confidence}`);
-    assert.match((await page.locator('#compare').textContent()) ?? '', /server: 7 \(\d+(\.\d)?%\)\s*· browser: 7 \(\d+(\.\d)?%\)/);
+    assert.ok(
+      Math.abs(calibrated.temperature - 1) > 0.02 &&
+        (await (await fetch(`${new URL(page.url()).origin}/v1/model`)).json()).temperature === calibrated.temperature,
+    );
+    assert.ok(
+      Math.abs(local.confidence - server.confidence) < 1e-3,
+      `browser ${local.confidence} vs server ${server.confidence}`,
+    );
+    assert.match(
+      (await page.locator('#compare').textContent()) ?? '',
+      /server: 7 \(\d+(\.\d)?%\)\s*· browser: 7 \(\d+(\.\d)?%\)/,
+    );
 
     // While on, a new drawing is answered by both.
     await page.click('#clear');
@@ -284,7 +339,10 @@ describe('the draw-a-digit page', { skip }, () => {
 
   test('"Inside the network" is closed by default and cost nothing so far: no layers asked for, no panel built', async () => {
     assert.equal(await page.locator('#inside').evaluate((details: HTMLDetailsElement) => details.open), false);
-    assert.ok((await page.evaluate(() => Number(document.body.dataset.input))) > 5, 'the tests before drew and uploaded');
+    assert.ok(
+      (await page.evaluate(() => Number(document.body.dataset.input))) > 5,
+      'the tests before drew and uploaded',
+    );
     assert.deepEqual(layerRequests, []);
     assert.equal(await page.locator('#inside-layers figure').count(), 0);
   });
@@ -300,22 +358,35 @@ describe('the draw-a-digit page', { skip }, () => {
     assert.equal((await latestAnswer(page, '#digit')).digit, 7);
     const seven = await latestLayers(page, 'server');
     // The input, then each convolution and the dense layer (conv 1, conv 2, dense 1 for the default network).
-    assert.deepEqual(seven.map((l) => l.layer), one.map((l) => l.layer));
+    assert.deepEqual(
+      seven.map((l) => l.layer),
+      one.map((l) => l.layer),
+    );
     assert.equal(seven[0].layer, 'input');
     assert.equal(seven.length, 4);
-    assert.deepEqual(await page.locator('#inside-layers figure b').allTextContents(), ['input', 'conv 1', 'conv 2', 'dense 1']);
+    assert.deepEqual(await page.locator('#inside-layers figure b').allTextContents(), [
+      'input',
+      'conv 1',
+      'conv 2',
+      'dense 1',
+    ]);
     for (const [k, layer] of seven.entries()) {
       assert.ok(layer.ink > 0, `${layer.layer} shows nothing`);
       assert.notEqual(layer.sum, one[k].sum, `${layer.layer}: the same maps for a 1 and a 7`);
     }
-    assert.ok(layerRequests.length > 0 && layerRequests.every((r) => r === 'POST /v1/predict?layers=1'), layerRequests.join(', '));
+    assert.ok(
+      layerRequests.length > 0 && layerRequests.every((r) => r === 'POST /v1/predict?layers=1'),
+      layerRequests.join(', '),
+    );
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     const viewport = page.viewportSize()!.width;
     assert.ok(width <= viewport, `the open panel makes the page ${width} px wide on a ${viewport} px screen`);
-    await page.locator('#inside').screenshot({ path: screenshotPath('mnist-page-inside-server.png'), animations: 'disabled' });
+    await page
+      .locator('#inside')
+      .screenshot({ path: screenshotPath('mnist-page-inside-server.png'), animations: 'disabled' });
   });
 
-  test('open, with the model in the browser: drawing a 7 updates every layer from the page\'s own model, as the server showed it, asking the server for no layers', async () => {
+  test("open, with the model in the browser: drawing a 7 updates every layer from the page's own model, as the server showed it, asking the server for no layers", async () => {
     await page.setViewportSize(DESKTOP);
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
@@ -330,16 +401,24 @@ describe('the draw-a-digit page', { skip }, () => {
     await drawStrokes(page, SEVEN);
     assert.equal((await latestAnswer(page, '#browser-digit')).digit, 7);
     const local = await latestLayers(page, 'browser');
-    assert.deepEqual(local.map((l) => l.layer), server.map((l) => l.layer));
+    assert.deepEqual(
+      local.map((l) => l.layer),
+      server.map((l) => l.layer),
+    );
     for (const [k, layer] of local.entries()) {
       assert.ok(layer.ink > 0, `${layer.layer} shows nothing`);
       assert.notEqual(layer.sum, one[k].sum, `${layer.layer}: the same maps for a 1 and a 7`);
       // The same drawing, the same views: the cpu backend here and wasm there differ in rounding only.
-      assert.ok(Math.abs(layer.sum - server[k].sum) <= 0.01 * server[k].sum + 2, `${layer.layer}: browser ${layer.sum}, server ${server[k].sum}`);
+      assert.ok(
+        Math.abs(layer.sum - server[k].sum) <= 0.01 * server[k].sum + 2,
+        `${layer.layer}: browser ${layer.sum}, server ${server[k].sum}`,
+      );
       assert.ok(Math.abs(switched[k].sum - server[k].sum) <= 0.01 * server[k].sum + 2);
     }
     assert.equal(layerRequests.length, asked, 'the in-browser mode computes the layers itself');
-    await page.locator('#inside').screenshot({ path: screenshotPath('mnist-page-inside-browser.png'), animations: 'disabled' });
+    await page
+      .locator('#inside')
+      .screenshot({ path: screenshotPath('mnist-page-inside-browser.png'), animations: 'disabled' });
   });
 
   test('closed again: drawing asks for no layers', async () => {
@@ -365,7 +444,8 @@ describe('the draw-a-digit page', { skip }, () => {
     // The one refusal: long.js (TensorFlow.js's 64-bit integers) tries to compile a tiny
     // WebAssembly multiplier, in a try, and falls back to plain JavaScript; no wasm is allowed.
     const violations = await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
-    for (const violation of violations) assert.match(violation, /^script-src wasm-eval http:\/\/127\.0\.0\.1:\d+\/page\/chunk-\w+\.js$/);
+    for (const violation of violations)
+      assert.match(violation, /^script-src wasm-eval http:\/\/127\.0\.0\.1:\d+\/page\/chunk-\w+\.js$/);
   });
 });
 
@@ -415,7 +495,10 @@ describe('the draw-a-digit page with a run trained to say "not a digit"', { skip
     const served = await latestAnswer(page, '#digit');
     assert.equal(served.digit, null, `the dot was read as ${served.digit}`);
     assert.match(served.reason, /^not a digit \(not-a-digit [\d.]+, best digit [\d.]+: margin -?[\d.]+ < -?[\d.]+\)$/);
-    assert.match((await page.locator('#confidence').textContent()) ?? '', /^Not a digit: it looks like none of the ten digits/);
+    assert.match(
+      (await page.locator('#confidence').textContent()) ?? '',
+      /^Not a digit: it looks like none of the ten digits/,
+    );
     assert.equal(await page.locator('#digit').textContent(), 'not a digit');
     await setBrowserMode(page, true);
     await page.click('#clear');
@@ -469,7 +552,10 @@ describe('the draw-a-digit page with the shipped model (models/default)', { skip
     assert.equal(served.set[0], served.digit);
     const inWords = `${served.set.slice(0, -1).join(', ')} or ${served.set[served.set.length - 1]}`;
     assert.equal(await page.locator('#digit').textContent(), inWords);
-    assert.match((await page.locator('#confidence').textContent()) ?? '', new RegExp(`^Unsure: ${inWords} \\(most likely ${served.digit}, [\\d.]+% sure\\)\\.$`));
+    assert.match(
+      (await page.locator('#confidence').textContent()) ?? '',
+      new RegExp(`^Unsure: ${inWords} \\(most likely ${served.digit}, [\\d.]+% sure\\)\\.$`),
+    );
     const inBrowser = await latestAnswer(page, '#browser-digit');
     assert.deepEqual(inBrowser.set, served.set);
     assert.ok((await page.locator('#browser-digit').textContent())?.startsWith(`${inWords} (`));

@@ -29,9 +29,22 @@ const QUARTER_EPOCH_BAR = 0.95;
 
 /** The panel's figures, as its test hooks show them. */
 async function panel(page: Page) {
-  const ids = ['training', 'train-progress', 'train-accuracy', 'train-speed', 'train-threads', 'train-loss-chart', 'train-accuracy-chart', 'train-filters', 'train-maps'];
+  const ids = [
+    'training',
+    'train-progress',
+    'train-accuracy',
+    'train-speed',
+    'train-threads',
+    'train-loss-chart',
+    'train-accuracy-chart',
+    'train-filters',
+    'train-maps',
+  ];
   // (No named functions inside: the page runs this code as it is.)
-  const data = (await page.evaluate((list) => Object.fromEntries(list.map((id) => [id, { ...document.getElementById(id)!.dataset }])), ids)) as Record<string, Record<string, string>>;
+  const data = (await page.evaluate(
+    (list) => Object.fromEntries(list.map((id) => [id, { ...document.getElementById(id)!.dataset }])),
+    ids,
+  )) as Record<string, Record<string, string>>;
   return {
     state: data.training.state,
     step: Number(data['train-progress'].step),
@@ -70,7 +83,9 @@ describe('the Train panel', { skip }, () => {
     await page.addInitScript(() => {
       const seen: string[] = [];
       (window as unknown as { cspViolations: string[] }).cspViolations = seen;
-      document.addEventListener('securitypolicyviolation', (event) => seen.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}`));
+      document.addEventListener('securitypolicyviolation', (event) =>
+        seen.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}`),
+      );
     });
     await page.goto(server.url + '/');
     await page.waitForFunction(() => document.body.dataset.state === 'ready');
@@ -118,22 +133,32 @@ describe('the Train panel', { skip }, () => {
     assert.equal(Number(shown.accuracyChart.trainPoints), shown.step);
     assert.equal(Number(shown.loss.testPoints), 2, 'a test loss at the quarter-epoch check and at the stop');
     assert.equal(shown.loss.valPoints, '0', 'the fast recipe holds out no validation split');
-    assert.ok(Number(shown.loss.trainLast) < 0.5, `smoothed training loss ${shown.loss.trainLast} (it starts near ln 10 = 2.3)`);
-    assert.ok(Number(shown.accuracyChart.trainLast) > 0.9, `smoothed training accuracy ${shown.accuracyChart.trainLast}`);
+    assert.ok(
+      Number(shown.loss.trainLast) < 0.5,
+      `smoothed training loss ${shown.loss.trainLast} (it starts near ln 10 = 2.3)`,
+    );
+    assert.ok(
+      Number(shown.accuracyChart.trainLast) > 0.9,
+      `smoothed training accuracy ${shown.accuracyChart.trainLast}`,
+    );
     assert.equal(shown.filtersStep, shown.step, 'the filters as trained');
     assert.equal(shown.mapsStep, shown.step);
     assert.equal(await page.locator('#train-maps figure').count(), 2, "the compact net's two convolutions");
     const ink = await page.locator('#train-filters').evaluate((canvas: HTMLCanvasElement) => {
       const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
       let coloured = 0;
-      for (let i = 0; i < data.length; i += 4) coloured += data[i + 3] > 0 && (data[i] !== data[i + 1] || data[i + 1] !== data[i + 2]) ? 1 : 0;
+      for (let i = 0; i < data.length; i += 4)
+        coloured += data[i + 3] > 0 && (data[i] !== data[i + 1] || data[i + 1] !== data[i + 2]) ? 1 : 0;
       return { coloured, width: canvas.width };
     });
     assert.ok(ink.coloured > 100, `${ink.coloured} coloured filter pixels`);
   });
 
   test('a drawn 7 is then read by the model just trained, and the page says so', async () => {
-    assert.match((await page.locator('#model-info').textContent()) ?? '', /^Answering: the compact net trained in this tab \(stopped at epoch 0\.2\d\), 207 k parameters, test accuracy \d+\.\d+%\.$/);
+    assert.match(
+      (await page.locator('#model-info').textContent()) ?? '',
+      /^Answering: the compact net trained in this tab \(stopped at epoch 0\.2\d\), 207 k parameters, test accuracy \d+\.\d+%\.$/,
+    );
     assert.equal(await page.evaluate(() => document.body.dataset.answering), 'local');
     await page.click('#clear');
     await drawStrokes(page, SEVEN);
@@ -142,7 +167,11 @@ describe('the Train panel', { skip }, () => {
       return digit.dataset.input === document.body.dataset.input && document.body.dataset.input !== '0';
     });
     assert.equal(await page.locator('#digit').textContent(), '7');
-    assert.equal(await page.locator('#compare').isVisible(), false, "no server answer beside it: the page's own model answers");
+    assert.equal(
+      await page.locator('#compare').isVisible(),
+      false,
+      "no server answer beside it: the page's own model answers",
+    );
   });
 
   test('its files download as a run folder that Predictor loads, with the test accuracy the page showed, and upload back', async () => {
@@ -165,9 +194,15 @@ describe('the Train panel', { skip }, () => {
     } finally {
       await predictor.close();
     }
-    await page.setInputFiles('#train-upload', ['model.json', 'weights.bin', 'metadata.json'].map((name) => join(folder, name)));
+    await page.setInputFiles(
+      '#train-upload',
+      ['model.json', 'weights.bin', 'metadata.json'].map((name) => join(folder, name)),
+    );
     await page.waitForFunction(() => /uploaded/.test(document.getElementById('model-info')!.textContent ?? ''));
-    assert.match((await page.locator('#train-status').textContent()) ?? '', /^Your drawings are now read by the uploaded model \(compact, test accuracy \d+\.\d+%\)\.$/);
+    assert.match(
+      (await page.locator('#train-status').textContent()) ?? '',
+      /^Your drawings are now read by the uploaded model \(compact, test accuracy \d+\.\d+%\)\.$/,
+    );
     await page.setInputFiles('#train-upload', [join(folder, 'model.json'), join(folder, 'metadata.json')]);
     await page.waitForFunction(() => document.getElementById('train-status')!.classList.contains('error'));
     assert.match((await page.locator('#train-status').textContent()) ?? '', /weights\.bin is missing/);
@@ -180,6 +215,7 @@ describe('the Train panel', { skip }, () => {
     // compile a tiny WebAssembly multiplier on the page, in a try, and falls back to JavaScript.
     // The training workers' WebAssembly is allowed by their own CSP and reported nowhere.
     const violations = await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
-    for (const violation of violations) assert.match(violation, /^script-src wasm-eval http:\/\/127\.0\.0\.1:\d+\/page\/chunk-\w+\.js$/);
+    for (const violation of violations)
+      assert.match(violation, /^script-src wasm-eval http:\/\/127\.0\.0\.1:\d+\/page\/chunk-\w+\.js$/);
   });
 });

@@ -22,11 +22,21 @@ after(async () => {
 });
 
 const pixels = (v: number) => Array.from({ length: 784 }, (_, i) => (i % 28 > 8 && i % 28 < 20 ? v : 0));
-const post = (at: RunningServer, body: unknown) => fetch(`${at.url}/v1/corrections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const drawnPng = () => `data:image/png;base64,${Buffer.from(encodeGrayPng(new Uint8Array(280 * 280).fill(40), 280, 280)).toString('base64')}`;
+const post = (at: RunningServer, body: unknown) =>
+  fetch(`${at.url}/v1/corrections`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+const drawnPng = () =>
+  `data:image/png;base64,${Buffer.from(encodeGrayPng(new Uint8Array(280 * 280).fill(40), 280, 280)).toString('base64')}`;
 
 test('POST /v1/corrections files the picture under its label (201), the same again is 200 with nothing written; GET counts them', async () => {
-  assert.deepEqual(await (await fetch(`${server.url}/v1/corrections`)).json(), { enabled: true, count: 0, maxFiles: 10_000 });
+  assert.deepEqual(await (await fetch(`${server.url}/v1/corrections`)).json(), {
+    enabled: true,
+    count: 0,
+    maxFiles: 10_000,
+  });
   const first = await post(server, { label: '4', pixels: pixels(255), drawn: drawnPng() });
   assert.equal(first.status, 201);
   const body = await first.json();
@@ -51,7 +61,11 @@ test('refused, with nothing written and nothing logged: a made-up label, a path 
       [{ label: '3', pixels: pixels(1).slice(1) }, 400, 'bad_request'],
       [{ label: '3', pixels: pixels(256) }, 400, 'bad_request'],
       [{ label: '3', pixels: pixels(1), name: '../x.png' }, 400, 'bad_request'],
-      [{ label: '3', pixels: pixels(1), drawn: Buffer.from('GIF89a....').toString('base64') }, 415, 'unsupported_image_format'],
+      [
+        { label: '3', pixels: pixels(1), drawn: Buffer.from('GIF89a....').toString('base64') },
+        415,
+        'unsupported_image_format',
+      ],
       [{ label: '3', pixels: pixels(1), drawn: '<svg/>' }, 400, 'bad_image'],
     ];
     for (const [body, status, code] of cases) {

@@ -12,8 +12,18 @@ after(() => server.close());
 
 test('/model/:file serves the two model files and nothing else: names of Object.prototype are 404s, not 500s, and nothing is logged', async () => {
   const { stderr } = await captureStderr(async () => {
-    for (const name of ['model.json', 'weights.bin']) assert.equal((await fetch(`${server.url}/model/${name}`)).status, 200, name);
-    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'metadata.json', '..%2Fmetadata.json']) {
+    for (const name of ['model.json', 'weights.bin'])
+      assert.equal((await fetch(`${server.url}/model/${name}`)).status, 200, name);
+    for (const name of [
+      '__proto__',
+      'constructor',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      '__defineGetter__',
+      'metadata.json',
+      '..%2Fmetadata.json',
+    ]) {
       for (const prefix of ['/model/', '/page/']) {
         const response = await fetch(`${server.url}${prefix}${name}`);
         assert.equal(response.status, 404, `${prefix}${name}`);
@@ -33,7 +43,7 @@ test('/v1/model describes the served model and its preprocessing', async () => {
   assert.equal(typeof info.preprocessing.size, 'number');
 });
 
-test('/v1/model gives the calibration temperature the answers went through (1 for a run without one), for the page\'s in-browser mode', async () => {
+test("/v1/model gives the calibration temperature the answers went through (1 for a run without one), for the page's in-browser mode", async () => {
   const { readMetadata, runTemperature } = await import('../../../src/model/run.js');
   const info = await (await fetch(`${server.url}/v1/model`)).json();
   assert.equal(info.temperature, runTemperature(await readMetadata(await quickRunDir())));

@@ -22,7 +22,13 @@ let base: string;
 before(async () => {
   predictor = await Predictor.load(await nonDigitRunDir());
   app = Fastify({ logger: false });
-  await app.register(v2Routes, { prefix: V2_PREFIX, predictor, rules: DEFAULT_IMAGE_RULES, modelName: 'mnist', isReady: () => true });
+  await app.register(v2Routes, {
+    prefix: V2_PREFIX,
+    predictor,
+    rules: DEFAULT_IMAGE_RULES,
+    modelName: 'mnist',
+    isReady: () => true,
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -34,12 +40,19 @@ after(async () => {
 });
 
 test('a model with the 11th output gives not_a_digit: in its metadata, and per input, as /v1 answers do', async () => {
-  const metadata = (await (await fetch(`${base}/v2/models/mnist`)).json()) as { outputs: { name: string; datatype: string; shape: number[] }[] };
-  assert.deepEqual(metadata.outputs.find((o) => o.name === V2_NAMES.notADigit), { name: V2_NAMES.notADigit, datatype: 'FP32', shape: [-1] });
+  const metadata = (await (await fetch(`${base}/v2/models/mnist`)).json()) as {
+    outputs: { name: string; datatype: string; shape: number[] }[];
+  };
+  assert.deepEqual(
+    metadata.outputs.find((o) => o.name === V2_NAMES.notADigit),
+    { name: V2_NAMES.notADigit, datatype: 'FP32', shape: [-1] },
+  );
 
   // Two MNIST test digits and two scribbles, as the model's own input.
   const mnist = (await loadMnist()).test;
-  const inputs: Preprocessed[] = [0, 1].map((i) => predictor.preprocessPixels(mnist.images.subarray(i * PIXELS, (i + 1) * PIXELS)));
+  const inputs: Preprocessed[] = [0, 1].map((i) =>
+    predictor.preprocessPixels(mnist.images.subarray(i * PIXELS, (i + 1) * PIXELS)),
+  );
   for (let n = 0; inputs.length < 4; n++) {
     const picture = predictor.preprocess(await drawNonDigit('scribble', 'test', nonDigitRng('test', 1, 'scribble', n)));
     if (!picture.reason) inputs.push(picture);
@@ -55,9 +68,18 @@ test('a model with the 11th output gives not_a_digit: in its metadata, and per i
   const answer = (await response.json()) as { outputs: { name: string; shape: number[]; data: number[] }[] };
   const output = (name: string) => answer.outputs.find((o) => o.name === name)!;
   assert.deepEqual(output(V2_NAMES.notADigit).shape, [4]);
-  output(V2_NAMES.notADigit).data.forEach((p, i) => assert.ok(Math.abs(p - expected[i].notADigit!) < 1e-6, `${i}: ${p} vs ${expected[i].notADigit}`));
-  assert.deepEqual(output(V2_NAMES.digit).data, expected.map((p) => p.digit ?? -1));
+  output(V2_NAMES.notADigit).data.forEach((p, i) =>
+    assert.ok(Math.abs(p - expected[i].notADigit!) < 1e-6, `${i}: ${p} vs ${expected[i].notADigit}`),
+  );
+  assert.deepEqual(
+    output(V2_NAMES.digit).data,
+    expected.map((p) => p.digit ?? -1),
+  );
   // Not vacuous: the digits are read, and the scribbles' not-a-digit probability is far above the digits'.
   assert.deepEqual(output(V2_NAMES.digit).data.slice(0, 2), [mnist.labels[0], mnist.labels[1]]);
-  assert.ok(Math.min(expected[2].notADigit!, expected[3].notADigit!) > 10 * Math.max(expected[0].notADigit!, expected[1].notADigit!), JSON.stringify(expected.map((p) => p.notADigit)));
+  assert.ok(
+    Math.min(expected[2].notADigit!, expected[3].notADigit!) >
+      10 * Math.max(expected[0].notADigit!, expected[1].notADigit!),
+    JSON.stringify(expected.map((p) => p.notADigit)),
+  );
 });

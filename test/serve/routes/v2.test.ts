@@ -45,19 +45,31 @@ before(async () => {
   // root) to show that the v2 plugin answers in the protocol's shape regardless.
   app = Fastify({ bodyLimit: BODY_LIMIT, logger: false });
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(['image/png', 'image/jpeg', 'image/webp'], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(['image/png', 'image/jpeg', 'image/webp'], { parseAs: 'buffer' }, (_request, body, done) =>
+    done(null, body),
+  );
   await app.register(multipart);
   app.setErrorHandler((err: Error & { code?: string }, _request, reply) => {
     const apiError = toApiError(err, BODY_LIMIT);
     void reply.status(apiError.status).send(errorBody(apiError));
   });
-  app.setNotFoundHandler((_request, reply) => void reply.status(404).send({ error: { status: 404, code: 'not_found', message: 'v1 style' } }));
+  app.setNotFoundHandler(
+    (_request, reply) =>
+      void reply.status(404).send({ error: { status: 404, code: 'not_found', message: 'v1 style' } }),
+  );
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) if (method !== 'HEAD' && route.url.startsWith('/v2')) routes.push({ method, url: route.url });
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD' && route.url.startsWith('/v2')) routes.push({ method, url: route.url });
   });
   await registerOpenApi(app);
   await app.register(predictRoutes, { predictor, rules: DEFAULT_IMAGE_RULES });
-  await app.register(v2Routes, { prefix: V2_PREFIX, predictor, rules: DEFAULT_IMAGE_RULES, modelName: MODEL, isReady: () => readiness.ready });
+  await app.register(v2Routes, {
+    prefix: V2_PREFIX,
+    predictor,
+    rules: DEFAULT_IMAGE_RULES,
+    modelName: MODEL,
+    isReady: () => readiness.ready,
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   port = typeof address === 'object' && address ? address.port : 0;
@@ -76,7 +88,11 @@ interface Answer {
 }
 
 /** A raw HTTP request with exactly these headers (no content type unless given), as a client library sends it. */
-function send(method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<Answer> {
+function send(
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: Buffer | string } = {},
+): Promise<Answer> {
   const body = options.body === undefined ? undefined : Buffer.from(options.body);
   const headers = { ...(body ? { 'content-length': String(body.length) } : {}), ...options.headers };
   return new Promise((resolve, reject) => {
@@ -85,7 +101,12 @@ function send(method: string, path: string, options: { headers?: Record<string, 
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const all = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: all, json: () => JSON.parse(all.toString('utf8')) });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: all,
+          json: () => JSON.parse(all.toString('utf8')),
+        });
       });
       res.on('error', reject);
     });
@@ -94,11 +115,15 @@ function send(method: string, path: string, options: { headers?: Record<string, 
   });
 }
 
-const postJson = (path: string, value: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-  send('POST', path, { headers, body: typeof value === 'string' ? value : JSON.stringify(value) });
+const postJson = (
+  path: string,
+  value: unknown,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+) => send('POST', path, { headers, body: typeof value === 'string' ? value : JSON.stringify(value) });
 
 /** The model's input for MNIST-form pixels, by the run's spec (pixel * scale + offset), as float32. */
-const toValues = (pixels: Uint8Array) => Array.from(pixels, (p) => Math.fround(p * predictor.spec.scale + predictor.spec.offset));
+const toValues = (pixels: Uint8Array) =>
+  Array.from(pixels, (p) => Math.fround(p * predictor.spec.scale + predictor.spec.offset));
 const flatValues = (count: number) => images.slice(0, count).flatMap(toValues);
 /** The same values nested as [N][28][28][1]. */
 const nestedValues = (count: number) =>
@@ -146,7 +171,10 @@ function parseBinaryAnswer(a: Answer) {
   return { json, tensors };
 }
 
-const png = (pixels: Uint8Array) => sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+const png = (pixels: Uint8Array) =>
+  sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } })
+    .png()
+    .toBuffer();
 
 // ------------------------------------------------------------------ health and metadata
 
@@ -161,7 +189,11 @@ test('health, server metadata, model metadata and readiness answer as the protoc
   for (const path of ['/v2', '/v2/']) {
     const server = await send('GET', path);
     assert.equal(server.status, 200, path);
-    assert.deepEqual(server.json(), { name: 'mnist-cnn', version: VERSION, extensions: ['binary_tensor_data', 'image_bytes_input'] });
+    assert.deepEqual(server.json(), {
+      name: 'mnist-cnn',
+      version: VERSION,
+      extensions: ['binary_tensor_data', 'image_bytes_input'],
+    });
   }
 
   const model = {
@@ -200,20 +232,34 @@ test('while draining, the ready routes answer 503 (liveness stays 200)', async (
 });
 
 test('an unknown model or version is a 404 {"error"} on every model route; an unknown /v2 route too', async () => {
-  for (const path of ['/v2/models/resnet50', '/v2/models/resnet50/ready', `/v2/models/${MODEL}/versions/2`, `/v2/models/${MODEL}/versions/2/ready`]) {
+  for (const path of [
+    '/v2/models/resnet50',
+    '/v2/models/resnet50/ready',
+    `/v2/models/${MODEL}/versions/2`,
+    `/v2/models/${MODEL}/versions/2/ready`,
+  ]) {
     await expectError(send('GET', path), 404, /unknown (model 'resnet50'|version '2')/);
   }
-  await expectError(postJson('/v2/models/resnet50/infer', { inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: flatValues(1) }] }), 404, /unknown model 'resnet50': this server serves 'mnist'/);
+  await expectError(
+    postJson('/v2/models/resnet50/infer', {
+      inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: flatValues(1) }],
+    }),
+    404,
+    /unknown model 'resnet50': this server serves 'mnist'/,
+  );
   await expectError(postJson(`/v2/models/${MODEL}/versions/7/infer`, { inputs: [] }), 404, /unknown version '7'/);
   await expectError(send('GET', '/v2/repository/index'), 404, /no route for GET \/v2\/repository\/index/);
   await expectError(send('GET', `/v2/models/${MODEL}/infer`), 404, /no route/);
 });
 
-test('the default model name is the run folder\'s name; a name with a slash is refused', async () => {
+test("the default model name is the run folder's name; a name with a slash is refused", async () => {
   assert.equal(defaultModelName(predictor), basename(runDir));
   for (const modelName of ['a/b', '']) {
     const other = Fastify();
-    await assert.rejects(async () => other.register(v2Routes, { predictor, rules: DEFAULT_IMAGE_RULES, modelName, isReady: () => true }), /model name/);
+    await assert.rejects(
+      async () => other.register(v2Routes, { predictor, rules: DEFAULT_IMAGE_RULES, modelName, isReady: () => true }),
+      /model name/,
+    );
     await other.close();
   }
 });
@@ -244,10 +290,18 @@ test("the protocol's own example request, as written, is refused in its error fo
         }
       ]
     }`;
-  await expectError(postJson(`/v2/models/${MODEL}/infer`, example), 400, /2 input tensors: model 'mnist' takes one, 'input'/);
+  await expectError(
+    postJson(`/v2/models/${MODEL}/infer`, example),
+    400,
+    /2 input tensors: model 'mnist' takes one, 'input'/,
+  );
   const oneInput = JSON.parse(example);
   oneInput.inputs = [oneInput.inputs[0]];
-  await expectError(postJson(`/v2/models/${MODEL}/infer`, oneInput), 400, /unknown input "input0": model 'mnist' takes 'input' \(FP32 \[-1,28,28,1\]\)/);
+  await expectError(
+    postJson(`/v2/models/${MODEL}/infer`, oneInput),
+    400,
+    /unknown input "input0": model 'mnist' takes 'input' \(FP32 \[-1,28,28,1\]\)/,
+  );
 });
 
 test("the protocol's example adapted to this model: id echoed, only the output asked for, answers equal the one inference path's", async () => {
@@ -280,8 +334,12 @@ test("the protocol's example adapted to this model: id echoed, only the output a
 
 test('all outputs by default; flat and nested data give the same answers, equal to POST /v1/predict/batch', async () => {
   const n = images.length;
-  const flat = await postJson(`/v2/models/${MODEL}/infer`, { inputs: [{ name: 'input', shape: [n, 28, 28, 1], datatype: 'FP32', data: flatValues(n) }] });
-  const nested = await postJson(`/v2/models/${MODEL}/versions/1/infer`, { inputs: [{ name: 'input', shape: [n, 28, 28, 1], datatype: 'FP32', data: nestedValues(n) }] });
+  const flat = await postJson(`/v2/models/${MODEL}/infer`, {
+    inputs: [{ name: 'input', shape: [n, 28, 28, 1], datatype: 'FP32', data: flatValues(n) }],
+  });
+  const nested = await postJson(`/v2/models/${MODEL}/versions/1/infer`, {
+    inputs: [{ name: 'input', shape: [n, 28, 28, 1], datatype: 'FP32', data: nestedValues(n) }],
+  });
   assert.equal(flat.status, 200, flat.body.toString());
   assert.equal(nested.status, 200, nested.body.toString());
   assert.deepEqual(nested.json(), flat.json());
@@ -295,14 +353,23 @@ test('all outputs by default; flat and nested data give the same answers, equal 
   const v1 = await postJson('/v1/predict/batch', { items: images.map((p) => ({ pixels: Array.from(p) })) });
   assert.equal(v1.status, 200);
   const v1Predictions: Prediction[] = v1.json().predictions;
-  assert.deepEqual(answer.outputs[0].data, v1Predictions.flatMap((p) => p.probabilities));
-  assert.deepEqual(answer.outputs[1].data, v1Predictions.map((p) => p.digit ?? -1));
+  assert.deepEqual(
+    answer.outputs[0].data,
+    v1Predictions.flatMap((p) => p.probabilities),
+  );
+  assert.deepEqual(
+    answer.outputs[1].data,
+    v1Predictions.map((p) => p.digit ?? -1),
+  );
   // The quick model reads these eight test digits right.
   assert.deepEqual(answer.outputs[1].data, labels);
 });
 
 test('a blank input is not a digit: digit -1, as /v1 answers digit null', async () => {
-  const a = await postJson(`/v2/models/${MODEL}/infer`, { inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: new Array(784).fill(0) }], outputs: [{ name: 'digit' }] });
+  const a = await postJson(`/v2/models/${MODEL}/infer`, {
+    inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: new Array(784).fill(0) }],
+    outputs: [{ name: 'digit' }],
+  });
   assert.equal(a.status, 200);
   assert.deepEqual(a.json().outputs, [{ name: 'digit', datatype: 'INT64', shape: [1], data: [-1] }]);
 });
@@ -315,7 +382,10 @@ test('tritonclient.http with binary_data=False: its exact JSON, no content type,
   const pyFloat = (v: number) => (Number.isInteger(v) ? v.toFixed(1) : String(v));
   const data = `[${flatValues(3).map(pyFloat).join(',')}]`;
   const body = `{"id":"7","inputs":[{"name":"input","shape":[3,28,28,1],"datatype":"FP32","data":${data}}],"outputs":[{"name":"probabilities","parameters":{"binary_data":false}},{"name":"digit","parameters":{"binary_data":false}}]}`;
-  const a = await send('POST', `/v2/models/${MODEL}/infer`, { headers: { 'user-agent': 'python/gevent-http-client-2.0' }, body });
+  const a = await send('POST', `/v2/models/${MODEL}/infer`, {
+    headers: { 'user-agent': 'python/gevent-http-client-2.0' },
+    body,
+  });
   assert.equal(a.status, 200, a.body.toString());
   assert.equal(a.headers['inference-header-content-length'], undefined, 'no binary part');
   const answer = a.json();
@@ -332,7 +402,10 @@ test('tritonclient.http defaults: binary FP32 input, no outputs named (binary_da
   const raw = Buffer.alloc(values.length * 4);
   values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
   const json = `{"inputs":[{"name":"input","shape":[3,28,28,1],"datatype":"FP32","parameters":{"binary_data_size":${raw.length}}}],"parameters":{"binary_data_output":true}}`;
-  const a = await send('POST', `/v2/models/${MODEL}/infer`, { headers: { 'inference-header-content-length': String(Buffer.byteLength(json)) }, body: Buffer.concat([Buffer.from(json), raw]) });
+  const a = await send('POST', `/v2/models/${MODEL}/infer`, {
+    headers: { 'inference-header-content-length': String(Buffer.byteLength(json)) },
+    body: Buffer.concat([Buffer.from(json), raw]),
+  });
   assert.equal(a.status, 200, a.body.toString());
   assert.equal(a.headers['content-type'], 'application/octet-stream');
   const { json: answer, tensors } = parseBinaryAnswer(a);
@@ -355,7 +428,10 @@ test("Triton's binary data example adapted: octet-stream, one output binary and 
   const json = JSON.stringify({
     model_name: MODEL,
     inputs: [{ name: 'input', shape: [2, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: raw.length } }],
-    outputs: [{ name: 'digit', parameters: { binary_data: false } }, { name: 'probabilities', parameters: { binary_data: true } }],
+    outputs: [
+      { name: 'digit', parameters: { binary_data: false } },
+      { name: 'probabilities', parameters: { binary_data: true } },
+    ],
   });
   const a = await send('POST', `/v2/models/${MODEL}/infer`, {
     headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(json.length) },
@@ -371,11 +447,19 @@ test("Triton's binary data example adapted: octet-stream, one output binary and 
 });
 
 test('curl -d (a form content type) and a gzip body are read as the protocol JSON', async () => {
-  const request = { inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: flatValues(1) }], outputs: [{ name: 'digit' }] };
-  const form = await postJson(`/v2/models/${MODEL}/infer`, request, { 'content-type': 'application/x-www-form-urlencoded' });
+  const request = {
+    inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: flatValues(1) }],
+    outputs: [{ name: 'digit' }],
+  };
+  const form = await postJson(`/v2/models/${MODEL}/infer`, request, {
+    'content-type': 'application/x-www-form-urlencoded',
+  });
   assert.equal(form.status, 200, form.body.toString());
   assert.deepEqual(form.json().outputs[0].data, expectedDigits(1));
-  const gz = await send('POST', `/v2/models/${MODEL}/infer`, { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(request)) });
+  const gz = await send('POST', `/v2/models/${MODEL}/infer`, {
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    body: gzipSync(JSON.stringify(request)),
+  });
   assert.equal(gz.status, 200, gz.body.toString());
   assert.deepEqual(gz.json().outputs[0].data, expectedDigits(1));
 });
@@ -384,8 +468,13 @@ test('curl -d (a form content type) and a gzip body are read as the protocol JSO
 
 test('extension: BYTES "image" inputs, base64 PNGs in JSON, are decoded and preprocessed with the run\'s spec', async () => {
   const files = await Promise.all(images.slice(0, 3).map(png));
-  const want = await predictor.predict(await Promise.all(files.map((f, i) => predictor.preprocessBytes(f, `image ${i}`))));
-  const a = await postJson(`/v2/models/${MODEL}/infer`, { id: 'png', inputs: [{ name: 'image', shape: [3], datatype: 'BYTES', data: files.map((f) => f.toString('base64')) }] });
+  const want = await predictor.predict(
+    await Promise.all(files.map((f, i) => predictor.preprocessBytes(f, `image ${i}`))),
+  );
+  const a = await postJson(`/v2/models/${MODEL}/infer`, {
+    id: 'png',
+    inputs: [{ name: 'image', shape: [3], datatype: 'BYTES', data: files.map((f) => f.toString('base64')) }],
+  });
   assert.equal(a.status, 200, a.body.toString());
   const answer = a.json();
   assert.equal(answer.id, 'png');
@@ -405,7 +494,10 @@ test('extension: BYTES "image" as binary data (tritonclient serialize_byte_tenso
   const files = await Promise.all(images.slice(3, 5).map(png));
   const raw = Buffer.concat(files.flatMap((f) => [Buffer.from(Uint32Array.of(f.length).buffer), f]));
   const json = `{"inputs":[{"name":"image","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":${raw.length}}}],"outputs":[{"name":"digit","parameters":{"binary_data":true}}]}`;
-  const a = await send('POST', `/v2/models/${MODEL}/infer`, { headers: { 'inference-header-content-length': String(json.length) }, body: Buffer.concat([Buffer.from(json), raw]) });
+  const a = await send('POST', `/v2/models/${MODEL}/infer`, {
+    headers: { 'inference-header-content-length': String(json.length) },
+    body: Buffer.concat([Buffer.from(json), raw]),
+  });
   assert.equal(a.status, 200, a.body.toString());
   assert.deepEqual(parseBinaryAnswer(a).tensors.digit, labels.slice(3, 5));
 });
@@ -414,7 +506,9 @@ test('extension: BYTES "image" as binary data (tritonclient serialize_byte_tenso
 
 test('every malformed request is a 400 {"error"} naming what is wrong', async () => {
   const infer = `/v2/models/${MODEL}/infer`;
-  const input = (fields: Record<string, unknown>) => ({ inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: flatValues(1), ...fields }] });
+  const input = (fields: Record<string, unknown>) => ({
+    inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: flatValues(1), ...fields }],
+  });
   const cases: [unknown, RegExp][] = [
     [input({ datatype: 'FP64' }), /input 'input' has datatype "FP64"; it must be FP32/],
     [input({ datatype: 'INT32' }), /datatype "INT32"; it must be FP32/],
@@ -435,20 +529,41 @@ test('every malformed request is a 400 {"error"} naming what is wrong', async ()
     [{ inputs: [] }, /"inputs" is \[\]/],
     [{}, /"inputs" is missing/],
     [{ inputs: [input({}).inputs[0], input({}).inputs[0]] }, /2 input tensors/],
-    [{ ...input({}), outputs: [{ name: 'logits' }] }, /unknown output 'logits': model 'mnist' gives 'probabilities', 'digit'/],
-    [{ ...input({}), outputs: [{ name: 'probabilities', parameters: { classification: 3 } }] }, /classification extension is not supported/],
+    [
+      { ...input({}), outputs: [{ name: 'logits' }] },
+      /unknown output 'logits': model 'mnist' gives 'probabilities', 'digit'/,
+    ],
+    [
+      { ...input({}), outputs: [{ name: 'probabilities', parameters: { classification: 3 } }] },
+      /classification extension is not supported/,
+    ],
     [{ ...input({}), outputs: 'digit' }, /"outputs" is "digit", not a list/],
     [{ ...input({}), parameters: { binary_data_output: 'yes' } }, /binary_data_output is "yes", not true or false/],
     [{ ...input({}), id: 42 }, /"id" is 42; it must be a string/],
     [input({ parameters: { binary_data_size: 3136 } }), /both "data" and parameters.binary_data_size/],
-    [input({ data: undefined, parameters: { binary_data_size: 3136 } }), /needs the Inference-Header-Content-Length header/],
+    [
+      input({ data: undefined, parameters: { binary_data_size: 3136 } }),
+      /needs the Inference-Header-Content-Length header/,
+    ],
     [input({ parameters: { shared_memory_region: 'r' } }), /shared memory inputs are not supported/],
     [[1, 2, 3], /must be an inference request object/],
-    [{ inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: ['not base64!'] }] }, /input 'image': element 0 is not base64/],
-    [{ inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [Buffer.from('hello').toString('base64')] }] }, /input 'image' element 0: cannot be read as an image/],
+    [
+      { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: ['not base64!'] }] },
+      /input 'image': element 0 is not base64/,
+    ],
+    [
+      { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [Buffer.from('hello').toString('base64')] }] },
+      /input 'image' element 0: cannot be read as an image/,
+    ],
     [{ inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [''] }] }, /input 'image' element 0 is empty/],
-    [{ inputs: [{ name: 'image', shape: [2], datatype: 'BYTES', data: ['AAAA'] }] }, /input 'image' has 1 values; shape \[2\] needs 2/],
-    [{ inputs: [{ name: 'image', shape: [1], datatype: 'FP32', data: [0] }] }, /input 'image' has datatype "FP32"; it must be BYTES/],
+    [
+      { inputs: [{ name: 'image', shape: [2], datatype: 'BYTES', data: ['AAAA'] }] },
+      /input 'image' has 1 values; shape \[2\] needs 2/,
+    ],
+    [
+      { inputs: [{ name: 'image', shape: [1], datatype: 'FP32', data: [0] }] },
+      /input 'image' has datatype "FP32"; it must be BYTES/,
+    ],
   ];
   for (const [body, message] of cases) await expectError(postJson(infer, body), 400, message);
 });
@@ -465,28 +580,78 @@ test('bad JSON, an empty body, and non-finite values are 400 {"error"}', async (
   for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
     const raw = Buffer.alloc(784 * 4);
     raw.writeFloatLE(bad, 4 * 10);
-    const json = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: raw.length } }] });
-    await expectError(send('POST', infer, { headers: { 'inference-header-content-length': String(json.length) }, body: Buffer.concat([Buffer.from(json), raw]) }), 400, /element 10 is (NaN|Infinity); values must be finite/);
+    const json = JSON.stringify({
+      inputs: [
+        { name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: raw.length } },
+      ],
+    });
+    await expectError(
+      send('POST', infer, {
+        headers: { 'inference-header-content-length': String(json.length) },
+        body: Buffer.concat([Buffer.from(json), raw]),
+      }),
+      400,
+      /element 10 is (NaN|Infinity); values must be finite/,
+    );
   }
 });
 
 test('binary data that does not add up, bad encodings and oversized bodies are refused in the error form', async () => {
   const infer = `/v2/models/${MODEL}/infer`;
-  const json = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: 3136 } }] });
+  const json = JSON.stringify({
+    inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: 3136 } }],
+  });
   const raw = Buffer.alloc(3136);
-  const binary = (header: string, body: Buffer) => send('POST', infer, { headers: { 'inference-header-content-length': header }, body });
-  await expectError(binary(String(json.length), Buffer.concat([Buffer.from(json), raw.subarray(8)])), 400, /binary part of the body is 3128 bytes; inputs\[0\].parameters.binary_data_size says 3136/);
-  await expectError(binary('99999', Buffer.concat([Buffer.from(json), raw])), 400, /Inference-Header-Content-Length is "99999"/);
-  await expectError(binary('abc', Buffer.concat([Buffer.from(json), raw])), 400, /Inference-Header-Content-Length is "abc"/);
-  const small = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: 3132 } }] });
-  await expectError(binary(String(small.length), Buffer.concat([Buffer.from(small), raw.subarray(4)])), 400, /binary_data_size is 3132 bytes; shape \[1,28,28,1\] of FP32 needs 3136/);
+  const binary = (header: string, body: Buffer) =>
+    send('POST', infer, { headers: { 'inference-header-content-length': header }, body });
+  await expectError(
+    binary(String(json.length), Buffer.concat([Buffer.from(json), raw.subarray(8)])),
+    400,
+    /binary part of the body is 3128 bytes; inputs\[0\].parameters.binary_data_size says 3136/,
+  );
+  await expectError(
+    binary('99999', Buffer.concat([Buffer.from(json), raw])),
+    400,
+    /Inference-Header-Content-Length is "99999"/,
+  );
+  await expectError(
+    binary('abc', Buffer.concat([Buffer.from(json), raw])),
+    400,
+    /Inference-Header-Content-Length is "abc"/,
+  );
+  const small = JSON.stringify({
+    inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: 3132 } }],
+  });
+  await expectError(
+    binary(String(small.length), Buffer.concat([Buffer.from(small), raw.subarray(4)])),
+    400,
+    /binary_data_size is 3132 bytes; shape \[1,28,28,1\] of FP32 needs 3136/,
+  );
   const plain = JSON.stringify(input1());
-  await expectError(binary(String(plain.length), Buffer.concat([Buffer.from(plain), raw])), 400, /3136 bytes after the JSON part, but no input has parameters.binary_data_size/);
-  const bytesJson = JSON.stringify({ inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 6 } }] });
-  await expectError(binary(String(bytesJson.length), Buffer.concat([Buffer.from(bytesJson), Buffer.from([9, 0, 0, 0, 1, 2])])), 400, /binary BYTES element 0 says 9 bytes, but only 2 remain/);
+  await expectError(
+    binary(String(plain.length), Buffer.concat([Buffer.from(plain), raw])),
+    400,
+    /3136 bytes after the JSON part, but no input has parameters.binary_data_size/,
+  );
+  const bytesJson = JSON.stringify({
+    inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 6 } }],
+  });
+  await expectError(
+    binary(String(bytesJson.length), Buffer.concat([Buffer.from(bytesJson), Buffer.from([9, 0, 0, 0, 1, 2])])),
+    400,
+    /binary BYTES element 0 says 9 bytes, but only 2 remain/,
+  );
 
-  await expectError(send('POST', infer, { headers: { 'content-encoding': 'br' }, body: JSON.stringify(input1()) }), 415, /content encoding br is not accepted/);
-  await expectError(send('POST', infer, { headers: { 'content-encoding': 'gzip' }, body: JSON.stringify(input1()) }), 400, /not valid gzip/);
+  await expectError(
+    send('POST', infer, { headers: { 'content-encoding': 'br' }, body: JSON.stringify(input1()) }),
+    415,
+    /content encoding br is not accepted/,
+  );
+  await expectError(
+    send('POST', infer, { headers: { 'content-encoding': 'gzip' }, body: JSON.stringify(input1()) }),
+    400,
+    /not valid gzip/,
+  );
   await expectError(postJson(infer, Buffer.alloc(BODY_LIMIT + 1, 32).toString()), 413, /larger than the limit/);
 });
 
@@ -495,7 +660,9 @@ test('binary data that does not add up, bad encodings and oversized bodies are r
 test('the OpenAPI document (made by @fastify/swagger from the route schemas) describes exactly the registered v2 routes', () => {
   const paths = (app.swagger() as { paths: Record<string, Record<string, { summary?: unknown }>> }).paths;
   const v2Paths = Object.entries(paths).filter(([path]) => path.startsWith('/v2'));
-  const documented = v2Paths.flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+  const documented = v2Paths.flatMap(([path, item]) =>
+    Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+  );
   const registered = routes.map(({ method, url }) => `${method} ${url.replace(/\/$/, '').replace(/:(\w+)/g, '{$1}')}`);
   assert.deepEqual([...new Set(registered)].sort(), [...documented].sort());
   for (const [, item] of v2Paths) for (const op of Object.values(item)) assert.equal(typeof op.summary, 'string');
