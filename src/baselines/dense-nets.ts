@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../backend/names.js';
+import { startNodeReplicaThread } from '../backend/node-replica-thread.js';
 import { ModelReplicas } from '../backend/replicas.js';
 import { BatchFiller } from '../data/batches.js';
 import { INPUT_SHAPE, NUM_CLASSES, type ImageSet } from '../data/types.js';
@@ -80,6 +81,7 @@ export async function trainDenseNet(
     threads: options.threads,
     backend: options.backend,
     maxBatch: Math.max(options.batchSize, 256),
+    startThread: startNodeReplicaThread,
   });
   const optimizer = tf.train.adam(options.lr);
   const filler = new BatchFiller(options.batchSize, replicas.batch);
