@@ -14,6 +14,7 @@ import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
 import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
 import { trustTable } from './docs-trust.js';
+import { abuseIssue24Measured, abuseIssue24Sets, abuseIssue24Table } from './docs-limits.js';
 import {
   finetuneMixTable,
   finetuneTable,
@@ -271,6 +272,10 @@ export const BLOCKS: Record<string, () => string> = {
   'int8-speed': () => int8SpeedNote(int8Run()),
   'int8-weights8': () => int8Weights8Note(int8Run('bench/results/int8-weights8.json'), int8Run()),
   'int8-decision': () => int8Decision(int8Run()),
+  // Issue 24's abuse bench runs, main against this code (bench/results/abuse-issue24-*.json; scripts/docs-limits.ts).
+  'abuse-issue24-measured': abuseIssue24Measured,
+  'abuse-issue24-table': abuseIssue24Table,
+  'abuse-issue24-sets': abuseIssue24Sets,
 };
 
 /** `node --import tsx bench/int8.ts models/default --json`, kept in bench/results/ (docs/int8.md). */
