@@ -14,7 +14,7 @@ import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
 import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
 import { trustTable } from './docs-trust.js';
-import { abuseIssue24Measured, abuseIssue24Sets, abuseIssue24Table } from './docs-limits.js';
+import { abuseIssue24Measured, abuseIssue24Reading, abuseIssue24Sets, abuseIssue24Table } from './docs-limits.js';
 import {
   finetuneMixTable,
   finetuneTable,
@@ -276,6 +276,7 @@ export const BLOCKS: Record<string, () => string> = {
   'abuse-issue24-measured': abuseIssue24Measured,
   'abuse-issue24-table': abuseIssue24Table,
   'abuse-issue24-sets': abuseIssue24Sets,
+  'abuse-issue24-reading': abuseIssue24Reading,
 };
 
 /** `node --import tsx bench/int8.ts models/default --json`, kept in bench/results/ (docs/int8.md). */
