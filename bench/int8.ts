@@ -33,20 +33,14 @@ import { calibrationScores, type CalibrationScores } from '../src/metrics/calibr
 import { accuracyAndLoss, digitColumns } from '../src/metrics/classification.js';
 import { loadRun } from '../src/model/run.js';
 import { Predictor } from '../src/predict/predictor.js';
-import { nonDigitFigures, type NonDigitFigures } from './non-digits.js';
+import { nonDigitFigures } from './non-digits.js';
+import { INT8_CASES, int8Lines, type Int8Case, type Int8Figures, type Int8Quality } from './int8-table.js';
 import { machine, onnxRow } from './onnx.js';
 import { loadAverage } from './runtimes.js';
 
-const CASES = ['onnx', 'onnx-int8'] as const;
-type Case = (typeof CASES)[number];
-
-interface Quality {
-  accuracy: number;
-  /** Test images whose answer (argmax of all outputs) is the float model's. */
-  sameAnswerAsFloat: number;
-  calibration: CalibrationScores;
-  openSet: NonDigitFigures;
-}
+const CASES = INT8_CASES;
+type Case = Int8Case;
+type Quality = Int8Quality;
 
 /** The int8 file in QOperator form: ONNX Runtime's own fusion of its QDQ graph (level `extended`: no machine-specific layouts), as it saves it. */
 async function qoperatorForm(bytes: Uint8Array, dir: string): Promise<Uint8Array> {
@@ -63,7 +57,7 @@ async function qoperatorForm(bytes: Uint8Array, dir: string): Promise<Uint8Array
 async function int8Figures(
   runDir: string,
   options: { rounds?: number; weightBits?: 7 | 8; log?: (m: string) => void } = {},
-) {
+): Promise<{ int8: Int8Figures }> {
   const log = options.log ?? (() => {});
   const rounds = options.rounds ?? 5;
   const loadBefore = loadAverage();
@@ -155,64 +149,6 @@ async function int8Figures(
   }
 }
 
-type Int8Figures = Awaited<ReturnType<typeof int8Figures>>['int8'];
-
-/** The figures as Markdown (docs/int8.md). */
-function int8Lines(f: Int8Figures): string[] {
-  const pct = (x: number, digits = 2) => `${(100 * x).toFixed(digits)}%`;
-  const n = (v: number) => v.toLocaleString('en-US');
-  const q = f.quality;
-  const o = (name: Case) => q[name].openSet;
-  type Rates = Record<string, { median: number; perCpuSecond: number }>;
-  const s = f.speed as {
-    tfjsWasm: number;
-    threads1: Rates;
-    threads2: Rates;
-    oneImageMs: Record<string, number>;
-    bytes: Record<string, number>;
-  };
-  const both = (get: (name: Case) => string) => `${get('onnx')} | ${get('onnx-int8')}`;
-  const categories = Object.keys(o('onnx').nonDigits.byCategory);
-  const speedRow = (label: string, get: (name: string) => string) =>
-    `| ${label} | ${get('onnx')} | ${get('onnx-int8')} | ${get('onnx-int8-qoperator')} |`;
-  return [
-    `Run ${f.run} (${f.arch}, temperature ${f.temperature.toFixed(4)}), int8 weights of ${f.weightBits ?? 8} bits; ${f.machine.cpu}, ${f.machine.cores} cores, Node ${f.machine.node}, ${f.machine.date}; load average ${f.machine.loadBefore.join(' ')} before, ${f.machine.loadAfter.join(' ')} after.`,
-    '',
-    '| on the MNIST test set (10,000) | float ONNX | int8 ONNX |',
-    '|---|---|---|',
-    `| test accuracy | ${both((c) => pct(q[c].accuracy))} |`,
-    `| answers equal to the float model's | ${both((c) => pct(q[c].sameAnswerAsFloat))} |`,
-    `| ECE / NLL / Brier (after the temperature) | ${both((c) => `${pct(q[c].calibration.ece)} / ${q[c].calibration.nll.toFixed(4)} / ${q[c].calibration.brier.toFixed(4)}`)} |`,
-    `| MNIST test digits refused as not a digit | ${both((c) => pct(o(c).mnistTest.refused))} |`,
-    `| accuracy on the digits answered | ${both((c) => pct(o(c).mnistTest.accuracyAnswered))} |`,
-    `| generated non-digits refused (test split, ${o('onnx').nonDigits.n}) | ${both((c) => pct(o(c).nonDigits.refused, 1))} |`,
-    ...categories.map((k) => `| &nbsp; ${k} | ${both((c) => pct(o(c).nonDigits.byCategory[k].refused, 0))} |`),
-    ...Object.keys(o('onnx').digitKinds).map(
-      (k) => `| digit pictures read right: ${k} | ${both((c) => pct(o(c).digitKinds[k].correct, 0))} |`,
-    ),
-    `| not-a-digit targets (issue 13) | ${both((c) =>
-      Object.values(o(c).targets).every((t) => t.met)
-        ? 'all met'
-        : `not met: ${Object.entries(o(c).targets)
-            .filter(([, t]) => !t.met)
-            .map(([k]) => k)
-            .join(', ')}`,
-    )} |`,
-    `| file size | ${both((c) => `${n(s.bytes[c])} bytes`)} |`,
-    '',
-    `Speed (ONNX Runtime CPU, the files as \`export\` writes them; medians of interleaved rounds; TensorFlow.js wasm for scale: ${n(s.tfjsWasm)} images/s):`,
-    '',
-    '| | float ONNX | int8 ONNX (QDQ, as shipped) | int8, QOperator form |',
-    '|---|---|---|---|',
-    speedRow('images/s, 1 thread, batches of 256', (c) => n(s.threads1[c].median)),
-    speedRow('images/s, 2 threads', (c) => n(s.threads2[c].median)),
-    speedRow('images per CPU-second, 1 thread', (c) => n(s.threads1[c].perCpuSecond)),
-    speedRow('one image, 1 thread, median', (c) => `${s.oneImageMs[c]} ms`),
-    '',
-    `Accuracy lost: ${(100 * f.decision.accuracyDrop).toFixed(2)} points (bar: ${(100 * f.decision.accuracyBar).toFixed(2)}); the float model's not-a-digit targets ${f.decision.openSetTargetsKept ? 'all kept' : 'NOT all kept'}: ${f.decision.ship ? 'ship it' : 'do not ship it'}.`,
-  ];
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -224,7 +160,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     },
   });
   if (values.from) {
-    // The Markdown of figures saved before with --json (docs/int8.md's tables from docs/int8.json).
+    // The Markdown of figures saved before with --json (docs/int8.md's tables from bench/results/int8.json; `npm run docs` writes them there).
     console.log(int8Lines((JSON.parse(await readFile(values.from, 'utf8')) as { int8: Int8Figures }).int8).join('\n'));
   } else if (positionals.length !== 1) {
     console.error(

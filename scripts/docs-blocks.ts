@@ -14,12 +14,14 @@ import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
 import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
 import { trustTable } from './docs-trust.js';
+import { abuseIssue24Measured, abuseIssue24Reading, abuseIssue24Sets, abuseIssue24Table } from './docs-limits.js';
 import {
   finetuneMixTable,
   finetuneTable,
   type FinetuneFigures,
   type FinetuneMixFigures,
 } from '../bench/finetune-table.js';
+import { int8Decision, int8Lines, int8SpeedNote, int8Weights8Note, type Int8Figures } from '../bench/int8-table.js';
 
 /** The files that may hold generated blocks. */
 const DOC_FILES = [
@@ -30,6 +32,8 @@ const DOC_FILES = [
   'docs/baselines.md',
   'docs/browser-training.md',
   'docs/finetune.md',
+  'docs/int8.md',
+  'docs/limits.md',
 ];
 
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
@@ -263,7 +267,20 @@ export const BLOCKS: Record<string, () => string> = {
   // `npx tsx bench/finetune.ts --mix --out bench/results/finetune-mix.json`: where finetune's defaults were chosen.
   'finetune-mix': () =>
     finetuneMixTable(readJson<{ finetuneMix: FinetuneMixFigures }>('bench/results/finetune-mix.json').finetuneMix),
+  // The shipped int8 ONNX copy against the float export (bench/int8.ts; its 8-bit weights' run beside it).
+  'int8-tables': () => int8Lines(int8Run()).join('\n'),
+  'int8-speed': () => int8SpeedNote(int8Run()),
+  'int8-weights8': () => int8Weights8Note(int8Run('bench/results/int8-weights8.json'), int8Run()),
+  'int8-decision': () => int8Decision(int8Run()),
+  // Issue 24's abuse bench runs, main against this code (bench/results/abuse-issue24-*.json; scripts/docs-limits.ts).
+  'abuse-issue24-measured': abuseIssue24Measured,
+  'abuse-issue24-table': abuseIssue24Table,
+  'abuse-issue24-sets': abuseIssue24Sets,
+  'abuse-issue24-reading': abuseIssue24Reading,
 };
+
+/** `node --import tsx bench/int8.ts models/default --json`, kept in bench/results/ (docs/int8.md). */
+const int8Run = (file = 'bench/results/int8.json') => readJson<{ int8: Int8Figures }>(file).int8;
 
 const BLOCK = /<!-- generated:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/generated:\1 -->/g;
 

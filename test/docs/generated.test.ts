@@ -36,3 +36,24 @@ test("docs/browser-training.md shows the last browserTrain bench run, with its C
     'the table does not give the load average',
   );
 });
+
+test('docs/int8.md and docs/limits.md take their measured figures from blocks made of bench/results/ (issue 25)', () => {
+  const blocks = (file: string) =>
+    [...readFileSync(file, 'utf8').matchAll(/<!-- generated:([a-z0-9-]+) -->/g)].map((m) => m[1]);
+  assert.deepEqual(blocks('docs/int8.md'), ['int8-tables', 'int8-speed', 'int8-weights8', 'int8-decision']);
+  assert.deepEqual(blocks('docs/limits.md'), [
+    'abuse-issue24-measured',
+    'abuse-issue24-table',
+    'abuse-issue24-sets',
+    'abuse-issue24-reading',
+  ]);
+  const int8 = JSON.parse(readFileSync('bench/results/int8.json', 'utf8')) as {
+    int8: { speed: { bytes: Record<string, number> } };
+  };
+  assert.ok(
+    readFileSync('docs/int8.md', 'utf8').includes(
+      `${int8.int8.speed.bytes['onnx-int8'].toLocaleString('en-US')} bytes`,
+    ),
+    "docs/int8.md does not give the int8 file's size from bench/results/int8.json",
+  );
+});
