@@ -76,17 +76,13 @@ export async function fitNonDigitRule(
   valDigits: ImageSet,
   options: { seed: number; threads?: number; backend?: BackendName; batchSize?: number; nonDigits?: ImageSet },
 ): Promise<NonDigitRuleRecord> {
-  const predictor = await Predictor.fromModel(model, {
+  const inference = {
     threads: options.threads,
     backend: options.backend,
     batchSize: options.batchSize,
     temperature: 1,
-  });
-  try {
-    return await fitNonDigitRuleWith(predictor, valDigits, options);
-  } finally {
-    await predictor.close();
-  }
+  };
+  return Predictor.withModel(model, inference, (predictor) => fitNonDigitRuleWith(predictor, valDigits, options));
 }
 
 /**

@@ -173,17 +173,13 @@ export async function fitPredictionSets(
     batchSize?: number;
   },
 ): Promise<PredictionSetRecord> {
-  const predictor = await Predictor.fromModel(model, {
+  const inference = {
     threads: options.threads,
     backend: options.backend,
     batchSize: options.batchSize,
     temperature: 1,
-  });
-  try {
-    return await fitPredictionSetsWith(predictor, valDigits, options);
-  } finally {
-    await predictor.close();
-  }
+  };
+  return Predictor.withModel(model, inference, (predictor) => fitPredictionSetsWith(predictor, valDigits, options));
 }
 
 /**

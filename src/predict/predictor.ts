@@ -219,6 +219,23 @@ export class Predictor {
     return Predictor.start(model, options.dir ?? '', options.metadata, false, options);
   }
 
+  /**
+   * `work` with a Predictor over a model in memory, closed afterwards whatever happens: the fits
+   * made on a model right after training (its temperature, not-a-digit threshold, prediction sets).
+   */
+  static async withModel<T>(
+    model: tf.LayersModel,
+    options: PredictorOptions,
+    work: (predictor: Predictor) => Promise<T>,
+  ): Promise<T> {
+    const predictor = await Predictor.fromModel(model, options);
+    try {
+      return await work(predictor);
+    } finally {
+      await predictor.close();
+    }
+  }
+
   private static async start(
     model: tf.LayersModel,
     dir: string,

@@ -450,16 +450,10 @@ async function fitRunTemperature(
   backend: BackendName,
 ): Promise<Pick<RunMetadata, 'temperature' | 'temperatureFit'>> {
   if (valSet.count === 0) return NO_VALIDATION_TEMPERATURE;
-  const predictor = await Predictor.fromModel(model, {
-    threads: config.threads,
-    backend,
-    batchSize: config.evalBatchSize,
-  });
-  try {
+  const inference = { threads: config.threads, backend, batchSize: config.evalBatchSize };
+  return Predictor.withModel(model, inference, async (predictor) => {
     const probs = await predictor.probabilities(valSet, { calibrated: false });
     const { temperature, n, before, after } = temperatureFit(probs, valSet.labels, predictor.outputs);
-    return { temperature, temperatureFit: { on: 'val', n, before, after } };
-  } finally {
-    await predictor.close();
-  }
+    return { temperature, temperatureFit: { on: 'val' as const, n, before, after } };
+  });
 }
