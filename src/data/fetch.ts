@@ -7,8 +7,8 @@
  * API there: fetched every time).
  */
 import { CHECKSUMS, IDX_FILES, type IdxFileName } from './checksums.js';
-import { idxImages, idxLabels, parseIdxBytes } from './idx-format.js';
-import { CLASS_NAMES, type Dataset, type FileRecord, type ImageSet } from './types.js';
+import { trainAndTestSets } from './idx-format.js';
+import { CLASS_NAMES, type Dataset, type FileRecord } from './types.js';
 import { DataError, UserError } from '../util/errors.js';
 
 /** The Cache API cache the files are kept in: a new name when the files could change (they cannot: they are checked). */
@@ -102,14 +102,6 @@ async function fetchVerified(
   return bytes;
 }
 
-function pairToSet(images: Uint8Array, imagesName: IdxFileName, labels: Uint8Array, labelsName: IdxFileName): ImageSet {
-  const set = idxImages(parseIdxBytes(images, imagesName, 3), imagesName);
-  const labelValues = idxLabels(parseIdxBytes(labels, labelsName, 1), labelsName);
-  if (labelValues.length !== set.count)
-    throw new DataError(labelsName, `has ${labelValues.length} labels but ${imagesName} has ${set.count} images`);
-  return { images: set.images, labels: labelValues, count: set.count };
-}
-
 /** MNIST's four IDX files from `base` (a URL ending in /, e.g. `new URL('data/mnist/', document.baseURI)`), verified and parsed. */
 export async function fetchMnist(
   base: URL,
@@ -133,18 +125,7 @@ export async function fetchMnist(
   return {
     name: 'mnist',
     classNames: CLASS_NAMES.mnist,
-    train: pairToSet(
-      bytes['train-images-idx3-ubyte'],
-      'train-images-idx3-ubyte',
-      bytes['train-labels-idx1-ubyte'],
-      'train-labels-idx1-ubyte',
-    ),
-    test: pairToSet(
-      bytes['t10k-images-idx3-ubyte'],
-      't10k-images-idx3-ubyte',
-      bytes['t10k-labels-idx1-ubyte'],
-      't10k-labels-idx1-ubyte',
-    ),
+    ...trainAndTestSets(bytes),
     source: { kind: 'download', location: base.href },
     files,
   };

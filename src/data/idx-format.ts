@@ -1,4 +1,5 @@
-import { IMAGE_SIZE } from './types.js';
+import type { IdxFileName } from './checksums.js';
+import { IMAGE_SIZE, type ImageSet } from './types.js';
 import { DataError } from '../util/errors.js';
 
 /**
@@ -79,4 +80,31 @@ export function idxLabels({ data }: IdxArray, name: string, numClasses = 10): Ui
     }
   }
   return data;
+}
+
+/** One images file and its labels file (not gzip) as a set: the same count in both. */
+function pairToSet(images: Uint8Array, imagesName: IdxFileName, labels: Uint8Array, labelsName: IdxFileName): ImageSet {
+  const set = idxImages(parseIdxBytes(images, imagesName, 3), imagesName);
+  const labelValues = idxLabels(parseIdxBytes(labels, labelsName, 1), labelsName);
+  if (labelValues.length !== set.count)
+    throw new DataError(labelsName, `has ${labelValues.length} labels but ${imagesName} has ${set.count} images`);
+  return { images: set.images, labels: labelValues, count: set.count };
+}
+
+/** The training and test sets from the four IDX files' bytes (not gzip), read in Node or fetched in a browser. */
+export function trainAndTestSets(bytes: Record<IdxFileName, Uint8Array>): { train: ImageSet; test: ImageSet } {
+  return {
+    train: pairToSet(
+      bytes['train-images-idx3-ubyte'],
+      'train-images-idx3-ubyte',
+      bytes['train-labels-idx1-ubyte'],
+      'train-labels-idx1-ubyte',
+    ),
+    test: pairToSet(
+      bytes['t10k-images-idx3-ubyte'],
+      't10k-images-idx3-ubyte',
+      bytes['t10k-labels-idx1-ubyte'],
+      't10k-labels-idx1-ubyte',
+    ),
+  };
 }

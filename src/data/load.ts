@@ -5,15 +5,9 @@ import { dirname, join } from 'node:path';
 import { UserError, DataError } from '../util/errors.js';
 import { CHECKSUMS, IDX_FILES, type IdxFileName } from './checksums.js';
 import { sha256 } from './sha256.js';
-import { maybeGunzip, parseIdxImages, parseIdxLabels } from './idx.js';
-import {
-  CLASS_NAMES,
-  type DataSource,
-  type Dataset,
-  type DatasetName,
-  type FileRecord,
-  type ImageSet,
-} from './types.js';
+import { maybeGunzip } from './idx.js';
+import { trainAndTestSets } from './idx-format.js';
+import { CLASS_NAMES, type DataSource, type Dataset, type DatasetName, type FileRecord } from './types.js';
 
 export interface LoadOptions {
   /** `mnist` (default), `fashion-mnist`, or `idx` (any IDX pair, structural checks only). */
@@ -92,15 +86,6 @@ async function readVerified(
   return { bytes, record: { name, path, sha256: digest, verified } };
 }
 
-function pairToSet(imagesBytes: Uint8Array, imagesName: string, labelsBytes: Uint8Array, labelsName: string): ImageSet {
-  const { count, images } = parseIdxImages(imagesBytes, imagesName);
-  const labels = parseIdxLabels(labelsBytes, labelsName);
-  if (labels.length !== count) {
-    throw new DataError(labelsName, `has ${labels.length} labels but ${imagesName} has ${count} images`);
-  }
-  return { images, labels, count };
-}
-
 /** Read the four files from a folder, verify and parse them. */
 export async function loadFromDir(dir: string, dataset: DatasetName, source: DataSource): Promise<Dataset> {
   const files: FileRecord[] = [];
@@ -109,24 +94,13 @@ export async function loadFromDir(dir: string, dataset: DatasetName, source: Dat
     const path = findIdxFile(dir, name);
     if (!path) throw new DataError(name, `not found in ${dir} (looked for ${candidateNames(name).join(', ')})`);
     const read = await readVerified(path, name, dataset);
-    bytes[name] = read.bytes;
+    bytes[name] = maybeGunzip(read.bytes, name);
     files.push(read.record);
   }
   return {
     name: dataset,
     classNames: CLASS_NAMES[dataset],
-    train: pairToSet(
-      bytes['train-images-idx3-ubyte'],
-      'train-images-idx3-ubyte',
-      bytes['train-labels-idx1-ubyte'],
-      'train-labels-idx1-ubyte',
-    ),
-    test: pairToSet(
-      bytes['t10k-images-idx3-ubyte'],
-      't10k-images-idx3-ubyte',
-      bytes['t10k-labels-idx1-ubyte'],
-      't10k-labels-idx1-ubyte',
-    ),
+    ...trainAndTestSets(bytes),
     source,
     files,
   };
