@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeGrayPng } from '../../../src/data/png-file.js';
+import { CorrectionStore } from '../../../src/data/corrections.js';
+import { shippedModelDir } from '../../../src/model/shipped.js';
+import { Predictor } from '../../../src/predict/predictor.js';
+import { buildApp } from '../../../src/serve/app.js';
 import { startServer, type RunningServer } from '../../../src/serve/server.js';
 import { removeTempDirs, tempDir } from '../../helpers/run-fixtures.js';
 import { captureStderr } from '../fixtures/http.js';
@@ -92,4 +96,25 @@ test('/openapi.json documents the corrections routes', async () => {
   const openapi = await (await fetch(`${server.url}/openapi.json`)).json();
   assert.ok(openapi.paths['/v1/corrections'].post.requestBody.content['application/json']);
   assert.ok(openapi.paths['/v1/corrections'].get);
+});
+
+test('a folder at its limit answers 507 corrections_full, naming the limit, and files nothing', async () => {
+  const dir = join(await tempDir('mnist-corrections-full-'), 'corrections');
+  const store = await CorrectionStore.open(dir, { maxFiles: 1 });
+  const predictor = await Predictor.load(shippedModelDir());
+  const app = await buildApp({ predictor, corrections: store });
+  try {
+    const file = (label: string, value: number) =>
+      app.inject({ method: 'POST', url: '/v1/corrections', payload: { label, pixels: pixels(value) } });
+    assert.equal((await file('1', 255)).statusCode, 201);
+    const full = await file('2', 128);
+    assert.equal(full.statusCode, 507);
+    const { error } = full.json<{ error: { code: string; message: string } }>();
+    assert.equal(error.code, 'corrections_full');
+    assert.match(error.message, /holds 1 corrections, the most it may \(1\)/);
+    assert.deepEqual(await readdir(join(dir, '2')).catch(() => []), []);
+  } finally {
+    await app.close();
+    await predictor.close();
+  }
 });
