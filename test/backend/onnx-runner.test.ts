@@ -138,7 +138,7 @@ test('onnxruntime-node is imported through a replaceable loader (for tests of a 
   assert.equal(await loadOnnxRuntime(), real);
 });
 
-test("a process that runs the model on ONNX Runtime leaves no mat-debug-<pid>.log in the temp folder (ONNX Runtime 1.30's telemetry client), where onnxruntime-node alone leaves one", async () => {
+test("a process that runs the model on ONNX Runtime leaves no mat-debug-<pid>.log in the temp folder (ONNX Runtime 1.30's telemetry client), where onnxruntime-node alone leaves one", async (t) => {
   const tmp = await mkdtemp(join(tmpdir(), 'onnx-telemetry-'));
   try {
     const session = (module: string) =>
@@ -159,9 +159,15 @@ test("a process that runs the model on ONNX Runtime leaves no mat-debug-<pid>.lo
     const logs = async () => (await readdir(tmp)).filter((name) => name.startsWith('mat-debug-'));
     const ours = run(session(new URL('../../src/backend/onnx-runner.ts', import.meta.url).href));
     assert.deepEqual(await logs(), [], `pid ${ours} left nothing`);
-    // The control: without the setting, ONNX Runtime writes the file (else this test shows nothing).
+    // The control: without the setting, ONNX Runtime writes the file here. It does not on every machine
+    // (CI's wrote none), and there the assertion above shows nothing, which the test says rather than fails.
     const bare = run(session('onnxruntime-node'));
-    assert.deepEqual(await logs(), [`mat-debug-${bare}.log`]);
+    const left = await logs();
+    if (left.length === 0) {
+      t.skip('onnxruntime-node alone wrote no mat-debug log on this machine: nothing to suppress');
+      return;
+    }
+    assert.deepEqual(left, [`mat-debug-${bare}.log`]);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

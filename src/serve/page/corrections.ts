@@ -88,10 +88,14 @@ class BrowserSink implements CorrectionSink {
   ): Promise<T | undefined> {
     const db = await this.open();
     if (!db) return undefined;
+    // Settled when the transaction is done, not when its request is: a write is then committed, so a
+    // reload straight after it finds it.
     return new Promise((resolve, reject) => {
-      const request = work(db.transaction(STORE, mode).objectStore(STORE));
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error ?? new Error('IndexedDB failed'));
+      const transaction = db.transaction(STORE, mode);
+      const request = work(transaction.objectStore(STORE));
+      transaction.oncomplete = () => resolve(request.result);
+      transaction.onerror = () => reject(transaction.error ?? request.error ?? new Error('IndexedDB failed'));
+      transaction.onabort = () => reject(transaction.error ?? new Error('IndexedDB transaction aborted'));
     });
   }
 
