@@ -61,6 +61,7 @@ export interface BaselinesReport {
     split: { seed: number; limit: number; trainCount: number; valCount: number; testCount: number };
     preprocessing: PreprocessSpec;
   };
+  /** Seconds of `runBaselines`: the traditional models trained and tested, the CNN runs read (not trained). */
   totalSeconds: number;
   models: BaselineResult[];
 }
@@ -164,6 +165,6 @@ export function baselinesTableMarkdown(report: BaselinesReport): string {
   const notes = report.models.filter((m) => m.subset).map((m) => `\\* ${m.name}: ${m.subset}`);
   const { machine, data } = report;
   const load = `load average ${machine.loadAverage.start.map((l) => l.toFixed(1)).join(', ')} at the start, ${machine.loadAverage.end.map((l) => l.toFixed(1)).join(', ')} at the end`;
-  const footer = `Test error on the ${count(data.split.testCount)} MNIST test images; trained on the ${count(data.split.trainCount)} training images of the seed-${data.split.seed} split (${count(data.split.valCount)} held out for validation). ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${load}; ${report.createdAt.slice(0, 10)}; ${formatSeconds(report.totalSeconds)} in all.`;
+  const footer = `Test error on the ${count(data.split.testCount)} MNIST test images; trained on the ${count(data.split.trainCount)} training images of the seed-${data.split.seed} split (${count(data.split.valCount)} held out for validation). ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${load}; ${report.createdAt.slice(0, 10)}; the traditional models trained and tested in ${formatSeconds(report.totalSeconds)} (the CNNs' training times are their runs').`;
   return [...lines, '', ...notes.flatMap((n) => [n, '']), footer].join('\n');
 }

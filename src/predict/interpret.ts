@@ -75,7 +75,7 @@ export interface SetRule {
  * (the highest coverage that keeps it), rounded up to the thousandth (`npm run bench -- --only
  * trust` measures it: `validation`; docs/trust.md). Lower answers more and gets more of them wrong.
  */
-export const DEFAULT_MIN_CONFIDENCE = 0.492;
+export const DEFAULT_MIN_CONFIDENCE = 0.417;
 
 /**
  * A model's answer rule from what its run records: the caller's minimum confidence, the
