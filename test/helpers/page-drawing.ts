@@ -56,10 +56,14 @@ export const ZIGZAG: Stroke[] = [
     [230, 240],
   ],
 ];
-/** A 9 that could be a 4: its loop drawn square and open at the top right, then the long downstroke. */
+/**
+ * A 9 that could be a 4: its loop drawn square and left open at the top right, then the long
+ * downstroke from above where the loop began. (Chosen among variants of the loop's start and the
+ * downstroke's top drawn in the page: most of its neighbours' sets hold both 4 and 9 too.)
+ */
 export const FOUR_OR_NINE: Stroke[] = [
   [
-    [190, 70],
+    [170, 90],
     [100, 60],
     [90, 130],
     [185, 135],

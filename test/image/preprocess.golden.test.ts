@@ -28,8 +28,11 @@ const GOLDEN: Record<DigestSet, string> = {
   'mnist-inverted': MNIST,
   'mnist-distorted': '66c21fe4a1af362f51e9ff2fd22ca0c6a823a0a01b09fce0d28a5951a64b6183',
   printed: 'c3bc4505fe5f316feaaa1a27f667f49b793b66bce7c9dfcdf1728bfc22f5bb5a',
-  'non-digits': '1ea9b2c9f3bc509b06a3a2d76ca87af07a34346ac163a4641d49f267c48100e9',
-  random: 'a6f14d60ce60d2e1181e95c4c808bf23bc0e9c946692275fae7de5ab6e53e017',
+  // Re-recorded on 2026-12-06 when the non-digits' train split got shapes of its own: the pictures
+  // changed, not the pipeline (src/image/preprocess.ts and pixel-ops.ts untouched). The random set
+  // then got a stream of its own, which the non-digits had shifted, and was re-recorded with it.
+  'non-digits': 'b5e574ac1123fa7d55a51b943c41a86b3ddc7344c95c98c7739be147fd6a9b4f',
+  random: '172057c51019a26a18175cb2a1a525eda714e9c7dccbe95c878bab473ff39b5e',
 };
 
 test('the photo pipeline gives bit-identical answers to the recorded ones on every set: MNIST as PNG, grey and inverted, distorted, printed, non-digits, random', async () => {
