@@ -14,6 +14,7 @@ import { configTableMarkdown } from '../src/train/config.js';
 import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/results.js';
 import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
 import { trustTable } from './docs-trust.js';
+import { performanceGoals } from './docs-performance.js';
 import { abuseIssue24Measured, abuseIssue24Reading, abuseIssue24Sets, abuseIssue24Table } from './docs-limits.js';
 import {
   finetuneMixTable,
@@ -248,6 +249,8 @@ export const BLOCKS: Record<string, () => string> = {
   // `mnist-cnn baselines --json` on the full data, kept in bench/results/.
   'baselines-table': () => baselinesTableMarkdown(readJson<BaselinesReport>('bench/results/baselines.json')),
   // Bench runs of this branch and main in turn, kept in bench/results/ (docs/performance.md).
+  // `npm run bench -- --json` and `npm run bench:peers -- --json` of one commit (scripts/docs-performance.ts).
+  'performance-goals': performanceGoals,
   'performance-ab': performanceAb,
   'kernels-table': kernelsTable,
   'step-profile': stepProfileTable,
