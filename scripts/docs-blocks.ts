@@ -15,6 +15,7 @@ import { baselinesTableMarkdown, type BaselinesReport } from '../src/baselines/r
 import { browserTrainTable, type BrowserTrainFigures } from '../bench/browser-train-table.js';
 import { trustTable } from './docs-trust.js';
 import { performanceGoals } from './docs-performance.js';
+import { pct, readJson } from './docs-format.js';
 import { abuseIssue24Measured, abuseIssue24Reading, abuseIssue24Sets, abuseIssue24Table } from './docs-limits.js';
 import {
   finetuneMixTable,
@@ -36,9 +37,6 @@ const DOC_FILES = [
   'docs/int8.md',
   'docs/limits.md',
 ];
-
-const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
-const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 
 /** The model shipped in the package, as its release measured it. */
 function shippedModel(): string {

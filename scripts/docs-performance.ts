@@ -5,7 +5,8 @@
  * bench -- --only best --json` (bench/results/best.json). Each figure is the run's own, with its
  * CPU and load average: ratios within one run carry over to other machines, absolute figures less.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { pct, readJson } from './docs-format.js';
 
 interface Machine {
   cpu: string;
@@ -52,8 +53,6 @@ interface Best {
   bestSeconds: number;
 }
 
-const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
-const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
 const verdict = (met: boolean) => (met ? 'met' : '**missed**');
 const load = (m: Machine) => m.loadAverage.map((x) => x.toFixed(1)).join(', ');

@@ -3,14 +3,14 @@
  * made from the trust bench's JSON kept in bench/results/ (`npm run bench -- --only trust --json
  * --run RUN`): one column per file of TRUST_RESULTS, a row per figure and target of issue 26.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { TrustFigures } from '../bench/trust.js';
+import { pct, readJson } from './docs-format.js';
 
 /** The bench JSON the table is made of: the shipped model's (`npm start`'s recipe, the seed release.json names). */
 const TRUST_RESULTS = ['bench/results/trust-shipped.json'];
 
-const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 const missed = (met: boolean | undefined) => (met === false ? ' **(missed)**' : '');
 type Row = [string, (t: TrustFigures) => string];
 const target = (t: TrustFigures, key: string, text: string) => `${text}${missed(t.targets[key]?.met)}`;
@@ -90,7 +90,7 @@ export function trustTable(): string {
   const missing = TRUST_RESULTS.filter((file) => !existsSync(file));
   if (missing.length) return `(No figures: ${missing.join(', ')} missing; run the trust bench and \`npm run docs\`.)`;
   const runs = TRUST_RESULTS.map((file) => {
-    const json = JSON.parse(readFileSync(file, 'utf8')) as { date: string; trust: TrustFigures };
+    const json = readJson<{ date: string; trust: TrustFigures }>(file);
     return { file: basename(file), date: json.date, t: json.trust };
   });
   const categories = Object.keys(runs[0].t.nonDigits?.byCategory ?? {});

@@ -776,7 +776,7 @@ export function nonDigitRng(split: NonDigitSplit, seed: number, category: NonDig
  */
 const PICTURES_PER_WORKER = 100;
 
-/** A set of non-digits as the model sees them, `perCategory` of each category in turn. */
+/** A set of non-digits as the model sees them, `perCategory` of each category in turn (`perCategoryOf` for some). */
 export async function nonDigitSet(options: NonDigitSetOptions): Promise<NonDigitSample[]> {
   const jobs = (options.categories ?? NON_DIGIT_CATEGORIES).flatMap((category) =>
     Array.from({ length: options.perCategoryOf?.[category] ?? options.perCategory }, (_, n) => ({ category, n })),
