@@ -664,3 +664,80 @@ export function batchNormRows(x: usize, mean: usize, factor: usize, offset: usiz
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The gradient of a training batch norm over the last axis (c divisible by 4), in two passes:
+// the per-channel sums Σ dy and Σ dy · (x - mean), in blocks of rows as columnSums; then
+// dx = k1 · dy + k2 · (x - mean) + k3 with the per-channel factors computed from those sums.
+// ---------------------------------------------------------------------------------------------
+
+/** out[0, c) = Σ dy, out[c, 2c) = Σ dy · (x - mean), over the rows of x and dy seen as [rows, c]. */
+export function batchNormGradSums(x: usize, dy: usize, mean: usize, out: usize, rows: i32, c: i32): void {
+  const rowBytes = <usize>c << 2;
+  memory.fill(out, 0, rowBytes << 1);
+  for (let r0 = 0; r0 < rows; r0 += BLOCK) {
+    const r1 = min(rows, r0 + BLOCK);
+    for (let j: usize = 0; j < rowBytes; j += 16) {
+      const m = v128.load(mean + j);
+      let sumDy = f32x4.splat(0), sumDyX = f32x4.splat(0);
+      let offset = rowBytes * <usize>r0 + j;
+      for (let r = r0; r < r1; r++, offset += rowBytes) {
+        const g = v128.load(dy + offset);
+        sumDy = f32x4.add(sumDy, g);
+        sumDyX = f32x4.add(sumDyX, f32x4.mul(g, f32x4.sub(v128.load(x + offset), m)));
+      }
+      v128.store(out + j, f32x4.add(v128.load(out + j), sumDy));
+      v128.store(out + rowBytes + j, f32x4.add(v128.load(out + rowBytes + j), sumDyX));
+    }
+  }
+}
+
+/** dx = k[0, c) · dy + k[c, 2c) · (x - mean) + k[2c, 3c), per channel, over n values. */
+export function batchNormGradRows(x: usize, dy: usize, mean: usize, k: usize, dx: usize, n: i32, c: i32): void {
+  const rowBytes = <usize>c << 2;
+  const end = <usize>n << 2;
+  for (let row: usize = 0; row < end; row += rowBytes) {
+    for (let j: usize = 0; j < rowBytes; j += 16) {
+      const centred = f32x4.sub(v128.load(x + row + j), v128.load(mean + j));
+      let v = f32x4.mul(v128.load(k + j), v128.load(dy + row + j));
+      v = f32x4.add(v, f32x4.mul(v128.load(k + rowBytes + j), centred));
+      v128.store(dx + row + j, f32x4.add(v, v128.load(k + (rowBytes << 1) + j)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One Adam step for one variable, in one pass, with tfjs's AdamOptimizer's float32 operations
+// in its order (so that the result is the same to the bit):
+//   m' = m·β1 + g·(1-β1),  v' = v·β2 + g²·(1-β2),  w' = (m'/c1) / (√(v'/c2) + ε) · (-lr) + w
+// with c1 = 1 - β1^t and c2 = 1 - β2^t.
+// ---------------------------------------------------------------------------------------------
+
+export function adamUpdate(
+  w: usize, m: usize, v: usize, g: usize, wOut: usize, mOut: usize, vOut: usize, n: i32,
+  beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, c1: f32, c2: f32, epsilon: f32, negLr: f32,
+): void {
+  const b1 = f32x4.splat(beta1), a1 = f32x4.splat(oneMinusBeta1);
+  const b2 = f32x4.splat(beta2), a2 = f32x4.splat(oneMinusBeta2);
+  const d1 = f32x4.splat(c1), d2 = f32x4.splat(c2), eps = f32x4.splat(epsilon), step = f32x4.splat(negLr);
+  const simdEnd = <usize>(n & ~3) << 2;
+  let i: usize = 0;
+  for (; i < simdEnd; i += 16) {
+    const gi = v128.load(g + i);
+    const mi = f32x4.add(f32x4.mul(v128.load(m + i), b1), f32x4.mul(gi, a1));
+    const vi = f32x4.add(f32x4.mul(v128.load(v + i), b2), f32x4.mul(f32x4.mul(gi, gi), a2));
+    const update = f32x4.div(f32x4.div(mi, d1), f32x4.add(f32x4.sqrt(f32x4.div(vi, d2)), eps));
+    v128.store(mOut + i, mi);
+    v128.store(vOut + i, vi);
+    v128.store(wOut + i, f32x4.add(f32x4.mul(update, step), v128.load(w + i)));
+  }
+  const end = <usize>n << 2;
+  for (; i < end; i += 4) {
+    const gi = load<f32>(g + i);
+    const mi = load<f32>(m + i) * beta1 + gi * oneMinusBeta1;
+    const vi = load<f32>(v + i) * beta2 + gi * gi * oneMinusBeta2;
+    store<f32>(mOut + i, mi);
+    store<f32>(vOut + i, vi);
+    store<f32>(wOut + i, ((mi / c1) / (sqrt<f32>(vi / c2) + epsilon)) * negLr + load<f32>(w + i));
+  }
+}

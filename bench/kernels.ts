@@ -22,9 +22,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from '../src/backend/index.js';
 import { filterGradByConvolution, inputGradByConvolution } from '../src/backend/conv-grads.js';
+import { ADAM_UPDATE_KERNEL } from '../src/backend/names.js';
 import { WASM_TRAINING_KERNELS } from '../src/backend/wasm-kernels.js';
 import { callStock, release, type Shape4, type TensorInfo } from '../src/backend/wasm-calls.js';
 import { buildModel, logitsModel } from '../src/model/architectures.js';
+import { BATCH_NORM_TRAINING_GRAD, batchNormGradients, batchNormalization } from '../src/model/batch-norm-layer.js';
+import { FusedAdam } from '../src/train/adam.js';
 import { createRng } from '../src/util/rng.js';
 import { loadMnist } from '../src/data/index.js';
 import { resolveConfig } from '../src/train/config-file.js';
@@ -150,9 +153,18 @@ const BASELINE: Record<string, (args: KernelArgs) => TensorInfo> = {
   _FusedMatMul: stockKernel('_FusedMatMul'),
 };
 
+/**
+ * Our kernels that each replace many tfjs ops: in the baseline they are absent, and their
+ * callers (model/batch-norm-layer.ts, train/adam.ts) compose tfjs ops as without them.
+ */
+const FUSED_KERNELS = [BATCH_NORM_TRAINING_GRAD, ADAM_UPDATE_KERNEL];
+
 /** Runs `measure` with the baseline kernels registered in place of ours, then puts ours back. */
 function withBaselineKernels<T>(measure: () => T): T {
-  const ours = WASM_TRAINING_KERNELS.map((name) => tf.getKernel(name, 'wasm'));
+  const ours = WASM_TRAINING_KERNELS.filter((name) => !FUSED_KERNELS.includes(name)).map((name) =>
+    tf.getKernel(name, 'wasm'),
+  );
+  const fused = FUSED_KERNELS.map((name) => tf.getKernel(name, 'wasm'));
   const swap = (configs: tf.KernelConfig[]) => {
     for (const config of configs) {
       tf.unregisterKernel(config.kernelName, 'wasm');
@@ -164,11 +176,38 @@ function withBaselineKernels<T>(measure: () => T): T {
     kernelFunc: (BASELINE[config.kernelName] ?? config.kernelFunc) as tf.KernelFunc,
   }));
   swap(baseline);
+  for (const config of fused) tf.unregisterKernel(config.kernelName, 'wasm');
   try {
     return measure();
   } finally {
     swap(ours);
+    for (const config of fused) tf.registerKernel(config);
   }
+}
+
+/**
+ * A training batch norm's gradient and an Adam step on the dense layer's kernel, each one call
+ * of our kernel against the tfjs ops it replaces (the baseline).
+ */
+function fusedTimings() {
+  const x = randomTensor([BATCH, 14, 14, 64]);
+  const dy = randomTensor([BATCH, 14, 14, 64]);
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const gamma = tf.randomNormal([64]);
+  const weights = tf.variable(randomMatrix(3136, 128));
+  const gradient = randomMatrix(3136, 128);
+  const adam = new FusedAdam(0.001, 0.9, 0.999);
+  const result = {
+    'batch-norm training gradient [128,14,14,64] (baseline: tfjs ops)': timeBaselineAndOurs(() =>
+      tf.dispose(batchNormGradients(dy, [x, mean, variance, gamma], 1e-3)),
+    ),
+    'Adam step [3136,128] (baseline: tfjs ops)': timeBaselineAndOurs(() =>
+      adam.applyGradients({ [weights.name]: gradient } as unknown as Parameters<FusedAdam['applyGradients']>[0]),
+    ),
+  };
+  adam.dispose();
+  tf.dispose([x, dy, mean, variance, gamma, weights, gradient]);
+  return result;
 }
 
 function runKernel(name: string, inputs: tf.NamedTensorMap, attrs: object): void {
@@ -408,7 +447,7 @@ function batchNormNet(): tf.Sequential {
       padding: 'same',
       useBias: false,
     }),
-    tf.layers.batchNormalization({ momentum: 0.9 }),
+    batchNormalization({ momentum: 0.9 }),
     tf.layers.activation({ activation: 'relu' }),
   ];
   return tf.sequential({
@@ -419,7 +458,7 @@ function batchNormNet(): tf.Sequential {
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 128, useBias: false }),
-      tf.layers.batchNormalization({ momentum: 0.9 }),
+      batchNormalization({ momentum: 0.9 }),
       tf.layers.activation({ activation: 'relu' }),
       tf.layers.dense({ units: 10 }),
     ],
@@ -428,7 +467,7 @@ function batchNormNet(): tf.Sequential {
 
 /** One Adam training step, with the baseline kernels and with ours. */
 function trainingStepMs(model: tf.LayersModel, batch = BATCH) {
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = new FusedAdam(1e-3, 0.9, 0.999);
   const x = randomTensor([batch, 28, 28, 1]);
   const labels = tf.oneHot(
     tf.tensor1d(
@@ -515,6 +554,7 @@ const report = {
     ? {}
     : {
         kernels: kernelTimings(),
+        fused: fusedTimings(),
         trainingStep: {
           'conv32-pool-conv64-pool-dense10, Adam': trainingStepMs(plainNet(32, 64)),
           'conv16-pool-conv32-pool-dense10, Adam': trainingStepMs(plainNet(16, 32)),

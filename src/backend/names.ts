@@ -21,3 +21,10 @@ export type RuntimeName = (typeof RUNTIMES)[number];
  * Training is always tfjs.
  */
 export const DEFAULT_RUNTIME: RuntimeName = 'onnx';
+
+/**
+ * The kernel of one Adam step for one variable (inputs value, m, v, gradient; attrs beta1, beta2,
+ * c1 = 1 - β1^t, c2 = 1 - β2^t, epsilon, lr; outputs the new value, m and v): registered on the
+ * wasm backend (backend/adam.ts), used by train/adam.ts where it is.
+ */
+export const ADAM_UPDATE_KERNEL = 'AdamUpdate';

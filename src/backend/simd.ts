@@ -76,6 +76,26 @@ export interface SimdKernels {
   ): void;
   winogradFilterGradOut(du: number, dw: number, cin: number, cout: number): void;
   batchNormRows(x: number, mean: number, factor: number, offset: number, out: number, n: number, c: number): void;
+  batchNormGradSums(x: number, dy: number, mean: number, out: number, rows: number, c: number): void;
+  adamUpdate(
+    w: number,
+    m: number,
+    v: number,
+    g: number,
+    wOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    c1: number,
+    c2: number,
+    epsilon: number,
+    negLr: number,
+  ): void;
+  batchNormGradRows(x: number, dy: number, mean: number, k: number, dx: number, n: number, c: number): void;
   matMul(
     a: number,
     aRow: number,

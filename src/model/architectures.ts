@@ -3,6 +3,7 @@ import { createRng, type Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { INPUT_SHAPE, NUM_CLASSES } from '../data/types.js';
 import { ARCHITECTURES, type Arch } from './arch-names.js';
+import { batchNormalization } from './batch-norm-layer.js';
 import { formatModelSummary, modelSummaryRows } from './summary.js';
 
 /** Seeded initialisers, so that the same seed gives the same starting weights. */
@@ -93,12 +94,12 @@ function convBnNet(name: string, rng: Rng, filters: [number, number], outputs: n
         useBias: false,
         kernelInitializer: i.he(),
       }),
-      tf.layers.batchNormalization({ momentum: 0.9 }),
+      batchNormalization({ momentum: 0.9 }),
       tf.layers.activation({ activation: 'relu' }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 128, useBias: false, kernelInitializer: i.he() }),
-      tf.layers.batchNormalization({ momentum: 0.9 }),
+      batchNormalization({ momentum: 0.9 }),
       tf.layers.activation({ activation: 'relu' }),
       tf.layers.dense({ units: outputs, kernelInitializer: i.glorot() }),
       tf.layers.activation({ activation: 'softmax', name: 'probabilities' }),

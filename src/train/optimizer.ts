@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FusedAdam } from './adam.js';
 import type { OptimizerName } from './optimizer-names.js';
 
 /** The config keys an optimizer reads (train/config.ts documents each). */
@@ -9,7 +10,8 @@ export interface OptimizerSettings {
 }
 
 const OPTIMIZER_BUILDERS: Record<OptimizerName, (config: OptimizerSettings) => tf.Optimizer> = {
-  adam: (config) => tf.train.adam(config.lr),
+  // tf.train.adam's defaults (β1 0.9, β2 0.999, the backend's ε), its update fused (adam.ts).
+  adam: (config) => new FusedAdam(config.lr, 0.9, 0.999),
   sgd: (config) => tf.train.momentum(config.lr, config.momentum, true),
 };
 

@@ -9,7 +9,10 @@
  * earlier checksums (default a7d73412…, compact cebd6c4c…) still matched. Re-recorded on
  * 2026-12-06 for our SIMD kernels (backend/simd.ts: Winograd 3x3 convolutions forward and
  * backward, the first layer's filter gradient, column sums, dense products): other summation
- * orders again (before: default f989fc3a…, compact a433519b…).
+ * orders again (before: default f989fc3a…, compact a433519b…). Re-recorded on 2026-12-06 (evening)
+ * for the training batch norm's gradient as one kernel (model/batch-norm-layer.ts): the same
+ * formula summed in another order (before: default 8b1e4131…, compact f971a424…, which the fused
+ * Adam step, train/adam.ts, still matched with that layer on the stock path).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,8 +35,8 @@ before(async () => {
 after(removeTempDirs);
 
 const GOLDEN: Record<string, string> = {
-  default: '8b1e41316e1b4c9b3b4efe6d777f8220d42c66dc6749c58d32ea1d66ff989432',
-  compact: 'f971a424ead2c9fcdb3b19cf108d15831dffe2ffec2263e19fff1bb9d8766d09',
+  default: 'eb2a8f4151db557fff542bee8d76936c91234e1a1f213ea8910f05d0c0a334a3',
+  compact: 'c1ea990e5313235cd4773c243c2e9f3b7af7b7cbe78157850524f35e272d710e',
 };
 
 for (const arch of Object.keys(GOLDEN)) {
