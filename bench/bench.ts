@@ -26,11 +26,13 @@
  *                ECE, wall and CPU seconds with the load (about a quarter of an hour: only with --only finetune)
  * Timings live here, never in tests.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { initBackend } from '../src/backend/index.js';
 import { loadMnist } from '../src/data/load.js';
@@ -241,14 +243,20 @@ function timeTo99(): Figures {
   };
 }
 
-/** BENCH_BEST_FLAGS (e.g. "--epochs 1 --limit 3000") shortens the members, to try the part out. */
+/**
+ * BENCH_BEST_FLAGS (e.g. "--epochs 1 --limit 3000") shortens the members, to try the part out;
+ * BENCH_BEST_MEMBERS (default 3) sets how many there are.
+ */
 async function bestRecipe(root: string): Promise<Figures> {
+  const count = Number(process.env.BENCH_BEST_MEMBERS ?? 3);
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`BENCH_BEST_MEMBERS must be a whole number >= 1, got ${count}`);
   log(
-    'best recipe: three --preset best runs, their ensemble, evaluated with test-time augmentation: this takes about half an hour',
+    `best recipe: ${count} --preset best runs, their ensemble, evaluated with test-time augmentation: about ten minutes a member`,
   );
   const extra = (process.env.BENCH_BEST_FLAGS ?? '').split(' ').filter(Boolean);
   const start = performance.now();
-  const members = [1, 2, 3].map((seed) => join(root, `best-${seed}`));
+  const members = Array.from({ length: count }, (_, i) => join(root, `best-${i + 1}`));
   members.forEach((out, i) =>
     runChild(
       ['bin/mnist-cnn.js', 'train', '--preset', 'best', '--seed', String(i + 1), '--out', out, '--quiet', ...extra],
@@ -262,16 +270,48 @@ async function bestRecipe(root: string): Promise<Figures> {
   return {
     bestAccuracy: metrics.accuracy,
     bestSeconds: +((performance.now() - start) / 1000).toFixed(1),
-    bestRecipe: { members: 3, preset: 'best', tta: true, extraFlags: extra },
+    bestRecipe: { members: count, preset: 'best', tta: true, extraFlags: extra },
   };
 }
 
+/**
+ * `npm start` as a user runs it, timed as a whole and by phase from when its per-epoch lines
+ * arrive: before the first step (data, the pictured digits and the non-digit pictures), the
+ * epochs' training, their validation and checkpoints, and after the last epoch (the answer
+ * rules' fits, the test evaluation with its trust figures, the report).
+ */
 async function startRecipe(root: string): Promise<Figures> {
   log('npm start recipe (default preset, full data): this takes minutes');
   const out = join(root, 'start');
-  const { seconds } = runChild(['bin/mnist-cnn.js', 'start', '--out', out, '--json'], 'npm start');
+  const start = performance.now();
+  const child = spawn(process.execPath, ['bin/mnist-cnn.js', 'start', '--out', out, '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const epochs: { seconds: number; at: number }[] = [];
+  for await (const line of createInterface({ input: child.stdout })) {
+    const record = JSON.parse(line) as { epoch?: number; seconds?: number };
+    if (record.epoch !== undefined && record.seconds !== undefined)
+      epochs.push({ seconds: record.seconds, at: (performance.now() - start) / 1000 });
+  }
+  const code = child.exitCode ?? (await once(child, 'exit'))[0];
+  if (code !== 0) throw new Error(`npm start failed with exit code ${code}`);
+  const seconds = (performance.now() - start) / 1000;
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
-  return { startAccuracy: metrics.accuracy, startSeconds: +seconds.toFixed(1) };
+  const training = epochs.reduce((sum, e) => sum + e.seconds, 0);
+  const first = epochs[0];
+  const last = epochs[epochs.length - 1];
+  const round = (x: number) => +x.toFixed(1);
+  return {
+    startAccuracy: metrics.accuracy,
+    startSeconds: round(seconds),
+    startPhases: first && {
+      beforeTrainingSeconds: round(first.at - first.seconds),
+      trainingSeconds: round(training),
+      validationAndCheckpointsSeconds: round(last.at - (first.at - first.seconds) - training),
+      afterTrainingSeconds: round(seconds - last.at),
+      epochs: epochs.length,
+    },
+  };
 }
 
 /**
@@ -480,9 +520,9 @@ if (opts.json) {
 } else {
   const rows: [string, unknown, string][] = [
     ['time to 99.0% test accuracy', figures.timeTo99Seconds, 's (goal ≤ 30)'],
-    ['npm start test accuracy', figures.startAccuracy, '(goal ≥ 0.994)'],
-    ['npm start time', figures.startSeconds, 's (goal ≤ 300)'],
-    ['best recipe test accuracy', figures.bestAccuracy, '(goal ≥ 0.997)'],
+    ['npm start test accuracy', figures.startAccuracy, '(goal ≥ 0.995)'],
+    ['npm start time', figures.startSeconds, 's (goal ≤ 180)'],
+    ['best recipe test accuracy', figures.bestAccuracy, '(goal ≥ 0.9975)'],
     ['best recipe time', figures.bestSeconds, 's'],
     ['training', figures.trainImagesPerSecond, 'images/s'],
     [

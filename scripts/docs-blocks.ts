@@ -148,6 +148,8 @@ interface KernelsReport {
     estimatedImagesPerSecondOnFreeCores: number;
   };
   kernels: Record<string, { stock?: number | null; baseline?: number | null; ours: number; oursGflops?: number }>;
+  /** Our kernels that each replace many tfjs ops, against those ops. */
+  fused?: Record<string, { baseline: number; ours: number }>;
   trainingStep: Record<string, { stepBaseline: number; stepOurs: number }>;
   loadAverage1m: { atStart: number; atEnd: number };
 }
@@ -164,6 +166,15 @@ function kernelsTable(): string {
     const others = [k.stock, k.baseline].filter((x): x is number => typeof x === 'number');
     const ratio = others.length ? `${(Math.min(...others) / k.ours).toFixed(2)}x` : '-';
     lines.push(`| ${name} | ${ms(k.stock)} | ${ms(k.baseline)} | ${ms(k.ours)} | ${ratio} | ${k.oursGflops ?? '-'} |`);
+  }
+  if (report.fused) {
+    lines.push(
+      '',
+      '| one kernel in place of many ops | tfjs ops ms | ours ms | tfjs ops / ours |',
+      '|---|---|---|---|',
+    );
+    for (const [name, k] of Object.entries(report.fused))
+      lines.push(`| ${name} | ${ms(k.baseline)} | ${ms(k.ours)} | ${(k.baseline / k.ours).toFixed(2)}x |`);
   }
   lines.push('', '| training step, one thread | baseline ms | ours ms | baseline / ours |', '|---|---|---|---|');
   for (const [name, s] of Object.entries(report.trainingStep))

@@ -24,6 +24,14 @@ interface Bench {
   timeTo99Seconds: number | null;
   startAccuracy: number;
   startSeconds: number;
+  /** Where `npm start`'s time goes (bench.ts startRecipe); absent from older runs. */
+  startPhases?: {
+    beforeTrainingSeconds: number;
+    trainingSeconds: number;
+    validationAndCheckpointsSeconds: number;
+    afterTrainingSeconds: number;
+    epochs: number;
+  };
   inferByModel: Record<'compact' | 'default', Record<'oneThread' | 'twoThreads', Record<string, number>>>;
   http64RequestsPerSecond: number;
   http64P50Ms: number;
@@ -51,11 +59,20 @@ interface Best {
   machine: Machine;
   bestAccuracy: number;
   bestSeconds: number;
+  bestRecipe?: { members: number };
 }
 
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
 const verdict = (met: boolean) => (met ? 'met' : '**missed**');
 const load = (m: Machine) => m.loadAverage.map((x) => x.toFixed(1)).join(', ');
+
+/** `npm start`'s time by phase, where the bench measured it. */
+function startPhases(bench: Bench): string {
+  const p = bench.startPhases;
+  if (!p) return '';
+  const s = (x: number) => `${Math.round(x)} s`;
+  return ` (before the first step ${s(p.beforeTrainingSeconds)}, ${p.epochs} epochs' training ${s(p.trainingSeconds)}, their validation and checkpoints ${s(p.validationAndCheckpointsSeconds)}, after the last epoch ${s(p.afterTrainingSeconds)})`;
+}
 
 export function performanceGoals(): string {
   const bench = readJson<Bench>('bench/results/bench.json');
@@ -67,10 +84,10 @@ export function performanceGoals(): string {
     '| measure | goal | measured | |',
     '|---|---|---|---|',
     `| time to 99.0%, PyTorch's examples/mnist over ours, one \`bench:peers\` run | ≥ 20x | ${ratio ?? '-'}x (PyTorch ${peers.pytorch?.timeTo99Seconds?.toFixed(1) ?? '-'} s, ours ${peers.ours?.timeTo99Seconds?.toFixed(1) ?? '-'} s) | ${verdict((ratio ?? 0) >= 20)} |`,
-    `| \`npm start\` (seed 1), whole command | ≥ 99.5% in ≤ 180 s | ${pct(bench.startAccuracy)} in ${Math.round(bench.startSeconds)} s | ${verdict(bench.startAccuracy >= 0.995 && bench.startSeconds <= 180)} |`,
+    `| \`npm start\` (seed 1), whole command | ≥ 99.5% in ≤ 180 s | ${pct(bench.startAccuracy)} in ${Math.round(bench.startSeconds)} s${startPhases(bench)} | ${verdict(bench.startAccuracy >= 0.995 && bench.startSeconds <= 180)} |`,
     `| training, default net, batch 128, 2 threads | ≥ 2,000 images/s | ${n(bench.trainImagesPerSecond)} images/s (${n(bench.trainImagesPerSecondByCpu)} by the busiest thread's CPU time) | ${verdict(bench.trainImagesPerSecond >= 2000)} |`,
     best
-      ? `| best recipe (3 members + TTA) | ≥ 99.75% in ≤ 2 h | ${pct(best.bestAccuracy)} in ${n(best.bestSeconds)} s | ${verdict(best.bestAccuracy >= 0.9975 && best.bestSeconds <= 7200)} |`
+      ? `| best recipe (${best.bestRecipe?.members ?? 3} members + TTA) | ≥ 99.75% in ≤ 2 h | ${pct(best.bestAccuracy)} in ${n(best.bestSeconds)} s | ${verdict(best.bestAccuracy >= 0.9975 && best.bestSeconds <= 7200)} |`
       : '| best recipe (3 members + TTA) | ≥ 99.75% in ≤ 2 h | not run | |',
     `| batch inference, ONNX Runtime, 2 threads, compact / default net | keep (112,793 / 48,027 images/s) | ${n(onnx('compact'))} / ${n(onnx('default'))} images/s | |`,
     `| HTTP \`/v1/predict\`, 28x28 PNG, 64 connections, one process | keep (7,816 requests/s, p99 13 ms) | ${n(bench.http64RequestsPerSecond)} requests/s, p50 ${bench.http64P50Ms} ms, p99 ${bench.http64P99Ms} ms (${bench.httpRuntime}) | |`,
