@@ -108,14 +108,14 @@ async function fixtureRun(data: Dataset, root: string): Promise<string> {
 
 let trainSpeedRuns = 0;
 
-/** Steady-state training images/s of a recipe (default: the defaults, one epoch): steps 5 to 35 of a run. */
+/** Steady-state training images/s of a recipe (default: the defaults, one epoch): steps 5 to 105 of a run (a few seconds: shorter spans moved with every hiccup of a shared machine). */
 async function trainImagesPerSecond(
   data: Dataset,
   root: string,
   config = resolveConfig({ flags: { epochs: 1 } }),
 ): Promise<Figures> {
   const warmup = 5;
-  const measured = 30;
+  const measured = 100;
   let start = 0;
   let seconds = 0;
   let cpuBefore = new Map<string, number>();
