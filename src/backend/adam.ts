@@ -1,7 +1,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ADAM_UPDATE_KERNEL } from './names.js';
 import { addressOf, simdKernels } from './simd.js';
-import type { TensorInfo } from './wasm-calls.js';
+import { assertSupported, type TensorInfo } from './wasm-calls.js';
 
 interface AdamUpdateArgs {
   inputs: { value: TensorInfo; m: TensorInfo; v: TensorInfo; gradient: TensorInfo };
@@ -16,8 +16,7 @@ interface AdamUpdateArgs {
  */
 export function adamUpdate({ inputs, backend, attrs }: AdamUpdateArgs): TensorInfo[] {
   const { value, m, v, gradient } = inputs;
-  for (const t of [value, m, v, gradient])
-    if (t.dtype !== 'float32') throw new Error(`${ADAM_UPDATE_KERNEL}: float32 only, got ${t.dtype}`);
+  assertSupported(ADAM_UPDATE_KERNEL, undefined, value, m, v, gradient);
   const n = value.shape.reduce((a, b) => a * b, 1);
   const outputs = [value, m, v].map((t) => backend.makeOutput(t.shape, 'float32'));
   const at = (t: TensorInfo) => addressOf(backend, t);

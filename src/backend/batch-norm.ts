@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { addressOf, simdKernels } from './simd.js';
 import { BATCH_NORM_TRAINING_GRAD } from '../model/batch-norm-layer.js';
-import { callStock, heapView, release, type TensorInfo } from './wasm-calls.js';
+import { assertSupported, callStock, heapView, release, type TensorInfo } from './wasm-calls.js';
 
 interface BatchNormArgs {
   inputs: { x: TensorInfo; mean: TensorInfo; variance: TensorInfo; offset?: TensorInfo; scale?: TensorInfo };
@@ -77,8 +77,7 @@ export function batchNormTrainingGrad({ inputs, backend, attrs }: BatchNormGradA
   const c = x.shape[x.shape.length - 1];
   const size = x.shape.reduce((a, b) => a * b, 1);
   const rows = size / c;
-  for (const t of [x, dy, mean, variance, scale])
-    if (t.dtype !== 'float32') throw new Error(`${BATCH_NORM_TRAINING_GRAD}: float32 only, got ${t.dtype}`);
+  assertSupported(BATCH_NORM_TRAINING_GRAD, undefined, x, dy, mean, variance, scale);
   const dx = backend.makeOutput(x.shape, 'float32');
   const dScale = backend.makeOutput([c], 'float32');
   const dOffset = backend.makeOutput([c], 'float32');

@@ -25,6 +25,9 @@ interface StockFields {
   movingVariance: tf.LayerVariable;
 }
 
+/** Every axis but the last (the channels): those a batch norm over the channels reduces. */
+const leadingAxes = (x: tf.Tensor) => x.shape.slice(0, -1).map((_, i) => i);
+
 /**
  * Training batch norm over the last axis, y = (x - mean) · gamma / √(variance + ε) + beta with the
  * batch's own mean and variance, whose gradient is one op: the whole backward pass of the
@@ -37,10 +40,7 @@ function trainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsi
   // The moments are computed out here, in the caller's scope: customGrad runs its function in a
   // tidy of its own, which would free them before the moving averages read them. Inside, they are
   // constants: the gradient flows through the fused op alone (they reach the loss only through it).
-  const { mean, variance } = tf.moments(
-    x,
-    x.shape.slice(0, -1).map((_, i) => i),
-  );
+  const { mean, variance } = tf.moments(x, leadingAxes(x));
   const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, scale, offset] = args as tf.Tensor[];
     const save = args[3] as tf.GradSaveFunc;
@@ -61,7 +61,7 @@ export function batchNormGradients(dy: tf.Tensor, saved: tf.Tensor[], epsilon: n
       .engine()
       .runKernel<tf.Tensor[]>(BATCH_NORM_TRAINING_GRAD, { x, dy, mean, variance, scale }, { varianceEpsilon: epsilon });
   return tf.tidy(() => {
-    const axes = x.shape.slice(0, -1).map((_, i) => i);
+    const axes = leadingAxes(x);
     const n = x.size / x.shape[x.shape.length - 1];
     const invStd = tf.rsqrt(tf.add(variance, epsilon));
     const normalised = tf.mul(tf.sub(x, mean), invStd);

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend/index.js';
+import { BATCH_NORM_TRAINING_GRAD } from '../../src/model/batch-norm-layer.js';
 import { createRng } from '../../src/util/rng.js';
 import { on, randomValues, relativeError } from '../helpers/backend-compare.js';
 
@@ -39,3 +41,14 @@ for (const c of [6, 8]) {
     );
   });
 }
+
+test('the training batch-norm gradient kernel refuses what is not float32, naming itself and the dtype', async () => {
+  await initBackend('wasm');
+  const x = tf.zeros([2, 4], 'int32');
+  const c = tf.zeros([4]);
+  assert.throws(
+    () => tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { x, dy: c, mean: c, variance: c, scale: c }, {}),
+    /BatchNormTrainingGrad on the wasm backend supports float32 only, got int32/,
+  );
+  tf.dispose([x, c]);
+});
